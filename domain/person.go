@@ -1,0 +1,161 @@
+package domain
+
+import (
+	"net/mail"
+	"strings"
+	"time"
+	_ "time/tzdata" // time zones come from the binary, not the host's (often stale) tzdata
+	"unicode/utf8"
+)
+
+// Person is anyone with an account: attendee, speaker, organiser or site admin.
+type Person struct {
+	ID          int64
+	Email       string
+	Profile     Profile
+	IsAdmin     bool // site admin: manages people and roles
+	IsOrganiser bool // may create seminar series and conferences
+	CreatedAt   time.Time
+}
+
+// DisplayName is the person's name, or their email address when they have not given one.
+func (p Person) DisplayName() string {
+	if p.Profile.Name != "" {
+		return p.Profile.Name
+	}
+	return p.Email
+}
+
+// Profile is what a person says about themselves.
+type Profile struct {
+	Name        string
+	Affiliation string
+	Country     string // ISO 3166-1 alpha-2, or empty
+	CareerStage CareerStage
+	Language    string // preferred language (one of Languages), or empty for "from the browser"
+	TimeZone    string // IANA zone, or empty for "from the browser"
+}
+
+// CareerStage is one of the stages the research community uses to describe itself.
+type CareerStage string
+
+const (
+	CareerUnset    CareerStage = ""
+	CareerStudent  CareerStage = "student"
+	CareerEarly    CareerStage = "early_career"
+	CareerSenior   CareerStage = "senior"
+	CareerIndustry CareerStage = "industry"
+	CareerOther    CareerStage = "other"
+)
+
+// CareerStages lists the stages in the order forms show them.
+func CareerStages() []CareerStage {
+	return []CareerStage{CareerStudent, CareerEarly, CareerSenior, CareerIndustry, CareerOther}
+}
+
+// Languages are the interface languages Puente speaks, default first.
+func Languages() []string { return []string{"en", "es"} }
+
+// IsLanguage reports whether Puente speaks lang.
+func IsLanguage(lang string) bool {
+	for _, l := range Languages() {
+		if l == lang {
+			return true
+		}
+	}
+	return false
+}
+
+// Field length limits, shared by validation and forms.
+const (
+	MaxEmailLen     = 254
+	MaxNameLen      = 200
+	MaxTokenNameLen = 100
+)
+
+// NormalizeEmail checks that s is one plain email address and returns it trimmed, with the
+// domain in lower case (the local part is kept: some servers treat it case-sensitively; the
+// database compares addresses case-insensitively).
+func NormalizeEmail(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", Invalid("email", "Enter your email address.")
+	}
+	if len(s) > MaxEmailLen {
+		return "", Invalid("email", "That email address is too long.")
+	}
+	addr, err := mail.ParseAddress(s)
+	if err != nil || addr.Name != "" || addr.Address != s {
+		return "", Invalid("email", "That does not look like an email address (for example ana@example.org).")
+	}
+	at := strings.LastIndexByte(s, '@')
+	domain := strings.ToLower(s[at+1:])
+	if !strings.Contains(domain, ".") && domain != "localhost" {
+		return "", Invalid("email", "That does not look like an email address (for example ana@example.org).")
+	}
+	return s[:at+1] + domain, nil
+}
+
+// Normalize trims the profile's fields and checks every one, returning the first problem.
+func (p Profile) Normalize() (Profile, error) {
+	p.Name = strings.TrimSpace(p.Name)
+	p.Affiliation = strings.TrimSpace(p.Affiliation)
+	p.Country = strings.ToUpper(strings.TrimSpace(p.Country))
+	p.TimeZone = strings.TrimSpace(p.TimeZone)
+	p.Language = strings.TrimSpace(p.Language)
+	switch {
+	case !utf8.ValidString(p.Name) || utf8.RuneCountInString(p.Name) > MaxNameLen:
+		return p, Invalid("name", "The name is too long (200 characters at most).")
+	case !utf8.ValidString(p.Affiliation) || utf8.RuneCountInString(p.Affiliation) > MaxNameLen:
+		return p, Invalid("affiliation", "The affiliation is too long (200 characters at most).")
+	case p.Country != "" && !IsCountry(p.Country):
+		return p, Invalid("country", "Choose a country from the list.")
+	case !p.CareerStage.Valid():
+		return p, Invalid("career_stage", "Choose a career stage from the list.")
+	case p.Language != "" && !IsLanguage(p.Language):
+		return p, Invalid("language", "Choose English or Spanish.")
+	}
+	if p.TimeZone != "" {
+		if err := ValidTimeZone(p.TimeZone); err != nil {
+			return p, err
+		}
+	}
+	return p, nil
+}
+
+// Valid reports whether c is a known stage or unset.
+func (c CareerStage) Valid() bool {
+	if c == CareerUnset {
+		return true
+	}
+	for _, s := range CareerStages() {
+		if s == c {
+			return true
+		}
+	}
+	return false
+}
+
+// ValidTimeZone checks that name is an IANA time zone such as America/Santiago.
+func ValidTimeZone(name string) error {
+	// "Local" and "" are accepted by time.LoadLocation but mean the server's zone.
+	if name == "" || name == "Local" || len(name) > 64 {
+		return Invalid("time_zone", "Choose a time zone such as Europe/London or America/Santiago.")
+	}
+	if _, err := time.LoadLocation(name); err != nil {
+		return Invalid("time_zone", "Unknown time zone \""+name+"\"; use a name such as Europe/London or America/Santiago.")
+	}
+	return nil
+}
+
+// CommonTimeZones are offered first when a person picks a zone: the community's own
+// (UK, Chile, Argentina, Bolivia, Brazil) and a few others. Any IANA zone is accepted.
+func CommonTimeZones() []string {
+	return []string{
+		"Europe/London", "America/Santiago", "America/Punta_Arenas", "Pacific/Easter",
+		"America/Argentina/Buenos_Aires", "America/La_Paz", "America/Sao_Paulo", "America/Manaus",
+		"America/Lima", "America/Bogota", "America/Mexico_City", "America/New_York",
+		"America/Los_Angeles", "Europe/Madrid", "Europe/Paris", "Europe/Berlin", "Africa/Johannesburg",
+		"Asia/Kolkata", "Asia/Shanghai", "Asia/Tokyo", "Australia/Sydney", "UTC",
+	}
+}
