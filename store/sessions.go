@@ -1,0 +1,73 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/puente-org/puente/domain"
+)
+
+// SessionLifetime is how long a browser session lasts without use; each day of use extends it.
+const SessionLifetime = 30 * 24 * time.Hour
+
+func insertSession(ctx context.Context, tx pgx.Tx, personID int64, sess NewSession, now time.Time) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO sessions (token_hash, person_id, created_at, expires_at, last_seen_at)
+		VALUES ($1, $2, $3, $4, $3)`, sess.TokenHash, personID, now, sess.ExpiresAt); err != nil {
+		return fmt.Errorf("create session: %w", err)
+	}
+	return nil
+}
+
+// PersonBySession returns the person signed in with this session, extending the session
+// at most once a day so that reading pages does not write on every request.
+func (s *Store) PersonBySession(ctx context.Context, tokenHash []byte) (domain.Person, error) {
+	now := s.now()
+	var id int64
+	var lastSeen time.Time
+	err := s.pool.QueryRow(ctx, `SELECT person_id, last_seen_at FROM sessions
+		WHERE token_hash = $1 AND expires_at > $2`, tokenHash, now).Scan(&id, &lastSeen)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return domain.Person{}, &domain.Error{Code: domain.CodeUnauthenticated, Message: "Your session has ended; please sign in again."}
+	}
+	if err != nil {
+		return domain.Person{}, fmt.Errorf("read session: %w", err)
+	}
+	if now.Sub(lastSeen) > 24*time.Hour {
+		if _, err := s.pool.Exec(ctx, `UPDATE sessions SET last_seen_at = $2, expires_at = $3 WHERE token_hash = $1`,
+			tokenHash, now, now.Add(SessionLifetime)); err != nil {
+			return domain.Person{}, fmt.Errorf("extend session: %w", err)
+		}
+	}
+	return s.PersonByID(ctx, id)
+}
+
+// EndSession signs a browser session out.
+func (s *Store) EndSession(ctx context.Context, tokenHash []byte) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE token_hash = $1`, tokenHash); err != nil {
+		return fmt.Errorf("end session: %w", err)
+	}
+	return nil
+}
+
+// Tidy removes what has expired: sessions, used or stale sign-in links, and undelivered
+// outbox messages past their use. It returns how many rows it removed or discarded.
+func (s *Store) Tidy(ctx context.Context) (int64, error) {
+	now := s.now()
+	var total int64
+	for _, q := range []string{
+		`DELETE FROM sessions WHERE expires_at < $1`,
+		`DELETE FROM sign_in_links WHERE expires_at < $1 - interval '1 day'`,
+		discardExpiredMail,
+	} {
+		tag, err := s.pool.Exec(ctx, q, now)
+		if err != nil {
+			return total, fmt.Errorf("tidy: %w", err)
+		}
+		total += tag.RowsAffected()
+	}
+	return total, nil
+}

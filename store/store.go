@@ -1,0 +1,59 @@
+// Package store keeps Puente's data in PostgreSQL through pgx. It implements the storage the
+// domain, the web server and the mail sender need; every write that must not be lost runs in
+// a transaction.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/puente-org/puente/domain"
+)
+
+// Store is Puente's PostgreSQL storage.
+type Store struct {
+	pool *pgxpool.Pool
+	now  func() time.Time
+}
+
+// New wraps an open pool. now is the clock (nil means time.Now); tests inject their own to
+// check expiries.
+func New(pool *pgxpool.Pool, now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{pool: pool, now: now}
+}
+
+// Pool returns the underlying pool.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Ping checks the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
+// inTx runs fn in a transaction, committing if it returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, fn)
+}
+
+// isUniqueViolation reports whether err is a unique-constraint violation.
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
+
+// notFound wraps domain.ErrNotFound with what was not found.
+func notFound(what string) error {
+	return &domain.Error{Code: domain.CodeNotFound, Message: what + " not found", Err: pgx.ErrNoRows}
+}

@@ -1,0 +1,308 @@
+package store_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/store"
+	"github.com/puente-org/puente/store/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// clock is a settable time source for expiry tests.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func newStore(t *testing.T) (*store.Store, *clock) {
+	t.Helper()
+	clk := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	return store.New(pgtest.New(t), clk.Now), clk
+}
+
+func code(err error) domain.Code {
+	if err == nil {
+		return ""
+	}
+	return domain.ErrorCode(err)
+}
+
+func requestLink(t *testing.T, s *store.Store, clk *clock, email string) []byte {
+	t.Helper()
+	_, hash := domain.NewSecret(domain.PrefixSignIn)
+	err := s.RequestSignIn(context.Background(), store.SignInRequest{
+		Email: email, TokenHash: hash, NextPath: "/profile", ExpiresAt: clk.Now().Add(15 * time.Minute),
+		Mail:       store.Email{Kind: "sign_in", To: email, Subject: "link", Text: "secret link", Sensitive: true, DiscardAfter: clk.Now().Add(15 * time.Minute)},
+		MaxPerHour: 3,
+	})
+	if err != nil {
+		t.Fatalf("request sign-in: %v", err)
+	}
+	return hash
+}
+
+func TestSignInLinkIsSingleUseAndCreatesAccount(t *testing.T) {
+	ctx := context.Background()
+	s, clk := newStore(t)
+	hash := requestLink(t, s, clk, "Ana@Example.ORG")
+
+	if _, err := s.PeekSignInLink(ctx, hash); err != nil {
+		t.Fatalf("peek fresh link: %v", err)
+	}
+	_, sessHash := domain.NewSecret(domain.PrefixSession)
+	p, next, created, err := s.UseSignInLink(ctx, hash, store.NewSession{TokenHash: sessHash, ExpiresAt: clk.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatalf("use link: %v", err)
+	}
+	if !created || p.Email != "Ana@Example.ORG" || next != "/profile" {
+		t.Fatalf("got person %+v next %q created %v", p, next, created)
+	}
+	if !p.IsAdmin {
+		t.Errorf("the first account of an installation should be site admin")
+	}
+	got, err := s.PersonBySession(ctx, sessHash)
+	if err != nil || got.ID != p.ID {
+		t.Fatalf("session lookup: %v %+v", err, got)
+	}
+	// Second use fails.
+	_, _, _, err = s.UseSignInLink(ctx, hash, store.NewSession{TokenHash: sessHash, ExpiresAt: clk.Now().Add(time.Hour)})
+	if code(err) != domain.CodeExpired {
+		t.Fatalf("reused link: want expired, got %v", err)
+	}
+	// A second account is not admin, and a second sign-in of the same address (any case)
+	// reaches the same account.
+	hash2 := requestLink(t, s, clk, "bruno@example.org")
+	_, sess2 := domain.NewSecret(domain.PrefixSession)
+	p2, _, _, err := s.UseSignInLink(ctx, hash2, store.NewSession{TokenHash: sess2, ExpiresAt: clk.Now().Add(time.Hour)})
+	if err != nil || p2.IsAdmin {
+		t.Fatalf("second account: %v admin=%v", err, p2.IsAdmin)
+	}
+	hash3 := requestLink(t, s, clk, "ana@example.org")
+	_, sess3 := domain.NewSecret(domain.PrefixSession)
+	p3, _, created3, err := s.UseSignInLink(ctx, hash3, store.NewSession{TokenHash: sess3, ExpiresAt: clk.Now().Add(time.Hour)})
+	if err != nil || p3.ID != p.ID || created3 {
+		t.Fatalf("same address in other case: %v id %d created %v", err, p3.ID, created3)
+	}
+}
+
+func TestSignInLinkExpires(t *testing.T) {
+	ctx := context.Background()
+	s, clk := newStore(t)
+	hash := requestLink(t, s, clk, "ana@example.org")
+	clk.Add(15*time.Minute + time.Second)
+	if _, err := s.PeekSignInLink(ctx, hash); code(err) != domain.CodeExpired {
+		t.Fatalf("peek expired: %v", err)
+	}
+	_, sess := domain.NewSecret(domain.PrefixSession)
+	if _, _, _, err := s.UseSignInLink(ctx, hash, store.NewSession{TokenHash: sess, ExpiresAt: clk.Now().Add(time.Hour)}); code(err) != domain.CodeExpired {
+		t.Fatalf("use expired: %v", err)
+	}
+	if _, err := s.PeekSignInLink(ctx, []byte("unknown")); code(err) != domain.CodeExpired {
+		t.Fatalf("unknown link: %v", err)
+	}
+	// The expired email is discarded, not sent late, and its secret is blanked.
+	msgs, err := s.Claim(ctx, 10, time.Minute)
+	if err != nil || len(msgs) != 0 {
+		t.Fatalf("claim after expiry: %v %d messages", err, len(msgs))
+	}
+	box, err := s.Mailbox(ctx, 10)
+	if err != nil || len(box) != 1 || box[0].Status != "discarded" || box[0].Text != "" {
+		t.Fatalf("mailbox after expiry: %v %+v", err, box)
+	}
+}
+
+func TestSignInRateLimitPerAddress(t *testing.T) {
+	ctx := context.Background()
+	s, clk := newStore(t)
+	for i := 0; i < 3; i++ {
+		requestLink(t, s, clk, "ana@example.org")
+	}
+	_, hash := domain.NewSecret(domain.PrefixSignIn)
+	err := s.RequestSignIn(ctx, store.SignInRequest{Email: "ANA@example.org", TokenHash: hash, ExpiresAt: clk.Now().Add(time.Minute),
+		Mail: store.Email{Kind: "sign_in", To: "ana@example.org", Subject: "s", Text: "t"}, MaxPerHour: 3})
+	if code(err) != domain.CodeRateLimited {
+		t.Fatalf("fourth link in an hour: want rate_limited, got %v", err)
+	}
+	// Refused requests leave nothing behind: 3 links, 3 emails.
+	box, _ := s.Mailbox(ctx, 10)
+	if len(box) != 3 {
+		t.Fatalf("want 3 emails, got %d", len(box))
+	}
+	clk.Add(61 * time.Minute)
+	requestLink(t, s, clk, "ana@example.org")
+}
+
+func TestConcurrentFirstSignInsMakeOneAdmin(t *testing.T) {
+	ctx := context.Background()
+	s, clk := newStore(t)
+	const n = 8
+	hashes := make([][]byte, n)
+	for i := range hashes {
+		hashes[i] = requestLink(t, s, clk, "person"+string(rune('a'+i))+"@example.org")
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for _, h := range hashes {
+		wg.Go(func() {
+			_, sess := domain.NewSecret(domain.PrefixSession)
+			_, _, _, err := s.UseSignInLink(ctx, h, store.NewSession{TokenHash: sess, ExpiresAt: clk.Now().Add(time.Hour)})
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	page, err := s.ListPeople(ctx, "", 100, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admins := 0
+	for _, p := range page.People {
+		if p.IsAdmin {
+			admins++
+		}
+	}
+	if page.Total != n || admins != 1 {
+		t.Fatalf("want %d people and 1 admin, got %d and %d", n, page.Total, admins)
+	}
+}
+
+func TestProfileValidation(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	p, err := s.CreatePerson(ctx, store.NewPerson{Email: "ana@example.org", Name: "Ana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := domain.Profile{Name: " Ana Pérez ", Affiliation: "Universidad de Chile", Country: "cl",
+		CareerStage: domain.CareerEarly, Language: "es", TimeZone: "America/Santiago"}
+	got, err := s.UpdateProfile(ctx, p.ID, good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Profile.Name != "Ana Pérez" || got.Profile.Country != "CL" || got.Profile.TimeZone != "America/Santiago" {
+		t.Fatalf("profile not normalised: %+v", got.Profile)
+	}
+	for _, tc := range []struct {
+		field string
+		prof  domain.Profile
+	}{
+		{"country", domain.Profile{Country: "XX"}},
+		{"career_stage", domain.Profile{CareerStage: "professor"}},
+		{"language", domain.Profile{Language: "fr"}},
+		{"time_zone", domain.Profile{TimeZone: "Mars/Olympus"}},
+		{"time_zone", domain.Profile{TimeZone: "Local"}},
+	} {
+		_, err := s.UpdateProfile(ctx, p.ID, tc.prof)
+		de, ok := domain.AsError(err)
+		if !ok || de.Code != domain.CodeInvalid || de.Field != tc.field {
+			t.Errorf("%+v: want invalid %s, got %v", tc.prof, tc.field, err)
+		}
+	}
+	again, _ := s.PersonByID(ctx, p.ID)
+	if again.Profile != got.Profile {
+		t.Errorf("a rejected update changed the profile: %+v", again.Profile)
+	}
+	if _, err := s.CreatePerson(ctx, store.NewPerson{Email: "ANA@example.org"}); code(err) != domain.CodeConflict {
+		t.Errorf("duplicate address: want conflict, got %v", err)
+	}
+}
+
+func TestAPITokens(t *testing.T) {
+	ctx := context.Background()
+	s, clk := newStore(t)
+	p, _ := s.CreatePerson(ctx, store.NewPerson{Email: "ana@example.org"})
+	other, _ := s.CreatePerson(ctx, store.NewPerson{Email: "bruno@example.org"})
+	secret, hash := domain.NewSecret(domain.PrefixAPIToken)
+	tok, err := s.CreateAPIToken(ctx, p.ID, "laptop", hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.PersonByAPIToken(ctx, domain.HashSecret(secret))
+	if err != nil || got.ID != p.ID {
+		t.Fatalf("auth by token: %v", err)
+	}
+	list, _ := s.ListAPITokens(ctx, p.ID)
+	if len(list) != 1 || list[0].LastUsedAt == nil || !list[0].LastUsedAt.Equal(clk.Now()) {
+		t.Fatalf("last used not recorded: %+v", list)
+	}
+	if err := s.RevokeAPIToken(ctx, other.ID, tok.ID); code(err) != domain.CodeNotFound {
+		t.Fatalf("someone else's token: want not_found, got %v", err)
+	}
+	if err := s.RevokeAPIToken(ctx, p.ID, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PersonByAPIToken(ctx, hash); code(err) != domain.CodeUnauthenticated {
+		t.Fatalf("revoked token still works: %v", err)
+	}
+	if _, err := s.CreateAPIToken(ctx, p.ID, "  ", hash); code(err) != domain.CodeInvalid {
+		t.Fatalf("empty name: %v", err)
+	}
+}
+
+func TestLastAdminKeepsRole(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	a, _ := s.CreatePerson(ctx, store.NewPerson{Email: "a@example.org", IsAdmin: true})
+	b, _ := s.CreatePerson(ctx, store.NewPerson{Email: "b@example.org"})
+	if _, err := s.SetRoles(ctx, a.ID, false, false); code(err) != domain.CodeConflict {
+		t.Fatalf("removing the last admin: want conflict, got %v", err)
+	}
+	if _, err := s.SetRoles(ctx, b.ID, true, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetRoles(ctx, a.ID, false, true); err != nil {
+		t.Fatalf("with another admin present: %v", err)
+	}
+	if _, err := s.SetRoles(ctx, 9999, true, true); code(err) != domain.CodeNotFound {
+		t.Fatalf("unknown person: %v", err)
+	}
+}
+
+func TestOutboxLeaseRetryAndScrub(t *testing.T) {
+	ctx := context.Background()
+	s, clk := newStore(t)
+	requestLink(t, s, clk, "ana@example.org")
+	msgs, err := s.Claim(ctx, 10, time.Minute)
+	if err != nil || len(msgs) != 1 || msgs[0].Attempts != 1 || msgs[0].Text != "secret link" {
+		t.Fatalf("claim: %v %+v", err, msgs)
+	}
+	// Leased: a second sender sees nothing until the lease ends.
+	if again, _ := s.Claim(ctx, 10, time.Minute); len(again) != 0 {
+		t.Fatalf("claimed twice during lease")
+	}
+	if err := s.MarkFailed(ctx, msgs[0].ID, "451 try later", clk.Now().Add(30*time.Second), false); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(31 * time.Second)
+	retry, _ := s.Claim(ctx, 10, time.Minute)
+	if len(retry) != 1 || retry[0].Attempts != 2 {
+		t.Fatalf("retry: %+v", retry)
+	}
+	if err := s.MarkSent(ctx, retry[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.MailboxMessageByID(ctx, retry[0].ID)
+	if err != nil || m.Status != "sent" || m.Text != "" {
+		t.Fatalf("after delivery the sign-in body should be blanked: %v %+v", err, m)
+	}
+	if _, err := s.MailboxMessageByID(ctx, 424242); code(err) != domain.CodeNotFound {
+		t.Fatalf("unknown message: %v", err)
+	}
+}
