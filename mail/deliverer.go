@@ -1,0 +1,260 @@
+package mail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+	"unicode/utf8"
+)
+
+// Defaults for DelivererOptions fields left zero.
+const (
+	DefaultPoll        = 5 * time.Second
+	DefaultMaxAttempts = 8
+	DefaultBatch       = 10
+	DefaultLease       = 5 * time.Minute
+	DefaultSendTimeout = time.Minute
+)
+
+// bookkeepingTimeout bounds MarkSent/MarkFailed, which run on a context that
+// is detached from cancellation (see deliverOne).
+const bookkeepingTimeout = 10 * time.Second
+
+// maxReasonLen keeps last_error readable (SMTP replies can be long) and
+// within the 1000 bytes the store keeps.
+const maxReasonLen = 1000
+
+// DelivererOptions configures a Deliverer. Outbox and Sender are required;
+// zero values of the other fields select the defaults above.
+type DelivererOptions struct {
+	Outbox      Outbox
+	Sender      Sender
+	Logger      *slog.Logger     // default slog.Default()
+	Poll        time.Duration    // how often Run looks for due messages; default 5s
+	MaxAttempts int              // attempts before giving up on temporary errors; default 8
+	Now         func() time.Time // clock for retry times; default time.Now
+	Batch       int              // messages claimed per pass; default 10
+	Lease       time.Duration    // how long claimed messages stay reserved; default 5m
+	// SendTimeout bounds one Send. Default 1m, at most Lease/2 so that a slow
+	// server cannot keep a message past its lease.
+	SendTimeout time.Duration
+}
+
+// Deliverer moves messages from the outbox to a Sender with retries and
+// exponential backoff. Several Deliverers (in several processes) may share one
+// outbox: the lease taken by Claim keeps them from sending the same message.
+type Deliverer struct {
+	outbox      Outbox
+	sender      Sender
+	log         *slog.Logger
+	poll        time.Duration
+	maxAttempts int
+	now         func() time.Time
+	batch       int
+	lease       time.Duration
+	sendTimeout time.Duration
+	jitter      func(time.Duration) time.Duration // replaced in tests
+	wake        chan struct{}
+}
+
+// NewDeliverer applies defaults to o. It panics if Outbox or Sender is nil,
+// which is a wiring bug rather than a runtime condition.
+func NewDeliverer(o DelivererOptions) *Deliverer {
+	if o.Outbox == nil || o.Sender == nil {
+		panic("mail.NewDeliverer: Outbox and Sender are required")
+	}
+	d := &Deliverer{
+		outbox:      o.Outbox,
+		sender:      o.Sender,
+		log:         o.Logger,
+		poll:        o.Poll,
+		maxAttempts: o.MaxAttempts,
+		now:         o.Now,
+		batch:       o.Batch,
+		lease:       o.Lease,
+		sendTimeout: o.SendTimeout,
+		jitter:      randomJitter,
+		// One buffered slot: any number of Wake calls during a pass collapse
+		// into exactly one extra pass.
+		wake: make(chan struct{}, 1),
+	}
+	if d.log == nil {
+		d.log = slog.Default()
+	}
+	if d.poll <= 0 {
+		d.poll = DefaultPoll
+	}
+	if d.maxAttempts <= 0 {
+		d.maxAttempts = DefaultMaxAttempts
+	}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	if d.batch <= 0 {
+		d.batch = DefaultBatch
+	}
+	if d.lease <= 0 {
+		d.lease = DefaultLease
+	}
+	if d.sendTimeout <= 0 {
+		d.sendTimeout = DefaultSendTimeout
+	}
+	d.sendTimeout = min(d.sendTimeout, d.lease/2)
+	return d
+}
+
+// Wake asks Run for an immediate pass, e.g. right after this process enqueued
+// a sign-in email. It never blocks and is a no-op if a pass is already pending.
+func (d *Deliverer) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers due messages every Poll interval and whenever Wake is called,
+// until ctx is done. It returns nil on cancellation; failures of individual
+// passes are logged and retried at the next poll.
+func (d *Deliverer) Run(ctx context.Context) error {
+	d.log.InfoContext(ctx, "mail deliverer started", "poll", d.poll, "batch", d.batch, "max_attempts", d.maxAttempts)
+	defer d.log.Info("mail deliverer stopped")
+
+	timer := time.NewTimer(0) // first pass right away: mail may have queued up while down
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-timer.C:
+		case <-d.wake:
+		}
+		d.drain(ctx)
+		timer.Reset(d.poll)
+	}
+}
+
+// drain runs passes until the outbox has no more due messages, so that a
+// backlog is not worked off at only Batch messages per Poll.
+func (d *Deliverer) drain(ctx context.Context) {
+	for ctx.Err() == nil {
+		_, _, claimed, err := d.deliverDue(ctx)
+		if err != nil && ctx.Err() == nil {
+			d.log.WarnContext(ctx, "mail delivery pass failed", "error", err)
+			return
+		}
+		if claimed < d.batch {
+			return
+		}
+	}
+}
+
+// DeliverDue runs one pass: it claims up to Batch due messages and tries each
+// once. sent and failed count this pass's outcomes; err reports storage
+// problems (claiming or recording outcomes), not delivery failures.
+func (d *Deliverer) DeliverDue(ctx context.Context) (sent, failed int, err error) {
+	sent, failed, _, err = d.deliverDue(ctx)
+	return sent, failed, err
+}
+
+func (d *Deliverer) deliverDue(ctx context.Context) (sent, failed, claimed int, err error) {
+	msgs, err := d.outbox.Claim(ctx, d.batch, d.lease)
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("claiming outbox messages: %w", err)
+	}
+	// Measured on the local monotonic clock, conservatively from after the
+	// claim returned; Now is for retry timestamps and may be faked in tests.
+	leaseEnd := time.Now().Add(d.lease)
+
+	var errs []error
+	for i, m := range msgs {
+		if ctx.Err() != nil {
+			// The rest stay leased and are retried once the lease expires.
+			d.log.InfoContext(ctx, "mail deliverer stopping mid-batch", "left_leased", len(msgs)-i)
+			break
+		}
+		if time.Until(leaseEnd) < d.sendTimeout {
+			// Another worker may claim these once the lease ends; sending them
+			// now could deliver the same email twice.
+			d.log.WarnContext(ctx, "lease nearly expired; leaving messages for a later pass", "left_leased", len(msgs)-i)
+			break
+		}
+		ok, err := d.deliverOne(ctx, m)
+		if ok {
+			sent++
+		} else {
+			failed++
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return sent, failed, len(msgs), errors.Join(errs...)
+}
+
+// deliverOne sends m and records the outcome. ok reports whether the email
+// went out; err is only about recording the outcome.
+func (d *Deliverer) deliverOne(ctx context.Context, m Message) (ok bool, err error) {
+	// Never log m.Subject or the bodies: sign-in emails carry secret links.
+	log := d.log.With("id", m.ID, "kind", m.Kind, "to", m.To, "attempts", m.Attempts)
+
+	sendCtx, cancel := context.WithTimeout(ctx, d.sendTimeout)
+	sendErr := d.sender.Send(sendCtx, m)
+	cancel()
+
+	// Outcomes are recorded even when ctx was cancelled meanwhile: forgetting
+	// a successful send would send the email again, forgetting a failure
+	// would leave it leased with a used-up attempt and no reason.
+	bctx, bcancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
+	defer bcancel()
+
+	if sendErr == nil {
+		if err := d.outbox.MarkSent(bctx, m.ID); err != nil {
+			log.ErrorContext(ctx, "email sent but not marked as sent; it may be sent again", "error", err)
+			return true, fmt.Errorf("marking email %d sent: %w", m.ID, err)
+		}
+		log.InfoContext(ctx, "email sent")
+		return true, nil
+	}
+
+	reason := truncate(sendErr.Error(), maxReasonLen)
+	now := d.now()
+	var retryAt time.Time
+	var final bool
+	switch {
+	case ctx.Err() != nil:
+		// Interrupted by shutdown, not the server's fault: retry as soon as a
+		// deliverer runs again and do not give up because of it.
+		retryAt = now
+		log.InfoContext(ctx, "email delivery interrupted by shutdown; will retry", "error", sendErr)
+	case IsPermanent(sendErr):
+		final, retryAt = true, now
+		log.ErrorContext(ctx, "email delivery failed permanently; giving up", "error", sendErr)
+	case m.Attempts >= d.maxAttempts:
+		final, retryAt = true, now
+		log.ErrorContext(ctx, "email delivery failed too often; giving up", "error", sendErr, "max_attempts", d.maxAttempts)
+	default:
+		retryAt = now.Add(backoff(m.Attempts, d.jitter))
+		log.WarnContext(ctx, "email delivery failed; will retry", "error", sendErr, "retry_at", retryAt)
+	}
+	if err := d.outbox.MarkFailed(bctx, m.ID, reason, retryAt, final); err != nil {
+		log.ErrorContext(ctx, "recording email delivery failure", "error", err)
+		return false, fmt.Errorf("marking email %d failed: %w", m.ID, err)
+	}
+	return false, nil
+}
+
+// truncate shortens s to at most n bytes, ellipsis included, without
+// splitting a UTF-8 sequence (PostgreSQL rejects invalid UTF-8 in text).
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const ellipsis = "…"
+	n -= len(ellipsis)
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:max(n, 0)] + ellipsis
+}
