@@ -1,0 +1,78 @@
+package server
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/store"
+)
+
+const peoplePerPage = 50
+
+type peoplePage struct {
+	Query      string
+	People     []domain.Person
+	Total      int
+	Prev, Next string
+}
+
+func (s *Server) adminPeople(c echo.Context) error {
+	q := c.QueryParam("q")
+	offset, _ := strconv.Atoi(c.QueryParam("offset"))
+	if offset < 0 {
+		offset = 0
+	}
+	res, err := s.o.Store.ListPeople(c.Request().Context(), q, peoplePerPage, offset)
+	if err != nil {
+		return err
+	}
+	pp := peoplePage{Query: q, People: res.People, Total: res.Total}
+	link := func(off int) string {
+		return "/admin/people?" + url.Values{"q": {q}, "offset": {strconv.Itoa(off)}}.Encode()
+	}
+	if offset > 0 {
+		pp.Prev = link(max(0, offset-peoplePerPage))
+	}
+	if offset+peoplePerPage < res.Total {
+		pp.Next = link(offset + peoplePerPage)
+	}
+	return s.render(c, http.StatusOK, "admin_people.html", pp)
+}
+
+func (s *Server) adminSetRoles(c echo.Context) error {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		return domain.Invalid("id", "Unknown person.")
+	}
+	p, err := s.o.Store.SetRoles(c.Request().Context(), id, c.FormValue("admin") == "1", c.FormValue("organiser") == "1")
+	if err != nil {
+		return err
+	}
+	s.log.Info("roles changed", "by", personOf(c).ID, "person", p.ID, "admin", p.IsAdmin, "organiser", p.IsOrganiser)
+	s.flash(c, "admin.roles_saved")
+	return c.Redirect(http.StatusSeeOther, "/admin/people?"+url.Values{"q": {c.QueryParam("q")}}.Encode())
+}
+
+func (s *Server) devMailbox(c echo.Context) error {
+	msgs, err := s.o.Store.Mailbox(c.Request().Context(), 100)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "devmail.html", struct{ Messages []store.MailboxMessage }{msgs})
+}
+
+func (s *Server) devMailMessage(c echo.Context) error {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		return &domain.Error{Code: domain.CodeNotFound, Message: "No such message."}
+	}
+	m, err := s.o.Store.MailboxMessageByID(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "devmail_message.html", m)
+}

@@ -1,0 +1,227 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/store"
+)
+
+// decodeJSON reads a JSON body strictly: the right content type, one object, no unknown
+// fields, with messages that say what is wrong.
+func decodeJSON(c echo.Context, v any) error {
+	ct := c.Request().Header.Get(echo.HeaderContentType)
+	if !strings.HasPrefix(ct, echo.MIMEApplicationJSON) {
+		return domain.Invalid("", "Send the body as JSON with Content-Type: application/json.")
+	}
+	dec := json.NewDecoder(c.Request().Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLarge):
+			return &domain.Error{Code: domain.CodeTooLarge, Message: "The request body is too large."}
+		case errors.As(err, &syn):
+			return domain.Invalid("", fmt.Sprintf("The body is not valid JSON (at byte %d).", syn.Offset))
+		case errors.As(err, &typ):
+			return domain.Invalid(typ.Field, fmt.Sprintf("The field %q must be a %s.", typ.Field, typ.Type))
+		case errors.Is(err, io.EOF):
+			return domain.Invalid("", "The request body is empty; send a JSON object.")
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return domain.Invalid(field, fmt.Sprintf("Unknown field %q.", field))
+		default:
+			return domain.Invalid("", "The body is not valid JSON.")
+		}
+	}
+	if dec.More() {
+		return domain.Invalid("", "Send exactly one JSON object.")
+	}
+	return nil
+}
+
+type personJSON struct {
+	ID          int64     `json:"id"`
+	Email       string    `json:"email"`
+	Name        string    `json:"name"`
+	Affiliation string    `json:"affiliation"`
+	Country     string    `json:"country"`
+	CareerStage string    `json:"career_stage"`
+	Language    string    `json:"language"`
+	TimeZone    string    `json:"time_zone"`
+	IsAdmin     bool      `json:"is_admin"`
+	IsOrganiser bool      `json:"is_organiser"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+func toPersonJSON(p domain.Person) personJSON {
+	return personJSON{ID: p.ID, Email: p.Email, Name: p.Profile.Name, Affiliation: p.Profile.Affiliation,
+		Country: p.Profile.Country, CareerStage: string(p.Profile.CareerStage), Language: p.Profile.Language,
+		TimeZone: p.Profile.TimeZone, IsAdmin: p.IsAdmin, IsOrganiser: p.IsOrganiser, CreatedAt: p.CreatedAt}
+}
+
+func (s *Server) apiRequestSignIn(c echo.Context) error {
+	var req struct {
+		Email string `json:"email"`
+		Next  string `json:"next"`
+	}
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if _, err := s.sendSignInLink(c, req.Email, localPath(req.Next)); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, map[string]string{"status": "sent"})
+}
+
+func (s *Server) apiMe(c echo.Context) error {
+	return c.JSON(http.StatusOK, toPersonJSON(*personOf(c)))
+}
+
+// apiUpdateMe changes the given profile fields; fields left out keep their value.
+func (s *Server) apiUpdateMe(c echo.Context) error {
+	var req struct {
+		Name        *string `json:"name"`
+		Affiliation *string `json:"affiliation"`
+		Country     *string `json:"country"`
+		CareerStage *string `json:"career_stage"`
+		Language    *string `json:"language"`
+		TimeZone    *string `json:"time_zone"`
+	}
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	prof := personOf(c).Profile
+	set := func(dst *string, v *string) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&prof.Name, req.Name)
+	set(&prof.Affiliation, req.Affiliation)
+	set(&prof.Country, req.Country)
+	set(&prof.Language, req.Language)
+	set(&prof.TimeZone, req.TimeZone)
+	if req.CareerStage != nil {
+		prof.CareerStage = domain.CareerStage(*req.CareerStage)
+	}
+	p, err := s.o.Store.UpdateProfile(c.Request().Context(), personOf(c).ID, prof)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toPersonJSON(p))
+}
+
+type tokenJSON struct {
+	ID         int64      `json:"id"`
+	Name       string     `json:"name"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	RevokedAt  *time.Time `json:"revoked_at"`
+	Token      string     `json:"token,omitempty"` // only in the answer that creates it
+}
+
+func toTokenJSON(t store.APIToken) tokenJSON {
+	return tokenJSON{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt, LastUsedAt: t.LastUsedAt, RevokedAt: t.RevokedAt}
+}
+
+func (s *Server) apiTokens(c echo.Context) error {
+	tokens, err := s.o.Store.ListAPITokens(c.Request().Context(), personOf(c).ID)
+	if err != nil {
+		return err
+	}
+	out := make([]tokenJSON, 0, len(tokens))
+	for _, t := range tokens {
+		out = append(out, toTokenJSON(t))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"tokens": out})
+}
+
+func (s *Server) apiCreateToken(c echo.Context) error {
+	var req struct {
+		Name string `json:"name"`
+	}
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	secret, hash := domain.NewSecret(domain.PrefixAPIToken)
+	t, err := s.o.Store.CreateAPIToken(c.Request().Context(), personOf(c).ID, req.Name, hash)
+	if err != nil {
+		return err
+	}
+	out := toTokenJSON(t)
+	out.Token = secret
+	return c.JSON(http.StatusCreated, out)
+}
+
+func (s *Server) apiRevokeToken(c echo.Context) error {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		return domain.Invalid("id", "The token id must be a number.")
+	}
+	if err := s.o.Store.RevokeAPIToken(c.Request().Context(), personOf(c).ID, id); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) apiPeople(c echo.Context) error {
+	limit, offset := 50, 0
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 200 {
+			return domain.Invalid("limit", "limit must be a number from 1 to 200.")
+		}
+		limit = n
+	}
+	if v := c.QueryParam("offset"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return domain.Invalid("offset", "offset must be a number, 0 or more.")
+		}
+		offset = n
+	}
+	res, err := s.o.Store.ListPeople(c.Request().Context(), c.QueryParam("q"), limit, offset)
+	if err != nil {
+		return err
+	}
+	out := make([]personJSON, 0, len(res.People))
+	for _, p := range res.People {
+		out = append(out, toPersonJSON(p))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"people": out, "total": res.Total})
+}
+
+func (s *Server) apiSetRoles(c echo.Context) error {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		return domain.Invalid("id", "The person id must be a number.")
+	}
+	var req struct {
+		Admin     *bool `json:"is_admin"`
+		Organiser *bool `json:"is_organiser"`
+	}
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if req.Admin == nil || req.Organiser == nil {
+		return domain.Invalid("", "Give both is_admin and is_organiser (true or false).")
+	}
+	p, err := s.o.Store.SetRoles(c.Request().Context(), id, *req.Admin, *req.Organiser)
+	if err != nil {
+		return err
+	}
+	s.log.Info("roles changed", "by", personOf(c).ID, "person", p.ID, "admin", p.IsAdmin, "organiser", p.IsOrganiser)
+	return c.JSON(http.StatusOK, toPersonJSON(p))
+}

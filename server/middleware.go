@@ -1,0 +1,272 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/i18n"
+)
+
+// Keys for values a request carries through the middleware chain.
+const (
+	keyRequestID = "puente.request_id"
+	keyPerson    = "puente.person"
+	keyBearer    = "puente.bearer"
+	keyLocalizer = "puente.localizer"
+	keyCSRF      = "puente.csrf"
+)
+
+const (
+	sessionCookie = "puente_session"
+	langCookie    = "puente_lang"
+	flashCookie   = "puente_flash"
+	csrfCookie    = "puente_csrf"
+)
+
+func requestIDOf(c echo.Context) string { s, _ := c.Get(keyRequestID).(string); return s }
+
+// personOf returns the signed-in person, or nil.
+func personOf(c echo.Context) *domain.Person { p, _ := c.Get(keyPerson).(*domain.Person); return p }
+
+func localizerOf(c echo.Context) *i18n.Localizer {
+	l, _ := c.Get(keyLocalizer).(*i18n.Localizer)
+	return l
+}
+
+func isAPI(c echo.Context) bool { return strings.HasPrefix(c.Request().URL.Path, "/api/") }
+
+// recoverPanics turns a panic into a logged 500 instead of a dropped connection.
+func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				s.log.Error("panic serving request", "request_id", requestIDOf(c), "panic", fmt.Sprint(r),
+					"stack", string(debug.Stack()))
+				err = &domain.Error{Code: domain.CodeInternal, Message: "internal error", Err: fmt.Errorf("panic: %v", r)}
+			}
+		}()
+		return next(c)
+	}
+}
+
+// requestID gives every request an ID, echoed in X-Request-ID, logs and error pages. An
+// incoming ID is kept only if it is short and plain, so it cannot forge log lines.
+func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(echo.HeaderXRequestID)
+		if !plainID(id) {
+			b := make([]byte, 8)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		c.Set(keyRequestID, id)
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		return next(c)
+	}
+}
+
+func plainID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// logRequests writes one structured line per request. It logs the path, never the query
+// string (sign-in links carry their secret there) nor any header with credentials.
+func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err) // write the response now so the status below is the real one
+		}
+		status := c.Response().Status
+		level := slog.LevelInfo
+		switch {
+		case status >= 500:
+			level = slog.LevelError
+		case c.Request().URL.Path == "/healthz" || c.Request().URL.Path == "/readyz" || c.Request().URL.Path == "/metrics" ||
+			strings.HasPrefix(c.Request().URL.Path, "/static/"):
+			level = slog.LevelDebug
+		}
+		attrs := []slog.Attr{
+			slog.String("request_id", requestIDOf(c)),
+			slog.String("method", c.Request().Method),
+			slog.String("path", c.Request().URL.Path),
+			slog.Int("status", status),
+			slog.Int64("bytes", c.Response().Size),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("client", c.RealIP()),
+		}
+		if p := personOf(c); p != nil {
+			attrs = append(attrs, slog.Int64("person", p.ID))
+		}
+		s.log.LogAttrs(c.Request().Context(), level, "request", attrs...)
+		return nil
+	}
+}
+
+// securityHeaders: a strict content security policy (no inline scripts or styles, no
+// framing), no referrer leaking paths to other sites, no MIME sniffing.
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
+			"connect-src 'self'; media-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(self), microphone=(self), display-capture=(self), geolocation=()")
+		return next(c)
+	}
+}
+
+// limitBody refuses bodies over the limit with 413 before reading them.
+func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	limit := middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: fmt.Sprintf("%dB", s.o.MaxBodyBytes)})
+	return limit(next)
+}
+
+// authenticate finds who is making the request: a bearer token (API only) or the session
+// cookie. A bad bearer token is an error; a stale cookie just means signed out.
+func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx := c.Request().Context()
+		if auth := c.Request().Header.Get(echo.HeaderAuthorization); auth != "" && isAPI(c) {
+			scheme, token, ok := strings.Cut(auth, " ")
+			if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+				return &domain.Error{Code: domain.CodeUnauthenticated, Message: "Use the header Authorization: Bearer <token>."}
+			}
+			p, err := s.o.Store.PersonByAPIToken(ctx, domain.HashSecret(strings.TrimSpace(token)))
+			if err != nil {
+				return err
+			}
+			c.Set(keyPerson, &p)
+			c.Set(keyBearer, true)
+			return next(c)
+		}
+		if ck, err := c.Cookie(sessionCookie); err == nil && ck.Value != "" {
+			p, err := s.o.Store.PersonBySession(ctx, domain.HashSecret(ck.Value))
+			switch code := domain.ErrorCode(err); {
+			case err == nil:
+				c.Set(keyPerson, &p)
+			case code == domain.CodeUnauthenticated || code == domain.CodeNotFound:
+				s.clearCookie(c, sessionCookie) // ended or expired: carry on signed out
+			default:
+				return err
+			}
+		}
+		return next(c)
+	}
+}
+
+// chooseLanguage: a language picked with the switcher, else the profile's, else the
+// browser's Accept-Language, else English.
+func (s *Server) chooseLanguage(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		var explicit []string
+		if ck, err := c.Cookie(langCookie); err == nil {
+			explicit = append(explicit, ck.Value)
+		}
+		if p := personOf(c); p != nil && p.Profile.Language != "" {
+			explicit = append(explicit, p.Profile.Language)
+		}
+		lang := s.catalog.Negotiate(c.Request().Header.Get("Accept-Language"), explicit...)
+		c.Set(keyLocalizer, s.catalog.Localizer(lang))
+		c.Response().Header().Add("Vary", "Accept-Language, Cookie")
+		return next(c)
+	}
+}
+
+// csrf protects every state-changing request made with a session cookie: forms carry the
+// token in _csrf, scripts in X-CSRF-Token. Requests authenticated by a bearer token carry
+// no ambient credentials and need none.
+func (s *Server) csrf() echo.MiddlewareFunc {
+	return middleware.CSRFWithConfig(middleware.CSRFConfig{
+		Skipper:        func(c echo.Context) bool { b, _ := c.Get(keyBearer).(bool); return b },
+		TokenLookup:    "form:_csrf,header:X-CSRF-Token",
+		ContextKey:     keyCSRF,
+		CookieName:     csrfCookie,
+		CookiePath:     "/",
+		CookieHTTPOnly: true,
+		CookieSecure:   s.secure,
+		CookieSameSite: http.SameSiteLaxMode,
+		CookieMaxAge:   12 * 3600,
+		ErrorHandler: func(err error, c echo.Context) error {
+			return &domain.Error{Code: domain.CodeForbidden, Field: "_csrf", Err: err,
+				Message: localizerOf(c).T("error.message.csrf")}
+		},
+	})
+}
+
+// requireSignIn sends a signed-out browser to the sign-in page and tells an API client 401.
+func (s *Server) requireSignIn(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if personOf(c) != nil {
+			return next(c)
+		}
+		if isAPI(c) || c.Request().Method != http.MethodGet {
+			return &domain.Error{Code: domain.CodeUnauthenticated, Message: "Sign in first (or send a personal API token)."}
+		}
+		return c.Redirect(http.StatusSeeOther, "/sign-in?next="+urlQueryEscape(c.Request().URL.RequestURI()))
+	}
+}
+
+// requireAdmin allows site admins only; it follows requireSignIn.
+func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if p := personOf(c); p == nil || !p.IsAdmin {
+			return &domain.Error{Code: domain.CodeForbidden, Message: localizerOf(c).T("error.message.forbidden")}
+		}
+		return next(c)
+	}
+}
+
+// requireDevMailAccess: the local mailbox shows sign-in links, so only site admins, or
+// requests that really come from this machine (the connection's address, not a header),
+// may read it.
+func (s *Server) requireDevMailAccess(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if p := personOf(c); p != nil && p.IsAdmin {
+			return next(c)
+		}
+		if fromLoopback(c.Request()) {
+			return next(c)
+		}
+		return &domain.Error{Code: domain.CodeForbidden,
+			Message: "The local mailbox is only open to site admins and to this machine."}
+	}
+}
+
+func fromLoopback(r *http.Request) bool {
+	if r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("Forwarded") != "" {
+		return false // came through a proxy: the real client is elsewhere
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

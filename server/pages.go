@@ -1,0 +1,45 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/puente-org/puente/domain"
+)
+
+func (s *Server) home(c echo.Context) error {
+	return s.render(c, http.StatusOK, "home.html", nil)
+}
+
+// switchLanguage remembers a chosen interface language for a year and goes back.
+func (s *Server) switchLanguage(c echo.Context) error {
+	code := c.Param("code")
+	if !s.catalog.Supported(code) {
+		return domain.Invalid("lang", "Puente speaks English (en) and Spanish (es).")
+	}
+	c.SetCookie(&http.Cookie{Name: langCookie, Value: code, Path: "/", Secure: s.secure,
+		SameSite: http.SameSiteLaxMode, MaxAge: 365 * 24 * 3600})
+	return c.Redirect(http.StatusSeeOther, localPath(c.QueryParam("next")))
+}
+
+// healthz: the process is up.
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz: the database answers and its schema is up to date.
+func (s *Server) readyz(c echo.Context) error {
+	if s.o.Ready == nil {
+		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
+	defer cancel()
+	if err := s.o.Ready(ctx); err != nil {
+		s.log.Warn("not ready", "err", err)
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}

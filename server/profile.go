@@ -1,0 +1,102 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/store"
+)
+
+type profilePage struct {
+	Profile      domain.Profile
+	Error        string
+	Countries    []option
+	CareerStages []option
+	Zones        []string
+	Tokens       []store.APIToken
+	NewToken     string
+}
+
+func (s *Server) profilePage(c echo.Context, prof domain.Profile) (profilePage, error) {
+	l := localizerOf(c)
+	pp := profilePage{Profile: prof, Countries: countryOptions(l.Lang()), Zones: domain.CommonTimeZones()}
+	for _, st := range domain.CareerStages() {
+		pp.CareerStages = append(pp.CareerStages, option{Code: string(st), Name: l.T("career." + string(st))})
+	}
+	tokens, err := s.o.Store.ListAPITokens(c.Request().Context(), personOf(c).ID)
+	pp.Tokens = tokens
+	return pp, err
+}
+
+func (s *Server) profile(c echo.Context) error {
+	pp, err := s.profilePage(c, personOf(c).Profile)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "profile.html", pp)
+}
+
+func (s *Server) saveProfile(c echo.Context) error {
+	prof := domain.Profile{
+		Name: c.FormValue("name"), Affiliation: c.FormValue("affiliation"), Country: c.FormValue("country"),
+		CareerStage: domain.CareerStage(c.FormValue("career_stage")), Language: c.FormValue("language"),
+		TimeZone: c.FormValue("time_zone"),
+	}
+	_, err := s.o.Store.UpdateProfile(c.Request().Context(), personOf(c).ID, prof)
+	if de, ok := domain.AsError(err); ok && de.Code == domain.CodeInvalid {
+		pp, lerr := s.profilePage(c, prof)
+		if lerr != nil {
+			return lerr
+		}
+		pp.Error = de.Message
+		return s.render(c, http.StatusBadRequest, "profile.html", pp)
+	}
+	if err != nil {
+		return err
+	}
+	if prof.Language != "" { // the profile's language now leads; drop an older switcher choice
+		s.clearCookie(c, langCookie)
+	}
+	s.flash(c, "profile.saved")
+	return c.Redirect(http.StatusSeeOther, "/profile")
+}
+
+// createToken makes a personal API token and shows it once.
+func (s *Server) createToken(c echo.Context) error {
+	p := personOf(c)
+	token, hash := domain.NewSecret(domain.PrefixAPIToken)
+	_, err := s.o.Store.CreateAPIToken(c.Request().Context(), p.ID, c.FormValue("name"), hash)
+	if de, ok := domain.AsError(err); ok && de.Code == domain.CodeInvalid {
+		pp, lerr := s.profilePage(c, p.Profile)
+		if lerr != nil {
+			return lerr
+		}
+		pp.Error = de.Message
+		return s.render(c, http.StatusBadRequest, "profile.html", pp)
+	}
+	if err != nil {
+		return err
+	}
+	s.log.Info("api token created", "person", p.ID)
+	pp, err := s.profilePage(c, p.Profile)
+	if err != nil {
+		return err
+	}
+	pp.NewToken = token
+	return s.render(c, http.StatusOK, "profile.html", pp)
+}
+
+func (s *Server) revokeToken(c echo.Context) error {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		return domain.Invalid("id", "Unknown token.")
+	}
+	if err := s.o.Store.RevokeAPIToken(c.Request().Context(), personOf(c).ID, id); err != nil {
+		return err
+	}
+	s.flash(c, "tokens.revoked_notice")
+	return c.Redirect(http.StatusSeeOther, "/profile#tokens")
+}

@@ -1,0 +1,196 @@
+package server
+
+import (
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"golang.org/x/text/collate"
+	"golang.org/x/text/language"
+	"golang.org/x/text/language/display"
+
+	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/frontend"
+	"github.com/puente-org/puente/i18n"
+)
+
+// page is what every template receives: the request's context plus the page's own Data.
+type page struct {
+	l         *i18n.Localizer
+	Lang      string
+	Languages []option
+	Person    *domain.Person
+	CSRF      string
+	Path      string
+	RequestID string
+	DevMail   bool
+	Flash     string
+	Data      any
+	zone      *time.Location
+}
+
+type option struct{ Code, Name string }
+
+// T translates a message id (templates: {{.T "id" "Name" value}}).
+func (p page) T(id string, args ...any) string { return p.l.T(id, args...) }
+
+// Date and DateTime show an instant in the reader's time zone.
+func (p page) Date(t any) string     { return p.format(t, "2006-01-02") }
+func (p page) DateTime(t any) string { return p.format(t, "2006-01-02 15:04 MST") }
+
+func (p page) format(v any, layout string) string {
+	var t time.Time
+	switch x := v.(type) {
+	case time.Time:
+		t = x
+	case *time.Time:
+		if x == nil {
+			return ""
+		}
+		t = *x
+	default:
+		return fmt.Sprint(v)
+	}
+	return t.In(p.zone).Format(layout)
+}
+
+func parseTemplates() (pages, mails map[string]*template.Template, err error) {
+	funcs := template.FuncMap{"linkify": linkify}
+	fsys := frontend.Templates()
+	names, err := fs.Glob(fsys, "*.html")
+	if err != nil {
+		return nil, nil, fmt.Errorf("list templates: %w", err)
+	}
+	pages = map[string]*template.Template{}
+	mails = map[string]*template.Template{}
+	for _, name := range names {
+		switch {
+		case name == "layout.html":
+		case strings.HasPrefix(name, "mail_"):
+			t, err := template.New(name).Funcs(funcs).ParseFS(fsys, name)
+			if err != nil {
+				return nil, nil, fmt.Errorf("parse %s: %w", name, err)
+			}
+			mails[name] = t
+		default:
+			t, err := template.New(name).Funcs(funcs).ParseFS(fsys, "layout.html", name)
+			if err != nil {
+				return nil, nil, fmt.Errorf("parse %s: %w", name, err)
+			}
+			pages[name] = t
+		}
+	}
+	return pages, mails, nil
+}
+
+// newPage fills the common part of a page for this request.
+func (s *Server) newPage(c echo.Context, data any) page {
+	l := localizerOf(c)
+	p := page{
+		l:         l,
+		Lang:      l.Lang(),
+		Person:    personOf(c),
+		Path:      urlQueryEscape(c.Request().URL.RequestURI()),
+		RequestID: requestIDOf(c),
+		Data:      data,
+		zone:      time.UTC,
+	}
+	p.CSRF, _ = c.Get(keyCSRF).(string)
+	for _, code := range s.catalog.Languages() {
+		p.Languages = append(p.Languages, option{Code: code, Name: languageName(code)})
+	}
+	if p.Person != nil {
+		if loc, err := time.LoadLocation(p.Person.Profile.TimeZone); err == nil && p.Person.Profile.TimeZone != "" {
+			p.zone = loc
+		}
+	}
+	p.DevMail = s.o.DevMail && ((p.Person != nil && p.Person.IsAdmin) || fromLoopback(c.Request()))
+	if ck, err := c.Cookie(flashCookie); err == nil && s.catalog.Has(ck.Value) {
+		p.Flash = l.T(ck.Value)
+		s.clearCookie(c, flashCookie)
+	}
+	return p
+}
+
+// render writes a full page.
+func (s *Server) render(c echo.Context, status int, name string, data any) error {
+	t, ok := s.pages[name]
+	if !ok {
+		return fmt.Errorf("no template %q", name)
+	}
+	var b strings.Builder
+	if err := t.ExecuteTemplate(&b, "layout", s.newPage(c, data)); err != nil {
+		return fmt.Errorf("render %s: %w", name, err)
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.HTML(status, b.String())
+}
+
+// flash shows a translated one-line notice on the next page (after a redirect). Only a
+// message id travels in the cookie, never text.
+func (s *Server) flash(c echo.Context, id string) {
+	c.SetCookie(&http.Cookie{Name: flashCookie, Value: id, Path: "/", HttpOnly: true,
+		Secure: s.secure, SameSite: http.SameSiteLaxMode, MaxAge: 60})
+}
+
+func (s *Server) clearCookie(c echo.Context, name string) {
+	c.SetCookie(&http.Cookie{Name: name, Value: "", Path: "/", HttpOnly: true, Secure: s.secure,
+		SameSite: http.SameSiteLaxMode, MaxAge: -1})
+}
+
+func languageName(code string) string {
+	return display.Self.Name(language.MustParse(code))
+}
+
+// countryOptions lists countries by name in the reader's language, sorted for that language.
+func countryOptions(lang string) []option {
+	tag := language.MustParse(lang)
+	names := display.Regions(tag)
+	opts := make([]option, 0, len(domain.Countries()))
+	for _, code := range domain.Countries() {
+		name := code
+		if r, err := language.ParseRegion(code); err == nil {
+			if n := names.Name(r); n != "" {
+				name = n
+			}
+		}
+		opts = append(opts, option{Code: code, Name: name})
+	}
+	col := collate.New(tag)
+	sort.SliceStable(opts, func(i, j int) bool { return col.CompareString(opts[i].Name, opts[j].Name) < 0 })
+	return opts
+}
+
+var urlPattern = regexp.MustCompile(`https?://[^\s<>"]+`)
+
+// linkify escapes plain text and turns http(s) URLs in it into links (the local mailbox).
+func linkify(text string) template.HTML {
+	var b strings.Builder
+	last := 0
+	for _, m := range urlPattern.FindAllStringIndex(text, -1) {
+		b.WriteString(template.HTMLEscapeString(text[last:m[0]]))
+		u := text[m[0]:m[1]]
+		fmt.Fprintf(&b, `<a href="%s">%s</a>`, template.HTMLEscapeString(u), template.HTMLEscapeString(u))
+		last = m[1]
+	}
+	b.WriteString(template.HTMLEscapeString(text[last:]))
+	return template.HTML(b.String())
+}
+
+func urlQueryEscape(s string) string { return url.QueryEscape(s) }
+
+// localPath accepts only a path on this site as a redirect target (no open redirects).
+func localPath(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
+		strings.ContainsAny(next, "\\\r\n") || len(next) > 2000 {
+		return "/"
+	}
+	return next
+}

@@ -1,0 +1,79 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/puente-org/puente/frontend"
+)
+
+func (s *Server) routes() *echo.Echo {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = s.handleError
+	if s.o.TrustProxy {
+		e.IPExtractor = echo.ExtractIPFromXFFHeader()
+	} else {
+		e.IPExtractor = echo.ExtractIPDirect()
+	}
+
+	e.Use(s.requestID, s.logRequests, s.metrics.middleware, s.recoverPanics, securityHeaders,
+		s.limitBody, s.authenticate, s.chooseLanguage, s.csrf())
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.o.Registry, promhttp.HandlerOpts{})))
+	static := http.StripPrefix("/static/", http.FileServer(http.FS(frontend.Static())))
+	e.GET("/static/*", echo.WrapHandler(cacheStatic(static)))
+	e.GET("/favicon.ico", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/static/favicon.svg") })
+
+	e.GET("/", s.home)
+	e.GET("/lang/:code", s.switchLanguage)
+	e.GET("/sign-in", s.signInForm)
+	e.POST("/sign-in", s.requestSignIn)
+	e.GET("/sign-in/link", s.signInLink)
+	e.POST("/sign-in/link", s.useSignInLink)
+	e.POST("/sign-out", s.signOut)
+
+	me := e.Group("/profile", s.requireSignIn)
+	me.GET("", s.profile)
+	me.POST("", s.saveProfile)
+	me.POST("/tokens", s.createToken)
+	me.POST("/tokens/:id/revoke", s.revokeToken)
+
+	admin := e.Group("/admin", s.requireSignIn, s.requireAdmin)
+	admin.GET("/people", s.adminPeople)
+	admin.POST("/people/:id/roles", s.adminSetRoles)
+
+	if s.o.DevMail {
+		dev := e.Group("/dev/mail", s.requireDevMailAccess)
+		dev.GET("", s.devMailbox)
+		dev.GET("/:id", s.devMailMessage)
+	}
+
+	api := e.Group("/api/v1")
+	api.POST("/sign-in", s.apiRequestSignIn)
+	apiMe := api.Group("/me", s.requireSignIn)
+	apiMe.GET("", s.apiMe)
+	apiMe.PATCH("", s.apiUpdateMe)
+	apiMe.GET("/tokens", s.apiTokens)
+	apiMe.POST("/tokens", s.apiCreateToken)
+	apiMe.DELETE("/tokens/:id", s.apiRevokeToken)
+	apiPeople := api.Group("/people", s.requireSignIn, s.requireAdmin)
+	apiPeople.GET("", s.apiPeople)
+	apiPeople.PUT("/:id/roles", s.apiSetRoles)
+	api.Any("/*", func(c echo.Context) error { return echo.ErrNotFound })
+	return e
+}
+
+// cacheStatic lets browsers keep assets for an hour; they are embedded, so they change
+// only with a new binary.
+func cacheStatic(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		h.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,142 @@
+// Package server is Puente's web front door: an Echo application with the pages people use
+// in a browser and the JSON API under /api/, one error handler, and the middleware around
+// them (request IDs, logs, metrics, security headers, limits, sessions, CSRF, languages).
+package server
+
+import (
+	"context"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/frontend"
+	"github.com/puente-org/puente/i18n"
+	"github.com/puente-org/puente/store"
+)
+
+// Store is the storage the web server needs.
+type Store interface {
+	RequestSignIn(ctx context.Context, r store.SignInRequest) error
+	PeekSignInLink(ctx context.Context, tokenHash []byte) (store.SignInLink, error)
+	UseSignInLink(ctx context.Context, tokenHash []byte, s store.NewSession) (domain.Person, string, bool, error)
+	PersonBySession(ctx context.Context, tokenHash []byte) (domain.Person, error)
+	EndSession(ctx context.Context, tokenHash []byte) error
+	PersonByAPIToken(ctx context.Context, tokenHash []byte) (domain.Person, error)
+	PersonByID(ctx context.Context, id int64) (domain.Person, error)
+	UpdateProfile(ctx context.Context, id int64, p domain.Profile) (domain.Person, error)
+	CreateAPIToken(ctx context.Context, personID int64, name string, tokenHash []byte) (store.APIToken, error)
+	ListAPITokens(ctx context.Context, personID int64) ([]store.APIToken, error)
+	RevokeAPIToken(ctx context.Context, personID, tokenID int64) error
+	ListPeople(ctx context.Context, query string, limit, offset int) (store.PeoplePage, error)
+	SetRoles(ctx context.Context, id int64, admin, organiser bool) (domain.Person, error)
+	Mailbox(ctx context.Context, limit int) ([]store.MailboxMessage, error)
+	MailboxMessageByID(ctx context.Context, id int64) (store.MailboxMessage, error)
+}
+
+// Options configure a Server.
+type Options struct {
+	Store   Store
+	Logger  *slog.Logger
+	BaseURL *url.URL // public URL used in links (emails, feeds)
+	// DevMail is true when no SMTP server is configured: emails stay in the outbox, are
+	// logged, and can be read at /dev/mail (by admins, or from this machine).
+	DevMail bool
+	// MailQueued is called after an email was committed to the outbox (to wake the sender).
+	MailQueued func()
+	// Ready reports whether the database is reachable and migrated (for /readyz).
+	Ready    func(ctx context.Context) error
+	Registry *prometheus.Registry // metrics; a new one when nil
+	// TrustProxy: take the client address from X-Forwarded-For when the request comes
+	// from a proxy on loopback or a private network. Leave off unless behind a proxy.
+	TrustProxy bool
+	Now        func() time.Time
+	// MaxBodyBytes bounds request bodies (default 1 MiB).
+	MaxBodyBytes int64
+	// SignInLinksPerHour bounds links per address (default 5); SignInClientBurst bounds
+	// link requests per client address (default 10, refilled at one a minute).
+	SignInLinksPerHour int
+	SignInClientBurst  int
+}
+
+// Server is the HTTP application.
+type Server struct {
+	o         Options
+	e         *echo.Echo
+	log       *slog.Logger
+	catalog   *i18n.Catalog
+	pages     map[string]*template.Template
+	mailPages map[string]*template.Template
+	limiter   *clientLimiter
+	secure    bool // base URL is https: cookies get Secure
+	metrics   *httpMetrics
+}
+
+// New builds the application.
+func New(o Options) (*Server, error) {
+	if o.Store == nil || o.BaseURL == nil {
+		return nil, fmt.Errorf("server: Store and BaseURL are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	if o.SignInLinksPerHour <= 0 {
+		o.SignInLinksPerHour = 5
+	}
+	if o.SignInClientBurst <= 0 {
+		o.SignInClientBurst = 10
+	}
+	if o.MailQueued == nil {
+		o.MailQueued = func() {}
+	}
+	catalog, err := i18n.Load(frontend.Locales(), "en")
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s := &Server{
+		o:       o,
+		log:     o.Logger,
+		catalog: catalog,
+		limiter: newClientLimiter(time.Minute, o.SignInClientBurst, o.Now),
+		secure:  o.BaseURL.Scheme == "https",
+	}
+	if s.pages, s.mailPages, err = parseTemplates(); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	if s.metrics, err = newHTTPMetrics(o.Registry); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s.e = s.routes()
+	return s, nil
+}
+
+// Handler returns the application as an http.Handler.
+func (s *Server) Handler() http.Handler { return s.e }
+
+// HTTPServer wraps the handler with the timeouts a public server needs.
+func (s *Server) HTTPServer() *http.Server {
+	return &http.Server{
+		Handler:           s.e,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}

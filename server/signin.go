@@ -1,0 +1,151 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/i18n"
+	"github.com/puente-org/puente/store"
+)
+
+// SignInLinkLifetime is how long a sign-in link works.
+const SignInLinkLifetime = 15 * time.Minute
+
+type signInPage struct {
+	Email, Next, Error, Problem string
+	Sent                        bool
+}
+
+func (s *Server) signInForm(c echo.Context) error {
+	next := localPath(c.QueryParam("next"))
+	if personOf(c) != nil {
+		return c.Redirect(http.StatusSeeOther, next)
+	}
+	return s.render(c, http.StatusOK, "signin.html", signInPage{Next: next})
+}
+
+// requestSignIn handles the form: it always answers "check your email" for a well-formed
+// address, so the form does not reveal who has an account.
+func (s *Server) requestSignIn(c echo.Context) error {
+	email, next := c.FormValue("email"), localPath(c.FormValue("next"))
+	addr, err := s.sendSignInLink(c, email, next)
+	if de, ok := domain.AsError(err); ok && (de.Code == domain.CodeInvalid || de.Code == domain.CodeRateLimited) {
+		return s.render(c, statusOf[de.Code], "signin.html", signInPage{Email: email, Next: next, Error: de.Message})
+	}
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "signin.html", signInPage{Email: addr, Sent: true})
+}
+
+// sendSignInLink makes a one-time link for email and puts the email carrying it in the
+// outbox, after checking the per-client and per-address limits.
+func (s *Server) sendSignInLink(c echo.Context, email, next string) (string, error) {
+	addr, err := domain.NormalizeEmail(email)
+	if err != nil {
+		return "", err
+	}
+	if !s.limiter.Allow(c.RealIP()) {
+		return "", &domain.Error{Code: domain.CodeRateLimited, Field: "email",
+			Message: localizerOf(c).T("error.message.rate_limited")}
+	}
+	token, hash := domain.NewSecret(domain.PrefixSignIn)
+	link := s.absURL("/sign-in/link", url.Values{"token": {token}})
+	l := localizerOf(c)
+	msg, err := s.signInEmail(l, addr, link)
+	if err != nil {
+		return "", err
+	}
+	expires := s.o.Now().Add(SignInLinkLifetime)
+	msg.DiscardAfter = expires
+	err = s.o.Store.RequestSignIn(c.Request().Context(), store.SignInRequest{
+		Email: addr, TokenHash: hash, NextPath: next, ExpiresAt: expires, Mail: msg,
+		MaxPerHour: s.o.SignInLinksPerHour,
+	})
+	if err != nil {
+		return "", err
+	}
+	s.mailQueued(c.Request().Context(), msg)
+	return addr, nil
+}
+
+// mailQueued wakes the sender; with no SMTP server the message is logged instead, so a
+// newcomer running Puente locally can follow the link from the terminal.
+func (s *Server) mailQueued(ctx context.Context, m store.Email) {
+	if s.o.DevMail {
+		s.log.InfoContext(ctx, "email kept in the outbox (no SMTP_URL set); read it at /dev/mail",
+			"to", m.To, "subject", m.Subject, "body", m.Text)
+		return
+	}
+	s.o.MailQueued()
+}
+
+func (s *Server) signInEmail(l *i18n.Localizer, to, link string) (store.Email, error) {
+	data := map[string]string{
+		"Lang": l.Lang(), "Greeting": l.T("mail.signin.greeting"), "Body": l.T("mail.signin.body"),
+		"Link": link, "Button": l.T("mail.signin.button"), "Ignore": l.T("mail.signin.ignore"),
+	}
+	var html bytes.Buffer
+	if err := s.mailPages["mail_signin.html"].Execute(&html, data); err != nil {
+		return store.Email{}, err
+	}
+	text := strings.Join([]string{data["Greeting"], "", data["Body"], "", link, "", data["Ignore"], "", "Puente"}, "\n")
+	return store.Email{Kind: "sign_in", To: to, Subject: l.T("mail.signin.subject"), Text: text,
+		HTML: html.String(), Sensitive: true}, nil
+}
+
+// signInLink shows the page a sign-in link opens: a form that spends the link (submitted
+// by script at once in a browser). Fetching the page alone, as mail scanners do, does not
+// spend it.
+func (s *Server) signInLink(c echo.Context) error {
+	token := c.QueryParam("token")
+	c.Response().Header().Set("Referrer-Policy", "no-referrer")
+	link, err := s.o.Store.PeekSignInLink(c.Request().Context(), domain.HashSecret(token))
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "signin_link.html", struct{ Email, Token string }{link.Email, token})
+}
+
+func (s *Server) useSignInLink(c echo.Context) error {
+	token, hash := domain.NewSecret(domain.PrefixSession)
+	expires := s.o.Now().Add(store.SessionLifetime)
+	p, next, created, err := s.o.Store.UseSignInLink(c.Request().Context(), domain.HashSecret(c.FormValue("token")),
+		store.NewSession{TokenHash: hash, ExpiresAt: expires})
+	if err != nil {
+		return err
+	}
+	if created {
+		s.log.Info("account created", "person", p.ID, "admin", p.IsAdmin)
+	}
+	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: s.secure,
+		SameSite: http.SameSiteLaxMode, Expires: expires})
+	s.flash(c, "signin.signed_in")
+	return c.Redirect(http.StatusSeeOther, localPath(next))
+}
+
+func (s *Server) signOut(c echo.Context) error {
+	if ck, err := c.Cookie(sessionCookie); err == nil && ck.Value != "" {
+		if err := s.o.Store.EndSession(c.Request().Context(), domain.HashSecret(ck.Value)); err != nil {
+			return err
+		}
+	}
+	s.clearCookie(c, sessionCookie)
+	s.flash(c, "signin.signed_out")
+	return c.Redirect(http.StatusSeeOther, "/")
+}
+
+// absURL builds a public URL under the base URL (which may include a path prefix).
+func (s *Server) absURL(path string, q url.Values) string {
+	u := *s.o.BaseURL
+	u.Path = strings.TrimSuffix(u.Path, "/") + path
+	u.RawQuery = q.Encode()
+	return u.String()
+}
