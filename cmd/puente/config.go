@@ -1,0 +1,177 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/mail"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// config is every setting, from flags with environment variables as defaults.
+type config struct {
+	Addr        string
+	BaseURL     string
+	DataDir     string
+	DatabaseURL string
+	SMTPURL     string
+	MailFrom    string
+	LogLevel    string
+	LogFormat   string
+	TrustProxy  bool
+}
+
+// setting describes one setting for flags, -h and docs/configuration.md.
+type setting struct {
+	flag, env, def, help string
+	serveOnly            bool
+}
+
+func settings() []setting {
+	return []setting{
+		{"addr", "PUENTE_ADDR", "127.0.0.1:8080", "address the web server listens on (host:port)", true},
+		{"base-url", "PUENTE_BASE_URL", "", "public URL used in links, e.g. https://puente.example.org (default http://<addr>)", true},
+		{"data-dir", "PUENTE_DATA_DIR", defaultDataDir(), "where local state lives, including the private database", false},
+		{"database-url", "DATABASE_URL", "", "PostgreSQL URL; empty runs a private server under the data dir", false},
+		{"smtp-url", "SMTP_URL", "", "SMTP server for email, e.g. smtp://user:pass@mail.example.org:587; empty keeps mail in the local mailbox (/dev/mail)", true},
+		{"mail-from", "PUENTE_MAIL_FROM", "", "sender address of emails, e.g. \"Puente <no-reply@example.org>\" (default no-reply@<base URL host>)", true},
+		{"trust-proxy", "PUENTE_TRUST_PROXY", "false", "take client addresses from X-Forwarded-For (only behind a reverse proxy)", true},
+		{"log-level", "PUENTE_LOG_LEVEL", "info", "debug, info, warn or error", false},
+		{"log-format", "PUENTE_LOG_FORMAT", "text", "text or json", false},
+	}
+}
+
+// defaultDataDir: ~/.local/share/puente (XDG) for a person; /var/lib/puente for root, where
+// the database's own unprivileged user can reach it (it cannot enter /root).
+func defaultDataDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/puente"
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "puente")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "puente")
+	}
+	return ".puente"
+}
+
+// parseConfig reads flags for command name (serve=true also takes the web settings).
+// Environment variables set the defaults; flags win.
+func parseConfig(name string, args []string, serve bool, extra func(*flag.FlagSet), stderr io.Writer) (config, *flag.FlagSet, error) {
+	var cfg config
+	fs := flag.NewFlagSet("puente "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	targets := map[string]*string{
+		"addr": &cfg.Addr, "base-url": &cfg.BaseURL, "data-dir": &cfg.DataDir, "database-url": &cfg.DatabaseURL,
+		"smtp-url": &cfg.SMTPURL, "mail-from": &cfg.MailFrom, "log-level": &cfg.LogLevel, "log-format": &cfg.LogFormat,
+	}
+	var trustProxy string
+	targets["trust-proxy"] = &trustProxy
+	for _, s := range settings() {
+		if s.serveOnly && !serve {
+			continue
+		}
+		def := s.def
+		if v, ok := os.LookupEnv(s.env); ok {
+			def = v
+		}
+		fs.StringVar(targets[s.flag], s.flag, def, fmt.Sprintf("%s (env %s)", s.help, s.env))
+	}
+	if extra != nil {
+		extra(fs)
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage of puente %s:\n", name)
+		fs.SetOutput(stderr)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
+			return cfg, fs, err
+		}
+		return cfg, fs, usageError{fmt.Sprintf("%s: %v (run 'puente %s -h' for the list)", name, err, name)}
+	}
+	if trustProxy == "" {
+		trustProxy = "false"
+	}
+	var err error
+	if cfg.TrustProxy, err = strconv.ParseBool(trustProxy); err != nil {
+		return cfg, fs, usageError{"PUENTE_TRUST_PROXY / --trust-proxy must be true or false"}
+	}
+	return cfg, fs, cfg.validate(serve)
+}
+
+func (c *config) validate(serve bool) error {
+	if c.DataDir == "" {
+		return usageError{"PUENTE_DATA_DIR / --data-dir must not be empty"}
+	}
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return usageError{fmt.Sprintf("PUENTE_DATA_DIR / --data-dir: %v", err)}
+	}
+	c.DataDir = abs
+	if _, err := logLevel(c.LogLevel); err != nil {
+		return err
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return usageError{"PUENTE_LOG_FORMAT / --log-format must be text or json"}
+	}
+	if !serve {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		return usageError{fmt.Sprintf("PUENTE_ADDR / --addr %q must be host:port, e.g. 127.0.0.1:8080", c.Addr)}
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return usageError{fmt.Sprintf("PUENTE_ADDR / --addr %q: the port must be a number from 0 to 65535", c.Addr)}
+	}
+	if c.BaseURL == "" {
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			host = "127.0.0.1"
+		}
+		c.BaseURL = "http://" + net.JoinHostPort(host, port)
+	}
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return usageError{fmt.Sprintf("PUENTE_BASE_URL / --base-url %q must be an http(s) URL such as https://puente.example.org", c.BaseURL)}
+	}
+	if c.MailFrom == "" {
+		h := u.Hostname()
+		if net.ParseIP(h) != nil || !strings.Contains(h, ".") {
+			h = "localhost"
+		}
+		c.MailFrom = "Puente <no-reply@" + h + ">"
+	}
+	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
+		return usageError{fmt.Sprintf("PUENTE_MAIL_FROM / --mail-from %q is not an email address", c.MailFrom)}
+	}
+	return nil
+}
+
+func logLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return l, usageError{"PUENTE_LOG_LEVEL / --log-level must be debug, info, warn or error"}
+	}
+	return l, nil
+}
+
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	level, _ := logLevel(cfg.LogLevel)
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/puente-org/puente/mail"
+	"github.com/puente-org/puente/server"
+	"github.com/puente-org/puente/store"
+)
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, _, err := parseConfig("serve", args, true, nil, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+
+	// Take the port first: if it is in use, say so before starting anything else.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("cannot listen on %s: the address is already in use; stop the other program or choose another with PUENTE_ADDR (e.g. PUENTE_ADDR=127.0.0.1:8081)", cfg.Addr)
+		}
+		return fmt.Errorf("cannot listen on %s: %w; choose another address with PUENTE_ADDR", cfg.Addr, err)
+	}
+	defer ln.Close()
+
+	var sender *mail.SMTPSender
+	if cfg.SMTPURL != "" {
+		if sender, err = mail.NewSMTPSender(cfg.SMTPURL, cfg.MailFrom); err != nil {
+			return usageError{err.Error()}
+		}
+	}
+
+	db, err := openDatabase(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer db.close(context.WithoutCancel(ctx))
+	if err := db.migrate(ctx, log); err != nil {
+		return err
+	}
+	log.Info("database ready", "database", db.where)
+
+	st := store.New(db.pool, nil)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	baseURL, _ := url.Parse(cfg.BaseURL) // validated in parseConfig
+	opts := server.Options{
+		Store: st, Logger: log, BaseURL: baseURL, DevMail: sender == nil, Ready: db.ready,
+		Registry: reg, TrustProxy: cfg.TrustProxy,
+	}
+	var wg sync.WaitGroup
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer func() { stopWork(); wg.Wait() }()
+	if sender != nil {
+		d := mail.NewDeliverer(mail.DelivererOptions{Outbox: st, Sender: sender, Logger: log.With("component", "mail")})
+		opts.MailQueued = d.Wake
+		wg.Go(func() {
+			if err := d.Run(workCtx); err != nil {
+				log.Error("mail sender stopped", "err", err)
+			}
+		})
+	} else {
+		log.Warn("no SMTP_URL set: emails stay in the outbox; read them at /dev/mail")
+	}
+	wg.Go(func() { tidyLoop(workCtx, st, log) })
+
+	app, err := server.New(opts)
+	if err != nil {
+		return err
+	}
+	srv := app.HTTPServer()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	fmt.Fprintf(stdout, "Puente is running at %s (listening on %s)\n", cfg.BaseURL, ln.Addr())
+	log.Info("listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL)
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("web server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("web server did not close cleanly", "err", err)
+	}
+	stopWork()
+	wg.Wait()
+	log.Info("stopped")
+	return nil
+}
+
+// tidyLoop removes expired sessions, links and undeliverable mail every hour.
+func tidyLoop(ctx context.Context, st *store.Store, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := st.Tidy(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("tidy failed", "err", err)
+		} else if n > 0 {
+			log.Info("tidied expired rows", "rows", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

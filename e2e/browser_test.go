@@ -1,0 +1,141 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumPath finds a Chromium. Browser tests skip without one, unless PUENTE_E2E=1
+// (CI installs Chromium and sets it), where a missing browser is a failure.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("PUENTE_E2E") == "1" {
+		t.Fatal("PUENTE_E2E=1 but no Chromium found (apt-get install chromium)")
+	}
+	t.Skip("no Chromium installed; set PUENTE_E2E=1 to make this a failure")
+	return ""
+}
+
+// newBrowser starts a headless Chromium with a fresh profile, kept off the network but
+// for loopback.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("lang", "en-GB"),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	// Start the browser now, with no deadline on this first call (it owns the browser).
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	return ctx
+}
+
+// step runs browser actions with a deadline, so a broken page fails instead of hanging.
+func step(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(sctx, actions...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// waitFor polls a JavaScript condition until it holds, across page loads.
+func waitFor(t *testing.T, ctx context.Context, what, expr string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ok, err := chromedp.Run(sctx, chromedp.Evaluate[bool](expr))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			loc, _ := chromedp.Run(ctx, chromedp.Location())
+			t.Fatalf("%s: %s still false at %s (last error %v)", what, expr, loc, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func eval[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(sctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// A person signs in with a real browser on a phone-sized screen: switches to Spanish,
+// asks for a link, opens it from the local mailbox, and the link page's script signs
+// them in (the strict CSP must allow it). No page scrolls sideways on the phone.
+func TestBrowserSignInOnPhone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the binary and a browser")
+	}
+	ctx := newBrowser(t)
+	bin := buildBinary(t)
+	in := start(t, bin, cleanEnv("PUENTE_DATA_DIR="+dataDir(t)))
+
+	noSideScroll := func(page string) {
+		t.Helper()
+		if w := eval[int](t, ctx, `document.documentElement.scrollWidth - window.innerWidth`); w > 0 {
+			t.Errorf("%s scrolls sideways on a phone by %d px", page, w)
+		}
+	}
+
+	step(t, ctx, "open home", chromedp.EmulateViewport(390, 844), chromedp.Navigate(in.baseURL+"/"),
+		chromedp.WaitVisible(chromedp.CSS("h1")))
+	if h := eval[string](t, ctx, `document.querySelector("h1").textContent`); !strings.Contains(h, "time zones") {
+		t.Fatalf("home heading: %q", h)
+	}
+	noSideScroll("home")
+
+	step(t, ctx, "switch to Spanish", chromedp.Click(chromedp.CSS(`a[hreflang="es"]`)))
+	waitFor(t, ctx, "Spanish page", `document.documentElement.lang === "es" && document.readyState === "complete"`)
+	step(t, ctx, "sign-in form", chromedp.Click(chromedp.CSS(`a.button[href="/sign-in"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#email`)))
+	noSideScroll("sign-in")
+	step(t, ctx, "ask for a link", chromedp.SendKeys(chromedp.CSS(`#email`), "lucia@example.cl"),
+		chromedp.Submit(chromedp.CSS(`#email`)), chromedp.WaitVisible(chromedp.CSS(`#signin-sent`)))
+	if txt := eval[string](t, ctx, `document.querySelector("#signin-sent").textContent`); !strings.Contains(txt, "lucia@example.cl") {
+		t.Fatalf("confirmation: %q", txt)
+	}
+
+	step(t, ctx, "open the mailbox", chromedp.Navigate(in.baseURL+"/dev/mail"),
+		chromedp.Click(chromedp.CSS(`.mail-list a`)), chromedp.WaitVisible(chromedp.CSS(`.mail-body a`)))
+	noSideScroll("mail message")
+	step(t, ctx, "follow the link", chromedp.Click(chromedp.CSS(`.mail-body a`)))
+	waitFor(t, ctx, "signed in", `location.pathname === "/" && document.body.textContent.includes("Has iniciado sesión")`)
+	if who := eval[string](t, ctx, `document.querySelector("main").textContent`); !strings.Contains(who, "lucia@example.cl") {
+		t.Fatalf("not signed in as lucia: %q", who)
+	}
+
+	step(t, ctx, "profile", chromedp.Navigate(in.baseURL+"/profile"), chromedp.WaitVisible(chromedp.CSS(`#profile-form`)))
+	noSideScroll("profile")
+	in.stop()
+}
