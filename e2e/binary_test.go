@@ -324,8 +324,13 @@ func TestNewcomerZeroSetup(t *testing.T) {
 	if code, _ := apiGet(t, in.baseURL+"/api/v1/me", second); code != 401 {
 		t.Fatalf("revoked token still accepted: %d", code)
 	}
+	dup := runCLI(t, bin, env, 1, "admin", "user", "create", "--email", "ANA@example.org")
+	if !strings.Contains(dup, "puente: There is already an account for ANA@example.org.") {
+		t.Fatalf("duplicate user: %q", dup)
+	}
+	runCLI(t, bin, env, 0, "admin", "user", "create", "--email", "carla@example.org", "--name", "Carla Díaz", "--organiser")
 	users := runCLI(t, bin, env, 0, "admin", "user", "list")
-	if !strings.Contains(users, "ana@example.org") || !strings.Contains(users, "bea@example.org") {
+	if !strings.Contains(users, "ana@example.org") || !strings.Contains(users, "bea@example.org") || !strings.Contains(users, "Carla Díaz (organiser)") {
 		t.Fatalf("user list: %s", users)
 	}
 	in.stop()
@@ -377,6 +382,19 @@ func TestBadStartsSayWhatToDo(t *testing.T) {
 	}
 	if out, _ := exec.Command("pgrep", "-f", data).Output(); len(bytes.TrimSpace(out)) > 0 {
 		t.Fatalf("failed starts left processes behind: %s", out)
+	}
+
+	// -h lists every setting with its environment variable, and exits 0.
+	cmd := exec.Command(bin, "serve", "-h")
+	cmd.Env = cleanEnv()
+	help, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("serve -h: %v\n%s", err, help)
+	}
+	for _, env := range []string{"PUENTE_ADDR", "PUENTE_BASE_URL", "PUENTE_DATA_DIR", "DATABASE_URL", "SMTP_URL", "PUENTE_MAIL_FROM", "PUENTE_LOG_LEVEL"} {
+		if !strings.Contains(string(help), env) {
+			t.Errorf("serve -h does not mention %s:\n%s", env, help)
+		}
 	}
 }
 

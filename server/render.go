@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 	"golang.org/x/text/collate"
@@ -145,8 +147,11 @@ func (s *Server) clearCookie(c echo.Context, name string) {
 		SameSite: http.SameSiteLaxMode, MaxAge: -1})
 }
 
+// languageName is a language's own name, capitalised as a menu item ("Español").
 func languageName(code string) string {
-	return display.Self.Name(language.MustParse(code))
+	name := display.Self.Name(language.MustParse(code))
+	r, size := utf8.DecodeRuneInString(name)
+	return string(unicode.ToUpper(r)) + name[size:]
 }
 
 // countryOptions lists countries by name in the reader's language, sorted for that language.

@@ -60,7 +60,7 @@ func (s *Store) Tidy(ctx context.Context) (int64, error) {
 	var total int64
 	for _, q := range []string{
 		`DELETE FROM sessions WHERE expires_at < $1`,
-		`DELETE FROM sign_in_links WHERE expires_at < $1 - interval '1 day'`,
+		`DELETE FROM sign_in_links WHERE expires_at < $1::timestamptz - interval '1 day'`,
 		discardExpiredMail,
 	} {
 		tag, err := s.pool.Exec(ctx, q, now)

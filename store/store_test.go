@@ -306,3 +306,35 @@ func TestOutboxLeaseRetryAndScrub(t *testing.T) {
 		t.Fatalf("unknown message: %v", err)
 	}
 }
+
+func TestTidyRemovesWhatExpired(t *testing.T) {
+	ctx := context.Background()
+	s, clk := newStore(t)
+	hash := requestLink(t, s, clk, "ana@example.org")
+	_, sess := domain.NewSecret(domain.PrefixSession)
+	if _, _, _, err := s.UseSignInLink(ctx, hash, store.NewSession{TokenHash: sess, ExpiresAt: clk.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	requestLink(t, s, clk, "bruno@example.org") // its email will expire undelivered
+	if n, err := s.Tidy(ctx); err != nil || n != 0 {
+		t.Fatalf("nothing has expired yet: %d %v", n, err)
+	}
+	clk.Add(25 * time.Hour)
+	n, err := s.Tidy(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// one session, two links, two emails (the delivered-never sign-in mails are discarded)
+	if n != 5 {
+		t.Fatalf("tidied %d rows, want 5", n)
+	}
+	if _, err := s.PersonBySession(ctx, sess); code(err) != domain.CodeUnauthenticated {
+		t.Fatalf("expired session still valid: %v", err)
+	}
+	box, _ := s.Mailbox(ctx, 10)
+	for _, m := range box {
+		if m.Status != "discarded" || m.Text != "" {
+			t.Fatalf("expired sign-in mail kept its secret: %+v", m)
+		}
+	}
+}
