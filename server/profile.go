@@ -18,6 +18,7 @@ type profilePage struct {
 	Zones        []string
 	Tokens       []store.APIToken
 	NewToken     string
+	TokenError   string
 }
 
 func (s *Server) profilePage(c echo.Context, prof domain.Profile) (profilePage, error) {
@@ -31,12 +32,19 @@ func (s *Server) profilePage(c echo.Context, prof domain.Profile) (profilePage, 
 	return pp, err
 }
 
-func (s *Server) profile(c echo.Context) error {
-	pp, err := s.profilePage(c, personOf(c).Profile)
+// renderProfile shows the profile page; problem and tokenProblem explain a refused form,
+// newToken is a token just created (shown this once).
+func (s *Server) renderProfile(c echo.Context, status int, prof domain.Profile, problem, tokenProblem, newToken string) error {
+	pp, err := s.profilePage(c, prof)
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "profile.html", pp)
+	pp.Error, pp.TokenError, pp.NewToken = problem, tokenProblem, newToken
+	return s.render(c, status, "profile.html", pp)
+}
+
+func (s *Server) profile(c echo.Context) error {
+	return s.renderProfile(c, http.StatusOK, personOf(c).Profile, "", "", "")
 }
 
 func (s *Server) saveProfile(c echo.Context) error {
@@ -47,12 +55,7 @@ func (s *Server) saveProfile(c echo.Context) error {
 	}
 	_, err := s.o.Store.UpdateProfile(c.Request().Context(), personOf(c).ID, prof)
 	if de, ok := domain.AsError(err); ok && de.Code == domain.CodeInvalid {
-		pp, lerr := s.profilePage(c, prof)
-		if lerr != nil {
-			return lerr
-		}
-		pp.Error = de.Message
-		return s.render(c, http.StatusBadRequest, "profile.html", pp)
+		return s.renderProfile(c, http.StatusBadRequest, prof, de.Message, "", "")
 	}
 	if err != nil {
 		return err
@@ -70,23 +73,13 @@ func (s *Server) createToken(c echo.Context) error {
 	token, hash := domain.NewSecret(domain.PrefixAPIToken)
 	_, err := s.o.Store.CreateAPIToken(c.Request().Context(), p.ID, c.FormValue("name"), hash)
 	if de, ok := domain.AsError(err); ok && de.Code == domain.CodeInvalid {
-		pp, lerr := s.profilePage(c, p.Profile)
-		if lerr != nil {
-			return lerr
-		}
-		pp.Error = de.Message
-		return s.render(c, http.StatusBadRequest, "profile.html", pp)
+		return s.renderProfile(c, http.StatusBadRequest, p.Profile, "", de.Message, "")
 	}
 	if err != nil {
 		return err
 	}
 	s.log.Info("api token created", "person", p.ID)
-	pp, err := s.profilePage(c, p.Profile)
-	if err != nil {
-		return err
-	}
-	pp.NewToken = token
-	return s.render(c, http.StatusOK, "profile.html", pp)
+	return s.renderProfile(c, http.StatusOK, p.Profile, "", "", token)
 }
 
 func (s *Server) revokeToken(c echo.Context) error {

@@ -70,14 +70,11 @@ func adminCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 
 	log := newLogger(cfg, stderr)
-	db, err := openDatabase(ctx, cfg, log)
+	db, err := openMigrated(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer db.close(context.WithoutCancel(ctx))
-	if err := db.migrate(ctx, log); err != nil {
-		return err
-	}
 	st := store.New(db.pool, nil)
 
 	switch what {

@@ -120,6 +120,19 @@ func ensureLocalDatabase(ctx context.Context, maintenance string) error {
 	return nil
 }
 
+// openMigrated opens the database and brings its schema up to date.
+func openMigrated(ctx context.Context, cfg config, log *slog.Logger) (*database, error) {
+	db, err := openDatabase(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.migrate(ctx, log); err != nil {
+		db.close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return db, nil
+}
+
 // migrate applies pending migrations under goose's session lock.
 func (db *database) migrate(ctx context.Context, log *slog.Logger) error {
 	return migrations.Up(ctx, db.sqlDB, log)

@@ -49,14 +49,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	db, err := openDatabase(ctx, cfg, log)
+	db, err := openMigrated(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer db.close(context.WithoutCancel(ctx))
-	if err := db.migrate(ctx, log); err != nil {
-		return err
-	}
 	log.Info("database ready", "database", db.where)
 
 	st := store.New(db.pool, nil)
