@@ -200,11 +200,18 @@ func (s *Server) chooseLanguage(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // csrf protects every state-changing request made with a session cookie: forms carry the
-// token in _csrf, scripts in X-CSRF-Token. Requests authenticated by a bearer token carry
-// no ambient credentials and need none.
+// token in _csrf, scripts in X-CSRF-Token. API requests without a session cookie (bearer
+// tokens, or anonymous) carry no ambient credentials to abuse and need none; they get their
+// 401/403 from the authorisation checks instead.
 func (s *Server) csrf() echo.MiddlewareFunc {
 	return middleware.CSRFWithConfig(middleware.CSRFConfig{
-		Skipper:        func(c echo.Context) bool { b, _ := c.Get(keyBearer).(bool); return b },
+		Skipper: func(c echo.Context) bool {
+			if b, _ := c.Get(keyBearer).(bool); b {
+				return true
+			}
+			_, err := c.Cookie(sessionCookie)
+			return isAPI(c) && err != nil
+		},
 		TokenLookup:    "form:_csrf,header:X-CSRF-Token",
 		ContextKey:     keyCSRF,
 		CookieName:     csrfCookie,

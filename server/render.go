@@ -34,6 +34,8 @@ type page struct {
 	RequestID string
 	DevMail   bool
 	Flash     string
+	ZoneKnown bool   // the reader's time zone is known (profile or browser)
+	ZoneName  string // and its label
 	Data      any
 	zone      *time.Location
 }
@@ -64,7 +66,7 @@ func (p page) format(v any, layout string) string {
 }
 
 func parseTemplates() (pages, mails map[string]*template.Template, err error) {
-	funcs := template.FuncMap{"linkify": linkify}
+	funcs := template.FuncMap{"linkify": linkify, "list": func(xs ...string) []string { return xs }}
 	fsys := frontend.Templates()
 	names, err := fs.Glob(fsys, "*.html")
 	if err != nil {
@@ -74,7 +76,7 @@ func parseTemplates() (pages, mails map[string]*template.Template, err error) {
 	mails = map[string]*template.Template{}
 	for _, name := range names {
 		switch {
-		case name == "layout.html":
+		case name == "layout.html" || name == "partials.html":
 		case strings.HasPrefix(name, "mail_"):
 			t, err := template.New(name).Funcs(funcs).ParseFS(fsys, name)
 			if err != nil {
@@ -82,7 +84,7 @@ func parseTemplates() (pages, mails map[string]*template.Template, err error) {
 			}
 			mails[name] = t
 		default:
-			t, err := template.New(name).Funcs(funcs).ParseFS(fsys, "layout.html", name)
+			t, err := template.New(name).Funcs(funcs).ParseFS(fsys, "layout.html", "partials.html", name)
 			if err != nil {
 				return nil, nil, fmt.Errorf("parse %s: %w", name, err)
 			}
@@ -112,6 +114,10 @@ func (s *Server) newPage(c echo.Context, data any) page {
 		if loc, err := time.LoadLocation(p.Person.Profile.TimeZone); err == nil && p.Person.Profile.TimeZone != "" {
 			p.zone = loc
 		}
+	}
+	if loc := viewerZone(c); loc != nil {
+		p.ZoneKnown, p.ZoneName = true, zoneLabel(loc, s.o.Now())
+		p.zone = loc
 	}
 	p.DevMail = s.o.DevMail && ((p.Person != nil && p.Person.IsAdmin) || fromLoopback(c.Request()))
 	if ck, err := c.Cookie(flashCookie); err == nil && s.catalog.Has(ck.Value) {

@@ -6,8 +6,18 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/frontend"
 )
+
+// occurrencesName is what an event's occurrences are called in URLs: a series has
+// occurrences, a conference sessions.
+func occurrencesName(kind domain.EventKind) string {
+	if kind == domain.KindConference {
+		return "sessions"
+	}
+	return "occurrences"
+}
 
 func (s *Server) routes() *echo.Echo {
 	e := echo.New()
@@ -38,6 +48,24 @@ func (s *Server) routes() *echo.Echo {
 	e.POST("/sign-in/link", s.useSignInLink)
 	e.POST("/sign-out", s.signOut)
 
+	e.GET("/programme", s.programme)
+	e.GET("/series/:slug", s.seriesPage)
+	e.GET("/conferences/:slug", s.conferencePage)
+	e.GET("/occurrences/:id", s.occurrencePage)
+	org := e.Group("/organise", s.requireSignIn)
+	org.GET("", s.organiseDashboard)
+	org.GET("/new", s.newEventPage)
+	org.POST("/new", s.createEventFromForm)
+	org.GET("/events/:id", s.manageEventPage)
+	org.POST("/events/:id", s.updateEventFromForm)
+	org.POST("/events/:id/delete", s.deleteEventFromForm)
+	org.GET("/events/:id/occurrences/new", s.newOccurrencePage)
+	org.POST("/events/:id/occurrences", s.addOccurrenceFromForm)
+	org.POST("/events/:id/tracks", s.addTrackFromForm)
+	org.POST("/tracks/:id/delete", s.deleteTrackFromForm)
+	org.GET("/occurrences/:id", s.editOccurrencePage)
+	org.POST("/occurrences/:id", s.saveOccurrenceFromForm)
+
 	me := e.Group("/profile", s.requireSignIn)
 	me.GET("", s.profile)
 	me.POST("", s.saveProfile)
@@ -65,6 +93,24 @@ func (s *Server) routes() *echo.Echo {
 	apiPeople := api.Group("/people", s.requireSignIn, s.requireAdmin)
 	apiPeople.GET("", s.apiPeople)
 	apiPeople.PUT("/:id/roles", s.apiSetRoles)
+	for _, kind := range []domain.EventKind{domain.KindSeries, domain.KindConference} {
+		g := api.Group("/" + apiCollection(kind))
+		g.GET("", s.apiListEvents(kind))
+		g.POST("", s.apiCreateEvent(kind))
+		g.GET("/:id", s.apiGetEvent(kind))
+		g.PATCH("/:id", s.apiUpdateEvent(kind))
+		g.DELETE("/:id", s.apiDeleteEvent(kind))
+		g.GET("/:id/"+occurrencesName(kind), s.apiEventOccurrences(kind))
+		g.POST("/:id/"+occurrencesName(kind), s.apiAddOccurrence(kind))
+	}
+	api.POST("/conferences/:id/tracks", s.apiAddTrack)
+	api.PATCH("/tracks/:id", s.apiUpdateTrack)
+	api.DELETE("/tracks/:id", s.apiDeleteTrack)
+	api.GET("/occurrences/:id", s.apiGetOccurrence)
+	api.PATCH("/occurrences/:id", s.apiUpdateOccurrence)
+	api.DELETE("/occurrences/:id", s.apiDeleteOccurrence)
+	api.GET("/recurrence/preview", s.apiRecurrencePreview)
+	api.GET("/openapi.yaml", s.apiOpenAPI)
 	api.Any("/*", func(c echo.Context) error { return echo.ErrNotFound })
 	return e
 }

@@ -38,6 +38,26 @@ type Store interface {
 	SetRoles(ctx context.Context, id int64, admin, organiser bool) (domain.Person, error)
 	Mailbox(ctx context.Context, limit int) ([]store.MailboxMessage, error)
 	MailboxMessageByID(ctx context.Context, id int64) (store.MailboxMessage, error)
+
+	CreateEvent(ctx context.Context, e domain.Event, creator int64) (domain.Event, error)
+	EventByID(ctx context.Context, id int64) (domain.Event, error)
+	EventBySlug(ctx context.Context, slug string) (domain.Event, error)
+	UpdateEvent(ctx context.Context, id int64, mutate func(*domain.Event) error) (domain.Event, error)
+	DeleteEvent(ctx context.Context, id int64) error
+	ListEvents(ctx context.Context, f store.EventFilter) ([]domain.Event, int, error)
+	SetOrganisers(ctx context.Context, eventID int64, emails []string) error
+	OrganiserEmails(ctx context.Context, eventID int64) ([]string, error)
+	Occurrences(ctx context.Context, f store.OccurrenceFilter) ([]store.Listed, error)
+	OccurrenceByID(ctx context.Context, id int64) (store.Listed, error)
+	UpdateOccurrence(ctx context.Context, id int64, mutate func(e domain.Event, o *domain.Occurrence) error) (store.Listed, error)
+	AddOccurrence(ctx context.Context, eventID int64, o domain.Occurrence) (store.Listed, error)
+	DeleteOccurrence(ctx context.Context, id int64) error
+	PersonIDByEmail(ctx context.Context, email string) (int64, error)
+	CreateTrack(ctx context.Context, t domain.Track) (domain.Track, error)
+	Tracks(ctx context.Context, eventID int64) ([]domain.Track, error)
+	TrackByID(ctx context.Context, id int64) (domain.Track, error)
+	UpdateTrack(ctx context.Context, t domain.Track) (domain.Track, error)
+	DeleteTrack(ctx context.Context, id int64) error
 }
 
 // Options configure a Server.

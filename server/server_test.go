@@ -40,17 +40,24 @@ func newEnv(t *testing.T, mutate ...func(*server.Options)) *env {
 	for _, m := range mutate {
 		m(&opts)
 	}
-	// The base URL is only known once the test server listens.
-	e.ts = httptest.NewUnstartedServer(nil)
-	e.ts.Start()
-	t.Cleanup(e.ts.Close)
-	opts.BaseURL, _ = url.Parse(e.ts.URL)
+	e.ts = newTestServer(t, opts)
+	return e
+}
+
+// newTestServer starts the application on a loopback port (the base URL is only known
+// once it listens).
+func newTestServer(t *testing.T, opts server.Options) *httptest.Server {
+	t.Helper()
+	ts := httptest.NewUnstartedServer(nil)
+	ts.Start()
+	t.Cleanup(ts.Close)
+	opts.BaseURL, _ = url.Parse(ts.URL)
 	app, err := server.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.ts.Config.Handler = app.Handler()
-	return e
+	ts.Config.Handler = app.Handler()
+	return ts
 }
 
 // browser is a client with cookies that does not follow redirects on its own.

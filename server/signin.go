@@ -126,7 +126,7 @@ func (s *Server) useSignInLink(c echo.Context) error {
 		s.log.Info("account created", "person", p.ID, "admin", p.IsAdmin)
 	}
 	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: s.secure,
-		SameSite: http.SameSiteLaxMode, Expires: expires})
+		SameSite: http.SameSiteLaxMode, MaxAge: int(store.SessionLifetime / time.Second)})
 	s.flash(c, "signin.signed_in")
 	return c.Redirect(http.StatusSeeOther, localPath(next))
 }

@@ -79,7 +79,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	} else {
 		log.Warn("no SMTP_URL set: emails stay in the outbox; read them at /dev/mail")
 	}
-	wg.Go(func() { tidyLoop(workCtx, st, log) })
+	wg.Go(func() { maintenanceLoop(workCtx, st, log) })
 
 	app, err := server.New(opts)
 	if err != nil {
@@ -108,16 +108,25 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// tidyLoop removes expired sessions, links and undeliverable mail every hour.
-func tidyLoop(ctx context.Context, st *store.Store, log *slog.Logger) {
+// maintenanceLoop, every hour: removes expired sessions, links and undeliverable mail, and
+// keeps every series' occurrences generated a year ahead. The first round refreshes every
+// event's stored instants from their wall times with this binary's time-zone data.
+func maintenanceLoop(ctx context.Context, st *store.Store, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
+	all := true
 	for {
 		if n, err := st.Tidy(ctx); err != nil && ctx.Err() == nil {
 			log.Warn("tidy failed", "err", err)
 		} else if n > 0 {
 			log.Info("tidied expired rows", "rows", n)
 		}
+		if n, err := st.ExtendHorizons(ctx, all); err != nil && ctx.Err() == nil {
+			log.Warn("extending series failed", "err", err)
+		} else if n > 0 {
+			log.Info("occurrences regenerated", "events", n)
+		}
+		all = false
 		select {
 		case <-ctx.Done():
 			return

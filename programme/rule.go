@@ -1,0 +1,423 @@
+// Package programme holds the recurrence logic of seminar series: a series is stored as a local
+// wall time, an IANA time zone and an RFC 5545 RRULE (plus RDATE/EXDATE), never as UTC instants,
+// and this package checks such rules, expands them into meetings, and says them in words.
+//
+// A "wall time" is a time.Time in time.UTC that stands for a local clock reading (as PostgreSQL
+// `timestamp without time zone` comes back through pgx). Rules are expanded in floating time
+// (BYDAY, BYMONTHDAY and INTERVAL act on local calendar days) and each wall time is then resolved
+// in the series' zone, so a 15:00 London seminar stays at 15:00 London all year.
+//
+// The package is pure: no I/O, no package-level state. Time zone data is embedded in the binary.
+package programme
+
+import (
+	"fmt"
+	"slices"
+	"time"
+	_ "time/tzdata" // zones come from the binary, not the host's (often stale) tzdata
+
+	"github.com/teambition/rrule-go"
+
+	"github.com/puente-org/puente/domain"
+)
+
+// Limits that Validate enforces.
+const (
+	MaxPerYear     = 400  // most meetings a rule may give in any year from its start
+	ValidationSpan = 3    // years from the start over which gaps and overlaps are checked
+	MaxDates       = 1000 // most RDATEs, and most EXDATEs, a series may have
+	DefaultLimit   = 1000 // Expand's limit when none is given
+	MinYear        = 1970 // earliest year of a start date or extra date
+	MaxYear        = 2200 // latest year of a start date or extra date
+)
+
+// Rule is a series' schedule.
+type Rule struct {
+	Zone     string        // IANA zone, e.g. "Europe/London"
+	Start    time.Time     // wall time of the first occurrence (date + local start time)
+	Duration time.Duration // length of each meeting
+	RRule    string        // RFC 5545 RRULE value without the "RRULE:" prefix; "" = a single event
+	RDates   []time.Time   // extra occurrences (wall times)
+	ExDates  []time.Time   // excluded occurrences (wall times, matching an instance's wall time)
+}
+
+// Instance is one occurrence produced by a rule.
+type Instance struct {
+	Wall  time.Time // local wall time (the RECURRENCE-ID)
+	Start time.Time // the instant, in the zone's *time.Location (so .Format shows the right offset)
+	End   time.Time // Start + the rule's Duration
+}
+
+// Location loads the rule's time zone. An empty zone, "Local" or an unknown name is a
+// *domain.Error for field "timezone".
+func (r Rule) Location() (*time.Location, error) {
+	return loadZone(r.Zone)
+}
+
+func loadZone(zone string) (*time.Location, error) {
+	switch zone {
+	case "":
+		return nil, domain.Invalid("timezone", "Choose a time zone")
+	case "Local":
+		return nil, domain.Invalid("timezone", "Choose a named time zone, such as Europe/London, not the server's local time")
+	}
+	shown := zone
+	if len(shown) > 60 {
+		shown = shown[:60] + "…"
+	}
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		return nil, domain.Invalid("timezone", fmt.Sprintf("Unknown time zone %q; use a name such as Europe/London or America/Santiago", shown))
+	}
+	return loc, nil
+}
+
+// compiled is a rule ready to expand.
+type compiled struct {
+	loc   *time.Location
+	start time.Time   // wall
+	rule  *parsedRule // nil: a single event
+	until time.Time   // the rule's UNTIL as a wall time; zero = none
+}
+
+// compile loads the zone and parses the rule, without the deeper checks of Validate.
+func (r Rule) compile() (*compiled, error) {
+	loc, err := r.Location()
+	if err != nil {
+		return nil, err
+	}
+	c := &compiled{loc: loc, start: Floating(r.Start).Truncate(time.Second)}
+	if r.RRule != "" {
+		p, err := parseRRule(r.RRule)
+		if err != nil {
+			return nil, err
+		}
+		c.rule = p
+		c.until = p.untilWall(loc)
+	}
+	return c, nil
+}
+
+// walls calls yield with the rule's wall times in order, from the start up to and including
+// upTo (zero: up to the rule's own end, which the caller must know exists), until yield returns
+// false. RDATEs and EXDATEs are not applied here.
+func (c *compiled) walls(upTo time.Time, yield func(time.Time) bool) {
+	end := upTo
+	if !c.until.IsZero() && (end.IsZero() || c.until.Before(end)) {
+		end = c.until
+	}
+	if !end.IsZero() && end.Before(c.start) {
+		return
+	}
+	if c.rule == nil {
+		yield(c.start)
+		return
+	}
+	rr, err := rrule.NewRRule(c.rule.options(c.start, end))
+	if err != nil { // parseRRule already checked every bound rrule-go checks
+		return
+	}
+	next := rr.Iterator()
+	for {
+		w, ok := next()
+		if !ok || !yield(w) {
+			return
+		}
+	}
+}
+
+// key is a comparable form of a wall time.
+func key(w time.Time) int64 { return Floating(w).Truncate(time.Second).Unix() }
+
+func wallSet(ts []time.Time) map[int64]bool {
+	m := make(map[int64]bool, len(ts))
+	for _, t := range ts {
+		m[key(t)] = true
+	}
+	return m
+}
+
+// Validate checks everything before anything is saved. Every problem is a *domain.Error naming
+// the form field at fault ("timezone", "start_date", "start_time", "duration_minutes", "rrule",
+// "rdates" or "exdates") with a message a person can act on. Besides the rule's own syntax it
+// checks that the start is the rule's first date (so every calendar client agrees on the
+// meetings), that the rule gives at most MaxPerYear meetings in any year, that every EXDATE is a
+// meeting of the series, and that no meeting in the first ValidationSpan years (and no RDATE)
+// falls in a time that the zone's clocks skip or repeat.
+func (r Rule) Validate() error {
+	loc, err := r.Location()
+	if err != nil {
+		return err
+	}
+	if r.Duration < time.Minute || r.Duration > 24*time.Hour {
+		return domain.Invalid("duration_minutes", "The duration must be between 1 minute and 24 hours")
+	}
+	if r.Start.IsZero() {
+		return domain.Invalid("start_date", "Choose a start date")
+	}
+	start := Floating(r.Start)
+	if y := start.Year(); y < MinYear || y > MaxYear {
+		return domain.Invalid("start_date", fmt.Sprintf("The start date must be between the years %d and %d", MinYear, MaxYear))
+	}
+	if start.Second() != 0 || start.Nanosecond() != 0 {
+		return domain.Invalid("start_time", "The start time must be a whole minute (hours and minutes only)")
+	}
+	if err := checkDates("rdates", "extra dates", r.RDates); err != nil {
+		return err
+	}
+	if err := checkDates("exdates", "excluded dates", r.ExDates); err != nil {
+		return err
+	}
+	c, err := r.compile()
+	if err != nil {
+		return err
+	}
+	ex := wallSet(r.ExDates)
+	if c.rule != nil {
+		if err := c.checkShape(); err != nil {
+			return err
+		}
+		if err := c.checkRate(); err != nil {
+			return err
+		}
+	}
+	if err := c.checkExDates(r.RDates, r.ExDates); err != nil {
+		return err
+	}
+	// Gaps and overlaps: the meetings in the first years (skipping excluded ones), then RDATEs.
+	var gapErr error
+	c.walls(start.AddDate(ValidationSpan, 0, 0), func(w time.Time) bool {
+		if ex[key(w)] {
+			return true
+		}
+		_, gapErr = Resolve(loc, w, "start_time")
+		return gapErr == nil
+	})
+	if gapErr != nil {
+		return gapErr
+	}
+	rdates := slices.Clone(r.RDates)
+	slices.SortFunc(rdates, func(a, b time.Time) int { return Floating(a).Compare(Floating(b)) })
+	for _, d := range rdates {
+		if ex[key(d)] {
+			continue
+		}
+		if _, err := Resolve(loc, d, "rdates"); err != nil {
+			return err
+		}
+	}
+	return c.checkNotAllExcluded(r.RDates, ex)
+}
+
+// checkDates checks a list of RDATEs or EXDATEs.
+func checkDates(field, what string, ds []time.Time) error {
+	if len(ds) > MaxDates {
+		return domain.Invalid(field, fmt.Sprintf("Too many %s (%d); at most %d are allowed", what, len(ds), MaxDates))
+	}
+	for _, d := range ds {
+		w := Floating(d)
+		if d.IsZero() || w.Year() < MinYear || w.Year() > MaxYear {
+			return domain.Invalid(field, fmt.Sprintf("Each of the %s must be between the years %d and %d", what, MinYear, MaxYear))
+		}
+		if w.Second() != 0 || w.Nanosecond() != 0 {
+			return domain.Invalid(field, fmt.Sprintf("%s at %s: times must be whole minutes", longDate(w), w.Format("15:04:05")))
+		}
+	}
+	return nil
+}
+
+// checkShape checks that the rule starts on its start and gives at least one meeting.
+func (c *compiled) checkShape() error {
+	if !c.until.IsZero() && c.until.Before(c.start) {
+		return domain.Invalid("rrule", fmt.Sprintf(
+			"The rule ends (UNTIL) on %s at %s, before the first meeting on %s at %s",
+			longDate(c.until), c.until.Format("15:04"), longDate(c.start), c.start.Format("15:04")))
+	}
+	var first time.Time
+	c.walls(c.start.AddDate(ValidationSpan, 0, 0), func(w time.Time) bool {
+		first = w
+		return false
+	})
+	if first.IsZero() {
+		if !c.until.IsZero() && c.until.Before(c.start.AddDate(ValidationSpan, 0, 0)) {
+			return domain.Invalid("rrule", fmt.Sprintf("This rule gives no meetings between %s and its end on %s; check FREQ and the BY parts",
+				longDate(c.start), longDate(c.until)))
+		}
+		return domain.Invalid("rrule", fmt.Sprintf("This rule gives no meetings in the %d years from %s; check FREQ and the BY parts",
+			ValidationSpan, longDate(c.start)))
+	}
+	if !first.Equal(c.start) {
+		return domain.Invalid("start_date", fmt.Sprintf(
+			"The series starts on %s at %s, but the rule's first meeting is on %s at %s; make the start date and time the first meeting",
+			longDate(c.start), c.start.Format("15:04"), longDate(first), first.Format("15:04")))
+	}
+	return nil
+}
+
+// checkRate checks that the rule gives at most MaxPerYear meetings in any year from the start,
+// over ValidationSpan years or two of the rule's periods, whichever is longer.
+func (c *compiled) checkRate() error {
+	p := c.rule
+	end := c.start.AddDate(ValidationSpan, 0, 0)
+	var period time.Time
+	switch p.Freq {
+	case rrule.DAILY:
+		period = c.start.AddDate(0, 0, p.Interval)
+	case rrule.WEEKLY:
+		period = c.start.AddDate(0, 0, 7*p.Interval)
+	case rrule.MONTHLY:
+		period = c.start.AddDate(0, p.Interval, 0)
+	default:
+		period = c.start.AddDate(p.Interval, 0, 0)
+	}
+	if e := period.AddDate(1, 0, 0); e.After(end) {
+		end = e
+	}
+	year, n, worst := 0, 0, 0
+	windowEnd := c.start.AddDate(1, 0, 0)
+	c.walls(end, func(w time.Time) bool {
+		for !w.Before(windowEnd) {
+			if n > MaxPerYear {
+				return false
+			}
+			year++
+			windowEnd = c.start.AddDate(year+1, 0, 0)
+			n = 0
+		}
+		n++
+		worst = max(worst, n)
+		return true
+	})
+	if worst > MaxPerYear {
+		return domain.Invalid("rrule", fmt.Sprintf(
+			"This rule yields %d occurrences a year; at most %d are allowed, use a larger INTERVAL or fewer days", worst, MaxPerYear))
+	}
+	return nil
+}
+
+// checkExDates checks that every EXDATE is a meeting of the series (a date of the rule, or an
+// RDATE), so that an exclusion never silently stops matching after the time is changed.
+func (c *compiled) checkExDates(rdates, exdates []time.Time) error {
+	if len(exdates) == 0 {
+		return nil
+	}
+	rd := wallSet(rdates)
+	pending := map[int64]time.Time{}
+	var last time.Time
+	for _, d := range exdates {
+		w := Floating(d)
+		if rd[key(w)] {
+			continue
+		}
+		pending[key(w)] = w
+		if w.After(last) {
+			last = w
+		}
+	}
+	if len(pending) > 0 && !last.Before(c.start) {
+		c.walls(last, func(w time.Time) bool {
+			delete(pending, key(w))
+			return len(pending) > 0
+		})
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	var first time.Time
+	for _, w := range pending {
+		if first.IsZero() || w.Before(first) {
+			first = w
+		}
+	}
+	return domain.Invalid("exdates", fmt.Sprintf(
+		"%s at %s is not a meeting of this series, so it cannot be excluded", longDate(first), first.Format("15:04")))
+}
+
+// checkNotAllExcluded checks that a finite series keeps at least one meeting.
+func (c *compiled) checkNotAllExcluded(rdates []time.Time, ex map[int64]bool) error {
+	if len(ex) == 0 {
+		return nil
+	}
+	for _, d := range rdates {
+		if !ex[key(d)] {
+			return nil
+		}
+	}
+	if c.rule != nil && c.rule.Count == 0 && c.rule.Until == untilNone {
+		return nil // an endless rule always has meetings left
+	}
+	kept := false
+	c.walls(time.Time{}, func(w time.Time) bool {
+		kept = !ex[key(w)]
+		return !kept
+	})
+	if !kept {
+		return domain.Invalid("exdates", "Every meeting of the series is excluded; keep at least one")
+	}
+	return nil
+}
+
+// Expand returns the instances whose Start lies in [from, to), at most limit of them (limit <= 0
+// means DefaultLimit), sorted by Start, RDATEs included and EXDATEs removed. It does not run the
+// checks of Validate: a wall time that the zone's clocks skip or repeat (say, after a change of
+// tz rules) is resolved as RFC 5545 says, moving forward past a gap and taking the first of two.
+func (r Rule) Expand(from, to time.Time, limit int) ([]Instance, error) {
+	c, err := r.compile()
+	if err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	if !from.Before(to) {
+		return nil, nil
+	}
+	// No UTC offset change moves a wall time by more than a day from its instant.
+	const margin = 48 * time.Hour
+	lo := WallIn(from, c.loc).Add(-margin)
+	hi := WallIn(to, c.loc).Add(margin)
+	ex := wallSet(r.ExDates)
+	seen := map[int64]bool{}
+	var out []Instance
+	add := func(w time.Time) {
+		k := key(w)
+		if ex[k] || seen[k] {
+			return
+		}
+		seen[k] = true
+		s := resolveLenient(c.loc, w)
+		if s.Before(from) || !s.Before(to) {
+			return
+		}
+		out = append(out, Instance{Wall: Floating(w).Truncate(time.Second), Start: s, End: s.Add(r.Duration)})
+	}
+	var cutoff time.Time // once limit instances are found: no later wall can start earlier
+	c.walls(hi, func(w time.Time) bool {
+		if w.Before(lo) {
+			return true
+		}
+		if !cutoff.IsZero() && w.After(cutoff) {
+			return false
+		}
+		add(w)
+		if cutoff.IsZero() && len(out) >= limit {
+			cutoff = w.Add(margin)
+		}
+		return true
+	})
+	for _, d := range r.RDates {
+		if w := Floating(d); !w.Before(lo) && !w.After(hi) {
+			add(w)
+		}
+	}
+	slices.SortFunc(out, func(a, b Instance) int {
+		if n := a.Start.Compare(b.Start); n != 0 {
+			return n
+		}
+		return a.Wall.Compare(b.Wall)
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}

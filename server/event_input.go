@@ -1,0 +1,237 @@
+package server
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/store"
+)
+
+// eventInput is what an organiser sends to create or change a series or conference (the
+// JSON API and the HTML forms both fill it). Nil fields are left as they are.
+type eventInput struct {
+	Title             *string    `json:"title"`
+	Slug              *string    `json:"slug"`
+	Description       *string    `json:"description"`
+	Tags              *[]string  `json:"tags"`
+	Language          *string    `json:"language"`
+	Visibility        *string    `json:"visibility"`
+	Timezone          *string    `json:"timezone"`
+	StartDate         *string    `json:"start_date"`
+	StartTime         *string    `json:"start_time"`
+	EndDate           *string    `json:"end_date"`
+	DurationMinutes   *int       `json:"duration_minutes"`
+	RRule             *string    `json:"rrule"`
+	RDates            *[]string  `json:"rdates"`
+	ExDates           *[]string  `json:"exdates"`
+	Capacity          *int       `json:"capacity"`
+	Registration      *string    `json:"registration"`
+	JoinWindowMinutes *int       `json:"join_window_minutes"`
+	Venue             *venueJSON `json:"venue"`
+	Organisers        *[]string  `json:"organisers"`
+}
+
+type venueJSON struct {
+	Name    string `json:"name"`
+	Address string `json:"address"`
+	Room    string `json:"room"`
+}
+
+// Content languages an event may be held in (wider than the interface languages).
+var eventLanguages = map[string]bool{"en": true, "es": true, "pt": true}
+
+var hhmm = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
+
+func parseDate(field, v string) (time.Time, error) {
+	d, err := time.Parse(time.DateOnly, strings.TrimSpace(v))
+	if err != nil {
+		return d, domain.Invalid(field, fmt.Sprintf("Give the date as YYYY-MM-DD, for example 2026-03-12 (got %q).", v))
+	}
+	return d, nil
+}
+
+func parseWalls(field string, vals []string) ([]time.Time, error) {
+	out := []time.Time{}
+	for _, v := range vals {
+		t, err := time.Parse("2006-01-02T15:04", strings.TrimSpace(v))
+		if err != nil {
+			return nil, domain.Invalid(field, fmt.Sprintf("Give local date-times as YYYY-MM-DDTHH:MM, for example 2026-03-12T15:00 (got %q).", v))
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func text(field string, v string, max int, required bool) (string, error) {
+	v = strings.TrimSpace(v)
+	if required && v == "" {
+		return v, domain.Invalid(field, "This cannot be empty.")
+	}
+	if !utf8.ValidString(v) || utf8.RuneCountInString(v) > max {
+		return v, domain.Invalid(field, fmt.Sprintf("At most %d characters, please.", max))
+	}
+	return v, nil
+}
+
+// apply merges the input into e and checks the result as a whole: a series' schedule must
+// be a valid rule in a real zone, with no occurrence in a daylight-saving gap or overlap.
+// Nothing is saved unless this passes.
+func (in eventInput) apply(e *domain.Event) (err error) {
+	if in.Title != nil {
+		if e.Title, err = text("title", *in.Title, 200, true); err != nil {
+			return err
+		}
+	}
+	if in.Slug != nil {
+		s := strings.TrimSpace(*in.Slug)
+		if s != domain.Slugify(s) || len(s) > 60 {
+			return domain.Invalid("slug", "Use lower-case letters, digits and hyphens only (for example battery-materials-seminar).")
+		}
+		e.Slug = s
+	}
+	if e.Slug == "" {
+		e.Slug = domain.Slugify(e.Title)
+	}
+	if in.Description != nil {
+		if e.Description, err = text("description", *in.Description, 20000, false); err != nil {
+			return err
+		}
+	}
+	if in.Tags != nil {
+		if e.Tags, err = domain.NormalizeTags(*in.Tags); err != nil {
+			return err
+		}
+	}
+	if e.Tags == nil {
+		e.Tags = []string{}
+	}
+	if in.Language != nil {
+		e.Language = strings.TrimSpace(*in.Language)
+	}
+	if !eventLanguages[e.Language] {
+		return domain.Invalid("language", "The language must be en, es or pt.")
+	}
+	if in.Visibility != nil {
+		e.Visibility = *in.Visibility
+	}
+	if e.Visibility != domain.VisibilityPublic && e.Visibility != domain.VisibilityUnlisted {
+		return domain.Invalid("visibility", "Visibility must be public or unlisted.")
+	}
+	if in.Timezone != nil {
+		e.TimeZone = strings.TrimSpace(*in.Timezone)
+	}
+	if err := domain.ValidTimeZone(e.TimeZone); err != nil {
+		return domain.Invalid("timezone", err.(*domain.Error).Message)
+	}
+	if in.StartDate != nil {
+		if e.StartDate, err = parseDate("start_date", *in.StartDate); err != nil {
+			return err
+		}
+	}
+	if e.StartDate.IsZero() {
+		return domain.Invalid("start_date", "Give the first date (YYYY-MM-DD).")
+	}
+	if in.StartTime != nil {
+		if !hhmm.MatchString(strings.TrimSpace(*in.StartTime)) {
+			return domain.Invalid("start_time", "Give the local start time as HH:MM (24-hour), for example 15:00.")
+		}
+		e.StartTime = strings.TrimSpace(*in.StartTime)
+	}
+	if in.EndDate != nil {
+		if strings.TrimSpace(*in.EndDate) == "" {
+			e.EndDate = nil
+		} else {
+			d, err := parseDate("end_date", *in.EndDate)
+			if err != nil {
+				return err
+			}
+			e.EndDate = &d
+		}
+	}
+	if in.DurationMinutes != nil {
+		e.Duration = time.Duration(*in.DurationMinutes) * time.Minute
+	}
+	if e.Duration < time.Minute || e.Duration > 24*time.Hour {
+		return domain.Invalid("duration_minutes", "The duration must be from 1 to 1440 minutes.")
+	}
+	if in.RRule != nil {
+		e.RRule = strings.TrimPrefix(strings.TrimSpace(*in.RRule), "RRULE:")
+	}
+	if in.RDates != nil {
+		if e.RDates, err = parseWalls("rdates", *in.RDates); err != nil {
+			return err
+		}
+	}
+	if in.ExDates != nil {
+		if e.ExDates, err = parseWalls("exdates", *in.ExDates); err != nil {
+			return err
+		}
+	}
+	if in.Capacity != nil {
+		e.Capacity = *in.Capacity
+	}
+	if e.Capacity < 0 || e.Capacity > 100000 {
+		return domain.Invalid("capacity", "Capacity must be from 0 (no limit) to 100000.")
+	}
+	if in.Registration != nil {
+		e.Registration = *in.Registration
+	}
+	switch e.Registration {
+	case domain.RegistrationOpen, domain.RegistrationApproval, domain.RegistrationClosed:
+	default:
+		return domain.Invalid("registration", "Registration must be open, approval or closed.")
+	}
+	if in.JoinWindowMinutes != nil {
+		e.JoinWindow = time.Duration(*in.JoinWindowMinutes) * time.Minute
+	}
+	if e.JoinWindow < 0 || e.JoinWindow > 24*time.Hour {
+		return domain.Invalid("join_window_minutes", "The join window must be from 0 to 1440 minutes.")
+	}
+	if in.Venue != nil {
+		v := domain.Venue{}
+		if v.Name, err = text("venue", in.Venue.Name, 200, false); err != nil {
+			return err
+		}
+		if v.Address, err = text("venue", in.Venue.Address, 500, false); err != nil {
+			return err
+		}
+		if v.Room, err = text("venue", in.Venue.Room, 100, false); err != nil {
+			return err
+		}
+		e.Venue = v
+	}
+	switch e.Kind {
+	case domain.KindSeries:
+		if e.StartTime == "" {
+			return domain.Invalid("start_time", "Give the local start time as HH:MM, for example 15:00.")
+		}
+		e.EndDate = nil
+		return store.RuleOf(*e).Validate()
+	case domain.KindConference:
+		if e.StartTime == "" {
+			e.StartTime = "09:00"
+		}
+		e.RRule, e.RDates, e.ExDates = "", nil, nil
+		if e.EndDate == nil {
+			d := e.StartDate
+			e.EndDate = &d
+		}
+		if e.EndDate.Before(e.StartDate) {
+			return domain.Invalid("end_date", "The last day cannot be before the first day.")
+		}
+		if e.EndDate.Sub(e.StartDate) > 31*24*time.Hour {
+			return domain.Invalid("end_date", "A conference can last at most 31 days.")
+		}
+	}
+	return nil
+}
+
+// newEvent is the starting point of a new event before the input is applied.
+func newEvent(kind domain.EventKind) domain.Event {
+	return domain.Event{Kind: kind, Language: "en", Visibility: domain.VisibilityPublic, Duration: time.Hour,
+		Registration: domain.RegistrationOpen, JoinWindow: 15 * time.Minute, Tags: []string{}}
+}

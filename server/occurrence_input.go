@@ -1,0 +1,145 @@
+package server
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/puente-org/puente/domain"
+)
+
+// occurrenceInput changes one talk or session, or describes an extra one.
+type occurrenceInput struct {
+	Title           *string        `json:"title"`
+	Abstract        *string        `json:"abstract"`
+	Speakers        *[]speakerJSON `json:"speakers"`
+	StartDate       *string        `json:"start_date"`
+	StartTime       *string        `json:"start_time"`
+	DurationMinutes *int           `json:"duration_minutes"`
+	Status          *string        `json:"status"`
+	Reason          *string        `json:"reason"`
+	TrackID         *int64         `json:"track_id"`
+}
+
+type speakerJSON struct {
+	Name        string `json:"name"`
+	Affiliation string `json:"affiliation"`
+	Bio         string `json:"bio"`
+	Link        string `json:"link"`
+	// Email links the speaker to their Puente account, giving them speaker rights for
+	// this occurrence. It must belong to an existing account. Never shown publicly.
+	Email    string `json:"email,omitempty"`
+	PersonID *int64 `json:"person_id,omitempty"`
+}
+
+// findPerson resolves a speaker's email to an account.
+type findPerson func(ctx context.Context, email string) (int64, error)
+
+// speakers checks the speakers and links those with an email to their accounts.
+func (in occurrenceInput) speakers(ctx context.Context, find findPerson) ([]domain.Speaker, error) {
+	out := []domain.Speaker{}
+	if len(*in.Speakers) > 20 {
+		return nil, domain.Invalid("speakers", "At most 20 speakers per talk.")
+	}
+	for _, sj := range *in.Speakers {
+		sp := domain.Speaker{Name: strings.TrimSpace(sj.Name), Affiliation: strings.TrimSpace(sj.Affiliation),
+			Bio: strings.TrimSpace(sj.Bio), Link: strings.TrimSpace(sj.Link), PersonID: sj.PersonID}
+		if err := sp.Validate(); err != nil {
+			return nil, err
+		}
+		if email := strings.TrimSpace(sj.Email); email != "" {
+			id, err := find(ctx, email)
+			if domain.ErrorCode(err) == domain.CodeNotFound {
+				return nil, domain.Invalid("speakers", "No Puente account for "+email+"; leave the email empty, or ask them to sign in once first.")
+			}
+			if err != nil {
+				return nil, err
+			}
+			sp.PersonID = &id
+		}
+		out = append(out, sp)
+	}
+	return out, nil
+}
+
+// apply merges the input into o (speakers already resolved, or nil to keep them).
+func (in occurrenceInput) apply(e domain.Event, o *domain.Occurrence, speakers []domain.Speaker) (err error) {
+	if in.Title != nil {
+		if o.Title, err = text("title", *in.Title, 200, false); err != nil {
+			return err
+		}
+	}
+	if in.Abstract != nil {
+		if o.Abstract, err = text("abstract", *in.Abstract, 20000, false); err != nil {
+			return err
+		}
+	}
+	if speakers != nil {
+		o.Speakers = speakers
+	}
+	if in.StartDate != nil || in.StartTime != nil {
+		date, clock := o.StartLocal, o.StartLocal.Format("15:04")
+		if in.StartDate != nil {
+			if date, err = parseDate("start_date", *in.StartDate); err != nil {
+				return err
+			}
+		}
+		if in.StartTime != nil {
+			clock = strings.TrimSpace(*in.StartTime)
+			if !hhmm.MatchString(clock) {
+				return domain.Invalid("start_time", "Give the local start time as HH:MM (24-hour), for example 16:30.")
+			}
+		}
+		t, _ := time.Parse("15:04", clock)
+		o.StartLocal = time.Date(date.Year(), date.Month(), date.Day(), t.Hour(), t.Minute(), 0, 0, time.UTC)
+	}
+	if in.DurationMinutes != nil {
+		o.Duration = time.Duration(*in.DurationMinutes) * time.Minute
+	}
+	if o.Duration < time.Minute || o.Duration > 24*time.Hour {
+		return domain.Invalid("duration_minutes", "The duration must be from 1 to 1440 minutes.")
+	}
+	if in.Status != nil {
+		switch *in.Status {
+		case domain.StatusCancelled:
+			reason := ""
+			if in.Reason != nil {
+				reason = *in.Reason
+			}
+			if o.CancelReason, err = text("reason", reason, 1000, true); err != nil {
+				return domain.Invalid("reason", "Say why it is cancelled (attendees see the reason), in at most 1000 characters.")
+			}
+			o.Status = domain.StatusCancelled
+		case domain.StatusScheduled:
+			o.Status, o.CancelReason = domain.StatusScheduled, ""
+		default:
+			return domain.Invalid("status", "Status must be scheduled or cancelled.")
+		}
+	} else if in.Reason != nil && o.Status == domain.StatusCancelled {
+		if o.CancelReason, err = text("reason", *in.Reason, 1000, true); err != nil {
+			return err
+		}
+	}
+	if in.TrackID != nil {
+		if e.Kind != domain.KindConference {
+			return domain.Invalid("track_id", "Only conference sessions have tracks.")
+		}
+		if *in.TrackID == 0 {
+			o.TrackID = nil
+		} else {
+			id := *in.TrackID
+			o.TrackID = &id
+		}
+	}
+	if e.Kind == domain.KindConference {
+		if o.Origin == "session" && strings.TrimSpace(o.Title) == "" {
+			return domain.Invalid("title", "Give the session a title.")
+		}
+		day := time.Date(o.StartLocal.Year(), o.StartLocal.Month(), o.StartLocal.Day(), 0, 0, 0, 0, time.UTC)
+		if day.Before(e.StartDate) || (e.EndDate != nil && day.After(*e.EndDate)) {
+			return domain.Invalid("start_date", "A session must fall on one of the conference's days ("+
+				e.StartDate.Format(time.DateOnly)+" to "+e.EndDate.Format(time.DateOnly)+").")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,517 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/programme"
+	"github.com/puente-org/puente/store"
+)
+
+func describeRule(e domain.Event, lang string) string {
+	return programme.Describe(e.RRule, store.RuleOf(e).Start, e.TimeZone, lang)
+}
+
+type dashboardPage struct {
+	Events    []domain.Event
+	CanCreate bool
+}
+
+func (s *Server) organiseDashboard(c echo.Context) error {
+	p := personOf(c)
+	events, _, err := s.o.Store.ListEvents(c.Request().Context(), store.EventFilter{OrganiserID: p.ID, Limit: 200})
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "organise.html", dashboardPage{Events: events, CanCreate: canCreateEvents(c) == nil})
+}
+
+// eventForm is the create/edit form's state: the raw values (so a refused form comes back
+// as typed), the problem, and the choices.
+type eventForm struct {
+	Kind      string
+	Action    string
+	V         map[string]string
+	Weekdays  map[string]bool
+	Error     string
+	Field     string
+	Event     *domain.Event
+	Zones     []string
+	Tags      []string
+	Days      []option
+	Occs      []listedView
+	Tracks    []domain.Track
+	Languages []option
+	Summary   string // the saved rule in words
+}
+
+func (s *Server) newEventForm(c echo.Context, kind domain.EventKind) eventForm {
+	l := localizerOf(c)
+	f := eventForm{Kind: string(kind), V: map[string]string{}, Weekdays: map[string]bool{}, Zones: domain.CommonTimeZones(),
+		Tags: domain.SuggestedTags()}
+	for i, name := range weekdayNames[l.Lang()] {
+		f.Days = append(f.Days, option{Code: strconv.Itoa(i), Name: name})
+	}
+	for _, code := range []string{"en", "es", "pt"} {
+		f.Languages = append(f.Languages, option{Code: code, Name: languageName(code)})
+	}
+	return f
+}
+
+func (s *Server) newEventPage(c echo.Context) error {
+	if err := canCreateEvents(c); err != nil {
+		return err
+	}
+	kind := domain.EventKind(c.QueryParam("kind"))
+	if kind != domain.KindConference {
+		kind = domain.KindSeries
+	}
+	f := s.newEventForm(c, kind)
+	f.Action = "/organise/new?kind=" + string(kind)
+	zone := "Europe/London"
+	if p := personOf(c); p.Profile.TimeZone != "" {
+		zone = p.Profile.TimeZone
+	}
+	tomorrow := s.o.Now().AddDate(0, 0, 7).Format(time.DateOnly)
+	f.V = map[string]string{"timezone": zone, "start_date": tomorrow, "start_time": "15:00", "duration_minutes": "60",
+		"capacity": "100", "registration": "open", "join_window_minutes": "15", "language": "en", "visibility": "public",
+		"repeat": "weekly", "interval": "1", "ends": "never", "nth": "1", "end_date": tomorrow, "other_timezone": "America/Santiago"}
+	return s.render(c, http.StatusOK, "event_form.html", f)
+}
+
+// inputFromForm reads the event form into an eventInput.
+func inputFromForm(c echo.Context, kind domain.EventKind) (eventInput, error) {
+	form, err := c.FormParams()
+	if err != nil {
+		return eventInput{}, domain.Invalid("", "The form could not be read.")
+	}
+	get := func(k string) *string { v := form.Get(k); return &v }
+	num := func(field string) (*int, error) {
+		v := strings.TrimSpace(form.Get(field))
+		if v == "" {
+			return nil, nil
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return nil, domain.Invalid(field, "Must be a whole number.")
+		}
+		return &n, nil
+	}
+	in := eventInput{Title: get("title"), Slug: get("slug"), Description: get("description"), Language: get("language"),
+		Visibility: get("visibility"), Timezone: get("timezone"), StartDate: get("start_date"), Registration: get("registration"),
+		Venue: &venueJSON{Name: form.Get("venue_name"), Address: form.Get("venue_address"), Room: form.Get("venue_room")}}
+	if strings.TrimSpace(*in.Slug) == "" {
+		in.Slug = nil
+	}
+	tags := splitList(form.Get("tags"))
+	in.Tags = &tags
+	if orgs := splitList(form.Get("organisers")); len(orgs) > 0 {
+		in.Organisers = &orgs
+	}
+	for field, dst := range map[string]**int{"duration_minutes": &in.DurationMinutes, "capacity": &in.Capacity,
+		"join_window_minutes": &in.JoinWindowMinutes} {
+		if *dst, err = num(field); err != nil {
+			return in, err
+		}
+	}
+	if kind == domain.KindSeries {
+		in.StartTime = get("start_time")
+		rrule, err := patternFromForm(form, form.Get("start_date"), form.Get("start_time"), form.Get("timezone"))
+		if err != nil {
+			return in, err
+		}
+		in.RRule = &rrule
+	} else {
+		in.EndDate = get("end_date")
+	}
+	return in, nil
+}
+
+func splitList(v string) []string {
+	out := []string{}
+	for _, part := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == '\n' || r == ';' }) {
+		if p := strings.TrimSpace(part); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// refuse re-renders a form with what was typed and the problem.
+func (s *Server) refuseEventForm(c echo.Context, f eventForm, err error) error {
+	de, ok := domain.AsError(err)
+	if !ok || (de.Code != domain.CodeInvalid && de.Code != domain.CodeConflict) {
+		return err
+	}
+	form, _ := c.FormParams()
+	for k := range form {
+		f.V[k] = form.Get(k)
+	}
+	for _, d := range form["weekdays"] {
+		f.Weekdays[d] = true
+	}
+	f.Error, f.Field = de.Message, de.Field
+	return s.render(c, http.StatusBadRequest, "event_form.html", f)
+}
+
+func (s *Server) createEventFromForm(c echo.Context) error {
+	if err := canCreateEvents(c); err != nil {
+		return err
+	}
+	kind := domain.EventKind(c.QueryParam("kind"))
+	if kind != domain.KindConference {
+		kind = domain.KindSeries
+	}
+	f := s.newEventForm(c, kind)
+	f.Action = "/organise/new?kind=" + string(kind)
+	in, err := inputFromForm(c, kind)
+	if err != nil {
+		return s.refuseEventForm(c, f, err)
+	}
+	e, err := s.createEvent(c.Request().Context(), kind, in, personOf(c).ID)
+	if err != nil {
+		return s.refuseEventForm(c, f, err)
+	}
+	s.flash(c, "organise.saved")
+	return c.Redirect(http.StatusSeeOther, "/organise/events/"+itoa(e.ID))
+}
+
+// managedEvent loads the event in the path and checks the reader may manage it.
+func (s *Server) managedEvent(c echo.Context) (domain.Event, error) {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return domain.Event{}, err
+	}
+	e, err := s.o.Store.EventByID(c.Request().Context(), id)
+	if err != nil {
+		return e, err
+	}
+	return e, s.canManage(c, e)
+}
+
+// editForm fills the form from a stored event.
+func (s *Server) editForm(c echo.Context, e domain.Event) (eventForm, error) {
+	ctx := c.Request().Context()
+	f := s.newEventForm(c, e.Kind)
+	f.Action = "/organise/events/" + itoa(e.ID)
+	f.Event = &e
+	if e.Kind == domain.KindSeries {
+		f.Summary = describeRule(e, localizerOf(c).Lang()) + " · " + e.StartTime + " " + e.TimeZone
+	}
+	orgs, err := s.o.Store.OrganiserEmails(ctx, e.ID)
+	if err != nil {
+		return f, err
+	}
+	f.V = map[string]string{"title": e.Title, "slug": e.Slug, "description": e.Description, "tags": strings.Join(e.Tags, ", "),
+		"language": e.Language, "visibility": e.Visibility, "timezone": e.TimeZone, "start_date": e.StartDate.Format(time.DateOnly),
+		"start_time": e.StartTime, "duration_minutes": strconv.Itoa(int(e.Duration / time.Minute)),
+		"capacity": strconv.Itoa(e.Capacity), "registration": e.Registration,
+		"join_window_minutes": strconv.Itoa(int(e.JoinWindow / time.Minute)), "venue_name": e.Venue.Name,
+		"venue_address": e.Venue.Address, "venue_room": e.Venue.Room, "organisers": strings.Join(orgs, ", "),
+		"other_timezone": "America/Santiago"}
+	if e.EndDate != nil {
+		f.V["end_date"] = e.EndDate.Format(time.DateOnly)
+	}
+	if e.Kind == domain.KindSeries {
+		p := programme.PatternOf(e.RRule, store.RuleOf(e).Start, e.TimeZone)
+		f.V["repeat"], f.V["interval"], f.V["nth"] = p.Kind, strconv.Itoa(max(p.Interval, 1)), strconv.Itoa(p.Nth)
+		f.V["weekday"], f.V["rrule"], f.V["ends"] = strconv.Itoa(int(p.Weekday)), e.RRule, p.Ends
+		if f.V["ends"] == "" {
+			f.V["ends"] = "never"
+		}
+		if !p.Until.IsZero() {
+			f.V["until"] = p.Until.Format(time.DateOnly)
+		}
+		if p.Count > 0 {
+			f.V["count"] = strconv.Itoa(p.Count)
+		}
+		for _, d := range p.Weekdays {
+			f.Weekdays[strconv.Itoa(int(d))] = true
+		}
+	}
+	fl := store.OccurrenceFilter{EventID: e.ID, IncludeCancelled: true, Limit: 400}
+	if e.Kind == domain.KindSeries {
+		fl.From, fl.To = s.o.Now(), s.o.Now().AddDate(1, 0, 0)
+	}
+	list, err := s.o.Store.Occurrences(ctx, fl)
+	if err != nil {
+		return f, err
+	}
+	for _, l := range list {
+		f.Occs = append(f.Occs, s.view(c, l))
+	}
+	if e.Kind == domain.KindConference {
+		if f.Tracks, err = s.o.Store.Tracks(ctx, e.ID); err != nil {
+			return f, err
+		}
+	}
+	return f, nil
+}
+
+func (s *Server) manageEventPage(c echo.Context) error {
+	e, err := s.managedEvent(c)
+	if err != nil {
+		return err
+	}
+	f, err := s.editForm(c, e)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "event_form.html", f)
+}
+
+func (s *Server) updateEventFromForm(c echo.Context) error {
+	e, err := s.managedEvent(c)
+	if err != nil {
+		return err
+	}
+	f, err := s.editForm(c, e)
+	if err != nil {
+		return err
+	}
+	in, err := inputFromForm(c, e.Kind)
+	if err != nil {
+		return s.refuseEventForm(c, f, err)
+	}
+	if in.Organisers == nil {
+		return s.refuseEventForm(c, f, domain.Invalid("organisers", "A series needs at least one organiser."))
+	}
+	if _, err := s.updateEvent(c.Request().Context(), e.ID, in); err != nil {
+		return s.refuseEventForm(c, f, err)
+	}
+	s.flash(c, "organise.saved")
+	return c.Redirect(http.StatusSeeOther, "/organise/events/"+itoa(e.ID))
+}
+
+func (s *Server) deleteEventFromForm(c echo.Context) error {
+	e, err := s.managedEvent(c)
+	if err != nil {
+		return err
+	}
+	if err := s.o.Store.DeleteEvent(c.Request().Context(), e.ID); err != nil {
+		return err
+	}
+	s.flash(c, "organise.deleted")
+	return c.Redirect(http.StatusSeeOther, "/organise")
+}
+
+func (s *Server) addTrackFromForm(c echo.Context) error {
+	e, err := s.managedEvent(c)
+	if err != nil {
+		return err
+	}
+	if _, err := s.o.Store.CreateTrack(c.Request().Context(), domain.Track{EventID: e.ID, Name: c.FormValue("name"), Room: c.FormValue("room")}); err != nil {
+		f, ferr := s.editForm(c, e)
+		if ferr != nil {
+			return ferr
+		}
+		return s.refuseEventForm(c, f, err)
+	}
+	s.flash(c, "organise.saved")
+	return c.Redirect(http.StatusSeeOther, "/organise/events/"+itoa(e.ID)+"#tracks")
+}
+
+func (s *Server) deleteTrackFromForm(c echo.Context) error {
+	t, err := s.trackFromPath(c)
+	if err != nil {
+		return err
+	}
+	if err := s.o.Store.DeleteTrack(c.Request().Context(), t.ID); err != nil {
+		return err
+	}
+	s.flash(c, "organise.saved")
+	return c.Redirect(http.StatusSeeOther, "/organise/events/"+itoa(t.EventID)+"#tracks")
+}
+
+// occurrenceForm is the page to edit one talk or session (or add one).
+type occurrenceForm struct {
+	Action   string
+	Occ      *listedView
+	Event    domain.Event
+	V        map[string]string
+	Speakers []speakerJSON
+	Tracks   []domain.Track
+	Error    string
+	Field    string
+	Original string
+}
+
+func occurrenceFormInput(c echo.Context) (occurrenceInput, error) {
+	form, err := c.FormParams()
+	if err != nil {
+		return occurrenceInput{}, domain.Invalid("", "The form could not be read.")
+	}
+	get := func(k string) *string { v := form.Get(k); return &v }
+	in := occurrenceInput{Title: get("title"), Abstract: get("abstract"), StartDate: get("start_date"), StartTime: get("start_time")}
+	if v := strings.TrimSpace(form.Get("duration_minutes")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return in, domain.Invalid("duration_minutes", "Must be a whole number of minutes.")
+		}
+		in.DurationMinutes = &n
+	}
+	if v := form.Get("track_id"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return in, domain.Invalid("track_id", "Choose a track from the list.")
+		}
+		in.TrackID = &n
+	}
+	var sps []speakerJSON
+	for i := 0; i < 20; i++ {
+		k := strconv.Itoa(i)
+		name := strings.TrimSpace(form.Get("speaker_name_" + k))
+		if name == "" {
+			continue
+		}
+		sps = append(sps, speakerJSON{Name: name, Affiliation: form.Get("speaker_affiliation_" + k),
+			Bio: form.Get("speaker_bio_" + k), Link: form.Get("speaker_link_" + k), Email: form.Get("speaker_email_" + k)})
+	}
+	in.Speakers = &sps
+	return in, nil
+}
+
+func (s *Server) occurrenceFormFor(c echo.Context, l store.Listed) (occurrenceForm, error) {
+	v := s.view(c, l)
+	o := l.Occurrence
+	f := occurrenceForm{Action: "/organise/occurrences/" + itoa(o.ID), Occ: &v, Event: l.Event,
+		V: map[string]string{"title": o.Title, "abstract": o.Abstract, "start_date": o.StartLocal.Format(time.DateOnly),
+			"start_time": o.StartLocal.Format("15:04"), "duration_minutes": strconv.Itoa(int(o.Duration / time.Minute)), "reason": o.CancelReason}}
+	if o.TrackID != nil {
+		f.V["track_id"] = itoa(*o.TrackID)
+	}
+	if o.OriginalStart != nil {
+		f.Original = o.OriginalStart.Format("2006-01-02 15:04")
+	}
+	for _, sp := range o.Speakers {
+		f.Speakers = append(f.Speakers, speakerJSON{Name: sp.Name, Affiliation: sp.Affiliation, Bio: sp.Bio, Link: sp.Link})
+	}
+	for len(f.Speakers) < len(o.Speakers)+2 {
+		f.Speakers = append(f.Speakers, speakerJSON{})
+	}
+	if l.Event.Kind == domain.KindConference {
+		var err error
+		if f.Tracks, err = s.o.Store.Tracks(c.Request().Context(), l.Event.ID); err != nil {
+			return f, err
+		}
+	}
+	return f, nil
+}
+
+func (s *Server) managedOccurrence(c echo.Context) (store.Listed, error) {
+	l, err := s.occurrenceFromPath(c)
+	if err != nil {
+		return l, err
+	}
+	return l, s.canManage(c, l.Event)
+}
+
+func (s *Server) editOccurrencePage(c echo.Context) error {
+	l, err := s.managedOccurrence(c)
+	if err != nil {
+		return err
+	}
+	f, err := s.occurrenceFormFor(c, l)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "occurrence_form.html", f)
+}
+
+func (s *Server) refuseOccurrenceForm(c echo.Context, f occurrenceForm, err error) error {
+	de, ok := domain.AsError(err)
+	if !ok || de.Code != domain.CodeInvalid {
+		return err
+	}
+	form, _ := c.FormParams()
+	for k := range form {
+		f.V[k] = form.Get(k)
+	}
+	f.Speakers = nil
+	for i := 0; i < 20; i++ {
+		k := strconv.Itoa(i)
+		if _, ok := form["speaker_name_"+k]; !ok {
+			continue
+		}
+		f.Speakers = append(f.Speakers, speakerJSON{Name: form.Get("speaker_name_" + k), Affiliation: form.Get("speaker_affiliation_" + k),
+			Bio: form.Get("speaker_bio_" + k), Link: form.Get("speaker_link_" + k), Email: form.Get("speaker_email_" + k)})
+	}
+	f.Error, f.Field = de.Message, de.Field
+	return s.render(c, http.StatusBadRequest, "occurrence_form.html", f)
+}
+
+func (s *Server) saveOccurrenceFromForm(c echo.Context) error {
+	l, err := s.managedOccurrence(c)
+	if err != nil {
+		return err
+	}
+	f, err := s.occurrenceFormFor(c, l)
+	if err != nil {
+		return err
+	}
+	in, err := occurrenceFormInput(c)
+	if err != nil {
+		return s.refuseOccurrenceForm(c, f, err)
+	}
+	switch c.FormValue("do") {
+	case "cancel":
+		in = occurrenceInput{Status: strPtr(domain.StatusCancelled), Reason: strPtr(c.FormValue("reason"))}
+	case "restore":
+		in = occurrenceInput{Status: strPtr(domain.StatusScheduled)}
+	case "delete":
+		if err := s.o.Store.DeleteOccurrence(c.Request().Context(), l.Occurrence.ID); err != nil {
+			return err
+		}
+		s.flash(c, "organise.deleted")
+		return c.Redirect(http.StatusSeeOther, "/organise/events/"+itoa(l.Event.ID))
+	}
+	if _, err := s.updateOccurrence(c.Request().Context(), l, in); err != nil {
+		return s.refuseOccurrenceForm(c, f, err)
+	}
+	s.flash(c, "organise.saved")
+	return c.Redirect(http.StatusSeeOther, "/organise/occurrences/"+itoa(l.Occurrence.ID))
+}
+
+func (s *Server) newOccurrencePage(c echo.Context) error {
+	e, err := s.managedEvent(c)
+	if err != nil {
+		return err
+	}
+	f := occurrenceForm{Action: "/organise/events/" + itoa(e.ID) + "/occurrences", Event: e,
+		V:        map[string]string{"start_date": e.StartDate.Format(time.DateOnly), "start_time": e.StartTime, "duration_minutes": strconv.Itoa(int(e.Duration / time.Minute))},
+		Speakers: []speakerJSON{{}, {}}}
+	if e.Kind == domain.KindConference {
+		if f.Tracks, err = s.o.Store.Tracks(c.Request().Context(), e.ID); err != nil {
+			return err
+		}
+	}
+	return s.render(c, http.StatusOK, "occurrence_form.html", f)
+}
+
+func (s *Server) addOccurrenceFromForm(c echo.Context) error {
+	e, err := s.managedEvent(c)
+	if err != nil {
+		return err
+	}
+	f := occurrenceForm{Action: "/organise/events/" + itoa(e.ID) + "/occurrences", Event: e, V: map[string]string{}}
+	if e.Kind == domain.KindConference {
+		if f.Tracks, err = s.o.Store.Tracks(c.Request().Context(), e.ID); err != nil {
+			return err
+		}
+	}
+	in, err := occurrenceFormInput(c)
+	if err != nil {
+		return s.refuseOccurrenceForm(c, f, err)
+	}
+	l, err := s.addOccurrence(c.Request().Context(), e, in)
+	if err != nil {
+		return s.refuseOccurrenceForm(c, f, err)
+	}
+	s.flash(c, "organise.saved")
+	return c.Redirect(http.StatusSeeOther, "/organise/occurrences/"+itoa(l.Occurrence.ID))
+}

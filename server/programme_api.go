@@ -1,0 +1,769 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/puente-org/puente/docs"
+	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/programme"
+	"github.com/puente-org/puente/store"
+)
+
+type eventJSON struct {
+	ID                int64       `json:"id"`
+	Kind              string      `json:"kind"`
+	Slug              string      `json:"slug"`
+	Title             string      `json:"title"`
+	Description       string      `json:"description"`
+	Tags              []string    `json:"tags"`
+	Language          string      `json:"language"`
+	Visibility        string      `json:"visibility"`
+	Timezone          string      `json:"timezone"`
+	StartDate         string      `json:"start_date"`
+	StartTime         string      `json:"start_time,omitempty"`
+	EndDate           string      `json:"end_date,omitempty"`
+	DurationMinutes   int         `json:"duration_minutes"`
+	RRule             string      `json:"rrule"`
+	Recurrence        string      `json:"recurrence"`
+	RDates            []string    `json:"rdates"`
+	ExDates           []string    `json:"exdates"`
+	Capacity          int         `json:"capacity"`
+	Registration      string      `json:"registration"`
+	JoinWindowMinutes int         `json:"join_window_minutes"`
+	Venue             venueJSON   `json:"venue"`
+	Organisers        []string    `json:"organisers,omitempty"` // only for those who manage it
+	PageURL           string      `json:"page_url"`
+	FeedURL           string      `json:"feed_url"`
+	CreatedAt         time.Time   `json:"created_at"`
+	UpdatedAt         time.Time   `json:"updated_at"`
+	Tracks            []trackJSON `json:"tracks,omitempty"`
+}
+
+type trackJSON struct {
+	ID       int64  `json:"id"`
+	Name     string `json:"name"`
+	Room     string `json:"room"`
+	Position int    `json:"position"`
+}
+
+func walls(ts []time.Time) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.Format("2006-01-02T15:04")
+	}
+	return out
+}
+
+func (s *Server) eventPath(e domain.Event) string {
+	if e.Kind == domain.KindConference {
+		return "/conferences/" + e.Slug
+	}
+	return "/series/" + e.Slug
+}
+
+func (s *Server) toEventJSON(e domain.Event, lang string) eventJSON {
+	j := eventJSON{ID: e.ID, Kind: string(e.Kind), Slug: e.Slug, Title: e.Title, Description: e.Description, Tags: e.Tags,
+		Language: e.Language, Visibility: e.Visibility, Timezone: e.TimeZone, StartDate: e.StartDate.Format(time.DateOnly),
+		DurationMinutes: int(e.Duration / time.Minute), RRule: e.RRule, RDates: walls(e.RDates), ExDates: walls(e.ExDates),
+		Capacity: e.Capacity, Registration: e.Registration, JoinWindowMinutes: int(e.JoinWindow / time.Minute),
+		Venue:   venueJSON{Name: e.Venue.Name, Address: e.Venue.Address, Room: e.Venue.Room},
+		PageURL: s.absURL(s.eventPath(e), nil), FeedURL: s.absURL("/feeds"+s.eventPath(e)+".ics", nil),
+		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
+	if e.Kind == domain.KindSeries {
+		j.StartTime = e.StartTime
+		j.Recurrence = programme.Describe(e.RRule, store.RuleOf(e).Start, e.TimeZone, lang)
+	}
+	if e.EndDate != nil {
+		j.EndDate = e.EndDate.Format(time.DateOnly)
+	}
+	return j
+}
+
+type occurrenceJSON struct {
+	ID              int64         `json:"id"`
+	SeriesID        int64         `json:"series_id,omitempty"`
+	ConferenceID    int64         `json:"conference_id,omitempty"`
+	Title           string        `json:"title"`
+	OwnTitle        string        `json:"own_title"`
+	Abstract        string        `json:"abstract"`
+	Start           string        `json:"start"`
+	End             string        `json:"end"`
+	StartLocal      string        `json:"start_local"`
+	Timezone        string        `json:"timezone"`
+	DurationMinutes int           `json:"duration_minutes"`
+	Status          string        `json:"status"`
+	Reason          string        `json:"reason,omitempty"`
+	Moved           bool          `json:"moved"`
+	OriginalStart   string        `json:"original_start,omitempty"`
+	Extra           bool          `json:"extra"`
+	TrackID         *int64        `json:"track_id,omitempty"`
+	Speakers        []speakerJSON `json:"speakers"`
+	PageURL         string        `json:"page_url"`
+}
+
+func (s *Server) toOccurrenceJSON(l store.Listed) occurrenceJSON {
+	o, e := l.Occurrence, l.Event
+	loc, err := time.LoadLocation(e.TimeZone)
+	if err != nil {
+		loc = time.UTC
+	}
+	j := occurrenceJSON{ID: o.ID, Title: occurrenceTitle(l), OwnTitle: o.Title, Abstract: o.Abstract,
+		Start: o.Start.In(loc).Format(time.RFC3339), End: o.End.In(loc).Format(time.RFC3339),
+		StartLocal: o.StartLocal.Format("2006-01-02T15:04"), Timezone: e.TimeZone,
+		DurationMinutes: int(o.Duration / time.Minute), Status: o.Status, Reason: o.CancelReason, Moved: o.Moved,
+		Extra: o.Origin == "extra", TrackID: o.TrackID, Speakers: []speakerJSON{},
+		PageURL: s.absURL("/occurrences/"+strconv.FormatInt(o.ID, 10), nil)}
+	if e.Kind == domain.KindConference {
+		j.ConferenceID = e.ID
+	} else {
+		j.SeriesID = e.ID
+	}
+	if o.OriginalStart != nil {
+		j.OriginalStart = o.OriginalStart.Format("2006-01-02T15:04")
+	}
+	for _, sp := range o.Speakers {
+		j.Speakers = append(j.Speakers, speakerJSON{Name: sp.Name, Affiliation: sp.Affiliation, Bio: sp.Bio, Link: sp.Link})
+	}
+	return j
+}
+
+func occurrenceTitle(l store.Listed) string {
+	if l.Occurrence.Title != "" {
+		return l.Occurrence.Title
+	}
+	return l.Event.Title
+}
+
+// canCreateEvents: site organisers and admins.
+func canCreateEvents(c echo.Context) error {
+	p := personOf(c)
+	if p == nil {
+		return &domain.Error{Code: domain.CodeUnauthenticated, Message: "Sign in first (or send a personal API token)."}
+	}
+	if !p.IsOrganiser && !p.IsAdmin {
+		return &domain.Error{Code: domain.CodeForbidden, Message: "Only organisers can create series and conferences; ask a site admin for the organiser role."}
+	}
+	return nil
+}
+
+// canManage: the event's organisers and site admins.
+func (s *Server) canManage(c echo.Context, e domain.Event) error {
+	p := personOf(c)
+	if p == nil {
+		return &domain.Error{Code: domain.CodeUnauthenticated, Message: "Sign in first (or send a personal API token)."}
+	}
+	if p.IsAdmin {
+		return nil
+	}
+	for _, id := range e.Organisers {
+		if id == p.ID {
+			return nil
+		}
+	}
+	return &domain.Error{Code: domain.CodeForbidden, Message: "Only the organisers of \"" + e.Title + "\" and site admins can change it."}
+}
+
+func (s *Server) managesQuietly(c echo.Context, e domain.Event) bool { return s.canManage(c, e) == nil }
+
+func pathID(c echo.Context, name string) (int64, error) {
+	id, err := strconv.ParseInt(c.Param(name), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, &domain.Error{Code: domain.CodeNotFound, Message: "Not found: " + name + " must be a number."}
+	}
+	return id, nil
+}
+
+// eventOfKind loads an event by id and checks it is of the kind the URL names.
+func (s *Server) eventOfKind(c echo.Context, kind domain.EventKind) (domain.Event, error) {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return domain.Event{}, err
+	}
+	e, err := s.o.Store.EventByID(c.Request().Context(), id)
+	if err != nil {
+		return e, err
+	}
+	if e.Kind != kind {
+		return e, &domain.Error{Code: domain.CodeNotFound, Message: "No " + string(kind) + " with that id."}
+	}
+	return e, nil
+}
+
+func (s *Server) eventResponse(c echo.Context, status int, e domain.Event) error {
+	j := s.toEventJSON(e, localizerOf(c).Lang())
+	if s.managesQuietly(c, e) {
+		emails, err := s.o.Store.OrganiserEmails(c.Request().Context(), e.ID)
+		if err != nil {
+			return err
+		}
+		j.Organisers = emails
+	}
+	if e.Kind == domain.KindConference {
+		tracks, err := s.o.Store.Tracks(c.Request().Context(), e.ID)
+		if err != nil {
+			return err
+		}
+		j.Tracks = []trackJSON{}
+		for _, t := range tracks {
+			j.Tracks = append(j.Tracks, trackJSON{ID: t.ID, Name: t.Name, Room: t.Room, Position: t.Position})
+		}
+	}
+	return c.JSON(status, j)
+}
+
+func (s *Server) apiListEvents(kind domain.EventKind) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		f := store.EventFilter{Kind: kind, Tag: c.QueryParam("tag"), Language: c.QueryParam("language"), Query: c.QueryParam("q")}
+		var err error
+		if f.Limit, f.Offset, err = pageParams(c); err != nil {
+			return err
+		}
+		if c.QueryParam("mine") == "true" {
+			p := personOf(c)
+			if p == nil {
+				return &domain.Error{Code: domain.CodeUnauthenticated, Message: "Sign in to list your own events."}
+			}
+			f.OrganiserID = p.ID
+		}
+		events, total, err := s.o.Store.ListEvents(c.Request().Context(), f)
+		if err != nil {
+			return err
+		}
+		items := make([]eventJSON, 0, len(events))
+		for _, e := range events {
+			items = append(items, s.toEventJSON(e, localizerOf(c).Lang()))
+		}
+		return c.JSON(http.StatusOK, map[string]any{"items": items, "total": total, "limit": f.Limit, "offset": f.Offset})
+	}
+}
+
+func pageParams(c echo.Context) (limit, offset int, err error) {
+	limit = 50
+	if v := c.QueryParam("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 200 {
+			return 0, 0, domain.Invalid("limit", "limit must be a number from 1 to 200.")
+		}
+	}
+	if v := c.QueryParam("offset"); v != "" {
+		if offset, err = strconv.Atoi(v); err != nil || offset < 0 {
+			return 0, 0, domain.Invalid("offset", "offset must be a number, 0 or more.")
+		}
+	}
+	return limit, offset, nil
+}
+
+func (s *Server) apiCreateEvent(kind domain.EventKind) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if err := canCreateEvents(c); err != nil {
+			return err
+		}
+		var in eventInput
+		if err := decodeJSON(c, &in); err != nil {
+			return err
+		}
+		if in.Title == nil {
+			return domain.Invalid("title", "Give a title.")
+		}
+		for field, v := range map[string]any{"timezone": in.Timezone, "start_date": in.StartDate} {
+			if isNilPtr(v) {
+				return domain.Invalid(field, "This field is required.")
+			}
+		}
+		if kind == domain.KindSeries && in.StartTime == nil {
+			return domain.Invalid("start_time", "This field is required (local time, HH:MM).")
+		}
+		e, err := s.createEvent(c.Request().Context(), kind, in, personOf(c).ID)
+		if err != nil {
+			return err
+		}
+		c.Response().Header().Set("Location", "/api/v1/"+apiCollection(kind)+"/"+strconv.FormatInt(e.ID, 10))
+		return s.eventResponse(c, http.StatusCreated, e)
+	}
+}
+
+func isNilPtr(v any) bool {
+	switch p := v.(type) {
+	case *string:
+		return p == nil
+	}
+	return v == nil
+}
+
+func apiCollection(kind domain.EventKind) string {
+	if kind == domain.KindConference {
+		return "conferences"
+	}
+	return "series"
+}
+
+// createEvent validates the input completely, then saves the event and its occurrences
+// (and extra organisers) in one go.
+func (s *Server) createEvent(ctx context.Context, kind domain.EventKind, in eventInput, creator int64) (domain.Event, error) {
+	e := newEvent(kind)
+	if err := in.apply(&e); err != nil {
+		return e, err
+	}
+	created, err := s.o.Store.CreateEvent(ctx, e, creator)
+	if err != nil {
+		return created, err
+	}
+	if in.Organisers != nil {
+		emails := *in.Organisers
+		if me, err := s.o.Store.PersonByID(ctx, creator); err == nil && !containsFold(emails, me.Email) {
+			emails = append(emails, me.Email) // the creator stays an organiser
+		}
+		if err := s.o.Store.SetOrganisers(ctx, created.ID, emails); err != nil {
+			_ = s.o.Store.DeleteEvent(ctx, created.ID) // keep creation all-or-nothing
+			return created, err
+		}
+		return s.o.Store.EventByID(ctx, created.ID)
+	}
+	return created, nil
+}
+
+func containsFold(list []string, v string) bool {
+	for _, x := range list {
+		if strings.EqualFold(strings.TrimSpace(x), v) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) apiGetEvent(kind domain.EventKind) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		e, err := s.eventOfKind(c, kind)
+		if err != nil {
+			return err
+		}
+		return s.eventResponse(c, http.StatusOK, e)
+	}
+}
+
+func (s *Server) apiUpdateEvent(kind domain.EventKind) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		e, err := s.eventOfKind(c, kind)
+		if err != nil {
+			return err
+		}
+		if err := s.canManage(c, e); err != nil {
+			return err
+		}
+		var in eventInput
+		if err := decodeJSON(c, &in); err != nil {
+			return err
+		}
+		e, err = s.updateEvent(c.Request().Context(), e.ID, in)
+		if err != nil {
+			return err
+		}
+		return s.eventResponse(c, http.StatusOK, e)
+	}
+}
+
+func (s *Server) updateEvent(ctx context.Context, id int64, in eventInput) (domain.Event, error) {
+	if in.Organisers != nil {
+		// Checked first so a bad address refuses the whole change.
+		if err := s.o.Store.SetOrganisers(ctx, id, *in.Organisers); err != nil {
+			return domain.Event{}, err
+		}
+	}
+	return s.o.Store.UpdateEvent(ctx, id, func(e *domain.Event) error { return in.apply(e) })
+}
+
+func (s *Server) apiDeleteEvent(kind domain.EventKind) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		e, err := s.eventOfKind(c, kind)
+		if err != nil {
+			return err
+		}
+		if err := s.canManage(c, e); err != nil {
+			return err
+		}
+		if err := s.o.Store.DeleteEvent(c.Request().Context(), e.ID); err != nil {
+			return err
+		}
+		return c.NoContent(http.StatusNoContent)
+	}
+}
+
+// parseRange reads from/to (YYYY-MM-DD, in the event's zone; to is inclusive).
+func parseRange(c echo.Context, loc *time.Location, defaultDays int) (from, to time.Time, err error) {
+	now := time.Now().In(loc)
+	from = time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)
+	if v := c.QueryParam("from"); v != "" {
+		d, err := parseDate("from", v)
+		if err != nil {
+			return from, to, err
+		}
+		from = time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, loc)
+	}
+	to = from.AddDate(0, 0, defaultDays)
+	if v := c.QueryParam("to"); v != "" {
+		d, err := parseDate("to", v)
+		if err != nil {
+			return from, to, err
+		}
+		to = time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, loc).AddDate(0, 0, 1)
+	}
+	if !to.After(from) {
+		return from, to, domain.Invalid("to", "to must not be before from.")
+	}
+	if to.Sub(from) > 3*366*24*time.Hour {
+		return from, to, domain.Invalid("to", "Ask for at most three years at a time.")
+	}
+	return from, to, nil
+}
+
+func (s *Server) apiEventOccurrences(kind domain.EventKind) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		e, err := s.eventOfKind(c, kind)
+		if err != nil {
+			return err
+		}
+		loc, _ := time.LoadLocation(e.TimeZone)
+		from, to, err := parseRange(c, loc, 366)
+		if kind == domain.KindConference && c.QueryParam("from") == "" && c.QueryParam("to") == "" {
+			from = time.Date(e.StartDate.Year(), e.StartDate.Month(), e.StartDate.Day(), 0, 0, 0, 0, loc)
+			to = time.Date(e.EndDate.Year(), e.EndDate.Month(), e.EndDate.Day(), 0, 0, 0, 0, loc).AddDate(0, 0, 1)
+			err = nil
+		}
+		if err != nil {
+			return err
+		}
+		list, err := s.o.Store.Occurrences(c.Request().Context(), store.OccurrenceFilter{EventID: e.ID, From: from, To: to,
+			IncludeCancelled: true, Limit: 1000})
+		if err != nil {
+			return err
+		}
+		items := make([]occurrenceJSON, 0, len(list))
+		for _, l := range list {
+			items = append(items, s.toOccurrenceJSON(l))
+		}
+		return c.JSON(http.StatusOK, map[string]any{"items": items})
+	}
+}
+
+func (s *Server) apiAddOccurrence(kind domain.EventKind) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		e, err := s.eventOfKind(c, kind)
+		if err != nil {
+			return err
+		}
+		if err := s.canManage(c, e); err != nil {
+			return err
+		}
+		var in occurrenceInput
+		if err := decodeJSON(c, &in); err != nil {
+			return err
+		}
+		if in.StartDate == nil {
+			return domain.Invalid("start_date", "This field is required (YYYY-MM-DD).")
+		}
+		if in.StartTime == nil {
+			return domain.Invalid("start_time", "This field is required (local time, HH:MM).")
+		}
+		l, err := s.addOccurrence(c.Request().Context(), e, in)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusCreated, s.toOccurrenceJSON(l))
+	}
+}
+
+func (s *Server) addOccurrence(ctx context.Context, e domain.Event, in occurrenceInput) (store.Listed, error) {
+	o := domain.Occurrence{Duration: e.Duration, Origin: "extra", Status: domain.StatusScheduled}
+	if e.Kind == domain.KindConference {
+		o.Origin = "session"
+	}
+	var speakers []domain.Speaker
+	if in.Speakers != nil {
+		var err error
+		if speakers, err = in.speakers(ctx, s.o.Store.PersonIDByEmail); err != nil {
+			return store.Listed{}, err
+		}
+	}
+	if err := s.checkTrack(ctx, e, in.TrackID); err != nil {
+		return store.Listed{}, err
+	}
+	if err := in.apply(e, &o, speakers); err != nil {
+		return store.Listed{}, err
+	}
+	if o.Status == domain.StatusCancelled {
+		return store.Listed{}, domain.Invalid("status", "A new occurrence cannot start out cancelled.")
+	}
+	return s.o.Store.AddOccurrence(ctx, e.ID, o)
+}
+
+func (s *Server) checkTrack(ctx context.Context, e domain.Event, id *int64) error {
+	if id == nil || *id == 0 {
+		return nil
+	}
+	t, err := s.o.Store.TrackByID(ctx, *id)
+	if err != nil || t.EventID != e.ID {
+		return domain.Invalid("track_id", "No such track in this conference.")
+	}
+	return nil
+}
+
+func (s *Server) occurrenceFromPath(c echo.Context) (store.Listed, error) {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return store.Listed{}, err
+	}
+	return s.o.Store.OccurrenceByID(c.Request().Context(), id)
+}
+
+func (s *Server) apiGetOccurrence(c echo.Context) error {
+	l, err := s.occurrenceFromPath(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, s.toOccurrenceJSON(l))
+}
+
+func (s *Server) apiUpdateOccurrence(c echo.Context) error {
+	l, err := s.occurrenceFromPath(c)
+	if err != nil {
+		return err
+	}
+	if err := s.canManage(c, l.Event); err != nil {
+		return err
+	}
+	var in occurrenceInput
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	l, err = s.updateOccurrence(c.Request().Context(), l, in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, s.toOccurrenceJSON(l))
+}
+
+func (s *Server) updateOccurrence(ctx context.Context, l store.Listed, in occurrenceInput) (store.Listed, error) {
+	var speakers []domain.Speaker
+	if in.Speakers != nil {
+		var err error
+		if speakers, err = in.speakers(ctx, s.o.Store.PersonIDByEmail); err != nil {
+			return l, err
+		}
+	}
+	if err := s.checkTrack(ctx, l.Event, in.TrackID); err != nil {
+		return l, err
+	}
+	return s.o.Store.UpdateOccurrence(ctx, l.Occurrence.ID, func(e domain.Event, o *domain.Occurrence) error {
+		return in.apply(e, o, speakers)
+	})
+}
+
+func (s *Server) apiDeleteOccurrence(c echo.Context) error {
+	l, err := s.occurrenceFromPath(c)
+	if err != nil {
+		return err
+	}
+	if err := s.canManage(c, l.Event); err != nil {
+		return err
+	}
+	if err := s.o.Store.DeleteOccurrence(c.Request().Context(), l.Occurrence.ID); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+type trackInput struct {
+	Name *string `json:"name"`
+	Room *string `json:"room"`
+}
+
+func (s *Server) apiAddTrack(c echo.Context) error {
+	e, err := s.eventOfKind(c, domain.KindConference)
+	if err != nil {
+		return err
+	}
+	if err := s.canManage(c, e); err != nil {
+		return err
+	}
+	var in trackInput
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	t := domain.Track{EventID: e.ID}
+	if in.Name != nil {
+		t.Name = *in.Name
+	}
+	if in.Room != nil {
+		t.Room = *in.Room
+	}
+	t, err = s.o.Store.CreateTrack(c.Request().Context(), t)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, trackJSON{ID: t.ID, Name: t.Name, Room: t.Room, Position: t.Position})
+}
+
+func (s *Server) trackFromPath(c echo.Context) (domain.Track, error) {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return domain.Track{}, err
+	}
+	t, err := s.o.Store.TrackByID(c.Request().Context(), id)
+	if err != nil {
+		return t, err
+	}
+	e, err := s.o.Store.EventByID(c.Request().Context(), t.EventID)
+	if err != nil {
+		return t, err
+	}
+	return t, s.canManage(c, e)
+}
+
+func (s *Server) apiUpdateTrack(c echo.Context) error {
+	t, err := s.trackFromPath(c)
+	if err != nil {
+		return err
+	}
+	var in trackInput
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	if in.Name != nil {
+		t.Name = *in.Name
+	}
+	if in.Room != nil {
+		t.Room = *in.Room
+	}
+	t, err = s.o.Store.UpdateTrack(c.Request().Context(), t)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, trackJSON{ID: t.ID, Name: t.Name, Room: t.Room, Position: t.Position})
+}
+
+func (s *Server) apiDeleteTrack(c echo.Context) error {
+	t, err := s.trackFromPath(c)
+	if err != nil {
+		return err
+	}
+	if err := s.o.Store.DeleteTrack(c.Request().Context(), t.ID); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// apiRecurrencePreview shows the next dates of a rule being edited, in the series' zone
+// and one other, for the live preview in the series form.
+func (s *Server) apiRecurrencePreview(c echo.Context) error {
+	q := c.QueryParams()
+	e := newEvent(domain.KindSeries)
+	dur := 60
+	if v := q.Get("duration_minutes"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			dur = n
+		}
+	}
+	in := eventInput{Title: strPtr("preview"), Timezone: strPtr(q.Get("timezone")), StartDate: strPtr(q.Get("start_date")),
+		StartTime: strPtr(q.Get("start_time")), DurationMinutes: &dur}
+	rrule, err := patternFromForm(q, q.Get("start_date"), q.Get("start_time"), q.Get("timezone"))
+	if err != nil {
+		return err
+	}
+	in.RRule = &rrule
+	if err := in.apply(&e); err != nil {
+		return err
+	}
+	lang := localizerOf(c).Lang()
+	other := q.Get("other_timezone")
+	if other != "" {
+		if err := domain.ValidTimeZone(other); err != nil {
+			return domain.Invalid("other_timezone", err.(*domain.Error).Message)
+		}
+	}
+	items, err := programme.Preview(store.RuleOf(e), other, time.Now(), 8, lang)
+	if err != nil {
+		return err
+	}
+	type item struct {
+		Start   string `json:"start"`
+		InZone  string `json:"in_zone"`
+		InOther string `json:"in_other,omitempty"`
+	}
+	out := []item{}
+	for _, it := range items {
+		out = append(out, item{Start: it.Start.Format(time.RFC3339), InZone: it.InZone, InOther: it.InOther})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"rrule": rrule, "description": programme.Describe(rrule, store.RuleOf(e).Start, e.TimeZone, lang), "items": out})
+}
+
+func strPtr(s string) *string { return &s }
+
+// patternFromForm builds an RRULE from the friendly recurrence fields (shared by the
+// series form and the preview).
+func patternFromForm(q url.Values, startDate, startTime, zone string) (string, error) {
+	p := programme.Pattern{Kind: q.Get("repeat"), Custom: q.Get("rrule"), Ends: q.Get("ends")}
+	if p.Kind == "" {
+		p.Kind = "once"
+	}
+	if p.Ends == "" {
+		p.Ends = "never"
+	}
+	atoi := func(field, v string, def int) (int, error) {
+		if v == "" {
+			return def, nil
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return 0, domain.Invalid(field, "Must be a whole number.")
+		}
+		return n, nil
+	}
+	var err error
+	if p.Interval, err = atoi("interval", q.Get("interval"), 1); err != nil {
+		return "", err
+	}
+	if p.Nth, err = atoi("nth", q.Get("nth"), 1); err != nil {
+		return "", err
+	}
+	if p.Count, err = atoi("count", q.Get("count"), 0); err != nil {
+		return "", err
+	}
+	wd, err := atoi("weekday", q.Get("weekday"), 0)
+	if err != nil || wd < 0 || wd > 6 {
+		return "", domain.Invalid("weekday", "Choose a weekday.")
+	}
+	p.Weekday = time.Weekday(wd)
+	for _, v := range q["weekdays"] {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 6 {
+			return "", domain.Invalid("weekdays", "Choose weekdays from the list.")
+		}
+		p.Weekdays = append(p.Weekdays, time.Weekday(n))
+	}
+	if u := q.Get("until"); u != "" && p.Ends == "until" {
+		if p.Until, err = parseDate("until", u); err != nil {
+			return "", err
+		}
+	}
+	start, err := parseDate("start_date", startDate)
+	if err != nil {
+		return "", err
+	}
+	if !hhmm.MatchString(startTime) {
+		return "", domain.Invalid("start_time", "Give the local start time as HH:MM (24-hour), for example 15:00.")
+	}
+	t, _ := time.Parse("15:04", startTime)
+	wall := time.Date(start.Year(), start.Month(), start.Day(), t.Hour(), t.Minute(), 0, 0, time.UTC)
+	return p.RRule(wall, zone)
+}
+
+// apiOpenAPI serves the API description (docs/openapi.yaml).
+func (s *Server) apiOpenAPI(c echo.Context) error {
+	return c.Blob(http.StatusOK, "application/yaml; charset=utf-8", docs.OpenAPI())
+}

@@ -1,0 +1,234 @@
+package server
+
+import (
+	"html/template"
+	"net/http"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/markdown"
+	"github.com/puente-org/puente/store"
+)
+
+// listedView is an occurrence as pages show it.
+type listedView struct {
+	ID           int64
+	Title        string
+	EventTitle   string
+	EventPath    string
+	EventKind    string
+	When         when
+	Speakers     []domain.Speaker
+	Status       string
+	Reason       string
+	Moved        bool
+	Extra        bool
+	Tags         []string
+	TrackID      int64
+	AbstractHTML template.HTML
+	Excerpt      string
+	StatusLabel  string
+	MovedLabel   string
+}
+
+func (s *Server) view(c echo.Context, l store.Listed) listedView {
+	o := l.Occurrence
+	v := listedView{ID: o.ID, Title: occurrenceTitle(l), EventTitle: l.Event.Title, EventPath: s.eventPath(l.Event),
+		EventKind: string(l.Event.Kind), When: describeWhen(o.Start, o.End, l.Event.TimeZone, viewerZone(c), localizerOf(c).Lang()),
+		Speakers: o.Speakers, Status: o.Status, Reason: o.CancelReason, Moved: o.Moved, Extra: o.Origin == "extra",
+		Tags: l.Event.Tags, AbstractHTML: markdown.Render(o.Abstract), Excerpt: markdown.Plain(o.Abstract, 200),
+		StatusLabel: localizerOf(c).T("status." + o.Status), MovedLabel: localizerOf(c).T("status.moved")}
+	if o.TrackID != nil {
+		v.TrackID = *o.TrackID
+	}
+	return v
+}
+
+type dayGroup struct {
+	Day   string
+	Items []listedView
+}
+
+// byDay groups occurrences by the reader's local day, in order.
+func byDay(items []listedView) []dayGroup {
+	var out []dayGroup
+	for _, it := range items {
+		if len(out) == 0 || out[len(out)-1].Day != it.When.Day {
+			out = append(out, dayGroup{Day: it.When.Day})
+		}
+		out[len(out)-1].Items = append(out[len(out)-1].Items, it)
+	}
+	return out
+}
+
+type programmePage struct {
+	Days                 []dayGroup
+	Query, Tag, Language string
+	Series               string
+	Tags                 []string
+	ZoneKnown            bool
+}
+
+// programme is the public programme: upcoming talks across series and conferences.
+func (s *Server) programme(c echo.Context) error {
+	q, tag, lang, series := c.QueryParam("q"), c.QueryParam("tag"), c.QueryParam("language"), c.QueryParam("series")
+	f := store.OccurrenceFilter{From: s.o.Now(), To: s.o.Now().AddDate(0, 6, 0), Query: q, Tag: tag, Language: lang,
+		PublicOnly: true, Limit: 300}
+	if series != "" {
+		e, err := s.o.Store.EventBySlug(c.Request().Context(), series)
+		if err != nil {
+			return err
+		}
+		f.EventID, f.PublicOnly = e.ID, false
+	}
+	list, err := s.o.Store.Occurrences(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	views := make([]listedView, 0, len(list))
+	for _, l := range list {
+		views = append(views, s.view(c, l))
+	}
+	return s.render(c, http.StatusOK, "programme.html", programmePage{Days: byDay(views), Query: q, Tag: tag,
+		Language: lang, Series: series, Tags: domain.SuggestedTags(), ZoneKnown: viewerZone(c) != nil})
+}
+
+type eventPage struct {
+	Event           domain.Event
+	DescriptionHTML template.HTML
+	Recurrence      string
+	ZoneLabel       string
+	Days            []dayGroup
+	Past            []listedView
+	Tracks          []domain.Track
+	Timetable       []timetableDay
+	CanManage       bool
+	ZoneKnown       bool
+}
+
+func (s *Server) eventPageData(c echo.Context, e domain.Event) (eventPage, error) {
+	ctx := c.Request().Context()
+	lang := localizerOf(c).Lang()
+	ep := eventPage{Event: e, DescriptionHTML: markdown.Render(e.Description), CanManage: s.managesQuietly(c, e),
+		ZoneKnown: viewerZone(c) != nil}
+	loc, _ := time.LoadLocation(e.TimeZone)
+	ep.ZoneLabel = zoneLabel(loc, s.o.Now())
+	f := store.OccurrenceFilter{EventID: e.ID, IncludeCancelled: true, Limit: 400}
+	if e.Kind == domain.KindSeries {
+		ep.Recurrence = describeRule(e, lang)
+		f.From, f.To = s.o.Now(), s.o.Now().AddDate(1, 0, 0)
+	}
+	list, err := s.o.Store.Occurrences(ctx, f)
+	if err != nil {
+		return ep, err
+	}
+	views := make([]listedView, 0, len(list))
+	for _, l := range list {
+		views = append(views, s.view(c, l))
+	}
+	if e.Kind == domain.KindConference {
+		if ep.Tracks, err = s.o.Store.Tracks(ctx, e.ID); err != nil {
+			return ep, err
+		}
+		ep.Timetable = timetable(views, ep.Tracks)
+		return ep, nil
+	}
+	ep.Days = byDay(views)
+	return ep, nil
+}
+
+func (s *Server) seriesPage(c echo.Context) error {
+	e, err := s.o.Store.EventBySlug(c.Request().Context(), c.Param("slug"))
+	if err != nil {
+		return err
+	}
+	if e.Kind != domain.KindSeries {
+		return c.Redirect(http.StatusMovedPermanently, s.eventPath(e))
+	}
+	ep, err := s.eventPageData(c, e)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "series.html", ep)
+}
+
+func (s *Server) conferencePage(c echo.Context) error {
+	e, err := s.o.Store.EventBySlug(c.Request().Context(), c.Param("slug"))
+	if err != nil {
+		return err
+	}
+	if e.Kind != domain.KindConference {
+		return c.Redirect(http.StatusMovedPermanently, s.eventPath(e))
+	}
+	ep, err := s.eventPageData(c, e)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "conference.html", ep)
+}
+
+// timetableDay is one day of a conference: a row per start time, a cell per track.
+type timetableDay struct {
+	Day  string
+	Rows []timetableRow
+}
+
+type timetableRow struct {
+	Time  string
+	Other string         // the conference's own clock, when the reader's differs
+	Cells [][]listedView // one list per track, then one for sessions without a track
+}
+
+func timetable(views []listedView, tracks []domain.Track) []timetableDay {
+	col := map[int64]int{}
+	for i, t := range tracks {
+		col[t.ID] = i
+	}
+	var days []timetableDay
+	for _, g := range byDay(views) {
+		day := timetableDay{Day: g.Day}
+		rowIndex := map[string]int{}
+		for _, v := range g.Items {
+			key := v.When.Time[:5]
+			i, ok := rowIndex[key]
+			if !ok {
+				i = len(day.Rows)
+				rowIndex[key] = i
+				day.Rows = append(day.Rows, timetableRow{Time: v.When.Time, Other: v.When.Other, Cells: make([][]listedView, len(tracks)+1)})
+			}
+			c, ok := col[v.TrackID]
+			if !ok {
+				c = len(tracks)
+			}
+			day.Rows[i].Cells[c] = append(day.Rows[i].Cells[c], v)
+		}
+		sort.SliceStable(day.Rows, func(a, b int) bool { return day.Rows[a].Time < day.Rows[b].Time })
+		days = append(days, day)
+	}
+	return days
+}
+
+type occurrencePage struct {
+	Occ       listedView
+	Event     domain.Event
+	Venue     domain.Venue
+	Duration  int
+	CanManage bool
+	ZoneKnown bool
+}
+
+func (s *Server) occurrencePage(c echo.Context) error {
+	l, err := s.occurrenceFromPath(c)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "occurrence.html", occurrencePage{Occ: s.view(c, l), Event: l.Event,
+		Venue: l.Event.Venue, Duration: int(l.Occurrence.Duration / time.Minute), CanManage: s.managesQuietly(c, l.Event),
+		ZoneKnown: viewerZone(c) != nil})
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

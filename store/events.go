@@ -1,0 +1,320 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/puente-org/puente/domain"
+)
+
+const eventColumns = `e.id, e.kind, e.slug, e.title, e.description, e.tags, e.language, e.visibility, e.time_zone,
+	e.start_date, to_char(e.start_time, 'HH24:MI'), e.end_date, e.duration_minutes, e.rrule, e.rdates, e.exdates,
+	e.capacity, e.registration, e.join_window_minutes, e.venue_name, e.venue_address, e.venue_room, e.sequence,
+	e.created_at, e.updated_at,
+	ARRAY(SELECT person_id FROM event_organisers o WHERE o.event_id = e.id ORDER BY person_id)`
+
+func scanEvent(row pgx.Row) (domain.Event, error) {
+	var e domain.Event
+	var kind string
+	var duration, join int
+	err := row.Scan(&e.ID, &kind, &e.Slug, &e.Title, &e.Description, &e.Tags, &e.Language, &e.Visibility, &e.TimeZone,
+		&e.StartDate, &e.StartTime, &e.EndDate, &duration, &e.RRule, &e.RDates, &e.ExDates,
+		&e.Capacity, &e.Registration, &join, &e.Venue.Name, &e.Venue.Address, &e.Venue.Room, &e.Sequence,
+		&e.CreatedAt, &e.UpdatedAt, &e.Organisers)
+	e.Kind = domain.EventKind(kind)
+	e.Duration = time.Duration(duration) * time.Minute
+	e.JoinWindow = time.Duration(join) * time.Minute
+	return e, err
+}
+
+// CreateEvent saves a new series or conference (already validated), makes creator its
+// organiser and, for a series, generates its occurrences, all in one transaction. A taken
+// slug gets a number appended.
+func (s *Store) CreateEvent(ctx context.Context, e domain.Event, creator int64) (domain.Event, error) {
+	var id int64
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		slug, err := freeSlug(ctx, tx, e.Slug, 0)
+		if err != nil {
+			return err
+		}
+		err = tx.QueryRow(ctx, `INSERT INTO events (kind, slug, title, description, tags, language, visibility, time_zone,
+			start_date, start_time, end_date, duration_minutes, rrule, rdates, exdates, capacity, registration,
+			join_window_minutes, venue_name, venue_address, venue_room, created_by, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::time, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $23)
+			RETURNING id`,
+			string(e.Kind), slug, e.Title, e.Description, e.Tags, e.Language, e.Visibility, e.TimeZone,
+			e.StartDate, e.StartTime, e.EndDate, int(e.Duration/time.Minute), e.RRule, nonNil(e.RDates), nonNil(e.ExDates),
+			e.Capacity, e.Registration, int(e.JoinWindow/time.Minute), e.Venue.Name, e.Venue.Address, e.Venue.Room,
+			creator, s.now()).Scan(&id)
+		if err != nil {
+			return fmt.Errorf("insert event: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO event_organisers (event_id, person_id) VALUES ($1, $2)`, id, creator); err != nil {
+			return fmt.Errorf("add organiser: %w", err)
+		}
+		if e, err = eventInTx(ctx, tx, id, false); err != nil {
+			return err
+		}
+		if e.Kind == domain.KindSeries {
+			return s.regenerate(ctx, tx, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return domain.Event{}, err
+	}
+	return s.EventByID(ctx, id)
+}
+
+func nonNil(ts []time.Time) []time.Time {
+	if ts == nil {
+		return []time.Time{}
+	}
+	return ts
+}
+
+// freeSlug returns slug, or slug-2, slug-3 … if taken (by another event than except).
+func freeSlug(ctx context.Context, tx pgx.Tx, slug string, except int64) (string, error) {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('puente.slug'))`); err != nil {
+		return "", fmt.Errorf("lock slugs: %w", err)
+	}
+	candidate := slug
+	for n := 2; n < 1000; n++ {
+		var taken bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM events WHERE slug = $1 AND id <> $2)`, candidate, except).Scan(&taken); err != nil {
+			return "", fmt.Errorf("check slug: %w", err)
+		}
+		if !taken {
+			return candidate, nil
+		}
+		candidate = slug + "-" + strconv.Itoa(n)
+	}
+	return "", domain.Invalid("slug", "That address is taken; choose another slug.")
+}
+
+func eventInTx(ctx context.Context, q pgx.Tx, id int64, lock bool) (domain.Event, error) {
+	sql := `SELECT ` + eventColumns + ` FROM events e WHERE e.id = $1`
+	if lock {
+		sql += ` FOR UPDATE`
+	}
+	e, err := scanEvent(q.QueryRow(ctx, sql, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return e, notFound("series or conference")
+	}
+	if err != nil {
+		return e, fmt.Errorf("read event %d: %w", id, err)
+	}
+	return e, nil
+}
+
+// EventByID returns one series or conference.
+func (s *Store) EventByID(ctx context.Context, id int64) (domain.Event, error) {
+	e, err := scanEvent(s.pool.QueryRow(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return e, notFound("series or conference")
+	}
+	if err != nil {
+		return e, fmt.Errorf("read event %d: %w", id, err)
+	}
+	return e, nil
+}
+
+// EventBySlug returns the series or conference at that address.
+func (s *Store) EventBySlug(ctx context.Context, slug string) (domain.Event, error) {
+	e, err := scanEvent(s.pool.QueryRow(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.slug = $1`, slug))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return e, notFound("series or conference")
+	}
+	if err != nil {
+		return e, fmt.Errorf("read event %q: %w", slug, err)
+	}
+	return e, nil
+}
+
+// UpdateEvent changes an event atomically: mutate sees the current row (locked), may refuse
+// with an error, and the result is saved and, for a series, its future occurrences
+// regenerated, all in one transaction.
+func (s *Store) UpdateEvent(ctx context.Context, id int64, mutate func(*domain.Event) error) (domain.Event, error) {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		e, err := eventInTx(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		if err := mutate(&e); err != nil {
+			return err
+		}
+		slug, err := freeSlug(ctx, tx, e.Slug, id)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE events SET slug = $2, title = $3, description = $4, tags = $5, language = $6,
+			visibility = $7, time_zone = $8, start_date = $9, start_time = $10::time, end_date = $11, duration_minutes = $12,
+			rrule = $13, rdates = $14, exdates = $15, capacity = $16, registration = $17, join_window_minutes = $18,
+			venue_name = $19, venue_address = $20, venue_room = $21, sequence = sequence + 1, updated_at = $22
+			WHERE id = $1`, id, slug, e.Title, e.Description, e.Tags, e.Language, e.Visibility, e.TimeZone,
+			e.StartDate, e.StartTime, e.EndDate, int(e.Duration/time.Minute), e.RRule, nonNil(e.RDates), nonNil(e.ExDates),
+			e.Capacity, e.Registration, int(e.JoinWindow/time.Minute), e.Venue.Name, e.Venue.Address, e.Venue.Room, s.now())
+		if err != nil {
+			return fmt.Errorf("update event: %w", err)
+		}
+		if e, err = eventInTx(ctx, tx, id, false); err != nil {
+			return err
+		}
+		if e.Kind == domain.KindSeries {
+			return s.regenerate(ctx, tx, e)
+		}
+		return s.reanchorSessions(ctx, tx, e)
+	})
+	if err != nil {
+		return domain.Event{}, err
+	}
+	return s.EventByID(ctx, id)
+}
+
+// DeleteEvent removes an event with everything attached to it.
+func (s *Store) DeleteEvent(ctx context.Context, id int64) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM events WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("delete event: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return notFound("series or conference")
+	}
+	return nil
+}
+
+// IsOrganiser reports whether person organises the event.
+func (s *Store) IsOrganiser(ctx context.Context, eventID, personID int64) (bool, error) {
+	var ok bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM event_organisers WHERE event_id = $1 AND person_id = $2)`,
+		eventID, personID).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("check organiser: %w", err)
+	}
+	return ok, nil
+}
+
+// SetOrganisers replaces an event's organisers with the accounts of these addresses. Every
+// address must have an account, and there must be at least one organiser.
+func (s *Store) SetOrganisers(ctx context.Context, eventID int64, emails []string) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := eventInTx(ctx, tx, eventID, true); err != nil {
+			return err
+		}
+		var ids []int64
+		for _, email := range emails {
+			email = strings.TrimSpace(email)
+			if email == "" {
+				continue
+			}
+			var id int64
+			err := tx.QueryRow(ctx, `SELECT id FROM people WHERE lower(email) = lower($1)`, email).Scan(&id)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return domain.Invalid("organisers", "No account for "+email+"; they must sign in to Puente once first.")
+			}
+			if err != nil {
+				return fmt.Errorf("find organiser: %w", err)
+			}
+			ids = append(ids, id)
+		}
+		if len(ids) == 0 {
+			return domain.Invalid("organisers", "A series needs at least one organiser.")
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM event_organisers WHERE event_id = $1 AND NOT (person_id = ANY($2))`, eventID, ids); err != nil {
+			return fmt.Errorf("remove organisers: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO event_organisers (event_id, person_id) SELECT $1, unnest($2::bigint[])
+			ON CONFLICT DO NOTHING`, eventID, ids); err != nil {
+			return fmt.Errorf("add organisers: %w", err)
+		}
+		return nil
+	})
+}
+
+// OrganiserEmails lists the addresses of an event's organisers.
+func (s *Store) OrganiserEmails(ctx context.Context, eventID int64) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT p.email FROM event_organisers o JOIN people p ON p.id = o.person_id
+		WHERE o.event_id = $1 ORDER BY p.email`, eventID)
+	if err != nil {
+		return nil, fmt.Errorf("list organisers: %w", err)
+	}
+	emails, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("list organisers: %w", err)
+	}
+	return emails, nil
+}
+
+// EventFilter selects events for listings.
+type EventFilter struct {
+	Kind            domain.EventKind // "" = both
+	Tag             string
+	Language        string
+	Query           string // part of the title or description
+	OrganiserID     int64  // >0: only events this person organises (unlisted included)
+	IncludeUnlisted bool
+	Limit, Offset   int
+}
+
+// ListEvents lists events, newest first.
+func (s *Store) ListEvents(ctx context.Context, f EventFilter) ([]domain.Event, int, error) {
+	where, args := []string{"true"}, []any{}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
+	}
+	if f.Kind != "" {
+		add("e.kind = ?", string(f.Kind))
+	}
+	if f.Tag != "" {
+		add("EXISTS (SELECT 1 FROM unnest(e.tags) t WHERE lower(t) = lower(?))", f.Tag)
+	}
+	if f.Language != "" {
+		add("e.language = ?", f.Language)
+	}
+	if q := strings.TrimSpace(f.Query); q != "" {
+		add("(e.title ILIKE ? OR e.description ILIKE ?)", "%"+escapeLike(q)+"%") // both ? are the same $n
+	}
+	if f.OrganiserID > 0 {
+		add("EXISTS (SELECT 1 FROM event_organisers o WHERE o.event_id = e.id AND o.person_id = ?)", f.OrganiserID)
+	} else if !f.IncludeUnlisted {
+		where = append(where, "e.visibility = 'public'")
+	}
+	if f.Limit <= 0 || f.Limit > 200 {
+		f.Limit = 50
+	}
+	args = append(args, f.Limit, f.Offset)
+	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+`, count(*) OVER () FROM events e WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY e.id DESC LIMIT $`+strconv.Itoa(len(args)-1)+` OFFSET $`+strconv.Itoa(len(args)), args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list events: %w", err)
+	}
+	defer rows.Close()
+	var out []domain.Event
+	total := 0
+	for rows.Next() {
+		var e domain.Event
+		var kind string
+		var duration, join int
+		if err := rows.Scan(&e.ID, &kind, &e.Slug, &e.Title, &e.Description, &e.Tags, &e.Language, &e.Visibility, &e.TimeZone,
+			&e.StartDate, &e.StartTime, &e.EndDate, &duration, &e.RRule, &e.RDates, &e.ExDates,
+			&e.Capacity, &e.Registration, &join, &e.Venue.Name, &e.Venue.Address, &e.Venue.Room, &e.Sequence,
+			&e.CreatedAt, &e.UpdatedAt, &e.Organisers, &total); err != nil {
+			return nil, 0, fmt.Errorf("list events: %w", err)
+		}
+		e.Kind = domain.EventKind(kind)
+		e.Duration = time.Duration(duration) * time.Minute
+		e.JoinWindow = time.Duration(join) * time.Minute
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("list events: %w", err)
+	}
+	return out, total, nil
+}

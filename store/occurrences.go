@@ -1,0 +1,548 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/programme"
+)
+
+// HorizonMonths is how far ahead a series' occurrences exist as rows. ExtendHorizons
+// moves the horizon forward as time passes.
+const HorizonMonths = 12
+
+// RuleOf is an event's schedule as a recurrence rule.
+func RuleOf(e domain.Event) programme.Rule {
+	start := wallOf(e.StartDate, e.StartTime)
+	return programme.Rule{Zone: e.TimeZone, Start: start, Duration: e.Duration, RRule: e.RRule, RDates: e.RDates, ExDates: e.ExDates}
+}
+
+// wallOf joins a date and an "HH:MM" local time into a wall time.
+func wallOf(date time.Time, hhmm string) time.Time {
+	h, m := 0, 0
+	if len(hhmm) >= 5 {
+		h, _ = strconv.Atoi(hhmm[:2])
+		m, _ = strconv.Atoi(hhmm[3:5])
+	}
+	return time.Date(date.Year(), date.Month(), date.Day(), h, m, 0, 0, time.UTC)
+}
+
+type existingOcc struct {
+	id       int64
+	original time.Time
+	start    time.Time
+	duration int
+	moved    bool
+	matched  bool
+}
+
+// regenerate brings a series' future occurrences in line with its rule: occurrences the
+// rule still yields keep their row (and so their registrations, speakers and overrides),
+// matched first by their exact original time and then by their local date (so changing the
+// series' time moves the same talks); new ones are added; ones the rule no longer yields
+// are removed. Past occurrences are never touched.
+func (s *Store) regenerate(ctx context.Context, tx pgx.Tx, e domain.Event) error {
+	now := s.now()
+	rule := RuleOf(e)
+	loc, err := rule.Location()
+	if err != nil {
+		return err
+	}
+	horizon := now.AddDate(0, HorizonMonths, 0)
+	instances, err := rule.Expand(now, horizon, 0)
+	if err != nil {
+		return err
+	}
+	rows, err := tx.Query(ctx, `SELECT id, original_start, start_local, duration_minutes, moved FROM occurrences
+		WHERE event_id = $1 AND origin = 'generated' AND starts_at >= $2 ORDER BY original_start FOR UPDATE`, e.ID, now)
+	if err != nil {
+		return fmt.Errorf("read occurrences: %w", err)
+	}
+	var existing []*existingOcc
+	for rows.Next() {
+		o := &existingOcc{}
+		if err := rows.Scan(&o.id, &o.original, &o.start, &o.duration, &o.moved); err != nil {
+			rows.Close()
+			return fmt.Errorf("read occurrences: %w", err)
+		}
+		existing = append(existing, o)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read occurrences: %w", err)
+	}
+	byExact := map[time.Time]*existingOcc{}
+	byDate := map[string][]*existingOcc{}
+	for _, o := range existing {
+		byExact[o.original] = o
+		d := o.original.Format(time.DateOnly)
+		byDate[d] = append(byDate[d], o)
+	}
+	// Earlier rows that are not future (past, or in progress) must not be duplicated.
+	var pastOriginals []time.Time
+	if err := tx.QueryRow(ctx, `SELECT coalesce(array_agg(original_start), '{}') FROM occurrences
+		WHERE event_id = $1 AND origin = 'generated' AND starts_at < $2`, e.ID, now).Scan(&pastOriginals); err != nil {
+		return fmt.Errorf("read past occurrences: %w", err)
+	}
+	past := map[time.Time]bool{}
+	for _, t := range pastOriginals {
+		past[t] = true
+	}
+	minutes := int(e.Duration / time.Minute)
+	var unmatched []programme.Instance
+	for _, in := range instances {
+		if o := byExact[in.Wall]; o != nil && !o.matched {
+			o.matched = true
+			if err := keepOccurrence(ctx, tx, o, in, minutes, loc); err != nil {
+				return err
+			}
+			continue
+		}
+		unmatched = append(unmatched, in)
+	}
+	for _, in := range unmatched {
+		if past[in.Wall] {
+			continue
+		}
+		var reuse *existingOcc
+		for _, o := range byDate[in.Wall.Format(time.DateOnly)] {
+			if !o.matched {
+				reuse = o
+				break
+			}
+		}
+		if reuse != nil {
+			reuse.matched = true
+			if err := keepOccurrence(ctx, tx, reuse, in, minutes, loc); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO occurrences (event_id, origin, original_start, start_local, duration_minutes,
+			starts_at, ends_at) VALUES ($1, 'generated', $2, $2, $3, $4, $5)`, e.ID, in.Wall, minutes, in.Start, in.End); err != nil {
+			return fmt.Errorf("add occurrence: %w", err)
+		}
+	}
+	var removed []int64
+	for _, o := range existing {
+		if !o.matched {
+			removed = append(removed, o.id)
+		}
+	}
+	if len(removed) > 0 {
+		// Registrants of removed occurrences are told through the outbox once
+		// registrations exist (registration issue); the rows go in the same transaction.
+		if _, err := tx.Exec(ctx, `DELETE FROM occurrences WHERE id = ANY($1)`, removed); err != nil {
+			return fmt.Errorf("remove occurrences: %w", err)
+		}
+	}
+	if err := refreshInstants(ctx, tx, e.ID, loc, now, `origin <> 'generated'`); err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `UPDATE events SET generated_until = $2 WHERE id = $1`, e.ID, horizon.In(loc).Format(time.DateOnly))
+	if err != nil {
+		return fmt.Errorf("record horizon: %w", err)
+	}
+	return nil
+}
+
+// keepOccurrence updates a kept row to the rule's current instance. A moved occurrence
+// keeps its own time; others follow the rule (time and duration).
+func keepOccurrence(ctx context.Context, tx pgx.Tx, o *existingOcc, in programme.Instance, minutes int, loc *time.Location) error {
+	start, dur, startAt, endAt := in.Wall, minutes, in.Start, in.End
+	if o.moved {
+		start, dur = o.start, o.duration
+		startAt = resolveLenient(loc, start)
+		endAt = startAt.Add(time.Duration(dur) * time.Minute)
+	}
+	changed := !o.original.Equal(in.Wall) || !o.start.Equal(start) || o.duration != dur
+	_, err := tx.Exec(ctx, `UPDATE occurrences SET original_start = $2, start_local = $3, duration_minutes = $4,
+		starts_at = $5, ends_at = $6, sequence = sequence + $7::int, updated_at = CASE WHEN $7::int > 0 THEN now() ELSE updated_at END
+		WHERE id = $1`, o.id, in.Wall, start, dur, startAt, endAt, boolInt(changed))
+	if err != nil {
+		return fmt.Errorf("update occurrence: %w", err)
+	}
+	return nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// resolveLenient turns a stored wall time into an instant even if new time-zone rules put it
+// in a gap (Go's normalisation then applies); stored times were checked when saved.
+func resolveLenient(loc *time.Location, wall time.Time) time.Time {
+	if t, err := programme.Resolve(loc, wall, "start_time"); err == nil {
+		return t
+	}
+	return time.Date(wall.Year(), wall.Month(), wall.Day(), wall.Hour(), wall.Minute(), 0, 0, loc)
+}
+
+// refreshInstants recomputes starts_at/ends_at of future rows matching cond from their wall
+// time, so a change of zone or of tz data is reflected.
+func refreshInstants(ctx context.Context, tx pgx.Tx, eventID int64, loc *time.Location, now time.Time, cond string) error {
+	rows, err := tx.Query(ctx, `SELECT id, start_local, duration_minutes FROM occurrences
+		WHERE event_id = $1 AND ends_at >= $2 AND `+cond, eventID, now)
+	if err != nil {
+		return fmt.Errorf("read occurrences: %w", err)
+	}
+	type upd struct {
+		id         int64
+		start, end time.Time
+	}
+	var ups []upd
+	for rows.Next() {
+		var id int64
+		var wall time.Time
+		var dur int
+		if err := rows.Scan(&id, &wall, &dur); err != nil {
+			rows.Close()
+			return fmt.Errorf("read occurrences: %w", err)
+		}
+		st := resolveLenient(loc, wall)
+		ups = append(ups, upd{id, st, st.Add(time.Duration(dur) * time.Minute)})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read occurrences: %w", err)
+	}
+	for _, u := range ups {
+		if _, err := tx.Exec(ctx, `UPDATE occurrences SET starts_at = $2, ends_at = $3 WHERE id = $1 AND (starts_at <> $2 OR ends_at <> $3)`,
+			u.id, u.start, u.end); err != nil {
+			return fmt.Errorf("refresh occurrence: %w", err)
+		}
+	}
+	return nil
+}
+
+// reanchorSessions recomputes a conference's session instants (its zone may have changed).
+func (s *Store) reanchorSessions(ctx context.Context, tx pgx.Tx, e domain.Event) error {
+	loc, err := time.LoadLocation(e.TimeZone)
+	if err != nil {
+		return domain.Invalid("timezone", "Unknown time zone.")
+	}
+	return refreshInstants(ctx, tx, e.ID, loc, time.Time{}, `true`)
+}
+
+// ExtendHorizons regenerates every series whose occurrences end within a week of the
+// horizon, so a series always has rows for the next HorizonMonths; with all, every series
+// and conference is refreshed (at start-up, so that new time-zone data in a new binary
+// corrects stored instants). It returns how many events it refreshed.
+func (s *Store) ExtendHorizons(ctx context.Context, all bool) (int, error) {
+	limit := s.now().AddDate(0, HorizonMonths, -7)
+	rows, err := s.pool.Query(ctx, `SELECT id FROM events WHERE $2
+		OR (kind = 'series' AND (generated_until IS NULL OR generated_until < $1))`, limit.Format(time.DateOnly), all)
+	if err != nil {
+		return 0, fmt.Errorf("series to extend: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return 0, fmt.Errorf("series to extend: %w", err)
+	}
+	for _, id := range ids {
+		err := s.inTx(ctx, func(tx pgx.Tx) error {
+			e, err := eventInTx(ctx, tx, id, true)
+			if err != nil {
+				return err
+			}
+			if e.Kind == domain.KindConference {
+				return s.reanchorSessions(ctx, tx, e)
+			}
+			return s.regenerate(ctx, tx, e)
+		})
+		if err != nil {
+			return 0, fmt.Errorf("refresh event %d: %w", id, err)
+		}
+	}
+	return len(ids), nil
+}
+
+const occurrenceColumns = `o.id, o.event_id, o.origin, o.original_start, o.start_local, o.duration_minutes, o.starts_at,
+	o.ends_at, o.moved, o.title, o.abstract, o.track_id, o.status, o.cancel_reason, o.sequence, o.updated_at`
+
+func scanOccurrence(row pgx.Row, extra ...any) (domain.Occurrence, error) {
+	var o domain.Occurrence
+	var dur int
+	dest := []any{&o.ID, &o.EventID, &o.Origin, &o.OriginalStart, &o.StartLocal, &dur, &o.Start, &o.End,
+		&o.Moved, &o.Title, &o.Abstract, &o.TrackID, &o.Status, &o.CancelReason, &o.Sequence, &o.UpdatedAt}
+	err := row.Scan(append(dest, extra...)...)
+	o.Duration = time.Duration(dur) * time.Minute
+	return o, err
+}
+
+// Listed is an occurrence with the event it belongs to, for listings.
+type Listed struct {
+	Occurrence domain.Occurrence
+	Event      domain.Event
+}
+
+// OccurrenceFilter selects occurrences.
+type OccurrenceFilter struct {
+	EventID          int64
+	From, To         time.Time // instants; zero means open
+	Tag, Language    string
+	Query            string
+	Kind             domain.EventKind
+	PublicOnly       bool
+	IncludeCancelled bool
+	Limit            int
+}
+
+// Occurrences lists occurrences in start order, with their speakers and events.
+func (s *Store) Occurrences(ctx context.Context, f OccurrenceFilter) ([]Listed, error) {
+	where, args := []string{"true"}, []any{}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
+	}
+	if f.EventID > 0 {
+		add("o.event_id = ?", f.EventID)
+	}
+	if !f.From.IsZero() {
+		add("o.ends_at > ?", f.From)
+	}
+	if !f.To.IsZero() {
+		add("o.starts_at < ?", f.To)
+	}
+	if f.Tag != "" {
+		add("EXISTS (SELECT 1 FROM unnest(e.tags) t WHERE lower(t) = lower(?))", f.Tag)
+	}
+	if f.Language != "" {
+		add("e.language = ?", f.Language)
+	}
+	if f.Kind != "" {
+		add("e.kind = ?", string(f.Kind))
+	}
+	if q := strings.TrimSpace(f.Query); q != "" {
+		add(`(e.title ILIKE ? OR o.title ILIKE ? OR o.abstract ILIKE ?
+			OR EXISTS (SELECT 1 FROM speakers sp WHERE sp.occurrence_id = o.id AND (sp.name ILIKE ? OR sp.affiliation ILIKE ?)))`,
+			"%"+escapeLike(q)+"%")
+	}
+	if f.PublicOnly {
+		where = append(where, "e.visibility = 'public'")
+	}
+	if !f.IncludeCancelled {
+		where = append(where, "o.status = 'scheduled'")
+	}
+	if f.Limit <= 0 || f.Limit > 1000 {
+		f.Limit = 200
+	}
+	args = append(args, f.Limit)
+	rows, err := s.pool.Query(ctx, `SELECT `+occurrenceColumns+`, `+eventColumns+` FROM occurrences o JOIN events e ON e.id = o.event_id
+		WHERE `+strings.Join(where, " AND ")+` ORDER BY o.starts_at, o.id LIMIT $`+strconv.Itoa(len(args)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list occurrences: %w", err)
+	}
+	defer rows.Close()
+	var out []Listed
+	for rows.Next() {
+		var l Listed
+		var kind string
+		var duration, join int
+		e := &l.Event
+		o, err := scanOccurrence(rows, &e.ID, &kind, &e.Slug, &e.Title, &e.Description, &e.Tags, &e.Language, &e.Visibility,
+			&e.TimeZone, &e.StartDate, &e.StartTime, &e.EndDate, &duration, &e.RRule, &e.RDates, &e.ExDates,
+			&e.Capacity, &e.Registration, &join, &e.Venue.Name, &e.Venue.Address, &e.Venue.Room, &e.Sequence,
+			&e.CreatedAt, &e.UpdatedAt, &e.Organisers)
+		if err != nil {
+			return nil, fmt.Errorf("list occurrences: %w", err)
+		}
+		e.Kind = domain.EventKind(kind)
+		e.Duration = time.Duration(duration) * time.Minute
+		e.JoinWindow = time.Duration(join) * time.Minute
+		l.Occurrence = o
+		out = append(out, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list occurrences: %w", err)
+	}
+	rows.Close()
+	ids := make([]int64, len(out))
+	for i := range out {
+		ids[i] = out[i].Occurrence.ID
+	}
+	speakers, err := s.speakersOf(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].Occurrence.Speakers = speakers[out[i].Occurrence.ID]
+	}
+	return out, nil
+}
+
+func (s *Store) speakersOf(ctx context.Context, ids []int64) (map[int64][]domain.Speaker, error) {
+	out := map[int64][]domain.Speaker{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT occurrence_id, name, affiliation, bio, link, person_id FROM speakers
+		WHERE occurrence_id = ANY($1) ORDER BY occurrence_id, position`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read speakers: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var sp domain.Speaker
+		if err := rows.Scan(&id, &sp.Name, &sp.Affiliation, &sp.Bio, &sp.Link, &sp.PersonID); err != nil {
+			return nil, fmt.Errorf("read speakers: %w", err)
+		}
+		out[id] = append(out[id], sp)
+	}
+	return out, rows.Err()
+}
+
+// OccurrenceByID returns an occurrence with its speakers and event.
+func (s *Store) OccurrenceByID(ctx context.Context, id int64) (Listed, error) {
+	var l Listed
+	o, err := scanOccurrence(s.pool.QueryRow(ctx, `SELECT `+occurrenceColumns+` FROM occurrences o WHERE o.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return l, notFound("occurrence")
+	}
+	if err != nil {
+		return l, fmt.Errorf("read occurrence %d: %w", id, err)
+	}
+	sp, err := s.speakersOf(ctx, []int64{id})
+	if err != nil {
+		return l, err
+	}
+	o.Speakers = sp[id]
+	e, err := s.EventByID(ctx, o.EventID)
+	if err != nil {
+		return l, err
+	}
+	return Listed{Occurrence: o, Event: e}, nil
+}
+
+// UpdateOccurrence changes one occurrence atomically: mutate sees it (locked) with its
+// event and may refuse; the new wall time is checked against the zone's gaps and overlaps;
+// speakers are replaced; the sequence (for calendars) grows.
+func (s *Store) UpdateOccurrence(ctx context.Context, id int64, mutate func(e domain.Event, o *domain.Occurrence) error) (Listed, error) {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		o, err := scanOccurrence(tx.QueryRow(ctx, `SELECT `+occurrenceColumns+` FROM occurrences o WHERE o.id = $1 FOR UPDATE`, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound("occurrence")
+		}
+		if err != nil {
+			return fmt.Errorf("read occurrence: %w", err)
+		}
+		e, err := eventInTx(ctx, tx, o.EventID, false)
+		if err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT name, affiliation, bio, link, person_id FROM speakers WHERE occurrence_id = $1 ORDER BY position`, id)
+		if err != nil {
+			return fmt.Errorf("read speakers: %w", err)
+		}
+		o.Speakers, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (domain.Speaker, error) {
+			var sp domain.Speaker
+			err := r.Scan(&sp.Name, &sp.Affiliation, &sp.Bio, &sp.Link, &sp.PersonID)
+			return sp, err
+		})
+		if err != nil {
+			return fmt.Errorf("read speakers: %w", err)
+		}
+		if err := mutate(e, &o); err != nil {
+			return err
+		}
+		return saveOccurrence(ctx, tx, e, &o)
+	})
+	if err != nil {
+		return Listed{}, err
+	}
+	return s.OccurrenceByID(ctx, id)
+}
+
+// AddOccurrence adds an extra talk to a series or a session to a conference.
+func (s *Store) AddOccurrence(ctx context.Context, eventID int64, o domain.Occurrence) (Listed, error) {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		e, err := eventInTx(ctx, tx, eventID, true)
+		if err != nil {
+			return err
+		}
+		o.EventID = eventID
+		o.Origin = "extra"
+		if e.Kind == domain.KindConference {
+			o.Origin = "session"
+		}
+		o.Status = domain.StatusScheduled
+		return saveOccurrence(ctx, tx, e, &o)
+	})
+	if err != nil {
+		return Listed{}, err
+	}
+	return s.OccurrenceByID(ctx, o.ID)
+}
+
+// saveOccurrence inserts (ID 0) or updates o and replaces its speakers.
+func saveOccurrence(ctx context.Context, tx pgx.Tx, e domain.Event, o *domain.Occurrence) error {
+	loc, err := time.LoadLocation(e.TimeZone)
+	if err != nil {
+		return domain.Invalid("timezone", "Unknown time zone.")
+	}
+	start, err := programme.Resolve(loc, o.StartLocal, "start_time")
+	if err != nil {
+		return err
+	}
+	o.Start, o.End = start, start.Add(o.Duration)
+	o.Moved = o.Origin == "generated" && o.OriginalStart != nil &&
+		(!o.OriginalStart.Equal(o.StartLocal) || o.Duration != e.Duration)
+	minutes := int(o.Duration / time.Minute)
+	if o.ID == 0 {
+		err = tx.QueryRow(ctx, `INSERT INTO occurrences (event_id, origin, start_local, duration_minutes, starts_at, ends_at,
+			title, abstract, track_id, status, cancel_reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+			o.EventID, o.Origin, o.StartLocal, minutes, o.Start, o.End, o.Title, o.Abstract, o.TrackID, o.Status, o.CancelReason).Scan(&o.ID)
+	} else {
+		_, err = tx.Exec(ctx, `UPDATE occurrences SET start_local = $2, duration_minutes = $3, starts_at = $4, ends_at = $5,
+			moved = $6, title = $7, abstract = $8, track_id = $9, status = $10, cancel_reason = $11, sequence = sequence + 1,
+			updated_at = now() WHERE id = $1`,
+			o.ID, o.StartLocal, minutes, o.Start, o.End, o.Moved, o.Title, o.Abstract, o.TrackID, o.Status, o.CancelReason)
+	}
+	if err != nil {
+		return fmt.Errorf("save occurrence: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM speakers WHERE occurrence_id = $1`, o.ID); err != nil {
+		return fmt.Errorf("replace speakers: %w", err)
+	}
+	for i, sp := range o.Speakers {
+		if _, err := tx.Exec(ctx, `INSERT INTO speakers (occurrence_id, position, name, affiliation, bio, link, person_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, o.ID, i, sp.Name, sp.Affiliation, sp.Bio, sp.Link, sp.PersonID); err != nil {
+			return fmt.Errorf("save speaker: %w", err)
+		}
+	}
+	return nil
+}
+
+// DeleteOccurrence removes an extra talk or a conference session. Talks generated by a
+// series' rule are cancelled instead (or the rule changed), so calendars learn of it.
+func (s *Store) DeleteOccurrence(ctx context.Context, id int64) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM occurrences WHERE id = $1 AND origin <> 'generated'`, id)
+	if err != nil {
+		return fmt.Errorf("delete occurrence: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		var origin string
+		if err := s.pool.QueryRow(ctx, `SELECT origin FROM occurrences WHERE id = $1`, id).Scan(&origin); err == nil {
+			return &domain.Error{Code: domain.CodeConflict, Message: "A talk of the series' schedule cannot be deleted; cancel it instead."}
+		}
+		return notFound("occurrence")
+	}
+	return nil
+}
+
+// PersonIDByEmail finds an account (for linking a speaker to it).
+func (s *Store) PersonIDByEmail(ctx context.Context, email string) (int64, error) {
+	p, err := s.PersonByEmail(ctx, email)
+	return p.ID, err
+}
