@@ -395,8 +395,8 @@ func (s *Server) apiDeleteEvent(kind domain.EventKind) echo.HandlerFunc {
 }
 
 // parseRange reads from/to (YYYY-MM-DD, in the event's zone; to is inclusive).
-func parseRange(c echo.Context, loc *time.Location, defaultDays int) (from, to time.Time, err error) {
-	now := time.Now().In(loc)
+func parseRange(c echo.Context, now time.Time, loc *time.Location, defaultDays int) (from, to time.Time, err error) {
+	now = now.In(loc)
 	from = time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)
 	if v := c.QueryParam("from"); v != "" {
 		d, err := parseDate("from", v)
@@ -429,7 +429,7 @@ func (s *Server) apiEventOccurrences(kind domain.EventKind) echo.HandlerFunc {
 			return err
 		}
 		loc, _ := time.LoadLocation(e.TimeZone)
-		from, to, err := parseRange(c, loc, 366)
+		from, to, err := parseRange(c, s.o.Now(), loc, 366)
 		if kind == domain.KindConference && c.QueryParam("from") == "" && c.QueryParam("to") == "" {
 			from = time.Date(e.StartDate.Year(), e.StartDate.Month(), e.StartDate.Day(), 0, 0, 0, 0, loc)
 			to = time.Date(e.EndDate.Year(), e.EndDate.Month(), e.EndDate.Day(), 0, 0, 0, 0, loc).AddDate(0, 0, 1)
@@ -686,7 +686,7 @@ func (s *Server) apiRecurrencePreview(c echo.Context) error {
 			return domain.Invalid("other_timezone", err.(*domain.Error).Message)
 		}
 	}
-	items, err := programme.Preview(store.RuleOf(e), other, time.Now(), 8, lang)
+	items, err := programme.Preview(store.RuleOf(e), other, s.o.Now(), 8, lang)
 	if err != nil {
 		return err
 	}

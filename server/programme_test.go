@@ -403,3 +403,24 @@ func TestConferenceTimetable(t *testing.T) {
 		}
 	}
 }
+
+func TestRecurrencePreview(t *testing.T) {
+	p := newProgEnv(t)
+	q := url.Values{"timezone": {"Europe/London"}, "start_date": {"2026-03-19"}, "start_time": {"15:00"}, "repeat": {"weekly"},
+		"interval": {"1"}, "weekdays": {"4"}, "ends": {"count"}, "count": {"4"}, "other_timezone": {"America/Santiago"}}
+	out := p.must(200, "", "GET", "/api/v1/recurrence/preview?"+q.Encode(), nil)
+	list := items(t, out)
+	if len(list) != 4 || !strings.Contains(out["rrule"].(string), "COUNT=4") {
+		t.Fatalf("preview: %v", out)
+	}
+	// 19 and 26 March: Santiago 12:00; 2 April: 11:00 (UK on summer time); 9 April: 10:00.
+	for i, want := range []string{"12:00", "12:00", "11:00", "10:00"} {
+		if other := list[i]["in_other"].(string); !strings.Contains(other, want) {
+			t.Errorf("item %d in Santiago: %q, want %s", i, other, want)
+		}
+	}
+	q.Set("start_time", "25:00")
+	if code, out := p.call("", "GET", "/api/v1/recurrence/preview?"+q.Encode(), nil); code != 400 || fieldOf(out) != "start_time" {
+		t.Fatalf("bad time in preview: %d %v", code, out)
+	}
+}

@@ -338,3 +338,43 @@ func TestTidyRemovesWhatExpired(t *testing.T) {
 		}
 	}
 }
+
+// As time passes, the rolling horizon keeps a year of occurrences ahead.
+func TestHorizonMovesWithTime(t *testing.T) {
+	ctx := context.Background()
+	s, clk := newStore(t) // 1 March 2026
+	org, _ := s.CreatePerson(ctx, store.NewPerson{Email: "org@example.org", IsOrganiser: true})
+	e, err := s.CreateEvent(ctx, domain.Event{Kind: domain.KindSeries, Slug: "weekly", Title: "Weekly", Language: "en",
+		Visibility: "public", TimeZone: "Europe/London", StartDate: time.Date(2026, 3, 5, 0, 0, 0, 0, time.UTC), StartTime: "15:00",
+		Duration: time.Hour, RRule: "FREQ=WEEKLY;BYDAY=TH", Registration: "open", Tags: []string{}}, org.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		l, err := s.Occurrences(ctx, store.OccurrenceFilter{EventID: e.ID, IncludeCancelled: true, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(l)
+	}
+	before := count()
+	if before < 50 || before > 53 {
+		t.Fatalf("a weekly series should have about a year of rows, got %d", before)
+	}
+	if n, err := s.ExtendHorizons(ctx, false); err != nil || n != 0 {
+		t.Fatalf("nothing to extend yet: %d %v", n, err)
+	}
+	clk.Add(60 * 24 * time.Hour)
+	if n, err := s.ExtendHorizons(ctx, false); err != nil || n != 1 {
+		t.Fatalf("extend after two months: %d %v", n, err)
+	}
+	after := count()
+	if after < before+8 {
+		t.Fatalf("horizon did not move: %d → %d rows", before, after)
+	}
+	// Past rows are kept, not regenerated.
+	l, _ := s.Occurrences(ctx, store.OccurrenceFilter{EventID: e.ID, IncludeCancelled: true, Limit: 1})
+	if !l[0].Occurrence.StartLocal.Equal(time.Date(2026, 3, 5, 15, 0, 0, 0, time.UTC)) {
+		t.Fatalf("first occurrence changed: %v", l[0].Occurrence.StartLocal)
+	}
+}
