@@ -39,15 +39,16 @@ func Resolve(loc *time.Location, wall time.Time, field string) (time.Time, error
 			"%s happens twice on %s in %s (clocks go back); choose another time",
 			wall.Format("15:04"), longDate(wall), loc))
 	default: // cannot happen with consistent zone data; resolve as RFC 5545 says
-		return resolveLenient(loc, wall), nil
+		return ResolveLenient(loc, wall), nil
 	}
 }
 
-// resolveLenient resolves a wall time as RFC 5545 section 3.3.5 says: a time in a gap is read
-// with the offset in force before the gap (so it moves forward by the gap's length) and a time
-// in an overlap means its first occurrence. Expand uses it so that a series saved before a
-// change of tz rules still shows every meeting.
-func resolveLenient(loc *time.Location, wall time.Time) time.Time {
+// ResolveLenient turns a wall time in loc into an instant (in loc) without failing, as RFC 5545
+// section 3.3.5 says: a time in a gap is read with the offset in force before the gap (so 01:30
+// on the day London's clocks go forward is 02:30 BST), and a time in an overlap means its first
+// occurrence. Expand uses it so that a series saved before a change of tz rules still shows
+// every meeting; use it for any stored wall time, and Resolve for input.
+func ResolveLenient(loc *time.Location, wall time.Time) time.Time {
 	wall = Floating(wall)
 	sols, gap := solve(loc, wall)
 	if len(sols) > 0 {

@@ -411,7 +411,7 @@ func CanonicalRRule(value, zone string) (string, error) {
 // endOfLocalDay returns the instant (UTC) of 23:59:59 on the local date of wall in loc.
 func endOfLocalDay(wall time.Time, loc *time.Location) time.Time {
 	end := time.Date(wall.Year(), wall.Month(), wall.Day(), 23, 59, 59, 0, time.UTC)
-	return resolveLenient(loc, end).UTC()
+	return ResolveLenient(loc, end).UTC()
 }
 
 // options turns the rule into rrule-go options for floating expansion from the wall time start,

@@ -126,6 +126,31 @@ func (c *compiled) walls(upTo time.Time, yield func(time.Time) bool) {
 	}
 }
 
+// firstWall returns the rule's first wall time up to upTo, or zero if there is none. When a rule
+// gives nothing, rrule-go only stops looking at the year 9999, which can take a quarter of a
+// second; so the search runs on the same calendar moved forward by whole 400-year Gregorian
+// cycles (which repeat weekdays, leap years and week numbers exactly) to just below that year.
+func (c *compiled) firstWall(upTo time.Time) time.Time {
+	years := 0
+	for upTo.Year()+years+400 < rrule.MAXYEAR-1 {
+		years += 400
+	}
+	moved := *c
+	moved.start = c.start.AddDate(years, 0, 0)
+	if !c.until.IsZero() {
+		moved.until = c.until.AddDate(years, 0, 0)
+	}
+	var first time.Time
+	moved.walls(upTo.AddDate(years, 0, 0), func(w time.Time) bool {
+		first = w
+		return false
+	})
+	if first.IsZero() {
+		return first
+	}
+	return first.AddDate(-years, 0, 0)
+}
+
 // key is a comparable form of a wall time.
 func key(w time.Time) int64 { return Floating(w).Truncate(time.Second).Unix() }
 
@@ -233,11 +258,7 @@ func (c *compiled) checkShape() error {
 			"The rule ends (UNTIL) on %s at %s, before the first meeting on %s at %s",
 			longDate(c.until), c.until.Format("15:04"), longDate(c.start), c.start.Format("15:04")))
 	}
-	var first time.Time
-	c.walls(c.start.AddDate(ValidationSpan, 0, 0), func(w time.Time) bool {
-		first = w
-		return false
-	})
+	first := c.firstWall(c.start.AddDate(ValidationSpan, 0, 0))
 	if first.IsZero() {
 		if !c.until.IsZero() && c.until.Before(c.start.AddDate(ValidationSpan, 0, 0)) {
 			return domain.Invalid("rrule", fmt.Sprintf("This rule gives no meetings between %s and its end on %s; check FREQ and the BY parts",
@@ -385,7 +406,7 @@ func (r Rule) Expand(from, to time.Time, limit int) ([]Instance, error) {
 			return
 		}
 		seen[k] = true
-		s := resolveLenient(c.loc, w)
+		s := ResolveLenient(c.loc, w)
 		if s.Before(from) || !s.Before(to) {
 			return
 		}

@@ -521,3 +521,45 @@ func FuzzValidate(f *testing.F) {
 		}
 	})
 }
+
+// TestFirstWallShift: the 400-year shift used to look for a rule's first date finds the same
+// date as a plain search.
+func TestFirstWallShift(t *testing.T) {
+	for _, s := range []string{
+		"FREQ=WEEKLY;BYDAY=TH", "FREQ=WEEKLY;BYDAY=FR", "FREQ=MONTHLY;BYDAY=-1SU", "FREQ=YEARLY;BYWEEKNO=20;BYDAY=MO",
+		"FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29", "FREQ=DAILY;BYMONTH=3;BYMONTHDAY=31;BYDAY=TU", "FREQ=YEARLY;BYYEARDAY=-1",
+		"FREQ=MONTHLY;BYDAY=MO,TU;BYSETPOS=-1", "FREQ=DAILY;INTERVAL=9;BYDAY=SA", "FREQ=MONTHLY;BYMONTHDAY=30;BYMONTH=2",
+		"FREQ=WEEKLY;BYDAY=TH;UNTIL=20270101T000000Z",
+	} {
+		for _, start := range []time.Time{wall(2026, 1, 8, 15, 0), wall(2024, 2, 29, 9, 30), wall(2199, 12, 31, 23, 0)} {
+			c, err := Rule{Zone: "Europe/London", Start: start, Duration: time.Hour, RRule: s}.compile()
+			if err != nil {
+				t.Fatal(err)
+			}
+			upTo := start.AddDate(ValidationSpan, 0, 0)
+			var plain time.Time
+			c.walls(upTo, func(w time.Time) bool { plain = w; return false })
+			if got := c.firstWall(upTo); !got.Equal(plain) {
+				t.Errorf("%s from %s: shifted search gives %s, plain %s", s, start, got, plain)
+			}
+		}
+	}
+}
+
+func TestResolveLenient(t *testing.T) {
+	for _, tt := range []struct {
+		zone string
+		wall time.Time
+		want string
+	}{
+		{"Europe/London", wall(2026, 3, 29, 1, 30), "2026-03-29 02:30 BST"},    // gap: moved forward
+		{"Europe/London", wall(2026, 10, 25, 1, 30), "2026-10-25 01:30 BST"},   // overlap: the first
+		{"Europe/London", wall(2026, 7, 1, 15, 0), "2026-07-01 15:00 BST"},     // ordinary
+		{"America/Santiago", wall(2026, 9, 6, 0, 30), "2026-09-06 01:30 -03"},  // gap at midnight
+		{"America/Santiago", wall(2026, 4, 4, 23, 30), "2026-04-04 23:30 -03"}, // overlap: the first
+	} {
+		if got := ResolveLenient(mustLoc(t, tt.zone), tt.wall).Format("2006-01-02 15:04 MST"); got != tt.want {
+			t.Errorf("%s %s: got %s, want %s", tt.zone, tt.wall, got, tt.want)
+		}
+	}
+}

@@ -139,7 +139,17 @@ func (in eventInput) apply(e *domain.Event) (err error) {
 		if !hhmm.MatchString(strings.TrimSpace(*in.StartTime)) {
 			return domain.Invalid("start_time", "Give the local start time as HH:MM (24-hour), for example 15:00.")
 		}
+		old := e.StartTime
 		e.StartTime = strings.TrimSpace(*in.StartTime)
+		if old != "" && old != e.StartTime && in.ExDates == nil {
+			// Excluded dates name meetings by their wall time: follow the series' new time.
+			t, _ := time.Parse("15:04", e.StartTime)
+			for i, x := range e.ExDates {
+				if x.Format("15:04") == old {
+					e.ExDates[i] = time.Date(x.Year(), x.Month(), x.Day(), t.Hour(), t.Minute(), 0, 0, time.UTC)
+				}
+			}
+		}
 	}
 	if in.EndDate != nil {
 		if strings.TrimSpace(*in.EndDate) == "" {

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -303,38 +302,18 @@ func apiCollection(kind domain.EventKind) string {
 	return "series"
 }
 
-// createEvent validates the input completely, then saves the event and its occurrences
-// (and extra organisers) in one go.
+// createEvent validates the input completely, then saves the event, its organisers and
+// its occurrences in one transaction.
 func (s *Server) createEvent(ctx context.Context, kind domain.EventKind, in eventInput, creator int64) (domain.Event, error) {
 	e := newEvent(kind)
 	if err := in.apply(&e); err != nil {
 		return e, err
 	}
-	created, err := s.o.Store.CreateEvent(ctx, e, creator)
-	if err != nil {
-		return created, err
-	}
+	var organisers []string
 	if in.Organisers != nil {
-		emails := *in.Organisers
-		if me, err := s.o.Store.PersonByID(ctx, creator); err == nil && !containsFold(emails, me.Email) {
-			emails = append(emails, me.Email) // the creator stays an organiser
-		}
-		if err := s.o.Store.SetOrganisers(ctx, created.ID, emails); err != nil {
-			_ = s.o.Store.DeleteEvent(ctx, created.ID) // keep creation all-or-nothing
-			return created, err
-		}
-		return s.o.Store.EventByID(ctx, created.ID)
+		organisers = *in.Organisers
 	}
-	return created, nil
-}
-
-func containsFold(list []string, v string) bool {
-	for _, x := range list {
-		if strings.EqualFold(strings.TrimSpace(x), v) {
-			return true
-		}
-	}
-	return false
+	return s.o.Store.CreateEvent(ctx, e, creator, organisers)
 }
 
 func (s *Server) apiGetEvent(kind domain.EventKind) echo.HandlerFunc {
@@ -368,14 +347,16 @@ func (s *Server) apiUpdateEvent(kind domain.EventKind) echo.HandlerFunc {
 	}
 }
 
+// updateEvent applies the change, organisers included, in one transaction.
 func (s *Server) updateEvent(ctx context.Context, id int64, in eventInput) (domain.Event, error) {
+	var organisers []string
 	if in.Organisers != nil {
-		// Checked first so a bad address refuses the whole change.
-		if err := s.o.Store.SetOrganisers(ctx, id, *in.Organisers); err != nil {
-			return domain.Event{}, err
+		organisers = *in.Organisers
+		if organisers == nil {
+			organisers = []string{} // an explicit empty list: refused by the store
 		}
 	}
-	return s.o.Store.UpdateEvent(ctx, id, func(e *domain.Event) error { return in.apply(e) })
+	return s.o.Store.UpdateEvent(ctx, id, organisers, func(e *domain.Event) error { return in.apply(e) })
 }
 
 func (s *Server) apiDeleteEvent(kind domain.EventKind) echo.HandlerFunc {

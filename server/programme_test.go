@@ -424,3 +424,41 @@ func TestRecurrencePreview(t *testing.T) {
 		t.Fatalf("bad time in preview: %d %v", code, out)
 	}
 }
+
+// Excluded dates follow a change of the series' time; organisers change atomically with
+// the rest (a bad address refuses the whole edit).
+func TestSeriesEditsStayConsistent(t *testing.T) {
+	p := newProgEnv(t)
+	body := map[string]any{}
+	for k, v := range batterySeminar {
+		body[k] = v
+	}
+	body["exdates"] = []string{"2026-01-22T15:00"}
+	s := p.must(201, "organiser", "POST", "/api/v1/series", body)
+	path := fmt.Sprintf("/api/v1/series/%v", s["id"])
+	out := p.must(200, "organiser", "PATCH", path, map[string]any{"start_time": "16:00"})
+	if ex := out["exdates"].([]any); len(ex) != 1 || ex[0] != "2026-01-22T16:00" {
+		t.Fatalf("exdates after the time change: %v", out["exdates"])
+	}
+	occs := items(t, p.must(200, "", "GET", path+"/occurrences?from=2026-01-01&to=2026-02-28", nil))
+	for _, o := range occs {
+		if strings.HasPrefix(o["start"].(string), "2026-01-22") {
+			t.Fatalf("excluded date came back: %v", o)
+		}
+	}
+	code, resp := p.call("organiser", "PATCH", path, map[string]any{"title": "Renamed", "organisers": []string{"organiser@example.org", "nobody@example.org"}})
+	if code != 400 || fieldOf(resp) != "organisers" {
+		t.Fatalf("unknown organiser: %d %v", code, resp)
+	}
+	if got := p.must(200, "organiser", "GET", path, nil); got["title"] != "Battery Materials Seminar" {
+		t.Fatalf("a refused edit changed the title: %v", got["title"])
+	}
+	got := p.must(200, "organiser", "PATCH", path, map[string]any{"organisers": []string{"organiser@example.org", "other@example.org"}})
+	if orgs := got["organisers"].([]any); len(orgs) != 2 {
+		t.Fatalf("organisers: %v", orgs)
+	}
+	p.must(200, "other", "PATCH", path, map[string]any{"capacity": 80}) // a co-organiser may now edit
+	if got := p.must(200, "", "GET", path, nil); got["organisers"] != nil {
+		t.Fatalf("organiser emails shown to the public: %v", got["organisers"])
+	}
+}

@@ -25,19 +25,20 @@ import (
 
 // page is what every template receives: the request's context plus the page's own Data.
 type page struct {
-	l         *i18n.Localizer
-	Lang      string
-	Languages []option
-	Person    *domain.Person
-	CSRF      string
-	Path      string
-	RequestID string
-	DevMail   bool
-	Flash     string
-	ZoneKnown bool   // the reader's time zone is known (profile or browser)
-	ZoneName  string // and its label
-	Data      any
-	zone      *time.Location
+	l          *i18n.Localizer
+	Lang       string
+	Languages  []option
+	Person     *domain.Person
+	CSRF       string
+	Path       string
+	RequestID  string
+	DevMail    bool
+	Flash      string
+	ZoneKnown  bool   // the reader's time zone is known (profile or browser)
+	ZoneName   string // and its label
+	ZoneSource string // "profile", "browser" or "" (unknown)
+	Data       any
+	zone       *time.Location
 }
 
 type option struct{ Code, Name string }
@@ -118,6 +119,10 @@ func (s *Server) newPage(c echo.Context, data any) page {
 	if loc := viewerZone(c); loc != nil {
 		p.ZoneKnown, p.ZoneName = true, zoneLabel(loc, s.o.Now())
 		p.zone = loc
+		p.ZoneSource = "browser"
+		if p.Person != nil && p.Person.Profile.TimeZone != "" {
+			p.ZoneSource = "profile"
+		}
 	}
 	p.DevMail = s.o.DevMail && ((p.Person != nil && p.Person.IsAdmin) || fromLoopback(c.Request()))
 	if ck, err := c.Cookie(flashCookie); err == nil && s.catalog.Has(ck.Value) {

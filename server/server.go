@@ -39,13 +39,12 @@ type Store interface {
 	Mailbox(ctx context.Context, limit int) ([]store.MailboxMessage, error)
 	MailboxMessageByID(ctx context.Context, id int64) (store.MailboxMessage, error)
 
-	CreateEvent(ctx context.Context, e domain.Event, creator int64) (domain.Event, error)
+	CreateEvent(ctx context.Context, e domain.Event, creator int64, organisers []string) (domain.Event, error)
 	EventByID(ctx context.Context, id int64) (domain.Event, error)
 	EventBySlug(ctx context.Context, slug string) (domain.Event, error)
-	UpdateEvent(ctx context.Context, id int64, mutate func(*domain.Event) error) (domain.Event, error)
+	UpdateEvent(ctx context.Context, id int64, organisers []string, mutate func(*domain.Event) error) (domain.Event, error)
 	DeleteEvent(ctx context.Context, id int64) error
 	ListEvents(ctx context.Context, f store.EventFilter) ([]domain.Event, int, error)
-	SetOrganisers(ctx context.Context, eventID int64, emails []string) error
 	OrganiserEmails(ctx context.Context, eventID int64) ([]string, error)
 	Occurrences(ctx context.Context, f store.OccurrenceFilter) ([]store.Listed, error)
 	OccurrenceByID(ctx context.Context, id int64) (store.Listed, error)

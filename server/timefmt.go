@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -66,7 +67,8 @@ func viewerZone(c echo.Context) *time.Location {
 		}
 	}
 	if ck, err := c.Cookie("puente_tz"); err == nil {
-		if name := ck.Value; domain.ValidTimeZone(name) == nil {
+		name, _ := url.QueryUnescape(ck.Value) // zone.js encodes the "/" in "America/Santiago"
+		if domain.ValidTimeZone(name) == nil {
 			if loc, err := time.LoadLocation(name); err == nil {
 				return loc
 			}

@@ -33,10 +33,10 @@ func scanEvent(row pgx.Row) (domain.Event, error) {
 	return e, err
 }
 
-// CreateEvent saves a new series or conference (already validated), makes creator its
-// organiser and, for a series, generates its occurrences, all in one transaction. A taken
-// slug gets a number appended.
-func (s *Store) CreateEvent(ctx context.Context, e domain.Event, creator int64) (domain.Event, error) {
+// CreateEvent saves a new series or conference (already validated), makes creator and the
+// accounts of organisers (emails; nil for none) its organisers and, for a series,
+// generates its occurrences, all in one transaction. A taken slug gets a number appended.
+func (s *Store) CreateEvent(ctx context.Context, e domain.Event, creator int64, organisers []string) (domain.Event, error) {
 	var id int64
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		slug, err := freeSlug(ctx, tx, e.Slug, 0)
@@ -57,6 +57,15 @@ func (s *Store) CreateEvent(ctx context.Context, e domain.Event, creator int64) 
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO event_organisers (event_id, person_id) VALUES ($1, $2)`, id, creator); err != nil {
 			return fmt.Errorf("add organiser: %w", err)
+		}
+		if organisers != nil {
+			var email string
+			if err := tx.QueryRow(ctx, `SELECT email FROM people WHERE id = $1`, creator).Scan(&email); err != nil {
+				return fmt.Errorf("read creator: %w", err)
+			}
+			if err := setOrganisers(ctx, tx, id, append(organisers, email)); err != nil {
+				return err
+			}
 		}
 		if e, err = eventInTx(ctx, tx, id, false); err != nil {
 			return err
@@ -138,9 +147,9 @@ func (s *Store) EventBySlug(ctx context.Context, slug string) (domain.Event, err
 }
 
 // UpdateEvent changes an event atomically: mutate sees the current row (locked), may refuse
-// with an error, and the result is saved and, for a series, its future occurrences
-// regenerated, all in one transaction.
-func (s *Store) UpdateEvent(ctx context.Context, id int64, mutate func(*domain.Event) error) (domain.Event, error) {
+// with an error, and the result is saved, the organisers replaced (unless organisers is
+// nil) and, for a series, its future occurrences regenerated, all in one transaction.
+func (s *Store) UpdateEvent(ctx context.Context, id int64, organisers []string, mutate func(*domain.Event) error) (domain.Event, error) {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		e, err := eventInTx(ctx, tx, id, true)
 		if err != nil {
@@ -148,6 +157,11 @@ func (s *Store) UpdateEvent(ctx context.Context, id int64, mutate func(*domain.E
 		}
 		if err := mutate(&e); err != nil {
 			return err
+		}
+		if organisers != nil {
+			if err := setOrganisers(ctx, tx, id, organisers); err != nil {
+				return err
+			}
 		}
 		slug, err := freeSlug(ctx, tx, e.Slug, id)
 		if err != nil {
@@ -200,41 +214,36 @@ func (s *Store) IsOrganiser(ctx context.Context, eventID, personID int64) (bool,
 	return ok, nil
 }
 
-// SetOrganisers replaces an event's organisers with the accounts of these addresses. Every
+// setOrganisers replaces an event's organisers with the accounts of these addresses. Every
 // address must have an account, and there must be at least one organiser.
-func (s *Store) SetOrganisers(ctx context.Context, eventID int64, emails []string) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := eventInTx(ctx, tx, eventID, true); err != nil {
-			return err
+func setOrganisers(ctx context.Context, tx pgx.Tx, eventID int64, emails []string) error {
+	var ids []int64
+	for _, email := range emails {
+		email = strings.TrimSpace(email)
+		if email == "" {
+			continue
 		}
-		var ids []int64
-		for _, email := range emails {
-			email = strings.TrimSpace(email)
-			if email == "" {
-				continue
-			}
-			var id int64
-			err := tx.QueryRow(ctx, `SELECT id FROM people WHERE lower(email) = lower($1)`, email).Scan(&id)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return domain.Invalid("organisers", "No account for "+email+"; they must sign in to Puente once first.")
-			}
-			if err != nil {
-				return fmt.Errorf("find organiser: %w", err)
-			}
-			ids = append(ids, id)
+		var id int64
+		err := tx.QueryRow(ctx, `SELECT id FROM people WHERE lower(email) = lower($1)`, email).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return domain.Invalid("organisers", "No account for "+email+"; they must sign in to Puente once first.")
 		}
-		if len(ids) == 0 {
-			return domain.Invalid("organisers", "A series needs at least one organiser.")
+		if err != nil {
+			return fmt.Errorf("find organiser: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM event_organisers WHERE event_id = $1 AND NOT (person_id = ANY($2))`, eventID, ids); err != nil {
-			return fmt.Errorf("remove organisers: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO event_organisers (event_id, person_id) SELECT $1, unnest($2::bigint[])
-			ON CONFLICT DO NOTHING`, eventID, ids); err != nil {
-			return fmt.Errorf("add organisers: %w", err)
-		}
-		return nil
-	})
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return domain.Invalid("organisers", "A series needs at least one organiser.")
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM event_organisers WHERE event_id = $1 AND NOT (person_id = ANY($2))`, eventID, ids); err != nil {
+		return fmt.Errorf("remove organisers: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO event_organisers (event_id, person_id) SELECT $1, unnest($2::bigint[])
+		ON CONFLICT DO NOTHING`, eventID, ids); err != nil {
+		return fmt.Errorf("add organisers: %w", err)
+	}
+	return nil
 }
 
 // OrganiserEmails lists the addresses of an event's organisers.

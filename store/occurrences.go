@@ -179,13 +179,11 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// resolveLenient turns a stored wall time into an instant even if new time-zone rules put it
-// in a gap (Go's normalisation then applies); stored times were checked when saved.
+// resolveLenient turns a stored wall time into an instant even if new time-zone rules put
+// it in a gap or overlap (RFC 5545's rule: a gap moves forward, an overlap takes the first);
+// stored times were checked when saved.
 func resolveLenient(loc *time.Location, wall time.Time) time.Time {
-	if t, err := programme.Resolve(loc, wall, "start_time"); err == nil {
-		return t
-	}
-	return time.Date(wall.Year(), wall.Month(), wall.Day(), wall.Hour(), wall.Minute(), 0, 0, loc)
+	return programme.ResolveLenient(loc, wall)
 }
 
 // refreshInstants recomputes starts_at/ends_at of future rows matching cond from their wall

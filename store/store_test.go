@@ -346,7 +346,7 @@ func TestHorizonMovesWithTime(t *testing.T) {
 	org, _ := s.CreatePerson(ctx, store.NewPerson{Email: "org@example.org", IsOrganiser: true})
 	e, err := s.CreateEvent(ctx, domain.Event{Kind: domain.KindSeries, Slug: "weekly", Title: "Weekly", Language: "en",
 		Visibility: "public", TimeZone: "Europe/London", StartDate: time.Date(2026, 3, 5, 0, 0, 0, 0, time.UTC), StartTime: "15:00",
-		Duration: time.Hour, RRule: "FREQ=WEEKLY;BYDAY=TH", Registration: "open", Tags: []string{}}, org.ID)
+		Duration: time.Hour, RRule: "FREQ=WEEKLY;BYDAY=TH", Registration: "open", Tags: []string{}}, org.ID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

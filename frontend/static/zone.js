@@ -1,6 +1,7 @@
-// Tell the server the browser's time zone, so pages can show every time in the reader's
-// zone even before they set one in their profile. Reload once when the page was rendered
-// without knowing it.
+// Tell the server the browser's time zone, so pages show every time in the reader's zone
+// even before they set one in their profile. When the page was drawn without it, or with
+// a zone the browser no longer has (a traveller), reload once with the right one. A zone
+// set in the profile wins on the server, so then there is nothing to reload for.
 (function () {
   var zone;
   try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { return; }
@@ -8,8 +9,9 @@
   var current = (document.cookie.match(/(?:^|; )puente_tz=([^;]*)/) || [])[1];
   if (current && decodeURIComponent(current) === zone) return;
   document.cookie = "puente_tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; samesite=lax";
-  if (document.body && document.body.dataset.zoneKnown === "false" && !sessionStorage.getItem("puente_tz_reloaded")) {
-    sessionStorage.setItem("puente_tz_reloaded", "1");
+  var source = document.body ? document.body.dataset.zoneSource : "";
+  if (source !== "profile" && sessionStorage.getItem("puente_tz_reloaded") !== zone) {
+    sessionStorage.setItem("puente_tz_reloaded", zone);
     location.reload();
   }
 })();
