@@ -24,7 +24,11 @@ type dashboardPage struct {
 
 func (s *Server) organiseDashboard(c echo.Context) error {
 	p := personOf(c)
-	events, _, err := s.o.Store.ListEvents(c.Request().Context(), store.EventFilter{OrganiserID: p.ID, Limit: 200})
+	f := store.EventFilter{OrganiserID: p.ID, Limit: 200}
+	if p.IsAdmin { // site admins manage everything
+		f = store.EventFilter{IncludeUnlisted: true, Limit: 200}
+	}
+	events, _, err := s.o.Store.ListEvents(c.Request().Context(), f)
 	if err != nil {
 		return err
 	}

@@ -70,6 +70,7 @@ type programmePage struct {
 	Query, Tag, Language string
 	Series               string
 	Tags                 []string
+	AllSeries            []option
 	ZoneKnown            bool
 }
 
@@ -93,8 +94,17 @@ func (s *Server) programme(c echo.Context) error {
 	for _, l := range list {
 		views = append(views, s.view(c, l))
 	}
-	return s.render(c, http.StatusOK, "programme.html", programmePage{Days: byDay(views), Query: q, Tag: tag,
-		Language: lang, Series: series, Tags: domain.SuggestedTags(), ZoneKnown: viewerZone(c) != nil})
+	events, _, err := s.o.Store.ListEvents(c.Request().Context(), store.EventFilter{Limit: 200})
+	if err != nil {
+		return err
+	}
+	pp := programmePage{Days: byDay(views), Query: q, Tag: tag, Language: lang, Series: series, Tags: domain.SuggestedTags(),
+		ZoneKnown: viewerZone(c) != nil}
+	for _, e := range events {
+		pp.AllSeries = append(pp.AllSeries, option{Code: e.Slug, Name: e.Title})
+	}
+	sort.Slice(pp.AllSeries, func(i, j int) bool { return pp.AllSeries[i].Name < pp.AllSeries[j].Name })
+	return s.render(c, http.StatusOK, "programme.html", pp)
 }
 
 type eventPage struct {

@@ -462,3 +462,33 @@ func TestSeriesEditsStayConsistent(t *testing.T) {
 		t.Fatalf("organiser emails shown to the public: %v", got["organisers"])
 	}
 }
+
+func TestProgrammeFilters(t *testing.T) {
+	p := newProgEnv(t)
+	p.must(201, "organiser", "POST", "/api/v1/series", batterySeminar)
+	p.must(201, "organiser", "POST", "/api/v1/series", map[string]any{"title": "Seminario de Litio", "timezone": "America/Santiago",
+		"start_date": "2026-01-06", "start_time": "10:00", "rrule": "FREQ=MONTHLY;BYDAY=1TU", "tags": []string{"direct lithium extraction"}, "language": "es"})
+	p.must(201, "organiser", "POST", "/api/v1/series", map[string]any{"title": "Hidden Seminar", "timezone": "UTC",
+		"start_date": "2026-01-05", "start_time": "10:00", "visibility": "unlisted"})
+	b := p.browser("en")
+	count := func(q string) int { return strings.Count(b.get("/programme?"+q).body, `class="talk-title"`) }
+	all := count("")
+	if all == 0 || strings.Contains(b.get("/programme").body, "Hidden Seminar") {
+		t.Fatalf("programme: %d talks, or an unlisted one shown", all)
+	}
+	if n := count("language=es"); n == 0 || n >= all {
+		t.Errorf("language filter: %d of %d", n, all)
+	}
+	if n := count("tag=direct+lithium+extraction"); n != count("language=es") {
+		t.Errorf("tag filter: %d", n)
+	}
+	if n := count("series=battery-materials-seminar"); n == 0 || n+count("series=seminario-de-litio") != all {
+		t.Errorf("series filter: %d", n)
+	}
+	if n := count("q=litio"); n != count("language=es") {
+		t.Errorf("search: %d", n)
+	}
+	if n := count("q=nothing-matches-this"); n != 0 {
+		t.Errorf("search for nothing: %d", n)
+	}
+}
