@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -76,6 +77,25 @@ func waitFor(t *testing.T, ctx context.Context, what, expr string) {
 			t.Fatalf("%s: %s still false at %s (last error %v)", what, expr, loc, err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// screenshot saves the page as PNG into $PUENTE_SCREENSHOTS, when set, for a person to look at.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("PUENTE_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		t.Logf("screenshot %s: %v", name, err)
 	}
 }
 

@@ -56,12 +56,14 @@ func TestBrowserSeriesAndSantiagoViewer(t *testing.T) {
 		})()`))
 	waitFor(t, ctx, "live preview", `document.querySelectorAll("#preview-list li").length >= 5 &&
 		document.querySelector("#preview-list li").textContent.includes("12:00")`)
+	screenshot(t, ctx, "series-form")
 	summary := eval[string](t, ctx, `document.getElementById("preview-summary").textContent`)
 	if !strings.Contains(summary, "2 weeks") {
 		t.Errorf("preview summary: %q", summary)
 	}
 	step(t, ctx, "create", chromedp.Submit(chromedp.CSS(`#title`)))
 	waitFor(t, ctx, "manage page", `location.pathname.startsWith("/organise/events/") && document.querySelectorAll(".talks.manage li").length > 10`)
+	screenshot(t, ctx, "series-manage")
 
 	// An attendee in Santiago, in another browser, signed out, never told Puente their zone.
 	actx := newBrowser(t)
@@ -73,5 +75,6 @@ func TestBrowserSeriesAndSantiagoViewer(t *testing.T) {
 	step(t, actx, "programme", chromedp.Navigate(in.baseURL+"/series/battery-materials-seminar"))
 	waitFor(t, actx, "times in Santiago", `document.body.textContent.includes("Santiago") &&
 		document.body.textContent.includes("12:00–13:00") && document.body.textContent.includes("15:00 London")`)
+	screenshot(t, actx, "series-santiago")
 	in.stop()
 }
