@@ -102,7 +102,12 @@ func (s *Server) routes() *echo.Echo {
 		g.DELETE("/:id", s.apiDeleteEvent(kind))
 		g.GET("/:id/"+occurrencesName(kind), s.apiEventOccurrences(kind))
 		g.POST("/:id/"+occurrencesName(kind), s.apiAddOccurrence(kind))
+		g.GET("/:id/registrations", s.apiEventRegistrations(kind))
 	}
+	api.POST("/occurrences/:id/registrations", s.apiRegister)
+	api.DELETE("/occurrences/:id/registrations/me", s.apiCancelMyRegistration)
+	api.GET("/occurrences/:id/registrations", s.apiOccurrenceRegistrations)
+	apiMe.GET("/registrations", s.apiMyRegistrations)
 	api.POST("/conferences/:id/tracks", s.apiAddTrack)
 	api.PATCH("/tracks/:id", s.apiUpdateTrack)
 	api.DELETE("/tracks/:id", s.apiDeleteTrack)

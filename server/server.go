@@ -57,6 +57,11 @@ type Store interface {
 	TrackByID(ctx context.Context, id int64) (domain.Track, error)
 	UpdateTrack(ctx context.Context, t domain.Track) (domain.Track, error)
 	DeleteTrack(ctx context.Context, id int64) error
+
+	Register(ctx context.Context, occID, personID int64, d store.RegistrationDetails) (store.RegisterResult, error)
+	CancelRegistration(ctx context.Context, occID, personID int64) (store.Registration, []store.Registration, error)
+	Registrations(ctx context.Context, f store.RegistrationFilter) ([]store.Registration, error)
+	PromoteWaiting(ctx context.Context, occID int64) ([]store.Registration, error)
 }
 
 // Options configure a Server.

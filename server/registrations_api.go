@@ -1,0 +1,184 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/store"
+)
+
+type registrationInput struct {
+	Name           *string `json:"name"`
+	Affiliation    *string `json:"affiliation"`
+	Country        *string `json:"country"`
+	CareerStage    *string `json:"career_stage"`
+	ConsentContact *bool   `json:"consent_contact"`
+}
+
+type registrationJSON struct {
+	ID             int64     `json:"id"`
+	OccurrenceID   int64     `json:"occurrence_id"`
+	Status         string    `json:"status"`
+	Position       int       `json:"position,omitempty"`
+	Email          string    `json:"email,omitempty"` // organisers only
+	Name           string    `json:"name"`
+	Affiliation    string    `json:"affiliation"`
+	Country        string    `json:"country"`
+	CareerStage    string    `json:"career_stage"`
+	ConsentContact bool      `json:"consent_contact"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+func toRegistrationJSON(r store.Registration, withEmail bool) registrationJSON {
+	j := registrationJSON{ID: r.ID, OccurrenceID: r.OccurrenceID, Status: r.Status, Position: r.Position,
+		Name: r.Details.Name, Affiliation: r.Details.Affiliation, Country: r.Details.Country,
+		CareerStage: string(r.Details.CareerStage), ConsentContact: r.Details.ConsentContact, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	if withEmail {
+		j.Email = r.Email
+	}
+	return j
+}
+
+// details fills the form from the person's profile, overridden by what they sent, and
+// checks it with the profile's rules.
+func (in registrationInput) details(p domain.Person) (store.RegistrationDetails, error) {
+	prof := p.Profile
+	set := func(dst *string, v *string) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&prof.Name, in.Name)
+	set(&prof.Affiliation, in.Affiliation)
+	set(&prof.Country, in.Country)
+	if in.CareerStage != nil {
+		prof.CareerStage = domain.CareerStage(*in.CareerStage)
+	}
+	prof, err := prof.Normalize()
+	if err != nil {
+		return store.RegistrationDetails{}, err
+	}
+	d := store.RegistrationDetails{Name: prof.Name, Affiliation: prof.Affiliation, Country: prof.Country, CareerStage: prof.CareerStage}
+	if in.ConsentContact != nil {
+		d.ConsentContact = *in.ConsentContact
+	}
+	if strings.TrimSpace(d.Name) == "" {
+		d.Name = p.DisplayName()
+	}
+	return d, nil
+}
+
+// apiRegister registers the signed-in person for an occurrence.
+func (s *Server) apiRegister(c echo.Context) error {
+	p := personOf(c)
+	if p == nil {
+		return &domain.Error{Code: domain.CodeUnauthenticated, Message: "Sign in first (or send a personal API token)."}
+	}
+	l, err := s.occurrenceFromPath(c)
+	if err != nil {
+		return err
+	}
+	var in registrationInput
+	if c.Request().ContentLength != 0 {
+		if err := decodeJSON(c, &in); err != nil {
+			return err
+		}
+	}
+	d, err := in.details(*p)
+	if err != nil {
+		return err
+	}
+	res, err := s.o.Store.Register(c.Request().Context(), l.Occurrence.ID, p.ID, d)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if res.Created {
+		status = http.StatusCreated
+		s.log.Info("registered", "occurrence", l.Occurrence.ID, "person", p.ID, "status", res.Registration.Status)
+	}
+	return c.JSON(status, toRegistrationJSON(res.Registration, false))
+}
+
+func (s *Server) apiCancelMyRegistration(c echo.Context) error {
+	p := personOf(c)
+	if p == nil {
+		return &domain.Error{Code: domain.CodeUnauthenticated, Message: "Sign in first (or send a personal API token)."}
+	}
+	l, err := s.occurrenceFromPath(c)
+	if err != nil {
+		return err
+	}
+	cancelled, promoted, err := s.o.Store.CancelRegistration(c.Request().Context(), l.Occurrence.ID, p.ID)
+	if err != nil {
+		return err
+	}
+	for _, r := range promoted {
+		s.log.Info("promoted from the waitlist", "occurrence", l.Occurrence.ID, "person", r.PersonID)
+	}
+	return c.JSON(http.StatusOK, toRegistrationJSON(cancelled, false))
+}
+
+func (s *Server) apiMyRegistrations(c echo.Context) error {
+	regs, err := s.o.Store.Registrations(c.Request().Context(), store.RegistrationFilter{PersonID: personOf(c).ID})
+	if err != nil {
+		return err
+	}
+	out := make([]registrationJSON, 0, len(regs))
+	for _, r := range regs {
+		out = append(out, toRegistrationJSON(r, false))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": out})
+}
+
+// registrationList answers an organiser's list with counts by status.
+func (s *Server) registrationList(c echo.Context, f store.RegistrationFilter) error {
+	if st := c.QueryParam("status"); st != "" {
+		switch st {
+		case store.RegConfirmed, store.RegWaitlisted, store.RegPending, store.RegDeclined, store.RegCancelled:
+			f.Status = st
+		default:
+			return domain.Invalid("status", "status must be confirmed, waitlisted, pending, declined or cancelled.")
+		}
+	}
+	regs, err := s.o.Store.Registrations(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	counts := map[string]int{}
+	out := make([]registrationJSON, 0, len(regs))
+	for _, r := range regs {
+		counts[r.Status]++
+		out = append(out, toRegistrationJSON(r, true))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": out, "counts": counts})
+}
+
+func (s *Server) apiOccurrenceRegistrations(c echo.Context) error {
+	l, err := s.occurrenceFromPath(c)
+	if err != nil {
+		return err
+	}
+	if err := s.canManage(c, l.Event); err != nil {
+		return err
+	}
+	return s.registrationList(c, store.RegistrationFilter{OccurrenceID: l.Occurrence.ID})
+}
+
+func (s *Server) apiEventRegistrations(kind domain.EventKind) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		e, err := s.eventOfKind(c, kind)
+		if err != nil {
+			return err
+		}
+		if err := s.canManage(c, e); err != nil {
+			return err
+		}
+		return s.registrationList(c, store.RegistrationFilter{EventID: e.ID})
+	}
+}

@@ -1,0 +1,277 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/puente-org/puente/domain"
+)
+
+// Registration statuses.
+const (
+	RegConfirmed  = "confirmed"
+	RegWaitlisted = "waitlisted"
+	RegPending    = "pending" // awaiting an organiser's approval
+	RegDeclined   = "declined"
+	RegCancelled  = "cancelled"
+)
+
+// Registration is one person's place (or place in line) for one occurrence.
+type Registration struct {
+	ID           int64
+	OccurrenceID int64
+	PersonID     int64
+	Email        string
+	Status       string
+	Position     int // 1-based place on the waitlist, when waitlisted
+	Details      RegistrationDetails
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// RegistrationDetails is what the registration form asks.
+type RegistrationDetails struct {
+	Name           string
+	Affiliation    string
+	Country        string
+	CareerStage    domain.CareerStage
+	ConsentContact bool
+}
+
+// RegisterResult tells the caller what happened, so it can send the right email.
+type RegisterResult struct {
+	Registration Registration
+	Created      bool // false: the person was already registered (idempotent)
+}
+
+// lockOccurrence locks an occurrence for a registration change and returns what the
+// capacity rules need. Every change of who holds a place goes through this lock, so
+// capacity can never be exceeded whatever the concurrency.
+func lockOccurrence(ctx context.Context, tx pgx.Tx, occID int64) (status string, ends time.Time, capacity int, mode string, err error) {
+	err = tx.QueryRow(ctx, `SELECT o.status, o.ends_at, e.capacity, e.registration FROM occurrences o
+		JOIN events e ON e.id = o.event_id WHERE o.id = $1 FOR UPDATE OF o`, occID).Scan(&status, &ends, &capacity, &mode)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", ends, 0, "", notFound("occurrence")
+	}
+	if err != nil {
+		return "", ends, 0, "", fmt.Errorf("lock occurrence: %w", err)
+	}
+	return status, ends, capacity, mode, nil
+}
+
+func confirmedCount(ctx context.Context, tx pgx.Tx, occID int64) (int, error) {
+	var n int
+	err := tx.QueryRow(ctx, `SELECT count(*) FROM registrations WHERE occurrence_id = $1 AND status = 'confirmed'`, occID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count registrations: %w", err)
+	}
+	return n, nil
+}
+
+// Register gives person a place for an occurrence: confirmed while there is room (or
+// pending approval in approval mode), else on the waitlist in arrival order. Registering
+// again returns the existing registration unchanged.
+func (s *Store) Register(ctx context.Context, occID, personID int64, d RegistrationDetails) (RegisterResult, error) {
+	var res RegisterResult
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		status, ends, capacity, mode, err := lockOccurrence(ctx, tx, occID)
+		if err != nil {
+			return err
+		}
+		switch {
+		case status == domain.StatusCancelled:
+			return &domain.Error{Code: domain.CodeConflict, Message: "This session is cancelled; registration is closed."}
+		case !ends.After(s.now()):
+			return &domain.Error{Code: domain.CodeExpired, Message: "This session is over; registration is closed."}
+		case mode == domain.RegistrationClosed:
+			return &domain.Error{Code: domain.CodeConflict, Message: "Registration for this series is closed."}
+		}
+		var id int64
+		var current string
+		err = tx.QueryRow(ctx, `SELECT id, status FROM registrations WHERE occurrence_id = $1 AND person_id = $2`, occID, personID).Scan(&id, &current)
+		if err == nil && current != RegCancelled && current != RegDeclined {
+			res.Registration, err = registrationInTx(ctx, tx, id)
+			return err
+		}
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("read registration: %w", err)
+		}
+		next := RegPending
+		if mode != domain.RegistrationApproval {
+			n, err := confirmedCount(ctx, tx, occID)
+			if err != nil {
+				return err
+			}
+			next = RegConfirmed
+			if capacity > 0 && n >= capacity {
+				next = RegWaitlisted
+			}
+		}
+		var waitSince *time.Time
+		if next == RegWaitlisted {
+			now := s.now()
+			waitSince = &now
+		}
+		err = tx.QueryRow(ctx, `INSERT INTO registrations (occurrence_id, person_id, status, waitlisted_at, name, affiliation,
+			country, career_stage, consent_contact, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+			ON CONFLICT (occurrence_id, person_id) DO UPDATE SET status = EXCLUDED.status, waitlisted_at = EXCLUDED.waitlisted_at,
+			name = EXCLUDED.name, affiliation = EXCLUDED.affiliation, country = EXCLUDED.country,
+			career_stage = EXCLUDED.career_stage, consent_contact = EXCLUDED.consent_contact, created_at = EXCLUDED.created_at,
+			updated_at = EXCLUDED.updated_at
+			RETURNING id`, occID, personID, next, waitSince, d.Name, d.Affiliation, d.Country, string(d.CareerStage),
+			d.ConsentContact, s.now()).Scan(&id)
+		if err != nil {
+			return fmt.Errorf("register: %w", err)
+		}
+		res.Created = true
+		res.Registration, err = registrationInTx(ctx, tx, id)
+		return err
+	})
+	return res, err
+}
+
+// CancelRegistration gives up a person's place; if it was a confirmed place, the first
+// people on the waitlist are promoted in the same transaction. It returns the promoted
+// registrations (to tell them).
+func (s *Store) CancelRegistration(ctx context.Context, occID, personID int64) (cancelled Registration, promoted []Registration, err error) {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, _, _, _, err := lockOccurrence(ctx, tx, occID); err != nil {
+			return err
+		}
+		var id int64
+		err := tx.QueryRow(ctx, `UPDATE registrations SET status = 'cancelled', waitlisted_at = NULL, updated_at = $3
+			WHERE occurrence_id = $1 AND person_id = $2 AND status IN ('confirmed', 'waitlisted', 'pending') RETURNING id`,
+			occID, personID, s.now()).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return &domain.Error{Code: domain.CodeNotFound, Message: "You are not registered for this session."}
+		}
+		if err != nil {
+			return fmt.Errorf("cancel registration: %w", err)
+		}
+		if cancelled, err = registrationInTx(ctx, tx, id); err != nil {
+			return err
+		}
+		promoted, err = s.promote(ctx, tx, occID)
+		return err
+	})
+	return cancelled, promoted, err
+}
+
+// promote fills free places from the waitlist, first come first served. The occurrence
+// must be locked by the caller.
+func (s *Store) promote(ctx context.Context, tx pgx.Tx, occID int64) ([]Registration, error) {
+	var capacity int
+	if err := tx.QueryRow(ctx, `SELECT e.capacity FROM occurrences o JOIN events e ON e.id = o.event_id WHERE o.id = $1`,
+		occID).Scan(&capacity); err != nil {
+		return nil, fmt.Errorf("read capacity: %w", err)
+	}
+	n, err := confirmedCount(ctx, tx, occID)
+	if err != nil {
+		return nil, err
+	}
+	free := capacity - n
+	if capacity == 0 {
+		free = 1 << 30
+	}
+	if free <= 0 {
+		return nil, nil
+	}
+	rows, err := tx.Query(ctx, `UPDATE registrations SET status = 'confirmed', waitlisted_at = NULL, updated_at = $3
+		WHERE id IN (SELECT id FROM registrations WHERE occurrence_id = $1 AND status = 'waitlisted'
+		             ORDER BY waitlisted_at, id LIMIT $2) RETURNING id`, occID, free, s.now())
+	if err != nil {
+		return nil, fmt.Errorf("promote: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("promote: %w", err)
+	}
+	var out []Registration
+	for _, id := range ids {
+		r, err := registrationInTx(ctx, tx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+const registrationSelect = `SELECT r.id, r.occurrence_id, r.person_id, p.email, r.status,
+	CASE WHEN r.status = 'waitlisted' THEN (SELECT count(*) FROM registrations w WHERE w.occurrence_id = r.occurrence_id
+		AND w.status = 'waitlisted' AND (w.waitlisted_at, w.id) <= (r.waitlisted_at, r.id)) ELSE 0 END,
+	r.name, r.affiliation, r.country, r.career_stage, r.consent_contact, r.created_at, r.updated_at
+	FROM registrations r JOIN people p ON p.id = r.person_id`
+
+func scanRegistration(row pgx.Row) (Registration, error) {
+	var r Registration
+	var stage string
+	err := row.Scan(&r.ID, &r.OccurrenceID, &r.PersonID, &r.Email, &r.Status, &r.Position, &r.Details.Name,
+		&r.Details.Affiliation, &r.Details.Country, &stage, &r.Details.ConsentContact, &r.CreatedAt, &r.UpdatedAt)
+	r.Details.CareerStage = domain.CareerStage(stage)
+	return r, err
+}
+
+func registrationInTx(ctx context.Context, tx pgx.Tx, id int64) (Registration, error) {
+	r, err := scanRegistration(tx.QueryRow(ctx, registrationSelect+` WHERE r.id = $1`, id))
+	if err != nil {
+		return r, fmt.Errorf("read registration: %w", err)
+	}
+	return r, nil
+}
+
+// RegistrationOf returns a person's registration for an occurrence.
+func (s *Store) RegistrationOf(ctx context.Context, occID, personID int64) (Registration, error) {
+	r, err := scanRegistration(s.pool.QueryRow(ctx, registrationSelect+` WHERE r.occurrence_id = $1 AND r.person_id = $2`, occID, personID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, &domain.Error{Code: domain.CodeNotFound, Message: "You are not registered for this session."}
+	}
+	if err != nil {
+		return r, fmt.Errorf("read registration: %w", err)
+	}
+	return r, nil
+}
+
+// RegistrationFilter selects registrations for organisers' lists.
+type RegistrationFilter struct {
+	OccurrenceID int64
+	EventID      int64
+	PersonID     int64
+	Status       string
+}
+
+// Registrations lists registrations: confirmed first, then the waitlist in order, then the rest.
+func (s *Store) Registrations(ctx context.Context, f RegistrationFilter) ([]Registration, error) {
+	q := registrationSelect + ` JOIN occurrences o ON o.id = r.occurrence_id WHERE ($1 = 0 OR r.occurrence_id = $1)
+		AND ($2 = 0 OR o.event_id = $2) AND ($3 = 0 OR r.person_id = $3) AND ($4 = '' OR r.status = $4)
+		ORDER BY o.starts_at, CASE r.status WHEN 'confirmed' THEN 0 WHEN 'waitlisted' THEN 1 WHEN 'pending' THEN 2 ELSE 3 END,
+		r.waitlisted_at, r.id`
+	rows, err := s.pool.Query(ctx, q, f.OccurrenceID, f.EventID, f.PersonID, f.Status)
+	if err != nil {
+		return nil, fmt.Errorf("list registrations: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Registration, error) { return scanRegistration(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list registrations: %w", err)
+	}
+	return out, nil
+}
+
+// PromoteWaiting fills any free places of an occurrence from its waitlist (after capacity
+// was raised) and returns who was promoted.
+func (s *Store) PromoteWaiting(ctx context.Context, occID int64) ([]Registration, error) {
+	var out []Registration
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, _, _, _, err := lockOccurrence(ctx, tx, occID); err != nil {
+			return err
+		}
+		var err error
+		out, err = s.promote(ctx, tx, occID)
+		return err
+	})
+	return out, err
+}
