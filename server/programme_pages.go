@@ -223,12 +223,15 @@ func timetable(views []listedView, tracks []domain.Track) []timetableDay {
 }
 
 type occurrencePage struct {
-	Occ       listedView
-	Event     domain.Event
-	Venue     domain.Venue
-	Duration  int
-	CanManage bool
-	ZoneKnown bool
+	Registration *store.Registration
+	CanRegister  bool
+	Form         profilePage
+	Occ          listedView
+	Event        domain.Event
+	Venue        domain.Venue
+	Duration     int
+	CanManage    bool
+	ZoneKnown    bool
 }
 
 func (s *Server) occurrencePage(c echo.Context) error {
@@ -236,9 +239,26 @@ func (s *Server) occurrencePage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "occurrence.html", occurrencePage{Occ: s.view(c, l), Event: l.Event,
+	op := occurrencePage{Occ: s.view(c, l), Event: l.Event,
 		Venue: l.Event.Venue, Duration: int(l.Occurrence.Duration / time.Minute), CanManage: s.managesQuietly(c, l.Event),
-		ZoneKnown: viewerZone(c) != nil})
+		ZoneKnown: viewerZone(c) != nil}
+	op.CanRegister = l.Occurrence.Status == domain.StatusScheduled && l.Occurrence.End.After(s.o.Now()) &&
+		l.Event.Registration != domain.RegistrationClosed
+	if p := personOf(c); p != nil {
+		regs, err := s.o.Store.Registrations(c.Request().Context(), store.RegistrationFilter{OccurrenceID: l.Occurrence.ID, PersonID: p.ID})
+		if err != nil {
+			return err
+		}
+		if len(regs) > 0 && regs[0].Status != store.RegCancelled && regs[0].Status != store.RegDeclined {
+			op.Registration = &regs[0]
+		}
+		if op.CanRegister && op.Registration == nil {
+			if op.Form, err = s.profilePage(c, p.Profile); err != nil {
+				return err
+			}
+		}
+	}
+	return s.render(c, http.StatusOK, "occurrence.html", op)
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

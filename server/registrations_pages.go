@@ -1,0 +1,149 @@
+package server
+
+import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/store"
+)
+
+// registerFromPage registers the signed-in person from the occurrence page's form.
+func (s *Server) registerFromPage(c echo.Context) error {
+	l, err := s.occurrenceFromPath(c)
+	if err != nil {
+		return err
+	}
+	p := personOf(c)
+	consent := c.FormValue("consent_contact") == "1"
+	in := registrationInput{Name: strPtr(c.FormValue("name")), Affiliation: strPtr(c.FormValue("affiliation")),
+		Country: strPtr(c.FormValue("country")), CareerStage: strPtr(c.FormValue("career_stage")), ConsentContact: &consent}
+	d, err := in.details(*p)
+	if err != nil {
+		return err
+	}
+	res, err := s.o.Store.Register(c.Request().Context(), l.Occurrence.ID, p.ID, d)
+	if err != nil {
+		return err
+	}
+	s.flash(c, "registration.flash_"+res.Registration.Status)
+	return c.Redirect(http.StatusSeeOther, "/occurrences/"+itoa(l.Occurrence.ID))
+}
+
+func (s *Server) unregisterFromPage(c echo.Context) error {
+	l, err := s.occurrenceFromPath(c)
+	if err != nil {
+		return err
+	}
+	if _, _, err := s.o.Store.CancelRegistration(c.Request().Context(), l.Occurrence.ID, personOf(c).ID); err != nil {
+		return err
+	}
+	s.flash(c, "registration.flash_cancelled")
+	return c.Redirect(http.StatusSeeOther, "/occurrences/"+itoa(l.Occurrence.ID))
+}
+
+type registrationsPage struct {
+	Occ     *listedView
+	Event   domain.Event
+	Items   []store.Registration
+	Counts  map[string]int
+	Status  string
+	CSVPath string
+}
+
+func (s *Server) registrationsPage(c echo.Context) error {
+	l, err := s.managedOccurrence(c)
+	if err != nil {
+		return err
+	}
+	f := store.RegistrationFilter{OccurrenceID: l.Occurrence.ID, Status: c.QueryParam("status")}
+	all, err := s.o.Store.Registrations(c.Request().Context(), store.RegistrationFilter{OccurrenceID: l.Occurrence.ID})
+	if err != nil {
+		return err
+	}
+	v := s.view(c, l)
+	rp := registrationsPage{Occ: &v, Event: l.Event, Counts: map[string]int{}, Status: f.Status,
+		CSVPath: "/organise/occurrences/" + itoa(l.Occurrence.ID) + "/registrations.csv"}
+	for _, r := range all {
+		rp.Counts[r.Status]++
+		if f.Status == "" || r.Status == f.Status {
+			rp.Items = append(rp.Items, r)
+		}
+	}
+	return s.render(c, http.StatusOK, "registrations.html", rp)
+}
+
+// csvSafe stops a spreadsheet from reading a cell as a formula (CSV injection).
+func csvSafe(v string) string {
+	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return "'" + v
+	}
+	return v
+}
+
+// registrationsCSV writes registrations as UTF-8 CSV with a byte-order mark, so that
+// spreadsheet programs open accents correctly, and RFC 4180 quoting.
+func (s *Server) registrationsCSV(c echo.Context, name string, regs []store.Registration, titles map[int64]string) error {
+	var buf bytes.Buffer
+	buf.WriteString("\ufeff")
+	w := csv.NewWriter(&buf)
+	w.UseCRLF = true
+	_ = w.Write([]string{"occurrence", "session", "status", "waitlist_position", "name", "email", "affiliation", "country",
+		"career_stage", "consent_contact", "registered_at"})
+	for _, r := range regs {
+		pos := ""
+		if r.Position > 0 {
+			pos = fmt.Sprint(r.Position)
+		}
+		_ = w.Write([]string{itoa(r.OccurrenceID), csvSafe(titles[r.OccurrenceID]), r.Status, pos, csvSafe(r.Details.Name),
+			csvSafe(r.Email), csvSafe(r.Details.Affiliation), r.Details.Country, string(r.Details.CareerStage),
+			fmt.Sprint(r.Details.ConsentContact), r.CreatedAt.UTC().Format("2006-01-02 15:04:05")})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		return err
+	}
+	c.Response().Header().Set("Content-Disposition", `attachment; filename="`+name+`.csv"`)
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.Blob(http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
+}
+
+func (s *Server) occurrenceRegistrationsCSV(c echo.Context) error {
+	l, err := s.managedOccurrence(c)
+	if err != nil {
+		return err
+	}
+	regs, err := s.o.Store.Registrations(c.Request().Context(), store.RegistrationFilter{OccurrenceID: l.Occurrence.ID})
+	if err != nil {
+		return err
+	}
+	title := occurrenceTitle(l) + " " + l.Occurrence.StartLocal.Format("2006-01-02 15:04")
+	return s.registrationsCSV(c, "registrations-"+l.Event.Slug+"-"+l.Occurrence.StartLocal.Format("2006-01-02"), regs,
+		map[int64]string{l.Occurrence.ID: title})
+}
+
+func (s *Server) eventRegistrationsCSV(c echo.Context) error {
+	e, err := s.managedEvent(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	regs, err := s.o.Store.Registrations(ctx, store.RegistrationFilter{EventID: e.ID})
+	if err != nil {
+		return err
+	}
+	list, err := s.o.Store.Occurrences(ctx, store.OccurrenceFilter{EventID: e.ID, IncludeCancelled: true, Limit: 1000})
+	if err != nil {
+		return err
+	}
+	titles := map[int64]string{}
+	for _, l := range list {
+		titles[l.Occurrence.ID] = occurrenceTitle(l) + " " + l.Occurrence.StartLocal.Format("2006-01-02 15:04")
+	}
+	return s.registrationsCSV(c, "registrations-"+e.Slug, regs, titles)
+}
