@@ -53,6 +53,7 @@ type Event struct {
 	Capacity     int         // per occurrence; 0 = unlimited
 	Registration string
 	JoinWindow   time.Duration
+	Reminders    []int // minutes before each occurrence when registrants are reminded
 	Venue        Venue
 	Organisers   []int64
 	Sequence     int

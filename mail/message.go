@@ -13,6 +13,7 @@ type Message struct {
 	Subject  string
 	Text     string // plain-text body (always present)
 	HTML     string // optional HTML alternative
+	ICS      string // optional iCalendar attachment (invite.ics)
 	Attempts int    // delivery attempts so far, including the current one once claimed
 }
 

@@ -149,6 +149,13 @@ func (s *SMTPSender) build(m Message) (*gomail.Msg, error) {
 	if m.HTML != "" {
 		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
 	}
+	if m.ICS != "" {
+		// A calendar entry for the session, as a file calendar programs open.
+		if err := msg.AttachReader("invite.ics", strings.NewReader(m.ICS),
+			gomail.WithFileContentType("text/calendar; charset=utf-8; method=PUBLISH")); err != nil {
+			return nil, fmt.Errorf("%w: calendar attachment: %w", ErrInvalidMessage, err)
+		}
+	}
 	return msg, nil
 }
 

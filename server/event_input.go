@@ -31,6 +31,7 @@ type eventInput struct {
 	Capacity          *int       `json:"capacity"`
 	Registration      *string    `json:"registration"`
 	JoinWindowMinutes *int       `json:"join_window_minutes"`
+	ReminderMinutes   *[]int     `json:"reminder_minutes"`
 	Venue             *venueJSON `json:"venue"`
 	Organisers        *[]string  `json:"organisers"`
 }
@@ -200,6 +201,20 @@ func (in eventInput) apply(e *domain.Event) (err error) {
 	}
 	if e.JoinWindow < 0 || e.JoinWindow > 24*time.Hour {
 		return domain.Invalid("join_window_minutes", "The join window must be from 0 to 1440 minutes.")
+	}
+	if in.ReminderMinutes != nil {
+		if len(*in.ReminderMinutes) > 5 {
+			return domain.Invalid("reminder_minutes", "At most 5 reminders.")
+		}
+		for _, m := range *in.ReminderMinutes {
+			if m < 5 || m > 7*24*60 {
+				return domain.Invalid("reminder_minutes", "Each reminder must be from 5 minutes to 7 days (10080 minutes) before the start.")
+			}
+		}
+		e.Reminders = append([]int{}, *in.ReminderMinutes...)
+	}
+	if e.Reminders == nil {
+		e.Reminders = []int{1440, 60}
 	}
 	if in.Venue != nil {
 		v := domain.Venue{}

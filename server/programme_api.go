@@ -36,6 +36,7 @@ type eventJSON struct {
 	Capacity          int         `json:"capacity"`
 	Registration      string      `json:"registration"`
 	JoinWindowMinutes int         `json:"join_window_minutes"`
+	ReminderMinutes   []int       `json:"reminder_minutes"`
 	Venue             venueJSON   `json:"venue"`
 	Organisers        []string    `json:"organisers,omitempty"` // only for those who manage it
 	PageURL           string      `json:"page_url"`
@@ -72,8 +73,9 @@ func (s *Server) toEventJSON(e domain.Event, lang string) eventJSON {
 		Language: e.Language, Visibility: e.Visibility, Timezone: e.TimeZone, StartDate: e.StartDate.Format(time.DateOnly),
 		DurationMinutes: int(e.Duration / time.Minute), RRule: e.RRule, RDates: walls(e.RDates), ExDates: walls(e.ExDates),
 		Capacity: e.Capacity, Registration: e.Registration, JoinWindowMinutes: int(e.JoinWindow / time.Minute),
-		Venue:   venueJSON{Name: e.Venue.Name, Address: e.Venue.Address, Room: e.Venue.Room},
-		PageURL: s.absURL(s.eventPath(e), nil), FeedURL: s.absURL("/feeds"+s.eventPath(e)+".ics", nil),
+		ReminderMinutes: e.Reminders,
+		Venue:           venueJSON{Name: e.Venue.Name, Address: e.Venue.Address, Room: e.Venue.Room},
+		PageURL:         s.absURL(s.eventPath(e), nil), FeedURL: s.absURL("/feeds"+s.eventPath(e)+".ics", nil),
 		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
 	if e.Kind == domain.KindSeries {
 		j.StartTime = e.StartTime
@@ -360,10 +362,12 @@ func (s *Server) updateEvent(ctx context.Context, id int64, in eventInput) (doma
 	if err != nil {
 		return before, err
 	}
-	e, err := s.o.Store.UpdateEvent(ctx, id, organisers, func(e *domain.Event) error { return in.apply(e) })
+	notify, out := s.notifier(ctx, 0, "")
+	e, err := s.o.Store.UpdateEvent(ctx, id, organisers, func(e *domain.Event) error { return in.apply(e) }, notify)
 	if err != nil {
 		return e, err
 	}
+	s.sent(ctx, out)
 	if before.Capacity != 0 && (e.Capacity == 0 || e.Capacity > before.Capacity) {
 		// More room: the first people waiting get the new places.
 		if err := s.promoteFuture(ctx, e); err != nil {
@@ -380,10 +384,12 @@ func (s *Server) promoteFuture(ctx context.Context, e domain.Event) error {
 		return err
 	}
 	for _, l := range list {
-		promoted, err := s.o.Store.PromoteWaiting(ctx, l.Occurrence.ID)
+		notify, out := s.notifier(ctx, 0, "")
+		promoted, err := s.o.Store.PromoteWaiting(ctx, l.Occurrence.ID, notify)
 		if err != nil {
 			return err
 		}
+		s.sent(ctx, out)
 		for _, r := range promoted {
 			s.log.Info("promoted from the waitlist", "occurrence", l.Occurrence.ID, "person", r.PersonID)
 		}
@@ -572,9 +578,14 @@ func (s *Server) updateOccurrence(ctx context.Context, l store.Listed, in occurr
 	if err := s.checkTrack(ctx, l.Event, in.TrackID); err != nil {
 		return l, err
 	}
-	return s.o.Store.UpdateOccurrence(ctx, l.Occurrence.ID, func(e domain.Event, o *domain.Occurrence) error {
+	notify, out := s.notifier(ctx, 0, "")
+	l, err := s.o.Store.UpdateOccurrence(ctx, l.Occurrence.ID, func(e domain.Event, o *domain.Occurrence) error {
 		return in.apply(e, o, speakers)
-	})
+	}, notify)
+	if err == nil {
+		s.sent(ctx, out)
+	}
+	return l, err
 }
 
 func (s *Server) apiDeleteOccurrence(c echo.Context) error {

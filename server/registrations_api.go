@@ -93,10 +93,12 @@ func (s *Server) apiRegister(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.o.Store.Register(c.Request().Context(), l.Occurrence.ID, p.ID, d)
+	notify, out := s.requestNotifier(c)
+	res, err := s.o.Store.Register(c.Request().Context(), l.Occurrence.ID, p.ID, d, notify)
 	if err != nil {
 		return err
 	}
+	s.sent(c.Request().Context(), out)
 	status := http.StatusOK
 	if res.Created {
 		status = http.StatusCreated
@@ -114,10 +116,12 @@ func (s *Server) apiCancelMyRegistration(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	cancelled, promoted, err := s.o.Store.CancelRegistration(c.Request().Context(), l.Occurrence.ID, p.ID)
+	notify, out := s.requestNotifier(c)
+	cancelled, promoted, err := s.o.Store.CancelRegistration(c.Request().Context(), l.Occurrence.ID, p.ID, notify)
 	if err != nil {
 		return err
 	}
+	s.sent(c.Request().Context(), out)
 	for _, r := range promoted {
 		s.log.Info("promoted from the waitlist", "occurrence", l.Occurrence.ID, "person", r.PersonID)
 	}

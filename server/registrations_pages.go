@@ -27,10 +27,12 @@ func (s *Server) registerFromPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.o.Store.Register(c.Request().Context(), l.Occurrence.ID, p.ID, d)
+	notify, out := s.requestNotifier(c)
+	res, err := s.o.Store.Register(c.Request().Context(), l.Occurrence.ID, p.ID, d, notify)
 	if err != nil {
 		return err
 	}
+	s.sent(c.Request().Context(), out)
 	s.flash(c, "registration.flash_"+res.Registration.Status)
 	return c.Redirect(http.StatusSeeOther, "/occurrences/"+itoa(l.Occurrence.ID))
 }
@@ -40,9 +42,11 @@ func (s *Server) unregisterFromPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, _, err := s.o.Store.CancelRegistration(c.Request().Context(), l.Occurrence.ID, personOf(c).ID); err != nil {
+	notify, out := s.requestNotifier(c)
+	if _, _, err := s.o.Store.CancelRegistration(c.Request().Context(), l.Occurrence.ID, personOf(c).ID, notify); err != nil {
 		return err
 	}
+	s.sent(c.Request().Context(), out)
 	s.flash(c, "registration.flash_cancelled")
 	return c.Redirect(http.StatusSeeOther, "/occurrences/"+itoa(l.Occurrence.ID))
 }

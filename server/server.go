@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"html/template"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/frontend"
 	"github.com/puente-org/puente/i18n"
+	"github.com/puente-org/puente/links"
 	"github.com/puente-org/puente/store"
 )
 
@@ -42,13 +44,13 @@ type Store interface {
 	CreateEvent(ctx context.Context, e domain.Event, creator int64, organisers []string) (domain.Event, error)
 	EventByID(ctx context.Context, id int64) (domain.Event, error)
 	EventBySlug(ctx context.Context, slug string) (domain.Event, error)
-	UpdateEvent(ctx context.Context, id int64, organisers []string, mutate func(*domain.Event) error) (domain.Event, error)
+	UpdateEvent(ctx context.Context, id int64, organisers []string, mutate func(*domain.Event) error, notify store.Notify) (domain.Event, error)
 	DeleteEvent(ctx context.Context, id int64) error
 	ListEvents(ctx context.Context, f store.EventFilter) ([]domain.Event, int, error)
 	OrganiserEmails(ctx context.Context, eventID int64) ([]string, error)
 	Occurrences(ctx context.Context, f store.OccurrenceFilter) ([]store.Listed, error)
 	OccurrenceByID(ctx context.Context, id int64) (store.Listed, error)
-	UpdateOccurrence(ctx context.Context, id int64, mutate func(e domain.Event, o *domain.Occurrence) error) (store.Listed, error)
+	UpdateOccurrence(ctx context.Context, id int64, mutate func(e domain.Event, o *domain.Occurrence) error, notify store.Notify) (store.Listed, error)
 	AddOccurrence(ctx context.Context, eventID int64, o domain.Occurrence) (store.Listed, error)
 	DeleteOccurrence(ctx context.Context, id int64) error
 	PersonIDByEmail(ctx context.Context, email string) (int64, error)
@@ -58,10 +60,13 @@ type Store interface {
 	UpdateTrack(ctx context.Context, t domain.Track) (domain.Track, error)
 	DeleteTrack(ctx context.Context, id int64) error
 
-	Register(ctx context.Context, occID, personID int64, d store.RegistrationDetails) (store.RegisterResult, error)
-	CancelRegistration(ctx context.Context, occID, personID int64) (store.Registration, []store.Registration, error)
+	Register(ctx context.Context, occID, personID int64, d store.RegistrationDetails, notify store.Notify) (store.RegisterResult, error)
+	CancelRegistration(ctx context.Context, occID, personID int64, notify store.Notify) (store.Registration, []store.Registration, error)
 	Registrations(ctx context.Context, f store.RegistrationFilter) ([]store.Registration, error)
-	PromoteWaiting(ctx context.Context, occID int64) ([]store.Registration, error)
+	RegistrationByID(ctx context.Context, id int64) (store.Registration, error)
+	PromoteWaiting(ctx context.Context, occID int64, notify store.Notify) ([]store.Registration, error)
+	SendReminders(ctx context.Context, notify store.Notify) (int, error)
+	Secret(ctx context.Context, name string) ([]byte, error)
 }
 
 // Options configure a Server.
@@ -87,6 +92,10 @@ type Options struct {
 	// link requests per client address (default 10, refilled at one a minute).
 	SignInLinksPerHour int
 	SignInClientBurst  int
+	// LinkKey signs personal links (join, one-click cancel). It must stay the same across
+	// restarts and instances (serve keeps it in the database); nil makes a random one,
+	// which suits tests.
+	LinkKey []byte
 }
 
 // Server is the HTTP application.
@@ -100,6 +109,7 @@ type Server struct {
 	limiter   *clientLimiter
 	secure    bool // base URL is https: cookies get Secure
 	metrics   *httpMetrics
+	links     *links.Signer
 }
 
 // New builds the application.
@@ -128,6 +138,10 @@ func New(o Options) (*Server, error) {
 	if o.MailQueued == nil {
 		o.MailQueued = func() {}
 	}
+	if o.LinkKey == nil {
+		o.LinkKey = make([]byte, 32)
+		_, _ = rand.Read(o.LinkKey)
+	}
 	catalog, err := i18n.Load(frontend.Locales(), "en")
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
@@ -138,6 +152,7 @@ func New(o Options) (*Server, error) {
 		catalog: catalog,
 		limiter: newClientLimiter(time.Minute, o.SignInClientBurst, o.Now),
 		secure:  o.BaseURL.Scheme == "https",
+		links:   links.New(o.LinkKey),
 	}
 	if s.pages, s.mailPages, err = parseTemplates(); err != nil {
 		return nil, fmt.Errorf("server: %w", err)

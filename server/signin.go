@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -72,19 +71,8 @@ func (s *Server) sendSignInLink(c echo.Context, email, next string) (string, err
 	if err != nil {
 		return "", err
 	}
-	s.mailQueued(c.Request().Context(), msg)
+	s.sent(c.Request().Context(), &outgoing{emails: []store.Email{msg}})
 	return addr, nil
-}
-
-// mailQueued wakes the sender; with no SMTP server the message is logged instead, so a
-// newcomer running Puente locally can follow the link from the terminal.
-func (s *Server) mailQueued(ctx context.Context, m store.Email) {
-	if s.o.DevMail {
-		s.log.InfoContext(ctx, "email kept in the outbox (no SMTP_URL set); read it at /dev/mail",
-			"to", m.To, "subject", m.Subject, "body", m.Text)
-		return
-	}
-	s.o.MailQueued()
 }
 
 func (s *Server) signInEmail(l *i18n.Localizer, to, link string) (store.Email, error) {

@@ -48,7 +48,7 @@ type existingOcc struct {
 // matched first by their exact original time and then by their local date (so changing the
 // series' time moves the same talks); new ones are added; ones the rule no longer yields
 // are removed. Past occurrences are never touched.
-func (s *Store) regenerate(ctx context.Context, tx pgx.Tx, e domain.Event) error {
+func (s *Store) regenerate(ctx context.Context, tx pgx.Tx, e domain.Event, notify Notify) error {
 	now := s.now()
 	rule := RuleOf(e)
 	loc, err := rule.Location()
@@ -100,7 +100,7 @@ func (s *Store) regenerate(ctx context.Context, tx pgx.Tx, e domain.Event) error
 	for _, in := range instances {
 		if o := byExact[in.Wall]; o != nil && !o.matched {
 			o.matched = true
-			if err := keepOccurrence(ctx, tx, o, in, minutes, loc); err != nil {
+			if err := s.keepOccurrence(ctx, tx, o, in, minutes, loc, notify); err != nil {
 				return err
 			}
 			continue
@@ -120,7 +120,7 @@ func (s *Store) regenerate(ctx context.Context, tx pgx.Tx, e domain.Event) error
 		}
 		if reuse != nil {
 			reuse.matched = true
-			if err := keepOccurrence(ctx, tx, reuse, in, minutes, loc); err != nil {
+			if err := s.keepOccurrence(ctx, tx, reuse, in, minutes, loc, notify); err != nil {
 				return err
 			}
 			continue
@@ -137,8 +137,12 @@ func (s *Store) regenerate(ctx context.Context, tx pgx.Tx, e domain.Event) error
 		}
 	}
 	if len(removed) > 0 {
-		// Registrants of removed occurrences are told through the outbox once
-		// registrations exist (registration issue); the rows go in the same transaction.
+		// Registrants of removed occurrences are told, in the same transaction.
+		for _, id := range removed {
+			if err := s.notifyAll(ctx, tx, notify, "removed", id); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.Exec(ctx, `DELETE FROM occurrences WHERE id = ANY($1)`, removed); err != nil {
 			return fmt.Errorf("remove occurrences: %w", err)
 		}
@@ -155,7 +159,7 @@ func (s *Store) regenerate(ctx context.Context, tx pgx.Tx, e domain.Event) error
 
 // keepOccurrence updates a kept row to the rule's current instance. A moved occurrence
 // keeps its own time; others follow the rule (time and duration).
-func keepOccurrence(ctx context.Context, tx pgx.Tx, o *existingOcc, in programme.Instance, minutes int, loc *time.Location) error {
+func (s *Store) keepOccurrence(ctx context.Context, tx pgx.Tx, o *existingOcc, in programme.Instance, minutes int, loc *time.Location, notify Notify) error {
 	start, dur, startAt, endAt := in.Wall, minutes, in.Start, in.End
 	if o.moved {
 		start, dur = o.start, o.duration
@@ -168,6 +172,9 @@ func keepOccurrence(ctx context.Context, tx pgx.Tx, o *existingOcc, in programme
 		WHERE id = $1`, o.id, in.Wall, start, dur, startAt, endAt, boolInt(changed))
 	if err != nil {
 		return fmt.Errorf("update occurrence: %w", err)
+	}
+	if !o.start.Equal(start) || o.duration != dur {
+		return s.notifyAll(ctx, tx, notify, "moved", o.id)
 	}
 	return nil
 }
@@ -256,7 +263,7 @@ func (s *Store) ExtendHorizons(ctx context.Context, all bool) (int, error) {
 			if e.Kind == domain.KindConference {
 				return s.reanchorSessions(ctx, tx, e)
 			}
-			return s.regenerate(ctx, tx, e)
+			return s.regenerate(ctx, tx, e, nil)
 		})
 		if err != nil {
 			return 0, fmt.Errorf("refresh event %d: %w", id, err)
@@ -351,7 +358,7 @@ func (s *Store) Occurrences(ctx context.Context, f OccurrenceFilter) ([]Listed, 
 		o, err := scanOccurrence(rows, &e.ID, &kind, &e.Slug, &e.Title, &e.Description, &e.Tags, &e.Language, &e.Visibility,
 			&e.TimeZone, &e.StartDate, &e.StartTime, &e.EndDate, &duration, &e.RRule, &e.RDates, &e.ExDates,
 			&e.Capacity, &e.Registration, &join, &e.Venue.Name, &e.Venue.Address, &e.Venue.Room, &e.Sequence,
-			&e.CreatedAt, &e.UpdatedAt, &e.Organisers)
+			&e.CreatedAt, &e.UpdatedAt, &e.Reminders, &e.Organisers)
 		if err != nil {
 			return nil, fmt.Errorf("list occurrences: %w", err)
 		}
@@ -426,7 +433,7 @@ func (s *Store) OccurrenceByID(ctx context.Context, id int64) (Listed, error) {
 // UpdateOccurrence changes one occurrence atomically: mutate sees it (locked) with its
 // event and may refuse; the new wall time is checked against the zone's gaps and overlaps;
 // speakers are replaced; the sequence (for calendars) grows.
-func (s *Store) UpdateOccurrence(ctx context.Context, id int64, mutate func(e domain.Event, o *domain.Occurrence) error) (Listed, error) {
+func (s *Store) UpdateOccurrence(ctx context.Context, id int64, mutate func(e domain.Event, o *domain.Occurrence) error, notify Notify) (Listed, error) {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		o, err := scanOccurrence(tx.QueryRow(ctx, `SELECT `+occurrenceColumns+` FROM occurrences o WHERE o.id = $1 FOR UPDATE`, id))
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -451,10 +458,20 @@ func (s *Store) UpdateOccurrence(ctx context.Context, id int64, mutate func(e do
 		if err != nil {
 			return fmt.Errorf("read speakers: %w", err)
 		}
+		before := o
 		if err := mutate(e, &o); err != nil {
 			return err
 		}
-		return saveOccurrence(ctx, tx, e, &o)
+		if err := saveOccurrence(ctx, tx, e, &o); err != nil {
+			return err
+		}
+		switch {
+		case o.Status == domain.StatusCancelled && before.Status != domain.StatusCancelled:
+			return s.notifyAll(ctx, tx, notify, "cancelled", id)
+		case o.Status == domain.StatusScheduled && (!o.StartLocal.Equal(before.StartLocal) || o.Duration != before.Duration):
+			return s.notifyAll(ctx, tx, notify, "moved", id)
+		}
+		return nil
 	})
 	if err != nil {
 		return Listed{}, err

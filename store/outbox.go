@@ -19,8 +19,8 @@ func (s *Store) enqueue(ctx context.Context, tx pgx.Tx, m Email) error {
 		discard = &m.DiscardAfter
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO outbox (kind, to_address, subject, text_body, html_body, sensitive,
-		created_at, next_attempt_at, discard_after) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)`,
-		m.Kind, m.To, m.Subject, m.Text, m.HTML, m.Sensitive, s.now(), discard)
+		created_at, next_attempt_at, discard_after, ics) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)`,
+		m.Kind, m.To, m.Subject, m.Text, m.HTML, m.Sensitive, s.now(), discard, m.ICS)
 	if err != nil {
 		return fmt.Errorf("enqueue %s email: %w", m.Kind, err)
 	}
@@ -44,13 +44,13 @@ func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration) ([]ma
 	rows, err := s.pool.Query(ctx, `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $3
 		WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1
 		             ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
-		RETURNING id, kind, to_address, subject, text_body, html_body, attempts`, now, limit, now.Add(lease))
+		RETURNING id, kind, to_address, subject, text_body, html_body, attempts, ics`, now, limit, now.Add(lease))
 	if err != nil {
 		return nil, fmt.Errorf("claim mail: %w", err)
 	}
 	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (mail.Message, error) {
 		var m mail.Message
-		err := r.Scan(&m.ID, &m.Kind, &m.To, &m.Subject, &m.Text, &m.HTML, &m.Attempts)
+		err := r.Scan(&m.ID, &m.Kind, &m.To, &m.Subject, &m.Text, &m.HTML, &m.Attempts, &m.ICS)
 		return m, err
 	})
 	if err != nil {

@@ -29,8 +29,12 @@ type Registration struct {
 	Status       string
 	Position     int // 1-based place on the waitlist, when waitlisted
 	Details      RegistrationDetails
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	LinkNonce    int64 // changing it revokes the registration's personal links
+	// Recipient is who registered, as emails need them (name, language, time zone); read
+	// with the registration so that rendering an email needs no second connection.
+	Recipient domain.Person
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // RegistrationDetails is what the registration form asks.
@@ -40,6 +44,71 @@ type RegistrationDetails struct {
 	Country        string
 	CareerStage    domain.CareerStage
 	ConsentContact bool
+}
+
+// Notify renders the email telling a registrant what happened ("confirmed", "waitlisted",
+// "pending", "promoted", "moved", "cancelled", "removed"), given the event and occurrence as
+// they are inside the transaction. The store puts it in the outbox in the same transaction,
+// so an email goes out exactly when the change commits. A nil Notify or a nil email sends
+// nothing.
+type Notify func(kind string, e domain.Event, o domain.Occurrence, r Registration) (*Email, error)
+
+// notifyAll enqueues kind for every active registration of an occurrence.
+func (s *Store) notifyAll(ctx context.Context, tx pgx.Tx, notify Notify, kind string, occID int64) error {
+	if notify == nil {
+		return nil
+	}
+	o, e, err := occurrenceInTx(ctx, tx, occID)
+	if err != nil {
+		return err
+	}
+	rows, err := tx.Query(ctx, registrationSelect+` WHERE r.occurrence_id = $1 AND r.status IN ('confirmed', 'waitlisted', 'pending')`, occID)
+	if err != nil {
+		return fmt.Errorf("registrants: %w", err)
+	}
+	regs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Registration, error) { return scanRegistration(r) })
+	if err != nil {
+		return fmt.Errorf("registrants: %w", err)
+	}
+	for _, r := range regs {
+		if err := s.notifyOne(ctx, tx, notify, kind, e, o, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) notifyOne(ctx context.Context, tx pgx.Tx, notify Notify, kind string, e domain.Event, o domain.Occurrence, r Registration) error {
+	if notify == nil {
+		return nil
+	}
+	m, err := notify(kind, e, o, r)
+	if err != nil || m == nil {
+		return err
+	}
+	return s.enqueue(ctx, tx, *m)
+}
+
+// occurrenceInTx reads an occurrence (with speakers) and its event inside a transaction.
+func occurrenceInTx(ctx context.Context, tx pgx.Tx, id int64) (domain.Occurrence, domain.Event, error) {
+	o, err := scanOccurrence(tx.QueryRow(ctx, `SELECT `+occurrenceColumns+` FROM occurrences o WHERE o.id = $1`, id))
+	if err != nil {
+		return o, domain.Event{}, fmt.Errorf("read occurrence %d: %w", id, err)
+	}
+	rows, err := tx.Query(ctx, `SELECT name, affiliation, bio, link, person_id FROM speakers WHERE occurrence_id = $1 ORDER BY position`, id)
+	if err != nil {
+		return o, domain.Event{}, fmt.Errorf("read speakers: %w", err)
+	}
+	o.Speakers, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (domain.Speaker, error) {
+		var sp domain.Speaker
+		err := r.Scan(&sp.Name, &sp.Affiliation, &sp.Bio, &sp.Link, &sp.PersonID)
+		return sp, err
+	})
+	if err != nil {
+		return o, domain.Event{}, fmt.Errorf("read speakers: %w", err)
+	}
+	e, err := eventInTx(ctx, tx, o.EventID, false)
+	return o, e, err
 }
 
 // RegisterResult tells the caller what happened, so it can send the right email.
@@ -75,7 +144,7 @@ func confirmedCount(ctx context.Context, tx pgx.Tx, occID int64) (int, error) {
 // Register gives person a place for an occurrence: confirmed while there is room (or
 // pending approval in approval mode), else on the waitlist in arrival order. Registering
 // again returns the existing registration unchanged.
-func (s *Store) Register(ctx context.Context, occID, personID int64, d RegistrationDetails) (RegisterResult, error) {
+func (s *Store) Register(ctx context.Context, occID, personID int64, d RegistrationDetails, notify Notify) (RegisterResult, error) {
 	var res RegisterResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		status, ends, capacity, mode, err := lockOccurrence(ctx, tx, occID)
@@ -128,8 +197,14 @@ func (s *Store) Register(ctx context.Context, occID, personID int64, d Registrat
 			return fmt.Errorf("register: %w", err)
 		}
 		res.Created = true
-		res.Registration, err = registrationInTx(ctx, tx, id)
-		return err
+		if res.Registration, err = registrationInTx(ctx, tx, id); err != nil {
+			return err
+		}
+		o, e, err := occurrenceInTx(ctx, tx, occID)
+		if err != nil {
+			return err
+		}
+		return s.notifyOne(ctx, tx, notify, res.Registration.Status, e, o, res.Registration)
 	})
 	return res, err
 }
@@ -137,7 +212,7 @@ func (s *Store) Register(ctx context.Context, occID, personID int64, d Registrat
 // CancelRegistration gives up a person's place; if it was a confirmed place, the first
 // people on the waitlist are promoted in the same transaction. It returns the promoted
 // registrations (to tell them).
-func (s *Store) CancelRegistration(ctx context.Context, occID, personID int64) (cancelled Registration, promoted []Registration, err error) {
+func (s *Store) CancelRegistration(ctx context.Context, occID, personID int64, notify Notify) (cancelled Registration, promoted []Registration, err error) {
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		if _, _, _, _, err := lockOccurrence(ctx, tx, occID); err != nil {
 			return err
@@ -155,7 +230,7 @@ func (s *Store) CancelRegistration(ctx context.Context, occID, personID int64) (
 		if cancelled, err = registrationInTx(ctx, tx, id); err != nil {
 			return err
 		}
-		promoted, err = s.promote(ctx, tx, occID)
+		promoted, err = s.promote(ctx, tx, occID, notify)
 		return err
 	})
 	return cancelled, promoted, err
@@ -163,7 +238,7 @@ func (s *Store) CancelRegistration(ctx context.Context, occID, personID int64) (
 
 // promote fills free places from the waitlist, first come first served. The occurrence
 // must be locked by the caller.
-func (s *Store) promote(ctx context.Context, tx pgx.Tx, occID int64) ([]Registration, error) {
+func (s *Store) promote(ctx context.Context, tx pgx.Tx, occID int64, notify Notify) ([]Registration, error) {
 	var capacity int
 	if err := tx.QueryRow(ctx, `SELECT e.capacity FROM occurrences o JOIN events e ON e.id = o.event_id WHERE o.id = $1`,
 		occID).Scan(&capacity); err != nil {
@@ -191,9 +266,19 @@ func (s *Store) promote(ctx context.Context, tx pgx.Tx, occID int64) ([]Registra
 		return nil, fmt.Errorf("promote: %w", err)
 	}
 	var out []Registration
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	o, e, err := occurrenceInTx(ctx, tx, occID)
+	if err != nil {
+		return nil, err
+	}
 	for _, id := range ids {
 		r, err := registrationInTx(ctx, tx, id)
 		if err != nil {
+			return nil, err
+		}
+		if err := s.notifyOne(ctx, tx, notify, "promoted", e, o, r); err != nil {
 			return nil, err
 		}
 		out = append(out, r)
@@ -204,15 +289,18 @@ func (s *Store) promote(ctx context.Context, tx pgx.Tx, occID int64) ([]Registra
 const registrationSelect = `SELECT r.id, r.occurrence_id, r.person_id, p.email, r.status,
 	CASE WHEN r.status = 'waitlisted' THEN (SELECT count(*) FROM registrations w WHERE w.occurrence_id = r.occurrence_id
 		AND w.status = 'waitlisted' AND (w.waitlisted_at, w.id) <= (r.waitlisted_at, r.id)) ELSE 0 END,
-	r.name, r.affiliation, r.country, r.career_stage, r.consent_contact, r.created_at, r.updated_at
+	r.name, r.affiliation, r.country, r.career_stage, r.consent_contact, r.link_nonce, r.created_at, r.updated_at,
+	p.name, p.language, p.time_zone
 	FROM registrations r JOIN people p ON p.id = r.person_id`
 
 func scanRegistration(row pgx.Row) (Registration, error) {
 	var r Registration
 	var stage string
 	err := row.Scan(&r.ID, &r.OccurrenceID, &r.PersonID, &r.Email, &r.Status, &r.Position, &r.Details.Name,
-		&r.Details.Affiliation, &r.Details.Country, &stage, &r.Details.ConsentContact, &r.CreatedAt, &r.UpdatedAt)
+		&r.Details.Affiliation, &r.Details.Country, &stage, &r.Details.ConsentContact, &r.LinkNonce, &r.CreatedAt, &r.UpdatedAt,
+		&r.Recipient.Profile.Name, &r.Recipient.Profile.Language, &r.Recipient.Profile.TimeZone)
 	r.Details.CareerStage = domain.CareerStage(stage)
+	r.Recipient.ID, r.Recipient.Email = r.PersonID, r.Email
 	return r, err
 }
 
@@ -263,15 +351,83 @@ func (s *Store) Registrations(ctx context.Context, f RegistrationFilter) ([]Regi
 
 // PromoteWaiting fills any free places of an occurrence from its waitlist (after capacity
 // was raised) and returns who was promoted.
-func (s *Store) PromoteWaiting(ctx context.Context, occID int64) ([]Registration, error) {
+func (s *Store) PromoteWaiting(ctx context.Context, occID int64, notify Notify) ([]Registration, error) {
 	var out []Registration
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		if _, _, _, _, err := lockOccurrence(ctx, tx, occID); err != nil {
 			return err
 		}
 		var err error
-		out, err = s.promote(ctx, tx, occID)
+		out, err = s.promote(ctx, tx, occID, notify)
 		return err
 	})
 	return out, err
+}
+
+// RegistrationByID returns one registration (for its personal links).
+func (s *Store) RegistrationByID(ctx context.Context, id int64) (Registration, error) {
+	r, err := scanRegistration(s.pool.QueryRow(ctx, registrationSelect+` WHERE r.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, notFound("registration")
+	}
+	if err != nil {
+		return r, fmt.Errorf("read registration: %w", err)
+	}
+	return r, nil
+}
+
+// SendReminders puts a reminder in the outbox for every confirmed registration whose
+// occurrence starts within one of its event's reminder offsets, once per offset, and only
+// for people who registered before that reminder was due (someone registering 30 minutes
+// before the start gets no "tomorrow" reminder). It returns how many it queued.
+func (s *Store) SendReminders(ctx context.Context, notify Notify) (int, error) {
+	now := s.now()
+	rows, err := s.pool.Query(ctx, `SELECT r.id, m FROM registrations r
+		JOIN occurrences o ON o.id = r.occurrence_id JOIN events e ON e.id = o.event_id, unnest(e.reminder_minutes) m
+		WHERE r.status = 'confirmed' AND o.status = 'scheduled' AND o.starts_at > $1
+		  AND o.starts_at - make_interval(mins => m) <= $1 AND r.created_at < o.starts_at - make_interval(mins => m)
+		  AND NOT EXISTS (SELECT 1 FROM reminders_sent s WHERE s.registration_id = r.id AND s.minutes_before = m)
+		ORDER BY o.starts_at LIMIT 1000`, now)
+	if err != nil {
+		return 0, fmt.Errorf("due reminders: %w", err)
+	}
+	type due struct {
+		id      int64
+		minutes int
+	}
+	dues, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (due, error) {
+		var d due
+		err := r.Scan(&d.id, &d.minutes)
+		return d, err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("due reminders: %w", err)
+	}
+	sent := 0
+	for _, d := range dues {
+		err := s.inTx(ctx, func(tx pgx.Tx) error {
+			tag, err := tx.Exec(ctx, `INSERT INTO reminders_sent (registration_id, minutes_before, sent_at) VALUES ($1, $2, $3)
+				ON CONFLICT DO NOTHING`, d.id, d.minutes, now)
+			if err != nil {
+				return fmt.Errorf("record reminder: %w", err)
+			}
+			if tag.RowsAffected() == 0 {
+				return nil // another instance sent it
+			}
+			r, err := registrationInTx(ctx, tx, d.id)
+			if err != nil {
+				return err
+			}
+			o, e, err := occurrenceInTx(ctx, tx, r.OccurrenceID)
+			if err != nil {
+				return err
+			}
+			sent++
+			return s.notifyOne(ctx, tx, notify, "reminder", e, o, r)
+		})
+		if err != nil {
+			return sent, err
+		}
+	}
+	return sent, nil
 }

@@ -18,7 +18,8 @@ type Email struct {
 	Subject   string
 	Text      string
 	HTML      string
-	Sensitive bool // blank the body once delivered (it holds a secret link)
+	ICS       string // calendar attachment, if any
+	Sensitive bool   // blank the body once delivered (it holds a secret link)
 	// DiscardAfter: a message not delivered by then is dropped instead of sent late.
 	DiscardAfter time.Time
 }

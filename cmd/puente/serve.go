@@ -81,10 +81,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	wg.Go(func() { maintenanceLoop(workCtx, st, log) })
 
+	if opts.LinkKey, err = st.Secret(ctx, "links"); err != nil {
+		return err
+	}
 	app, err := server.New(opts)
 	if err != nil {
 		return err
 	}
+	wg.Go(func() { reminderLoop(workCtx, app, log) })
 	srv := app.HTTPServer()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -106,6 +110,24 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	wg.Wait()
 	log.Info("stopped")
 	return nil
+}
+
+// reminderLoop queues due reminder emails every minute.
+func reminderLoop(ctx context.Context, app *server.Server, log *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := app.SendReminders(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("reminders failed", "err", err)
+		} else if n > 0 {
+			log.Info("reminders queued", "emails", n)
+		}
+	}
 }
 
 // maintenanceLoop, every hour: removes expired sessions, links and undeliverable mail, and

@@ -1,0 +1,107 @@
+package server
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/links"
+	"github.com/puente-org/puente/store"
+)
+
+// registrationFromLink checks a personal link and returns its registration and occurrence.
+// Unknown, forged and revoked links all get the same 404, so a link cannot be probed.
+func (s *Server) registrationFromLink(c echo.Context, purpose string) (store.Registration, store.Listed, error) {
+	notFound := &domain.Error{Code: domain.CodeNotFound, Message: "This link is not valid (any more). Open the newest email about this session, or register again."}
+	token := c.Param("token")
+	id, err := links.ID(token)
+	if err != nil {
+		return store.Registration{}, store.Listed{}, notFound
+	}
+	r, err := s.o.Store.RegistrationByID(c.Request().Context(), id)
+	if domain.ErrorCode(err) == domain.CodeNotFound {
+		return r, store.Listed{}, notFound
+	}
+	if err != nil {
+		return r, store.Listed{}, err
+	}
+	if s.links.Check(purpose, token, r.LinkNonce) != nil {
+		return r, store.Listed{}, notFound
+	}
+	l, err := s.o.Store.OccurrenceByID(c.Request().Context(), r.OccurrenceID)
+	return r, l, err
+}
+
+type joinPage struct {
+	Occ       listedView
+	State     string // "early", "open", "over", "cancelled", "not_confirmed"
+	OpensAt   string // RFC 3339, for the countdown
+	Opens     when
+	Status    string
+	Position  int
+	RoomReady bool
+}
+
+// join is the page a personal join link opens: a countdown (in the reader's zone) before
+// the join window, the live room from then to the end, a thank-you page after.
+func (s *Server) join(c echo.Context) error {
+	r, l, err := s.registrationFromLink(c, links.Join)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Referrer-Policy", "no-referrer")
+	now := s.o.Now()
+	opens := l.Occurrence.Start.Add(-l.Event.JoinWindow)
+	jp := joinPage{Occ: s.view(c, l), OpensAt: opens.Format(time.RFC3339), Status: r.Status, Position: r.Position,
+		Opens: describeWhen(opens, opens, l.Event.TimeZone, viewerZone(c), localizerOf(c).Lang())}
+	switch {
+	case l.Occurrence.Status == domain.StatusCancelled:
+		jp.State = "cancelled"
+	case r.Status != store.RegConfirmed:
+		jp.State = "not_confirmed"
+	case now.Before(opens):
+		jp.State = "early"
+	case now.Before(l.Occurrence.End):
+		jp.State = "open"
+	default:
+		jp.State = "over"
+	}
+	return s.render(c, http.StatusOK, "join.html", jp)
+}
+
+type cancelPage struct {
+	Occ    listedView
+	Token  string
+	Done   bool
+	Status string
+}
+
+// cancelLink shows the one-click cancel page; the button confirms (a GET alone, as mail
+// scanners make, changes nothing).
+func (s *Server) cancelLink(c echo.Context) error {
+	r, l, err := s.registrationFromLink(c, links.Cancel)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Referrer-Policy", "no-referrer")
+	return s.render(c, http.StatusOK, "cancel_registration.html", cancelPage{Occ: s.view(c, l), Token: c.Param("token"),
+		Status: r.Status, Done: r.Status == store.RegCancelled || r.Status == store.RegDeclined})
+}
+
+func (s *Server) cancelByLink(c echo.Context) error {
+	r, l, err := s.registrationFromLink(c, links.Cancel)
+	if err != nil {
+		return err
+	}
+	if r.Status != store.RegCancelled && r.Status != store.RegDeclined {
+		// Whoever holds the link acts for its registrant.
+		notify, out := s.notifier(c.Request().Context(), r.PersonID, localizerOf(c).Lang())
+		if _, _, err := s.o.Store.CancelRegistration(c.Request().Context(), l.Occurrence.ID, r.PersonID, notify); err != nil {
+			return err
+		}
+		s.sent(c.Request().Context(), out)
+	}
+	return s.render(c, http.StatusOK, "cancel_registration.html", cancelPage{Occ: s.view(c, l), Done: true})
+}
