@@ -19,6 +19,7 @@ type profilePage struct {
 	Tokens       []store.APIToken
 	NewToken     string
 	TokenError   string
+	Feed         subscribe
 }
 
 func (s *Server) profilePage(c echo.Context, prof domain.Profile) (profilePage, error) {
@@ -28,7 +29,12 @@ func (s *Server) profilePage(c echo.Context, prof domain.Profile) (profilePage, 
 		pp.CareerStages = append(pp.CareerStages, option{Code: string(st), Name: l.T("career." + string(st))})
 	}
 	tokens, err := s.o.Store.ListAPITokens(c.Request().Context(), personOf(c).ID)
+	if err != nil {
+		return pp, err
+	}
 	pp.Tokens = tokens
+	nonce, err := s.o.Store.FeedNonce(c.Request().Context(), personOf(c).ID)
+	pp.Feed = subscribeFor(s.feedURL(personOf(c).ID, nonce))
 	return pp, err
 }
 

@@ -107,6 +107,7 @@ type occurrenceJSON struct {
 	TrackID         *int64        `json:"track_id,omitempty"`
 	Speakers        []speakerJSON `json:"speakers"`
 	PageURL         string        `json:"page_url"`
+	ICSURL          string        `json:"ics_url"`
 }
 
 func (s *Server) toOccurrenceJSON(l store.Listed) occurrenceJSON {
@@ -120,7 +121,8 @@ func (s *Server) toOccurrenceJSON(l store.Listed) occurrenceJSON {
 		StartLocal: o.StartLocal.Format("2006-01-02T15:04"), Timezone: e.TimeZone,
 		DurationMinutes: int(o.Duration / time.Minute), Status: o.Status, Reason: o.CancelReason, Moved: o.Moved,
 		Extra: o.Origin == "extra", TrackID: o.TrackID, Speakers: []speakerJSON{},
-		PageURL: s.absURL("/occurrences/"+strconv.FormatInt(o.ID, 10), nil)}
+		PageURL: s.absURL("/occurrences/"+strconv.FormatInt(o.ID, 10), nil),
+		ICSURL:  s.absURL("/occurrences/"+strconv.FormatInt(o.ID, 10)+"/calendar.ics", nil)}
 	if e.Kind == domain.KindConference {
 		j.ConferenceID = e.ID
 	} else {

@@ -3,6 +3,7 @@ package server
 import (
 	"html/template"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"time"
@@ -72,6 +73,7 @@ type programmePage struct {
 	Tags                 []string
 	AllSeries            []option
 	ZoneKnown            bool
+	Feed                 subscribe
 }
 
 // programme is the public programme: upcoming talks across series and conferences.
@@ -98,8 +100,15 @@ func (s *Server) programme(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	fq := url.Values{}
+	if tag != "" {
+		fq.Set("tag", tag)
+	}
+	if lang != "" {
+		fq.Set("language", lang)
+	}
 	pp := programmePage{Days: byDay(views), Query: q, Tag: tag, Language: lang, Series: series, Tags: domain.SuggestedTags(),
-		ZoneKnown: viewerZone(c) != nil}
+		ZoneKnown: viewerZone(c) != nil, Feed: subscribeFor(s.absURL("/feeds/programme.ics", fq))}
 	for _, e := range events {
 		pp.AllSeries = append(pp.AllSeries, option{Code: e.Slug, Name: e.Title})
 	}
@@ -118,13 +127,14 @@ type eventPage struct {
 	Timetable       []timetableDay
 	CanManage       bool
 	ZoneKnown       bool
+	Feed            subscribe
 }
 
 func (s *Server) eventPageData(c echo.Context, e domain.Event) (eventPage, error) {
 	ctx := c.Request().Context()
 	lang := localizerOf(c).Lang()
 	ep := eventPage{Event: e, DescriptionHTML: markdown.Render(e.Description), CanManage: s.managesQuietly(c, e),
-		ZoneKnown: viewerZone(c) != nil}
+		ZoneKnown: viewerZone(c) != nil, Feed: subscribeFor(s.absURL("/feeds"+s.eventPath(e)+".ics", nil))}
 	loc, _ := time.LoadLocation(e.TimeZone)
 	ep.ZoneLabel = zoneLabel(loc, s.o.Now())
 	f := store.OccurrenceFilter{EventID: e.ID, IncludeCancelled: true, Limit: 400}

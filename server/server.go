@@ -67,6 +67,8 @@ type Store interface {
 	PromoteWaiting(ctx context.Context, occID int64, notify store.Notify) ([]store.Registration, error)
 	SendReminders(ctx context.Context, notify store.Notify) (int, error)
 	Secret(ctx context.Context, name string) ([]byte, error)
+	FeedNonce(ctx context.Context, personID int64) (int64, error)
+	NewFeedNonce(ctx context.Context, personID int64) (int64, error)
 }
 
 // Options configure a Server.
@@ -110,6 +112,7 @@ type Server struct {
 	secure    bool // base URL is https: cookies get Secure
 	metrics   *httpMetrics
 	links     *links.Signer
+	feeds     *feedCache
 }
 
 // New builds the application.
@@ -153,6 +156,7 @@ func New(o Options) (*Server, error) {
 		limiter: newClientLimiter(time.Minute, o.SignInClientBurst, o.Now),
 		secure:  o.BaseURL.Scheme == "https",
 		links:   links.New(o.LinkKey),
+		feeds:   newFeedCache(256),
 	}
 	if s.pages, s.mailPages, err = parseTemplates(); err != nil {
 		return nil, fmt.Errorf("server: %w", err)

@@ -294,6 +294,7 @@ type Listed struct {
 // OccurrenceFilter selects occurrences.
 type OccurrenceFilter struct {
 	EventID          int64
+	IDs              []int64 // only these occurrences
 	From, To         time.Time // instants; zero means open
 	Tag, Language    string
 	Query            string
@@ -312,6 +313,9 @@ func (s *Store) Occurrences(ctx context.Context, f OccurrenceFilter) ([]Listed, 
 	}
 	if f.EventID > 0 {
 		add("o.event_id = ?", f.EventID)
+	}
+	if f.IDs != nil {
+		add("o.id = ANY(?)", f.IDs)
 	}
 	if !f.From.IsZero() {
 		add("o.ends_at > ?", f.From)
@@ -339,8 +343,11 @@ func (s *Store) Occurrences(ctx context.Context, f OccurrenceFilter) ([]Listed, 
 	if !f.IncludeCancelled {
 		where = append(where, "o.status = 'scheduled'")
 	}
-	if f.Limit <= 0 || f.Limit > 1000 {
+	switch {
+	case f.Limit <= 0:
 		f.Limit = 200
+	case f.Limit > 50000: // feeds of the whole programme ask for many
+		f.Limit = 50000
 	}
 	args = append(args, f.Limit)
 	rows, err := s.pool.Query(ctx, `SELECT `+occurrenceColumns+`, `+eventColumns+` FROM occurrences o JOIN events e ON e.id = o.event_id

@@ -1,0 +1,12 @@
+// "Copy" buttons: copy the text of the field named by data-copy.
+document.addEventListener("click", function (ev) {
+  var b = ev.target.closest("[data-copy]");
+  if (!b) return;
+  var field = document.getElementById(b.dataset.copy);
+  if (!field) return;
+  field.select();
+  (navigator.clipboard ? navigator.clipboard.writeText(field.value) : Promise.reject()).catch(function () {
+    document.execCommand("copy");
+  });
+  b.textContent = b.dataset.done || "✓";
+});

@@ -1,0 +1,287 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"html/template"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/puente-org/puente/calendar"
+	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/links"
+	"github.com/puente-org/puente/store"
+)
+
+// feedCache keeps recently built feeds by fingerprint, so a calendar client polling an
+// unchanged feed costs a few queries and no rebuild. It is bounded; the oldest entry goes.
+type feedCache struct {
+	mu    sync.Mutex
+	max   int
+	order []string
+	items map[string][]byte
+}
+
+func newFeedCache(max int) *feedCache { return &feedCache{max: max, items: map[string][]byte{}} }
+
+func (c *feedCache) get(key string) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b, ok := c.items[key]
+	return b, ok
+}
+
+func (c *feedCache) put(key string, b []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.items[key]; ok {
+		return
+	}
+	if len(c.order) >= c.max {
+		delete(c.items, c.order[0])
+		c.order = c.order[1:]
+	}
+	c.order = append(c.order, key)
+	c.items[key] = b
+}
+
+// feedWindow: feeds show occurrences from a while ago (documented in calendar) to the
+// end of the generated horizon.
+func (s *Server) feedFilter() store.OccurrenceFilter {
+	return store.OccurrenceFilter{From: s.o.Now().Add(-calendar.DefaultKeepPast - 24*time.Hour), IncludeCancelled: true, Limit: 50000}
+}
+
+// groupByEvent turns a listing into the calendar package's input, events in id order.
+func groupByEvent(list []store.Listed) []calendar.EventData {
+	byID := map[int64]*calendar.EventData{}
+	var ids []int64
+	for _, l := range list {
+		d, ok := byID[l.Event.ID]
+		if !ok {
+			d = &calendar.EventData{Event: l.Event}
+			byID[l.Event.ID] = d
+			ids = append(ids, l.Event.ID)
+		}
+		d.Occurrences = append(d.Occurrences, l.Occurrence)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	out := make([]calendar.EventData, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, *byID[id])
+	}
+	return out
+}
+
+// serveFeed answers a feed request: 304 when the client's copy is current (checked
+// before anything is built), else the feed, from the cache when it is unchanged.
+func (s *Server) serveFeed(c echo.Context, ds []calendar.EventData, o calendar.Options, private bool,
+	build func() ([]byte, error)) error {
+	etag := `W/"` + calendar.Fingerprint(ds, o) + `"`
+	modified := calendar.LastModified(ds)
+	if modified.IsZero() {
+		modified = s.o.Now()
+	}
+	h := c.Response().Header()
+	h.Del("Vary") // the same for every client (Google's fetcher sends no Accept nor cookies)
+	h.Set("ETag", etag)
+	h.Set("Last-Modified", modified.UTC().Format(http.TimeFormat))
+	if private {
+		h.Set("Cache-Control", "private, max-age=300")
+		h.Set("Referrer-Policy", "no-referrer")
+	} else {
+		h.Set("Cache-Control", "public, max-age=300")
+	}
+	if match := c.Request().Header.Get("If-None-Match"); match != "" {
+		for _, m := range strings.Split(match, ",") {
+			if m = strings.TrimSpace(m); m == etag || m == "*" || strings.TrimPrefix(m, "W/") == strings.TrimPrefix(etag, "W/") {
+				return c.NoContent(http.StatusNotModified)
+			}
+		}
+	} else if since, err := http.ParseTime(c.Request().Header.Get("If-Modified-Since")); err == nil && !modified.Truncate(time.Second).After(since) {
+		return c.NoContent(http.StatusNotModified)
+	}
+	body, ok := s.feeds.get(etag)
+	if !ok {
+		var err error
+		if body, err = build(); err != nil {
+			return err
+		}
+		s.feeds.put(etag, body)
+	}
+	h.Set("Content-Type", "text/calendar; charset=utf-8")
+	return c.Stream(http.StatusOK, "text/calendar; charset=utf-8", bytes.NewReader(body))
+}
+
+func icsName(c echo.Context) (string, error) {
+	name, ok := strings.CutSuffix(c.Param("file"), ".ics")
+	if !ok || name == "" {
+		return "", &domain.Error{Code: domain.CodeNotFound, Message: "Feeds end in .ics."}
+	}
+	return name, nil
+}
+
+// eventFeed is the feed of one series or conference.
+func (s *Server) eventFeed(kind domain.EventKind) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		slug, err := icsName(c)
+		if err != nil {
+			return err
+		}
+		e, err := s.o.Store.EventBySlug(c.Request().Context(), slug)
+		if err != nil {
+			return err
+		}
+		if e.Kind != kind {
+			return &domain.Error{Code: domain.CodeNotFound, Message: "No such feed."}
+		}
+		f := s.feedFilter()
+		f.EventID = e.ID
+		list, err := s.o.Store.Occurrences(c.Request().Context(), f)
+		if err != nil {
+			return err
+		}
+		d := calendar.EventData{Event: e}
+		for _, l := range list {
+			d.Occurrences = append(d.Occurrences, l.Occurrence)
+		}
+		o := s.calendarOptions(e.Title, s.absURL("/feeds"+s.eventPath(e)+".ics", nil))
+		return s.serveFeed(c, []calendar.EventData{d}, o, false, func() ([]byte, error) { return calendar.SeriesFeed(d, o) })
+	}
+}
+
+// programmeFeed is every public series and conference, optionally one topic or language.
+func (s *Server) programmeFeed(c echo.Context) error {
+	f := s.feedFilter()
+	f.PublicOnly, f.Tag, f.Language = true, c.QueryParam("tag"), c.QueryParam("language")
+	list, err := s.o.Store.Occurrences(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	ds := groupByEvent(list)
+	name := "Puente"
+	if f.Tag != "" {
+		name += ": " + f.Tag
+	}
+	o := s.calendarOptions(name, s.absURL("/feeds/programme.ics", c.QueryParams()))
+	return s.serveFeed(c, ds, o, false, func() ([]byte, error) { return calendar.ProgrammeFeed(ds, o) })
+}
+
+// feedToken signs a person's personal feed URL.
+func (s *Server) feedURL(personID, nonce int64) string {
+	return s.absURL("/feeds/personal/"+s.links.Token("feed", personID, nonce)+".ics", nil)
+}
+
+// personalFeed is everything a person registered for, with their join links. The URL's
+// token is the only key (calendar clients send no cookies); an unknown, forged or revoked
+// token is a plain 404 that does not say which.
+func (s *Server) personalFeed(c echo.Context) error {
+	notFound := &domain.Error{Code: domain.CodeNotFound, Message: "No such feed."}
+	token, err := icsName(c)
+	if err != nil {
+		return notFound
+	}
+	ctx := c.Request().Context()
+	id, err := links.ID(token)
+	if err != nil {
+		return notFound
+	}
+	nonce, err := s.o.Store.FeedNonce(ctx, id)
+	if err != nil || s.links.Check("feed", token, nonce) != nil {
+		return notFound
+	}
+	items, ds, err := s.personalItems(ctx, id)
+	if err != nil {
+		return err
+	}
+	o := s.calendarOptions("", s.feedURL(id, nonce))
+	return s.serveFeed(c, ds, o, true, func() ([]byte, error) { return calendar.PersonalFeed(items, o) })
+}
+
+func (s *Server) personalItems(ctx context.Context, personID int64) ([]calendar.PersonalItem, []calendar.EventData, error) {
+	regs, err := s.o.Store.Registrations(ctx, store.RegistrationFilter{PersonID: personID})
+	if err != nil {
+		return nil, nil, err
+	}
+	byOcc := map[int64]store.Registration{}
+	ids := []int64{}
+	for _, r := range regs {
+		if r.Status == store.RegConfirmed || r.Status == store.RegWaitlisted || r.Status == store.RegPending {
+			byOcc[r.OccurrenceID] = r
+			ids = append(ids, r.OccurrenceID)
+		}
+	}
+	f := s.feedFilter()
+	f.IDs = ids
+	list, err := s.o.Store.Occurrences(ctx, f)
+	if err != nil {
+		return nil, nil, err
+	}
+	var items []calendar.PersonalItem
+	for _, l := range list {
+		r := byOcc[l.Occurrence.ID]
+		join := ""
+		if r.Status == store.RegConfirmed {
+			join = s.joinURL(r)
+		}
+		o := l.Occurrence
+		// A change of registration status changes the item: fold it into the fingerprint.
+		o.UpdatedAt = maxTime(o.UpdatedAt, r.UpdatedAt)
+		items = append(items, calendar.PersonalItem{Event: l.Event, Occurrence: o, JoinURL: join})
+	}
+	ds := groupByEvent(list)
+	for i := range ds {
+		for j := range ds[i].Occurrences {
+			if r, ok := byOcc[ds[i].Occurrences[j].ID]; ok {
+				ds[i].Occurrences[j].UpdatedAt = maxTime(ds[i].Occurrences[j].UpdatedAt, r.UpdatedAt)
+			}
+		}
+	}
+	return items, ds, nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// occurrenceICS downloads one occurrence as an .ics file (no personal link).
+func (s *Server) occurrenceDownload(c echo.Context) error {
+	l, err := s.occurrenceFromPath(c)
+	if err != nil {
+		return err
+	}
+	b, err := calendar.OccurrenceICS(l.Event, l.Occurrence, "", s.calendarOptions("", ""))
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Content-Disposition", `attachment; filename="`+l.Event.Slug+"-"+l.Occurrence.StartLocal.Format("2006-01-02")+`.ics"`)
+	return c.Blob(http.StatusOK, "text/calendar; charset=utf-8", b)
+}
+
+func (s *Server) regenerateFeed(c echo.Context) error {
+	if _, err := s.o.Store.NewFeedNonce(c.Request().Context(), personOf(c).ID); err != nil {
+		return err
+	}
+	s.flash(c, "feeds.regenerated")
+	return c.Redirect(http.StatusSeeOther, "/profile#calendar")
+}
+
+// subscribe is what the subscribe buttons need for one feed URL.
+type subscribe struct {
+	URL, Google string
+	Webcal      template.URL // html/template would refuse the webcal: scheme; we build it ourselves
+}
+
+func subscribeFor(feedURL string) subscribe {
+	webcal := "webcal://" + strings.TrimPrefix(strings.TrimPrefix(feedURL, "https://"), "http://")
+	return subscribe{URL: feedURL, Webcal: template.URL(webcal), // #nosec G203 -- built from our own base URL
+		Google: "https://calendar.google.com/calendar/render?cid=" + url.QueryEscape(webcal)}
+}
