@@ -1,0 +1,128 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+)
+
+// icalJS returns the node binary and the folder of the ical.js checker (calendar's test
+// data), installing its package when needed. Skips only without node and PUENTE_E2E.
+func icalJS(t *testing.T) (node, dir string) {
+	t.Helper()
+	dir, _ = filepath.Abs("../calendar/testdata/icaljs")
+	node, err := exec.LookPath("node")
+	if err != nil {
+		if os.Getenv("PUENTE_E2E") == "1" {
+			t.Fatal("node is not installed (PUENTE_E2E=1 requires it)")
+		}
+		t.Skip("node is not installed; set PUENTE_E2E=1 to make this a failure")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "ical.js")); err != nil {
+		cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("npm ci for ical.js: %v\n%s", err, out)
+		}
+	}
+	return node, dir
+}
+
+// A person copies the feed address from a series page; Thunderbird's parser (ical.js)
+// reads that feed and finds exactly the talks, at exactly the instants, that the page
+// shows (in Santiago time, through the year's clock changes).
+func TestFeedFromPageMatchesPage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the binary and a browser")
+	}
+	node, dir := icalJS(t)
+	ctx := newBrowser(t)
+	bin := buildBinary(t)
+	env := cleanEnv("PUENTE_DATA_DIR=" + dataDir(t))
+	token := lastLine(runCLI(t, bin, env, 0, "admin", "token", "create", "--email", "org@example.org"))
+	in := start(t, bin, env)
+
+	body := `{"title":"Battery Materials Seminar","timezone":"Europe/London","start_date":"2027-01-07","start_time":"15:00",
+		"duration_minutes":60,"rrule":"FREQ=WEEKLY;INTERVAL=2;BYDAY=TH;UNTIL=20271231T235959Z"}`
+	req, _ := http.NewRequest("POST", in.baseURL+"/api/v1/series", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 201 {
+		t.Fatalf("create series: %v %v", err, res.Status)
+	}
+	res.Body.Close()
+
+	if _, err := chromedp.Call(ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "America/Santiago"}); err != nil {
+		t.Fatal(err)
+	}
+	step(t, ctx, "series page", chromedp.Navigate(in.baseURL+"/series/battery-materials-seminar"))
+	waitFor(t, ctx, "times in Santiago", `document.body.textContent.includes("Santiago (")`)
+	screenshot(t, ctx, "series-with-feed")
+	feedURL := eval[string](t, ctx, `document.getElementById("feed-url").value`)
+	pageTimes := eval[[]string](t, ctx, `[...document.querySelectorAll(".talks time")].map(t => t.getAttribute("datetime"))`)
+	if len(pageTimes) < 20 {
+		t.Fatalf("page shows %d talks", len(pageTimes))
+	}
+	var shown []string
+	for _, s := range pageTimes {
+		ts, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shown = append(shown, ts.UTC().Format(time.RFC3339))
+	}
+
+	feedRes, err := http.Get(feedURL)
+	if err != nil || feedRes.StatusCode != 200 {
+		t.Fatalf("feed %s: %v", feedURL, err)
+	}
+	feed, _ := io.ReadAll(feedRes.Body)
+	feedRes.Body.Close()
+	cmd := exec.Command(node, "expand.mjs", "2026-01-01T00:00:00Z", "2029-01-01T00:00:00Z")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TZ=Pacific/Kiritimati")
+	cmd.Stdin = bytes.NewReader(feed)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("ical.js: %v\n%s", err, out)
+	}
+	var expanded []struct {
+		Start, Status string
+	}
+	if err := json.Unmarshal(out, &expanded); err != nil {
+		t.Fatalf("ical.js output: %v\n%s", err, out)
+	}
+	var parsed []string
+	for _, e := range expanded {
+		if !strings.EqualFold(e.Status, "CANCELLED") {
+			ts, _ := time.Parse(time.RFC3339, e.Start)
+			parsed = append(parsed, ts.UTC().Format(time.RFC3339))
+		}
+	}
+	sort.Strings(shown)
+	sort.Strings(parsed)
+	// The page lists the next twelve months; the feed holds the whole rule (and a little
+	// of the past): compare over the page's span.
+	var fromToday []string
+	for _, p := range parsed {
+		if p >= shown[0] && p <= shown[len(shown)-1] {
+			fromToday = append(fromToday, p)
+		}
+	}
+	if strings.Join(fromToday, " ") != strings.Join(shown, " ") {
+		t.Fatalf("ical.js and the page disagree:\npage:    %v\nical.js: %v", shown, fromToday)
+	}
+	in.stop()
+}
