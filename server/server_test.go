@@ -46,7 +46,7 @@ func newEnv(t *testing.T, mutate ...func(*server.Options)) *env {
 
 // newTestServer starts the application on a loopback port (the base URL is only known
 // once it listens).
-func newTestServer(t *testing.T, opts server.Options) *httptest.Server {
+func newTestServer(t testing.TB, opts server.Options) *httptest.Server {
 	t.Helper()
 	ts := httptest.NewUnstartedServer(nil)
 	ts.Start()

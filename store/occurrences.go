@@ -350,7 +350,12 @@ func (s *Store) Occurrences(ctx context.Context, f OccurrenceFilter) ([]Listed, 
 		f.Limit = 50000
 	}
 	args = append(args, f.Limit)
-	rows, err := s.pool.Query(ctx, `SELECT `+occurrenceColumns+`, `+eventColumns+` FROM occurrences o JOIN events e ON e.id = o.event_id
+	// Organisers are aggregated once per event, not once per occurrence row.
+	listed := strings.Replace(eventColumns, `ARRAY(SELECT person_id FROM event_organisers o WHERE o.event_id = e.id ORDER BY person_id)`,
+		`coalesce(org.ids, '{}')`, 1)
+	rows, err := s.pool.Query(ctx, `SELECT `+occurrenceColumns+`, `+listed+` FROM occurrences o JOIN events e ON e.id = o.event_id
+		LEFT JOIN (SELECT event_id, array_agg(person_id ORDER BY person_id) AS ids FROM event_organisers GROUP BY event_id) org
+		ON org.event_id = e.id
 		WHERE `+strings.Join(where, " AND ")+` ORDER BY o.starts_at, o.id LIMIT $`+strconv.Itoa(len(args)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list occurrences: %w", err)
