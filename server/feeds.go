@@ -177,7 +177,8 @@ func (s *Server) feedURL(personID, nonce int64) string {
 	return s.absURL("/feeds/personal/"+s.links.Token("feed", personID, nonce)+".ics", nil)
 }
 
-// personalFeed is everything a person registered for, with their join links. The URL's
+// personalFeed is everything a person registered for, with their join links, and every
+// occurrence of the series and conferences they follow. The URL's
 // token is the only key (calendar clients send no cookies); an unknown, forged or revoked
 // token is a plain 404 that does not say which.
 func (s *Server) personalFeed(c echo.Context) error {
@@ -216,8 +217,12 @@ func (s *Server) personalItems(ctx context.Context, personID int64) ([]calendar.
 			ids = append(ids, r.OccurrenceID)
 		}
 	}
+	followed, err := s.o.Store.Followed(ctx, personID)
+	if err != nil {
+		return nil, nil, err
+	}
 	f := s.feedFilter()
-	f.IDs = ids
+	f.IDs, f.EventIDs = ids, followed
 	list, err := s.o.Store.Occurrences(ctx, f)
 	if err != nil {
 		return nil, nil, err
@@ -284,4 +289,32 @@ func subscribeFor(feedURL string) subscribe {
 	webcal := "webcal://" + strings.TrimPrefix(strings.TrimPrefix(feedURL, "https://"), "http://")
 	return subscribe{URL: feedURL, Webcal: template.URL(webcal), // #nosec G203 -- built from our own base URL
 		Google: "https://calendar.google.com/calendar/render?cid=" + url.QueryEscape(webcal)}
+}
+
+// follow and unfollow: from a series or conference page.
+func (s *Server) follow(on bool) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := pathID(c, "id")
+		if err != nil {
+			return err
+		}
+		e, err := s.o.Store.EventByID(c.Request().Context(), id)
+		if err != nil {
+			return err
+		}
+		if on {
+			err = s.o.Store.Follow(c.Request().Context(), personOf(c).ID, e.ID)
+		} else {
+			err = s.o.Store.Unfollow(c.Request().Context(), personOf(c).ID, e.ID)
+		}
+		if err != nil {
+			return err
+		}
+		if on {
+			s.flash(c, "follow.flash_on")
+		} else {
+			s.flash(c, "follow.flash_off")
+		}
+		return c.Redirect(http.StatusSeeOther, s.eventPath(e))
+	}
 }

@@ -106,6 +106,28 @@ func TestPersonalFeed(t *testing.T) {
 		r.header.Get("Cache-Control") != "private, max-age=300" {
 		t.Fatalf("personal feed: %d %v\n%s", r.status, r.header, r.body)
 	}
+	// Following a series adds its sessions (without join links); unfollowing removes them.
+	s := p.must(201, "organiser", "POST", "/api/v1/series", batterySeminar)
+	seriesPage := web.get("/series/battery-materials-seminar")
+	if !strings.Contains(seriesPage.body, `id="follow-button"`) {
+		t.Fatalf("no follow button")
+	}
+	web.post(fmt.Sprintf("/events/%v/follow", s["id"]), url.Values{})
+	occs := items(t, p.must(200, "", "GET", fmt.Sprintf("/api/v1/series/%v/occurrences?from=2026-01-01&to=2026-02-01", s["id"]), nil))
+	uid := fmt.Sprintf("UID:occurrence-%v@", occs[0]["id"])
+	if r := calClient.get(u.Path); !strings.Contains(r.body, uid) {
+		t.Fatalf("followed series not in the personal feed (%s):\n%s", uid, r.body)
+	} else if n := strings.Count(r.body, "CONFERENCE;"); n != 1 {
+		t.Fatalf("join links: %d, want 1 (only the registered session)", n)
+	}
+	if !strings.Contains(web.get("/series/battery-materials-seminar").body, "Stop following") {
+		t.Fatalf("following not shown")
+	}
+	web.post(fmt.Sprintf("/events/%v/unfollow", s["id"]), url.Values{})
+	if r := calClient.get(u.Path); strings.Contains(r.body, uid) {
+		t.Fatalf("unfollowed series still in the feed")
+	}
+
 	// Cancelling the registration changes the feed.
 	p.must(200, "attendee", "DELETE", occ+"/registrations/me", nil)
 	if r2 := calClient.do("GET", u.Path, nil, map[string]string{"If-None-Match": r.header.Get("ETag")}); r2.status != 200 || strings.Contains(r2.body, "/join/") {

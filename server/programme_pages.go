@@ -4,6 +4,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -128,6 +129,7 @@ type eventPage struct {
 	CanManage       bool
 	ZoneKnown       bool
 	Feed            subscribe
+	Following       bool
 }
 
 func (s *Server) eventPageData(c echo.Context, e domain.Event) (eventPage, error) {
@@ -137,6 +139,13 @@ func (s *Server) eventPageData(c echo.Context, e domain.Event) (eventPage, error
 		ZoneKnown: viewerZone(c) != nil, Feed: subscribeFor(s.absURL("/feeds"+s.eventPath(e)+".ics", nil))}
 	loc, _ := time.LoadLocation(e.TimeZone)
 	ep.ZoneLabel = zoneLabel(loc, s.o.Now())
+	if p := personOf(c); p != nil {
+		followed, err := s.o.Store.Followed(ctx, p.ID)
+		if err != nil {
+			return ep, err
+		}
+		ep.Following = slices.Contains(followed, e.ID)
+	}
 	f := store.OccurrenceFilter{EventID: e.ID, IncludeCancelled: true, Limit: 400}
 	if e.Kind == domain.KindSeries {
 		ep.Recurrence = describeRule(e, lang)

@@ -60,6 +60,8 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/join/:token", s.join)
 	e.GET("/registrations/cancel/:token", s.cancelLink)
 	e.POST("/registrations/cancel/:token", s.cancelByLink)
+	e.POST("/events/:id/follow", s.follow(true), s.requireSignIn)
+	e.POST("/events/:id/unfollow", s.follow(false), s.requireSignIn)
 	e.POST("/occurrences/:id/register", s.registerFromPage, s.requireSignIn)
 	e.POST("/occurrences/:id/unregister", s.unregisterFromPage, s.requireSignIn)
 	org := e.Group("/organise", s.requireSignIn)

@@ -69,6 +69,9 @@ type Store interface {
 	Secret(ctx context.Context, name string) ([]byte, error)
 	FeedNonce(ctx context.Context, personID int64) (int64, error)
 	NewFeedNonce(ctx context.Context, personID int64) (int64, error)
+	Follow(ctx context.Context, personID, eventID int64) error
+	Unfollow(ctx context.Context, personID, eventID int64) error
+	Followed(ctx context.Context, personID int64) ([]int64, error)
 }
 
 // Options configure a Server.

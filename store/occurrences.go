@@ -294,7 +294,8 @@ type Listed struct {
 // OccurrenceFilter selects occurrences.
 type OccurrenceFilter struct {
 	EventID          int64
-	IDs              []int64 // only these occurrences
+	EventIDs         []int64   // only occurrences of these events
+	IDs              []int64   // only these occurrences
 	From, To         time.Time // instants; zero means open
 	Tag, Language    string
 	Query            string
@@ -314,8 +315,13 @@ func (s *Store) Occurrences(ctx context.Context, f OccurrenceFilter) ([]Listed, 
 	if f.EventID > 0 {
 		add("o.event_id = ?", f.EventID)
 	}
-	if f.IDs != nil {
+	if f.IDs != nil && f.EventIDs != nil { // either of the two sets (a personal feed)
+		args = append(args, f.IDs, f.EventIDs)
+		where = append(where, "(o.id = ANY($"+strconv.Itoa(len(args)-1)+") OR o.event_id = ANY($"+strconv.Itoa(len(args))+"))")
+	} else if f.IDs != nil {
 		add("o.id = ANY(?)", f.IDs)
+	} else if f.EventIDs != nil {
+		add("o.event_id = ANY(?)", f.EventIDs)
 	}
 	if !f.From.IsZero() {
 		add("o.ends_at > ?", f.From)
