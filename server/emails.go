@@ -106,7 +106,7 @@ func (s *Server) registrationEmail(kind string, e domain.Event, o domain.Occurre
 	}
 	m.Speakers = strings.Join(names, ", ")
 	m.Abstract = markdown.Plain(o.Abstract, 600)
-	active := kind != "cancelled" && kind != "removed"
+	active := kind != "cancelled" && kind != "removed" && kind != "declined" && kind != "removed_by_organiser"
 	if active && (r.Status == store.RegConfirmed) {
 		m.JoinLabel, m.JoinURL = l.T("mail.reg.join", "Minutes", int(e.JoinWindow/time.Minute)), s.joinURL(r)
 	}

@@ -24,6 +24,7 @@ type registrationJSON struct {
 	OccurrenceID   int64     `json:"occurrence_id"`
 	Status         string    `json:"status"`
 	Position       int       `json:"position,omitempty"`
+	AttendedMin    int       `json:"attended_minutes"`
 	Email          string    `json:"email,omitempty"` // organisers only
 	Name           string    `json:"name"`
 	Affiliation    string    `json:"affiliation"`
@@ -36,7 +37,8 @@ type registrationJSON struct {
 
 func toRegistrationJSON(r store.Registration, withEmail bool) registrationJSON {
 	j := registrationJSON{ID: r.ID, OccurrenceID: r.OccurrenceID, Status: r.Status, Position: r.Position,
-		Name: r.Details.Name, Affiliation: r.Details.Affiliation, Country: r.Details.Country,
+		AttendedMin: int(r.Attended / time.Minute),
+		Name:        r.Details.Name, Affiliation: r.Details.Affiliation, Country: r.Details.Country,
 		CareerStage: string(r.Details.CareerStage), ConsentContact: r.Details.ConsentContact, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 	if withEmail {
 		j.Email = r.Email
@@ -185,4 +187,89 @@ func (s *Server) apiEventRegistrations(kind domain.EventKind) echo.HandlerFunc {
 		}
 		return s.registrationList(c, store.RegistrationFilter{EventID: e.ID})
 	}
+}
+
+// apiActOnRegistration: an organiser approves, declines, promotes or removes one registration.
+func (s *Server) apiActOnRegistration(c echo.Context) error {
+	r, err := s.managedRegistration(c)
+	if err != nil {
+		return err
+	}
+	notify, out := s.requestNotifier(c)
+	r, err = s.o.Store.ActOnRegistration(c.Request().Context(), r.ID, c.Param("action"), notify)
+	if err != nil {
+		return err
+	}
+	s.sent(c.Request().Context(), out)
+	return c.JSON(http.StatusOK, toRegistrationJSON(r, true))
+}
+
+// managedRegistration loads the registration in the path for one of its event's organisers.
+func (s *Server) managedRegistration(c echo.Context) (store.Registration, error) {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return store.Registration{}, err
+	}
+	r, err := s.o.Store.RegistrationByID(c.Request().Context(), id)
+	if err != nil {
+		return r, err
+	}
+	l, err := s.o.Store.OccurrenceByID(c.Request().Context(), r.OccurrenceID)
+	if err != nil {
+		return r, err
+	}
+	return r, s.canManage(c, l.Event)
+}
+
+type messageInput struct {
+	Subject string `json:"subject"`
+	Body    string `json:"body"`
+}
+
+// apiMessageRegistrants sends the organisers' message to everyone registered.
+func (s *Server) apiMessageRegistrants(c echo.Context) error {
+	l, err := s.occurrenceFromPath(c)
+	if err != nil {
+		return err
+	}
+	if err := s.canManage(c, l.Event); err != nil {
+		return err
+	}
+	var in messageInput
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	n, err := s.messageRegistrants(c, l, in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, map[string]int{"recipients": n})
+}
+
+func (s *Server) messageRegistrants(c echo.Context, l store.Listed, in messageInput) (int, error) {
+	subject, err := text("subject", in.Subject, 200, true)
+	if err != nil {
+		return 0, err
+	}
+	body, err := text("body", in.Body, 10000, true)
+	if err != nil {
+		return 0, err
+	}
+	notify, out := s.notifier(c.Request().Context(), 0, "")
+	withText := func(kind string, e domain.Event, o domain.Occurrence, r store.Registration) (*store.Email, error) {
+		m, err := notify(kind, e, o, r)
+		if m != nil {
+			m.Subject = subject
+			m.Text = body + "\n\n— " + e.Title + "\n\n" + m.Text
+			m.HTML = ""
+			m.ICS = ""
+		}
+		return m, err
+	}
+	n, err := s.o.Store.MessageRegistrants(c.Request().Context(), l.Occurrence.ID, withText)
+	if err != nil {
+		return 0, err
+	}
+	s.sent(c.Request().Context(), out)
+	return n, nil
 }

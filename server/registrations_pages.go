@@ -98,7 +98,7 @@ func (s *Server) registrationsCSV(c echo.Context, name string, regs []store.Regi
 	w := csv.NewWriter(&buf)
 	w.UseCRLF = true
 	_ = w.Write([]string{"occurrence", "session", "status", "waitlist_position", "name", "email", "affiliation", "country",
-		"career_stage", "consent_contact", "registered_at"})
+		"career_stage", "consent_contact", "registered_at", "attended_minutes"})
 	for _, r := range regs {
 		pos := ""
 		if r.Position > 0 {
@@ -106,7 +106,7 @@ func (s *Server) registrationsCSV(c echo.Context, name string, regs []store.Regi
 		}
 		_ = w.Write([]string{itoa(r.OccurrenceID), csvSafe(titles[r.OccurrenceID]), r.Status, pos, csvSafe(r.Details.Name),
 			csvSafe(r.Email), csvSafe(r.Details.Affiliation), r.Details.Country, string(r.Details.CareerStage),
-			fmt.Sprint(r.Details.ConsentContact), r.CreatedAt.UTC().Format("2006-01-02 15:04:05")})
+			fmt.Sprint(r.Details.ConsentContact), r.CreatedAt.UTC().Format("2006-01-02 15:04:05"), fmt.Sprint(int(r.Attended.Minutes()))})
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {
@@ -150,4 +150,43 @@ func (s *Server) eventRegistrationsCSV(c echo.Context) error {
 		titles[l.Occurrence.ID] = occurrenceTitle(l) + " " + l.Occurrence.StartLocal.Format("2006-01-02 15:04")
 	}
 	return s.registrationsCSV(c, "registrations-"+e.Slug, regs, titles)
+}
+
+func (s *Server) actFromPage(c echo.Context) error {
+	r, err := s.managedRegistration(c)
+	if err != nil {
+		return err
+	}
+	notify, out := s.requestNotifier(c)
+	if _, err := s.o.Store.ActOnRegistration(c.Request().Context(), r.ID, c.Param("action"), notify); err != nil {
+		return err
+	}
+	s.sent(c.Request().Context(), out)
+	s.flash(c, "organise.saved")
+	return c.Redirect(http.StatusSeeOther, "/organise/occurrences/"+itoa(r.OccurrenceID)+"/registrations")
+}
+
+func (s *Server) messageFromPage(c echo.Context) error {
+	l, err := s.managedOccurrence(c)
+	if err != nil {
+		return err
+	}
+	if _, err := s.messageRegistrants(c, l, messageInput{Subject: c.FormValue("subject"), Body: c.FormValue("body")}); err != nil {
+		return err
+	}
+	s.flash(c, "registration.message_sent")
+	return c.Redirect(http.StatusSeeOther, "/organise/occurrences/"+itoa(l.Occurrence.ID)+"/registrations")
+}
+
+// registrationActions are the organiser's buttons for a registration in this status.
+func registrationActions(status string) []string {
+	switch status {
+	case store.RegPending:
+		return []string{store.ActionApprove, store.ActionDecline, store.ActionRemove}
+	case store.RegWaitlisted:
+		return []string{store.ActionPromote, store.ActionDecline, store.ActionRemove}
+	case store.RegConfirmed:
+		return []string{store.ActionRemove}
+	}
+	return nil
 }

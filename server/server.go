@@ -66,6 +66,8 @@ type Store interface {
 	RegistrationByID(ctx context.Context, id int64) (store.Registration, error)
 	PromoteWaiting(ctx context.Context, occID int64, notify store.Notify) ([]store.Registration, error)
 	SendReminders(ctx context.Context, notify store.Notify) (int, error)
+	ActOnRegistration(ctx context.Context, regID int64, action string, notify store.Notify) (store.Registration, error)
+	MessageRegistrants(ctx context.Context, occID int64, notify store.Notify) (int, error)
 	Secret(ctx context.Context, name string) ([]byte, error)
 	FeedNonce(ctx context.Context, personID int64) (int64, error)
 	NewFeedNonce(ctx context.Context, personID int64) (int64, error)

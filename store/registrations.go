@@ -29,7 +29,8 @@ type Registration struct {
 	Status       string
 	Position     int // 1-based place on the waitlist, when waitlisted
 	Details      RegistrationDetails
-	LinkNonce    int64 // changing it revokes the registration's personal links
+	LinkNonce    int64         // changing it revokes the registration's personal links
+	Attended     time.Duration // time in the live room, from recorded joins and leaves
 	// Recipient is who registered, as emails need them (name, language, time zone); read
 	// with the registration so that rendering an email needs no second connection.
 	Recipient domain.Person
@@ -290,15 +291,20 @@ const registrationSelect = `SELECT r.id, r.occurrence_id, r.person_id, p.email, 
 	CASE WHEN r.status = 'waitlisted' THEN (SELECT count(*) FROM registrations w WHERE w.occurrence_id = r.occurrence_id
 		AND w.status = 'waitlisted' AND (w.waitlisted_at, w.id) <= (r.waitlisted_at, r.id)) ELSE 0 END,
 	r.name, r.affiliation, r.country, r.career_stage, r.consent_contact, r.link_nonce, r.created_at, r.updated_at,
-	p.name, p.language, p.time_zone
+	p.name, p.language, p.time_zone,
+	(SELECT coalesce(extract(epoch FROM sum(coalesce(a.left_at, least(now(), o2.ends_at)) - a.joined_at)), 0)::bigint
+	   FROM attendance a JOIN occurrences o2 ON o2.id = a.occurrence_id
+	  WHERE a.occurrence_id = r.occurrence_id AND a.person_id = r.person_id)
 	FROM registrations r JOIN people p ON p.id = r.person_id`
 
 func scanRegistration(row pgx.Row) (Registration, error) {
 	var r Registration
 	var stage string
+	var attended int64
 	err := row.Scan(&r.ID, &r.OccurrenceID, &r.PersonID, &r.Email, &r.Status, &r.Position, &r.Details.Name,
 		&r.Details.Affiliation, &r.Details.Country, &stage, &r.Details.ConsentContact, &r.LinkNonce, &r.CreatedAt, &r.UpdatedAt,
-		&r.Recipient.Profile.Name, &r.Recipient.Profile.Language, &r.Recipient.Profile.TimeZone)
+		&r.Recipient.Profile.Name, &r.Recipient.Profile.Language, &r.Recipient.Profile.TimeZone, &attended)
+	r.Attended = time.Duration(attended) * time.Second
 	r.Details.CareerStage = domain.CareerStage(stage)
 	r.Recipient.ID, r.Recipient.Email = r.PersonID, r.Email
 	return r, err

@@ -1,0 +1,140 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/puente-org/puente/domain"
+)
+
+// Organiser actions on one registration.
+const (
+	ActionApprove = "approve" // pending → confirmed (or waitlisted when full)
+	ActionDecline = "decline" // pending or waitlisted → declined
+	ActionPromote = "promote" // waitlisted or pending → confirmed, if there is a free place
+	ActionRemove  = "remove"  // any active → cancelled; the waitlist moves up
+)
+
+// ActOnRegistration applies an organiser's action atomically under the occurrence's lock,
+// telling the person (and anyone promoted into a freed place).
+func (s *Store) ActOnRegistration(ctx context.Context, regID int64, action string, notify Notify) (Registration, error) {
+	var out Registration
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var occID int64
+		err := tx.QueryRow(ctx, `SELECT occurrence_id FROM registrations WHERE id = $1`, regID).Scan(&occID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound("registration")
+		}
+		if err != nil {
+			return fmt.Errorf("read registration: %w", err)
+		}
+		_, _, capacity, _, err := lockOccurrence(ctx, tx, occID)
+		if err != nil {
+			return err
+		}
+		r, err := registrationInTx(ctx, tx, regID)
+		if err != nil {
+			return err
+		}
+		n, err := confirmedCount(ctx, tx, occID)
+		if err != nil {
+			return err
+		}
+		room := capacity == 0 || n < capacity
+		set := func(status string, kind string) error {
+			var wait *time.Time
+			if status == RegWaitlisted {
+				now := s.now()
+				wait = &now
+			}
+			if _, err := tx.Exec(ctx, `UPDATE registrations SET status = $2, waitlisted_at = $3, updated_at = $4 WHERE id = $1`,
+				regID, status, wait, s.now()); err != nil {
+				return fmt.Errorf("update registration: %w", err)
+			}
+			if out, err = registrationInTx(ctx, tx, regID); err != nil {
+				return err
+			}
+			o, e, err := occurrenceInTx(ctx, tx, occID)
+			if err != nil {
+				return err
+			}
+			return s.notifyOne(ctx, tx, notify, kind, e, o, out)
+		}
+		conflict := func(msg string) error { return &domain.Error{Code: domain.CodeConflict, Field: "action", Message: msg} }
+		switch action {
+		case ActionApprove:
+			if r.Status != RegPending {
+				return conflict("Only pending registrations can be approved.")
+			}
+			if room {
+				return set(RegConfirmed, "approved")
+			}
+			return set(RegWaitlisted, "waitlisted")
+		case ActionDecline:
+			if r.Status != RegPending && r.Status != RegWaitlisted {
+				return conflict("Only pending or waitlisted registrations can be declined.")
+			}
+			return set(RegDeclined, "declined")
+		case ActionPromote:
+			if r.Status != RegWaitlisted && r.Status != RegPending {
+				return conflict("Only waitlisted or pending registrations can be promoted.")
+			}
+			if !room {
+				return conflict("There is no free place; raise the capacity first.")
+			}
+			return set(RegConfirmed, "promoted")
+		case ActionRemove:
+			if r.Status == RegCancelled || r.Status == RegDeclined {
+				return conflict("This registration is not active.")
+			}
+			if err := set(RegCancelled, "removed_by_organiser"); err != nil {
+				return err
+			}
+			_, err := s.promote(ctx, tx, occID, notify)
+			return err
+		default:
+			return domain.Invalid("action", "The action must be approve, decline, promote or remove.")
+		}
+	})
+	return out, err
+}
+
+// MessageRegistrants puts a message from the organisers in the outbox for everyone with an
+// active registration for the occurrence, in one transaction, and returns how many.
+func (s *Store) MessageRegistrants(ctx context.Context, occID int64, notify Notify) (int, error) {
+	n := 0
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		counting := func(kind string, e domain.Event, o domain.Occurrence, r Registration) (*Email, error) {
+			m, err := notify(kind, e, o, r)
+			if m != nil {
+				n++
+			}
+			return m, err
+		}
+		return s.notifyAll(ctx, tx, counting, "message", occID)
+	})
+	return n, err
+}
+
+// RecordJoin and RecordLeave note a person entering and leaving an occurrence's live room
+// (the live sessions call them); attendance sums the time.
+func (s *Store) RecordJoin(ctx context.Context, occID, personID int64) (int64, error) {
+	var id int64
+	err := s.pool.QueryRow(ctx, `INSERT INTO attendance (occurrence_id, person_id, joined_at) VALUES ($1, $2, $3) RETURNING id`,
+		occID, personID, s.now()).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("record join: %w", err)
+	}
+	return id, nil
+}
+
+func (s *Store) RecordLeave(ctx context.Context, attendanceID int64) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE attendance SET left_at = $2 WHERE id = $1 AND left_at IS NULL`, attendanceID, s.now()); err != nil {
+		return fmt.Errorf("record leave: %w", err)
+	}
+	return nil
+}
