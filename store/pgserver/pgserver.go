@@ -64,6 +64,7 @@ type Server struct {
 	password string // only for clusters made by the embedded-postgres fallback
 	pid      int
 	owned    bool
+	fast     bool // started with Fast (commits not flushed at once)
 
 	child       *child                             // owned server run directly
 	embedded    *embeddedpostgres.EmbeddedPostgres // owned server run by the fallback

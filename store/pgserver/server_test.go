@@ -2,6 +2,7 @@ package pgserver
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,9 +52,17 @@ func TestStartAttachStop(t *testing.T) {
 }
 
 func TestRestartKeepsData(t *testing.T) {
+	for _, fast := range []bool{true, false} {
+		t.Run(fmt.Sprintf("fast=%v", fast), func(t *testing.T) { restartKeepsData(t, fast) })
+	}
+}
+
+// restartKeepsData: committed data survives a stop and start, both with the durable
+// settings (immediate shutdown and WAL replay) and with Fast (fast shutdown).
+func restartKeepsData(t *testing.T, fast bool) {
 	dir := testDir(t)
 	ctx := context.Background()
-	s := startServer(t, Options{Dir: dir, Fast: true})
+	s := startServer(t, Options{Dir: dir, Fast: fast})
 	if _, err := connect(t, s).Exec(ctx, "create table kept (v text); insert into kept values ('hello')"); err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +71,7 @@ func TestRestartKeepsData(t *testing.T) {
 	}
 	waitExit(t, s.PID(), 5*time.Second)
 
-	s = startServer(t, Options{Dir: dir, Fast: true})
+	s = startServer(t, Options{Dir: dir, Fast: fast})
 	if !s.Owned() {
 		t.Fatal("restart: Owned() = false")
 	}

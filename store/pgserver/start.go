@@ -129,6 +129,7 @@ func (st *starter) newServer(pid int, host string, port int) *Server {
 		port:     port,
 		password: st.password(),
 		pid:      pid,
+		fast:     st.o.Fast,
 	}
 }
 
