@@ -130,6 +130,7 @@ type eventPage struct {
 	ZoneKnown       bool
 	Feed            subscribe
 	Following       bool
+	Registered      bool // holds a whole-series or conference registration
 }
 
 func (s *Server) eventPageData(c echo.Context, e domain.Event) (eventPage, error) {
@@ -145,6 +146,9 @@ func (s *Server) eventPageData(c echo.Context, e domain.Event) (eventPage, error
 			return ep, err
 		}
 		ep.Following = slices.Contains(followed, e.ID)
+		if ep.Registered, err = s.o.Store.EventRegistered(ctx, e.ID, p.ID); err != nil {
+			return ep, err
+		}
 	}
 	f := store.OccurrenceFilter{EventID: e.ID, IncludeCancelled: true, Limit: 400}
 	if e.Kind == domain.KindSeries {

@@ -60,6 +60,8 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/join/:token", s.join)
 	e.GET("/registrations/cancel/:token", s.cancelLink)
 	e.POST("/registrations/cancel/:token", s.cancelByLink)
+	e.POST("/events/:id/register", s.registerForEventFromPage, s.requireSignIn)
+	e.POST("/events/:id/unregister", s.cancelEventRegistrationFromPage, s.requireSignIn)
 	e.POST("/events/:id/follow", s.follow(true), s.requireSignIn)
 	e.POST("/events/:id/unfollow", s.follow(false), s.requireSignIn)
 	e.POST("/occurrences/:id/register", s.registerFromPage, s.requireSignIn)
@@ -121,6 +123,8 @@ func (s *Server) routes() *echo.Echo {
 		g.GET("/:id/"+occurrencesName(kind), s.apiEventOccurrences(kind))
 		g.POST("/:id/"+occurrencesName(kind), s.apiAddOccurrence(kind))
 		g.GET("/:id/registrations", s.apiEventRegistrations(kind))
+		g.POST("/:id/registrations", s.apiRegisterForEvent(kind))
+		g.DELETE("/:id/registrations/me", s.apiCancelEventRegistration(kind))
 	}
 	api.POST("/occurrences/:id/registrations", s.apiRegister)
 	api.DELETE("/occurrences/:id/registrations/me", s.apiCancelMyRegistration)

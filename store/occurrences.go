@@ -125,9 +125,13 @@ func (s *Store) regenerate(ctx context.Context, tx pgx.Tx, e domain.Event, notif
 			}
 			continue
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO occurrences (event_id, origin, original_start, start_local, duration_minutes,
-			starts_at, ends_at) VALUES ($1, 'generated', $2, $2, $3, $4, $5)`, e.ID, in.Wall, minutes, in.Start, in.End); err != nil {
+		var newID int64
+		if err := tx.QueryRow(ctx, `INSERT INTO occurrences (event_id, origin, original_start, start_local, duration_minutes,
+			starts_at, ends_at) VALUES ($1, 'generated', $2, $2, $3, $4, $5) RETURNING id`, e.ID, in.Wall, minutes, in.Start, in.End).Scan(&newID); err != nil {
 			return fmt.Errorf("add occurrence: %w", err)
+		}
+		if err := s.registerEventRegistrants(ctx, tx, e.ID, newID); err != nil {
+			return err
 		}
 	}
 	var removed []int64
@@ -510,7 +514,10 @@ func (s *Store) AddOccurrence(ctx context.Context, eventID int64, o domain.Occur
 			o.Origin = "session"
 		}
 		o.Status = domain.StatusScheduled
-		return saveOccurrence(ctx, tx, e, &o)
+		if err := saveOccurrence(ctx, tx, e, &o); err != nil {
+			return err
+		}
+		return s.registerEventRegistrants(ctx, tx, eventID, o.ID)
 	})
 	if err != nil {
 		return Listed{}, err

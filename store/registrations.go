@@ -148,64 +148,29 @@ func confirmedCount(ctx context.Context, tx pgx.Tx, occID int64) (int, error) {
 func (s *Store) Register(ctx context.Context, occID, personID int64, d RegistrationDetails, notify Notify) (RegisterResult, error) {
 	var res RegisterResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		status, ends, capacity, mode, err := lockOccurrence(ctx, tx, occID)
+		var eventID int64
+		var kind string
+		err := tx.QueryRow(ctx, `SELECT e.id, e.kind FROM occurrences o JOIN events e ON e.id = o.event_id WHERE o.id = $1`,
+			occID).Scan(&eventID, &kind)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound("occurrence")
+		}
 		if err != nil {
-			return err
+			return fmt.Errorf("read occurrence: %w", err)
 		}
-		switch {
-		case status == domain.StatusCancelled:
-			return &domain.Error{Code: domain.CodeConflict, Message: "This session is cancelled; registration is closed."}
-		case !ends.After(s.now()):
-			return &domain.Error{Code: domain.CodeExpired, Message: "This session is over; registration is closed."}
-		case mode == domain.RegistrationClosed:
-			return &domain.Error{Code: domain.CodeConflict, Message: "Registration for this series is closed."}
-		}
-		var id int64
-		var current string
-		err = tx.QueryRow(ctx, `SELECT id, status FROM registrations WHERE occurrence_id = $1 AND person_id = $2`, occID, personID).Scan(&id, &current)
-		if err == nil && current != RegCancelled && current != RegDeclined {
-			res.Registration, err = registrationInTx(ctx, tx, id)
-			return err
-		}
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("read registration: %w", err)
-		}
-		next := RegPending
-		if mode != domain.RegistrationApproval {
-			n, err := confirmedCount(ctx, tx, occID)
-			if err != nil {
-				return err
+		if kind == string(domain.KindConference) {
+			var registered bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM event_registrations WHERE event_id = $1 AND person_id = $2
+				AND status = 'active')`, eventID, personID).Scan(&registered); err != nil {
+				return fmt.Errorf("conference registration: %w", err)
 			}
-			next = RegConfirmed
-			if capacity > 0 && n >= capacity {
-				next = RegWaitlisted
+			if !registered {
+				return &domain.Error{Code: domain.CodeConflict,
+					Message: "Register for the conference first; that gives you all its sessions."}
 			}
 		}
-		var waitSince *time.Time
-		if next == RegWaitlisted {
-			now := s.now()
-			waitSince = &now
-		}
-		err = tx.QueryRow(ctx, `INSERT INTO registrations (occurrence_id, person_id, status, waitlisted_at, name, affiliation,
-			country, career_stage, consent_contact, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
-			ON CONFLICT (occurrence_id, person_id) DO UPDATE SET status = EXCLUDED.status, waitlisted_at = EXCLUDED.waitlisted_at,
-			name = EXCLUDED.name, affiliation = EXCLUDED.affiliation, country = EXCLUDED.country,
-			career_stage = EXCLUDED.career_stage, consent_contact = EXCLUDED.consent_contact, created_at = EXCLUDED.created_at,
-			updated_at = EXCLUDED.updated_at
-			RETURNING id`, occID, personID, next, waitSince, d.Name, d.Affiliation, d.Country, string(d.CareerStage),
-			d.ConsentContact, s.now()).Scan(&id)
-		if err != nil {
-			return fmt.Errorf("register: %w", err)
-		}
-		res.Created = true
-		if res.Registration, err = registrationInTx(ctx, tx, id); err != nil {
-			return err
-		}
-		o, e, err := occurrenceInTx(ctx, tx, occID)
-		if err != nil {
-			return err
-		}
-		return s.notifyOne(ctx, tx, notify, res.Registration.Status, e, o, res.Registration)
+		res.Registration, res.Created, err = s.registerInTx(ctx, tx, occID, personID, d, notify)
+		return err
 	})
 	return res, err
 }

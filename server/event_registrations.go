@@ -1,0 +1,149 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/store"
+)
+
+// summarizer renders the single email for a whole-series or conference registration: every
+// session with its time in the recipient's zone, its status and its personal links.
+func (s *Server) summarizer(requester int64, lang string) (store.Summarize, *outgoing) {
+	out := &outgoing{}
+	return func(e domain.Event, sessions []store.SessionPlace) (*store.Email, error) {
+		if len(sessions) == 0 {
+			return nil, nil
+		}
+		p := sessions[0].Registration.Recipient
+		fallback := ""
+		if p.ID == requester {
+			fallback = lang
+		}
+		lang := s.catalog.Negotiate("", p.Profile.Language, fallback)
+		l := s.catalog.Localizer(lang)
+		var viewer *time.Location
+		if p.Profile.TimeZone != "" {
+			viewer, _ = time.LoadLocation(p.Profile.TimeZone)
+		}
+		lines := []string{l.T("mail.reg.greeting", "Name", p.DisplayName()), "", l.T("mail.event.lead", "Title", e.Title), ""}
+		for _, sp := range sessions {
+			r, o := sp.Registration, store.Listed{Occurrence: sp.Occurrence, Event: e}
+			w := describeWhen(o.Occurrence.Start, o.Occurrence.End, e.TimeZone, viewer, lang)
+			line := "• " + w.Day + ", " + w.Time + " " + w.Zone + " — " + occurrenceTitle(o) + " (" + l.T("registration.status_"+r.Status) + ")"
+			lines = append(lines, line)
+			if r.Status == store.RegConfirmed {
+				lines = append(lines, "  "+l.T("mail.event.join")+": "+s.joinURL(r))
+			}
+			lines = append(lines, "  "+l.T("mail.event.cancel_one")+": "+s.cancelURL(r))
+		}
+		lines = append(lines, "", l.T("mail.event.manage")+": "+s.absURL(s.eventPath(e), nil), "", l.T("mail.reg.footer"))
+		m := &store.Email{Kind: "event_registration", To: p.Email, Subject: l.T("mail.event.subject", "Title", e.Title),
+			Text: strings.Join(lines, "\n")}
+		out.emails = append(out.emails, *m)
+		return m, nil
+	}, out
+}
+
+func (s *Server) registerForEvent(c echo.Context, e domain.Event, in registrationInput) (store.EventRegistrationResult, error) {
+	p := personOf(c)
+	d, err := in.details(*p)
+	if err != nil {
+		return store.EventRegistrationResult{}, err
+	}
+	summarize, out := s.summarizer(p.ID, localizerOf(c).Lang())
+	res, err := s.o.Store.RegisterForEvent(c.Request().Context(), e.ID, p.ID, d, summarize)
+	if err != nil {
+		return res, err
+	}
+	s.sent(c.Request().Context(), out)
+	return res, nil
+}
+
+func (s *Server) apiRegisterForEvent(kind domain.EventKind) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if personOf(c) == nil {
+			return &domain.Error{Code: domain.CodeUnauthenticated, Message: "Sign in first (or send a personal API token)."}
+		}
+		e, err := s.eventOfKind(c, kind)
+		if err != nil {
+			return err
+		}
+		var in registrationInput
+		if c.Request().ContentLength != 0 {
+			if err := decodeJSON(c, &in); err != nil {
+				return err
+			}
+		}
+		res, err := s.registerForEvent(c, e, in)
+		if err != nil {
+			return err
+		}
+		sessions := make([]registrationJSON, 0, len(res.Sessions))
+		for _, r := range res.Sessions {
+			sessions = append(sessions, toRegistrationJSON(r, false))
+		}
+		status := http.StatusOK
+		if res.Created {
+			status = http.StatusCreated
+		}
+		return c.JSON(status, map[string]any{"status": "active", "sessions": sessions})
+	}
+}
+
+func (s *Server) apiCancelEventRegistration(kind domain.EventKind) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		p := personOf(c)
+		if p == nil {
+			return &domain.Error{Code: domain.CodeUnauthenticated, Message: "Sign in first (or send a personal API token)."}
+		}
+		e, err := s.eventOfKind(c, kind)
+		if err != nil {
+			return err
+		}
+		notify, out := s.requestNotifier(c)
+		if err := s.o.Store.CancelEventRegistration(c.Request().Context(), e.ID, p.ID, notify); err != nil {
+			return err
+		}
+		s.sent(c.Request().Context(), out)
+		return c.JSON(http.StatusOK, map[string]string{"status": "cancelled"})
+	}
+}
+
+func (s *Server) registerForEventFromPage(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	e, err := s.o.Store.EventByID(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	if _, err := s.registerForEvent(c, e, registrationInput{}); err != nil {
+		return err
+	}
+	s.flash(c, "registration.flash_event")
+	return c.Redirect(http.StatusSeeOther, s.eventPath(e))
+}
+
+func (s *Server) cancelEventRegistrationFromPage(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	e, err := s.o.Store.EventByID(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	notify, out := s.requestNotifier(c)
+	if err := s.o.Store.CancelEventRegistration(c.Request().Context(), e.ID, personOf(c).ID, notify); err != nil {
+		return err
+	}
+	s.sent(c.Request().Context(), out)
+	s.flash(c, "registration.flash_cancelled")
+	return c.Redirect(http.StatusSeeOther, s.eventPath(e))
+}

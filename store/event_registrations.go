@@ -1,0 +1,229 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/puente-org/puente/domain"
+)
+
+// EventRegistrationResult is a whole-series or conference registration and what it gave
+// for each future session.
+type EventRegistrationResult struct {
+	Created  bool
+	Sessions []Registration
+}
+
+// registerInTx is Register's core, inside the caller's transaction.
+func (s *Store) registerInTx(ctx context.Context, tx pgx.Tx, occID, personID int64, d RegistrationDetails, notify Notify) (Registration, bool, error) {
+	status, ends, capacity, mode, err := lockOccurrence(ctx, tx, occID)
+	if err != nil {
+		return Registration{}, false, err
+	}
+	switch {
+	case status == domain.StatusCancelled:
+		return Registration{}, false, &domain.Error{Code: domain.CodeConflict, Message: "This session is cancelled; registration is closed."}
+	case !ends.After(s.now()):
+		return Registration{}, false, &domain.Error{Code: domain.CodeExpired, Message: "This session is over; registration is closed."}
+	case mode == domain.RegistrationClosed:
+		return Registration{}, false, &domain.Error{Code: domain.CodeConflict, Message: "Registration for this series is closed."}
+	}
+	var id int64
+	var current string
+	err = tx.QueryRow(ctx, `SELECT id, status FROM registrations WHERE occurrence_id = $1 AND person_id = $2`, occID, personID).Scan(&id, &current)
+	if err == nil && current != RegCancelled && current != RegDeclined {
+		r, err := registrationInTx(ctx, tx, id)
+		return r, false, err
+	}
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return Registration{}, false, fmt.Errorf("read registration: %w", err)
+	}
+	next := RegPending
+	if mode != domain.RegistrationApproval {
+		n, err := confirmedCount(ctx, tx, occID)
+		if err != nil {
+			return Registration{}, false, err
+		}
+		next = RegConfirmed
+		if capacity > 0 && n >= capacity {
+			next = RegWaitlisted
+		}
+	}
+	now := s.now()
+	var waitSince *time.Time
+	if next == RegWaitlisted {
+		waitSince = &now
+	}
+	err = tx.QueryRow(ctx, `INSERT INTO registrations (occurrence_id, person_id, status, waitlisted_at, name, affiliation,
+		country, career_stage, consent_contact, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+		ON CONFLICT (occurrence_id, person_id) DO UPDATE SET status = EXCLUDED.status, waitlisted_at = EXCLUDED.waitlisted_at,
+		name = EXCLUDED.name, affiliation = EXCLUDED.affiliation, country = EXCLUDED.country,
+		career_stage = EXCLUDED.career_stage, consent_contact = EXCLUDED.consent_contact, created_at = EXCLUDED.created_at,
+		updated_at = EXCLUDED.updated_at
+		RETURNING id`, occID, personID, next, waitSince, d.Name, d.Affiliation, d.Country, string(d.CareerStage),
+		d.ConsentContact, now).Scan(&id)
+	if err != nil {
+		return Registration{}, false, fmt.Errorf("register: %w", err)
+	}
+	r, err := registrationInTx(ctx, tx, id)
+	if err != nil {
+		return r, false, err
+	}
+	o, e, err := occurrenceInTx(ctx, tx, occID)
+	if err != nil {
+		return r, false, err
+	}
+	return r, true, s.notifyOne(ctx, tx, notify, r.Status, e, o, r)
+}
+
+// SessionPlace is one session of a whole-event registration, with the session itself.
+type SessionPlace struct {
+	Registration Registration
+	Occurrence   domain.Occurrence
+}
+
+// Summarize renders the one email that sums up a whole-event registration (nil: none). It
+// runs inside the transaction and must not use the database.
+type Summarize func(e domain.Event, sessions []SessionPlace) (*Email, error)
+
+// RegisterForEvent registers a person for a whole series (every future session, and the
+// sessions added later) or a conference (all its sessions), in one transaction, with one
+// summary email rather than one per session. Sessions that are full put the person on their
+// waitlists; sessions that are over or cancelled are skipped.
+func (s *Store) RegisterForEvent(ctx context.Context, eventID, personID int64, d RegistrationDetails, summarize Summarize) (EventRegistrationResult, error) {
+	var res EventRegistrationResult
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		e, err := eventInTx(ctx, tx, eventID, false)
+		if err != nil {
+			return err
+		}
+		if e.Registration == domain.RegistrationClosed {
+			return &domain.Error{Code: domain.CodeConflict, Message: "Registration for this series is closed."}
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO event_registrations (event_id, person_id, status, created_at, updated_at)
+			VALUES ($1, $2, 'active', $3, $3) ON CONFLICT (event_id, person_id) DO UPDATE SET status = 'active', updated_at = $3
+			WHERE event_registrations.status <> 'active'`, eventID, personID, s.now())
+		if err != nil {
+			return fmt.Errorf("register for event: %w", err)
+		}
+		res.Created = tag.RowsAffected() > 0
+		// Lock sessions in start order, as single registrations lock one: no deadlock cycle.
+		rows, err := tx.Query(ctx, `SELECT id FROM occurrences WHERE event_id = $1 AND status = 'scheduled' AND ends_at > $2
+			ORDER BY starts_at, id`, eventID, s.now())
+		if err != nil {
+			return fmt.Errorf("sessions: %w", err)
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return fmt.Errorf("sessions: %w", err)
+		}
+		if len(ids) == 0 {
+			return &domain.Error{Code: domain.CodeExpired, Message: "There are no upcoming sessions to register for."}
+		}
+		var places []SessionPlace
+		for _, id := range ids {
+			r, _, err := s.registerInTx(ctx, tx, id, personID, d, nil)
+			if err != nil {
+				return err
+			}
+			o, _, err := occurrenceInTx(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			res.Sessions = append(res.Sessions, r)
+			places = append(places, SessionPlace{Registration: r, Occurrence: o})
+		}
+		if summarize == nil || !res.Created {
+			return nil
+		}
+		m, err := summarize(e, places)
+		if err != nil || m == nil {
+			return err
+		}
+		return s.enqueue(ctx, tx, *m)
+	})
+	return res, err
+}
+
+// CancelEventRegistration ends a whole-series or conference registration and every future
+// session registration it holds; freed places go to the waitlists.
+func (s *Store) CancelEventRegistration(ctx context.Context, eventID, personID int64, notify Notify) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE event_registrations SET status = 'cancelled', updated_at = $3
+			WHERE event_id = $1 AND person_id = $2 AND status = 'active'`, eventID, personID, s.now())
+		if err != nil {
+			return fmt.Errorf("cancel event registration: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return &domain.Error{Code: domain.CodeNotFound, Message: "You are not registered for this as a whole."}
+		}
+		rows, err := tx.Query(ctx, `SELECT o.id FROM occurrences o JOIN registrations r ON r.occurrence_id = o.id
+			WHERE o.event_id = $1 AND r.person_id = $2 AND r.status IN ('confirmed', 'waitlisted', 'pending') AND o.ends_at > $3
+			ORDER BY o.starts_at, o.id`, eventID, personID, s.now())
+		if err != nil {
+			return fmt.Errorf("sessions: %w", err)
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return fmt.Errorf("sessions: %w", err)
+		}
+		for _, occID := range ids {
+			if _, _, _, _, err := lockOccurrence(ctx, tx, occID); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE registrations SET status = 'cancelled', waitlisted_at = NULL, updated_at = $3
+				WHERE occurrence_id = $1 AND person_id = $2`, occID, personID, s.now()); err != nil {
+				return fmt.Errorf("cancel session registration: %w", err)
+			}
+			if _, err := s.promote(ctx, tx, occID, notify); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// EventRegistered reports whether a person holds an active whole-event registration.
+func (s *Store) EventRegistered(ctx context.Context, eventID, personID int64) (bool, error) {
+	var ok bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM event_registrations WHERE event_id = $1 AND person_id = $2
+		AND status = 'active')`, eventID, personID).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("event registration: %w", err)
+	}
+	return ok, nil
+}
+
+// registerEventRegistrants gives every active whole-event registrant a place in a new
+// session (quietly: reminders and the personal feed tell them).
+func (s *Store) registerEventRegistrants(ctx context.Context, tx pgx.Tx, eventID, occID int64) error {
+	rows, err := tx.Query(ctx, `SELECT er.person_id, p.name, p.affiliation, p.country, p.career_stage FROM event_registrations er
+		JOIN people p ON p.id = er.person_id WHERE er.event_id = $1 AND er.status = 'active' ORDER BY er.created_at, er.id`, eventID)
+	if err != nil {
+		return fmt.Errorf("event registrants: %w", err)
+	}
+	type who struct {
+		id int64
+		d  RegistrationDetails
+	}
+	people, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (who, error) {
+		var w who
+		var stage string
+		err := r.Scan(&w.id, &w.d.Name, &w.d.Affiliation, &w.d.Country, &stage)
+		w.d.CareerStage = domain.CareerStage(stage)
+		return w, err
+	})
+	if err != nil {
+		return fmt.Errorf("event registrants: %w", err)
+	}
+	for _, w := range people {
+		if _, _, err := s.registerInTx(ctx, tx, occID, w.id, w.d, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
