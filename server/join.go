@@ -52,14 +52,48 @@ func (s *Server) join(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set("Referrer-Policy", "no-referrer")
+	return s.renderJoin(c, l, r.Status, r.Position)
+}
+
+// room is the same page for people with a right to the room through their account: the
+// session's speakers (linked to an account), its organisers, site admins, and registrants.
+func (s *Server) room(c echo.Context) error {
+	l, err := s.occurrenceFromPath(c)
+	if err != nil {
+		return err
+	}
+	p := personOf(c)
+	status := ""
+	if s.managesQuietly(c, l.Event) {
+		status = store.RegConfirmed
+	}
+	for _, sp := range l.Occurrence.Speakers {
+		if sp.PersonID != nil && *sp.PersonID == p.ID {
+			status = store.RegConfirmed
+		}
+	}
+	position := 0
+	if status == "" {
+		regs, err := s.o.Store.Registrations(c.Request().Context(), store.RegistrationFilter{OccurrenceID: l.Occurrence.ID, PersonID: p.ID})
+		if err != nil {
+			return err
+		}
+		if len(regs) > 0 {
+			status, position = regs[0].Status, regs[0].Position
+		}
+	}
+	return s.renderJoin(c, l, status, position)
+}
+
+func (s *Server) renderJoin(c echo.Context, l store.Listed, status string, position int) error {
 	now := s.o.Now()
 	opens := l.Occurrence.Start.Add(-l.Event.JoinWindow)
-	jp := joinPage{Occ: s.view(c, l), OpensAt: opens.Format(time.RFC3339), Status: r.Status, Position: r.Position,
+	jp := joinPage{Occ: s.view(c, l), OpensAt: opens.Format(time.RFC3339), Status: status, Position: position,
 		Opens: describeWhen(opens, opens, l.Event.TimeZone, viewerZone(c), localizerOf(c).Lang())}
 	switch {
 	case l.Occurrence.Status == domain.StatusCancelled:
 		jp.State = "cancelled"
-	case r.Status != store.RegConfirmed:
+	case status != store.RegConfirmed:
 		jp.State = "not_confirmed"
 	case now.Before(opens):
 		jp.State = "early"

@@ -248,6 +248,7 @@ func timetable(views []listedView, tracks []domain.Track) []timetableDay {
 type occurrencePage struct {
 	Registration *store.Registration
 	CanRegister  bool
+	IsSpeaker    bool
 	Form         profilePage
 	Occ          listedView
 	Event        domain.Event
@@ -268,6 +269,9 @@ func (s *Server) occurrencePage(c echo.Context) error {
 	op.CanRegister = l.Occurrence.Status == domain.StatusScheduled && l.Occurrence.End.After(s.o.Now()) &&
 		l.Event.Registration != domain.RegistrationClosed
 	if p := personOf(c); p != nil {
+		for _, sp := range l.Occurrence.Speakers {
+			op.IsSpeaker = op.IsSpeaker || (sp.PersonID != nil && *sp.PersonID == p.ID)
+		}
 		regs, err := s.o.Store.Registrations(c.Request().Context(), store.RegistrationFilter{OccurrenceID: l.Occurrence.ID, PersonID: p.ID})
 		if err != nil {
 			return err

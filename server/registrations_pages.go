@@ -190,3 +190,41 @@ func registrationActions(status string) []string {
 	}
 	return nil
 }
+
+// registerByEmail lets someone who is not signed in register with their email address: it
+// finds or creates their account, registers them (the confirmation email goes out) and
+// emails a sign-in link that brings them back to the session, signed in.
+func (s *Server) registerByEmail(c echo.Context) error {
+	l, err := s.occurrenceFromPath(c)
+	if err != nil {
+		return err
+	}
+	addr, err := domain.NormalizeEmail(c.FormValue("email"))
+	if err != nil {
+		return err
+	}
+	if !s.limiter.Allow(c.RealIP()) {
+		return &domain.Error{Code: domain.CodeRateLimited, Field: "email", Message: localizerOf(c).T("error.message.rate_limited")}
+	}
+	ctx := c.Request().Context()
+	p, _, err := s.o.Store.EnsurePerson(ctx, addr)
+	if err != nil {
+		return err
+	}
+	consent := c.FormValue("consent_contact") == "1"
+	d, err := registrationInput{Name: strPtr(c.FormValue("name")), Affiliation: strPtr(c.FormValue("affiliation")),
+		ConsentContact: &consent}.details(p)
+	if err != nil {
+		return err
+	}
+	notify, out := s.notifier(ctx, p.ID, localizerOf(c).Lang())
+	if _, err := s.o.Store.Register(ctx, l.Occurrence.ID, p.ID, d, notify); err != nil {
+		return err
+	}
+	s.sent(ctx, out)
+	if _, err := s.sendSignInLink(c, addr, "/occurrences/"+itoa(l.Occurrence.ID)); err != nil &&
+		domain.ErrorCode(err) != domain.CodeRateLimited { // registered anyway; the next link will do
+		return err
+	}
+	return s.render(c, http.StatusOK, "signin.html", signInPage{Email: addr, Sent: true, Registered: true})
+}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/store"
 )
 
 func TestRegisterInTheBrowserAndExportCSV(t *testing.T) {
@@ -79,5 +80,43 @@ func TestRegisterInTheBrowserAndExportCSV(t *testing.T) {
 	ana.post(page+"/unregister", url.Values{})
 	if r := bruno.get(page); !strings.Contains(r.body, "You are registered.") {
 		t.Fatalf("promotion not shown: %s", r.body)
+	}
+}
+
+// Someone not signed in registers with their email: account created, registered, and the
+// sign-in link in their inbox brings them back signed in.
+func TestRegisterByEmail(t *testing.T) {
+	p := newProgEnv(t)
+	occAPI := p.oneOccurrence(5, "open")
+	page := "/occurrences/" + occAPI[len("/api/v1/occurrences/"):]
+	b := p.browser("en")
+	if r := b.get(page); !strings.Contains(r.body, `id="register-email-form"`) {
+		t.Fatalf("no email registration form")
+	}
+	r := b.post(page+"/register-by-email", url.Values{"email": {"nueva@example.cl"}, "name": {"Nueva Persona"}, "affiliation": {"UChile"}})
+	if r.status != 200 || !strings.Contains(r.body, `id="registered-by-email"`) {
+		t.Fatalf("register by email: %d %s", r.status, r.body)
+	}
+	person, err := p.store.PersonByEmail(context.Background(), "nueva@example.cl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	regs, _ := p.store.Registrations(context.Background(), store.RegistrationFilter{PersonID: person.ID})
+	if len(regs) != 1 || regs[0].Status != "confirmed" || regs[0].Details.Name != "Nueva Persona" {
+		t.Fatalf("registration: %+v", regs)
+	}
+	// Two emails: the confirmation and the sign-in link back to the session.
+	link := p.latestLink("nueva@example.cl")
+	u, _ := url.Parse(link)
+	b.get(u.RequestURI())
+	r = b.post("/sign-in/link", url.Values{"token": {u.Query().Get("token")}})
+	if r.status != 303 || r.header.Get("Location") != page {
+		t.Fatalf("sign-in link back to the session: %d %s", r.status, r.header.Get("Location"))
+	}
+	if r := b.get(page); !strings.Contains(r.body, "You are registered.") {
+		t.Fatalf("signed in and registered: %s", r.body)
+	}
+	if r := b.post(page+"/register-by-email", url.Values{"email": {"not an email"}}); r.status != 400 {
+		t.Fatalf("bad email: %d", r.status)
 	}
 }

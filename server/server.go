@@ -32,6 +32,7 @@ type Store interface {
 	EndSession(ctx context.Context, tokenHash []byte) error
 	PersonByAPIToken(ctx context.Context, tokenHash []byte) (domain.Person, error)
 	PersonByID(ctx context.Context, id int64) (domain.Person, error)
+	EnsurePerson(ctx context.Context, email string) (domain.Person, bool, error)
 	UpdateProfile(ctx context.Context, id int64, p domain.Profile) (domain.Person, error)
 	CreateAPIToken(ctx context.Context, personID int64, name string, tokenHash []byte) (store.APIToken, error)
 	ListAPITokens(ctx context.Context, personID int64) ([]store.APIToken, error)

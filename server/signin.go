@@ -20,6 +20,7 @@ const SignInLinkLifetime = 15 * time.Minute
 type signInPage struct {
 	Email, Next, Error, Problem string
 	Sent                        bool
+	Registered                  bool // came from registering by email
 }
 
 func (s *Server) signInForm(c echo.Context) error {

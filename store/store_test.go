@@ -378,3 +378,53 @@ func TestHorizonMovesWithTime(t *testing.T) {
 		t.Fatalf("first occurrence changed: %v", l[0].Occurrence.StartLocal)
 	}
 }
+
+// Reminders go out once per offset, only to people registered before they were due.
+func TestReminders(t *testing.T) {
+	ctx := context.Background()
+	s, clk := newStore(t) // 1 March 2026, 12:00 UTC
+	org, _ := s.CreatePerson(ctx, store.NewPerson{Email: "org@example.org", IsOrganiser: true})
+	early, _ := s.CreatePerson(ctx, store.NewPerson{Email: "early@example.org"})
+	late, _ := s.CreatePerson(ctx, store.NewPerson{Email: "late@example.org"})
+	e, err := s.CreateEvent(ctx, domain.Event{Kind: domain.KindSeries, Slug: "once", Title: "Once", Language: "en",
+		Visibility: "public", TimeZone: "UTC", StartDate: time.Date(2026, 3, 5, 0, 0, 0, 0, time.UTC), StartTime: "15:00",
+		Duration: time.Hour, Registration: "open", Tags: []string{}, Reminders: []int{1440, 60}}, org.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	occs, _ := s.Occurrences(ctx, store.OccurrenceFilter{EventID: e.ID})
+	occID := occs[0].Occurrence.ID
+	var kinds []string
+	notify := func(kind string, _ domain.Event, _ domain.Occurrence, r store.Registration) (*store.Email, error) {
+		kinds = append(kinds, kind+":"+r.Email)
+		return &store.Email{Kind: kind, To: r.Email, Subject: "s", Text: "t"}, nil
+	}
+	if _, err := s.Register(ctx, occID, early.ID, store.RegistrationDetails{Name: "E"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		n, err := s.SendReminders(ctx, notify)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("days before: %d reminders", n)
+	}
+	clk.Add(3*24*time.Hour + 4*time.Hour) // 4 March 16:00: 23 h before
+	if n := count(); n != 1 {
+		t.Fatalf("a day before: %d", n)
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("sent twice: %d", n)
+	}
+	clk.Add(22*time.Hour + 30*time.Minute) // 5 March 14:30
+	if _, err := s.Register(ctx, occID, late.ID, store.RegistrationDetails{Name: "L"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(5 * time.Minute) // 14:35
+	if n := count(); n != 1 || kinds[len(kinds)-1] != "reminder:early@example.org" {
+		t.Fatalf("an hour before: %d %v (the late registrant gets none)", n, kinds)
+	}
+}
