@@ -53,7 +53,8 @@ type Event struct {
 	Capacity     int         // per occurrence; 0 = unlimited
 	Registration string
 	JoinWindow   time.Duration
-	Reminders    []int // minutes before each occurrence when registrants are reminded
+	Reminders    []int      // minutes before each occurrence when registrants are reminded
+	Questions    []Question // the organisers' own registration questions
 	Venue        Venue
 	Organisers   []int64
 	Sequence     int

@@ -14,26 +14,27 @@ import (
 // eventInput is what an organiser sends to create or change a series or conference (the
 // JSON API and the HTML forms both fill it). Nil fields are left as they are.
 type eventInput struct {
-	Title             *string    `json:"title"`
-	Slug              *string    `json:"slug"`
-	Description       *string    `json:"description"`
-	Tags              *[]string  `json:"tags"`
-	Language          *string    `json:"language"`
-	Visibility        *string    `json:"visibility"`
-	Timezone          *string    `json:"timezone"`
-	StartDate         *string    `json:"start_date"`
-	StartTime         *string    `json:"start_time"`
-	EndDate           *string    `json:"end_date"`
-	DurationMinutes   *int       `json:"duration_minutes"`
-	RRule             *string    `json:"rrule"`
-	RDates            *[]string  `json:"rdates"`
-	ExDates           *[]string  `json:"exdates"`
-	Capacity          *int       `json:"capacity"`
-	Registration      *string    `json:"registration"`
-	JoinWindowMinutes *int       `json:"join_window_minutes"`
-	ReminderMinutes   *[]int     `json:"reminder_minutes"`
-	Venue             *venueJSON `json:"venue"`
-	Organisers        *[]string  `json:"organisers"`
+	Title             *string            `json:"title"`
+	Slug              *string            `json:"slug"`
+	Description       *string            `json:"description"`
+	Tags              *[]string          `json:"tags"`
+	Language          *string            `json:"language"`
+	Visibility        *string            `json:"visibility"`
+	Timezone          *string            `json:"timezone"`
+	StartDate         *string            `json:"start_date"`
+	StartTime         *string            `json:"start_time"`
+	EndDate           *string            `json:"end_date"`
+	DurationMinutes   *int               `json:"duration_minutes"`
+	RRule             *string            `json:"rrule"`
+	RDates            *[]string          `json:"rdates"`
+	ExDates           *[]string          `json:"exdates"`
+	Capacity          *int               `json:"capacity"`
+	Registration      *string            `json:"registration"`
+	JoinWindowMinutes *int               `json:"join_window_minutes"`
+	ReminderMinutes   *[]int             `json:"reminder_minutes"`
+	Questions         *[]domain.Question `json:"questions"`
+	Venue             *venueJSON         `json:"venue"`
+	Organisers        *[]string          `json:"organisers"`
 }
 
 type venueJSON struct {
@@ -215,6 +216,11 @@ func (in eventInput) apply(e *domain.Event) (err error) {
 	}
 	if e.Reminders == nil {
 		e.Reminders = []int{1440, 60}
+	}
+	if in.Questions != nil {
+		if e.Questions, err = domain.NormalizeQuestions(*in.Questions); err != nil {
+			return err
+		}
 	}
 	if in.Venue != nil {
 		v := domain.Venue{}

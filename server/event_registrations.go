@@ -51,7 +51,7 @@ func (s *Server) summarizer(requester int64, lang string) (store.Summarize, *out
 
 func (s *Server) registerForEvent(c echo.Context, e domain.Event, in registrationInput) (store.EventRegistrationResult, error) {
 	p := personOf(c)
-	d, err := in.details(*p)
+	d, err := in.details(*p, e.Questions)
 	if err != nil {
 		return store.EventRegistrationResult{}, err
 	}

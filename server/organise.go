@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -123,6 +124,11 @@ func inputFromForm(c echo.Context, kind domain.EventKind) (eventInput, error) {
 			return in, err
 		}
 	}
+	qs, err := parseQuestions(form.Get("questions"))
+	if err != nil {
+		return in, err
+	}
+	in.Questions = &qs
 	if kind == domain.KindSeries {
 		in.StartTime = get("start_time")
 		rrule, err := patternFromForm(form, form.Get("start_date"), form.Get("start_time"), form.Get("timezone"))
@@ -217,7 +223,7 @@ func (s *Server) editForm(c echo.Context, e domain.Event) (eventForm, error) {
 		"capacity": strconv.Itoa(e.Capacity), "registration": e.Registration,
 		"join_window_minutes": strconv.Itoa(int(e.JoinWindow / time.Minute)), "venue_name": e.Venue.Name,
 		"venue_address": e.Venue.Address, "venue_room": e.Venue.Room, "organisers": strings.Join(orgs, ", "),
-		"other_timezone": "America/Santiago"}
+		"other_timezone": "America/Santiago", "questions": formatQuestions(e.Questions)}
 	if e.EndDate != nil {
 		f.V["end_date"] = e.EndDate.Format(time.DateOnly)
 	}
@@ -518,4 +524,50 @@ func (s *Server) addOccurrenceFromForm(c echo.Context) error {
 	}
 	s.flash(c, "organise.saved")
 	return c.Redirect(http.StatusSeeOther, "/organise/occurrences/"+itoa(l.Occurrence.ID))
+}
+
+// parseQuestions reads the form's questions, one a line: "Label | text",
+// "Label | single | Option A; Option B" or "… | multiple | …"; a label ending in "*" is
+// required.
+func parseQuestions(text string) ([]domain.Question, error) {
+	var qs []domain.Question
+	for i, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		parts := strings.Split(line, "|")
+		q := domain.Question{Label: strings.TrimSpace(parts[0]), Kind: domain.QuestionText}
+		if strings.HasSuffix(q.Label, "*") {
+			q.Label, q.Required = strings.TrimSpace(strings.TrimSuffix(q.Label, "*")), true
+		}
+		if len(parts) > 1 {
+			q.Kind = strings.ToLower(strings.TrimSpace(parts[1]))
+		}
+		if len(parts) > 2 {
+			q.Options = strings.Split(parts[2], ";")
+		}
+		if len(parts) > 3 {
+			return nil, domain.Invalid("questions", fmt.Sprintf("Line %d has too many \"|\": write Label | kind | Option; Option.", i+1))
+		}
+		qs = append(qs, q)
+	}
+	return domain.NormalizeQuestions(qs)
+}
+
+// formatQuestions writes questions back in the form's syntax.
+func formatQuestions(qs []domain.Question) string {
+	var lines []string
+	for _, q := range qs {
+		label := q.Label
+		if q.Required {
+			label += "*"
+		}
+		line := label + " | " + q.Kind
+		if len(q.Options) > 0 {
+			line += " | " + strings.Join(q.Options, "; ")
+		}
+		lines = append(lines, line)
+	}
+	return strings.Join(lines, "\n")
 }

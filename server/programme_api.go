@@ -16,34 +16,35 @@ import (
 )
 
 type eventJSON struct {
-	ID                int64       `json:"id"`
-	Kind              string      `json:"kind"`
-	Slug              string      `json:"slug"`
-	Title             string      `json:"title"`
-	Description       string      `json:"description"`
-	Tags              []string    `json:"tags"`
-	Language          string      `json:"language"`
-	Visibility        string      `json:"visibility"`
-	Timezone          string      `json:"timezone"`
-	StartDate         string      `json:"start_date"`
-	StartTime         string      `json:"start_time,omitempty"`
-	EndDate           string      `json:"end_date,omitempty"`
-	DurationMinutes   int         `json:"duration_minutes"`
-	RRule             string      `json:"rrule"`
-	Recurrence        string      `json:"recurrence"`
-	RDates            []string    `json:"rdates"`
-	ExDates           []string    `json:"exdates"`
-	Capacity          int         `json:"capacity"`
-	Registration      string      `json:"registration"`
-	JoinWindowMinutes int         `json:"join_window_minutes"`
-	ReminderMinutes   []int       `json:"reminder_minutes"`
-	Venue             venueJSON   `json:"venue"`
-	Organisers        []string    `json:"organisers,omitempty"` // only for those who manage it
-	PageURL           string      `json:"page_url"`
-	FeedURL           string      `json:"feed_url"`
-	CreatedAt         time.Time   `json:"created_at"`
-	UpdatedAt         time.Time   `json:"updated_at"`
-	Tracks            []trackJSON `json:"tracks,omitempty"`
+	ID                int64             `json:"id"`
+	Kind              string            `json:"kind"`
+	Slug              string            `json:"slug"`
+	Title             string            `json:"title"`
+	Description       string            `json:"description"`
+	Tags              []string          `json:"tags"`
+	Language          string            `json:"language"`
+	Visibility        string            `json:"visibility"`
+	Timezone          string            `json:"timezone"`
+	StartDate         string            `json:"start_date"`
+	StartTime         string            `json:"start_time,omitempty"`
+	EndDate           string            `json:"end_date,omitempty"`
+	DurationMinutes   int               `json:"duration_minutes"`
+	RRule             string            `json:"rrule"`
+	Recurrence        string            `json:"recurrence"`
+	RDates            []string          `json:"rdates"`
+	ExDates           []string          `json:"exdates"`
+	Capacity          int               `json:"capacity"`
+	Registration      string            `json:"registration"`
+	JoinWindowMinutes int               `json:"join_window_minutes"`
+	ReminderMinutes   []int             `json:"reminder_minutes"`
+	Questions         []domain.Question `json:"questions"`
+	Venue             venueJSON         `json:"venue"`
+	Organisers        []string          `json:"organisers,omitempty"` // only for those who manage it
+	PageURL           string            `json:"page_url"`
+	FeedURL           string            `json:"feed_url"`
+	CreatedAt         time.Time         `json:"created_at"`
+	UpdatedAt         time.Time         `json:"updated_at"`
+	Tracks            []trackJSON       `json:"tracks,omitempty"`
 }
 
 type trackJSON struct {
@@ -73,9 +74,9 @@ func (s *Server) toEventJSON(e domain.Event, lang string) eventJSON {
 		Language: e.Language, Visibility: e.Visibility, Timezone: e.TimeZone, StartDate: e.StartDate.Format(time.DateOnly),
 		DurationMinutes: int(e.Duration / time.Minute), RRule: e.RRule, RDates: walls(e.RDates), ExDates: walls(e.ExDates),
 		Capacity: e.Capacity, Registration: e.Registration, JoinWindowMinutes: int(e.JoinWindow / time.Minute),
-		ReminderMinutes: e.Reminders,
-		Venue:           venueJSON{Name: e.Venue.Name, Address: e.Venue.Address, Room: e.Venue.Room},
-		PageURL:         s.absURL(s.eventPath(e), nil), FeedURL: s.absURL("/feeds"+s.eventPath(e)+".ics", nil),
+		ReminderMinutes: e.Reminders, Questions: e.Questions,
+		Venue:   venueJSON{Name: e.Venue.Name, Address: e.Venue.Address, Room: e.Venue.Room},
+		PageURL: s.absURL(s.eventPath(e), nil), FeedURL: s.absURL("/feeds"+s.eventPath(e)+".ics", nil),
 		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
 	if e.Kind == domain.KindSeries {
 		j.StartTime = e.StartTime

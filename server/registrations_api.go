@@ -17,29 +17,33 @@ type registrationInput struct {
 	Country        *string `json:"country"`
 	CareerStage    *string `json:"career_stage"`
 	ConsentContact *bool   `json:"consent_contact"`
+	// Answers to the event's own questions, by question id.
+	Answers domain.Answers `json:"answers"`
 }
 
 type registrationJSON struct {
-	ID             int64     `json:"id"`
-	OccurrenceID   int64     `json:"occurrence_id"`
-	Status         string    `json:"status"`
-	Position       int       `json:"position,omitempty"`
-	AttendedMin    int       `json:"attended_minutes"`
-	Email          string    `json:"email,omitempty"` // organisers only
-	Name           string    `json:"name"`
-	Affiliation    string    `json:"affiliation"`
-	Country        string    `json:"country"`
-	CareerStage    string    `json:"career_stage"`
-	ConsentContact bool      `json:"consent_contact"`
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
+	ID             int64          `json:"id"`
+	OccurrenceID   int64          `json:"occurrence_id"`
+	Status         string         `json:"status"`
+	Position       int            `json:"position,omitempty"`
+	AttendedMin    int            `json:"attended_minutes"`
+	Email          string         `json:"email,omitempty"` // organisers only
+	Name           string         `json:"name"`
+	Affiliation    string         `json:"affiliation"`
+	Country        string         `json:"country"`
+	CareerStage    string         `json:"career_stage"`
+	ConsentContact bool           `json:"consent_contact"`
+	Answers        domain.Answers `json:"answers"`
+	CreatedAt      time.Time      `json:"created_at"`
+	UpdatedAt      time.Time      `json:"updated_at"`
 }
 
 func toRegistrationJSON(r store.Registration, withEmail bool) registrationJSON {
 	j := registrationJSON{ID: r.ID, OccurrenceID: r.OccurrenceID, Status: r.Status, Position: r.Position,
 		AttendedMin: int(r.Attended / time.Minute),
 		Name:        r.Details.Name, Affiliation: r.Details.Affiliation, Country: r.Details.Country,
-		CareerStage: string(r.Details.CareerStage), ConsentContact: r.Details.ConsentContact, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+		CareerStage: string(r.Details.CareerStage), ConsentContact: r.Details.ConsentContact, Answers: r.Details.Answers,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 	if withEmail {
 		j.Email = r.Email
 	}
@@ -48,7 +52,7 @@ func toRegistrationJSON(r store.Registration, withEmail bool) registrationJSON {
 
 // details fills the form from the person's profile, overridden by what they sent, and
 // checks it with the profile's rules.
-func (in registrationInput) details(p domain.Person) (store.RegistrationDetails, error) {
+func (in registrationInput) details(p domain.Person, questions []domain.Question) (store.RegistrationDetails, error) {
 	prof := p.Profile
 	set := func(dst *string, v *string) {
 		if v != nil {
@@ -72,7 +76,8 @@ func (in registrationInput) details(p domain.Person) (store.RegistrationDetails,
 	if strings.TrimSpace(d.Name) == "" {
 		d.Name = p.DisplayName()
 	}
-	return d, nil
+	d.Answers, err = domain.CheckAnswers(questions, in.Answers)
+	return d, err
 }
 
 // apiRegister registers the signed-in person for an occurrence.
@@ -91,7 +96,7 @@ func (s *Server) apiRegister(c echo.Context) error {
 			return err
 		}
 	}
-	d, err := in.details(*p)
+	d, err := in.details(*p, l.Event.Questions)
 	if err != nil {
 		return err
 	}

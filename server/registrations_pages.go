@@ -22,8 +22,9 @@ func (s *Server) registerFromPage(c echo.Context) error {
 	p := personOf(c)
 	consent := c.FormValue("consent_contact") == "1"
 	in := registrationInput{Name: strPtr(c.FormValue("name")), Affiliation: strPtr(c.FormValue("affiliation")),
-		Country: strPtr(c.FormValue("country")), CareerStage: strPtr(c.FormValue("career_stage")), ConsentContact: &consent}
-	d, err := in.details(*p)
+		Country: strPtr(c.FormValue("country")), CareerStage: strPtr(c.FormValue("career_stage")), ConsentContact: &consent,
+		Answers: formAnswers(c, l.Event.Questions)}
+	d, err := in.details(*p, l.Event.Questions)
 	if err != nil {
 		return err
 	}
@@ -92,21 +93,29 @@ func csvSafe(v string) string {
 
 // registrationsCSV writes registrations as UTF-8 CSV with a byte-order mark, so that
 // spreadsheet programs open accents correctly, and RFC 4180 quoting.
-func (s *Server) registrationsCSV(c echo.Context, name string, regs []store.Registration, titles map[int64]string) error {
+func (s *Server) registrationsCSV(c echo.Context, name string, regs []store.Registration, titles map[int64]string, qs []domain.Question) error {
 	var buf bytes.Buffer
 	buf.WriteString("\ufeff")
 	w := csv.NewWriter(&buf)
 	w.UseCRLF = true
-	_ = w.Write([]string{"occurrence", "session", "status", "waitlist_position", "name", "email", "affiliation", "country",
-		"career_stage", "consent_contact", "registered_at", "attended_minutes"})
+	header := []string{"occurrence", "session", "status", "waitlist_position", "name", "email", "affiliation", "country",
+		"career_stage", "consent_contact", "registered_at", "attended_minutes"}
+	for _, q := range qs {
+		header = append(header, csvSafe(q.Label))
+	}
+	_ = w.Write(header)
 	for _, r := range regs {
 		pos := ""
 		if r.Position > 0 {
 			pos = fmt.Sprint(r.Position)
 		}
-		_ = w.Write([]string{itoa(r.OccurrenceID), csvSafe(titles[r.OccurrenceID]), r.Status, pos, csvSafe(r.Details.Name),
+		row := []string{itoa(r.OccurrenceID), csvSafe(titles[r.OccurrenceID]), r.Status, pos, csvSafe(r.Details.Name),
 			csvSafe(r.Email), csvSafe(r.Details.Affiliation), r.Details.Country, string(r.Details.CareerStage),
-			fmt.Sprint(r.Details.ConsentContact), r.CreatedAt.UTC().Format("2006-01-02 15:04:05"), fmt.Sprint(int(r.Attended.Minutes()))})
+			fmt.Sprint(r.Details.ConsentContact), r.CreatedAt.UTC().Format("2006-01-02 15:04:05"), fmt.Sprint(int(r.Attended.Minutes()))}
+		for _, q := range qs {
+			row = append(row, csvSafe(answerText(r.Details.Answers[q.ID])))
+		}
+		_ = w.Write(row)
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {
@@ -128,7 +137,7 @@ func (s *Server) occurrenceRegistrationsCSV(c echo.Context) error {
 	}
 	title := occurrenceTitle(l) + " " + l.Occurrence.StartLocal.Format("2006-01-02 15:04")
 	return s.registrationsCSV(c, "registrations-"+l.Event.Slug+"-"+l.Occurrence.StartLocal.Format("2006-01-02"), regs,
-		map[int64]string{l.Occurrence.ID: title})
+		map[int64]string{l.Occurrence.ID: title}, l.Event.Questions)
 }
 
 func (s *Server) eventRegistrationsCSV(c echo.Context) error {
@@ -149,7 +158,7 @@ func (s *Server) eventRegistrationsCSV(c echo.Context) error {
 	for _, l := range list {
 		titles[l.Occurrence.ID] = occurrenceTitle(l) + " " + l.Occurrence.StartLocal.Format("2006-01-02 15:04")
 	}
-	return s.registrationsCSV(c, "registrations-"+e.Slug, regs, titles)
+	return s.registrationsCSV(c, "registrations-"+e.Slug, regs, titles, e.Questions)
 }
 
 func (s *Server) actFromPage(c echo.Context) error {
@@ -213,7 +222,7 @@ func (s *Server) registerByEmail(c echo.Context) error {
 	}
 	consent := c.FormValue("consent_contact") == "1"
 	d, err := registrationInput{Name: strPtr(c.FormValue("name")), Affiliation: strPtr(c.FormValue("affiliation")),
-		ConsentContact: &consent}.details(p)
+		ConsentContact: &consent, Answers: formAnswers(c, l.Event.Questions)}.details(p, l.Event.Questions)
 	if err != nil {
 		return err
 	}
@@ -227,4 +236,39 @@ func (s *Server) registerByEmail(c echo.Context) error {
 		return err
 	}
 	return s.render(c, http.StatusOK, "signin.html", signInPage{Email: addr, Sent: true, Registered: true})
+}
+
+// formAnswers reads the answers to the event's questions from a form (fields answer_<id>).
+func formAnswers(c echo.Context, qs []domain.Question) domain.Answers {
+	form, _ := c.FormParams()
+	out := domain.Answers{}
+	for _, q := range qs {
+		vals := form["answer_"+q.ID]
+		if len(vals) == 0 {
+			continue
+		}
+		if q.Kind == domain.QuestionMultiple {
+			out[q.ID] = vals
+		} else {
+			out[q.ID] = vals[0]
+		}
+	}
+	return out
+}
+
+// answerText is an answer as a spreadsheet cell.
+func answerText(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case []string:
+		return strings.Join(x, "; ")
+	case []any:
+		parts := make([]string, 0, len(x))
+		for _, p := range x {
+			parts = append(parts, fmt.Sprint(p))
+		}
+		return strings.Join(parts, "; ")
+	}
+	return ""
 }

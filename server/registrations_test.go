@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 
@@ -216,5 +217,58 @@ func TestRaisingCapacityPromotes(t *testing.T) {
 	}
 	if r := items(t, p.must(200, people[3], "GET", "/api/v1/me/registrations", nil))[0]; r["status"] != "waitlisted" || r["position"].(float64) != 1 {
 		t.Fatalf("the last to arrive should still wait, first in line: %v", r)
+	}
+}
+
+// The organisers' own questions: required ones must be answered, choices must be among the
+// options, and the answers reach the organisers' CSV.
+func TestRegistrationQuestions(t *testing.T) {
+	p := newProgEnv(t)
+	s := p.must(201, "organiser", "POST", "/api/v1/series", map[string]any{"title": "Questions Seminar", "timezone": "UTC",
+		"start_date": "2026-02-05", "start_time": "15:00", "questions": []map[string]any{
+			{"label": "Dietary needs", "kind": "text"},
+			{"label": "Attending", "kind": "single", "options": []string{"Online", "In person"}, "required": true},
+			{"label": "Topics", "kind": "multiple", "options": []string{"Recycling", "Refining", "ESG"}},
+		}})
+	qs := s["questions"].([]any)
+	if len(qs) != 3 || qs[1].(map[string]any)["id"] != "q2" {
+		t.Fatalf("questions: %v", qs)
+	}
+	occ := items(t, p.must(200, "", "GET", fmt.Sprintf("/api/v1/series/%v/occurrences?from=2026-02-01&to=2026-02-28", s["id"]), nil))[0]
+	path := fmt.Sprintf("/api/v1/occurrences/%v/registrations", occ["id"])
+	for _, tc := range []struct {
+		answers map[string]any
+		field   string
+	}{
+		{map[string]any{}, "answers.q2"},
+		{map[string]any{"q2": "By pigeon"}, "answers.q2"},
+		{map[string]any{"q2": "Online", "q3": []string{"Knitting"}}, "answers.q3"},
+		{map[string]any{"q2": "Online", "q9": "x"}, "answers.q9"},
+		{map[string]any{"q2": []string{"Online"}}, "answers.q2"},
+	} {
+		if code, out := p.call("attendee", "POST", path, map[string]any{"answers": tc.answers}); code != 400 || fieldOf(out) != tc.field {
+			t.Errorf("%v: %d %v", tc.answers, code, out)
+		}
+	}
+	r := p.must(201, "attendee", "POST", path, map[string]any{"answers": map[string]any{"q1": "Vegetarian, no nuts", "q2": "In person", "q3": []string{"ESG", "Recycling"}}})
+	if r["answers"].(map[string]any)["q2"] != "In person" {
+		t.Fatalf("answers: %v", r)
+	}
+	b := p.browser("en")
+	b.signIn("organiser@example.org")
+	csv := b.get(fmt.Sprintf("/organise/occurrences/%v/registrations.csv", occ["id"]))
+	for _, want := range []string{"Dietary needs,Attending,Topics", `"Vegetarian, no nuts",In person,ESG; Recycling`} {
+		if !strings.Contains(csv.body, want) {
+			t.Errorf("CSV lacks %q:\n%s", want, csv.body)
+		}
+	}
+	// The form shows them, and the organiser's form edits them in its one-line syntax.
+	other := p.browser("en")
+	other.signIn("other@example.org")
+	if page := other.get(fmt.Sprintf("/occurrences/%v", occ["id"])); !strings.Contains(page.body, `name="answer_q2" value="In person" required`) {
+		t.Fatalf("registration form lacks the questions")
+	}
+	if page := b.get(fmt.Sprintf("/organise/events/%v", s["id"])); !strings.Contains(page.body, "Attending* | single | Online; In person") {
+		t.Fatalf("organiser form lacks the questions")
 	}
 }

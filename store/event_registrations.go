@@ -59,13 +59,13 @@ func (s *Store) registerInTx(ctx context.Context, tx pgx.Tx, occID, personID int
 		waitSince = &now
 	}
 	err = tx.QueryRow(ctx, `INSERT INTO registrations (occurrence_id, person_id, status, waitlisted_at, name, affiliation,
-		country, career_stage, consent_contact, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+		country, career_stage, consent_contact, created_at, updated_at, answers) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)
 		ON CONFLICT (occurrence_id, person_id) DO UPDATE SET status = EXCLUDED.status, waitlisted_at = EXCLUDED.waitlisted_at,
 		name = EXCLUDED.name, affiliation = EXCLUDED.affiliation, country = EXCLUDED.country,
 		career_stage = EXCLUDED.career_stage, consent_contact = EXCLUDED.consent_contact, created_at = EXCLUDED.created_at,
-		updated_at = EXCLUDED.updated_at
+		updated_at = EXCLUDED.updated_at, answers = EXCLUDED.answers
 		RETURNING id`, occID, personID, next, waitSince, d.Name, d.Affiliation, d.Country, string(d.CareerStage),
-		d.ConsentContact, now).Scan(&id)
+		d.ConsentContact, now, answersOf(d.Answers)).Scan(&id)
 	if err != nil {
 		return Registration{}, false, fmt.Errorf("register: %w", err)
 	}
@@ -226,4 +226,11 @@ func (s *Store) registerEventRegistrants(ctx context.Context, tx pgx.Tx, eventID
 		}
 	}
 	return nil
+}
+
+func answersOf(a domain.Answers) domain.Answers {
+	if a == nil {
+		return domain.Answers{}
+	}
+	return a
 }

@@ -16,7 +16,7 @@ import (
 const eventColumns = `e.id, e.kind, e.slug, e.title, e.description, e.tags, e.language, e.visibility, e.time_zone,
 	e.start_date, to_char(e.start_time, 'HH24:MI'), e.end_date, e.duration_minutes, e.rrule, e.rdates, e.exdates,
 	e.capacity, e.registration, e.join_window_minutes, e.venue_name, e.venue_address, e.venue_room, e.sequence,
-	e.created_at, e.updated_at, e.reminder_minutes,
+	e.created_at, e.updated_at, e.reminder_minutes, e.questions,
 	ARRAY(SELECT person_id FROM event_organisers o WHERE o.event_id = e.id ORDER BY person_id)`
 
 func scanEvent(row pgx.Row) (domain.Event, error) {
@@ -26,7 +26,7 @@ func scanEvent(row pgx.Row) (domain.Event, error) {
 	err := row.Scan(&e.ID, &kind, &e.Slug, &e.Title, &e.Description, &e.Tags, &e.Language, &e.Visibility, &e.TimeZone,
 		&e.StartDate, &e.StartTime, &e.EndDate, &duration, &e.RRule, &e.RDates, &e.ExDates,
 		&e.Capacity, &e.Registration, &join, &e.Venue.Name, &e.Venue.Address, &e.Venue.Room, &e.Sequence,
-		&e.CreatedAt, &e.UpdatedAt, &e.Reminders, &e.Organisers)
+		&e.CreatedAt, &e.UpdatedAt, &e.Reminders, &e.Questions, &e.Organisers)
 	e.Kind = domain.EventKind(kind)
 	e.Duration = time.Duration(duration) * time.Minute
 	e.JoinWindow = time.Duration(join) * time.Minute
@@ -45,13 +45,13 @@ func (s *Store) CreateEvent(ctx context.Context, e domain.Event, creator int64, 
 		}
 		err = tx.QueryRow(ctx, `INSERT INTO events (kind, slug, title, description, tags, language, visibility, time_zone,
 			start_date, start_time, end_date, duration_minutes, rrule, rdates, exdates, capacity, registration,
-			join_window_minutes, venue_name, venue_address, venue_room, created_by, created_at, updated_at, reminder_minutes)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::time, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $23, $24)
+			join_window_minutes, venue_name, venue_address, venue_room, created_by, created_at, updated_at, reminder_minutes, questions)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::time, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $23, $24, $25)
 			RETURNING id`,
 			string(e.Kind), slug, e.Title, e.Description, e.Tags, e.Language, e.Visibility, e.TimeZone,
 			e.StartDate, e.StartTime, e.EndDate, int(e.Duration/time.Minute), e.RRule, nonNil(e.RDates), nonNil(e.ExDates),
 			e.Capacity, e.Registration, int(e.JoinWindow/time.Minute), e.Venue.Name, e.Venue.Address, e.Venue.Room,
-			creator, s.now(), reminders(e.Reminders)).Scan(&id)
+			creator, s.now(), reminders(e.Reminders), questions(e.Questions)).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("insert event: %w", err)
 		}
@@ -79,6 +79,13 @@ func (s *Store) CreateEvent(ctx context.Context, e domain.Event, creator int64, 
 		return domain.Event{}, err
 	}
 	return s.EventByID(ctx, id)
+}
+
+func questions(q []domain.Question) []domain.Question {
+	if q == nil {
+		return []domain.Question{}
+	}
+	return q
 }
 
 // reminders defaults to a day and an hour before.
@@ -179,11 +186,11 @@ func (s *Store) UpdateEvent(ctx context.Context, id int64, organisers []string, 
 			visibility = $7, time_zone = $8, start_date = $9, start_time = $10::time, end_date = $11, duration_minutes = $12,
 			rrule = $13, rdates = $14, exdates = $15, capacity = $16, registration = $17, join_window_minutes = $18,
 			venue_name = $19, venue_address = $20, venue_room = $21, sequence = sequence + 1, updated_at = $22,
-			reminder_minutes = $23
+			reminder_minutes = $23, questions = $24
 			WHERE id = $1`, id, slug, e.Title, e.Description, e.Tags, e.Language, e.Visibility, e.TimeZone,
 			e.StartDate, e.StartTime, e.EndDate, int(e.Duration/time.Minute), e.RRule, nonNil(e.RDates), nonNil(e.ExDates),
 			e.Capacity, e.Registration, int(e.JoinWindow/time.Minute), e.Venue.Name, e.Venue.Address, e.Venue.Room, s.now(),
-			reminders(e.Reminders))
+			reminders(e.Reminders), questions(e.Questions))
 		if err != nil {
 			return fmt.Errorf("update event: %w", err)
 		}
@@ -324,7 +331,7 @@ func (s *Store) ListEvents(ctx context.Context, f EventFilter) ([]domain.Event, 
 		if err := rows.Scan(&e.ID, &kind, &e.Slug, &e.Title, &e.Description, &e.Tags, &e.Language, &e.Visibility, &e.TimeZone,
 			&e.StartDate, &e.StartTime, &e.EndDate, &duration, &e.RRule, &e.RDates, &e.ExDates,
 			&e.Capacity, &e.Registration, &join, &e.Venue.Name, &e.Venue.Address, &e.Venue.Room, &e.Sequence,
-			&e.CreatedAt, &e.UpdatedAt, &e.Reminders, &e.Organisers, &total); err != nil {
+			&e.CreatedAt, &e.UpdatedAt, &e.Reminders, &e.Questions, &e.Organisers, &total); err != nil {
 			return nil, 0, fmt.Errorf("list events: %w", err)
 		}
 		e.Kind = domain.EventKind(kind)

@@ -380,7 +380,7 @@ func (s *Store) Occurrences(ctx context.Context, f OccurrenceFilter) ([]Listed, 
 		o, err := scanOccurrence(rows, &e.ID, &kind, &e.Slug, &e.Title, &e.Description, &e.Tags, &e.Language, &e.Visibility,
 			&e.TimeZone, &e.StartDate, &e.StartTime, &e.EndDate, &duration, &e.RRule, &e.RDates, &e.ExDates,
 			&e.Capacity, &e.Registration, &join, &e.Venue.Name, &e.Venue.Address, &e.Venue.Room, &e.Sequence,
-			&e.CreatedAt, &e.UpdatedAt, &e.Reminders, &e.Organisers)
+			&e.CreatedAt, &e.UpdatedAt, &e.Reminders, &e.Questions, &e.Organisers)
 		if err != nil {
 			return nil, fmt.Errorf("list occurrences: %w", err)
 		}

@@ -45,6 +45,7 @@ type RegistrationDetails struct {
 	Country        string
 	CareerStage    domain.CareerStage
 	ConsentContact bool
+	Answers        domain.Answers // to the event's own questions
 }
 
 // Notify renders the email telling a registrant what happened ("confirmed", "waitlisted",
@@ -255,7 +256,7 @@ func (s *Store) promote(ctx context.Context, tx pgx.Tx, occID int64, notify Noti
 const registrationSelect = `SELECT r.id, r.occurrence_id, r.person_id, p.email, r.status,
 	CASE WHEN r.status = 'waitlisted' THEN (SELECT count(*) FROM registrations w WHERE w.occurrence_id = r.occurrence_id
 		AND w.status = 'waitlisted' AND (w.waitlisted_at, w.id) <= (r.waitlisted_at, r.id)) ELSE 0 END,
-	r.name, r.affiliation, r.country, r.career_stage, r.consent_contact, r.link_nonce, r.created_at, r.updated_at,
+	r.name, r.affiliation, r.country, r.career_stage, r.consent_contact, r.answers, r.link_nonce, r.created_at, r.updated_at,
 	p.name, p.language, p.time_zone,
 	(SELECT coalesce(extract(epoch FROM sum(coalesce(a.left_at, least(now(), o2.ends_at)) - a.joined_at)), 0)::bigint
 	   FROM attendance a JOIN occurrences o2 ON o2.id = a.occurrence_id
@@ -267,7 +268,7 @@ func scanRegistration(row pgx.Row) (Registration, error) {
 	var stage string
 	var attended int64
 	err := row.Scan(&r.ID, &r.OccurrenceID, &r.PersonID, &r.Email, &r.Status, &r.Position, &r.Details.Name,
-		&r.Details.Affiliation, &r.Details.Country, &stage, &r.Details.ConsentContact, &r.LinkNonce, &r.CreatedAt, &r.UpdatedAt,
+		&r.Details.Affiliation, &r.Details.Country, &stage, &r.Details.ConsentContact, &r.Details.Answers, &r.LinkNonce, &r.CreatedAt, &r.UpdatedAt,
 		&r.Recipient.Profile.Name, &r.Recipient.Profile.Language, &r.Recipient.Profile.TimeZone, &attended)
 	r.Attended = time.Duration(attended) * time.Second
 	r.Details.CareerStage = domain.CareerStage(stage)
