@@ -53,12 +53,43 @@ func (s *Server) unregisterFromPage(c echo.Context) error {
 }
 
 type registrationsPage struct {
-	Occ     *listedView
-	Event   domain.Event
-	Items   []store.Registration
-	Counts  map[string]int
-	Status  string
-	CSVPath string
+	Occ      *listedView // nil: every session of the event
+	Event    domain.Event
+	Items    []store.Registration
+	Counts   map[string]int
+	Status   string
+	CSVPath  string
+	Sessions map[int64]string // session titles and times, for the event-wide list
+}
+
+// eventRegistrationsPage lists the registrations of every session of a series or conference.
+func (s *Server) eventRegistrationsPage(c echo.Context) error {
+	e, err := s.managedEvent(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	all, err := s.o.Store.Registrations(ctx, store.RegistrationFilter{EventID: e.ID})
+	if err != nil {
+		return err
+	}
+	list, err := s.o.Store.Occurrences(ctx, store.OccurrenceFilter{EventID: e.ID, IncludeCancelled: true, Limit: 2000})
+	if err != nil {
+		return err
+	}
+	rp := registrationsPage{Event: e, Counts: map[string]int{}, Status: c.QueryParam("status"), Sessions: map[int64]string{},
+		CSVPath: "/organise/events/" + itoa(e.ID) + "/registrations.csv"}
+	for _, l := range list {
+		v := s.view(c, l)
+		rp.Sessions[l.Occurrence.ID] = v.When.Day + " " + v.When.Time + " · " + v.Title
+	}
+	for _, r := range all {
+		rp.Counts[r.Status]++
+		if rp.Status == "" || r.Status == rp.Status {
+			rp.Items = append(rp.Items, r)
+		}
+	}
+	return s.render(c, http.StatusOK, "registrations.html", rp)
 }
 
 func (s *Server) registrationsPage(c echo.Context) error {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -70,6 +71,11 @@ func TestRegisterInTheBrowserAndExportCSV(t *testing.T) {
 	}
 	if !strings.HasPrefix(rows[1][6], "'=") {
 		t.Fatalf("a formula in a cell must be neutralised: %q", rows[1][6])
+	}
+	l, _ := p.store.OccurrenceByID(context.Background(), mustAtoi(t, occID))
+	if all := org.get(fmt.Sprintf("/organise/events/%d/registrations", l.Event.ID)); all.status != 200 ||
+		!strings.Contains(all.body, "Capacity Seminar") || !strings.Contains(all.body, "Bruno Díaz") {
+		t.Fatalf("event-wide list: %d", all.status)
 	}
 	if r := bruno.get("/organise/occurrences/" + occID + "/registrations.csv"); r.status != 403 {
 		t.Fatalf("CSV for a non-organiser: %d", r.status)

@@ -74,6 +74,7 @@ func (s *Server) routes() *echo.Echo {
 	org.POST("/occurrences/:id/message", s.messageFromPage)
 	org.GET("/occurrences/:id/registrations.csv", s.occurrenceRegistrationsCSV)
 	org.GET("/events/:id/registrations.csv", s.eventRegistrationsCSV)
+	org.GET("/events/:id/registrations", s.eventRegistrationsPage)
 	org.GET("", s.organiseDashboard)
 	org.GET("/new", s.newEventPage)
 	org.POST("/new", s.createEventFromForm)

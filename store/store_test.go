@@ -428,3 +428,26 @@ func TestReminders(t *testing.T) {
 		t.Fatalf("an hour before: %d %v (the late registrant gets none)", n, kinds)
 	}
 }
+
+// A session that is over takes no registrations (the API answers 410).
+func TestNoRegistrationAfterTheEnd(t *testing.T) {
+	ctx := context.Background()
+	s, clk := newStore(t)
+	org, _ := s.CreatePerson(ctx, store.NewPerson{Email: "org@example.org", IsOrganiser: true})
+	p, _ := s.CreatePerson(ctx, store.NewPerson{Email: "p@example.org"})
+	e, err := s.CreateEvent(ctx, domain.Event{Kind: domain.KindSeries, Slug: "once", Title: "Once", Language: "en",
+		Visibility: "public", TimeZone: "UTC", StartDate: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC), StartTime: "10:00",
+		Duration: time.Hour, Registration: "open", Tags: []string{}}, org.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	occs, _ := s.Occurrences(ctx, store.OccurrenceFilter{EventID: e.ID})
+	clk.Add(24 * time.Hour) // 2 March 12:00: the session ended at 11:00
+	_, err = s.Register(ctx, occs[0].Occurrence.ID, p.ID, store.RegistrationDetails{Name: "P"}, nil)
+	if code(err) != domain.CodeExpired {
+		t.Fatalf("registering after the end: %v", err)
+	}
+	if box, _ := s.Mailbox(ctx, 10); len(box) != 0 {
+		t.Fatalf("an email for a registration that did not happen")
+	}
+}
