@@ -1,0 +1,109 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// Two people register in real browsers for a session with one place; the second waits;
+// the first cancels; the second's promotion email arrives; the organiser exports the CSV.
+func TestBrowserRegistrationWaitlistAndCSV(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the binary and browsers")
+	}
+	bin := buildBinary(t)
+	env := cleanEnv("PUENTE_DATA_DIR=" + dataDir(t))
+	runCLI(t, bin, env, 0, "admin", "user", "create", "--email", "admin@example.org", "--admin")
+	token := lastLine(runCLI(t, bin, env, 0, "admin", "token", "create", "--email", "org@example.org"))
+	runCLI(t, bin, env, 0, "admin", "user", "create", "--email", "org2@example.org", "--organiser") // keeps org@ a plain account
+	in := start(t, bin, env)
+
+	api := func(method, path, body string) map[string]any {
+		t.Helper()
+		req, _ := http.NewRequest(method, in.baseURL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(res.Body).Decode(&out)
+		if res.StatusCode >= 300 {
+			t.Fatalf("%s %s: %d %v", method, path, res.StatusCode, out)
+		}
+		return out
+	}
+	// org@ needs the organiser role to create the series: the admin grants it through the API.
+	adminToken := lastLine(runCLI(t, bin, env, 0, "admin", "token", "create", "--email", "admin@example.org"))
+	people := func() map[string]any {
+		req, _ := http.NewRequest("GET", in.baseURL+"/api/v1/people?q=org@example.org", nil)
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(res.Body).Decode(&out)
+		return out
+	}()
+	orgID := people["people"].([]any)[0].(map[string]any)["id"]
+	req, _ := http.NewRequest("PUT", fmt.Sprintf("%s/api/v1/people/%v/roles", in.baseURL, orgID), strings.NewReader(`{"is_admin":false,"is_organiser":true}`))
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	req.Header.Set("Content-Type", "application/json")
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 200 {
+		t.Fatalf("grant organiser: %v %v", err, res.Status)
+	}
+
+	s := api("POST", "/api/v1/series", `{"title":"One Seat Seminar","timezone":"Europe/London","start_date":"2027-03-04",
+		"start_time":"15:00","capacity":1}`)
+	occ := api("GET", fmt.Sprintf("/api/v1/series/%v/occurrences?from=2027-03-01&to=2027-03-31", s["id"]), "")
+	occID := occ["items"].([]any)[0].(map[string]any)["id"]
+	page := fmt.Sprintf("%s/occurrences/%v", in.baseURL, occID)
+
+	ana := newBrowser(t)
+	browserSignIn(t, ana, in.baseURL, "ana@example.org")
+	step(t, ana, "register", chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`#register-form`)),
+		chromedp.SendKeys(chromedp.CSS(`#reg-affiliation`), "Universidad de Chile"), chromedp.Submit(chromedp.CSS(`#register-form`)))
+	waitFor(t, ana, "registered", `(document.getElementById("registration-status") || {}).textContent?.includes("You are registered")`)
+
+	bea := newBrowser(t)
+	browserSignIn(t, bea, in.baseURL, "bea@example.org")
+	step(t, bea, "register", chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`#register-form`)),
+		chromedp.Submit(chromedp.CSS(`#register-form`)))
+	waitFor(t, bea, "waitlisted", `(document.getElementById("registration-status") || {}).textContent?.includes("number 1 on the waitlist")`)
+	screenshot(t, bea, "waitlisted")
+
+	step(t, ana, "cancel", chromedp.Click(chromedp.CSS(`form[action$="/unregister"] button`)))
+	waitFor(t, ana, "cancelled", `document.body.textContent.includes("Your registration is cancelled")`)
+
+	step(t, bea, "mailbox", chromedp.Navigate(in.baseURL+"/dev/mail"))
+	waitFor(t, bea, "promotion email", `[...document.querySelectorAll(".mail-list li")].some(li => li.textContent.includes("You have a place") && li.textContent.includes("bea@example.org"))`)
+	step(t, bea, "session page", chromedp.Navigate(page))
+	waitFor(t, bea, "promoted", `(document.getElementById("registration-status") || {}).textContent?.includes("You are registered")`)
+
+	org := newBrowser(t)
+	browserSignIn(t, org, in.baseURL, "org@example.org")
+	step(t, org, "registrations", chromedp.Navigate(fmt.Sprintf("%s/organise/occurrences/%v/registrations", in.baseURL, occID)))
+	waitFor(t, org, "counts", `document.body.textContent.includes("Confirmed (1)") && document.body.textContent.includes("Cancelled (1)")`)
+	screenshot(t, org, "registrations")
+	// fetch's text() drops a byte-order mark, so read the bytes to see it is there.
+	csv, err := chromedp.Run(org, chromedp.Evaluate[string](`fetch(document.querySelector('a[href$="registrations.csv"]').href)
+		.then(r => r.arrayBuffer()).then(b => { const u = new Uint8Array(b);
+			return (u[0] === 0xEF && u[1] === 0xBB && u[2] === 0xBF ? "BOM " : "NOBOM ") + new TextDecoder().decode(u); })`,
+		chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("download the CSV: %v", err)
+	}
+	if !strings.Contains(csv, "bea@example.org") || !strings.Contains(csv, "Universidad de Chile") || !strings.HasPrefix(csv, "BOM ") {
+		t.Fatalf("CSV:\n%s", csv)
+	}
+	in.stop()
+}
