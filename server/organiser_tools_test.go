@@ -92,3 +92,32 @@ func TestOrganiserToolsAndAttendance(t *testing.T) {
 }
 
 func jsonID(m map[string]any) string { return fmt.Sprintf("%.0f", m["id"].(float64)) }
+
+// An organiser moves someone to another session: their old place goes to the waitlist,
+// the new session takes them under its own capacity.
+func TestMoveRegistration(t *testing.T) {
+	p := newProgEnv(t)
+	s := p.must(201, "organiser", "POST", "/api/v1/series", map[string]any{"title": "Two Sessions", "timezone": "UTC",
+		"start_date": "2026-02-05", "start_time": "15:00", "rrule": "FREQ=WEEKLY;COUNT=2", "capacity": 1})
+	occs := items(t, p.must(200, "", "GET", fmt.Sprintf("/api/v1/series/%v/occurrences?from=2026-02-01&to=2026-02-28", s["id"]), nil))
+	a, b := fmt.Sprintf("/api/v1/occurrences/%v", occs[0]["id"]), occs[1]["id"]
+	x := p.must(201, "attendee", "POST", a+"/registrations", nil)
+	p.must(201, "other", "POST", a+"/registrations", nil) // waits
+	if code, _ := p.call("attendee", "POST", "/api/v1/registrations/"+jsonID(x)+"/move", map[string]any{"occurrence_id": b}); code != 403 {
+		t.Fatalf("an attendee moving themselves through the organisers' tool: %d", code)
+	}
+	moved := p.must(200, "organiser", "POST", "/api/v1/registrations/"+jsonID(x)+"/move", map[string]any{"occurrence_id": b})
+	if moved["status"] != "confirmed" || moved["occurrence_id"].(float64) != b.(float64) {
+		t.Fatalf("moved: %v", moved)
+	}
+	mine := items(t, p.must(200, "other", "GET", "/api/v1/me/registrations", nil))
+	if mine[0]["status"] != "confirmed" {
+		t.Fatalf("the waiting person should have the freed place: %v", mine)
+	}
+	other := p.must(201, "organiser", "POST", "/api/v1/series", map[string]any{"title": "Elsewhere", "timezone": "UTC",
+		"start_date": "2026-02-06", "start_time": "15:00"})
+	elsewhere := items(t, p.must(200, "", "GET", fmt.Sprintf("/api/v1/series/%v/occurrences?from=2026-02-01&to=2026-02-28", other["id"]), nil))[0]
+	if code, out := p.call("organiser", "POST", "/api/v1/registrations/"+jsonID(moved)+"/move", map[string]any{"occurrence_id": elsewhere["id"]}); code != 400 || fieldOf(out) != "occurrence_id" {
+		t.Fatalf("move to another series: %d %v", code, out)
+	}
+}

@@ -194,13 +194,28 @@ func (s *Server) apiEventRegistrations(kind domain.EventKind) echo.HandlerFunc {
 	}
 }
 
-// apiActOnRegistration: an organiser approves, declines, promotes or removes one registration.
+// apiActOnRegistration: an organiser approves, declines, promotes, removes or moves (to
+// another session, body {"occurrence_id": N}) one registration.
 func (s *Server) apiActOnRegistration(c echo.Context) error {
 	r, err := s.managedRegistration(c)
 	if err != nil {
 		return err
 	}
 	notify, out := s.requestNotifier(c)
+	if c.Param("action") == "move" {
+		var in struct {
+			OccurrenceID int64 `json:"occurrence_id"`
+		}
+		if err := decodeJSON(c, &in); err != nil {
+			return err
+		}
+		moved, err := s.o.Store.MoveRegistration(c.Request().Context(), r.ID, in.OccurrenceID, notify)
+		if err != nil {
+			return err
+		}
+		s.sent(c.Request().Context(), out)
+		return c.JSON(http.StatusOK, toRegistrationJSON(moved, true))
+	}
 	r, err = s.o.Store.ActOnRegistration(c.Request().Context(), r.ID, c.Param("action"), notify)
 	if err != nil {
 		return err

@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"encoding/csv"
 	"fmt"
+	"html/template"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -60,6 +64,7 @@ type registrationsPage struct {
 	Status   string
 	CSVPath  string
 	Sessions map[int64]string // session titles and times, for the event-wide list
+	MoveTo   []option         // other upcoming sessions a registration can move to
 }
 
 // eventRegistrationsPage lists the registrations of every session of a series or conference.
@@ -105,6 +110,16 @@ func (s *Server) registrationsPage(c echo.Context) error {
 	v := s.view(c, l)
 	rp := registrationsPage{Occ: &v, Event: l.Event, Counts: map[string]int{}, Status: f.Status,
 		CSVPath: "/organise/occurrences/" + itoa(l.Occurrence.ID) + "/registrations.csv"}
+	others, err := s.o.Store.Occurrences(c.Request().Context(), store.OccurrenceFilter{EventID: l.Event.ID, From: s.o.Now(), Limit: 100})
+	if err != nil {
+		return err
+	}
+	for _, o := range others {
+		if o.Occurrence.ID != l.Occurrence.ID {
+			ov := s.view(c, o)
+			rp.MoveTo = append(rp.MoveTo, option{Code: itoa(o.Occurrence.ID), Name: ov.When.Day + " " + ov.When.Time + " · " + ov.Title})
+		}
+	}
 	for _, r := range all {
 		rp.Counts[r.Status]++
 		if f.Status == "" || r.Status == f.Status {
@@ -198,7 +213,15 @@ func (s *Server) actFromPage(c echo.Context) error {
 		return err
 	}
 	notify, out := s.requestNotifier(c)
-	if _, err := s.o.Store.ActOnRegistration(c.Request().Context(), r.ID, c.Param("action"), notify); err != nil {
+	if c.Param("action") == "move" {
+		to, err := strconv.ParseInt(c.FormValue("occurrence_id"), 10, 64)
+		if err != nil {
+			return domain.Invalid("occurrence_id", "Choose a session.")
+		}
+		if _, err := s.o.Store.MoveRegistration(c.Request().Context(), r.ID, to, notify); err != nil {
+			return err
+		}
+	} else if _, err := s.o.Store.ActOnRegistration(c.Request().Context(), r.ID, c.Param("action"), notify); err != nil {
 		return err
 	}
 	s.sent(c.Request().Context(), out)
@@ -231,6 +254,10 @@ func registrationActions(status string) []string {
 	return nil
 }
 
+// registrationSignInLifetime is how long the sign-in link in a registration confirmation
+// works: longer than a plain sign-in link, as people read confirmations later.
+const registrationSignInLifetime = 24 * time.Hour
+
 // registerByEmail lets someone who is not signed in register with their email address: it
 // finds or creates their account, registers them (the confirmation email goes out) and
 // emails a sign-in link that brings them back to the session, signed in.
@@ -257,15 +284,31 @@ func (s *Server) registerByEmail(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// A one-time sign-in link travels in the confirmation email itself.
+	token, hash := domain.NewSecret(domain.PrefixSignIn)
+	next := "/occurrences/" + itoa(l.Occurrence.ID)
+	err = s.o.Store.RequestSignIn(ctx, store.SignInRequest{Email: addr, TokenHash: hash, NextPath: next,
+		ExpiresAt: s.o.Now().Add(registrationSignInLifetime), MaxPerHour: s.o.SignInLinksPerHour})
+	if err != nil {
+		return err
+	}
+	signIn := s.absURL("/sign-in/link", url.Values{"token": {token}})
 	notify, out := s.notifier(ctx, p.ID, localizerOf(c).Lang())
-	if _, err := s.o.Store.Register(ctx, l.Occurrence.ID, p.ID, d, notify); err != nil {
+	withSignIn := func(kind string, e domain.Event, o domain.Occurrence, r store.Registration) (*store.Email, error) {
+		m, err := notify(kind, e, o, r)
+		if m != nil && r.PersonID == p.ID {
+			l := s.catalog.Localizer(s.catalog.Negotiate("", p.Profile.Language, localizerOf(c).Lang()))
+			m.Text += "\n\n" + l.T("registration.sign_in_line") + "\n" + signIn
+			m.HTML = strings.Replace(m.HTML, "</body>", `<p><a href="`+template.HTMLEscapeString(signIn)+`">`+
+				template.HTMLEscapeString(l.T("registration.sign_in_line"))+`</a></p></body>`, 1)
+			m.Sensitive = true
+		}
+		return m, err
+	}
+	if _, err := s.o.Store.Register(ctx, l.Occurrence.ID, p.ID, d, withSignIn); err != nil {
 		return err
 	}
 	s.sent(ctx, out)
-	if _, err := s.sendSignInLink(c, addr, "/occurrences/"+itoa(l.Occurrence.ID)); err != nil &&
-		domain.ErrorCode(err) != domain.CodeRateLimited { // registered anyway; the next link will do
-		return err
-	}
 	return s.render(c, http.StatusOK, "signin.html", signInPage{Email: addr, Sent: true, Registered: true})
 }
 

@@ -111,7 +111,11 @@ func TestRegisterByEmail(t *testing.T) {
 	if len(regs) != 1 || regs[0].Status != "confirmed" || regs[0].Details.Name != "Nueva Persona" {
 		t.Fatalf("registration: %+v", regs)
 	}
-	// Two emails: the confirmation and the sign-in link back to the session.
+	// One email: the confirmation, which carries the sign-in link back to the session.
+	box, _ := p.store.Mailbox(context.Background(), 10)
+	if len(box) != 1 || box[0].To != "nueva@example.cl" || !strings.Contains(box[0].Subject, "Registered") {
+		t.Fatalf("emails: %+v", box)
+	}
 	link := p.latestLink("nueva@example.cl")
 	u, _ := url.Parse(link)
 	b.get(u.RequestURI())

@@ -69,6 +69,7 @@ type Store interface {
 	SendReminders(ctx context.Context, notify store.Notify) (int, error)
 	ActOnRegistration(ctx context.Context, regID int64, action string, notify store.Notify) (store.Registration, error)
 	MessageRegistrants(ctx context.Context, occID int64, notify store.Notify) (int, error)
+	MoveRegistration(ctx context.Context, regID, toOccID int64, notify store.Notify) (store.Registration, error)
 	RegisterForEvent(ctx context.Context, eventID, personID int64, d store.RegistrationDetails, summarize store.Summarize) (store.EventRegistrationResult, error)
 	CancelEventRegistration(ctx context.Context, eventID, personID int64, notify store.Notify) error
 	EventRegistered(ctx context.Context, eventID, personID int64) (bool, error)

@@ -138,3 +138,58 @@ func (s *Store) RecordLeave(ctx context.Context, attendanceID int64) error {
 	}
 	return nil
 }
+
+// MoveRegistration moves a person's registration to another session of the same event:
+// their place at the old one is freed (the waitlist moves up) and they take a place at the
+// new one under its own capacity (or its waitlist), in one transaction. Locks are taken in
+// session order, so concurrent moves cannot deadlock.
+func (s *Store) MoveRegistration(ctx context.Context, regID, toOccID int64, notify Notify) (Registration, error) {
+	var out Registration
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var fromOcc, personID, fromEvent, toEvent int64
+		err := tx.QueryRow(ctx, `SELECT r.occurrence_id, r.person_id, o.event_id FROM registrations r
+			JOIN occurrences o ON o.id = r.occurrence_id WHERE r.id = $1`, regID).Scan(&fromOcc, &personID, &fromEvent)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound("registration")
+		}
+		if err != nil {
+			return fmt.Errorf("read registration: %w", err)
+		}
+		err = tx.QueryRow(ctx, `SELECT event_id FROM occurrences WHERE id = $1`, toOccID).Scan(&toEvent)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && toEvent != fromEvent) {
+			return domain.Invalid("occurrence_id", "Choose another session of the same series or conference.")
+		}
+		if err != nil {
+			return fmt.Errorf("read session: %w", err)
+		}
+		if toOccID == fromOcc {
+			return domain.Invalid("occurrence_id", "That is the session they are already registered for.")
+		}
+		first, second := fromOcc, toOccID
+		if second < first {
+			first, second = second, first
+		}
+		for _, id := range []int64{first, second} {
+			if _, _, _, _, err := lockOccurrence(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		r, err := registrationInTx(ctx, tx, regID)
+		if err != nil {
+			return err
+		}
+		if r.Status == RegCancelled || r.Status == RegDeclined {
+			return &domain.Error{Code: domain.CodeConflict, Field: "action", Message: "This registration is not active."}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE registrations SET status = 'cancelled', waitlisted_at = NULL, updated_at = $2 WHERE id = $1`,
+			regID, s.now()); err != nil {
+			return fmt.Errorf("leave the old session: %w", err)
+		}
+		if _, err := s.promote(ctx, tx, fromOcc, notify); err != nil {
+			return err
+		}
+		out, _, err = s.registerInTx(ctx, tx, toOccID, personID, r.Details, notify)
+		return err
+	})
+	return out, err
+}

@@ -56,6 +56,9 @@ func (s *Store) RequestSignIn(ctx context.Context, r SignInRequest) error {
 			VALUES ($1, $2, $3, $4, $5)`, r.TokenHash, r.Email, r.NextPath, s.now(), r.ExpiresAt); err != nil {
 			return fmt.Errorf("insert sign-in link: %w", err)
 		}
+		if r.Mail.To == "" {
+			return nil // the link travels in another email (a registration confirmation)
+		}
 		return s.enqueue(ctx, tx, r.Mail)
 	})
 }
