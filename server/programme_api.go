@@ -200,6 +200,15 @@ func (s *Server) eventOfKind(c echo.Context, kind domain.EventKind) (domain.Even
 	return e, nil
 }
 
+// managedEventOfKind is eventOfKind for someone who may change the event.
+func (s *Server) managedEventOfKind(c echo.Context, kind domain.EventKind) (domain.Event, error) {
+	e, err := s.eventOfKind(c, kind)
+	if err != nil {
+		return e, err
+	}
+	return e, s.canManage(c, e)
+}
+
 func (s *Server) eventResponse(c echo.Context, status int, e domain.Event) error {
 	j := s.toEventJSON(e, localizerOf(c).Lang())
 	if s.managesQuietly(c, e) {
@@ -333,11 +342,8 @@ func (s *Server) apiGetEvent(kind domain.EventKind) echo.HandlerFunc {
 
 func (s *Server) apiUpdateEvent(kind domain.EventKind) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		e, err := s.eventOfKind(c, kind)
+		e, err := s.managedEventOfKind(c, kind)
 		if err != nil {
-			return err
-		}
-		if err := s.canManage(c, e); err != nil {
 			return err
 		}
 		var in eventInput
@@ -402,11 +408,8 @@ func (s *Server) promoteFuture(ctx context.Context, e domain.Event) error {
 
 func (s *Server) apiDeleteEvent(kind domain.EventKind) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		e, err := s.eventOfKind(c, kind)
+		e, err := s.managedEventOfKind(c, kind)
 		if err != nil {
-			return err
-		}
-		if err := s.canManage(c, e); err != nil {
 			return err
 		}
 		if err := s.o.Store.DeleteEvent(c.Request().Context(), e.ID); err != nil {
@@ -475,11 +478,8 @@ func (s *Server) apiEventOccurrences(kind domain.EventKind) echo.HandlerFunc {
 
 func (s *Server) apiAddOccurrence(kind domain.EventKind) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		e, err := s.eventOfKind(c, kind)
+		e, err := s.managedEventOfKind(c, kind)
 		if err != nil {
-			return err
-		}
-		if err := s.canManage(c, e); err != nil {
 			return err
 		}
 		var in occurrenceInput
@@ -611,11 +611,8 @@ type trackInput struct {
 }
 
 func (s *Server) apiAddTrack(c echo.Context) error {
-	e, err := s.eventOfKind(c, domain.KindConference)
+	e, err := s.managedEventOfKind(c, domain.KindConference)
 	if err != nil {
-		return err
-	}
-	if err := s.canManage(c, e); err != nil {
 		return err
 	}
 	var in trackInput

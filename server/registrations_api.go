@@ -183,11 +183,8 @@ func (s *Server) apiOccurrenceRegistrations(c echo.Context) error {
 
 func (s *Server) apiEventRegistrations(kind domain.EventKind) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		e, err := s.eventOfKind(c, kind)
+		e, err := s.managedEventOfKind(c, kind)
 		if err != nil {
-			return err
-		}
-		if err := s.canManage(c, e); err != nil {
 			return err
 		}
 		return s.registrationList(c, store.RegistrationFilter{EventID: e.ID})
