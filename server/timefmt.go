@@ -113,5 +113,9 @@ func describeWhen(start, end time.Time, eventZone string, viewer *time.Location,
 // zoneLabel is "London (GMT)" or "Santiago (-03)".
 func zoneLabel(loc *time.Location, at time.Time) string {
 	abbr, _ := at.In(loc).Zone()
-	return zoneCity(loc.String()) + " (" + abbr + ")"
+	city := zoneCity(loc.String())
+	if city == abbr {
+		return city // "UTC", not "UTC (UTC)"
+	}
+	return city + " (" + abbr + ")"
 }
