@@ -3,10 +3,14 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"html/template"
 	"net/http"
 	"net/url"
+	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -78,12 +82,10 @@ func groupByEvent(list []store.Listed) []calendar.EventData {
 	return out
 }
 
-// serveFeed answers a feed request: 304 when the client's copy is current (checked
-// before anything is built), else the feed, from the cache when it is unchanged.
-func (s *Server) serveFeed(c echo.Context, ds []calendar.EventData, o calendar.Options, private bool,
-	build func() ([]byte, error)) error {
-	etag := `W/"` + calendar.Fingerprint(ds, o) + `"`
-	modified := calendar.LastModified(ds)
+// serveFeed answers a feed request: 304 when the client's copy is current (decided from
+// etag and modified alone, before any row is loaded), else the feed, from the cache when it
+// is unchanged, else built by build.
+func (s *Server) serveFeed(c echo.Context, etag string, modified time.Time, private bool, build func() ([]byte, error)) error {
 	if modified.IsZero() {
 		modified = s.o.Now()
 	}
@@ -114,8 +116,27 @@ func (s *Server) serveFeed(c echo.Context, ds []calendar.EventData, o calendar.O
 		}
 		s.feeds.put(etag, body)
 	}
-	h.Set("Content-Type", "text/calendar; charset=utf-8")
 	return c.Stream(http.StatusOK, "text/calendar; charset=utf-8", bytes.NewReader(body))
+}
+
+// stampETag makes a public feed's ETag from the database's stamp of its rows and what else
+// shapes it: its name and address, the day (the past is trimmed by date) and the binary
+// (its tz data and encoder).
+func stampETag(stamp string, o calendar.Options, now time.Time) string {
+	h := sha256.Sum256([]byte(strings.Join([]string{stamp, o.Name, o.FeedURL, now.UTC().Format(time.DateOnly), runtime.Version(), feedFormat}, "\x00")))
+	return `W/"` + hex.EncodeToString(h[:16]) + `"`
+}
+
+// feedFormat changes when the feed encoding changes in a way the stamp cannot see.
+const feedFormat = "1"
+
+// loadEventData loads the rows behind a public feed.
+func (s *Server) loadEventData(ctx context.Context, f store.OccurrenceFilter) ([]calendar.EventData, error) {
+	list, err := s.o.Store.Occurrences(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	return groupByEvent(list), nil
 }
 
 func icsName(c echo.Context) (string, error) {
@@ -142,16 +163,26 @@ func (s *Server) eventFeed(kind domain.EventKind) echo.HandlerFunc {
 		}
 		f := s.feedFilter()
 		f.EventID = e.ID
-		list, err := s.o.Store.Occurrences(c.Request().Context(), f)
+		ctx := c.Request().Context()
+		stamp, modified, err := s.o.Store.OccurrenceStamp(ctx, f)
 		if err != nil {
 			return err
 		}
-		d := calendar.EventData{Event: e}
-		for _, l := range list {
-			d.Occurrences = append(d.Occurrences, l.Occurrence)
-		}
 		o := s.calendarOptions(e.Title, s.absURL("/feeds"+s.eventPath(e)+".ics", nil))
-		return s.serveFeed(c, []calendar.EventData{d}, o, false, func() ([]byte, error) { return calendar.SeriesFeed(d, o) })
+		// The event itself is part of the stamp only through its sessions: add its own edits.
+		stamp += ":" + strconv.Itoa(e.Sequence) + ":" + e.UpdatedAt.UTC().Format(time.RFC3339Nano)
+		modified = maxTime(modified, e.UpdatedAt)
+		return s.serveFeed(c, stampETag(stamp, o, s.o.Now()), modified, false, func() ([]byte, error) {
+			ds, err := s.loadEventData(ctx, f)
+			if err != nil {
+				return nil, err
+			}
+			d := calendar.EventData{Event: e}
+			if len(ds) > 0 {
+				d = ds[0]
+			}
+			return calendar.SeriesFeed(d, o)
+		})
 	}
 }
 
@@ -159,17 +190,23 @@ func (s *Server) eventFeed(kind domain.EventKind) echo.HandlerFunc {
 func (s *Server) programmeFeed(c echo.Context) error {
 	f := s.feedFilter()
 	f.PublicOnly, f.Tag, f.Language = true, c.QueryParam("tag"), c.QueryParam("language")
-	list, err := s.o.Store.Occurrences(c.Request().Context(), f)
+	ctx := c.Request().Context()
+	stamp, modified, err := s.o.Store.OccurrenceStamp(ctx, f)
 	if err != nil {
 		return err
 	}
-	ds := groupByEvent(list)
 	name := "Puente"
 	if f.Tag != "" {
 		name += ": " + f.Tag
 	}
 	o := s.calendarOptions(name, s.absURL("/feeds/programme.ics", c.QueryParams()))
-	return s.serveFeed(c, ds, o, false, func() ([]byte, error) { return calendar.ProgrammeFeed(ds, o) })
+	return s.serveFeed(c, stampETag(stamp, o, s.o.Now()), modified, false, func() ([]byte, error) {
+		ds, err := s.loadEventData(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		return calendar.ProgrammeFeed(ds, o)
+	})
 }
 
 // feedToken signs a person's personal feed URL.
@@ -201,7 +238,9 @@ func (s *Server) personalFeed(c echo.Context) error {
 		return err
 	}
 	o := s.calendarOptions("", s.feedURL(id, nonce))
-	return s.serveFeed(c, ds, o, true, func() ([]byte, error) { return calendar.PersonalFeed(items, o) })
+	// A personal feed is small: its rows are loaded anyway, and fingerprinted directly.
+	etag := `W/"` + calendar.Fingerprint(ds, o) + `"`
+	return s.serveFeed(c, etag, calendar.LastModified(ds), true, func() ([]byte, error) { return calendar.PersonalFeed(items, o) })
 }
 
 func (s *Server) personalItems(ctx context.Context, personID int64) ([]calendar.PersonalItem, []calendar.EventData, error) {

@@ -57,6 +57,18 @@ func TestFeedsOverHTTP(t *testing.T) {
 	if _, err := ics.ParseCalendar(strings.NewReader(r3.body)); err != nil {
 		t.Fatalf("feed does not parse: %v", err)
 	}
+	// A new speaker, and an edit of the series itself, each give a new ETag too.
+	etag3 := r3.header.Get("ETag")
+	p.must(200, "organiser", "PATCH", fmt.Sprintf("/api/v1/occurrences/%v", occs[3]["id"]), map[string]any{
+		"speakers": []map[string]any{{"name": "Dra. Lucía Fernández", "affiliation": "CONICET"}}})
+	r4 := b.do("GET", feed.Path, nil, map[string]string{"If-None-Match": etag3})
+	if r4.status != 200 || !strings.Contains(r4.body, "Lucía Fernández") {
+		t.Fatalf("after a speaker change: %d", r4.status)
+	}
+	p.must(200, "organiser", "PATCH", fmt.Sprintf("/api/v1/series/%v", s["id"]), map[string]any{"description": "New words."})
+	if r5 := b.do("GET", feed.Path, nil, map[string]string{"If-None-Match": r4.header.Get("ETag")}); r5.status != 200 {
+		t.Fatalf("after editing the series: %d", r5.status)
+	}
 
 	// Bad addresses: 404.
 	for _, path := range []string{"/feeds/series/no-such-series.ics", "/feeds/conferences/battery-materials-seminar.ics",

@@ -50,6 +50,7 @@ type Store interface {
 	ListEvents(ctx context.Context, f store.EventFilter) ([]domain.Event, int, error)
 	OrganiserEmails(ctx context.Context, eventID int64) ([]string, error)
 	Occurrences(ctx context.Context, f store.OccurrenceFilter) ([]store.Listed, error)
+	OccurrenceStamp(ctx context.Context, f store.OccurrenceFilter) (string, time.Time, error)
 	OccurrenceByID(ctx context.Context, id int64) (store.Listed, error)
 	UpdateOccurrence(ctx context.Context, id int64, mutate func(e domain.Event, o *domain.Occurrence) error, notify store.Notify) (store.Listed, error)
 	AddOccurrence(ctx context.Context, eventID int64, o domain.Occurrence) (store.Listed, error)

@@ -309,8 +309,9 @@ type OccurrenceFilter struct {
 	Limit            int
 }
 
-// Occurrences lists occurrences in start order, with their speakers and events.
-func (s *Store) Occurrences(ctx context.Context, f OccurrenceFilter) ([]Listed, error) {
+// where turns a filter into SQL conditions (over occurrences o joined with events e) and
+// their arguments; Occurrences and OccurrenceStamp share it so they always agree.
+func (f OccurrenceFilter) where() (string, []any) {
 	where, args := []string{"true"}, []any{}
 	add := func(cond string, v any) {
 		args = append(args, v)
@@ -353,6 +354,35 @@ func (s *Store) Occurrences(ctx context.Context, f OccurrenceFilter) ([]Listed, 
 	if !f.IncludeCancelled {
 		where = append(where, "o.status = 'scheduled'")
 	}
+	return strings.Join(where, " AND "), args
+}
+
+// OccurrenceStamp is a digest of everything about the filtered occurrences and their events
+// that a calendar feed shows: it changes whenever one of them is edited (the sequences),
+// moved (the instants), added or removed. PostgreSQL computes it, so revalidating a feed
+// costs one aggregate query instead of loading every row.
+// The second result is the newest change among them (for Last-Modified).
+func (s *Store) OccurrenceStamp(ctx context.Context, f OccurrenceFilter) (string, time.Time, error) {
+	where, args := f.where()
+	var stamp string
+	var modified *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(md5(string_agg(
+			o.id || ':' || o.sequence || ':' || o.status || ':' || extract(epoch FROM o.starts_at) || ':' ||
+			extract(epoch FROM o.ends_at) || ':' || e.id || ':' || e.sequence || ':' || extract(epoch FROM e.updated_at),
+			',' ORDER BY o.id)), 'none') || ':' || count(*), greatest(max(o.updated_at), max(e.updated_at))
+		FROM occurrences o JOIN events e ON e.id = o.event_id WHERE `+where, args...).Scan(&stamp, &modified)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("occurrence stamp: %w", err)
+	}
+	if modified == nil {
+		return stamp, time.Time{}, nil
+	}
+	return stamp, *modified, nil
+}
+
+// Occurrences lists occurrences in start order, with their speakers and events.
+func (s *Store) Occurrences(ctx context.Context, f OccurrenceFilter) ([]Listed, error) {
+	whereSQL, args := f.where()
 	switch {
 	case f.Limit <= 0:
 		f.Limit = 200
@@ -366,7 +396,7 @@ func (s *Store) Occurrences(ctx context.Context, f OccurrenceFilter) ([]Listed, 
 	rows, err := s.pool.Query(ctx, `SELECT `+occurrenceColumns+`, `+listed+` FROM occurrences o JOIN events e ON e.id = o.event_id
 		LEFT JOIN (SELECT event_id, array_agg(person_id ORDER BY person_id) AS ids FROM event_organisers GROUP BY event_id) org
 		ON org.event_id = e.id
-		WHERE `+strings.Join(where, " AND ")+` ORDER BY o.starts_at, o.id LIMIT $`+strconv.Itoa(len(args)), args...)
+		WHERE `+whereSQL+` ORDER BY o.starts_at, o.id LIMIT $`+strconv.Itoa(len(args)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list occurrences: %w", err)
 	}
