@@ -159,3 +159,14 @@ func TestBrowserSignInOnPhone(t *testing.T) {
 	noSideScroll("profile")
 	in.stop()
 }
+
+// firstThursdayOfJanuary is the first Thursday of January next year: always ahead (the real
+// binary runs on the real clock), with London on GMT and Santiago on -03, so 15:00 London
+// is 12:00 in Santiago.
+func firstThursdayOfJanuary() time.Time {
+	d := time.Date(time.Now().Year()+1, 1, 1, 0, 0, 0, 0, time.UTC)
+	for d.Weekday() != time.Thursday {
+		d = d.AddDate(0, 0, 1)
+	}
+	return d
+}

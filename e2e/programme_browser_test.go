@@ -39,7 +39,7 @@ func TestBrowserSeriesAndSantiagoViewer(t *testing.T) {
 
 	// The first Thursday at least a week ahead, in December–February when London is on GMT
 	// and Santiago on -03, so London 15:00 is 12:00 in Santiago.
-	first := time.Date(2027, 1, 7, 0, 0, 0, 0, time.UTC)
+	first := firstThursdayOfJanuary()
 	step(t, ctx, "new series form", chromedp.Navigate(in.baseURL+"/organise/new?kind=series"),
 		chromedp.WaitVisible(chromedp.CSS(`#event-form`)))
 	step(t, ctx, "fill the form",

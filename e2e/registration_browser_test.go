@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -62,9 +63,10 @@ func TestBrowserRegistrationWaitlistAndCSV(t *testing.T) {
 		t.Fatalf("grant organiser: %v %v", err, res.Status)
 	}
 
-	s := api("POST", "/api/v1/series", `{"title":"One Seat Seminar","timezone":"Europe/London","start_date":"2027-03-04",
-		"start_time":"15:00","capacity":1}`)
-	occ := api("GET", fmt.Sprintf("/api/v1/series/%v/occurrences?from=2027-03-01&to=2027-03-31", s["id"]), "")
+	day := firstThursdayOfJanuary()
+	s := api("POST", "/api/v1/series", fmt.Sprintf(`{"title":"One Seat Seminar","timezone":"Europe/London","start_date":"%s",
+		"start_time":"15:00","capacity":1}`, day.Format(time.DateOnly)))
+	occ := api("GET", fmt.Sprintf("/api/v1/series/%v/occurrences?from=%s&to=%s", s["id"], day.Format(time.DateOnly), day.Format(time.DateOnly)), "")
 	occID := occ["items"].([]any)[0].(map[string]any)["id"]
 	page := fmt.Sprintf("%s/occurrences/%v", in.baseURL, occID)
 
