@@ -80,6 +80,23 @@ func (in registrationInput) details(p domain.Person, questions []domain.Question
 	return d, err
 }
 
+// register registers the signed-in person for an occurrence (form or API) and announces the
+// emails it queued.
+func (s *Server) register(c echo.Context, l store.Listed, in registrationInput) (store.RegisterResult, error) {
+	p := personOf(c)
+	d, err := in.details(*p, l.Event.Questions)
+	if err != nil {
+		return store.RegisterResult{}, err
+	}
+	notify, out := s.requestNotifier(c)
+	res, err := s.o.Store.Register(c.Request().Context(), l.Occurrence.ID, p.ID, d, notify)
+	if err != nil {
+		return res, err
+	}
+	s.sent(c.Request().Context(), out)
+	return res, nil
+}
+
 // apiRegister registers the signed-in person for an occurrence.
 func (s *Server) apiRegister(c echo.Context) error {
 	p := personOf(c)
@@ -96,16 +113,10 @@ func (s *Server) apiRegister(c echo.Context) error {
 			return err
 		}
 	}
-	d, err := in.details(*p, l.Event.Questions)
+	res, err := s.register(c, l, in)
 	if err != nil {
 		return err
 	}
-	notify, out := s.requestNotifier(c)
-	res, err := s.o.Store.Register(c.Request().Context(), l.Occurrence.ID, p.ID, d, notify)
-	if err != nil {
-		return err
-	}
-	s.sent(c.Request().Context(), out)
 	status := http.StatusOK
 	if res.Created {
 		status = http.StatusCreated

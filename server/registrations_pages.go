@@ -23,21 +23,14 @@ func (s *Server) registerFromPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p := personOf(c)
 	consent := c.FormValue("consent_contact") == "1"
 	in := registrationInput{Name: strPtr(c.FormValue("name")), Affiliation: strPtr(c.FormValue("affiliation")),
 		Country: strPtr(c.FormValue("country")), CareerStage: strPtr(c.FormValue("career_stage")), ConsentContact: &consent,
 		Answers: formAnswers(c, l.Event.Questions)}
-	d, err := in.details(*p, l.Event.Questions)
+	res, err := s.register(c, l, in)
 	if err != nil {
 		return err
 	}
-	notify, out := s.requestNotifier(c)
-	res, err := s.o.Store.Register(c.Request().Context(), l.Occurrence.ID, p.ID, d, notify)
-	if err != nil {
-		return err
-	}
-	s.sent(c.Request().Context(), out)
 	s.flash(c, "registration.flash_"+res.Registration.Status)
 	return c.Redirect(http.StatusSeeOther, "/occurrences/"+itoa(l.Occurrence.ID))
 }
