@@ -51,6 +51,14 @@ func decodeJSON(c echo.Context, v any) error {
 	return nil
 }
 
+// decodeOptionalJSON is decodeJSON for endpoints where an empty body means "the defaults".
+func decodeOptionalJSON(c echo.Context, v any) error {
+	if c.Request().ContentLength == 0 {
+		return nil
+	}
+	return decodeJSON(c, v)
+}
+
 type personJSON struct {
 	ID          int64     `json:"id"`
 	Email       string    `json:"email"`

@@ -266,27 +266,19 @@ func (s *Server) personalItems(ctx context.Context, personID int64) ([]calendar.
 	if err != nil {
 		return nil, nil, err
 	}
-	var items []calendar.PersonalItem
-	for _, l := range list {
-		r := byOcc[l.Occurrence.ID]
+	items := make([]calendar.PersonalItem, 0, len(list))
+	for i := range list {
+		r := byOcc[list[i].Occurrence.ID]
+		// A change of the registration (its status) changes the item: fold it into the
+		// occurrence's update time, which the fingerprint reads.
+		list[i].Occurrence.UpdatedAt = maxTime(list[i].Occurrence.UpdatedAt, r.UpdatedAt)
 		join := ""
 		if r.Status == store.RegConfirmed {
 			join = s.joinURL(r)
 		}
-		o := l.Occurrence
-		// A change of registration status changes the item: fold it into the fingerprint.
-		o.UpdatedAt = maxTime(o.UpdatedAt, r.UpdatedAt)
-		items = append(items, calendar.PersonalItem{Event: l.Event, Occurrence: o, JoinURL: join})
+		items = append(items, calendar.PersonalItem{Event: list[i].Event, Occurrence: list[i].Occurrence, JoinURL: join})
 	}
-	ds := groupByEvent(list)
-	for i := range ds {
-		for j := range ds[i].Occurrences {
-			if r, ok := byOcc[ds[i].Occurrences[j].ID]; ok {
-				ds[i].Occurrences[j].UpdatedAt = maxTime(ds[i].Occurrences[j].UpdatedAt, r.UpdatedAt)
-			}
-		}
-	}
-	return items, ds, nil
+	return items, groupByEvent(list), nil
 }
 
 func maxTime(a, b time.Time) time.Time {

@@ -227,6 +227,9 @@ func (s *Server) csrf() echo.MiddlewareFunc {
 	})
 }
 
+// errSignIn is the answer to a request that needs a person and has none.
+var errSignIn = &domain.Error{Code: domain.CodeUnauthenticated, Message: "Sign in first (or send a personal API token)."}
+
 // requireSignIn sends a signed-out browser to the sign-in page and tells an API client 401.
 func (s *Server) requireSignIn(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
@@ -234,7 +237,7 @@ func (s *Server) requireSignIn(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		if isAPI(c) || c.Request().Method != http.MethodGet {
-			return &domain.Error{Code: domain.CodeUnauthenticated, Message: "Sign in first (or send a personal API token)."}
+			return errSignIn
 		}
 		return c.Redirect(http.StatusSeeOther, "/sign-in?next="+urlQueryEscape(c.Request().URL.RequestURI()))
 	}

@@ -149,7 +149,7 @@ func occurrenceTitle(l store.Listed) string {
 func canCreateEvents(c echo.Context) error {
 	p := personOf(c)
 	if p == nil {
-		return &domain.Error{Code: domain.CodeUnauthenticated, Message: "Sign in first (or send a personal API token)."}
+		return errSignIn
 	}
 	if !p.IsOrganiser && !p.IsAdmin {
 		return &domain.Error{Code: domain.CodeForbidden, Message: "Only organisers can create series and conferences; ask a site admin for the organiser role."}
@@ -161,7 +161,7 @@ func canCreateEvents(c echo.Context) error {
 func (s *Server) canManage(c echo.Context, e domain.Event) error {
 	p := personOf(c)
 	if p == nil {
-		return &domain.Error{Code: domain.CodeUnauthenticated, Message: "Sign in first (or send a personal API token)."}
+		return errSignIn
 	}
 	if p.IsAdmin {
 		return nil
@@ -284,10 +284,11 @@ func (s *Server) apiCreateEvent(kind domain.EventKind) echo.HandlerFunc {
 		if in.Title == nil {
 			return domain.Invalid("title", "Give a title.")
 		}
-		for field, v := range map[string]any{"timezone": in.Timezone, "start_date": in.StartDate} {
-			if isNilPtr(v) {
-				return domain.Invalid(field, "This field is required.")
-			}
+		if in.Timezone == nil {
+			return domain.Invalid("timezone", "This field is required.")
+		}
+		if in.StartDate == nil {
+			return domain.Invalid("start_date", "This field is required (YYYY-MM-DD).")
 		}
 		if kind == domain.KindSeries && in.StartTime == nil {
 			return domain.Invalid("start_time", "This field is required (local time, HH:MM).")
@@ -299,14 +300,6 @@ func (s *Server) apiCreateEvent(kind domain.EventKind) echo.HandlerFunc {
 		c.Response().Header().Set("Location", "/api/v1/"+apiCollection(kind)+"/"+strconv.FormatInt(e.ID, 10))
 		return s.eventResponse(c, http.StatusCreated, e)
 	}
-}
-
-func isNilPtr(v any) bool {
-	switch p := v.(type) {
-	case *string:
-		return p == nil
-	}
-	return v == nil
 }
 
 func apiCollection(kind domain.EventKind) string {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -218,14 +219,29 @@ func TestSantiagoViewerSeesLocalTimes(t *testing.T) {
 	if page.status != 200 {
 		t.Fatalf("series page: %d", page.status)
 	}
-	for _, want := range []string{
-		"Thursday 26 March 2026", "12:00–13:00", // until 26 Mar: London 15:00 = Santiago 12:00
-		"Thursday 2 April 2026", "11:00–12:00", // UK on BST, Chile still -03
-		"Thursday 9 April 2026", "10:00–11:00", // Chile on -04
-		"Thursday 10 September 2026", // Chile back on -03: 11:00
-		"Thursday 29 October 2026",   // UK back on GMT: 12:00
-		"15:00 London", "Santiago (-03)",
+	// Each day of the calendar.md table, at its own Santiago time (the page groups talks by
+	// the reader's day: <h3>day</h3> then the talk's <time>).
+	timeOn := func(body, day string) string {
+		m := regexp.MustCompile(`<h3>` + regexp.QuoteMeta(day) + `</h3>\s*<ul class="talks">\s*<li[^>]*>\s*<div class="when"><time datetime="[^"]+">([0-9:–]+)</time>`).FindStringSubmatch(body)
+		if m == nil {
+			return ""
+		}
+		return m[1]
+	}
+	for day, want := range map[string]string{
+		"Thursday 26 March 2026":     "12:00–13:00", // London GMT, Chile -03
+		"Thursday 2 April 2026":      "11:00–12:00", // UK on BST, Chile still -03
+		"Thursday 9 April 2026":      "10:00–11:00", // Chile on -04
+		"Thursday 3 September 2026":  "10:00–11:00",
+		"Thursday 10 September 2026": "11:00–12:00", // Chile back on -03
+		"Thursday 22 October 2026":   "11:00–12:00",
+		"Thursday 29 October 2026":   "12:00–13:00", // UK back on GMT
 	} {
+		if got := timeOn(page.body, day); got != want {
+			t.Errorf("%s: Santiago time %q, want %q", day, got, want)
+		}
+	}
+	for _, want := range []string{"15:00 London", "Santiago (-03)"} {
 		if !strings.Contains(page.body, want) {
 			t.Errorf("series page lacks %q", want)
 		}

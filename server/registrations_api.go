@@ -100,18 +100,13 @@ func (s *Server) register(c echo.Context, l store.Listed, in registrationInput) 
 // apiRegister registers the signed-in person for an occurrence.
 func (s *Server) apiRegister(c echo.Context) error {
 	p := personOf(c)
-	if p == nil {
-		return &domain.Error{Code: domain.CodeUnauthenticated, Message: "Sign in first (or send a personal API token)."}
-	}
 	l, err := s.occurrenceFromPath(c)
 	if err != nil {
 		return err
 	}
 	var in registrationInput
-	if c.Request().ContentLength != 0 {
-		if err := decodeJSON(c, &in); err != nil {
-			return err
-		}
+	if err := decodeOptionalJSON(c, &in); err != nil {
+		return err
 	}
 	res, err := s.register(c, l, in)
 	if err != nil {
@@ -127,9 +122,6 @@ func (s *Server) apiRegister(c echo.Context) error {
 
 func (s *Server) apiCancelMyRegistration(c echo.Context) error {
 	p := personOf(c)
-	if p == nil {
-		return &domain.Error{Code: domain.CodeUnauthenticated, Message: "Sign in first (or send a personal API token)."}
-	}
 	l, err := s.occurrenceFromPath(c)
 	if err != nil {
 		return err
