@@ -2,12 +2,15 @@ package server
 
 import (
 	"net/http"
+	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/links"
+	"github.com/puente-org/puente/live"
 	"github.com/puente-org/puente/store"
 )
 
@@ -42,6 +45,9 @@ type joinPage struct {
 	Status    string
 	Position  int
 	RoomReady bool
+	// AdmissionURL is where the room's script asks for a join token: the personal link's
+	// own endpoint, or the API's for people signed in (docs/signaling.md §1).
+	AdmissionURL string
 }
 
 // join is the page a personal join link opens: a countdown (in the reader's zone) before
@@ -52,7 +58,7 @@ func (s *Server) join(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set("Referrer-Policy", "no-referrer")
-	return s.renderJoin(c, l, r.Status, r.Position)
+	return s.renderJoin(c, l, r.Status, r.Position, false)
 }
 
 // room is the same page for people with a right to the room through their account: the
@@ -64,13 +70,14 @@ func (s *Server) room(c echo.Context) error {
 	}
 	p := personOf(c)
 	status := ""
-	if s.managesQuietly(c, l.Event) {
-		status = store.RegConfirmed
-	}
+	onStage := s.managesQuietly(c, l.Event)
 	for _, sp := range l.Occurrence.Speakers {
 		if sp.PersonID != nil && *sp.PersonID == p.ID {
-			status = store.RegConfirmed
+			onStage = true
 		}
+	}
+	if onStage {
+		status = store.RegConfirmed
 	}
 	position := 0
 	if status == "" {
@@ -82,14 +89,24 @@ func (s *Server) room(c echo.Context) error {
 			status, position = regs[0].Status, regs[0].Position
 		}
 	}
-	return s.renderJoin(c, l, status, position)
+	return s.renderJoin(c, l, status, position, onStage)
 }
 
-func (s *Server) renderJoin(c echo.Context, l store.Listed, status string, position int) error {
+// renderJoin shows the join page; c is a personal link's request (it has a :token) or the
+// signed-in room page's. Hosts and speakers (onStage) have a wider window.
+func (s *Server) renderJoin(c echo.Context, l store.Listed, status string, position int, onStage bool) error {
 	now := s.o.Now()
-	opens := l.Occurrence.Start.Add(-l.Event.JoinWindow)
+	admissionURL := "/api/v1/occurrences/" + strconv.FormatInt(l.Occurrence.ID, 10) + "/admission"
+	if token := c.Param("token"); token != "" {
+		admissionURL = "/api/v1/join/" + url.PathEscape(token) + "/admission"
+	}
+	role := live.RoleAttendee
+	if onStage {
+		role = live.RoleSpeaker
+	}
+	opens, closes := roomWindow(l, role)
 	jp := joinPage{Occ: s.view(c, l), OpensAt: opens.Format(time.RFC3339), Status: status, Position: position,
-		Opens: describeWhen(opens, opens, l.Event.TimeZone, viewerZone(c), localizerOf(c).Lang())}
+		AdmissionURL: admissionURL, Opens: describeWhen(opens, opens, l.Event.TimeZone, viewerZone(c), localizerOf(c).Lang())}
 	switch {
 	case l.Occurrence.Status == domain.StatusCancelled:
 		jp.State = "cancelled"
@@ -97,7 +114,7 @@ func (s *Server) renderJoin(c echo.Context, l store.Listed, status string, posit
 		jp.State = "not_confirmed"
 	case now.Before(opens):
 		jp.State = "early"
-	case now.Before(l.Occurrence.End):
+	case now.Before(closes):
 		jp.State = "open"
 	default:
 		jp.State = "over"

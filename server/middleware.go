@@ -131,8 +131,13 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
+		// The live room's websocket is same-origin; browsers before CSP level 3 need it named.
+		ws := "ws://"
+		if c.Scheme() == "https" {
+			ws = "wss://"
+		}
 		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
-			"connect-src 'self'; media-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+			"connect-src 'self' "+ws+c.Request().Host+"; media-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin")

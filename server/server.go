@@ -80,6 +80,10 @@ type Store interface {
 	Follow(ctx context.Context, personID, eventID int64) error
 	Unfollow(ctx context.Context, personID, eventID int64) error
 	Followed(ctx context.Context, personID int64) ([]int64, error)
+
+	// live rooms (docs/signaling.md §4)
+	ChatHistory(ctx context.Context, occID int64, limit int) ([]store.ChatMessage, error)
+	LiveQuestions(ctx context.Context, occID int64) ([]store.LiveQuestion, error)
 }
 
 // Options configure a Server.
@@ -109,6 +113,8 @@ type Options struct {
 	// restarts and instances (serve keeps it in the database); nil makes a random one,
 	// which suits tests.
 	LinkKey []byte
+	// Live runs the live rooms (nil: rooms are unavailable).
+	Live LiveRooms
 }
 
 // Server is the HTTP application.

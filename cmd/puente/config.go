@@ -26,6 +26,12 @@ type config struct {
 	LogLevel    string
 	LogFormat   string
 	TrustProxy  bool
+
+	// Live media (network.go).
+	RTCUDPPort, RTCTCPPort                int
+	RTCPublicIPs                          []string
+	TURNUDPPort, TURNTCPPort, TURNTLSPort int
+	TURNCert, TURNKey, TURNPublicIP       string
 }
 
 // setting describes one setting for flags, -h and docs/configuration.md.
@@ -43,6 +49,15 @@ func settings() []setting {
 		{"smtp-url", "SMTP_URL", "", "SMTP server for email, e.g. smtp://user:pass@mail.example.org:587; empty keeps mail in the local mailbox (/dev/mail)", true},
 		{"mail-from", "PUENTE_MAIL_FROM", "", "sender address of emails, e.g. \"Puente <no-reply@example.org>\" (default no-reply@<base URL host>)", true},
 		{"trust-proxy", "PUENTE_TRUST_PROXY", "false", "take client addresses from X-Forwarded-For (only behind a reverse proxy)", true},
+		{"rtc-udp-port", "PUENTE_RTC_UDP_PORT", "7881", "UDP port all live media uses (WebRTC); open it in the firewall", true},
+		{"rtc-tcp-port", "PUENTE_RTC_TCP_PORT", "7882", "TCP port for live media from networks that block UDP (ICE-TCP); -1 turns it off", true},
+		{"rtc-public-ip", "PUENTE_RTC_PUBLIC_IP", "", "public IP address(es) to announce for live media when behind NAT or in docker, comma separated (e.g. 203.0.113.7)", true},
+		{"turn-udp-port", "PUENTE_TURN_UDP_PORT", "0", "UDP port of the built-in TURN server, usually 3478; 0 is off", true},
+		{"turn-tcp-port", "PUENTE_TURN_TCP_PORT", "0", "TCP port of the built-in TURN server, usually 3478; 0 is off", true},
+		{"turn-tls-port", "PUENTE_TURN_TLS_PORT", "0", "TLS port of the built-in TURN server (TURNS), 443 or 5349; needs --turn-cert and --turn-key; 0 is off", true},
+		{"turn-cert", "PUENTE_TURN_CERT", "", "certificate file (PEM chain) for TURN over TLS, valid for the base URL host", true},
+		{"turn-key", "PUENTE_TURN_KEY", "", "private key file (PEM) of --turn-cert", true},
+		{"turn-public-ip", "PUENTE_TURN_PUBLIC_IP", "", "IP address clients reach the TURN server at (default: the first of --rtc-public-ip)", true},
 		{"log-level", "PUENTE_LOG_LEVEL", "info", "debug, info, warn or error", false},
 		{"log-format", "PUENTE_LOG_FORMAT", "text", "text or json", false},
 	}
@@ -75,6 +90,8 @@ func parseConfig(name string, args []string, serve bool, extra func(*flag.FlagSe
 	}
 	var trustProxy string
 	targets["trust-proxy"] = &trustProxy
+	var media mediaFlags
+	media.targets(targets)
 	for _, s := range settings() {
 		if s.serveOnly && !serve {
 			continue
@@ -107,6 +124,11 @@ func parseConfig(name string, args []string, serve bool, extra func(*flag.FlagSe
 	var err error
 	if cfg.TrustProxy, err = strconv.ParseBool(trustProxy); err != nil {
 		return cfg, fs, usageError{"PUENTE_TRUST_PROXY / --trust-proxy must be true or false"}
+	}
+	if serve {
+		if err := media.parse(&cfg); err != nil {
+			return cfg, fs, err
+		}
 	}
 	return cfg, fs, cfg.validate(serve)
 }

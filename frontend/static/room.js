@@ -1,0 +1,863 @@
+// The live room's page: the stage (speakers' cameras and shared screens), my controls, the
+// chat, questions and the people in the room. The protocol and WebRTC are in live.js; this
+// file only shows what the client reports and turns clicks into client calls.
+// Text from people (names, chat, questions) is always inserted as text, never as HTML.
+import { LiveClient, LiveError, AdmissionError } from "./live.js";
+
+const root = document.getElementById("live-room");
+if (root) start(root);
+
+function start(root) {
+  const $ = (id) => document.getElementById(id);
+  let S = {};
+  try {
+    S = JSON.parse(($("live-strings") || {}).textContent || "{}");
+  } catch {
+    S = {};
+  }
+  // t("key", {name: "Ana"}) fills {name} in the page's translation of key.
+  const t = (key, vars) =>
+    String(S[key] != null ? S[key] : key).replace(/\{(\w+)\}/g, (m, k) => (vars && vars[k] != null ? String(vars[k]) : m));
+
+  const el = {
+    status: $("live-status"),
+    message: $("live-message"),
+    sound: $("sound-button"),
+    rejoin: $("rejoin-button"),
+    stage: $("stage"),
+    screens: $("stage-screens"),
+    cameras: $("stage-cameras"),
+    stageEmpty: $("stage-empty"),
+    sharing: $("sharing-notice"),
+    controls: $("live-controls"),
+    hand: $("hand-button"),
+    publish: $("publish-button"),
+    mic: $("mic-button"),
+    camera: $("camera-button"),
+    screen: $("screen-button"),
+    leave: $("leave-button"),
+    end: $("end-button"),
+    audio: $("live-audio"),
+    chatLog: $("chat-log"),
+    chatEmpty: $("chat-empty"),
+    chatForm: $("chat-form"),
+    questionForm: $("question-form"),
+    questions: $("questions"),
+    qOpen: $("questions-open"),
+    qClosed: $("questions-closed"),
+    qEmpty: $("questions-empty"),
+    answeredHeading: $("answered-heading"),
+    participants: $("participants"),
+    audienceCount: $("audience-count"),
+  };
+
+  function setStatus(state, text) {
+    root.dataset.state = state;
+    el.status.dataset.state = state;
+    el.status.textContent = text;
+  }
+
+  if (!("RTCPeerConnection" in window) || !("WebSocket" in window) || !("fetch" in window)) {
+    setStatus("failed", t("no_webrtc"));
+    return;
+  }
+
+  const client = new LiveClient({ admissionURL: root.dataset.admissionUrl, csrfToken: root.dataset.csrf || "" });
+  // For tests and debugging: window.puenteLive.downPC.getStats().
+  window.puenteLive = client;
+
+  const lang = document.documentElement.lang || undefined;
+  const collator = new Intl.Collator(lang, { sensitivity: "base", numeric: true });
+  const timeFormat = new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit" });
+  const canShareScreen = !!(navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia);
+
+  const chatIds = new Set();
+  const questions = new Map(); // id -> question
+  const pendingVotes = new Map(); // ref -> {id, up}
+  const remote = new Map(); // track key -> {participant_id, source, track, el}
+  const tiles = new Map(); // participant id -> {fig, placeholder, name, flags, videoSlot}
+  const screenTiles = new Map(); // participant id -> {fig, caption}
+  const watchedTracks = new WeakSet();
+  let selfTile = null;
+  let invited = false;
+  let busy = false;
+  let lastClose = null;
+  let messageTimer = null;
+
+  // ---- helpers ----
+
+  function node(tag, attrs, ...children) {
+    const n = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v == null || v === false) continue;
+      if (k === "class") n.className = v;
+      else if (k === "text") n.textContent = v;
+      else if (k.startsWith("data-") || k.startsWith("aria-") || k === "type" || k === "role") n.setAttribute(k, v === true ? "true" : String(v));
+      else n[k] = v;
+    }
+    for (const c of children) if (c != null && c !== false) n.append(c);
+    return n;
+  }
+
+  function button(label, slot, action, opts) {
+    const o = opts || {};
+    return node("button", {
+      type: "button", class: o.class || "secondary small", text: label, "data-slot": slot, "data-action": action,
+      "aria-label": o.ariaLabel || null, "aria-pressed": o.pressed == null ? null : String(!!o.pressed),
+    });
+  }
+
+  function nameOf(p) {
+    return (p && p.name) || "?";
+  }
+
+  function initials(name) {
+    return name.split(/\s+/).filter(Boolean).slice(0, 2).map((w) => Array.from(w)[0].toUpperCase()).join("") || "?";
+  }
+
+  function formatTime(at) {
+    const d = new Date(at);
+    return isNaN(d) ? "" : timeFormat.format(d);
+  }
+
+  function timeOf(at) {
+    const d = Date.parse(at);
+    return isNaN(d) ? 0 : d;
+  }
+
+  // showMessage shows (or with "" clears) the alert line; kind lets a later event clear
+  // only its own message.
+  function showMessage(text, transient, kind) {
+    clearTimeout(messageTimer);
+    el.message.textContent = text;
+    el.message.hidden = !text;
+    el.message.dataset.kind = (text && kind) || "";
+    if (text && transient) messageTimer = setTimeout(() => showMessage(""), 10000);
+  }
+
+  function clearMessage(kind) {
+    if (el.message.dataset.kind === kind) showMessage("");
+  }
+
+  function notConnected() {
+    showMessage(t("error_not_connected"), true);
+  }
+
+  // Batch re-rendering: many messages can arrive at once in a big room.
+  const dirty = new Set();
+  let renderTimer = null;
+  function schedule(...parts) {
+    for (const p of parts) dirty.add(p);
+    if (!renderTimer) renderTimer = setTimeout(flush, 30);
+  }
+  function flush() {
+    renderTimer = null;
+    const parts = [...dirty];
+    dirty.clear();
+    if (parts.includes("participants")) renderParticipants();
+    if (parts.includes("stage")) renderStage();
+    if (parts.includes("questions")) renderQuestions();
+    if (parts.includes("controls")) renderControls();
+  }
+
+  // preserveFocus keeps keyboard focus on "the same" button when a list is rebuilt: the
+  // button in the same slot of the same item.
+  function preserveFocus(container, rebuild) {
+    const a = document.activeElement;
+    let key = null;
+    if (a && a !== document.body && container.contains(a) && a.dataset.slot) {
+      const item = a.closest("[data-participant-id],[data-question-id]");
+      if (item) key = { slot: a.dataset.slot, pid: item.dataset.participantId, qid: item.dataset.questionId };
+    }
+    rebuild();
+    if (!key || container.contains(document.activeElement)) return;
+    const item = key.pid != null
+      ? container.querySelector(`[data-participant-id="${CSS.escape(key.pid)}"]`)
+      : container.querySelector(`[data-question-id="${CSS.escape(key.qid)}"]`);
+    const b = item && item.querySelector(`[data-slot="${CSS.escape(key.slot)}"]`);
+    if (b) b.focus();
+    else if (item) {
+      item.tabIndex = -1;
+      item.focus();
+    }
+  }
+
+  function errorText(err) {
+    if (!err) return "";
+    if (err instanceof AdmissionError) {
+      const extra = err.serverMessage ? " " + err.serverMessage : "";
+      switch (err.status) {
+        case 0:
+          return t("admission_failed");
+        case 401:
+          return t("admission_signin");
+        case 403:
+          return t("admission_forbidden") + extra;
+        case 404:
+          return t("admission_not_found");
+        case 409:
+          return t("admission_not_open") + extra;
+        case 410:
+          return t("admission_cancelled");
+      }
+      return t("admission_failed") + extra;
+    }
+    const code = err.code || "";
+    switch (code) {
+      case "bad_version":
+      case "session_ended":
+      case "forbidden":
+      case "not_found":
+      case "too_large":
+      case "rate_limited":
+      case "not_connected":
+        return t("error_" + code);
+      case "bad_sdp":
+      case "internal":
+      case "webrtc":
+      case "timeout":
+        return t("error_media");
+      case "closed":
+      case "left":
+        return ""; // the connection dropped: the status says so
+    }
+    return t("error_generic", { message: err.message || code });
+  }
+
+  function byeText(reason, message) {
+    if (reason === "removed" || reason === "ended" || reason === "replaced" || reason === "shutdown") return t("bye_" + reason);
+    return message || t("status_closed");
+  }
+
+  function mediaErrorText(err, screen) {
+    const name = err && err.name;
+    if (err instanceof LiveError) {
+      if (err.code === "unsupported") return t("media_unsupported");
+      if (err.code === "closed") return ""; // reconnecting: publishing resumes by itself
+      return errorText(err);
+    }
+    if (name === "NotAllowedError" || name === "SecurityError") return screen ? "" : t("media_denied"); // a cancelled screen picker is not an error
+    if (name === "NotFoundError" || name === "OverconstrainedError") return t("media_notfound");
+    if (name === "NotReadableError" || name === "AbortError") return t("media_inuse");
+    return t("media_failed", { message: (err && (err.message || name)) || "?" });
+  }
+
+  // ---- connection state ----
+
+  client.addEventListener("state", (e) => {
+    const d = e.detail;
+    switch (d.state) {
+      case "connecting":
+        setStatus("connecting", t("status_connecting"));
+        break;
+      case "connected":
+        setStatus("connected", t("status_connected"));
+        lastClose = null;
+        clearMessage("connection");
+        break;
+      case "reconnecting":
+        setStatus("reconnecting", t("status_reconnecting", { attempt: Math.max(1, d.attempt || 1), max: d.max }));
+        break;
+      case "closed":
+        lastClose = d.reason || "left";
+        setStatus("closed", d.reason === "left" ? t("status_closed") : byeText(d.reason, d.message));
+        break;
+      case "failed": {
+        lastClose = "failed";
+        const why = errorText(d.error);
+        setStatus("failed", t("status_failed") + (why ? " " + why : ""));
+        break;
+      }
+      default:
+        setStatus(d.state, t("status_idle"));
+    }
+    const over = d.state === "closed" || d.state === "failed";
+    // Someone removed, or everyone after the end, cannot usefully come back (a host can).
+    const hopeless = lastClose === "removed" || (lastClose === "ended" && !client.isHost()) ||
+      !!(d.error && (d.error.status === 403 || d.error.status === 404 || d.error.status === 410));
+    el.rejoin.hidden = !over || hopeless;
+    if (over) {
+      invited = false;
+      clearMessage("invite");
+    }
+    schedule("controls", "stage", "participants", "questions");
+  });
+
+  client.addEventListener("bye", (e) => {
+    if (e.detail.reason === "shutdown") {
+      showMessage(t("bye_shutdown"), false, "connection");
+    }
+  });
+
+  client.addEventListener("welcome", (e) => {
+    const w = e.detail;
+    // History is not news: fill it in without the screen reader reading it all out.
+    el.chatLog.setAttribute("aria-live", "off");
+    for (const m of w.chat || []) addChat(m);
+    setTimeout(() => el.chatLog.setAttribute("aria-live", "polite"), 0);
+    el.chatLog.scrollTop = el.chatLog.scrollHeight;
+    questions.clear();
+    for (const q of w.questions || []) if (q && q.id != null) questions.set(q.id, q);
+    pendingVotes.clear();
+    schedule("participants", "stage", "questions", "controls");
+  });
+
+  client.addEventListener("error", (e) => {
+    const d = e.detail;
+    const vote = d.ref && pendingVotes.get(d.ref);
+    if (vote) {
+      pendingVotes.delete(d.ref);
+      if (vote.up) client.myVotes.delete(vote.id);
+      else client.myVotes.add(vote.id);
+      const q = questions.get(vote.id);
+      if (q) q.votes = Math.max(0, (q.votes || 0) + (vote.up ? -1 : 1));
+      schedule("questions");
+    }
+    switch (d.code) {
+      case "invalid_token":
+      case "token_used":
+      case "hello_first":
+      case "session_ended":
+      case "bad_version":
+        return; // the connection closes; the state event says what happens next
+    }
+    showMessage(errorText(d), true);
+  });
+
+  // ---- people ----
+
+  client.addEventListener("participant", () => schedule("participants", "stage", "controls"));
+  client.addEventListener("left", () => schedule("participants", "stage"));
+
+  client.addEventListener("role", (e) => {
+    const { role, previous } = e.detail;
+    if (role === "speaker" && previous === "attendee") {
+      invited = true;
+      showMessage(t("invited"), false, "invite");
+    } else if (role === "attendee" && previous && previous !== "attendee") {
+      invited = false;
+      showMessage(t("moved_back"), true, "role");
+    }
+    schedule("participants", "stage", "controls", "questions");
+  });
+
+  client.addEventListener("muted", (e) => {
+    const { kind, muted } = e.detail;
+    if (["audio", "video", "screen"].includes(kind)) showMessage(t((muted ? "host_muted_" : "host_unmuted_") + kind), true);
+    schedule("controls", "stage");
+  });
+  client.addEventListener("localmute", () => schedule("controls", "stage"));
+  client.addEventListener("local", () => schedule("controls", "stage"));
+  client.addEventListener("publishing", () => schedule("controls", "stage"));
+
+  function participantItem(p) {
+    const you = client.you && p.id === client.you.id;
+    const name = nameOf(p);
+    const li = node("li", { "data-participant-id": p.id, "data-role": p.role, "data-hand": String(!!p.hand), class: you ? "self" : null });
+    const who = node("span", { class: "p-name", text: name });
+    if (you) who.append(" ", node("span", { class: "muted", text: "(" + t("you") + ")" }));
+    li.append(who);
+    if (p.role === "host" || p.role === "speaker") li.append(" ", node("span", { class: "badge", text: t("role_" + p.role) }));
+    const flags = [];
+    if (p.hand) flags.push(node("span", { class: "flag hand" }, node("span", { "aria-hidden": "true", text: "✋ " }), t("hand_raised")));
+    const pub = p.publishing || [];
+    if (pub.includes("microphone") && p.audio_muted) flags.push(node("span", { class: "flag", text: t("audio_muted") }));
+    if (pub.includes("camera") && p.video_muted) flags.push(node("span", { class: "flag", text: t("video_muted") }));
+    if (flags.length) li.append(node("span", { class: "p-flags" }, ...flags));
+    if (client.isHost() && client.connected && !you) {
+      const actions = node("span", { class: "p-actions" });
+      if (p.role === "attendee") actions.append(button(t("invite"), "stage", "invite", { ariaLabel: t("invite_label", { name }) }));
+      if (p.role === "speaker") actions.append(button(t("back"), "stage", "back", { ariaLabel: t("back_label", { name }) }));
+      if (pub.includes("microphone")) {
+        actions.append(p.audio_muted
+          ? button(t("unmute_audio"), "audio", "unmute-audio", { ariaLabel: t("unmute_audio_label", { name }) })
+          : button(t("mute_audio"), "audio", "mute-audio", { ariaLabel: t("mute_audio_label", { name }) }));
+      }
+      if (pub.includes("camera")) {
+        actions.append(p.video_muted
+          ? button(t("unmute_video"), "video", "unmute-video", { ariaLabel: t("unmute_video_label", { name }) })
+          : button(t("mute_video"), "video", "mute-video", { ariaLabel: t("mute_video_label", { name }) }));
+      }
+      if (pub.includes("screen")) {
+        actions.append(p.screen_muted
+          ? button(t("unmute_screen"), "screen", "unmute-screen", { ariaLabel: t("unmute_screen_label", { name }) })
+          : button(t("mute_screen"), "screen", "mute-screen", { ariaLabel: t("mute_screen_label", { name }) }));
+      }
+      actions.append(button(t("remove"), "remove", "remove", { class: "danger small", ariaLabel: t("remove_label", { name }) }));
+      li.append(actions);
+    }
+    return li;
+  }
+
+  function renderParticipants() {
+    const list = [...client.participants.values()];
+    const rank = (p) => (p.role === "host" ? 0 : p.role === "speaker" ? 1 : p.hand ? 2 : 3);
+    list.sort((a, b) => rank(a) - rank(b) || collator.compare(nameOf(a), nameOf(b)));
+    preserveFocus(el.participants, () => el.participants.replaceChildren(...list.map(participantItem)));
+    el.audienceCount.textContent = String(list.filter((p) => p.role === "attendee").length);
+  }
+
+  el.participants.addEventListener("click", (ev) => {
+    const b = ev.target.closest("button[data-action]");
+    const li = b && b.closest("li[data-participant-id]");
+    if (!li) return;
+    const p = client.participants.get(li.dataset.participantId) ||
+      [...client.participants.values()].find((x) => String(x.id) === li.dataset.participantId);
+    if (!p) return;
+    let ref;
+    switch (b.dataset.action) {
+      case "invite":
+        ref = client.stage(p.id, true);
+        break;
+      case "back":
+        ref = client.stage(p.id, false);
+        break;
+      case "mute-audio":
+      case "unmute-audio":
+      case "mute-video":
+      case "unmute-video":
+      case "mute-screen":
+      case "unmute-screen": {
+        const [verb, kind] = b.dataset.action.split("-");
+        ref = client.mute(p.id, kind, verb === "mute");
+        break;
+      }
+      case "remove":
+        if (!window.confirm(t("remove_confirm", { name: nameOf(p) }))) return;
+        ref = client.remove(p.id);
+        break;
+      default:
+        return;
+    }
+    if (!ref) notConnected();
+  });
+
+  // ---- stage ----
+
+  function onStage(p) {
+    return p.role === "speaker" || (p.publishing || []).some((s) => s === "camera" || s === "microphone");
+  }
+
+  function remoteOf(pid, source) {
+    for (const r of remote.values()) if (r.participant_id === pid && r.source === source) return r;
+    return null;
+  }
+
+  function play(media) {
+    const p = media.play();
+    if (p && p.catch) {
+      p.catch((err) => {
+        if (err && err.name === "NotAllowedError" && media.tagName === "AUDIO") {
+          el.sound.hidden = false;
+          showMessage(t("sound_blocked"));
+        }
+      });
+    }
+  }
+
+  function videoElement(track, pid, source) {
+    const v = node("video", { "data-participant": pid, "data-source": source, class: "tile-video" });
+    v.autoplay = true;
+    v.playsInline = true;
+    v.muted = true;
+    v.setAttribute("muted", "");
+    v.setAttribute("playsinline", "");
+    v.srcObject = new MediaStream([track]);
+    return v;
+  }
+
+  function watch(track) {
+    if (watchedTracks.has(track)) return;
+    watchedTracks.add(track);
+    track.addEventListener("mute", () => schedule("stage"));
+    track.addEventListener("unmute", () => schedule("stage"));
+    track.addEventListener("ended", () => schedule("stage"));
+  }
+
+  client.addEventListener("track", (e) => {
+    const d = e.detail;
+    const entry = { participant_id: d.participant_id, source: d.source, track: d.track, el: null };
+    if (d.source === "microphone" || d.track.kind === "audio") {
+      const a = node("audio", { "data-participant": d.participant_id, "data-source": d.source });
+      a.autoplay = true;
+      a.srcObject = new MediaStream([d.track]);
+      el.audio.append(a);
+      entry.el = a;
+      play(a);
+    } else {
+      entry.el = videoElement(d.track, d.participant_id, d.source);
+      watch(d.track);
+    }
+    remote.set(d.key, entry);
+    schedule("stage");
+  });
+
+  client.addEventListener("trackremoved", (e) => {
+    const entry = remote.get(e.detail.key);
+    if (!entry) return;
+    remote.delete(e.detail.key);
+    if (entry.el) {
+      entry.el.srcObject = null;
+      entry.el.remove();
+    }
+    schedule("stage");
+  });
+
+  function makeTile(pid) {
+    const placeholder = node("div", { class: "tile-placeholder", "aria-hidden": "true" });
+    const name = node("span", { class: "tile-name" });
+    const flags = node("span", { class: "tile-flags" });
+    const videoSlot = node("div", { class: "tile-media" });
+    const fig = node("figure", { class: "tile", "data-tile": pid }, videoSlot, placeholder, node("figcaption", {}, name, " ", flags));
+    return { fig, placeholder, name, flags, videoSlot, video: null };
+  }
+
+  function fillTile(tile, name, label, video, showVideo, audioMuted, videoMuted) {
+    if (tile.video !== video) {
+      tile.videoSlot.replaceChildren();
+      if (video) {
+        tile.videoSlot.append(video);
+        play(video);
+      }
+      tile.video = video;
+    }
+    tile.videoSlot.hidden = !showVideo;
+    tile.placeholder.hidden = showVideo;
+    tile.placeholder.textContent = initials(name);
+    tile.name.textContent = label;
+    const f = [];
+    if (audioMuted) f.push(t("audio_muted"));
+    if (!showVideo) f.push(videoMuted ? t("video_muted") : t("no_video"));
+    tile.flags.textContent = f.length ? "· " + f.join(" · ") : "";
+    tile.fig.dataset.video = String(showVideo);
+  }
+
+  function renderStage() {
+    const me = client.you;
+    const onStageIds = new Set();
+    // Others: their camera tiles and shared screens.
+    for (const p of client.participants.values()) {
+      if (me && p.id === me.id) continue;
+      const cam = remoteOf(p.id, "camera");
+      if (!onStage(p) && !cam) continue;
+      onStageIds.add(p.id);
+      let tile = tiles.get(p.id);
+      if (!tile) {
+        tile = makeTile(p.id);
+        tiles.set(p.id, tile);
+        el.cameras.append(tile.fig);
+      }
+      const show = !!(cam && !p.video_muted && !cam.track.muted && cam.track.readyState === "live");
+      fillTile(tile, nameOf(p), nameOf(p), cam ? cam.el : null, show, (p.publishing || []).includes("microphone") ? !!p.audio_muted : false, !!p.video_muted);
+    }
+    for (const [pid, tile] of tiles) {
+      if (!onStageIds.has(pid)) {
+        tile.fig.remove();
+        tiles.delete(pid);
+      }
+    }
+    // Tracks of someone not (yet) in the list still show, under a placeholder name.
+    const screenIds = new Set();
+    for (const r of remote.values()) {
+      if (r.source !== "screen") continue;
+      const p = client.participants.get(r.participant_id);
+      // The participant's list is the truth about what they publish (a stopped share may
+      // linger on the connection until the next offer).
+      if (p && Array.isArray(p.publishing) && !p.publishing.includes("screen")) continue;
+      screenIds.add(r.participant_id);
+      let st = screenTiles.get(r.participant_id);
+      if (!st) {
+        const caption = node("figcaption");
+        st = { fig: node("figure", { class: "tile screen", "data-tile": r.participant_id }, caption), caption, video: null };
+        screenTiles.set(r.participant_id, st);
+        el.screens.append(st.fig);
+      }
+      if (st.video !== r.el) {
+        if (st.video) st.video.remove();
+        st.fig.prepend(r.el);
+        st.video = r.el;
+        play(r.el);
+      }
+      st.caption.textContent = t("screen_of", { name: nameOf(p) });
+      st.fig.dataset.video = String(!r.track.muted);
+    }
+    for (const [pid, st] of screenTiles) {
+      if (!screenIds.has(pid)) {
+        st.fig.remove();
+        screenTiles.delete(pid);
+      }
+    }
+    // Me, when on stage: a mirrored preview of my camera.
+    const mine = client.canPublish() && client.connected && (client.publishing.length > 0 || client.role === "speaker");
+    if (mine) {
+      if (!selfTile) {
+        selfTile = makeTile("self");
+        selfTile.fig.classList.add("self");
+        el.cameras.prepend(selfTile.fig);
+      }
+      const cam = client.local.camera;
+      let video = selfTile.video;
+      if (cam && (!video || selfTile.cam !== cam)) {
+        video = node("video", { class: "tile-video mirror", "data-self": "true", "data-local-source": "camera" });
+        video.autoplay = true;
+        video.playsInline = true;
+        video.muted = true;
+        video.setAttribute("muted", "");
+        video.srcObject = new MediaStream([cam]);
+      }
+      if (!cam) video = null;
+      selfTile.cam = cam;
+      const myName = nameOf(me);
+      fillTile(selfTile, myName, myName + " (" + t("you") + ")", video, !!(cam && !client.localMuted.video),
+        !!(client.local.microphone && client.localMuted.audio), client.localMuted.video);
+    } else if (selfTile) {
+      selfTile.fig.remove();
+      selfTile = null;
+    }
+    el.sharing.hidden = !(client.local.screen && client.connected);
+    const anything = tiles.size + screenTiles.size + (selfTile ? 1 : 0) > 0;
+    el.stageEmpty.hidden = anything;
+    el.stage.classList.toggle("has-screen", screenTiles.size > 0);
+    el.stage.dataset.tiles = String(tiles.size + (selfTile ? 1 : 0));
+  }
+
+  el.sound.addEventListener("click", () => {
+    el.sound.hidden = true;
+    showMessage("");
+    for (const m of root.querySelectorAll("audio, video")) play(m);
+  });
+
+  // ---- my controls ----
+
+  function renderControls() {
+    const connected = client.connected;
+    const canPub = client.canPublish();
+    const pub = client.publishing;
+    el.controls.hidden = !(connected || busy);
+    el.hand.hidden = client.role !== "attendee";
+    el.hand.textContent = client.handRaised ? t("hand_lower") : t("hand_raise");
+    el.hand.dataset.raised = String(!!client.handRaised);
+    el.publish.hidden = !canPub;
+    el.publish.textContent = pub.length ? t("leave_stage") : invited ? t("join_stage") : t("publish_start");
+    el.publish.dataset.publishing = String(pub.length > 0);
+    el.publish.className = pub.length ? "secondary" : "";
+    el.mic.hidden = !canPub || !client.local.microphone;
+    el.mic.textContent = client.localMuted.audio ? t("mic_unmute") : t("mic_mute");
+    el.mic.dataset.muted = String(!!client.localMuted.audio);
+    el.camera.hidden = !canPub || !pub.length;
+    const camOn = !!(client.local.camera && !client.localMuted.video);
+    el.camera.textContent = camOn ? t("camera_off") : t("camera_on");
+    el.camera.dataset.on = String(camOn);
+    el.screen.hidden = !canPub || !canShareScreen;
+    el.screen.textContent = client.local.screen ? t("screen_stop") : t("screen_share");
+    el.screen.dataset.on = String(!!client.local.screen);
+    el.end.hidden = !client.isHost();
+    el.leave.hidden = !connected;
+    for (const b of [el.hand, el.publish, el.mic, el.camera, el.screen, el.end]) b.disabled = busy || !connected;
+    for (const f of [el.chatForm, el.questionForm]) {
+      const b = f.querySelector("button[type=submit]");
+      if (b) b.disabled = !connected;
+    }
+  }
+
+  async function guarded(fn, screen) {
+    if (busy) return;
+    busy = true;
+    renderControls();
+    try {
+      await fn();
+    } catch (err) {
+      const text = mediaErrorText(err, screen);
+      if (text) showMessage(text, true);
+    } finally {
+      busy = false;
+      schedule("controls", "stage");
+    }
+  }
+
+  el.hand.addEventListener("click", () => {
+    if (!client.hand(!client.handRaised)) notConnected();
+    schedule("controls");
+  });
+
+  el.publish.addEventListener("click", () => {
+    if (client.publishing.length) {
+      guarded(() => client.unpublish());
+    } else {
+      guarded(async () => {
+        await client.publish({ camera: true, microphone: true });
+        invited = false;
+        clearMessage("invite");
+      });
+    }
+  });
+
+  el.mic.addEventListener("click", () => {
+    client.setMuted("audio", !client.localMuted.audio);
+  });
+
+  el.camera.addEventListener("click", () => {
+    if (client.local.camera) {
+      client.setMuted("video", !client.localMuted.video);
+    } else {
+      guarded(async () => {
+        if (client.localMuted.video) client.setMuted("video", false);
+        await client.publish({ camera: true });
+      });
+    }
+  });
+
+  el.screen.addEventListener("click", () => {
+    if (client.local.screen) guarded(() => client.unpublish("screen"));
+    else guarded(() => client.publish({ screen: true }), true);
+  });
+
+  el.end.addEventListener("click", () => {
+    if (window.confirm(t("end_confirm")) && !client.end()) notConnected();
+  });
+
+  el.leave.addEventListener("click", () => client.leave());
+
+  el.rejoin.addEventListener("click", () => {
+    el.rejoin.hidden = true;
+    showMessage("");
+    client.connect().catch(() => {});
+  });
+
+  // ---- chat ----
+
+  function nearBottom(list) {
+    return list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  }
+
+  function addChat(m) {
+    if (!m || (m.id != null && chatIds.has(m.id))) return;
+    if (m.id != null) chatIds.add(m.id);
+    const author = m.author || {};
+    const mine = client.you && author.participant_id != null && author.participant_id === client.you.id;
+    const meta = node("p", { class: "chat-meta" }, node("strong", { text: author.name || "?" }));
+    const when = formatTime(m.at);
+    if (when) meta.append(" ", node("time", { dateTime: m.at, text: when }));
+    const li = node("li", { "data-chat-id": m.id, class: mine ? "mine" : null }, meta, node("p", { class: "chat-text", text: m.text || "" }));
+    const stick = nearBottom(el.chatLog);
+    el.chatLog.append(li);
+    while (el.chatLog.children.length > 500) el.chatLog.firstElementChild.remove();
+    el.chatEmpty.hidden = true;
+    if (stick || mine) el.chatLog.scrollTop = el.chatLog.scrollHeight;
+  }
+
+  client.addEventListener("chat", (e) => addChat(e.detail.message));
+
+  function submitOnEnter(form) {
+    const area = form.querySelector("textarea");
+    if (!area) return;
+    area.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
+        ev.preventDefault();
+        if (form.requestSubmit) form.requestSubmit();
+        else form.dispatchEvent(new Event("submit", { cancelable: true }));
+      }
+    });
+  }
+
+  function sendFrom(form, send) {
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const field = form.elements.text;
+      const text = field.value;
+      if (!text.trim()) return;
+      try {
+        if (!send(text)) {
+          notConnected();
+          return;
+        }
+        field.value = "";
+      } catch (err) {
+        showMessage(errorText(err), true);
+      }
+    });
+    submitOnEnter(form);
+  }
+
+  sendFrom(el.chatForm, (text) => client.chat(text));
+  sendFrom(el.questionForm, (text) => client.ask(text));
+
+  // ---- questions ----
+
+  client.addEventListener("question", (e) => {
+    const q = e.detail.question;
+    if (!q || q.id == null) return;
+    questions.set(q.id, q);
+    schedule("questions");
+  });
+
+  function questionItem(q) {
+    const host = client.isHost() && client.connected;
+    const state = q.state || "open";
+    const name = (q.author && q.author.name) || "?";
+    const li = node("li", { "data-question-id": q.id, "data-state": state, "data-votes": q.votes || 0 });
+    li.append(node("p", { class: "q-text", text: q.text || "" }));
+    const meta = node("p", { class: "q-meta muted" }, node("span", { text: name }), " · ", node("span", { text: t("votes", { votes: q.votes || 0 }) }));
+    if (state === "dismissed") meta.append(" · ", node("span", { text: t("dismissed") }));
+    li.append(meta);
+    const actions = node("p", { class: "q-actions" });
+    if (state === "open") {
+      const voted = client.myVotes.has(q.id);
+      actions.append(button("▲ " + t("upvote"), "upvote", "upvote", { pressed: voted, ariaLabel: t("upvote_label", { name }) }));
+    }
+    if (host) {
+      if (state === "open") {
+        actions.append(button(t("mark_answered"), "state1", "answered"), button(t("dismiss"), "state2", "dismissed"));
+      } else {
+        actions.append(button(t("reopen"), "state1", "open"));
+      }
+    }
+    if (actions.childNodes.length) li.append(actions);
+    return li;
+  }
+
+  function renderQuestions() {
+    const all = [...questions.values()];
+    const host = client.isHost();
+    const open = all.filter((q) => (q.state || "open") === "open")
+      .sort((a, b) => (b.votes || 0) - (a.votes || 0) || timeOf(a.at) - timeOf(b.at) || (a.id > b.id ? 1 : -1));
+    const closed = all.filter((q) => q.state === "answered" || (host && q.state === "dismissed"))
+      .sort((a, b) => timeOf(a.at) - timeOf(b.at));
+    preserveFocus(el.questions, () => {
+      el.qOpen.replaceChildren(...open.map(questionItem));
+      el.qClosed.replaceChildren(...closed.map(questionItem));
+    });
+    el.answeredHeading.hidden = closed.length === 0;
+    el.qEmpty.hidden = open.length + closed.length > 0;
+  }
+
+  el.questions.addEventListener("click", (ev) => {
+    const b = ev.target.closest("button[data-action]");
+    const li = b && b.closest("li[data-question-id]");
+    if (!li) return;
+    const q = [...questions.values()].find((x) => String(x.id) === li.dataset.questionId);
+    if (!q) return;
+    if (b.dataset.action === "upvote") {
+      const up = !client.myVotes.has(q.id);
+      const ref = client.upvote(q.id, up);
+      if (!ref) return notConnected();
+      pendingVotes.set(ref, { id: q.id, up });
+      q.votes = Math.max(0, (q.votes || 0) + (up ? 1 : -1));
+      schedule("questions");
+      return;
+    }
+    if (!client.markQuestion(q.id, b.dataset.action)) notConnected();
+  });
+
+  // ---- page life ----
+
+  window.addEventListener("pagehide", () => {
+    if (client.connected) client.leave();
+  });
+  window.addEventListener("pageshow", (e) => {
+    if (e.persisted && (client.state === "closed" || client.state === "idle")) client.connect().catch(() => {});
+  });
+
+  renderControls();
+  client.connect().catch(() => {}); // the state event shows what went wrong
+}

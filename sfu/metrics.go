@@ -1,0 +1,67 @@
+package sfu
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics counts the SFU's work for Prometheus. A nil *Metrics counts nothing.
+type Metrics struct {
+	peers, tracks           prometheus.Gauge
+	packets, bytes          prometheus.Counter
+	nacks, keyframeRequests prometheus.Counter
+}
+
+// NewMetrics registers the SFU's metrics.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		peers:            prometheus.NewGauge(prometheus.GaugeOpts{Name: "puente_sfu_peers", Help: "Participants with media connections."}),
+		tracks:           prometheus.NewGauge(prometheus.GaugeOpts{Name: "puente_sfu_tracks", Help: "Tracks being published."}),
+		packets:          prometheus.NewCounter(prometheus.CounterOpts{Name: "puente_sfu_forwarded_packets_total", Help: "RTP packets forwarded to viewers."}),
+		bytes:            prometheus.NewCounter(prometheus.CounterOpts{Name: "puente_sfu_forwarded_bytes_total", Help: "RTP bytes (header and payload) forwarded to viewers."}),
+		nacks:            prometheus.NewCounter(prometheus.CounterOpts{Name: "puente_sfu_nacked_packets_total", Help: "Packets viewers reported lost (NACK)."}),
+		keyframeRequests: prometheus.NewCounter(prometheus.CounterOpts{Name: "puente_sfu_keyframe_requests_total", Help: "Keyframe requests (PLI) sent to publishers."}),
+	}
+	reg.MustRegister(m.peers, m.tracks, m.packets, m.bytes, m.nacks, m.keyframeRequests)
+	return m
+}
+
+func (m *Metrics) peerJoined() {
+	if m != nil {
+		m.peers.Inc()
+	}
+}
+
+func (m *Metrics) peerLeft() {
+	if m != nil {
+		m.peers.Dec()
+	}
+}
+
+func (m *Metrics) trackStarted() {
+	if m != nil {
+		m.tracks.Inc()
+	}
+}
+
+func (m *Metrics) trackEnded() {
+	if m != nil {
+		m.tracks.Dec()
+	}
+}
+
+func (m *Metrics) forwarded(packets, bytes int) {
+	if m != nil && packets > 0 {
+		m.packets.Add(float64(packets))
+		m.bytes.Add(float64(bytes))
+	}
+}
+
+func (m *Metrics) nacked(n int) {
+	if m != nil && n > 0 {
+		m.nacks.Add(float64(n))
+	}
+}
+
+func (m *Metrics) pli() {
+	if m != nil {
+		m.keyframeRequests.Inc()
+	}
+}

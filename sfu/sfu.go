@@ -1,0 +1,113 @@
+// Package sfu is Puente's selective forwarding unit on Pion: rooms of peers where hosts and
+// speakers publish audio, camera and screen, and every participant receives what the others
+// publish, each viewer on its own rewritten stream.
+//
+// Every participant has up to two peer connections, each negotiated by one side only, so
+// offers never collide: "up" (the client offers what it publishes; the SFU answers) and
+// "down" (the SFU offers what the participant receives; the client answers).
+package sfu
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+)
+
+// Sources a participant can publish.
+const (
+	SourceCamera     = "camera"
+	SourceScreen     = "screen"
+	SourceMicrophone = "microphone"
+)
+
+// Errors callers map to protocol errors.
+var (
+	ErrForbidden = errors.New("this participant may not publish")
+	ErrBadSDP    = errors.New("the session description could not be used")
+	ErrClosed    = errors.New("closed")
+)
+
+// Config configures an SFU.
+type Config struct {
+	Network Network
+	Logger  *slog.Logger
+	Metrics *Metrics // nil: not collected
+	// KeyframeInterval is the least time between two keyframe requests sent to a publisher
+	// for one track (default 500 ms).
+	KeyframeInterval time.Duration
+}
+
+// SFU holds the WebRTC API (codecs, interceptors, sockets) its rooms share.
+type SFU struct {
+	api     *webrtc.API
+	sockets io.Closer
+	ports   Ports
+	log     *slog.Logger
+	metrics *Metrics
+	pliGap  time.Duration
+}
+
+// New opens the SFU's sockets.
+func New(cfg Config) (*SFU, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.KeyframeInterval <= 0 {
+		cfg.KeyframeInterval = 500 * time.Millisecond
+	}
+	m, err := mediaEngine()
+	if err != nil {
+		return nil, err
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.ConfigureNack(m, ir); err != nil {
+		return nil, fmt.Errorf("configure nack: %w", err)
+	}
+	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+		return nil, fmt.Errorf("configure rtcp reports: %w", err)
+	}
+	se, ports, sockets, err := cfg.Network.Listen(cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
+	return &SFU{api: api, sockets: sockets, ports: ports, log: cfg.Logger, metrics: cfg.Metrics, pliGap: cfg.KeyframeInterval}, nil
+}
+
+// Ports are the ports the SFU listens on.
+func (s *SFU) Ports() Ports { return s.ports }
+
+// Close closes the shared sockets; rooms must be closed first.
+func (s *SFU) Close() error {
+	if s.sockets == nil {
+		return nil
+	}
+	return s.sockets.Close()
+}
+
+// Codecs: Opus for audio, VP8 (preferred) and H.264 for video, with NACK and keyframe
+// feedback.
+func mediaEngine() (*webrtc.MediaEngine, error) {
+	m := &webrtc.MediaEngine{}
+	fb := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}}
+	codecs := []struct {
+		p webrtc.RTPCodecParameters
+		k webrtc.RTPCodecType
+	}{
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111}, webrtc.RTPCodecTypeAudio},
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: fb}, PayloadType: 96}, webrtc.RTPCodecTypeVideo},
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+			SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", RTCPFeedback: fb}, PayloadType: 102}, webrtc.RTPCodecTypeVideo},
+	}
+	for _, c := range codecs {
+		if err := m.RegisterCodec(c.p, c.k); err != nil {
+			return nil, fmt.Errorf("register codec %s: %w", c.p.MimeType, err)
+		}
+	}
+	return m, nil
+}
