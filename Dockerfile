@@ -13,7 +13,7 @@ ENV PUENTE_ADDR=0.0.0.0:8080 \
     PUENTE_DATA_DIR=/data \
     PUENTE_LOG_FORMAT=json
 # 8080: web and API. 7881/udp: live media (WebRTC), used from the live-sessions release on.
-EXPOSE 8080 7881/udp
+EXPOSE 8080 7881/udp 7882/tcp
 VOLUME ["/data"]
 ENTRYPOINT ["/puente"]
 CMD ["serve"]

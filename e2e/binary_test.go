@@ -105,7 +105,9 @@ func start(t *testing.T, bin string, env []string) *instance {
 	port := freePort(t)
 	in := &instance{t: t, baseURL: fmt.Sprintf("http://127.0.0.1:%d", port), log: &lockedBuffer{}, done: make(chan error, 1)}
 	in.cmd = exec.Command(bin)
-	in.cmd.Env = append(env, fmt.Sprintf("PUENTE_ADDR=127.0.0.1:%d", port))
+	// Live media on free ports unless the test says otherwise (the environment's last
+	// value of a variable wins), so parallel instances do not collide.
+	in.cmd.Env = append(append([]string{"PUENTE_RTC_UDP_PORT=0", "PUENTE_RTC_TCP_PORT=0"}, env...), fmt.Sprintf("PUENTE_ADDR=127.0.0.1:%d", port))
 	stdout, err := in.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

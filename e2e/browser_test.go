@@ -61,13 +61,14 @@ func step(t *testing.T, ctx context.Context, what string, actions ...chromedp.Ac
 	}
 }
 
-// waitFor polls a JavaScript condition until it holds, across page loads.
+// waitFor polls a JavaScript condition (an expression, or a promise of one) until it
+// holds, across page loads.
 func waitFor(t *testing.T, ctx context.Context, what, expr string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		ok, err := chromedp.Run(sctx, chromedp.Evaluate[bool](expr))
+		ok, err := chromedp.Run(sctx, chromedp.Evaluate[bool](expr, chromedp.EvalAwaitPromise))
 		cancel()
 		if err == nil && ok {
 			return

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -511,10 +512,14 @@ func questionOut(q store.LiveQuestion) signaling.Question {
 	return signaling.Question{ID: q.ID, Author: signaling.Author{Name: q.AuthorName}, Text: q.Text, Votes: q.Votes, State: q.State, At: q.At.UTC()}
 }
 
-// displayName is the name others see: never an email address.
+// displayName is the name others see: the person's name, or else the part of their email
+// address before the @ (never the address itself).
 func displayName(p domain.Person) string {
 	if p.Profile.Name != "" {
 		return p.Profile.Name
+	}
+	if local, _, ok := strings.Cut(p.Email, "@"); ok && local != "" {
+		return local
 	}
 	return "Participant"
 }

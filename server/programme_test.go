@@ -29,13 +29,17 @@ type progEnv struct {
 	ids    map[string]int64  // role → person id
 }
 
-func newProgEnv(t *testing.T) *progEnv {
+func newProgEnv(t *testing.T, mutate ...func(*server.Options)) *progEnv {
 	t.Helper()
 	now := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	st := store.New(pgtest.New(t), clock)
 	e := &env{t: t, store: st}
-	e.ts = newTestServer(t, server.Options{Store: st, DevMail: true, Registry: prometheus.NewRegistry(), Now: clock})
+	opts := server.Options{Store: st, DevMail: true, Registry: prometheus.NewRegistry(), Now: clock}
+	for _, m := range mutate {
+		m(&opts)
+	}
+	e.ts = newTestServer(t, opts)
 	pe := &progEnv{env: e, now: now, tokens: map[string]string{}, ids: map[string]int64{}}
 	ctx := context.Background()
 	for _, role := range []string{"admin", "organiser", "other", "attendee"} {

@@ -30,6 +30,7 @@ type config struct {
 	// Live media (network.go).
 	RTCUDPPort, RTCTCPPort                int
 	RTCPublicIPs                          []string
+	RTCLoopbackOnly                       bool
 	TURNUDPPort, TURNTCPPort, TURNTLSPort int
 	TURNCert, TURNKey, TURNPublicIP       string
 }
@@ -57,6 +58,7 @@ func settings() []setting {
 		{"turn-tls-port", "PUENTE_TURN_TLS_PORT", "0", "TLS port of the built-in TURN server (TURNS), 443 or 5349; needs --turn-cert and --turn-key; 0 is off", true},
 		{"turn-cert", "PUENTE_TURN_CERT", "", "certificate file (PEM chain) for TURN over TLS, valid for the base URL host", true},
 		{"turn-key", "PUENTE_TURN_KEY", "", "private key file (PEM) of --turn-cert", true},
+		{"rtc-loopback-only", "PUENTE_RTC_LOOPBACK_ONLY", "false", "live media only over 127.0.0.1, for browser tests and demos on one machine; never in production", true},
 		{"turn-public-ip", "PUENTE_TURN_PUBLIC_IP", "", "IP address clients reach the TURN server at (default: the first of --rtc-public-ip)", true},
 		{"log-level", "PUENTE_LOG_LEVEL", "info", "debug, info, warn or error", false},
 		{"log-format", "PUENTE_LOG_FORMAT", "text", "text or json", false},

@@ -17,12 +17,14 @@ type mediaFlags struct {
 	rtcUDPPort, rtcTCPPort, rtcPublicIP   string
 	turnUDPPort, turnTCPPort, turnTLSPort string
 	turnCert, turnKey, turnPublicIP       string
+	rtcLoopbackOnly                       string
 }
 
 func (f *mediaFlags) targets(m map[string]*string) {
 	m["rtc-udp-port"], m["rtc-tcp-port"], m["rtc-public-ip"] = &f.rtcUDPPort, &f.rtcTCPPort, &f.rtcPublicIP
 	m["turn-udp-port"], m["turn-tcp-port"], m["turn-tls-port"] = &f.turnUDPPort, &f.turnTCPPort, &f.turnTLSPort
 	m["turn-cert"], m["turn-key"], m["turn-public-ip"] = &f.turnCert, &f.turnKey, &f.turnPublicIP
+	m["rtc-loopback-only"] = &f.rtcLoopbackOnly
 }
 
 // parse fills c's live media settings; the errors name the setting to fix.
@@ -53,6 +55,11 @@ func (f *mediaFlags) parse(c *config) error {
 		}
 	}
 	c.TURNCert, c.TURNKey, c.TURNPublicIP = strings.TrimSpace(f.turnCert), strings.TrimSpace(f.turnKey), strings.TrimSpace(f.turnPublicIP)
+	if text := strings.TrimSpace(f.rtcLoopbackOnly); text != "" {
+		if c.RTCLoopbackOnly, err = strconv.ParseBool(text); err != nil {
+			return usageError{fmt.Sprintf("PUENTE_RTC_LOOPBACK_ONLY / --rtc-loopback-only %q must be true or false", f.rtcLoopbackOnly)}
+		}
+	}
 	return c.checkMedia()
 }
 
@@ -169,7 +176,7 @@ func (c config) network() (sfu.Network, error) {
 	if err := c.checkMedia(); err != nil {
 		return sfu.Network{}, err
 	}
-	return sfu.Network{UDPPort: c.RTCUDPPort, TCPPort: c.RTCTCPPort, PublicIPs: c.RTCPublicIPs}, nil
+	return sfu.Network{UDPPort: c.RTCUDPPort, TCPPort: c.RTCTCPPort, PublicIPs: c.RTCPublicIPs, LoopbackOnly: c.RTCLoopbackOnly}, nil
 }
 
 // turn is the built-in TURN server's configuration, enabled when any TURN port is set.

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -17,8 +18,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/puente-org/puente/live"
 	"github.com/puente-org/puente/mail"
+	"github.com/puente-org/puente/relay"
 	"github.com/puente-org/puente/server"
+	"github.com/puente-org/puente/sfu"
+	"github.com/puente-org/puente/signaling"
 	"github.com/puente-org/puente/store"
 )
 
@@ -41,6 +46,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("cannot listen on %s: %w; choose another address with PUENTE_ADDR", cfg.Addr, err)
 	}
 	defer ln.Close()
+	// The live media sockets too.
+	netCfg, err := cfg.network()
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	media, err := sfu.New(sfu.Config{Network: netCfg, Logger: log.With("component", "sfu"), Metrics: sfu.NewMetrics(reg)})
+	if err != nil {
+		return err
+	}
+	defer media.Close()
+	log.Info("live media ready", "udp_port", media.Ports().UDP, "tcp_port", media.Ports().TCP)
 
 	var sender *mail.SMTPSender
 	if cfg.SMTPURL != "" {
@@ -57,8 +75,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log.Info("database ready", "database", db.where)
 
 	st := store.New(db.pool, nil)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	baseURL, _ := url.Parse(cfg.BaseURL) // validated in parseConfig
 	opts := server.Options{
@@ -84,6 +100,22 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if opts.LinkKey, err = st.Secret(ctx, "links"); err != nil {
 		return err
 	}
+	turn, err := startTURN(ctx, cfg, st, baseURL, log)
+	if err != nil {
+		return err
+	}
+	defer turn.Close()
+	hub := live.NewHub(live.Options{Store: st, SFU: media, Tokens: live.NewTokens(opts.LinkKey),
+		Logger: log.With("component", "live"), Metrics: live.NewMetrics(reg),
+		ICEServers: func(personID int64) []signaling.ICEServer {
+			var out []signaling.ICEServer
+			for _, s := range turn.ICEServers(strconv.FormatInt(personID, 10)) {
+				cred, _ := s.Credential.(string)
+				out = append(out, signaling.ICEServer{URLs: s.URLs, Username: s.Username, Credential: cred})
+			}
+			return out
+		}})
+	opts.Live = hub
 	app, err := server.New(opts)
 	if err != nil {
 		return err
@@ -101,6 +133,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
+	hub.Close() // everyone in a room is told and let go; the web server does not track them
 	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -110,6 +143,25 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	wg.Wait()
 	log.Info("stopped")
 	return nil
+}
+
+// startTURN starts the built-in TURN server when a TURN port is set (nil otherwise: a nil
+// *relay.Server gives no ICE servers and closes as a no-op).
+func startTURN(ctx context.Context, cfg config, st *store.Store, baseURL *url.URL, log *slog.Logger) (*relay.Server, error) {
+	secret, err := st.Secret(ctx, "turn")
+	if err != nil {
+		return nil, err
+	}
+	rcfg, on, err := cfg.turn(secret, baseURL.Host)
+	if err != nil || !on {
+		return nil, err
+	}
+	srv, err := relay.Start(ctx, rcfg, log.With("component", "turn"))
+	if err != nil {
+		return nil, err
+	}
+	log.Info("TURN server ready", "udp_port", rcfg.UDPPort, "tcp_port", rcfg.TCPPort, "tls_port", rcfg.TLSPort)
+	return srv, nil
 }
 
 // reminderLoop queues due reminder emails every minute.
