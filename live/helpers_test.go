@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -35,6 +36,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 type env struct {
 	t      *testing.T
 	store  *store.Store
+	pool   *pgxpool.Pool
 	hub    *live.Hub
 	tokens *live.Tokens
 	srv    *httptest.Server
@@ -48,8 +50,9 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(func() { goleak.VerifyNone(t, goleak.IgnoreCurrent()) })
 	ctx := context.Background()
 	// The store lives on the series' first day (occurrences are made from "now" on).
-	st := store.New(pgtest.New(t), func() time.Time { return time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) })
-	e := &env{t: t, store: st, people: map[string]domain.Person{}}
+	pool := pgtest.New(t)
+	st := store.New(pool, func() time.Time { return time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) })
+	e := &env{t: t, store: st, pool: pool, people: map[string]domain.Person{}}
 	for _, name := range []string{"host", "speaker", "ana", "ben", "carla", "dev"} {
 		p, err := st.CreatePerson(ctx, store.NewPerson{Email: name + "@example.org", Name: strings.ToUpper(name[:1]) + name[1:], IsOrganiser: name == "host"})
 		if err != nil {

@@ -319,6 +319,14 @@ func TestRemoveAndEnd(t *testing.T) {
 	if n := e.hub.Rooms(); n != 0 {
 		t.Fatalf("%d rooms left after everyone went", n)
 	}
+	// Every join and leave was recorded for the attendance report.
+	var joins, left int
+	if err := e.pool.QueryRow(context.Background(), `SELECT count(*), count(left_at) FROM attendance WHERE occurrence_id = $1`, e.occ).Scan(&joins, &left); err != nil {
+		t.Fatal(err)
+	}
+	if joins != 3 || left != 3 {
+		t.Fatalf("attendance: %d joins, %d leaves; want 3 and 3", joins, left)
+	}
 	// A host may reopen it.
 	e.join("host", "host")
 }
