@@ -89,7 +89,7 @@ type Conn struct {
 
 	running   atomic.Bool
 	dropped   atomic.Int64 // messages refused: rate-limited or undecodable
-	helloSeen bool // reader goroutine only (Run and the control-frame handlers it calls)
+	helloSeen bool         // reader goroutine only (Run and the control-frame handlers it calls)
 }
 
 // stopReq says how to end the connection.
