@@ -143,7 +143,7 @@ func TestMediaBadSettings(t *testing.T) {
 
 // The media settings are in docs/configuration.md, flag and variable.
 func TestMediaSettingsDocumented(t *testing.T) {
-	doc, err := os.ReadFile("../../docs/configuration.md")
+	doc, err := os.ReadFile("../docs/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
