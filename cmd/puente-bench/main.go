@@ -1,0 +1,118 @@
+// Command puente-bench measures a Puente server under load: Pion clients that speak
+// Puente's signaling protocol join a live session as speakers and viewers with synthetic
+// but well-formed VP8 and Opus, while the server process's own CPU and memory are read from
+// /proc; the same packets are then relayed by a bare SRTP relay (the floor) to compare
+// with. It starts its own server (and PostgreSQL) unless given --url. See
+// docs/benchmarks.md.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/puente-org/puente/cli"
+	"github.com/puente-org/puente/loadtest"
+)
+
+func main() {
+	switch os.Getenv(loadtest.RoleEnv) {
+	case "server": // the server under test, as a process of its own
+		os.Exit(cli.Main(os.Args[1:]))
+	case "floor":
+		os.Exit(loadtest.FloorMain())
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "puente-bench: "+err.Error())
+		if errors.Is(err, errUsage) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+type usage struct{ msg string }
+
+func (u usage) Error() string { return u.msg }
+func (u usage) Unwrap() error { return errUsage }
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("puente-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o loadtest.Options
+	var jsonOut, verbose bool
+	var concurrency int
+	fs.StringVar(&o.Scenario, "scenario", "webinar", "webinar, panel, audio, join-storm (live media); register, feed (HTTP)")
+	fs.IntVar(&o.Viewers, "viewers", 20, "viewers (listeners) joining the session")
+	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "measured time, after everyone joined and 2 s of warm-up")
+	fs.DurationVar(&o.StormWindow, "storm-window", 5*time.Second, "join-storm: the viewers arrive evenly within this time")
+	fs.StringVar(&o.URL, "url", "", "a running Puente to measure (default: start one, with its own PostgreSQL)")
+	fs.StringVar(&o.DatabaseURL, "database-url", "", "the server's database (required with --url; default: a private one)")
+	fs.IntVar(&o.ServerPID, "server-pid", 0, "with --url: the server's process id, for its CPU and memory figures")
+	fs.BoolVar(&o.Pin, "pin", true, "pin the server (and the floor) to the last CPU and the generator to the others")
+	fs.BoolVar(&o.Floor, "floor", true, "also measure the bare SRTP relay with the same packets")
+	fs.IntVar(&o.Bitrate, "bitrate", 2_000_000, "video bits per second of each speaker")
+	fs.IntVar(&concurrency, "concurrency", 16, "register, feed: concurrent HTTP clients")
+	fs.BoolVar(&jsonOut, "json", false, "print the results as one JSON object on the last line")
+	fs.BoolVar(&verbose, "v", false, "log progress")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return usage{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usage{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	switch {
+	case o.Viewers < 0 || o.Viewers > 5000:
+		return usage{"--viewers must be from 0 to 5000"}
+	case o.Duration < time.Second:
+		return usage{"--duration must be at least 1s"}
+	case o.Bitrate < 50_000 || o.Bitrate > 20_000_000:
+		return usage{"--bitrate must be from 50000 to 20000000"}
+	case concurrency < 1 || concurrency > 1024:
+		return usage{"--concurrency must be from 1 to 1024"}
+	}
+	level := slog.LevelWarn
+	if verbose {
+		level = slog.LevelInfo
+	}
+	o.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	var result any
+	var err error
+	switch o.Scenario {
+	case "register", "feed":
+		result, err = loadtest.RunHTTPScenario(ctx, o, concurrency)
+	default:
+		result, err = loadtest.Run(ctx, o)
+	}
+	if err != nil {
+		return err
+	}
+	if jsonOut {
+		b, err := json.Marshal(result)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, string(b))
+		return nil
+	}
+	b, _ := json.MarshalIndent(result, "", "  ")
+	fmt.Fprintln(stdout, string(b))
+	return nil
+}

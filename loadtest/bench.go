@@ -1,0 +1,600 @@
+package loadtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"os"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// Scenarios.
+const (
+	Webinar   = "webinar"    // 1 speaker (720p VP8 + Opus) → N viewers
+	Panel     = "panel"      // 4 speakers → N viewers
+	AudioOnly = "audio"      // 10 speakers, audio only → N listeners
+	JoinStorm = "join-storm" // 1 speaker; N viewers join within a few seconds
+)
+
+// Options configure a media run.
+type Options struct {
+	Scenario    string
+	Viewers     int
+	Duration    time.Duration // measured window, after everyone joined and a warm-up
+	StormWindow time.Duration // join-storm: viewers arrive evenly within it
+	URL         string        // a running server ("" = start one)
+	DatabaseURL string        // the server's database (needed with URL; optional otherwise)
+	ServerPID   int           // with URL: the server's pid, for its CPU figures
+	Pin         bool          // server and floor on the last CPU, the generator on the others
+	Floor       bool          // measure the bare relay too
+	Bitrate     int           // video bits per second
+	Log         *slog.Logger
+}
+
+// Result is one run's figures (the JSON line of cmd/puente-bench).
+type Result struct {
+	Scenario              string   `json:"scenario"`
+	Speakers              int      `json:"speakers"`
+	Viewers               int      `json:"viewers"`
+	ViewersConnected      int      `json:"viewers_connected"`
+	DurationS             float64  `json:"duration_s"`
+	JoinMsP50             float64  `json:"join_ms_p50"`
+	JoinMsP95             float64  `json:"join_ms_p95"`
+	JoinMsMax             float64  `json:"join_ms_max"`
+	ForwardedPPS          float64  `json:"forwarded_pps"`
+	ForwardedMbps         float64  `json:"forwarded_mbps"`
+	ReceivedPPS           float64  `json:"received_pps"`
+	LossPercent           float64  `json:"loss_percent"`
+	ServerCPUS            float64  `json:"server_cpu_s"`
+	ServerCPUPercent      float64  `json:"server_cpu_percent"`
+	ServerRSSMB           float64  `json:"server_rss_mb"`
+	ServerGoroutines      int      `json:"server_goroutines"`
+	ServerAllocsPerPacket float64  `json:"server_allocs_per_packet"`
+	CPUUsPerPacket        float64  `json:"cpu_us_per_packet"`
+	FloorCPUUsPerPacket   float64  `json:"floor_cpu_us_per_packet"`
+	FloorPackets          int64    `json:"floor_packets"`
+	RatioToFloor          float64  `json:"ratio_to_floor"`
+	GeneratorCPUPercent   float64  `json:"generator_cpu_percent"`
+	GeneratorBottleneck   bool     `json:"generator_bottleneck"`
+	Pinned                bool     `json:"pinned"`
+	Errors                []string `json:"errors,omitempty"`
+}
+
+// trackStats counts what a viewer received on one track (written by its reader only).
+type trackStats struct {
+	packets, bytes atomic.Int64
+	highest        atomic.Int64 // extended sequence number, -1 before the first packet
+}
+
+type viewer struct {
+	client  *Client
+	opened  time.Time
+	firstAt atomic.Int64 // unix nanos of the first media packet (video when there is video)
+	tracks  sync.Map     // track id → *trackStats
+	nTracks atomic.Int32
+}
+
+// speakersOf says how many speakers publish what in a scenario.
+func speakersOf(s string) (n int, video bool, err error) {
+	switch s {
+	case Webinar, JoinStorm:
+		return 1, true, nil
+	case Panel:
+		return 4, true, nil
+	case AudioOnly:
+		return 10, false, nil
+	}
+	return 0, false, fmt.Errorf("unknown scenario %q (webinar, panel, audio, join-storm)", s)
+}
+
+// Run runs a media scenario and measures it.
+func Run(ctx context.Context, o Options) (Result, error) {
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	nSpeakers, video, err := speakersOf(o.Scenario)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Scenario: o.Scenario, Speakers: nSpeakers, Viewers: o.Viewers}
+
+	srv := &Server{URL: o.URL, DatabaseURL: o.DatabaseURL, PID: o.ServerPID}
+	if o.URL == "" {
+		if srv, err = StartServer(ctx, o.DatabaseURL, log); err != nil {
+			return res, err
+		}
+		defer srv.Close()
+	} else if o.DatabaseURL == "" {
+		return res, errors.New("--url needs --database-url (the server's database, to set up the session and its people)")
+	}
+	serverCPU := -1
+	if o.Pin && srv.PID != 0 {
+		if err := pinPair(srv.PID); err != nil {
+			log.Warn("not pinned", "err", err)
+		} else {
+			serverCPU, res.Pinned = runtime.NumCPU()-1, true
+		}
+	}
+
+	log.Info("preparing the session", "speakers", nSpeakers, "viewers", o.Viewers)
+	sess, err := Prepare(ctx, srv.DatabaseURL, nSpeakers, o.Viewers)
+	if err != nil {
+		return res, err
+	}
+	api, err := NewAPI()
+	if err != nil {
+		return res, err
+	}
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+
+	// Speakers join as hosts and publish.
+	pubCtx, stopPublishing := context.WithCancel(ctx)
+	var pubWG sync.WaitGroup
+	var speakers []*Client
+	defer func() {
+		stopPublishing()
+		pubWG.Wait()
+		for _, c := range speakers {
+			c.Close()
+		}
+	}()
+	for i, tok := range sess.SpeakerTokens {
+		a, err := Admit(ctx, hc, srv.URL, tok, sess.OccurrenceID)
+		if err != nil {
+			return res, fmt.Errorf("speaker %d: %w", i, err)
+		}
+		c, err := Join(ctx, api, srv.URL, a, nil)
+		if err != nil {
+			return res, fmt.Errorf("speaker %d: %w", i, err)
+		}
+		speakers = append(speakers, c)
+		p, err := newPublisher(c, i, video, o.Bitrate)
+		if err != nil {
+			return res, fmt.Errorf("speaker %d publishes: %w", i, err)
+		}
+		pubWG.Go(func() { p.run(pubCtx) })
+	}
+	if err := waitUntil(ctx, 15*time.Second, func() bool {
+		for _, c := range speakers {
+			if !c.UpConnected() {
+				return false
+			}
+		}
+		return true
+	}); err != nil {
+		return res, fmt.Errorf("speakers' media did not connect: %w", err)
+	}
+
+	// Viewers join: steadily (8 at a time), or all within the storm window.
+	viewers := make([]*viewer, o.Viewers)
+	var joinWG sync.WaitGroup
+	var joinErrs atomic.Int64
+	var firstErr atomic.Value
+	join := func(i int) {
+		v := &viewer{}
+		a, err := Admit(ctx, hc, srv.URL, sess.ViewerTokens[i], sess.OccurrenceID)
+		if err == nil {
+			v.opened = time.Now()
+			v.client, err = Join(ctx, api, srv.URL, a, v.onTrack(video))
+		}
+		if err != nil {
+			joinErrs.Add(1)
+			firstErr.CompareAndSwap(nil, err.Error())
+			return
+		}
+		viewers[i] = v
+	}
+	log.Info("viewers joining", "viewers", o.Viewers)
+	if o.Scenario == JoinStorm {
+		gap := o.StormWindow / time.Duration(max(1, o.Viewers))
+		for i := range o.Viewers {
+			joinWG.Go(func() { join(i) })
+			time.Sleep(gap)
+		}
+	} else {
+		sem := make(chan struct{}, 8)
+		for i := range o.Viewers {
+			sem <- struct{}{}
+			joinWG.Go(func() { defer func() { <-sem }(); join(i) })
+		}
+	}
+	joinWG.Wait()
+	defer func() {
+		var wg sync.WaitGroup
+		for _, v := range viewers {
+			if v != nil {
+				wg.Go(v.client.Close)
+			}
+		}
+		wg.Wait()
+	}()
+	if e, ok := firstErr.Load().(string); ok {
+		res.Errors = append(res.Errors, fmt.Sprintf("%d viewers could not join; first: %s", joinErrs.Load(), e))
+	}
+	// Everyone receiving?
+	_ = waitUntil(ctx, 20*time.Second, func() bool {
+		for _, v := range viewers {
+			if v != nil && v.firstAt.Load() == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	var joins []float64
+	for _, v := range viewers {
+		if v == nil {
+			continue
+		}
+		if f := v.firstAt.Load(); f != 0 {
+			res.ViewersConnected++
+			joins = append(joins, float64(time.Unix(0, f).Sub(v.opened))/1e6)
+		}
+	}
+	res.JoinMsP50, res.JoinMsP95, res.JoinMsMax = percentile(joins, 50), percentile(joins, 95), percentile(joins, 100)
+	log.Info("joined", "connected", res.ViewersConnected, "join_ms_p50", res.JoinMsP50, "join_ms_p95", res.JoinMsP95)
+
+	// Warm up, then measure a window.
+	sleep(ctx, 2*time.Second)
+	m0, _ := Metrics(ctx, srv.URL, "puente_sfu_forwarded_packets_total", "puente_sfu_forwarded_bytes_total", "go_memstats_mallocs_total")
+	s0, _ := readProcIf(srv.PID)
+	g0, _ := ReadProc(os.Getpid())
+	r0 := received(viewers)
+	t0 := time.Now()
+	log.Info("measuring", "seconds", o.Duration.Seconds())
+	sleep(ctx, o.Duration)
+	elapsed := time.Since(t0).Seconds()
+	m1, _ := Metrics(ctx, srv.URL, "puente_sfu_forwarded_packets_total", "puente_sfu_forwarded_bytes_total", "go_goroutines", "go_memstats_mallocs_total")
+	s1, _ := readProcIf(srv.PID)
+	g1, _ := ReadProc(os.Getpid())
+	r1 := received(viewers)
+	res.DurationS = elapsed
+	pkts := m1["puente_sfu_forwarded_packets_total"] - m0["puente_sfu_forwarded_packets_total"]
+	res.ForwardedPPS = pkts / elapsed
+	res.ForwardedMbps = (m1["puente_sfu_forwarded_bytes_total"] - m0["puente_sfu_forwarded_bytes_total"]) * 8 / elapsed / 1e6
+	res.ReceivedPPS = float64(r1.packets-r0.packets) / elapsed
+	if exp := r1.expected - r0.expected; exp > 0 {
+		res.LossPercent = math.Max(0, float64(exp-(r1.packets-r0.packets))) / float64(exp) * 100
+	}
+	res.ServerGoroutines = int(m1["go_goroutines"])
+	if pkts > 0 {
+		// Every allocation of the server in the window (websockets, RTCP, ICE included),
+		// per forwarded packet.
+		res.ServerAllocsPerPacket = math.Round((m1["go_memstats_mallocs_total"]-m0["go_memstats_mallocs_total"])/pkts*100) / 100
+	}
+	if srv.PID != 0 {
+		cpu := (s1.CPU - s0.CPU).Seconds()
+		res.ServerCPUS = cpu
+		res.ServerCPUPercent = cpu / elapsed * 100
+		res.ServerRSSMB = float64(s1.RSSBytes) / (1 << 20)
+		if pkts > 0 {
+			res.CPUUsPerPacket = cpu * 1e6 / pkts
+		}
+	}
+	genCores := float64(runtime.NumCPU())
+	if res.Pinned {
+		genCores--
+	}
+	res.GeneratorCPUPercent = (g1.CPU - g0.CPU).Seconds() / elapsed * 100
+	res.GeneratorBottleneck = res.GeneratorCPUPercent > 90*genCores
+	for _, v := range viewers {
+		if v != nil {
+			res.Errors = append(res.Errors, v.client.Errors()...)
+		}
+	}
+	if len(res.Errors) > 10 {
+		res.Errors = res.Errors[:10]
+	}
+
+	// The floor: the same packets, relayed bare to as many receivers, same CPU.
+	if o.Floor {
+		stopPublishing()
+		pubWG.Wait()
+		receivers := o.Viewers + nSpeakers - 1
+		fres, err := runFloor(ctx, receivers, nSpeakers, video, o.Bitrate, min(o.Duration, 10*time.Second), serverCPU)
+		if err != nil {
+			res.Errors = append(res.Errors, "floor: "+err.Error())
+		} else {
+			res.FloorPackets = fres.packets
+			res.FloorCPUUsPerPacket = fres.usPerPacket
+			if fres.usPerPacket > 0 && res.CPUUsPerPacket > 0 {
+				res.RatioToFloor = res.CPUUsPerPacket / fres.usPerPacket
+			}
+		}
+	}
+	return res, nil
+}
+
+// pinPair puts the server on the last CPU and this process (the generator) on the others
+// (on two cores: one each). It needs at least two CPUs.
+func pinPair(serverPID int) error {
+	n := runtime.NumCPU()
+	if n < 2 {
+		return errors.New("one CPU: nothing to pin")
+	}
+	if err := Pin(serverPID, n-1); err != nil {
+		return err
+	}
+	if n == 2 {
+		return Pin(0, 0)
+	}
+	return nil
+}
+
+func readProcIf(pid int) (ProcSample, error) {
+	if pid == 0 {
+		return ProcSample{}, errors.New("no pid")
+	}
+	return ReadProc(pid)
+}
+
+// onTrack counts a received track's packets until it ends.
+func (v *viewer) onTrack(video bool) func(Track) {
+	return func(t Track) {
+		st := &trackStats{}
+		st.highest.Store(-1)
+		v.tracks.Store(t.Remote.ID(), st)
+		v.nTracks.Add(1)
+		marksJoin := !video || t.Remote.Kind() == webrtc.RTPCodecTypeVideo
+		buf := make([]byte, 1600)
+		var cycles int64
+		last := -1
+		for {
+			n, _, err := t.Remote.Read(buf)
+			if err != nil {
+				return
+			}
+			if n < 12 {
+				continue
+			}
+			if marksJoin && v.firstAt.Load() == 0 {
+				v.firstAt.CompareAndSwap(0, time.Now().UnixNano())
+			}
+			seq := int(buf[2])<<8 | int(buf[3])
+			if last >= 0 && seq < last && last-seq > 0x8000 {
+				cycles++
+			}
+			if last < 0 || seq > last || last-seq > 0x8000 {
+				last = seq
+			}
+			ext := cycles<<16 | int64(seq)
+			if ext > st.highest.Load() {
+				st.highest.Store(ext)
+			}
+			st.packets.Add(1)
+			st.bytes.Add(int64(n))
+		}
+	}
+}
+
+type receipt struct{ packets, expected int64 }
+
+// received sums what viewers got: packets, and packets expected from the sequence numbers
+// seen (the difference between two readings is what was lost in between).
+func received(vs []*viewer) receipt {
+	var r receipt
+	for _, v := range vs {
+		if v == nil {
+			continue
+		}
+		v.tracks.Range(func(_, val any) bool {
+			st := val.(*trackStats)
+			r.packets += st.packets.Load()
+			if h := st.highest.Load(); h >= 0 {
+				r.expected += h + 1
+			}
+			return true
+		})
+	}
+	return r
+}
+
+func percentile(xs []float64, p float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	i := int(math.Ceil(p/100*float64(len(s)))) - 1
+	return math.Round(s[max(0, min(i, len(s)-1))]*10) / 10
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+func waitUntil(ctx context.Context, d time.Duration, ok func() bool) error {
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not within %s", d)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// publisher sends a speaker's synthetic camera and microphone, answering keyframe requests.
+type publisher struct {
+	video, audio *webrtc.TrackLocalStaticRTP
+	v            *Video
+	a            *Audio
+	wantKey      atomic.Bool
+}
+
+func newPublisher(c *Client, i int, withVideo bool, bitrate int) (*publisher, error) {
+	p := &publisher{a: NewAudio()}
+	var err error
+	tracks := map[webrtc.TrackLocal]string{}
+	if p.audio, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2},
+		fmt.Sprintf("mic%d", i), fmt.Sprintf("speaker%d", i)); err != nil {
+		return nil, err
+	}
+	tracks[p.audio] = "microphone"
+	if withVideo {
+		p.v = NewVideo()
+		if bitrate > 0 {
+			p.v.Bitrate = bitrate
+		}
+		if p.video, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000},
+			fmt.Sprintf("cam%d", i), fmt.Sprintf("speaker%d", i)); err != nil {
+			return nil, err
+		}
+		tracks[p.video] = "camera"
+	}
+	senders, err := c.Publish(tracks)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range senders {
+		if s.Track() == nil || s.Track().Kind() != webrtc.RTPCodecTypeVideo {
+			go drainRTCP(s, nil)
+			continue
+		}
+		go drainRTCP(s, &p.wantKey)
+	}
+	return p, nil
+}
+
+// drainRTCP reads a sender's RTCP (the interceptors need it read) and notes keyframe
+// requests.
+func drainRTCP(s *webrtc.RTPSender, wantKey *atomic.Bool) {
+	for {
+		pkts, _, err := s.ReadRTCP()
+		if err != nil {
+			return
+		}
+		if wantKey == nil {
+			continue
+		}
+		for _, p := range pkts {
+			switch p.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				wantKey.Store(true)
+			}
+		}
+	}
+}
+
+// run paces frames in real time until ctx ends.
+func (p *publisher) run(ctx context.Context) {
+	audioTick := time.NewTicker(p.a.Interval())
+	defer audioTick.Stop()
+	var videoC <-chan time.Time
+	if p.v != nil {
+		vt := time.NewTicker(p.v.Interval())
+		defer vt.Stop()
+		videoC = vt.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-audioTick.C:
+			pkt := p.a.Next()
+			_ = p.audio.WriteRTP(&pkt)
+		case <-videoC:
+			pkts, _ := p.v.Next(p.wantKey.Swap(false))
+			for i := range pkts {
+				_ = p.video.WriteRTP(&pkts[i])
+			}
+		}
+	}
+}
+
+type floorResult struct {
+	packets     int64
+	usPerPacket float64
+}
+
+// runFloor relays the same streams (as many speakers, same rates) through the bare relay to
+// receivers sockets, for d, and reads the relay's CPU.
+func runFloor(ctx context.Context, receivers, speakers int, video bool, bitrate int, d time.Duration, cpu int) (floorResult, error) {
+	f, err := StartFloor(ctx, FloorOptions{Receivers: receivers, Batch: 1, CPU: cpu})
+	if err != nil {
+		return floorResult{}, err
+	}
+	fctx, cancel := context.WithTimeout(ctx, d+time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	var mu sync.Mutex // one sender socket
+	send := func(pkt *rtp.Packet, buf []byte) []byte {
+		b, err := pkt.MarshalTo(buf[:cap(buf)])
+		if err == nil {
+			mu.Lock()
+			_ = f.Send(buf[:b])
+			mu.Unlock()
+		}
+		return buf
+	}
+	sleep(fctx, 500*time.Millisecond) // the relay settles
+	s0, _ := ReadProc(f.PID())
+	t0 := time.Now()
+	for i := range speakers {
+		wg.Go(func() {
+			a := NewAudio()
+			var v *Video
+			if video {
+				v = NewVideo()
+				if bitrate > 0 {
+					v.Bitrate = bitrate
+				}
+			}
+			buf := make([]byte, 1500)
+			at := time.NewTicker(a.Interval())
+			defer at.Stop()
+			var vc <-chan time.Time
+			if v != nil {
+				vt := time.NewTicker(v.Interval())
+				defer vt.Stop()
+				vc = vt.C
+			}
+			for time.Since(t0) < d {
+				select {
+				case <-fctx.Done():
+					return
+				case <-at.C:
+					pkt := a.Next()
+					pkt.SSRC = uint32(1000 + i)
+					buf = send(&pkt, buf)
+				case <-vc:
+					pkts, _ := v.Next(false)
+					for j := range pkts {
+						pkts[j].SSRC = uint32(2000 + i)
+						buf = send(&pkts[j], buf)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	sleep(ctx, 300*time.Millisecond) // in-flight packets
+	s1, _ := ReadProc(f.PID())
+	stats, err := f.Close()
+	if err != nil {
+		return floorResult{}, err
+	}
+	r := floorResult{packets: stats.Out}
+	if stats.Out > 0 {
+		r.usPerPacket = (s1.CPU - s0.CPU).Seconds() * 1e6 / float64(stats.Out)
+	}
+	return r, nil
+}
