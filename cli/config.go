@@ -25,6 +25,7 @@ type config struct {
 	MailFrom    string
 	LogLevel    string
 	LogFormat   string
+	PprofAddr   string
 	TrustProxy  bool
 
 	// Live media (network.go).
@@ -58,6 +59,7 @@ func settings() []setting {
 		{"turn-tls-port", "PUENTE_TURN_TLS_PORT", "0", "TLS port of the built-in TURN server (TURNS), 443 or 5349; needs --turn-cert and --turn-key; 0 is off", true},
 		{"turn-cert", "PUENTE_TURN_CERT", "", "certificate file (PEM chain) for TURN over TLS, valid for the base URL host", true},
 		{"turn-key", "PUENTE_TURN_KEY", "", "private key file (PEM) of --turn-cert", true},
+		{"pprof-addr", "PUENTE_PPROF_ADDR", "", "address for Go's profiler (net/http/pprof), e.g. 127.0.0.1:6060; empty is off; keep it on loopback", true},
 		{"rtc-loopback-only", "PUENTE_RTC_LOOPBACK_ONLY", "false", "live media only over 127.0.0.1, for browser tests and demos on one machine; never in production", true},
 		{"turn-public-ip", "PUENTE_TURN_PUBLIC_IP", "", "IP address clients reach the TURN server at (default: the first of --rtc-public-ip)", true},
 		{"log-level", "PUENTE_LOG_LEVEL", "info", "debug, info, warn or error", false},
@@ -88,7 +90,7 @@ func parseConfig(name string, args []string, serve bool, extra func(*flag.FlagSe
 	fs.SetOutput(io.Discard)
 	targets := map[string]*string{
 		"addr": &cfg.Addr, "base-url": &cfg.BaseURL, "data-dir": &cfg.DataDir, "database-url": &cfg.DatabaseURL,
-		"smtp-url": &cfg.SMTPURL, "mail-from": &cfg.MailFrom, "log-level": &cfg.LogLevel, "log-format": &cfg.LogFormat,
+		"smtp-url": &cfg.SMTPURL, "mail-from": &cfg.MailFrom, "log-level": &cfg.LogLevel, "log-format": &cfg.LogFormat, "pprof-addr": &cfg.PprofAddr,
 	}
 	var trustProxy string
 	targets["trust-proxy"] = &trustProxy

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"strconv"
 	"sync"
@@ -121,6 +122,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	wg.Go(func() { reminderLoop(workCtx, app, log) })
+	if cfg.PprofAddr != "" {
+		stopPprof, err := servePprof(cfg.PprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
 	srv := app.HTTPServer()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -143,6 +151,24 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	wg.Wait()
 	log.Info("stopped")
 	return nil
+}
+
+// servePprof serves Go's profiler on its own listener (never the public one).
+func servePprof(addr string, log *slog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, usageError{fmt.Sprintf("PUENTE_PPROF_ADDR / --pprof-addr %s: %v", addr, err)}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Warn("profiler listening", "addr", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
 }
 
 // startTURN starts the built-in TURN server when a TURN port is set (nil otherwise: a nil

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/pion/rtcp"
 )
 
 // A speaker's audio and video reach three viewers, every payload intact and in order.
@@ -329,4 +330,40 @@ func TestRemoveAndEnd(t *testing.T) {
 	}
 	// A host may reopen it.
 	e.join("host", "host")
+}
+
+// A viewer that reports a lost packet (NACK) gets it again from the SFU's cache: the same
+// payload under the viewer's own sequence number.
+func TestLostPacketIsSentAgain(t *testing.T) {
+	e := newEnv(t)
+	speaker := e.join("speaker", "speaker")
+	ana := e.join("ana", "attendee")
+	speaker.publish(true, false)
+	tr := ana.nextTrack(speaker.id, "camera")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got := readPackets(ctx, tr, 30, true)
+	if got.err != nil {
+		t.Fatal(got.err)
+	}
+	lost, number := got.seqs[10], got.numbers[10]
+	err := ana.down.WriteRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: uint32(tr.track.SSRC()),
+		Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{lost})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 200 {
+		pkt, _, err := tr.track.ReadRTP()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pkt.SequenceNumber == lost {
+			n, _, err := parsePayload(pkt.Payload, true)
+			if err != nil || n != number {
+				t.Fatalf("retransmission of %d carries packet %d (%v), want %d", lost, n, err, number)
+			}
+			return
+		}
+	}
+	t.Fatalf("packet %d was not sent again after the NACK", lost)
 }

@@ -39,6 +39,7 @@ type Options struct {
 	Pin         bool          // server and floor on the last CPU, the generator on the others
 	Floor       bool          // measure the bare relay too
 	Bitrate     int           // video bits per second
+	Profile     string        // write the server's CPU profile of the measured window here
 	Log         *slog.Logger
 }
 
@@ -253,7 +254,17 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	r0 := received(viewers)
 	t0 := time.Now()
 	log.Info("measuring", "seconds", o.Duration.Seconds())
+	var profiled chan error
+	if o.Profile != "" {
+		profiled = make(chan error, 1)
+		go func() { profiled <- srv.CPUProfile(ctx, o.Duration, o.Profile) }()
+	}
 	sleep(ctx, o.Duration)
+	if profiled != nil {
+		if err := <-profiled; err != nil {
+			res.Errors = append(res.Errors, "profile: "+err.Error())
+		}
+	}
 	elapsed := time.Since(t0).Seconds()
 	m1, _ := Metrics(ctx, srv.URL, "puente_sfu_forwarded_packets_total", "puente_sfu_forwarded_bytes_total", "go_goroutines", "go_memstats_mallocs_total")
 	s1, _ := readProcIf(srv.PID)

@@ -32,6 +32,7 @@ type Server struct {
 	URL         string // base URL
 	DatabaseURL string // for setting up people and sessions
 	PID         int    // 0 when unknown (a server given by URL without a pid)
+	PprofURL    string // the server's profiler, when started with one
 
 	cmd  *exec.Cmd
 	db   *pgserver.Server
@@ -79,11 +80,16 @@ func StartServer(ctx context.Context, databaseURL string, log *slog.Logger) (*Se
 	if err != nil {
 		return nil, err
 	}
+	pprofPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	s.PprofURL = fmt.Sprintf("http://127.0.0.1:%d", pprofPort)
 	s.cmd = exec.Command(exe, "serve")
 	s.cmd.Env = append(os.Environ(), RoleEnv+"=server", "DATABASE_URL="+databaseURL,
 		"PUENTE_DATA_DIR="+filepath.Join(dir, "data"), fmt.Sprintf("PUENTE_ADDR=127.0.0.1:%d", port),
 		"PUENTE_BASE_URL="+s.URL, "PUENTE_RTC_LOOPBACK_ONLY=true", "PUENTE_RTC_UDP_PORT=0", "PUENTE_RTC_TCP_PORT=-1",
-		"PUENTE_LOG_LEVEL=warn", "SMTP_URL=")
+		"PUENTE_LOG_LEVEL=warn", "SMTP_URL=", fmt.Sprintf("PUENTE_PPROF_ADDR=127.0.0.1:%d", pprofPort))
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := s.cmd.Start(); err != nil {
@@ -237,4 +243,32 @@ func (t *tailBuffer) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return string(t.b)
+}
+
+// CPUProfile records the server's CPU profile for d into file (Go's pprof format).
+func (s *Server) CPUProfile(ctx context.Context, d time.Duration, file string) error {
+	if s.PprofURL == "" {
+		return errors.New("the server has no profiler (only servers puente-bench starts have one)")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", s.PprofURL, int(d.Seconds())), nil)
+	if err != nil {
+		return err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("profile: %s", res.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, res.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -26,14 +26,73 @@ type Publication struct {
 	downsMu sync.Mutex                   // serialises writers of downs
 	muted   atomic.Bool
 	lastPLI atomic.Int64 // unix nanos of the last keyframe request sent upstream
-	closed  chan struct{}
+	// pliScheduled: an urgent keyframe request waits for the end of the interval.
+	pliScheduled atomic.Bool
+	closed       chan struct{}
+	// cache keeps recent video packets once for every viewer, for retransmission when a
+	// viewer reports a loss (NACK); nil for audio.
+	cache *packetCache
+	// keyframe tells whether a payload starts a keyframe (video only).
+	keyframe func([]byte) bool
+}
+
+// cacheSize is how many recent packets a video publication keeps: about 2 s of 720p.
+const cacheSize = 512
+
+// packetCache is a ring of a publication's recent packets, indexed by sequence number.
+type packetCache struct {
+	mu    sync.Mutex
+	slots [cacheSize]cachedPacket
+}
+
+type cachedPacket struct {
+	seq uint16
+	ok  bool
+	n   int
+	buf [1500]byte
+}
+
+func (c *packetCache) put(seq uint16, raw []byte) {
+	if len(raw) > len(c.slots[0].buf) {
+		return
+	}
+	c.mu.Lock()
+	s := &c.slots[seq%cacheSize]
+	s.seq, s.ok, s.n = seq, true, copy(s.buf[:], raw)
+	c.mu.Unlock()
+}
+
+// get copies packet seq into dst; false when it is no longer (or never was) kept.
+func (c *packetCache) get(seq uint16, dst []byte) (int, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := &c.slots[seq%cacheSize]
+	if !s.ok || s.seq != seq {
+		return 0, false
+	}
+	return copy(dst, s.buf[:s.n]), true
 }
 
 func newPublication(owner *Peer, source string, track *webrtc.TrackRemote) *Publication {
 	p := &Publication{ID: owner.ID + "-" + source, Source: source, Owner: owner, track: track,
 		codec: track.Codec().RTPCodecCapability, video: track.Kind() == webrtc.RTPCodecTypeVideo, closed: make(chan struct{})}
 	p.downs.Store(&[]*DownTrack{})
+	if p.video {
+		p.cache = &packetCache{}
+		p.keyframe = keyframeDetector(p.codec.MimeType)
+	}
 	return p
+}
+
+// keyframeDetector is the codec's keyframe test, chosen once per publication.
+func keyframeDetector(mime string) func([]byte) bool {
+	switch {
+	case strings.EqualFold(mime, webrtc.MimeTypeVP8):
+		return vp8Keyframe
+	case strings.EqualFold(mime, webrtc.MimeTypeH264):
+		return h264Keyframe
+	}
+	return func([]byte) bool { return false }
 }
 
 // Kind is "audio" or "video".
@@ -76,19 +135,34 @@ func (p *Publication) removeDown(d *DownTrack) {
 	p.downs.Store(&next)
 }
 
-// requestKeyframe asks the publisher for a keyframe, at most once per interval unless forced
-// past it by a viewer joining (which still respects a quarter of the interval).
-func (p *Publication) requestKeyframe(viewerJoined bool) {
+// requestKeyframe asks the publisher for a keyframe, at most once per interval, or once per
+// quarter interval when a viewer is starting (urgent). An urgent request that comes too
+// soon is not dropped but sent when the quarter interval is over, so a viewer who connects
+// just after another one's request still gets its keyframe promptly.
+func (p *Publication) requestKeyframe(urgent bool) {
 	if !p.video {
 		return
 	}
 	gap := p.Owner.room.sfu.pliGap
-	if viewerJoined {
+	if urgent {
 		gap /= 4
 	}
 	now := time.Now().UnixNano()
 	last := p.lastPLI.Load()
-	if now-last < int64(gap) || !p.lastPLI.CompareAndSwap(last, now) {
+	if wait := last + int64(gap) - now; wait > 0 {
+		if urgent && p.pliScheduled.CompareAndSwap(false, true) {
+			time.AfterFunc(time.Duration(wait), func() {
+				p.pliScheduled.Store(false)
+				select {
+				case <-p.closed:
+				default:
+					p.requestKeyframe(true)
+				}
+			})
+		}
+		return
+	}
+	if !p.lastPLI.CompareAndSwap(last, now) {
 		return
 	}
 	if err := p.Owner.writeUpRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(p.track.SSRC())}}); err == nil {
@@ -102,27 +176,33 @@ func (p *Publication) forward() {
 	defer close(p.closed)
 	buf := make([]byte, 1500)
 	var pkt rtp.Packet
-	m := p.Owner.room.sfu.metrics
 	for {
 		n, _, err := p.track.Read(buf)
 		if err != nil {
 			return
 		}
-		if err := pkt.Unmarshal(buf[:n]); err != nil {
-			continue
-		}
-		if p.muted.Load() {
-			continue
-		}
-		key := p.video && isKeyframe(p.codec.MimeType, pkt.Payload)
-		sent := 0
-		for _, d := range *p.downs.Load() {
-			if d.write(&pkt, key) {
-				sent++
-			}
-		}
-		m.forwarded(sent, sent*len(pkt.Payload)+sent*12)
+		p.forwardPacket(&pkt, buf[:n])
 	}
+}
+
+// forwardPacket sends one packet read from the publisher to every viewer and returns how
+// many it reached.
+func (p *Publication) forwardPacket(pkt *rtp.Packet, raw []byte) int {
+	if err := pkt.Unmarshal(raw); err != nil || p.muted.Load() {
+		return 0
+	}
+	if p.cache != nil {
+		p.cache.put(pkt.SequenceNumber, raw)
+	}
+	key := p.keyframe != nil && p.keyframe(pkt.Payload)
+	sent := 0
+	for _, d := range *p.downs.Load() {
+		if d.write(pkt, key) {
+			sent++
+		}
+	}
+	p.Owner.room.sfu.metrics.forwarded(sent, sent*(len(pkt.Payload)+12))
+	return sent
 }
 
 // DownTrack is one viewer's copy of a publication: a TrackLocal with its own SSRC, payload
@@ -139,6 +219,13 @@ type DownTrack struct {
 	// resync: the next packet sent continues this viewer's numbering (at start and after a
 	// pause); video waits for a keyframe.
 	resync atomic.Bool
+	// For retransmissions (read by the RTCP goroutine): since the last resync, the viewer's
+	// sequence number n is the publisher's n+offset, from the viewer's number base on
+	// (base has bit 16 set once anything was sent).
+	offset, base atomic.Uint32
+	rtxBuf       []byte // these three: the RTCP goroutine's only
+	rtxPkt       rtp.Packet
+	rtxHdr       rtp.Header
 	// Touched only by the publication's forwarding goroutine.
 	seqOffset uint16
 	lastSeq   uint16
@@ -228,6 +315,8 @@ func (d *DownTrack) write(pkt *rtp.Packet, keyframe bool) bool {
 		}
 		// Continue our numbering where it stopped: no gap the viewer would NACK.
 		d.seqOffset = pkt.SequenceNumber - (d.lastSeq + 1)
+		d.offset.Store(uint32(d.seqOffset))
+		d.base.Store(1<<16 | uint32(d.lastSeq+1))
 	}
 	d.hdr = pkt.Header
 	d.hdr.SSRC = b.ssrc
@@ -268,26 +357,56 @@ func (d *DownTrack) readRTCP() {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 				d.pub.requestKeyframe(false)
 			case *rtcp.TransportLayerNack:
-				n := 0
+				n, sent := 0, 0
 				for _, pair := range p.Nacks {
-					n += len(pair.PacketList())
+					pair.Range(func(seq uint16) bool {
+						n++
+						if d.resend(seq) {
+							sent++
+						}
+						return n < 64
+					})
 				}
 				m.nacked(n)
+				m.retransmitted(sent)
 			}
 		}
 	}
 }
 
-// isKeyframe tells whether an RTP payload starts a keyframe.
-func isKeyframe(mime string, payload []byte) bool {
-	switch {
-	case strings.EqualFold(mime, webrtc.MimeTypeVP8):
-		return vp8Keyframe(payload)
-	case strings.EqualFold(mime, webrtc.MimeTypeH264):
-		return h264Keyframe(payload)
+// resend sends the viewer its packet seq again from the publication's cache (on the same
+// SSRC: no RTX stream is negotiated). Packets from before the viewer's last resync, or
+// too old to be kept, are not sent.
+func (d *DownTrack) resend(seq uint16) bool {
+	c, b := d.pub.cache, d.binding.Load()
+	base := d.base.Load()
+	if c == nil || b == nil || base>>16 == 0 {
+		return false
 	}
-	return false
+	if first := uint16(base); seq != first && !isNewer(seq, first) {
+		return false
+	}
+	if d.rtxBuf == nil {
+		d.rtxBuf = make([]byte, 1500)
+	}
+	n, ok := c.get(seq+uint16(d.offset.Load()), d.rtxBuf)
+	if !ok {
+		return false
+	}
+	pkt, hdr := &d.rtxPkt, &d.rtxHdr
+	if pkt.Unmarshal(d.rtxBuf[:n]) != nil {
+		return false
+	}
+	*hdr = pkt.Header
+	hdr.SSRC, hdr.PayloadType, hdr.SequenceNumber = b.ssrc, b.pt, seq
+	hdr.Timestamp = pkt.Timestamp - d.tsOffset
+	hdr.Extension, hdr.Extensions, hdr.ExtensionProfile = false, nil, 0
+	w, err := b.writer.WriteRTP(hdr, pkt.Payload)
+	return err == nil && w > 0
 }
+
+// isKeyframe tells whether an RTP payload of a codec starts a keyframe.
+func isKeyframe(mime string, payload []byte) bool { return keyframeDetector(mime)(payload) }
 
 // vp8Keyframe reads the VP8 payload descriptor (RFC 7741 §4.2) and the first byte of the
 // VP8 frame header: a keyframe starts a partition 0 with its inverse key frame bit clear.

@@ -93,7 +93,8 @@ func benchPublication() *Publication {
 	// this sets the same fields. The zero TrackRemote is only asked for its SSRC (0), by a
 	// keyframe request, which has no up connection to go to here.
 	p := &Publication{ID: "speaker-camera-1", Source: SourceCamera, Owner: owner, track: &webrtc.TrackRemote{},
-		codec: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, video: true, closed: make(chan struct{})}
+		codec: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, video: true, closed: make(chan struct{}),
+		cache: &packetCache{}, keyframe: vp8Keyframe}
 	p.downs.Store(&[]*DownTrack{})
 	return p
 }
@@ -148,21 +149,7 @@ func benchVP8(tb testing.TB, seq uint16, key bool) []byte {
 // benchForward is the body of Publication.forward's loop after track.Read returned raw:
 // keep it in step with forward.
 func benchForward(p *Publication, pkt *rtp.Packet, raw []byte) (int, error) {
-	if err := pkt.Unmarshal(raw); err != nil {
-		return 0, err
-	}
-	if p.muted.Load() {
-		return 0, nil
-	}
-	key := p.video && isKeyframe(p.codec.MimeType, pkt.Payload)
-	sent := 0
-	for _, d := range *p.downs.Load() {
-		if d.write(pkt, key) {
-			sent++
-		}
-	}
-	p.Owner.room.sfu.metrics.forwarded(sent, sent*len(pkt.Payload)+sent*12)
-	return sent, nil
+	return p.forwardPacket(pkt, raw), nil
 }
 
 // checkForwarded verifies that a viewer got every packet, rewritten to its SSRC and payload
@@ -517,5 +504,34 @@ func BenchmarkNACKLookup(b *testing.B) {
 				b.Fatalf("%d packets resent, want %d", sink.resent.Load(), resent)
 			}
 		})
+	}
+}
+
+// BenchmarkResendFromCache is the SFU's own answer to a viewer's NACK: one lost packet
+// found in the publication's shared cache, rewritten for the viewer and written again.
+func BenchmarkResendFromCache(b *testing.B) {
+	pub := benchPublication()
+	d, w := benchViewer(b, pub, 0)
+	raw := benchVP8(b, 1100, true)
+	var pkt rtp.Packet
+	for range 600 { // fills the 512-packet cache and starts the viewer at the keyframe
+		if _, err := benchForward(pub, &pkt, raw); err != nil {
+			b.Fatal(err)
+		}
+		seq := binary.BigEndian.Uint16(raw[2:4]) + 1
+		binary.BigEndian.PutUint16(raw[2:4], seq)
+	}
+	before := w.packets
+	last := d.lastSeq
+	if !d.resend(last - 5) {
+		b.Fatal("a cached packet was not sent again")
+	}
+	if w.packets != before+1 || w.seq != last-5 {
+		b.Fatalf("resend wrote %d packets, seq %d; want 1, %d", w.packets-before, w.seq, last-5)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		d.resend(last - uint16(i%400))
 	}
 }

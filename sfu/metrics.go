@@ -7,6 +7,7 @@ type Metrics struct {
 	peers, tracks           prometheus.Gauge
 	packets, bytes          prometheus.Counter
 	nacks, keyframeRequests prometheus.Counter
+	retransmits             prometheus.Counter
 }
 
 // NewMetrics registers the SFU's metrics.
@@ -17,9 +18,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		packets:          prometheus.NewCounter(prometheus.CounterOpts{Name: "puente_sfu_forwarded_packets_total", Help: "RTP packets forwarded to viewers."}),
 		bytes:            prometheus.NewCounter(prometheus.CounterOpts{Name: "puente_sfu_forwarded_bytes_total", Help: "RTP bytes (header and payload) forwarded to viewers."}),
 		nacks:            prometheus.NewCounter(prometheus.CounterOpts{Name: "puente_sfu_nacked_packets_total", Help: "Packets viewers reported lost (NACK)."}),
+		retransmits:      prometheus.NewCounter(prometheus.CounterOpts{Name: "puente_sfu_retransmitted_packets_total", Help: "Packets sent again to viewers after a NACK."}),
 		keyframeRequests: prometheus.NewCounter(prometheus.CounterOpts{Name: "puente_sfu_keyframe_requests_total", Help: "Keyframe requests (PLI) sent to publishers."}),
 	}
-	reg.MustRegister(m.peers, m.tracks, m.packets, m.bytes, m.nacks, m.keyframeRequests)
+	reg.MustRegister(m.peers, m.tracks, m.packets, m.bytes, m.nacks, m.keyframeRequests, m.retransmits)
 	return m
 }
 
@@ -63,5 +65,11 @@ func (m *Metrics) nacked(n int) {
 func (m *Metrics) pli() {
 	if m != nil {
 		m.keyframeRequests.Inc()
+	}
+}
+
+func (m *Metrics) retransmitted(n int) {
+	if m != nil && n > 0 {
+		m.retransmits.Add(float64(n))
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -65,9 +66,14 @@ func New(cfg Config) (*SFU, error) {
 		return nil, err
 	}
 	ir := &interceptor.Registry{}
-	if err := webrtc.ConfigureNack(m, ir); err != nil {
+	// NACKs: the SFU asks publishers for what it lost (Pion's generator), and answers
+	// viewers itself from each publication's one shared cache (forward.go) rather than with
+	// Pion's responder, which copies every packet for every viewer.
+	gen, err := nack.NewGeneratorInterceptor()
+	if err != nil {
 		return nil, fmt.Errorf("configure nack: %w", err)
 	}
+	ir.Add(gen)
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
 		return nil, fmt.Errorf("configure rtcp reports: %w", err)
 	}
