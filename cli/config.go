@@ -32,6 +32,7 @@ type config struct {
 	RTCUDPPort, RTCTCPPort                int
 	RTCPublicIPs                          []string
 	RTCLoopbackOnly                       bool
+	RTCBatchWrites                        bool
 	TURNUDPPort, TURNTCPPort, TURNTLSPort int
 	TURNCert, TURNKey, TURNPublicIP       string
 }
@@ -60,6 +61,7 @@ func settings() []setting {
 		{"turn-cert", "PUENTE_TURN_CERT", "", "certificate file (PEM chain) for TURN over TLS, valid for the base URL host", true},
 		{"turn-key", "PUENTE_TURN_KEY", "", "private key file (PEM) of --turn-cert", true},
 		{"pprof-addr", "PUENTE_PPROF_ADDR", "", "address for Go's profiler (net/http/pprof), e.g. 127.0.0.1:6060; empty is off; keep it on loopback", true},
+		{"rtc-batch-writes", "PUENTE_RTC_BATCH_WRITES", "false", "send the viewers' copies of each media packet in one system call (sendmmsg) instead of one each", true},
 		{"rtc-loopback-only", "PUENTE_RTC_LOOPBACK_ONLY", "false", "live media only over 127.0.0.1, for browser tests and demos on one machine; never in production", true},
 		{"turn-public-ip", "PUENTE_TURN_PUBLIC_IP", "", "IP address clients reach the TURN server at (default: the first of --rtc-public-ip)", true},
 		{"log-level", "PUENTE_LOG_LEVEL", "info", "debug, info, warn or error", false},

@@ -18,6 +18,7 @@ type mediaFlags struct {
 	turnUDPPort, turnTCPPort, turnTLSPort string
 	turnCert, turnKey, turnPublicIP       string
 	rtcLoopbackOnly                       string
+	rtcBatchWrites                        string
 }
 
 func (f *mediaFlags) targets(m map[string]*string) {
@@ -25,6 +26,7 @@ func (f *mediaFlags) targets(m map[string]*string) {
 	m["turn-udp-port"], m["turn-tcp-port"], m["turn-tls-port"] = &f.turnUDPPort, &f.turnTCPPort, &f.turnTLSPort
 	m["turn-cert"], m["turn-key"], m["turn-public-ip"] = &f.turnCert, &f.turnKey, &f.turnPublicIP
 	m["rtc-loopback-only"] = &f.rtcLoopbackOnly
+	m["rtc-batch-writes"] = &f.rtcBatchWrites
 }
 
 // parse fills c's live media settings; the errors name the setting to fix.
@@ -58,6 +60,12 @@ func (f *mediaFlags) parse(c *config) error {
 	if text := strings.TrimSpace(f.rtcLoopbackOnly); text != "" {
 		if c.RTCLoopbackOnly, err = strconv.ParseBool(text); err != nil {
 			return usageError{fmt.Sprintf("PUENTE_RTC_LOOPBACK_ONLY / --rtc-loopback-only %q must be true or false", f.rtcLoopbackOnly)}
+		}
+	}
+	c.RTCBatchWrites = false
+	if text := strings.TrimSpace(f.rtcBatchWrites); text != "" {
+		if c.RTCBatchWrites, err = strconv.ParseBool(text); err != nil {
+			return usageError{fmt.Sprintf("PUENTE_RTC_BATCH_WRITES / --rtc-batch-writes %q must be true or false", f.rtcBatchWrites)}
 		}
 	}
 	return c.checkMedia()
@@ -176,7 +184,7 @@ func (c config) network() (sfu.Network, error) {
 	if err := c.checkMedia(); err != nil {
 		return sfu.Network{}, err
 	}
-	return sfu.Network{UDPPort: c.RTCUDPPort, TCPPort: c.RTCTCPPort, PublicIPs: c.RTCPublicIPs, LoopbackOnly: c.RTCLoopbackOnly}, nil
+	return sfu.Network{UDPPort: c.RTCUDPPort, TCPPort: c.RTCTCPPort, PublicIPs: c.RTCPublicIPs, LoopbackOnly: c.RTCLoopbackOnly, BatchWrites: c.RTCBatchWrites}, nil
 }
 
 // turn is the built-in TURN server's configuration, enabled when any TURN port is set.

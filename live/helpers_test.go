@@ -44,7 +44,7 @@ type env struct {
 	people map[string]domain.Person
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, configure ...func(*sfu.Config)) *env {
 	t.Helper()
 	// Registered first, so it runs last: after the hub, the SFU and the database closed.
 	t.Cleanup(func() { goleak.VerifyNone(t, goleak.IgnoreCurrent()) })
@@ -72,7 +72,11 @@ func newEnv(t *testing.T) *env {
 	}
 	e.occ = occs[0].Occurrence.ID
 
-	media, err := sfu.New(sfu.Config{Network: sfu.Network{TCPPort: -1, LoopbackOnly: true}, KeyframeInterval: 200 * time.Millisecond})
+	cfg := sfu.Config{Network: sfu.Network{TCPPort: -1, LoopbackOnly: true}, KeyframeInterval: 200 * time.Millisecond}
+	for _, c := range configure {
+		c(&cfg)
+	}
+	media, err := sfu.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,9 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
+// maxBatchWrite is the SFU's most messages per sendmmsg (sfu.maxBatch).
+const maxBatchWrite = 64
+
 // Scenarios.
 const (
 	Webinar   = "webinar"    // 1 speaker (720p VP8 + Opus) → N viewers
@@ -40,6 +43,7 @@ type Options struct {
 	Floor       bool          // measure the bare relay too
 	Bitrate     int           // video bits per second
 	Profile     string        // write the server's CPU profile of the measured window here
+	BatchWrites bool          // the server (and the floor) send each packet's copies with one sendmmsg
 	Log         *slog.Logger
 }
 
@@ -69,6 +73,7 @@ type Result struct {
 	GeneratorCPUPercent   float64  `json:"generator_cpu_percent"`
 	GeneratorBottleneck   bool     `json:"generator_bottleneck"`
 	Pinned                bool     `json:"pinned"`
+	BatchWrites           bool     `json:"batch_writes"`
 	Errors                []string `json:"errors,omitempty"`
 }
 
@@ -109,11 +114,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Scenario: o.Scenario, Speakers: nSpeakers, Viewers: o.Viewers}
+	res := Result{Scenario: o.Scenario, Speakers: nSpeakers, Viewers: o.Viewers, BatchWrites: o.BatchWrites}
 
 	srv := &Server{URL: o.URL, DatabaseURL: o.DatabaseURL, PID: o.ServerPID}
 	if o.URL == "" {
-		if srv, err = StartServer(ctx, o.DatabaseURL, log); err != nil {
+		if srv, err = StartServer(ctx, o.DatabaseURL, log, fmt.Sprintf("PUENTE_RTC_BATCH_WRITES=%t", o.BatchWrites)); err != nil {
 			return res, err
 		}
 		defer srv.Close()
@@ -313,7 +318,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		stopPublishing()
 		pubWG.Wait()
 		receivers := o.Viewers + nSpeakers - 1
-		fres, err := runFloor(ctx, receivers, nSpeakers, video, o.Bitrate, min(o.Duration, 10*time.Second), serverCPU)
+		batch := 1 // the same batching as the SFU's (sfu/batch.go)
+		if o.BatchWrites {
+			batch = maxBatchWrite
+		}
+		fres, err := runFloor(ctx, receivers, nSpeakers, video, o.Bitrate, min(o.Duration, 10*time.Second), serverCPU, batch)
 		if err != nil {
 			res.Errors = append(res.Errors, "floor: "+err.Error())
 		} else {
@@ -538,8 +547,8 @@ type floorResult struct {
 
 // runFloor relays the same streams (as many speakers, same rates) through the bare relay to
 // receivers sockets, for d, and reads the relay's CPU.
-func runFloor(ctx context.Context, receivers, speakers int, video bool, bitrate int, d time.Duration, cpu int) (floorResult, error) {
-	f, err := StartFloor(ctx, FloorOptions{Receivers: receivers, Batch: 1, CPU: cpu})
+func runFloor(ctx context.Context, receivers, speakers int, video bool, bitrate int, d time.Duration, cpu, batch int) (floorResult, error) {
+	f, err := StartFloor(ctx, FloorOptions{Receivers: receivers, Batch: batch, CPU: cpu})
 	if err != nil {
 		return floorResult{}, err
 	}

@@ -3,13 +3,19 @@ package loadtest
 import (
 	"os"
 	"testing"
+
+	"github.com/puente-org/puente/cli"
+	"github.com/puente-org/puente/store/pgtest"
 )
 
-// TestMain lets the test binary play the floor child: StartFloor re-executes
-// os.Executable(), which under go test is this binary.
+// TestMain lets the test binary play the children cmd/puente-bench starts: StartFloor and
+// StartServer re-execute os.Executable(), which under go test is this binary.
 func TestMain(m *testing.M) {
-	if os.Getenv(RoleEnv) == roleFloor {
+	switch os.Getenv(RoleEnv) {
+	case roleFloor:
 		os.Exit(FloorMain())
+	case "server":
+		os.Exit(cli.Main(os.Args[1:]))
 	}
-	os.Exit(m.Run())
+	pgtest.Main(m)
 }

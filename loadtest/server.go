@@ -34,8 +34,9 @@ type Server struct {
 	PID         int    // 0 when unknown (a server given by URL without a pid)
 	PprofURL    string // the server's profiler, when started with one
 
-	cmd  *exec.Cmd
-	db   *pgserver.Server
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when the server process has ended
+	db     *pgserver.Server
 	dir  string
 	logs *tailBuffer
 }
@@ -43,7 +44,7 @@ type Server struct {
 // StartServer runs Puente as a child process (this executable, with RoleEnv=server) on a
 // free port with live media on loopback, and its own PostgreSQL under a temporary
 // directory (or databaseURL when given). It returns when the server is ready.
-func StartServer(ctx context.Context, databaseURL string, log *slog.Logger) (*Server, error) {
+func StartServer(ctx context.Context, databaseURL string, log *slog.Logger, extraEnv ...string) (*Server, error) {
 	dir, err := os.MkdirTemp("", "puente-bench-")
 	if err != nil {
 		return nil, err
@@ -90,6 +91,7 @@ func StartServer(ctx context.Context, databaseURL string, log *slog.Logger) (*Se
 		"PUENTE_DATA_DIR="+filepath.Join(dir, "data"), fmt.Sprintf("PUENTE_ADDR=127.0.0.1:%d", port),
 		"PUENTE_BASE_URL="+s.URL, "PUENTE_RTC_LOOPBACK_ONLY=true", "PUENTE_RTC_UDP_PORT=0", "PUENTE_RTC_TCP_PORT=-1",
 		"PUENTE_LOG_LEVEL=warn", "SMTP_URL=", fmt.Sprintf("PUENTE_PPROF_ADDR=127.0.0.1:%d", pprofPort))
+	s.cmd.Env = append(s.cmd.Env, extraEnv...)
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := s.cmd.Start(); err != nil {
@@ -97,7 +99,8 @@ func StartServer(ctx context.Context, databaseURL string, log *slog.Logger) (*Se
 	}
 	s.PID = s.cmd.Process.Pid
 	exited := make(chan error, 1)
-	go func() { exited <- s.cmd.Wait() }()
+	s.exited = make(chan struct{})
+	go func() { exited <- s.cmd.Wait(); close(s.exited) }()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		res, err := http.Get(s.URL + "/readyz")
@@ -109,7 +112,6 @@ func StartServer(ctx context.Context, databaseURL string, log *slog.Logger) (*Se
 		}
 		select {
 		case err := <-exited:
-			s.cmd = nil
 			return nil, fmt.Errorf("the server exited (%v): %s", err, s.logs.String())
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -119,7 +121,6 @@ func StartServer(ctx context.Context, databaseURL string, log *slog.Logger) (*Se
 			return nil, fmt.Errorf("the server was not ready within 60 s: %s", s.logs.String())
 		}
 	}
-	go func() { <-exited }()
 	ok = true
 	return s, nil
 }
@@ -129,15 +130,14 @@ func (s *Server) Logs() string { return s.logs.String() }
 
 // Close stops the server and its database and removes the temporary directory.
 func (s *Server) Close() {
-	if s.cmd != nil && s.cmd.Process != nil {
+	if s.exited != nil {
 		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		for range 100 {
-			if s.cmd.ProcessState != nil || syscall.Kill(s.PID, 0) != nil {
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
+		select {
+		case <-s.exited:
+		case <-time.After(10 * time.Second):
+			_ = s.cmd.Process.Kill()
+			<-s.exited
 		}
-		_ = s.cmd.Process.Kill()
 	}
 	if s.db != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

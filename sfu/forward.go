@@ -196,10 +196,17 @@ func (p *Publication) forwardPacket(pkt *rtp.Packet, raw []byte) int {
 	}
 	key := p.keyframe != nil && p.keyframe(pkt.Payload)
 	sent := 0
+	batch := p.Owner.room.sfu.batch
+	if batch != nil {
+		batch.hold() // the viewers' copies leave together
+	}
 	for _, d := range *p.downs.Load() {
 		if d.write(pkt, key) {
 			sent++
 		}
+	}
+	if batch != nil {
+		batch.release()
 	}
 	p.Owner.room.sfu.metrics.forwarded(sent, sent*(len(pkt.Payload)+12))
 	return sent

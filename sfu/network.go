@@ -27,6 +27,10 @@ type Network struct {
 	// LoopbackOnly is for tests only: loopback candidates, UDP4 only, mDNS off, remote
 	// loopback filter (see media.md). Production must leave it off.
 	LoopbackOnly bool
+	// BatchWrites sends the viewers' copies of each packet in one sendmmsg (batch.go)
+	// instead of one sendto each. Off by default: on loopback it saved nothing (see
+	// docs/benchmarks.md); worth measuring on real network cards.
+	BatchWrites bool
 }
 
 // Ports are the ports the SFU actually listens on; TCP is 0 when ICE-TCP is off.
@@ -102,9 +106,12 @@ func (n Network) Listen(logger *slog.Logger) (se webrtc.SettingEngine, ports Por
 	}
 	_ = udpConn.SetReadBuffer(udpSocketBuffer)
 	_ = udpConn.SetWriteBuffer(udpSocketBuffer)
-	// A later step can batch writes (sendmmsg) by handing the mux a
-	// transport/v5/udp.BatchConn around udpConn instead of udpConn itself.
-	udpMux := ice.NewUDPMuxDefault(ice.UDPMuxParams{Logger: logs.NewLogger("udpmux"), UDPConn: udpConn})
+	var muxConn net.PacketConn = udpConn
+	if n.BatchWrites {
+		sockets.batch = newBatchConn(udpConn)
+		muxConn = sockets.batch
+	}
+	udpMux := ice.NewUDPMuxDefault(ice.UDPMuxParams{Logger: logs.NewLogger("udpmux"), UDPConn: muxConn})
 	sockets.add(udpMux)
 	ports.UDP = udpConn.LocalAddr().(*net.UDPAddr).Port
 	se.SetICEUDPMux(udpMux)
@@ -265,6 +272,7 @@ func listenError(proto string, ip net.IP, port int, setting string, err error) e
 
 // netSockets closes the muxes, last opened first, once.
 type netSockets struct {
+	batch   *batchConn // nil unless BatchWrites
 	mu      sync.Mutex
 	closers []io.Closer
 	done    bool

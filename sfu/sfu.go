@@ -47,6 +47,7 @@ type Config struct {
 type SFU struct {
 	api     *webrtc.API
 	sockets io.Closer
+	batch   *batchConn // nil: every write is its own system call
 	ports   Ports
 	log     *slog.Logger
 	metrics *Metrics
@@ -82,7 +83,11 @@ func New(cfg Config) (*SFU, error) {
 		return nil, err
 	}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
-	return &SFU{api: api, sockets: sockets, ports: ports, log: cfg.Logger, metrics: cfg.Metrics, pliGap: cfg.KeyframeInterval}, nil
+	s := &SFU{api: api, sockets: sockets, ports: ports, log: cfg.Logger, metrics: cfg.Metrics, pliGap: cfg.KeyframeInterval}
+	if ns, ok := sockets.(*netSockets); ok {
+		s.batch = ns.batch
+	}
+	return s, nil
 }
 
 // Ports are the ports the SFU listens on.
