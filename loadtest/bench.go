@@ -32,19 +32,20 @@ const (
 
 // Options configure a media run.
 type Options struct {
-	Scenario    string
-	Viewers     int
-	Duration    time.Duration // measured window, after everyone joined and a warm-up
-	StormWindow time.Duration // join-storm: viewers arrive evenly within it
-	URL         string        // a running server ("" = start one)
-	DatabaseURL string        // the server's database (needed with URL; optional otherwise)
-	ServerPID   int           // with URL: the server's pid, for its CPU figures
-	Pin         bool          // server and floor on the last CPU, the generator on the others
-	Floor       bool          // measure the bare relay too
-	Bitrate     int           // video bits per second
-	Profile     string        // write the server's CPU profile of the measured window here
-	BatchWrites bool          // the server (and the floor) send each packet's copies with one sendmmsg
-	Log         *slog.Logger
+	Scenario     string
+	Viewers      int
+	Duration     time.Duration // measured window, after everyone joined and a warm-up
+	StormWindow  time.Duration // join-storm: viewers arrive evenly within it
+	URL          string        // a running server ("" = start one)
+	DatabaseURL  string        // the server's database (needed with URL; optional otherwise)
+	ServerPID    int           // with URL: the server's pid, for its CPU figures
+	Pin          bool          // server and floor on the last CPU, the generator on the others
+	Floor        bool          // measure the bare relay too
+	Bitrate      int           // video bits per second
+	Profile      string        // write the server's CPU profile of the measured window here
+	AllocProfile string        // and its allocations profile here
+	BatchWrites  bool          // the server (and the floor) send each packet's copies with one sendmmsg
+	Log          *slog.Logger
 }
 
 // Result is one run's figures (the JSON line of cmd/puente-bench).
@@ -259,17 +260,22 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	r0 := received(viewers)
 	t0 := time.Now()
 	log.Info("measuring", "seconds", o.Duration.Seconds())
-	var profiled chan error
-	if o.Profile != "" {
-		profiled = make(chan error, 1)
-		go func() { profiled <- srv.CPUProfile(ctx, o.Duration, o.Profile) }()
+	var profiles sync.WaitGroup
+	var profileMu sync.Mutex
+	for kind, file := range map[string]string{"profile": o.Profile, "allocs": o.AllocProfile} {
+		if file == "" {
+			continue
+		}
+		profiles.Go(func() {
+			if err := srv.Profile(ctx, kind, o.Duration, file); err != nil {
+				profileMu.Lock()
+				res.Errors = append(res.Errors, kind+": "+err.Error())
+				profileMu.Unlock()
+			}
+		})
 	}
 	sleep(ctx, o.Duration)
-	if profiled != nil {
-		if err := <-profiled; err != nil {
-			res.Errors = append(res.Errors, "profile: "+err.Error())
-		}
-	}
+	profiles.Wait()
 	elapsed := time.Since(t0).Seconds()
 	m1, _ := Metrics(ctx, srv.URL, "puente_sfu_forwarded_packets_total", "puente_sfu_forwarded_bytes_total", "go_goroutines", "go_memstats_mallocs_total")
 	s1, _ := readProcIf(srv.PID)

@@ -37,8 +37,8 @@ type Server struct {
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when the server process has ended
 	db     *pgserver.Server
-	dir  string
-	logs *tailBuffer
+	dir    string
+	logs   *tailBuffer
 }
 
 // StartServer runs Puente as a child process (this executable, with RoleEnv=server) on a
@@ -245,12 +245,30 @@ func (t *tailBuffer) String() string {
 	return string(t.b)
 }
 
-// CPUProfile records the server's CPU profile for d into file (Go's pprof format).
-func (s *Server) CPUProfile(ctx context.Context, d time.Duration, file string) error {
+// Profile records the server's profile of a kind over d into file (Go's pprof format):
+// "profile" is CPU; "allocs" writes the allocations so far to file+".base" now and to file
+// at the end, each after a garbage collection so the counts are current (read the window
+// with go tool pprof -sample_index=alloc_objects -base file.base file).
+func (s *Server) Profile(ctx context.Context, kind string, d time.Duration, file string) error {
 	if s.PprofURL == "" {
 		return errors.New("the server has no profiler (only servers puente-bench starts have one)")
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", s.PprofURL, int(d.Seconds())), nil)
+	if kind == "allocs" {
+		if err := s.fetchProfile(ctx, "/debug/pprof/heap?gc=1", file+".base"); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(d):
+		}
+		return s.fetchProfile(ctx, "/debug/pprof/heap?gc=1", file)
+	}
+	return s.fetchProfile(ctx, fmt.Sprintf("/debug/pprof/%s?seconds=%d", kind, int(d.Seconds())), file)
+}
+
+func (s *Server) fetchProfile(ctx context.Context, path, file string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.PprofURL+path, nil)
 	if err != nil {
 		return err
 	}

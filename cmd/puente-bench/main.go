@@ -66,6 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.Floor, "floor", true, "also measure the bare SRTP relay with the same packets")
 	fs.IntVar(&o.Bitrate, "bitrate", 2_000_000, "video bits per second of each speaker")
 	fs.StringVar(&o.Profile, "profile", "", "write the server's CPU profile of the measured window to this file (go tool pprof)")
+	fs.StringVar(&o.AllocProfile, "alloc-profile", "", "write the server's allocations of the measured window to this file (go tool pprof -sample_index=alloc_objects)")
 	fs.BoolVar(&o.BatchWrites, "batch-writes", false, "server and floor send each packet's copies to the viewers in one sendmmsg")
 	fs.IntVar(&concurrency, "concurrency", 16, "register, feed: concurrent HTTP clients")
 	fs.BoolVar(&jsonOut, "json", false, "print the results as one JSON object on the last line")
