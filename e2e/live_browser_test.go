@@ -3,10 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,27 +14,13 @@ import (
 // WebRTC allowed on loopback (docs: ../shared/docs/testing.md).
 func newMediaBrowser(t *testing.T) context.Context {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath(t)),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
+	return newBrowser(t,
 		chromedp.WindowSize(1280, 900),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("lang", "en-GB"),
 		chromedp.Flag("use-fake-device-for-media-stream", true),
 		chromedp.Flag("use-fake-ui-for-media-stream", true),
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
 		chromedp.Flag("allow-loopback-in-peer-connection", true),
 	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	return ctx
 }
 
 // A host and an attendee open one occurrence's live room in two real browsers through the
@@ -54,23 +37,7 @@ func TestBrowserLiveRoom(t *testing.T) {
 	token := lastLine(runCLI(t, bin, env, 0, "admin", "token", "create", "--email", "host@example.org"))
 	in := start(t, bin, env)
 
-	api := func(method, path, body string) map[string]any {
-		t.Helper()
-		req, _ := http.NewRequest(method, in.baseURL+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		var out map[string]any
-		_ = json.NewDecoder(res.Body).Decode(&out)
-		if res.StatusCode >= 300 {
-			t.Fatalf("%s %s: %d %v", method, path, res.StatusCode, out)
-		}
-		return out
-	}
+	api := apiCaller(t, in.baseURL, token)
 	// A talk starting in ten minutes, its room open from thirty minutes before.
 	start := time.Now().UTC().Add(10 * time.Minute).Truncate(time.Minute)
 	s := api("POST", "/api/v1/series", fmt.Sprintf(`{"title":"Live Lithium Seminar","timezone":"UTC","start_date":"%s",

@@ -24,23 +24,7 @@ func TestBrowserRegistrationWaitlistAndCSV(t *testing.T) {
 	runCLI(t, bin, env, 0, "admin", "user", "create", "--email", "org2@example.org", "--organiser") // keeps org@ a plain account
 	in := start(t, bin, env)
 
-	api := func(method, path, body string) map[string]any {
-		t.Helper()
-		req, _ := http.NewRequest(method, in.baseURL+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		var out map[string]any
-		_ = json.NewDecoder(res.Body).Decode(&out)
-		if res.StatusCode >= 300 {
-			t.Fatalf("%s %s: %d %v", method, path, res.StatusCode, out)
-		}
-		return out
-	}
+	api := apiCaller(t, in.baseURL, token)
 	// org@ needs the organiser role to create the series: the admin grants it through the API.
 	adminToken := lastLine(runCLI(t, bin, env, 0, "admin", "token", "create", "--email", "admin@example.org"))
 	people := func() map[string]any {

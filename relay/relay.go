@@ -28,6 +28,8 @@ import (
 
 	"github.com/pion/turn/v5"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/puente-org/puente/pionlog"
 )
 
 // Config configures the TURN server.
@@ -151,7 +153,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error
 	s.turn, err = turn.NewServer(turn.ServerConfig{
 		PacketConnConfigs: packets,
 		ListenerConfigs:   listeners,
-		LoggerFactory:     loggerFactory{log: logger},
+		LoggerFactory:     pionlog.Factory{Log: logger},
 		Realm:             cfg.Realm,
 		AuthHandler:       s.authenticate,
 	})

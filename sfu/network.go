@@ -1,7 +1,6 @@
 package sfu
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,8 +13,9 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
-	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/puente-org/puente/pionlog"
 )
 
 // Network is how the SFU reaches peers.
@@ -78,7 +78,7 @@ func (n Network) Listen(logger *slog.Logger) (se webrtc.SettingEngine, ports Por
 		return se, ports, nil, fmt.Errorf("TCP port %d is out of range: set --rtc-tcp-port (PUENTE_RTC_TCP_PORT) to a port from 1 to 65535, or -1 to turn ICE-TCP off", n.TCPPort)
 	}
 
-	logs := netLoggerFactory{log: logger.With("component", "webrtc")}
+	logs := pionlog.Factory{Log: logger.With("component", "webrtc")}
 	sockets := &netSockets{}
 	defer func() {
 		if err != nil {
@@ -301,39 +301,3 @@ func (s *netSockets) Close() error {
 	s.err = errors.Join(errs...)
 	return s.err
 }
-
-// netLoggerFactory sends Pion's logs to slog, one level lower than Pion names them: Pion's
-// own default shows only errors, and its warnings are per-peer noise (a stray packet on the
-// media port, a candidate it ignores), so with the default level (info) only Pion's errors
-// appear, as warnings; debug shows Pion's info and warnings.
-type netLoggerFactory struct{ log *slog.Logger }
-
-func (f netLoggerFactory) NewLogger(scope string) logging.LeveledLogger {
-	return netLogger{log: f.log.With("scope", scope)}
-}
-
-type netLogger struct{ log *slog.Logger }
-
-const (
-	pionTrace = slog.LevelDebug - 8
-	pionDebug = slog.LevelDebug - 4
-)
-
-func (l netLogger) logf(level slog.Level, format string, args ...any) {
-	ctx := context.Background()
-	if !l.log.Enabled(ctx, level) {
-		return
-	}
-	l.log.Log(ctx, level, fmt.Sprintf(format, args...))
-}
-
-func (l netLogger) Trace(msg string)                  { l.logf(pionTrace, "%s", msg) }
-func (l netLogger) Tracef(format string, args ...any) { l.logf(pionTrace, format, args...) }
-func (l netLogger) Debug(msg string)                  { l.logf(pionDebug, "%s", msg) }
-func (l netLogger) Debugf(format string, args ...any) { l.logf(pionDebug, format, args...) }
-func (l netLogger) Info(msg string)                   { l.logf(slog.LevelDebug, "%s", msg) }
-func (l netLogger) Infof(format string, args ...any)  { l.logf(slog.LevelDebug, format, args...) }
-func (l netLogger) Warn(msg string)                   { l.logf(slog.LevelDebug, "%s", msg) }
-func (l netLogger) Warnf(format string, args ...any)  { l.logf(slog.LevelDebug, format, args...) }
-func (l netLogger) Error(msg string)                  { l.logf(slog.LevelWarn, "%s", msg) }
-func (l netLogger) Errorf(format string, args ...any) { l.logf(slog.LevelWarn, format, args...) }

@@ -14,7 +14,7 @@ import (
 	"go.uber.org/goleak"
 )
 
-// networkTestLogger shows Pion's logs (through netLoggerFactory) when a test runs with -v.
+// networkTestLogger shows Pion's logs (through pionlog) when a test runs with -v.
 func networkTestLogger(t *testing.T) *slog.Logger {
 	if !testing.Verbose() {
 		return slog.New(slog.DiscardHandler)
