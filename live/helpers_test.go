@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -130,6 +131,14 @@ type client struct {
 	id        string
 	// tracks that arrived while the test waited for another
 	pendingTracks []remote
+	closing       atomic.Bool // errors after this are the test's own cleanup racing the server
+}
+
+// failf reports a problem the client met, unless the test is already tearing it down.
+func (c *client) failf(format string, args ...any) {
+	if !c.closing.Load() {
+		c.t.Errorf(format, args...)
+	}
 }
 
 type remote struct {
@@ -220,7 +229,7 @@ func (c *client) read() {
 		}
 		var m msg
 		if err := json.Unmarshal(data, &m); err != nil {
-			c.t.Errorf("%s: server sent bad JSON: %s", c.name, data)
+			c.failf("%s: server sent bad JSON: %s", c.name, data)
 			return
 		}
 		switch {
@@ -233,7 +242,7 @@ func (c *client) read() {
 				c.mu.Unlock()
 			}
 			if err := c.down.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: m.str("sdp")}); err != nil {
-				c.t.Errorf("%s: down offer: %v", c.name, err)
+				c.failf("%s: down offer: %v", c.name, err)
 				continue
 			}
 			ans, err := c.down.CreateAnswer(nil)
@@ -241,7 +250,7 @@ func (c *client) read() {
 				err = c.down.SetLocalDescription(ans)
 			}
 			if err != nil {
-				c.t.Errorf("%s: down answer: %v", c.name, err)
+				c.failf("%s: down answer: %v", c.name, err)
 				continue
 			}
 			c.send(map[string]any{"type": "answer", "pc": "down", "sdp": ans.SDP})
@@ -250,7 +259,7 @@ func (c *client) read() {
 			up := c.up
 			c.mu.Unlock()
 			if err := up.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.str("sdp")}); err != nil {
-				c.t.Errorf("%s: up answer: %v", c.name, err)
+				c.failf("%s: up answer: %v", c.name, err)
 			}
 		case m.str("type") == "candidate":
 			raw, _ := json.Marshal(m["candidate"])
@@ -263,7 +272,7 @@ func (c *client) read() {
 				c.mu.Unlock()
 			}
 			if err := pc.AddICECandidate(ci); err != nil {
-				c.t.Errorf("%s: candidate: %v", c.name, err)
+				c.failf("%s: candidate: %v", c.name, err)
 			}
 		default:
 			c.events <- m
@@ -305,6 +314,7 @@ func (c *client) expectWhere(typ string, ok func(msg) bool) msg {
 }
 
 func (c *client) close() {
+	c.closing.Store(true)
 	c.wmu.Lock()
 	_ = c.ws.Close()
 	c.wmu.Unlock()
