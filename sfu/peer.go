@@ -152,7 +152,9 @@ func (p *Peer) HandleOffer(sdp string, sources map[string]string) error {
 		}
 		pc.OnTrack(p.onTrack)
 		p.up = pc
-		p.upSig = signalOrder{}
+		p.upSig.mu.Lock()
+		p.upSig.sent, p.upSig.local, p.upSig.remoteSet = false, nil, false // candidates that came early stay queued
+		p.upSig.mu.Unlock()
 	}
 	if p.sources == nil {
 		p.sources = map[string]string{}
@@ -197,12 +199,23 @@ func (p *Peer) AddCandidate(pc string, c webrtc.ICECandidateInit) error {
 	var sig *signalOrder
 	switch pc {
 	case Up:
+		if !p.CanPublish() {
+			return ErrForbidden
+		}
 		p.upMu.Lock()
 		conn, sig = p.up, &p.upSig
-		p.upMu.Unlock()
 		if conn == nil {
-			return fmt.Errorf("%w: no up connection yet: send an offer first", ErrBadSDP)
+			// A candidate can overtake its offer (the browser gathers while the offer is
+			// on its way): keep it for the connection the offer makes.
+			sig.mu.Lock()
+			if len(sig.remoteQueue) < 64 {
+				sig.remoteQueue = append(sig.remoteQueue, c)
+			}
+			sig.mu.Unlock()
+			p.upMu.Unlock()
+			return nil
 		}
+		p.upMu.Unlock()
 	case Down:
 		p.downMu.Lock()
 		conn, sig = p.down, &p.downSig
@@ -449,6 +462,9 @@ func (p *Peer) closeUp() {
 	up := p.up
 	p.up = nil
 	p.sources = nil
+	p.upSig.mu.Lock()
+	p.upSig.remoteQueue = nil
+	p.upSig.mu.Unlock()
 	p.upMu.Unlock()
 	if up != nil {
 		if err := up.Close(); err != nil {
