@@ -26,7 +26,8 @@ func newMediaBrowser(t *testing.T) context.Context {
 // A host and an attendee open one occurrence's live room in two real browsers through the
 // real server: the host publishes the fake camera; the attendee's page decodes it (frames
 // decoded, a video size, a frame callback, and two screenshots that differ); chat goes both
-// ways; the attendee raises a hand and the host's page shows it.
+// ways; the attendee raises a hand, the host's page shows it and invites her onto the
+// stage, and her camera plays on the host's page.
 func TestBrowserLiveRoom(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the binary and browsers")
@@ -105,5 +106,22 @@ func TestBrowserLiveRoom(t *testing.T) {
 	// A raised hand reaches the host.
 	step(t, ana, "raise hand", chromedp.Click(chromedp.CSS(`#hand-button`)))
 	waitFor(t, host, "host sees the hand", `document.querySelector('#participants li[data-hand="true"]') !== null`)
+
+	// The host invites the attendee onto the stage; without reloading, her camera reaches
+	// the host's page and plays there.
+	step(t, host, "invite to the stage", chromedp.Click(chromedp.CSS(`#participants li[data-hand="true"] button[data-action="invite"]`)))
+	waitFor(t, ana, "attendee may publish", `(() => { const b = document.querySelector('#publish-button'); return !!b && !b.hidden && !b.disabled; })()`)
+	step(t, ana, "attendee goes on stage", chromedp.Click(chromedp.CSS(`#publish-button`)))
+	waitFor(t, host, "host receives the attendee's camera", `(() => {
+		const v = document.querySelector('video[data-participant][data-source="camera"]');
+		return !!v && v.videoWidth > 0 && !v.paused;
+	})()`)
+	waitFor(t, host, "host decodes it", `(async () => {
+		const stats = await window.puenteLive.downPC.getStats();
+		for (const r of stats.values()) {
+			if (r.type === "inbound-rtp" && r.kind === "video" && r.framesDecoded > 0) return true;
+		}
+		return false;
+	})()`)
 	screenshot(t, host, "live-host")
 }
