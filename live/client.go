@@ -94,8 +94,7 @@ func (c *client) handle(m signaling.Incoming) {
 	case signaling.TypeQuestion:
 		c.markQuestion(ctx, m)
 	case signaling.TypeEnd:
-		if !c.isHost() {
-			c.fail(m.Ref, signaling.CodeForbidden, "Only a host can end the session.")
+		if !c.allowHost(m.Ref, "Only a host can end the session.") {
 			return
 		}
 		c.log.Info("session ended by host")
@@ -115,15 +114,9 @@ func candidateInit(c *signaling.Candidate) webrtc.ICECandidateInit {
 	return webrtc.ICECandidateInit{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment}
 }
 
+// hello admits the connection. The signaling layer has already made sure the first
+// message is a hello of this protocol version (hello_first, bad_version).
 func (c *client) hello(m signaling.Incoming) {
-	if m.Type != signaling.TypeHello {
-		c.conn.Close(signaling.ErrorMessage(&signaling.Error{Code: signaling.CodeHelloFirst, Message: "Send hello first.", Ref: m.Ref}))
-		return
-	}
-	if m.V != signaling.Version {
-		c.conn.Close(signaling.ErrorMessage(&signaling.Error{Code: signaling.CodeBadVersion, Message: "This server speaks version 1 of the protocol. Reload the page.", Ref: m.Ref}))
-		return
-	}
 	a, perr := c.hub.admit(m.Token)
 	if perr != nil {
 		perr.Ref = m.Ref
@@ -380,8 +373,7 @@ func (c *client) upvote(ctx context.Context, m signaling.Incoming) {
 }
 
 func (c *client) markQuestion(ctx context.Context, m signaling.Incoming) {
-	if !c.isHost() {
-		c.fail(m.Ref, signaling.CodeForbidden, "Only a host can mark questions.")
+	if !c.allowHost(m.Ref, "Only a host can mark questions.") {
 		return
 	}
 	r := c.room
@@ -395,7 +387,25 @@ func (c *client) markQuestion(ctx context.Context, m signaling.Incoming) {
 	r.broadcast(signaling.QuestionMessage(questionOut(q)), nil)
 }
 
-// target finds the participant a host action is about.
+// allowHost refuses a host action (with why) to anyone who is not a host.
+func (c *client) allowHost(ref, why string) bool {
+	if c.isHost() {
+		return true
+	}
+	c.fail(ref, signaling.CodeForbidden, why)
+	return false
+}
+
+// hostTarget is the participant a host action is about, or nil after telling the client
+// why not (not a host, no such participant).
+func (c *client) hostTarget(ref, id, why string) *client {
+	if !c.allowHost(ref, why) {
+		return nil
+	}
+	return c.target(ref, id)
+}
+
+// target finds the participant an action is about.
 func (c *client) target(ref, id string) *client {
 	t := c.room.member(id)
 	if t == nil {
@@ -411,19 +421,9 @@ func (c *client) mute(m signaling.Incoming) {
 	}
 	r := c.room
 	r.mu.Lock()
-	myRole, theirRole := c.role, t.role
-	switch {
-	case t == c && myRole == RoleAttendee:
+	if why := c.muteRefusalLocked(t); why != "" {
 		r.mu.Unlock()
-		c.fail(m.Ref, signaling.CodeForbidden, "Attendees do not send audio or video.")
-		return
-	case t != c && myRole != RoleHost:
-		r.mu.Unlock()
-		c.fail(m.Ref, signaling.CodeForbidden, "Only a host can mute someone else.")
-		return
-	case t != c && theirRole == RoleHost:
-		r.mu.Unlock()
-		c.fail(m.Ref, signaling.CodeForbidden, "Hosts cannot be muted by another host.")
+		c.fail(m.Ref, signaling.CodeForbidden, why)
 		return
 	}
 	switch m.Kind {
@@ -444,12 +444,22 @@ func (c *client) mute(m signaling.Incoming) {
 	r.changed(t)
 }
 
-func (c *client) stage(m signaling.Incoming) {
-	if !c.isHost() {
-		c.fail(m.Ref, signaling.CodeForbidden, "Only a host can invite people onto the stage.")
-		return
+// muteRefusalLocked says why c may not mute t ("" when it may): people mute themselves
+// (attendees send nothing to mute), hosts mute anyone but another host.
+func (c *client) muteRefusalLocked(t *client) string {
+	switch {
+	case t == c && c.role == RoleAttendee:
+		return "Attendees do not send audio or video."
+	case t != c && c.role != RoleHost:
+		return "Only a host can mute someone else."
+	case t != c && t.role == RoleHost:
+		return "Hosts cannot be muted by another host."
 	}
-	t := c.target(m.Ref, m.ParticipantID)
+	return ""
+}
+
+func (c *client) stage(m signaling.Incoming) {
+	t := c.hostTarget(m.Ref, m.ParticipantID, "Only a host can invite people onto the stage.")
 	if t == nil {
 		return
 	}
@@ -484,11 +494,7 @@ func (c *client) stage(m signaling.Incoming) {
 }
 
 func (c *client) remove(m signaling.Incoming) {
-	if !c.isHost() {
-		c.fail(m.Ref, signaling.CodeForbidden, "Only a host can remove someone.")
-		return
-	}
-	t := c.target(m.Ref, m.ParticipantID)
+	t := c.hostTarget(m.Ref, m.ParticipantID, "Only a host can remove someone.")
 	if t == nil {
 		return
 	}

@@ -412,8 +412,6 @@ func (d *DownTrack) resend(seq uint16) bool {
 	return err == nil && w > 0
 }
 
-// isKeyframe tells whether an RTP payload of a codec starts a keyframe.
-func isKeyframe(mime string, payload []byte) bool { return keyframeDetector(mime)(payload) }
 
 // vp8Keyframe reads the VP8 payload descriptor (RFC 7741 §4.2) and the first byte of the
 // VP8 frame header: a keyframe starts a partition 0 with its inverse key frame bit clear.

@@ -249,7 +249,7 @@ func BenchmarkFanOut(b *testing.B) {
 // BenchmarkKeyframeDetection is the SFU's layer selection as it stands: there is no
 // simulcast or SVC yet, so the one per-packet selection decision is whether a viewer waiting
 // to start (or resume, after a pause or a mute) may start at this packet, i.e. whether it
-// begins a keyframe. isKeyframe runs once per incoming video packet; viewer-waiting-delta is
+// begins a keyframe. The codec's keyframe test runs once per incoming video packet; viewer-waiting-delta is
 // the per-viewer side of the decision: DownTrack.write declining a delta packet for a viewer
 // still waiting, which includes the (throttled) keyframe request.
 func BenchmarkKeyframeDetection(b *testing.B) {
@@ -288,13 +288,14 @@ func BenchmarkKeyframeDetection(b *testing.B) {
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
-			if isKeyframe(c.mime, c.payload) != c.key {
-				b.Fatalf("isKeyframe = %v, want %v", !c.key, c.key)
+			keyframe := keyframeDetector(c.mime) // chosen once per publication, as forwardPacket does
+			if keyframe(c.payload) != c.key {
+				b.Fatalf("keyframe = %v, want %v", !c.key, c.key)
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if isKeyframe(c.mime, c.payload) != c.key {
+				if keyframe(c.payload) != c.key {
 					b.Fatal("wrong answer")
 				}
 			}

@@ -317,9 +317,15 @@ func (p *Peer) publishingChanged() {
 // Mute stops (or resumes) forwarding of what the participant publishes: kind "audio"
 // (microphone), "video" (camera) or "screen". The state holds for tracks published later.
 func (p *Peer) Mute(kind string, muted bool) {
-	sources := map[string]string{"audio": SourceMicrophone, "video": SourceCamera, "screen": SourceScreen}
-	src, ok := sources[kind]
-	if !ok {
+	var src string
+	switch kind {
+	case "audio":
+		src = SourceMicrophone
+	case "video":
+		src = SourceCamera
+	case "screen":
+		src = SourceScreen
+	default:
 		return
 	}
 	p.pubsMu.Lock()
