@@ -166,7 +166,7 @@ func (b *builder) event(d *EventData) error {
 		}
 		return nil
 	}
-	rule := ruleOf(*e)
+	rule := programme.RuleOf(*e)
 	if rule.RRule == "" && len(rule.RDates) == 0 {
 		return b.oneOff(d, rule)
 	}

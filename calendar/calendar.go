@@ -169,7 +169,7 @@ func OccurrenceICS(e domain.Event, occ domain.Occurrence, joinURL string, o Opti
 	uid := occurrenceUID(b.o.Host, occ.ID)
 	var recurrenceID *time.Time
 	if occ.Origin == "generated" && e.Kind != domain.KindConference {
-		rule := ruleOf(e)
+		rule := programme.RuleOf(e)
 		recurring := rule.RRule != "" || len(rule.RDates) > 0
 		if !recurring {
 			uid = seriesUID(b.o.Host, e.ID)
@@ -195,18 +195,6 @@ func seriesUID(host string, id int64) string {
 
 func occurrenceUID(host string, id int64) string {
 	return "occurrence-" + strconv.FormatInt(id, 10) + "@" + host
-}
-
-// ruleOf is an event's schedule as a recurrence rule (as store.RuleOf builds it).
-func ruleOf(e domain.Event) programme.Rule {
-	h, m := 0, 0
-	if len(e.StartTime) >= 5 {
-		h, _ = strconv.Atoi(e.StartTime[:2])
-		m, _ = strconv.Atoi(e.StartTime[3:5])
-	}
-	d := e.StartDate
-	start := time.Date(d.Year(), d.Month(), d.Day(), h, m, 0, 0, time.UTC)
-	return programme.Rule{Zone: e.TimeZone, Start: start, Duration: e.Duration, RRule: e.RRule, RDates: e.RDates, ExDates: e.ExDates}
 }
 
 // isInstance reports whether the rule yields the wall time w.

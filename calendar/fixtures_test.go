@@ -58,7 +58,7 @@ func occurrenceAt(t testing.TB, e domain.Event, id int64, origin string, w time.
 // generate expands a series' rule into generated occurrences with IDs from firstID, as the store does.
 func generate(t testing.TB, e domain.Event, firstID int64, from, to time.Time) []domain.Occurrence {
 	t.Helper()
-	insts, err := ruleOf(e).Expand(from, to, 0)
+	insts, err := programme.RuleOf(e).Expand(from, to, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

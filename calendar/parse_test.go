@@ -423,7 +423,7 @@ func expected(t testing.TB, ds []EventData, o Options, from, to time.Time) []ins
 			}
 			continue
 		}
-		rule := ruleOf(e)
+		rule := programme.RuleOf(e)
 		uid := "series-" + strconv.FormatInt(e.ID, 10) + "@" + o.Host
 		byOrig := map[int64]*domain.Occurrence{}
 		for i, occ := range d.Occurrences {

@@ -39,19 +39,18 @@ func openDatabase(ctx context.Context, cfg config, log *slog.Logger) (db *databa
 			db.close(context.WithoutCancel(ctx))
 		}
 	}()
-	var connString string
+	var pcfg *pgxpool.Config
 	if cfg.DatabaseURL != "" {
-		pc, perr := pgconn.ParseConfig(cfg.DatabaseURL)
-		if perr != nil {
+		if pcfg, err = pgxpool.ParseConfig(cfg.DatabaseURL); err != nil {
 			reason := ""
-			if inner := errors.Unwrap(perr); inner != nil {
+			if inner := errors.Unwrap(err); inner != nil {
 				reason = ": " + inner.Error()
 			}
 			return db, usageError{"DATABASE_URL is not a valid PostgreSQL connection string" + reason +
 				" (expected e.g. postgres://user:password@host:5432/dbname)"}
 		}
-		connString = cfg.DatabaseURL
-		db.where = fmt.Sprintf("%s:%d/%s (DATABASE_URL)", pc.Host, pc.Port, pc.Database)
+		cc := pcfg.ConnConfig
+		db.where = fmt.Sprintf("%s:%d/%s (DATABASE_URL)", cc.Host, cc.Port, cc.Database)
 	} else {
 		dir := filepath.Join(cfg.DataDir, "postgres")
 		db.local, err = pgserver.Start(ctx, pgserver.Options{Dir: dir, Logger: log.With("component", "postgres")})
@@ -61,12 +60,10 @@ func openDatabase(ctx context.Context, cfg config, log *slog.Logger) (db *databa
 		if err := ensureLocalDatabase(ctx, db.local.ConnString("postgres")); err != nil {
 			return db, err
 		}
-		connString = db.local.ConnString(localDatabaseName)
 		db.where = "private server in " + dir
-	}
-	pcfg, err := pgxpool.ParseConfig(connString)
-	if err != nil {
-		return db, usageError{"DATABASE_URL is not a valid PostgreSQL connection string"}
+		if pcfg, err = pgxpool.ParseConfig(db.local.ConnString(localDatabaseName)); err != nil {
+			return db, fmt.Errorf("private server connection: %w", err)
+		}
 	}
 	pcfg.ConnConfig.ConnectTimeout = 10 * time.Second
 	db.pool, err = pgxpool.NewWithConfig(ctx, pcfg)

@@ -174,6 +174,9 @@ func servePprof(addr string, log *slog.Logger) (func(), error) {
 // startTURN starts the built-in TURN server when a TURN port is set (nil otherwise: a nil
 // *relay.Server gives no ICE servers and closes as a no-op).
 func startTURN(ctx context.Context, cfg config, st *store.Store, baseURL *url.URL, log *slog.Logger) (*relay.Server, error) {
+	if !cfg.turnOn() {
+		return nil, nil // no secret to read (or create) for a server that does not run
+	}
 	secret, err := st.Secret(ctx, "turn")
 	if err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ package programme
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 	_ "time/tzdata" // zones come from the binary, not the host's (often stale) tzdata
 
@@ -39,6 +40,19 @@ type Rule struct {
 	RRule    string        // RFC 5545 RRULE value without the "RRULE:" prefix; "" = a single event
 	RDates   []time.Time   // extra occurrences (wall times)
 	ExDates  []time.Time   // excluded occurrences (wall times, matching an instance's wall time)
+}
+
+// RuleOf is an event's schedule as a recurrence rule: its start date and "HH:MM" local
+// start time joined into the first wall time.
+func RuleOf(e domain.Event) Rule {
+	h, m := 0, 0
+	if len(e.StartTime) >= 5 {
+		h, _ = strconv.Atoi(e.StartTime[:2])
+		m, _ = strconv.Atoi(e.StartTime[3:5])
+	}
+	d := e.StartDate
+	start := time.Date(d.Year(), d.Month(), d.Day(), h, m, 0, 0, time.UTC)
+	return Rule{Zone: e.TimeZone, Start: start, Duration: e.Duration, RRule: e.RRule, RDates: e.RDates, ExDates: e.ExDates}
 }
 
 // Instance is one occurrence produced by a rule.

@@ -563,3 +563,24 @@ func TestResolveLenient(t *testing.T) {
 		}
 	}
 }
+
+// An event's rule starts at its start date and "HH:MM" local time, as a wall time.
+func TestRuleOfEvent(t *testing.T) {
+	day := time.Date(2026, 3, 5, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		startTime string
+		want      time.Time
+	}{
+		{"15:30", time.Date(2026, 3, 5, 15, 30, 0, 0, time.UTC)},
+		{"09:05:00", time.Date(2026, 3, 5, 9, 5, 0, 0, time.UTC)},
+		{"", day},
+	} {
+		e := domain.Event{TimeZone: "Europe/London", StartDate: day, StartTime: tc.startTime, Duration: time.Hour,
+			RRule: "FREQ=WEEKLY", ExDates: []time.Time{day}}
+		r := RuleOf(e)
+		if !r.Start.Equal(tc.want) || r.Start.Location() != time.UTC || r.Zone != e.TimeZone || r.Duration != e.Duration ||
+			r.RRule != e.RRule || len(r.ExDates) != 1 {
+			t.Errorf("RuleOf(start time %q) = %+v, want start %v", tc.startTime, r, tc.want)
+		}
+	}
+}

@@ -13,24 +13,45 @@ import (
 	"github.com/puente-org/puente/domain"
 )
 
-const eventColumns = `e.id, e.kind, e.slug, e.title, e.description, e.tags, e.language, e.visibility, e.time_zone,
+// eventFieldColumns are an event's own columns (over events e); eventColumns adds its
+// organisers, read per row (a listing of many rows aggregates them once per event instead).
+const (
+	eventFieldColumns = `e.id, e.kind, e.slug, e.title, e.description, e.tags, e.language, e.visibility, e.time_zone,
 	e.start_date, to_char(e.start_time, 'HH24:MI'), e.end_date, e.duration_minutes, e.rrule, e.rdates, e.exdates,
 	e.capacity, e.registration, e.join_window_minutes, e.venue_name, e.venue_address, e.venue_room, e.sequence,
-	e.created_at, e.updated_at, e.reminder_minutes, e.questions,
+	e.created_at, e.updated_at, e.reminder_minutes, e.questions`
+	eventColumns = eventFieldColumns + `,
 	ARRAY(SELECT person_id FROM event_organisers o WHERE o.event_id = e.id ORDER BY person_id)`
+)
+
+// eventScan returns the scan destinations of eventColumns into e, and the function that
+// completes e once the row is scanned; it lets a row carry other columns around an event.
+func eventScan(e *domain.Event) (dest []any, finish func()) {
+	var kind string
+	var duration, join int
+	dest = []any{&e.ID, &kind, &e.Slug, &e.Title, &e.Description, &e.Tags, &e.Language, &e.Visibility, &e.TimeZone,
+		&e.StartDate, &e.StartTime, &e.EndDate, &duration, &e.RRule, &e.RDates, &e.ExDates,
+		&e.Capacity, &e.Registration, &join, &e.Venue.Name, &e.Venue.Address, &e.Venue.Room, &e.Sequence,
+		&e.CreatedAt, &e.UpdatedAt, &e.Reminders, &e.Questions, &e.Organisers}
+	return dest, func() {
+		e.Kind = domain.EventKind(kind)
+		e.Duration = time.Duration(duration) * time.Minute
+		e.JoinWindow = time.Duration(join) * time.Minute
+	}
+}
 
 func scanEvent(row pgx.Row) (domain.Event, error) {
 	var e domain.Event
-	var kind string
-	var duration, join int
-	err := row.Scan(&e.ID, &kind, &e.Slug, &e.Title, &e.Description, &e.Tags, &e.Language, &e.Visibility, &e.TimeZone,
-		&e.StartDate, &e.StartTime, &e.EndDate, &duration, &e.RRule, &e.RDates, &e.ExDates,
-		&e.Capacity, &e.Registration, &join, &e.Venue.Name, &e.Venue.Address, &e.Venue.Room, &e.Sequence,
-		&e.CreatedAt, &e.UpdatedAt, &e.Reminders, &e.Questions, &e.Organisers)
-	e.Kind = domain.EventKind(kind)
-	e.Duration = time.Duration(duration) * time.Minute
-	e.JoinWindow = time.Duration(join) * time.Minute
+	dest, finish := eventScan(&e)
+	err := row.Scan(dest...)
+	finish()
 	return e, err
+}
+
+// querier is what reads need from a pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 // CreateEvent saves a new series or conference (already validated), makes creator and the
@@ -122,7 +143,8 @@ func freeSlug(ctx context.Context, tx pgx.Tx, slug string, except int64) (string
 	return "", domain.Invalid("slug", "That address is taken; choose another slug.")
 }
 
-func eventInTx(ctx context.Context, q pgx.Tx, id int64, lock bool) (domain.Event, error) {
+// eventInTx reads an event, locked for update if lock (which needs a transaction).
+func eventInTx(ctx context.Context, q querier, id int64, lock bool) (domain.Event, error) {
 	sql := `SELECT ` + eventColumns + ` FROM events e WHERE e.id = $1`
 	if lock {
 		sql += ` FOR UPDATE`
@@ -139,14 +161,7 @@ func eventInTx(ctx context.Context, q pgx.Tx, id int64, lock bool) (domain.Event
 
 // EventByID returns one series or conference.
 func (s *Store) EventByID(ctx context.Context, id int64) (domain.Event, error) {
-	e, err := scanEvent(s.pool.QueryRow(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id = $1`, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return e, notFound("series or conference")
-	}
-	if err != nil {
-		return e, fmt.Errorf("read event %d: %w", id, err)
-	}
-	return e, nil
+	return eventInTx(ctx, s.pool, id, false)
 }
 
 // EventBySlug returns the series or conference at that address.
@@ -326,17 +341,11 @@ func (s *Store) ListEvents(ctx context.Context, f EventFilter) ([]domain.Event, 
 	total := 0
 	for rows.Next() {
 		var e domain.Event
-		var kind string
-		var duration, join int
-		if err := rows.Scan(&e.ID, &kind, &e.Slug, &e.Title, &e.Description, &e.Tags, &e.Language, &e.Visibility, &e.TimeZone,
-			&e.StartDate, &e.StartTime, &e.EndDate, &duration, &e.RRule, &e.RDates, &e.ExDates,
-			&e.Capacity, &e.Registration, &join, &e.Venue.Name, &e.Venue.Address, &e.Venue.Room, &e.Sequence,
-			&e.CreatedAt, &e.UpdatedAt, &e.Reminders, &e.Questions, &e.Organisers, &total); err != nil {
+		dest, finish := eventScan(&e)
+		if err := rows.Scan(append(dest, &total)...); err != nil {
 			return nil, 0, fmt.Errorf("list events: %w", err)
 		}
-		e.Kind = domain.EventKind(kind)
-		e.Duration = time.Duration(duration) * time.Minute
-		e.JoinWindow = time.Duration(join) * time.Minute
+		finish()
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {

@@ -19,20 +19,7 @@ import (
 const HorizonMonths = 12
 
 // RuleOf is an event's schedule as a recurrence rule.
-func RuleOf(e domain.Event) programme.Rule {
-	start := wallOf(e.StartDate, e.StartTime)
-	return programme.Rule{Zone: e.TimeZone, Start: start, Duration: e.Duration, RRule: e.RRule, RDates: e.RDates, ExDates: e.ExDates}
-}
-
-// wallOf joins a date and an "HH:MM" local time into a wall time.
-func wallOf(date time.Time, hhmm string) time.Time {
-	h, m := 0, 0
-	if len(hhmm) >= 5 {
-		h, _ = strconv.Atoi(hhmm[:2])
-		m, _ = strconv.Atoi(hhmm[3:5])
-	}
-	return time.Date(date.Year(), date.Month(), date.Day(), h, m, 0, 0, time.UTC)
-}
+func RuleOf(e domain.Event) programme.Rule { return programme.RuleOf(e) }
 
 type existingOcc struct {
 	id       int64
@@ -167,7 +154,7 @@ func (s *Store) keepOccurrence(ctx context.Context, tx pgx.Tx, o *existingOcc, i
 	start, dur, startAt, endAt := in.Wall, minutes, in.Start, in.End
 	if o.moved {
 		start, dur = o.start, o.duration
-		startAt = resolveLenient(loc, start)
+		startAt = programme.ResolveLenient(loc, start)
 		endAt = startAt.Add(time.Duration(dur) * time.Minute)
 	}
 	changed := !o.original.Equal(in.Wall) || !o.start.Equal(start) || o.duration != dur
@@ -188,13 +175,6 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-// resolveLenient turns a stored wall time into an instant even if new time-zone rules put
-// it in a gap or overlap (RFC 5545's rule: a gap moves forward, an overlap takes the first);
-// stored times were checked when saved.
-func resolveLenient(loc *time.Location, wall time.Time) time.Time {
-	return programme.ResolveLenient(loc, wall)
 }
 
 // refreshInstants recomputes starts_at/ends_at of future rows matching cond from their wall
@@ -218,7 +198,7 @@ func refreshInstants(ctx context.Context, tx pgx.Tx, eventID int64, loc *time.Lo
 			rows.Close()
 			return fmt.Errorf("read occurrences: %w", err)
 		}
-		st := resolveLenient(loc, wall)
+		st := programme.ResolveLenient(loc, wall)
 		ups = append(ups, upd{id, st, st.Add(time.Duration(dur) * time.Minute)})
 	}
 	rows.Close()
@@ -391,9 +371,8 @@ func (s *Store) Occurrences(ctx context.Context, f OccurrenceFilter) ([]Listed, 
 	}
 	args = append(args, f.Limit)
 	// Organisers are aggregated once per event, not once per occurrence row.
-	listed := strings.Replace(eventColumns, `ARRAY(SELECT person_id FROM event_organisers o WHERE o.event_id = e.id ORDER BY person_id)`,
-		`coalesce(org.ids, '{}')`, 1)
-	rows, err := s.pool.Query(ctx, `SELECT `+occurrenceColumns+`, `+listed+` FROM occurrences o JOIN events e ON e.id = o.event_id
+	rows, err := s.pool.Query(ctx, `SELECT `+occurrenceColumns+`, `+eventFieldColumns+`, coalesce(org.ids, '{}')
+		FROM occurrences o JOIN events e ON e.id = o.event_id
 		LEFT JOIN (SELECT event_id, array_agg(person_id ORDER BY person_id) AS ids FROM event_organisers GROUP BY event_id) org
 		ON org.event_id = e.id
 		WHERE `+whereSQL+` ORDER BY o.starts_at, o.id LIMIT $`+strconv.Itoa(len(args)), args...)
@@ -404,19 +383,12 @@ func (s *Store) Occurrences(ctx context.Context, f OccurrenceFilter) ([]Listed, 
 	var out []Listed
 	for rows.Next() {
 		var l Listed
-		var kind string
-		var duration, join int
-		e := &l.Event
-		o, err := scanOccurrence(rows, &e.ID, &kind, &e.Slug, &e.Title, &e.Description, &e.Tags, &e.Language, &e.Visibility,
-			&e.TimeZone, &e.StartDate, &e.StartTime, &e.EndDate, &duration, &e.RRule, &e.RDates, &e.ExDates,
-			&e.Capacity, &e.Registration, &join, &e.Venue.Name, &e.Venue.Address, &e.Venue.Room, &e.Sequence,
-			&e.CreatedAt, &e.UpdatedAt, &e.Reminders, &e.Questions, &e.Organisers)
+		dest, finish := eventScan(&l.Event)
+		o, err := scanOccurrence(rows, dest...)
 		if err != nil {
 			return nil, fmt.Errorf("list occurrences: %w", err)
 		}
-		e.Kind = domain.EventKind(kind)
-		e.Duration = time.Duration(duration) * time.Minute
-		e.JoinWindow = time.Duration(join) * time.Minute
+		finish()
 		l.Occurrence = o
 		out = append(out, l)
 	}
@@ -460,26 +432,43 @@ func (s *Store) speakersOf(ctx context.Context, ids []int64) (map[int64][]domain
 	return out, rows.Err()
 }
 
+// speakersInTx reads one occurrence's speakers, in order, inside a transaction.
+func speakersInTx(ctx context.Context, tx pgx.Tx, occID int64) ([]domain.Speaker, error) {
+	rows, err := tx.Query(ctx, `SELECT name, affiliation, bio, link, person_id FROM speakers WHERE occurrence_id = $1 ORDER BY position`, occID)
+	if err != nil {
+		return nil, fmt.Errorf("read speakers: %w", err)
+	}
+	sp, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (domain.Speaker, error) {
+		var sp domain.Speaker
+		err := r.Scan(&sp.Name, &sp.Affiliation, &sp.Bio, &sp.Link, &sp.PersonID)
+		return sp, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read speakers: %w", err)
+	}
+	return sp, nil
+}
+
 // OccurrenceByID returns an occurrence with its speakers and event.
 func (s *Store) OccurrenceByID(ctx context.Context, id int64) (Listed, error) {
 	var l Listed
-	o, err := scanOccurrence(s.pool.QueryRow(ctx, `SELECT `+occurrenceColumns+` FROM occurrences o WHERE o.id = $1`, id))
+	dest, finish := eventScan(&l.Event)
+	o, err := scanOccurrence(s.pool.QueryRow(ctx, `SELECT `+occurrenceColumns+`, `+eventColumns+`
+		FROM occurrences o JOIN events e ON e.id = o.event_id WHERE o.id = $1`, id), dest...)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return l, notFound("occurrence")
+		return Listed{}, notFound("occurrence")
 	}
 	if err != nil {
-		return l, fmt.Errorf("read occurrence %d: %w", id, err)
+		return Listed{}, fmt.Errorf("read occurrence %d: %w", id, err)
 	}
+	finish()
 	sp, err := s.speakersOf(ctx, []int64{id})
 	if err != nil {
-		return l, err
+		return Listed{}, err
 	}
 	o.Speakers = sp[id]
-	e, err := s.EventByID(ctx, o.EventID)
-	if err != nil {
-		return l, err
-	}
-	return Listed{Occurrence: o, Event: e}, nil
+	l.Occurrence = o
+	return l, nil
 }
 
 // UpdateOccurrence changes one occurrence atomically: mutate sees it (locked) with its
@@ -498,17 +487,8 @@ func (s *Store) UpdateOccurrence(ctx context.Context, id int64, mutate func(e do
 		if err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT name, affiliation, bio, link, person_id FROM speakers WHERE occurrence_id = $1 ORDER BY position`, id)
-		if err != nil {
-			return fmt.Errorf("read speakers: %w", err)
-		}
-		o.Speakers, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (domain.Speaker, error) {
-			var sp domain.Speaker
-			err := r.Scan(&sp.Name, &sp.Affiliation, &sp.Bio, &sp.Link, &sp.PersonID)
-			return sp, err
-		})
-		if err != nil {
-			return fmt.Errorf("read speakers: %w", err)
+		if o.Speakers, err = speakersInTx(ctx, tx, id); err != nil {
+			return err
 		}
 		before := o
 		if err := mutate(e, &o); err != nil {

@@ -14,11 +14,13 @@ import (
 const personColumns = `id, email, name, affiliation, country, career_stage, language, time_zone,
 	is_admin, is_organiser, created_at`
 
-func scanPerson(row pgx.Row) (domain.Person, error) {
+// scanPerson scans personColumns, then any extra columns of the row into extra.
+func scanPerson(row pgx.Row, extra ...any) (domain.Person, error) {
 	var p domain.Person
 	var stage string
-	err := row.Scan(&p.ID, &p.Email, &p.Profile.Name, &p.Profile.Affiliation, &p.Profile.Country,
-		&stage, &p.Profile.Language, &p.Profile.TimeZone, &p.IsAdmin, &p.IsOrganiser, &p.CreatedAt)
+	dest := []any{&p.ID, &p.Email, &p.Profile.Name, &p.Profile.Affiliation, &p.Profile.Country,
+		&stage, &p.Profile.Language, &p.Profile.TimeZone, &p.IsAdmin, &p.IsOrganiser, &p.CreatedAt}
+	err := row.Scan(append(dest, extra...)...)
 	p.Profile.CareerStage = domain.CareerStage(stage)
 	return p, err
 }
@@ -203,13 +205,10 @@ func (s *Store) ListPeople(ctx context.Context, query string, limit, offset int)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var p domain.Person
-		var stage string
-		if err := rows.Scan(&p.ID, &p.Email, &p.Profile.Name, &p.Profile.Affiliation, &p.Profile.Country,
-			&stage, &p.Profile.Language, &p.Profile.TimeZone, &p.IsAdmin, &p.IsOrganiser, &p.CreatedAt, &page.Total); err != nil {
+		p, err := scanPerson(rows, &page.Total)
+		if err != nil {
 			return page, fmt.Errorf("list people: %w", err)
 		}
-		p.Profile.CareerStage = domain.CareerStage(stage)
 		page.People = append(page.People, p)
 	}
 	if err := rows.Err(); err != nil {

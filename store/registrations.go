@@ -97,17 +97,8 @@ func occurrenceInTx(ctx context.Context, tx pgx.Tx, id int64) (domain.Occurrence
 	if err != nil {
 		return o, domain.Event{}, fmt.Errorf("read occurrence %d: %w", id, err)
 	}
-	rows, err := tx.Query(ctx, `SELECT name, affiliation, bio, link, person_id FROM speakers WHERE occurrence_id = $1 ORDER BY position`, id)
-	if err != nil {
-		return o, domain.Event{}, fmt.Errorf("read speakers: %w", err)
-	}
-	o.Speakers, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (domain.Speaker, error) {
-		var sp domain.Speaker
-		err := r.Scan(&sp.Name, &sp.Affiliation, &sp.Bio, &sp.Link, &sp.PersonID)
-		return sp, err
-	})
-	if err != nil {
-		return o, domain.Event{}, fmt.Errorf("read speakers: %w", err)
+	if o.Speakers, err = speakersInTx(ctx, tx, id); err != nil {
+		return o, domain.Event{}, err
 	}
 	e, err := eventInTx(ctx, tx, o.EventID, false)
 	return o, e, err

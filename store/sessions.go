@@ -23,13 +23,14 @@ func insertSession(ctx context.Context, tx pgx.Tx, personID int64, sess NewSessi
 }
 
 // PersonBySession returns the person signed in with this session, extending the session
-// at most once a day so that reading pages does not write on every request.
+// at most once a day so that reading pages does not write on every request. It runs on
+// every signed-in request, so the session and its person are read in one query.
 func (s *Store) PersonBySession(ctx context.Context, tokenHash []byte) (domain.Person, error) {
 	now := s.now()
-	var id int64
 	var lastSeen time.Time
-	err := s.pool.QueryRow(ctx, `SELECT person_id, last_seen_at FROM sessions
-		WHERE token_hash = $1 AND expires_at > $2`, tokenHash, now).Scan(&id, &lastSeen)
+	p, err := scanPerson(s.pool.QueryRow(ctx, `SELECT `+personColumns+`, s.last_seen_at FROM people
+		JOIN (SELECT person_id, last_seen_at FROM sessions WHERE token_hash = $1 AND expires_at > $2) s
+		ON s.person_id = people.id`, tokenHash, now), &lastSeen)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return domain.Person{}, &domain.Error{Code: domain.CodeUnauthenticated, Message: "Your session has ended; please sign in again."}
 	}
@@ -42,7 +43,7 @@ func (s *Store) PersonBySession(ctx context.Context, tokenHash []byte) (domain.P
 			return domain.Person{}, fmt.Errorf("extend session: %w", err)
 		}
 	}
-	return s.PersonByID(ctx, id)
+	return p, nil
 }
 
 // EndSession signs a browser session out.

@@ -235,8 +235,8 @@ func TestAPITokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := s.PersonByAPIToken(ctx, domain.HashSecret(secret))
-	if err != nil || got.ID != p.ID {
-		t.Fatalf("auth by token: %v", err)
+	if err != nil || got.ID != p.ID || got.Email != "ana@example.org" || got.CreatedAt.IsZero() {
+		t.Fatalf("auth by token: %v %+v", err, got)
 	}
 	list, _ := s.ListAPITokens(ctx, p.ID)
 	if len(list) != 1 || list[0].LastUsedAt == nil || !list[0].LastUsedAt.Equal(clk.Now()) {
@@ -253,6 +253,102 @@ func TestAPITokens(t *testing.T) {
 	}
 	if _, err := s.CreateAPIToken(ctx, p.ID, "  ", hash); code(err) != domain.CodeInvalid {
 		t.Fatalf("empty name: %v", err)
+	}
+}
+
+// A session finds its person, is extended after a day of use, and ends when it expires.
+func TestSessionLookupAndExtension(t *testing.T) {
+	ctx := context.Background()
+	s, clk := newStore(t)
+	if _, err := s.PersonBySession(ctx, []byte("unknown")); code(err) != domain.CodeUnauthenticated {
+		t.Fatalf("unknown session: %v", err)
+	}
+	hash := requestLink(t, s, clk, "ana@example.org")
+	_, sess := domain.NewSecret(domain.PrefixSession)
+	p, _, _, err := s.UseSignInLink(ctx, hash, store.NewSession{TokenHash: sess, ExpiresAt: clk.Now().Add(48 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateProfile(ctx, p.ID, domain.Profile{Name: "Ana", Language: "es", TimeZone: "Europe/Madrid"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.PersonBySession(ctx, sess)
+	if err != nil || got.ID != p.ID || got.Email != "ana@example.org" || got.Profile.Name != "Ana" ||
+		got.Profile.Language != "es" || got.Profile.TimeZone != "Europe/Madrid" || !got.IsAdmin {
+		t.Fatalf("session lookup: %v %+v", err, got)
+	}
+	clk.Add(30 * time.Hour) // used after more than a day: extended by SessionLifetime from now
+	if _, err := s.PersonBySession(ctx, sess); err != nil {
+		t.Fatalf("session within its life: %v", err)
+	}
+	clk.Add(store.SessionLifetime - time.Hour) // past the first expiry, within the extended one
+	if _, err := s.PersonBySession(ctx, sess); err != nil {
+		t.Fatalf("extended session ended early: %v", err)
+	}
+	clk.Add(store.SessionLifetime + time.Hour)
+	if _, err := s.PersonBySession(ctx, sess); code(err) != domain.CodeUnauthenticated {
+		t.Fatalf("expired session still valid: %v", err)
+	}
+}
+
+// Every way of reading an event, an occurrence or a person fills the same fields.
+func TestReadsAgree(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	org, _ := s.CreatePerson(ctx, store.NewPerson{Email: "org@example.org", Name: "Org", IsOrganiser: true})
+	co, _ := s.CreatePerson(ctx, store.NewPerson{Email: "co@example.org", Name: "Co"})
+	e, err := s.CreateEvent(ctx, domain.Event{Kind: domain.KindSeries, Slug: "weekly", Title: "Weekly", Language: "en",
+		Visibility: "public", TimeZone: "Europe/London", StartDate: time.Date(2026, 3, 5, 0, 0, 0, 0, time.UTC), StartTime: "15:30",
+		Duration: 90 * time.Minute, JoinWindow: 10 * time.Minute, RRule: "FREQ=WEEKLY;BYDAY=TH;COUNT=3", Registration: "open",
+		Tags: []string{"maths"}}, org.ID, []string{"co@example.org"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Kind != domain.KindSeries || e.StartTime != "15:30" || e.Duration != 90*time.Minute || e.JoinWindow != 10*time.Minute ||
+		len(e.Organisers) != 2 || e.Organisers[0] != org.ID || e.Organisers[1] != co.ID {
+		t.Fatalf("created event: %+v", e)
+	}
+	check := func(what string, got domain.Event) {
+		t.Helper()
+		if got.ID != e.ID || got.Kind != e.Kind || got.StartTime != e.StartTime || got.Duration != e.Duration ||
+			got.JoinWindow != e.JoinWindow || got.Sequence != e.Sequence || len(got.Organisers) != 2 ||
+			got.Organisers[0] != org.ID || got.Organisers[1] != co.ID {
+			t.Fatalf("%s: %+v, want %+v", what, got, e)
+		}
+	}
+	bySlug, err := s.EventBySlug(ctx, "weekly")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("by slug", bySlug)
+	list, total, err := s.ListEvents(ctx, store.EventFilter{})
+	if err != nil || total != 1 || len(list) != 1 {
+		t.Fatalf("list events: %v total %d %d", err, total, len(list))
+	}
+	check("listed", list[0])
+	occs, err := s.Occurrences(ctx, store.OccurrenceFilter{EventID: e.ID})
+	if err != nil || len(occs) != 3 {
+		t.Fatalf("occurrences: %v %d", err, len(occs))
+	}
+	check("with its occurrence", occs[0].Event)
+	one, err := s.OccurrenceByID(ctx, occs[1].Occurrence.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("with one occurrence", one.Event)
+	if one.Occurrence.ID != occs[1].Occurrence.ID || !one.Occurrence.Start.Equal(occs[1].Occurrence.Start) ||
+		one.Occurrence.Duration != 90*time.Minute {
+		t.Fatalf("occurrence by id: %+v, want %+v", one.Occurrence, occs[1].Occurrence)
+	}
+	if _, err := s.OccurrenceByID(ctx, 424242); code(err) != domain.CodeNotFound {
+		t.Fatalf("unknown occurrence: %v", err)
+	}
+	if _, err := s.EventByID(ctx, 424242); code(err) != domain.CodeNotFound {
+		t.Fatalf("unknown event: %v", err)
+	}
+	page, err := s.ListPeople(ctx, "example.org", 1, 0)
+	if err != nil || page.Total != 2 || len(page.People) != 1 || page.People[0].ID != co.ID || page.People[0].Profile.Name != "Co" {
+		t.Fatalf("list people: %v %+v", err, page)
 	}
 }
 

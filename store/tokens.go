@@ -104,10 +104,11 @@ func (s *Store) RevokeAPITokenBySecret(ctx context.Context, tokenHash []byte) (A
 // once a minute per token, so API traffic does not write on every request).
 func (s *Store) PersonByAPIToken(ctx context.Context, tokenHash []byte) (domain.Person, error) {
 	now := s.now()
-	var tokenID, personID int64
+	var tokenID int64
 	var lastUsed *time.Time
-	err := s.pool.QueryRow(ctx, `SELECT id, person_id, last_used_at FROM api_tokens
-		WHERE token_hash = $1 AND revoked_at IS NULL`, tokenHash).Scan(&tokenID, &personID, &lastUsed)
+	p, err := scanPerson(s.pool.QueryRow(ctx, `SELECT `+personColumns+`, t.token_id, t.last_used_at FROM people
+		JOIN (SELECT id AS token_id, person_id, last_used_at FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL) t
+		ON t.person_id = people.id`, tokenHash), &tokenID, &lastUsed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return domain.Person{}, &domain.Error{Code: domain.CodeUnauthenticated,
 			Message: "The API token is unknown or has been revoked."}
@@ -120,5 +121,5 @@ func (s *Store) PersonByAPIToken(ctx context.Context, tokenHash []byte) (domain.
 			return domain.Person{}, fmt.Errorf("record api token use: %w", err)
 		}
 	}
-	return s.PersonByID(ctx, personID)
+	return p, nil
 }
