@@ -10,22 +10,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/puente-org/puente/domain"
-	"github.com/puente-org/puente/server"
 	"github.com/puente-org/puente/store"
-	"github.com/puente-org/puente/store/pgtest"
 )
 
 // BenchmarkRegisterAPI: registrations per second through the HTTP API (request, auth by
 // token, the capacity lock, the insert, the confirmation email rendered with its .ics into
 // the outbox, the response), from 8 concurrent clients on loopback.
 func BenchmarkRegisterAPI(b *testing.B) {
-	now := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
-	st := store.New(pgtest.New(b), clock)
-	ts := newTestServer(b, server.Options{Store: st, DevMail: true, Registry: prometheus.NewRegistry(), Now: clock})
+	st, ts, _ := newFixedClockServer(b)
 	ctx := context.Background()
 	org, _ := st.CreatePerson(ctx, store.NewPerson{Email: "org@example.org", IsOrganiser: true})
 	e, err := st.CreateEvent(ctx, domain.Event{Kind: domain.KindSeries, Slug: "bench", Title: "Bench", Language: "en",
@@ -78,10 +71,7 @@ func BenchmarkRegisterAPI(b *testing.B) {
 // HTTP: "cached" is a client without a copy (the feed comes from the server's cache after
 // the first build), "not-modified" a client revalidating its copy (304).
 func BenchmarkProgrammeFeedHTTP(b *testing.B) {
-	now := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
-	st := store.New(pgtest.New(b), clock)
-	ts := newTestServer(b, server.Options{Store: st, DevMail: true, Registry: prometheus.NewRegistry(), Now: clock})
+	st, ts, _ := newFixedClockServer(b)
 	ctx := context.Background()
 	org, _ := st.CreatePerson(ctx, store.NewPerson{Email: "org@example.org", IsOrganiser: true})
 	for i := range 50 {

@@ -92,26 +92,30 @@ func (s *Server) apiRegisterForEvent(kind domain.EventKind) echo.HandlerFunc {
 
 func (s *Server) apiCancelEventRegistration(kind domain.EventKind) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		p := personOf(c)
 		e, err := s.eventOfKind(c, kind)
 		if err != nil {
 			return err
 		}
-		notify, out := s.requestNotifier(c)
-		if err := s.o.Store.CancelEventRegistration(c.Request().Context(), e.ID, p.ID, notify); err != nil {
+		if err := s.cancelEventRegistration(c, e); err != nil {
 			return err
 		}
-		s.sent(c.Request().Context(), out)
 		return c.JSON(http.StatusOK, map[string]string{"status": "cancelled"})
 	}
 }
 
-func (s *Server) registerForEventFromPage(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
+// cancelEventRegistration cancels the signed-in person's registration for every session of
+// e (form or API) and announces the emails it queued.
+func (s *Server) cancelEventRegistration(c echo.Context, e domain.Event) error {
+	notify, out := s.requestNotifier(c)
+	if err := s.o.Store.CancelEventRegistration(c.Request().Context(), e.ID, personOf(c).ID, notify); err != nil {
 		return err
 	}
-	e, err := s.o.Store.EventByID(c.Request().Context(), id)
+	s.sent(c.Request().Context(), out)
+	return nil
+}
+
+func (s *Server) registerForEventFromPage(c echo.Context) error {
+	e, err := s.eventFromPath(c)
 	if err != nil {
 		return err
 	}
@@ -123,19 +127,13 @@ func (s *Server) registerForEventFromPage(c echo.Context) error {
 }
 
 func (s *Server) cancelEventRegistrationFromPage(c echo.Context) error {
-	id, err := pathID(c, "id")
+	e, err := s.eventFromPath(c)
 	if err != nil {
 		return err
 	}
-	e, err := s.o.Store.EventByID(c.Request().Context(), id)
-	if err != nil {
+	if err := s.cancelEventRegistration(c, e); err != nil {
 		return err
 	}
-	notify, out := s.requestNotifier(c)
-	if err := s.o.Store.CancelEventRegistration(c.Request().Context(), e.ID, personOf(c).ID, notify); err != nil {
-		return err
-	}
-	s.sent(c.Request().Context(), out)
 	s.flash(c, "registration.flash_cancelled")
 	return c.Redirect(http.StatusSeeOther, s.eventPath(e))
 }

@@ -325,11 +325,7 @@ func subscribeFor(feedURL string) subscribe {
 // follow and unfollow: from a series or conference page.
 func (s *Server) follow(on bool) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		id, err := pathID(c, "id")
-		if err != nil {
-			return err
-		}
-		e, err := s.o.Store.EventByID(c.Request().Context(), id)
+		e, err := s.eventFromPath(c)
 		if err != nil {
 			return err
 		}

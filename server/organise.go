@@ -1,8 +1,10 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -68,16 +70,23 @@ func (s *Server) newEventForm(c echo.Context, kind domain.EventKind) eventForm {
 	return f
 }
 
-func (s *Server) newEventPage(c echo.Context) error {
-	if err := canCreateEvents(c); err != nil {
-		return err
-	}
+// createForm is the empty form for the kind of event in the query (a series unless it names
+// a conference).
+func (s *Server) createForm(c echo.Context) eventForm {
 	kind := domain.EventKind(c.QueryParam("kind"))
 	if kind != domain.KindConference {
 		kind = domain.KindSeries
 	}
 	f := s.newEventForm(c, kind)
 	f.Action = "/organise/new?kind=" + string(kind)
+	return f
+}
+
+func (s *Server) newEventPage(c echo.Context) error {
+	if err := canCreateEvents(c); err != nil {
+		return err
+	}
+	f := s.createForm(c)
 	zone := "Europe/London"
 	if p := personOf(c); p.Profile.TimeZone != "" {
 		zone = p.Profile.TimeZone
@@ -152,16 +161,28 @@ func splitList(v string) []string {
 	return out
 }
 
-// refuse re-renders a form with what was typed and the problem.
-func (s *Server) refuseEventForm(c echo.Context, f eventForm, err error) error {
+// refillForm copies what was typed into a form's values, so a refused form comes back as
+// typed.
+func refillForm(c echo.Context, v map[string]string) url.Values {
+	form, _ := c.FormParams()
+	for k := range form {
+		v[k] = form.Get(k)
+	}
+	return form
+}
+
+// refuseEventForm re-renders the form built by build with what was typed and the problem;
+// errors that are not the form's problem pass through, without building the form.
+func (s *Server) refuseEventForm(c echo.Context, build func() (eventForm, error), err error) error {
 	de, ok := domain.AsError(err)
 	if !ok || (de.Code != domain.CodeInvalid && de.Code != domain.CodeConflict) {
 		return err
 	}
-	form, _ := c.FormParams()
-	for k := range form {
-		f.V[k] = form.Get(k)
+	f, ferr := build()
+	if ferr != nil {
+		return ferr
 	}
+	form := refillForm(c, f.V)
 	for _, d := range form["weekdays"] {
 		f.Weekdays[d] = true
 	}
@@ -173,19 +194,16 @@ func (s *Server) createEventFromForm(c echo.Context) error {
 	if err := canCreateEvents(c); err != nil {
 		return err
 	}
-	kind := domain.EventKind(c.QueryParam("kind"))
-	if kind != domain.KindConference {
-		kind = domain.KindSeries
-	}
-	f := s.newEventForm(c, kind)
-	f.Action = "/organise/new?kind=" + string(kind)
+	f := s.createForm(c)
+	kind := domain.EventKind(f.Kind)
+	build := func() (eventForm, error) { return f, nil }
 	in, err := inputFromForm(c, kind)
 	if err != nil {
-		return s.refuseEventForm(c, f, err)
+		return s.refuseEventForm(c, build, err)
 	}
 	e, err := s.createEvent(c.Request().Context(), kind, in, personOf(c).ID)
 	if err != nil {
-		return s.refuseEventForm(c, f, err)
+		return s.refuseEventForm(c, build, err)
 	}
 	s.flash(c, "organise.saved")
 	return c.Redirect(http.StatusSeeOther, "/organise/events/"+itoa(e.ID))
@@ -193,11 +211,7 @@ func (s *Server) createEventFromForm(c echo.Context) error {
 
 // managedEvent loads the event in the path and checks the reader may manage it.
 func (s *Server) managedEvent(c echo.Context) (domain.Event, error) {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return domain.Event{}, err
-	}
-	e, err := s.o.Store.EventByID(c.Request().Context(), id)
+	e, err := s.eventFromPath(c)
 	if err != nil {
 		return e, err
 	}
@@ -255,12 +269,16 @@ func (s *Server) editForm(c echo.Context, e domain.Event) (eventForm, error) {
 	for _, l := range list {
 		f.Occs = append(f.Occs, s.view(c, l))
 	}
-	if e.Kind == domain.KindConference {
-		if f.Tracks, err = s.o.Store.Tracks(ctx, e.ID); err != nil {
-			return f, err
-		}
+	f.Tracks, err = s.tracksOf(ctx, e)
+	return f, err
+}
+
+// tracksOf is a conference's tracks (a series has none).
+func (s *Server) tracksOf(ctx context.Context, e domain.Event) ([]domain.Track, error) {
+	if e.Kind != domain.KindConference {
+		return nil, nil
 	}
-	return f, nil
+	return s.o.Store.Tracks(ctx, e.ID)
 }
 
 func (s *Server) manageEventPage(c echo.Context) error {
@@ -280,19 +298,16 @@ func (s *Server) updateEventFromForm(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f, err := s.editForm(c, e)
-	if err != nil {
-		return err
-	}
+	build := func() (eventForm, error) { return s.editForm(c, e) }
 	in, err := inputFromForm(c, e.Kind)
 	if err != nil {
-		return s.refuseEventForm(c, f, err)
+		return s.refuseEventForm(c, build, err)
 	}
 	if in.Organisers == nil {
-		return s.refuseEventForm(c, f, domain.Invalid("organisers", "A series needs at least one organiser."))
+		return s.refuseEventForm(c, build, domain.Invalid("organisers", "A series needs at least one organiser."))
 	}
 	if _, err := s.updateEvent(c.Request().Context(), e.ID, in); err != nil {
-		return s.refuseEventForm(c, f, err)
+		return s.refuseEventForm(c, build, err)
 	}
 	s.flash(c, "organise.saved")
 	return c.Redirect(http.StatusSeeOther, "/organise/events/"+itoa(e.ID))
@@ -316,11 +331,7 @@ func (s *Server) addTrackFromForm(c echo.Context) error {
 		return err
 	}
 	if _, err := s.o.Store.CreateTrack(c.Request().Context(), domain.Track{EventID: e.ID, Name: c.FormValue("name"), Room: c.FormValue("room")}); err != nil {
-		f, ferr := s.editForm(c, e)
-		if ferr != nil {
-			return ferr
-		}
-		return s.refuseEventForm(c, f, err)
+		return s.refuseEventForm(c, func() (eventForm, error) { return s.editForm(c, e) }, err)
 	}
 	s.flash(c, "organise.saved")
 	return c.Redirect(http.StatusSeeOther, "/organise/events/"+itoa(e.ID)+"#tracks")
@@ -373,17 +384,25 @@ func occurrenceFormInput(c echo.Context) (occurrenceInput, error) {
 		in.TrackID = &n
 	}
 	var sps []speakerJSON
-	for i := 0; i < 20; i++ {
-		k := strconv.Itoa(i)
-		name := strings.TrimSpace(form.Get("speaker_name_" + k))
-		if name == "" {
+	for i := range maxFormSpeakers {
+		sp := speakerFromForm(form, i)
+		if sp.Name = strings.TrimSpace(sp.Name); sp.Name == "" {
 			continue
 		}
-		sps = append(sps, speakerJSON{Name: name, Affiliation: form.Get("speaker_affiliation_" + k),
-			Bio: form.Get("speaker_bio_" + k), Link: form.Get("speaker_link_" + k), Email: form.Get("speaker_email_" + k)})
+		sps = append(sps, sp)
 	}
 	in.Speakers = &sps
 	return in, nil
+}
+
+// maxFormSpeakers is how many speaker rows (speaker_name_0 …) the occurrence form may send.
+const maxFormSpeakers = 20
+
+// speakerFromForm reads speaker row i of the occurrence form.
+func speakerFromForm(form url.Values, i int) speakerJSON {
+	k := strconv.Itoa(i)
+	return speakerJSON{Name: form.Get("speaker_name_" + k), Affiliation: form.Get("speaker_affiliation_" + k),
+		Bio: form.Get("speaker_bio_" + k), Link: form.Get("speaker_link_" + k), Email: form.Get("speaker_email_" + k)}
 }
 
 func (s *Server) occurrenceFormFor(c echo.Context, l store.Listed) (occurrenceForm, error) {
@@ -404,13 +423,9 @@ func (s *Server) occurrenceFormFor(c echo.Context, l store.Listed) (occurrenceFo
 	for len(f.Speakers) < len(o.Speakers)+2 {
 		f.Speakers = append(f.Speakers, speakerJSON{})
 	}
-	if l.Event.Kind == domain.KindConference {
-		var err error
-		if f.Tracks, err = s.o.Store.Tracks(c.Request().Context(), l.Event.ID); err != nil {
-			return f, err
-		}
-	}
-	return f, nil
+	var err error
+	f.Tracks, err = s.tracksOf(c.Request().Context(), l.Event)
+	return f, err
 }
 
 func (s *Server) managedOccurrence(c echo.Context) (store.Listed, error) {
@@ -433,23 +448,23 @@ func (s *Server) editOccurrencePage(c echo.Context) error {
 	return s.render(c, http.StatusOK, "occurrence_form.html", f)
 }
 
-func (s *Server) refuseOccurrenceForm(c echo.Context, f occurrenceForm, err error) error {
+// refuseOccurrenceForm is refuseEventForm for the occurrence form: speaker rows come back
+// as typed, empty ones included.
+func (s *Server) refuseOccurrenceForm(c echo.Context, build func() (occurrenceForm, error), err error) error {
 	de, ok := domain.AsError(err)
 	if !ok || de.Code != domain.CodeInvalid {
 		return err
 	}
-	form, _ := c.FormParams()
-	for k := range form {
-		f.V[k] = form.Get(k)
+	f, ferr := build()
+	if ferr != nil {
+		return ferr
 	}
+	form := refillForm(c, f.V)
 	f.Speakers = nil
-	for i := 0; i < 20; i++ {
-		k := strconv.Itoa(i)
-		if _, ok := form["speaker_name_"+k]; !ok {
-			continue
+	for i := range maxFormSpeakers {
+		if _, ok := form["speaker_name_"+strconv.Itoa(i)]; ok {
+			f.Speakers = append(f.Speakers, speakerFromForm(form, i))
 		}
-		f.Speakers = append(f.Speakers, speakerJSON{Name: form.Get("speaker_name_" + k), Affiliation: form.Get("speaker_affiliation_" + k),
-			Bio: form.Get("speaker_bio_" + k), Link: form.Get("speaker_link_" + k), Email: form.Get("speaker_email_" + k)})
 	}
 	f.Error, f.Field = de.Message, de.Field
 	return s.render(c, http.StatusBadRequest, "occurrence_form.html", f)
@@ -460,13 +475,10 @@ func (s *Server) saveOccurrenceFromForm(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f, err := s.occurrenceFormFor(c, l)
-	if err != nil {
-		return err
-	}
+	build := func() (occurrenceForm, error) { return s.occurrenceFormFor(c, l) }
 	in, err := occurrenceFormInput(c)
 	if err != nil {
-		return s.refuseOccurrenceForm(c, f, err)
+		return s.refuseOccurrenceForm(c, build, err)
 	}
 	switch c.FormValue("do") {
 	case "cancel":
@@ -481,10 +493,18 @@ func (s *Server) saveOccurrenceFromForm(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, "/organise/events/"+itoa(l.Event.ID))
 	}
 	if _, err := s.updateOccurrence(c.Request().Context(), l, in); err != nil {
-		return s.refuseOccurrenceForm(c, f, err)
+		return s.refuseOccurrenceForm(c, build, err)
 	}
 	s.flash(c, "organise.saved")
 	return c.Redirect(http.StatusSeeOther, "/organise/occurrences/"+itoa(l.Occurrence.ID))
+}
+
+// addOccurrenceForm is the empty form to add a talk or session to e.
+func (s *Server) addOccurrenceForm(c echo.Context, e domain.Event) (occurrenceForm, error) {
+	f := occurrenceForm{Action: "/organise/events/" + itoa(e.ID) + "/occurrences", Event: e, V: map[string]string{}}
+	var err error
+	f.Tracks, err = s.tracksOf(c.Request().Context(), e)
+	return f, err
 }
 
 func (s *Server) newOccurrencePage(c echo.Context) error {
@@ -492,14 +512,12 @@ func (s *Server) newOccurrencePage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f := occurrenceForm{Action: "/organise/events/" + itoa(e.ID) + "/occurrences", Event: e,
-		V:        map[string]string{"start_date": e.StartDate.Format(time.DateOnly), "start_time": e.StartTime, "duration_minutes": strconv.Itoa(int(e.Duration / time.Minute))},
-		Speakers: []speakerJSON{{}, {}}}
-	if e.Kind == domain.KindConference {
-		if f.Tracks, err = s.o.Store.Tracks(c.Request().Context(), e.ID); err != nil {
-			return err
-		}
+	f, err := s.addOccurrenceForm(c, e)
+	if err != nil {
+		return err
 	}
+	f.V = map[string]string{"start_date": e.StartDate.Format(time.DateOnly), "start_time": e.StartTime, "duration_minutes": strconv.Itoa(int(e.Duration / time.Minute))}
+	f.Speakers = []speakerJSON{{}, {}}
 	return s.render(c, http.StatusOK, "occurrence_form.html", f)
 }
 
@@ -508,19 +526,14 @@ func (s *Server) addOccurrenceFromForm(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f := occurrenceForm{Action: "/organise/events/" + itoa(e.ID) + "/occurrences", Event: e, V: map[string]string{}}
-	if e.Kind == domain.KindConference {
-		if f.Tracks, err = s.o.Store.Tracks(c.Request().Context(), e.ID); err != nil {
-			return err
-		}
-	}
+	build := func() (occurrenceForm, error) { return s.addOccurrenceForm(c, e) }
 	in, err := occurrenceFormInput(c)
 	if err != nil {
-		return s.refuseOccurrenceForm(c, f, err)
+		return s.refuseOccurrenceForm(c, build, err)
 	}
 	l, err := s.addOccurrence(c.Request().Context(), e, in)
 	if err != nil {
-		return s.refuseOccurrenceForm(c, f, err)
+		return s.refuseOccurrenceForm(c, build, err)
 	}
 	s.flash(c, "organise.saved")
 	return c.Redirect(http.StatusSeeOther, "/organise/occurrences/"+itoa(l.Occurrence.ID))

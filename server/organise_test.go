@@ -42,9 +42,19 @@ func TestOrganiserScenarioInForms(t *testing.T) {
 	if r.status != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/organise/events/") {
 		t.Fatalf("create: %d %s", r.status, r.body)
 	}
+	id := strings.TrimPrefix(r.header.Get("Location"), "/organise/events/")
 	manage := b.get(r.header.Get("Location"))
 	if !strings.Contains(manage.body, "Every 2 weeks") {
 		t.Errorf("manage page should describe the rule: %s", manage.body)
+	}
+	// A refused edit comes back as typed, on the stored event's form (its rule in words).
+	badEdit := url.Values{"organisers": {"organiser@example.org"}}
+	for k, v := range bad {
+		badEdit[k] = v
+	}
+	if r := b.post("/organise/events/"+id, badEdit); r.status != 400 || !strings.Contains(r.body, "Mars/Olympus") ||
+		!strings.Contains(r.body, `id="form-error"`) || !strings.Contains(r.body, "Every 2 weeks") {
+		t.Fatalf("a refused edit must come back as typed on the event's form: %d %s", r.status, r.body)
 	}
 	occLinks := regexp.MustCompile(`href="/organise/occurrences/(\d+)"`).FindAllStringSubmatch(manage.body, -1)
 	if len(occLinks) < 3 {
@@ -62,6 +72,13 @@ func TestOrganiserScenarioInForms(t *testing.T) {
 	if r.status != http.StatusSeeOther {
 		t.Fatalf("save speaker: %d %s", r.status, r.body)
 	}
+	// A refused occurrence form keeps every speaker row as typed, the empty ones too.
+	r = b.post("/organise/occurrences/"+first, url.Values{"title": {"Typed title"}, "start_date": {"2026-01-08"}, "start_time": {"15:00"},
+		"duration_minutes": {"an hour"}, "speaker_name_0": {"Dr Typed"}, "speaker_name_1": {""}})
+	if r.status != 400 || !strings.Contains(r.body, `value="Typed title"`) || !strings.Contains(r.body, `name="speaker_name_0" value="Dr Typed"`) ||
+		!strings.Contains(r.body, `name="speaker_name_1" value=""`) || !strings.Contains(r.body, `id="form-error"`) {
+		t.Fatalf("a refused occurrence form must come back as typed: %d %s", r.status, r.body)
+	}
 	b.get("/organise/occurrences/" + second)
 	r = b.post("/organise/occurrences/"+second, url.Values{"start_date": {"2026-01-22"}, "start_time": {"16:30"}, "duration_minutes": {"60"}})
 	if r.status != http.StatusSeeOther {
@@ -69,17 +86,16 @@ func TestOrganiserScenarioInForms(t *testing.T) {
 	}
 	b.get("/organise/occurrences/" + third)
 	r = b.post("/organise/occurrences/"+third, url.Values{"do": {"cancel"}, "reason": {""}})
-	if r.status != 400 {
+	if r.status != 400 || !strings.Contains(r.body, `id="form-error"`) {
 		t.Fatalf("cancel without reason: %d", r.status)
 	}
 	r = b.post("/organise/occurrences/"+third, url.Values{"do": {"cancel"}, "reason": {"Speaker unwell"}})
-	if r.status != http.StatusSeeOther {
-		t.Fatalf("cancel: %d %s", r.status, r.body)
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/organise/occurrences/"+third {
+		t.Fatalf("cancel: %d %s → %s", r.status, r.body, r.header.Get("Location"))
 	}
-	eventPath := r.header.Get("Location")
-	_ = eventPath
-	id := strings.TrimPrefix(manage.body[strings.Index(manage.body, `action="/organise/events/`)+len(`action="/organise/events/`):], "")
-	id = id[:strings.IndexByte(id, '"')]
+	if !strings.Contains(manage.body, `action="/organise/events/`+id+`"`) {
+		t.Errorf("manage page of event %s does not post to itself", id)
+	}
 	b.get("/organise/events/" + id + "/occurrences/new")
 	r = b.post("/organise/events/"+id+"/occurrences", url.Values{"title": {"Recycling panel"}, "start_date": {"2026-02-10"},
 		"start_time": {"14:00"}, "duration_minutes": {"90"}})
@@ -89,10 +105,15 @@ func TestOrganiserScenarioInForms(t *testing.T) {
 
 	// What the public sees.
 	page := p.browser("en").get("/series/battery-materials-seminar")
-	for _, want := range []string{"Single-crystal cathodes", "Dr Ana Rojas", "Speaker unwell", "Recycling panel", "Moved", "Cancelled"} {
+	for _, want := range []string{"Single-crystal cathodes", "Dr Ana Rojas", "Speaker unwell", "Recycling panel", "Moved", "Cancelled",
+		"Fortnightly talks."} {
 		if !strings.Contains(page.body, want) {
 			t.Errorf("series page lacks %q", want)
 		}
+	}
+	manageLink := `href="/organise/events/` + id + `"`
+	if strings.Contains(page.body, manageLink) || !strings.Contains(b.get("/series/battery-materials-seminar").body, manageLink) {
+		t.Errorf("the series page's manage link must show to its organiser only")
 	}
 	occ := p.browser("en").get("/occurrences/" + first)
 	if !strings.Contains(occ.body, "<em>single</em>") || strings.Contains(occ.body, "attendee@example.org") {

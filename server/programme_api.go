@@ -184,13 +184,18 @@ func pathID(c echo.Context, name string) (int64, error) {
 	return id, nil
 }
 
-// eventOfKind loads an event by id and checks it is of the kind the URL names.
-func (s *Server) eventOfKind(c echo.Context, kind domain.EventKind) (domain.Event, error) {
+// eventFromPath loads the event whose id is in the path.
+func (s *Server) eventFromPath(c echo.Context) (domain.Event, error) {
 	id, err := pathID(c, "id")
 	if err != nil {
 		return domain.Event{}, err
 	}
-	e, err := s.o.Store.EventByID(c.Request().Context(), id)
+	return s.o.Store.EventByID(c.Request().Context(), id)
+}
+
+// eventOfKind loads an event by id and checks it is of the kind the URL names.
+func (s *Server) eventOfKind(c echo.Context, kind domain.EventKind) (domain.Event, error) {
+	e, err := s.eventFromPath(c)
 	if err != nil {
 		return e, err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -31,16 +32,8 @@ type progEnv struct {
 
 func newProgEnv(t *testing.T, mutate ...func(*server.Options)) *progEnv {
 	t.Helper()
-	now := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
-	st := store.New(pgtest.New(t), clock)
-	e := &env{t: t, store: st}
-	opts := server.Options{Store: st, DevMail: true, Registry: prometheus.NewRegistry(), Now: clock}
-	for _, m := range mutate {
-		m(&opts)
-	}
-	e.ts = newTestServer(t, opts)
-	pe := &progEnv{env: e, now: now, tokens: map[string]string{}, ids: map[string]int64{}}
+	st, ts, now := newFixedClockServer(t, mutate...)
+	pe := &progEnv{env: &env{t: t, store: st, ts: ts}, now: now, tokens: map[string]string{}, ids: map[string]int64{}}
 	ctx := context.Background()
 	for _, role := range []string{"admin", "organiser", "other", "attendee"} {
 		p, err := st.CreatePerson(ctx, store.NewPerson{Email: role + "@example.org", Name: strings.ToUpper(role[:1]) + role[1:],
@@ -55,6 +48,20 @@ func newProgEnv(t *testing.T, mutate ...func(*server.Options)) *progEnv {
 		pe.tokens[role], pe.ids[role] = secret, p.ID
 	}
 	return pe
+}
+
+// newFixedClockServer starts the server on a fresh database with the clock (its own and the
+// store's) fixed at 2026-01-01 09:00 UTC.
+func newFixedClockServer(tb testing.TB, mutate ...func(*server.Options)) (*store.Store, *httptest.Server, time.Time) {
+	tb.Helper()
+	now := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	st := store.New(pgtest.New(tb), clock)
+	opts := server.Options{Store: st, DevMail: true, Registry: prometheus.NewRegistry(), Now: clock}
+	for _, m := range mutate {
+		m(&opts)
+	}
+	return st, newTestServer(tb, opts), now
 }
 
 // call makes an API request as role ("" = anonymous) and decodes the JSON answer.
@@ -417,7 +424,8 @@ func TestConferenceTimetable(t *testing.T) {
 	b2.http.Jar.SetCookies(u, []*http.Cookie{{Name: "puente_tz", Value: "Europe/London", Path: "/"}})
 	page := b2.get("/conferences/" + conf["slug"].(string))
 	for _, want := range []string{"Materials", "Recycling", "Aula B", "Brine chemistry", "Black mass", "Keynote",
-		"Sunday 10 May 2026", "15:00–16:00", "10:00 Santiago"} {
+		"Sunday 10 May 2026", "15:00–16:00", "10:00 Santiago",
+		`class="button" href="/sign-in?next=`, "webcal://"} { // the shared event intro: register, subscribe
 		if !strings.Contains(page.body, want) {
 			t.Errorf("timetable lacks %q", want)
 		}
