@@ -274,9 +274,7 @@ func (p *person) linkFromMailbox() string {
 }
 
 func TestNewcomerZeroSetup(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the binary and a private PostgreSQL")
-	}
+	skipShort(t, "starts the binary and a private PostgreSQL")
 	bin := buildBinary(t)
 	data := dataDir(t)
 	env := cleanEnv("PUENTE_DATA_DIR=" + data)
@@ -339,9 +337,7 @@ func TestNewcomerZeroSetup(t *testing.T) {
 }
 
 func TestBadStartsSayWhatToDo(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the binary")
-	}
+	skipShort(t, "starts the binary")
 	bin := buildBinary(t)
 	data := dataDir(t)
 
@@ -444,13 +440,49 @@ func lastLine(s string) string {
 
 func apiGet(t *testing.T, u, token string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", u, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := http.DefaultClient.Do(req)
+	code, b := apiDo(t, "GET", u, token, "")
+	return code, string(b)
+}
+
+// apiDo makes one JSON API call with a personal token and returns the status and body.
+func apiDo(t *testing.T, method, u, token, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, u, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, u, err)
+	}
 	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(b)
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, u, err)
+	}
+	return res.StatusCode, b
+}
+
+// e2eRequired is PUENTE_E2E=1 (as CI sets it): every end-to-end test must run, and a
+// missing browser or tool is a failure, not a skip.
+func e2eRequired() bool { return os.Getenv("PUENTE_E2E") == "1" }
+
+// skipShort skips a test that starts the binary under -short, unless e2eRequired.
+func skipShort(t *testing.T, why string) {
+	t.Helper()
+	if testing.Short() && !e2eRequired() {
+		t.Skip(why)
+	}
+}
+
+// missing skips the test for want of what (a browser, a tool), or fails it when
+// e2eRequired.
+func missing(t *testing.T, what string) {
+	t.Helper()
+	if e2eRequired() {
+		t.Fatalf("PUENTE_E2E=1 but %s", what)
+	}
+	t.Skipf("%s; set PUENTE_E2E=1 to make this a failure", what)
 }

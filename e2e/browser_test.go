@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,10 +22,7 @@ func chromiumPath(t *testing.T) string {
 			return p
 		}
 	}
-	if os.Getenv("PUENTE_E2E") == "1" {
-		t.Fatal("PUENTE_E2E=1 but no Chromium found (apt-get install chromium)")
-	}
-	t.Skip("no Chromium installed; set PUENTE_E2E=1 to make this a failure")
+	missing(t, "no Chromium found (apt-get install chromium)")
 	return ""
 }
 
@@ -108,18 +104,11 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 func apiCaller(t *testing.T, base, token string) func(method, path, body string) map[string]any {
 	return func(method, path, body string) map[string]any {
 		t.Helper()
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
+		code, b := apiDo(t, method, base+path, token, body)
 		var out map[string]any
-		_ = json.NewDecoder(res.Body).Decode(&out)
-		if res.StatusCode >= 300 {
-			t.Fatalf("%s %s: %d %v", method, path, res.StatusCode, out)
+		_ = json.Unmarshal(b, &out)
+		if code >= 300 {
+			t.Fatalf("%s %s: %d %s", method, path, code, b)
 		}
 		return out
 	}
@@ -140,9 +129,7 @@ func eval[T any](t *testing.T, ctx context.Context, expr string) T {
 // asks for a link, opens it from the local mailbox, and the link page's script signs
 // them in (the strict CSP must allow it). No page scrolls sideways on the phone.
 func TestBrowserSignInOnPhone(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the binary and a browser")
-	}
+	skipShort(t, "starts the binary and a browser")
 	ctx := newBrowser(t)
 	bin := buildBinary(t)
 	in := start(t, bin, cleanEnv("PUENTE_DATA_DIR="+dataDir(t)))

@@ -25,10 +25,7 @@ func icalJS(t *testing.T) (node, dir string) {
 	dir, _ = filepath.Abs("../calendar/testdata/icaljs")
 	node, err := exec.LookPath("node")
 	if err != nil {
-		if os.Getenv("PUENTE_E2E") == "1" {
-			t.Fatal("node is not installed (PUENTE_E2E=1 requires it)")
-		}
-		t.Skip("node is not installed; set PUENTE_E2E=1 to make this a failure")
+		missing(t, "node is not installed")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "ical.js")); err != nil {
 		cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
@@ -44,9 +41,7 @@ func icalJS(t *testing.T) (node, dir string) {
 // reads that feed and finds exactly the talks, at exactly the instants, that the page
 // shows (in Santiago time, through the year's clock changes).
 func TestFeedFromPageMatchesPage(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the binary and a browser")
-	}
+	skipShort(t, "starts the binary and a browser")
 	node, dir := icalJS(t)
 	ctx := newBrowser(t)
 	bin := buildBinary(t)
@@ -57,14 +52,9 @@ func TestFeedFromPageMatchesPage(t *testing.T) {
 	first := firstThursdayOfJanuary()
 	body := fmt.Sprintf(`{"title":"Battery Materials Seminar","timezone":"Europe/London","start_date":"%s","start_time":"15:00",
 		"duration_minutes":60,"rrule":"FREQ=WEEKLY;INTERVAL=2;BYDAY=TH;UNTIL=%d1231T235959Z"}`, first.Format(time.DateOnly), first.Year())
-	req, _ := http.NewRequest("POST", in.baseURL+"/api/v1/series", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil || res.StatusCode != 201 {
-		t.Fatalf("create series: %v %v", err, res.Status)
+	if code, b := apiDo(t, "POST", in.baseURL+"/api/v1/series", token, body); code != 201 {
+		t.Fatalf("create series: %d %s", code, b)
 	}
-	res.Body.Close()
 
 	if _, err := chromedp.Call(ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "America/Santiago"}); err != nil {
 		t.Fatal(err)

@@ -29,9 +29,7 @@ func newMediaBrowser(t *testing.T) context.Context {
 // ways; the attendee raises a hand, the host's page shows it and invites her onto the
 // stage, and her camera plays on the host's page.
 func TestBrowserLiveRoom(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the binary and browsers")
-	}
+	skipShort(t, "starts the binary and browsers")
 	bin := buildBinary(t)
 	env := cleanEnv("PUENTE_DATA_DIR="+dataDir(t), "PUENTE_RTC_LOOPBACK_ONLY=true", "PUENTE_LOG_LEVEL=debug")
 	runCLI(t, bin, env, 0, "admin", "user", "create", "--email", "host@example.org", "--admin")

@@ -26,9 +26,7 @@ func browserSignIn(t *testing.T, ctx context.Context, base, email string) {
 // and Santiago; an attendee whose browser is in Santiago sees the talks at Santiago time
 // without setting anything.
 func TestBrowserSeriesAndSantiagoViewer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the binary and a browser")
-	}
+	skipShort(t, "starts the binary and a browser")
 	ctx := newBrowser(t)
 	bin := buildBinary(t)
 	env := cleanEnv("PUENTE_DATA_DIR=" + dataDir(t))

@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -14,9 +12,7 @@ import (
 // Two people register in real browsers for a session with one place; the second waits;
 // the first cancels; the second's promotion email arrives; the organiser exports the CSV.
 func TestBrowserRegistrationWaitlistAndCSV(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the binary and browsers")
-	}
+	skipShort(t, "starts the binary and browsers")
 	bin := buildBinary(t)
 	env := cleanEnv("PUENTE_DATA_DIR=" + dataDir(t))
 	runCLI(t, bin, env, 0, "admin", "user", "create", "--email", "admin@example.org", "--admin")
@@ -27,24 +23,11 @@ func TestBrowserRegistrationWaitlistAndCSV(t *testing.T) {
 	api := apiCaller(t, in.baseURL, token)
 	// org@ needs the organiser role to create the series: the admin grants it through the API.
 	adminToken := lastLine(runCLI(t, bin, env, 0, "admin", "token", "create", "--email", "admin@example.org"))
-	people := func() map[string]any {
-		req, _ := http.NewRequest("GET", in.baseURL+"/api/v1/people?q=org@example.org", nil)
-		req.Header.Set("Authorization", "Bearer "+adminToken)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		var out map[string]any
-		_ = json.NewDecoder(res.Body).Decode(&out)
-		return out
-	}()
+	people := apiCaller(t, in.baseURL, adminToken)("GET", "/api/v1/people?q=org@example.org", "")
 	orgID := people["people"].([]any)[0].(map[string]any)["id"]
-	req, _ := http.NewRequest("PUT", fmt.Sprintf("%s/api/v1/people/%v/roles", in.baseURL, orgID), strings.NewReader(`{"is_admin":false,"is_organiser":true}`))
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	req.Header.Set("Content-Type", "application/json")
-	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 200 {
-		t.Fatalf("grant organiser: %v %v", err, res.Status)
+	if code, b := apiDo(t, "PUT", fmt.Sprintf("%s/api/v1/people/%v/roles", in.baseURL, orgID), adminToken,
+		`{"is_admin":false,"is_organiser":true}`); code != 200 {
+		t.Fatalf("grant organiser: %d %s", code, b)
 	}
 
 	day := firstThursdayOfJanuary()

@@ -17,9 +17,7 @@ var textLink = regexp.MustCompile(`http://\S+/sign-in/link\?token=\S+`)
 // With DATABASE_URL and SMTP_URL set, the sign-in link arrives by real SMTP, in the
 // language the person used, and the mailbox page is not served.
 func TestSignInByEmailOverSMTP(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the binary")
-	}
+	skipShort(t, "starts the binary")
 	bin := buildBinary(t)
 	smtp := smtptest.NewServer(t)
 	env := cleanEnv("PUENTE_DATA_DIR="+dataDir(t), "DATABASE_URL="+pgtest.NewURL(t), "SMTP_URL="+smtp.URL(),

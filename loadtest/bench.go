@@ -80,16 +80,16 @@ type Result struct {
 
 // trackStats counts what a viewer received on one track (written by its reader only).
 type trackStats struct {
-	packets, bytes atomic.Int64
-	highest        atomic.Int64 // extended sequence number, -1 before the first packet
+	packets atomic.Int64
+	// The extended sequence numbers of the first packet and of the highest so far;
+	// highest is -1 before the first packet.
+	first, highest atomic.Int64
 }
 
 type viewer struct {
 	client  *Client
-	opened  time.Time
 	firstAt atomic.Int64 // unix nanos of the first media packet (video when there is video)
 	tracks  sync.Map     // track id → *trackStats
-	nTracks atomic.Int32
 }
 
 // speakersOf says how many speakers publish what in a scenario.
@@ -193,7 +193,6 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		v := &viewer{}
 		a, err := Admit(ctx, hc, srv.URL, sess.ViewerTokens[i], sess.OccurrenceID)
 		if err == nil {
-			v.opened = time.Now()
 			v.client, err = Join(ctx, api, srv.URL, a, v.onTrack(video))
 		}
 		if err != nil {
@@ -246,7 +245,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		}
 		if f := v.firstAt.Load(); f != 0 {
 			res.ViewersConnected++
-			joins = append(joins, float64(time.Unix(0, f).Sub(v.opened))/1e6)
+			joins = append(joins, float64(time.Unix(0, f).Sub(v.client.Opened))/1e6)
 		}
 	}
 	res.JoinMsP50, res.JoinMsP95, res.JoinMsMax = percentile(joins, 50), percentile(joins, 95), percentile(joins, 100)
@@ -365,17 +364,17 @@ func readProcIf(pid int) (ProcSample, error) {
 	return ReadProc(pid)
 }
 
-// onTrack counts a received track's packets until it ends.
+// onTrack counts a received track's packets until it ends. It runs once per packet per
+// viewer: no allocations, no locks, and as few atomic operations as the readers of the
+// counts need.
 func (v *viewer) onTrack(video bool) func(Track) {
 	return func(t Track) {
 		st := &trackStats{}
 		st.highest.Store(-1)
 		v.tracks.Store(t.Remote.ID(), st)
-		v.nTracks.Add(1)
 		marksJoin := !video || t.Remote.Kind() == webrtc.RTPCodecTypeVideo
 		buf := make([]byte, 1600)
-		var cycles int64
-		last := -1
+		highest := int64(-1)
 		for {
 			n, _, err := t.Remote.Read(buf)
 			if err != nil {
@@ -384,30 +383,45 @@ func (v *viewer) onTrack(video bool) func(Track) {
 			if n < 12 {
 				continue
 			}
-			if marksJoin && v.firstAt.Load() == 0 {
+			if marksJoin {
 				v.firstAt.CompareAndSwap(0, time.Now().UnixNano())
+				marksJoin = false
 			}
-			seq := int(buf[2])<<8 | int(buf[3])
-			if last >= 0 && seq < last && last-seq > 0x8000 {
-				cycles++
+			ext := extendSeq(highest, uint16(buf[2])<<8|uint16(buf[3]))
+			if highest < 0 {
+				st.first.Store(ext)
 			}
-			if last < 0 || seq > last || last-seq > 0x8000 {
-				last = seq
-			}
-			ext := cycles<<16 | int64(seq)
-			if ext > st.highest.Load() {
+			if ext > highest {
+				highest = ext
 				st.highest.Store(ext)
 			}
 			st.packets.Add(1)
-			st.bytes.Add(int64(n))
 		}
 	}
+}
+
+// extendSeq extends a 16-bit RTP sequence number to the value nearest the highest
+// extended one so far (-1: none yet), so that wrapping counts up and a late packet from
+// before a wrap counts down.
+func extendSeq(highest int64, seq uint16) int64 {
+	if highest < 0 {
+		return int64(seq)
+	}
+	ext := highest&^0xffff | int64(seq)
+	switch {
+	case ext < highest-0x8000:
+		ext += 0x10000
+	case ext > highest+0x8000:
+		ext -= 0x10000
+	}
+	return ext
 }
 
 type receipt struct{ packets, expected int64 }
 
 // received sums what viewers got: packets, and packets expected from the sequence numbers
-// seen (the difference between two readings is what was lost in between).
+// seen since each track's first packet (the difference between two readings is what was
+// lost in between).
 func received(vs []*viewer) receipt {
 	var r receipt
 	for _, v := range vs {
@@ -418,7 +432,7 @@ func received(vs []*viewer) receipt {
 			st := val.(*trackStats)
 			r.packets += st.packets.Load()
 			if h := st.highest.Load(); h >= 0 {
-				r.expected += h + 1
+				r.expected += h - st.first.Load() + 1
 			}
 			return true
 		})
@@ -426,14 +440,12 @@ func received(vs []*viewer) receipt {
 	return r
 }
 
-func percentile(xs []float64, p float64) float64 {
+// percentile is the p-th percentile of xs (nearest rank), rounded to a tenth.
+func percentile(xs []float64, p int) float64 {
 	if len(xs) == 0 {
 		return 0
 	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	i := int(math.Ceil(p/100*float64(len(s)))) - 1
-	return math.Round(s[max(0, min(i, len(s)-1))]*10) / 10
+	return math.Round(nearestRank(slices.Sorted(slices.Values(xs)), p)*10) / 10
 }
 
 func sleep(ctx context.Context, d time.Duration) {
@@ -476,10 +488,7 @@ func newPublisher(c *Client, i int, withVideo bool, bitrate int) (*publisher, er
 	}
 	tracks[p.audio] = "microphone"
 	if withVideo {
-		p.v = NewVideo()
-		if bitrate > 0 {
-			p.v.Bitrate = bitrate
-		}
+		p.v = newVideo(bitrate)
 		if p.video, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000},
 			fmt.Sprintf("cam%d", i), fmt.Sprintf("speaker%d", i)); err != nil {
 			return nil, err
@@ -522,26 +531,50 @@ func drainRTCP(s *webrtc.RTPSender, wantKey *atomic.Bool) {
 
 // run paces frames in real time until ctx ends.
 func (p *publisher) run(ctx context.Context) {
-	audioTick := time.NewTicker(p.a.Interval())
-	defer audioTick.Stop()
-	var videoC <-chan time.Time
-	if p.v != nil {
-		vt := time.NewTicker(p.v.Interval())
-		defer vt.Stop()
-		videoC = vt.C
+	pace(ctx, p.a, p.v, func() bool { return p.wantKey.Swap(false) }, func(video bool, pkts []rtp.Packet) {
+		track := p.audio
+		if video {
+			track = p.video
+		}
+		for i := range pkts {
+			_ = track.WriteRTP(&pkts[i])
+		}
+	})
+}
+
+// newVideo is NewVideo at bitrate bits per second (0: NewVideo's own).
+func newVideo(bitrate int) *Video {
+	v := NewVideo()
+	if bitrate > 0 {
+		v.Bitrate = bitrate
 	}
+	return v
+}
+
+// pace makes one speaker's media in real time until ctx ends: an audio packet every
+// a.Interval() and, with v, a video frame every v.Interval(), a keyframe when keyframe
+// (nil: never) says one was asked for. send gets each packet or frame (valid until it
+// returns).
+func pace(ctx context.Context, a *Audio, v *Video, keyframe func() bool, send func(video bool, pkts []rtp.Packet)) {
+	at := time.NewTicker(a.Interval())
+	defer at.Stop()
+	var vc <-chan time.Time
+	if v != nil {
+		vt := time.NewTicker(v.Interval())
+		defer vt.Stop()
+		vc = vt.C
+	}
+	audio := make([]rtp.Packet, 1) // reused: nothing allocated per packet
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-audioTick.C:
-			pkt := p.a.Next()
-			_ = p.audio.WriteRTP(&pkt)
-		case <-videoC:
-			pkts, _ := p.v.Next(p.wantKey.Swap(false))
-			for i := range pkts {
-				_ = p.video.WriteRTP(&pkts[i])
-			}
+		case <-at.C:
+			audio[0] = a.Next()
+			send(false, audio)
+		case <-vc:
+			pkts, _ := v.Next(keyframe != nil && keyframe())
+			send(true, pkts)
 		}
 	}
 }
@@ -558,57 +591,31 @@ func runFloor(ctx context.Context, receivers, speakers int, video bool, bitrate 
 	if err != nil {
 		return floorResult{}, err
 	}
-	fctx, cancel := context.WithTimeout(ctx, d+time.Second)
-	defer cancel()
-	var wg sync.WaitGroup
-	var mu sync.Mutex // one sender socket
-	send := func(pkt *rtp.Packet, buf []byte) []byte {
-		b, err := pkt.MarshalTo(buf[:cap(buf)])
-		if err == nil {
-			mu.Lock()
-			_ = f.Send(buf[:b])
-			mu.Unlock()
-		}
-		return buf
-	}
-	sleep(fctx, 500*time.Millisecond) // the relay settles
+	sleep(ctx, 500*time.Millisecond) // the relay settles
 	s0, _ := ReadProc(f.PID())
 	t0 := time.Now()
+	fctx, cancel := context.WithDeadline(ctx, t0.Add(d))
+	defer cancel()
+	var wg sync.WaitGroup
 	for i := range speakers {
+		var v *Video
+		if video {
+			v = newVideo(bitrate)
+		}
+		buf := make([]byte, 1500)
 		wg.Go(func() {
-			a := NewAudio()
-			var v *Video
-			if video {
-				v = NewVideo()
-				if bitrate > 0 {
-					v.Bitrate = bitrate
+			pace(fctx, NewAudio(), v, nil, func(isVideo bool, pkts []rtp.Packet) {
+				ssrc := uint32(1000 + i)
+				if isVideo {
+					ssrc = uint32(2000 + i)
 				}
-			}
-			buf := make([]byte, 1500)
-			at := time.NewTicker(a.Interval())
-			defer at.Stop()
-			var vc <-chan time.Time
-			if v != nil {
-				vt := time.NewTicker(v.Interval())
-				defer vt.Stop()
-				vc = vt.C
-			}
-			for time.Since(t0) < d {
-				select {
-				case <-fctx.Done():
-					return
-				case <-at.C:
-					pkt := a.Next()
-					pkt.SSRC = uint32(1000 + i)
-					buf = send(&pkt, buf)
-				case <-vc:
-					pkts, _ := v.Next(false)
-					for j := range pkts {
-						pkts[j].SSRC = uint32(2000 + i)
-						buf = send(&pkts[j], buf)
+				for j := range pkts {
+					pkts[j].SSRC = ssrc
+					if n, err := pkts[j].MarshalTo(buf); err == nil {
+						_ = f.Send(buf[:n])
 					}
 				}
-			}
+			})
 		})
 	}
 	wg.Wait()

@@ -39,3 +39,31 @@ func TestWebinarRun(t *testing.T) {
 		t.Errorf("errors: %v", res.Errors)
 	}
 }
+
+// Extended sequence numbers count on across a wrap, and a packet that arrives late from
+// before the wrap (a NACKed resend) neither moves the count nor starts another cycle.
+func TestExtendSeq(t *testing.T) {
+	highest := int64(-1)
+	for _, c := range []struct {
+		seq  uint16
+		want int64
+	}{
+		{65533, 65533},
+		{65535, 65535},
+		{0, 65536},
+		{65534, 65534}, // late, from before the wrap
+		{2, 65538},
+		{1, 65537}, // reordered
+		{65535, 65535},
+		{3, 65539},
+		{0x8000 + 3, 0x18003},
+		{0xfff0, 0x1fff0},
+		{10, 0x2000a},
+	} {
+		got := extendSeq(highest, c.seq)
+		if got != c.want {
+			t.Fatalf("after %d, seq %d: got %d, want %d", highest, c.seq, got, c.want)
+		}
+		highest = max(highest, got)
+	}
+}

@@ -43,9 +43,9 @@ import (
 
 // Environment of the floor child process.
 const (
-	// roleFloor is the value of RoleEnv (PUENTE_BENCH_ROLE) that makes a process a floor
+	// RoleFloor is the value of RoleEnv (PUENTE_BENCH_ROLE) that makes a process a floor
 	// relay: its main calls FloorMain.
-	roleFloor = "floor"
+	RoleFloor = "floor"
 
 	EnvFloorReceivers = "PUENTE_FLOOR_RECEIVERS" // number of receivers (checked against the setup line)
 	EnvFloorBatch     = "PUENTE_FLOOR_BATCH"     // packets per sendmmsg; 1 (default): one sendto per packet
@@ -138,7 +138,7 @@ type floorReceiver struct {
 type Floor struct {
 	cmd     *exec.Cmd
 	stdin   io.WriteCloser
-	stderr  *stderrTail
+	stderr  *tailBuffer
 	send    *net.UDPConn
 	recv    []*net.UDPConn
 	rx      []floorRx
@@ -169,8 +169,8 @@ func StartFloor(ctx context.Context, o FloorOptions) (*Floor, error) {
 
 // startFloor is StartFloor; tap, when set, sees every packet a receiver reads (tests).
 func startFloor(ctx context.Context, o FloorOptions, tap func(receiver int, pkt []byte)) (f *Floor, err error) {
-	if os.Getenv(RoleEnv) == roleFloor {
-		return nil, errors.New("start floor: this process is itself a floor child; the executable must call loadtest.FloorMain when " + RoleEnv + "=" + roleFloor)
+	if os.Getenv(RoleEnv) == RoleFloor {
+		return nil, errors.New("start floor: this process is itself a floor child; the executable must call loadtest.FloorMain when " + RoleEnv + "=" + RoleFloor)
 	}
 	if o.Receivers < 1 {
 		return nil, fmt.Errorf("start floor: %d receivers: need at least 1", o.Receivers)
@@ -192,7 +192,7 @@ func startFloor(ctx context.Context, o FloorOptions, tap func(receiver int, pkt 
 	}
 
 	f = &Floor{profile: name, rx: make([]floorRx, o.Receivers),
-		ready: make(chan string, 1), stdoutDone: make(chan struct{}), stderr: &stderrTail{max: 8 << 10}}
+		ready: make(chan string, 1), stdoutDone: make(chan struct{}), stderr: &tailBuffer{max: 8 << 10}}
 	var writeDone chan struct{} // the setup line's writer goroutine ended
 	defer func() {
 		if err != nil {
@@ -234,7 +234,7 @@ func startFloor(ctx context.Context, o FloorOptions, tap func(receiver int, pkt 
 	}
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(),
-		RoleEnv+"="+roleFloor,
+		RoleEnv+"="+RoleFloor,
 		EnvFloorReceivers+"="+strconv.Itoa(o.Receivers),
 		EnvFloorBatch+"="+strconv.Itoa(o.Batch),
 		EnvFloorProfile+"="+name,
@@ -441,34 +441,6 @@ func (f *Floor) closeSockets() {
 		_ = c.Close()
 	}
 	f.wg.Wait()
-}
-
-// stderrTail keeps the last max bytes written to it (the child's stderr, for errors).
-type stderrTail struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
-}
-
-func (t *stderrTail) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if len(t.b) > t.max {
-		t.b = append(t.b[:0], t.b[len(t.b)-t.max:]...)
-	}
-	return len(p), nil
-}
-
-// suffix is ": <stderr>" when the child wrote to stderr.
-func (t *stderrTail) suffix() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s := strings.TrimSpace(string(t.b))
-	if s == "" {
-		return ""
-	}
-	return ": " + s
 }
 
 // FloorMain runs this process as a floor relay (see the package's floor protocol above) and

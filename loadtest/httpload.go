@@ -185,9 +185,12 @@ func httpPercentiles(l []time.Duration) (p50, p90, p99, maxL time.Duration) {
 		return 0, 0, 0, 0
 	}
 	slices.Sort(l)
-	rank := func(p int) time.Duration {
-		i := (p*len(l) + 99) / 100 // ceil(p/100 × n)
-		return l[max(i, 1)-1]
-	}
-	return rank(50), rank(90), rank(99), l[len(l)-1]
+	return nearestRank(l, 50), nearestRank(l, 90), nearestRank(l, 99), l[len(l)-1]
+}
+
+// nearestRank is the smallest value of sorted (ascending, not empty) that at least p% of
+// them do not exceed.
+func nearestRank[T any](sorted []T, p int) T {
+	i := (p*len(sorted) + 99) / 100 // ceil(p/100 × n)
+	return sorted[max(i, 1)-1]
 }

@@ -12,9 +12,9 @@ import (
 // StartServer re-execute os.Executable(), which under go test is this binary.
 func TestMain(m *testing.M) {
 	switch os.Getenv(RoleEnv) {
-	case roleFloor:
+	case RoleFloor:
 		os.Exit(FloorMain())
-	case "server":
+	case RoleServer:
 		os.Exit(cli.Main(os.Args[1:]))
 	}
 	pgtest.Main(m)

@@ -24,8 +24,12 @@ import (
 )
 
 // RoleEnv names the environment variable with which cmd/puente-bench runs itself as one of
-// its helper processes: "server" (Puente itself) or "floor" (the bare relay).
+// its helper processes: RoleServer (Puente itself) or RoleFloor (the bare relay).
 const RoleEnv = "PUENTE_BENCH_ROLE"
+
+// RoleServer is the value of RoleEnv that makes a process the server under test: its main
+// calls Puente's (cli.Main).
+const RoleServer = "server"
 
 // Server is the Puente process under test.
 type Server struct {
@@ -53,7 +57,7 @@ func StartServer(ctx context.Context, databaseURL string, log *slog.Logger, extr
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return nil, err
 	}
-	s := &Server{dir: dir, logs: &tailBuffer{}}
+	s := &Server{dir: dir, logs: &tailBuffer{max: 16 << 10}}
 	ok := false
 	defer func() {
 		if !ok {
@@ -87,7 +91,7 @@ func StartServer(ctx context.Context, databaseURL string, log *slog.Logger, extr
 	}
 	s.PprofURL = fmt.Sprintf("http://127.0.0.1:%d", pprofPort)
 	s.cmd = exec.Command(exe, "serve")
-	s.cmd.Env = append(os.Environ(), RoleEnv+"=server", "DATABASE_URL="+databaseURL,
+	s.cmd.Env = append(os.Environ(), RoleEnv+"="+RoleServer, "DATABASE_URL="+databaseURL,
 		"PUENTE_DATA_DIR="+filepath.Join(dir, "data"), fmt.Sprintf("PUENTE_ADDR=127.0.0.1:%d", port),
 		"PUENTE_BASE_URL="+s.URL, "PUENTE_RTC_LOOPBACK_ONLY=true", "PUENTE_RTC_UDP_PORT=0", "PUENTE_RTC_TCP_PORT=-1",
 		"PUENTE_LOG_LEVEL=warn", "SMTP_URL=", fmt.Sprintf("PUENTE_PPROF_ADDR=127.0.0.1:%d", pprofPort))
@@ -223,18 +227,19 @@ func Metrics(ctx context.Context, base string, names ...string) (map[string]floa
 	return out, nil
 }
 
-// tailBuffer keeps the last 16 KiB written to it.
+// tailBuffer keeps the last max bytes written to it (a child process's output, for errors).
 type tailBuffer struct {
-	mu sync.Mutex
-	b  []byte
+	mu  sync.Mutex
+	max int
+	b   []byte
 }
 
 func (t *tailBuffer) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.b = append(t.b, p...)
-	if len(t.b) > 16<<10 {
-		t.b = append(t.b[:0], t.b[len(t.b)-16<<10:]...)
+	if len(t.b) > t.max {
+		t.b = append(t.b[:0], t.b[len(t.b)-t.max:]...)
 	}
 	return len(p), nil
 }
@@ -243,6 +248,14 @@ func (t *tailBuffer) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return string(t.b)
+}
+
+// suffix is ": <output>" when the child wrote anything.
+func (t *tailBuffer) suffix() string {
+	if s := strings.TrimSpace(t.String()); s != "" {
+		return ": " + s
+	}
+	return ""
 }
 
 // Profile records the server's profile of a kind over d into file (Go's pprof format):

@@ -34,18 +34,9 @@ func Prepare(ctx context.Context, databaseURL string, speakers, viewers int) (Se
 	}
 	defer pool.Close()
 	st := store.New(pool, nil)
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	run := hex.EncodeToString(b[:]) // several runs can share a database
+	run := runID()
 	person := func(kind string, i int, organiser bool) (domain.Person, string, error) {
-		p, err := st.CreatePerson(ctx, store.NewPerson{Email: fmt.Sprintf("%s%d-%s@bench.invalid", kind, i, run),
-			Name: fmt.Sprintf("%s %d", kind, i), IsOrganiser: organiser})
-		if err != nil {
-			return p, "", err
-		}
-		secret, hash := domain.NewSecret(domain.PrefixAPIToken)
-		_, err = st.CreateAPIToken(ctx, p.ID, "bench", hash)
-		return p, secret, err
+		return personWithToken(ctx, st, kind, i, run, organiser)
 	}
 	var organisers []string
 	var creator int64
@@ -93,18 +84,32 @@ func PreparePeople(ctx context.Context, databaseURL string, n int) ([]string, er
 	}
 	defer pool.Close()
 	st := store.New(pool, nil)
+	run := runID()
+	return people(ctx, n, func(i int) (string, error) {
+		_, tok, err := personWithToken(ctx, st, "person", i, run, false)
+		return tok, err
+	})
+}
+
+// runID tells one run's people and sessions from another's: several runs can share a
+// database.
+func runID() string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
-	run := hex.EncodeToString(b[:])
-	return people(ctx, n, func(i int) (string, error) {
-		p, err := st.CreatePerson(ctx, store.NewPerson{Email: fmt.Sprintf("person%d-%s@bench.invalid", i, run), Name: fmt.Sprintf("Person %d", i)})
-		if err != nil {
-			return "", err
-		}
-		secret, hash := domain.NewSecret(domain.PrefixAPIToken)
-		_, err = st.CreateAPIToken(ctx, p.ID, "bench", hash)
-		return secret, err
-	})
+	return hex.EncodeToString(b[:])
+}
+
+// personWithToken makes the i-th account of a kind ("speaker", "viewer", "person") for a
+// run, with a personal API token, and returns the token.
+func personWithToken(ctx context.Context, st *store.Store, kind string, i int, run string, organiser bool) (domain.Person, string, error) {
+	p, err := st.CreatePerson(ctx, store.NewPerson{Email: fmt.Sprintf("%s%d-%s@bench.invalid", kind, i, run),
+		Name: fmt.Sprintf("%s %d", kind, i), IsOrganiser: organiser})
+	if err != nil {
+		return p, "", err
+	}
+	secret, hash := domain.NewSecret(domain.PrefixAPIToken)
+	_, err = st.CreateAPIToken(ctx, p.ID, "bench", hash)
+	return p, secret, err
 }
 
 // people runs mk for 0..n-1, eight at a time, and collects the tokens.

@@ -25,9 +25,9 @@ import (
 
 func main() {
 	switch os.Getenv(loadtest.RoleEnv) {
-	case "server": // the server under test, as a process of its own
+	case loadtest.RoleServer: // the server under test, as a process of its own
 		os.Exit(cli.Main(os.Args[1:]))
-	case "floor":
+	case loadtest.RoleFloor:
 		os.Exit(loadtest.FloorMain())
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
