@@ -412,7 +412,6 @@ func (d *DownTrack) resend(seq uint16) bool {
 	return err == nil && w > 0
 }
 
-
 // vp8Keyframe reads the VP8 payload descriptor (RFC 7741 §4.2) and the first byte of the
 // VP8 frame header: a keyframe starts a partition 0 with its inverse key frame bit clear.
 func vp8Keyframe(p []byte) bool {
