@@ -97,8 +97,8 @@ func parseWeekdayCode(s string) (time.Weekday, bool) {
 // rruleErr makes an error for field "rrule"; text quoted from the rule is cut short.
 func rruleErr(format string, args ...any) *domain.Error {
 	for i, a := range args {
-		if s, ok := a.(string); ok && len(s) > 30 {
-			args[i] = s[:30] + "…"
+		if s, ok := a.(string); ok {
+			args[i] = domain.Clip(s)
 		}
 	}
 	return domain.Invalid("rrule", fmt.Sprintf(format, args...))

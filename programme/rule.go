@@ -75,13 +75,9 @@ func loadZone(zone string) (*time.Location, error) {
 	case "Local":
 		return nil, domain.Invalid("timezone", "Choose a named time zone, such as Europe/London, not the server's local time")
 	}
-	shown := zone
-	if len(shown) > 60 {
-		shown = shown[:60] + "…"
-	}
 	loc, err := time.LoadLocation(zone)
 	if err != nil {
-		return nil, domain.Invalid("timezone", fmt.Sprintf("Unknown time zone %q; use a name such as Europe/London or America/Santiago", shown))
+		return nil, domain.Invalid("timezone", fmt.Sprintf("Unknown time zone %s; use a name such as Europe/London or America/Santiago", domain.Quote(zone)))
 	}
 	return loc, nil
 }

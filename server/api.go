@@ -35,12 +35,12 @@ func decodeJSON(c echo.Context, v any) error {
 		case errors.As(err, &syn):
 			return domain.Invalid("", fmt.Sprintf("The body is not valid JSON (at byte %d).", syn.Offset))
 		case errors.As(err, &typ):
-			return domain.Invalid(typ.Field, fmt.Sprintf("The field %q must be a %s.", typ.Field, typ.Type))
+			return domain.Invalid(domain.Clip(typ.Field), fmt.Sprintf("The field %s must be a %s.", domain.Quote(typ.Field), typ.Type))
 		case errors.Is(err, io.EOF):
 			return domain.Invalid("", "The request body is empty; send a JSON object.")
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return domain.Invalid(field, fmt.Sprintf("Unknown field %q.", field))
+			return domain.Invalid(domain.Clip(field), fmt.Sprintf("Unknown field %s.", domain.Quote(field)))
 		default:
 			return domain.Invalid("", "The body is not valid JSON.")
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/store"
 )
 
 // statusOf is the one table from error codes to HTTP statuses.
@@ -76,6 +77,13 @@ func toDomainError(err error) *domain.Error {
 			msg = "The request body is too large."
 		}
 		return &domain.Error{Code: codeOfStatus(he.Code), Message: msg, Err: err}
+	}
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return &domain.Error{Code: domain.CodeTooLarge, Message: "The request body is too large.", Err: err}
+	}
+	if store.Unreachable(err) {
+		return &domain.Error{Code: domain.CodeUnavailable, Message: "The database is not reachable; please try again in a moment.", Err: err}
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return &domain.Error{Code: domain.CodeUnavailable, Message: "The request took too long; please try again.", Err: err}

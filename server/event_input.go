@@ -51,7 +51,7 @@ var hhmm = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
 func parseDate(field, v string) (time.Time, error) {
 	d, err := time.Parse(time.DateOnly, strings.TrimSpace(v))
 	if err != nil {
-		return d, domain.Invalid(field, fmt.Sprintf("Give the date as YYYY-MM-DD, for example 2026-03-12 (got %q).", v))
+		return d, domain.Invalid(field, fmt.Sprintf("Give the date as YYYY-MM-DD, for example 2026-03-12 (got %s).", domain.Quote(v)))
 	}
 	return d, nil
 }
@@ -61,7 +61,7 @@ func parseWalls(field string, vals []string) ([]time.Time, error) {
 	for _, v := range vals {
 		t, err := time.Parse("2006-01-02T15:04", strings.TrimSpace(v))
 		if err != nil {
-			return nil, domain.Invalid(field, fmt.Sprintf("Give local date-times as YYYY-MM-DDTHH:MM, for example 2026-03-12T15:00 (got %q).", v))
+			return nil, domain.Invalid(field, fmt.Sprintf("Give local date-times as YYYY-MM-DDTHH:MM, for example 2026-03-12T15:00 (got %s).", domain.Quote(v)))
 		}
 		out = append(out, t)
 	}

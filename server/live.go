@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -148,22 +146,12 @@ func webSocketURL(c echo.Context) string {
 	return scheme + "://" + c.Request().Host + "/live/ws"
 }
 
-// allowedOrigins: the base URL's origin, and the request's own host (same origin behind a
-// proxy that keeps the Host header).
-func (s *Server) allowedOrigin(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return false
-	}
-	o, err := url.Parse(origin)
-	if err != nil {
-		return false
-	}
-	base := s.o.BaseURL
-	if strings.EqualFold(o.Scheme, base.Scheme) && strings.EqualFold(o.Host, base.Host) {
-		return true
-	}
-	return strings.EqualFold(o.Host, r.Host)
+// originAllowed: the base URL's origin, and the origin of the page's own address (same
+// origin behind a proxy that keeps the Host header), scheme included: an http page may not
+// open the socket of an https site, nor the reverse. Default ports and case are ignored.
+func (s *Server) originAllowed(c echo.Context) func(*http.Request) bool {
+	own := signaling.NewUpgrader([]string{s.o.BaseURL.String(), c.Scheme() + "://" + c.Request().Host})
+	return func(r *http.Request) bool { return own.OriginAllowed(r.Header.Get("Origin")) }
 }
 
 // liveSocket upgrades a request from one of our own pages to the room websocket.
@@ -171,11 +159,12 @@ func (s *Server) liveSocket(c echo.Context) error {
 	if s.o.Live == nil {
 		return &domain.Error{Code: domain.CodeUnavailable, Message: "Live sessions are not available on this server."}
 	}
-	if !s.allowedOrigin(c.Request()) {
+	allowed := s.originAllowed(c)
+	if !allowed(c.Request()) {
 		return &domain.Error{Code: domain.CodeForbidden, Message: "Live rooms open only from this site's own pages."}
 	}
 	up := websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096, HandshakeTimeout: 10 * time.Second,
-		CheckOrigin: s.allowedOrigin}
+		CheckOrigin: allowed}
 	ws, err := up.Upgrade(c.Response(), c.Request(), nil)
 	if err != nil {
 		return nil // the upgrader has answered

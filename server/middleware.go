@@ -1,18 +1,23 @@
 package server
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/i18n"
@@ -147,10 +152,18 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// limitBody refuses bodies over the limit with 413 before reading them.
+// limitBody refuses bodies over the limit with 413: at once when Content-Length says so,
+// and otherwise (a chunked body) as soon as reading passes the limit, which the readers of
+// the body (JSON and form decoding) report as http.MaxBytesError.
 func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
-	limit := middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: fmt.Sprintf("%dB", s.o.MaxBodyBytes)})
-	return limit(next)
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.ContentLength > s.o.MaxBodyBytes {
+			return &domain.Error{Code: domain.CodeTooLarge, Message: "The request body is too large."}
+		}
+		r.Body = http.MaxBytesReader(c.Response(), r.Body, s.o.MaxBodyBytes)
+		return next(c)
+	}
 }
 
 // authenticate finds who is making the request: a bearer token (API only) or the session
@@ -208,28 +221,84 @@ func (s *Server) chooseLanguage(next echo.HandlerFunc) echo.HandlerFunc {
 // token in _csrf, scripts in X-CSRF-Token. API requests without a session cookie (bearer
 // tokens, or anonymous) carry no ambient credentials to abuse and need none; they get their
 // 401/403 from the authorisation checks instead.
-func (s *Server) csrf() echo.MiddlewareFunc {
-	return middleware.CSRFWithConfig(middleware.CSRFConfig{
-		Skipper: func(c echo.Context) bool {
-			if b, _ := c.Get(keyBearer).(bool); b {
-				return true
+//
+// The token is a MAC of the session's own secret, so a token from one session (another
+// person's, or this browser's before it signed out and in again) never passes for another,
+// and a cookie planted by a neighbouring site cannot forge one. Before a session exists (the
+// sign-in forms) it is a MAC of a random per-browser cookie instead.
+func (s *Server) csrf(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if b, _ := c.Get(keyBearer).(bool); b {
+			return next(c)
+		}
+		if _, err := c.Cookie(sessionCookie); err != nil && isAPI(c) {
+			return next(c)
+		}
+		token := s.csrfToken(s.csrfBinding(c))
+		c.Set(keyCSRF, token)
+		switch c.Request().Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+			return next(c)
+		}
+		sent := c.Request().Header.Get("X-CSRF-Token")
+		if sent == "" {
+			if err := parseForm(c.Request()); err != nil {
+				return err
 			}
-			_, err := c.Cookie(sessionCookie)
-			return isAPI(c) && err != nil
-		},
-		TokenLookup:    "form:_csrf,header:X-CSRF-Token",
-		ContextKey:     keyCSRF,
-		CookieName:     csrfCookie,
-		CookiePath:     "/",
-		CookieHTTPOnly: true,
-		CookieSecure:   s.secure,
-		CookieSameSite: http.SameSiteLaxMode,
-		CookieMaxAge:   12 * 3600,
-		ErrorHandler: func(err error, c echo.Context) error {
-			return &domain.Error{Code: domain.CodeForbidden, Field: "_csrf", Err: err,
+			sent = c.Request().FormValue("_csrf")
+		}
+		if subtle.ConstantTimeCompare([]byte(sent), []byte(token)) != 1 {
+			return &domain.Error{Code: domain.CodeForbidden, Field: "_csrf", Err: errCSRFMismatch,
 				Message: localizerOf(c).T("error.message.csrf")}
-		},
-	})
+		}
+		return next(c)
+	}
+}
+
+var errCSRFMismatch = errors.New("csrf token missing or not this session's")
+
+// parseForm reads a form body, telling a body over the limit (413) from a malformed one.
+func parseForm(r *http.Request) error {
+	var err error
+	if strings.HasPrefix(r.Header.Get(echo.HeaderContentType), echo.MIMEMultipartForm) {
+		err = r.ParseMultipartForm(1 << 20)
+	} else {
+		err = r.ParseForm()
+	}
+	var tooLarge *http.MaxBytesError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &tooLarge):
+		return &domain.Error{Code: domain.CodeTooLarge, Message: "The request body is too large.", Err: err}
+	default:
+		return &domain.Error{Code: domain.CodeInvalid, Message: "The form could not be read.", Err: err}
+	}
+}
+
+// csrfBinding is what the request's CSRF token is bound to: the session cookie of a
+// signed-in browser, else a random cookie set here on first sight.
+func (s *Server) csrfBinding(c echo.Context) string {
+	if personOf(c) != nil {
+		if ck, err := c.Cookie(sessionCookie); err == nil && ck.Value != "" {
+			return "session:" + ck.Value
+		}
+	}
+	if ck, err := c.Cookie(csrfCookie); err == nil && len(ck.Value) >= 32 {
+		return "browser:" + ck.Value
+	}
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	v := base64.RawURLEncoding.EncodeToString(b)
+	c.SetCookie(&http.Cookie{Name: csrfCookie, Value: v, Path: "/", HttpOnly: true, Secure: s.secure,
+		SameSite: http.SameSiteLaxMode, MaxAge: 12 * 3600})
+	return "browser:" + v
+}
+
+func (s *Server) csrfToken(binding string) string {
+	m := hmac.New(sha256.New, s.csrfKey)
+	m.Write([]byte(binding))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 // errSignIn is the answer to a request that needs a person and has none.
@@ -258,20 +327,58 @@ func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// requireDevMailAccess: the local mailbox shows sign-in links, so only site admins, or
-// requests that really come from this machine (the connection's address, not a header),
-// may read it.
+// requireDevMailAccess: the local mailbox shows sign-in links, so only site admins may read
+// it, and, when the development setting allows it (DevMailOpen, on by default only for a
+// loopback base URL), requests that really come from this machine: the connection's
+// address, with no proxy header saying it was forwarded.
 func (s *Server) requireDevMailAccess(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if p := personOf(c); p != nil && p.IsAdmin {
 			return next(c)
 		}
-		if fromLoopback(c.Request()) {
+		if s.o.DevMailOpen && fromLoopback(c.Request()) {
 			return next(c)
 		}
-		return &domain.Error{Code: domain.CodeForbidden,
-			Message: "The local mailbox is only open to site admins and to this machine."}
+		return &domain.Error{Code: domain.CodeForbidden, Message: localizerOf(c).T("error.message.dev_mail_closed")}
 	}
+}
+
+// metricsAccess serves /metrics to this machine (a direct loopback connection), to the
+// configured client addresses, or to a request with the configured bearer token; everyone
+// else gets 404, as if there were nothing there.
+func (s *Server) metricsAccess(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if s.metricsAllowed(c) {
+			return next(c)
+		}
+		return echo.ErrNotFound
+	}
+}
+
+func (s *Server) metricsAllowed(c echo.Context) bool {
+	r := c.Request()
+	if fromLoopback(r) {
+		return true
+	}
+	if tok := s.o.MetricsToken; tok != "" {
+		scheme, got, ok := strings.Cut(r.Header.Get(echo.HeaderAuthorization), " ")
+		if ok && strings.EqualFold(scheme, "Bearer") &&
+			subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(tok)) == 1 {
+			return true
+		}
+	}
+	if len(s.o.MetricsAllow) > 0 {
+		// RealIP is the connection's address unless TrustProxy takes it from the proxy.
+		if ip, err := netip.ParseAddr(c.RealIP()); err == nil {
+			ip = ip.Unmap()
+			for _, p := range s.o.MetricsAllow {
+				if p.Contains(ip) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 func fromLoopback(r *http.Request) bool {

@@ -31,11 +31,11 @@ func (s *Server) routes() *echo.Echo {
 	}
 
 	e.Use(s.requestID, s.logRequests, s.metrics.middleware, s.recoverPanics, securityHeaders,
-		s.limitBody, s.authenticate, s.chooseLanguage, s.csrf())
+		s.limitBody, s.authenticate, s.chooseLanguage, s.csrf)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.o.Registry, promhttp.HandlerOpts{})))
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.o.Registry, promhttp.HandlerOpts{})), s.metricsAccess)
 	static := http.StripPrefix("/static/", http.FileServer(http.FS(frontend.Static())))
 	e.GET("/static/*", echo.WrapHandler(cacheStatic(static)))
 	e.GET("/favicon.ico", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/static/favicon.svg") })

@@ -5,11 +5,14 @@ package server
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"time"
 
@@ -92,8 +95,16 @@ type Options struct {
 	Logger  *slog.Logger
 	BaseURL *url.URL // public URL used in links (emails, feeds)
 	// DevMail is true when no SMTP server is configured: emails stay in the outbox, are
-	// logged, and can be read at /dev/mail (by admins, or from this machine).
+	// logged, and can be read at /dev/mail by site admins.
 	DevMail bool
+	// DevMailOpen also lets direct loopback connections read /dev/mail without signing in:
+	// a development setting for a base URL on this machine (behind a proxy every request
+	// may come from loopback).
+	DevMailOpen bool
+	// MetricsAllow and MetricsToken open /metrics to clients in these networks, or with
+	// this bearer token, beyond direct loopback connections (always allowed).
+	MetricsAllow []netip.Prefix
+	MetricsToken string
 	// MailQueued is called after an email was committed to the outbox (to wake the sender).
 	MailQueued func()
 	// Ready reports whether the database is reachable and migrated (for /readyz).
@@ -130,6 +141,7 @@ type Server struct {
 	metrics   *httpMetrics
 	links     *links.Signer
 	feeds     *feedCache
+	csrfKey   []byte // derived from LinkKey: CSRF tokens stay valid across restarts
 }
 
 // New builds the application.
@@ -175,6 +187,9 @@ func New(o Options) (*Server, error) {
 		links:   links.New(o.LinkKey),
 		feeds:   newFeedCache(256),
 	}
+	m := hmac.New(sha256.New, o.LinkKey)
+	m.Write([]byte("puente csrf tokens v1"))
+	s.csrfKey = m.Sum(nil)
 	if s.pages, s.mailPages, err = parseTemplates(); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
