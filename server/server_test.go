@@ -367,7 +367,7 @@ func TestAdminPagesNeedAdmin(t *testing.T) {
 }
 
 func TestDevMailboxAccess(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, func(o *server.Options) { o.DevMailOpen = true })
 	b := e.browser("en")
 	if r := b.get("/dev/mail"); r.status != 200 {
 		t.Fatalf("loopback mailbox: %d", r.status)
