@@ -13,6 +13,7 @@
 package pgserver
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -70,13 +71,20 @@ type Server struct {
 	embedded    *embeddedpostgres.EmbeddedPostgres // owned server run by the fallback
 	embeddedLog *os.File                           // its log, written until it stops
 
-	mu      sync.Mutex
+	// relaunch starts (or attaches to) the server on the same directory again, for
+	// Supervise; quit is closed by Stop.
+	relaunch func(context.Context) (*Server, error)
+	quit     chan struct{}
+
+	mu      sync.Mutex // guards the fields above that Supervise may change, and stopping
 	stopped bool
 	stopErr error
 }
 
 // ConnString returns a keyword/value connection string for database, as user postgres.
 func (s *Server) ConnString(database string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var b strings.Builder
 	fmt.Fprintf(&b, "host=%s port=%d user=postgres dbname=%s sslmode=disable",
 		quoteDSN(s.host), s.port, quoteDSN(database))
@@ -88,10 +96,10 @@ func (s *Server) ConnString(database string) string {
 
 // Owned reports whether this process started postgres (false: it attached to a server
 // already running on the same Dir).
-func (s *Server) Owned() bool { return s.owned }
+func (s *Server) Owned() bool { s.mu.Lock(); defer s.mu.Unlock(); return s.owned }
 
 // PID returns the postmaster's process id.
-func (s *Server) PID() int { return s.pid }
+func (s *Server) PID() int { s.mu.Lock(); defer s.mu.Unlock(); return s.pid }
 
 // DataDir returns the cluster's data directory.
 func (s *Server) DataDir() string { return s.dataDir }

@@ -59,7 +59,16 @@ func start(ctx context.Context, o Options) (*Server, error) {
 		return nil, err
 	}
 	st.l = newLayout(dir)
+	s, err := st.locked(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.relaunch = st.locked
+	return s, nil
+}
 
+// locked attaches or starts under the start lock that several Puente processes share.
+func (st *starter) locked(ctx context.Context) (*Server, error) {
 	lctx, cancel := context.WithTimeout(ctx, st.timeout)
 	unlock, err := lockStart(lctx, st.l.lock)
 	cancel()
@@ -130,6 +139,7 @@ func (st *starter) newServer(pid int, host string, port int) *Server {
 		password: st.password(),
 		pid:      pid,
 		fast:     st.o.Fast,
+		quit:     make(chan struct{}),
 	}
 }
 

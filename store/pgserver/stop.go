@@ -29,6 +29,7 @@ func (s *Server) Stop(ctx context.Context) error {
 		return s.stopErr
 	}
 	s.stopped = true
+	close(s.quit) // Supervise, if running, lets go
 	switch {
 	case s.child != nil:
 		sig := syscall.SIGQUIT

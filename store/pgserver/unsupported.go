@@ -15,5 +15,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	return nil, errors.New("pgserver: a private PostgreSQL server needs a Unix-like system; set DATABASE_URL to an existing database")
 }
 
+// Supervise does nothing: Start never succeeds on this system.
+func (s *Server) Supervise(ctx context.Context) {}
+
 // Stop does nothing: Start never succeeds on this system.
 func (s *Server) Stop(ctx context.Context) error { return nil }
