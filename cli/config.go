@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -27,6 +28,12 @@ type config struct {
 	LogFormat   string
 	PprofAddr   string
 	TrustProxy  bool
+
+	// Who may read /metrics besides direct loopback connections.
+	MetricsAllow []netip.Prefix
+	MetricsToken string
+	// DevMailbox lets this machine read /dev/mail without signing in.
+	DevMailbox bool
 
 	// Live media (network.go).
 	RTCUDPPort, RTCTCPPort                int
@@ -64,6 +71,9 @@ func settings() []setting {
 		{"rtc-batch-writes", "PUENTE_RTC_BATCH_WRITES", "false", "send the viewers' copies of each media packet in one system call (sendmmsg) instead of one each", true},
 		{"rtc-loopback-only", "PUENTE_RTC_LOOPBACK_ONLY", "false", "live media only over 127.0.0.1, for browser tests and demos on one machine; never in production", true},
 		{"turn-public-ip", "PUENTE_TURN_PUBLIC_IP", "", "IP address clients reach the TURN server at (default: the first of --rtc-public-ip)", true},
+		{"metrics-allow", "PUENTE_METRICS_ALLOW", "", "client addresses or networks that may read /metrics besides this machine, comma separated (e.g. 10.0.0.5,192.168.1.0/24); behind a proxy needs --trust-proxy", true},
+		{"metrics-token", "PUENTE_METRICS_TOKEN", "", "bearer token that opens /metrics from anywhere (Authorization: Bearer <token>); empty is none", true},
+		{"dev-mailbox", "PUENTE_DEV_MAILBOX", "", "let this machine read the local mailbox (/dev/mail, sign-in links) without signing in; default true when the base URL is on loopback (127.0.0.1, localhost), refused otherwise; site admins can always read it", true},
 		{"log-level", "PUENTE_LOG_LEVEL", "info", "debug, info, warn or error", false},
 		{"log-format", "PUENTE_LOG_FORMAT", "text", "text or json", false},
 	}
@@ -94,8 +104,9 @@ func parseConfig(name string, args []string, serve bool, extra func(*flag.FlagSe
 		"addr": &cfg.Addr, "base-url": &cfg.BaseURL, "data-dir": &cfg.DataDir, "database-url": &cfg.DatabaseURL,
 		"smtp-url": &cfg.SMTPURL, "mail-from": &cfg.MailFrom, "log-level": &cfg.LogLevel, "log-format": &cfg.LogFormat, "pprof-addr": &cfg.PprofAddr,
 	}
-	var trustProxy string
+	var trustProxy, metricsAllow, devMailbox string
 	targets["trust-proxy"] = &trustProxy
+	targets["metrics-allow"], targets["metrics-token"], targets["dev-mailbox"] = &metricsAllow, &cfg.MetricsToken, &devMailbox
 	var media mediaFlags
 	media.targets(targets)
 	for _, s := range settings() {
@@ -135,8 +146,72 @@ func parseConfig(name string, args []string, serve bool, extra func(*flag.FlagSe
 		if err := media.parse(&cfg); err != nil {
 			return cfg, fs, err
 		}
+		if cfg.MetricsAllow, err = parseNetworks(metricsAllow); err != nil {
+			return cfg, fs, err
+		}
+		cfg.MetricsToken = strings.TrimSpace(cfg.MetricsToken)
 	}
-	return cfg, fs, cfg.validate(serve)
+	if err := cfg.validate(serve); err != nil || !serve {
+		return cfg, fs, err
+	}
+	return cfg, fs, cfg.devMailbox(devMailbox)
+}
+
+// parseNetworks reads --metrics-allow: addresses (one host) and networks in CIDR form.
+func parseNetworks(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range strings.Split(list, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, usageError{fmt.Sprintf("PUENTE_METRICS_ALLOW / --metrics-allow: %q is not an IP address or a network such as 192.168.1.0/24", s)}
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+// devMailbox decides the development mailbox setting once the base URL is known: on by
+// default for a base URL on this machine, off otherwise, and never on for a public one
+// (behind a proxy every request comes from loopback, so the mailbox would be public).
+func (c *config) devMailbox(text string) error {
+	local := loopbackURL(c.BaseURL)
+	text = strings.TrimSpace(text)
+	if text == "" {
+		c.DevMailbox = local
+		return nil
+	}
+	on, err := strconv.ParseBool(text)
+	if err != nil {
+		return usageError{fmt.Sprintf("PUENTE_DEV_MAILBOX / --dev-mailbox %q must be true or false", text)}
+	}
+	if on && !local {
+		return usageError{fmt.Sprintf("PUENTE_DEV_MAILBOX / --dev-mailbox is a development setting for a base URL on this machine; "+
+			"PUENTE_BASE_URL is %s. Remove it (site admins can still read /dev/mail), or set SMTP_URL to send real email", c.BaseURL)}
+	}
+	c.DevMailbox = on
+	return nil
+}
+
+// loopbackURL reports whether u's host is this machine (localhost or a loopback address).
+func loopbackURL(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil {
+		return false
+	}
+	h := strings.ToLower(p.Hostname())
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(h)
+	return err == nil && a.Unmap().IsLoopback()
 }
 
 func (c *config) validate(serve bool) error {

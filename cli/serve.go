@@ -79,8 +79,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	baseURL, _ := url.Parse(cfg.BaseURL) // validated in parseConfig
 	opts := server.Options{
-		Store: st, Logger: log, BaseURL: baseURL, DevMail: sender == nil, Ready: db.ready,
-		Registry: reg, TrustProxy: cfg.TrustProxy,
+		Store: st, Logger: log, BaseURL: baseURL, DevMail: sender == nil, DevMailOpen: cfg.DevMailbox, Ready: db.ready,
+		Registry: reg, TrustProxy: cfg.TrustProxy, MetricsAllow: cfg.MetricsAllow, MetricsToken: cfg.MetricsToken,
 	}
 	var wg sync.WaitGroup
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
@@ -94,9 +94,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 		})
 	} else {
-		log.Warn("no SMTP_URL set: emails stay in the outbox; read them at /dev/mail")
+		log.Warn("no SMTP_URL set: emails stay in the outbox; site admins read them at /dev/mail", "open_to_this_machine", cfg.DevMailbox)
 	}
 	wg.Go(func() { maintenanceLoop(workCtx, st, log) })
+	if db.local != nil {
+		wg.Go(func() { db.local.Supervise(workCtx) })
+	}
 
 	if opts.LinkKey, err = st.Secret(ctx, "links"); err != nil {
 		return err
