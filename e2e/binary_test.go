@@ -64,7 +64,9 @@ func freePort(t *testing.T) int {
 }
 
 // cleanEnv is the test's environment without any database or SMTP settings, so the binary
-// starts with zero configuration.
+// starts with zero configuration, except that it listens on free ports (web and live media),
+// never the defaults: tests must pass while `go run ./cmd/puente` runs on this machine. extra
+// comes last and wins (a later value of a variable overrides an earlier one).
 func cleanEnv(extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
@@ -74,6 +76,7 @@ func cleanEnv(extra ...string) []string {
 		}
 		env = append(env, kv)
 	}
+	env = append(env, "PUENTE_ADDR=127.0.0.1:0", "PUENTE_RTC_UDP_PORT=0", "PUENTE_RTC_TCP_PORT=0")
 	return append(env, extra...)
 }
 
