@@ -2,6 +2,7 @@ package domain
 
 import (
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -26,8 +27,8 @@ func Clip(v string) string {
 
 // Quote is Clip in double quotes, the way error messages repeat input: "2026-13-01".
 func Quote(v string) string {
-	if c := Clip(v); len(c) < len(v) {
-		return strconv.Quote(c[:len(c)-len("…")]) + "…"
+	if c := Clip(v); c != v {
+		return strconv.Quote(strings.TrimSuffix(c, "…")) + "…"
 	}
 	return strconv.Quote(v)
 }
