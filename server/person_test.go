@@ -13,7 +13,7 @@ import (
 // hrefs returns the links of a page whose text (or href) matches, unescaped as a browser reads them.
 func hrefs(body, pattern string) []string {
 	var out []string
-	for _, m := range regexp.MustCompile(`href="(` + pattern + `[^"]*)"`).FindAllStringSubmatch(body, -1) {
+	for _, m := range regexp.MustCompile(`href="(`+pattern+`[^"]*)"`).FindAllStringSubmatch(body, -1) {
 		out = append(out, html.UnescapeString(m[1]))
 	}
 	return out
