@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"html"
 	"net/http"
@@ -105,6 +106,37 @@ func TestReturnPathSurvivesSignInAndLanguageSwitch(t *testing.T) {
 		r := p.browser("en").get("/lang/es?next=" + url.QueryEscape(next))
 		if r.header.Get("Location") != "/" {
 			t.Errorf("next=%q redirects to %q", next, r.header.Get("Location"))
+		}
+	}
+}
+
+// The join page before the room opens names one instant, not a range ("at 14:45–14:45").
+func TestJoinCountdownShowsOneInstant(t *testing.T) {
+	p := newProgEnv(t)
+	occ := p.oneOccurrence(5, "open") // 5 Feb 2026 15:00 London
+	p.must(201, "attendee", "POST", occ+"/registrations", nil)
+	box, err := p.store.Mailbox(context.Background(), 10)
+	if err != nil || len(box) == 0 {
+		t.Fatalf("mailbox: %v %d", err, len(box))
+	}
+	link := joinLink.FindString(box[0].Text)
+	if link == "" {
+		t.Fatalf("no join link in %s", box[0].Text)
+	}
+	u, _ := url.Parse(link)
+	for lang, want := range map[string]string{"en": "The live room opens on Thursday 5 February 2026 at 14:",
+		"es": "La sala en vivo abre el jueves 5 de febrero de 2026 a las 14:"} {
+		r := p.browser(lang).get(u.RequestURI())
+		m := regexp.MustCompile(`<p class="notice">([^<]*)</p>`).FindStringSubmatch(r.body)
+		if r.status != 200 || m == nil {
+			t.Fatalf("join page (%s): %d %s", lang, r.status, r.body)
+		}
+		text := html.UnescapeString(m[1])
+		if !strings.HasPrefix(text, want) || strings.Contains(text, "–") {
+			t.Errorf("join page (%s) says %q", lang, text)
+		}
+		if !strings.Contains(r.body, `id="countdown"`) {
+			t.Errorf("join page (%s) has no countdown", lang)
 		}
 	}
 }
