@@ -9,6 +9,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/store"
 )
 
 // hrefs returns the links of a page whose text (or href) matches, unescaped as a browser reads them.
@@ -138,5 +141,128 @@ func TestJoinCountdownShowsOneInstant(t *testing.T) {
 		if !strings.Contains(r.body, `id="countdown"`) {
 			t.Errorf("join page (%s) has no countdown", lang)
 		}
+	}
+}
+
+// setBrowserZone gives the browser the cookie zone.js sets.
+func (c *client) setBrowserZone(zone string) {
+	u, _ := url.Parse(c.e.ts.URL)
+	c.http.Jar.SetCookies(u, []*http.Cookie{{Name: "puente_tz", Value: url.QueryEscape(zone), Path: "/"}})
+}
+
+// newestMail is the newest outbox message to an address.
+func (e *env) newestMail(to string) store.MailboxMessage {
+	e.t.Helper()
+	box, err := e.store.Mailbox(context.Background(), 50)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, m := range box {
+		if m.To == to {
+			return m
+		}
+	}
+	e.t.Fatalf("no email to %s", to)
+	return store.MailboxMessage{}
+}
+
+// The person's zone, language and name are saved when first learned (sign-in, a
+// registration form), never over what they chose; the profile shows what is saved.
+func TestPersonIsLearnedFromSignInAndRegistration(t *testing.T) {
+	p := newProgEnv(t)
+	ctx := context.Background()
+	occAPI := p.oneOccurrence(5, "open") // 5 Feb 2026 15:00 London
+	page := "/occurrences/" + occAPI[len("/api/v1/occurrences/"):]
+
+	// Signing in from a Spanish page in a London browser saves both.
+	ana := p.browser("es")
+	ana.setBrowserZone("Europe/London")
+	ana.signIn("ana@example.org")
+	person, err := p.store.PersonByEmail(ctx, "ana@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if person.Profile.Language != "es" || person.Profile.TimeZone != "Europe/London" || person.Profile.Name != "" {
+		t.Fatalf("after sign-in: %+v", person.Profile)
+	}
+	prof := ana.get("/profile").body
+	if !strings.Contains(prof, "Guardado: Europe/London") || strings.Contains(prof, `placeholder="Europe/London"`) {
+		t.Errorf("profile does not show the saved zone honestly:\n%s", prof)
+	}
+
+	// The registration form is not prefilled with the address; the name typed is saved
+	// and greets in the confirmation.
+	r := ana.get(page)
+	if strings.Contains(r.body, `value="ana@example.org"`) || !strings.Contains(r.body, `id="reg-name" name="name" maxlength="200" autocomplete="name" value=""`) {
+		t.Fatalf("registration form prefilled with the address:\n%s", r.body)
+	}
+	if r := ana.post(page+"/register", url.Values{"name": {"Ana Pérez"}, "browser_zone": {"Mars/Olympus"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("register: %d %s", r.status, r.body)
+	}
+	if person, _ = p.store.PersonByEmail(ctx, "ana@example.org"); person.Profile.Name != "Ana Pérez" || person.Profile.TimeZone != "Europe/London" {
+		t.Fatalf("after registering: %+v", person.Profile)
+	}
+	m := p.newestMail("ana@example.org")
+	for _, want := range []string{"Hola, Ana Pérez", "jueves 5 de febrero de 2026, 15:00–16:00 London"} {
+		if !strings.Contains(m.Text, want) {
+			t.Errorf("confirmation lacks %q:\n%s", want, m.Text)
+		}
+	}
+	ana.post(page+"/unregister", url.Values{})
+	if r := ana.get(page); !strings.Contains(r.body, `value="Ana Pérez"`) {
+		t.Errorf("next registration form not prefilled with the saved name")
+	}
+
+	// What the person chose is never overwritten by what a browser reports.
+	if _, err := p.store.UpdateProfile(ctx, person.ID, domain.Profile{Name: "Ana", Language: "en", TimeZone: "America/Santiago"}); err != nil {
+		t.Fatal(err)
+	}
+	other := p.browser("es")
+	other.setBrowserZone("Asia/Tokyo")
+	other.signIn("ana@example.org")
+	other.get(page)
+	other.post(page+"/register", url.Values{"name": {"Someone Else"}, "browser_zone": {"Asia/Tokyo"}})
+	if person, _ = p.store.PersonByEmail(ctx, "ana@example.org"); person.Profile != (domain.Profile{Name: "Ana", Language: "en", TimeZone: "America/Santiago"}) {
+		t.Errorf("chosen values overwritten: %+v", person.Profile)
+	}
+
+	// A zone the browser reports that is not valid is ignored, without an error.
+	bad := p.browser("en")
+	bad.setBrowserZone("Mars/Olympus")
+	bad.signIn("bea@example.org")
+	if bea, _ := p.store.PersonByEmail(ctx, "bea@example.org"); bea.Profile.TimeZone != "" || bea.Profile.Language != "en" {
+		t.Errorf("invalid browser zone: %+v", bea.Profile)
+	}
+	if prof := bad.get("/profile").body; !strings.Contains(prof, "Not set yet") {
+		t.Errorf("unset zone not shown as unset")
+	}
+	// A visible field typed wrong still gets a clear error, and the saved value stays.
+	if r := bad.post("/profile", url.Values{"time_zone": {"Mars/Olympus"}, "language": {"en"}}); r.status != http.StatusBadRequest || !strings.Contains(r.body, "Mars/Olympus") {
+		t.Errorf("typed invalid zone: %d", r.status)
+	}
+
+	// Registering by email from a Spanish page in a London browser: a new account starts
+	// with that name, language and zone, and the confirmation shows them.
+	nueva := p.browser("es")
+	nueva.get(page)
+	r = nueva.post(page+"/register-by-email", url.Values{"email": {"nueva@example.cl"}, "name": {"Nueva Persona"}, "browser_zone": {"Europe/London"}})
+	if r.status != http.StatusOK {
+		t.Fatalf("register by email: %d %s", r.status, r.body)
+	}
+	np, _ := p.store.PersonByEmail(ctx, "nueva@example.cl")
+	if np.Profile.Name != "Nueva Persona" || np.Profile.Language != "es" || np.Profile.TimeZone != "Europe/London" {
+		t.Errorf("registered by email: %+v", np.Profile)
+	}
+	m = p.newestMail("nueva@example.cl")
+	for _, want := range []string{"Hola, Nueva Persona", "jueves 5 de febrero de 2026, 15:00–16:00 London"} {
+		if !strings.Contains(m.Text, want) {
+			t.Errorf("confirmation by email lacks %q:\n%s", want, m.Text)
+		}
+	}
+	// Registering someone else's existing account by email changes nothing of theirs.
+	nueva.get(page)
+	nueva.post(page+"/register-by-email", url.Values{"email": {"bea@example.org"}, "name": {"Not Bea"}, "browser_zone": {"Asia/Tokyo"}})
+	if bea, _ := p.store.PersonByEmail(ctx, "bea@example.org"); bea.Profile.Name != "" || bea.Profile.TimeZone != "" {
+		t.Errorf("an unsigned form changed an existing account: %+v", bea.Profile)
 	}
 }
