@@ -266,3 +266,46 @@ func TestPersonIsLearnedFromSignInAndRegistration(t *testing.T) {
 		t.Errorf("an unsigned form changed an existing account: %+v", bea.Profile)
 	}
 }
+
+// The language switch is the signed-in person's choice, for their emails too.
+func TestLanguageSwitchIsThePersonsChoice(t *testing.T) {
+	p := newProgEnv(t)
+	ctx := context.Background()
+	b := p.browser("en")
+	b.signIn("ana@example.org")
+	if ana, _ := p.store.PersonByEmail(ctx, "ana@example.org"); ana.Profile.Language != "en" {
+		t.Fatalf("language learned at sign-in: %q", ana.Profile.Language)
+	}
+	if r := b.get("/lang/es?next=%2Fprofile"); r.status != http.StatusSeeOther || r.header.Get("Location") != "/profile" {
+		t.Fatalf("switch: %d %s", r.status, r.header.Get("Location"))
+	}
+	ana, _ := p.store.PersonByEmail(ctx, "ana@example.org")
+	if ana.Profile.Language != "es" {
+		t.Fatalf("switching to Spanish left the profile in %q", ana.Profile.Language)
+	}
+	if r := b.get("/profile"); !strings.Contains(r.body, `<option value="es" selected>`) {
+		t.Errorf("profile does not show the chosen language")
+	}
+	if r := b.get("/lang/xx?next=%2Fprofile"); r.status != http.StatusBadRequest {
+		t.Errorf("unknown language: %d", r.status)
+	}
+	if ana, _ = p.store.PersonByEmail(ctx, "ana@example.org"); ana.Profile.Language != "es" {
+		t.Errorf("an unknown language changed the profile: %q", ana.Profile.Language)
+	}
+}
+
+// Signed in, pages speak the profile's language (as emails do), whatever this browser
+// picked while signed out.
+func TestSignedInPagesSpeakTheProfilesLanguage(t *testing.T) {
+	p := newProgEnv(t)
+	b := p.browser("en")
+	b.get("/lang/en?next=%2F") // picked on this browser while signed out
+	b.signIn("ana@example.org")
+	ana, _ := p.store.PersonByEmail(context.Background(), "ana@example.org")
+	if _, err := p.store.UpdateProfile(context.Background(), ana.ID, domain.Profile{Language: "es"}); err != nil {
+		t.Fatal(err)
+	}
+	if r := b.get("/profile"); !strings.Contains(r.body, `<html lang="es">`) {
+		t.Errorf("signed-in page not in the profile's language")
+	}
+}

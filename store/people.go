@@ -189,6 +189,25 @@ func (s *Store) LearnProfile(ctx context.Context, id int64, l Learned) (domain.P
 	return p, nil
 }
 
+// SetLanguage saves the language a person chose (with the language switch).
+func (s *Store) SetLanguage(ctx context.Context, id int64, lang string) error {
+	prof, err := domain.Profile{Language: lang}.Normalize()
+	if err != nil {
+		return err
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE people SET language = $2, updated_at = $3 WHERE id = $1 AND language <> $2`,
+		id, prof.Language, s.now())
+	if err != nil {
+		return fmt.Errorf("set language: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		if _, err := s.PersonByID(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // SetRoles grants or withdraws the site-wide roles. The last site admin cannot withdraw
 // their own admin role: someone must remain able to manage people.
 func (s *Store) SetRoles(ctx context.Context, id int64, admin, organiser bool) (domain.Person, error) {
