@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -96,5 +97,29 @@ func TestBrowserZoneAndLanguageAreSavedAtRegistration(t *testing.T) {
 	if !strings.Contains(got["state"], "Europe/London") {
 		t.Errorf("profile zone state: %q", got["state"])
 	}
+
+	// Cleared, the zone shows as not set, and the browser's is offered, not pretended.
+	eval[bool](t, ctx, `(document.getElementById("time_zone").value = "", document.getElementById("profile-form").requestSubmit(), true)`)
+	waitFor(t, ctx, "zone not set", `document.readyState === "complete" && document.getElementById("time_zone").value === "" &&
+		document.getElementById("time_zone-state").textContent.includes("sin definir") &&
+		!document.getElementById("use-browser-zone").hidden &&
+		document.getElementById("use-browser-zone").textContent.includes("Europe/London")`)
+	screenshot(t, ctx, "profile-zone-unset")
+	step(t, ctx, "take the browser's zone", chromedp.Click(chromedp.CSS(`#use-browser-zone`)), chromedp.Submit(chromedp.CSS(`#profile-form`)))
+	waitFor(t, ctx, "zone saved again", `document.readyState === "complete" &&
+		document.getElementById("time_zone-state").textContent.includes("Guardado: Europe/London")`)
+
+	// The join link: the room opens at one instant, in London time, counted down.
+	join := regexp.MustCompile(`http://\S+/join/[0-9]+\.[A-Za-z0-9_\-]+`).FindString(msg.Text)
+	if join == "" {
+		t.Fatalf("no join link in the confirmation:\n%s", msg.Text)
+	}
+	step(t, ctx, "join page", chromedp.Navigate(join))
+	waitFor(t, ctx, "countdown", `/^\d+ d \d\d:\d\d:\d\d$/.test(document.getElementById("countdown").textContent)`)
+	opens := eval[string](t, ctx, `document.querySelector("#join .notice").textContent`)
+	if strings.Contains(opens, "–") || !strings.Contains(opens, " London (GMT).") {
+		t.Errorf("the room's opening: %q", opens)
+	}
+	screenshot(t, ctx, "join-countdown")
 	in.stop()
 }
