@@ -26,6 +26,7 @@ import (
 	"github.com/puente-org/puente/sfu"
 	"github.com/puente-org/puente/signaling"
 	"github.com/puente-org/puente/store"
+	"github.com/puente-org/puente/store/livestore"
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -109,7 +110,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer turn.Close()
-	hub := live.NewHub(live.Options{Store: st, SFU: media, Tokens: live.NewTokens(opts.LinkKey),
+	hub := live.NewHub(live.Options{Store: livestore.New(st), SFU: media, Tokens: live.NewTokens(opts.LinkKey),
 		Logger: log.With("component", "live"), Metrics: live.NewMetrics(reg),
 		ICEServers: func(personID int64) []signaling.ICEServer {
 			var out []signaling.ICEServer

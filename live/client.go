@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -13,7 +12,6 @@ import (
 	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/sfu"
 	"github.com/puente-org/puente/signaling"
-	"github.com/puente-org/puente/store"
 )
 
 // client is one websocket connection: before hello a stranger, after it a member of a room.
@@ -134,26 +132,22 @@ func (c *client) join(a Admission) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	h := c.hub
-	person, err := h.o.Store.PersonByID(ctx, a.PersonID)
+	person, err := h.o.Store.Participant(ctx, a.OccurrenceID, a.PersonID)
 	if err != nil {
 		return err
 	}
-	occ, err := h.o.Store.OccurrenceByID(ctx, a.OccurrenceID)
+	session, err := h.o.Store.Session(ctx, a.OccurrenceID)
 	if err != nil {
 		return err
 	}
-	c.adm, c.role, c.name = a, a.Role, displayName(person)
+	c.adm, c.role, c.name = a, a.Role, person.Name
 	c.log = c.log.With("room", "occurrence-"+strconv.FormatInt(a.OccurrenceID, 10), "person", a.PersonID)
-	title := occ.Occurrence.Title
-	if title == "" {
-		title = occ.Event.Title
-	}
 	for {
-		r, err := h.room(a.OccurrenceID, title)
+		r, err := h.room(a.OccurrenceID, session.Title)
 		if err != nil {
 			return err
 		}
-		err = c.enter(ctx, r, occ)
+		err = c.enter(ctx, r)
 		if errors.Is(err, errRoomClosed) {
 			continue
 		}
@@ -207,7 +201,7 @@ func (c *client) join(a Admission) error {
 
 // enter adds the client to the room and sends the welcome, under the room's text lock so
 // the history and what follows line up.
-func (c *client) enter(ctx context.Context, r *Room, occ store.Listed) error {
+func (c *client) enter(ctx context.Context, r *Room) error {
 	h := c.hub
 	r.textMu.Lock()
 	defer r.textMu.Unlock()
@@ -510,22 +504,10 @@ func (c *client) remove(m signaling.Incoming) {
 	t.conn.Close(signaling.ByeMessage("removed", "A host removed you from this session."))
 }
 
-func chatOut(m store.ChatMessage, participantID string) signaling.ChatMessage {
+func chatOut(m ChatMessage, participantID string) signaling.ChatMessage {
 	return signaling.ChatMessage{ID: m.ID, Author: signaling.Author{ParticipantID: participantID, Name: m.AuthorName}, Text: m.Text, At: m.At.UTC()}
 }
 
-func questionOut(q store.LiveQuestion) signaling.Question {
+func questionOut(q Question) signaling.Question {
 	return signaling.Question{ID: q.ID, Author: signaling.Author{Name: q.AuthorName}, Text: q.Text, Votes: q.Votes, State: q.State, At: q.At.UTC()}
-}
-
-// displayName is the name others see: the person's name, or else the part of their email
-// address before the @ (never the address itself).
-func displayName(p domain.Person) string {
-	if p.Profile.Name != "" {
-		return p.Profile.Name
-	}
-	if local, _, ok := strings.Cut(p.Email, "@"); ok && local != "" {
-		return local
-	}
-	return "Participant"
 }

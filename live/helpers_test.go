@@ -27,6 +27,7 @@ import (
 	"github.com/puente-org/puente/sfu"
 	"github.com/puente-org/puente/signaling"
 	"github.com/puente-org/puente/store"
+	"github.com/puente-org/puente/store/livestore"
 	"github.com/puente-org/puente/store/pgtest"
 )
 
@@ -83,7 +84,7 @@ func newEnv(t *testing.T, configure ...func(*sfu.Config)) *env {
 	}
 	key := make([]byte, 32)
 	e.tokens = live.NewTokens(key)
-	e.hub = live.NewHub(live.Options{Store: st, SFU: media, Tokens: e.tokens,
+	e.hub = live.NewHub(live.Options{Store: livestore.New(st), SFU: media, Tokens: e.tokens,
 		Conn: signaling.ConnOptions{Rate: 200, Burst: 400}})
 	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

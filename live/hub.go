@@ -1,6 +1,7 @@
 // Package live runs live sessions: who is in each occurrence's room and with which role,
 // hands, the stage, chat and questions, and the host's controls. It joins the websocket
-// protocol (package signaling), the media (package sfu) and storage.
+// protocol (package signaling), the media (package sfu) and the storage it declares
+// (Store); it knows nothing of the database.
 package live
 
 import (
@@ -14,26 +15,9 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/sfu"
 	"github.com/puente-org/puente/signaling"
-	"github.com/puente-org/puente/store"
 )
-
-// Store is the storage live sessions need.
-type Store interface {
-	PersonByID(ctx context.Context, id int64) (domain.Person, error)
-	OccurrenceByID(ctx context.Context, id int64) (store.Listed, error)
-	RecordJoin(ctx context.Context, occID, personID int64) (int64, error)
-	RecordLeave(ctx context.Context, attendanceID int64) error
-	AddChat(ctx context.Context, occID, personID int64, authorName, text string) (store.ChatMessage, error)
-	ChatHistory(ctx context.Context, occID int64, limit int) ([]store.ChatMessage, error)
-	AskQuestion(ctx context.Context, occID, personID int64, authorName, text string) (store.LiveQuestion, error)
-	VoteQuestion(ctx context.Context, occID, questionID, personID int64, up bool) (store.LiveQuestion, error)
-	SetQuestionState(ctx context.Context, occID, questionID int64, state string) (store.LiveQuestion, error)
-	LiveQuestions(ctx context.Context, occID int64) ([]store.LiveQuestion, error)
-	MyVotes(ctx context.Context, occID, personID int64) ([]int64, error)
-}
 
 // Options configure a Hub.
 type Options struct {

@@ -106,7 +106,7 @@ func (s *Server) renderJoin(c echo.Context, l store.Listed, status string, posit
 	}
 	opens, closes := roomWindow(l, role)
 	jp := joinPage{Occ: s.view(c, l), OpensAt: opens.Format(time.RFC3339), Status: status, Position: position,
-		AdmissionURL: admissionURL, Opens: describeWhen(opens, opens, l.Event.TimeZone, viewerZone(c), localizerOf(c).Lang())}
+		AdmissionURL: admissionURL, Opens: instantWhen(opens, l.Event.TimeZone, viewerZone(c), localizerOf(c).Lang())}
 	switch {
 	case l.Occurrence.Status == domain.StatusCancelled:
 		jp.State = "cancelled"
@@ -120,6 +120,14 @@ func (s *Server) renderJoin(c echo.Context, l store.Listed, status string, posit
 		jp.State = "over"
 	}
 	return s.render(c, http.StatusOK, "join.html", jp)
+}
+
+// instantWhen describes one instant (when a room opens) for a reader: their day, and the
+// time with its zone ("14:45 London (GMT)"), not a start–end range.
+func instantWhen(t time.Time, eventZone string, viewer *time.Location, lang string) when {
+	w := describeWhen(t, t, eventZone, viewer, lang)
+	w.Time = w.Sortable.Format("15:04") + " " + w.Zone
+	return w
 }
 
 type cancelPage struct {

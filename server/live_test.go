@@ -13,6 +13,8 @@ import (
 	"github.com/puente-org/puente/live"
 	"github.com/puente-org/puente/server"
 	"github.com/puente-org/puente/sfu"
+	"github.com/puente-org/puente/store"
+	"github.com/puente-org/puente/store/livestore"
 )
 
 // newLiveEnv is a programme server (clock at 2026-01-01 09:00 UTC) with live rooms on
@@ -26,7 +28,7 @@ func newLiveEnv(t *testing.T) (p *progEnv, first, second string) {
 	var hub *live.Hub
 	p = newProgEnv(t, func(o *server.Options) {
 		o.LinkKey = []byte(strings.Repeat("k", 32))
-		hub = live.NewHub(live.Options{Store: o.Store.(live.Store), SFU: media, Tokens: live.NewTokens(o.LinkKey), Now: o.Now})
+		hub = live.NewHub(live.Options{Store: livestore.New(o.Store.(*store.Store)), SFU: media, Tokens: live.NewTokens(o.LinkKey), Now: o.Now})
 		o.Live = hub
 	})
 	t.Cleanup(func() { hub.Close(); _ = media.Close() })

@@ -199,16 +199,17 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// chooseLanguage: a language picked with the switcher, else the profile's, else the
-// browser's Accept-Language, else English.
+// chooseLanguage: the signed-in person's (their profile's, which the switcher also sets,
+// so pages and emails agree), else one picked with the switcher on this browser, else the
+// browser's Accept-Language, else the default. An unknown value is ignored.
 func (s *Server) chooseLanguage(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		var explicit []string
-		if ck, err := c.Cookie(langCookie); err == nil {
-			explicit = append(explicit, ck.Value)
-		}
 		if p := personOf(c); p != nil && p.Profile.Language != "" {
 			explicit = append(explicit, p.Profile.Language)
+		}
+		if ck, err := c.Cookie(langCookie); err == nil {
+			explicit = append(explicit, ck.Value)
 		}
 		lang := s.catalog.Negotiate(c.Request().Header.Get("Accept-Language"), explicit...)
 		c.Set(keyLocalizer, s.catalog.Localizer(lang))

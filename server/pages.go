@@ -14,11 +14,17 @@ func (s *Server) home(c echo.Context) error {
 	return s.render(c, http.StatusOK, "home.html", nil)
 }
 
-// switchLanguage remembers a chosen interface language for a year and goes back.
+// switchLanguage remembers a chosen interface language for a year and goes back. For
+// someone signed in it is their choice of language, for emails too: their profile keeps it.
 func (s *Server) switchLanguage(c echo.Context) error {
 	code := c.Param("code")
 	if !s.catalog.Supported(code) {
 		return domain.Invalid("lang", "Puente speaks English (en) and Spanish (es).")
+	}
+	if p := personOf(c); p != nil && p.Profile.Language != code {
+		if err := s.o.Store.SetLanguage(c.Request().Context(), p.ID, code); err != nil {
+			return err
+		}
 	}
 	c.SetCookie(&http.Cookie{Name: langCookie, Value: code, Path: "/", Secure: s.secure,
 		SameSite: http.SameSiteLaxMode, MaxAge: 365 * 24 * 3600})

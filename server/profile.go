@@ -2,7 +2,9 @@ package server
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -10,12 +12,59 @@ import (
 	"github.com/puente-org/puente/store"
 )
 
+// browserZoneField is the hidden form field zone.js fills with the browser's time zone.
+const browserZoneField = "browser_zone"
+
+// browserZone is the time zone the browser reports: a form's hidden field, else the
+// cookie zone.js sets; "" when it reports none or one that is not valid.
+func browserZone(c echo.Context) string {
+	candidates := []string{c.FormValue(browserZoneField)}
+	if ck, err := c.Cookie("puente_tz"); err == nil {
+		name, _ := url.QueryUnescape(ck.Value) // zone.js encodes the "/" in "America/Santiago"
+		candidates = append(candidates, name)
+	}
+	for _, z := range candidates {
+		if z = strings.TrimSpace(z); z != "" && domain.ValidTimeZone(z) == nil {
+			return z
+		}
+	}
+	return ""
+}
+
+// learn saves what this request tells about the person where their profile has nothing
+// yet: the language of the page they use, the zone their browser reports, and a name they
+// typed (never their email address). Pages only; an API client reports neither language
+// nor zone. A failure is logged, not shown: what the person did has worked.
+func (s *Server) learn(c echo.Context, p *domain.Person, name string) *domain.Person {
+	in := store.Learned{Name: strings.TrimSpace(name)}
+	if strings.EqualFold(in.Name, p.Email) {
+		in.Name = ""
+	}
+	if !isAPI(c) {
+		if lang := localizerOf(c).Lang(); s.catalog.Supported(lang) {
+			in.Language = lang
+		}
+		in.TimeZone = browserZone(c)
+	}
+	if (in.Name == "" || p.Profile.Name != "") && (in.Language == "" || p.Profile.Language != "") &&
+		(in.TimeZone == "" || p.Profile.TimeZone != "") {
+		return p // nothing to learn
+	}
+	learned, err := s.o.Store.LearnProfile(c.Request().Context(), p.ID, in)
+	if err != nil {
+		s.log.Warn("profile not completed", "person", p.ID, "request_id", requestIDOf(c), "err", err)
+		return p
+	}
+	return &learned
+}
+
 type profilePage struct {
 	Profile      domain.Profile
 	Error        string
 	Countries    []option
 	CareerStages []option
 	Zones        []string
+	BrowserZone  string // the zone the browser reported, offered as a suggestion
 	Tokens       []store.APIToken
 	NewToken     string
 	TokenError   string
@@ -24,7 +73,8 @@ type profilePage struct {
 
 func (s *Server) profilePage(c echo.Context, prof domain.Profile) (profilePage, error) {
 	l := localizerOf(c)
-	pp := profilePage{Profile: prof, Countries: countryOptions(l.Lang()), Zones: domain.CommonTimeZones()}
+	pp := profilePage{Profile: prof, Countries: countryOptions(l.Lang()), Zones: domain.CommonTimeZones(),
+		BrowserZone: browserZone(c)}
 	for _, st := range domain.CareerStages() {
 		pp.CareerStages = append(pp.CareerStages, option{Code: string(st), Name: l.T("career." + string(st))})
 	}

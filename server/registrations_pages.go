@@ -23,6 +23,9 @@ func (s *Server) registerFromPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// The name typed here, the page's language and the browser's zone complete the
+	// profile where it has none (before registering, so the confirmation uses them).
+	c.Set(keyPerson, s.learn(c, personOf(c), c.FormValue("name")))
 	consent := c.FormValue("consent_contact") == "1"
 	in := registrationInput{Name: strPtr(c.FormValue("name")), Affiliation: strPtr(c.FormValue("affiliation")),
 		Country: strPtr(c.FormValue("country")), CareerStage: strPtr(c.FormValue("career_stage")), ConsentContact: &consent,
@@ -267,7 +270,7 @@ func (s *Server) registerByEmail(c echo.Context) error {
 		return &domain.Error{Code: domain.CodeRateLimited, Field: "email", Message: localizerOf(c).T("error.message.rate_limited")}
 	}
 	ctx := c.Request().Context()
-	p, _, err := s.o.Store.EnsurePerson(ctx, addr)
+	p, created, err := s.o.Store.EnsurePerson(ctx, addr)
 	if err != nil {
 		return err
 	}
@@ -276,6 +279,9 @@ func (s *Server) registerByEmail(c echo.Context) error {
 		ConsentContact: &consent, Answers: formAnswers(c, l.Event.Questions)}.details(p, l.Event.Questions)
 	if err != nil {
 		return err
+	}
+	if created { // an account this form made starts with its name, language and zone; nobody else's is touched unsigned
+		p = *s.learn(c, &p, c.FormValue("name"))
 	}
 	// A one-time sign-in link travels in the confirmation email itself.
 	token, hash := domain.NewSecret(domain.PrefixSignIn)

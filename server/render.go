@@ -30,7 +30,7 @@ type page struct {
 	Languages  []option
 	Person     *domain.Person
 	CSRF       string
-	Path       string
+	Path       string // where "sign in" and the language switch come back to (not escaped: templates escape it once)
 	RequestID  string
 	DevMail    bool
 	Flash      string
@@ -103,7 +103,7 @@ func (s *Server) newPage(c echo.Context, data any) page {
 		l:         l,
 		Lang:      l.Lang(),
 		Person:    personOf(c),
-		Path:      urlQueryEscape(c.Request().URL.RequestURI()),
+		Path:      returnPath(c),
 		RequestID: requestIDOf(c),
 		Data:      data,
 		zone:      time.UTC,
@@ -203,10 +203,42 @@ func linkify(text string) template.HTML {
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 
-// localPath accepts only a path on this site as a redirect target (no open redirects).
+// returnPath is the page a person should come back to after signing in or switching
+// language: this page, or for a form's answer (a POST) the page the form was on.
+func returnPath(c echo.Context) string {
+	r := c.Request()
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return localPath(r.URL.RequestURI())
+	}
+	if ref, err := url.Parse(r.Referer()); err == nil && ref.Host == r.Host {
+		return localPath(ref.RequestURI())
+	}
+	return "/"
+}
+
+// localPath accepts only a path on this site as a redirect target (no open redirects):
+// no scheme or host, no "//" or backslash a browser would read as another host, no
+// control characters (browsers drop tabs and newlines, so "/\t/evil" becomes "//evil").
+// A path that arrives encoded once too often (links made before this was fixed, or
+// copied by hand) is decoded once.
 func localPath(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
-		strings.ContainsAny(next, "\\\r\n") || len(next) > 2000 {
+	if len(next) > 2000 {
+		return "/"
+	}
+	if len(next) >= 3 && strings.EqualFold(next[:3], "%2F") {
+		if dec, err := url.QueryUnescape(next); err == nil {
+			next = dec
+		}
+	}
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsRune(next, '\\') {
+		return "/"
+	}
+	for _, r := range next {
+		if r < 0x20 || r == 0x7f {
+			return "/"
+		}
+	}
+	if u, err := url.Parse(next); err != nil || u.Scheme != "" || u.Host != "" {
 		return "/"
 	}
 	return next

@@ -37,6 +37,8 @@ type Store interface {
 	PersonByID(ctx context.Context, id int64) (domain.Person, error)
 	EnsurePerson(ctx context.Context, email string) (domain.Person, bool, error)
 	UpdateProfile(ctx context.Context, id int64, p domain.Profile) (domain.Person, error)
+	LearnProfile(ctx context.Context, id int64, l store.Learned) (domain.Person, error)
+	SetLanguage(ctx context.Context, id int64, lang string) error
 	CreateAPIToken(ctx context.Context, personID int64, name string, tokenHash []byte) (store.APIToken, error)
 	ListAPITokens(ctx context.Context, personID int64) ([]store.APIToken, error)
 	RevokeAPIToken(ctx context.Context, personID, tokenID int64) error

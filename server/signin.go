@@ -114,6 +114,7 @@ func (s *Server) useSignInLink(c echo.Context) error {
 	if created {
 		s.log.Info("account created", "person", p.ID, "admin", p.IsAdmin)
 	}
+	s.learn(c, &p, "") // the page's language and the browser's zone, where the profile has none
 	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: s.secure,
 		SameSite: http.SameSiteLaxMode, MaxAge: int(store.SessionLifetime / time.Second)})
 	s.flash(c, "signin.signed_in")

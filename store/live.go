@@ -246,3 +246,25 @@ func (s *Store) MyVotes(ctx context.Context, occID, personID int64) ([]int64, er
 	}
 	return ids, nil
 }
+
+// RoomName is the name a person shows in an occurrence's live room: their profile's, else
+// the name they gave when registering for it (unless that is just their email address, as
+// older forms prefilled it), else "" (the room shows a generic label). Never a piece of the
+// address.
+func (s *Store) RoomName(ctx context.Context, occID, personID int64) (string, error) {
+	var name string
+	err := s.pool.QueryRow(ctx, `
+		SELECT CASE WHEN p.name <> '' THEN p.name
+		            WHEN r.name <> '' AND lower(btrim(r.name)) <> lower(p.email) THEN r.name
+		            ELSE '' END
+		FROM people p
+		LEFT JOIN registrations r ON r.person_id = p.id AND r.occurrence_id = $1
+		WHERE p.id = $2`, occID, personID).Scan(&name)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", notFound("person")
+	}
+	if err != nil {
+		return "", fmt.Errorf("room name: %w", err)
+	}
+	return snapshotName(name), nil
+}

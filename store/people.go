@@ -145,6 +145,69 @@ func (s *Store) UpdateProfile(ctx context.Context, id int64, prof domain.Profile
 	return p, nil
 }
 
+// Learned is what Puente learns about a person without asking: the time zone their
+// browser reports, the language of the pages they use, the name they typed in a
+// registration form.
+type Learned struct {
+	Name, Language, TimeZone string
+}
+
+// usable keeps only the values that are valid; the others are dropped, not refused: the
+// person did not type them where an error could be shown.
+func (l Learned) usable() Learned {
+	var out Learned
+	if p, err := (domain.Profile{Name: l.Name}).Normalize(); err == nil {
+		out.Name = p.Name
+	}
+	if p, err := (domain.Profile{Language: l.Language}).Normalize(); err == nil {
+		out.Language = p.Language
+	}
+	if p, err := (domain.Profile{TimeZone: l.TimeZone}).Normalize(); err == nil {
+		out.TimeZone = p.TimeZone
+	}
+	return out
+}
+
+// LearnProfile saves what was learned about a person where their profile has nothing
+// yet: a value they chose is never overwritten, and an invalid one is ignored.
+func (s *Store) LearnProfile(ctx context.Context, id int64, l Learned) (domain.Person, error) {
+	l = l.usable()
+	p, err := scanPerson(s.pool.QueryRow(ctx, `
+		UPDATE people SET
+		       name = CASE WHEN name = '' THEN $2 ELSE name END,
+		       language = CASE WHEN language = '' THEN $3 ELSE language END,
+		       time_zone = CASE WHEN time_zone = '' THEN $4 ELSE time_zone END,
+		       updated_at = CASE WHEN (name = '' AND $2 <> '') OR (language = '' AND $3 <> '')
+		                          OR (time_zone = '' AND $4 <> '') THEN $5 ELSE updated_at END
+		WHERE id = $1 RETURNING `+personColumns, id, l.Name, l.Language, l.TimeZone, s.now()))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return p, notFound("person")
+	}
+	if err != nil {
+		return p, fmt.Errorf("learn profile: %w", err)
+	}
+	return p, nil
+}
+
+// SetLanguage saves the language a person chose (with the language switch).
+func (s *Store) SetLanguage(ctx context.Context, id int64, lang string) error {
+	prof, err := domain.Profile{Language: lang}.Normalize()
+	if err != nil {
+		return err
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE people SET language = $2, updated_at = $3 WHERE id = $1 AND language <> $2`,
+		id, prof.Language, s.now())
+	if err != nil {
+		return fmt.Errorf("set language: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		if _, err := s.PersonByID(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // SetRoles grants or withdraws the site-wide roles. The last site admin cannot withdraw
 // their own admin role: someone must remain able to manage people.
 func (s *Store) SetRoles(ctx context.Context, id int64, admin, organiser bool) (domain.Person, error) {

@@ -107,8 +107,10 @@ function start(root) {
     });
   }
 
+  // Someone who gave no name has an empty one (the server never sends their address):
+  // they show as "Participant" in the reader's language.
   function nameOf(p) {
-    return (p && p.name) || "?";
+    return (p && p.name) || t("participant");
   }
 
   function initials(name) {
@@ -735,7 +737,7 @@ function start(root) {
     if (m.id != null) chatIds.add(m.id);
     const author = m.author || {};
     const mine = client.you && author.participant_id != null && author.participant_id === client.you.id;
-    const meta = node("p", { class: "chat-meta" }, node("strong", { text: author.name || "?" }));
+    const meta = node("p", { class: "chat-meta" }, node("strong", { text: nameOf(author) }));
     const when = formatTime(m.at);
     if (when) meta.append(" ", node("time", { dateTime: m.at, text: when }));
     const li = node("li", { "data-chat-id": m.id, class: mine ? "mine" : null }, meta, node("p", { class: "chat-text", text: m.text || "" }));
@@ -794,7 +796,7 @@ function start(root) {
   function questionItem(q) {
     const host = client.isHost() && client.connected;
     const state = q.state || "open";
-    const name = (q.author && q.author.name) || "?";
+    const name = nameOf(q.author);
     const li = node("li", { "data-question-id": q.id, "data-state": state, "data-votes": q.votes || 0 });
     li.append(node("p", { class: "q-text", text: q.text || "" }));
     const meta = node("p", { class: "q-meta muted" }, node("span", { text: name }), " · ", node("span", { text: t("votes", { votes: q.votes || 0 }) }));

@@ -1,0 +1,111 @@
+// Package livestore gives the live rooms (package live) their storage on the PostgreSQL
+// store. Package live declares what it needs in its own types; this adapter is the only
+// place that knows both, so live does not depend on store.
+package livestore
+
+import (
+	"context"
+
+	"github.com/puente-org/puente/live"
+	"github.com/puente-org/puente/store"
+)
+
+// Rooms is the live rooms' storage.
+type Rooms struct{ st *store.Store }
+
+var _ live.Store = Rooms{}
+
+// New wraps the store for the live rooms.
+func New(st *store.Store) Rooms { return Rooms{st: st} }
+
+// Session is what a room shows of its occurrence.
+func (r Rooms) Session(ctx context.Context, occID int64) (live.Session, error) {
+	l, err := r.st.OccurrenceByID(ctx, occID)
+	if err != nil {
+		return live.Session{}, err
+	}
+	title := l.Occurrence.Title
+	if title == "" {
+		title = l.Event.Title
+	}
+	return live.Session{Title: title}, nil
+}
+
+// Participant is who a person is to the others in an occurrence's room.
+func (r Rooms) Participant(ctx context.Context, occID, personID int64) (live.Participant, error) {
+	name, err := r.st.RoomName(ctx, occID, personID)
+	return live.Participant{Name: name}, err
+}
+
+// RecordJoin records that a person entered a room.
+func (r Rooms) RecordJoin(ctx context.Context, occID, personID int64) (int64, error) {
+	return r.st.RecordJoin(ctx, occID, personID)
+}
+
+// RecordLeave records that they left.
+func (r Rooms) RecordLeave(ctx context.Context, attendanceID int64) error {
+	return r.st.RecordLeave(ctx, attendanceID)
+}
+
+// AddChat stores a chat message.
+func (r Rooms) AddChat(ctx context.Context, occID, personID int64, authorName, text string) (live.ChatMessage, error) {
+	m, err := r.st.AddChat(ctx, occID, personID, authorName, text)
+	return chat(m), err
+}
+
+// ChatHistory is the last limit messages, oldest first.
+func (r Rooms) ChatHistory(ctx context.Context, occID int64, limit int) ([]live.ChatMessage, error) {
+	list, err := r.st.ChatHistory(ctx, occID, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]live.ChatMessage, len(list))
+	for i, m := range list {
+		out[i] = chat(m)
+	}
+	return out, nil
+}
+
+// AskQuestion stores a question.
+func (r Rooms) AskQuestion(ctx context.Context, occID, personID int64, authorName, text string) (live.Question, error) {
+	q, err := r.st.AskQuestion(ctx, occID, personID, authorName, text)
+	return question(q), err
+}
+
+// VoteQuestion records or takes back an upvote.
+func (r Rooms) VoteQuestion(ctx context.Context, occID, questionID, personID int64, up bool) (live.Question, error) {
+	q, err := r.st.VoteQuestion(ctx, occID, questionID, personID, up)
+	return question(q), err
+}
+
+// SetQuestionState marks a question open, answered or dismissed.
+func (r Rooms) SetQuestionState(ctx context.Context, occID, questionID int64, state string) (live.Question, error) {
+	q, err := r.st.SetQuestionState(ctx, occID, questionID, state)
+	return question(q), err
+}
+
+// LiveQuestions is every question of a room, in the order asked.
+func (r Rooms) LiveQuestions(ctx context.Context, occID int64) ([]live.Question, error) {
+	list, err := r.st.LiveQuestions(ctx, occID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]live.Question, len(list))
+	for i, q := range list {
+		out[i] = question(q)
+	}
+	return out, nil
+}
+
+// MyVotes is the ids of the questions a person upvoted.
+func (r Rooms) MyVotes(ctx context.Context, occID, personID int64) ([]int64, error) {
+	return r.st.MyVotes(ctx, occID, personID)
+}
+
+func chat(m store.ChatMessage) live.ChatMessage {
+	return live.ChatMessage{ID: m.ID, AuthorName: m.AuthorName, Text: m.Text, At: m.At}
+}
+
+func question(q store.LiveQuestion) live.Question {
+	return live.Question{ID: q.ID, AuthorName: q.AuthorName, Text: q.Text, State: q.State, Votes: q.Votes, At: q.At}
+}
