@@ -106,7 +106,7 @@ func (s *Server) renderJoin(c echo.Context, l store.Listed, status string, posit
 	}
 	opens, closes := roomWindow(l, role)
 	jp := joinPage{Occ: s.view(c, l), OpensAt: opens.Format(time.RFC3339), Status: status, Position: position,
-		AdmissionURL: admissionURL, Opens: describeWhen(opens, opens, l.Event.TimeZone, viewerZone(c), localizerOf(c).Lang())}
+		AdmissionURL: admissionURL, Opens: describeWhen(opens, opens, l.Event.TimeZone, viewerZone(c), localizerOf(c))}
 	switch {
 	case l.Occurrence.Status == domain.StatusCancelled:
 		jp.State = "cancelled"
