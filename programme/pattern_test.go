@@ -302,3 +302,27 @@ func words(t testing.TB, lang string) Words {
 	}
 	return cat.Localizer(lang)
 }
+
+// Portuguese comes from its catalogue alone; its ordinals agree with the day.
+func TestDescribePortuguese(t *testing.T) {
+	thu := wall(2026, 1, 8, 15, 0)
+	pt := words(t, "pt")
+	for _, tc := range []struct{ rrule, want string }{
+		{"", "Uma vez"},
+		{"FREQ=WEEKLY;BYDAY=TH", "Toda semana: quinta-feira"},
+		{"FREQ=WEEKLY;INTERVAL=2;BYDAY=TU,TH;UNTIL=20261217T235959Z", "A cada 2 semanas: terça-feira e quinta-feira, até 17 dez. 2026"},
+		{"FREQ=MONTHLY;BYDAY=1TU", "Primeira terça-feira de cada mês"},
+		{"FREQ=MONTHLY;BYDAY=-1SA;INTERVAL=2", "Último sábado, a cada 2 meses"},
+		{"FREQ=DAILY;COUNT=1", "Todos os dias, uma vez"},
+		{"FREQ=DAILY;COUNT=3", "Todos os dias, 3 vezes"},
+		{"FREQ=YEARLY;BYMONTH=9;BYMONTHDAY=10", "Todo ano em 10 de setembro"},
+	} {
+		if got := Describe(tc.rrule, thu, "Europe/London", pt); got != tc.want {
+			t.Errorf("Describe(%q, pt) = %q, want %q", tc.rrule, got, tc.want)
+		}
+	}
+	lon, scl := mustLoc(t, "Europe/London"), mustLoc(t, "America/Sao_Paulo")
+	if got := FormatPair(time.Date(2026, 1, 8, 15, 0, 0, 0, time.UTC), lon, scl, pt); got != "15:00 Londres · 12:00 no seu horário" {
+		t.Errorf("FormatPair pt = %q", got)
+	}
+}
