@@ -3,8 +3,8 @@ package i18n
 import (
 	"compress/gzip"
 	"embed"
-	"errors"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
