@@ -10,6 +10,7 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+	"unicode"
 
 	"github.com/BurntSushi/toml"
 
@@ -78,6 +79,19 @@ func placeholders(forms map[string]string) []string {
 	return slices.Sorted(maps.Keys(set))
 }
 
+// sameWords are the messages every language writes as English does.
+var sameWords = map[string]bool{"site.name": true, "live.chat": true}
+
+// hasWords reports whether a message has text of its own besides its placeholders.
+func hasWords(forms map[string]string) bool {
+	for _, text := range forms {
+		if strings.ContainsFunc(printed.ReplaceAllString(braced.ReplaceAllString(text, ""), ""), unicode.IsLetter) {
+			return true
+		}
+	}
+	return false
+}
+
 // Every message English has is in every other catalogue, showing the same values, and no
 // catalogue has a message English lacks.
 func TestEveryCatalogueHasEveryMessageWithItsPlaceholders(t *testing.T) {
@@ -100,6 +114,11 @@ func TestEveryCatalogueHasEveryMessageWithItsPlaceholders(t *testing.T) {
 			_, enPlain := forms[""]
 			if _, trPlain := tr[""]; enPlain != trPlain {
 				t.Errorf("%s.toml %q: plural forms in one language and not the other", lang, id)
+			}
+		}
+		for id, forms := range en {
+			if tr, ok := other[id]; ok && !sameWords[id] && hasWords(forms) && maps.Equal(forms, tr) {
+				t.Errorf("%s.toml %q is the English text, untranslated", lang, id)
 			}
 		}
 		for id := range other {
