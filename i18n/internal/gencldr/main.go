@@ -78,7 +78,7 @@ func run(out, datesTar, bcpTar string) error {
 		return err
 	}
 	files, err := readTar(datesTar, func(name string) bool {
-		return strings.HasSuffix(name, "/ca-gregorian.json") || strings.HasSuffix(name, "/timeZoneNames.json")
+		return name == "package/LICENSE" || strings.HasSuffix(name, "/ca-gregorian.json") || strings.HasSuffix(name, "/timeZoneNames.json")
 	})
 	if err != nil {
 		return err
@@ -103,6 +103,10 @@ func run(out, datesTar, bcpTar string) error {
 		return err
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	// The data's licence (Unicode License v3) travels with it.
+	if err := os.WriteFile(filepath.Join(out, "LICENSE"), files["package/LICENSE"], 0o644); err != nil {
 		return err
 	}
 	written := 0
