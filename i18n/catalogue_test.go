@@ -19,7 +19,9 @@ import (
 	"github.com/puente-org/puente/i18n"
 )
 
-func load(t *testing.T) *i18n.Catalog {
+func load(t *testing.T) *i18n.Catalog { return loadB(t) }
+
+func loadB(t testing.TB) *i18n.Catalog {
 	t.Helper()
 	c, err := i18n.Load(locales.FS(), locales.Default)
 	if err != nil {
