@@ -2,10 +2,13 @@ package domain
 
 import (
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 	_ "time/tzdata" // time zones come from the binary, not the host's (often stale) tzdata
 	"unicode/utf8"
+
+	"github.com/puente-org/puente/frontend/locales"
 )
 
 // Person is anyone with an account: attendee, speaker, organiser or site admin.
@@ -53,18 +56,12 @@ func CareerStages() []CareerStage {
 	return []CareerStage{CareerStudent, CareerEarly, CareerSenior, CareerIndustry, CareerOther}
 }
 
-// Languages are the interface languages Puente speaks, default first.
-func Languages() []string { return []string{"en", "es"} }
+// Languages are the interface languages Puente speaks, default first: one per translation
+// catalogue (frontend/locales), so adding a catalogue adds a language.
+func Languages() []string { return locales.Languages() }
 
 // IsLanguage reports whether Puente speaks lang.
-func IsLanguage(lang string) bool {
-	for _, l := range Languages() {
-		if l == lang {
-			return true
-		}
-	}
-	return false
-}
+func IsLanguage(lang string) bool { return slices.Contains(Languages(), lang) }
 
 // Field length limits, shared by validation and forms.
 const (

@@ -5,9 +5,11 @@ package frontend
 import (
 	"embed"
 	"io/fs"
+
+	"github.com/puente-org/puente/frontend/locales"
 )
 
-//go:embed templates static locales
+//go:embed templates static
 var files embed.FS
 
 func sub(dir string) fs.FS {
@@ -24,5 +26,5 @@ func Templates() fs.FS { return sub("templates") }
 // Static returns the CSS, JavaScript and images served under /static/.
 func Static() fs.FS { return sub("static") }
 
-// Locales returns one <lang>.toml translation file per language.
-func Locales() fs.FS { return sub("locales") }
+// Locales returns one <lang>.toml translation file per language (package locales).
+func Locales() fs.FS { return locales.FS() }

@@ -1,6 +1,8 @@
 // Package i18n translates Puente's interface and emails. Every string lives in one TOML
-// file per language (frontend/locales); Load refuses a catalogue where a language lacks a
-// message that English has, so a missing translation fails the build's tests, not a user.
+// file per language (frontend/locales); the languages Puente speaks are exactly the files
+// there, so adding a language is adding its file. Load refuses a catalogue where a language
+// lacks a message that English has, so a missing translation fails the build's tests, not a
+// user. Day, month and city names come from Unicode's CLDR (see names.go), not the catalogue.
 package i18n
 
 import (
@@ -21,6 +23,7 @@ type Catalog struct {
 	langs   []string
 	matcher language.Matcher
 	ids     map[string]bool
+	names   map[string]*names // CLDR names per language
 }
 
 // Load reads <lang>.toml files from fsys. defaultLang must be among them and comes first
@@ -28,13 +31,13 @@ type Catalog struct {
 func Load(fsys fs.FS, defaultLang string) (*Catalog, error) {
 	bundle := goi18n.NewBundle(language.MustParse(defaultLang))
 	bundle.RegisterUnmarshalFunc("toml", toml.Unmarshal)
-	names, err := fs.Glob(fsys, "*.toml")
+	files, err := fs.Glob(fsys, "*.toml")
 	if err != nil {
 		return nil, fmt.Errorf("list translations: %w", err)
 	}
-	c := &Catalog{bundle: bundle, ids: map[string]bool{}}
+	c := &Catalog{bundle: bundle, ids: map[string]bool{}, names: map[string]*names{}}
 	perLang := map[string]map[string]bool{}
-	for _, name := range names {
+	for _, name := range files {
 		buf, err := fs.ReadFile(fsys, name)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", name, err)
@@ -80,7 +83,14 @@ func Load(fsys fs.FS, defaultLang string) (*Catalog, error) {
 	}
 	tags := make([]language.Tag, len(c.langs))
 	for i, l := range c.langs {
-		tags[i] = language.MustParse(l)
+		tag, err := language.Parse(l)
+		if err != nil {
+			return nil, fmt.Errorf("translation file %s.toml: not a language tag: %w", l, err)
+		}
+		tags[i] = tag
+		if c.names[l], err = loadNames(l); err != nil {
+			return nil, err
+		}
 	}
 	c.matcher = language.NewMatcher(tags)
 	return c, nil
@@ -124,8 +134,9 @@ func (c *Catalog) Negotiate(acceptLanguage string, explicit ...string) string {
 
 // Localizer translates into one language.
 type Localizer struct {
-	lang string
-	l    *goi18n.Localizer
+	lang  string
+	l     *goi18n.Localizer
+	names *names
 }
 
 // Localizer returns a translator for lang (the default language if lang is unsupported).
@@ -133,15 +144,17 @@ func (c *Catalog) Localizer(lang string) *Localizer {
 	if !c.Supported(lang) {
 		lang = c.langs[0]
 	}
-	return &Localizer{lang: lang, l: goi18n.NewLocalizer(c.bundle, lang)}
+	return &Localizer{lang: lang, l: goi18n.NewLocalizer(c.bundle, lang), names: c.names[lang]}
 }
 
 // Lang is the language this localizer speaks.
 func (l *Localizer) Lang() string { return l.lang }
 
 // T translates message id. args are name/value pairs for the message template
-// ({{.Name}} in the TOML). An unknown id comes back as itself, so it shows up in review
-// (and the tests check every id the templates use exists).
+// ({{.Name}} in the TOML). An argument named Count also picks the plural form of a message
+// written with forms (one = "...", other = "..."), by the language's CLDR plural rules. An
+// unknown id comes back as itself, so it shows up in review (and the tests check every id
+// the templates use exists).
 func (l *Localizer) T(id string, args ...any) string {
 	var data map[string]any
 	if len(args) > 0 {
@@ -150,7 +163,16 @@ func (l *Localizer) T(id string, args ...any) string {
 			data[fmt.Sprint(args[i])] = args[i+1]
 		}
 	}
-	s, err := l.l.Localize(&goi18n.LocalizeConfig{MessageID: id, TemplateData: data})
+	cfg := &goi18n.LocalizeConfig{MessageID: id, TemplateData: data}
+	if n, ok := data["Count"]; ok {
+		cfg.PluralCount = n
+	}
+	s, err := l.l.Localize(cfg)
+	if err != nil && cfg.PluralCount != nil {
+		// A message without plural forms that happens to take a Count.
+		cfg.PluralCount = nil
+		s, err = l.l.Localize(cfg)
+	}
 	if err != nil {
 		return id
 	}

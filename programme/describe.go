@@ -1,7 +1,6 @@
 package programme
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
@@ -10,26 +9,23 @@ import (
 	"github.com/puente-org/puente/domain"
 )
 
-// Languages Describe, Preview and FormatPair speak; anything else gets English.
-const (
-	LangEnglish = "en"
-	LangSpanish = "es"
-)
-
-func isSpanish(lang string) bool {
-	return lang == LangSpanish || strings.HasPrefix(lang, "es-") || strings.HasPrefix(lang, "es_")
+// Words is what Describe, Preview and FormatPair need of a language: its catalogue's messages
+// (rule.*, date.*, list.and, time.your_time) and CLDR's day, month and city names. An
+// *i18n.Localizer is one; programme itself holds no text.
+type Words interface {
+	T(id string, args ...any) string
+	Weekday(d time.Weekday) string
+	Month(m time.Month) string
+	City(zone string) string
+	Date(id string, t time.Time) string
 }
 
-// Describe says a rule in words, in English ("en") or Spanish ("es"): "Every 2 weeks on
-// Thursday, until 17 Dec 2026" / "Cada 2 semanas los jueves, hasta el 17 dic 2026", "First
-// Tuesday of every month", "Once". A rule it cannot put into words is returned as it is.
-func Describe(value string, start time.Time, zone, lang string) string {
-	es := isSpanish(lang)
+// Describe says a rule in words: "Every 2 weeks on Thursday, until 17 Dec 2026" / "Cada 2
+// semanas, el jueves, hasta el 17 dic 2026", "First Tuesday of every month", "Once". A rule it
+// cannot put into words is returned as it is.
+func Describe(value string, start time.Time, zone string, w Words) string {
 	if value == "" {
-		if es {
-			return "Una vez"
-		}
-		return "Once"
+		return w.T("rule.once")
 	}
 	r, err := parseRRule(value)
 	if err != nil {
@@ -40,45 +36,28 @@ func Describe(value string, start time.Time, zone, lang string) string {
 		return value
 	}
 	start = Floating(start)
-	what, ok := r.describeRepeat(start, es)
+	what, ok := r.describeRepeat(start, w)
 	if !ok {
 		return value
 	}
 	switch {
-	case r.Count == 1 && es:
-		what += ", una vez"
-	case r.Count == 1:
-		what += ", once"
-	case r.Count > 0 && es:
-		what += fmt.Sprintf(", %d veces", r.Count)
 	case r.Count > 0:
-		what += fmt.Sprintf(", %d times", r.Count)
-	case r.Until != untilNone && es:
-		what += ", hasta el " + shortDate(r.lastDate(start, loc), true)
+		what = w.T("rule.end_count", "What", what, "Count", r.Count)
 	case r.Until != untilNone:
-		what += ", until " + shortDate(r.lastDate(start, loc), false)
+		what = w.T("rule.end_until", "What", what, "Date", w.Date("date.medium", r.lastDate(start, loc)))
 	}
 	return what
 }
 
 // describeRepeat says how often the rule repeats, without its end.
-func (r *parsedRule) describeRepeat(start time.Time, es bool) (string, bool) {
+func (r *parsedRule) describeRepeat(start time.Time, w Words) (string, bool) {
 	n := r.Interval
 	switch r.Freq {
 	case rrule.DAILY:
 		if r.hasByExcept() {
 			return "", false
 		}
-		switch {
-		case n == 1 && es:
-			return "Todos los días", true
-		case n == 1:
-			return "Every day", true
-		case es:
-			return fmt.Sprintf("Cada %d días", n), true
-		default:
-			return fmt.Sprintf("Every %d days", n), true
-		}
+		return w.T("rule.daily", "Count", n), true
 	case rrule.WEEKLY:
 		if r.hasByExcept("BYDAY") {
 			return "", false
@@ -93,38 +72,17 @@ func (r *parsedRule) describeRepeat(start time.Time, es bool) (string, bool) {
 		days = sortedWeekdays(days)
 		names := make([]string, len(days))
 		for i, d := range days {
-			names[i] = weekdayName(d, es, true)
+			names[i] = w.Weekday(d)
 		}
-		switch {
-		case n == 1 && es:
-			return "Todos los " + joinAnd(names, es), true
-		case n == 1:
-			return "Every " + joinAnd(names, es), true
-		case es:
-			return fmt.Sprintf("Cada %d semanas los %s", n, joinAnd(names, es)), true
-		default:
-			return fmt.Sprintf("Every %d weeks on %s", n, joinAnd(names, es)), true
-		}
+		return w.T("rule.weekly", "Count", n, "Days", joinAnd(names, w)), true
 	case rrule.MONTHLY:
-		every := "every month"
-		if es {
-			every = "cada mes"
-		}
-		if n > 1 {
-			every = fmt.Sprintf("every %d months", n)
-			if es {
-				every = fmt.Sprintf("cada %d meses", n)
-			}
-		}
 		if nth, day, ok := r.monthlyNth(); ok {
-			ord, ok := ordinal(nth, es)
-			if !ok {
+			if nth < -1 || nth == 0 || nth > 5 {
 				return "", false
 			}
-			if es {
-				return fmt.Sprintf("El %s %s de %s", ord, weekdayName(day, true, false), every), true
-			}
-			return fmt.Sprintf("%s %s of %s", capitalise(ord), weekdayName(day, false, false), every), true
+			// DayNum lets a language make the ordinal agree with the day (Portuguese "o
+			// primeiro sábado", "a primeira terça-feira").
+			return w.T("rule.monthly_nth", "Count", n, "Nth", nth, "Day", w.Weekday(day), "DayNum", int(day)), true
 		}
 		if r.hasByExcept("BYMONTHDAY") || len(r.ByMonthDay) > 1 {
 			return "", false
@@ -134,17 +92,12 @@ func (r *parsedRule) describeRepeat(start time.Time, es bool) (string, bool) {
 			day = r.ByMonthDay[0]
 		}
 		switch {
-		case day == -1 && es:
-			return "El último día de " + every, true
 		case day == -1:
-			return "On the last day of " + every, true
+			return w.T("rule.monthly_last", "Count", n), true
 		case day < 0:
 			return "", false
-		case es:
-			return fmt.Sprintf("El día %d de %s", day, every), true
-		default:
-			return fmt.Sprintf("On day %d of %s", day, every), true
 		}
+		return w.T("rule.monthly_day", "Count", n, "Day", day), true
 	case rrule.YEARLY:
 		month, day := start.Month(), start.Day()
 		if r.hasByExcept("BYMONTH", "BYMONTHDAY") || len(r.ByMonth) > 1 || len(r.ByMonthDay) > 1 {
@@ -159,116 +112,17 @@ func (r *parsedRule) describeRepeat(start time.Time, es bool) (string, bool) {
 		if day < 1 {
 			return "", false
 		}
-		switch {
-		case n == 1 && es:
-			return fmt.Sprintf("Cada año el %d de %s", day, monthName(month, true)), true
-		case n == 1:
-			return fmt.Sprintf("Every year on %d %s", day, monthName(month, false)), true
-		case es:
-			return fmt.Sprintf("Cada %d años el %d de %s", n, day, monthName(month, true)), true
-		default:
-			return fmt.Sprintf("Every %d years on %d %s", n, day, monthName(month, false)), true
-		}
+		return w.T("rule.yearly", "Count", n, "Day", day, "Month", w.Month(month)), true
 	}
 	return "", false
 }
 
-func ordinal(n int, es bool) (string, bool) {
-	if es {
-		switch n {
-		case 1:
-			return "primer", true
-		case 2:
-			return "segundo", true
-		case 3:
-			return "tercer", true
-		case 4:
-			return "cuarto", true
-		case 5:
-			return "quinto", true
-		case -1:
-			return "último", true
-		}
-		return "", false
-	}
-	switch n {
-	case 1:
-		return "first", true
-	case 2:
-		return "second", true
-	case 3:
-		return "third", true
-	case 4:
-		return "fourth", true
-	case 5:
-		return "fifth", true
-	case -1:
-		return "last", true
-	}
-	return "", false
-}
-
-func capitalise(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
-}
-
-// joinAnd joins words as "a, b and c" / "a, b y c".
-func joinAnd(words []string, es bool) string {
-	and := " and "
-	if es {
-		and = " y "
-	}
+// joinAnd joins words as "a, b and c" / "a, b y c" / "a, b e c".
+func joinAnd(words []string, w Words) string {
 	if len(words) <= 1 {
 		return strings.Join(words, "")
 	}
-	return strings.Join(words[:len(words)-1], ", ") + and + words[len(words)-1]
-}
-
-// weekdayName is the weekday's full name; in Spanish lower-case, plural when asked ("los jueves").
-func weekdayName(d time.Weekday, es, plural bool) string {
-	if !es {
-		return d.String()
-	}
-	name := [7]string{"domingo", "lunes", "martes", "miércoles", "jueves", "viernes", "sábado"}[d]
-	if plural && (d == time.Saturday || d == time.Sunday) {
-		name += "s"
-	}
-	return name
-}
-
-func weekdayShort(d time.Weekday, es bool) string {
-	if es {
-		return [7]string{"dom", "lun", "mar", "mié", "jue", "vie", "sáb"}[d]
-	}
-	return d.String()[:3]
-}
-
-func monthName(m time.Month, es bool) string {
-	if es {
-		return [12]string{"enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
-			"septiembre", "octubre", "noviembre", "diciembre"}[m-1]
-	}
-	return m.String()
-}
-
-func monthShort(m time.Month, es bool) string {
-	if es {
-		return [12]string{"ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sept", "oct", "nov", "dic"}[m-1]
-	}
-	return m.String()[:3]
-}
-
-// shortDate formats a date as "17 Dec 2026" / "17 dic 2026".
-func shortDate(t time.Time, es bool) string {
-	return fmt.Sprintf("%d %s %d", t.Day(), monthShort(t.Month(), es), t.Year())
-}
-
-// dayMonth formats a date as "Thu 12 Feb" / "jue 12 feb".
-func dayMonth(t time.Time, es bool) string {
-	return fmt.Sprintf("%s %d %s", weekdayShort(t.Weekday(), es), t.Day(), monthShort(t.Month(), es))
+	return w.T("list.and", "List", strings.Join(words[:len(words)-1], ", "), "Last", words[len(words)-1])
 }
 
 // PreviewItem is one upcoming meeting as the series form shows it.
@@ -284,7 +138,7 @@ const MaxPreview = 100
 // Preview validates the rule and lists its next n meetings (n <= 0: 10) starting at or after
 // from, in the series' zone and in the zone other ("" for none). An unknown other zone is a
 // *domain.Error for field "other_timezone"; a rule Validate refuses gives Validate's error.
-func Preview(r Rule, other string, from time.Time, n int, lang string) ([]PreviewItem, error) {
+func Preview(r Rule, other string, from time.Time, n int, w Words) ([]PreviewItem, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
@@ -304,19 +158,18 @@ func Preview(r Rule, other string, from time.Time, n int, lang string) ([]Previe
 	if err != nil {
 		return nil, err
 	}
-	es := isSpanish(lang)
 	out := make([]PreviewItem, len(insts))
 	for i, in := range insts {
 		s := in.Start
 		out[i] = PreviewItem{
 			Start:  s,
-			InZone: fmt.Sprintf("%s %d, %s", dayMonth(s, es), s.Year(), clockZone(s)),
+			InZone: w.Date("date.short_year", s) + ", " + clockZone(s),
 		}
 		if oloc != nil {
 			o := s.In(oloc)
 			out[i].InOther = clockZone(o)
 			if dateOf(Floating(o)) != dateOf(Floating(s)) {
-				out[i].InOther += " (" + dayMonth(o, es) + ")"
+				out[i].InOther += " (" + w.Date("date.short", o) + ")"
 			}
 		}
 	}
@@ -334,122 +187,23 @@ func clockZone(t time.Time) string {
 // When both zones read the same clock at t, it shows only "15:00 your time"; when the viewer's
 // date differs, it is added ("08:00 your time (Fri 13 Feb)"). A nil viewerZone shows only the
 // series' time; a nil seriesZone means t's own location.
-func FormatPair(t time.Time, seriesZone, viewerZone *time.Location, lang string) string {
-	es := isSpanish(lang)
+func FormatPair(t time.Time, seriesZone, viewerZone *time.Location, w Words) string {
 	if seriesZone == nil {
 		seriesZone = t.Location()
 	}
 	s := t.In(seriesZone)
 	if viewerZone == nil {
-		return s.Format("15:04") + " " + CityName(seriesZone.String(), lang)
-	}
-	yours := " your time"
-	if es {
-		yours = " tu hora"
+		return s.Format("15:04") + " " + w.City(seriesZone.String())
 	}
 	v := t.In(viewerZone)
-	viewer := v.Format("15:04") + yours
+	viewer := w.T("time.your_time", "Time", v.Format("15:04"))
 	if dateOf(Floating(v)) != dateOf(Floating(s)) {
-		viewer += " (" + dayMonth(v, es) + ")"
+		viewer += " (" + w.Date("date.short", v) + ")"
 	}
 	_, so := s.Zone()
 	_, vo := v.Zone()
 	if so == vo {
 		return viewer
 	}
-	return s.Format("15:04") + " " + CityName(seriesZone.String(), lang) + " · " + viewer
-}
-
-// CityName names a zone by its city, as people know it: "Europe/London" → "London" (Spanish
-// "Londres"), "America/Argentina/Buenos_Aires" → "Buenos Aires". UTC and Etc zones keep their
-// name.
-func CityName(zone, lang string) string {
-	if zone == "" || zone == "UTC" || zone == "Local" || strings.HasPrefix(zone, "Etc/") || !strings.Contains(zone, "/") {
-		return strings.TrimPrefix(zone, "Etc/")
-	}
-	city := strings.ReplaceAll(zone[strings.LastIndex(zone, "/")+1:], "_", " ")
-	if isSpanish(lang) {
-		if es := spanishCity(city); es != "" {
-			return es
-		}
-	}
-	return englishCity(city)
-}
-
-// englishCity restores the accents tz names leave out, where English keeps them.
-func englishCity(city string) string {
-	switch city {
-	case "Bogota":
-		return "Bogotá"
-	case "Sao Paulo":
-		return "São Paulo"
-	case "Asuncion":
-		return "Asunción"
-	}
-	return city
-}
-
-// spanishCity is the Spanish name of a tz city, where it differs from the English one.
-func spanishCity(city string) string {
-	switch city {
-	case "London":
-		return "Londres"
-	case "New York":
-		return "Nueva York"
-	case "Mexico City":
-		return "Ciudad de México"
-	case "Bogota":
-		return "Bogotá"
-	case "Asuncion":
-		return "Asunción"
-	case "Sao Paulo":
-		return "São Paulo"
-	case "Cordoba":
-		return "Córdoba"
-	case "Tucuman":
-		return "Tucumán"
-	case "Havana":
-		return "La Habana"
-	case "Panama":
-		return "Panamá"
-	case "Paris":
-		return "París"
-	case "Berlin":
-		return "Berlín"
-	case "Brussels":
-		return "Bruselas"
-	case "Lisbon":
-		return "Lisboa"
-	case "Rome":
-		return "Roma"
-	case "Amsterdam":
-		return "Ámsterdam"
-	case "Dublin":
-		return "Dublín"
-	case "Copenhagen":
-		return "Copenhague"
-	case "Stockholm":
-		return "Estocolmo"
-	case "Vienna":
-		return "Viena"
-	case "Zurich":
-		return "Zúrich"
-	case "Warsaw":
-		return "Varsovia"
-	case "Prague":
-		return "Praga"
-	case "Athens":
-		return "Atenas"
-	case "Moscow":
-		return "Moscú"
-	case "Cairo":
-		return "El Cairo"
-	case "Tokyo":
-		return "Tokio"
-	case "Shanghai":
-		return "Shanghái"
-	case "Canary":
-		return "Canarias"
-	}
-	return ""
+	return s.Format("15:04") + " " + w.City(seriesZone.String()) + " · " + viewer
 }

@@ -3,8 +3,12 @@ package programme
 import (
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/puente-org/puente/frontend/locales"
+	"github.com/puente-org/puente/i18n"
 )
 
 func TestPatternRRule(t *testing.T) {
@@ -172,12 +176,12 @@ func TestDescribe(t *testing.T) {
 		en, es string
 	}{
 		{"", thu, "Once", "Una vez"},
-		{"FREQ=WEEKLY;BYDAY=TH", thu, "Every Thursday", "Todos los jueves"},
-		{"FREQ=WEEKLY", thu, "Every Thursday", "Todos los jueves"},
+		{"FREQ=WEEKLY;BYDAY=TH", thu, "Every Thursday", "Cada jueves"},
+		{"FREQ=WEEKLY", thu, "Every Thursday", "Cada jueves"},
 		{"FREQ=WEEKLY;INTERVAL=2;BYDAY=TH;UNTIL=20261217T235959Z", thu,
-			"Every 2 weeks on Thursday, until 17 Dec 2026", "Cada 2 semanas los jueves, hasta el 17 dic 2026"},
-		{"FREQ=WEEKLY;BYDAY=SA,TU,TH", thu, "Every Tuesday, Thursday and Saturday", "Todos los martes, jueves y sábados"},
-		{"FREQ=WEEKLY;BYDAY=SU;COUNT=10", thu, "Every Sunday, 10 times", "Todos los domingos, 10 veces"},
+			"Every 2 weeks on Thursday, until 17 Dec 2026", "Cada 2 semanas, el jueves, hasta el 17 dic 2026"},
+		{"FREQ=WEEKLY;BYDAY=SA,TU,TH", thu, "Every Tuesday, Thursday and Saturday", "Cada martes, jueves y sábado"},
+		{"FREQ=WEEKLY;BYDAY=SU;COUNT=10", thu, "Every Sunday, 10 times", "Cada domingo, 10 veces"},
 		{"FREQ=MONTHLY;BYDAY=1TU", wall(2026, 1, 6, 16, 0), "First Tuesday of every month", "El primer martes de cada mes"},
 		{"FREQ=MONTHLY;BYDAY=-1FR;INTERVAL=2", wall(2026, 1, 30, 16, 0), "Last Friday of every 2 months", "El último viernes de cada 2 meses"},
 		{"FREQ=MONTHLY;BYDAY=WE;BYSETPOS=3", thu, "Third Wednesday of every month", "El tercer miércoles de cada mes"},
@@ -193,14 +197,14 @@ func TestDescribe(t *testing.T) {
 		{"rubbish", thu, "rubbish", "rubbish"},
 	}
 	for _, tt := range tests {
-		if got := Describe(tt.rrule, tt.start, "Europe/London", "en"); got != tt.en {
+		if got := Describe(tt.rrule, tt.start, "Europe/London", words(t, "en")); got != tt.en {
 			t.Errorf("Describe(%q, en) = %q, want %q", tt.rrule, got, tt.en)
 		}
-		if got := Describe(tt.rrule, tt.start, "Europe/London", "es"); got != tt.es {
+		if got := Describe(tt.rrule, tt.start, "Europe/London", words(t, "es")); got != tt.es {
 			t.Errorf("Describe(%q, es) = %q, want %q", tt.rrule, got, tt.es)
 		}
 	}
-	if got := Describe("FREQ=WEEKLY", thu, "Europe/London", "fr"); got != "Every Thursday" {
+	if got := Describe("FREQ=WEEKLY", thu, "Europe/London", words(t, "fr")); got != "Every Thursday" {
 		t.Errorf("unknown language: %q", got)
 	}
 }
@@ -234,7 +238,7 @@ func TestPreview(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			items, err := Preview(r, tt.other, tt.from, tt.n, tt.lang)
+			items, err := Preview(r, tt.other, tt.from, tt.n, words(t, tt.lang))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -247,13 +251,13 @@ func TestPreview(t *testing.T) {
 			}
 		})
 	}
-	_, err := Preview(r, "Nowhere/Town", time.Now(), 3, "en")
+	_, err := Preview(r, "Nowhere/Town", time.Now(), 3, words(t, "en"))
 	checkErr(t, err, "other_timezone", "Unknown time zone")
 	bad := r
 	bad.Start = wall(2026, 1, 7, 15, 0)
-	_, err = Preview(bad, "", time.Now(), 3, "en")
+	_, err = Preview(bad, "", time.Now(), 3, words(t, "en"))
 	checkErr(t, err, "start_date", "first meeting")
-	items, err := Preview(r, "", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), 0, "en")
+	items, err := Preview(r, "", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), 0, words(t, "en"))
 	if err != nil || len(items) != 10 {
 		t.Errorf("default n: got %d items, %v", len(items), err)
 	}
@@ -273,7 +277,7 @@ func TestFormatPair(t *testing.T) {
 	}{
 		{"london to santiago", jan, lon, scl, "en", "15:00 London · 12:00 your time"},
 		{"london to santiago in spanish", jan, lon, scl, "es", "15:00 Londres · 12:00 tu hora"},
-		{"santiago series to london viewer", jan, scl, lon, "es", "12:00 Santiago · 15:00 tu hora"},
+		{"santiago series to london viewer", jan, scl, lon, "es", "12:00 Santiago de Chile · 15:00 tu hora"},
 		{"same zone", jan, lon, lon, "en", "15:00 your time"},
 		{"same clock, other zone", jan, lon, lis, "es", "15:00 tu hora"},
 		{"next day", jan, lon, tyo, "en", "15:00 London · 00:00 your time (Fri 9 Jan)"},
@@ -281,8 +285,44 @@ func TestFormatPair(t *testing.T) {
 		{"buenos aires", jan, mustLoc(t, "America/Argentina/Buenos_Aires"), lon, "en", "12:00 Buenos Aires · 15:00 your time"},
 	}
 	for _, tt := range tests {
-		if got := FormatPair(tt.t, tt.series, tt.viewer, tt.lang); got != tt.want {
+		if got := FormatPair(tt.t, tt.series, tt.viewer, words(t, tt.lang)); got != tt.want {
 			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
 		}
+	}
+}
+
+var catalog = sync.OnceValues(func() (*i18n.Catalog, error) { return i18n.Load(locales.FS(), locales.Default) })
+
+// words is the real catalogue's localizer for lang (the unknown "fr" speaks English).
+func words(t testing.TB, lang string) Words {
+	t.Helper()
+	cat, err := catalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cat.Localizer(lang)
+}
+
+// Portuguese comes from its catalogue alone; its ordinals agree with the day.
+func TestDescribePortuguese(t *testing.T) {
+	thu := wall(2026, 1, 8, 15, 0)
+	pt := words(t, "pt")
+	for _, tc := range []struct{ rrule, want string }{
+		{"", "Uma vez"},
+		{"FREQ=WEEKLY;BYDAY=TH", "Toda semana: quinta-feira"},
+		{"FREQ=WEEKLY;INTERVAL=2;BYDAY=TU,TH;UNTIL=20261217T235959Z", "A cada 2 semanas: terça-feira e quinta-feira, até 17 dez. 2026"},
+		{"FREQ=MONTHLY;BYDAY=1TU", "Primeira terça-feira de cada mês"},
+		{"FREQ=MONTHLY;BYDAY=-1SA;INTERVAL=2", "Último sábado, a cada 2 meses"},
+		{"FREQ=DAILY;COUNT=1", "Todos os dias, uma vez"},
+		{"FREQ=DAILY;COUNT=3", "Todos os dias, 3 vezes"},
+		{"FREQ=YEARLY;BYMONTH=9;BYMONTHDAY=10", "Todo ano em 10 de setembro"},
+	} {
+		if got := Describe(tc.rrule, thu, "Europe/London", pt); got != tc.want {
+			t.Errorf("Describe(%q, pt) = %q, want %q", tc.rrule, got, tc.want)
+		}
+	}
+	lon, scl := mustLoc(t, "Europe/London"), mustLoc(t, "America/Sao_Paulo")
+	if got := FormatPair(time.Date(2026, 1, 8, 15, 0, 0, 0, time.UTC), lon, scl, pt); got != "15:00 Londres · 12:00 no seu horário" {
+		t.Errorf("FormatPair pt = %q", got)
 	}
 }

@@ -498,6 +498,7 @@ func FuzzValidate(f *testing.F) {
 	}
 	start := wall(2026, 1, 8, 15, 0)
 	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	es := words(f, "es")
 	f.Fuzz(func(t *testing.T, s string) {
 		r := Rule{Zone: "Europe/London", Start: start, Duration: time.Hour, RRule: s}
 		if err := r.Validate(); err != nil {
@@ -513,7 +514,7 @@ func FuzzValidate(f *testing.F) {
 		if len(insts) == 0 || !insts[0].Wall.Equal(start) {
 			t.Fatalf("Expand(%q): the first meeting is not the start: %v", s, insts)
 		}
-		_ = Describe(s, start, r.Zone, "es")
+		_ = Describe(s, start, r.Zone, es)
 		if p := PatternOf(s, start, r.Zone); p.Kind != KindCustom {
 			if _, err := p.RRule(start, r.Zone); err != nil {
 				t.Fatalf("PatternOf(%q) = %+v, which does not build: %v", s, p, err)

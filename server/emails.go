@@ -83,7 +83,7 @@ func (s *Server) registrationEmail(kind string, e domain.Event, o domain.Occurre
 	if p.Profile.TimeZone != "" {
 		viewer, _ = time.LoadLocation(p.Profile.TimeZone)
 	}
-	w := describeWhen(o.Start, o.End, e.TimeZone, viewer, lang)
+	w := describeWhen(o.Start, o.End, e.TimeZone, viewer, l)
 	title := o.Title
 	if title == "" {
 		title = e.Title

@@ -33,7 +33,7 @@ func (s *Server) summarizer(requester int64, lang string) (store.Summarize, *out
 		lines := []string{l.T("mail.reg.greeting", "Name", p.DisplayName()), "", l.T("mail.event.lead", "Title", e.Title), ""}
 		for _, sp := range sessions {
 			r, o := sp.Registration, store.Listed{Occurrence: sp.Occurrence, Event: e}
-			w := describeWhen(o.Occurrence.Start, o.Occurrence.End, e.TimeZone, viewer, lang)
+			w := describeWhen(o.Occurrence.Start, o.Occurrence.End, e.TimeZone, viewer, l)
 			line := "• " + w.Day + ", " + w.Time + " " + w.Zone + " — " + occurrenceTitle(o) + " (" + l.T("registration.status_"+r.Status) + ")"
 			lines = append(lines, line)
 			if r.Status == store.RegConfirmed {

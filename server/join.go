@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/i18n"
 	"github.com/puente-org/puente/links"
 	"github.com/puente-org/puente/live"
 	"github.com/puente-org/puente/store"
@@ -106,7 +107,7 @@ func (s *Server) renderJoin(c echo.Context, l store.Listed, status string, posit
 	}
 	opens, closes := roomWindow(l, role)
 	jp := joinPage{Occ: s.view(c, l), OpensAt: opens.Format(time.RFC3339), Status: status, Position: position,
-		AdmissionURL: admissionURL, Opens: instantWhen(opens, l.Event.TimeZone, viewerZone(c), localizerOf(c).Lang())}
+		AdmissionURL: admissionURL, Opens: instantWhen(opens, l.Event.TimeZone, viewerZone(c), localizerOf(c))}
 	switch {
 	case l.Occurrence.Status == domain.StatusCancelled:
 		jp.State = "cancelled"
@@ -124,8 +125,8 @@ func (s *Server) renderJoin(c echo.Context, l store.Listed, status string, posit
 
 // instantWhen describes one instant (when a room opens) for a reader: their day, and the
 // time with its zone ("14:45 London (GMT)"), not a start–end range.
-func instantWhen(t time.Time, eventZone string, viewer *time.Location, lang string) when {
-	w := describeWhen(t, t, eventZone, viewer, lang)
+func instantWhen(t time.Time, eventZone string, viewer *time.Location, l *i18n.Localizer) when {
+	w := describeWhen(t, t, eventZone, viewer, l)
 	w.Time = w.Sortable.Format("15:04") + " " + w.Zone
 	return w
 }

@@ -16,8 +16,8 @@ import (
 	"github.com/puente-org/puente/store"
 )
 
-func describeRule(e domain.Event, lang string) string {
-	return programme.Describe(e.RRule, store.RuleOf(e).Start, e.TimeZone, lang)
+func describeRule(e domain.Event, w programme.Words) string {
+	return programme.Describe(e.RRule, store.RuleOf(e).Start, e.TimeZone, w)
 }
 
 type dashboardPage struct {
@@ -61,8 +61,8 @@ func (s *Server) newEventForm(c echo.Context, kind domain.EventKind) eventForm {
 	l := localizerOf(c)
 	f := eventForm{Kind: string(kind), V: map[string]string{}, Weekdays: map[string]bool{}, Zones: domain.CommonTimeZones(),
 		Tags: domain.SuggestedTags()}
-	for i, name := range weekdayNames[l.Lang()] {
-		f.Days = append(f.Days, option{Code: strconv.Itoa(i), Name: name})
+	for d := time.Sunday; d <= time.Saturday; d++ {
+		f.Days = append(f.Days, option{Code: strconv.Itoa(int(d)), Name: l.Weekday(d)})
 	}
 	for _, code := range []string{"en", "es", "pt"} {
 		f.Languages = append(f.Languages, option{Code: code, Name: languageName(code)})
@@ -225,7 +225,7 @@ func (s *Server) editForm(c echo.Context, e domain.Event) (eventForm, error) {
 	f.Action = "/organise/events/" + itoa(e.ID)
 	f.Event = &e
 	if e.Kind == domain.KindSeries {
-		f.Summary = describeRule(e, localizerOf(c).Lang()) + " · " + e.StartTime + " " + e.TimeZone
+		f.Summary = describeRule(e, localizerOf(c)) + " · " + e.StartTime + " " + e.TimeZone
 	}
 	orgs, err := s.o.Store.OrganiserEmails(ctx, e.ID)
 	if err != nil {

@@ -80,7 +80,7 @@ func (s *Server) toEventJSON(e domain.Event, lang string) eventJSON {
 		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
 	if e.Kind == domain.KindSeries {
 		j.StartTime = e.StartTime
-		j.Recurrence = programme.Describe(e.RRule, store.RuleOf(e).Start, e.TimeZone, lang)
+		j.Recurrence = programme.Describe(e.RRule, store.RuleOf(e).Start, e.TimeZone, s.catalog.Localizer(lang))
 	}
 	if e.EndDate != nil {
 		j.EndDate = e.EndDate.Format(time.DateOnly)
@@ -701,14 +701,13 @@ func (s *Server) apiRecurrencePreview(c echo.Context) error {
 	if err := in.apply(&e); err != nil {
 		return err
 	}
-	lang := localizerOf(c).Lang()
 	other := q.Get("other_timezone")
 	if other != "" {
 		if err := domain.ValidTimeZone(other); err != nil {
 			return domain.Invalid("other_timezone", err.(*domain.Error).Message)
 		}
 	}
-	items, err := programme.Preview(store.RuleOf(e), other, s.o.Now(), 8, lang)
+	items, err := programme.Preview(store.RuleOf(e), other, s.o.Now(), 8, localizerOf(c))
 	if err != nil {
 		return err
 	}
@@ -721,7 +720,7 @@ func (s *Server) apiRecurrencePreview(c echo.Context) error {
 	for _, it := range items {
 		out = append(out, item{Start: it.Start.Format(time.RFC3339), InZone: it.InZone, InOther: it.InOther})
 	}
-	return c.JSON(http.StatusOK, map[string]any{"rrule": rrule, "description": programme.Describe(rrule, store.RuleOf(e).Start, e.TimeZone, lang), "items": out})
+	return c.JSON(http.StatusOK, map[string]any{"rrule": rrule, "description": programme.Describe(rrule, store.RuleOf(e).Start, e.TimeZone, localizerOf(c)), "items": out})
 }
 
 func strPtr(s string) *string { return &s }

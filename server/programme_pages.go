@@ -40,7 +40,7 @@ type listedView struct {
 func (s *Server) view(c echo.Context, l store.Listed) listedView {
 	o := l.Occurrence
 	v := listedView{ID: o.ID, Title: occurrenceTitle(l), EventTitle: l.Event.Title, EventPath: s.eventPath(l.Event),
-		EventKind: string(l.Event.Kind), When: describeWhen(o.Start, o.End, l.Event.TimeZone, viewerZone(c), localizerOf(c).Lang()),
+		EventKind: string(l.Event.Kind), When: describeWhen(o.Start, o.End, l.Event.TimeZone, viewerZone(c), localizerOf(c)),
 		Speakers: o.Speakers, Status: o.Status, Reason: o.CancelReason, Moved: o.Moved, Extra: o.Origin == "extra",
 		Tags: l.Event.Tags, AbstractHTML: markdown.Render(o.Abstract), Excerpt: markdown.Plain(o.Abstract, 200),
 		StatusLabel: localizerOf(c).T("status." + o.Status), MovedLabel: localizerOf(c).T("status.moved")}
@@ -135,11 +135,10 @@ type eventPage struct {
 
 func (s *Server) eventPageData(c echo.Context, e domain.Event) (eventPage, error) {
 	ctx := c.Request().Context()
-	lang := localizerOf(c).Lang()
 	ep := eventPage{Event: e, DescriptionHTML: markdown.Render(e.Description), CanManage: s.managesQuietly(c, e),
 		ZoneKnown: viewerZone(c) != nil, Feed: subscribeFor(s.absURL("/feeds"+s.eventPath(e)+".ics", nil))}
 	loc, _ := time.LoadLocation(e.TimeZone)
-	ep.ZoneLabel = zoneLabel(loc, s.o.Now())
+	ep.ZoneLabel = zoneLabel(localizerOf(c), loc, s.o.Now())
 	if p := personOf(c); p != nil {
 		followed, err := s.o.Store.Followed(ctx, p.ID)
 		if err != nil {
@@ -152,7 +151,7 @@ func (s *Server) eventPageData(c echo.Context, e domain.Event) (eventPage, error
 	}
 	f := store.OccurrenceFilter{EventID: e.ID, IncludeCancelled: true, Limit: 400}
 	if e.Kind == domain.KindSeries {
-		ep.Recurrence = describeRule(e, lang)
+		ep.Recurrence = describeRule(e, localizerOf(c))
 		f.From, f.To = s.o.Now(), s.o.Now().AddDate(1, 0, 0)
 	}
 	list, err := s.o.Store.Occurrences(ctx, f)

@@ -118,7 +118,7 @@ func (s *Server) newPage(c echo.Context, data any) page {
 		}
 	}
 	if loc := viewerZone(c); loc != nil {
-		p.ZoneKnown, p.ZoneName = true, zoneLabel(loc, s.o.Now())
+		p.ZoneKnown, p.ZoneName = true, zoneLabel(localizerOf(c), loc, s.o.Now())
 		p.zone = loc
 		p.ZoneSource = "browser"
 		if p.Person != nil && p.Person.Profile.TimeZone != "" {

@@ -437,7 +437,13 @@ func TestLanguages(t *testing.T) {
 	if r := e.browser("es-CL,es;q=0.9").get("/"); !strings.Contains(r.body, `<html lang="es">`) || !strings.Contains(r.body, "Iniciar sesión") {
 		t.Fatalf("Spanish from Accept-Language")
 	}
-	if r := e.browser("pt-BR").get("/"); !strings.Contains(r.body, `<html lang="en">`) {
+	if r := e.browser("pt-BR").get("/"); !strings.Contains(r.body, `<html lang="pt">`) || !strings.Contains(r.body, "Entrar") {
+		t.Fatalf("Portuguese from a Brazilian Accept-Language")
+	}
+	if r := e.browser("pt-PT,pt;q=0.9").get("/"); !strings.Contains(r.body, `<html lang="pt">`) {
+		t.Fatalf("Portuguese from a European Portuguese Accept-Language")
+	}
+	if r := e.browser("fr-FR,de;q=0.8").get("/"); !strings.Contains(r.body, `<html lang="en">`) {
 		t.Fatalf("unsupported language falls back to English")
 	}
 	b := e.browser("en")
