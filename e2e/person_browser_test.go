@@ -62,7 +62,7 @@ func TestBrowserZoneAndLanguageAreSavedAtRegistration(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no confirmation arrived: %v", err)
 	}
-	when := fmt.Sprintf("jueves %d de enero de %d, 15:00–16:00 London", day.Day(), day.Year())
+	when := fmt.Sprintf("jueves %d de enero de %d, 15:00–16:00 Londres", day.Day(), day.Year())
 	if !strings.HasPrefix(msg.Subject, "Inscripción confirmada") {
 		t.Errorf("subject not in Spanish: %q", msg.Subject)
 	}
@@ -115,9 +115,9 @@ func TestBrowserZoneAndLanguageAreSavedAtRegistration(t *testing.T) {
 		t.Fatalf("no join link in the confirmation:\n%s", msg.Text)
 	}
 	step(t, ctx, "join page", chromedp.Navigate(join))
-	waitFor(t, ctx, "countdown", `/^\d+ d \d\d:\d\d:\d\d$/.test(document.getElementById("countdown").textContent)`)
+	waitFor(t, ctx, "countdown", `/^\d+\s?\S+ \d\d:\d\d:\d\d$/.test(document.getElementById("countdown").textContent)`)
 	opens := eval[string](t, ctx, `document.querySelector("#join .notice").textContent`)
-	if strings.Contains(opens, "–") || !strings.Contains(opens, " London (GMT).") {
+	if strings.Contains(opens, "–") || !strings.Contains(opens, " Londres (GMT).") {
 		t.Errorf("the room's opening: %q", opens)
 	}
 	screenshot(t, ctx, "join-countdown")

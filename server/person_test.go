@@ -96,6 +96,7 @@ func TestReturnPathSurvivesSignInAndLanguageSwitch(t *testing.T) {
 		if got := b.signInFrom(l, "bea@example.org"); got != seriesPage {
 			t.Errorf("sign in from the series page (%s) lands on %q", l, got)
 		}
+		b.get(seriesPage) // the signed-in page carries the session's own CSRF token
 		b.post("/sign-out", url.Values{})
 	}
 
@@ -203,7 +204,7 @@ func TestPersonIsLearnedFromSignInAndRegistration(t *testing.T) {
 		t.Fatalf("after registering: %+v", person.Profile)
 	}
 	m := p.newestMail("ana@example.org")
-	for _, want := range []string{"Hola, Ana Pérez", "jueves 5 de febrero de 2026, 15:00–16:00 London"} {
+	for _, want := range []string{"Hola, Ana Pérez", "jueves 5 de febrero de 2026, 15:00–16:00 Londres"} {
 		if !strings.Contains(m.Text, want) {
 			t.Errorf("confirmation lacks %q:\n%s", want, m.Text)
 		}
@@ -254,7 +255,7 @@ func TestPersonIsLearnedFromSignInAndRegistration(t *testing.T) {
 		t.Errorf("registered by email: %+v", np.Profile)
 	}
 	m = p.newestMail("nueva@example.cl")
-	for _, want := range []string{"Hola, Nueva Persona", "jueves 5 de febrero de 2026, 15:00–16:00 London"} {
+	for _, want := range []string{"Hola, Nueva Persona", "jueves 5 de febrero de 2026, 15:00–16:00 Londres"} {
 		if !strings.Contains(m.Text, want) {
 			t.Errorf("confirmation by email lacks %q:\n%s", want, m.Text)
 		}

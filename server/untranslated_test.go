@@ -224,15 +224,18 @@ func TestNoEnglishOnPages(t *testing.T) {
 
 		att := p.browser(lang)
 		att.signIn("attendee@example.org")
+		att.get("/lang/" + lang[:2]) // signed in, pages speak the profile's language: the switch sets it
 		for _, path := range []string{"/", "/profile", "/occurrences/" + occ, "/series/" + slug, "/programme", "/organise"} {
 			out["attendee "+path] = att.get(path).body
 		}
 		oth := p.browser(lang)
 		oth.signIn("other@example.org")
+		oth.get("/lang/" + lang[:2]) // signed in, pages speak the profile's language: the switch sets it
 		out["waitlisted /occurrences/"+occ] = oth.get("/occurrences/" + occ).body
 
 		org := p.browser(lang)
 		org.signIn("organiser@example.org")
+		org.get("/lang/" + lang[:2]) // signed in, pages speak the profile's language: the switch sets it
 		for _, path := range []string{"/organise", "/organise/new?kind=series", "/organise/new?kind=conference",
 			"/organise/events/" + eventID, "/organise/occurrences/" + occ, "/organise/events/" + eventID + "/occurrences/new",
 			"/organise/occurrences/" + occ + "/registrations", "/organise/events/" + eventID + "/registrations", "/series/" + slug} {
