@@ -365,43 +365,15 @@ func (s *Server) updateEvent(ctx context.Context, id int64, in eventInput) (doma
 			organisers = []string{} // an explicit empty list: refused by the store
 		}
 	}
-	before, err := s.o.Store.EventByID(ctx, id)
-	if err != nil {
-		return before, err
-	}
+	// A raised capacity is given to the people waiting in the same transaction (the store
+	// promotes them), and they are told with the other emails of the change.
 	notify, out := s.notifier(ctx, 0, "")
 	e, err := s.o.Store.UpdateEvent(ctx, id, organisers, func(e *domain.Event) error { return in.apply(e) }, notify)
 	if err != nil {
 		return e, err
 	}
 	s.sent(ctx, out)
-	if before.Capacity != 0 && (e.Capacity == 0 || e.Capacity > before.Capacity) {
-		// More room: the first people waiting get the new places.
-		if err := s.promoteFuture(ctx, e); err != nil {
-			return e, err
-		}
-	}
 	return e, nil
-}
-
-// promoteFuture fills free places of an event's future occurrences from their waitlists.
-func (s *Server) promoteFuture(ctx context.Context, e domain.Event) error {
-	list, err := s.o.Store.Occurrences(ctx, store.OccurrenceFilter{EventID: e.ID, From: s.o.Now(), Limit: 1000})
-	if err != nil {
-		return err
-	}
-	for _, l := range list {
-		notify, out := s.notifier(ctx, 0, "")
-		promoted, err := s.o.Store.PromoteWaiting(ctx, l.Occurrence.ID, notify)
-		if err != nil {
-			return err
-		}
-		s.sent(ctx, out)
-		for _, r := range promoted {
-			s.log.Info("promoted from the waitlist", "occurrence", l.Occurrence.ID, "person", r.PersonID)
-		}
-	}
-	return nil
 }
 
 func (s *Server) apiDeleteEvent(kind domain.EventKind) echo.HandlerFunc {

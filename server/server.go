@@ -66,7 +66,6 @@ type Store interface {
 	CancelRegistration(ctx context.Context, occID, personID int64, notify store.Notify) (store.Registration, []store.Registration, error)
 	Registrations(ctx context.Context, f store.RegistrationFilter) ([]store.Registration, error)
 	RegistrationByID(ctx context.Context, id int64) (store.Registration, error)
-	PromoteWaiting(ctx context.Context, occID int64, notify store.Notify) ([]store.Registration, error)
 	SendReminders(ctx context.Context, notify store.Notify) (int, error)
 	ActOnRegistration(ctx context.Context, regID int64, action string, notify store.Notify) (store.Registration, error)
 	MessageRegistrants(ctx context.Context, occID int64, notify store.Notify) (int, error)

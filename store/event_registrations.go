@@ -20,12 +20,13 @@ type EventRegistrationResult struct {
 
 // registerInTx is Register's core, inside the caller's transaction.
 func (s *Store) registerInTx(ctx context.Context, tx pgx.Tx, occID, personID int64, d RegistrationDetails, notify Notify) (Registration, bool, error) {
-	status, ends, capacity, mode, err := lockOccurrence(ctx, tx, occID)
+	lo, err := lockOccurrence(ctx, tx, occID)
 	if err != nil {
 		return Registration{}, false, err
 	}
+	ends, capacity, mode := lo.Ends, lo.Capacity, lo.Mode
 	switch {
-	case status == domain.StatusCancelled:
+	case lo.Status == domain.StatusCancelled:
 		return Registration{}, false, &domain.Error{Code: domain.CodeConflict, Message: "This session is cancelled; registration is closed."}
 	case !ends.After(s.now()):
 		return Registration{}, false, &domain.Error{Code: domain.CodeExpired, Message: "This session is over; registration is closed."}
@@ -111,7 +112,6 @@ func (s *Store) RegisterForEvent(ctx context.Context, eventID, personID int64, d
 			return fmt.Errorf("register for event: %w", err)
 		}
 		res.Created = tag.RowsAffected() > 0
-		// Lock sessions in start order, as single registrations lock one: no deadlock cycle.
 		rows, err := tx.Query(ctx, `SELECT id FROM occurrences WHERE event_id = $1 AND status = 'scheduled' AND ends_at > $2
 			ORDER BY starts_at, id`, eventID, s.now())
 		if err != nil {
@@ -123,6 +123,10 @@ func (s *Store) RegisterForEvent(ctx context.Context, eventID, personID int64, d
 		}
 		if len(ids) == 0 {
 			return &domain.Error{Code: domain.CodeExpired, Message: "There are no upcoming sessions to register for."}
+		}
+		// All sessions are locked at once, in the one order every transaction uses.
+		if _, err := lockOccurrences(ctx, tx, ids...); err != nil {
+			return err
 		}
 		var places []SessionPlace
 		for _, id := range ids {
@@ -171,10 +175,10 @@ func (s *Store) CancelEventRegistration(ctx context.Context, eventID, personID i
 		if err != nil {
 			return fmt.Errorf("sessions: %w", err)
 		}
+		if _, err := lockOccurrences(ctx, tx, ids...); err != nil {
+			return err
+		}
 		for _, occID := range ids {
-			if _, _, _, _, err := lockOccurrence(ctx, tx, occID); err != nil {
-				return err
-			}
 			if _, err := tx.Exec(ctx, `UPDATE registrations SET status = 'cancelled', waitlisted_at = NULL, updated_at = $3
 				WHERE occurrence_id = $1 AND person_id = $2`, occID, personID, s.now()); err != nil {
 				return fmt.Errorf("cancel session registration: %w", err)

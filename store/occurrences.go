@@ -47,8 +47,19 @@ func (s *Store) regenerate(ctx context.Context, tx pgx.Tx, e domain.Event, notif
 	if err != nil {
 		return err
 	}
+	idRows, err := tx.Query(ctx, `SELECT id FROM occurrences WHERE event_id = $1 AND origin = 'generated' AND starts_at >= $2`, e.ID, now)
+	if err != nil {
+		return fmt.Errorf("read occurrences: %w", err)
+	}
+	ids, err := pgx.CollectRows(idRows, pgx.RowTo[int64])
+	if err != nil {
+		return fmt.Errorf("read occurrences: %w", err)
+	}
+	if _, err := lockOccurrences(ctx, tx, ids...); err != nil {
+		return err
+	}
 	rows, err := tx.Query(ctx, `SELECT id, original_start, start_local, duration_minutes, moved FROM occurrences
-		WHERE event_id = $1 AND origin = 'generated' AND starts_at >= $2 ORDER BY original_start FOR UPDATE`, e.ID, now)
+		WHERE id = ANY($1) ORDER BY original_start`, ids)
 	if err != nil {
 		return fmt.Errorf("read occurrences: %w", err)
 	}
@@ -476,10 +487,10 @@ func (s *Store) OccurrenceByID(ctx context.Context, id int64) (Listed, error) {
 // speakers are replaced; the sequence (for calendars) grows.
 func (s *Store) UpdateOccurrence(ctx context.Context, id int64, mutate func(e domain.Event, o *domain.Occurrence) error, notify Notify) (Listed, error) {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		o, err := scanOccurrence(tx.QueryRow(ctx, `SELECT `+occurrenceColumns+` FROM occurrences o WHERE o.id = $1 FOR UPDATE`, id))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return notFound("occurrence")
+		if _, err := lockOccurrence(ctx, tx, id); err != nil {
+			return err
 		}
+		o, err := scanOccurrence(tx.QueryRow(ctx, `SELECT `+occurrenceColumns+` FROM occurrences o WHERE o.id = $1`, id))
 		if err != nil {
 			return fmt.Errorf("read occurrence: %w", err)
 		}

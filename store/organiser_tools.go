@@ -32,10 +32,11 @@ func (s *Store) ActOnRegistration(ctx context.Context, regID int64, action strin
 		if err != nil {
 			return fmt.Errorf("read registration: %w", err)
 		}
-		_, _, capacity, _, err := lockOccurrence(ctx, tx, occID)
+		lo, err := lockOccurrence(ctx, tx, occID)
 		if err != nil {
 			return err
 		}
+		capacity := lo.Capacity
 		r, err := registrationInTx(ctx, tx, regID)
 		if err != nil {
 			return err
@@ -165,14 +166,9 @@ func (s *Store) MoveRegistration(ctx context.Context, regID, toOccID int64, noti
 		if toOccID == fromOcc {
 			return domain.Invalid("occurrence_id", "That is the session they are already registered for.")
 		}
-		first, second := fromOcc, toOccID
-		if second < first {
-			first, second = second, first
-		}
-		for _, id := range []int64{first, second} {
-			if _, _, _, _, err := lockOccurrence(ctx, tx, id); err != nil {
-				return err
-			}
+		locked, err := lockOccurrences(ctx, tx, fromOcc, toOccID)
+		if err != nil {
+			return err
 		}
 		r, err := registrationInTx(ctx, tx, regID)
 		if err != nil {
@@ -181,8 +177,18 @@ func (s *Store) MoveRegistration(ctx context.Context, regID, toOccID int64, noti
 		if r.Status == RegCancelled || r.Status == RegDeclined {
 			return &domain.Error{Code: domain.CodeConflict, Field: "action", Message: "This registration is not active."}
 		}
-		if _, err := tx.Exec(ctx, `UPDATE registrations SET status = 'cancelled', waitlisted_at = NULL, updated_at = $2 WHERE id = $1`,
-			regID, s.now()); err != nil {
+		if to := locked[toOccID]; to.Capacity > 0 && to.Mode != domain.RegistrationApproval {
+			n, err := confirmedCount(ctx, tx, toOccID)
+			if err != nil {
+				return err
+			}
+			if n >= to.Capacity {
+				return &domain.Error{Code: domain.CodeConflict, Field: "occurrence_id",
+					Message: "That session is full; raise its capacity or free a place first."}
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE registrations SET status = 'cancelled', waitlisted_at = NULL, link_nonce = link_nonce + 1,
+			updated_at = $2 WHERE id = $1`, regID, s.now()); err != nil {
 			return fmt.Errorf("leave the old session: %w", err)
 		}
 		if _, err := s.promote(ctx, tx, fromOcc, notify); err != nil {

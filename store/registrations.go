@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -110,19 +111,71 @@ type RegisterResult struct {
 	Created      bool // false: the person was already registered (idempotent)
 }
 
-// lockOccurrence locks an occurrence for a registration change and returns what the
-// capacity rules need. Every change of who holds a place goes through this lock, so
-// capacity can never be exceeded whatever the concurrency.
-func lockOccurrence(ctx context.Context, tx pgx.Tx, occID int64) (status string, ends time.Time, capacity int, mode string, err error) {
-	err = tx.QueryRow(ctx, `SELECT o.status, o.ends_at, e.capacity, e.registration FROM occurrences o
-		JOIN events e ON e.id = o.event_id WHERE o.id = $1 FOR UPDATE OF o`, occID).Scan(&status, &ends, &capacity, &mode)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", ends, 0, "", notFound("occurrence")
+// lockedOccurrence is what the capacity rules need of an occurrence locked for a change.
+type lockedOccurrence struct {
+	ID       int64
+	EventID  int64
+	Status   string
+	Ends     time.Time
+	Capacity int
+	Mode     string // the event's registration mode
+}
+
+// lockOccurrences locks occurrences for a change of who holds a place, always in ascending
+// id order, and returns them by id. It is the one way occurrence rows are locked: every
+// transaction taking several such locks takes them in the same order, so no two can wait
+// for each other (a deadlock). Locking again in the same transaction is a no-op. The
+// event's capacity and mode are read after the locks are held, so they are current even
+// when the lock had to wait for a capacity change to commit.
+func lockOccurrences(ctx context.Context, tx pgx.Tx, ids ...int64) (map[int64]lockedOccurrence, error) {
+	sorted := slices.Clone(ids)
+	slices.Sort(sorted)
+	sorted = slices.Compact(sorted)
+	out := make(map[int64]lockedOccurrence, len(sorted))
+	if len(sorted) == 0 {
+		return out, nil
 	}
+	rows, err := tx.Query(ctx, `SELECT id, event_id, status, ends_at FROM occurrences WHERE id = ANY($1) ORDER BY id FOR UPDATE`, sorted)
 	if err != nil {
-		return "", ends, 0, "", fmt.Errorf("lock occurrence: %w", err)
+		return nil, fmt.Errorf("lock occurrences: %w", err)
 	}
-	return status, ends, capacity, mode, nil
+	locked, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (lockedOccurrence, error) {
+		var o lockedOccurrence
+		err := r.Scan(&o.ID, &o.EventID, &o.Status, &o.Ends)
+		return o, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lock occurrences: %w", err)
+	}
+	if len(locked) != len(sorted) {
+		return nil, notFound("occurrence")
+	}
+	rules := map[int64][2]any{}
+	for _, o := range locked {
+		if _, ok := rules[o.EventID]; ok {
+			continue
+		}
+		var capacity int
+		var mode string
+		if err := tx.QueryRow(ctx, `SELECT capacity, registration FROM events WHERE id = $1`, o.EventID).Scan(&capacity, &mode); err != nil {
+			return nil, fmt.Errorf("read capacity: %w", err)
+		}
+		rules[o.EventID] = [2]any{capacity, mode}
+	}
+	for _, o := range locked {
+		o.Capacity, o.Mode = rules[o.EventID][0].(int), rules[o.EventID][1].(string)
+		out[o.ID] = o
+	}
+	return out, nil
+}
+
+// lockOccurrence locks one occurrence (through lockOccurrences).
+func lockOccurrence(ctx context.Context, tx pgx.Tx, occID int64) (lockedOccurrence, error) {
+	m, err := lockOccurrences(ctx, tx, occID)
+	if err != nil {
+		return lockedOccurrence{}, err
+	}
+	return m[occID], nil
 }
 
 func confirmedCount(ctx context.Context, tx pgx.Tx, occID int64) (int, error) {
@@ -172,7 +225,7 @@ func (s *Store) Register(ctx context.Context, occID, personID int64, d Registrat
 // registrations (to tell them).
 func (s *Store) CancelRegistration(ctx context.Context, occID, personID int64, notify Notify) (cancelled Registration, promoted []Registration, err error) {
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, _, _, _, err := lockOccurrence(ctx, tx, occID); err != nil {
+		if _, err := lockOccurrence(ctx, tx, occID); err != nil {
 			return err
 		}
 		var id int64
@@ -310,21 +363,6 @@ func (s *Store) Registrations(ctx context.Context, f RegistrationFilter) ([]Regi
 		return nil, fmt.Errorf("list registrations: %w", err)
 	}
 	return out, nil
-}
-
-// PromoteWaiting fills any free places of an occurrence from its waitlist (after capacity
-// was raised) and returns who was promoted.
-func (s *Store) PromoteWaiting(ctx context.Context, occID int64, notify Notify) ([]Registration, error) {
-	var out []Registration
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, _, _, _, err := lockOccurrence(ctx, tx, occID); err != nil {
-			return err
-		}
-		var err error
-		out, err = s.promote(ctx, tx, occID, notify)
-		return err
-	})
-	return out, err
 }
 
 // RegistrationByID returns one registration (for its personal links).
