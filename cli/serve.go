@@ -224,10 +224,14 @@ func maintenanceLoop(ctx context.Context, st *store.Store, log *slog.Logger) {
 		} else if n > 0 {
 			log.Info("tidied expired rows", "rows", n)
 		}
-		if n, err := st.ExtendHorizons(ctx, all); err != nil && ctx.Err() == nil {
+		n, failed, err := st.ExtendHorizons(ctx, all)
+		for _, f := range failed {
+			log.Error("extending a series failed; the others went on", "event", f.EventID, "err", f.Err)
+		}
+		if err != nil && ctx.Err() == nil {
 			log.Warn("extending series failed", "err", err)
-		} else if n > 0 {
-			log.Info("occurrences regenerated", "events", n)
+		} else if n > 0 || len(failed) > 0 {
+			log.Info("occurrences regenerated", "events", n, "failed", len(failed))
 		}
 		all = false
 		select {

@@ -37,7 +37,7 @@ func (s *Store) registerInTx(ctx context.Context, tx pgx.Tx, occID, personID int
 	var current string
 	err = tx.QueryRow(ctx, `SELECT id, status FROM registrations WHERE occurrence_id = $1 AND person_id = $2`, occID, personID).Scan(&id, &current)
 	if err == nil && current != RegCancelled && current != RegDeclined {
-		r, err := registrationInTx(ctx, tx, id)
+		r, err := s.registrationInTx(ctx, tx, id)
 		return r, false, err
 	}
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
@@ -70,7 +70,7 @@ func (s *Store) registerInTx(ctx context.Context, tx pgx.Tx, occID, personID int
 	if err != nil {
 		return Registration{}, false, fmt.Errorf("register: %w", err)
 	}
-	r, err := registrationInTx(ctx, tx, id)
+	r, err := s.registrationInTx(ctx, tx, id)
 	if err != nil {
 		return r, false, err
 	}

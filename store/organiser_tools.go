@@ -37,7 +37,7 @@ func (s *Store) ActOnRegistration(ctx context.Context, regID int64, action strin
 			return err
 		}
 		capacity := lo.Capacity
-		r, err := registrationInTx(ctx, tx, regID)
+		r, err := s.registrationInTx(ctx, tx, regID)
 		if err != nil {
 			return err
 		}
@@ -56,7 +56,7 @@ func (s *Store) ActOnRegistration(ctx context.Context, regID int64, action strin
 				regID, status, wait, s.now()); err != nil {
 				return fmt.Errorf("update registration: %w", err)
 			}
-			if out, err = registrationInTx(ctx, tx, regID); err != nil {
+			if out, err = s.registrationInTx(ctx, tx, regID); err != nil {
 				return err
 			}
 			o, e, err := occurrenceInTx(ctx, tx, occID)
@@ -170,7 +170,7 @@ func (s *Store) MoveRegistration(ctx context.Context, regID, toOccID int64, noti
 		if err != nil {
 			return err
 		}
-		r, err := registrationInTx(ctx, tx, regID)
+		r, err := s.registrationInTx(ctx, tx, regID)
 		if err != nil {
 			return err
 		}

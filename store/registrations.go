@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -65,7 +67,8 @@ func (s *Store) notifyAll(ctx context.Context, tx pgx.Tx, notify Notify, kind st
 	if err != nil {
 		return err
 	}
-	rows, err := tx.Query(ctx, registrationSelect+` WHERE r.occurrence_id = $1 AND r.status IN ('confirmed', 'waitlisted', 'pending')`, occID)
+	q, args := s.registrationQuery(` WHERE r.occurrence_id = $1 AND r.status IN ('confirmed', 'held', 'waitlisted', 'pending')`, occID)
+	rows, err := tx.Query(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("registrants: %w", err)
 	}
@@ -238,7 +241,7 @@ func (s *Store) CancelRegistration(ctx context.Context, occID, personID int64, n
 		if err != nil {
 			return fmt.Errorf("cancel registration: %w", err)
 		}
-		if cancelled, err = registrationInTx(ctx, tx, id); err != nil {
+		if cancelled, err = s.registrationInTx(ctx, tx, id); err != nil {
 			return err
 		}
 		promoted, err = s.promote(ctx, tx, occID, notify)
@@ -285,7 +288,7 @@ func (s *Store) promote(ctx context.Context, tx pgx.Tx, occID int64, notify Noti
 		return nil, err
 	}
 	for _, id := range ids {
-		r, err := registrationInTx(ctx, tx, id)
+		r, err := s.registrationInTx(ctx, tx, id)
 		if err != nil {
 			return nil, err
 		}
@@ -302,7 +305,7 @@ const registrationSelect = `SELECT r.id, r.occurrence_id, r.person_id, p.email, 
 		AND w.status = 'waitlisted' AND (w.waitlisted_at, w.id) <= (r.waitlisted_at, r.id)) ELSE 0 END,
 	r.name, r.affiliation, r.country, r.career_stage, r.consent_contact, r.answers, r.link_nonce, r.created_at, r.updated_at,
 	p.name, p.language, p.time_zone,
-	(SELECT coalesce(extract(epoch FROM sum(coalesce(a.left_at, least(now(), o2.ends_at)) - a.joined_at)), 0)::bigint
+	(SELECT coalesce(extract(epoch FROM sum(coalesce(a.left_at, least($now, o2.ends_at)) - a.joined_at)), 0)::bigint
 	   FROM attendance a JOIN occurrences o2 ON o2.id = a.occurrence_id
 	  WHERE a.occurrence_id = r.occurrence_id AND a.person_id = r.person_id)
 	FROM registrations r JOIN people p ON p.id = r.person_id`
@@ -320,8 +323,15 @@ func scanRegistration(row pgx.Row) (Registration, error) {
 	return r, err
 }
 
-func registrationInTx(ctx context.Context, tx pgx.Tx, id int64) (Registration, error) {
-	r, err := scanRegistration(tx.QueryRow(ctx, registrationSelect+` WHERE r.id = $1`, id))
+// registrationQuery is registrationSelect followed by rest (over args); the store's clock
+// is added as the last argument (attendance still open counts up to it).
+func (s *Store) registrationQuery(rest string, args ...any) (string, []any) {
+	return strings.Replace(registrationSelect, "$now", "$"+strconv.Itoa(len(args)+1), 1) + rest, append(args, s.now())
+}
+
+func (s *Store) registrationInTx(ctx context.Context, tx pgx.Tx, id int64) (Registration, error) {
+	q, args := s.registrationQuery(` WHERE r.id = $1`, id)
+	r, err := scanRegistration(tx.QueryRow(ctx, q, args...))
 	if err != nil {
 		return r, fmt.Errorf("read registration: %w", err)
 	}
@@ -330,7 +340,8 @@ func registrationInTx(ctx context.Context, tx pgx.Tx, id int64) (Registration, e
 
 // RegistrationOf returns a person's registration for an occurrence.
 func (s *Store) RegistrationOf(ctx context.Context, occID, personID int64) (Registration, error) {
-	r, err := scanRegistration(s.pool.QueryRow(ctx, registrationSelect+` WHERE r.occurrence_id = $1 AND r.person_id = $2`, occID, personID))
+	q, args := s.registrationQuery(` WHERE r.occurrence_id = $1 AND r.person_id = $2`, occID, personID)
+	r, err := scanRegistration(s.pool.QueryRow(ctx, q, args...))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return r, &domain.Error{Code: domain.CodeNotFound, Message: "You are not registered for this session."}
 	}
@@ -350,11 +361,11 @@ type RegistrationFilter struct {
 
 // Registrations lists registrations: confirmed first, then the waitlist in order, then the rest.
 func (s *Store) Registrations(ctx context.Context, f RegistrationFilter) ([]Registration, error) {
-	q := registrationSelect + ` JOIN occurrences o ON o.id = r.occurrence_id WHERE ($1 = 0 OR r.occurrence_id = $1)
+	q, args := s.registrationQuery(` JOIN occurrences o ON o.id = r.occurrence_id WHERE ($1 = 0 OR r.occurrence_id = $1)
 		AND ($2 = 0 OR o.event_id = $2) AND ($3 = 0 OR r.person_id = $3) AND ($4 = '' OR r.status = $4)
-		ORDER BY o.starts_at, CASE r.status WHEN 'confirmed' THEN 0 WHEN 'waitlisted' THEN 1 WHEN 'pending' THEN 2 ELSE 3 END,
-		r.waitlisted_at, r.id`
-	rows, err := s.pool.Query(ctx, q, f.OccurrenceID, f.EventID, f.PersonID, f.Status)
+		ORDER BY o.starts_at, CASE r.status WHEN 'confirmed' THEN 0 WHEN 'held' THEN 0 WHEN 'waitlisted' THEN 1 WHEN 'pending' THEN 2 ELSE 3 END,
+		r.waitlisted_at, r.id`, f.OccurrenceID, f.EventID, f.PersonID, f.Status)
+	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list registrations: %w", err)
 	}
@@ -367,7 +378,8 @@ func (s *Store) Registrations(ctx context.Context, f RegistrationFilter) ([]Regi
 
 // RegistrationByID returns one registration (for its personal links).
 func (s *Store) RegistrationByID(ctx context.Context, id int64) (Registration, error) {
-	r, err := scanRegistration(s.pool.QueryRow(ctx, registrationSelect+` WHERE r.id = $1`, id))
+	q, args := s.registrationQuery(` WHERE r.id = $1`, id)
+	r, err := scanRegistration(s.pool.QueryRow(ctx, q, args...))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return r, notFound("registration")
 	}
@@ -415,7 +427,7 @@ func (s *Store) SendReminders(ctx context.Context, notify Notify) (int, error) {
 			if tag.RowsAffected() == 0 {
 				return nil // another instance sent it
 			}
-			r, err := registrationInTx(ctx, tx, d.id)
+			r, err := s.registrationInTx(ctx, tx, d.id)
 			if err != nil {
 				return err
 			}
