@@ -193,7 +193,8 @@ func startTURN(ctx context.Context, cfg config, st *store.Store, baseURL *url.UR
 	return srv, nil
 }
 
-// reminderLoop queues due reminder emails every minute.
+// reminderLoop, every minute, releases the places held by registrations by email that
+// were not confirmed in time (the waitlists move up) and queues due reminder emails.
 func reminderLoop(ctx context.Context, app *server.Server, log *slog.Logger) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -202,6 +203,11 @@ func reminderLoop(ctx context.Context, app *server.Server, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if n, err := app.ReleaseUnconfirmed(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("releasing unconfirmed registrations failed", "err", err)
+		} else if n > 0 {
+			log.Info("released registrations not confirmed in time", "registrations", n)
 		}
 		if n, err := app.SendReminders(ctx); err != nil && ctx.Err() == nil {
 			log.Warn("reminders failed", "err", err)

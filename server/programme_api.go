@@ -376,14 +376,40 @@ func (s *Server) updateEvent(ctx context.Context, id int64, in eventInput) (doma
 	return e, nil
 }
 
+// deleteEvent is the one deletion rule for the API and the organiser's form: an event that
+// never had a registration is deleted; one that had is cancelled instead, and everyone
+// registered for its sessions still to come is told.
+func (s *Server) deleteEvent(ctx context.Context, e domain.Event) (cancelled bool, err error) {
+	notify, out := s.notifier(ctx, 0, "")
+	if cancelled, err = s.o.Store.DeleteEvent(ctx, e.ID, notify); err != nil {
+		return false, err
+	}
+	s.sent(ctx, out)
+	return cancelled, nil
+}
+
+// deleteOccurrence is the same rule for one occurrence or session.
+func (s *Server) deleteOccurrence(ctx context.Context, l store.Listed) (cancelled bool, err error) {
+	notify, out := s.notifier(ctx, 0, "")
+	if cancelled, err = s.o.Store.DeleteOccurrence(ctx, l.Occurrence.ID, notify); err != nil {
+		return false, err
+	}
+	s.sent(ctx, out)
+	return cancelled, nil
+}
+
 func (s *Server) apiDeleteEvent(kind domain.EventKind) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		e, err := s.managedEventOfKind(c, kind)
 		if err != nil {
 			return err
 		}
-		if err := s.o.Store.DeleteEvent(c.Request().Context(), e.ID); err != nil {
+		cancelled, err := s.deleteEvent(c.Request().Context(), e)
+		if err != nil {
 			return err
+		}
+		if cancelled {
+			return c.JSON(http.StatusOK, map[string]any{"id": e.ID, "status": domain.StatusCancelled})
 		}
 		return c.NoContent(http.StatusNoContent)
 	}
@@ -569,8 +595,15 @@ func (s *Server) apiDeleteOccurrence(c echo.Context) error {
 	if err := s.canManage(c, l.Event); err != nil {
 		return err
 	}
-	if err := s.o.Store.DeleteOccurrence(c.Request().Context(), l.Occurrence.ID); err != nil {
+	cancelled, err := s.deleteOccurrence(c.Request().Context(), l)
+	if err != nil {
 		return err
+	}
+	if cancelled {
+		if l, err = s.o.Store.OccurrenceByID(c.Request().Context(), l.Occurrence.ID); err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, s.toOccurrenceJSON(l))
 	}
 	return c.NoContent(http.StatusNoContent)
 }

@@ -18,8 +18,11 @@ type EventRegistrationResult struct {
 	Sessions []Registration
 }
 
-// registerInTx is Register's core, inside the caller's transaction.
-func (s *Store) registerInTx(ctx context.Context, tx pgx.Tx, occID, personID int64, d RegistrationDetails, notify Notify) (Registration, bool, error) {
+// registerInTx is Register's core, inside the caller's transaction. An unconfirmed
+// registration (made by email, without signing in) holds a place as 'held' rather than
+// 'confirmed' and is released unless confirmed by UnconfirmedHold from now; a registration
+// by the person themselves confirms an unconfirmed one they already have.
+func (s *Store) registerInTx(ctx context.Context, tx pgx.Tx, occID, personID int64, d RegistrationDetails, unconfirmed bool, notify Notify) (Registration, bool, error) {
 	lo, err := lockOccurrence(ctx, tx, occID)
 	if err != nil {
 		return Registration{}, false, err
@@ -35,8 +38,13 @@ func (s *Store) registerInTx(ctx context.Context, tx pgx.Tx, occID, personID int
 	}
 	var id int64
 	var current string
-	err = tx.QueryRow(ctx, `SELECT id, status FROM registrations WHERE occurrence_id = $1 AND person_id = $2`, occID, personID).Scan(&id, &current)
+	var pending bool // awaiting confirmation of the address
+	err = tx.QueryRow(ctx, `SELECT id, status, confirm_by IS NOT NULL FROM registrations WHERE occurrence_id = $1 AND person_id = $2`,
+		occID, personID).Scan(&id, &current, &pending)
 	if err == nil && current != RegCancelled && current != RegDeclined {
+		if pending && !unconfirmed {
+			return s.confirmInTx(ctx, tx, id, notify)
+		}
 		r, err := s.registrationInTx(ctx, tx, id)
 		return r, false, err
 	}
@@ -55,18 +63,27 @@ func (s *Store) registerInTx(ctx context.Context, tx pgx.Tx, occID, personID int
 		}
 	}
 	now := s.now()
-	var waitSince *time.Time
+	var waitSince, confirmBy *time.Time
 	if next == RegWaitlisted {
 		waitSince = &now
 	}
+	if unconfirmed {
+		by := now.Add(UnconfirmedHold)
+		confirmBy = &by
+		if next == RegConfirmed {
+			next = RegHeld
+		}
+	}
 	err = tx.QueryRow(ctx, `INSERT INTO registrations (occurrence_id, person_id, status, waitlisted_at, name, affiliation,
-		country, career_stage, consent_contact, created_at, updated_at, answers) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)
+		country, career_stage, consent_contact, created_at, updated_at, answers, confirm_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12)
 		ON CONFLICT (occurrence_id, person_id) DO UPDATE SET status = EXCLUDED.status, waitlisted_at = EXCLUDED.waitlisted_at,
+		confirm_by = EXCLUDED.confirm_by,
 		name = EXCLUDED.name, affiliation = EXCLUDED.affiliation, country = EXCLUDED.country,
 		career_stage = EXCLUDED.career_stage, consent_contact = EXCLUDED.consent_contact, created_at = EXCLUDED.created_at,
-		updated_at = EXCLUDED.updated_at, answers = EXCLUDED.answers
+		updated_at = EXCLUDED.updated_at, answers = EXCLUDED.answers, link_nonce = registrations.link_nonce + 1
 		RETURNING id`, occID, personID, next, waitSince, d.Name, d.Affiliation, d.Country, string(d.CareerStage),
-		d.ConsentContact, now, answersOf(d.Answers)).Scan(&id)
+		d.ConsentContact, now, answersOf(d.Answers), confirmBy).Scan(&id)
 	if err != nil {
 		return Registration{}, false, fmt.Errorf("register: %w", err)
 	}
@@ -130,7 +147,7 @@ func (s *Store) RegisterForEvent(ctx context.Context, eventID, personID int64, d
 		}
 		var places []SessionPlace
 		for _, id := range ids {
-			r, _, err := s.registerInTx(ctx, tx, id, personID, d, nil)
+			r, _, err := s.registerInTx(ctx, tx, id, personID, d, false, nil)
 			if err != nil {
 				return err
 			}
@@ -166,7 +183,7 @@ func (s *Store) CancelEventRegistration(ctx context.Context, eventID, personID i
 			return &domain.Error{Code: domain.CodeNotFound, Message: "You are not registered for this as a whole."}
 		}
 		rows, err := tx.Query(ctx, `SELECT o.id FROM occurrences o JOIN registrations r ON r.occurrence_id = o.id
-			WHERE o.event_id = $1 AND r.person_id = $2 AND r.status IN ('confirmed', 'waitlisted', 'pending') AND o.ends_at > $3
+			WHERE o.event_id = $1 AND r.person_id = $2 AND r.status IN ('confirmed', 'held', 'waitlisted', 'pending') AND o.ends_at > $3
 			ORDER BY o.starts_at, o.id`, eventID, personID, s.now())
 		if err != nil {
 			return fmt.Errorf("sessions: %w", err)
@@ -179,8 +196,8 @@ func (s *Store) CancelEventRegistration(ctx context.Context, eventID, personID i
 			return err
 		}
 		for _, occID := range ids {
-			if _, err := tx.Exec(ctx, `UPDATE registrations SET status = 'cancelled', waitlisted_at = NULL, updated_at = $3
-				WHERE occurrence_id = $1 AND person_id = $2`, occID, personID, s.now()); err != nil {
+			if _, err := tx.Exec(ctx, `UPDATE registrations SET status = 'cancelled', waitlisted_at = NULL, confirm_by = NULL,
+				link_nonce = link_nonce + 1, updated_at = $3 WHERE occurrence_id = $1 AND person_id = $2`, occID, personID, s.now()); err != nil {
 				return fmt.Errorf("cancel session registration: %w", err)
 			}
 			if _, err := s.promote(ctx, tx, occID, notify); err != nil {
@@ -225,7 +242,7 @@ func (s *Store) registerEventRegistrants(ctx context.Context, tx pgx.Tx, eventID
 		return fmt.Errorf("event registrants: %w", err)
 	}
 	for _, w := range people {
-		if _, _, err := s.registerInTx(ctx, tx, occID, w.id, w.d, nil); err != nil {
+		if _, _, err := s.registerInTx(ctx, tx, occID, w.id, w.d, false, nil); err != nil {
 			return err
 		}
 	}

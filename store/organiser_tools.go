@@ -52,7 +52,9 @@ func (s *Store) ActOnRegistration(ctx context.Context, regID int64, action strin
 				now := s.now()
 				wait = &now
 			}
-			if _, err := tx.Exec(ctx, `UPDATE registrations SET status = $2, waitlisted_at = $3, updated_at = $4 WHERE id = $1`,
+			// Ending a registration revokes its personal links.
+			if _, err := tx.Exec(ctx, `UPDATE registrations SET status = $2, waitlisted_at = $3, updated_at = $4,
+				link_nonce = link_nonce + CASE WHEN $2 IN ('cancelled', 'declined') THEN 1 ELSE 0 END WHERE id = $1`,
 				regID, status, wait, s.now()); err != nil {
 				return fmt.Errorf("update registration: %w", err)
 			}
@@ -194,7 +196,7 @@ func (s *Store) MoveRegistration(ctx context.Context, regID, toOccID int64, noti
 		if _, err := s.promote(ctx, tx, fromOcc, notify); err != nil {
 			return err
 		}
-		out, _, err = s.registerInTx(ctx, tx, toOccID, personID, r.Details, notify)
+		out, _, err = s.registerInTx(ctx, tx, toOccID, personID, r.Details, false, notify)
 		return err
 	})
 	return out, err
