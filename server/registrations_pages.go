@@ -334,11 +334,13 @@ func (s *Server) registerByEmail(c echo.Context) error {
 	}
 	// Anyone can type any address: the registration only holds its place until the owner
 	// of the address confirms it from the email.
-	if _, err := s.o.Store.RegisterUnconfirmed(ctx, l.Occurrence.ID, p.ID, d, withSignIn); err != nil {
+	res, err := s.o.Store.RegisterUnconfirmed(ctx, l.Occurrence.ID, p.ID, d, withSignIn)
+	if err != nil {
 		return err
 	}
 	s.sent(ctx, out)
-	return s.render(c, http.StatusOK, "signin.html", signInPage{Email: addr, Sent: true, Registered: true})
+	return s.render(c, http.StatusOK, "signin.html", signInPage{Email: addr, Sent: true, Registered: true,
+		Held: res.Registration.ConfirmBy != nil})
 }
 
 // confirmPurpose is what a registration's confirmation link is signed for.

@@ -53,7 +53,9 @@ func (s *Store) ActOnRegistration(ctx context.Context, regID int64, action strin
 				wait = &now
 			}
 			// Ending a registration revokes its personal links.
-			if _, err := tx.Exec(ctx, `UPDATE registrations SET status = $2, waitlisted_at = $3, updated_at = $4,
+			// A place given to someone who has not confirmed their address is only held.
+			if _, err := tx.Exec(ctx, `UPDATE registrations SET waitlisted_at = $3, updated_at = $4,
+				status = CASE WHEN $2 = 'confirmed' AND confirm_by IS NOT NULL THEN 'held' ELSE $2 END,
 				link_nonce = link_nonce + CASE WHEN $2 IN ('cancelled', 'declined') THEN 1 ELSE 0 END WHERE id = $1`,
 				regID, status, wait, s.now()); err != nil {
 				return fmt.Errorf("update registration: %w", err)
