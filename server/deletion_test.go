@@ -122,3 +122,27 @@ func TestDeleteFromTheFormAsksForConfirmation(t *testing.T) {
 		t.Fatalf("the registrant was not told: %+v", box[0])
 	}
 }
+
+// The same rule for one session: with registrations it is cancelled and its registrants
+// told; without, it is removed.
+func TestDeletingASessionWithRegistrationsCancelsIt(t *testing.T) {
+	p := newProgEnv(t)
+	s := p.must(201, "organiser", "POST", "/api/v1/series", map[string]any{"title": "Extras Seminar", "timezone": "UTC",
+		"start_date": "2026-02-05", "start_time": "15:00"})
+	path := fmt.Sprintf("/api/v1/series/%v/occurrences", s["id"])
+	busy := p.must(201, "organiser", "POST", path, map[string]any{"start_date": "2026-02-10", "start_time": "14:00"})
+	quiet := p.must(201, "organiser", "POST", path, map[string]any{"start_date": "2026-02-11", "start_time": "14:00"})
+	p.must(201, "attendee", "POST", fmt.Sprintf("/api/v1/occurrences/%v/registrations", busy["id"]), nil)
+	out := p.must(200, "organiser", "DELETE", fmt.Sprintf("/api/v1/occurrences/%v", busy["id"]), nil)
+	if out["status"] != "cancelled" {
+		t.Fatalf("deleting a session with registrations: %v", out)
+	}
+	if m := p.newestMail("attendee@example.org"); !strings.Contains(m.Subject, "ancel") {
+		t.Fatalf("the registrant was not told: %s", m.Subject)
+	}
+	if regs := items(t, p.must(200, "attendee", "GET", "/api/v1/me/registrations", nil)); len(regs) != 1 {
+		t.Fatalf("the registration should be kept: %v", regs)
+	}
+	p.must(204, "organiser", "DELETE", fmt.Sprintf("/api/v1/occurrences/%v", quiet["id"]), nil)
+	p.must(404, "", "GET", fmt.Sprintf("/api/v1/occurrences/%v", quiet["id"]), nil)
+}
