@@ -57,6 +57,23 @@ func (s *Store) registerInTx(ctx context.Context, tx pgx.Tx, occID, personID int
 		if err != nil {
 			return Registration{}, false, err
 		}
+		if capacity == 0 || n < capacity {
+			// A free place goes to the people waiting before any newcomer (a place can
+			// be free with people waiting only if a change forgot to promote them).
+			var waiting bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM registrations WHERE occurrence_id = $1 AND status = 'waitlisted')`,
+				occID).Scan(&waiting); err != nil {
+				return Registration{}, false, fmt.Errorf("read waitlist: %w", err)
+			}
+			if waiting {
+				if _, err := s.promote(ctx, tx, occID, notify); err != nil {
+					return Registration{}, false, err
+				}
+				if n, err = confirmedCount(ctx, tx, occID); err != nil {
+					return Registration{}, false, err
+				}
+			}
+		}
 		next = RegConfirmed
 		if capacity > 0 && n >= capacity {
 			next = RegWaitlisted

@@ -98,3 +98,38 @@ func TestExtendHorizonsCarriesOnPastAFailure(t *testing.T) {
 		t.Fatalf("the good series' horizon did not move: %d → %d", before, after)
 	}
 }
+
+// A free place with people waiting (a change that did not promote them) goes to the first
+// person waiting, never to a newcomer.
+func TestNewcomersNeverJumpTheWaitlist(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	org, _ := s.CreatePerson(ctx, store.NewPerson{Email: "org@example.org", IsOrganiser: true})
+	e := weeklySeries(t, s, org.ID, "small", "FREQ=WEEKLY;COUNT=1")
+	if _, err := s.Pool().Exec(ctx, `UPDATE events SET capacity = 1 WHERE id = $1`, e.ID); err != nil {
+		t.Fatal(err)
+	}
+	occs, _ := s.Occurrences(ctx, store.OccurrenceFilter{EventID: e.ID})
+	occ := occs[0].Occurrence.ID
+	var people []domain.Person
+	for _, addr := range []string{"a@example.org", "b@example.org", "c@example.org"} {
+		p, _ := s.CreatePerson(ctx, store.NewPerson{Email: addr})
+		people = append(people, p)
+	}
+	for _, p := range people[:2] {
+		if _, err := s.Register(ctx, occ, p.ID, store.RegistrationDetails{Name: "X"}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Pool().Exec(ctx, `UPDATE events SET capacity = 2 WHERE id = $1`, e.ID); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Register(ctx, occ, people[2].ID, store.RegistrationDetails{Name: "C"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := s.RegistrationOf(ctx, occ, people[1].ID)
+	if b.Status != store.RegConfirmed || res.Registration.Status != store.RegWaitlisted {
+		t.Fatalf("the person waiting is %s and the newcomer %s; want confirmed and waitlisted", b.Status, res.Registration.Status)
+	}
+}
