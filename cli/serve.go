@@ -197,7 +197,8 @@ func startTURN(ctx context.Context, cfg config, st *store.Store, baseURL *url.UR
 	return srv, nil
 }
 
-// reminderLoop queues due reminder emails every minute.
+// reminderLoop, every minute, releases the places held by registrations by email that
+// were not confirmed in time (the waitlists move up) and queues due reminder emails.
 func reminderLoop(ctx context.Context, app *server.Server, log *slog.Logger) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -206,6 +207,11 @@ func reminderLoop(ctx context.Context, app *server.Server, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if n, err := app.ReleaseUnconfirmed(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("releasing unconfirmed registrations failed", "err", err)
+		} else if n > 0 {
+			log.Info("released registrations not confirmed in time", "registrations", n)
 		}
 		if n, err := app.SendReminders(ctx); err != nil && ctx.Err() == nil {
 			log.Warn("reminders failed", "err", err)
@@ -228,10 +234,14 @@ func maintenanceLoop(ctx context.Context, st *store.Store, log *slog.Logger) {
 		} else if n > 0 {
 			log.Info("tidied expired rows", "rows", n)
 		}
-		if n, err := st.ExtendHorizons(ctx, all); err != nil && ctx.Err() == nil {
+		n, failed, err := st.ExtendHorizons(ctx, all)
+		for _, f := range failed {
+			log.Error("extending a series failed; the others went on", "event", f.EventID, "err", f.Err)
+		}
+		if err != nil && ctx.Err() == nil {
 			log.Warn("extending series failed", "err", err)
-		} else if n > 0 {
-			log.Info("occurrences regenerated", "events", n)
+		} else if n > 0 || len(failed) > 0 {
+			log.Info("occurrences regenerated", "events", n, "failed", len(failed))
 		}
 		all = false
 		select {

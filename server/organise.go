@@ -318,11 +318,47 @@ func (s *Server) deleteEventFromForm(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.o.Store.DeleteEvent(c.Request().Context(), e.ID); err != nil {
+	ctx := c.Request().Context()
+	if c.FormValue("confirm") != "1" {
+		regs, err := s.o.Store.Registrations(ctx, store.RegistrationFilter{EventID: e.ID})
+		if err != nil {
+			return err
+		}
+		return s.confirmDelete(c, deleteConfirm{Title: e.Title, Action: "/organise/events/" + itoa(e.ID) + "/delete",
+			Back: "/organise/events/" + itoa(e.ID), Registrations: len(regs)})
+	}
+	cancelled, err := s.deleteEvent(ctx, e)
+	if err != nil {
 		return err
+	}
+	if cancelled {
+		s.flash(c, "organise.cancelled_instead")
+		return c.Redirect(http.StatusSeeOther, "/organise/events/"+itoa(e.ID))
 	}
 	s.flash(c, "organise.deleted")
 	return c.Redirect(http.StatusSeeOther, "/organise")
+}
+
+// deleteConfirm is the confirmation step before deleting (or, when people registered,
+// cancelling) a series, conference or session.
+type deleteConfirm struct {
+	Title         string
+	Action        string // where the confirmed form posts
+	Do            string // the form's "do" value, for the occurrence form
+	Back          string
+	Registrations int  // registrations it has or had: it will be cancelled instead
+	Missing       bool // the confirmation form came back without the box ticked
+}
+
+// confirmDelete shows the confirmation step: the delete buttons post without "confirm",
+// and land here; the page's form carries a required box (no script needed). A
+// confirmation form sent back without the box is refused with 400.
+func (s *Server) confirmDelete(c echo.Context, d deleteConfirm) error {
+	status := http.StatusOK
+	if c.FormValue("step") == "confirm" {
+		d.Missing, status = true, http.StatusBadRequest
+	}
+	return s.render(c, status, "delete_confirm.html", d)
 }
 
 func (s *Server) addTrackFromForm(c echo.Context) error {
@@ -486,8 +522,22 @@ func (s *Server) saveOccurrenceFromForm(c echo.Context) error {
 	case "restore":
 		in = occurrenceInput{Status: strPtr(domain.StatusScheduled)}
 	case "delete":
-		if err := s.o.Store.DeleteOccurrence(c.Request().Context(), l.Occurrence.ID); err != nil {
+		ctx := c.Request().Context()
+		if c.FormValue("confirm") != "1" {
+			regs, err := s.o.Store.Registrations(ctx, store.RegistrationFilter{OccurrenceID: l.Occurrence.ID})
+			if err != nil {
+				return err
+			}
+			return s.confirmDelete(c, deleteConfirm{Title: s.view(c, l).Title, Action: "/organise/occurrences/" + itoa(l.Occurrence.ID),
+				Do: "delete", Back: "/organise/occurrences/" + itoa(l.Occurrence.ID), Registrations: len(regs)})
+		}
+		cancelled, err := s.deleteOccurrence(ctx, l)
+		if err != nil {
 			return err
+		}
+		if cancelled {
+			s.flash(c, "organise.cancelled_instead")
+			return c.Redirect(http.StatusSeeOther, "/organise/occurrences/"+itoa(l.Occurrence.ID))
 		}
 		s.flash(c, "organise.deleted")
 		return c.Redirect(http.StatusSeeOther, "/organise/events/"+itoa(l.Event.ID))

@@ -365,43 +365,37 @@ func (s *Server) updateEvent(ctx context.Context, id int64, in eventInput) (doma
 			organisers = []string{} // an explicit empty list: refused by the store
 		}
 	}
-	before, err := s.o.Store.EventByID(ctx, id)
-	if err != nil {
-		return before, err
-	}
+	// A raised capacity is given to the people waiting in the same transaction (the store
+	// promotes them), and they are told with the other emails of the change.
 	notify, out := s.notifier(ctx, 0, "")
 	e, err := s.o.Store.UpdateEvent(ctx, id, organisers, func(e *domain.Event) error { return in.apply(e) }, notify)
 	if err != nil {
 		return e, err
 	}
 	s.sent(ctx, out)
-	if before.Capacity != 0 && (e.Capacity == 0 || e.Capacity > before.Capacity) {
-		// More room: the first people waiting get the new places.
-		if err := s.promoteFuture(ctx, e); err != nil {
-			return e, err
-		}
-	}
 	return e, nil
 }
 
-// promoteFuture fills free places of an event's future occurrences from their waitlists.
-func (s *Server) promoteFuture(ctx context.Context, e domain.Event) error {
-	list, err := s.o.Store.Occurrences(ctx, store.OccurrenceFilter{EventID: e.ID, From: s.o.Now(), Limit: 1000})
-	if err != nil {
-		return err
+// deleteEvent is the one deletion rule for the API and the organiser's form: an event that
+// never had a registration is deleted; one that had is cancelled instead, and everyone
+// registered for its sessions still to come is told.
+func (s *Server) deleteEvent(ctx context.Context, e domain.Event) (cancelled bool, err error) {
+	notify, out := s.notifier(ctx, 0, "")
+	if cancelled, err = s.o.Store.DeleteEvent(ctx, e.ID, notify); err != nil {
+		return false, err
 	}
-	for _, l := range list {
-		notify, out := s.notifier(ctx, 0, "")
-		promoted, err := s.o.Store.PromoteWaiting(ctx, l.Occurrence.ID, notify)
-		if err != nil {
-			return err
-		}
-		s.sent(ctx, out)
-		for _, r := range promoted {
-			s.log.Info("promoted from the waitlist", "occurrence", l.Occurrence.ID, "person", r.PersonID)
-		}
+	s.sent(ctx, out)
+	return cancelled, nil
+}
+
+// deleteOccurrence is the same rule for one occurrence or session.
+func (s *Server) deleteOccurrence(ctx context.Context, l store.Listed) (cancelled bool, err error) {
+	notify, out := s.notifier(ctx, 0, "")
+	if cancelled, err = s.o.Store.DeleteOccurrence(ctx, l.Occurrence.ID, notify); err != nil {
+		return false, err
 	}
-	return nil
+	s.sent(ctx, out)
+	return cancelled, nil
 }
 
 func (s *Server) apiDeleteEvent(kind domain.EventKind) echo.HandlerFunc {
@@ -410,8 +404,12 @@ func (s *Server) apiDeleteEvent(kind domain.EventKind) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		if err := s.o.Store.DeleteEvent(c.Request().Context(), e.ID); err != nil {
+		cancelled, err := s.deleteEvent(c.Request().Context(), e)
+		if err != nil {
 			return err
+		}
+		if cancelled {
+			return c.JSON(http.StatusOK, map[string]any{"id": e.ID, "status": domain.StatusCancelled})
 		}
 		return c.NoContent(http.StatusNoContent)
 	}
@@ -597,8 +595,15 @@ func (s *Server) apiDeleteOccurrence(c echo.Context) error {
 	if err := s.canManage(c, l.Event); err != nil {
 		return err
 	}
-	if err := s.o.Store.DeleteOccurrence(c.Request().Context(), l.Occurrence.ID); err != nil {
+	cancelled, err := s.deleteOccurrence(c.Request().Context(), l)
+	if err != nil {
 		return err
+	}
+	if cancelled {
+		if l, err = s.o.Store.OccurrenceByID(c.Request().Context(), l.Occurrence.ID); err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, s.toOccurrenceJSON(l))
 	}
 	return c.NoContent(http.StatusNoContent)
 }

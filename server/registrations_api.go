@@ -154,10 +154,10 @@ func (s *Server) apiMyRegistrations(c echo.Context) error {
 func (s *Server) registrationList(c echo.Context, f store.RegistrationFilter) error {
 	if st := c.QueryParam("status"); st != "" {
 		switch st {
-		case store.RegConfirmed, store.RegWaitlisted, store.RegPending, store.RegDeclined, store.RegCancelled:
+		case store.RegConfirmed, store.RegHeld, store.RegWaitlisted, store.RegPending, store.RegDeclined, store.RegCancelled:
 			f.Status = st
 		default:
-			return domain.Invalid("status", "status must be confirmed, waitlisted, pending, declined or cancelled.")
+			return domain.Invalid("status", "status must be confirmed, held, waitlisted, pending, declined or cancelled.")
 		}
 	}
 	regs, err := s.o.Store.Registrations(c.Request().Context(), f)
@@ -217,6 +217,22 @@ func (s *Server) apiActOnRegistration(c echo.Context) error {
 		return c.JSON(http.StatusOK, toRegistrationJSON(moved, true))
 	}
 	r, err = s.o.Store.ActOnRegistration(c.Request().Context(), r.ID, c.Param("action"), notify)
+	if err != nil {
+		return err
+	}
+	s.sent(c.Request().Context(), out)
+	return c.JSON(http.StatusOK, toRegistrationJSON(r, true))
+}
+
+// apiNewRegistrationLinks revokes the personal links of the signed-in person's own
+// registration and emails the confirmation again with fresh ones.
+func (s *Server) apiNewRegistrationLinks(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	notify, out := s.requestNotifier(c)
+	r, err := s.o.Store.RenewRegistrationLinks(c.Request().Context(), id, personOf(c).ID, notify)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"fmt"
 	"html/template"
@@ -14,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/links"
 	"github.com/puente-org/puente/store"
 )
 
@@ -49,6 +51,30 @@ func (s *Server) unregisterFromPage(c echo.Context) error {
 	}
 	s.sent(c.Request().Context(), out)
 	s.flash(c, "registration.flash_cancelled")
+	return c.Redirect(http.StatusSeeOther, "/occurrences/"+itoa(l.Occurrence.ID))
+}
+
+// newLinksFromPage revokes the personal links of the signed-in person's registration for
+// the occurrence and emails fresh ones.
+func (s *Server) newLinksFromPage(c echo.Context) error {
+	l, err := s.occurrenceFromPath(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	regs, err := s.o.Store.Registrations(ctx, store.RegistrationFilter{OccurrenceID: l.Occurrence.ID, PersonID: personOf(c).ID})
+	if err != nil {
+		return err
+	}
+	if len(regs) == 0 {
+		return &domain.Error{Code: domain.CodeNotFound, Message: localizerOf(c).T("registration.not_registered")}
+	}
+	notify, out := s.requestNotifier(c)
+	if _, err := s.o.Store.RenewRegistrationLinks(ctx, regs[0].ID, personOf(c).ID, notify); err != nil {
+		return err
+	}
+	s.sent(ctx, out)
+	s.flash(c, "registration.flash_new_links")
 	return c.Redirect(http.StatusSeeOther, "/occurrences/"+itoa(l.Occurrence.ID))
 }
 
@@ -244,7 +270,7 @@ func registrationActions(status string) []string {
 		return []string{store.ActionApprove, store.ActionDecline, store.ActionRemove}
 	case store.RegWaitlisted:
 		return []string{store.ActionPromote, store.ActionDecline, store.ActionRemove}
-	case store.RegConfirmed:
+	case store.RegConfirmed, store.RegHeld:
 		return []string{store.ActionRemove}
 	}
 	return nil
@@ -297,6 +323,14 @@ func (s *Server) registerByEmail(c echo.Context) error {
 		m, err := notify(kind, e, o, r)
 		if m != nil && r.PersonID == p.ID {
 			l := s.catalog.Localizer(s.catalog.Negotiate("", p.Profile.Language, localizerOf(c).Lang()))
+			if r.ConfirmBy != nil {
+				// Until the owner of the address confirms, the place is only held.
+				confirm := s.confirmURL(r)
+				line := l.T("registration.confirm_line", "Minutes", int(store.UnconfirmedHold/time.Minute))
+				m.Text += "\n\n" + line + "\n" + confirm
+				m.HTML = strings.Replace(m.HTML, "</body>", `<p><a href="`+template.HTMLEscapeString(confirm)+`">`+
+					template.HTMLEscapeString(line)+`</a></p></body>`, 1)
+			}
 			m.Text += "\n\n" + l.T("registration.sign_in_line") + "\n" + signIn
 			m.HTML = strings.Replace(m.HTML, "</body>", `<p><a href="`+template.HTMLEscapeString(signIn)+`">`+
 				template.HTMLEscapeString(l.T("registration.sign_in_line"))+`</a></p></body>`, 1)
@@ -304,11 +338,93 @@ func (s *Server) registerByEmail(c echo.Context) error {
 		}
 		return m, err
 	}
-	if _, err := s.o.Store.Register(ctx, l.Occurrence.ID, p.ID, d, withSignIn); err != nil {
+	// Anyone can type any address: the registration only holds its place until the owner
+	// of the address confirms it from the email.
+	res, err := s.o.Store.RegisterUnconfirmed(ctx, l.Occurrence.ID, p.ID, d, withSignIn)
+	if err != nil {
 		return err
 	}
 	s.sent(ctx, out)
-	return s.render(c, http.StatusOK, "signin.html", signInPage{Email: addr, Sent: true, Registered: true})
+	return s.render(c, http.StatusOK, "signin.html", signInPage{Email: addr, Sent: true, Registered: true,
+		Held: res.Registration.ConfirmBy != nil})
+}
+
+// confirmPurpose is what a registration's confirmation link is signed for.
+const confirmPurpose = "confirm"
+
+func (s *Server) confirmURL(r store.Registration) string {
+	return s.absURL("/registrations/confirm/"+s.links.Token(confirmPurpose, r.ID, r.LinkNonce), nil)
+}
+
+type confirmPage struct {
+	State string // "ask", "done", "invalid", "expired"
+	Occ   *listedView
+	Token string
+}
+
+// confirmLink shows the page of a registration's confirmation link: a button (a GET alone,
+// as mail scanners make, confirms nothing), or a clear page for a forged or expired link.
+func (s *Server) confirmLink(c echo.Context) error {
+	return s.confirmRegistration(c, false)
+}
+
+// confirmByLink confirms the registration: a held place becomes the person's.
+func (s *Server) confirmByLink(c echo.Context) error {
+	return s.confirmRegistration(c, true)
+}
+
+func (s *Server) confirmRegistration(c echo.Context, confirm bool) error {
+	c.Response().Header().Set("Referrer-Policy", "no-referrer")
+	token := c.Param("token")
+	ctx := c.Request().Context()
+	id, err := links.ID(token)
+	if err != nil {
+		return s.render(c, http.StatusNotFound, "registration_confirm.html", confirmPage{State: "invalid"})
+	}
+	r, err := s.o.Store.RegistrationByID(ctx, id)
+	if domain.ErrorCode(err) == domain.CodeNotFound || (err == nil && s.links.Check(confirmPurpose, token, r.LinkNonce) != nil) {
+		return s.render(c, http.StatusNotFound, "registration_confirm.html", confirmPage{State: "invalid"})
+	}
+	if err != nil {
+		return err
+	}
+	l, err := s.o.Store.OccurrenceByID(ctx, r.OccurrenceID)
+	if err != nil {
+		return err
+	}
+	v := s.view(c, l)
+	page := confirmPage{State: "ask", Occ: &v, Token: token}
+	expired := r.Status == store.RegCancelled || r.Status == store.RegDeclined || (r.ConfirmBy != nil && !s.o.Now().Before(*r.ConfirmBy))
+	switch {
+	case expired:
+		page.State = "expired"
+		return s.render(c, http.StatusGone, "registration_confirm.html", page)
+	case r.ConfirmBy == nil:
+		page.State = "done"
+		return s.render(c, http.StatusOK, "registration_confirm.html", page)
+	case !confirm:
+		return s.render(c, http.StatusOK, "registration_confirm.html", page)
+	}
+	notify, out := s.notifier(ctx, r.PersonID, localizerOf(c).Lang())
+	if _, err := s.o.Store.ConfirmRegistration(ctx, r.ID, notify); err != nil {
+		if domain.ErrorCode(err) == domain.CodeExpired {
+			page.State = "expired"
+			return s.render(c, http.StatusGone, "registration_confirm.html", page)
+		}
+		return err
+	}
+	s.sent(ctx, out)
+	page.State = "done"
+	return s.render(c, http.StatusOK, "registration_confirm.html", page)
+}
+
+// ReleaseUnconfirmed releases the registrations by email not confirmed in time; the
+// waitlists move up (run every minute by serve).
+func (s *Server) ReleaseUnconfirmed(ctx context.Context) (int, error) {
+	notify, out := s.notifier(ctx, 0, "")
+	n, err := s.o.Store.ReleaseUnconfirmed(ctx, notify)
+	s.sent(ctx, out)
+	return n, err
 }
 
 // formAnswers reads the answers to the event's questions from a form (fields answer_<id>).

@@ -108,12 +108,12 @@ func TestRegisterByEmail(t *testing.T) {
 		t.Fatal(err)
 	}
 	regs, _ := p.store.Registrations(context.Background(), store.RegistrationFilter{PersonID: person.ID})
-	if len(regs) != 1 || regs[0].Status != "confirmed" || regs[0].Details.Name != "Nueva Persona" {
+	if len(regs) != 1 || regs[0].Status != "held" || regs[0].Details.Name != "Nueva Persona" {
 		t.Fatalf("registration: %+v", regs)
 	}
 	// One email: the confirmation, which carries the sign-in link back to the session.
 	box, _ := p.store.Mailbox(context.Background(), 10)
-	if len(box) != 1 || box[0].To != "nueva@example.cl" || !strings.Contains(box[0].Subject, "Registered") {
+	if len(box) != 1 || box[0].To != "nueva@example.cl" || !strings.Contains(box[0].Subject, "Confirm your place") {
 		t.Fatalf("emails: %+v", box)
 	}
 	link := p.latestLink("nueva@example.cl")
@@ -123,8 +123,13 @@ func TestRegisterByEmail(t *testing.T) {
 	if r.status != 303 || r.header.Get("Location") != page {
 		t.Fatalf("sign-in link back to the session: %d %s", r.status, r.header.Get("Location"))
 	}
+	// Signed in, the place is still only held until confirmed; the page offers to.
+	if r := b.get(page); !strings.Contains(r.body, `id="confirm-held-form"`) {
+		t.Fatalf("signed in, the held place should offer confirmation: %s", r.body)
+	}
+	b.post(page+"/register", url.Values{})
 	if r := b.get(page); !strings.Contains(r.body, "You are registered.") {
-		t.Fatalf("signed in and registered: %s", r.body)
+		t.Fatalf("signed in and confirmed: %s", r.body)
 	}
 	if r := b.post(page+"/register-by-email", url.Values{"email": {"not an email"}}); r.status != 400 {
 		t.Fatalf("bad email: %d", r.status)

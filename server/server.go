@@ -51,7 +51,7 @@ type Store interface {
 	EventByID(ctx context.Context, id int64) (domain.Event, error)
 	EventBySlug(ctx context.Context, slug string) (domain.Event, error)
 	UpdateEvent(ctx context.Context, id int64, organisers []string, mutate func(*domain.Event) error, notify store.Notify) (domain.Event, error)
-	DeleteEvent(ctx context.Context, id int64) error
+	DeleteEvent(ctx context.Context, id int64, notify store.Notify) (cancelled bool, err error)
 	ListEvents(ctx context.Context, f store.EventFilter) ([]domain.Event, int, error)
 	OrganiserEmails(ctx context.Context, eventID int64) ([]string, error)
 	Occurrences(ctx context.Context, f store.OccurrenceFilter) ([]store.Listed, error)
@@ -59,7 +59,7 @@ type Store interface {
 	OccurrenceByID(ctx context.Context, id int64) (store.Listed, error)
 	UpdateOccurrence(ctx context.Context, id int64, mutate func(e domain.Event, o *domain.Occurrence) error, notify store.Notify) (store.Listed, error)
 	AddOccurrence(ctx context.Context, eventID int64, o domain.Occurrence) (store.Listed, error)
-	DeleteOccurrence(ctx context.Context, id int64) error
+	DeleteOccurrence(ctx context.Context, id int64, notify store.Notify) (cancelled bool, err error)
 	PersonIDByEmail(ctx context.Context, email string) (int64, error)
 	CreateTrack(ctx context.Context, t domain.Track) (domain.Track, error)
 	Tracks(ctx context.Context, eventID int64) ([]domain.Track, error)
@@ -71,10 +71,13 @@ type Store interface {
 	CancelRegistration(ctx context.Context, occID, personID int64, notify store.Notify) (store.Registration, []store.Registration, error)
 	Registrations(ctx context.Context, f store.RegistrationFilter) ([]store.Registration, error)
 	RegistrationByID(ctx context.Context, id int64) (store.Registration, error)
-	PromoteWaiting(ctx context.Context, occID int64, notify store.Notify) ([]store.Registration, error)
 	SendReminders(ctx context.Context, notify store.Notify) (int, error)
 	ActOnRegistration(ctx context.Context, regID int64, action string, notify store.Notify) (store.Registration, error)
 	MessageRegistrants(ctx context.Context, occID int64, notify store.Notify) (int, error)
+	RegisterUnconfirmed(ctx context.Context, occID, personID int64, d store.RegistrationDetails, notify store.Notify) (store.RegisterResult, error)
+	ConfirmRegistration(ctx context.Context, regID int64, notify store.Notify) (store.Registration, error)
+	ReleaseUnconfirmed(ctx context.Context, notify store.Notify) (int, error)
+	RenewRegistrationLinks(ctx context.Context, regID, personID int64, notify store.Notify) (store.Registration, error)
 	MoveRegistration(ctx context.Context, regID, toOccID int64, notify store.Notify) (store.Registration, error)
 	RegisterForEvent(ctx context.Context, eventID, personID int64, d store.RegistrationDetails, summarize store.Summarize) (store.EventRegistrationResult, error)
 	CancelEventRegistration(ctx context.Context, eventID, personID int64, notify store.Notify) error

@@ -21,6 +21,7 @@ type signInPage struct {
 	Email, Next, Error, Problem string
 	Sent                        bool
 	Registered                  bool // came from registering by email
+	Held                        bool // … and the place is held until the address is confirmed
 }
 
 func (s *Server) signInForm(c echo.Context) error {

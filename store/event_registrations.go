@@ -18,14 +18,18 @@ type EventRegistrationResult struct {
 	Sessions []Registration
 }
 
-// registerInTx is Register's core, inside the caller's transaction.
-func (s *Store) registerInTx(ctx context.Context, tx pgx.Tx, occID, personID int64, d RegistrationDetails, notify Notify) (Registration, bool, error) {
-	status, ends, capacity, mode, err := lockOccurrence(ctx, tx, occID)
+// registerInTx is Register's core, inside the caller's transaction. An unconfirmed
+// registration (made by email, without signing in) holds a place as 'held' rather than
+// 'confirmed' and is released unless confirmed by UnconfirmedHold from now; a registration
+// by the person themselves confirms an unconfirmed one they already have.
+func (s *Store) registerInTx(ctx context.Context, tx pgx.Tx, occID, personID int64, d RegistrationDetails, unconfirmed bool, notify Notify) (Registration, bool, error) {
+	lo, err := lockOccurrence(ctx, tx, occID)
 	if err != nil {
 		return Registration{}, false, err
 	}
+	ends, capacity, mode := lo.Ends, lo.Capacity, lo.Mode
 	switch {
-	case status == domain.StatusCancelled:
+	case lo.Status == domain.StatusCancelled:
 		return Registration{}, false, &domain.Error{Code: domain.CodeConflict, Message: "This session is cancelled; registration is closed."}
 	case !ends.After(s.now()):
 		return Registration{}, false, &domain.Error{Code: domain.CodeExpired, Message: "This session is over; registration is closed."}
@@ -34,9 +38,14 @@ func (s *Store) registerInTx(ctx context.Context, tx pgx.Tx, occID, personID int
 	}
 	var id int64
 	var current string
-	err = tx.QueryRow(ctx, `SELECT id, status FROM registrations WHERE occurrence_id = $1 AND person_id = $2`, occID, personID).Scan(&id, &current)
+	var pending bool // awaiting confirmation of the address
+	err = tx.QueryRow(ctx, `SELECT id, status, confirm_by IS NOT NULL FROM registrations WHERE occurrence_id = $1 AND person_id = $2`,
+		occID, personID).Scan(&id, &current, &pending)
 	if err == nil && current != RegCancelled && current != RegDeclined {
-		r, err := registrationInTx(ctx, tx, id)
+		if pending && !unconfirmed {
+			return s.confirmInTx(ctx, tx, id, notify)
+		}
+		r, err := s.registrationInTx(ctx, tx, id)
 		return r, false, err
 	}
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
@@ -48,28 +57,54 @@ func (s *Store) registerInTx(ctx context.Context, tx pgx.Tx, occID, personID int
 		if err != nil {
 			return Registration{}, false, err
 		}
+		if capacity == 0 || n < capacity {
+			// A free place goes to the people waiting before any newcomer (a place can
+			// be free with people waiting only if a change forgot to promote them).
+			var waiting bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM registrations WHERE occurrence_id = $1 AND status = 'waitlisted')`,
+				occID).Scan(&waiting); err != nil {
+				return Registration{}, false, fmt.Errorf("read waitlist: %w", err)
+			}
+			if waiting {
+				if _, err := s.promote(ctx, tx, occID, notify); err != nil {
+					return Registration{}, false, err
+				}
+				if n, err = confirmedCount(ctx, tx, occID); err != nil {
+					return Registration{}, false, err
+				}
+			}
+		}
 		next = RegConfirmed
 		if capacity > 0 && n >= capacity {
 			next = RegWaitlisted
 		}
 	}
 	now := s.now()
-	var waitSince *time.Time
+	var waitSince, confirmBy *time.Time
 	if next == RegWaitlisted {
 		waitSince = &now
 	}
+	if unconfirmed {
+		by := now.Add(UnconfirmedHold)
+		confirmBy = &by
+		if next == RegConfirmed {
+			next = RegHeld
+		}
+	}
 	err = tx.QueryRow(ctx, `INSERT INTO registrations (occurrence_id, person_id, status, waitlisted_at, name, affiliation,
-		country, career_stage, consent_contact, created_at, updated_at, answers) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)
+		country, career_stage, consent_contact, created_at, updated_at, answers, confirm_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12)
 		ON CONFLICT (occurrence_id, person_id) DO UPDATE SET status = EXCLUDED.status, waitlisted_at = EXCLUDED.waitlisted_at,
+		confirm_by = EXCLUDED.confirm_by,
 		name = EXCLUDED.name, affiliation = EXCLUDED.affiliation, country = EXCLUDED.country,
 		career_stage = EXCLUDED.career_stage, consent_contact = EXCLUDED.consent_contact, created_at = EXCLUDED.created_at,
-		updated_at = EXCLUDED.updated_at, answers = EXCLUDED.answers
+		updated_at = EXCLUDED.updated_at, answers = EXCLUDED.answers, link_nonce = registrations.link_nonce + 1
 		RETURNING id`, occID, personID, next, waitSince, d.Name, d.Affiliation, d.Country, string(d.CareerStage),
-		d.ConsentContact, now, answersOf(d.Answers)).Scan(&id)
+		d.ConsentContact, now, answersOf(d.Answers), confirmBy).Scan(&id)
 	if err != nil {
 		return Registration{}, false, fmt.Errorf("register: %w", err)
 	}
-	r, err := registrationInTx(ctx, tx, id)
+	r, err := s.registrationInTx(ctx, tx, id)
 	if err != nil {
 		return r, false, err
 	}
@@ -111,7 +146,6 @@ func (s *Store) RegisterForEvent(ctx context.Context, eventID, personID int64, d
 			return fmt.Errorf("register for event: %w", err)
 		}
 		res.Created = tag.RowsAffected() > 0
-		// Lock sessions in start order, as single registrations lock one: no deadlock cycle.
 		rows, err := tx.Query(ctx, `SELECT id FROM occurrences WHERE event_id = $1 AND status = 'scheduled' AND ends_at > $2
 			ORDER BY starts_at, id`, eventID, s.now())
 		if err != nil {
@@ -124,9 +158,13 @@ func (s *Store) RegisterForEvent(ctx context.Context, eventID, personID int64, d
 		if len(ids) == 0 {
 			return &domain.Error{Code: domain.CodeExpired, Message: "There are no upcoming sessions to register for."}
 		}
+		// All sessions are locked at once, in the one order every transaction uses.
+		if _, err := lockOccurrences(ctx, tx, ids...); err != nil {
+			return err
+		}
 		var places []SessionPlace
 		for _, id := range ids {
-			r, _, err := s.registerInTx(ctx, tx, id, personID, d, nil)
+			r, _, err := s.registerInTx(ctx, tx, id, personID, d, false, nil)
 			if err != nil {
 				return err
 			}
@@ -162,7 +200,7 @@ func (s *Store) CancelEventRegistration(ctx context.Context, eventID, personID i
 			return &domain.Error{Code: domain.CodeNotFound, Message: "You are not registered for this as a whole."}
 		}
 		rows, err := tx.Query(ctx, `SELECT o.id FROM occurrences o JOIN registrations r ON r.occurrence_id = o.id
-			WHERE o.event_id = $1 AND r.person_id = $2 AND r.status IN ('confirmed', 'waitlisted', 'pending') AND o.ends_at > $3
+			WHERE o.event_id = $1 AND r.person_id = $2 AND r.status IN ('confirmed', 'held', 'waitlisted', 'pending') AND o.ends_at > $3
 			ORDER BY o.starts_at, o.id`, eventID, personID, s.now())
 		if err != nil {
 			return fmt.Errorf("sessions: %w", err)
@@ -171,12 +209,12 @@ func (s *Store) CancelEventRegistration(ctx context.Context, eventID, personID i
 		if err != nil {
 			return fmt.Errorf("sessions: %w", err)
 		}
+		if _, err := lockOccurrences(ctx, tx, ids...); err != nil {
+			return err
+		}
 		for _, occID := range ids {
-			if _, _, _, _, err := lockOccurrence(ctx, tx, occID); err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, `UPDATE registrations SET status = 'cancelled', waitlisted_at = NULL, updated_at = $3
-				WHERE occurrence_id = $1 AND person_id = $2`, occID, personID, s.now()); err != nil {
+			if _, err := tx.Exec(ctx, `UPDATE registrations SET status = 'cancelled', waitlisted_at = NULL, confirm_by = NULL,
+				link_nonce = link_nonce + 1, updated_at = $3 WHERE occurrence_id = $1 AND person_id = $2`, occID, personID, s.now()); err != nil {
 				return fmt.Errorf("cancel session registration: %w", err)
 			}
 			if _, err := s.promote(ctx, tx, occID, notify); err != nil {
@@ -221,7 +259,7 @@ func (s *Store) registerEventRegistrants(ctx context.Context, tx pgx.Tx, eventID
 		return fmt.Errorf("event registrants: %w", err)
 	}
 	for _, w := range people {
-		if _, _, err := s.registerInTx(ctx, tx, occID, w.id, w.d, nil); err != nil {
+		if _, _, err := s.registerInTx(ctx, tx, occID, w.id, w.d, false, nil); err != nil {
 			return err
 		}
 	}

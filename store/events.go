@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -185,6 +186,15 @@ func (s *Store) UpdateEvent(ctx context.Context, id int64, organisers []string, 
 		if err != nil {
 			return err
 		}
+		if err := refuseCancelled(ctx, tx, id); err != nil {
+			return err
+		}
+		// Every occurrence the change may touch is locked now, before any of them is
+		// written, so the locks are taken in the one ascending order.
+		if _, err := s.lockEventOccurrences(ctx, tx, e); err != nil {
+			return err
+		}
+		before := e
 		if err := mutate(&e); err != nil {
 			return err
 		}
@@ -213,9 +223,27 @@ func (s *Store) UpdateEvent(ctx context.Context, id int64, organisers []string, 
 			return err
 		}
 		if e.Kind == domain.KindSeries {
-			return s.regenerate(ctx, tx, e, notify)
+			err = s.regenerate(ctx, tx, e, notify)
+		} else {
+			err = s.reanchorSessions(ctx, tx, e)
 		}
-		return s.reanchorSessions(ctx, tx, e)
+		if err != nil {
+			return err
+		}
+		if before.Capacity != 0 && (e.Capacity == 0 || e.Capacity > before.Capacity) {
+			// More room: the first people waiting get the new places, in this same
+			// transaction, so nobody registering meanwhile can jump the waitlist.
+			ids, err := s.lockEventOccurrences(ctx, tx, e)
+			if err != nil {
+				return err
+			}
+			for _, occID := range ids {
+				if _, err := s.promote(ctx, tx, occID, notify); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return domain.Event{}, err
@@ -223,16 +251,94 @@ func (s *Store) UpdateEvent(ctx context.Context, id int64, organisers []string, 
 	return s.EventByID(ctx, id)
 }
 
-// DeleteEvent removes an event with everything attached to it.
-func (s *Store) DeleteEvent(ctx context.Context, id int64) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM events WHERE id = $1`, id)
-	if err != nil {
-		return fmt.Errorf("delete event: %w", err)
+// DeleteEvent deletes a series or conference that never had a registration. One that has
+// or had registrations is cancelled instead (cancelled is then true): its sessions still
+// to come are cancelled and everyone registered for them is told (notify, kind
+// "cancelled"), registration closes, and its history (registrations, attendance, chat,
+// questions) stays. Deleting a cancelled event again changes nothing.
+func (s *Store) DeleteEvent(ctx context.Context, id int64, notify Notify) (cancelled bool, err error) {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		e, err := eventInTx(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		var had, already bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM registrations r JOIN occurrences o ON o.id = r.occurrence_id
+			WHERE o.event_id = $1) OR EXISTS (SELECT 1 FROM event_registrations WHERE event_id = $1),
+			(SELECT cancelled_at IS NOT NULL FROM events WHERE id = $1)`, id).Scan(&had, &already); err != nil {
+			return fmt.Errorf("registrations of event: %w", err)
+		}
+		if !had {
+			if _, err := tx.Exec(ctx, `DELETE FROM events WHERE id = $1`, id); err != nil {
+				return fmt.Errorf("delete event: %w", err)
+			}
+			return nil
+		}
+		cancelled = true
+		if already {
+			return nil
+		}
+		if _, err := s.lockEventOccurrences(ctx, tx, e); err != nil {
+			return err
+		}
+		now := s.now()
+		rows, err := tx.Query(ctx, `UPDATE occurrences SET status = 'cancelled', sequence = sequence + 1, updated_at = $2
+			WHERE event_id = $1 AND status = 'scheduled' AND starts_at > $2 RETURNING id`, id, now)
+		if err != nil {
+			return fmt.Errorf("cancel occurrences: %w", err)
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return fmt.Errorf("cancel occurrences: %w", err)
+		}
+		slices.Sort(ids)
+		for _, occID := range ids {
+			if err := s.notifyAll(ctx, tx, notify, "cancelled", occID); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE events SET cancelled_at = $2, registration = 'closed', sequence = sequence + 1,
+			updated_at = $2 WHERE id = $1`, id, now); err != nil {
+			return fmt.Errorf("cancel event: %w", err)
+		}
+		return nil
+	})
+	return cancelled, err
+}
+
+// refuseCancelled refuses a change to a cancelled series or conference (it keeps its
+// history, but takes no new sessions or edits).
+func refuseCancelled(ctx context.Context, tx pgx.Tx, id int64) error {
+	var cancelled bool
+	if err := tx.QueryRow(ctx, `SELECT cancelled_at IS NOT NULL FROM events WHERE id = $1`, id).Scan(&cancelled); err != nil {
+		return fmt.Errorf("read event: %w", err)
 	}
-	if tag.RowsAffected() == 0 {
-		return notFound("series or conference")
+	if cancelled {
+		return &domain.Error{Code: domain.CodeConflict, Message: "This series or conference was cancelled; it can no longer be changed."}
 	}
 	return nil
+}
+
+// lockEventOccurrences locks the occurrences of an event that a change of the event may
+// touch (a series' current and future ones; all of a conference's sessions, which follow
+// its zone) and returns their ids in ascending order.
+func (s *Store) lockEventOccurrences(ctx context.Context, tx pgx.Tx, e domain.Event) ([]int64, error) {
+	since := s.now()
+	if e.Kind == domain.KindConference {
+		since = time.Time{}
+	}
+	rows, err := tx.Query(ctx, `SELECT id FROM occurrences WHERE event_id = $1 AND ends_at >= $2 ORDER BY id`, e.ID, since)
+	if err != nil {
+		return nil, fmt.Errorf("occurrences to lock: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("occurrences to lock: %w", err)
+	}
+	if _, err := lockOccurrences(ctx, tx, ids...); err != nil {
+		return nil, err
+	}
+	return ids, nil
 }
 
 // IsOrganiser reports whether person organises the event.

@@ -303,7 +303,7 @@ func TestLiveRecordsGoWithTheOccurrence(t *testing.T) {
 		t.Fatal(err)
 	}
 	kept, _ := s.AddChat(ctx, occA, ana.ID, "Ana", "stays")
-	if err := s.DeleteOccurrence(ctx, id); err != nil {
+	if _, err := s.DeleteOccurrence(ctx, id, nil); err != nil {
 		t.Fatal(err)
 	}
 	var n int

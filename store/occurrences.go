@@ -47,8 +47,19 @@ func (s *Store) regenerate(ctx context.Context, tx pgx.Tx, e domain.Event, notif
 	if err != nil {
 		return err
 	}
+	idRows, err := tx.Query(ctx, `SELECT id FROM occurrences WHERE event_id = $1 AND origin = 'generated' AND starts_at >= $2`, e.ID, now)
+	if err != nil {
+		return fmt.Errorf("read occurrences: %w", err)
+	}
+	ids, err := pgx.CollectRows(idRows, pgx.RowTo[int64])
+	if err != nil {
+		return fmt.Errorf("read occurrences: %w", err)
+	}
+	if _, err := lockOccurrences(ctx, tx, ids...); err != nil {
+		return err
+	}
 	rows, err := tx.Query(ctx, `SELECT id, original_start, start_local, duration_minutes, moved FROM occurrences
-		WHERE event_id = $1 AND origin = 'generated' AND starts_at >= $2 ORDER BY original_start FOR UPDATE`, e.ID, now)
+		WHERE id = ANY($1) ORDER BY original_start`, ids)
 	if err != nil {
 		return fmt.Errorf("read occurrences: %w", err)
 	}
@@ -114,7 +125,8 @@ func (s *Store) regenerate(ctx context.Context, tx pgx.Tx, e domain.Event, notif
 		}
 		var newID int64
 		if err := tx.QueryRow(ctx, `INSERT INTO occurrences (event_id, origin, original_start, start_local, duration_minutes,
-			starts_at, ends_at) VALUES ($1, 'generated', $2, $2, $3, $4, $5) RETURNING id`, e.ID, in.Wall, minutes, in.Start, in.End).Scan(&newID); err != nil {
+			starts_at, ends_at, created_at, updated_at) VALUES ($1, 'generated', $2, $2, $3, $4, $5, $6, $6) RETURNING id`,
+			e.ID, in.Wall, minutes, in.Start, in.End, now).Scan(&newID); err != nil {
 			return fmt.Errorf("add occurrence: %w", err)
 		}
 		if err := s.registerEventRegistrants(ctx, tx, e.ID, newID); err != nil {
@@ -159,8 +171,8 @@ func (s *Store) keepOccurrence(ctx context.Context, tx pgx.Tx, o *existingOcc, i
 	}
 	changed := !o.original.Equal(in.Wall) || !o.start.Equal(start) || o.duration != dur
 	_, err := tx.Exec(ctx, `UPDATE occurrences SET original_start = $2, start_local = $3, duration_minutes = $4,
-		starts_at = $5, ends_at = $6, sequence = sequence + $7::int, updated_at = CASE WHEN $7::int > 0 THEN now() ELSE updated_at END
-		WHERE id = $1`, o.id, in.Wall, start, dur, startAt, endAt, boolInt(changed))
+		starts_at = $5, ends_at = $6, sequence = sequence + $7::int, updated_at = CASE WHEN $7::int > 0 THEN $8 ELSE updated_at END
+		WHERE id = $1`, o.id, in.Wall, start, dur, startAt, endAt, boolInt(changed), s.now())
 	if err != nil {
 		return fmt.Errorf("update occurrence: %w", err)
 	}
@@ -223,20 +235,32 @@ func (s *Store) reanchorSessions(ctx context.Context, tx pgx.Tx, e domain.Event)
 	return refreshInstants(ctx, tx, e.ID, loc, time.Time{}, `true`)
 }
 
+// HorizonFailure is an event that ExtendHorizons could not refresh, and why.
+type HorizonFailure struct {
+	EventID int64
+	Err     error
+}
+
+func (f HorizonFailure) Error() string { return fmt.Sprintf("refresh event %d: %v", f.EventID, f.Err) }
+func (f HorizonFailure) Unwrap() error { return f.Err }
+
 // ExtendHorizons regenerates every series whose occurrences end within a week of the
 // horizon, so a series always has rows for the next HorizonMonths; with all, every series
 // and conference is refreshed (at start-up, so that new time-zone data in a new binary
-// corrects stored instants). It returns how many events it refreshed.
-func (s *Store) ExtendHorizons(ctx context.Context, all bool) (int, error) {
+// corrects stored instants). Cancelled events are left alone. One event failing (its
+// rule or zone no longer valid, say) does not stop the others: it returns how many events
+// it refreshed and the ones that failed; err is set only when the work could not be done
+// at all (the database or ctx).
+func (s *Store) ExtendHorizons(ctx context.Context, all bool) (refreshed int, failed []HorizonFailure, err error) {
 	limit := s.now().AddDate(0, HorizonMonths, -7)
-	rows, err := s.pool.Query(ctx, `SELECT id FROM events WHERE $2
-		OR (kind = 'series' AND (generated_until IS NULL OR generated_until < $1))`, limit.Format(time.DateOnly), all)
+	rows, err := s.pool.Query(ctx, `SELECT id FROM events WHERE cancelled_at IS NULL AND ($2
+		OR (kind = 'series' AND (generated_until IS NULL OR generated_until < $1))) ORDER BY id`, limit.Format(time.DateOnly), all)
 	if err != nil {
-		return 0, fmt.Errorf("series to extend: %w", err)
+		return 0, nil, fmt.Errorf("series to extend: %w", err)
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
-		return 0, fmt.Errorf("series to extend: %w", err)
+		return 0, nil, fmt.Errorf("series to extend: %w", err)
 	}
 	for _, id := range ids {
 		err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -244,16 +268,24 @@ func (s *Store) ExtendHorizons(ctx context.Context, all bool) (int, error) {
 			if err != nil {
 				return err
 			}
+			if _, err := s.lockEventOccurrences(ctx, tx, e); err != nil {
+				return err
+			}
 			if e.Kind == domain.KindConference {
 				return s.reanchorSessions(ctx, tx, e)
 			}
 			return s.regenerate(ctx, tx, e, nil)
 		})
-		if err != nil {
-			return 0, fmt.Errorf("refresh event %d: %w", id, err)
+		if ctx.Err() != nil {
+			return refreshed, failed, ctx.Err()
 		}
+		if err != nil {
+			failed = append(failed, HorizonFailure{EventID: id, Err: err})
+			continue
+		}
+		refreshed++
 	}
-	return len(ids), nil
+	return refreshed, failed, nil
 }
 
 const occurrenceColumns = `o.id, o.event_id, o.origin, o.original_start, o.start_local, o.duration_minutes, o.starts_at,
@@ -476,10 +508,10 @@ func (s *Store) OccurrenceByID(ctx context.Context, id int64) (Listed, error) {
 // speakers are replaced; the sequence (for calendars) grows.
 func (s *Store) UpdateOccurrence(ctx context.Context, id int64, mutate func(e domain.Event, o *domain.Occurrence) error, notify Notify) (Listed, error) {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		o, err := scanOccurrence(tx.QueryRow(ctx, `SELECT `+occurrenceColumns+` FROM occurrences o WHERE o.id = $1 FOR UPDATE`, id))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return notFound("occurrence")
+		if _, err := lockOccurrence(ctx, tx, id); err != nil {
+			return err
 		}
+		o, err := scanOccurrence(tx.QueryRow(ctx, `SELECT `+occurrenceColumns+` FROM occurrences o WHERE o.id = $1`, id))
 		if err != nil {
 			return fmt.Errorf("read occurrence: %w", err)
 		}
@@ -494,7 +526,7 @@ func (s *Store) UpdateOccurrence(ctx context.Context, id int64, mutate func(e do
 		if err := mutate(e, &o); err != nil {
 			return err
 		}
-		if err := saveOccurrence(ctx, tx, e, &o); err != nil {
+		if err := saveOccurrence(ctx, tx, e, &o, s.now()); err != nil {
 			return err
 		}
 		switch {
@@ -518,13 +550,16 @@ func (s *Store) AddOccurrence(ctx context.Context, eventID int64, o domain.Occur
 		if err != nil {
 			return err
 		}
+		if err := refuseCancelled(ctx, tx, eventID); err != nil {
+			return err
+		}
 		o.EventID = eventID
 		o.Origin = "extra"
 		if e.Kind == domain.KindConference {
 			o.Origin = "session"
 		}
 		o.Status = domain.StatusScheduled
-		if err := saveOccurrence(ctx, tx, e, &o); err != nil {
+		if err := saveOccurrence(ctx, tx, e, &o, s.now()); err != nil {
 			return err
 		}
 		return s.registerEventRegistrants(ctx, tx, eventID, o.ID)
@@ -536,7 +571,7 @@ func (s *Store) AddOccurrence(ctx context.Context, eventID int64, o domain.Occur
 }
 
 // saveOccurrence inserts (ID 0) or updates o and replaces its speakers.
-func saveOccurrence(ctx context.Context, tx pgx.Tx, e domain.Event, o *domain.Occurrence) error {
+func saveOccurrence(ctx context.Context, tx pgx.Tx, e domain.Event, o *domain.Occurrence, now time.Time) error {
 	loc, err := time.LoadLocation(e.TimeZone)
 	if err != nil {
 		return domain.Invalid("timezone", "Unknown time zone.")
@@ -551,13 +586,14 @@ func saveOccurrence(ctx context.Context, tx pgx.Tx, e domain.Event, o *domain.Oc
 	minutes := int(o.Duration / time.Minute)
 	if o.ID == 0 {
 		err = tx.QueryRow(ctx, `INSERT INTO occurrences (event_id, origin, start_local, duration_minutes, starts_at, ends_at,
-			title, abstract, track_id, status, cancel_reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
-			o.EventID, o.Origin, o.StartLocal, minutes, o.Start, o.End, o.Title, o.Abstract, o.TrackID, o.Status, o.CancelReason).Scan(&o.ID)
+			title, abstract, track_id, status, cancel_reason, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id`,
+			o.EventID, o.Origin, o.StartLocal, minutes, o.Start, o.End, o.Title, o.Abstract, o.TrackID, o.Status, o.CancelReason, now).Scan(&o.ID)
 	} else {
 		_, err = tx.Exec(ctx, `UPDATE occurrences SET start_local = $2, duration_minutes = $3, starts_at = $4, ends_at = $5,
 			moved = $6, title = $7, abstract = $8, track_id = $9, status = $10, cancel_reason = $11, sequence = sequence + 1,
-			updated_at = now() WHERE id = $1`,
-			o.ID, o.StartLocal, minutes, o.Start, o.End, o.Moved, o.Title, o.Abstract, o.TrackID, o.Status, o.CancelReason)
+			updated_at = $12 WHERE id = $1`,
+			o.ID, o.StartLocal, minutes, o.Start, o.End, o.Moved, o.Title, o.Abstract, o.TrackID, o.Status, o.CancelReason, now)
 	}
 	if err != nil {
 		return fmt.Errorf("save occurrence: %w", err)
@@ -574,21 +610,43 @@ func saveOccurrence(ctx context.Context, tx pgx.Tx, e domain.Event, o *domain.Oc
 	return nil
 }
 
-// DeleteOccurrence removes an extra talk or a conference session. Talks generated by a
-// series' rule are cancelled instead (or the rule changed), so calendars learn of it.
-func (s *Store) DeleteOccurrence(ctx context.Context, id int64) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM occurrences WHERE id = $1 AND origin <> 'generated'`, id)
-	if err != nil {
-		return fmt.Errorf("delete occurrence: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
+// DeleteOccurrence removes an extra talk or a conference session that never had a
+// registration. One that has or had registrations is cancelled instead (cancelled is then
+// true) and its registrants are told (notify, kind "cancelled"); its history stays. Talks
+// generated by a series' rule are cancelled by the organiser (or the rule changed), so
+// calendars learn of it.
+func (s *Store) DeleteOccurrence(ctx context.Context, id int64, notify Notify) (cancelled bool, err error) {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		lo, err := lockOccurrence(ctx, tx, id)
+		if err != nil {
+			return err
+		}
 		var origin string
-		if err := s.pool.QueryRow(ctx, `SELECT origin FROM occurrences WHERE id = $1`, id).Scan(&origin); err == nil {
+		var had bool
+		if err := tx.QueryRow(ctx, `SELECT origin, EXISTS (SELECT 1 FROM registrations WHERE occurrence_id = $1)
+			FROM occurrences WHERE id = $1`, id).Scan(&origin, &had); err != nil {
+			return fmt.Errorf("read occurrence: %w", err)
+		}
+		if had {
+			cancelled = true
+			if lo.Status == domain.StatusCancelled {
+				return nil
+			}
+			if _, err := tx.Exec(ctx, `UPDATE occurrences SET status = 'cancelled', sequence = sequence + 1, updated_at = $2
+				WHERE id = $1`, id, s.now()); err != nil {
+				return fmt.Errorf("cancel occurrence: %w", err)
+			}
+			return s.notifyAll(ctx, tx, notify, "cancelled", id)
+		}
+		if origin == "generated" {
 			return &domain.Error{Code: domain.CodeConflict, Message: "A talk of the series' schedule cannot be deleted; cancel it instead."}
 		}
-		return notFound("occurrence")
-	}
-	return nil
+		if _, err := tx.Exec(ctx, `DELETE FROM occurrences WHERE id = $1`, id); err != nil {
+			return fmt.Errorf("delete occurrence: %w", err)
+		}
+		return nil
+	})
+	return cancelled, err
 }
 
 // PersonIDByEmail finds an account (for linking a speaker to it).

@@ -32,11 +32,12 @@ func (s *Store) ActOnRegistration(ctx context.Context, regID int64, action strin
 		if err != nil {
 			return fmt.Errorf("read registration: %w", err)
 		}
-		_, _, capacity, _, err := lockOccurrence(ctx, tx, occID)
+		lo, err := lockOccurrence(ctx, tx, occID)
 		if err != nil {
 			return err
 		}
-		r, err := registrationInTx(ctx, tx, regID)
+		capacity := lo.Capacity
+		r, err := s.registrationInTx(ctx, tx, regID)
 		if err != nil {
 			return err
 		}
@@ -51,11 +52,15 @@ func (s *Store) ActOnRegistration(ctx context.Context, regID int64, action strin
 				now := s.now()
 				wait = &now
 			}
-			if _, err := tx.Exec(ctx, `UPDATE registrations SET status = $2, waitlisted_at = $3, updated_at = $4 WHERE id = $1`,
+			// Ending a registration revokes its personal links.
+			// A place given to someone who has not confirmed their address is only held.
+			if _, err := tx.Exec(ctx, `UPDATE registrations SET waitlisted_at = $3, updated_at = $4,
+				status = CASE WHEN $2 = 'confirmed' AND confirm_by IS NOT NULL THEN 'held' ELSE $2 END,
+				link_nonce = link_nonce + CASE WHEN $2 IN ('cancelled', 'declined') THEN 1 ELSE 0 END WHERE id = $1`,
 				regID, status, wait, s.now()); err != nil {
 				return fmt.Errorf("update registration: %w", err)
 			}
-			if out, err = registrationInTx(ctx, tx, regID); err != nil {
+			if out, err = s.registrationInTx(ctx, tx, regID); err != nil {
 				return err
 			}
 			o, e, err := occurrenceInTx(ctx, tx, occID)
@@ -165,30 +170,35 @@ func (s *Store) MoveRegistration(ctx context.Context, regID, toOccID int64, noti
 		if toOccID == fromOcc {
 			return domain.Invalid("occurrence_id", "That is the session they are already registered for.")
 		}
-		first, second := fromOcc, toOccID
-		if second < first {
-			first, second = second, first
+		locked, err := lockOccurrences(ctx, tx, fromOcc, toOccID)
+		if err != nil {
+			return err
 		}
-		for _, id := range []int64{first, second} {
-			if _, _, _, _, err := lockOccurrence(ctx, tx, id); err != nil {
-				return err
-			}
-		}
-		r, err := registrationInTx(ctx, tx, regID)
+		r, err := s.registrationInTx(ctx, tx, regID)
 		if err != nil {
 			return err
 		}
 		if r.Status == RegCancelled || r.Status == RegDeclined {
 			return &domain.Error{Code: domain.CodeConflict, Field: "action", Message: "This registration is not active."}
 		}
-		if _, err := tx.Exec(ctx, `UPDATE registrations SET status = 'cancelled', waitlisted_at = NULL, updated_at = $2 WHERE id = $1`,
-			regID, s.now()); err != nil {
+		if to := locked[toOccID]; to.Capacity > 0 && to.Mode != domain.RegistrationApproval {
+			n, err := confirmedCount(ctx, tx, toOccID)
+			if err != nil {
+				return err
+			}
+			if n >= to.Capacity {
+				return &domain.Error{Code: domain.CodeConflict, Field: "occurrence_id",
+					Message: "That session is full; raise its capacity or free a place first."}
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE registrations SET status = 'cancelled', waitlisted_at = NULL, link_nonce = link_nonce + 1,
+			updated_at = $2 WHERE id = $1`, regID, s.now()); err != nil {
 			return fmt.Errorf("leave the old session: %w", err)
 		}
 		if _, err := s.promote(ctx, tx, fromOcc, notify); err != nil {
 			return err
 		}
-		out, _, err = s.registerInTx(ctx, tx, toOccID, personID, r.Details, notify)
+		out, _, err = s.registerInTx(ctx, tx, toOccID, personID, r.Details, false, notify)
 		return err
 	})
 	return out, err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -44,8 +45,8 @@ func (s *Store) CreatePerson(ctx context.Context, np NewPerson) (domain.Person, 
 		return domain.Person{}, err
 	}
 	p, err := scanPerson(s.pool.QueryRow(ctx, `
-		INSERT INTO people (email, name, is_admin, is_organiser) VALUES ($1, $2, $3, $4)
-		RETURNING `+personColumns, email, prof.Name, np.IsAdmin, np.IsOrganiser))
+		INSERT INTO people (email, name, is_admin, is_organiser, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)
+		RETURNING `+personColumns, email, prof.Name, np.IsAdmin, np.IsOrganiser, s.now()))
 	if isUniqueViolation(err) {
 		return domain.Person{}, &domain.Error{Code: domain.CodeConflict, Field: "email",
 			Message: "There is already an account for " + email + "."}
@@ -59,7 +60,7 @@ func (s *Store) CreatePerson(ctx context.Context, np NewPerson) (domain.Person, 
 // ensurePerson returns the account for email, creating it if missing. The very first
 // account of an installation becomes site admin, so a fresh install can be administered
 // without the command line (as in most self-hosted software; documented in operations).
-func ensurePerson(ctx context.Context, tx pgx.Tx, email string) (p domain.Person, created bool, err error) {
+func ensurePerson(ctx context.Context, tx pgx.Tx, email string, now time.Time) (p domain.Person, created bool, err error) {
 	p, err = scanPerson(tx.QueryRow(ctx, `SELECT `+personColumns+` FROM people WHERE lower(email) = lower($1)`, email))
 	if err == nil {
 		return p, false, nil
@@ -73,10 +74,10 @@ func ensurePerson(ctx context.Context, tx pgx.Tx, email string) (p domain.Person
 		return p, false, fmt.Errorf("lock people: %w", err)
 	}
 	p, err = scanPerson(tx.QueryRow(ctx, `
-		INSERT INTO people (email, is_admin)
-		VALUES ($1, NOT EXISTS (SELECT 1 FROM people))
+		INSERT INTO people (email, is_admin, created_at, updated_at)
+		VALUES ($1, NOT EXISTS (SELECT 1 FROM people), $2, $2)
 		ON CONFLICT ((lower(email))) DO NOTHING
-		RETURNING `+personColumns, email))
+		RETURNING `+personColumns, email, now))
 	if errors.Is(err, pgx.ErrNoRows) { // created meanwhile by another sign-in
 		p, err = scanPerson(tx.QueryRow(ctx, `SELECT `+personColumns+` FROM people WHERE lower(email) = lower($1)`, email))
 		return p, false, err
@@ -94,7 +95,7 @@ func (s *Store) EnsurePerson(ctx context.Context, email string) (p domain.Person
 		return p, false, err
 	}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		p, created, err = ensurePerson(ctx, tx, email)
+		p, created, err = ensurePerson(ctx, tx, email, s.now())
 		return err
 	})
 	return p, created, err
@@ -133,9 +134,9 @@ func (s *Store) UpdateProfile(ctx context.Context, id int64, prof domain.Profile
 	}
 	p, err := scanPerson(s.pool.QueryRow(ctx, `
 		UPDATE people SET name = $2, affiliation = $3, country = $4, career_stage = $5,
-		       language = $6, time_zone = $7, updated_at = now()
+		       language = $6, time_zone = $7, updated_at = $8
 		WHERE id = $1 RETURNING `+personColumns,
-		id, prof.Name, prof.Affiliation, prof.Country, string(prof.CareerStage), prof.Language, prof.TimeZone))
+		id, prof.Name, prof.Affiliation, prof.Country, string(prof.CareerStage), prof.Language, prof.TimeZone, s.now()))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return p, notFound("person")
 	}
@@ -236,8 +237,8 @@ func (s *Store) SetRoles(ctx context.Context, id int64, admin, organiser bool) (
 		}
 		var err error
 		p, err = scanPerson(tx.QueryRow(ctx, `
-			UPDATE people SET is_admin = $2, is_organiser = $3, updated_at = now()
-			WHERE id = $1 RETURNING `+personColumns, id, admin, organiser))
+			UPDATE people SET is_admin = $2, is_organiser = $3, updated_at = $4
+			WHERE id = $1 RETURNING `+personColumns, id, admin, organiser, s.now()))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return notFound("person")
 		}

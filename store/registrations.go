@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,6 +17,7 @@ import (
 // Registration statuses.
 const (
 	RegConfirmed  = "confirmed"
+	RegHeld       = "held" // registered by email: the place is held until the address is confirmed
 	RegWaitlisted = "waitlisted"
 	RegPending    = "pending" // awaiting an organiser's approval
 	RegDeclined   = "declined"
@@ -30,6 +34,7 @@ type Registration struct {
 	Position     int // 1-based place on the waitlist, when waitlisted
 	Details      RegistrationDetails
 	LinkNonce    int64         // changing it revokes the registration's personal links
+	ConfirmBy    *time.Time    // registered by email: the deadline for confirming the address
 	Attended     time.Duration // time in the live room, from recorded joins and leaves
 	// Recipient is who registered, as emails need them (name, language, time zone); read
 	// with the registration so that rendering an email needs no second connection.
@@ -64,7 +69,8 @@ func (s *Store) notifyAll(ctx context.Context, tx pgx.Tx, notify Notify, kind st
 	if err != nil {
 		return err
 	}
-	rows, err := tx.Query(ctx, registrationSelect+` WHERE r.occurrence_id = $1 AND r.status IN ('confirmed', 'waitlisted', 'pending')`, occID)
+	q, args := s.registrationQuery(` WHERE r.occurrence_id = $1 AND r.status IN ('confirmed', 'held', 'waitlisted', 'pending')`, occID)
+	rows, err := tx.Query(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("registrants: %w", err)
 	}
@@ -110,24 +116,77 @@ type RegisterResult struct {
 	Created      bool // false: the person was already registered (idempotent)
 }
 
-// lockOccurrence locks an occurrence for a registration change and returns what the
-// capacity rules need. Every change of who holds a place goes through this lock, so
-// capacity can never be exceeded whatever the concurrency.
-func lockOccurrence(ctx context.Context, tx pgx.Tx, occID int64) (status string, ends time.Time, capacity int, mode string, err error) {
-	err = tx.QueryRow(ctx, `SELECT o.status, o.ends_at, e.capacity, e.registration FROM occurrences o
-		JOIN events e ON e.id = o.event_id WHERE o.id = $1 FOR UPDATE OF o`, occID).Scan(&status, &ends, &capacity, &mode)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", ends, 0, "", notFound("occurrence")
-	}
-	if err != nil {
-		return "", ends, 0, "", fmt.Errorf("lock occurrence: %w", err)
-	}
-	return status, ends, capacity, mode, nil
+// lockedOccurrence is what the capacity rules need of an occurrence locked for a change.
+type lockedOccurrence struct {
+	ID       int64
+	EventID  int64
+	Status   string
+	Ends     time.Time
+	Capacity int
+	Mode     string // the event's registration mode
 }
 
+// lockOccurrences locks occurrences for a change of who holds a place, always in ascending
+// id order, and returns them by id. It is the one way occurrence rows are locked: every
+// transaction taking several such locks takes them in the same order, so no two can wait
+// for each other (a deadlock). Locking again in the same transaction is a no-op. The
+// event's capacity and mode are read after the locks are held, so they are current even
+// when the lock had to wait for a capacity change to commit.
+func lockOccurrences(ctx context.Context, tx pgx.Tx, ids ...int64) (map[int64]lockedOccurrence, error) {
+	sorted := slices.Clone(ids)
+	slices.Sort(sorted)
+	sorted = slices.Compact(sorted)
+	out := make(map[int64]lockedOccurrence, len(sorted))
+	if len(sorted) == 0 {
+		return out, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT id, event_id, status, ends_at FROM occurrences WHERE id = ANY($1) ORDER BY id FOR UPDATE`, sorted)
+	if err != nil {
+		return nil, fmt.Errorf("lock occurrences: %w", err)
+	}
+	locked, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (lockedOccurrence, error) {
+		var o lockedOccurrence
+		err := r.Scan(&o.ID, &o.EventID, &o.Status, &o.Ends)
+		return o, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lock occurrences: %w", err)
+	}
+	if len(locked) != len(sorted) {
+		return nil, notFound("occurrence")
+	}
+	rules := map[int64][2]any{}
+	for _, o := range locked {
+		if _, ok := rules[o.EventID]; ok {
+			continue
+		}
+		var capacity int
+		var mode string
+		if err := tx.QueryRow(ctx, `SELECT capacity, registration FROM events WHERE id = $1`, o.EventID).Scan(&capacity, &mode); err != nil {
+			return nil, fmt.Errorf("read capacity: %w", err)
+		}
+		rules[o.EventID] = [2]any{capacity, mode}
+	}
+	for _, o := range locked {
+		o.Capacity, o.Mode = rules[o.EventID][0].(int), rules[o.EventID][1].(string)
+		out[o.ID] = o
+	}
+	return out, nil
+}
+
+// lockOccurrence locks one occurrence (through lockOccurrences).
+func lockOccurrence(ctx context.Context, tx pgx.Tx, occID int64) (lockedOccurrence, error) {
+	m, err := lockOccurrences(ctx, tx, occID)
+	if err != nil {
+		return lockedOccurrence{}, err
+	}
+	return m[occID], nil
+}
+
+// confirmedCount counts the places taken: confirmed, and held for a confirmation.
 func confirmedCount(ctx context.Context, tx pgx.Tx, occID int64) (int, error) {
 	var n int
-	err := tx.QueryRow(ctx, `SELECT count(*) FROM registrations WHERE occurrence_id = $1 AND status = 'confirmed'`, occID).Scan(&n)
+	err := tx.QueryRow(ctx, `SELECT count(*) FROM registrations WHERE occurrence_id = $1 AND status IN ('confirmed', 'held')`, occID).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count registrations: %w", err)
 	}
@@ -138,6 +197,10 @@ func confirmedCount(ctx context.Context, tx pgx.Tx, occID int64) (int, error) {
 // pending approval in approval mode), else on the waitlist in arrival order. Registering
 // again returns the existing registration unchanged.
 func (s *Store) Register(ctx context.Context, occID, personID int64, d RegistrationDetails, notify Notify) (RegisterResult, error) {
+	return s.register(ctx, occID, personID, d, false, notify)
+}
+
+func (s *Store) register(ctx context.Context, occID, personID int64, d RegistrationDetails, unconfirmed bool, notify Notify) (RegisterResult, error) {
 	var res RegisterResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var eventID int64
@@ -161,10 +224,113 @@ func (s *Store) Register(ctx context.Context, occID, personID int64, d Registrat
 					Message: "Register for the conference first; that gives you all its sessions."}
 			}
 		}
-		res.Registration, res.Created, err = s.registerInTx(ctx, tx, occID, personID, d, notify)
+		res.Registration, res.Created, err = s.registerInTx(ctx, tx, occID, personID, d, unconfirmed, notify)
 		return err
 	})
 	return res, err
+}
+
+// UnconfirmedHold is how long a registration made by email, without signing in, holds its
+// place (or its place in line) before the owner of the address confirms it.
+const UnconfirmedHold = 30 * time.Minute
+
+// RegisterUnconfirmed registers the owner of an email address who has not proved it yet
+// (the sign-in-free form): a free place is only held ('held', counted against capacity),
+// and the registration is released by ReleaseUnconfirmed unless ConfirmRegistration is
+// called within UnconfirmedHold. An existing registration of that person is left as it is.
+func (s *Store) RegisterUnconfirmed(ctx context.Context, occID, personID int64, d RegistrationDetails, notify Notify) (RegisterResult, error) {
+	return s.register(ctx, occID, personID, d, true, notify)
+}
+
+// ConfirmRegistration confirms an unconfirmed registration (its owner opened the link in
+// the email): a held place becomes confirmed and the person is told (kind "confirmed").
+// A registration released meanwhile, or past its deadline, is refused as expired.
+func (s *Store) ConfirmRegistration(ctx context.Context, regID int64, notify Notify) (Registration, error) {
+	var r Registration
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var occID int64
+		err := tx.QueryRow(ctx, `SELECT occurrence_id FROM registrations WHERE id = $1`, regID).Scan(&occID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound("registration")
+		}
+		if err != nil {
+			return fmt.Errorf("read registration: %w", err)
+		}
+		if _, err := lockOccurrence(ctx, tx, occID); err != nil {
+			return err
+		}
+		var status string
+		var by *time.Time
+		if err := tx.QueryRow(ctx, `SELECT status, confirm_by FROM registrations WHERE id = $1`, regID).Scan(&status, &by); err != nil {
+			return fmt.Errorf("read registration: %w", err)
+		}
+		switch {
+		case status == RegCancelled || status == RegDeclined || (by != nil && !s.now().Before(*by)):
+			return &domain.Error{Code: domain.CodeExpired, Message: "This confirmation link has expired; register again."}
+		case by == nil: // confirmed already
+			r, err = s.registrationInTx(ctx, tx, regID)
+			return err
+		}
+		r, _, err = s.confirmInTx(ctx, tx, regID, notify)
+		return err
+	})
+	return r, err
+}
+
+// confirmInTx ends the wait for an address's confirmation: a held place becomes
+// confirmed (and the person is told); a place in line or awaiting approval stays so.
+func (s *Store) confirmInTx(ctx context.Context, tx pgx.Tx, regID int64, notify Notify) (Registration, bool, error) {
+	var status string
+	if err := tx.QueryRow(ctx, `UPDATE registrations SET confirm_by = NULL, updated_at = $2,
+		status = CASE WHEN status = 'held' THEN 'confirmed' ELSE status END WHERE id = $1 RETURNING status`,
+		regID, s.now()).Scan(&status); err != nil {
+		return Registration{}, false, fmt.Errorf("confirm registration: %w", err)
+	}
+	r, err := s.registrationInTx(ctx, tx, regID)
+	if err != nil {
+		return r, false, err
+	}
+	o, e, err := occurrenceInTx(ctx, tx, r.OccurrenceID)
+	if err != nil {
+		return r, false, err
+	}
+	return r, false, s.notifyOne(ctx, tx, notify, r.Status, e, o, r)
+}
+
+// ReleaseUnconfirmed cancels the registrations made by email whose owners did not confirm
+// them in time, and gives the freed places to the waitlists (telling those promoted). It
+// returns how many it released. serve runs it every minute.
+func (s *Store) ReleaseUnconfirmed(ctx context.Context, notify Notify) (int, error) {
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT occurrence_id FROM registrations
+		WHERE confirm_by <= $1 AND status IN ('held', 'waitlisted', 'pending') ORDER BY occurrence_id`, s.now())
+	if err != nil {
+		return 0, fmt.Errorf("unconfirmed registrations: %w", err)
+	}
+	occIDs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return 0, fmt.Errorf("unconfirmed registrations: %w", err)
+	}
+	released := 0
+	for _, occID := range occIDs {
+		err := s.inTx(ctx, func(tx pgx.Tx) error {
+			if _, err := lockOccurrence(ctx, tx, occID); err != nil {
+				return err
+			}
+			// confirm_by stays, so that the confirmation link can say it expired.
+			tag, err := tx.Exec(ctx, `UPDATE registrations SET status = 'cancelled', waitlisted_at = NULL, updated_at = $2
+				WHERE occurrence_id = $1 AND confirm_by <= $2 AND status IN ('held', 'waitlisted', 'pending')`, occID, s.now())
+			if err != nil {
+				return fmt.Errorf("release registrations: %w", err)
+			}
+			released += int(tag.RowsAffected())
+			_, err = s.promote(ctx, tx, occID, notify)
+			return err
+		})
+		if err != nil {
+			return released, err
+		}
+	}
+	return released, nil
 }
 
 // CancelRegistration gives up a person's place; if it was a confirmed place, the first
@@ -172,12 +338,13 @@ func (s *Store) Register(ctx context.Context, occID, personID int64, d Registrat
 // registrations (to tell them).
 func (s *Store) CancelRegistration(ctx context.Context, occID, personID int64, notify Notify) (cancelled Registration, promoted []Registration, err error) {
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, _, _, _, err := lockOccurrence(ctx, tx, occID); err != nil {
+		if _, err := lockOccurrence(ctx, tx, occID); err != nil {
 			return err
 		}
 		var id int64
-		err := tx.QueryRow(ctx, `UPDATE registrations SET status = 'cancelled', waitlisted_at = NULL, updated_at = $3
-			WHERE occurrence_id = $1 AND person_id = $2 AND status IN ('confirmed', 'waitlisted', 'pending') RETURNING id`,
+		err := tx.QueryRow(ctx, `UPDATE registrations SET status = 'cancelled', waitlisted_at = NULL, confirm_by = NULL,
+			link_nonce = link_nonce + 1, updated_at = $3
+			WHERE occurrence_id = $1 AND person_id = $2 AND status IN ('confirmed', 'held', 'waitlisted', 'pending') RETURNING id`,
 			occID, personID, s.now()).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return &domain.Error{Code: domain.CodeNotFound, Message: "You are not registered for this session."}
@@ -185,7 +352,7 @@ func (s *Store) CancelRegistration(ctx context.Context, occID, personID int64, n
 		if err != nil {
 			return fmt.Errorf("cancel registration: %w", err)
 		}
-		if cancelled, err = registrationInTx(ctx, tx, id); err != nil {
+		if cancelled, err = s.registrationInTx(ctx, tx, id); err != nil {
 			return err
 		}
 		promoted, err = s.promote(ctx, tx, occID, notify)
@@ -213,7 +380,9 @@ func (s *Store) promote(ctx context.Context, tx pgx.Tx, occID int64, notify Noti
 	if free <= 0 {
 		return nil, nil
 	}
-	rows, err := tx.Query(ctx, `UPDATE registrations SET status = 'confirmed', waitlisted_at = NULL, updated_at = $3
+	// Someone still to confirm their address gets a held place, not a confirmed one.
+	rows, err := tx.Query(ctx, `UPDATE registrations SET waitlisted_at = NULL, updated_at = $3,
+		status = CASE WHEN confirm_by IS NULL THEN 'confirmed' ELSE 'held' END
 		WHERE id IN (SELECT id FROM registrations WHERE occurrence_id = $1 AND status = 'waitlisted'
 		             ORDER BY waitlisted_at, id LIMIT $2) RETURNING id`, occID, free, s.now())
 	if err != nil {
@@ -232,7 +401,7 @@ func (s *Store) promote(ctx context.Context, tx pgx.Tx, occID int64, notify Noti
 		return nil, err
 	}
 	for _, id := range ids {
-		r, err := registrationInTx(ctx, tx, id)
+		r, err := s.registrationInTx(ctx, tx, id)
 		if err != nil {
 			return nil, err
 		}
@@ -247,9 +416,9 @@ func (s *Store) promote(ctx context.Context, tx pgx.Tx, occID int64, notify Noti
 const registrationSelect = `SELECT r.id, r.occurrence_id, r.person_id, p.email, r.status,
 	CASE WHEN r.status = 'waitlisted' THEN (SELECT count(*) FROM registrations w WHERE w.occurrence_id = r.occurrence_id
 		AND w.status = 'waitlisted' AND (w.waitlisted_at, w.id) <= (r.waitlisted_at, r.id)) ELSE 0 END,
-	r.name, r.affiliation, r.country, r.career_stage, r.consent_contact, r.answers, r.link_nonce, r.created_at, r.updated_at,
+	r.name, r.affiliation, r.country, r.career_stage, r.consent_contact, r.answers, r.link_nonce, r.confirm_by, r.created_at, r.updated_at,
 	p.name, p.language, p.time_zone,
-	(SELECT coalesce(extract(epoch FROM sum(coalesce(a.left_at, least(now(), o2.ends_at)) - a.joined_at)), 0)::bigint
+	(SELECT coalesce(extract(epoch FROM sum(coalesce(a.left_at, least($now, o2.ends_at)) - a.joined_at)), 0)::bigint
 	   FROM attendance a JOIN occurrences o2 ON o2.id = a.occurrence_id
 	  WHERE a.occurrence_id = r.occurrence_id AND a.person_id = r.person_id)
 	FROM registrations r JOIN people p ON p.id = r.person_id`
@@ -259,7 +428,7 @@ func scanRegistration(row pgx.Row) (Registration, error) {
 	var stage string
 	var attended int64
 	err := row.Scan(&r.ID, &r.OccurrenceID, &r.PersonID, &r.Email, &r.Status, &r.Position, &r.Details.Name,
-		&r.Details.Affiliation, &r.Details.Country, &stage, &r.Details.ConsentContact, &r.Details.Answers, &r.LinkNonce, &r.CreatedAt, &r.UpdatedAt,
+		&r.Details.Affiliation, &r.Details.Country, &stage, &r.Details.ConsentContact, &r.Details.Answers, &r.LinkNonce, &r.ConfirmBy, &r.CreatedAt, &r.UpdatedAt,
 		&r.Recipient.Profile.Name, &r.Recipient.Profile.Language, &r.Recipient.Profile.TimeZone, &attended)
 	r.Attended = time.Duration(attended) * time.Second
 	r.Details.CareerStage = domain.CareerStage(stage)
@@ -267,8 +436,15 @@ func scanRegistration(row pgx.Row) (Registration, error) {
 	return r, err
 }
 
-func registrationInTx(ctx context.Context, tx pgx.Tx, id int64) (Registration, error) {
-	r, err := scanRegistration(tx.QueryRow(ctx, registrationSelect+` WHERE r.id = $1`, id))
+// registrationQuery is registrationSelect followed by rest (over args); the store's clock
+// is added as the last argument (attendance still open counts up to it).
+func (s *Store) registrationQuery(rest string, args ...any) (string, []any) {
+	return strings.Replace(registrationSelect, "$now", "$"+strconv.Itoa(len(args)+1), 1) + rest, append(args, s.now())
+}
+
+func (s *Store) registrationInTx(ctx context.Context, tx pgx.Tx, id int64) (Registration, error) {
+	q, args := s.registrationQuery(` WHERE r.id = $1`, id)
+	r, err := scanRegistration(tx.QueryRow(ctx, q, args...))
 	if err != nil {
 		return r, fmt.Errorf("read registration: %w", err)
 	}
@@ -277,7 +453,8 @@ func registrationInTx(ctx context.Context, tx pgx.Tx, id int64) (Registration, e
 
 // RegistrationOf returns a person's registration for an occurrence.
 func (s *Store) RegistrationOf(ctx context.Context, occID, personID int64) (Registration, error) {
-	r, err := scanRegistration(s.pool.QueryRow(ctx, registrationSelect+` WHERE r.occurrence_id = $1 AND r.person_id = $2`, occID, personID))
+	q, args := s.registrationQuery(` WHERE r.occurrence_id = $1 AND r.person_id = $2`, occID, personID)
+	r, err := scanRegistration(s.pool.QueryRow(ctx, q, args...))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return r, &domain.Error{Code: domain.CodeNotFound, Message: "You are not registered for this session."}
 	}
@@ -297,11 +474,11 @@ type RegistrationFilter struct {
 
 // Registrations lists registrations: confirmed first, then the waitlist in order, then the rest.
 func (s *Store) Registrations(ctx context.Context, f RegistrationFilter) ([]Registration, error) {
-	q := registrationSelect + ` JOIN occurrences o ON o.id = r.occurrence_id WHERE ($1 = 0 OR r.occurrence_id = $1)
+	q, args := s.registrationQuery(` JOIN occurrences o ON o.id = r.occurrence_id WHERE ($1 = 0 OR r.occurrence_id = $1)
 		AND ($2 = 0 OR o.event_id = $2) AND ($3 = 0 OR r.person_id = $3) AND ($4 = '' OR r.status = $4)
-		ORDER BY o.starts_at, CASE r.status WHEN 'confirmed' THEN 0 WHEN 'waitlisted' THEN 1 WHEN 'pending' THEN 2 ELSE 3 END,
-		r.waitlisted_at, r.id`
-	rows, err := s.pool.Query(ctx, q, f.OccurrenceID, f.EventID, f.PersonID, f.Status)
+		ORDER BY o.starts_at, CASE r.status WHEN 'confirmed' THEN 0 WHEN 'held' THEN 0 WHEN 'waitlisted' THEN 1 WHEN 'pending' THEN 2 ELSE 3 END,
+		r.waitlisted_at, r.id`, f.OccurrenceID, f.EventID, f.PersonID, f.Status)
+	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list registrations: %w", err)
 	}
@@ -312,24 +489,47 @@ func (s *Store) Registrations(ctx context.Context, f RegistrationFilter) ([]Regi
 	return out, nil
 }
 
-// PromoteWaiting fills any free places of an occurrence from its waitlist (after capacity
-// was raised) and returns who was promoted.
-func (s *Store) PromoteWaiting(ctx context.Context, occID int64, notify Notify) ([]Registration, error) {
-	var out []Registration
+// RenewRegistrationLinks changes the nonce of a person's active registration, so every
+// personal link given out for it (join, cancel) stops working, and sends the confirmation
+// again with fresh links (notify is told the registration's status as the kind).
+func (s *Store) RenewRegistrationLinks(ctx context.Context, regID, personID int64, notify Notify) (Registration, error) {
+	var r Registration
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, _, _, _, err := lockOccurrence(ctx, tx, occID); err != nil {
+		var occID, owner int64
+		err := tx.QueryRow(ctx, `SELECT occurrence_id, person_id FROM registrations WHERE id = $1`, regID).Scan(&occID, &owner)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && owner != personID) {
+			return notFound("registration")
+		}
+		if err != nil {
+			return fmt.Errorf("read registration: %w", err)
+		}
+		if _, err := lockOccurrence(ctx, tx, occID); err != nil {
 			return err
 		}
-		var err error
-		out, err = s.promote(ctx, tx, occID, notify)
-		return err
+		tag, err := tx.Exec(ctx, `UPDATE registrations SET link_nonce = link_nonce + 1, updated_at = $2
+			WHERE id = $1 AND status IN ('confirmed', 'held', 'waitlisted', 'pending')`, regID, s.now())
+		if err != nil {
+			return fmt.Errorf("renew links: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return &domain.Error{Code: domain.CodeConflict, Message: "This registration is not active."}
+		}
+		if r, err = s.registrationInTx(ctx, tx, regID); err != nil {
+			return err
+		}
+		o, e, err := occurrenceInTx(ctx, tx, occID)
+		if err != nil {
+			return err
+		}
+		return s.notifyOne(ctx, tx, notify, r.Status, e, o, r)
 	})
-	return out, err
+	return r, err
 }
 
 // RegistrationByID returns one registration (for its personal links).
 func (s *Store) RegistrationByID(ctx context.Context, id int64) (Registration, error) {
-	r, err := scanRegistration(s.pool.QueryRow(ctx, registrationSelect+` WHERE r.id = $1`, id))
+	q, args := s.registrationQuery(` WHERE r.id = $1`, id)
+	r, err := scanRegistration(s.pool.QueryRow(ctx, q, args...))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return r, notFound("registration")
 	}
@@ -377,7 +577,7 @@ func (s *Store) SendReminders(ctx context.Context, notify Notify) (int, error) {
 			if tag.RowsAffected() == 0 {
 				return nil // another instance sent it
 			}
-			r, err := registrationInTx(ctx, tx, d.id)
+			r, err := s.registrationInTx(ctx, tx, d.id)
 			if err != nil {
 				return err
 			}

@@ -133,7 +133,7 @@ func (s *Store) UseSignInLink(ctx context.Context, tokenHash []byte, sess NewSes
 			WHERE lower(email) = lower($1) AND used_at IS NULL`, email, s.now()); err != nil {
 			return fmt.Errorf("mark sign-in link used: %w", err)
 		}
-		p, created, err = ensurePerson(ctx, tx, email)
+		p, created, err = ensurePerson(ctx, tx, email, s.now())
 		if err != nil {
 			return err
 		}

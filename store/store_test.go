@@ -457,11 +457,11 @@ func TestHorizonMovesWithTime(t *testing.T) {
 	if before < 50 || before > 53 {
 		t.Fatalf("a weekly series should have about a year of rows, got %d", before)
 	}
-	if n, err := s.ExtendHorizons(ctx, false); err != nil || n != 0 {
+	if n, _, err := s.ExtendHorizons(ctx, false); err != nil || n != 0 {
 		t.Fatalf("nothing to extend yet: %d %v", n, err)
 	}
 	clk.Add(60 * 24 * time.Hour)
-	if n, err := s.ExtendHorizons(ctx, false); err != nil || n != 1 {
+	if n, _, err := s.ExtendHorizons(ctx, false); err != nil || n != 1 {
 		t.Fatalf("extend after two months: %d %v", n, err)
 	}
 	after := count()
