@@ -293,7 +293,7 @@ func Preview(r Rule, other string, from time.Time, n int, lang string) ([]Previe
 		var err error
 		if oloc, err = loadZone(other); err != nil {
 			de, _ := domain.AsError(err)
-			return nil, domain.Invalid("other_timezone", de.Message)
+			return nil, de.WithField("other_timezone")
 		}
 	}
 	if n <= 0 {

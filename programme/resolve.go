@@ -1,7 +1,6 @@
 package programme
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/puente-org/puente/domain"
@@ -23,7 +22,7 @@ func WallIn(t time.Time, loc *time.Location) time.Time {
 // field, naming the date and the change of clocks.
 func Resolve(loc *time.Location, wall time.Time, field string) (time.Time, error) {
 	if loc == nil {
-		return time.Time{}, domain.Invalid("timezone", "Choose a time zone")
+		return time.Time{}, domain.Invalid("timezone", "err.timezone.choose")
 	}
 	wall = Floating(wall)
 	sols, gap := solve(loc, wall)
@@ -31,13 +30,9 @@ func Resolve(loc *time.Location, wall time.Time, field string) (time.Time, error
 	case len(sols) == 1:
 		return sols[0], nil
 	case len(sols) == 0 && gap:
-		return time.Time{}, domain.Invalid(field, fmt.Sprintf(
-			"%s does not exist on %s in %s (clocks go forward); choose another time",
-			wall.Format("15:04"), longDate(wall), loc))
+		return time.Time{}, domain.Invalid(field, "err.time.gap", "Time", wall.Format("15:04"), "Date", wall, "Zone", loc.String())
 	case len(sols) > 1:
-		return time.Time{}, domain.Invalid(field, fmt.Sprintf(
-			"%s happens twice on %s in %s (clocks go back); choose another time",
-			wall.Format("15:04"), longDate(wall), loc))
+		return time.Time{}, domain.Invalid(field, "err.time.overlap", "Time", wall.Format("15:04"), "Date", wall, "Zone", loc.String())
 	default: // cannot happen with consistent zone data; resolve as RFC 5545 says
 		return ResolveLenient(loc, wall), nil
 	}

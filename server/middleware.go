@@ -56,7 +56,7 @@ func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 				}
 				s.log.Error("panic serving request", "request_id", requestIDOf(c), "panic", fmt.Sprint(r),
 					"stack", string(debug.Stack()))
-				err = &domain.Error{Code: domain.CodeInternal, Message: "internal error", Err: fmt.Errorf("panic: %v", r)}
+				err = &domain.Error{Code: domain.CodeInternal, ID: "error.message.internal", Err: fmt.Errorf("panic: %v", r)}
 			}
 		}()
 		return next(c)
@@ -161,7 +161,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if auth := c.Request().Header.Get(echo.HeaderAuthorization); auth != "" && isAPI(c) {
 			scheme, token, ok := strings.Cut(auth, " ")
 			if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-				return &domain.Error{Code: domain.CodeUnauthenticated, Message: "Use the header Authorization: Bearer <token>."}
+				return domain.New(domain.CodeUnauthenticated, "err.auth.bearer")
 			}
 			p, err := s.o.Store.PersonByAPIToken(ctx, domain.HashSecret(strings.TrimSpace(token)))
 			if err != nil {
@@ -226,14 +226,13 @@ func (s *Server) csrf() echo.MiddlewareFunc {
 		CookieSameSite: http.SameSiteLaxMode,
 		CookieMaxAge:   12 * 3600,
 		ErrorHandler: func(err error, c echo.Context) error {
-			return &domain.Error{Code: domain.CodeForbidden, Field: "_csrf", Err: err,
-				Message: localizerOf(c).T("error.message.csrf")}
+			return &domain.Error{Code: domain.CodeForbidden, Field: "_csrf", Err: err, ID: "error.message.csrf"}
 		},
 	})
 }
 
 // errSignIn is the answer to a request that needs a person and has none.
-var errSignIn = &domain.Error{Code: domain.CodeUnauthenticated, Message: "Sign in first (or send a personal API token)."}
+var errSignIn = domain.New(domain.CodeUnauthenticated, "err.auth.sign_in")
 
 // requireSignIn sends a signed-out browser to the sign-in page and tells an API client 401.
 func (s *Server) requireSignIn(next echo.HandlerFunc) echo.HandlerFunc {
@@ -252,7 +251,7 @@ func (s *Server) requireSignIn(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if p := personOf(c); p == nil || !p.IsAdmin {
-			return &domain.Error{Code: domain.CodeForbidden, Message: localizerOf(c).T("error.message.forbidden")}
+			return domain.New(domain.CodeForbidden, "error.message.forbidden")
 		}
 		return next(c)
 	}
@@ -269,8 +268,7 @@ func (s *Server) requireDevMailAccess(next echo.HandlerFunc) echo.HandlerFunc {
 		if fromLoopback(c.Request()) {
 			return next(c)
 		}
-		return &domain.Error{Code: domain.CodeForbidden,
-			Message: "The local mailbox is only open to site admins and to this machine."}
+		return domain.New(domain.CodeForbidden, "err.devmail.forbidden")
 	}
 }
 

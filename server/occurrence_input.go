@@ -39,7 +39,7 @@ type findPerson func(ctx context.Context, email string) (int64, error)
 func (in occurrenceInput) speakers(ctx context.Context, find findPerson) ([]domain.Speaker, error) {
 	out := []domain.Speaker{}
 	if len(*in.Speakers) > 20 {
-		return nil, domain.Invalid("speakers", "At most 20 speakers per talk.")
+		return nil, domain.Invalid("speakers", "err.speakers.too_many")
 	}
 	for _, sj := range *in.Speakers {
 		sp := domain.Speaker{Name: strings.TrimSpace(sj.Name), Affiliation: strings.TrimSpace(sj.Affiliation),
@@ -87,7 +87,7 @@ func (in occurrenceInput) apply(e domain.Event, o *domain.Occurrence, speakers [
 		if in.StartTime != nil {
 			clock = strings.TrimSpace(*in.StartTime)
 			if !hhmm.MatchString(clock) {
-				return domain.Invalid("start_time", "Give the local start time as HH:MM (24-hour), for example 16:30.")
+				return domain.Invalid("start_time", "err.start_time.format")
 			}
 		}
 		t, _ := time.Parse("15:04", clock)
@@ -97,7 +97,7 @@ func (in occurrenceInput) apply(e domain.Event, o *domain.Occurrence, speakers [
 		o.Duration = time.Duration(*in.DurationMinutes) * time.Minute
 	}
 	if o.Duration < time.Minute || o.Duration > 24*time.Hour {
-		return domain.Invalid("duration_minutes", "The duration must be from 1 to 1440 minutes.")
+		return domain.Invalid("duration_minutes", "err.duration.range")
 	}
 	if in.Status != nil {
 		switch *in.Status {
@@ -107,13 +107,13 @@ func (in occurrenceInput) apply(e domain.Event, o *domain.Occurrence, speakers [
 				reason = *in.Reason
 			}
 			if o.CancelReason, err = text("reason", reason, 1000, true); err != nil {
-				return domain.Invalid("reason", "Say why it is cancelled (attendees see the reason), in at most 1000 characters.")
+				return domain.Invalid("reason", "err.occurrence.reason")
 			}
 			o.Status = domain.StatusCancelled
 		case domain.StatusScheduled:
 			o.Status, o.CancelReason = domain.StatusScheduled, ""
 		default:
-			return domain.Invalid("status", "Status must be scheduled or cancelled.")
+			return domain.Invalid("status", "err.occurrence.status")
 		}
 	} else if in.Reason != nil && o.Status == domain.StatusCancelled {
 		if o.CancelReason, err = text("reason", *in.Reason, 1000, true); err != nil {
@@ -122,7 +122,7 @@ func (in occurrenceInput) apply(e domain.Event, o *domain.Occurrence, speakers [
 	}
 	if in.TrackID != nil {
 		if e.Kind != domain.KindConference {
-			return domain.Invalid("track_id", "Only conference sessions have tracks.")
+			return domain.Invalid("track_id", "err.occurrence.track_not_conference")
 		}
 		if *in.TrackID == 0 {
 			o.TrackID = nil
@@ -133,12 +133,11 @@ func (in occurrenceInput) apply(e domain.Event, o *domain.Occurrence, speakers [
 	}
 	if e.Kind == domain.KindConference {
 		if o.Origin == "session" && strings.TrimSpace(o.Title) == "" {
-			return domain.Invalid("title", "Give the session a title.")
+			return domain.Invalid("title", "err.occurrence.title")
 		}
 		day := time.Date(o.StartLocal.Year(), o.StartLocal.Month(), o.StartLocal.Day(), 0, 0, 0, 0, time.UTC)
 		if day.Before(e.StartDate) || (e.EndDate != nil && day.After(*e.EndDate)) {
-			return domain.Invalid("start_date", "A session must fall on one of the conference's days ("+
-				e.StartDate.Format(time.DateOnly)+" to "+e.EndDate.Format(time.DateOnly)+").")
+			return domain.Invalid("start_date", "err.occurrence.conference_days", "First", e.StartDate, "Last", *e.EndDate)
 		}
 	}
 	return nil

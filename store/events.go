@@ -140,7 +140,7 @@ func freeSlug(ctx context.Context, tx pgx.Tx, slug string, except int64) (string
 		}
 		candidate = slug + "-" + strconv.Itoa(n)
 	}
-	return "", domain.Invalid("slug", "That address is taken; choose another slug.")
+	return "", domain.Invalid("slug", "err.slug.taken")
 }
 
 // eventInTx reads an event, locked for update if lock (which needs a transaction).
@@ -258,7 +258,7 @@ func setOrganisers(ctx context.Context, tx pgx.Tx, eventID int64, emails []strin
 		var id int64
 		err := tx.QueryRow(ctx, `SELECT id FROM people WHERE lower(email) = lower($1)`, email).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return domain.Invalid("organisers", "No account for "+email+"; they must sign in to Puente once first.")
+			return domain.Invalid("organisers", "err.organisers.no_account", "Email", domain.Quote(email))
 		}
 		if err != nil {
 			return fmt.Errorf("find organiser: %w", err)
@@ -266,7 +266,7 @@ func setOrganisers(ctx context.Context, tx pgx.Tx, eventID int64, emails []strin
 		ids = append(ids, id)
 	}
 	if len(ids) == 0 {
-		return domain.Invalid("organisers", "A series needs at least one organiser.")
+		return domain.Invalid("organisers", "err.organisers.none")
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM event_organisers WHERE event_id = $1 AND NOT (person_id = ANY($2))`, eventID, ids); err != nil {
 		return fmt.Errorf("remove organisers: %w", err)

@@ -218,7 +218,7 @@ func refreshInstants(ctx context.Context, tx pgx.Tx, eventID int64, loc *time.Lo
 func (s *Store) reanchorSessions(ctx context.Context, tx pgx.Tx, e domain.Event) error {
 	loc, err := time.LoadLocation(e.TimeZone)
 	if err != nil {
-		return domain.Invalid("timezone", "Unknown time zone.")
+		return domain.Invalid("timezone", "err.timezone.choose")
 	}
 	return refreshInstants(ctx, tx, e.ID, loc, time.Time{}, `true`)
 }
@@ -539,7 +539,7 @@ func (s *Store) AddOccurrence(ctx context.Context, eventID int64, o domain.Occur
 func saveOccurrence(ctx context.Context, tx pgx.Tx, e domain.Event, o *domain.Occurrence) error {
 	loc, err := time.LoadLocation(e.TimeZone)
 	if err != nil {
-		return domain.Invalid("timezone", "Unknown time zone.")
+		return domain.Invalid("timezone", "err.timezone.choose")
 	}
 	start, err := programme.Resolve(loc, o.StartLocal, "start_time")
 	if err != nil {
@@ -584,7 +584,7 @@ func (s *Store) DeleteOccurrence(ctx context.Context, id int64) error {
 	if tag.RowsAffected() == 0 {
 		var origin string
 		if err := s.pool.QueryRow(ctx, `SELECT origin FROM occurrences WHERE id = $1`, id).Scan(&origin); err == nil {
-			return &domain.Error{Code: domain.CodeConflict, Message: "A talk of the series' schedule cannot be deleted; cancel it instead."}
+			return domain.New(domain.CodeConflict, "err.occurrence.delete_scheduled")
 		}
 		return notFound("occurrence")
 	}

@@ -157,8 +157,7 @@ func (s *Store) Register(ctx context.Context, occID, personID int64, d Registrat
 				return fmt.Errorf("conference registration: %w", err)
 			}
 			if !registered {
-				return &domain.Error{Code: domain.CodeConflict,
-					Message: "Register for the conference first; that gives you all its sessions."}
+				return domain.New(domain.CodeConflict, "err.registration.conference_first")
 			}
 		}
 		res.Registration, res.Created, err = s.registerInTx(ctx, tx, occID, personID, d, notify)
@@ -180,7 +179,7 @@ func (s *Store) CancelRegistration(ctx context.Context, occID, personID int64, n
 			WHERE occurrence_id = $1 AND person_id = $2 AND status IN ('confirmed', 'waitlisted', 'pending') RETURNING id`,
 			occID, personID, s.now()).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return &domain.Error{Code: domain.CodeNotFound, Message: "You are not registered for this session."}
+			return domain.New(domain.CodeNotFound, "err.registration.not_registered")
 		}
 		if err != nil {
 			return fmt.Errorf("cancel registration: %w", err)
@@ -279,7 +278,7 @@ func registrationInTx(ctx context.Context, tx pgx.Tx, id int64) (Registration, e
 func (s *Store) RegistrationOf(ctx context.Context, occID, personID int64) (Registration, error) {
 	r, err := scanRegistration(s.pool.QueryRow(ctx, registrationSelect+` WHERE r.occurrence_id = $1 AND r.person_id = $2`, occID, personID))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return r, &domain.Error{Code: domain.CodeNotFound, Message: "You are not registered for this session."}
+		return r, domain.New(domain.CodeNotFound, "err.registration.not_registered")
 	}
 	if err != nil {
 		return r, fmt.Errorf("read registration: %w", err)
