@@ -101,13 +101,15 @@ type Occurrence struct {
 	UpdatedAt     time.Time
 }
 
-// Speaker gives a talk. When PersonID is set the speaker has an account and gets speaker
-// rights for the occurrence.
+// Speaker gives a talk. Organisers link a speaker to an account by Email (kept private);
+// PersonID is the account with that address, found by the store (never taken from a
+// client), and gives speaker rights for the occurrence.
 type Speaker struct {
 	Name        string
 	Affiliation string
 	Bio         string
 	Link        string
+	Email       string
 	PersonID    *int64
 }
 
@@ -167,8 +169,13 @@ func NormalizeTags(tags []string) ([]string, error) {
 
 // Validate checks a speaker's fields.
 func (s Speaker) Validate() error {
-	if err := CheckStorable("speakers", s.Name, s.Affiliation, s.Bio, s.Link); err != nil {
+	if err := CheckStorable("speakers", s.Name, s.Affiliation, s.Bio, s.Link, s.Email); err != nil {
 		return err
+	}
+	if s.Email != "" {
+		if _, err := NormalizeEmail(s.Email); err != nil {
+			return Invalid("speakers", "err.speakers.email", "Email", Quote(s.Email))
+		}
 	}
 	switch {
 	case strings.TrimSpace(s.Name) == "":

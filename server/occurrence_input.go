@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"strings"
 	"time"
 
@@ -26,36 +25,31 @@ type speakerJSON struct {
 	Affiliation string `json:"affiliation"`
 	Bio         string `json:"bio"`
 	Link        string `json:"link"`
-	// Email links the speaker to their Puente account, giving them speaker rights for
-	// this occurrence. It must belong to an existing account. Never shown publicly.
-	Email    string `json:"email,omitempty"`
+	// Email links the speaker to the Puente account with that address (now, or when its
+	// owner first signs in), giving them speaker rights for this occurrence; the speaker is
+	// told by email. Shown only to the event's organisers.
+	Email string `json:"email,omitempty"`
+	// PersonID is refused on input: an account is never linked by an id a client sends.
 	PersonID *int64 `json:"person_id,omitempty"`
 }
 
-// findPerson resolves a speaker's email to an account.
-type findPerson func(ctx context.Context, email string) (int64, error)
-
-// speakers checks the speakers and links those with an email to their accounts.
-func (in occurrenceInput) speakers(ctx context.Context, find findPerson) ([]domain.Speaker, error) {
+// speakers checks the speakers; the store links those with an email to their accounts.
+func (in occurrenceInput) speakers() ([]domain.Speaker, error) {
 	out := []domain.Speaker{}
 	if len(*in.Speakers) > 20 {
 		return nil, domain.Invalid("speakers", "err.speakers.too_many")
 	}
 	for _, sj := range *in.Speakers {
+		if sj.PersonID != nil {
+			return nil, domain.Invalid("speakers", "err.speakers.person_id")
+		}
 		sp := domain.Speaker{Name: strings.TrimSpace(sj.Name), Affiliation: strings.TrimSpace(sj.Affiliation),
-			Bio: strings.TrimSpace(sj.Bio), Link: strings.TrimSpace(sj.Link), PersonID: sj.PersonID}
+			Bio: strings.TrimSpace(sj.Bio), Link: strings.TrimSpace(sj.Link), Email: strings.TrimSpace(sj.Email)}
 		if err := sp.Validate(); err != nil {
 			return nil, err
 		}
-		if email := strings.TrimSpace(sj.Email); email != "" {
-			id, err := find(ctx, email)
-			if domain.ErrorCode(err) == domain.CodeNotFound {
-				return nil, domain.Invalid("speakers", "No Puente account for "+email+"; leave the email empty, or ask them to sign in once first.")
-			}
-			if err != nil {
-				return nil, err
-			}
-			sp.PersonID = &id
+		if sp.Email != "" {
+			sp.Email, _ = domain.NormalizeEmail(sp.Email)
 		}
 		out = append(out, sp)
 	}

@@ -417,7 +417,7 @@ func (s *Server) occurrenceFormFor(c echo.Context, l store.Listed) (occurrenceFo
 		f.Original = o.OriginalStart.Format("2006-01-02 15:04")
 	}
 	for _, sp := range o.Speakers {
-		f.Speakers = append(f.Speakers, speakerJSON{Name: sp.Name, Affiliation: sp.Affiliation, Bio: sp.Bio, Link: sp.Link})
+		f.Speakers = append(f.Speakers, speakerJSON{Name: sp.Name, Affiliation: sp.Affiliation, Bio: sp.Bio, Link: sp.Link, Email: sp.Email})
 	}
 	for len(f.Speakers) < len(o.Speakers)+2 {
 		f.Speakers = append(f.Speakers, speakerJSON{})

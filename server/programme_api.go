@@ -506,7 +506,7 @@ func (s *Server) addOccurrence(ctx context.Context, e domain.Event, in occurrenc
 	var speakers []domain.Speaker
 	if in.Speakers != nil {
 		var err error
-		if speakers, err = in.speakers(ctx, s.o.Store.PersonIDByEmail); err != nil {
+		if speakers, err = in.speakers(); err != nil {
 			return store.Listed{}, err
 		}
 	}
@@ -519,7 +519,12 @@ func (s *Server) addOccurrence(ctx context.Context, e domain.Event, in occurrenc
 	if o.Status == domain.StatusCancelled {
 		return store.Listed{}, domain.Invalid("status", "err.occurrence.new_cancelled")
 	}
-	return s.o.Store.AddOccurrence(ctx, e.ID, o)
+	notify, out := s.notifier(ctx, 0, "")
+	l, err := s.o.Store.AddOccurrence(ctx, e.ID, o, notify)
+	if err == nil {
+		s.sent(ctx, out)
+	}
+	return l, err
 }
 
 func (s *Server) checkTrack(ctx context.Context, e domain.Event, id *int64) error {
@@ -572,7 +577,7 @@ func (s *Server) updateOccurrence(ctx context.Context, l store.Listed, in occurr
 	var speakers []domain.Speaker
 	if in.Speakers != nil {
 		var err error
-		if speakers, err = in.speakers(ctx, s.o.Store.PersonIDByEmail); err != nil {
+		if speakers, err = in.speakers(); err != nil {
 			return l, err
 		}
 	}
