@@ -452,3 +452,14 @@ func (r Rule) Expand(from, to time.Time, limit int) ([]Instance, error) {
 	}
 	return out, nil
 }
+
+// CheckDate checks that a date (or a wall time) given for field lies between MinYear and
+// MaxYear, the range every date of the programme keeps to: 1970, the start of the time
+// zone database's reliable history, to 2200, far enough for any plan and near enough for
+// the zone rules to be meaningful.
+func CheckDate(field string, d time.Time) error {
+	if y := Floating(d).Year(); y < MinYear || y > MaxYear {
+		return domain.Invalid(field, "err.date.years", "Min", MinYear, "Max", MaxYear)
+	}
+	return nil
+}

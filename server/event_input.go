@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/programme"
 	"github.com/puente-org/puente/store"
 )
 
@@ -214,6 +215,16 @@ func (in eventInput) apply(e *domain.Event) (err error) {
 			return err
 		}
 	}
+	if in.Organisers != nil {
+		for _, o := range *in.Organisers {
+			if strings.TrimSpace(o) == "" {
+				continue
+			}
+			if _, err := domain.NormalizeEmail(o); err != nil {
+				return domain.Invalid("organisers", "err.organisers.email", "Email", domain.Quote(o))
+			}
+		}
+	}
 	if in.Venue != nil {
 		v := domain.Venue{}
 		if v.Name, err = text("venue.name", in.Venue.Name, 200, false); err != nil {
@@ -235,6 +246,24 @@ func (in eventInput) apply(e *domain.Event) (err error) {
 		e.EndDate = nil
 		return store.RuleOf(*e).Validate()
 	case domain.KindConference:
+		// A conference's days are its dates: a rule or dates would be silently dropped.
+		if in.RRule != nil && strings.TrimSpace(*in.RRule) != "" {
+			return domain.Invalid("rrule", "err.conference.no_recurrence")
+		}
+		if in.RDates != nil && len(*in.RDates) > 0 {
+			return domain.Invalid("rdates", "err.conference.no_recurrence")
+		}
+		if in.ExDates != nil && len(*in.ExDates) > 0 {
+			return domain.Invalid("exdates", "err.conference.no_recurrence")
+		}
+		if err := programme.CheckDate("start_date", e.StartDate); err != nil {
+			return err
+		}
+		if e.EndDate != nil {
+			if err := programme.CheckDate("end_date", *e.EndDate); err != nil {
+				return err
+			}
+		}
 		if e.StartTime == "" {
 			e.StartTime = "09:00"
 		}

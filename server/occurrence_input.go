@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/programme"
 )
 
 // occurrenceInput changes one talk or session, or describes an extra one.
@@ -83,6 +84,9 @@ func (in occurrenceInput) apply(e domain.Event, o *domain.Occurrence, speakers [
 			if !hhmm.MatchString(clock) {
 				return domain.Invalid("start_time", "err.start_time.format")
 			}
+		}
+		if err := programme.CheckDate("start_date", date); err != nil {
+			return err
 		}
 		t, _ := time.Parse("15:04", clock)
 		o.StartLocal = time.Date(date.Year(), date.Month(), date.Day(), t.Hour(), t.Minute(), 0, 0, time.UTC)
