@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/labstack/echo/v4"
 
 	"github.com/puente-org/puente/domain"
@@ -48,6 +49,12 @@ func codeOfStatus(status int) domain.Code {
 	return domain.CodeInvalid
 }
 
+// PostgreSQL's codes for text it cannot store (a NUL byte, or invalid UTF-8).
+const (
+	pgCharacterNotInRepertoire = "22021"
+	pgUntranslatableCharacter  = "22P05"
+)
+
 // apiError is the JSON shape of every error under /api/.
 type apiError struct {
 	Error apiErrorBody `json:"error"`
@@ -78,6 +85,12 @@ func toDomainError(err error) *domain.Error {
 			id = "err.http.bad_request"
 		}
 		return &domain.Error{Code: code, ID: id, Err: err}
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == pgCharacterNotInRepertoire || pgErr.Code == pgUntranslatableCharacter) {
+		// The last guard: text the domain's normalisers did not see (a search term, say)
+		// held a NUL or a character the database cannot store. It is the client's input.
+		return &domain.Error{Code: domain.CodeInvalid, ID: "err.text.unstorable", Err: err}
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return &domain.Error{Code: domain.CodeUnavailable, ID: "err.timeout", Err: err}

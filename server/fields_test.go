@@ -224,3 +224,15 @@ func TestAPIErrorsNameTheFieldAtFault(t *testing.T) {
 		})
 	}
 }
+
+// Text that no normaliser sees (a search term) with a NUL in it is still the client's
+// mistake: 400, not the database's 500.
+func TestNULInAQueryIsABadRequest(t *testing.T) {
+	p := newProgEnv(t)
+	for _, path := range []string{"/api/v1/series?q=a%00b", "/api/v1/conferences?tag=%00", "/api/v1/people?q=%00"} {
+		code, out := p.call("admin", "GET", path, nil)
+		if code != http.StatusBadRequest || out["error"].(map[string]any)["code"] != "invalid" {
+			t.Errorf("%s: %d %v", path, code, out)
+		}
+	}
+}
