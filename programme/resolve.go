@@ -1,6 +1,7 @@
 package programme
 
 import (
+	"slices"
 	"time"
 
 	"github.com/puente-org/puente/domain"
@@ -121,4 +122,24 @@ func offsetBeforeGap(loc *time.Location, wall time.Time) (int, bool) {
 // longDate formats a wall time as "Sunday 29 March 2026".
 func longDate(wall time.Time) string {
 	return wall.Format("Monday 2 January 2006")
+}
+
+// CheckOwnTimes checks wall times that do not come from a rule (talks moved to a time of
+// their own, extra talks, conference sessions) against loc, as when an event's time zone
+// changes: like the series' rule, none may fall in a time the clocks skip or repeat. The
+// first problem is reported for field "timezone", naming the talk's date and time.
+func CheckOwnTimes(loc *time.Location, walls []time.Time) error {
+	walls = slices.Clone(walls)
+	slices.SortFunc(walls, func(a, b time.Time) int { return Floating(a).Compare(Floating(b)) })
+	for _, w := range walls {
+		w = Floating(w)
+		sols, gap := solve(loc, w)
+		switch {
+		case len(sols) == 0 && gap:
+			return domain.Invalid("timezone", "err.timezone.own_time_gap", "Time", w.Format("15:04"), "Date", w, "Zone", loc.String())
+		case len(sols) > 1:
+			return domain.Invalid("timezone", "err.timezone.own_time_overlap", "Time", w.Format("15:04"), "Date", w, "Zone", loc.String())
+		}
+	}
+	return nil
 }

@@ -236,3 +236,30 @@ func TestNULInAQueryIsABadRequest(t *testing.T) {
 		}
 	}
 }
+
+// Changing a series' zone may not leave a talk moved to a time of its own inside the new
+// zone's daylight-saving gap (London skips 01:00-02:00 on 29 March 2026), as the series' own
+// rule may not; once that talk is moved out of the gap, the change goes through.
+func TestZoneChangeKeepsOwnTimesOutOfTheGap(t *testing.T) {
+	p := newProgEnv(t)
+	s := p.must(201, "organiser", "POST", "/api/v1/series", map[string]any{"title": "Sunday Chats", "timezone": "UTC",
+		"start_date": "2026-01-04", "start_time": "10:00", "rrule": "FREQ=WEEKLY;BYDAY=SU"})
+	occs := items(t, p.must(200, "", "GET", fmt.Sprintf("/api/v1/series/%v/occurrences?from=2026-03-29&to=2026-03-29", s["id"]), nil))
+	if len(occs) != 1 {
+		t.Fatalf("occurrences on 29 March: %v", occs)
+	}
+	moved := fmt.Sprintf("/api/v1/occurrences/%v", occs[0]["id"])
+	p.must(200, "organiser", "PATCH", moved, map[string]any{"start_time": "01:30"})
+	code, out := p.call("organiser", "PATCH", fmt.Sprintf("/api/v1/series/%v", s["id"]), map[string]any{"timezone": "Europe/London"})
+	if code != 400 || fieldOf(out) != "timezone" || !strings.Contains(fmt.Sprint(out), "01:30 on Sunday 29 March 2026") {
+		t.Fatalf("zone change into the gap: %d %v", code, out)
+	}
+	if got := p.must(200, "", "GET", moved, nil); got["timezone"] != "UTC" || got["start_local"] != "2026-03-29T01:30" {
+		t.Fatalf("a refused change must change nothing: %v", got)
+	}
+	p.must(200, "organiser", "PATCH", moved, map[string]any{"start_time": "02:30"})
+	p.must(200, "organiser", "PATCH", fmt.Sprintf("/api/v1/series/%v", s["id"]), map[string]any{"timezone": "Europe/London"})
+	if got := p.must(200, "", "GET", moved, nil); got["start"] != "2026-03-29T02:30:00+01:00" {
+		t.Fatalf("after the change: %v", got)
+	}
+}

@@ -185,8 +185,14 @@ func (s *Store) UpdateEvent(ctx context.Context, id int64, organisers []string, 
 		if err != nil {
 			return err
 		}
+		zone := e.TimeZone
 		if err := mutate(&e); err != nil {
 			return err
+		}
+		if e.TimeZone != zone {
+			if err := s.checkOwnTimesInZone(ctx, tx, e); err != nil {
+				return err
+			}
 		}
 		if organisers != nil {
 			if err := setOrganisers(ctx, tx, id, organisers); err != nil {
