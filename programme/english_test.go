@@ -23,7 +23,7 @@ func message(de *domain.Error) string {
 	args := append([]any(nil), de.Args...)
 	for i := 1; i < len(args); i += 2 {
 		if t, ok := args[i].(time.Time); ok {
-			args[i] = longDate(t)
+			args[i] = t.Format("Monday 2 January 2006")
 		}
 	}
 	// the catalogue quotes with “ ”; the tests were written with plain quotes

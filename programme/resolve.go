@@ -119,11 +119,6 @@ func offsetBeforeGap(loc *time.Location, wall time.Time) (int, bool) {
 	return 0, false
 }
 
-// longDate formats a wall time as "Sunday 29 March 2026".
-func longDate(wall time.Time) string {
-	return wall.Format("Monday 2 January 2006")
-}
-
 // CheckOwnTimes checks wall times that do not come from a rule (talks moved to a time of
 // their own, extra talks, conference sessions) against loc, as when an event's time zone
 // changes: like the series' rule, none may fall in a time the clocks skip or repeat. The
