@@ -7,7 +7,6 @@ import (
 
 	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/programme"
-	"github.com/puente-org/puente/store"
 )
 
 // eventInput is what an organiser sends to create or change a series or conference (the
@@ -240,46 +239,17 @@ func (in eventInput) apply(e *domain.Event) (err error) {
 	}
 	switch e.Kind {
 	case domain.KindSeries:
-		if e.StartTime == "" {
-			return domain.Invalid("start_time", "err.start_time.format")
-		}
 		e.EndDate = nil
-		return store.RuleOf(*e).Validate()
 	case domain.KindConference:
-		// A conference's days are its dates: a rule or dates would be silently dropped.
-		if in.RRule != nil && strings.TrimSpace(*in.RRule) != "" {
-			return domain.Invalid("rrule", "err.conference.no_recurrence")
-		}
-		if in.RDates != nil && len(*in.RDates) > 0 {
-			return domain.Invalid("rdates", "err.conference.no_recurrence")
-		}
-		if in.ExDates != nil && len(*in.ExDates) > 0 {
-			return domain.Invalid("exdates", "err.conference.no_recurrence")
-		}
-		if err := programme.CheckDate("start_date", e.StartDate); err != nil {
-			return err
-		}
-		if e.EndDate != nil {
-			if err := programme.CheckDate("end_date", *e.EndDate); err != nil {
-				return err
-			}
-		}
 		if e.StartTime == "" {
 			e.StartTime = "09:00"
 		}
-		e.RRule, e.RDates, e.ExDates = "", nil, nil
 		if e.EndDate == nil {
 			d := e.StartDate
 			e.EndDate = &d
 		}
-		if e.EndDate.Before(e.StartDate) {
-			return domain.Invalid("end_date", "err.end_date.before")
-		}
-		if e.EndDate.Sub(e.StartDate) > 31*24*time.Hour {
-			return domain.Invalid("end_date", "err.end_date.too_long")
-		}
 	}
-	return nil
+	return programme.ValidateEvent(*e)
 }
 
 // newEvent is the starting point of a new event before the input is applied.

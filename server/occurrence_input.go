@@ -85,17 +85,11 @@ func (in occurrenceInput) apply(e domain.Event, o *domain.Occurrence, speakers [
 				return domain.Invalid("start_time", "err.start_time.format")
 			}
 		}
-		if err := programme.CheckDate("start_date", date); err != nil {
-			return err
-		}
 		t, _ := time.Parse("15:04", clock)
 		o.StartLocal = time.Date(date.Year(), date.Month(), date.Day(), t.Hour(), t.Minute(), 0, 0, time.UTC)
 	}
 	if in.DurationMinutes != nil {
 		o.Duration = time.Duration(*in.DurationMinutes) * time.Minute
-	}
-	if o.Duration < time.Minute || o.Duration > 24*time.Hour {
-		return domain.Invalid("duration_minutes", "err.duration.range")
 	}
 	if in.Status != nil {
 		switch *in.Status {
@@ -129,14 +123,5 @@ func (in occurrenceInput) apply(e domain.Event, o *domain.Occurrence, speakers [
 			o.TrackID = &id
 		}
 	}
-	if e.Kind == domain.KindConference {
-		if o.Origin == "session" && strings.TrimSpace(o.Title) == "" {
-			return domain.Invalid("title", "err.occurrence.title")
-		}
-		day := time.Date(o.StartLocal.Year(), o.StartLocal.Month(), o.StartLocal.Day(), 0, 0, 0, 0, time.UTC)
-		if day.Before(e.StartDate) || (e.EndDate != nil && day.After(*e.EndDate)) {
-			return domain.Invalid("start_date", "err.occurrence.conference_days", "First", e.StartDate, "Last", *e.EndDate)
-		}
-	}
-	return nil
+	return programme.ValidateOccurrence(e, *o)
 }
