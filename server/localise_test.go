@@ -52,7 +52,7 @@ func TestErrorsSpeakTheReadersLanguage(t *testing.T) {
 	_ = json.NewDecoder(res.Body).Decode(&out)
 	res.Body.Close()
 	if msg := fmt.Sprint(out["error"].(map[string]any)["message"]); res.StatusCode != 400 ||
-		msg != "Las 01:30 no existen el domingo 29 de marzo de 2026 en Europe/London (los relojes se adelantan); elige otra hora." {
+		msg != "La hora 01:30 no existe el domingo 29 de marzo de 2026 en Europe/London (los relojes se adelantan); elige otra hora." {
 		t.Errorf("gap in Spanish: %d %q", res.StatusCode, msg)
 	}
 
