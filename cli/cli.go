@@ -15,6 +15,8 @@ import (
 	"syscall"
 
 	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/frontend"
+	"github.com/puente-org/puente/i18n"
 )
 
 // usageError is a mistake in the command line: exit status 2.
@@ -31,7 +33,7 @@ func Main(args []string) int {
 	if err != nil {
 		msg := err.Error()
 		if de, ok := domain.AsError(err); ok && de.Code != domain.CodeInternal {
-			msg = de.Message // a person's mistake: say it plainly, without the code
+			msg = personMessage(de) // a person's mistake: say it plainly, without the code
 		}
 		fmt.Fprintln(os.Stderr, "puente: "+oneLine(msg))
 		var ue usageError
@@ -87,4 +89,13 @@ func oneLine(s string) string {
 		out = append(out, r)
 	}
 	return string(out)
+}
+
+// personMessage is a domain error's message in English, from the translation catalogue.
+func personMessage(de *domain.Error) string {
+	cat, err := i18n.Load(frontend.Locales(), "en")
+	if err != nil {
+		return de.Error()
+	}
+	return cat.Localizer("en").T(de.ID, de.Args...)
 }

@@ -24,17 +24,24 @@ const (
 	CodeInternal        Code = "internal"        // a bug or an unexpected failure
 )
 
-// Error is an error a person can understand. Message is safe to show; Err (if any) is the
-// underlying cause, logged but never shown.
+// Error is an error a person can understand. It carries no English: ID names a message in
+// the translation catalogues (frontend/locales/*.toml, ids "err.…") and Args are name/value
+// pairs for its template ({{.Name}}), so the edge (the HTTP error handler, the form
+// renderers) shows it in the reader's language. Args that are time.Time are shown as long
+// dates in that language. Err (if any) is the underlying cause, logged but never shown.
 type Error struct {
-	Code    Code
-	Message string
-	Field   string // the input field at fault, if one is
-	Err     error
+	Code  Code
+	ID    string // message id, "err.…"; every id used in Go must exist in every catalogue (a test checks)
+	Args  []any  // name/value pairs for the message template
+	Field string // the input field at fault, if one is
+	Err   error
 }
 
 func (e *Error) Error() string {
-	msg := string(e.Code) + ": " + e.Message
+	msg := string(e.Code) + ": " + e.ID
+	if len(e.Args) > 0 {
+		msg += fmt.Sprint(e.Args)
+	}
 	if e.Field != "" {
 		msg += " (field " + e.Field + ")"
 	}
@@ -46,18 +53,26 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Errorf makes an Error with a formatted message.
-func Errorf(code Code, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+// New makes an Error with message id and template arguments (name/value pairs).
+func New(code Code, id string, args ...any) *Error {
+	return &Error{Code: code, ID: id, Args: args}
 }
 
-// Invalid reports a problem with one input field.
-func Invalid(field, message string) *Error {
-	return &Error{Code: CodeInvalid, Field: field, Message: message}
+// Invalid reports a problem with one input field: message id and template arguments.
+func Invalid(field, id string, args ...any) *Error {
+	return &Error{Code: CodeInvalid, Field: field, ID: id, Args: args}
+}
+
+// WithField returns a copy of e that names field instead (for a check reused on several
+// fields, such as a time zone).
+func (e *Error) WithField(field string) *Error {
+	c := *e
+	c.Field = field
+	return &c
 }
 
 // ErrNotFound is the generic not-found error; stores wrap it with details.
-var ErrNotFound = &Error{Code: CodeNotFound, Message: "not found"}
+var ErrNotFound = &Error{Code: CodeNotFound, ID: "err.not_found"}
 
 // ErrorCode returns the code of the first *Error in err's chain, or CodeInternal.
 func ErrorCode(err error) Code {

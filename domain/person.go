@@ -75,20 +75,23 @@ const (
 // database compares addresses case-insensitively).
 func NormalizeEmail(s string) (string, error) {
 	s = strings.TrimSpace(s)
+	if !Storable(s) {
+		return "", Invalid("email", "err.email.invalid")
+	}
 	if s == "" {
-		return "", Invalid("email", "Enter your email address.")
+		return "", Invalid("email", "err.email.empty")
 	}
 	if len(s) > MaxEmailLen {
-		return "", Invalid("email", "That email address is too long.")
+		return "", Invalid("email", "err.email.too_long")
 	}
 	addr, err := mail.ParseAddress(s)
 	if err != nil || addr.Name != "" || addr.Address != s {
-		return "", Invalid("email", "That does not look like an email address (for example ana@example.org).")
+		return "", Invalid("email", "err.email.invalid")
 	}
 	at := strings.LastIndexByte(s, '@')
 	domain := strings.ToLower(s[at+1:])
 	if !strings.Contains(domain, ".") && domain != "localhost" {
-		return "", Invalid("email", "That does not look like an email address (for example ana@example.org).")
+		return "", Invalid("email", "err.email.invalid")
 	}
 	return s[:at+1] + domain, nil
 }
@@ -101,16 +104,20 @@ func (p Profile) Normalize() (Profile, error) {
 	p.TimeZone = strings.TrimSpace(p.TimeZone)
 	p.Language = strings.TrimSpace(p.Language)
 	switch {
-	case !utf8.ValidString(p.Name) || utf8.RuneCountInString(p.Name) > MaxNameLen:
-		return p, Invalid("name", "The name is too long (200 characters at most).")
-	case !utf8.ValidString(p.Affiliation) || utf8.RuneCountInString(p.Affiliation) > MaxNameLen:
-		return p, Invalid("affiliation", "The affiliation is too long (200 characters at most).")
+	case !Storable(p.Name):
+		return p, CheckStorable("name", p.Name)
+	case !Storable(p.Affiliation):
+		return p, CheckStorable("affiliation", p.Affiliation)
+	case utf8.RuneCountInString(p.Name) > MaxNameLen:
+		return p, Invalid("name", "err.profile.name_too_long")
+	case utf8.RuneCountInString(p.Affiliation) > MaxNameLen:
+		return p, Invalid("affiliation", "err.profile.affiliation_too_long")
 	case p.Country != "" && !IsCountry(p.Country):
-		return p, Invalid("country", "Choose a country from the list.")
+		return p, Invalid("country", "err.profile.country")
 	case !p.CareerStage.Valid():
-		return p, Invalid("career_stage", "Choose a career stage from the list.")
+		return p, Invalid("career_stage", "err.profile.career_stage")
 	case p.Language != "" && !IsLanguage(p.Language):
-		return p, Invalid("language", "Choose English or Spanish.")
+		return p, Invalid("language", "err.profile.language")
 	}
 	if p.TimeZone != "" {
 		if err := ValidTimeZone(p.TimeZone); err != nil {
@@ -137,12 +144,41 @@ func (c CareerStage) Valid() bool {
 func ValidTimeZone(name string) error {
 	// "Local" and "" are accepted by time.LoadLocation but mean the server's zone.
 	if name == "" || name == "Local" || len(name) > 64 {
-		return Invalid("time_zone", "Choose a time zone such as Europe/London or America/Santiago.")
+		return Invalid("time_zone", "err.timezone.empty")
+	}
+	if !geographicZone(name) {
+		return Invalid("time_zone", "err.timezone.unknown", "Zone", Clip(name))
 	}
 	if _, err := time.LoadLocation(name); err != nil {
-		return Invalid("time_zone", "Unknown time zone \""+name+"\"; use a name such as Europe/London or America/Santiago.")
+		return Invalid("time_zone", "err.timezone.unknown", "Zone", Clip(name))
 	}
 	return nil
+}
+
+// geographicZone reports whether name is spelled like a zone of the IANA database people
+// live in: "UTC", or Area/Location with a continent or ocean as the area. The database also
+// holds files such as "Factory" (a zone whose abbreviation is "-00"), "posixrules" and
+// "localtime", and legacy names ("EST5EDT", "SystemV/…"); time.LoadLocation accepts them
+// all, but none is a place, so they are refused.
+func geographicZone(name string) bool {
+	if name == "UTC" || name == "Etc/UTC" {
+		return true
+	}
+	area, rest, ok := strings.Cut(name, "/")
+	if !ok || rest == "" {
+		return false
+	}
+	switch area {
+	case "Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific":
+	default:
+		return false
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '/' || r == '_' || r == '-' || r == '+') {
+			return false
+		}
+	}
+	return !strings.Contains(name, "..")
 }
 
 // CommonTimeZones are offered first when a person picks a zone: the community's own

@@ -101,13 +101,15 @@ type Occurrence struct {
 	UpdatedAt     time.Time
 }
 
-// Speaker gives a talk. When PersonID is set the speaker has an account and gets speaker
-// rights for the occurrence.
+// Speaker gives a talk. Organisers link a speaker to an account by Email (kept private);
+// PersonID is the account with that address, found by the store (never taken from a
+// client), and gives speaker rights for the occurrence.
 type Speaker struct {
 	Name        string
 	Affiliation string
 	Bio         string
 	Link        string
+	Email       string
 	PersonID    *int64
 }
 
@@ -144,11 +146,14 @@ func NormalizeTags(tags []string) ([]string, error) {
 	out := []string{}
 	for _, t := range tags {
 		t = strings.Join(strings.Fields(t), " ")
+		if err := CheckStorable("tags", t); err != nil {
+			return nil, err
+		}
 		if t == "" {
 			continue
 		}
 		if utf8.RuneCountInString(t) > 40 {
-			return nil, Invalid("tags", "A tag can have at most 40 characters.")
+			return nil, Invalid("tags", "err.tags.too_long")
 		}
 		key := strings.ToLower(t)
 		if !seen[key] {
@@ -157,24 +162,32 @@ func NormalizeTags(tags []string) ([]string, error) {
 		}
 	}
 	if len(out) > 12 {
-		return nil, Invalid("tags", "At most 12 tags, please.")
+		return nil, Invalid("tags", "err.tags.too_many")
 	}
 	return out, nil
 }
 
 // Validate checks a speaker's fields.
 func (s Speaker) Validate() error {
+	if err := CheckStorable("speakers", s.Name, s.Affiliation, s.Bio, s.Link, s.Email); err != nil {
+		return err
+	}
+	if s.Email != "" {
+		if _, err := NormalizeEmail(s.Email); err != nil {
+			return Invalid("speakers", "err.speakers.email", "Email", Clip(s.Email))
+		}
+	}
 	switch {
 	case strings.TrimSpace(s.Name) == "":
-		return Invalid("speakers", "Every speaker needs a name.")
+		return Invalid("speakers", "err.speakers.name")
 	case utf8.RuneCountInString(s.Name) > 200 || utf8.RuneCountInString(s.Affiliation) > 200:
-		return Invalid("speakers", "A speaker's name and affiliation can have at most 200 characters.")
+		return Invalid("speakers", "err.speakers.name_too_long")
 	case utf8.RuneCountInString(s.Bio) > 2000:
-		return Invalid("speakers", "A speaker's bio can have at most 2000 characters.")
+		return Invalid("speakers", "err.speakers.bio_too_long")
 	case s.Link != "" && !strings.HasPrefix(s.Link, "https://") && !strings.HasPrefix(s.Link, "http://"):
-		return Invalid("speakers", "A speaker's link must start with https:// or http://.")
+		return Invalid("speakers", "err.speakers.link_scheme")
 	case len(s.Link) > 500:
-		return Invalid("speakers", "A speaker's link is too long.")
+		return Invalid("speakers", "err.speakers.link_too_long")
 	}
 	return nil
 }

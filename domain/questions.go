@@ -29,13 +29,19 @@ type Answers map[string]any
 // NormalizeQuestions checks an event's questions and gives them ids.
 func NormalizeQuestions(qs []Question) ([]Question, error) {
 	if len(qs) > 10 {
-		return nil, Invalid("questions", "At most 10 questions.")
+		return nil, Invalid("questions", "err.questions.too_many")
 	}
 	out := make([]Question, 0, len(qs))
 	for i, q := range qs {
 		q.Label = strings.TrimSpace(q.Label)
+		if err := CheckStorable("questions", q.Label, q.Kind); err != nil {
+			return nil, err
+		}
+		if err := CheckStorable("questions", q.Options...); err != nil {
+			return nil, err
+		}
 		if q.Label == "" || utf8.RuneCountInString(q.Label) > 200 {
-			return nil, Invalid("questions", fmt.Sprintf("Question %d needs a label of at most 200 characters.", i+1))
+			return nil, Invalid("questions", "err.questions.label", "N", i+1)
 		}
 		switch q.Kind {
 		case QuestionText:
@@ -45,17 +51,17 @@ func NormalizeQuestions(qs []Question) ([]Question, error) {
 			for _, o := range q.Options {
 				if o = strings.TrimSpace(o); o != "" && !slices.Contains(opts, o) {
 					if utf8.RuneCountInString(o) > 100 {
-						return nil, Invalid("questions", fmt.Sprintf("Question %d: options can have at most 100 characters.", i+1))
+						return nil, Invalid("questions", "err.questions.option_too_long", "N", i+1)
 					}
 					opts = append(opts, o)
 				}
 			}
 			if len(opts) < 2 || len(opts) > 20 {
-				return nil, Invalid("questions", fmt.Sprintf("Question %d (%q) needs from 2 to 20 options.", i+1, q.Label))
+				return nil, Invalid("questions", "err.questions.option_count", "N", i+1, "Label", Clip(q.Label))
 			}
 			q.Options = opts
 		default:
-			return nil, Invalid("questions", fmt.Sprintf("Question %d: the kind must be text, single or multiple.", i+1))
+			return nil, Invalid("questions", "err.questions.kind", "N", i+1)
 		}
 		q.ID = fmt.Sprintf("q%d", i+1)
 		out = append(out, q)
@@ -74,20 +80,23 @@ func CheckAnswers(qs []Question, given Answers) (Answers, error) {
 		case QuestionText, QuestionSingle:
 			s, isString := v.(string)
 			if ok && !isString {
-				return nil, Invalid(field, fmt.Sprintf("%q takes one answer.", q.Label))
+				return nil, Invalid(field, "err.answers.one", "Label", Clip(q.Label))
 			}
 			s = strings.TrimSpace(s)
+			if err := CheckStorable(field, s); err != nil {
+				return nil, err
+			}
 			if s == "" {
 				if q.Required {
-					return nil, Invalid(field, fmt.Sprintf("Please answer %q.", q.Label))
+					return nil, Invalid(field, "err.answers.required", "Label", Clip(q.Label))
 				}
 				continue
 			}
 			if q.Kind == QuestionSingle && !slices.Contains(q.Options, s) {
-				return nil, Invalid(field, fmt.Sprintf("For %q choose one of: %s.", q.Label, strings.Join(q.Options, ", ")))
+				return nil, Invalid(field, "err.answers.choose_one", "Label", Clip(q.Label), "Options", strings.Join(q.Options, ", "))
 			}
 			if utf8.RuneCountInString(s) > 1000 {
-				return nil, Invalid(field, fmt.Sprintf("The answer to %q is too long (1000 characters at most).", q.Label))
+				return nil, Invalid(field, "err.answers.too_long", "Label", Clip(q.Label))
 			}
 			out[q.ID] = s
 		case QuestionMultiple:
@@ -100,17 +109,17 @@ func CheckAnswers(qs []Question, given Answers) (Answers, error) {
 				for _, p := range x {
 					s, ok := p.(string)
 					if !ok {
-						return nil, Invalid(field, fmt.Sprintf("%q takes a list of options.", q.Label))
+						return nil, Invalid(field, "err.answers.list", "Label", Clip(q.Label))
 					}
 					picks = append(picks, s)
 				}
 			default:
-				return nil, Invalid(field, fmt.Sprintf("%q takes a list of options.", q.Label))
+				return nil, Invalid(field, "err.answers.list", "Label", Clip(q.Label))
 			}
 			var clean []string
 			for _, p := range picks {
 				if !slices.Contains(q.Options, p) {
-					return nil, Invalid(field, fmt.Sprintf("For %q choose among: %s.", q.Label, strings.Join(q.Options, ", ")))
+					return nil, Invalid(field, "err.answers.choose_among", "Label", Clip(q.Label), "Options", strings.Join(q.Options, ", "))
 				}
 				if !slices.Contains(clean, p) {
 					clean = append(clean, p)
@@ -118,7 +127,7 @@ func CheckAnswers(qs []Question, given Answers) (Answers, error) {
 			}
 			if len(clean) == 0 {
 				if q.Required {
-					return nil, Invalid(field, fmt.Sprintf("Please answer %q.", q.Label))
+					return nil, Invalid(field, "err.answers.required", "Label", Clip(q.Label))
 				}
 				continue
 			}
@@ -127,7 +136,7 @@ func CheckAnswers(qs []Question, given Answers) (Answers, error) {
 	}
 	for id := range given {
 		if !slices.ContainsFunc(qs, func(q Question) bool { return q.ID == id }) {
-			return nil, Invalid("answers."+id, "There is no question "+id+".")
+			return nil, Invalid("answers."+Clip(id), "err.answers.unknown", "ID", Clip(id))
 		}
 	}
 	return out, nil

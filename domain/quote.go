@@ -1,10 +1,6 @@
 package domain
 
-import (
-	"strconv"
-	"strings"
-	"unicode/utf8"
-)
+import "unicode/utf8"
 
 // clipMax is how many characters of a person's input an error message repeats.
 const clipMax = 40
@@ -25,10 +21,3 @@ func Clip(v string) string {
 	return v
 }
 
-// Quote is Clip in double quotes, the way error messages repeat input: "2026-13-01".
-func Quote(v string) string {
-	if c := Clip(v); c != v {
-		return strconv.Quote(strings.TrimSuffix(c, "…")) + "…"
-	}
-	return strconv.Quote(v)
-}

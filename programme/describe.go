@@ -147,7 +147,7 @@ func Preview(r Rule, other string, from time.Time, n int, w Words) ([]PreviewIte
 		var err error
 		if oloc, err = loadZone(other); err != nil {
 			de, _ := domain.AsError(err)
-			return nil, domain.Invalid("other_timezone", de.Message)
+			return nil, de.WithField("other_timezone")
 		}
 	}
 	if n <= 0 {

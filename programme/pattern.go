@@ -1,7 +1,6 @@
 package programme
 
 import (
-	"fmt"
 	"slices"
 	"time"
 
@@ -50,12 +49,12 @@ func (p Pattern) RRule(start time.Time, zone string) (string, error) {
 		return "", nil
 	case KindCustom:
 		if p.Custom == "" {
-			return "", domain.Invalid("rrule", "Write the recurrence rule, for example FREQ=WEEKLY;BYDAY=TU")
+			return "", domain.Invalid("rrule", "err.pattern.custom")
 		}
 		return CanonicalRRule(p.Custom, zone)
 	case KindWeekly, KindMonthly:
 	default:
-		return "", domain.Invalid("rrule", "Choose how often the series meets")
+		return "", domain.Invalid("rrule", "err.pattern.kind")
 	}
 	loc, err := loadZone(zone)
 	if err != nil {
@@ -66,7 +65,7 @@ func (p Pattern) RRule(start time.Time, zone string) (string, error) {
 		interval = 1
 	}
 	if interval < 1 || interval > MaxInterval {
-		return "", domain.Invalid("interval", fmt.Sprintf("The interval must be between 1 and %d", MaxInterval))
+		return "", domain.Invalid("interval", "err.pattern.interval", "Max", MaxInterval)
 	}
 	r := &parsedRule{Interval: interval, Wkst: time.Monday}
 	if p.Kind == KindWeekly {
@@ -77,7 +76,7 @@ func (p Pattern) RRule(start time.Time, zone string) (string, error) {
 		}
 		for _, d := range sortedWeekdays(days) {
 			if d < time.Sunday || d > time.Saturday {
-				return "", domain.Invalid("weekdays", "Choose days of the week")
+				return "", domain.Invalid("weekdays", "err.pattern.weekdays")
 			}
 			if len(r.ByDay) == 0 || r.ByDay[len(r.ByDay)-1].Day != d {
 				r.ByDay = append(r.ByDay, dayNum{Day: d})
@@ -90,10 +89,10 @@ func (p Pattern) RRule(start time.Time, zone string) (string, error) {
 			nth, day = nthOf(start), start.Weekday()
 		}
 		if nth != -1 && (nth < 1 || nth > 4) {
-			return "", domain.Invalid("nth", "Choose first, second, third, fourth or last")
+			return "", domain.Invalid("nth", "err.pattern.nth")
 		}
 		if day < time.Sunday || day > time.Saturday {
-			return "", domain.Invalid("weekdays", "Choose a day of the week")
+			return "", domain.Invalid("weekdays", "err.pattern.weekday")
 		}
 		r.ByDay = []dayNum{{Day: day, N: nth}}
 	}
@@ -101,23 +100,23 @@ func (p Pattern) RRule(start time.Time, zone string) (string, error) {
 	case "", EndsNever:
 	case EndsUntil:
 		if p.Until.IsZero() {
-			return "", domain.Invalid("until", "Choose the date of the last meeting")
+			return "", domain.Invalid("until", "err.pattern.until")
 		}
 		last := dateOf(Floating(p.Until))
 		if last.Before(dateOf(start)) {
-			return "", domain.Invalid("until", fmt.Sprintf("The last date is before the first meeting on %s", longDate(start)))
+			return "", domain.Invalid("until", "err.pattern.until_before", "Date", start)
 		}
 		if last.Year() > MaxYear {
-			return "", domain.Invalid("until", fmt.Sprintf("The last date must be before the year %d", MaxYear+1))
+			return "", domain.Invalid("until", "err.pattern.until_year", "Year", MaxYear+1)
 		}
 		r.Until, r.UntilUTC = untilUTC, endOfLocalDay(last, loc)
 	case EndsCount:
 		if p.Count < 1 || p.Count > MaxCount {
-			return "", domain.Invalid("count", fmt.Sprintf("The number of meetings must be between 1 and %d", MaxCount))
+			return "", domain.Invalid("count", "err.pattern.count", "Max", MaxCount)
 		}
 		r.Count = p.Count
 	default:
-		return "", domain.Invalid("ends", "Choose when the series ends")
+		return "", domain.Invalid("ends", "err.pattern.ends")
 	}
 	return r.String(), nil
 }

@@ -1,7 +1,7 @@
 package programme
 
 import (
-	"fmt"
+	"slices"
 	"time"
 
 	"github.com/puente-org/puente/domain"
@@ -23,7 +23,7 @@ func WallIn(t time.Time, loc *time.Location) time.Time {
 // field, naming the date and the change of clocks.
 func Resolve(loc *time.Location, wall time.Time, field string) (time.Time, error) {
 	if loc == nil {
-		return time.Time{}, domain.Invalid("timezone", "Choose a time zone")
+		return time.Time{}, domain.Invalid("timezone", "err.timezone.choose")
 	}
 	wall = Floating(wall)
 	sols, gap := solve(loc, wall)
@@ -31,13 +31,9 @@ func Resolve(loc *time.Location, wall time.Time, field string) (time.Time, error
 	case len(sols) == 1:
 		return sols[0], nil
 	case len(sols) == 0 && gap:
-		return time.Time{}, domain.Invalid(field, fmt.Sprintf(
-			"%s does not exist on %s in %s (clocks go forward); choose another time",
-			wall.Format("15:04"), longDate(wall), loc))
+		return time.Time{}, domain.Invalid(field, "err.time.gap", "Time", wall.Format("15:04"), "Date", wall, "Zone", loc.String())
 	case len(sols) > 1:
-		return time.Time{}, domain.Invalid(field, fmt.Sprintf(
-			"%s happens twice on %s in %s (clocks go back); choose another time",
-			wall.Format("15:04"), longDate(wall), loc))
+		return time.Time{}, domain.Invalid(field, "err.time.overlap", "Time", wall.Format("15:04"), "Date", wall, "Zone", loc.String())
 	default: // cannot happen with consistent zone data; resolve as RFC 5545 says
 		return ResolveLenient(loc, wall), nil
 	}
@@ -123,7 +119,22 @@ func offsetBeforeGap(loc *time.Location, wall time.Time) (int, bool) {
 	return 0, false
 }
 
-// longDate formats a wall time as "Sunday 29 March 2026".
-func longDate(wall time.Time) string {
-	return wall.Format("Monday 2 January 2006")
+// CheckOwnTimes checks wall times that do not come from a rule (talks moved to a time of
+// their own, extra talks, conference sessions) against loc, as when an event's time zone
+// changes: like the series' rule, none may fall in a time the clocks skip or repeat. The
+// first problem is reported for field "timezone", naming the talk's date and time.
+func CheckOwnTimes(loc *time.Location, walls []time.Time) error {
+	walls = slices.Clone(walls)
+	slices.SortFunc(walls, func(a, b time.Time) int { return Floating(a).Compare(Floating(b)) })
+	for _, w := range walls {
+		w = Floating(w)
+		sols, gap := solve(loc, w)
+		switch {
+		case len(sols) == 0 && gap:
+			return domain.Invalid("timezone", "err.timezone.own_time_gap", "Time", w.Format("15:04"), "Date", w, "Zone", loc.String())
+		case len(sols) > 1:
+			return domain.Invalid("timezone", "err.timezone.own_time_overlap", "Time", w.Format("15:04"), "Date", w, "Zone", loc.String())
+		}
+	}
+	return nil
 }

@@ -1,7 +1,6 @@
 package programme
 
 import (
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -94,52 +93,53 @@ func parseWeekdayCode(s string) (time.Weekday, bool) {
 	return 0, false
 }
 
-// rruleErr makes an error for field "rrule"; text quoted from the rule is cut short.
-func rruleErr(format string, args ...any) *domain.Error {
-	for i, a := range args {
-		if s, ok := a.(string); ok {
+// rruleErr makes an error for field "rrule" with message id and name/value arguments; text
+// quoted from the rule is cut short.
+func rruleErr(id string, args ...any) *domain.Error {
+	for i := 1; i < len(args); i += 2 {
+		if s, ok := args[i].(string); ok {
 			args[i] = domain.Clip(s)
 		}
 	}
-	return domain.Invalid("rrule", fmt.Sprintf(format, args...))
+	return domain.Invalid("rrule", id, args...)
 }
 
 // parseRRule checks and takes apart an RRULE value (without the "RRULE:" prefix). Names and
 // values are case-insensitive, as RFC 5545 says. Errors are *domain.Error for field "rrule".
 func parseRRule(value string) (*parsedRule, error) {
 	if value == "" {
-		return nil, rruleErr("The rule is empty")
+		return nil, rruleErr("err.rrule.empty")
 	}
 	if len(value) > 1000 {
-		return nil, rruleErr("The rule is too long (at most 1000 characters)")
+		return nil, rruleErr("err.rrule.too_long")
 	}
 	for _, c := range value {
 		if c <= ' ' || c == 0x7f || c > 0x7e {
-			return nil, rruleErr("The rule may not contain spaces, line breaks or other special characters")
+			return nil, rruleErr("err.rrule.characters")
 		}
 	}
 	v := strings.ToUpper(value)
 	if strings.HasPrefix(v, "RRULE:") {
-		return nil, rruleErr(`Leave out the "RRULE:" prefix; start with FREQ=`)
+		return nil, rruleErr("err.rrule.prefix")
 	}
 	if strings.HasPrefix(v, "DTSTART") {
-		return nil, rruleErr("Remove DTSTART from the rule; the series' start date and time are used")
+		return nil, rruleErr("err.rrule.dtstart")
 	}
 	p := &parsedRule{Interval: 1, Wkst: time.Monday}
 	seen := map[string]bool{}
 	for _, part := range strings.Split(v, ";") {
 		if part == "" {
-			return nil, rruleErr("The rule has an empty part (two semicolons in a row, or one at the end)")
+			return nil, rruleErr("err.rrule.empty_part")
 		}
 		key, val, ok := strings.Cut(part, "=")
 		if !ok || key == "" {
-			return nil, rruleErr("%q is not of the form NAME=VALUE", part)
+			return nil, rruleErr("err.rrule.not_name_value", "Part", part)
 		}
 		if val == "" {
-			return nil, rruleErr("%s has no value", key)
+			return nil, rruleErr("err.rrule.no_value", "Key", key)
 		}
 		if seen[key] {
-			return nil, rruleErr("%s appears twice in the rule", key)
+			return nil, rruleErr("err.rrule.twice", "Key", key)
 		}
 		seen[key] = true
 		var err error
@@ -152,11 +152,11 @@ func parseRRule(value string) (*parsedRule, error) {
 			n, e := strconv.Atoi(val)
 			switch {
 			case e != nil:
-				err = rruleErr("COUNT must be a whole number, not %q", val)
+				err = rruleErr("err.rrule.count_number", "Value", val)
 			case n < 1:
-				err = rruleErr("COUNT must be at least 1")
+				err = rruleErr("err.rrule.count_min")
 			case n > MaxCount:
-				err = rruleErr("COUNT=%d is too many; a series can have at most %d meetings", n, MaxCount)
+				err = rruleErr("err.rrule.count_max", "N", n, "Max", MaxCount)
 			}
 			p.Count = n
 		case "UNTIL":
@@ -164,7 +164,7 @@ func parseRRule(value string) (*parsedRule, error) {
 		case "WKST":
 			d, ok := parseWeekdayCode(val)
 			if !ok {
-				err = rruleErr("WKST must be one of MO, TU, WE, TH, FR, SA or SU, not %q", val)
+				err = rruleErr("err.rrule.wkst", "Value", val)
 			}
 			p.Wkst, p.HasWkst = d, true
 		case "BYDAY":
@@ -184,47 +184,47 @@ func parseRRule(value string) (*parsedRule, error) {
 		case "BYMINUTE":
 			p.ByMinute, err = parseIntList(key, val, 0, 59, false)
 		case "BYSECOND":
-			err = rruleErr("BYSECOND is not supported; meetings start on the minute")
+			err = rruleErr("err.rrule.bysecond")
 		case "DTSTART":
-			err = rruleErr("Remove DTSTART from the rule; the series' start date and time are used")
+			err = rruleErr("err.rrule.dtstart")
 		case "TZID":
-			err = rruleErr("Remove TZID from the rule; the series' time zone is used")
+			err = rruleErr("err.rrule.tzid")
 		default:
-			err = rruleErr("%q is not a part of a recurrence rule (RFC 5545)", key)
+			err = rruleErr("err.rrule.unknown_part", "Key", key)
 		}
 		if err != nil {
 			return nil, err
 		}
 	}
 	if !seen["FREQ"] {
-		return nil, rruleErr("The rule needs FREQ (DAILY, WEEKLY, MONTHLY or YEARLY)")
+		return nil, rruleErr("err.rrule.no_freq")
 	}
 	if p.Count > 0 && p.Until != untilNone {
-		return nil, rruleErr("Use either an end date (UNTIL) or a number of meetings (COUNT), not both")
+		return nil, rruleErr("err.rrule.until_and_count")
 	}
 	// Combinations RFC 5545 forbids.
 	for _, d := range p.ByDay {
 		if d.N != 0 && p.Freq != rrule.MONTHLY && p.Freq != rrule.YEARLY {
-			return nil, rruleErr("BYDAY=%s (a numbered weekday) only works with FREQ=MONTHLY or FREQ=YEARLY", d)
+			return nil, rruleErr("err.rrule.byday_numbered_freq", "Day", d.String())
 		}
 		if d.N != 0 && p.Freq == rrule.YEARLY && len(p.ByWeekNo) > 0 {
-			return nil, rruleErr("BYDAY=%s (a numbered weekday) cannot be used with BYWEEKNO", d)
+			return nil, rruleErr("err.rrule.byday_numbered_weekno", "Day", d.String())
 		}
 		if d.N != 0 && p.Freq == rrule.MONTHLY && (d.N > 5 || d.N < -5) {
-			return nil, rruleErr("BYDAY=%s: a month has at most 5 of each weekday", d)
+			return nil, rruleErr("err.rrule.byday_month_max", "Day", d.String())
 		}
 	}
 	if len(p.ByMonthDay) > 0 && p.Freq == rrule.WEEKLY {
-		return nil, rruleErr("BYMONTHDAY cannot be used with FREQ=WEEKLY")
+		return nil, rruleErr("err.rrule.bymonthday_weekly")
 	}
 	if len(p.ByYearDay) > 0 && p.Freq != rrule.YEARLY {
-		return nil, rruleErr("BYYEARDAY only works with FREQ=YEARLY")
+		return nil, rruleErr("err.rrule.byyearday")
 	}
 	if len(p.ByWeekNo) > 0 && p.Freq != rrule.YEARLY {
-		return nil, rruleErr("BYWEEKNO only works with FREQ=YEARLY")
+		return nil, rruleErr("err.rrule.byweekno")
 	}
 	if len(p.BySetPos) > 0 && !p.hasByExcept("BYSETPOS") {
-		return nil, rruleErr("BYSETPOS needs another BY part (such as BYDAY) to pick from")
+		return nil, rruleErr("err.rrule.bysetpos")
 	}
 	return p, nil
 }
@@ -240,9 +240,9 @@ func (p *parsedRule) parseFreq(val string) error {
 	case "YEARLY":
 		p.Freq = rrule.YEARLY
 	case "HOURLY", "MINUTELY", "SECONDLY":
-		return rruleErr("FREQ=%s is not allowed: a seminar series can repeat daily, weekly, monthly or yearly", val)
+		return rruleErr("err.rrule.freq_too_often", "Value", val)
 	default:
-		return rruleErr("FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY, not %q", val)
+		return rruleErr("err.rrule.freq", "Value", val)
 	}
 	return nil
 }
@@ -257,14 +257,14 @@ func (p *parsedRule) parseUntil(val string) error {
 		return checkUntilYear(t)
 	}
 	if _, err := time.Parse("20060102T150405", val); err == nil && len(val) == 15 {
-		return rruleErr("UNTIL=%s must be in UTC (end it with Z), or be a date such as 20261217", val)
+		return rruleErr("err.rrule.until_utc", "Value", val)
 	}
-	return rruleErr("UNTIL must be a date (20261217) or a UTC time (20261217T235959Z), not %q", val)
+	return rruleErr("err.rrule.until_format", "Value", val)
 }
 
 func checkUntilYear(t time.Time) error {
 	if t.Year() > MaxYear {
-		return rruleErr("UNTIL is after the year %d; leave UNTIL out for a series with no end", MaxYear)
+		return rruleErr("err.rrule.until_year", "Year", MaxYear)
 	}
 	return nil
 }
@@ -280,23 +280,23 @@ func parseByDay(val string) ([]dayNum, error) {
 	var out []dayNum
 	for _, s := range strings.Split(val, ",") {
 		if len(s) < 2 {
-			return nil, rruleErr("BYDAY: %q is not a day; use MO, TU, WE, TH, FR, SA or SU, optionally numbered (1TU, -1FR)", s)
+			return nil, rruleErr("err.rrule.byday_day", "Value", s)
 		}
 		d, ok := parseWeekdayCode(s[len(s)-2:])
 		if !ok {
-			return nil, rruleErr("BYDAY: %q is not a day; use MO, TU, WE, TH, FR, SA or SU, optionally numbered (1TU, -1FR)", s)
+			return nil, rruleErr("err.rrule.byday_day", "Value", s)
 		}
 		n := 0
 		if num := s[:len(s)-2]; num != "" {
 			var err error
 			n, err = strconv.Atoi(num)
 			if err != nil || n == 0 || n > 53 || n < -53 || strings.HasPrefix(num, "0") || strings.HasPrefix(num, "+0") || strings.HasPrefix(num, "-0") {
-				return nil, rruleErr("BYDAY: %q has a bad number; use 1 to 53 or -1 to -53, as in 1TU or -1FR", s)
+				return nil, rruleErr("err.rrule.byday_number", "Value", s)
 			}
 		}
 		dn := dayNum{Day: d, N: n}
 		if slices.Contains(out, dn) {
-			return nil, rruleErr("BYDAY lists %s twice", dn)
+			return nil, rruleErr("err.rrule.byday_twice", "Day", dn.String())
 		}
 		out = append(out, dn)
 	}
@@ -306,16 +306,16 @@ func parseByDay(val string) ([]dayNum, error) {
 func parseIntIn(key, val string, lo, hi int, signed bool) (int, error) {
 	n, err := strconv.Atoi(val)
 	if err != nil || len(val) > 6 {
-		return 0, rruleErr("%s must be a whole number, not %q", key, val)
+		return 0, rruleErr("err.rrule.number", "Key", key, "Value", val)
 	}
 	if signed {
 		if n == 0 || n > hi || n < -hi || (n > 0 && n < lo) || (n < 0 && -n < lo) {
-			return 0, rruleErr("%s must be between %d and %d, or between -%d and -%d (counting from the end), not %d", key, lo, hi, lo, hi, n)
+			return 0, rruleErr("err.rrule.range_signed", "Key", key, "Lo", lo, "Hi", hi, "N", n)
 		}
 		return n, nil
 	}
 	if n < lo || n > hi {
-		return 0, rruleErr("%s must be between %d and %d, not %d", key, lo, hi, n)
+		return 0, rruleErr("err.rrule.range", "Key", key, "Lo", lo, "Hi", hi, "N", n)
 	}
 	return n, nil
 }
@@ -328,7 +328,7 @@ func parseIntList(key, val string, lo, hi int, signed bool) ([]int, error) {
 			return nil, err
 		}
 		if slices.Contains(out, n) {
-			return nil, rruleErr("%s lists %d twice", key, n)
+			return nil, rruleErr("err.rrule.list_twice", "Key", key, "N", n)
 		}
 		out = append(out, n)
 	}

@@ -11,7 +11,6 @@
 package programme
 
 import (
-	"fmt"
 	"slices"
 	"strconv"
 	"time"
@@ -71,13 +70,16 @@ func (r Rule) Location() (*time.Location, error) {
 func loadZone(zone string) (*time.Location, error) {
 	switch zone {
 	case "":
-		return nil, domain.Invalid("timezone", "Choose a time zone")
+		return nil, domain.Invalid("timezone", "err.timezone.choose")
 	case "Local":
-		return nil, domain.Invalid("timezone", "Choose a named time zone, such as Europe/London, not the server's local time")
+		return nil, domain.Invalid("timezone", "err.timezone.local")
+	}
+	if err := domain.ValidTimeZone(zone); err != nil {
+		return nil, domain.Invalid("timezone", "err.timezone.unknown", "Zone", domain.Clip(zone))
 	}
 	loc, err := time.LoadLocation(zone)
 	if err != nil {
-		return nil, domain.Invalid("timezone", fmt.Sprintf("Unknown time zone %s; use a name such as Europe/London or America/Santiago", domain.Quote(zone)))
+		return nil, domain.Invalid("timezone", "err.timezone.unknown", "Zone", domain.Clip(zone))
 	}
 	return loc, nil
 }
@@ -185,22 +187,22 @@ func (r Rule) Validate() error {
 		return err
 	}
 	if r.Duration < time.Minute || r.Duration > 24*time.Hour {
-		return domain.Invalid("duration_minutes", "The duration must be between 1 minute and 24 hours")
+		return domain.Invalid("duration_minutes", "err.duration.range")
 	}
 	if r.Start.IsZero() {
-		return domain.Invalid("start_date", "Choose a start date")
+		return domain.Invalid("start_date", "err.start_date.choose")
 	}
 	start := Floating(r.Start)
 	if y := start.Year(); y < MinYear || y > MaxYear {
-		return domain.Invalid("start_date", fmt.Sprintf("The start date must be between the years %d and %d", MinYear, MaxYear))
+		return domain.Invalid("start_date", "err.start_date.years", "Min", MinYear, "Max", MaxYear)
 	}
 	if start.Second() != 0 || start.Nanosecond() != 0 {
-		return domain.Invalid("start_time", "The start time must be a whole minute (hours and minutes only)")
+		return domain.Invalid("start_time", "err.start_time.whole_minute")
 	}
-	if err := checkDates("rdates", "extra dates", r.RDates); err != nil {
+	if err := checkDates("rdates", r.RDates); err != nil {
 		return err
 	}
-	if err := checkDates("exdates", "excluded dates", r.ExDates); err != nil {
+	if err := checkDates("exdates", r.ExDates); err != nil {
 		return err
 	}
 	c, err := r.compile()
@@ -245,17 +247,17 @@ func (r Rule) Validate() error {
 }
 
 // checkDates checks a list of RDATEs or EXDATEs.
-func checkDates(field, what string, ds []time.Time) error {
+func checkDates(field string, ds []time.Time) error {
 	if len(ds) > MaxDates {
-		return domain.Invalid(field, fmt.Sprintf("Too many %s (%d); at most %d are allowed", what, len(ds), MaxDates))
+		return domain.Invalid(field, "err.dates.too_many", "N", len(ds), "Max", MaxDates)
 	}
 	for _, d := range ds {
 		w := Floating(d)
 		if d.IsZero() || w.Year() < MinYear || w.Year() > MaxYear {
-			return domain.Invalid(field, fmt.Sprintf("Each of the %s must be between the years %d and %d", what, MinYear, MaxYear))
+			return domain.Invalid(field, "err.dates.years", "Min", MinYear, "Max", MaxYear)
 		}
 		if w.Second() != 0 || w.Nanosecond() != 0 {
-			return domain.Invalid(field, fmt.Sprintf("%s at %s: times must be whole minutes", longDate(w), w.Format("15:04:05")))
+			return domain.Invalid(field, "err.dates.whole_minute", "Date", w, "Time", w.Format("15:04:05"))
 		}
 	}
 	return nil
@@ -264,23 +266,23 @@ func checkDates(field, what string, ds []time.Time) error {
 // checkShape checks that the rule starts on its start and gives at least one meeting.
 func (c *compiled) checkShape() error {
 	if !c.until.IsZero() && c.until.Before(c.start) {
-		return domain.Invalid("rrule", fmt.Sprintf(
-			"The rule ends (UNTIL) on %s at %s, before the first meeting on %s at %s",
-			longDate(c.until), c.until.Format("15:04"), longDate(c.start), c.start.Format("15:04")))
+		return domain.Invalid("rrule", "err.rrule.ends_before_start",
+			"Until", c.until, "UntilTime", c.until.Format("15:04"), "Start", c.start, "StartTime", c.start.Format("15:04"))
 	}
 	first := c.firstWall(c.start.AddDate(ValidationSpan, 0, 0))
 	if first.IsZero() {
 		if !c.until.IsZero() && c.until.Before(c.start.AddDate(ValidationSpan, 0, 0)) {
-			return domain.Invalid("rrule", fmt.Sprintf("This rule gives no meetings between %s and its end on %s; check FREQ and the BY parts",
-				longDate(c.start), longDate(c.until)))
+			return domain.Invalid("rrule", "err.rrule.none_until", "Start", c.start, "Until", c.until)
 		}
-		return domain.Invalid("rrule", fmt.Sprintf("This rule gives no meetings in the %d years from %s; check FREQ and the BY parts",
-			ValidationSpan, longDate(c.start)))
+		return domain.Invalid("rrule", "err.rrule.none_span", "Years", ValidationSpan, "Start", c.start)
 	}
 	if !first.Equal(c.start) {
-		return domain.Invalid("start_date", fmt.Sprintf(
-			"The series starts on %s at %s, but the rule's first meeting is on %s at %s; make the start date and time the first meeting",
-			longDate(c.start), c.start.Format("15:04"), longDate(first), first.Format("15:04")))
+		field := "start_date"
+		if len(c.rule.ByHour) > 0 || len(c.rule.ByMinute) > 0 {
+			field = "rrule" // the rule moves the time of day: the rule is at fault, not the start
+		}
+		return domain.Invalid(field, "err.rrule.first_meeting",
+			"Start", c.start, "StartTime", c.start.Format("15:04"), "First", first, "FirstTime", first.Format("15:04"))
 	}
 	return nil
 }
@@ -320,8 +322,7 @@ func (c *compiled) checkRate() error {
 		return true
 	})
 	if worst > MaxPerYear {
-		return domain.Invalid("rrule", fmt.Sprintf(
-			"This rule yields %d occurrences a year; at most %d are allowed, use a larger INTERVAL or fewer days", worst, MaxPerYear))
+		return domain.Invalid("rrule", "err.rrule.too_frequent", "N", worst, "Max", MaxPerYear)
 	}
 	return nil
 }
@@ -360,8 +361,7 @@ func (c *compiled) checkExDates(rdates, exdates []time.Time) error {
 			first = w
 		}
 	}
-	return domain.Invalid("exdates", fmt.Sprintf(
-		"%s at %s is not a meeting of this series, so it cannot be excluded", longDate(first), first.Format("15:04")))
+	return domain.Invalid("exdates", "err.exdates.not_meeting", "Date", first, "Time", first.Format("15:04"))
 }
 
 // checkNotAllExcluded checks that a finite series keeps at least one meeting.
@@ -383,7 +383,7 @@ func (c *compiled) checkNotAllExcluded(rdates []time.Time, ex map[int64]bool) er
 		return !kept
 	})
 	if !kept {
-		return domain.Invalid("exdates", "Every meeting of the series is excluded; keep at least one")
+		return domain.Invalid("exdates", "err.exdates.all")
 	}
 	return nil
 }
@@ -451,4 +451,15 @@ func (r Rule) Expand(from, to time.Time, limit int) ([]Instance, error) {
 		out = out[:limit]
 	}
 	return out, nil
+}
+
+// CheckDate checks that a date (or a wall time) given for field lies between MinYear and
+// MaxYear, the range every date of the programme keeps to: 1970, the start of the time
+// zone database's reliable history, to 2200, far enough for any plan and near enough for
+// the zone rules to be meaningful.
+func CheckDate(field string, d time.Time) error {
+	if y := Floating(d).Year(); y < MinYear || y > MaxYear {
+		return domain.Invalid(field, "err.date.years", "Min", MinYear, "Max", MaxYear)
+	}
+	return nil
 }

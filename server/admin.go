@@ -46,7 +46,7 @@ func (s *Server) adminPeople(c echo.Context) error {
 func (s *Server) adminSetRoles(c echo.Context) error {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil {
-		return domain.Invalid("id", "Unknown person.")
+		return domain.Invalid("id", "err.admin.unknown_person")
 	}
 	p, err := s.o.Store.SetRoles(c.Request().Context(), id, c.FormValue("admin") == "1", c.FormValue("organiser") == "1")
 	if err != nil {
@@ -68,7 +68,7 @@ func (s *Server) devMailbox(c echo.Context) error {
 func (s *Server) devMailMessage(c echo.Context) error {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil {
-		return &domain.Error{Code: domain.CodeNotFound, Message: "No such message."}
+		return domain.New(domain.CodeNotFound, "err.devmail.no_message")
 	}
 	m, err := s.o.Store.MailboxMessageByID(c.Request().Context(), id)
 	if err != nil {

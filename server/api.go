@@ -3,7 +3,6 @@ package server
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -21,7 +20,7 @@ import (
 func decodeJSON(c echo.Context, v any) error {
 	ct := c.Request().Header.Get(echo.HeaderContentType)
 	if !strings.HasPrefix(ct, echo.MIMEApplicationJSON) {
-		return domain.Invalid("", "Send the body as JSON with Content-Type: application/json.")
+		return domain.Invalid("", "err.json.content_type")
 	}
 	dec := json.NewDecoder(c.Request().Body)
 	dec.DisallowUnknownFields()
@@ -31,22 +30,22 @@ func decodeJSON(c echo.Context, v any) error {
 		var tooLarge *http.MaxBytesError
 		switch {
 		case errors.As(err, &tooLarge):
-			return &domain.Error{Code: domain.CodeTooLarge, Message: "The request body is too large."}
+			return domain.New(domain.CodeTooLarge, "err.body.too_large")
 		case errors.As(err, &syn):
-			return domain.Invalid("", fmt.Sprintf("The body is not valid JSON (at byte %d).", syn.Offset))
+			return domain.Invalid("", "err.json.syntax_at", "Offset", syn.Offset)
 		case errors.As(err, &typ):
-			return domain.Invalid(domain.Clip(typ.Field), fmt.Sprintf("The field %s must be a %s.", domain.Quote(typ.Field), typ.Type))
+			return domain.Invalid(domain.Clip(typ.Field), "err.json.type", "Field", domain.Clip(typ.Field), "Type", typ.Type.String())
 		case errors.Is(err, io.EOF):
-			return domain.Invalid("", "The request body is empty; send a JSON object.")
+			return domain.Invalid("", "err.json.empty")
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return domain.Invalid(domain.Clip(field), fmt.Sprintf("Unknown field %s.", domain.Quote(field)))
+			return domain.Invalid(domain.Clip(field), "err.json.unknown_field", "Field", domain.Clip(field))
 		default:
-			return domain.Invalid("", "The body is not valid JSON.")
+			return domain.Invalid("", "err.json.syntax")
 		}
 	}
 	if dec.More() {
-		return domain.Invalid("", "Send exactly one JSON object.")
+		return domain.Invalid("", "err.json.one_object")
 	}
 	return nil
 }
@@ -176,7 +175,7 @@ func (s *Server) apiCreateToken(c echo.Context) error {
 func (s *Server) apiRevokeToken(c echo.Context) error {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil {
-		return domain.Invalid("id", "The token id must be a number.")
+		return domain.Invalid("id", "err.id.number")
 	}
 	if err := s.o.Store.RevokeAPIToken(c.Request().Context(), personOf(c).ID, id); err != nil {
 		return err
@@ -189,14 +188,14 @@ func (s *Server) apiPeople(c echo.Context) error {
 	if v := c.QueryParam("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 200 {
-			return domain.Invalid("limit", "limit must be a number from 1 to 200.")
+			return domain.Invalid("limit", "err.page.limit")
 		}
 		limit = n
 	}
 	if v := c.QueryParam("offset"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			return domain.Invalid("offset", "offset must be a number, 0 or more.")
+			return domain.Invalid("offset", "err.page.offset")
 		}
 		offset = n
 	}
@@ -214,7 +213,7 @@ func (s *Server) apiPeople(c echo.Context) error {
 func (s *Server) apiSetRoles(c echo.Context) error {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil {
-		return domain.Invalid("id", "The person id must be a number.")
+		return domain.Invalid("id", "err.id.number")
 	}
 	var req struct {
 		Admin     *bool `json:"is_admin"`
@@ -223,8 +222,11 @@ func (s *Server) apiSetRoles(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if req.Admin == nil || req.Organiser == nil {
-		return domain.Invalid("", "Give both is_admin and is_organiser (true or false).")
+	if req.Admin == nil {
+		return domain.Invalid("is_admin", "err.roles.both")
+	}
+	if req.Organiser == nil {
+		return domain.Invalid("is_organiser", "err.roles.both")
 	}
 	p, err := s.o.Store.SetRoles(c.Request().Context(), id, *req.Admin, *req.Organiser)
 	if err != nil {

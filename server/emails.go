@@ -90,7 +90,7 @@ func (s *Server) registrationEmail(kind string, e domain.Event, o domain.Occurre
 	}
 	occURL := s.absURL("/occurrences/"+itoa(o.ID), nil)
 	m := registrationMail{Lang: lang, Greeting: l.T("mail.reg.greeting", "Name", p.DisplayName()),
-		Lead: l.T("mail.reg.lead_"+kind, "Position", r.Position), Title: title,
+		Lead: l.T("mail.reg.lead_"+kind, "Position", r.Position, "Email", p.Email), Title: title,
 		When: w.Day + ", " + w.Time + " " + w.Zone, Other: w.Other, PageLabel: l.T("mail.reg.page"), PageURL: occURL,
 		Footer: l.T("mail.reg.footer")}
 	if kind == "cancelled" || kind == "removed" {
@@ -106,7 +106,10 @@ func (s *Server) registrationEmail(kind string, e domain.Event, o domain.Occurre
 	}
 	m.Speakers = strings.Join(names, ", ")
 	m.Abstract = markdown.Plain(o.Abstract, 600)
-	active := kind != "cancelled" && kind != "removed" && kind != "declined" && kind != "removed_by_organiser"
+	if kind == "speaker" { // a speaker added by the organisers: no registration, no personal links
+		m.Footer = l.T("mail.reg.footer_speaker")
+	}
+	active := kind != "cancelled" && kind != "removed" && kind != "declined" && kind != "removed_by_organiser" && kind != "speaker"
 	if active && (r.Status == store.RegConfirmed) {
 		m.JoinLabel, m.JoinURL = l.T("mail.reg.join", "Minutes", int(e.JoinWindow/time.Minute)), s.joinURL(r)
 	}
@@ -139,7 +142,11 @@ func (s *Server) registrationEmail(kind string, e domain.Event, o domain.Occurre
 	}
 	lines = append(lines, "", m.Footer)
 	subject := l.T("mail.reg.subject_"+kind, "Title", title) + " · " + w.Day
-	return &store.Email{Kind: "registration_" + kind, To: p.Email, Subject: subject, Text: strings.Join(lines, "\n"),
+	mailKind := "registration_" + kind
+	if kind == "speaker" {
+		mailKind = "speaker_added"
+	}
+	return &store.Email{Kind: mailKind, To: p.Email, Subject: subject, Text: strings.Join(lines, "\n"),
 		HTML: html.String(), ICS: s.occurrenceICS(e, o, m.JoinURL)}, nil
 }
 

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/labstack/echo/v4"
 
 	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/i18n"
 	"github.com/puente-org/puente/store"
 )
 
@@ -47,6 +50,12 @@ func codeOfStatus(status int) domain.Code {
 	return domain.CodeInvalid
 }
 
+// PostgreSQL's codes for text it cannot store (a NUL byte, or invalid UTF-8).
+const (
+	pgCharacterNotInRepertoire = "22021"
+	pgUntranslatableCharacter  = "22P05"
+)
+
 // apiError is the JSON shape of every error under /api/.
 type apiError struct {
 	Error apiErrorBody `json:"error"`
@@ -66,29 +75,35 @@ func toDomainError(err error) *domain.Error {
 	}
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
-		msg := http.StatusText(he.Code)
-		if m, ok := he.Message.(string); ok && m != "" {
-			msg = m
-		}
+		code := codeOfStatus(he.Code)
+		id := "error.message." + string(code)
 		switch he.Code {
 		case http.StatusMethodNotAllowed:
-			msg = "This address does not accept that method."
+			id = "err.http.method"
 		case http.StatusRequestEntityTooLarge:
-			msg = "The request body is too large."
+			id = "err.body.too_large"
+		case http.StatusBadRequest:
+			id = "err.http.bad_request"
 		}
-		return &domain.Error{Code: codeOfStatus(he.Code), Message: msg, Err: err}
+		return &domain.Error{Code: code, ID: id, Err: err}
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == pgCharacterNotInRepertoire || pgErr.Code == pgUntranslatableCharacter) {
+		// The last guard: text the domain's normalisers did not see (a search term, say)
+		// held a NUL or a character the database cannot store. It is the client's input.
+		return &domain.Error{Code: domain.CodeInvalid, ID: "err.text.unstorable", Err: err}
 	}
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		return &domain.Error{Code: domain.CodeTooLarge, Message: "The request body is too large.", Err: err}
+		return &domain.Error{Code: domain.CodeTooLarge, ID: "err.body.too_large", Err: err}
 	}
 	if store.Unreachable(err) {
-		return &domain.Error{Code: domain.CodeUnavailable, Message: "The database is not reachable; please try again in a moment.", Err: err}
+		return &domain.Error{Code: domain.CodeUnavailable, ID: "err.database.unreachable", Err: err}
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return &domain.Error{Code: domain.CodeUnavailable, Message: "The request took too long; please try again.", Err: err}
+		return &domain.Error{Code: domain.CodeUnavailable, ID: "err.timeout", Err: err}
 	}
-	return &domain.Error{Code: domain.CodeInternal, Message: "internal error", Err: err}
+	return &domain.Error{Code: domain.CodeInternal, ID: "error.message.internal", Err: err}
 }
 
 // handleError is Echo's single error handler: JSON under /api/, a friendly page elsewhere.
@@ -111,17 +126,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if de.Code == domain.CodeRateLimited {
 		c.Response().Header().Set("Retry-After", "60")
 	}
-	l := localizerOf(c)
-	msg := de.Message
-	if l != nil {
-		switch de.Code { // these messages are generic: show them in the reader's language
-		case domain.CodeInternal, domain.CodeNotFound, domain.CodeUnavailable, domain.CodeTooLarge:
-			msg = l.T("error.message." + string(de.Code))
-		}
-	}
-	if isAPI(c) || l == nil {
+	l := s.localizer(c)
+	msg := localize(l, de)
+	if isAPI(c) || localizerOf(c) == nil {
 		if de.Code == domain.CodeInternal {
-			msg = "Something went wrong on our side; it has been logged. Quote the request_id if you report it."
+			msg = l.T("err.internal.api")
 		}
 		if c.Request().Method == http.MethodHead {
 			_ = c.NoContent(status)
@@ -139,6 +148,38 @@ func (s *Server) handleError(err error, c echo.Context) {
 		s.log.Error("render error page", "request_id", requestIDOf(c), "err", rerr)
 		_ = c.String(status, msg)
 	}
+}
+
+// localizer is the request's translator, or the default language's when the request did not
+// get one (an error raised before the language was chosen).
+func (s *Server) localizer(c echo.Context) *i18n.Localizer {
+	if l := localizerOf(c); l != nil {
+		return l
+	}
+	return s.catalog.Localizer(s.catalog.Languages()[0])
+}
+
+// localize is a domain error's message in the request's language (for form renderers).
+func (s *Server) localize(c echo.Context, de *domain.Error) string {
+	return localize(s.localizer(c), de)
+}
+
+// localize renders de's message id with its arguments in l's language. time.Time arguments
+// are shown as long dates in that language; an error with no id gets the generic message
+// of its code.
+func localize(l *i18n.Localizer, de *domain.Error) string {
+	id := de.ID
+	if id == "" {
+		id = "error.message." + string(de.Code)
+	}
+	args := make([]any, len(de.Args))
+	copy(args, de.Args)
+	for i := 1; i < len(args); i += 2 {
+		if t, ok := args[i].(time.Time); ok {
+			args[i] = l.LongDate(t)
+		}
+	}
+	return l.T(id, args...)
 }
 
 type errorPage struct {

@@ -1,14 +1,12 @@
 package server
 
 import (
-	"fmt"
 	"regexp"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/puente-org/puente/domain"
-	"github.com/puente-org/puente/store"
+	"github.com/puente-org/puente/programme"
 )
 
 // eventInput is what an organiser sends to create or change a series or conference (the
@@ -51,7 +49,7 @@ var hhmm = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
 func parseDate(field, v string) (time.Time, error) {
 	d, err := time.Parse(time.DateOnly, strings.TrimSpace(v))
 	if err != nil {
-		return d, domain.Invalid(field, fmt.Sprintf("Give the date as YYYY-MM-DD, for example 2026-03-12 (got %s).", domain.Quote(v)))
+		return d, domain.Invalid(field, "err.date.format", "Value", domain.Clip(v))
 	}
 	return d, nil
 }
@@ -61,7 +59,7 @@ func parseWalls(field string, vals []string) ([]time.Time, error) {
 	for _, v := range vals {
 		t, err := time.Parse("2006-01-02T15:04", strings.TrimSpace(v))
 		if err != nil {
-			return nil, domain.Invalid(field, fmt.Sprintf("Give local date-times as YYYY-MM-DDTHH:MM, for example 2026-03-12T15:00 (got %s).", domain.Quote(v)))
+			return nil, domain.Invalid(field, "err.datetime.format", "Value", domain.Clip(v))
 		}
 		out = append(out, t)
 	}
@@ -69,14 +67,7 @@ func parseWalls(field string, vals []string) ([]time.Time, error) {
 }
 
 func text(field string, v string, max int, required bool) (string, error) {
-	v = strings.TrimSpace(v)
-	if required && v == "" {
-		return v, domain.Invalid(field, "This cannot be empty.")
-	}
-	if !utf8.ValidString(v) || utf8.RuneCountInString(v) > max {
-		return v, domain.Invalid(field, fmt.Sprintf("At most %d characters, please.", max))
-	}
-	return v, nil
+	return domain.Text(field, v, max, required)
 }
 
 // apply merges the input into e and checks the result as a whole: a series' schedule must
@@ -91,7 +82,7 @@ func (in eventInput) apply(e *domain.Event) (err error) {
 	if in.Slug != nil {
 		s := strings.TrimSpace(*in.Slug)
 		if s != domain.Slugify(s) || len(s) > 60 {
-			return domain.Invalid("slug", "Use lower-case letters, digits and hyphens only (for example battery-materials-seminar).")
+			return domain.Invalid("slug", "err.slug.format")
 		}
 		e.Slug = s
 	}
@@ -115,19 +106,20 @@ func (in eventInput) apply(e *domain.Event) (err error) {
 		e.Language = strings.TrimSpace(*in.Language)
 	}
 	if !eventLanguages[e.Language] {
-		return domain.Invalid("language", "The language must be en, es or pt.")
+		return domain.Invalid("language", "err.event.language")
 	}
 	if in.Visibility != nil {
 		e.Visibility = *in.Visibility
 	}
 	if e.Visibility != domain.VisibilityPublic && e.Visibility != domain.VisibilityUnlisted {
-		return domain.Invalid("visibility", "Visibility must be public or unlisted.")
+		return domain.Invalid("visibility", "err.event.visibility")
 	}
 	if in.Timezone != nil {
 		e.TimeZone = strings.TrimSpace(*in.Timezone)
 	}
 	if err := domain.ValidTimeZone(e.TimeZone); err != nil {
-		return domain.Invalid("timezone", err.(*domain.Error).Message)
+		de, _ := domain.AsError(err)
+		return de.WithField("timezone")
 	}
 	if in.StartDate != nil {
 		if e.StartDate, err = parseDate("start_date", *in.StartDate); err != nil {
@@ -135,11 +127,11 @@ func (in eventInput) apply(e *domain.Event) (err error) {
 		}
 	}
 	if e.StartDate.IsZero() {
-		return domain.Invalid("start_date", "Give the first date (YYYY-MM-DD).")
+		return domain.Invalid("start_date", "err.start_date.required")
 	}
 	if in.StartTime != nil {
 		if !hhmm.MatchString(strings.TrimSpace(*in.StartTime)) {
-			return domain.Invalid("start_time", "Give the local start time as HH:MM (24-hour), for example 15:00.")
+			return domain.Invalid("start_time", "err.start_time.format")
 		}
 		old := e.StartTime
 		e.StartTime = strings.TrimSpace(*in.StartTime)
@@ -168,7 +160,7 @@ func (in eventInput) apply(e *domain.Event) (err error) {
 		e.Duration = time.Duration(*in.DurationMinutes) * time.Minute
 	}
 	if e.Duration < time.Minute || e.Duration > 24*time.Hour {
-		return domain.Invalid("duration_minutes", "The duration must be from 1 to 1440 minutes.")
+		return domain.Invalid("duration_minutes", "err.duration.range")
 	}
 	if in.RRule != nil {
 		e.RRule = strings.TrimPrefix(strings.TrimSpace(*in.RRule), "RRULE:")
@@ -187,7 +179,7 @@ func (in eventInput) apply(e *domain.Event) (err error) {
 		e.Capacity = *in.Capacity
 	}
 	if e.Capacity < 0 || e.Capacity > 100000 {
-		return domain.Invalid("capacity", "Capacity must be from 0 (no limit) to 100000.")
+		return domain.Invalid("capacity", "err.capacity.range")
 	}
 	if in.Registration != nil {
 		e.Registration = *in.Registration
@@ -195,21 +187,21 @@ func (in eventInput) apply(e *domain.Event) (err error) {
 	switch e.Registration {
 	case domain.RegistrationOpen, domain.RegistrationApproval, domain.RegistrationClosed:
 	default:
-		return domain.Invalid("registration", "Registration must be open, approval or closed.")
+		return domain.Invalid("registration", "err.event.registration")
 	}
 	if in.JoinWindowMinutes != nil {
 		e.JoinWindow = time.Duration(*in.JoinWindowMinutes) * time.Minute
 	}
 	if e.JoinWindow < 0 || e.JoinWindow > 24*time.Hour {
-		return domain.Invalid("join_window_minutes", "The join window must be from 0 to 1440 minutes.")
+		return domain.Invalid("join_window_minutes", "err.event.join_window")
 	}
 	if in.ReminderMinutes != nil {
 		if len(*in.ReminderMinutes) > 5 {
-			return domain.Invalid("reminder_minutes", "At most 5 reminders.")
+			return domain.Invalid("reminder_minutes", "err.event.reminders_many")
 		}
 		for _, m := range *in.ReminderMinutes {
 			if m < 5 || m > 7*24*60 {
-				return domain.Invalid("reminder_minutes", "Each reminder must be from 5 minutes to 7 days (10080 minutes) before the start.")
+				return domain.Invalid("reminder_minutes", "err.event.reminder_range")
 			}
 		}
 		e.Reminders = append([]int{}, *in.ReminderMinutes...)
@@ -222,43 +214,42 @@ func (in eventInput) apply(e *domain.Event) (err error) {
 			return err
 		}
 	}
+	if in.Organisers != nil {
+		for _, o := range *in.Organisers {
+			if strings.TrimSpace(o) == "" {
+				continue
+			}
+			if _, err := domain.NormalizeEmail(o); err != nil {
+				return domain.Invalid("organisers", "err.organisers.email", "Email", domain.Clip(o))
+			}
+		}
+	}
 	if in.Venue != nil {
 		v := domain.Venue{}
-		if v.Name, err = text("venue", in.Venue.Name, 200, false); err != nil {
+		if v.Name, err = text("venue.name", in.Venue.Name, 200, false); err != nil {
 			return err
 		}
-		if v.Address, err = text("venue", in.Venue.Address, 500, false); err != nil {
+		if v.Address, err = text("venue.address", in.Venue.Address, 500, false); err != nil {
 			return err
 		}
-		if v.Room, err = text("venue", in.Venue.Room, 100, false); err != nil {
+		if v.Room, err = text("venue.room", in.Venue.Room, 100, false); err != nil {
 			return err
 		}
 		e.Venue = v
 	}
 	switch e.Kind {
 	case domain.KindSeries:
-		if e.StartTime == "" {
-			return domain.Invalid("start_time", "Give the local start time as HH:MM, for example 15:00.")
-		}
 		e.EndDate = nil
-		return store.RuleOf(*e).Validate()
 	case domain.KindConference:
 		if e.StartTime == "" {
 			e.StartTime = "09:00"
 		}
-		e.RRule, e.RDates, e.ExDates = "", nil, nil
 		if e.EndDate == nil {
 			d := e.StartDate
 			e.EndDate = &d
 		}
-		if e.EndDate.Before(e.StartDate) {
-			return domain.Invalid("end_date", "The last day cannot be before the first day.")
-		}
-		if e.EndDate.Sub(e.StartDate) > 31*24*time.Hour {
-			return domain.Invalid("end_date", "A conference can last at most 31 days.")
-		}
 	}
-	return nil
+	return programme.ValidateEvent(*e)
 }
 
 // newEvent is the starting point of a new event before the input is applied.

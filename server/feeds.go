@@ -142,7 +142,7 @@ func (s *Server) loadEventData(ctx context.Context, f store.OccurrenceFilter) ([
 func icsName(c echo.Context) (string, error) {
 	name, ok := strings.CutSuffix(c.Param("file"), ".ics")
 	if !ok || name == "" {
-		return "", &domain.Error{Code: domain.CodeNotFound, Message: "Feeds end in .ics."}
+		return "", domain.New(domain.CodeNotFound, "err.feed.ics")
 	}
 	return name, nil
 }
@@ -159,7 +159,7 @@ func (s *Server) eventFeed(kind domain.EventKind) echo.HandlerFunc {
 			return err
 		}
 		if e.Kind != kind {
-			return &domain.Error{Code: domain.CodeNotFound, Message: "No such feed."}
+			return domain.New(domain.CodeNotFound, "err.feed.none")
 		}
 		f := s.feedFilter()
 		f.EventID = e.ID
@@ -219,7 +219,7 @@ func (s *Server) feedURL(personID, nonce int64) string {
 // token is the only key (calendar clients send no cookies); an unknown, forged or revoked
 // token is a plain 404 that does not say which.
 func (s *Server) personalFeed(c echo.Context) error {
-	notFound := &domain.Error{Code: domain.CodeNotFound, Message: "No such feed."}
+	notFound := domain.New(domain.CodeNotFound, "err.feed.none")
 	token, err := icsName(c)
 	if err != nil {
 		return notFound

@@ -18,7 +18,7 @@ import (
 // registrationFromLink checks a personal link and returns its registration and occurrence.
 // Unknown, forged and revoked links all get the same 404, so a link cannot be probed.
 func (s *Server) registrationFromLink(c echo.Context, purpose string) (store.Registration, store.Listed, error) {
-	notFound := &domain.Error{Code: domain.CodeNotFound, Message: "This link is not valid (any more). Open the newest email about this session, or register again."}
+	notFound := domain.New(domain.CodeNotFound, "err.link.invalid")
 	token := c.Param("token")
 	id, err := links.ID(token)
 	if err != nil {

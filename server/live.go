@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"slices"
 	"time"
@@ -64,7 +63,7 @@ func (s *Server) linkAdmission(c echo.Context) error {
 
 func (s *Server) admit(c echo.Context, l store.Listed, p domain.Person) error {
 	if s.o.Live == nil {
-		return &domain.Error{Code: domain.CodeUnavailable, Message: "Live sessions are not available on this server."}
+		return domain.New(domain.CodeUnavailable, "err.live.unavailable")
 	}
 	role, err := s.roomRole(c.Request().Context(), l, p)
 	if err != nil {
@@ -74,7 +73,7 @@ func (s *Server) admit(c echo.Context, l store.Listed, p domain.Person) error {
 		return err
 	}
 	if role != live.RoleHost && s.o.Live.Ended(l.Occurrence.ID) {
-		return &domain.Error{Code: domain.CodeConflict, Message: "The host has ended this session."}
+		return domain.New(domain.CodeConflict, "err.live.ended")
 	}
 	token, a := s.o.Live.Tokens().Issue(l.Occurrence.ID, p.ID, role, s.o.Now())
 	c.Response().Header().Set("Cache-Control", "no-store")
@@ -103,10 +102,10 @@ func (s *Server) roomRole(ctx context.Context, l store.Listed, p domain.Person) 
 		case store.RegConfirmed:
 			return live.RoleAttendee, nil
 		case store.RegWaitlisted:
-			return "", &domain.Error{Code: domain.CodeForbidden, Message: fmt.Sprintf("You are on the waiting list (number %d): the room opens to you when a place frees up.", r.Position)}
+			return "", domain.New(domain.CodeForbidden, "err.live.waitlisted", "N", r.Position)
 		}
 	}
-	return "", &domain.Error{Code: domain.CodeForbidden, Message: "Only people registered for this session can join its room. Register on the session's page first."}
+	return "", domain.New(domain.CodeForbidden, "err.live.not_registered")
 }
 
 // roomWindow is when an occurrence's room is open to a role.
@@ -123,15 +122,15 @@ func roomWindow(l store.Listed, role string) (opens, closes time.Time) {
 func (s *Server) roomOpen(l store.Listed, role string) error {
 	o := l.Occurrence
 	if o.Status == domain.StatusCancelled {
-		return &domain.Error{Code: domain.CodeConflict, Message: "This session was cancelled."}
+		return domain.New(domain.CodeConflict, "err.live.cancelled")
 	}
 	opens, closes := roomWindow(l, role)
 	now := s.o.Now()
 	switch {
 	case now.Before(opens):
-		return &domain.Error{Code: domain.CodeConflict, Message: "The room opens at " + opens.UTC().Format("2006-01-02 15:04 MST") + "."}
+		return domain.New(domain.CodeConflict, "err.live.opens_at", "Date", opens.UTC(), "Time", opens.UTC().Format("15:04 MST"))
 	case !now.Before(closes):
-		return &domain.Error{Code: domain.CodeConflict, Message: "This session is over."}
+		return domain.New(domain.CodeConflict, "err.live.over")
 	}
 	return nil
 }
@@ -157,11 +156,11 @@ func (s *Server) originAllowed(c echo.Context) func(*http.Request) bool {
 // liveSocket upgrades a request from one of our own pages to the room websocket.
 func (s *Server) liveSocket(c echo.Context) error {
 	if s.o.Live == nil {
-		return &domain.Error{Code: domain.CodeUnavailable, Message: "Live sessions are not available on this server."}
+		return domain.New(domain.CodeUnavailable, "err.live.unavailable")
 	}
 	allowed := s.originAllowed(c)
 	if !allowed(c.Request()) {
-		return &domain.Error{Code: domain.CodeForbidden, Message: "Live rooms open only from this site's own pages."}
+		return domain.New(domain.CodeForbidden, "err.live.origin")
 	}
 	up := websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096, HandshakeTimeout: 10 * time.Second,
 		CheckOrigin: allowed}

@@ -61,7 +61,7 @@ func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 				}
 				s.log.Error("panic serving request", "request_id", requestIDOf(c), "panic", fmt.Sprint(r),
 					"stack", string(debug.Stack()))
-				err = &domain.Error{Code: domain.CodeInternal, Message: "internal error", Err: fmt.Errorf("panic: %v", r)}
+				err = &domain.Error{Code: domain.CodeInternal, ID: "error.message.internal", Err: fmt.Errorf("panic: %v", r)}
 			}
 		}()
 		return next(c)
@@ -159,7 +159,7 @@ func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
 		if r.ContentLength > s.o.MaxBodyBytes {
-			return &domain.Error{Code: domain.CodeTooLarge, Message: "The request body is too large."}
+			return domain.New(domain.CodeTooLarge, "err.body.too_large")
 		}
 		r.Body = http.MaxBytesReader(c.Response(), r.Body, s.o.MaxBodyBytes)
 		return next(c)
@@ -174,7 +174,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if auth := c.Request().Header.Get(echo.HeaderAuthorization); auth != "" && isAPI(c) {
 			scheme, token, ok := strings.Cut(auth, " ")
 			if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-				return &domain.Error{Code: domain.CodeUnauthenticated, Message: "Use the header Authorization: Bearer <token>."}
+				return domain.New(domain.CodeUnauthenticated, "err.auth.bearer")
 			}
 			p, err := s.o.Store.PersonByAPIToken(ctx, domain.HashSecret(strings.TrimSpace(token)))
 			if err != nil {
@@ -249,8 +249,7 @@ func (s *Server) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 			sent = c.Request().FormValue("_csrf")
 		}
 		if subtle.ConstantTimeCompare([]byte(sent), []byte(token)) != 1 {
-			return &domain.Error{Code: domain.CodeForbidden, Field: "_csrf", Err: errCSRFMismatch,
-				Message: localizerOf(c).T("error.message.csrf")}
+			return &domain.Error{Code: domain.CodeForbidden, Field: "_csrf", Err: errCSRFMismatch, ID: "error.message.csrf"}
 		}
 		return next(c)
 	}
@@ -271,9 +270,9 @@ func parseForm(r *http.Request) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &tooLarge):
-		return &domain.Error{Code: domain.CodeTooLarge, Message: "The request body is too large.", Err: err}
+		return &domain.Error{Code: domain.CodeTooLarge, ID: "err.body.too_large", Err: err}
 	default:
-		return &domain.Error{Code: domain.CodeInvalid, Message: "The form could not be read.", Err: err}
+		return &domain.Error{Code: domain.CodeInvalid, ID: "err.form.unreadable", Err: err}
 	}
 }
 
@@ -303,7 +302,7 @@ func (s *Server) csrfToken(binding string) string {
 }
 
 // errSignIn is the answer to a request that needs a person and has none.
-var errSignIn = &domain.Error{Code: domain.CodeUnauthenticated, Message: "Sign in first (or send a personal API token)."}
+var errSignIn = domain.New(domain.CodeUnauthenticated, "err.auth.sign_in")
 
 // requireSignIn sends a signed-out browser to the sign-in page and tells an API client 401.
 func (s *Server) requireSignIn(next echo.HandlerFunc) echo.HandlerFunc {
@@ -322,7 +321,7 @@ func (s *Server) requireSignIn(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if p := personOf(c); p == nil || !p.IsAdmin {
-			return &domain.Error{Code: domain.CodeForbidden, Message: localizerOf(c).T("error.message.forbidden")}
+			return domain.New(domain.CodeForbidden, "error.message.forbidden")
 		}
 		return next(c)
 	}
@@ -340,7 +339,7 @@ func (s *Server) requireDevMailAccess(next echo.HandlerFunc) echo.HandlerFunc {
 		if s.o.DevMailOpen && fromLoopback(c.Request()) {
 			return next(c)
 		}
-		return &domain.Error{Code: domain.CodeForbidden, Message: localizerOf(c).T("error.message.dev_mail_closed")}
+		return domain.New(domain.CodeForbidden, "error.message.dev_mail_closed")
 	}
 }
 

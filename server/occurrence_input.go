@@ -1,11 +1,11 @@
 package server
 
 import (
-	"context"
 	"strings"
 	"time"
 
 	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/programme"
 )
 
 // occurrenceInput changes one talk or session, or describes an extra one.
@@ -26,36 +26,31 @@ type speakerJSON struct {
 	Affiliation string `json:"affiliation"`
 	Bio         string `json:"bio"`
 	Link        string `json:"link"`
-	// Email links the speaker to their Puente account, giving them speaker rights for
-	// this occurrence. It must belong to an existing account. Never shown publicly.
-	Email    string `json:"email,omitempty"`
+	// Email links the speaker to the Puente account with that address (now, or when its
+	// owner first signs in), giving them speaker rights for this occurrence; the speaker is
+	// told by email. Shown only to the event's organisers.
+	Email string `json:"email,omitempty"`
+	// PersonID is refused on input: an account is never linked by an id a client sends.
 	PersonID *int64 `json:"person_id,omitempty"`
 }
 
-// findPerson resolves a speaker's email to an account.
-type findPerson func(ctx context.Context, email string) (int64, error)
-
-// speakers checks the speakers and links those with an email to their accounts.
-func (in occurrenceInput) speakers(ctx context.Context, find findPerson) ([]domain.Speaker, error) {
+// speakers checks the speakers; the store links those with an email to their accounts.
+func (in occurrenceInput) speakers() ([]domain.Speaker, error) {
 	out := []domain.Speaker{}
 	if len(*in.Speakers) > 20 {
-		return nil, domain.Invalid("speakers", "At most 20 speakers per talk.")
+		return nil, domain.Invalid("speakers", "err.speakers.too_many")
 	}
 	for _, sj := range *in.Speakers {
+		if sj.PersonID != nil {
+			return nil, domain.Invalid("speakers", "err.speakers.person_id")
+		}
 		sp := domain.Speaker{Name: strings.TrimSpace(sj.Name), Affiliation: strings.TrimSpace(sj.Affiliation),
-			Bio: strings.TrimSpace(sj.Bio), Link: strings.TrimSpace(sj.Link), PersonID: sj.PersonID}
+			Bio: strings.TrimSpace(sj.Bio), Link: strings.TrimSpace(sj.Link), Email: strings.TrimSpace(sj.Email)}
 		if err := sp.Validate(); err != nil {
 			return nil, err
 		}
-		if email := strings.TrimSpace(sj.Email); email != "" {
-			id, err := find(ctx, email)
-			if domain.ErrorCode(err) == domain.CodeNotFound {
-				return nil, domain.Invalid("speakers", "No Puente account for "+email+"; leave the email empty, or ask them to sign in once first.")
-			}
-			if err != nil {
-				return nil, err
-			}
-			sp.PersonID = &id
+		if sp.Email != "" {
+			sp.Email, _ = domain.NormalizeEmail(sp.Email)
 		}
 		out = append(out, sp)
 	}
@@ -87,7 +82,7 @@ func (in occurrenceInput) apply(e domain.Event, o *domain.Occurrence, speakers [
 		if in.StartTime != nil {
 			clock = strings.TrimSpace(*in.StartTime)
 			if !hhmm.MatchString(clock) {
-				return domain.Invalid("start_time", "Give the local start time as HH:MM (24-hour), for example 16:30.")
+				return domain.Invalid("start_time", "err.start_time.format")
 			}
 		}
 		t, _ := time.Parse("15:04", clock)
@@ -95,9 +90,6 @@ func (in occurrenceInput) apply(e domain.Event, o *domain.Occurrence, speakers [
 	}
 	if in.DurationMinutes != nil {
 		o.Duration = time.Duration(*in.DurationMinutes) * time.Minute
-	}
-	if o.Duration < time.Minute || o.Duration > 24*time.Hour {
-		return domain.Invalid("duration_minutes", "The duration must be from 1 to 1440 minutes.")
 	}
 	if in.Status != nil {
 		switch *in.Status {
@@ -107,13 +99,13 @@ func (in occurrenceInput) apply(e domain.Event, o *domain.Occurrence, speakers [
 				reason = *in.Reason
 			}
 			if o.CancelReason, err = text("reason", reason, 1000, true); err != nil {
-				return domain.Invalid("reason", "Say why it is cancelled (attendees see the reason), in at most 1000 characters.")
+				return domain.Invalid("reason", "err.occurrence.reason")
 			}
 			o.Status = domain.StatusCancelled
 		case domain.StatusScheduled:
 			o.Status, o.CancelReason = domain.StatusScheduled, ""
 		default:
-			return domain.Invalid("status", "Status must be scheduled or cancelled.")
+			return domain.Invalid("status", "err.occurrence.status")
 		}
 	} else if in.Reason != nil && o.Status == domain.StatusCancelled {
 		if o.CancelReason, err = text("reason", *in.Reason, 1000, true); err != nil {
@@ -122,7 +114,7 @@ func (in occurrenceInput) apply(e domain.Event, o *domain.Occurrence, speakers [
 	}
 	if in.TrackID != nil {
 		if e.Kind != domain.KindConference {
-			return domain.Invalid("track_id", "Only conference sessions have tracks.")
+			return domain.Invalid("track_id", "err.occurrence.track_not_conference")
 		}
 		if *in.TrackID == 0 {
 			o.TrackID = nil
@@ -131,15 +123,5 @@ func (in occurrenceInput) apply(e domain.Event, o *domain.Occurrence, speakers [
 			o.TrackID = &id
 		}
 	}
-	if e.Kind == domain.KindConference {
-		if o.Origin == "session" && strings.TrimSpace(o.Title) == "" {
-			return domain.Invalid("title", "Give the session a title.")
-		}
-		day := time.Date(o.StartLocal.Year(), o.StartLocal.Month(), o.StartLocal.Day(), 0, 0, 0, 0, time.UTC)
-		if day.Before(e.StartDate) || (e.EndDate != nil && day.After(*e.EndDate)) {
-			return domain.Invalid("start_date", "A session must fall on one of the conference's days ("+
-				e.StartDate.Format(time.DateOnly)+" to "+e.EndDate.Format(time.DateOnly)+").")
-		}
-	}
-	return nil
+	return programme.ValidateOccurrence(e, *o)
 }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -102,7 +101,7 @@ func (s *Server) newEventPage(c echo.Context) error {
 func inputFromForm(c echo.Context, kind domain.EventKind) (eventInput, error) {
 	form, err := c.FormParams()
 	if err != nil {
-		return eventInput{}, domain.Invalid("", "The form could not be read.")
+		return eventInput{}, domain.Invalid("", "err.form.unreadable")
 	}
 	get := func(k string) *string { v := form.Get(k); return &v }
 	num := func(field string) (*int, error) {
@@ -112,7 +111,7 @@ func inputFromForm(c echo.Context, kind domain.EventKind) (eventInput, error) {
 		}
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return nil, domain.Invalid(field, "Must be a whole number.")
+			return nil, domain.Invalid(field, "err.number.whole")
 		}
 		return &n, nil
 	}
@@ -186,7 +185,7 @@ func (s *Server) refuseEventForm(c echo.Context, build func() (eventForm, error)
 	for _, d := range form["weekdays"] {
 		f.Weekdays[d] = true
 	}
-	f.Error, f.Field = de.Message, de.Field
+	f.Error, f.Field = s.localize(c, de), de.Field
 	return s.render(c, http.StatusBadRequest, "event_form.html", f)
 }
 
@@ -304,7 +303,7 @@ func (s *Server) updateEventFromForm(c echo.Context) error {
 		return s.refuseEventForm(c, build, err)
 	}
 	if in.Organisers == nil {
-		return s.refuseEventForm(c, build, domain.Invalid("organisers", "A series needs at least one organiser."))
+		return s.refuseEventForm(c, build, domain.Invalid("organisers", "err.organisers.none"))
 	}
 	if _, err := s.updateEvent(c.Request().Context(), e.ID, in); err != nil {
 		return s.refuseEventForm(c, build, err)
@@ -401,21 +400,21 @@ type occurrenceForm struct {
 func occurrenceFormInput(c echo.Context) (occurrenceInput, error) {
 	form, err := c.FormParams()
 	if err != nil {
-		return occurrenceInput{}, domain.Invalid("", "The form could not be read.")
+		return occurrenceInput{}, domain.Invalid("", "err.form.unreadable")
 	}
 	get := func(k string) *string { v := form.Get(k); return &v }
 	in := occurrenceInput{Title: get("title"), Abstract: get("abstract"), StartDate: get("start_date"), StartTime: get("start_time")}
 	if v := strings.TrimSpace(form.Get("duration_minutes")); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return in, domain.Invalid("duration_minutes", "Must be a whole number of minutes.")
+			return in, domain.Invalid("duration_minutes", "err.number.minutes")
 		}
 		in.DurationMinutes = &n
 	}
 	if v := form.Get("track_id"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return in, domain.Invalid("track_id", "Choose a track from the list.")
+			return in, domain.Invalid("track_id", "err.track.choose")
 		}
 		in.TrackID = &n
 	}
@@ -454,7 +453,7 @@ func (s *Server) occurrenceFormFor(c echo.Context, l store.Listed) (occurrenceFo
 		f.Original = o.OriginalStart.Format("2006-01-02 15:04")
 	}
 	for _, sp := range o.Speakers {
-		f.Speakers = append(f.Speakers, speakerJSON{Name: sp.Name, Affiliation: sp.Affiliation, Bio: sp.Bio, Link: sp.Link})
+		f.Speakers = append(f.Speakers, speakerJSON{Name: sp.Name, Affiliation: sp.Affiliation, Bio: sp.Bio, Link: sp.Link, Email: sp.Email})
 	}
 	for len(f.Speakers) < len(o.Speakers)+2 {
 		f.Speakers = append(f.Speakers, speakerJSON{})
@@ -502,7 +501,7 @@ func (s *Server) refuseOccurrenceForm(c echo.Context, build func() (occurrenceFo
 			f.Speakers = append(f.Speakers, speakerFromForm(form, i))
 		}
 	}
-	f.Error, f.Field = de.Message, de.Field
+	f.Error, f.Field = s.localize(c, de), de.Field
 	return s.render(c, http.StatusBadRequest, "occurrence_form.html", f)
 }
 
@@ -611,7 +610,7 @@ func parseQuestions(text string) ([]domain.Question, error) {
 			q.Options = strings.Split(parts[2], ";")
 		}
 		if len(parts) > 3 {
-			return nil, domain.Invalid("questions", fmt.Sprintf("Line %d has too many \"|\": write Label | kind | Option; Option.", i+1))
+			return nil, domain.Invalid("questions", "err.questions.line_format", "N", i+1)
 		}
 		qs = append(qs, q)
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -19,7 +20,7 @@ func (s *Server) home(c echo.Context) error {
 func (s *Server) switchLanguage(c echo.Context) error {
 	code := c.Param("code")
 	if !s.catalog.Supported(code) {
-		return domain.Invalid("lang", "Puente speaks English (en) and Spanish (es).")
+		return domain.Invalid("lang", "err.lang.unsupported", "Languages", strings.Join(s.catalog.Languages(), ", "))
 	}
 	if p := personOf(c); p != nil && p.Profile.Language != code {
 		if err := s.o.Store.SetLanguage(c.Request().Context(), p.ID, code); err != nil {

@@ -111,7 +111,7 @@ func (s *Server) saveProfile(c echo.Context) error {
 	}
 	_, err := s.o.Store.UpdateProfile(c.Request().Context(), personOf(c).ID, prof)
 	if de, ok := domain.AsError(err); ok && de.Code == domain.CodeInvalid {
-		return s.renderProfile(c, http.StatusBadRequest, prof, de.Message, "", "")
+		return s.renderProfile(c, http.StatusBadRequest, prof, s.localize(c, de), "", "")
 	}
 	if err != nil {
 		return err
@@ -129,7 +129,7 @@ func (s *Server) createToken(c echo.Context) error {
 	token, hash := domain.NewSecret(domain.PrefixAPIToken)
 	_, err := s.o.Store.CreateAPIToken(c.Request().Context(), p.ID, c.FormValue("name"), hash)
 	if de, ok := domain.AsError(err); ok && de.Code == domain.CodeInvalid {
-		return s.renderProfile(c, http.StatusBadRequest, p.Profile, "", de.Message, "")
+		return s.renderProfile(c, http.StatusBadRequest, p.Profile, "", s.localize(c, de), "")
 	}
 	if err != nil {
 		return err
@@ -141,7 +141,7 @@ func (s *Server) createToken(c echo.Context) error {
 func (s *Server) revokeToken(c echo.Context) error {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil {
-		return domain.Invalid("id", "Unknown token.")
+		return domain.Invalid("id", "err.token.unknown_id")
 	}
 	if err := s.o.Store.RevokeAPIToken(c.Request().Context(), personOf(c).ID, id); err != nil {
 		return err

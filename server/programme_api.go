@@ -152,7 +152,7 @@ func canCreateEvents(c echo.Context) error {
 		return errSignIn
 	}
 	if !p.IsOrganiser && !p.IsAdmin {
-		return &domain.Error{Code: domain.CodeForbidden, Message: "Only organisers can create series and conferences; ask a site admin for the organiser role."}
+		return domain.New(domain.CodeForbidden, "err.event.organisers_only")
 	}
 	return nil
 }
@@ -171,7 +171,7 @@ func (s *Server) canManage(c echo.Context, e domain.Event) error {
 			return nil
 		}
 	}
-	return &domain.Error{Code: domain.CodeForbidden, Message: "Only the organisers of \"" + e.Title + "\" and site admins can change it."}
+	return domain.New(domain.CodeForbidden, "err.event.not_organiser", "Title", domain.Clip(e.Title))
 }
 
 func (s *Server) managesQuietly(c echo.Context, e domain.Event) bool { return s.canManage(c, e) == nil }
@@ -179,7 +179,7 @@ func (s *Server) managesQuietly(c echo.Context, e domain.Event) bool { return s.
 func pathID(c echo.Context, name string) (int64, error) {
 	id, err := strconv.ParseInt(c.Param(name), 10, 64)
 	if err != nil || id <= 0 {
-		return 0, &domain.Error{Code: domain.CodeNotFound, Message: "Not found: " + name + " must be a number."}
+		return 0, &domain.Error{Code: domain.CodeNotFound, ID: "err.not_found", Field: name}
 	}
 	return id, nil
 }
@@ -200,7 +200,7 @@ func (s *Server) eventOfKind(c echo.Context, kind domain.EventKind) (domain.Even
 		return e, err
 	}
 	if e.Kind != kind {
-		return e, &domain.Error{Code: domain.CodeNotFound, Message: "No " + string(kind) + " with that id."}
+		return e, domain.New(domain.CodeNotFound, "err.not_found")
 	}
 	return e, nil
 }
@@ -246,7 +246,7 @@ func (s *Server) apiListEvents(kind domain.EventKind) echo.HandlerFunc {
 		if c.QueryParam("mine") == "true" {
 			p := personOf(c)
 			if p == nil {
-				return &domain.Error{Code: domain.CodeUnauthenticated, Message: "Sign in to list your own events."}
+				return domain.New(domain.CodeUnauthenticated, "err.event.mine_sign_in")
 			}
 			f.OrganiserID = p.ID
 		}
@@ -266,12 +266,12 @@ func pageParams(c echo.Context) (limit, offset int, err error) {
 	limit = 50
 	if v := c.QueryParam("limit"); v != "" {
 		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 200 {
-			return 0, 0, domain.Invalid("limit", "limit must be a number from 1 to 200.")
+			return 0, 0, domain.Invalid("limit", "err.page.limit")
 		}
 	}
 	if v := c.QueryParam("offset"); v != "" {
 		if offset, err = strconv.Atoi(v); err != nil || offset < 0 {
-			return 0, 0, domain.Invalid("offset", "offset must be a number, 0 or more.")
+			return 0, 0, domain.Invalid("offset", "err.page.offset")
 		}
 	}
 	return limit, offset, nil
@@ -287,16 +287,16 @@ func (s *Server) apiCreateEvent(kind domain.EventKind) echo.HandlerFunc {
 			return err
 		}
 		if in.Title == nil {
-			return domain.Invalid("title", "Give a title.")
+			return domain.Invalid("title", "err.text.empty")
 		}
 		if in.Timezone == nil {
-			return domain.Invalid("timezone", "This field is required.")
+			return domain.Invalid("timezone", "err.field.required")
 		}
 		if in.StartDate == nil {
-			return domain.Invalid("start_date", "This field is required (YYYY-MM-DD).")
+			return domain.Invalid("start_date", "err.start_date.required")
 		}
 		if kind == domain.KindSeries && in.StartTime == nil {
-			return domain.Invalid("start_time", "This field is required (local time, HH:MM).")
+			return domain.Invalid("start_time", "err.start_time.required")
 		}
 		e, err := s.createEvent(c.Request().Context(), kind, in, personOf(c).ID)
 		if err != nil {
@@ -435,10 +435,10 @@ func parseRange(c echo.Context, now time.Time, loc *time.Location, defaultDays i
 		to = time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, loc).AddDate(0, 0, 1)
 	}
 	if !to.After(from) {
-		return from, to, domain.Invalid("to", "to must not be before from.")
+		return from, to, domain.Invalid("to", "err.range.order")
 	}
 	if to.Sub(from) > 3*366*24*time.Hour {
-		return from, to, domain.Invalid("to", "Ask for at most three years at a time.")
+		return from, to, domain.Invalid("to", "err.range.too_long")
 	}
 	return from, to, nil
 }
@@ -483,10 +483,10 @@ func (s *Server) apiAddOccurrence(kind domain.EventKind) echo.HandlerFunc {
 			return err
 		}
 		if in.StartDate == nil {
-			return domain.Invalid("start_date", "This field is required (YYYY-MM-DD).")
+			return domain.Invalid("start_date", "err.start_date.required")
 		}
 		if in.StartTime == nil {
-			return domain.Invalid("start_time", "This field is required (local time, HH:MM).")
+			return domain.Invalid("start_time", "err.start_time.required")
 		}
 		l, err := s.addOccurrence(c.Request().Context(), e, in)
 		if err != nil {
@@ -504,7 +504,7 @@ func (s *Server) addOccurrence(ctx context.Context, e domain.Event, in occurrenc
 	var speakers []domain.Speaker
 	if in.Speakers != nil {
 		var err error
-		if speakers, err = in.speakers(ctx, s.o.Store.PersonIDByEmail); err != nil {
+		if speakers, err = in.speakers(); err != nil {
 			return store.Listed{}, err
 		}
 	}
@@ -515,9 +515,14 @@ func (s *Server) addOccurrence(ctx context.Context, e domain.Event, in occurrenc
 		return store.Listed{}, err
 	}
 	if o.Status == domain.StatusCancelled {
-		return store.Listed{}, domain.Invalid("status", "A new occurrence cannot start out cancelled.")
+		return store.Listed{}, domain.Invalid("status", "err.occurrence.new_cancelled")
 	}
-	return s.o.Store.AddOccurrence(ctx, e.ID, o)
+	notify, out := s.notifier(ctx, 0, "")
+	l, err := s.o.Store.AddOccurrence(ctx, e.ID, o, notify)
+	if err == nil {
+		s.sent(ctx, out)
+	}
+	return l, err
 }
 
 func (s *Server) checkTrack(ctx context.Context, e domain.Event, id *int64) error {
@@ -526,7 +531,7 @@ func (s *Server) checkTrack(ctx context.Context, e domain.Event, id *int64) erro
 	}
 	t, err := s.o.Store.TrackByID(ctx, *id)
 	if err != nil || t.EventID != e.ID {
-		return domain.Invalid("track_id", "No such track in this conference.")
+		return domain.Invalid("track_id", "err.track.unknown")
 	}
 	return nil
 }
@@ -570,7 +575,7 @@ func (s *Server) updateOccurrence(ctx context.Context, l store.Listed, in occurr
 	var speakers []domain.Speaker
 	if in.Speakers != nil {
 		var err error
-		if speakers, err = in.speakers(ctx, s.o.Store.PersonIDByEmail); err != nil {
+		if speakers, err = in.speakers(); err != nil {
 			return l, err
 		}
 	}
@@ -709,7 +714,8 @@ func (s *Server) apiRecurrencePreview(c echo.Context) error {
 	other := q.Get("other_timezone")
 	if other != "" {
 		if err := domain.ValidTimeZone(other); err != nil {
-			return domain.Invalid("other_timezone", err.(*domain.Error).Message)
+			de, _ := domain.AsError(err)
+			return de.WithField("other_timezone")
 		}
 	}
 	items, err := programme.Preview(store.RuleOf(e), other, s.o.Now(), 8, localizerOf(c))
@@ -746,7 +752,7 @@ func patternFromForm(q url.Values, startDate, startTime, zone string) (string, e
 		}
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return 0, domain.Invalid(field, "Must be a whole number.")
+			return 0, domain.Invalid(field, "err.number.whole")
 		}
 		return n, nil
 	}
@@ -762,13 +768,13 @@ func patternFromForm(q url.Values, startDate, startTime, zone string) (string, e
 	}
 	wd, err := atoi("weekday", q.Get("weekday"), 0)
 	if err != nil || wd < 0 || wd > 6 {
-		return "", domain.Invalid("weekday", "Choose a weekday.")
+		return "", domain.Invalid("weekday", "err.pattern.weekday")
 	}
 	p.Weekday = time.Weekday(wd)
 	for _, v := range q["weekdays"] {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n > 6 {
-			return "", domain.Invalid("weekdays", "Choose weekdays from the list.")
+			return "", domain.Invalid("weekdays", "err.pattern.weekdays")
 		}
 		p.Weekdays = append(p.Weekdays, time.Weekday(n))
 	}
@@ -782,7 +788,7 @@ func patternFromForm(q url.Values, startDate, startTime, zone string) (string, e
 		return "", err
 	}
 	if !hhmm.MatchString(startTime) {
-		return "", domain.Invalid("start_time", "Give the local start time as HH:MM (24-hour), for example 15:00.")
+		return "", domain.Invalid("start_time", "err.start_time.format")
 	}
 	t, _ := time.Parse("15:04", startTime)
 	wall := time.Date(start.Year(), start.Month(), start.Day(), t.Hour(), t.Minute(), 0, 0, time.UTC)

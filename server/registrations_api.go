@@ -157,7 +157,7 @@ func (s *Server) registrationList(c echo.Context, f store.RegistrationFilter) er
 		case store.RegConfirmed, store.RegHeld, store.RegWaitlisted, store.RegPending, store.RegDeclined, store.RegCancelled:
 			f.Status = st
 		default:
-			return domain.Invalid("status", "status must be confirmed, held, waitlisted, pending, declined or cancelled.")
+			return domain.Invalid("status", "err.registration.status")
 		}
 	}
 	regs, err := s.o.Store.Registrations(c.Request().Context(), f)

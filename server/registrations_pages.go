@@ -67,7 +67,7 @@ func (s *Server) newLinksFromPage(c echo.Context) error {
 		return err
 	}
 	if len(regs) == 0 {
-		return &domain.Error{Code: domain.CodeNotFound, Message: localizerOf(c).T("registration.not_registered")}
+		return domain.New(domain.CodeNotFound, "err.registration.not_registered")
 	}
 	notify, out := s.requestNotifier(c)
 	if _, err := s.o.Store.RenewRegistrationLinks(ctx, regs[0].ID, personOf(c).ID, notify); err != nil {
@@ -238,7 +238,7 @@ func (s *Server) actFromPage(c echo.Context) error {
 	if c.Param("action") == "move" {
 		to, err := strconv.ParseInt(c.FormValue("occurrence_id"), 10, 64)
 		if err != nil {
-			return domain.Invalid("occurrence_id", "Choose a session.")
+			return domain.Invalid("occurrence_id", "err.move.choose")
 		}
 		if _, err := s.o.Store.MoveRegistration(c.Request().Context(), r.ID, to, notify); err != nil {
 			return err
@@ -293,7 +293,7 @@ func (s *Server) registerByEmail(c echo.Context) error {
 		return err
 	}
 	if !s.limiter.Allow(c.RealIP()) {
-		return &domain.Error{Code: domain.CodeRateLimited, Field: "email", Message: localizerOf(c).T("error.message.rate_limited")}
+		return &domain.Error{Code: domain.CodeRateLimited, Field: "email", ID: "error.message.rate_limited"}
 	}
 	ctx := c.Request().Context()
 	p, created, err := s.o.Store.EnsurePerson(ctx, addr)

@@ -58,7 +58,7 @@ type Store interface {
 	OccurrenceStamp(ctx context.Context, f store.OccurrenceFilter) (string, time.Time, error)
 	OccurrenceByID(ctx context.Context, id int64) (store.Listed, error)
 	UpdateOccurrence(ctx context.Context, id int64, mutate func(e domain.Event, o *domain.Occurrence) error, notify store.Notify) (store.Listed, error)
-	AddOccurrence(ctx context.Context, eventID int64, o domain.Occurrence) (store.Listed, error)
+	AddOccurrence(ctx context.Context, eventID int64, o domain.Occurrence, notify store.Notify) (store.Listed, error)
 	DeleteOccurrence(ctx context.Context, id int64, notify store.Notify) (cancelled bool, err error)
 	PersonIDByEmail(ctx context.Context, email string) (int64, error)
 	CreateTrack(ctx context.Context, t domain.Track) (domain.Track, error)

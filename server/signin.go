@@ -38,7 +38,7 @@ func (s *Server) requestSignIn(c echo.Context) error {
 	email, next := c.FormValue("email"), localPath(c.FormValue("next"))
 	addr, err := s.sendSignInLink(c, email, next)
 	if de, ok := domain.AsError(err); ok && (de.Code == domain.CodeInvalid || de.Code == domain.CodeRateLimited) {
-		return s.render(c, statusOf[de.Code], "signin.html", signInPage{Email: email, Next: next, Error: de.Message})
+		return s.render(c, statusOf[de.Code], "signin.html", signInPage{Email: email, Next: next, Error: s.localize(c, de)})
 	}
 	if err != nil {
 		return err
@@ -54,8 +54,7 @@ func (s *Server) sendSignInLink(c echo.Context, email, next string) (string, err
 		return "", err
 	}
 	if !s.limiter.Allow(c.RealIP()) {
-		return "", &domain.Error{Code: domain.CodeRateLimited, Field: "email",
-			Message: localizerOf(c).T("error.message.rate_limited")}
+		return "", &domain.Error{Code: domain.CodeRateLimited, Field: "email", ID: "error.message.rate_limited"}
 	}
 	token, hash := domain.NewSecret(domain.PrefixSignIn)
 	link := s.absURL("/sign-in/link", url.Values{"token": {token}})

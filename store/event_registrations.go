@@ -30,11 +30,11 @@ func (s *Store) registerInTx(ctx context.Context, tx pgx.Tx, occID, personID int
 	ends, capacity, mode := lo.Ends, lo.Capacity, lo.Mode
 	switch {
 	case lo.Status == domain.StatusCancelled:
-		return Registration{}, false, &domain.Error{Code: domain.CodeConflict, Message: "This session is cancelled; registration is closed."}
+		return Registration{}, false, domain.New(domain.CodeConflict, "err.registration.session_cancelled")
 	case !ends.After(s.now()):
-		return Registration{}, false, &domain.Error{Code: domain.CodeExpired, Message: "This session is over; registration is closed."}
+		return Registration{}, false, domain.New(domain.CodeExpired, "err.registration.session_over")
 	case mode == domain.RegistrationClosed:
-		return Registration{}, false, &domain.Error{Code: domain.CodeConflict, Message: "Registration for this series is closed."}
+		return Registration{}, false, domain.New(domain.CodeConflict, "err.registration.closed")
 	}
 	var id int64
 	var current string
@@ -137,7 +137,7 @@ func (s *Store) RegisterForEvent(ctx context.Context, eventID, personID int64, d
 			return err
 		}
 		if e.Registration == domain.RegistrationClosed {
-			return &domain.Error{Code: domain.CodeConflict, Message: "Registration for this series is closed."}
+			return domain.New(domain.CodeConflict, "err.registration.closed")
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO event_registrations (event_id, person_id, status, created_at, updated_at)
 			VALUES ($1, $2, 'active', $3, $3) ON CONFLICT (event_id, person_id) DO UPDATE SET status = 'active', updated_at = $3
@@ -156,7 +156,7 @@ func (s *Store) RegisterForEvent(ctx context.Context, eventID, personID int64, d
 			return fmt.Errorf("sessions: %w", err)
 		}
 		if len(ids) == 0 {
-			return &domain.Error{Code: domain.CodeExpired, Message: "There are no upcoming sessions to register for."}
+			return domain.New(domain.CodeExpired, "err.registration.no_upcoming")
 		}
 		// All sessions are locked at once, in the one order every transaction uses.
 		if _, err := lockOccurrences(ctx, tx, ids...); err != nil {
@@ -197,7 +197,7 @@ func (s *Store) CancelEventRegistration(ctx context.Context, eventID, personID i
 			return fmt.Errorf("cancel event registration: %w", err)
 		}
 		if tag.RowsAffected() == 0 {
-			return &domain.Error{Code: domain.CodeNotFound, Message: "You are not registered for this as a whole."}
+			return domain.New(domain.CodeNotFound, "err.registration.not_registered_whole")
 		}
 		rows, err := tx.Query(ctx, `SELECT o.id FROM occurrences o JOIN registrations r ON r.occurrence_id = o.id
 			WHERE o.event_id = $1 AND r.person_id = $2 AND r.status IN ('confirmed', 'held', 'waitlisted', 'pending') AND o.ends_at > $3

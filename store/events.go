@@ -141,7 +141,7 @@ func freeSlug(ctx context.Context, tx pgx.Tx, slug string, except int64) (string
 		}
 		candidate = slug + "-" + strconv.Itoa(n)
 	}
-	return "", domain.Invalid("slug", "That address is taken; choose another slug.")
+	return "", domain.Invalid("slug", "err.slug.taken")
 }
 
 // eventInTx reads an event, locked for update if lock (which needs a transaction).
@@ -195,8 +195,14 @@ func (s *Store) UpdateEvent(ctx context.Context, id int64, organisers []string, 
 			return err
 		}
 		before := e
+		zone := e.TimeZone
 		if err := mutate(&e); err != nil {
 			return err
+		}
+		if e.TimeZone != zone {
+			if err := s.checkOwnTimesInZone(ctx, tx, e); err != nil {
+				return err
+			}
 		}
 		if organisers != nil {
 			if err := setOrganisers(ctx, tx, id, organisers); err != nil {
@@ -314,7 +320,7 @@ func refuseCancelled(ctx context.Context, tx pgx.Tx, id int64) error {
 		return fmt.Errorf("read event: %w", err)
 	}
 	if cancelled {
-		return &domain.Error{Code: domain.CodeConflict, Message: "This series or conference was cancelled; it can no longer be changed."}
+		return domain.New(domain.CodeConflict, "err.event.cancelled")
 	}
 	return nil
 }
@@ -364,7 +370,7 @@ func setOrganisers(ctx context.Context, tx pgx.Tx, eventID int64, emails []strin
 		var id int64
 		err := tx.QueryRow(ctx, `SELECT id FROM people WHERE lower(email) = lower($1)`, email).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return domain.Invalid("organisers", "No account for "+email+"; they must sign in to Puente once first.")
+			return domain.Invalid("organisers", "err.organisers.no_account", "Email", domain.Clip(email))
 		}
 		if err != nil {
 			return fmt.Errorf("find organiser: %w", err)
@@ -372,7 +378,7 @@ func setOrganisers(ctx context.Context, tx pgx.Tx, eventID int64, emails []strin
 		ids = append(ids, id)
 	}
 	if len(ids) == 0 {
-		return domain.Invalid("organisers", "A series needs at least one organiser.")
+		return domain.Invalid("organisers", "err.organisers.none")
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM event_organisers WHERE event_id = $1 AND NOT (person_id = ANY($2))`, eventID, ids); err != nil {
 		return fmt.Errorf("remove organisers: %w", err)

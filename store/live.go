@@ -50,18 +50,8 @@ type LiveQuestion struct {
 
 // liveText checks and trims what someone typed: valid UTF-8 without NUL (PostgreSQL text
 // cannot hold it), not blank, at most limit characters.
-func liveText(text string, limit int, what string) (string, error) {
-	if !utf8.ValidString(text) || strings.IndexByte(text, 0) >= 0 {
-		return "", domain.Invalid("text", "The "+what+" contains characters that cannot be stored.")
-	}
-	text = strings.TrimSpace(text)
-	if text == "" {
-		return "", domain.Invalid("text", "The "+what+" is empty.")
-	}
-	if utf8.RuneCountInString(text) > limit {
-		return "", domain.Invalid("text", fmt.Sprintf("The %s is too long: at most %d characters.", what, limit))
-	}
-	return text, nil
+func liveText(text string, limit int) (string, error) {
+	return domain.Text("text", text, limit, true)
 }
 
 // snapshotName is the name shown with a message: a snapshot, cut to what a profile holds
@@ -97,7 +87,7 @@ func scanChat(row pgx.Row) (ChatMessage, error) {
 
 // AddChat stores a chat message said in an occurrence's live room.
 func (s *Store) AddChat(ctx context.Context, occID, personID int64, authorName, text string) (ChatMessage, error) {
-	text, err := liveText(text, MaxChatRunes, "message")
+	text, err := liveText(text, MaxChatRunes)
 	if err != nil {
 		return ChatMessage{}, err
 	}
@@ -142,7 +132,7 @@ func scanQuestion(row pgx.Row) (LiveQuestion, error) {
 // AskQuestion stores a question asked in an occurrence's live room; it starts open, with
 // no votes.
 func (s *Store) AskQuestion(ctx context.Context, occID, personID int64, authorName, text string) (LiveQuestion, error) {
-	text, err := liveText(text, MaxQuestionRunes, "question")
+	text, err := liveText(text, MaxQuestionRunes)
 	if err != nil {
 		return LiveQuestion{}, err
 	}
@@ -206,7 +196,7 @@ func (s *Store) SetQuestionState(ctx context.Context, occID, questionID int64, s
 	switch state {
 	case QuestionOpen, QuestionAnswered, QuestionDismissed:
 	default:
-		return LiveQuestion{}, domain.Invalid("state", "A question can be open, answered or dismissed.")
+		return LiveQuestion{}, domain.Invalid("state", "err.live.question_state")
 	}
 	q, err := scanQuestion(s.pool.QueryRow(ctx, `UPDATE live_questions SET state = $3, updated_at = $4
 		WHERE id = $1 AND occurrence_id = $2 RETURNING `+questionColumns, questionID, occID, state, s.now()))

@@ -125,7 +125,7 @@ func TestLiveTextValidation(t *testing.T) {
 		}
 		if !tc.ok {
 			de, isDomain := domain.AsError(err)
-			if !isDomain || de.Code != domain.CodeInvalid || de.Field != "text" || de.Message == "" {
+			if !isDomain || de.Code != domain.CodeInvalid || de.Field != "text" || de.ID == "" {
 				t.Errorf("question %s: want invalid text, got %v", tc.name, err)
 			}
 		}
@@ -290,7 +290,7 @@ func TestLiveRecordsGoWithTheOccurrence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	extra, err := s.AddOccurrence(ctx, l.Event.ID, domain.Occurrence{StartLocal: time.Date(2026, 3, 7, 10, 0, 0, 0, time.UTC), Duration: time.Hour})
+	extra, err := s.AddOccurrence(ctx, l.Event.ID, domain.Occurrence{StartLocal: time.Date(2026, 3, 7, 10, 0, 0, 0, time.UTC), Duration: time.Hour}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -230,7 +230,7 @@ func refreshInstants(ctx context.Context, tx pgx.Tx, eventID int64, loc *time.Lo
 func (s *Store) reanchorSessions(ctx context.Context, tx pgx.Tx, e domain.Event) error {
 	loc, err := time.LoadLocation(e.TimeZone)
 	if err != nil {
-		return domain.Invalid("timezone", "Unknown time zone.")
+		return domain.Invalid("timezone", "err.timezone.choose")
 	}
 	return refreshInstants(ctx, tx, e.ID, loc, time.Time{}, `true`)
 }
@@ -447,7 +447,7 @@ func (s *Store) speakersOf(ctx context.Context, ids []int64) (map[int64][]domain
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT occurrence_id, name, affiliation, bio, link, person_id FROM speakers
+	rows, err := s.pool.Query(ctx, `SELECT occurrence_id, `+speakerColumns+` FROM speakers sp
 		WHERE occurrence_id = ANY($1) ORDER BY occurrence_id, position`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("read speakers: %w", err)
@@ -456,7 +456,7 @@ func (s *Store) speakersOf(ctx context.Context, ids []int64) (map[int64][]domain
 	for rows.Next() {
 		var id int64
 		var sp domain.Speaker
-		if err := rows.Scan(&id, &sp.Name, &sp.Affiliation, &sp.Bio, &sp.Link, &sp.PersonID); err != nil {
+		if err := rows.Scan(&id, &sp.Name, &sp.Affiliation, &sp.Bio, &sp.Link, &sp.Email, &sp.PersonID); err != nil {
 			return nil, fmt.Errorf("read speakers: %w", err)
 		}
 		out[id] = append(out[id], sp)
@@ -464,15 +464,21 @@ func (s *Store) speakersOf(ctx context.Context, ids []int64) (map[int64][]domain
 	return out, rows.Err()
 }
 
+// speakerColumns reads a speaker (table alias sp). The account is the one saved with the
+// speaker or, for an email that had no account then, the account its owner has made since
+// (so a speaker is linked as soon as they sign in for the first time).
+const speakerColumns = `sp.name, sp.affiliation, sp.bio, sp.link, sp.email,
+	COALESCE(sp.person_id, (SELECT p.id FROM people p WHERE sp.email <> '' AND lower(p.email) = lower(sp.email)))`
+
 // speakersInTx reads one occurrence's speakers, in order, inside a transaction.
 func speakersInTx(ctx context.Context, tx pgx.Tx, occID int64) ([]domain.Speaker, error) {
-	rows, err := tx.Query(ctx, `SELECT name, affiliation, bio, link, person_id FROM speakers WHERE occurrence_id = $1 ORDER BY position`, occID)
+	rows, err := tx.Query(ctx, `SELECT `+speakerColumns+` FROM speakers sp WHERE occurrence_id = $1 ORDER BY position`, occID)
 	if err != nil {
 		return nil, fmt.Errorf("read speakers: %w", err)
 	}
 	sp, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (domain.Speaker, error) {
 		var sp domain.Speaker
-		err := r.Scan(&sp.Name, &sp.Affiliation, &sp.Bio, &sp.Link, &sp.PersonID)
+		err := r.Scan(&sp.Name, &sp.Affiliation, &sp.Bio, &sp.Link, &sp.Email, &sp.PersonID)
 		return sp, err
 	})
 	if err != nil {
@@ -529,6 +535,9 @@ func (s *Store) UpdateOccurrence(ctx context.Context, id int64, mutate func(e do
 		if err := saveOccurrence(ctx, tx, e, &o, s.now()); err != nil {
 			return err
 		}
+		if err := s.notifySpeakers(ctx, tx, notify, e, o, before.Speakers); err != nil {
+			return err
+		}
 		switch {
 		case o.Status == domain.StatusCancelled && before.Status != domain.StatusCancelled:
 			return s.notifyAll(ctx, tx, notify, "cancelled", id)
@@ -544,7 +553,7 @@ func (s *Store) UpdateOccurrence(ctx context.Context, id int64, mutate func(e do
 }
 
 // AddOccurrence adds an extra talk to a series or a session to a conference.
-func (s *Store) AddOccurrence(ctx context.Context, eventID int64, o domain.Occurrence) (Listed, error) {
+func (s *Store) AddOccurrence(ctx context.Context, eventID int64, o domain.Occurrence, notify Notify) (Listed, error) {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		e, err := eventInTx(ctx, tx, eventID, true)
 		if err != nil {
@@ -562,6 +571,9 @@ func (s *Store) AddOccurrence(ctx context.Context, eventID int64, o domain.Occur
 		if err := saveOccurrence(ctx, tx, e, &o, s.now()); err != nil {
 			return err
 		}
+		if err := s.notifySpeakers(ctx, tx, notify, e, o, nil); err != nil {
+			return err
+		}
 		return s.registerEventRegistrants(ctx, tx, eventID, o.ID)
 	})
 	if err != nil {
@@ -574,7 +586,7 @@ func (s *Store) AddOccurrence(ctx context.Context, eventID int64, o domain.Occur
 func saveOccurrence(ctx context.Context, tx pgx.Tx, e domain.Event, o *domain.Occurrence, now time.Time) error {
 	loc, err := time.LoadLocation(e.TimeZone)
 	if err != nil {
-		return domain.Invalid("timezone", "Unknown time zone.")
+		return domain.Invalid("timezone", "err.timezone.choose")
 	}
 	start, err := programme.Resolve(loc, o.StartLocal, "start_time")
 	if err != nil {
@@ -601,10 +613,50 @@ func saveOccurrence(ctx context.Context, tx pgx.Tx, e domain.Event, o *domain.Oc
 	if _, err := tx.Exec(ctx, `DELETE FROM speakers WHERE occurrence_id = $1`, o.ID); err != nil {
 		return fmt.Errorf("replace speakers: %w", err)
 	}
-	for i, sp := range o.Speakers {
-		if _, err := tx.Exec(ctx, `INSERT INTO speakers (occurrence_id, position, name, affiliation, bio, link, person_id)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, o.ID, i, sp.Name, sp.Affiliation, sp.Bio, sp.Link, sp.PersonID); err != nil {
+	for i := range o.Speakers {
+		sp := &o.Speakers[i]
+		// The account is found here, by the speaker's email; an id from a client is never used.
+		sp.PersonID = nil
+		if err := tx.QueryRow(ctx, `INSERT INTO speakers (occurrence_id, position, name, affiliation, bio, link, email, person_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT id FROM people WHERE $7 <> '' AND lower(email) = lower($7)))
+			RETURNING person_id`, o.ID, i, sp.Name, sp.Affiliation, sp.Bio, sp.Link, sp.Email).Scan(&sp.PersonID); err != nil {
 			return fmt.Errorf("save speaker: %w", err)
+		}
+	}
+	return nil
+}
+
+// notifySpeakers tells each speaker whose email is new on the occurrence (added, or changed)
+// that they speak there: through notify, as kind "speaker", with the account of that email as
+// recipient, or just the address when it has no account yet.
+func (s *Store) notifySpeakers(ctx context.Context, tx pgx.Tx, notify Notify, e domain.Event, o domain.Occurrence, before []domain.Speaker) error {
+	if notify == nil || o.Status == domain.StatusCancelled {
+		return nil
+	}
+	told := map[string]bool{}
+	for _, sp := range before {
+		told[strings.ToLower(sp.Email)] = true
+	}
+	for _, sp := range o.Speakers {
+		key := strings.ToLower(sp.Email)
+		if sp.Email == "" || told[key] {
+			continue
+		}
+		told[key] = true
+		to := domain.Person{Email: sp.Email, Profile: domain.Profile{Name: sp.Name}}
+		if sp.PersonID != nil {
+			p, err := scanPerson(tx.QueryRow(ctx, `SELECT `+personColumns+` FROM people WHERE id = $1`, *sp.PersonID))
+			if err != nil {
+				return fmt.Errorf("read speaker's account: %w", err)
+			}
+			to = p
+		}
+		r := Registration{OccurrenceID: o.ID, Email: to.Email, Recipient: to}
+		if sp.PersonID != nil {
+			r.PersonID = *sp.PersonID
+		}
+		if err := s.notifyOne(ctx, tx, notify, "speaker", e, o, r); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -639,7 +691,7 @@ func (s *Store) DeleteOccurrence(ctx context.Context, id int64, notify Notify) (
 			return s.notifyAll(ctx, tx, notify, "cancelled", id)
 		}
 		if origin == "generated" {
-			return &domain.Error{Code: domain.CodeConflict, Message: "A talk of the series' schedule cannot be deleted; cancel it instead."}
+			return domain.New(domain.CodeConflict, "err.occurrence.delete_scheduled")
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM occurrences WHERE id = $1`, id); err != nil {
 			return fmt.Errorf("delete occurrence: %w", err)

@@ -69,11 +69,11 @@ func (s *Store) ActOnRegistration(ctx context.Context, regID int64, action strin
 			}
 			return s.notifyOne(ctx, tx, notify, kind, e, o, out)
 		}
-		conflict := func(msg string) error { return &domain.Error{Code: domain.CodeConflict, Field: "action", Message: msg} }
+		conflict := func(id string) error { return &domain.Error{Code: domain.CodeConflict, Field: "action", ID: id} }
 		switch action {
 		case ActionApprove:
 			if r.Status != RegPending {
-				return conflict("Only pending registrations can be approved.")
+				return conflict("err.action.approve_pending")
 			}
 			if room {
 				return set(RegConfirmed, "approved")
@@ -81,20 +81,20 @@ func (s *Store) ActOnRegistration(ctx context.Context, regID int64, action strin
 			return set(RegWaitlisted, "waitlisted")
 		case ActionDecline:
 			if r.Status != RegPending && r.Status != RegWaitlisted {
-				return conflict("Only pending or waitlisted registrations can be declined.")
+				return conflict("err.action.decline")
 			}
 			return set(RegDeclined, "declined")
 		case ActionPromote:
 			if r.Status != RegWaitlisted && r.Status != RegPending {
-				return conflict("Only waitlisted or pending registrations can be promoted.")
+				return conflict("err.action.promote")
 			}
 			if !room {
-				return conflict("There is no free place; raise the capacity first.")
+				return conflict("err.action.no_place")
 			}
 			return set(RegConfirmed, "promoted")
 		case ActionRemove:
 			if r.Status == RegCancelled || r.Status == RegDeclined {
-				return conflict("This registration is not active.")
+				return conflict("err.action.not_active")
 			}
 			if err := set(RegCancelled, "removed_by_organiser"); err != nil {
 				return err
@@ -102,7 +102,7 @@ func (s *Store) ActOnRegistration(ctx context.Context, regID int64, action strin
 			_, err := s.promote(ctx, tx, occID, notify)
 			return err
 		default:
-			return domain.Invalid("action", "The action must be approve, decline, promote or remove.")
+			return domain.Invalid("action", "err.action.unknown")
 		}
 	})
 	return out, err
@@ -162,13 +162,13 @@ func (s *Store) MoveRegistration(ctx context.Context, regID, toOccID int64, noti
 		}
 		err = tx.QueryRow(ctx, `SELECT event_id FROM occurrences WHERE id = $1`, toOccID).Scan(&toEvent)
 		if errors.Is(err, pgx.ErrNoRows) || (err == nil && toEvent != fromEvent) {
-			return domain.Invalid("occurrence_id", "Choose another session of the same series or conference.")
+			return domain.Invalid("occurrence_id", "err.move.other_event")
 		}
 		if err != nil {
 			return fmt.Errorf("read session: %w", err)
 		}
 		if toOccID == fromOcc {
-			return domain.Invalid("occurrence_id", "That is the session they are already registered for.")
+			return domain.Invalid("occurrence_id", "err.move.same")
 		}
 		locked, err := lockOccurrences(ctx, tx, fromOcc, toOccID)
 		if err != nil {
@@ -179,7 +179,7 @@ func (s *Store) MoveRegistration(ctx context.Context, regID, toOccID int64, noti
 			return err
 		}
 		if r.Status == RegCancelled || r.Status == RegDeclined {
-			return &domain.Error{Code: domain.CodeConflict, Field: "action", Message: "This registration is not active."}
+			return &domain.Error{Code: domain.CodeConflict, Field: "action", ID: "err.action.not_active"}
 		}
 		if to := locked[toOccID]; to.Capacity > 0 && to.Mode != domain.RegistrationApproval {
 			n, err := confirmedCount(ctx, tx, toOccID)
@@ -187,8 +187,7 @@ func (s *Store) MoveRegistration(ctx context.Context, regID, toOccID int64, noti
 				return err
 			}
 			if n >= to.Capacity {
-				return &domain.Error{Code: domain.CodeConflict, Field: "occurrence_id",
-					Message: "That session is full; raise its capacity or free a place first."}
+				return domain.New(domain.CodeConflict, "err.registration.move_full").WithField("occurrence_id")
 			}
 		}
 		if _, err := tx.Exec(ctx, `UPDATE registrations SET status = 'cancelled', waitlisted_at = NULL, link_nonce = link_nonce + 1,

@@ -49,7 +49,7 @@ func (s *Store) CreatePerson(ctx context.Context, np NewPerson) (domain.Person, 
 		RETURNING `+personColumns, email, prof.Name, np.IsAdmin, np.IsOrganiser, s.now()))
 	if isUniqueViolation(err) {
 		return domain.Person{}, &domain.Error{Code: domain.CodeConflict, Field: "email",
-			Message: "There is already an account for " + email + "."}
+			ID: "err.account.exists", Args: []any{"Email", domain.Clip(email)}}
 	}
 	if err != nil {
 		return domain.Person{}, fmt.Errorf("create person: %w", err)
@@ -231,8 +231,7 @@ func (s *Store) SetRoles(ctx context.Context, id int64, admin, organiser bool) (
 				return fmt.Errorf("read roles: %w", err)
 			}
 			if wasAdmin && others == 0 {
-				return &domain.Error{Code: domain.CodeConflict, Field: "admin",
-					Message: "This is the last site admin; make someone else admin first."}
+				return &domain.Error{Code: domain.CodeConflict, Field: "is_admin", ID: "err.admin.last"}
 			}
 		}
 		var err error

@@ -220,8 +220,7 @@ func (s *Store) register(ctx context.Context, occID, personID int64, d Registrat
 				return fmt.Errorf("conference registration: %w", err)
 			}
 			if !registered {
-				return &domain.Error{Code: domain.CodeConflict,
-					Message: "Register for the conference first; that gives you all its sessions."}
+				return domain.New(domain.CodeConflict, "err.registration.conference_first")
 			}
 		}
 		res.Registration, res.Created, err = s.registerInTx(ctx, tx, occID, personID, d, unconfirmed, notify)
@@ -266,7 +265,7 @@ func (s *Store) ConfirmRegistration(ctx context.Context, regID int64, notify Not
 		}
 		switch {
 		case status == RegCancelled || status == RegDeclined || (by != nil && !s.now().Before(*by)):
-			return &domain.Error{Code: domain.CodeExpired, Message: "This confirmation link has expired; register again."}
+			return domain.New(domain.CodeExpired, "err.registration.confirm_expired")
 		case by == nil: // confirmed already
 			r, err = s.registrationInTx(ctx, tx, regID)
 			return err
@@ -347,7 +346,7 @@ func (s *Store) CancelRegistration(ctx context.Context, occID, personID int64, n
 			WHERE occurrence_id = $1 AND person_id = $2 AND status IN ('confirmed', 'held', 'waitlisted', 'pending') RETURNING id`,
 			occID, personID, s.now()).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return &domain.Error{Code: domain.CodeNotFound, Message: "You are not registered for this session."}
+			return domain.New(domain.CodeNotFound, "err.registration.not_registered")
 		}
 		if err != nil {
 			return fmt.Errorf("cancel registration: %w", err)
@@ -456,7 +455,7 @@ func (s *Store) RegistrationOf(ctx context.Context, occID, personID int64) (Regi
 	q, args := s.registrationQuery(` WHERE r.occurrence_id = $1 AND r.person_id = $2`, occID, personID)
 	r, err := scanRegistration(s.pool.QueryRow(ctx, q, args...))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return r, &domain.Error{Code: domain.CodeNotFound, Message: "You are not registered for this session."}
+		return r, domain.New(domain.CodeNotFound, "err.registration.not_registered")
 	}
 	if err != nil {
 		return r, fmt.Errorf("read registration: %w", err)
@@ -512,7 +511,7 @@ func (s *Store) RenewRegistrationLinks(ctx context.Context, regID, personID int6
 			return fmt.Errorf("renew links: %w", err)
 		}
 		if tag.RowsAffected() == 0 {
-			return &domain.Error{Code: domain.CodeConflict, Message: "This registration is not active."}
+			return domain.New(domain.CodeConflict, "err.registration.not_active")
 		}
 		if r, err = s.registrationInTx(ctx, tx, regID); err != nil {
 			return err

@@ -32,7 +32,7 @@ func (s *Store) PersonBySession(ctx context.Context, tokenHash []byte) (domain.P
 		JOIN (SELECT person_id, last_seen_at FROM sessions WHERE token_hash = $1 AND expires_at > $2) s
 		ON s.person_id = people.id`, tokenHash, now), &lastSeen)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return domain.Person{}, &domain.Error{Code: domain.CodeUnauthenticated, Message: "Your session has ended; please sign in again."}
+		return domain.Person{}, domain.New(domain.CodeUnauthenticated, "err.session.ended")
 	}
 	if err != nil {
 		return domain.Person{}, fmt.Errorf("read session: %w", err)

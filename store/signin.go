@@ -50,7 +50,7 @@ func (s *Store) RequestSignIn(ctx context.Context, r SignInRequest) error {
 		}
 		if r.MaxPerHour > 0 && recent >= r.MaxPerHour {
 			return &domain.Error{Code: domain.CodeRateLimited, Field: "email",
-				Message: "Too many sign-in links were requested for this address. Please wait an hour, or use the newest link you received."}
+				ID: "err.signin.too_many"}
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO sign_in_links (token_hash, email, next_path, created_at, expires_at)
 			VALUES ($1, $2, $3, $4, $5)`, r.TokenHash, r.Email, r.NextPath, s.now(), r.ExpiresAt); err != nil {
@@ -72,11 +72,11 @@ type SignInLink struct {
 
 var (
 	errLinkUnknown = &domain.Error{Code: domain.CodeExpired, Field: "token",
-		Message: "This sign-in link is not valid. Links work once and for 15 minutes; ask for a new one."}
+		ID: "err.signin.link_unknown"}
 	errLinkUsed = &domain.Error{Code: domain.CodeExpired, Field: "token",
-		Message: "This sign-in link has already been used. Ask for a new one."}
+		ID: "err.signin.link_used"}
 	errLinkExpired = &domain.Error{Code: domain.CodeExpired, Field: "token",
-		Message: "This sign-in link has expired (links last 15 minutes). Ask for a new one."}
+		ID: "err.signin.link_expired"}
 )
 
 func (s *Store) checkLink(used *time.Time, expires time.Time) error {

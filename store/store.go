@@ -92,5 +92,5 @@ func isUniqueViolation(err error) bool {
 
 // notFound wraps domain.ErrNotFound with what was not found.
 func notFound(what string) error {
-	return &domain.Error{Code: domain.CodeNotFound, Message: what + " not found", Err: pgx.ErrNoRows}
+	return &domain.Error{Code: domain.CodeNotFound, ID: "err.not_found", Err: fmt.Errorf("%s: %w", what, pgx.ErrNoRows)}
 }

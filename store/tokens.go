@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -25,15 +23,12 @@ type APIToken struct {
 
 // CreateAPIToken records a new token under its hash.
 func (s *Store) CreateAPIToken(ctx context.Context, personID int64, name string, tokenHash []byte) (APIToken, error) {
-	name = strings.TrimSpace(name)
-	if name == "" {
-		return APIToken{}, domain.Invalid("name", "Give the token a name, so you can recognise it later.")
-	}
-	if !utf8.ValidString(name) || utf8.RuneCountInString(name) > domain.MaxTokenNameLen {
-		return APIToken{}, domain.Invalid("name", "The token name is too long (100 characters at most).")
+	name, err := domain.NormalizeTokenName(name)
+	if err != nil {
+		return APIToken{}, err
 	}
 	t := APIToken{PersonID: personID, Name: name}
-	err := s.pool.QueryRow(ctx, `INSERT INTO api_tokens (person_id, name, token_hash, created_at)
+	err = s.pool.QueryRow(ctx, `INSERT INTO api_tokens (person_id, name, token_hash, created_at)
 		VALUES ($1, $2, $3, $4) RETURNING id, created_at`, personID, name, tokenHash, s.now()).Scan(&t.ID, &t.CreatedAt)
 	if err != nil {
 		return APIToken{}, fmt.Errorf("create api token: %w", err)
@@ -110,8 +105,7 @@ func (s *Store) PersonByAPIToken(ctx context.Context, tokenHash []byte) (domain.
 		JOIN (SELECT id AS token_id, person_id, last_used_at FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL) t
 		ON t.person_id = people.id`, tokenHash), &tokenID, &lastUsed)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return domain.Person{}, &domain.Error{Code: domain.CodeUnauthenticated,
-			Message: "The API token is unknown or has been revoked."}
+		return domain.Person{}, domain.New(domain.CodeUnauthenticated, "err.token.unknown")
 	}
 	if err != nil {
 		return domain.Person{}, fmt.Errorf("read api token: %w", err)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -13,14 +11,7 @@ import (
 )
 
 func validTrack(t domain.Track) (domain.Track, error) {
-	t.Name, t.Room = strings.TrimSpace(t.Name), strings.TrimSpace(t.Room)
-	if t.Name == "" {
-		return t, domain.Invalid("name", "Give the track a name (for example: Materials, or Room A).")
-	}
-	if utf8.RuneCountInString(t.Name) > 100 || utf8.RuneCountInString(t.Room) > 100 {
-		return t, domain.Invalid("name", "Track names and rooms can have at most 100 characters.")
-	}
-	return t, nil
+	return t.Normalize()
 }
 
 // CreateTrack adds a track (a parallel room) to a conference.
@@ -35,7 +26,7 @@ func (s *Store) CreateTrack(ctx context.Context, t domain.Track) (domain.Track, 
 			return err
 		}
 		if e.Kind != domain.KindConference {
-			return domain.Invalid("event_id", "Only conferences have tracks.")
+			return domain.Invalid("event_id", "err.track.not_conference")
 		}
 		return tx.QueryRow(ctx, `INSERT INTO tracks (event_id, name, room, position)
 			VALUES ($1, $2, $3, (SELECT coalesce(max(position), 0) + 1 FROM tracks WHERE event_id = $1)) RETURNING id, position`,
