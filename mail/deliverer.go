@@ -16,7 +16,11 @@ const (
 	DefaultBatch       = 10
 	DefaultLease       = 5 * time.Minute
 	DefaultSendTimeout = time.Minute
+	DefaultRetention   = 30 * 24 * time.Hour
 )
+
+// retentionEvery is how often Run blanks the bodies of old finished messages.
+const retentionEvery = time.Hour
 
 // bookkeepingTimeout bounds MarkSent/MarkFailed, which run on a context that
 // is detached from cancellation (see deliverOne).
@@ -29,8 +33,17 @@ const maxReasonLen = 1000
 // DelivererOptions configures a Deliverer. Outbox and Sender are required;
 // zero values of the other fields select the defaults above.
 type DelivererOptions struct {
-	Outbox      Outbox
-	Sender      Sender
+	Outbox Outbox
+	Sender Sender
+	// Renderer makes the emails of typed rows; without one such a row fails
+	// (and is retried) as a send would.
+	Renderer Renderer
+	// Retention: the bodies (with their personal links) of messages sent or
+	// given up on are blanked this long after; default 30 days, negative never.
+	Retention time.Duration
+	// Local: a development mailbox (LocalSender): sensitive bodies are kept
+	// after "delivery", since the local mailbox page is where they are read.
+	Local       bool
 	Logger      *slog.Logger     // default slog.Default()
 	Poll        time.Duration    // how often Run looks for due messages; default 5s
 	MaxAttempts int              // attempts before giving up on temporary errors; default 8
@@ -48,6 +61,10 @@ type DelivererOptions struct {
 type Deliverer struct {
 	outbox      Outbox
 	sender      Sender
+	renderer    Renderer
+	retention   time.Duration
+	local       bool
+	lastTidy    time.Time
 	log         *slog.Logger
 	poll        time.Duration
 	maxAttempts int
@@ -68,6 +85,9 @@ func NewDeliverer(o DelivererOptions) *Deliverer {
 	d := &Deliverer{
 		outbox:      o.Outbox,
 		sender:      o.Sender,
+		renderer:    o.Renderer,
+		retention:   o.Retention,
+		local:       o.Local,
 		log:         o.Logger,
 		poll:        o.Poll,
 		maxAttempts: o.MaxAttempts,
@@ -97,6 +117,9 @@ func NewDeliverer(o DelivererOptions) *Deliverer {
 	}
 	if d.lease <= 0 {
 		d.lease = DefaultLease
+	}
+	if d.retention == 0 {
+		d.retention = DefaultRetention
 	}
 	if d.sendTimeout <= 0 {
 		d.sendTimeout = DefaultSendTimeout
@@ -131,6 +154,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		case <-d.wake:
 		}
 		d.drain(ctx)
+		d.tidy(ctx)
 		timer.Reset(d.poll)
 	}
 }
@@ -148,6 +172,38 @@ func (d *Deliverer) drain(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// tidy blanks the bodies of messages finished longer ago than the retention
+// period, at most once an hour.
+func (d *Deliverer) tidy(ctx context.Context) {
+	if d.retention < 0 || ctx.Err() != nil {
+		return
+	}
+	now := d.now()
+	if !d.lastTidy.IsZero() && now.Sub(d.lastTidy) < retentionEvery {
+		return
+	}
+	d.lastTidy = now
+	if _, err := d.DropOldBodies(ctx); err != nil && ctx.Err() == nil {
+		d.log.WarnContext(ctx, "blanking old email bodies failed", "error", err)
+	}
+}
+
+// DropOldBodies blanks the bodies of messages sent or given up on longer ago
+// than the retention period (Run does it hourly) and says how many.
+func (d *Deliverer) DropOldBodies(ctx context.Context) (int, error) {
+	if d.retention < 0 {
+		return 0, nil
+	}
+	n, err := d.outbox.DropBodies(ctx, d.now().Add(-d.retention))
+	if err != nil {
+		return 0, fmt.Errorf("blanking old email bodies: %w", err)
+	}
+	if n > 0 {
+		d.log.InfoContext(ctx, "blanked the bodies of old emails", "emails", n, "retention", d.retention)
+	}
+	return n, nil
 }
 
 // DeliverDue runs one pass: it claims up to Batch due messages and tries each
@@ -200,7 +256,12 @@ func (d *Deliverer) deliverOne(ctx context.Context, m Message) (ok bool, err err
 	log := d.log.With("id", m.ID, "kind", m.Kind, "to", m.To, "attempts", m.Attempts)
 
 	sendCtx, cancel := context.WithTimeout(ctx, d.sendTimeout)
-	sendErr := d.sender.Send(sendCtx, m)
+	// A typed row is rendered now, from the data as it is now; a rendering
+	// failure is retried or given up on like a failed send.
+	sendErr := d.render(sendCtx, &m)
+	if sendErr == nil {
+		sendErr = d.sender.Send(sendCtx, m)
+	}
 	cancel()
 
 	// Outcomes are recorded even when ctx was cancelled meanwhile: forgetting
@@ -210,7 +271,11 @@ func (d *Deliverer) deliverOne(ctx context.Context, m Message) (ok bool, err err
 	defer bcancel()
 
 	if sendErr == nil {
-		if err := d.outbox.MarkSent(bctx, m.ID); err != nil {
+		sent := m
+		if d.local {
+			sent.Sensitive = false // the local mailbox is where it is read
+		}
+		if err := d.outbox.MarkSent(bctx, sent); err != nil {
 			log.ErrorContext(ctx, "email sent but not marked as sent; it may be sent again", "error", err)
 			return true, fmt.Errorf("marking email %d sent: %w", m.ID, err)
 		}
@@ -243,6 +308,23 @@ func (d *Deliverer) deliverOne(ctx context.Context, m Message) (ok bool, err err
 		return false, fmt.Errorf("marking email %d failed: %w", m.ID, err)
 	}
 	return false, nil
+}
+
+// render fills in a typed row's email. Errors name the row's kind only: the
+// data it renders holds personal links.
+func (d *Deliverer) render(ctx context.Context, m *Message) error {
+	if m.Notice == nil {
+		return nil
+	}
+	if d.renderer == nil {
+		return fmt.Errorf("%w: a %s notice and no renderer", ErrInvalidMessage, m.Notice.Kind)
+	}
+	r, err := d.renderer.Render(ctx, *m)
+	if err != nil {
+		return fmt.Errorf("rendering a %s notice: %w", m.Notice.Kind, err)
+	}
+	*m = r
+	return nil
 }
 
 // truncate shortens s to at most n bytes, ellipsis included, without

@@ -88,7 +88,10 @@ func (o *fakeOutbox) Claim(_ context.Context, limit int, lease time.Duration) ([
 	return out, nil
 }
 
-func (o *fakeOutbox) MarkSent(_ context.Context, id int64) error {
+func (o *fakeOutbox) DropBodies(context.Context, time.Time) (int, error) { return 0, nil }
+
+func (o *fakeOutbox) MarkSent(_ context.Context, m Message) error {
+	id := m.ID
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	r := o.rows[id]

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/csv"
 	"fmt"
-	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -287,18 +286,8 @@ func (s *Server) registerByEmail(c echo.Context) error {
 	}
 	signIn := s.absURL("/sign-in/link", url.Values{"token": {token}})
 	notify, out := s.notifier(ctx, p.ID, localizerOf(c).Lang())
-	withSignIn := func(kind string, e domain.Event, o domain.Occurrence, r store.Registration) (*store.Email, error) {
-		m, err := notify(kind, e, o, r)
-		if m != nil && r.PersonID == p.ID {
-			l := s.catalog.Localizer(s.catalog.Negotiate("", p.Profile.Language, localizerOf(c).Lang()))
-			m.Text += "\n\n" + l.T("registration.sign_in_line") + "\n" + signIn
-			m.HTML = strings.Replace(m.HTML, "</body>", `<p><a href="`+template.HTMLEscapeString(signIn)+`">`+
-				template.HTMLEscapeString(l.T("registration.sign_in_line"))+`</a></p></body>`, 1)
-			m.Sensitive = true
-		}
-		return m, err
-	}
-	if _, err := s.o.Store.Register(ctx, l.Occurrence.ID, p.ID, d, withSignIn); err != nil {
+	notify.SignInURL = signIn // the confirmation carries it; the outbox row is sensitive
+	if _, err := s.o.Store.Register(ctx, l.Occurrence.ID, p.ID, d, notify); err != nil {
 		return err
 	}
 	s.sent(ctx, out)

@@ -45,14 +45,14 @@ type Store interface {
 	CreateEvent(ctx context.Context, e domain.Event, creator int64, organisers []string) (domain.Event, error)
 	EventByID(ctx context.Context, id int64) (domain.Event, error)
 	EventBySlug(ctx context.Context, slug string) (domain.Event, error)
-	UpdateEvent(ctx context.Context, id int64, organisers []string, mutate func(*domain.Event) error, notify store.Notify) (domain.Event, error)
+	UpdateEvent(ctx context.Context, id int64, organisers []string, mutate func(*domain.Event) error, notify *store.Notify) (domain.Event, error)
 	DeleteEvent(ctx context.Context, id int64) error
 	ListEvents(ctx context.Context, f store.EventFilter) ([]domain.Event, int, error)
 	OrganiserEmails(ctx context.Context, eventID int64) ([]string, error)
 	Occurrences(ctx context.Context, f store.OccurrenceFilter) ([]store.Listed, error)
 	OccurrenceStamp(ctx context.Context, f store.OccurrenceFilter) (string, time.Time, error)
 	OccurrenceByID(ctx context.Context, id int64) (store.Listed, error)
-	UpdateOccurrence(ctx context.Context, id int64, mutate func(e domain.Event, o *domain.Occurrence) error, notify store.Notify) (store.Listed, error)
+	UpdateOccurrence(ctx context.Context, id int64, mutate func(e domain.Event, o *domain.Occurrence) error, notify *store.Notify) (store.Listed, error)
 	AddOccurrence(ctx context.Context, eventID int64, o domain.Occurrence) (store.Listed, error)
 	DeleteOccurrence(ctx context.Context, id int64) error
 	PersonIDByEmail(ctx context.Context, email string) (int64, error)
@@ -62,17 +62,17 @@ type Store interface {
 	UpdateTrack(ctx context.Context, t domain.Track) (domain.Track, error)
 	DeleteTrack(ctx context.Context, id int64) error
 
-	Register(ctx context.Context, occID, personID int64, d store.RegistrationDetails, notify store.Notify) (store.RegisterResult, error)
-	CancelRegistration(ctx context.Context, occID, personID int64, notify store.Notify) (store.Registration, []store.Registration, error)
+	Register(ctx context.Context, occID, personID int64, d store.RegistrationDetails, notify *store.Notify) (store.RegisterResult, error)
+	CancelRegistration(ctx context.Context, occID, personID int64, notify *store.Notify) (store.Registration, []store.Registration, error)
 	Registrations(ctx context.Context, f store.RegistrationFilter) ([]store.Registration, error)
 	RegistrationByID(ctx context.Context, id int64) (store.Registration, error)
-	PromoteWaiting(ctx context.Context, occID int64, notify store.Notify) ([]store.Registration, error)
-	SendReminders(ctx context.Context, notify store.Notify) (int, error)
-	ActOnRegistration(ctx context.Context, regID int64, action string, notify store.Notify) (store.Registration, error)
-	MessageRegistrants(ctx context.Context, occID int64, notify store.Notify) (int, error)
-	MoveRegistration(ctx context.Context, regID, toOccID int64, notify store.Notify) (store.Registration, error)
-	RegisterForEvent(ctx context.Context, eventID, personID int64, d store.RegistrationDetails, summarize store.Summarize) (store.EventRegistrationResult, error)
-	CancelEventRegistration(ctx context.Context, eventID, personID int64, notify store.Notify) error
+	PromoteWaiting(ctx context.Context, occID int64, notify *store.Notify) ([]store.Registration, error)
+	SendReminders(ctx context.Context) (int, error)
+	ActOnRegistration(ctx context.Context, regID int64, action string, notify *store.Notify) (store.Registration, error)
+	MessageRegistrants(ctx context.Context, occID int64, notify *store.Notify) (int, error)
+	MoveRegistration(ctx context.Context, regID, toOccID int64, notify *store.Notify) (store.Registration, error)
+	RegisterForEvent(ctx context.Context, eventID, personID int64, d store.RegistrationDetails, notify *store.Notify) (store.EventRegistrationResult, error)
+	CancelEventRegistration(ctx context.Context, eventID, personID int64, notify *store.Notify) error
 	EventRegistered(ctx context.Context, eventID, personID int64) (bool, error)
 	Secret(ctx context.Context, name string) ([]byte, error)
 	FeedNonce(ctx context.Context, personID int64) (int64, error)

@@ -19,7 +19,7 @@ type EventRegistrationResult struct {
 }
 
 // registerInTx is Register's core, inside the caller's transaction.
-func (s *Store) registerInTx(ctx context.Context, tx pgx.Tx, occID, personID int64, d RegistrationDetails, notify Notify) (Registration, bool, error) {
+func (s *Store) registerInTx(ctx context.Context, tx pgx.Tx, occID, personID int64, d RegistrationDetails, notify *Notify) (Registration, bool, error) {
 	status, ends, capacity, mode, err := lockOccurrence(ctx, tx, occID)
 	if err != nil {
 		return Registration{}, false, err
@@ -73,28 +73,14 @@ func (s *Store) registerInTx(ctx context.Context, tx pgx.Tx, occID, personID int
 	if err != nil {
 		return r, false, err
 	}
-	o, e, err := occurrenceInTx(ctx, tx, occID)
-	if err != nil {
-		return r, false, err
-	}
-	return r, true, s.notifyOne(ctx, tx, notify, r.Status, e, o, r)
+	return r, true, s.notifyOne(ctx, tx, notify, noticeOfStatus(r.Status), r)
 }
-
-// SessionPlace is one session of a whole-event registration, with the session itself.
-type SessionPlace struct {
-	Registration Registration
-	Occurrence   domain.Occurrence
-}
-
-// Summarize renders the one email that sums up a whole-event registration (nil: none). It
-// runs inside the transaction and must not use the database.
-type Summarize func(e domain.Event, sessions []SessionPlace) (*Email, error)
 
 // RegisterForEvent registers a person for a whole series (every future session, and the
 // sessions added later) or a conference (all its sessions), in one transaction, with one
-// summary email rather than one per session. Sessions that are full put the person on their
+// summary notice rather than one per session. Sessions that are full put the person on their
 // waitlists; sessions that are over or cancelled are skipped.
-func (s *Store) RegisterForEvent(ctx context.Context, eventID, personID int64, d RegistrationDetails, summarize Summarize) (EventRegistrationResult, error) {
+func (s *Store) RegisterForEvent(ctx context.Context, eventID, personID int64, d RegistrationDetails, notify *Notify) (EventRegistrationResult, error) {
 	var res EventRegistrationResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		e, err := eventInTx(ctx, tx, eventID, false)
@@ -124,34 +110,25 @@ func (s *Store) RegisterForEvent(ctx context.Context, eventID, personID int64, d
 		if len(ids) == 0 {
 			return &domain.Error{Code: domain.CodeExpired, Message: "There are no upcoming sessions to register for."}
 		}
-		var places []SessionPlace
 		for _, id := range ids {
 			r, _, err := s.registerInTx(ctx, tx, id, personID, d, nil)
 			if err != nil {
 				return err
 			}
-			o, _, err := occurrenceInTx(ctx, tx, id)
-			if err != nil {
-				return err
-			}
 			res.Sessions = append(res.Sessions, r)
-			places = append(places, SessionPlace{Registration: r, Occurrence: o})
 		}
-		if summarize == nil || !res.Created {
+		if notify == nil || !res.Created {
 			return nil
 		}
-		m, err := summarize(e, places)
-		if err != nil || m == nil {
-			return err
-		}
-		return s.enqueue(ctx, tx, *m)
+		return s.enqueueNotice(ctx, tx, domain.Notice{Kind: domain.NoticeEventRegistration, PersonID: personID,
+			EventID: eventID, Payload: notify.payloadFor(personID, domain.NoticePayload{})})
 	})
 	return res, err
 }
 
 // CancelEventRegistration ends a whole-series or conference registration and every future
 // session registration it holds; freed places go to the waitlists.
-func (s *Store) CancelEventRegistration(ctx context.Context, eventID, personID int64, notify Notify) error {
+func (s *Store) CancelEventRegistration(ctx context.Context, eventID, personID int64, notify *Notify) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE event_registrations SET status = 'cancelled', updated_at = $3
 			WHERE event_id = $1 AND person_id = $2 AND status = 'active'`, eventID, personID, s.now())

@@ -179,7 +179,7 @@ func (s *Store) EventBySlug(ctx context.Context, slug string) (domain.Event, err
 // UpdateEvent changes an event atomically: mutate sees the current row (locked), may refuse
 // with an error, and the result is saved, the organisers replaced (unless organisers is
 // nil) and, for a series, its future occurrences regenerated, all in one transaction.
-func (s *Store) UpdateEvent(ctx context.Context, id int64, organisers []string, mutate func(*domain.Event) error, notify Notify) (domain.Event, error) {
+func (s *Store) UpdateEvent(ctx context.Context, id int64, organisers []string, mutate func(*domain.Event) error, notify *Notify) (domain.Event, error) {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		e, err := eventInTx(ctx, tx, id, true)
 		if err != nil {

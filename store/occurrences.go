@@ -35,7 +35,7 @@ type existingOcc struct {
 // matched first by their exact original time and then by their local date (so changing the
 // series' time moves the same talks); new ones are added; ones the rule no longer yields
 // are removed. Past occurrences are never touched.
-func (s *Store) regenerate(ctx context.Context, tx pgx.Tx, e domain.Event, notify Notify) error {
+func (s *Store) regenerate(ctx context.Context, tx pgx.Tx, e domain.Event, notify *Notify) error {
 	now := s.now()
 	rule := RuleOf(e)
 	loc, err := rule.Location()
@@ -130,7 +130,11 @@ func (s *Store) regenerate(ctx context.Context, tx pgx.Tx, e domain.Event, notif
 	if len(removed) > 0 {
 		// Registrants of removed occurrences are told, in the same transaction.
 		for _, id := range removed {
-			if err := s.notifyAll(ctx, tx, notify, "removed", id); err != nil {
+			frozen, err := removedPayload(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			if _, err := s.notifyAll(ctx, tx, notify, domain.NoticeRemoved, id, frozen); err != nil {
 				return err
 			}
 		}
@@ -150,7 +154,7 @@ func (s *Store) regenerate(ctx context.Context, tx pgx.Tx, e domain.Event, notif
 
 // keepOccurrence updates a kept row to the rule's current instance. A moved occurrence
 // keeps its own time; others follow the rule (time and duration).
-func (s *Store) keepOccurrence(ctx context.Context, tx pgx.Tx, o *existingOcc, in programme.Instance, minutes int, loc *time.Location, notify Notify) error {
+func (s *Store) keepOccurrence(ctx context.Context, tx pgx.Tx, o *existingOcc, in programme.Instance, minutes int, loc *time.Location, notify *Notify) error {
 	start, dur, startAt, endAt := in.Wall, minutes, in.Start, in.End
 	if o.moved {
 		start, dur = o.start, o.duration
@@ -165,7 +169,9 @@ func (s *Store) keepOccurrence(ctx context.Context, tx pgx.Tx, o *existingOcc, i
 		return fmt.Errorf("update occurrence: %w", err)
 	}
 	if !o.start.Equal(start) || o.duration != dur {
-		return s.notifyAll(ctx, tx, notify, "moved", o.id)
+		was := programme.ResolveLenient(loc, o.start)
+		_, err := s.notifyAll(ctx, tx, notify, domain.NoticeMoved, o.id, domain.NoticePayload{PreviousStart: &was})
+		return err
 	}
 	return nil
 }
@@ -474,7 +480,7 @@ func (s *Store) OccurrenceByID(ctx context.Context, id int64) (Listed, error) {
 // UpdateOccurrence changes one occurrence atomically: mutate sees it (locked) with its
 // event and may refuse; the new wall time is checked against the zone's gaps and overlaps;
 // speakers are replaced; the sequence (for calendars) grows.
-func (s *Store) UpdateOccurrence(ctx context.Context, id int64, mutate func(e domain.Event, o *domain.Occurrence) error, notify Notify) (Listed, error) {
+func (s *Store) UpdateOccurrence(ctx context.Context, id int64, mutate func(e domain.Event, o *domain.Occurrence) error, notify *Notify) (Listed, error) {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		o, err := scanOccurrence(tx.QueryRow(ctx, `SELECT `+occurrenceColumns+` FROM occurrences o WHERE o.id = $1 FOR UPDATE`, id))
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -499,9 +505,12 @@ func (s *Store) UpdateOccurrence(ctx context.Context, id int64, mutate func(e do
 		}
 		switch {
 		case o.Status == domain.StatusCancelled && before.Status != domain.StatusCancelled:
-			return s.notifyAll(ctx, tx, notify, "cancelled", id)
+			_, err := s.notifyAll(ctx, tx, notify, domain.NoticeCancelled, id, domain.NoticePayload{CancelReason: o.CancelReason})
+			return err
 		case o.Status == domain.StatusScheduled && (!o.StartLocal.Equal(before.StartLocal) || o.Duration != before.Duration):
-			return s.notifyAll(ctx, tx, notify, "moved", id)
+			was := before.Start
+			_, err := s.notifyAll(ctx, tx, notify, domain.NoticeMoved, id, domain.NoticePayload{PreviousStart: &was})
+			return err
 		}
 		return nil
 	})

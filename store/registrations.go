@@ -48,47 +48,78 @@ type RegistrationDetails struct {
 	Answers        domain.Answers // to the event's own questions
 }
 
-// Notify renders the email telling a registrant what happened ("confirmed", "waitlisted",
-// "pending", "promoted", "moved", "cancelled", "removed"), given the event and occurrence as
-// they are inside the transaction. The store puts it in the outbox in the same transaction,
-// so an email goes out exactly when the change commits. A nil Notify or a nil email sends
-// nothing.
-type Notify func(kind string, e domain.Event, o domain.Occurrence, r Registration) (*Email, error)
-
-// notifyAll enqueues kind for every active registration of an occurrence.
-func (s *Store) notifyAll(ctx context.Context, tx pgx.Tx, notify Notify, kind string, occID int64) error {
-	if notify == nil {
-		return nil
-	}
-	o, e, err := occurrenceInTx(ctx, tx, occID)
-	if err != nil {
-		return err
-	}
-	rows, err := tx.Query(ctx, registrationSelect+` WHERE r.occurrence_id = $1 AND r.status IN ('confirmed', 'waitlisted', 'pending')`, occID)
-	if err != nil {
-		return fmt.Errorf("registrants: %w", err)
-	}
-	regs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Registration, error) { return scanRegistration(r) })
-	if err != nil {
-		return fmt.Errorf("registrants: %w", err)
-	}
-	for _, r := range regs {
-		if err := s.notifyOne(ctx, tx, notify, kind, e, o, r); err != nil {
-			return err
-		}
-	}
-	return nil
+// Notify makes a change tell the people it concerns: each gets a typed row in the outbox
+// (domain.Notice: what happened, to whom, about what), in the change's transaction, rendered
+// only when it is delivered. A nil *Notify makes the change quiet.
+type Notify struct {
+	// By is the person making the change (0: an organiser or the system). Their own
+	// notices carry Lang, the language of the page they acted from, for when their
+	// profile names none.
+	By   int64
+	Lang string
+	// SignInURL goes into By's own registration notice (registration by email). It is a
+	// secret: that row is sensitive.
+	SignInURL string
+	// Subject and Body: an organiser's message (domain.NoticeMessage).
+	Subject, Body string
 }
 
-func (s *Store) notifyOne(ctx context.Context, tx pgx.Tx, notify Notify, kind string, e domain.Event, o domain.Occurrence, r Registration) error {
+// payloadFor is what a notice to personID freezes.
+func (n *Notify) payloadFor(personID int64, p domain.NoticePayload) domain.NoticePayload {
+	if personID != 0 && personID == n.By {
+		p.Lang, p.SignInURL = n.Lang, n.SignInURL
+	}
+	p.Subject, p.Body = n.Subject, n.Body
+	return p
+}
+
+// noticeOfStatus is the notice a new registration gets.
+func noticeOfStatus(status string) domain.NoticeKind {
+	switch status {
+	case RegWaitlisted:
+		return domain.NoticeWaitlisted
+	case RegPending:
+		return domain.NoticePending
+	}
+	return domain.NoticeConfirmed
+}
+
+// notifyAll enqueues a notice of kind for every active registration of an occurrence;
+// payload is what is frozen for all of them.
+func (s *Store) notifyAll(ctx context.Context, tx pgx.Tx, notify *Notify, kind domain.NoticeKind, occID int64, payload domain.NoticePayload) (int, error) {
+	if notify == nil {
+		return 0, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT r.id, r.person_id FROM registrations r
+		WHERE r.occurrence_id = $1 AND r.status IN ('confirmed', 'waitlisted', 'pending') ORDER BY r.id`, occID)
+	if err != nil {
+		return 0, fmt.Errorf("registrants: %w", err)
+	}
+	type reg struct{ id, person int64 }
+	regs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (reg, error) {
+		var x reg
+		err := r.Scan(&x.id, &x.person)
+		return x, err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("registrants: %w", err)
+	}
+	for _, r := range regs {
+		if err := s.enqueueNotice(ctx, tx, domain.Notice{Kind: kind, PersonID: r.person, RegistrationID: r.id,
+			OccurrenceID: occID, Payload: notify.payloadFor(r.person, payload)}); err != nil {
+			return 0, err
+		}
+	}
+	return len(regs), nil
+}
+
+// notifyOne enqueues a notice of kind about one registration.
+func (s *Store) notifyOne(ctx context.Context, tx pgx.Tx, notify *Notify, kind domain.NoticeKind, r Registration) error {
 	if notify == nil {
 		return nil
 	}
-	m, err := notify(kind, e, o, r)
-	if err != nil || m == nil {
-		return err
-	}
-	return s.enqueue(ctx, tx, *m)
+	return s.enqueueNotice(ctx, tx, domain.Notice{Kind: kind, PersonID: r.PersonID, RegistrationID: r.ID,
+		OccurrenceID: r.OccurrenceID, Payload: notify.payloadFor(r.PersonID, domain.NoticePayload{})})
 }
 
 // occurrenceInTx reads an occurrence (with speakers) and its event inside a transaction.
@@ -137,7 +168,7 @@ func confirmedCount(ctx context.Context, tx pgx.Tx, occID int64) (int, error) {
 // Register gives person a place for an occurrence: confirmed while there is room (or
 // pending approval in approval mode), else on the waitlist in arrival order. Registering
 // again returns the existing registration unchanged.
-func (s *Store) Register(ctx context.Context, occID, personID int64, d RegistrationDetails, notify Notify) (RegisterResult, error) {
+func (s *Store) Register(ctx context.Context, occID, personID int64, d RegistrationDetails, notify *Notify) (RegisterResult, error) {
 	var res RegisterResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var eventID int64
@@ -170,7 +201,7 @@ func (s *Store) Register(ctx context.Context, occID, personID int64, d Registrat
 // CancelRegistration gives up a person's place; if it was a confirmed place, the first
 // people on the waitlist are promoted in the same transaction. It returns the promoted
 // registrations (to tell them).
-func (s *Store) CancelRegistration(ctx context.Context, occID, personID int64, notify Notify) (cancelled Registration, promoted []Registration, err error) {
+func (s *Store) CancelRegistration(ctx context.Context, occID, personID int64, notify *Notify) (cancelled Registration, promoted []Registration, err error) {
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		if _, _, _, _, err := lockOccurrence(ctx, tx, occID); err != nil {
 			return err
@@ -196,7 +227,7 @@ func (s *Store) CancelRegistration(ctx context.Context, occID, personID int64, n
 
 // promote fills free places from the waitlist, first come first served. The occurrence
 // must be locked by the caller.
-func (s *Store) promote(ctx context.Context, tx pgx.Tx, occID int64, notify Notify) ([]Registration, error) {
+func (s *Store) promote(ctx context.Context, tx pgx.Tx, occID int64, notify *Notify) ([]Registration, error) {
 	var capacity int
 	if err := tx.QueryRow(ctx, `SELECT e.capacity FROM occurrences o JOIN events e ON e.id = o.event_id WHERE o.id = $1`,
 		occID).Scan(&capacity); err != nil {
@@ -224,19 +255,12 @@ func (s *Store) promote(ctx context.Context, tx pgx.Tx, occID int64, notify Noti
 		return nil, fmt.Errorf("promote: %w", err)
 	}
 	var out []Registration
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	o, e, err := occurrenceInTx(ctx, tx, occID)
-	if err != nil {
-		return nil, err
-	}
 	for _, id := range ids {
 		r, err := registrationInTx(ctx, tx, id)
 		if err != nil {
 			return nil, err
 		}
-		if err := s.notifyOne(ctx, tx, notify, "promoted", e, o, r); err != nil {
+		if err := s.notifyOne(ctx, tx, notify, domain.NoticePromoted, r); err != nil {
 			return nil, err
 		}
 		out = append(out, r)
@@ -314,7 +338,7 @@ func (s *Store) Registrations(ctx context.Context, f RegistrationFilter) ([]Regi
 
 // PromoteWaiting fills any free places of an occurrence from its waitlist (after capacity
 // was raised) and returns who was promoted.
-func (s *Store) PromoteWaiting(ctx context.Context, occID int64, notify Notify) ([]Registration, error) {
+func (s *Store) PromoteWaiting(ctx context.Context, occID int64, notify *Notify) ([]Registration, error) {
 	var out []Registration
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		if _, _, _, _, err := lockOccurrence(ctx, tx, occID); err != nil {
@@ -343,7 +367,7 @@ func (s *Store) RegistrationByID(ctx context.Context, id int64) (Registration, e
 // occurrence starts within one of its event's reminder offsets, once per offset, and only
 // for people who registered before that reminder was due (someone registering 30 minutes
 // before the start gets no "tomorrow" reminder). It returns how many it queued.
-func (s *Store) SendReminders(ctx context.Context, notify Notify) (int, error) {
+func (s *Store) SendReminders(ctx context.Context) (int, error) {
 	now := s.now()
 	rows, err := s.pool.Query(ctx, `SELECT r.id, m FROM registrations r
 		JOIN occurrences o ON o.id = r.occurrence_id JOIN events e ON e.id = o.event_id, unnest(e.reminder_minutes) m
@@ -381,12 +405,8 @@ func (s *Store) SendReminders(ctx context.Context, notify Notify) (int, error) {
 			if err != nil {
 				return err
 			}
-			o, e, err := occurrenceInTx(ctx, tx, r.OccurrenceID)
-			if err != nil {
-				return err
-			}
 			sent++
-			return s.notifyOne(ctx, tx, notify, "reminder", e, o, r)
+			return s.notifyOne(ctx, tx, &Notify{}, domain.NoticeReminder, r)
 		})
 		if err != nil {
 			return sent, err
