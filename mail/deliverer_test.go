@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/mail/smtptest"
 )
 
@@ -365,5 +367,55 @@ func TestTruncate(t *testing.T) {
 	}
 	if got := truncate("short", maxReasonLen); got != "short" {
 		t.Errorf("truncate(short) = %q", got)
+	}
+}
+
+// A typed row is rendered at delivery: what is sent, and what the outbox records as sent,
+// is the rendered email. A rendering failure is retried like a failed send; one that can
+// never succeed is given up on.
+func TestDelivererRendersNotices(t *testing.T) {
+	attempts := 0
+	render := rendererFunc(func(_ context.Context, m Message) (Message, error) {
+		attempts++
+		switch m.Notice.PersonID {
+		case 2:
+			if attempts < 3 {
+				return m, errors.New("database briefly away")
+			}
+		case 3:
+			return m, fmt.Errorf("%w: the registration is gone", ErrInvalidMessage)
+		}
+		m.To, m.Subject, m.Text = "ana@example.org", "Registered: Lithium Seminar", "You are registered."
+		return m, nil
+	})
+	f := newDelivererFixture(t, DelivererOptions{Renderer: render})
+	ok := f.outbox.add(Message{Kind: "confirmed", Notice: &domain.Notice{Kind: domain.NoticeConfirmed, PersonID: 1}})
+	f.deliverDue(t, 1, 0)
+	got := f.srv.Messages()
+	if len(got) != 1 || got[0].Subject != "Registered: Lithium Seminar" || !strings.Contains(got[0].Text, "You are registered.") {
+		t.Fatalf("sent: %+v", got)
+	}
+	if r := f.outbox.row(ok); r.status != "sent" || r.sent.Text != "You are registered." || r.sent.To != "ana@example.org" {
+		t.Fatalf("recorded: %+v", r)
+	}
+
+	attempts = 0
+	retried := f.outbox.add(Message{Kind: "moved", Notice: &domain.Notice{Kind: domain.NoticeMoved, PersonID: 2}})
+	f.deliverDue(t, 0, 1)
+	if r := f.outbox.row(retried); r.final || r.status != "pending" || !strings.Contains(r.reason, "rendering a moved notice") {
+		t.Fatalf("after a failed rendering: %+v", r)
+	}
+	f.clock.Advance(time.Hour)
+	f.deliverDue(t, 0, 1)
+	f.clock.Advance(time.Hour)
+	f.deliverDue(t, 1, 0)
+
+	gone := f.outbox.add(Message{Kind: "reminder", Notice: &domain.Notice{Kind: domain.NoticeReminder, PersonID: 3}})
+	f.deliverDue(t, 0, 1)
+	if r := f.outbox.row(gone); !r.final || r.status != "failed" {
+		t.Fatalf("a notice that can never be rendered: %+v", r)
+	}
+	if n := len(f.srv.Messages()); n != 2 {
+		t.Fatalf("emails sent: %d", n)
 	}
 }
