@@ -169,3 +169,30 @@ func TestEmailsInEachRecipientsLanguageAndZone(t *testing.T) {
 		})
 	}
 }
+
+// The words inside calendar entries come from the reader's catalogue: English for an
+// anonymous feed, Spanish with ?lang=es (a different ETag), and the page's language for the
+// one-session download.
+func TestCalendarWordsInTheReadersLanguage(t *testing.T) {
+	p := newProgEnv(t)
+	s := p.must(201, "organiser", "POST", "/api/v1/series", map[string]any{"title": "Litio", "timezone": "America/Santiago",
+		"start_date": "2026-06-04", "start_time": "12:00"})
+	occs := items(t, p.must(200, "", "GET", fmt.Sprintf("/api/v1/series/%v/occurrences?from=2026-06-01&to=2026-06-30", s["id"]), nil))
+	occ := fmt.Sprintf("/api/v1/occurrences/%v", occs[0]["id"])
+	p.must(200, "organiser", "PATCH", occ, map[string]any{"status": "cancelled", "reason": "Paro"})
+	b := p.browser("es")
+	feed := "/feeds/series/" + s["slug"].(string) + ".ics"
+	en, es := b.get(feed), b.get(feed+"?lang=es")
+	if en.status != 200 || !strings.Contains(en.body, "SUMMARY:Cancelled: Litio") || !strings.Contains(en.body, "Cancelled: Paro") {
+		t.Fatalf("the feed in English: %d\n%s", en.status, en.body)
+	}
+	if es.status != 200 || !strings.Contains(es.body, "SUMMARY:Cancelada: Litio") || !strings.Contains(es.body, "Cancelada: Paro") {
+		t.Fatalf("the feed in Spanish: %d\n%s", es.status, es.body)
+	}
+	if en.header.Get("ETag") == es.header.Get("ETag") {
+		t.Fatalf("one ETag for two languages")
+	}
+	if r := b.get(fmt.Sprintf("/occurrences/%v/calendar.ics", occs[0]["id"])); !strings.Contains(r.body, "SUMMARY:Cancelada: Litio") {
+		t.Fatalf("the download from a Spanish page: %d\n%s", r.status, r.body)
+	}
+}
