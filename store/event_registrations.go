@@ -69,11 +69,9 @@ func (s *Store) registerInTx(ctx context.Context, tx pgx.Tx, occID, personID int
 	if err != nil {
 		return Registration{}, false, fmt.Errorf("register: %w", err)
 	}
-	r, err := registrationInTx(ctx, tx, id)
-	if err != nil {
-		return r, false, err
-	}
-	return r, true, s.notifyOne(ctx, tx, notify, noticeOfStatus(r.Status), r)
+	r, err := s.readAndNotify(ctx, tx, id, notify, domain.Notice{Kind: noticeOfStatus(next), PersonID: personID,
+		RegistrationID: id, OccurrenceID: occID})
+	return r, err == nil, err
 }
 
 // RegisterForEvent registers a person for a whole series (every future session, and the

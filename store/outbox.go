@@ -33,23 +33,31 @@ func (s *Store) enqueue(ctx context.Context, tx pgx.Tx, m Email) error {
 // small insert. The email is rendered when it is delivered (package notices). The address
 // is today's, for the mailbox page; delivery uses the one current then.
 func (s *Store) enqueueNotice(ctx context.Context, tx pgx.Tx, n domain.Notice) error {
-	if !n.Kind.Valid() {
-		return fmt.Errorf("enqueue notice: unknown kind %q", n.Kind)
-	}
-	payload, err := json.Marshal(n.Payload)
+	sql, args, err := s.noticeInsert(n)
 	if err != nil {
-		return fmt.Errorf("enqueue %s notice: %w", n.Kind, err)
+		return err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO outbox (kind, notice_kind, to_address, subject, text_body, sensitive, created_at,
-		next_attempt_at, person_id, registration_id, occurrence_id, event_id, payload)
-		VALUES ($1, $1, coalesce((SELECT email FROM people WHERE id = $3), ''), '', '', $2, $4, $4, $3, $5, $6,
-		        coalesce($7, (SELECT event_id FROM occurrences WHERE id = $6)), $8)`,
-		string(n.Kind), n.Payload.SignInURL != "", n.PersonID, s.now(), nullID(n.RegistrationID), nullID(n.OccurrenceID),
-		nullID(n.EventID), payload)
-	if err != nil {
+	if _, err = tx.Exec(ctx, sql, args...); err != nil {
 		return fmt.Errorf("enqueue %s notice: %w", n.Kind, err)
 	}
 	return nil
+}
+
+// noticeInsert is the statement that writes n into the outbox (to batch it with others).
+func (s *Store) noticeInsert(n domain.Notice) (string, []any, error) {
+	if !n.Kind.Valid() {
+		return "", nil, fmt.Errorf("enqueue notice: unknown kind %q", n.Kind)
+	}
+	payload, err := json.Marshal(n.Payload)
+	if err != nil {
+		return "", nil, fmt.Errorf("enqueue %s notice: %w", n.Kind, err)
+	}
+	return `INSERT INTO outbox (kind, notice_kind, to_address, subject, text_body, sensitive, created_at,
+		next_attempt_at, person_id, registration_id, occurrence_id, event_id, payload)
+		VALUES ($1, $1, coalesce((SELECT email FROM people WHERE id = $3), ''), '', '', $2, $4, $4, $3, $5, $6,
+		        coalesce($7, (SELECT event_id FROM occurrences WHERE id = $6)), $8)`,
+		[]any{string(n.Kind), n.Payload.SignInURL != "", n.PersonID, s.now(), nullID(n.RegistrationID), nullID(n.OccurrenceID),
+			nullID(n.EventID), payload}, nil
 }
 
 func nullID(id int64) *int64 {

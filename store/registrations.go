@@ -104,11 +104,21 @@ func (s *Store) notifyAll(ctx context.Context, tx pgx.Tx, notify *Notify, kind d
 	if err != nil {
 		return 0, fmt.Errorf("registrants: %w", err)
 	}
+	// One round trip for all of them: the session stays locked until the change commits.
+	b := &pgx.Batch{}
 	for _, r := range regs {
-		if err := s.enqueueNotice(ctx, tx, domain.Notice{Kind: kind, PersonID: r.person, RegistrationID: r.id,
-			OccurrenceID: occID, Payload: notify.payloadFor(r.person, payload)}); err != nil {
+		sql, args, err := s.noticeInsert(domain.Notice{Kind: kind, PersonID: r.person, RegistrationID: r.id,
+			OccurrenceID: occID, Payload: notify.payloadFor(r.person, payload)})
+		if err != nil {
 			return 0, err
 		}
+		b.Queue(sql, args...)
+	}
+	if b.Len() == 0 {
+		return 0, nil
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return 0, fmt.Errorf("enqueue %s notices: %w", kind, err)
 	}
 	return len(regs), nil
 }
@@ -120,6 +130,35 @@ func (s *Store) notifyOne(ctx context.Context, tx pgx.Tx, notify *Notify, kind d
 	}
 	return s.enqueueNotice(ctx, tx, domain.Notice{Kind: kind, PersonID: r.PersonID, RegistrationID: r.ID,
 		OccurrenceID: r.OccurrenceID, Payload: notify.payloadFor(r.PersonID, domain.NoticePayload{})})
+}
+
+// readAndNotify reads a registration just written and enqueues n about it (unless notify
+// is nil) in one round trip: a registration holds its session's lock until it commits.
+func (s *Store) readAndNotify(ctx context.Context, tx pgx.Tx, regID int64, notify *Notify, n domain.Notice) (Registration, error) {
+	if notify == nil {
+		return registrationInTx(ctx, tx, regID)
+	}
+	n.Payload = notify.payloadFor(n.PersonID, n.Payload)
+	sql, args, err := s.noticeInsert(n)
+	if err != nil {
+		return Registration{}, err
+	}
+	b := &pgx.Batch{}
+	b.Queue(sql, args...)
+	b.Queue(registrationSelect+` WHERE r.id = $1`, regID)
+	res := tx.SendBatch(ctx, b)
+	if _, err := res.Exec(); err != nil {
+		res.Close()
+		return Registration{}, fmt.Errorf("enqueue %s notice: %w", n.Kind, err)
+	}
+	r, err := scanRegistration(res.QueryRow())
+	if cerr := res.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return r, fmt.Errorf("read registration: %w", err)
+	}
+	return r, nil
 }
 
 // occurrenceInTx reads an occurrence (with speakers) and its event inside a transaction.
