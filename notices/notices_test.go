@@ -40,8 +40,9 @@ type platform struct {
 	clk   *clock
 	smtp  *smtptest.Server
 	d     *mail.Deliverer
-	org   domain.Person
-	occID int64
+	org     domain.Person
+	eventID int64
+	occID   int64
 }
 
 func newPlatform(t *testing.T, capacity int) *platform {
@@ -77,7 +78,7 @@ func newPlatform(t *testing.T, capacity int) *platform {
 	if err != nil || len(occs) != 1 {
 		t.Fatalf("occurrences: %v %d", err, len(occs))
 	}
-	p.occID = occs[0].Occurrence.ID
+	p.eventID, p.occID = e.ID, occs[0].Occurrence.ID
 	return p
 }
 
@@ -289,5 +290,40 @@ func TestOldBodiesBlanked(t *testing.T) {
 	// Blanked rows are not counted again.
 	if n, err := p.d.DropOldBodies(ctx); err != nil || n != 0 {
 		t.Fatalf("blanking twice: %d %v", n, err)
+	}
+}
+
+// A session the series no longer has is deleted with its registrations; the notice about
+// it still goes out, from what it froze, with a cancellation for the calendar.
+func TestRemovedSessionIsStillTold(t *testing.T) {
+	p := newPlatform(t, 10)
+	ctx := context.Background()
+	ana := p.person("ana@example.org", domain.Profile{Name: "Ana", Language: "es", TimeZone: "Europe/London"})
+	e, err := p.st.UpdateEvent(ctx, p.eventID, nil, func(e *domain.Event) error { e.RRule = "FREQ=WEEKLY;COUNT=2"; return nil }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	occs, err := p.st.Occurrences(ctx, store.OccurrenceFilter{EventID: e.ID})
+	if err != nil || len(occs) != 2 {
+		t.Fatalf("occurrences: %d %v", len(occs), err)
+	}
+	second := occs[1].Occurrence.ID
+	if _, err := p.st.Register(ctx, second, ana.ID, store.RegistrationDetails{Name: "Ana"}, &store.Notify{By: ana.ID}); err != nil {
+		t.Fatal(err)
+	}
+	one(t, p.deliver("ana@example.org"), "confirmation")
+	if _, err := p.st.UpdateEvent(ctx, e.ID, nil, func(e *domain.Event) error { e.RRule = "FREQ=WEEKLY;COUNT=1"; return nil }, &store.Notify{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.st.OccurrenceByID(ctx, second); err == nil {
+		t.Fatalf("the second session is still there")
+	}
+	m := one(t, p.deliver("ana@example.org"), "removed")
+	has(t, m, "Lithium Seminar", "jueves 11 de junio de 2026, 17:00–18:00 London (BST)")
+	if strings.Contains(m.Text, "/join/") || strings.Contains(m.Text, "/registrations/cancel/") {
+		t.Fatalf("links to a session that is gone:\n%s", m.Text)
+	}
+	if ics := p.sentICS("ana@example.org"); !strings.Contains(ics, "STATUS:CANCELLED") {
+		t.Fatalf("the removal's calendar entry:\n%s", ics)
 	}
 }

@@ -78,8 +78,9 @@ func removedPayload(ctx context.Context, tx pgx.Tx, occID int64) (domain.NoticeP
 }
 
 // NoticeFacts reads what a typed outbox row is about, as it is now (for the renderer).
-// A session that no longer exists leaves Occurrence zero; a person or registration that
-// no longer exists is a not-found error.
+// A session that no longer exists leaves Occurrence zero (and, for a removed session, the
+// registration it took with it, Place); a person or registration that no longer exists is
+// otherwise a not-found error.
 func (s *Store) NoticeFacts(ctx context.Context, n domain.Notice) (domain.NoticeFacts, error) {
 	var f domain.NoticeFacts
 	var err error
@@ -103,10 +104,14 @@ func (s *Store) NoticeFacts(ctx context.Context, n domain.Notice) (domain.Notice
 	}
 	if n.RegistrationID != 0 {
 		r, err := s.RegistrationByID(ctx, n.RegistrationID)
-		if err != nil {
+		switch {
+		case err == nil:
+			f.Place = placeOf(r)
+		case errors.Is(err, pgx.ErrNoRows) && n.Kind == domain.NoticeRemoved:
+			// The removed session's registrations went with it; the notice says so.
+		default:
 			return f, err
 		}
-		f.Place = placeOf(r)
 	}
 	if n.Kind == domain.NoticeEventRegistration {
 		regs, err := s.Registrations(ctx, RegistrationFilter{EventID: n.EventID, PersonID: n.PersonID})
