@@ -35,11 +35,11 @@ func (c *clock) Add(d time.Duration) {
 
 // platform is the store, the renderer and an SMTP deliverer that delivers when told.
 type platform struct {
-	t     *testing.T
-	st    *store.Store
-	clk   *clock
-	smtp  *smtptest.Server
-	d     *mail.Deliverer
+	t       *testing.T
+	st      *store.Store
+	clk     *clock
+	smtp    *smtptest.Server
+	d       *mail.Deliverer
 	org     domain.Person
 	eventID int64
 	occID   int64
