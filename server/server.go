@@ -91,10 +91,12 @@ type Options struct {
 	Store   Store
 	Logger  *slog.Logger
 	BaseURL *url.URL // public URL used in links (emails, feeds)
-	// DevMail is true when no SMTP server is configured: emails stay in the outbox, are
-	// logged, and can be read at /dev/mail (by admins, or from this machine).
+	// DevMail is true when no SMTP server is configured: a local delivery renders emails
+	// into the outbox and the log, and they can be read at /dev/mail (by admins, or from
+	// this machine).
 	DevMail bool
-	// MailQueued is called after an email was committed to the outbox (to wake the sender).
+	// MailQueued is called after a change that may have put emails in the outbox (to wake
+	// the sender, or the local delivery).
 	MailQueued func()
 	// Ready reports whether the database is reachable and migrated (for /readyz).
 	Ready    func(ctx context.Context) error
