@@ -17,7 +17,11 @@ const (
 	DefaultLease       = 5 * time.Minute
 	DefaultSendTimeout = time.Minute
 	DefaultRetention   = 30 * 24 * time.Hour
+	DefaultSettle      = 200 * time.Millisecond
 )
+
+// maxSettle bounds how long a burst of changes can hold delivery back.
+const maxSettle = 5 * time.Second
 
 // retentionEvery is how often Run blanks the bodies of old finished messages.
 const retentionEvery = time.Hour
@@ -41,6 +45,11 @@ type DelivererOptions struct {
 	// Retention: the bodies (with their personal links) of messages sent or
 	// given up on are blanked this long after; default 30 days, negative never.
 	Retention time.Duration
+	// Settle: after a Wake, delivery waits until no other Wake came for this
+	// long (at most 5 s), so a burst of changes (a registration rush) is not
+	// slowed by rendering and sending its own emails meanwhile; default 200ms,
+	// negative for none.
+	Settle time.Duration
 	// Local: a development mailbox (LocalSender): sensitive bodies are kept
 	// after "delivery", since the local mailbox page is where they are read.
 	Local       bool
@@ -64,6 +73,7 @@ type Deliverer struct {
 	renderer    Renderer
 	retention   time.Duration
 	local       bool
+	settle      time.Duration
 	lastTidy    time.Time
 	log         *slog.Logger
 	poll        time.Duration
@@ -88,6 +98,7 @@ func NewDeliverer(o DelivererOptions) *Deliverer {
 		renderer:    o.Renderer,
 		retention:   o.Retention,
 		local:       o.Local,
+		settle:      o.Settle,
 		log:         o.Logger,
 		poll:        o.Poll,
 		maxAttempts: o.MaxAttempts,
@@ -117,6 +128,9 @@ func NewDeliverer(o DelivererOptions) *Deliverer {
 	}
 	if d.lease <= 0 {
 		d.lease = DefaultLease
+	}
+	if d.settle == 0 {
+		d.settle = DefaultSettle
 	}
 	if d.retention == 0 {
 		d.retention = DefaultRetention
@@ -152,6 +166,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 			return nil
 		case <-timer.C:
 		case <-d.wake:
+			d.settleWakes(ctx)
 		}
 		d.drain(ctx)
 		d.tidy(ctx)
@@ -170,6 +185,30 @@ func (d *Deliverer) drain(ctx context.Context) {
 		}
 		if claimed < d.batch {
 			return
+		}
+	}
+}
+
+// settleWakes waits until Wake has not been called for d.settle, or maxSettle
+// passed: the changes of a burst commit first, their emails follow.
+func (d *Deliverer) settleWakes(ctx context.Context) {
+	if d.settle <= 0 {
+		return
+	}
+	limit := time.NewTimer(maxSettle)
+	defer limit.Stop()
+	quiet := time.NewTimer(d.settle)
+	defer quiet.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-limit.C:
+			return
+		case <-quiet.C:
+			return
+		case <-d.wake:
+			quiet.Reset(d.settle)
 		}
 	}
 }

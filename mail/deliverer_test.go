@@ -419,3 +419,41 @@ func TestDelivererRendersNotices(t *testing.T) {
 		t.Fatalf("emails sent: %d", n)
 	}
 }
+
+// A burst of wakes (a registration rush) holds delivery back until it has settled. (Wakes
+// come every 20 ms, the settling time is a second: generous for a loaded machine.)
+func TestRunSettlesBurstsOfWakes(t *testing.T) {
+	f := newDelivererFixture(t, DelivererOptions{Poll: time.Hour, Settle: time.Second})
+	stop := runDeliverer(t, f.d)
+	defer stop()
+	select {
+	case <-f.outbox.claimed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("initial pass did not happen")
+	}
+	f.outbox.add(testMessage("ana@example.com"))
+	start := time.Now()
+	burst := time.After(2 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+wakes:
+	for {
+		select {
+		case <-tick.C:
+			f.d.Wake()
+			if f.outbox.claimCount() > 1 {
+				t.Fatalf("delivered during the burst, after %v", time.Since(start))
+			}
+		case <-burst:
+			break wakes
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if _, err := f.srv.WaitForMessage(ctx, func(r smtptest.Received) bool { return r.To[0] == "ana@example.com" }); err != nil {
+		t.Fatalf("not delivered after the burst: %v", err)
+	}
+	if d := time.Since(start); d < 2*time.Second {
+		t.Fatalf("delivered %v after the burst began, before it ended", d)
+	}
+}
