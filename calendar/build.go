@@ -310,7 +310,7 @@ func (b *builder) series(d *EventData, rule programme.Rule) error {
 	}
 	mc.AddProperty(ics.ComponentPropertySummary, e.Title)
 	page := b.eventPage(e)
-	mc.AddProperty(ics.ComponentPropertyDescription, description(b.plainText(e.Description), nil, "", "", page))
+	mc.AddProperty(ics.ComponentPropertyDescription, description(b.o.Labels.or(EnglishLabels), b.plainText(e.Description), nil, "", "", page))
 	if loc := location(e.Venue); loc != "" {
 		mc.AddProperty(ics.ComponentPropertyLocation, loc)
 	}
@@ -410,8 +410,9 @@ func (b *builder) single(e *domain.Event, occ *domain.Occurrence, uid string, re
 	if title == "" {
 		title = e.Title
 	}
+	labels := b.o.Labels.or(EnglishLabels)
 	if cancelled {
-		title = "Cancelled: " + title
+		title = labels.Cancelled + ": " + title
 	}
 	c.AddProperty(ics.ComponentPropertySummary, title)
 	text := occ.Abstract
@@ -421,15 +422,15 @@ func (b *builder) single(e *domain.Event, occ *domain.Occurrence, uid string, re
 	page := b.occurrencePage(occ.ID)
 	reason := ""
 	if cancelled {
-		reason = "Cancelled."
+		reason = labels.Cancelled + "."
 		if r := strings.TrimSpace(occ.CancelReason); r != "" {
-			reason = "Cancelled: " + r
+			reason = labels.Cancelled + ": " + r
 		}
 	}
 	if cancelled {
 		joinURL = ""
 	}
-	c.AddProperty(ics.ComponentPropertyDescription, description(b.plainText(text), occ.Speakers, reason, joinURL, page))
+	c.AddProperty(ics.ComponentPropertyDescription, description(labels, b.plainText(text), occ.Speakers, reason, joinURL, page))
 	if loc := location(e.Venue); loc != "" {
 		c.AddProperty(ics.ComponentPropertyLocation, loc)
 	}
@@ -438,7 +439,7 @@ func (b *builder) single(e *domain.Event, occ *domain.Occurrence, uid string, re
 		c.AddProperty(ics.ComponentPropertyUrl, joinURL)
 		c.AddProperty("CONFERENCE", joinURL, ics.WithValue(string(ics.ValueDataTypeUri)),
 			&ics.KeyValues{Key: "FEATURE", Value: []string{"AUDIO", "VIDEO"}},
-			&ics.KeyValues{Key: "LABEL", Value: []string{joinLabel}})
+			&ics.KeyValues{Key: "LABEL", Value: []string{labels.JoinOnline}})
 	case page != "":
 		c.AddProperty(ics.ComponentPropertyUrl, page)
 	}
@@ -470,7 +471,7 @@ func (b *builder) occurrencePage(id int64) string {
 
 // description is the plain-text DESCRIPTION: the cancel reason first, then the text, the
 // speakers, the join link and the public page.
-func description(text string, speakers []domain.Speaker, reason, join, page string) string {
+func description(labels Labels, text string, speakers []domain.Speaker, reason, join, page string) string {
 	var parts []string
 	if reason != "" {
 		parts = append(parts, reason)
@@ -487,14 +488,14 @@ func description(text string, speakers []domain.Speaker, reason, join, page stri
 			}
 			names = append(names, n)
 		}
-		label := "Speaker: "
+		label := labels.Speaker + ": "
 		if len(names) > 1 {
-			label = "Speakers: "
+			label = labels.Speakers + ": "
 		}
 		parts = append(parts, label+strings.Join(names, "; "))
 	}
 	if join != "" {
-		parts = append(parts, "Join: "+join)
+		parts = append(parts, labels.Join+": "+join)
 	}
 	if page != "" {
 		parts = append(parts, page)

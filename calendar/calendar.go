@@ -56,8 +56,35 @@ const (
 	wallFormat     = "20060102T150405"
 	utcFormat      = "20060102T150405Z"
 	descriptionMax = 1500 // characters of abstract or description text in DESCRIPTION
-	joinLabel      = "Join online"
 )
+
+// Labels are the words a reader sees in entries, in the reader's language (the caller takes
+// them from its catalogues). A zero field takes the English one of EnglishLabels.
+type Labels struct {
+	Cancelled  string // SUMMARY prefix and DESCRIPTION of a cancelled occurrence: "Cancelled"
+	Speaker    string // "Speaker", before one speaker's name
+	Speakers   string // "Speakers", before several
+	Join       string // "Join", before the join link in DESCRIPTION
+	JoinOnline string // the CONFERENCE property's label: "Join online"
+	MyFeed     string // a personal feed's default name: "Puente: my seminars"
+}
+
+// EnglishLabels are the labels used where Options give none.
+var EnglishLabels = Labels{Cancelled: "Cancelled", Speaker: "Speaker", Speakers: "Speakers", Join: "Join",
+	JoinOnline: "Join online", MyFeed: "Puente: my seminars"}
+
+// or fills l's empty fields from d.
+func (l Labels) or(d Labels) Labels {
+	pick := func(a, b string) string {
+		if a == "" {
+			return b
+		}
+		return a
+	}
+	return Labels{Cancelled: pick(l.Cancelled, d.Cancelled), Speaker: pick(l.Speaker, d.Speaker),
+		Speakers: pick(l.Speakers, d.Speakers), Join: pick(l.Join, d.Join), JoinOnline: pick(l.JoinOnline, d.JoinOnline),
+		MyFeed: pick(l.MyFeed, d.MyFeed)}
+}
 
 // Options are the settings of one feed.
 type Options struct {
@@ -68,6 +95,7 @@ type Options struct {
 	Now      time.Time     // DTSTAMP, and "now" for trimming the past; zero means time.Now()
 	KeepPast time.Duration // occurrences that ended longer ago than this (counted from the start of Now's UTC day) are left out; 0 = DefaultKeepPast (90 days)
 	Refresh  time.Duration // REFRESH-INTERVAL and X-PUBLISHED-TTL; 0 = DefaultRefresh (6 hours)
+	Labels   Labels        // the reader's words; empty fields are English
 }
 
 // EventData is an event with its occurrences, as the caller loads them.
@@ -141,7 +169,7 @@ func ProgrammeFeed(ds []EventData, o Options) ([]byte, error) {
 // occurrence is kept (STATUS:CANCELLED) without its join link. Trimming applies as in the other feeds.
 func PersonalFeed(items []PersonalItem, o Options) ([]byte, error) {
 	if o.Name == "" {
-		o.Name = "Puente: my seminars"
+		o.Name = o.Labels.or(EnglishLabels).MyFeed
 	}
 	b := newBuilder(o, true)
 	for i := range items {

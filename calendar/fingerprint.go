@@ -14,7 +14,7 @@ const fingerprintVersion = "puente-calendar-1"
 // Fingerprint is a SHA-256 of everything that changes a public feed built from ds with o, except
 // DTSTAMP: the events' IDs, kinds, Sequence and UpdatedAt; the occurrences' IDs, Sequence,
 // UpdatedAt, Status and end (trimming compares it with Now); the options (Host, BaseURL, Name,
-// FeedURL, KeepPast, Refresh); Now's UTC date (trimming goes by day); and the Go version, which
+// FeedURL, KeepPast, Refresh, Labels); Now's UTC date (trimming goes by day); and the Go version, which
 // brings the embedded tz data the VTIMEZONEs come from. The store bumps Sequence and UpdatedAt on
 // every edit, so an HTTP handler can answer If-None-Match with 304 without building the feed.
 // Two feeds with the same fingerprint differ at most in DTSTAMP, so a weak ETag (W/"…") is the
@@ -40,6 +40,10 @@ func Fingerprint(ds []EventData, o Options) string {
 	str(o.BaseURL)
 	str(o.Name)
 	str(o.FeedURL)
+	l := o.Labels.or(EnglishLabels)
+	for _, x := range []string{l.Cancelled, l.Speaker, l.Speakers, l.Join, l.JoinOnline, l.MyFeed} {
+		str(x)
+	}
 	b = binary.AppendVarint(b, int64(o.KeepPast))
 	b = binary.AppendVarint(b, int64(o.Refresh))
 	b = binary.AppendVarint(b, o.cutoff().Unix())

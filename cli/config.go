@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // config is every setting, from flags with environment variables as defaults.
@@ -28,6 +29,8 @@ type config struct {
 	LogFormat   string
 	PprofAddr   string
 	TrustProxy  bool
+	// MailRetention: sent emails keep their bodies (with personal links) this long.
+	MailRetention time.Duration
 
 	// Who may read /metrics besides direct loopback connections.
 	MetricsAllow []netip.Prefix
@@ -58,6 +61,7 @@ func settings() []setting {
 		{"database-url", "DATABASE_URL", "", "PostgreSQL URL; empty runs a private server under the data dir", false},
 		{"smtp-url", "SMTP_URL", "", "SMTP server for email, e.g. smtp://user:pass@mail.example.org:587; empty keeps mail in the local mailbox (/dev/mail)", true},
 		{"mail-from", "PUENTE_MAIL_FROM", "", "sender address of emails, e.g. \"Puente <no-reply@example.org>\" (default no-reply@<base URL host>)", true},
+		{"mail-retention", "PUENTE_MAIL_RETENTION", "720h", "how long sent emails keep their bodies (personal join and cancel links) in the outbox before they are blanked, e.g. 720h (30 days); 0 never blanks them", true},
 		{"trust-proxy", "PUENTE_TRUST_PROXY", "false", "take client addresses from X-Forwarded-For (only behind a reverse proxy)", true},
 		{"rtc-udp-port", "PUENTE_RTC_UDP_PORT", "7881", "UDP port all live media uses (WebRTC); open it in the firewall", true},
 		{"rtc-tcp-port", "PUENTE_RTC_TCP_PORT", "7882", "TCP port for live media from networks that block UDP (ICE-TCP); -1 turns it off", true},
@@ -104,9 +108,10 @@ func parseConfig(name string, args []string, serve bool, extra func(*flag.FlagSe
 		"addr": &cfg.Addr, "base-url": &cfg.BaseURL, "data-dir": &cfg.DataDir, "database-url": &cfg.DatabaseURL,
 		"smtp-url": &cfg.SMTPURL, "mail-from": &cfg.MailFrom, "log-level": &cfg.LogLevel, "log-format": &cfg.LogFormat, "pprof-addr": &cfg.PprofAddr,
 	}
-	var trustProxy, metricsAllow, devMailbox string
+	var trustProxy, metricsAllow, devMailbox, retention string
 	targets["trust-proxy"] = &trustProxy
 	targets["metrics-allow"], targets["metrics-token"], targets["dev-mailbox"] = &metricsAllow, &cfg.MetricsToken, &devMailbox
+	targets["mail-retention"] = &retention
 	var media mediaFlags
 	media.targets(targets)
 	for _, s := range settings() {
@@ -143,6 +148,12 @@ func parseConfig(name string, args []string, serve bool, extra func(*flag.FlagSe
 		return cfg, fs, usageError{"PUENTE_TRUST_PROXY / --trust-proxy must be true or false"}
 	}
 	if serve {
+		if retention == "" {
+			retention = "720h"
+		}
+		if cfg.MailRetention, err = time.ParseDuration(retention); err != nil || cfg.MailRetention < 0 {
+			return cfg, fs, usageError{"PUENTE_MAIL_RETENTION / --mail-retention must be a duration such as 720h (30 days), or 0"}
+		}
 		if err := media.parse(&cfg); err != nil {
 			return cfg, fs, err
 		}

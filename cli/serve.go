@@ -21,6 +21,7 @@ import (
 
 	"github.com/puente-org/puente/live"
 	"github.com/puente-org/puente/mail"
+	"github.com/puente-org/puente/notices"
 	"github.com/puente-org/puente/relay"
 	"github.com/puente-org/puente/server"
 	"github.com/puente-org/puente/sfu"
@@ -86,17 +87,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var wg sync.WaitGroup
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer func() { stopWork(); wg.Wait() }()
-	if sender != nil {
-		d := mail.NewDeliverer(mail.DelivererOptions{Outbox: st, Sender: sender, Logger: log.With("component", "mail")})
-		opts.MailQueued = d.Wake
-		wg.Go(func() {
-			if err := d.Run(workCtx); err != nil {
-				log.Error("mail sender stopped", "err", err)
-			}
-		})
-	} else {
-		log.Warn("no SMTP_URL set: emails stay in the outbox; site admins read them at /dev/mail", "open_to_this_machine", cfg.DevMailbox)
-	}
 	wg.Go(func() { maintenanceLoop(workCtx, st, log) })
 	if db.local != nil {
 		wg.Go(func() { db.local.Supervise(workCtx) })
@@ -105,6 +95,29 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if opts.LinkKey, err = st.Secret(ctx, "links"); err != nil {
 		return err
 	}
+	// Emails are rendered when delivered (package notices), by the SMTP sender or, with no
+	// SMTP server, by the local delivery that keeps them for the local mailbox.
+	renderer, err := notices.New(notices.Options{Source: st, BaseURL: baseURL, LinkKey: opts.LinkKey,
+		Logger: log.With("component", "notices")})
+	if err != nil {
+		return err
+	}
+	dopts := mail.DelivererOptions{Outbox: st, Sender: sender, Renderer: renderer, Logger: log.With("component", "mail"),
+		Retention: cfg.MailRetention}
+	if cfg.MailRetention == 0 {
+		dopts.Retention = -1 // keep bodies
+	}
+	if sender == nil {
+		log.Warn("no SMTP_URL set: emails stay in the outbox; site admins read them at /dev/mail", "open_to_this_machine", cfg.DevMailbox)
+		dopts.Sender, dopts.Local, dopts.Poll = mail.LocalSender{Log: log.With("component", "mail")}, true, time.Second
+	}
+	d := mail.NewDeliverer(dopts)
+	opts.MailQueued = d.Wake
+	wg.Go(func() {
+		if err := d.Run(workCtx); err != nil {
+			log.Error("mail sender stopped", "err", err)
+		}
+	})
 	turn, err := startTURN(ctx, cfg, st, baseURL, log)
 	if err != nil {
 		return err

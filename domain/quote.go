@@ -20,4 +20,3 @@ func Clip(v string) string {
 	}
 	return v
 }
-

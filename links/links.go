@@ -14,8 +14,9 @@ import (
 
 // Purposes a link may serve; a link for one never works for another.
 const (
-	Join   = "join"
-	Cancel = "cancel"
+	Join    = "join"
+	Cancel  = "cancel"
+	Confirm = "confirm" // a registration by email, confirmed by the owner of the address
 )
 
 // ErrInvalid means the link was not made by this server for this purpose (or was revoked).

@@ -32,8 +32,11 @@ const (
 
 // Options configure a media run.
 type Options struct {
-	Scenario     string
-	Viewers      int
+	Scenario string
+	Viewers  int
+	// Requests: register, how many people register (0: Viewers × 20, at least 2,000). With
+	// --concurrency equal to it, all of them register at once (a registration rush).
+	Requests     int
 	Duration     time.Duration // measured window, after everyone joined and a warm-up
 	StormWindow  time.Duration // join-storm: viewers arrive evenly within it
 	URL          string        // a running server ("" = start one)

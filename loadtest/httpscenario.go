@@ -18,7 +18,8 @@ type HTTPScenarioResult struct {
 }
 
 // RunHTTPScenario loads the registration endpoint ("register": each request a different
-// person registering for one session, as many requests as o.Viewers × 20, at least 2,000) or
+// person registering for one session, o.Requests of them, by default o.Viewers × 20 and at
+// least 2,000) or
 // the feeds ("feed": a series feed in full, the same feed revalidated with If-None-Match,
 // and the whole programme feed, each for o.Duration).
 func RunHTTPScenario(ctx context.Context, o Options, concurrency int) (HTTPScenarioResult, error) {
@@ -46,6 +47,9 @@ func RunHTTPScenario(ctx context.Context, o Options, concurrency int) (HTTPScena
 	switch o.Scenario {
 	case "register":
 		n := max(2000, o.Viewers*20)
+		if o.Requests > 0 {
+			n = o.Requests
+		}
 		tokens, err := PreparePeople(ctx, srv.DatabaseURL, n)
 		if err != nil {
 			return res, err

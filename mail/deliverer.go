@@ -16,7 +16,15 @@ const (
 	DefaultBatch       = 10
 	DefaultLease       = 5 * time.Minute
 	DefaultSendTimeout = time.Minute
+	DefaultRetention   = 30 * 24 * time.Hour
+	DefaultSettle      = 200 * time.Millisecond
 )
+
+// maxSettle bounds how long a burst of changes can hold delivery back.
+const maxSettle = 5 * time.Second
+
+// retentionEvery is how often Run blanks the bodies of old finished messages.
+const retentionEvery = time.Hour
 
 // bookkeepingTimeout bounds MarkSent/MarkFailed, which run on a context that
 // is detached from cancellation (see deliverOne).
@@ -29,8 +37,22 @@ const maxReasonLen = 1000
 // DelivererOptions configures a Deliverer. Outbox and Sender are required;
 // zero values of the other fields select the defaults above.
 type DelivererOptions struct {
-	Outbox      Outbox
-	Sender      Sender
+	Outbox Outbox
+	Sender Sender
+	// Renderer makes the emails of typed rows; without one such a row fails
+	// (and is retried) as a send would.
+	Renderer Renderer
+	// Retention: the bodies (with their personal links) of messages sent or
+	// given up on are blanked this long after; default 30 days, negative never.
+	Retention time.Duration
+	// Settle: after a Wake, delivery waits until no other Wake came for this
+	// long (at most 5 s), so a burst of changes (a registration rush) is not
+	// slowed by rendering and sending its own emails meanwhile; default 200ms,
+	// negative for none.
+	Settle time.Duration
+	// Local: a development mailbox (LocalSender): sensitive bodies are kept
+	// after "delivery", since the local mailbox page is where they are read.
+	Local       bool
 	Logger      *slog.Logger     // default slog.Default()
 	Poll        time.Duration    // how often Run looks for due messages; default 5s
 	MaxAttempts int              // attempts before giving up on temporary errors; default 8
@@ -48,6 +70,11 @@ type DelivererOptions struct {
 type Deliverer struct {
 	outbox      Outbox
 	sender      Sender
+	renderer    Renderer
+	retention   time.Duration
+	local       bool
+	settle      time.Duration
+	lastTidy    time.Time
 	log         *slog.Logger
 	poll        time.Duration
 	maxAttempts int
@@ -68,6 +95,10 @@ func NewDeliverer(o DelivererOptions) *Deliverer {
 	d := &Deliverer{
 		outbox:      o.Outbox,
 		sender:      o.Sender,
+		renderer:    o.Renderer,
+		retention:   o.Retention,
+		local:       o.Local,
+		settle:      o.Settle,
 		log:         o.Logger,
 		poll:        o.Poll,
 		maxAttempts: o.MaxAttempts,
@@ -97,6 +128,12 @@ func NewDeliverer(o DelivererOptions) *Deliverer {
 	}
 	if d.lease <= 0 {
 		d.lease = DefaultLease
+	}
+	if d.settle == 0 {
+		d.settle = DefaultSettle
+	}
+	if d.retention == 0 {
+		d.retention = DefaultRetention
 	}
 	if d.sendTimeout <= 0 {
 		d.sendTimeout = DefaultSendTimeout
@@ -129,8 +166,10 @@ func (d *Deliverer) Run(ctx context.Context) error {
 			return nil
 		case <-timer.C:
 		case <-d.wake:
+			d.settleWakes(ctx)
 		}
 		d.drain(ctx)
+		d.tidy(ctx)
 		timer.Reset(d.poll)
 	}
 }
@@ -148,6 +187,62 @@ func (d *Deliverer) drain(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// settleWakes waits until Wake has not been called for d.settle, or maxSettle
+// passed: the changes of a burst commit first, their emails follow.
+func (d *Deliverer) settleWakes(ctx context.Context) {
+	if d.settle <= 0 {
+		return
+	}
+	limit := time.NewTimer(maxSettle)
+	defer limit.Stop()
+	quiet := time.NewTimer(d.settle)
+	defer quiet.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-limit.C:
+			return
+		case <-quiet.C:
+			return
+		case <-d.wake:
+			quiet.Reset(d.settle)
+		}
+	}
+}
+
+// tidy blanks the bodies of messages finished longer ago than the retention
+// period, at most once an hour.
+func (d *Deliverer) tidy(ctx context.Context) {
+	if d.retention < 0 || ctx.Err() != nil {
+		return
+	}
+	now := d.now()
+	if !d.lastTidy.IsZero() && now.Sub(d.lastTidy) < retentionEvery {
+		return
+	}
+	d.lastTidy = now
+	if _, err := d.DropOldBodies(ctx); err != nil && ctx.Err() == nil {
+		d.log.WarnContext(ctx, "blanking old email bodies failed", "error", err)
+	}
+}
+
+// DropOldBodies blanks the bodies of messages sent or given up on longer ago
+// than the retention period (Run does it hourly) and says how many.
+func (d *Deliverer) DropOldBodies(ctx context.Context) (int, error) {
+	if d.retention < 0 {
+		return 0, nil
+	}
+	n, err := d.outbox.DropBodies(ctx, d.now().Add(-d.retention))
+	if err != nil {
+		return 0, fmt.Errorf("blanking old email bodies: %w", err)
+	}
+	if n > 0 {
+		d.log.InfoContext(ctx, "blanked the bodies of old emails", "emails", n, "retention", d.retention)
+	}
+	return n, nil
 }
 
 // DeliverDue runs one pass: it claims up to Batch due messages and tries each
@@ -200,7 +295,12 @@ func (d *Deliverer) deliverOne(ctx context.Context, m Message) (ok bool, err err
 	log := d.log.With("id", m.ID, "kind", m.Kind, "to", m.To, "attempts", m.Attempts)
 
 	sendCtx, cancel := context.WithTimeout(ctx, d.sendTimeout)
-	sendErr := d.sender.Send(sendCtx, m)
+	// A typed row is rendered now, from the data as it is now; a rendering
+	// failure is retried or given up on like a failed send.
+	sendErr := d.render(sendCtx, &m)
+	if sendErr == nil {
+		sendErr = d.sender.Send(sendCtx, m)
+	}
 	cancel()
 
 	// Outcomes are recorded even when ctx was cancelled meanwhile: forgetting
@@ -210,7 +310,11 @@ func (d *Deliverer) deliverOne(ctx context.Context, m Message) (ok bool, err err
 	defer bcancel()
 
 	if sendErr == nil {
-		if err := d.outbox.MarkSent(bctx, m.ID); err != nil {
+		sent := m
+		if d.local {
+			sent.Sensitive = false // the local mailbox is where it is read
+		}
+		if err := d.outbox.MarkSent(bctx, sent); err != nil {
 			log.ErrorContext(ctx, "email sent but not marked as sent; it may be sent again", "error", err)
 			return true, fmt.Errorf("marking email %d sent: %w", m.ID, err)
 		}
@@ -243,6 +347,23 @@ func (d *Deliverer) deliverOne(ctx context.Context, m Message) (ok bool, err err
 		return false, fmt.Errorf("marking email %d failed: %w", m.ID, err)
 	}
 	return false, nil
+}
+
+// render fills in a typed row's email. Errors name the row's kind only: the
+// data it renders holds personal links.
+func (d *Deliverer) render(ctx context.Context, m *Message) error {
+	if m.Notice == nil {
+		return nil
+	}
+	if d.renderer == nil {
+		return fmt.Errorf("%w: a %s notice and no renderer", ErrInvalidMessage, m.Notice.Kind)
+	}
+	r, err := d.renderer.Render(ctx, *m)
+	if err != nil {
+		return fmt.Errorf("rendering a %s notice: %w", m.Notice.Kind, err)
+	}
+	*m = r
+	return nil
 }
 
 // truncate shortens s to at most n bytes, ellipsis included, without

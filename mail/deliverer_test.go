@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/mail/smtptest"
 )
 
@@ -365,5 +367,93 @@ func TestTruncate(t *testing.T) {
 	}
 	if got := truncate("short", maxReasonLen); got != "short" {
 		t.Errorf("truncate(short) = %q", got)
+	}
+}
+
+// A typed row is rendered at delivery: what is sent, and what the outbox records as sent,
+// is the rendered email. A rendering failure is retried like a failed send; one that can
+// never succeed is given up on.
+func TestDelivererRendersNotices(t *testing.T) {
+	attempts := 0
+	render := rendererFunc(func(_ context.Context, m Message) (Message, error) {
+		attempts++
+		switch m.Notice.PersonID {
+		case 2:
+			if attempts < 3 {
+				return m, errors.New("database briefly away")
+			}
+		case 3:
+			return m, fmt.Errorf("%w: the registration is gone", ErrInvalidMessage)
+		}
+		m.To, m.Subject, m.Text = "ana@example.org", "Registered: Lithium Seminar", "You are registered."
+		return m, nil
+	})
+	f := newDelivererFixture(t, DelivererOptions{Renderer: render})
+	ok := f.outbox.add(Message{Kind: "confirmed", Notice: &domain.Notice{Kind: domain.NoticeConfirmed, PersonID: 1}})
+	f.deliverDue(t, 1, 0)
+	got := f.srv.Messages()
+	if len(got) != 1 || got[0].Subject != "Registered: Lithium Seminar" || !strings.Contains(got[0].Text, "You are registered.") {
+		t.Fatalf("sent: %+v", got)
+	}
+	if r := f.outbox.row(ok); r.status != "sent" || r.sent.Text != "You are registered." || r.sent.To != "ana@example.org" {
+		t.Fatalf("recorded: %+v", r)
+	}
+
+	attempts = 0
+	retried := f.outbox.add(Message{Kind: "moved", Notice: &domain.Notice{Kind: domain.NoticeMoved, PersonID: 2}})
+	f.deliverDue(t, 0, 1)
+	if r := f.outbox.row(retried); r.final || r.status != "pending" || !strings.Contains(r.reason, "rendering a moved notice") {
+		t.Fatalf("after a failed rendering: %+v", r)
+	}
+	f.clock.Advance(time.Hour)
+	f.deliverDue(t, 0, 1)
+	f.clock.Advance(time.Hour)
+	f.deliverDue(t, 1, 0)
+
+	gone := f.outbox.add(Message{Kind: "reminder", Notice: &domain.Notice{Kind: domain.NoticeReminder, PersonID: 3}})
+	f.deliverDue(t, 0, 1)
+	if r := f.outbox.row(gone); !r.final || r.status != "failed" {
+		t.Fatalf("a notice that can never be rendered: %+v", r)
+	}
+	if n := len(f.srv.Messages()); n != 2 {
+		t.Fatalf("emails sent: %d", n)
+	}
+}
+
+// A burst of wakes (a registration rush) holds delivery back until it has settled. (Wakes
+// come every 20 ms, the settling time is a second: generous for a loaded machine.)
+func TestRunSettlesBurstsOfWakes(t *testing.T) {
+	f := newDelivererFixture(t, DelivererOptions{Poll: time.Hour, Settle: time.Second})
+	stop := runDeliverer(t, f.d)
+	defer stop()
+	select {
+	case <-f.outbox.claimed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("initial pass did not happen")
+	}
+	f.outbox.add(testMessage("ana@example.com"))
+	start := time.Now()
+	burst := time.After(2 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+wakes:
+	for {
+		select {
+		case <-tick.C:
+			f.d.Wake()
+			if f.outbox.claimCount() > 1 {
+				t.Fatalf("delivered during the burst, after %v", time.Since(start))
+			}
+		case <-burst:
+			break wakes
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if _, err := f.srv.WaitForMessage(ctx, func(r smtptest.Received) bool { return r.To[0] == "ana@example.com" }); err != nil {
+		t.Fatalf("not delivered after the burst: %v", err)
+	}
+	if d := time.Since(start); d < 2*time.Second {
+		t.Fatalf("delivered %v after the burst began, before it ended", d)
 	}
 }

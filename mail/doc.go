@@ -7,6 +7,14 @@
 // [SMTPSender]) and records the outcome, retrying temporary failures with
 // exponential backoff.
 //
+// Most rows are typed notices (domain.Notice: what happened, to whom, about
+// what) rather than emails: the Deliverer has its [Renderer] make each email
+// when it delivers it, so it speaks the recipient's language and zone as they
+// are then, and records what was sent. With no SMTP server, a [LocalSender] and
+// DelivererOptions.Local keep rendered emails for the local mailbox. The
+// Deliverer also blanks the bodies of finished messages after
+// DelivererOptions.Retention.
+//
 // # SMTP_URL
 //
 // The SMTP server is configured with a single URL:

@@ -28,6 +28,7 @@ type fakeRow struct {
 	retryAt     time.Time
 	final       bool
 	markCalls   int
+	sent        Message // what MarkSent recorded
 }
 
 func newFakeOutbox(now func() time.Time) *fakeOutbox {
@@ -88,11 +89,15 @@ func (o *fakeOutbox) Claim(_ context.Context, limit int, lease time.Duration) ([
 	return out, nil
 }
 
-func (o *fakeOutbox) MarkSent(_ context.Context, id int64) error {
+func (o *fakeOutbox) DropBodies(context.Context, time.Time) (int, error) { return 0, nil }
+
+func (o *fakeOutbox) MarkSent(_ context.Context, m Message) error {
+	id := m.ID
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	r := o.rows[id]
 	r.status = "sent"
+	r.sent = m
 	r.markCalls++
 	return nil
 }
@@ -129,6 +134,11 @@ func (c *fakeClock) Advance(d time.Duration) {
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
 }
+
+// rendererFunc adapts a function to Renderer.
+type rendererFunc func(ctx context.Context, m Message) (Message, error)
+
+func (f rendererFunc) Render(ctx context.Context, m Message) (Message, error) { return f(ctx, m) }
 
 // senderFunc adapts a function to Sender.
 type senderFunc func(ctx context.Context, m Message) error

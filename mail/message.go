@@ -3,23 +3,36 @@ package mail
 import (
 	"context"
 	"time"
+
+	"github.com/puente-org/puente/domain"
 )
 
 // Message is one email as stored in the outbox.
 type Message struct {
-	ID       int64
-	Kind     string // e.g. "sign_in"
-	To       string
-	Subject  string
-	Text     string // plain-text body (always present)
-	HTML     string // optional HTML alternative
-	ICS      string // optional iCalendar attachment (invite.ics)
-	Attempts int    // delivery attempts so far, including the current one once claimed
+	ID      int64
+	Kind    string // e.g. "sign_in", or a notice's kind
+	To      string
+	Subject string
+	Text    string // plain-text body (always present once rendered)
+	HTML    string // optional HTML alternative
+	ICS     string // optional iCalendar attachment (invite.ics)
+	// Notice is set for a typed row: the Renderer makes the email from it when it is
+	// delivered. Nil for mail rendered when it was written (sign-in links).
+	Notice *domain.Notice
+	// Sensitive: the body holds a secret link; it is blanked once delivered.
+	Sensitive bool
+	Attempts  int // delivery attempts so far, including the current one once claimed
 }
 
 // Sender transmits one message.
 type Sender interface {
 	Send(ctx context.Context, m Message) error
+}
+
+// Renderer makes the email of a typed row (m.Notice set): recipient, subject, bodies and
+// calendar entry, from the data as it is now (implemented by package notices).
+type Renderer interface {
+	Render(ctx context.Context, m Message) (Message, error)
 }
 
 // Outbox is what the deliverer needs from storage (implemented in package
@@ -29,8 +42,14 @@ type Outbox interface {
 	// for lease, incrementing attempts, and returns them. Expired ones
 	// (discard_after passed) are not returned.
 	Claim(ctx context.Context, limit int, lease time.Duration) ([]Message, error)
-	MarkSent(ctx context.Context, id int64) error
+	// MarkSent records a delivery and what was sent (the rendered message); a
+	// sensitive body (m.Sensitive) is blanked.
+	MarkSent(ctx context.Context, m Message) error
 	// MarkFailed records the error; final=true gives up (status failed),
 	// otherwise retry at retryAt.
 	MarkFailed(ctx context.Context, id int64, reason string, retryAt time.Time, final bool) error
+	// DropBodies blanks the bodies, calendar entries and payload secrets of
+	// messages that were sent or given up on before the given time, and says
+	// how many.
+	DropBodies(ctx context.Context, before time.Time) (int, error)
 }

@@ -2,8 +2,6 @@ package server
 
 import (
 	"net/http"
-	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -11,52 +9,14 @@ import (
 	"github.com/puente-org/puente/store"
 )
 
-// summarizer renders the single email for a whole-series or conference registration: every
-// session with its time in the recipient's zone, its status and its personal links.
-func (s *Server) summarizer(requester int64, lang string) (store.Summarize, *outgoing) {
-	out := &outgoing{}
-	return func(e domain.Event, sessions []store.SessionPlace) (*store.Email, error) {
-		if len(sessions) == 0 {
-			return nil, nil
-		}
-		p := sessions[0].Registration.Recipient
-		fallback := ""
-		if p.ID == requester {
-			fallback = lang
-		}
-		lang := s.catalog.Negotiate("", p.Profile.Language, fallback)
-		l := s.catalog.Localizer(lang)
-		var viewer *time.Location
-		if p.Profile.TimeZone != "" {
-			viewer, _ = time.LoadLocation(p.Profile.TimeZone)
-		}
-		lines := []string{l.T("mail.reg.greeting", "Name", p.DisplayName()), "", l.T("mail.event.lead", "Title", e.Title), ""}
-		for _, sp := range sessions {
-			r, o := sp.Registration, store.Listed{Occurrence: sp.Occurrence, Event: e}
-			w := describeWhen(o.Occurrence.Start, o.Occurrence.End, e.TimeZone, viewer, l)
-			line := "• " + w.Day + ", " + w.Time + " " + w.Zone + " — " + occurrenceTitle(o) + " (" + l.T("registration.status_"+r.Status) + ")"
-			lines = append(lines, line)
-			if r.Status == store.RegConfirmed {
-				lines = append(lines, "  "+l.T("mail.event.join")+": "+s.joinURL(r))
-			}
-			lines = append(lines, "  "+l.T("mail.event.cancel_one")+": "+s.cancelURL(r))
-		}
-		lines = append(lines, "", l.T("mail.event.manage")+": "+s.absURL(s.eventPath(e), nil), "", l.T("mail.reg.footer"))
-		m := &store.Email{Kind: "event_registration", To: p.Email, Subject: l.T("mail.event.subject", "Title", e.Title),
-			Text: strings.Join(lines, "\n")}
-		out.emails = append(out.emails, *m)
-		return m, nil
-	}, out
-}
-
 func (s *Server) registerForEvent(c echo.Context, e domain.Event, in registrationInput) (store.EventRegistrationResult, error) {
 	p := personOf(c)
 	d, err := in.details(*p, e.Questions)
 	if err != nil {
 		return store.EventRegistrationResult{}, err
 	}
-	summarize, out := s.summarizer(p.ID, localizerOf(c).Lang())
-	res, err := s.o.Store.RegisterForEvent(c.Request().Context(), e.ID, p.ID, d, summarize)
+	notify, out := s.notifier(c.Request().Context(), p.ID, localizerOf(c).Lang())
+	res, err := s.o.Store.RegisterForEvent(c.Request().Context(), e.ID, p.ID, d, notify)
 	if err != nil {
 		return res, err
 	}

@@ -168,9 +168,14 @@ func (s *Server) eventFeed(kind domain.EventKind) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		o := s.calendarOptions(e.Title, s.absURL("/feeds"+s.eventPath(e)+".ics", nil))
+		lang := s.feedLang(c, "")
+		var q url.Values
+		if lang != "" {
+			q = url.Values{"lang": {lang}}
+		}
+		o := s.calendarOptions(e.Title, s.absURL("/feeds"+s.eventPath(e)+".ics", q), lang)
 		// The event itself is part of the stamp only through its sessions: add its own edits.
-		stamp += ":" + strconv.Itoa(e.Sequence) + ":" + e.UpdatedAt.UTC().Format(time.RFC3339Nano)
+		stamp += ":" + strconv.Itoa(e.Sequence) + ":" + e.UpdatedAt.UTC().Format(time.RFC3339Nano) + ":" + lang
 		modified = maxTime(modified, e.UpdatedAt)
 		return s.serveFeed(c, stampETag(stamp, o, s.o.Now()), modified, false, func() ([]byte, error) {
 			ds, err := s.loadEventData(ctx, f)
@@ -199,7 +204,9 @@ func (s *Server) programmeFeed(c echo.Context) error {
 	if f.Tag != "" {
 		name += ": " + f.Tag
 	}
-	o := s.calendarOptions(name, s.absURL("/feeds/programme.ics", c.QueryParams()))
+	lang := s.feedLang(c, "")
+	o := s.calendarOptions(name, s.absURL("/feeds/programme.ics", c.QueryParams()), lang)
+	stamp += ":" + lang
 	return s.serveFeed(c, stampETag(stamp, o, s.o.Now()), modified, false, func() ([]byte, error) {
 		ds, err := s.loadEventData(ctx, f)
 		if err != nil {
@@ -207,6 +214,17 @@ func (s *Server) programmeFeed(c echo.Context) error {
 		}
 		return calendar.ProgrammeFeed(ds, o)
 	})
+}
+
+// feedLang is the language of a feed's words: ?lang= when it names a supported one, else
+// owner's (a personal feed's owner), else "" (English: calendar clients send no language).
+func (s *Server) feedLang(c echo.Context, owner string) string {
+	for _, l := range []string{c.QueryParam("lang"), owner} {
+		if l != "" && s.catalog.Supported(l) {
+			return l
+		}
+	}
+	return ""
 }
 
 // feedToken signs a person's personal feed URL.
@@ -237,7 +255,11 @@ func (s *Server) personalFeed(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	o := s.calendarOptions("", s.feedURL(id, nonce))
+	owner, err := s.o.Store.PersonByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	o := s.calendarOptions("", s.feedURL(id, nonce), s.feedLang(c, owner.Profile.Language))
 	// A personal feed is small: its rows are loaded anyway, and fingerprinted directly.
 	etag := `W/"` + calendar.Fingerprint(ds, o) + `"`
 	return s.serveFeed(c, etag, calendar.LastModified(ds), true, func() ([]byte, error) { return calendar.PersonalFeed(items, o) })
@@ -294,7 +316,7 @@ func (s *Server) occurrenceDownload(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	b, err := calendar.OccurrenceICS(l.Event, l.Occurrence, "", s.calendarOptions("", ""))
+	b, err := calendar.OccurrenceICS(l.Event, l.Occurrence, "", s.calendarOptions("", "", localizerOf(c).Lang()))
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/puente-org/puente/domain"
+	"github.com/jackc/pgx/v5"
+
 	"github.com/puente-org/puente/store"
 )
 
@@ -176,22 +177,31 @@ func TestRegistrationByEmailHoldsThePlaceUntilConfirmed(t *testing.T) {
 	// 31 minutes later the background job (serve runs it every minute) releases the
 	// unconfirmed place; the first person waiting gets it.
 	later := store.New(p.store.Pool(), func() time.Time { return p.now.Add(31 * time.Minute) })
-	var told []string
-	notify := func(kind string, _ domain.Event, _ domain.Occurrence, r store.Registration) (*store.Email, error) {
-		told = append(told, kind+":"+r.Email)
-		return nil, nil
+	var lastRow int64
+	if err := p.store.Pool().QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM outbox`).Scan(&lastRow); err != nil {
+		t.Fatal(err)
 	}
-	if n, err := later.ReleaseUnconfirmed(ctx, notify); err != nil || n != 1 {
+	if n, err := later.ReleaseUnconfirmed(ctx, &store.Notify{}); err != nil || n != 1 {
 		t.Fatalf("released %d: %v", n, err)
 	}
 	if status("victim@example.org") != "cancelled" || status("attendee@example.org") != "confirmed" || status("owner@example.org") != "confirmed" {
 		t.Fatalf("after the release: victim %s, attendee %s, owner %s", status("victim@example.org"),
 			status("attendee@example.org"), status("owner@example.org"))
 	}
+	// Who was told what: one typed notice, the promotion of the first person waiting.
+	rows, err := p.store.Pool().Query(ctx, `SELECT o.notice_kind || ':' || p.email FROM outbox o
+		JOIN people p ON p.id = o.person_id WHERE o.id > $1 ORDER BY o.id`, lastRow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	told, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(told) != 1 || told[0] != "promoted:attendee@example.org" {
 		t.Fatalf("told: %v", told)
 	}
-	if n, _ := later.ReleaseUnconfirmed(ctx, notify); n != 0 {
+	if n, _ := later.ReleaseUnconfirmed(ctx, &store.Notify{}); n != 0 {
 		t.Fatalf("released twice: %d", n)
 	}
 	// The released registration's link now says it expired.

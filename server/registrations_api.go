@@ -292,17 +292,8 @@ func (s *Server) messageRegistrants(c echo.Context, l store.Listed, in messageIn
 		return 0, err
 	}
 	notify, out := s.notifier(c.Request().Context(), 0, "")
-	withText := func(kind string, e domain.Event, o domain.Occurrence, r store.Registration) (*store.Email, error) {
-		m, err := notify(kind, e, o, r)
-		if m != nil {
-			m.Subject = subject
-			m.Text = body + "\n\n— " + e.Title + "\n\n" + m.Text
-			m.HTML = ""
-			m.ICS = ""
-		}
-		return m, err
-	}
-	n, err := s.o.Store.MessageRegistrants(c.Request().Context(), l.Occurrence.ID, withText)
+	notify.Subject, notify.Body = subject, body
+	n, err := s.o.Store.MessageRegistrants(c.Request().Context(), l.Occurrence.ID, notify)
 	if err != nil {
 		return 0, err
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
-	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -319,41 +318,17 @@ func (s *Server) registerByEmail(c echo.Context) error {
 	}
 	signIn := s.absURL("/sign-in/link", url.Values{"token": {token}})
 	notify, out := s.notifier(ctx, p.ID, localizerOf(c).Lang())
-	withSignIn := func(kind string, e domain.Event, o domain.Occurrence, r store.Registration) (*store.Email, error) {
-		m, err := notify(kind, e, o, r)
-		if m != nil && r.PersonID == p.ID {
-			l := s.catalog.Localizer(s.catalog.Negotiate("", p.Profile.Language, localizerOf(c).Lang()))
-			if r.ConfirmBy != nil {
-				// Until the owner of the address confirms, the place is only held.
-				confirm := s.confirmURL(r)
-				line := l.T("registration.confirm_line", "Minutes", int(store.UnconfirmedHold/time.Minute))
-				m.Text += "\n\n" + line + "\n" + confirm
-				m.HTML = strings.Replace(m.HTML, "</body>", `<p><a href="`+template.HTMLEscapeString(confirm)+`">`+
-					template.HTMLEscapeString(line)+`</a></p></body>`, 1)
-			}
-			m.Text += "\n\n" + l.T("registration.sign_in_line") + "\n" + signIn
-			m.HTML = strings.Replace(m.HTML, "</body>", `<p><a href="`+template.HTMLEscapeString(signIn)+`">`+
-				template.HTMLEscapeString(l.T("registration.sign_in_line"))+`</a></p></body>`, 1)
-			m.Sensitive = true
-		}
-		return m, err
-	}
 	// Anyone can type any address: the registration only holds its place until the owner
-	// of the address confirms it from the email.
-	res, err := s.o.Store.RegisterUnconfirmed(ctx, l.Occurrence.ID, p.ID, d, withSignIn)
+	// of the address confirms it from the email (the email carries the confirmation link,
+	// and the sign-in link: that outbox row is sensitive).
+	notify.SignInURL = signIn
+	res, err := s.o.Store.RegisterUnconfirmed(ctx, l.Occurrence.ID, p.ID, d, notify)
 	if err != nil {
 		return err
 	}
 	s.sent(ctx, out)
 	return s.render(c, http.StatusOK, "signin.html", signInPage{Email: addr, Sent: true, Registered: true,
 		Held: res.Registration.ConfirmBy != nil})
-}
-
-// confirmPurpose is what a registration's confirmation link is signed for.
-const confirmPurpose = "confirm"
-
-func (s *Server) confirmURL(r store.Registration) string {
-	return s.absURL("/registrations/confirm/"+s.links.Token(confirmPurpose, r.ID, r.LinkNonce), nil)
 }
 
 type confirmPage struct {
@@ -382,7 +357,7 @@ func (s *Server) confirmRegistration(c echo.Context, confirm bool) error {
 		return s.render(c, http.StatusNotFound, "registration_confirm.html", confirmPage{State: "invalid"})
 	}
 	r, err := s.o.Store.RegistrationByID(ctx, id)
-	if domain.ErrorCode(err) == domain.CodeNotFound || (err == nil && s.links.Check(confirmPurpose, token, r.LinkNonce) != nil) {
+	if domain.ErrorCode(err) == domain.CodeNotFound || (err == nil && s.links.Check(links.Confirm, token, r.LinkNonce) != nil) {
 		return s.render(c, http.StatusNotFound, "registration_confirm.html", confirmPage{State: "invalid"})
 	}
 	if err != nil {

@@ -50,16 +50,16 @@ type Store interface {
 	CreateEvent(ctx context.Context, e domain.Event, creator int64, organisers []string) (domain.Event, error)
 	EventByID(ctx context.Context, id int64) (domain.Event, error)
 	EventBySlug(ctx context.Context, slug string) (domain.Event, error)
-	UpdateEvent(ctx context.Context, id int64, organisers []string, mutate func(*domain.Event) error, notify store.Notify) (domain.Event, error)
-	DeleteEvent(ctx context.Context, id int64, notify store.Notify) (cancelled bool, err error)
+	UpdateEvent(ctx context.Context, id int64, organisers []string, mutate func(*domain.Event) error, notify *store.Notify) (domain.Event, error)
+	DeleteEvent(ctx context.Context, id int64, notify *store.Notify) (cancelled bool, err error)
 	ListEvents(ctx context.Context, f store.EventFilter) ([]domain.Event, int, error)
 	OrganiserEmails(ctx context.Context, eventID int64) ([]string, error)
 	Occurrences(ctx context.Context, f store.OccurrenceFilter) ([]store.Listed, error)
 	OccurrenceStamp(ctx context.Context, f store.OccurrenceFilter) (string, time.Time, error)
 	OccurrenceByID(ctx context.Context, id int64) (store.Listed, error)
-	UpdateOccurrence(ctx context.Context, id int64, mutate func(e domain.Event, o *domain.Occurrence) error, notify store.Notify) (store.Listed, error)
-	AddOccurrence(ctx context.Context, eventID int64, o domain.Occurrence, notify store.Notify) (store.Listed, error)
-	DeleteOccurrence(ctx context.Context, id int64, notify store.Notify) (cancelled bool, err error)
+	UpdateOccurrence(ctx context.Context, id int64, mutate func(e domain.Event, o *domain.Occurrence) error, notify *store.Notify) (store.Listed, error)
+	AddOccurrence(ctx context.Context, eventID int64, o domain.Occurrence, notify *store.Notify) (store.Listed, error)
+	DeleteOccurrence(ctx context.Context, id int64, notify *store.Notify) (cancelled bool, err error)
 	PersonIDByEmail(ctx context.Context, email string) (int64, error)
 	CreateTrack(ctx context.Context, t domain.Track) (domain.Track, error)
 	Tracks(ctx context.Context, eventID int64) ([]domain.Track, error)
@@ -67,20 +67,20 @@ type Store interface {
 	UpdateTrack(ctx context.Context, t domain.Track) (domain.Track, error)
 	DeleteTrack(ctx context.Context, id int64) error
 
-	Register(ctx context.Context, occID, personID int64, d store.RegistrationDetails, notify store.Notify) (store.RegisterResult, error)
-	CancelRegistration(ctx context.Context, occID, personID int64, notify store.Notify) (store.Registration, []store.Registration, error)
+	Register(ctx context.Context, occID, personID int64, d store.RegistrationDetails, notify *store.Notify) (store.RegisterResult, error)
+	CancelRegistration(ctx context.Context, occID, personID int64, notify *store.Notify) (store.Registration, []store.Registration, error)
 	Registrations(ctx context.Context, f store.RegistrationFilter) ([]store.Registration, error)
 	RegistrationByID(ctx context.Context, id int64) (store.Registration, error)
-	SendReminders(ctx context.Context, notify store.Notify) (int, error)
-	ActOnRegistration(ctx context.Context, regID int64, action string, notify store.Notify) (store.Registration, error)
-	MessageRegistrants(ctx context.Context, occID int64, notify store.Notify) (int, error)
-	RegisterUnconfirmed(ctx context.Context, occID, personID int64, d store.RegistrationDetails, notify store.Notify) (store.RegisterResult, error)
-	ConfirmRegistration(ctx context.Context, regID int64, notify store.Notify) (store.Registration, error)
-	ReleaseUnconfirmed(ctx context.Context, notify store.Notify) (int, error)
-	RenewRegistrationLinks(ctx context.Context, regID, personID int64, notify store.Notify) (store.Registration, error)
-	MoveRegistration(ctx context.Context, regID, toOccID int64, notify store.Notify) (store.Registration, error)
-	RegisterForEvent(ctx context.Context, eventID, personID int64, d store.RegistrationDetails, summarize store.Summarize) (store.EventRegistrationResult, error)
-	CancelEventRegistration(ctx context.Context, eventID, personID int64, notify store.Notify) error
+	SendReminders(ctx context.Context) (int, error)
+	ActOnRegistration(ctx context.Context, regID int64, action string, notify *store.Notify) (store.Registration, error)
+	MessageRegistrants(ctx context.Context, occID int64, notify *store.Notify) (int, error)
+	RegisterUnconfirmed(ctx context.Context, occID, personID int64, d store.RegistrationDetails, notify *store.Notify) (store.RegisterResult, error)
+	ConfirmRegistration(ctx context.Context, regID int64, notify *store.Notify) (store.Registration, error)
+	ReleaseUnconfirmed(ctx context.Context, notify *store.Notify) (int, error)
+	RenewRegistrationLinks(ctx context.Context, regID, personID int64, notify *store.Notify) (store.Registration, error)
+	MoveRegistration(ctx context.Context, regID, toOccID int64, notify *store.Notify) (store.Registration, error)
+	RegisterForEvent(ctx context.Context, eventID, personID int64, d store.RegistrationDetails, notify *store.Notify) (store.EventRegistrationResult, error)
+	CancelEventRegistration(ctx context.Context, eventID, personID int64, notify *store.Notify) error
 	EventRegistered(ctx context.Context, eventID, personID int64) (bool, error)
 	Secret(ctx context.Context, name string) ([]byte, error)
 	FeedNonce(ctx context.Context, personID int64) (int64, error)
@@ -99,8 +99,8 @@ type Options struct {
 	Store   Store
 	Logger  *slog.Logger
 	BaseURL *url.URL // public URL used in links (emails, feeds)
-	// DevMail is true when no SMTP server is configured: emails stay in the outbox, are
-	// logged, and can be read at /dev/mail by site admins.
+	// DevMail is true when no SMTP server is configured: a local delivery renders emails
+	// into the outbox and the log, and they can be read at /dev/mail by site admins.
 	DevMail bool
 	// DevMailOpen also lets direct loopback connections read /dev/mail without signing in:
 	// a development setting for a base URL on this machine (behind a proxy every request
@@ -110,7 +110,8 @@ type Options struct {
 	// this bearer token, beyond direct loopback connections (always allowed).
 	MetricsAllow []netip.Prefix
 	MetricsToken string
-	// MailQueued is called after an email was committed to the outbox (to wake the sender).
+	// MailQueued is called after a change that may have put emails in the outbox (to wake
+	// the sender, or the local delivery).
 	MailQueued func()
 	// Ready reports whether the database is reachable and migrated (for /readyz).
 	Ready    func(ctx context.Context) error

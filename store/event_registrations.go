@@ -22,7 +22,7 @@ type EventRegistrationResult struct {
 // registration (made by email, without signing in) holds a place as 'held' rather than
 // 'confirmed' and is released unless confirmed by UnconfirmedHold from now; a registration
 // by the person themselves confirms an unconfirmed one they already have.
-func (s *Store) registerInTx(ctx context.Context, tx pgx.Tx, occID, personID int64, d RegistrationDetails, unconfirmed bool, notify Notify) (Registration, bool, error) {
+func (s *Store) registerInTx(ctx context.Context, tx pgx.Tx, occID, personID int64, d RegistrationDetails, unconfirmed bool, notify *Notify) (Registration, bool, error) {
 	lo, err := lockOccurrence(ctx, tx, occID)
 	if err != nil {
 		return Registration{}, false, err
@@ -104,32 +104,16 @@ func (s *Store) registerInTx(ctx context.Context, tx pgx.Tx, occID, personID int
 	if err != nil {
 		return Registration{}, false, fmt.Errorf("register: %w", err)
 	}
-	r, err := s.registrationInTx(ctx, tx, id)
-	if err != nil {
-		return r, false, err
-	}
-	o, e, err := occurrenceInTx(ctx, tx, occID)
-	if err != nil {
-		return r, false, err
-	}
-	return r, true, s.notifyOne(ctx, tx, notify, r.Status, e, o, r)
+	r, err := s.readAndNotify(ctx, tx, id, notify, domain.Notice{Kind: noticeOfStatus(next), PersonID: personID,
+		RegistrationID: id, OccurrenceID: occID})
+	return r, err == nil, err
 }
-
-// SessionPlace is one session of a whole-event registration, with the session itself.
-type SessionPlace struct {
-	Registration Registration
-	Occurrence   domain.Occurrence
-}
-
-// Summarize renders the one email that sums up a whole-event registration (nil: none). It
-// runs inside the transaction and must not use the database.
-type Summarize func(e domain.Event, sessions []SessionPlace) (*Email, error)
 
 // RegisterForEvent registers a person for a whole series (every future session, and the
 // sessions added later) or a conference (all its sessions), in one transaction, with one
-// summary email rather than one per session. Sessions that are full put the person on their
+// summary notice rather than one per session. Sessions that are full put the person on their
 // waitlists; sessions that are over or cancelled are skipped.
-func (s *Store) RegisterForEvent(ctx context.Context, eventID, personID int64, d RegistrationDetails, summarize Summarize) (EventRegistrationResult, error) {
+func (s *Store) RegisterForEvent(ctx context.Context, eventID, personID int64, d RegistrationDetails, notify *Notify) (EventRegistrationResult, error) {
 	var res EventRegistrationResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		e, err := eventInTx(ctx, tx, eventID, false)
@@ -162,34 +146,25 @@ func (s *Store) RegisterForEvent(ctx context.Context, eventID, personID int64, d
 		if _, err := lockOccurrences(ctx, tx, ids...); err != nil {
 			return err
 		}
-		var places []SessionPlace
 		for _, id := range ids {
 			r, _, err := s.registerInTx(ctx, tx, id, personID, d, false, nil)
 			if err != nil {
 				return err
 			}
-			o, _, err := occurrenceInTx(ctx, tx, id)
-			if err != nil {
-				return err
-			}
 			res.Sessions = append(res.Sessions, r)
-			places = append(places, SessionPlace{Registration: r, Occurrence: o})
 		}
-		if summarize == nil || !res.Created {
+		if notify == nil || !res.Created {
 			return nil
 		}
-		m, err := summarize(e, places)
-		if err != nil || m == nil {
-			return err
-		}
-		return s.enqueue(ctx, tx, *m)
+		return s.enqueueNotice(ctx, tx, domain.Notice{Kind: domain.NoticeEventRegistration, PersonID: personID,
+			EventID: eventID, Payload: notify.payloadFor(personID, domain.NoticePayload{})})
 	})
 	return res, err
 }
 
 // CancelEventRegistration ends a whole-series or conference registration and every future
 // session registration it holds; freed places go to the waitlists.
-func (s *Store) CancelEventRegistration(ctx context.Context, eventID, personID int64, notify Notify) error {
+func (s *Store) CancelEventRegistration(ctx context.Context, eventID, personID int64, notify *Notify) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE event_registrations SET status = 'cancelled', updated_at = $3
 			WHERE event_id = $1 AND person_id = $2 AND status = 'active'`, eventID, personID, s.now())

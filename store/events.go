@@ -180,7 +180,7 @@ func (s *Store) EventBySlug(ctx context.Context, slug string) (domain.Event, err
 // UpdateEvent changes an event atomically: mutate sees the current row (locked), may refuse
 // with an error, and the result is saved, the organisers replaced (unless organisers is
 // nil) and, for a series, its future occurrences regenerated, all in one transaction.
-func (s *Store) UpdateEvent(ctx context.Context, id int64, organisers []string, mutate func(*domain.Event) error, notify Notify) (domain.Event, error) {
+func (s *Store) UpdateEvent(ctx context.Context, id int64, organisers []string, mutate func(*domain.Event) error, notify *Notify) (domain.Event, error) {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		e, err := eventInTx(ctx, tx, id, true)
 		if err != nil {
@@ -262,7 +262,7 @@ func (s *Store) UpdateEvent(ctx context.Context, id int64, organisers []string, 
 // to come are cancelled and everyone registered for them is told (notify, kind
 // "cancelled"), registration closes, and its history (registrations, attendance, chat,
 // questions) stays. Deleting a cancelled event again changes nothing.
-func (s *Store) DeleteEvent(ctx context.Context, id int64, notify Notify) (cancelled bool, err error) {
+func (s *Store) DeleteEvent(ctx context.Context, id int64, notify *Notify) (cancelled bool, err error) {
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		e, err := eventInTx(ctx, tx, id, true)
 		if err != nil {
@@ -299,7 +299,7 @@ func (s *Store) DeleteEvent(ctx context.Context, id int64, notify Notify) (cance
 		}
 		slices.Sort(ids)
 		for _, occID := range ids {
-			if err := s.notifyAll(ctx, tx, notify, "cancelled", occID); err != nil {
+			if _, err := s.notifyAll(ctx, tx, notify, domain.NoticeCancelled, occID, domain.NoticePayload{}); err != nil {
 				return err
 			}
 		}

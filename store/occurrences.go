@@ -35,7 +35,7 @@ type existingOcc struct {
 // matched first by their exact original time and then by their local date (so changing the
 // series' time moves the same talks); new ones are added; ones the rule no longer yields
 // are removed. Past occurrences are never touched.
-func (s *Store) regenerate(ctx context.Context, tx pgx.Tx, e domain.Event, notify Notify) error {
+func (s *Store) regenerate(ctx context.Context, tx pgx.Tx, e domain.Event, notify *Notify) error {
 	now := s.now()
 	rule := RuleOf(e)
 	loc, err := rule.Location()
@@ -142,7 +142,11 @@ func (s *Store) regenerate(ctx context.Context, tx pgx.Tx, e domain.Event, notif
 	if len(removed) > 0 {
 		// Registrants of removed occurrences are told, in the same transaction.
 		for _, id := range removed {
-			if err := s.notifyAll(ctx, tx, notify, "removed", id); err != nil {
+			frozen, err := removedPayload(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			if _, err := s.notifyAll(ctx, tx, notify, domain.NoticeRemoved, id, frozen); err != nil {
 				return err
 			}
 		}
@@ -162,7 +166,7 @@ func (s *Store) regenerate(ctx context.Context, tx pgx.Tx, e domain.Event, notif
 
 // keepOccurrence updates a kept row to the rule's current instance. A moved occurrence
 // keeps its own time; others follow the rule (time and duration).
-func (s *Store) keepOccurrence(ctx context.Context, tx pgx.Tx, o *existingOcc, in programme.Instance, minutes int, loc *time.Location, notify Notify) error {
+func (s *Store) keepOccurrence(ctx context.Context, tx pgx.Tx, o *existingOcc, in programme.Instance, minutes int, loc *time.Location, notify *Notify) error {
 	start, dur, startAt, endAt := in.Wall, minutes, in.Start, in.End
 	if o.moved {
 		start, dur = o.start, o.duration
@@ -177,7 +181,9 @@ func (s *Store) keepOccurrence(ctx context.Context, tx pgx.Tx, o *existingOcc, i
 		return fmt.Errorf("update occurrence: %w", err)
 	}
 	if !o.start.Equal(start) || o.duration != dur {
-		return s.notifyAll(ctx, tx, notify, "moved", o.id)
+		was := programme.ResolveLenient(loc, o.start)
+		_, err := s.notifyAll(ctx, tx, notify, domain.NoticeMoved, o.id, domain.NoticePayload{PreviousStart: &was})
+		return err
 	}
 	return nil
 }
@@ -512,7 +518,7 @@ func (s *Store) OccurrenceByID(ctx context.Context, id int64) (Listed, error) {
 // UpdateOccurrence changes one occurrence atomically: mutate sees it (locked) with its
 // event and may refuse; the new wall time is checked against the zone's gaps and overlaps;
 // speakers are replaced; the sequence (for calendars) grows.
-func (s *Store) UpdateOccurrence(ctx context.Context, id int64, mutate func(e domain.Event, o *domain.Occurrence) error, notify Notify) (Listed, error) {
+func (s *Store) UpdateOccurrence(ctx context.Context, id int64, mutate func(e domain.Event, o *domain.Occurrence) error, notify *Notify) (Listed, error) {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := lockOccurrence(ctx, tx, id); err != nil {
 			return err
@@ -535,14 +541,17 @@ func (s *Store) UpdateOccurrence(ctx context.Context, id int64, mutate func(e do
 		if err := saveOccurrence(ctx, tx, e, &o, s.now()); err != nil {
 			return err
 		}
-		if err := s.notifySpeakers(ctx, tx, notify, e, o, before.Speakers); err != nil {
+		if err := s.notifySpeakers(ctx, tx, notify, o, before.Speakers); err != nil {
 			return err
 		}
 		switch {
 		case o.Status == domain.StatusCancelled && before.Status != domain.StatusCancelled:
-			return s.notifyAll(ctx, tx, notify, "cancelled", id)
+			_, err := s.notifyAll(ctx, tx, notify, domain.NoticeCancelled, id, domain.NoticePayload{CancelReason: o.CancelReason})
+			return err
 		case o.Status == domain.StatusScheduled && (!o.StartLocal.Equal(before.StartLocal) || o.Duration != before.Duration):
-			return s.notifyAll(ctx, tx, notify, "moved", id)
+			was := before.Start
+			_, err := s.notifyAll(ctx, tx, notify, domain.NoticeMoved, id, domain.NoticePayload{PreviousStart: &was})
+			return err
 		}
 		return nil
 	})
@@ -553,7 +562,7 @@ func (s *Store) UpdateOccurrence(ctx context.Context, id int64, mutate func(e do
 }
 
 // AddOccurrence adds an extra talk to a series or a session to a conference.
-func (s *Store) AddOccurrence(ctx context.Context, eventID int64, o domain.Occurrence, notify Notify) (Listed, error) {
+func (s *Store) AddOccurrence(ctx context.Context, eventID int64, o domain.Occurrence, notify *Notify) (Listed, error) {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		e, err := eventInTx(ctx, tx, eventID, true)
 		if err != nil {
@@ -571,7 +580,7 @@ func (s *Store) AddOccurrence(ctx context.Context, eventID int64, o domain.Occur
 		if err := saveOccurrence(ctx, tx, e, &o, s.now()); err != nil {
 			return err
 		}
-		if err := s.notifySpeakers(ctx, tx, notify, e, o, nil); err != nil {
+		if err := s.notifySpeakers(ctx, tx, notify, o, nil); err != nil {
 			return err
 		}
 		return s.registerEventRegistrants(ctx, tx, eventID, o.ID)
@@ -627,9 +636,9 @@ func saveOccurrence(ctx context.Context, tx pgx.Tx, e domain.Event, o *domain.Oc
 }
 
 // notifySpeakers tells each speaker whose email is new on the occurrence (added, or changed)
-// that they speak there: through notify, as kind "speaker", with the account of that email as
-// recipient, or just the address when it has no account yet.
-func (s *Store) notifySpeakers(ctx context.Context, tx pgx.Tx, notify Notify, e domain.Event, o domain.Occurrence, before []domain.Speaker) error {
+// that they speak there: a notice to the account of that email, or to the bare address
+// (frozen in the payload) when it has no account yet.
+func (s *Store) notifySpeakers(ctx context.Context, tx pgx.Tx, notify *Notify, o domain.Occurrence, before []domain.Speaker) error {
 	if notify == nil || o.Status == domain.StatusCancelled {
 		return nil
 	}
@@ -643,19 +652,13 @@ func (s *Store) notifySpeakers(ctx context.Context, tx pgx.Tx, notify Notify, e 
 			continue
 		}
 		told[key] = true
-		to := domain.Person{Email: sp.Email, Profile: domain.Profile{Name: sp.Name}}
+		n := domain.Notice{Kind: domain.NoticeSpeakerAdded, OccurrenceID: o.ID, EventID: o.EventID,
+			Payload: domain.NoticePayload{SpeakerEmail: sp.Email}}
 		if sp.PersonID != nil {
-			p, err := scanPerson(tx.QueryRow(ctx, `SELECT `+personColumns+` FROM people WHERE id = $1`, *sp.PersonID))
-			if err != nil {
-				return fmt.Errorf("read speaker's account: %w", err)
-			}
-			to = p
+			n.PersonID = *sp.PersonID
 		}
-		r := Registration{OccurrenceID: o.ID, Email: to.Email, Recipient: to}
-		if sp.PersonID != nil {
-			r.PersonID = *sp.PersonID
-		}
-		if err := s.notifyOne(ctx, tx, notify, "speaker", e, o, r); err != nil {
+		n.Payload = notify.payloadFor(n.PersonID, n.Payload)
+		if err := s.enqueueNotice(ctx, tx, n); err != nil {
 			return err
 		}
 	}
@@ -667,7 +670,7 @@ func (s *Store) notifySpeakers(ctx context.Context, tx pgx.Tx, notify Notify, e 
 // true) and its registrants are told (notify, kind "cancelled"); its history stays. Talks
 // generated by a series' rule are cancelled by the organiser (or the rule changed), so
 // calendars learn of it.
-func (s *Store) DeleteOccurrence(ctx context.Context, id int64, notify Notify) (cancelled bool, err error) {
+func (s *Store) DeleteOccurrence(ctx context.Context, id int64, notify *Notify) (cancelled bool, err error) {
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		lo, err := lockOccurrence(ctx, tx, id)
 		if err != nil {
@@ -688,7 +691,8 @@ func (s *Store) DeleteOccurrence(ctx context.Context, id int64, notify Notify) (
 				WHERE id = $1`, id, s.now()); err != nil {
 				return fmt.Errorf("cancel occurrence: %w", err)
 			}
-			return s.notifyAll(ctx, tx, notify, "cancelled", id)
+			_, err := s.notifyAll(ctx, tx, notify, domain.NoticeCancelled, id, domain.NoticePayload{})
+			return err
 		}
 		if origin == "generated" {
 			return domain.New(domain.CodeConflict, "err.occurrence.delete_scheduled")

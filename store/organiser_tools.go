@@ -21,7 +21,7 @@ const (
 
 // ActOnRegistration applies an organiser's action atomically under the occurrence's lock,
 // telling the person (and anyone promoted into a freed place).
-func (s *Store) ActOnRegistration(ctx context.Context, regID int64, action string, notify Notify) (Registration, error) {
+func (s *Store) ActOnRegistration(ctx context.Context, regID int64, action string, notify *Notify) (Registration, error) {
 	var out Registration
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var occID int64
@@ -46,7 +46,7 @@ func (s *Store) ActOnRegistration(ctx context.Context, regID int64, action strin
 			return err
 		}
 		room := capacity == 0 || n < capacity
-		set := func(status string, kind string) error {
+		set := func(status string, kind domain.NoticeKind) error {
 			var wait *time.Time
 			if status == RegWaitlisted {
 				now := s.now()
@@ -63,11 +63,7 @@ func (s *Store) ActOnRegistration(ctx context.Context, regID int64, action strin
 			if out, err = s.registrationInTx(ctx, tx, regID); err != nil {
 				return err
 			}
-			o, e, err := occurrenceInTx(ctx, tx, occID)
-			if err != nil {
-				return err
-			}
-			return s.notifyOne(ctx, tx, notify, kind, e, o, out)
+			return s.notifyOne(ctx, tx, notify, kind, out)
 		}
 		conflict := func(id string) error { return &domain.Error{Code: domain.CodeConflict, Field: "action", ID: id} }
 		switch action {
@@ -76,14 +72,14 @@ func (s *Store) ActOnRegistration(ctx context.Context, regID int64, action strin
 				return conflict("err.action.approve_pending")
 			}
 			if room {
-				return set(RegConfirmed, "approved")
+				return set(RegConfirmed, domain.NoticeApproved)
 			}
-			return set(RegWaitlisted, "waitlisted")
+			return set(RegWaitlisted, domain.NoticeWaitlisted)
 		case ActionDecline:
 			if r.Status != RegPending && r.Status != RegWaitlisted {
 				return conflict("err.action.decline")
 			}
-			return set(RegDeclined, "declined")
+			return set(RegDeclined, domain.NoticeDeclined)
 		case ActionPromote:
 			if r.Status != RegWaitlisted && r.Status != RegPending {
 				return conflict("err.action.promote")
@@ -91,12 +87,12 @@ func (s *Store) ActOnRegistration(ctx context.Context, regID int64, action strin
 			if !room {
 				return conflict("err.action.no_place")
 			}
-			return set(RegConfirmed, "promoted")
+			return set(RegConfirmed, domain.NoticePromoted)
 		case ActionRemove:
 			if r.Status == RegCancelled || r.Status == RegDeclined {
 				return conflict("err.action.not_active")
 			}
-			if err := set(RegCancelled, "removed_by_organiser"); err != nil {
+			if err := set(RegCancelled, domain.NoticeRemovedByOrganiser); err != nil {
 				return err
 			}
 			_, err := s.promote(ctx, tx, occID, notify)
@@ -110,17 +106,15 @@ func (s *Store) ActOnRegistration(ctx context.Context, regID int64, action strin
 
 // MessageRegistrants puts a message from the organisers in the outbox for everyone with an
 // active registration for the occurrence, in one transaction, and returns how many.
-func (s *Store) MessageRegistrants(ctx context.Context, occID int64, notify Notify) (int, error) {
+func (s *Store) MessageRegistrants(ctx context.Context, occID int64, notify *Notify) (int, error) {
 	n := 0
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		counting := func(kind string, e domain.Event, o domain.Occurrence, r Registration) (*Email, error) {
-			m, err := notify(kind, e, o, r)
-			if m != nil {
-				n++
-			}
-			return m, err
+		if notify == nil {
+			return errors.New("message registrants: no message")
 		}
-		return s.notifyAll(ctx, tx, counting, "message", occID)
+		var err error
+		n, err = s.notifyAll(ctx, tx, notify, domain.NoticeMessage, occID, domain.NoticePayload{})
+		return err
 	})
 	return n, err
 }
@@ -148,7 +142,7 @@ func (s *Store) RecordLeave(ctx context.Context, attendanceID int64) error {
 // their place at the old one is freed (the waitlist moves up) and they take a place at the
 // new one under its own capacity (or its waitlist), in one transaction. Locks are taken in
 // session order, so concurrent moves cannot deadlock.
-func (s *Store) MoveRegistration(ctx context.Context, regID, toOccID int64, notify Notify) (Registration, error) {
+func (s *Store) MoveRegistration(ctx context.Context, regID, toOccID int64, notify *Notify) (Registration, error) {
 	var out Registration
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var fromOcc, personID, fromEvent, toEvent int64

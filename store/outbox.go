@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/mail"
 )
 
@@ -27,10 +29,144 @@ func (s *Store) enqueue(ctx context.Context, tx pgx.Tx, m Email) error {
 	return nil
 }
 
+// enqueueNotice writes a typed row into the outbox inside the caller's transaction: one
+// small insert. The email is rendered when it is delivered (package notices). The address
+// is today's, for the mailbox page; delivery uses the one current then.
+func (s *Store) enqueueNotice(ctx context.Context, tx pgx.Tx, n domain.Notice) error {
+	sql, args, err := s.noticeInsert(n)
+	if err != nil {
+		return err
+	}
+	if _, err = tx.Exec(ctx, sql, args...); err != nil {
+		return fmt.Errorf("enqueue %s notice: %w", n.Kind, err)
+	}
+	return nil
+}
+
+// noticeInsert is the statement that writes n into the outbox (to batch it with others).
+func (s *Store) noticeInsert(n domain.Notice) (string, []any, error) {
+	if !n.Kind.Valid() {
+		return "", nil, fmt.Errorf("enqueue notice: unknown kind %q", n.Kind)
+	}
+	payload, err := json.Marshal(n.Payload)
+	if err != nil {
+		return "", nil, fmt.Errorf("enqueue %s notice: %w", n.Kind, err)
+	}
+	return `INSERT INTO outbox (kind, notice_kind, to_address, subject, text_body, sensitive, created_at,
+		next_attempt_at, person_id, registration_id, occurrence_id, event_id, payload)
+		VALUES ($1, $1, coalesce((SELECT email FROM people WHERE id = $3), ''), '', '', $2, $4, $4, $3, $5, $6,
+		        coalesce($7, (SELECT event_id FROM occurrences WHERE id = $6)), $8)`,
+		[]any{string(n.Kind), n.Payload.SignInURL != "", n.PersonID, s.now(), nullID(n.RegistrationID), nullID(n.OccurrenceID),
+			nullID(n.EventID), payload}, nil
+}
+
+func nullID(id int64) *int64 {
+	if id == 0 {
+		return nil
+	}
+	return &id
+}
+
+// removedPayload freezes what a notice about a session that is about to be deleted needs:
+// the session itself.
+func removedPayload(ctx context.Context, tx pgx.Tx, occID int64) (domain.NoticePayload, error) {
+	o, _, err := occurrenceInTx(ctx, tx, occID)
+	if err != nil {
+		return domain.NoticePayload{}, err
+	}
+	return domain.NoticePayload{Occurrence: &o}, nil
+}
+
+// NoticeFacts reads what a typed outbox row is about, as it is now (for the renderer).
+// A session that no longer exists leaves Occurrence zero (and, for a removed session, the
+// registration it took with it, Place); a person or registration that no longer exists is
+// otherwise a not-found error.
+func (s *Store) NoticeFacts(ctx context.Context, n domain.Notice) (domain.NoticeFacts, error) {
+	var f domain.NoticeFacts
+	var err error
+	switch {
+	case n.PersonID != 0:
+		if f.Person, err = s.PersonByID(ctx, n.PersonID); err != nil {
+			return f, err
+		}
+	case n.Payload.SpeakerEmail != "":
+		// A speaker added by address: their account if they have one by now, else the
+		// bare address (the default language and the event's zone).
+		f.Person, err = s.PersonByEmail(ctx, n.Payload.SpeakerEmail)
+		if domain.ErrorCode(err) == domain.CodeNotFound {
+			f.Person, err = domain.Person{Email: n.Payload.SpeakerEmail}, nil
+		}
+		if err != nil {
+			return f, err
+		}
+	default:
+		return f, notFound("recipient")
+	}
+	if n.OccurrenceID != 0 {
+		l, err := s.OccurrenceByID(ctx, n.OccurrenceID)
+		switch {
+		case err == nil:
+			f.Occurrence, f.Event = l.Occurrence, l.Event
+		case errors.Is(err, pgx.ErrNoRows):
+		default:
+			return f, err
+		}
+	}
+	if f.Event.ID == 0 && n.EventID != 0 {
+		if f.Event, err = s.EventByID(ctx, n.EventID); err != nil {
+			return f, err
+		}
+	}
+	if n.RegistrationID != 0 {
+		r, err := s.RegistrationByID(ctx, n.RegistrationID)
+		switch {
+		case err == nil:
+			f.Place = placeOf(r)
+		case errors.Is(err, pgx.ErrNoRows) && n.Kind == domain.NoticeRemoved:
+			// The removed session's registrations went with it; the notice says so.
+		default:
+			return f, err
+		}
+	}
+	if n.Kind == domain.NoticeEventRegistration {
+		regs, err := s.Registrations(ctx, RegistrationFilter{EventID: n.EventID, PersonID: n.PersonID})
+		if err != nil {
+			return f, err
+		}
+		places := map[int64]domain.NoticePlace{}
+		var ids []int64
+		for _, r := range regs {
+			if r.Status == RegConfirmed || r.Status == RegHeld || r.Status == RegWaitlisted || r.Status == RegPending {
+				places[r.OccurrenceID] = placeOf(r)
+				ids = append(ids, r.OccurrenceID)
+			}
+		}
+		if len(ids) > 0 {
+			list, err := s.Occurrences(ctx, OccurrenceFilter{IDs: ids, From: s.now()})
+			if err != nil {
+				return f, err
+			}
+			for _, l := range list {
+				f.Sessions = append(f.Sessions, domain.NoticeSession{Place: places[l.Occurrence.ID], Occurrence: l.Occurrence})
+			}
+		}
+	}
+	return f, nil
+}
+
+func placeOf(r Registration) domain.NoticePlace {
+	return domain.NoticePlace{ID: r.ID, Status: r.Status, Position: r.Position, LinkNonce: r.LinkNonce}
+}
+
+// blankBodies is the SET clause that drops what a finished row must not keep: the bodies
+// (personal links), the calendar entry, and the payload's secrets.
+const blankBodies = `text_body = '', html_body = '', ics = '', payload = payload - 'sign_in_url'`
+
 // discardExpiredMail drops pending messages that are no use any more, blanking secrets.
 const discardExpiredMail = `UPDATE outbox SET status = 'discarded',
 	text_body = CASE WHEN sensitive THEN '' ELSE text_body END,
-	html_body = CASE WHEN sensitive THEN '' ELSE html_body END
+	html_body = CASE WHEN sensitive THEN '' ELSE html_body END,
+	payload = payload - 'sign_in_url'
 	WHERE status = 'pending' AND discard_after < $1`
 
 // Claim leases up to limit due messages to one sender: their next attempt is pushed past
@@ -44,14 +180,28 @@ func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration) ([]ma
 	rows, err := s.pool.Query(ctx, `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $3
 		WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1
 		             ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
-		RETURNING id, kind, to_address, subject, text_body, html_body, attempts, ics`, now, limit, now.Add(lease))
+		RETURNING id, kind, to_address, subject, text_body, html_body, attempts, ics, sensitive,
+		          notice_kind, coalesce(person_id, 0), coalesce(registration_id, 0), coalesce(occurrence_id, 0),
+		          coalesce(event_id, 0), payload`, now, limit, now.Add(lease))
 	if err != nil {
 		return nil, fmt.Errorf("claim mail: %w", err)
 	}
 	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (mail.Message, error) {
 		var m mail.Message
-		err := r.Scan(&m.ID, &m.Kind, &m.To, &m.Subject, &m.Text, &m.HTML, &m.Attempts, &m.ICS)
-		return m, err
+		var n domain.Notice
+		var kind string
+		var payload []byte
+		err := r.Scan(&m.ID, &m.Kind, &m.To, &m.Subject, &m.Text, &m.HTML, &m.Attempts, &m.ICS, &m.Sensitive,
+			&kind, &n.PersonID, &n.RegistrationID, &n.OccurrenceID, &n.EventID, &payload)
+		if err != nil || kind == "" {
+			return m, err
+		}
+		n.Kind = domain.NoticeKind(kind)
+		if err := json.Unmarshal(payload, &n.Payload); err != nil {
+			return m, fmt.Errorf("message %d: payload: %w", m.ID, err)
+		}
+		m.Notice = &n
+		return m, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim mail: %w", err)
@@ -59,14 +209,21 @@ func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration) ([]ma
 	return msgs, nil
 }
 
-// MarkSent records a delivery and blanks a sensitive body.
-func (s *Store) MarkSent(ctx context.Context, id int64) error {
+// MarkSent records a delivery and what was sent (the local mailbox shows it); a sensitive
+// body is blanked, and so are the payload's secrets.
+func (s *Store) MarkSent(ctx context.Context, m mail.Message) error {
+	blank := func(v string) string {
+		if m.Sensitive {
+			return ""
+		}
+		return v
+	}
 	_, err := s.pool.Exec(ctx, `UPDATE outbox SET status = 'sent', sent_at = $2, last_error = '',
-		text_body = CASE WHEN sensitive THEN '' ELSE text_body END,
-		html_body = CASE WHEN sensitive THEN '' ELSE html_body END
-		WHERE id = $1`, id, s.now())
+		to_address = $3, subject = $4, text_body = $5, html_body = $6, ics = $7,
+		payload = CASE WHEN $8 THEN payload - 'sign_in_url' ELSE payload END
+		WHERE id = $1`, m.ID, s.now(), m.To, m.Subject, blank(m.Text), blank(m.HTML), blank(m.ICS), m.Sensitive)
 	if err != nil {
-		return fmt.Errorf("mark mail %d sent: %w", id, err)
+		return fmt.Errorf("mark mail %d sent: %w", m.ID, err)
 	}
 	return nil
 }
@@ -81,12 +238,25 @@ func (s *Store) MarkFailed(ctx context.Context, id int64, reason string, retryAt
 	// A message given up on keeps no secret either.
 	_, err := s.pool.Exec(ctx, `UPDATE outbox SET status = $2, last_error = $3, next_attempt_at = $4,
 		text_body = CASE WHEN $5 AND sensitive THEN '' ELSE text_body END,
-		html_body = CASE WHEN $5 AND sensitive THEN '' ELSE html_body END
+		html_body = CASE WHEN $5 AND sensitive THEN '' ELSE html_body END,
+		payload = CASE WHEN $5 THEN payload - 'sign_in_url' ELSE payload END
 		WHERE id = $1`, id, status, reason, retryAt, final)
 	if err != nil {
 		return fmt.Errorf("mark mail %d failed: %w", id, err)
 	}
 	return nil
+}
+
+// DropBodies blanks the bodies, calendar entries and payload secrets of messages sent,
+// given up on or discarded before the given time (the retention period), so that their
+// personal links (join, cancel) are not kept for ever. It says how many.
+func (s *Store) DropBodies(ctx context.Context, before time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE outbox SET `+blankBodies+`, bodies_dropped_at = $2
+		WHERE status <> 'pending' AND bodies_dropped_at IS NULL AND coalesce(sent_at, next_attempt_at) < $1`, before, s.now())
+	if err != nil {
+		return 0, fmt.Errorf("blank old mail bodies: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
 }
 
 // MailboxMessage is an outbox message as the local mailbox page shows it.

@@ -53,48 +53,120 @@ type RegistrationDetails struct {
 	Answers        domain.Answers // to the event's own questions
 }
 
-// Notify renders the email telling a registrant what happened ("confirmed", "waitlisted",
-// "pending", "promoted", "moved", "cancelled", "removed"), given the event and occurrence as
-// they are inside the transaction. The store puts it in the outbox in the same transaction,
-// so an email goes out exactly when the change commits. A nil Notify or a nil email sends
-// nothing.
-type Notify func(kind string, e domain.Event, o domain.Occurrence, r Registration) (*Email, error)
-
-// notifyAll enqueues kind for every active registration of an occurrence.
-func (s *Store) notifyAll(ctx context.Context, tx pgx.Tx, notify Notify, kind string, occID int64) error {
-	if notify == nil {
-		return nil
-	}
-	o, e, err := occurrenceInTx(ctx, tx, occID)
-	if err != nil {
-		return err
-	}
-	q, args := s.registrationQuery(` WHERE r.occurrence_id = $1 AND r.status IN ('confirmed', 'held', 'waitlisted', 'pending')`, occID)
-	rows, err := tx.Query(ctx, q, args...)
-	if err != nil {
-		return fmt.Errorf("registrants: %w", err)
-	}
-	regs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Registration, error) { return scanRegistration(r) })
-	if err != nil {
-		return fmt.Errorf("registrants: %w", err)
-	}
-	for _, r := range regs {
-		if err := s.notifyOne(ctx, tx, notify, kind, e, o, r); err != nil {
-			return err
-		}
-	}
-	return nil
+// Notify makes a change tell the people it concerns: each gets a typed row in the outbox
+// (domain.Notice: what happened, to whom, about what), in the change's transaction, rendered
+// only when it is delivered. A nil *Notify makes the change quiet.
+type Notify struct {
+	// By is the person making the change (0: an organiser or the system). Their own
+	// notices carry Lang, the language of the page they acted from, for when their
+	// profile names none.
+	By   int64
+	Lang string
+	// SignInURL goes into By's own registration notice (registration by email). It is a
+	// secret: that row is sensitive.
+	SignInURL string
+	// Subject and Body: an organiser's message (domain.NoticeMessage).
+	Subject, Body string
 }
 
-func (s *Store) notifyOne(ctx context.Context, tx pgx.Tx, notify Notify, kind string, e domain.Event, o domain.Occurrence, r Registration) error {
+// payloadFor is what a notice to personID freezes.
+func (n *Notify) payloadFor(personID int64, p domain.NoticePayload) domain.NoticePayload {
+	if personID != 0 && personID == n.By {
+		p.Lang, p.SignInURL = n.Lang, n.SignInURL
+	}
+	p.Subject, p.Body = n.Subject, n.Body
+	return p
+}
+
+// noticeOfStatus is the notice a new registration gets.
+func noticeOfStatus(status string) domain.NoticeKind {
+	switch status {
+	case RegWaitlisted:
+		return domain.NoticeWaitlisted
+	case RegPending:
+		return domain.NoticePending
+	case RegHeld:
+		return domain.NoticeHeld
+	}
+	return domain.NoticeConfirmed
+}
+
+// notifyAll enqueues a notice of kind for every active registration of an occurrence;
+// payload is what is frozen for all of them.
+func (s *Store) notifyAll(ctx context.Context, tx pgx.Tx, notify *Notify, kind domain.NoticeKind, occID int64, payload domain.NoticePayload) (int, error) {
+	if notify == nil {
+		return 0, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT r.id, r.person_id FROM registrations r
+		WHERE r.occurrence_id = $1 AND r.status IN ('confirmed', 'held', 'waitlisted', 'pending') ORDER BY r.id`, occID)
+	if err != nil {
+		return 0, fmt.Errorf("registrants: %w", err)
+	}
+	type reg struct{ id, person int64 }
+	regs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (reg, error) {
+		var x reg
+		err := r.Scan(&x.id, &x.person)
+		return x, err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("registrants: %w", err)
+	}
+	// One round trip for all of them: the session stays locked until the change commits.
+	b := &pgx.Batch{}
+	for _, r := range regs {
+		sql, args, err := s.noticeInsert(domain.Notice{Kind: kind, PersonID: r.person, RegistrationID: r.id,
+			OccurrenceID: occID, Payload: notify.payloadFor(r.person, payload)})
+		if err != nil {
+			return 0, err
+		}
+		b.Queue(sql, args...)
+	}
+	if b.Len() == 0 {
+		return 0, nil
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return 0, fmt.Errorf("enqueue %s notices: %w", kind, err)
+	}
+	return len(regs), nil
+}
+
+// notifyOne enqueues a notice of kind about one registration.
+func (s *Store) notifyOne(ctx context.Context, tx pgx.Tx, notify *Notify, kind domain.NoticeKind, r Registration) error {
 	if notify == nil {
 		return nil
 	}
-	m, err := notify(kind, e, o, r)
-	if err != nil || m == nil {
-		return err
+	return s.enqueueNotice(ctx, tx, domain.Notice{Kind: kind, PersonID: r.PersonID, RegistrationID: r.ID,
+		OccurrenceID: r.OccurrenceID, Payload: notify.payloadFor(r.PersonID, domain.NoticePayload{})})
+}
+
+// readAndNotify reads a registration just written and enqueues n about it (unless notify
+// is nil) in one round trip: a registration holds its session's lock until it commits.
+func (s *Store) readAndNotify(ctx context.Context, tx pgx.Tx, regID int64, notify *Notify, n domain.Notice) (Registration, error) {
+	if notify == nil {
+		return s.registrationInTx(ctx, tx, regID)
 	}
-	return s.enqueue(ctx, tx, *m)
+	n.Payload = notify.payloadFor(n.PersonID, n.Payload)
+	sql, args, err := s.noticeInsert(n)
+	if err != nil {
+		return Registration{}, err
+	}
+	b := &pgx.Batch{}
+	b.Queue(sql, args...)
+	q, qargs := s.registrationQuery(` WHERE r.id = $1`, regID)
+	b.Queue(q, qargs...)
+	res := tx.SendBatch(ctx, b)
+	if _, err := res.Exec(); err != nil {
+		res.Close()
+		return Registration{}, fmt.Errorf("enqueue %s notice: %w", n.Kind, err)
+	}
+	r, err := scanRegistration(res.QueryRow())
+	if cerr := res.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return r, fmt.Errorf("read registration: %w", err)
+	}
+	return r, nil
 }
 
 // occurrenceInTx reads an occurrence (with speakers) and its event inside a transaction.
@@ -196,11 +268,11 @@ func confirmedCount(ctx context.Context, tx pgx.Tx, occID int64) (int, error) {
 // Register gives person a place for an occurrence: confirmed while there is room (or
 // pending approval in approval mode), else on the waitlist in arrival order. Registering
 // again returns the existing registration unchanged.
-func (s *Store) Register(ctx context.Context, occID, personID int64, d RegistrationDetails, notify Notify) (RegisterResult, error) {
+func (s *Store) Register(ctx context.Context, occID, personID int64, d RegistrationDetails, notify *Notify) (RegisterResult, error) {
 	return s.register(ctx, occID, personID, d, false, notify)
 }
 
-func (s *Store) register(ctx context.Context, occID, personID int64, d RegistrationDetails, unconfirmed bool, notify Notify) (RegisterResult, error) {
+func (s *Store) register(ctx context.Context, occID, personID int64, d RegistrationDetails, unconfirmed bool, notify *Notify) (RegisterResult, error) {
 	var res RegisterResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var eventID int64
@@ -231,20 +303,20 @@ func (s *Store) register(ctx context.Context, occID, personID int64, d Registrat
 
 // UnconfirmedHold is how long a registration made by email, without signing in, holds its
 // place (or its place in line) before the owner of the address confirms it.
-const UnconfirmedHold = 30 * time.Minute
+const UnconfirmedHold = domain.UnconfirmedHold
 
 // RegisterUnconfirmed registers the owner of an email address who has not proved it yet
 // (the sign-in-free form): a free place is only held ('held', counted against capacity),
 // and the registration is released by ReleaseUnconfirmed unless ConfirmRegistration is
 // called within UnconfirmedHold. An existing registration of that person is left as it is.
-func (s *Store) RegisterUnconfirmed(ctx context.Context, occID, personID int64, d RegistrationDetails, notify Notify) (RegisterResult, error) {
+func (s *Store) RegisterUnconfirmed(ctx context.Context, occID, personID int64, d RegistrationDetails, notify *Notify) (RegisterResult, error) {
 	return s.register(ctx, occID, personID, d, true, notify)
 }
 
 // ConfirmRegistration confirms an unconfirmed registration (its owner opened the link in
 // the email): a held place becomes confirmed and the person is told (kind "confirmed").
 // A registration released meanwhile, or past its deadline, is refused as expired.
-func (s *Store) ConfirmRegistration(ctx context.Context, regID int64, notify Notify) (Registration, error) {
+func (s *Store) ConfirmRegistration(ctx context.Context, regID int64, notify *Notify) (Registration, error) {
 	var r Registration
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var occID int64
@@ -278,7 +350,7 @@ func (s *Store) ConfirmRegistration(ctx context.Context, regID int64, notify Not
 
 // confirmInTx ends the wait for an address's confirmation: a held place becomes
 // confirmed (and the person is told); a place in line or awaiting approval stays so.
-func (s *Store) confirmInTx(ctx context.Context, tx pgx.Tx, regID int64, notify Notify) (Registration, bool, error) {
+func (s *Store) confirmInTx(ctx context.Context, tx pgx.Tx, regID int64, notify *Notify) (Registration, bool, error) {
 	var status string
 	if err := tx.QueryRow(ctx, `UPDATE registrations SET confirm_by = NULL, updated_at = $2,
 		status = CASE WHEN status = 'held' THEN 'confirmed' ELSE status END WHERE id = $1 RETURNING status`,
@@ -289,17 +361,13 @@ func (s *Store) confirmInTx(ctx context.Context, tx pgx.Tx, regID int64, notify 
 	if err != nil {
 		return r, false, err
 	}
-	o, e, err := occurrenceInTx(ctx, tx, r.OccurrenceID)
-	if err != nil {
-		return r, false, err
-	}
-	return r, false, s.notifyOne(ctx, tx, notify, r.Status, e, o, r)
+	return r, false, s.notifyOne(ctx, tx, notify, noticeOfStatus(r.Status), r)
 }
 
 // ReleaseUnconfirmed cancels the registrations made by email whose owners did not confirm
 // them in time, and gives the freed places to the waitlists (telling those promoted). It
 // returns how many it released. serve runs it every minute.
-func (s *Store) ReleaseUnconfirmed(ctx context.Context, notify Notify) (int, error) {
+func (s *Store) ReleaseUnconfirmed(ctx context.Context, notify *Notify) (int, error) {
 	rows, err := s.pool.Query(ctx, `SELECT DISTINCT occurrence_id FROM registrations
 		WHERE confirm_by <= $1 AND status IN ('held', 'waitlisted', 'pending') ORDER BY occurrence_id`, s.now())
 	if err != nil {
@@ -335,7 +403,7 @@ func (s *Store) ReleaseUnconfirmed(ctx context.Context, notify Notify) (int, err
 // CancelRegistration gives up a person's place; if it was a confirmed place, the first
 // people on the waitlist are promoted in the same transaction. It returns the promoted
 // registrations (to tell them).
-func (s *Store) CancelRegistration(ctx context.Context, occID, personID int64, notify Notify) (cancelled Registration, promoted []Registration, err error) {
+func (s *Store) CancelRegistration(ctx context.Context, occID, personID int64, notify *Notify) (cancelled Registration, promoted []Registration, err error) {
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := lockOccurrence(ctx, tx, occID); err != nil {
 			return err
@@ -362,7 +430,7 @@ func (s *Store) CancelRegistration(ctx context.Context, occID, personID int64, n
 
 // promote fills free places from the waitlist, first come first served. The occurrence
 // must be locked by the caller.
-func (s *Store) promote(ctx context.Context, tx pgx.Tx, occID int64, notify Notify) ([]Registration, error) {
+func (s *Store) promote(ctx context.Context, tx pgx.Tx, occID int64, notify *Notify) ([]Registration, error) {
 	var capacity int
 	if err := tx.QueryRow(ctx, `SELECT e.capacity FROM occurrences o JOIN events e ON e.id = o.event_id WHERE o.id = $1`,
 		occID).Scan(&capacity); err != nil {
@@ -392,19 +460,12 @@ func (s *Store) promote(ctx context.Context, tx pgx.Tx, occID int64, notify Noti
 		return nil, fmt.Errorf("promote: %w", err)
 	}
 	var out []Registration
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	o, e, err := occurrenceInTx(ctx, tx, occID)
-	if err != nil {
-		return nil, err
-	}
 	for _, id := range ids {
 		r, err := s.registrationInTx(ctx, tx, id)
 		if err != nil {
 			return nil, err
 		}
-		if err := s.notifyOne(ctx, tx, notify, "promoted", e, o, r); err != nil {
+		if err := s.notifyOne(ctx, tx, notify, domain.NoticePromoted, r); err != nil {
 			return nil, err
 		}
 		out = append(out, r)
@@ -490,8 +551,8 @@ func (s *Store) Registrations(ctx context.Context, f RegistrationFilter) ([]Regi
 
 // RenewRegistrationLinks changes the nonce of a person's active registration, so every
 // personal link given out for it (join, cancel) stops working, and sends the confirmation
-// again with fresh links (notify is told the registration's status as the kind).
-func (s *Store) RenewRegistrationLinks(ctx context.Context, regID, personID int64, notify Notify) (Registration, error) {
+// again with fresh links.
+func (s *Store) RenewRegistrationLinks(ctx context.Context, regID, personID int64, notify *Notify) (Registration, error) {
 	var r Registration
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var occID, owner int64
@@ -516,11 +577,7 @@ func (s *Store) RenewRegistrationLinks(ctx context.Context, regID, personID int6
 		if r, err = s.registrationInTx(ctx, tx, regID); err != nil {
 			return err
 		}
-		o, e, err := occurrenceInTx(ctx, tx, occID)
-		if err != nil {
-			return err
-		}
-		return s.notifyOne(ctx, tx, notify, r.Status, e, o, r)
+		return s.notifyOne(ctx, tx, notify, noticeOfStatus(r.Status), r)
 	})
 	return r, err
 }
@@ -542,7 +599,7 @@ func (s *Store) RegistrationByID(ctx context.Context, id int64) (Registration, e
 // occurrence starts within one of its event's reminder offsets, once per offset, and only
 // for people who registered before that reminder was due (someone registering 30 minutes
 // before the start gets no "tomorrow" reminder). It returns how many it queued.
-func (s *Store) SendReminders(ctx context.Context, notify Notify) (int, error) {
+func (s *Store) SendReminders(ctx context.Context) (int, error) {
 	now := s.now()
 	rows, err := s.pool.Query(ctx, `SELECT r.id, m FROM registrations r
 		JOIN occurrences o ON o.id = r.occurrence_id JOIN events e ON e.id = o.event_id, unnest(e.reminder_minutes) m
@@ -580,12 +637,8 @@ func (s *Store) SendReminders(ctx context.Context, notify Notify) (int, error) {
 			if err != nil {
 				return err
 			}
-			o, e, err := occurrenceInTx(ctx, tx, r.OccurrenceID)
-			if err != nil {
-				return err
-			}
 			sent++
-			return s.notifyOne(ctx, tx, notify, "reminder", e, o, r)
+			return s.notifyOne(ctx, tx, &Notify{}, domain.NoticeReminder, r)
 		})
 		if err != nil {
 			return sent, err

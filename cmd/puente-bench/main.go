@@ -69,6 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.AllocProfile, "alloc-profile", "", "write the server's allocations of the measured window to this file (go tool pprof -sample_index=alloc_objects)")
 	fs.BoolVar(&o.BatchWrites, "batch-writes", false, "server and floor send each packet's copies to the viewers in one sendmmsg")
 	fs.IntVar(&concurrency, "concurrency", 16, "register, feed: concurrent HTTP clients")
+	fs.IntVar(&o.Requests, "requests", 0, "register: how many people register (default: viewers × 20, at least 2000); with --concurrency as many, all at once")
 	fs.BoolVar(&jsonOut, "json", false, "print the results as one JSON object on the last line")
 	fs.BoolVar(&verbose, "v", false, "log progress")
 	if err := fs.Parse(args); err != nil {
@@ -89,6 +90,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return usage{"--bitrate must be from 50000 to 20000000"}
 	case concurrency < 1 || concurrency > 1024:
 		return usage{"--concurrency must be from 1 to 1024"}
+	case o.Requests < 0 || o.Requests > 100_000:
+		return usage{"--requests must be from 0 to 100000"}
 	}
 	level := slog.LevelWarn
 	if verbose {

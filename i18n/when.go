@@ -1,0 +1,51 @@
+package i18n
+
+import "time"
+
+// When describes a session's time for one reader: in their zone, with the event's own zone
+// alongside when its clock differs ("jueves 12 de marzo de 2026, 12:00–13:00 Santiago de
+// Chile (-03)" and "15:00 Londres"). Pages and emails use the same description.
+type When struct {
+	Day      string // the reader's local day, long form
+	Time     string // the reader's local start–end
+	Zone     string // the reader's zone name (or the event's, if the reader's is unknown)
+	Other    string // the event's clock, when different: "15:00 London"
+	ISO      string // RFC 3339 start in the event's zone, for <time datetime>
+	Sortable time.Time
+}
+
+// String is the day, the time and the zone in one line.
+func (w When) String() string { return w.Day + ", " + w.Time + " " + w.Zone }
+
+// When describes start–end for a reader in viewer (nil: the event's own zone, eventZone).
+func (l *Localizer) When(start, end time.Time, eventZone string, viewer *time.Location) When {
+	evLoc, err := time.LoadLocation(eventZone)
+	if err != nil {
+		evLoc = time.UTC
+	}
+	loc := viewer
+	if loc == nil {
+		loc = evLoc
+	}
+	s, e := start.In(loc), end.In(loc)
+	w := When{Day: l.LongDate(s), Time: s.Format("15:04") + "–" + e.Format("15:04"), Zone: l.ZoneLabel(loc, s),
+		ISO: start.In(evLoc).Format(time.RFC3339), Sortable: s}
+	es := start.In(evLoc)
+	if es.Format("2006-01-02 15:04") != s.Format("2006-01-02 15:04") {
+		w.Other = es.Format("15:04") + " " + l.City(eventZone)
+		if es.Format(time.DateOnly) != s.Format(time.DateOnly) {
+			w.Other = l.ShortDate(es) + ", " + w.Other
+		}
+	}
+	return w
+}
+
+// ZoneLabel is "London (GMT)" or "Santiago (-03)" ("Londres (GMT)" in Spanish).
+func (l *Localizer) ZoneLabel(loc *time.Location, at time.Time) string {
+	abbr, _ := at.In(loc).Zone()
+	city := l.City(loc.String())
+	if city == abbr {
+		return city // "UTC", not "UTC (UTC)"
+	}
+	return city + " (" + abbr + ")"
+}
