@@ -63,7 +63,9 @@ func TestBrowserZoneAndLanguageAreSavedAtRegistration(t *testing.T) {
 		t.Fatalf("no confirmation arrived: %v", err)
 	}
 	when := fmt.Sprintf("jueves %d de enero de %d, 15:00–16:00 Londres", day.Day(), day.Year())
-	if !strings.HasPrefix(msg.Subject, "Inscripción confirmada") {
+	// Registered by email, without signing in: the place is held until the address is
+	// confirmed (anyone could have typed it).
+	if !strings.HasPrefix(msg.Subject, "Confirma tu lugar") {
 		t.Errorf("subject not in Spanish: %q", msg.Subject)
 	}
 	for _, want := range []string{"Hola, Lucía Fernández", when} {
@@ -73,6 +75,22 @@ func TestBrowserZoneAndLanguageAreSavedAtRegistration(t *testing.T) {
 	}
 	if strings.Contains(msg.Text, "12:00–13:00") {
 		t.Errorf("confirmation shows the organiser's zone as the reader's:\n%s", msg.Text)
+	}
+
+	confirm := regexp.MustCompile(`http://\S+/registrations/confirm/[0-9]+\.[A-Za-z0-9_\-]+`).FindString(msg.Text)
+	if confirm == "" {
+		t.Fatalf("no confirmation link in the email:\n%s", msg.Text)
+	}
+	step(t, ctx, "confirm the place", chromedp.Navigate(confirm), chromedp.WaitVisible(chromedp.CSS(`#confirm-form`)),
+		chromedp.Submit(chromedp.CSS(`#confirm-form`)), chromedp.WaitVisible(chromedp.CSS(`#confirmed`)))
+	confirmed, err := smtp.WaitForMessage(wait, func(r smtptest.Received) bool {
+		return slices.Contains(r.To, "lucia@example.cl") && strings.HasPrefix(r.Subject, "Inscripción confirmada")
+	})
+	if err != nil {
+		t.Fatalf("no confirmation of the place arrived: %v", err)
+	}
+	if !strings.Contains(confirmed.Text, when) {
+		t.Errorf("the confirmed place's email lacks %q:\n%s", when, confirmed.Text)
 	}
 
 	link := textLink.FindString(msg.Text)
@@ -110,9 +128,9 @@ func TestBrowserZoneAndLanguageAreSavedAtRegistration(t *testing.T) {
 		document.getElementById("time_zone-state").textContent.includes("Guardado: Europe/London")`)
 
 	// The join link: the room opens at one instant, in London time, counted down.
-	join := regexp.MustCompile(`http://\S+/join/[0-9]+\.[A-Za-z0-9_\-]+`).FindString(msg.Text)
+	join := regexp.MustCompile(`http://\S+/join/[0-9]+\.[A-Za-z0-9_\-]+`).FindString(confirmed.Text)
 	if join == "" {
-		t.Fatalf("no join link in the confirmation:\n%s", msg.Text)
+		t.Fatalf("no join link in the confirmation:\n%s", confirmed.Text)
 	}
 	step(t, ctx, "join page", chromedp.Navigate(join))
 	waitFor(t, ctx, "countdown", `/^\d+\s?\S+ \d\d:\d\d:\d\d$/.test(document.getElementById("countdown").textContent)`)

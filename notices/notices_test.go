@@ -158,7 +158,7 @@ func TestRenderedWhenDelivered(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := one(t, p.deliver("ana@example.org"), "confirmation")
-	has(t, m, "Inscripción confirmada: Lithium Seminar", "Hola, Ana:", "jueves 4 de junio de 2026, 13:00–14:00 Buenos Aires (-03)", "(12:00 Santiago)")
+	has(t, m, "Inscripción confirmada: Lithium Seminar", "Hola, Ana:", "jueves 4 de junio de 2026, 13:00–14:00 Buenos Aires (-03)", "(12:00 Santiago de Chile)")
 	// What was sent is what the outbox keeps (the local mailbox shows it).
 	if box, _ := p.st.Mailbox(ctx, 1); box[0].Status != "sent" || box[0].Text != m.Text {
 		t.Fatalf("sent row: %+v", box[0])
@@ -319,7 +319,7 @@ func TestRemovedSessionIsStillTold(t *testing.T) {
 		t.Fatalf("the second session is still there")
 	}
 	m := one(t, p.deliver("ana@example.org"), "removed")
-	has(t, m, "Lithium Seminar", "jueves 11 de junio de 2026, 17:00–18:00 London (BST)")
+	has(t, m, "Lithium Seminar", "jueves 11 de junio de 2026, 17:00–18:00 Londres (BST)")
 	if strings.Contains(m.Text, "/join/") || strings.Contains(m.Text, "/registrations/cancel/") {
 		t.Fatalf("links to a session that is gone:\n%s", m.Text)
 	}

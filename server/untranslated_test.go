@@ -19,7 +19,6 @@ import (
 	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/frontend/locales"
 	"github.com/puente-org/puente/i18n"
-	"github.com/puente-org/puente/mail"
 	"github.com/puente-org/puente/mail/smtptest"
 	"github.com/puente-org/puente/server"
 	"github.com/puente-org/puente/store"
@@ -291,17 +290,8 @@ func TestNoEnglishInEmails(t *testing.T) {
 	clock := func() time.Time { return now }
 	st := store.New(pgtest.New(t), clock)
 	smtp := smtptest.NewServer(t)
-	sender, err := mail.NewSMTPSender(smtp.URL(), "Puente <seminarios@example.org>")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := mail.NewDeliverer(mail.DelivererOptions{Outbox: st, Sender: sender, Poll: time.Hour, Now: clock})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = d.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
 	e := &env{t: t, store: st}
-	e.ts = newTestServer(t, server.Options{Store: st, Registry: prometheus.NewRegistry(), Now: clock, MailQueued: d.Wake})
+	e.ts = newSMTPServer(t, server.Options{Store: st, Registry: prometheus.NewRegistry(), Now: clock}, smtp.URL())
 	p := &progEnv{env: e, now: now, tokens: map[string]string{}, ids: map[string]int64{}}
 	langOf := map[string]string{"organiser": "", "en": "en", "es": "es", "pt": "pt"}
 	zoneOf := map[string]string{"en": "Europe/London", "es": "America/Argentina/Buenos_Aires", "pt": "America/Sao_Paulo"}
