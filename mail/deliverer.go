@@ -323,6 +323,14 @@ func (d *Deliverer) deliverOne(ctx context.Context, m Message) (ok bool, err err
 	}
 
 	reason := truncate(sendErr.Error(), maxReasonLen)
+	if errors.Is(sendErr, ErrSuperseded) {
+		if err := d.outbox.MarkSuperseded(bctx, m.ID, reason); err != nil {
+			log.ErrorContext(ctx, "recording a superseded notice", "error", err)
+			return false, fmt.Errorf("marking email %d superseded: %w", m.ID, err)
+		}
+		log.InfoContext(ctx, "notice superseded by a later change; not sent", "reason", reason)
+		return true, nil
+	}
 	now := d.now()
 	var retryAt time.Time
 	var final bool

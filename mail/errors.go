@@ -11,6 +11,11 @@ import (
 // row cannot succeed.
 var ErrInvalidMessage = errors.New("invalid message")
 
+// ErrSuperseded marks a typed notice that is out of date by its delivery: it
+// announces a place (confirmed, waitlisted, pending, held) that has changed since,
+// and a later notice says what is true now. It is not sent and not a failure.
+var ErrSuperseded = errors.New("superseded notice")
+
 // IsPermanent reports whether err means that retrying the same message will not
 // help, so the deliverer should give up on it.
 //

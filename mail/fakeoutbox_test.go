@@ -117,6 +117,15 @@ func (o *fakeOutbox) MarkFailed(_ context.Context, id int64, reason string, retr
 	return nil
 }
 
+func (o *fakeOutbox) MarkSuperseded(_ context.Context, id int64, reason string) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	r := o.rows[id]
+	r.markCalls++
+	r.reason, r.status, r.leasedUntil = reason, "discarded", time.Time{}
+	return nil
+}
+
 // fakeClock is a settable clock for retry times.
 type fakeClock struct {
 	mu sync.Mutex

@@ -48,6 +48,9 @@ type Outbox interface {
 	// MarkFailed records the error; final=true gives up (status failed),
 	// otherwise retry at retryAt.
 	MarkFailed(ctx context.Context, id int64, reason string, retryAt time.Time, final bool) error
+	// MarkSuperseded sets aside a notice that is out of date (ErrSuperseded):
+	// not sent, not failed, its bodies and secrets blanked.
+	MarkSuperseded(ctx context.Context, id int64, reason string) error
 	// DropBodies blanks the bodies, calendar entries and payload secrets of
 	// messages that were sent or given up on before the given time, and says
 	// how many.

@@ -95,6 +95,9 @@ func (r *Renderer) Render(ctx context.Context, m mail.Message) (mail.Message, er
 		}
 		return m, err
 	}
+	if superseded(n.Kind, f.Place.Status) {
+		return m, fmt.Errorf("%w: a %s notice for a place now %s", mail.ErrSuperseded, n.Kind, f.Place.Status)
+	}
 	e, err := r.Email(n, f)
 	if err != nil {
 		return m, err
@@ -375,4 +378,25 @@ func greetingName(p domain.Person, o domain.Occurrence) string {
 		}
 	}
 	return p.DisplayName()
+}
+
+// superseded reports whether a notice announcing a place is out of date: the place has
+// changed since (a person told "you are on the waitlist" who has a place by now gets the
+// "promoted" notice instead, not both). Notices about the session (moved, cancelled,
+// reminders, messages) always go.
+func superseded(k domain.NoticeKind, status string) bool {
+	var want string
+	switch k {
+	case domain.NoticeConfirmed, domain.NoticeApproved, domain.NoticePromoted:
+		want = "confirmed"
+	case domain.NoticeWaitlisted:
+		want = "waitlisted"
+	case domain.NoticePending:
+		want = "pending"
+	case domain.NoticeHeld:
+		want = "held"
+	default:
+		return false
+	}
+	return status != want
 }

@@ -327,3 +327,41 @@ func TestRemovedSessionIsStillTold(t *testing.T) {
 		t.Fatalf("the removal's calendar entry:\n%s", ics)
 	}
 }
+
+// A notice about a place that changed before it was delivered is set aside, not sent: the
+// person who is told "you are on the waitlist" after they already got the place would be
+// misled (and the old email even showed "number 0" and a join link). The later notice,
+// "you have a place", goes.
+func TestOutdatedNoticeIsNotSent(t *testing.T) {
+	p := newPlatform(t, 1)
+	ctx := context.Background()
+	first := p.person("first@example.org", domain.Profile{Name: "First", Language: "en", TimeZone: "Europe/London"})
+	second := p.person("second@example.org", domain.Profile{Name: "Segunda", Language: "es", TimeZone: "America/Santiago"})
+	for _, who := range []domain.Person{first, second} {
+		if _, err := p.st.Register(ctx, p.occID, who.ID, store.RegistrationDetails{Name: who.Profile.Name}, &store.Notify{By: who.ID}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The first cancels before anything was delivered: their confirmation is out of date,
+	// and so is the second's waitlist notice.
+	if _, _, err := p.st.CancelRegistration(ctx, p.occID, first.ID, &store.Notify{By: first.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.deliver("first@example.org"); len(got) != 0 {
+		t.Fatalf("the cancelled person got %d emails: %s", len(got), got[0].Subject)
+	}
+	var subjects []string
+	for _, m := range p.smtp.Messages() {
+		subjects = append(subjects, m.Subject)
+	}
+	if len(subjects) != 1 || !strings.HasPrefix(subjects[0], "Tienes un lugar") {
+		t.Fatalf("sent %q, want only the promotion", subjects)
+	}
+	var discarded int
+	if err := p.st.Pool().QueryRow(ctx, `SELECT count(*) FROM outbox WHERE status = 'discarded' AND text_body = ''`).Scan(&discarded); err != nil {
+		t.Fatal(err)
+	}
+	if discarded != 2 {
+		t.Fatalf("%d notices set aside, want 2 (the confirmation and the waitlist notice)", discarded)
+	}
+}

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
@@ -62,7 +63,13 @@ func (s *Server) devMailbox(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "devmail.html", struct{ Messages []store.MailboxMessage }{msgs})
+	// Emails are rendered when the local delivery takes them (about a second): while some
+	// wait, the page reloads itself so that a person sees them arrive.
+	pending := slices.ContainsFunc(msgs, func(m store.MailboxMessage) bool { return m.Status == "pending" })
+	return s.render(c, http.StatusOK, "devmail.html", struct {
+		Messages []store.MailboxMessage
+		Pending  bool
+	}{msgs, pending})
 }
 
 func (s *Server) devMailMessage(c echo.Context) error {

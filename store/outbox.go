@@ -247,6 +247,17 @@ func (s *Store) MarkFailed(ctx context.Context, id int64, reason string, retryAt
 	return nil
 }
 
+// MarkSuperseded sets a notice aside that a later change made untrue (mail.ErrSuperseded):
+// status discarded, nothing kept that it would have said.
+func (s *Store) MarkSuperseded(ctx context.Context, id int64, reason string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE outbox SET status = 'discarded', last_error = $2, text_body = '', html_body = '',
+		ics = '', payload = payload - 'sign_in_url' WHERE id = $1`, id, truncateUTF8(reason, 1000))
+	if err != nil {
+		return fmt.Errorf("mark mail %d superseded: %w", id, err)
+	}
+	return nil
+}
+
 // DropBodies blanks the bodies, calendar entries and payload secrets of messages sent,
 // given up on or discarded before the given time (the retention period), so that their
 // personal links (join, cancel) are not kept for ever. It says how many.
