@@ -323,7 +323,9 @@ func (c *client) storeError(ref string, err error) {
 	case domain.CodeNotFound:
 		c.fail(ref, signaling.CodeNotFound, "There is no such question in this session.")
 	case domain.CodeInvalid:
-		c.fail(ref, signaling.CodeBadMessage, err.Error())
+		// The page shows its own words for the code (live.error_bad_message); this text is
+		// for other clients of the protocol, and never a raw error.
+		c.fail(ref, signaling.CodeBadMessage, "That text cannot be saved: it is empty, too long, or has characters that cannot be stored.")
 	default:
 		c.log.Error("store", "err", err)
 		c.fail(ref, signaling.CodeInternal, "That could not be saved. Try again.")

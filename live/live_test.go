@@ -279,6 +279,13 @@ func TestBadInput(t *testing.T) {
 	if m := ben.expect("error"); m.str("code") != "too_large" {
 		t.Fatalf("long chat: %v", m)
 	}
+	// Text that cannot be stored (a NUL character) is a bad message with words meant for a
+	// person, never an error id or a Go error string.
+	ben.send(map[string]any{"type": "chat", "text": "a\u0000b", "ref": "r3"})
+	if m := ben.expect("error"); m.str("code") != "bad_message" || m.str("ref") != "r3" ||
+		strings.Contains(m.str("message"), "err.") || strings.Contains(m.str("message"), "invalid:") {
+		t.Fatalf("chat with a NUL: %v", m)
+	}
 	ben.send(map[string]any{"type": "upvote", "question_id": 999999})
 	if m := ben.expect("error"); m.str("code") != "not_found" {
 		t.Fatalf("unknown question: %v", m)

@@ -213,7 +213,13 @@ function start(root) {
       case "too_large":
       case "rate_limited":
       case "not_connected":
+      case "bad_message":
+      case "invalid_token":
+      case "token_used":
         return t("error_" + code);
+      case "unknown_type":
+      case "hello_first":
+        return t("error_bad_version");
       case "bad_sdp":
       case "internal":
       case "webrtc":
