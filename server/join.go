@@ -43,7 +43,7 @@ type joinPage struct {
 	State     string // "early", "open", "over", "cancelled", "not_confirmed"
 	OpensAt   string // RFC 3339, for the countdown
 	Opens     when
-	Status    string
+	Status    domain.RegistrationStatus
 	Position  int
 	RoomReady bool
 	// AdmissionURL is where the room's script asks for a join token: the personal link's
@@ -70,7 +70,7 @@ func (s *Server) room(c echo.Context) error {
 		return err
 	}
 	p := personOf(c)
-	status := ""
+	var status domain.RegistrationStatus
 	onStage := s.managesQuietly(c, l.Event)
 	for _, sp := range l.Occurrence.Speakers {
 		if sp.PersonID != nil && *sp.PersonID == p.ID {
@@ -78,7 +78,7 @@ func (s *Server) room(c echo.Context) error {
 		}
 	}
 	if onStage {
-		status = store.RegConfirmed
+		status = domain.RegConfirmed
 	}
 	position := 0
 	if status == "" {
@@ -95,7 +95,7 @@ func (s *Server) room(c echo.Context) error {
 
 // renderJoin shows the join page; c is a personal link's request (it has a :token) or the
 // signed-in room page's. Hosts and speakers (onStage) have a wider window.
-func (s *Server) renderJoin(c echo.Context, l store.Listed, status string, position int, onStage bool) error {
+func (s *Server) renderJoin(c echo.Context, l store.Listed, status domain.RegistrationStatus, position int, onStage bool) error {
 	now := s.o.Now()
 	admissionURL := "/api/v1/occurrences/" + strconv.FormatInt(l.Occurrence.ID, 10) + "/admission"
 	if token := c.Param("token"); token != "" {
@@ -111,7 +111,7 @@ func (s *Server) renderJoin(c echo.Context, l store.Listed, status string, posit
 	switch {
 	case l.Occurrence.Status == domain.StatusCancelled:
 		jp.State = "cancelled"
-	case status != store.RegConfirmed:
+	case status != domain.RegConfirmed:
 		jp.State = "not_confirmed"
 	case now.Before(opens):
 		jp.State = "early"
@@ -135,7 +135,7 @@ type cancelPage struct {
 	Occ    listedView
 	Token  string
 	Done   bool
-	Status string
+	Status domain.RegistrationStatus
 }
 
 // cancelLink shows the one-click cancel page; the button confirms (a GET alone, as mail
@@ -147,7 +147,7 @@ func (s *Server) cancelLink(c echo.Context) error {
 	}
 	c.Response().Header().Set("Referrer-Policy", "no-referrer")
 	return s.render(c, http.StatusOK, "cancel_registration.html", cancelPage{Occ: s.view(c, l), Token: c.Param("token"),
-		Status: r.Status, Done: r.Status == store.RegCancelled || r.Status == store.RegDeclined})
+		Status: r.Status, Done: r.Status == domain.RegCancelled || r.Status == domain.RegDeclined})
 }
 
 func (s *Server) cancelByLink(c echo.Context) error {
@@ -155,7 +155,7 @@ func (s *Server) cancelByLink(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if r.Status != store.RegCancelled && r.Status != store.RegDeclined {
+	if r.Status != domain.RegCancelled && r.Status != domain.RegDeclined {
 		// Whoever holds the link acts for its registrant.
 		notify, out := s.notifier(c.Request().Context(), r.PersonID, localizerOf(c).Lang())
 		if _, _, err := s.o.Store.CancelRegistration(c.Request().Context(), l.Occurrence.ID, r.PersonID, notify); err != nil {

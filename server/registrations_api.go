@@ -22,20 +22,20 @@ type registrationInput struct {
 }
 
 type registrationJSON struct {
-	ID             int64          `json:"id"`
-	OccurrenceID   int64          `json:"occurrence_id"`
-	Status         string         `json:"status"`
-	Position       int            `json:"position,omitempty"`
-	AttendedMin    int            `json:"attended_minutes"`
-	Email          string         `json:"email,omitempty"` // organisers only
-	Name           string         `json:"name"`
-	Affiliation    string         `json:"affiliation"`
-	Country        string         `json:"country"`
-	CareerStage    string         `json:"career_stage"`
-	ConsentContact bool           `json:"consent_contact"`
-	Answers        domain.Answers `json:"answers"`
-	CreatedAt      time.Time      `json:"created_at"`
-	UpdatedAt      time.Time      `json:"updated_at"`
+	ID             int64                     `json:"id"`
+	OccurrenceID   int64                     `json:"occurrence_id"`
+	Status         domain.RegistrationStatus `json:"status"`
+	Position       int                       `json:"position,omitempty"`
+	AttendedMin    int                       `json:"attended_minutes"`
+	Email          string                    `json:"email,omitempty"` // organisers only
+	Name           string                    `json:"name"`
+	Affiliation    string                    `json:"affiliation"`
+	Country        string                    `json:"country"`
+	CareerStage    string                    `json:"career_stage"`
+	ConsentContact bool                      `json:"consent_contact"`
+	Answers        domain.Answers            `json:"answers"`
+	CreatedAt      time.Time                 `json:"created_at"`
+	UpdatedAt      time.Time                 `json:"updated_at"`
 }
 
 func toRegistrationJSON(r store.Registration, withEmail bool) registrationJSON {
@@ -152,19 +152,17 @@ func (s *Server) apiMyRegistrations(c echo.Context) error {
 
 // registrationList answers an organiser's list with counts by status.
 func (s *Server) registrationList(c echo.Context, f store.RegistrationFilter) error {
-	if st := c.QueryParam("status"); st != "" {
-		switch st {
-		case store.RegConfirmed, store.RegHeld, store.RegWaitlisted, store.RegPending, store.RegDeclined, store.RegCancelled:
-			f.Status = st
-		default:
+	if st := domain.RegistrationStatus(c.QueryParam("status")); st != "" {
+		if !st.Valid() {
 			return domain.Invalid("status", "err.registration.status")
 		}
+		f.Status = st
 	}
 	regs, err := s.o.Store.Registrations(c.Request().Context(), f)
 	if err != nil {
 		return err
 	}
-	counts := map[string]int{}
+	counts := map[domain.RegistrationStatus]int{}
 	out := make([]registrationJSON, 0, len(regs))
 	for _, r := range regs {
 		counts[r.Status]++
@@ -216,7 +214,7 @@ func (s *Server) apiActOnRegistration(c echo.Context) error {
 		s.sent(c.Request().Context(), out)
 		return c.JSON(http.StatusOK, toRegistrationJSON(moved, true))
 	}
-	r, err = s.o.Store.ActOnRegistration(c.Request().Context(), r.ID, c.Param("action"), notify)
+	r, err = s.o.Store.ActOnRegistration(c.Request().Context(), r.ID, domain.RegistrationAction(c.Param("action")), notify)
 	if err != nil {
 		return err
 	}

@@ -35,7 +35,7 @@ func (s *Server) registerFromPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.flash(c, "registration.flash_"+res.Registration.Status)
+	s.flash(c, "registration.flash_"+string(res.Registration.Status))
 	return c.Redirect(http.StatusSeeOther, "/occurrences/"+itoa(l.Occurrence.ID))
 }
 
@@ -81,8 +81,8 @@ type registrationsPage struct {
 	Occ      *listedView // nil: every session of the event
 	Event    domain.Event
 	Items    []store.Registration
-	Counts   map[string]int
-	Status   string
+	Counts   map[domain.RegistrationStatus]int
+	Status   domain.RegistrationStatus
 	CSVPath  string
 	Sessions map[int64]string // session titles and times, for the event-wide list
 	MoveTo   []option         // other upcoming sessions a registration can move to
@@ -103,7 +103,7 @@ func (s *Server) eventRegistrationsPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rp := registrationsPage{Event: e, Counts: map[string]int{}, Status: c.QueryParam("status"), Sessions: map[int64]string{},
+	rp := registrationsPage{Event: e, Counts: map[domain.RegistrationStatus]int{}, Status: domain.RegistrationStatus(c.QueryParam("status")), Sessions: map[int64]string{},
 		CSVPath: "/organise/events/" + itoa(e.ID) + "/registrations.csv"}
 	for _, l := range list {
 		v := s.view(c, l)
@@ -123,13 +123,13 @@ func (s *Server) registrationsPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f := store.RegistrationFilter{OccurrenceID: l.Occurrence.ID, Status: c.QueryParam("status")}
+	f := store.RegistrationFilter{OccurrenceID: l.Occurrence.ID, Status: domain.RegistrationStatus(c.QueryParam("status"))}
 	all, err := s.o.Store.Registrations(c.Request().Context(), store.RegistrationFilter{OccurrenceID: l.Occurrence.ID})
 	if err != nil {
 		return err
 	}
 	v := s.view(c, l)
-	rp := registrationsPage{Occ: &v, Event: l.Event, Counts: map[string]int{}, Status: f.Status,
+	rp := registrationsPage{Occ: &v, Event: l.Event, Counts: map[domain.RegistrationStatus]int{}, Status: f.Status,
 		CSVPath: "/organise/occurrences/" + itoa(l.Occurrence.ID) + "/registrations.csv"}
 	others, err := s.o.Store.Occurrences(c.Request().Context(), store.OccurrenceFilter{EventID: l.Event.ID, From: s.o.Now(), Limit: 100})
 	if err != nil {
@@ -176,7 +176,7 @@ func (s *Server) registrationsCSV(c echo.Context, name string, regs []store.Regi
 		if r.Position > 0 {
 			pos = fmt.Sprint(r.Position)
 		}
-		row := []string{itoa(r.OccurrenceID), csvSafe(titles[r.OccurrenceID]), r.Status, pos, csvSafe(r.Details.Name),
+		row := []string{itoa(r.OccurrenceID), csvSafe(titles[r.OccurrenceID]), string(r.Status), pos, csvSafe(r.Details.Name),
 			csvSafe(r.Email), csvSafe(r.Details.Affiliation), r.Details.Country, string(r.Details.CareerStage),
 			fmt.Sprint(r.Details.ConsentContact), r.CreatedAt.UTC().Format("2006-01-02 15:04:05"), fmt.Sprint(int(r.Attended.Minutes()))}
 		for _, q := range qs {
@@ -242,7 +242,7 @@ func (s *Server) actFromPage(c echo.Context) error {
 		if _, err := s.o.Store.MoveRegistration(c.Request().Context(), r.ID, to, notify); err != nil {
 			return err
 		}
-	} else if _, err := s.o.Store.ActOnRegistration(c.Request().Context(), r.ID, c.Param("action"), notify); err != nil {
+	} else if _, err := s.o.Store.ActOnRegistration(c.Request().Context(), r.ID, domain.RegistrationAction(c.Param("action")), notify); err != nil {
 		return err
 	}
 	s.sent(c.Request().Context(), out)
@@ -263,14 +263,14 @@ func (s *Server) messageFromPage(c echo.Context) error {
 }
 
 // registrationActions are the organiser's buttons for a registration in this status.
-func registrationActions(status string) []string {
+func registrationActions(status domain.RegistrationStatus) []domain.RegistrationAction {
 	switch status {
-	case store.RegPending:
-		return []string{store.ActionApprove, store.ActionDecline, store.ActionRemove}
-	case store.RegWaitlisted:
-		return []string{store.ActionPromote, store.ActionDecline, store.ActionRemove}
-	case store.RegConfirmed, store.RegHeld:
-		return []string{store.ActionRemove}
+	case domain.RegPending:
+		return []domain.RegistrationAction{domain.ActionApprove, domain.ActionDecline, domain.ActionRemove}
+	case domain.RegWaitlisted:
+		return []domain.RegistrationAction{domain.ActionPromote, domain.ActionDecline, domain.ActionRemove}
+	case domain.RegConfirmed, domain.RegHeld:
+		return []domain.RegistrationAction{domain.ActionRemove}
 	}
 	return nil
 }
@@ -369,7 +369,7 @@ func (s *Server) confirmRegistration(c echo.Context, confirm bool) error {
 	}
 	v := s.view(c, l)
 	page := confirmPage{State: "ask", Occ: &v, Token: token}
-	expired := r.Status == store.RegCancelled || r.Status == store.RegDeclined || (r.ConfirmBy != nil && !s.o.Now().Before(*r.ConfirmBy))
+	expired := r.Status == domain.RegCancelled || r.Status == domain.RegDeclined || (r.ConfirmBy != nil && !s.o.Now().Before(*r.ConfirmBy))
 	switch {
 	case expired:
 		page.State = "expired"

@@ -72,7 +72,7 @@ type Store interface {
 	Registrations(ctx context.Context, f store.RegistrationFilter) ([]store.Registration, error)
 	RegistrationByID(ctx context.Context, id int64) (store.Registration, error)
 	SendReminders(ctx context.Context) (int, error)
-	ActOnRegistration(ctx context.Context, regID int64, action string, notify *store.Notify) (store.Registration, error)
+	ActOnRegistration(ctx context.Context, regID int64, action domain.RegistrationAction, notify *store.Notify) (store.Registration, error)
 	MessageRegistrants(ctx context.Context, occID int64, notify *store.Notify) (int, error)
 	RegisterUnconfirmed(ctx context.Context, occID, personID int64, d store.RegistrationDetails, notify *store.Notify) (store.RegisterResult, error)
 	ConfirmRegistration(ctx context.Context, regID int64, notify *store.Notify) (store.Registration, error)
