@@ -38,3 +38,17 @@ const (
 	ActionRemove  RegistrationAction = "remove"  // any active → cancelled; the waitlist moves up
 	ActionMove    RegistrationAction = "move"    // to another session of the same event
 )
+
+// Actions are what an organiser can do to a registration in this status (a move is
+// offered apart, for every active registration).
+func (s RegistrationStatus) Actions() []RegistrationAction {
+	switch s {
+	case RegPending:
+		return []RegistrationAction{ActionApprove, ActionDecline, ActionRemove}
+	case RegWaitlisted:
+		return []RegistrationAction{ActionPromote, ActionDecline, ActionRemove}
+	case RegConfirmed, RegHeld:
+		return []RegistrationAction{ActionRemove}
+	}
+	return nil
+}

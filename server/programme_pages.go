@@ -275,7 +275,7 @@ func (s *Server) occurrencePage(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		if len(regs) > 0 && regs[0].Status != store.RegCancelled && regs[0].Status != store.RegDeclined {
+		if len(regs) > 0 && regs[0].Status != domain.RegCancelled && regs[0].Status != domain.RegDeclined {
 			op.Registration = &regs[0]
 		}
 		if op.CanRegister && op.Registration == nil {
