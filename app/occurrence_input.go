@@ -10,15 +10,15 @@ import (
 
 // OccurrenceInput changes one talk or session, or describes an extra one.
 type OccurrenceInput struct {
-	Title           *string        `json:"title"`
-	Abstract        *string        `json:"abstract"`
+	Title           *string         `json:"title"`
+	Abstract        *string         `json:"abstract"`
 	Speakers        *[]SpeakerInput `json:"speakers"`
-	StartDate       *string        `json:"start_date"`
-	StartTime       *string        `json:"start_time"`
-	DurationMinutes *int           `json:"duration_minutes"`
-	Status          *string        `json:"status"`
-	Reason          *string        `json:"reason"`
-	TrackID         *int64         `json:"track_id"`
+	StartDate       *string         `json:"start_date"`
+	StartTime       *string         `json:"start_time"`
+	DurationMinutes *int            `json:"duration_minutes"`
+	Status          *string         `json:"status"`
+	Reason          *string         `json:"reason"`
+	TrackID         *int64          `json:"track_id"`
 }
 
 // SpeakerInput is a speaker as organisers send them.
