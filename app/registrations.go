@@ -51,6 +51,14 @@ func (in RegistrationForm) Details(p domain.Person, questions []domain.Question)
 	return d, err
 }
 
+// RegistrationOpen reports whether people may register for an occurrence now: it is
+// scheduled, not over, and its event takes registrations (pages offer the form then; the
+// store refuses otherwise).
+func (a *App) RegistrationOpen(l store.Listed) bool {
+	return l.Occurrence.Status == domain.StatusScheduled && l.Occurrence.End.After(a.now()) &&
+		l.Event.Registration != domain.RegistrationClosed
+}
+
 // Register registers the signed-in actor for an occurrence: a place, a place on the
 // waitlist, or a request awaiting approval. Registering again changes nothing.
 func (a *App) Register(ctx context.Context, who Actor, occID int64, in RegistrationForm) (store.RegisterResult, error) {

@@ -45,8 +45,3 @@ func (s *Server) calendarOptions(name, feedURL, lang string) calendar.Options {
 	}
 	return o
 }
-
-// SendReminders queues the reminders that are due (run every minute by serve).
-func (s *Server) SendReminders(ctx context.Context) (int, error) {
-	return s.app.SendReminders(ctx)
-}

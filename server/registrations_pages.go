@@ -347,12 +347,6 @@ func (s *Server) confirmRegistration(c echo.Context, confirm bool) error {
 	return s.render(c, http.StatusOK, "registration_confirm.html", page)
 }
 
-// ReleaseUnconfirmed releases the registrations by email not confirmed in time; the
-// waitlists move up (run every minute by serve).
-func (s *Server) ReleaseUnconfirmed(ctx context.Context) (int, error) {
-	return s.app.ReleaseUnconfirmed(ctx)
-}
-
 // formAnswers reads the answers to the event's questions from a form (fields answer_<id>).
 func formAnswers(c echo.Context, qs []domain.Question) domain.Answers {
 	form, _ := c.FormParams()
