@@ -312,3 +312,30 @@ func TestAdmissionToTheRoom(t *testing.T) {
 		t.Errorf("Alice late: %v", err)
 	}
 }
+
+func TestNewEventsAndSessionsNeedTheirSchedule(t *testing.T) {
+	f := newFixture(t, 10)
+	ctx := context.Background()
+	for _, c := range []struct {
+		in    app.EventInput
+		field string
+	}{
+		{app.EventInput{Timezone: ptr("Europe/London"), StartDate: ptr("2026-06-04"), StartTime: ptr("12:00")}, "title"},
+		{app.EventInput{Title: ptr("T"), StartDate: ptr("2026-06-04"), StartTime: ptr("12:00")}, "timezone"},
+		{app.EventInput{Title: ptr("T"), Timezone: ptr("Europe/London"), StartTime: ptr("12:00")}, "start_date"},
+		{app.EventInput{Title: ptr("T"), Timezone: ptr("Europe/London"), StartDate: ptr("2026-06-04")}, "start_time"},
+	} {
+		_, err := f.a.CreateEvent(ctx, f.as("Olga"), domain.KindSeries, c.in)
+		if de, ok := domain.AsError(err); !ok || de.Code != domain.CodeInvalid || de.Field != c.field {
+			t.Errorf("without %s: %v", c.field, err)
+		}
+	}
+	_, err := f.a.AddOccurrence(ctx, f.as("Olga"), f.event.ID, app.OccurrenceInput{StartDate: ptr("2026-06-11")})
+	if de, ok := domain.AsError(err); !ok || de.Field != "start_time" {
+		t.Errorf("an occurrence without a time: %v", err)
+	}
+	l, err := f.a.AddOccurrence(ctx, f.as("Olga"), f.event.ID, app.OccurrenceInput{StartDate: ptr("2026-06-11"), StartTime: ptr("12:00")})
+	if err != nil || l.Occurrence.Origin != "extra" {
+		t.Fatalf("extra occurrence: %v %q", err, l.Occurrence.Origin)
+	}
+}

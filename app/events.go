@@ -14,6 +14,16 @@ func (a *App) CreateEvent(ctx context.Context, who Actor, kind domain.EventKind,
 	if err := CanCreateEvents(who); err != nil {
 		return domain.Event{}, err
 	}
+	switch { // a new event needs these; a change may leave them out
+	case in.Title == nil:
+		return domain.Event{}, domain.Invalid("title", "err.text.empty")
+	case in.Timezone == nil:
+		return domain.Event{}, domain.Invalid("timezone", "err.field.required")
+	case in.StartDate == nil:
+		return domain.Event{}, domain.Invalid("start_date", "err.start_date.required")
+	case kind == domain.KindSeries && in.StartTime == nil:
+		return domain.Event{}, domain.Invalid("start_time", "err.start_time.required")
+	}
 	e := NewEvent(kind)
 	if err := in.Apply(&e); err != nil {
 		return e, err
@@ -84,6 +94,12 @@ func (a *App) AddOccurrence(ctx context.Context, who Actor, eventID int64, in Oc
 	e, err := a.managedEvent(ctx, who, eventID)
 	if err != nil {
 		return store.Listed{}, err
+	}
+	switch {
+	case in.StartDate == nil:
+		return store.Listed{}, domain.Invalid("start_date", "err.start_date.required")
+	case in.StartTime == nil:
+		return store.Listed{}, domain.Invalid("start_time", "err.start_time.required")
 	}
 	o := domain.Occurrence{Duration: e.Duration, Origin: "extra", Status: domain.StatusScheduled}
 	if e.Kind == domain.KindConference {

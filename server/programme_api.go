@@ -263,18 +263,6 @@ func (s *Server) apiCreateEvent(kind domain.EventKind) echo.HandlerFunc {
 		if err := decodeJSON(c, &in); err != nil {
 			return err
 		}
-		if in.Title == nil {
-			return domain.Invalid("title", "err.text.empty")
-		}
-		if in.Timezone == nil {
-			return domain.Invalid("timezone", "err.field.required")
-		}
-		if in.StartDate == nil {
-			return domain.Invalid("start_date", "err.start_date.required")
-		}
-		if kind == domain.KindSeries && in.StartTime == nil {
-			return domain.Invalid("start_time", "err.start_time.required")
-		}
 		e, err := s.app.CreateEvent(c.Request().Context(), actor(c), kind, in)
 		if err != nil {
 			return err
@@ -402,12 +390,6 @@ func (s *Server) apiAddOccurrence(kind domain.EventKind) echo.HandlerFunc {
 		var in occurrenceInput
 		if err := decodeJSON(c, &in); err != nil {
 			return err
-		}
-		if in.StartDate == nil {
-			return domain.Invalid("start_date", "err.start_date.required")
-		}
-		if in.StartTime == nil {
-			return domain.Invalid("start_time", "err.start_time.required")
 		}
 		l, err := s.app.AddOccurrence(c.Request().Context(), actor(c), e.ID, in)
 		if err != nil {
