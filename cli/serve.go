@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/puente-org/puente/app"
 	"github.com/puente-org/puente/live"
 	"github.com/puente-org/puente/mail"
 	"github.com/puente-org/puente/notices"
@@ -134,11 +135,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return out
 		}})
 	opts.Live = hub
-	app, err := server.New(opts)
+	// The use cases (package app): the pages and the API both call them.
+	if opts.App, err = app.New(app.Options{Store: st, Logger: log, MailQueued: d.Wake, LinkKey: opts.LinkKey}); err != nil {
+		return err
+	}
+	web, err := server.New(opts)
 	if err != nil {
 		return err
 	}
-	wg.Go(func() { reminderLoop(workCtx, app, log) })
+	wg.Go(func() { reminderLoop(workCtx, opts.App, log) })
 	if cfg.PprofAddr != "" {
 		stopPprof, err := servePprof(cfg.PprofAddr, log)
 		if err != nil {
@@ -146,7 +151,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		defer stopPprof()
 	}
-	srv := app.HTTPServer()
+	srv := web.HTTPServer()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "Puente is running at %s (listening on %s)\n", cfg.BaseURL, ln.Addr())
@@ -212,7 +217,7 @@ func startTURN(ctx context.Context, cfg config, st *store.Store, baseURL *url.UR
 
 // reminderLoop, every minute, releases the places held by registrations by email that
 // were not confirmed in time (the waitlists move up) and queues due reminder emails.
-func reminderLoop(ctx context.Context, app *server.Server, log *slog.Logger) {
+func reminderLoop(ctx context.Context, uc *app.App, log *slog.Logger) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {
@@ -221,12 +226,12 @@ func reminderLoop(ctx context.Context, app *server.Server, log *slog.Logger) {
 			return
 		case <-t.C:
 		}
-		if n, err := app.ReleaseUnconfirmed(ctx); err != nil && ctx.Err() == nil {
+		if n, err := uc.ReleaseUnconfirmed(ctx); err != nil && ctx.Err() == nil {
 			log.Warn("releasing unconfirmed registrations failed", "err", err)
 		} else if n > 0 {
 			log.Info("released registrations not confirmed in time", "registrations", n)
 		}
-		if n, err := app.SendReminders(ctx); err != nil && ctx.Err() == nil {
+		if n, err := uc.SendReminders(ctx); err != nil && ctx.Err() == nil {
 			log.Warn("reminders failed", "err", err)
 		} else if n > 0 {
 			log.Info("reminders queued", "emails", n)

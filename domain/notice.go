@@ -72,9 +72,9 @@ type NoticePayload struct {
 // NoticePlace is a registration as a notice needs it.
 type NoticePlace struct {
 	ID        int64
-	Status    string // confirmed, held, waitlisted, pending, declined, cancelled
-	Position  int    // on the waitlist
-	LinkNonce int64  // the current one: links in the email are the ones that work now
+	Status    RegistrationStatus
+	Position  int   // on the waitlist
+	LinkNonce int64 // the current one: links in the email are the ones that work now
 }
 
 // NoticeSession is one session of a whole-event registration.

@@ -159,10 +159,10 @@ var kindTexts = map[domain.NoticeKind]texts{
 }
 
 // statusLabels are the catalogue keys of registration statuses.
-var statusLabels = map[string]string{
-	"confirmed": "registration.status_confirmed", "waitlisted": "registration.status_waitlisted",
-	"pending": "registration.status_pending", "held": "registration.status_held", "cancelled": "registration.status_cancelled",
-	"declined": "registration.status_declined",
+var statusLabels = map[domain.RegistrationStatus]string{
+	domain.RegConfirmed: "registration.status_confirmed", domain.RegWaitlisted: "registration.status_waitlisted",
+	domain.RegPending: "registration.status_pending", domain.RegHeld: "registration.status_held",
+	domain.RegCancelled: "registration.status_cancelled", domain.RegDeclined: "registration.status_declined",
 }
 
 // ended reports whether a notice says the person no longer has a place.
@@ -174,8 +174,8 @@ func ended(k domain.NoticeKind) bool {
 	return false
 }
 
-func active(status string) bool {
-	return status == "confirmed" || status == "held" || status == "waitlisted" || status == "pending"
+func active(status domain.RegistrationStatus) bool {
+	return status.Valid() && status.Active()
 }
 
 // registrationMail is what the registration email template shows.
@@ -241,7 +241,7 @@ func (r *Renderer) registration(rd reader, n domain.Notice, f domain.NoticeFacts
 	m.Speakers = strings.Join(names, ", ")
 	m.Abstract = markdown.Plain(o.Abstract, 600)
 	stillActive := !ended(n.Kind) && active(f.Place.Status)
-	if stillActive && f.Place.Status == "confirmed" {
+	if stillActive && f.Place.Status == domain.RegConfirmed {
 		m.JoinLabel = l.T("mail.reg.join", "Minutes", int(e.JoinWindow/time.Minute))
 		m.JoinURL = r.absURL("/join/" + r.links.Token(links.Join, f.Place.ID, f.Place.LinkNonce))
 	}
@@ -249,7 +249,7 @@ func (r *Renderer) registration(rd reader, n domain.Notice, f domain.NoticeFacts
 		m.Cancel = l.T("mail.reg.cancel")
 		m.CancelURL = r.absURL("/registrations/cancel/" + r.links.Token(links.Cancel, f.Place.ID, f.Place.LinkNonce))
 	}
-	if stillActive && f.Place.Status == "held" {
+	if stillActive && f.Place.Status == domain.RegHeld {
 		// Registered by email: the place is only held until the address is confirmed.
 		m.Confirm = l.T("registration.confirm_line", "Minutes", int(domain.UnconfirmedHold/time.Minute))
 		m.ConfirmURL = r.absURL("/registrations/confirm/" + r.links.Token(links.Confirm, f.Place.ID, f.Place.LinkNonce))
@@ -310,7 +310,7 @@ func (r *Renderer) calendarEntry(rd reader, k domain.NoticeKind, e domain.Event,
 	case k == domain.NoticeCancelled || k == domain.NoticeRemoved || k == domain.NoticeRemovedByOrganiser:
 		o.Status = domain.StatusCancelled
 		joinURL = ""
-	case ended(k) || p.Status != "confirmed" || o.Status == domain.StatusCancelled:
+	case ended(k) || p.Status != domain.RegConfirmed || o.Status == domain.StatusCancelled:
 		return ""
 	}
 	b, err := calendar.OccurrenceICS(e, o, joinURL, calendar.Options{Host: r.base.Hostname(),
@@ -341,7 +341,7 @@ func (r *Renderer) eventRegistration(rd reader, n domain.Notice, f domain.Notice
 		}
 		w := rd.l.When(o.Start, o.End, e.TimeZone, rd.zone)
 		lines = append(lines, "• "+w.String()+" — "+title+" ("+l.T(statusLabels[s.Place.Status])+")")
-		if s.Place.Status == "confirmed" {
+		if s.Place.Status == domain.RegConfirmed {
 			lines = append(lines, "  "+l.T("mail.event.join")+": "+r.absURL("/join/"+r.links.Token(links.Join, s.Place.ID, s.Place.LinkNonce)))
 		}
 		lines = append(lines, "  "+l.T("mail.event.cancel_one")+": "+
@@ -384,17 +384,17 @@ func greetingName(p domain.Person, o domain.Occurrence) string {
 // changed since (a person told "you are on the waitlist" who has a place by now gets the
 // "promoted" notice instead, not both). Notices about the session (moved, cancelled,
 // reminders, messages) always go.
-func superseded(k domain.NoticeKind, status string) bool {
-	var want string
+func superseded(k domain.NoticeKind, status domain.RegistrationStatus) bool {
+	var want domain.RegistrationStatus
 	switch k {
 	case domain.NoticeConfirmed, domain.NoticeApproved, domain.NoticePromoted:
-		want = "confirmed"
+		want = domain.RegConfirmed
 	case domain.NoticeWaitlisted:
-		want = "waitlisted"
+		want = domain.RegWaitlisted
 	case domain.NoticePending:
-		want = "pending"
+		want = domain.RegPending
 	case domain.NoticeHeld:
-		want = "held"
+		want = domain.RegHeld
 	default:
 		return false
 	}

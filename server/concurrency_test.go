@@ -114,7 +114,7 @@ func TestCapacityRaiseServesTheWaitlistFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range regs {
-		status[strings.TrimSuffix(r.Email, "@example.org")] = r.Status
+		status[strings.TrimSuffix(r.Email, "@example.org")] = string(r.Status)
 	}
 	for i, role := range people {
 		want := "confirmed"

@@ -6,23 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/puente-org/puente/domain"
-	"github.com/puente-org/puente/store"
 )
-
-func (s *Server) registerForEvent(c echo.Context, e domain.Event, in registrationInput) (store.EventRegistrationResult, error) {
-	p := personOf(c)
-	d, err := in.details(*p, e.Questions)
-	if err != nil {
-		return store.EventRegistrationResult{}, err
-	}
-	notify, out := s.notifier(c.Request().Context(), p.ID, localizerOf(c).Lang())
-	res, err := s.o.Store.RegisterForEvent(c.Request().Context(), e.ID, p.ID, d, notify)
-	if err != nil {
-		return res, err
-	}
-	s.sent(c.Request().Context(), out)
-	return res, nil
-}
 
 func (s *Server) apiRegisterForEvent(kind domain.EventKind) echo.HandlerFunc {
 	return func(c echo.Context) error {
@@ -34,7 +18,7 @@ func (s *Server) apiRegisterForEvent(kind domain.EventKind) echo.HandlerFunc {
 		if err := decodeOptionalJSON(c, &in); err != nil {
 			return err
 		}
-		res, err := s.registerForEvent(c, e, in)
+		res, err := s.app.RegisterForEvent(c.Request().Context(), actor(c), e.ID, in)
 		if err != nil {
 			return err
 		}
@@ -56,22 +40,11 @@ func (s *Server) apiCancelEventRegistration(kind domain.EventKind) echo.HandlerF
 		if err != nil {
 			return err
 		}
-		if err := s.cancelEventRegistration(c, e); err != nil {
+		if err := s.app.CancelEventRegistration(c.Request().Context(), actor(c), e.ID); err != nil {
 			return err
 		}
 		return c.JSON(http.StatusOK, map[string]string{"status": "cancelled"})
 	}
-}
-
-// cancelEventRegistration cancels the signed-in person's registration for every session of
-// e (form or API) and announces the emails it queued.
-func (s *Server) cancelEventRegistration(c echo.Context, e domain.Event) error {
-	notify, out := s.requestNotifier(c)
-	if err := s.o.Store.CancelEventRegistration(c.Request().Context(), e.ID, personOf(c).ID, notify); err != nil {
-		return err
-	}
-	s.sent(c.Request().Context(), out)
-	return nil
 }
 
 func (s *Server) registerForEventFromPage(c echo.Context) error {
@@ -79,7 +52,7 @@ func (s *Server) registerForEventFromPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.registerForEvent(c, e, registrationInput{}); err != nil {
+	if _, err := s.app.RegisterForEvent(c.Request().Context(), actor(c), e.ID, registrationInput{}); err != nil {
 		return err
 	}
 	s.flash(c, "registration.flash_event")
@@ -91,7 +64,7 @@ func (s *Server) cancelEventRegistrationFromPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.cancelEventRegistration(c, e); err != nil {
+	if err := s.app.CancelEventRegistration(c.Request().Context(), actor(c), e.ID); err != nil {
 		return err
 	}
 	s.flash(c, "registration.flash_cancelled")

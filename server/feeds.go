@@ -273,7 +273,7 @@ func (s *Server) personalItems(ctx context.Context, personID int64) ([]calendar.
 	byOcc := map[int64]store.Registration{}
 	ids := []int64{}
 	for _, r := range regs {
-		if r.Status == store.RegConfirmed || r.Status == store.RegWaitlisted || r.Status == store.RegPending {
+		if r.Status == domain.RegConfirmed || r.Status == domain.RegWaitlisted || r.Status == domain.RegPending {
 			byOcc[r.OccurrenceID] = r
 			ids = append(ids, r.OccurrenceID)
 		}
@@ -295,7 +295,7 @@ func (s *Server) personalItems(ctx context.Context, personID int64) ([]calendar.
 		// occurrence's update time, which the fingerprint reads.
 		list[i].Occurrence.UpdatedAt = maxTime(list[i].Occurrence.UpdatedAt, r.UpdatedAt)
 		join := ""
-		if r.Status == store.RegConfirmed {
+		if r.Status == domain.RegConfirmed {
 			join = s.joinURL(r)
 		}
 		items = append(items, calendar.PersonalItem{Event: list[i].Event, Occurrence: list[i].Occurrence, JoinURL: join})

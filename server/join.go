@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/puente-org/puente/app"
 	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/i18n"
 	"github.com/puente-org/puente/links"
@@ -18,24 +19,7 @@ import (
 // registrationFromLink checks a personal link and returns its registration and occurrence.
 // Unknown, forged and revoked links all get the same 404, so a link cannot be probed.
 func (s *Server) registrationFromLink(c echo.Context, purpose string) (store.Registration, store.Listed, error) {
-	notFound := domain.New(domain.CodeNotFound, "err.link.invalid")
-	token := c.Param("token")
-	id, err := links.ID(token)
-	if err != nil {
-		return store.Registration{}, store.Listed{}, notFound
-	}
-	r, err := s.o.Store.RegistrationByID(c.Request().Context(), id)
-	if domain.ErrorCode(err) == domain.CodeNotFound {
-		return r, store.Listed{}, notFound
-	}
-	if err != nil {
-		return r, store.Listed{}, err
-	}
-	if s.links.Check(purpose, token, r.LinkNonce) != nil {
-		return r, store.Listed{}, notFound
-	}
-	l, err := s.o.Store.OccurrenceByID(c.Request().Context(), r.OccurrenceID)
-	return r, l, err
+	return s.app.ByLink(c.Request().Context(), purpose, c.Param("token"))
 }
 
 type joinPage struct {
@@ -43,7 +27,7 @@ type joinPage struct {
 	State     string // "early", "open", "over", "cancelled", "not_confirmed"
 	OpensAt   string // RFC 3339, for the countdown
 	Opens     when
-	Status    string
+	Status    domain.RegistrationStatus
 	Position  int
 	RoomReady bool
 	// AdmissionURL is where the room's script asks for a join token: the personal link's
@@ -70,15 +54,10 @@ func (s *Server) room(c echo.Context) error {
 		return err
 	}
 	p := personOf(c)
-	status := ""
-	onStage := s.managesQuietly(c, l.Event)
-	for _, sp := range l.Occurrence.Speakers {
-		if sp.PersonID != nil && *sp.PersonID == p.ID {
-			onStage = true
-		}
-	}
+	var status domain.RegistrationStatus
+	onStage := s.managesQuietly(c, l.Event) || app.OnStage(l, *p)
 	if onStage {
-		status = store.RegConfirmed
+		status = domain.RegConfirmed
 	}
 	position := 0
 	if status == "" {
@@ -95,7 +74,7 @@ func (s *Server) room(c echo.Context) error {
 
 // renderJoin shows the join page; c is a personal link's request (it has a :token) or the
 // signed-in room page's. Hosts and speakers (onStage) have a wider window.
-func (s *Server) renderJoin(c echo.Context, l store.Listed, status string, position int, onStage bool) error {
+func (s *Server) renderJoin(c echo.Context, l store.Listed, status domain.RegistrationStatus, position int, onStage bool) error {
 	now := s.o.Now()
 	admissionURL := "/api/v1/occurrences/" + strconv.FormatInt(l.Occurrence.ID, 10) + "/admission"
 	if token := c.Param("token"); token != "" {
@@ -105,13 +84,13 @@ func (s *Server) renderJoin(c echo.Context, l store.Listed, status string, posit
 	if onStage {
 		role = live.RoleSpeaker
 	}
-	opens, closes := roomWindow(l, role)
+	opens, closes := app.RoomWindow(l, role)
 	jp := joinPage{Occ: s.view(c, l), OpensAt: opens.Format(time.RFC3339), Status: status, Position: position,
 		AdmissionURL: admissionURL, Opens: instantWhen(opens, l.Event.TimeZone, viewerZone(c), localizerOf(c))}
 	switch {
 	case l.Occurrence.Status == domain.StatusCancelled:
 		jp.State = "cancelled"
-	case status != store.RegConfirmed:
+	case status != domain.RegConfirmed:
 		jp.State = "not_confirmed"
 	case now.Before(opens):
 		jp.State = "early"
@@ -135,7 +114,7 @@ type cancelPage struct {
 	Occ    listedView
 	Token  string
 	Done   bool
-	Status string
+	Status domain.RegistrationStatus
 }
 
 // cancelLink shows the one-click cancel page; the button confirms (a GET alone, as mail
@@ -147,21 +126,13 @@ func (s *Server) cancelLink(c echo.Context) error {
 	}
 	c.Response().Header().Set("Referrer-Policy", "no-referrer")
 	return s.render(c, http.StatusOK, "cancel_registration.html", cancelPage{Occ: s.view(c, l), Token: c.Param("token"),
-		Status: r.Status, Done: r.Status == store.RegCancelled || r.Status == store.RegDeclined})
+		Status: r.Status, Done: r.Status == domain.RegCancelled || r.Status == domain.RegDeclined})
 }
 
 func (s *Server) cancelByLink(c echo.Context) error {
-	r, l, err := s.registrationFromLink(c, links.Cancel)
+	_, l, err := s.app.CancelByLink(c.Request().Context(), actor(c), c.Param("token"))
 	if err != nil {
 		return err
-	}
-	if r.Status != store.RegCancelled && r.Status != store.RegDeclined {
-		// Whoever holds the link acts for its registrant.
-		notify, out := s.notifier(c.Request().Context(), r.PersonID, localizerOf(c).Lang())
-		if _, _, err := s.o.Store.CancelRegistration(c.Request().Context(), l.Occurrence.ID, r.PersonID, notify); err != nil {
-			return err
-		}
-		s.sent(c.Request().Context(), out)
 	}
 	return s.render(c, http.StatusOK, "cancel_registration.html", cancelPage{Occ: s.view(c, l), Done: true})
 }

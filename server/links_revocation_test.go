@@ -131,7 +131,7 @@ func TestRegistrationByEmailHoldsThePlaceUntilConfirmed(t *testing.T) {
 		}
 		for _, r := range regs {
 			if r.Email == email {
-				return r.Status
+				return string(r.Status)
 			}
 		}
 		return ""

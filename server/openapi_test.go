@@ -10,6 +10,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
+	"github.com/puente-org/puente/app"
 	"github.com/puente-org/puente/docs"
 )
 
@@ -24,7 +25,11 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		t.Fatalf("docs/openapi.yaml is not valid OpenAPI: %v", err)
 	}
 	base, _ := url.Parse("http://127.0.0.1")
-	s, err := New(Options{Store: nilStore{}, BaseURL: base})
+	uc, err := app.New(app.Options{Store: nilAppStore{}, LinkKey: []byte("test")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{Store: nilStore{}, App: uc, BaseURL: base})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,5 +71,8 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	}
 }
 
-// nilStore satisfies Store for tests that only build the router.
-type nilStore struct{ Store }
+// nilStore and nilAppStore satisfy Store and app.Store for tests that only build the router.
+type (
+	nilStore    struct{ Store }
+	nilAppStore struct{ app.Store }
+)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/puente-org/puente/app"
 	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/programme"
 	"github.com/puente-org/puente/store"
@@ -200,7 +201,7 @@ func (s *Server) createEventFromForm(c echo.Context) error {
 	if err != nil {
 		return s.refuseEventForm(c, build, err)
 	}
-	e, err := s.createEvent(c.Request().Context(), kind, in, personOf(c).ID)
+	e, err := s.app.CreateEvent(c.Request().Context(), actor(c), kind, in)
 	if err != nil {
 		return s.refuseEventForm(c, build, err)
 	}
@@ -305,7 +306,7 @@ func (s *Server) updateEventFromForm(c echo.Context) error {
 	if in.Organisers == nil {
 		return s.refuseEventForm(c, build, domain.Invalid("organisers", "err.organisers.none"))
 	}
-	if _, err := s.updateEvent(c.Request().Context(), e.ID, in); err != nil {
+	if _, err := s.app.UpdateEvent(c.Request().Context(), actor(c), e.ID, in); err != nil {
 		return s.refuseEventForm(c, build, err)
 	}
 	s.flash(c, "organise.saved")
@@ -326,7 +327,7 @@ func (s *Server) deleteEventFromForm(c echo.Context) error {
 		return s.confirmDelete(c, deleteConfirm{Title: e.Title, Action: "/organise/events/" + itoa(e.ID) + "/delete",
 			Back: "/organise/events/" + itoa(e.ID), Registrations: len(regs)})
 	}
-	cancelled, err := s.deleteEvent(ctx, e)
+	cancelled, err := s.app.DeleteEvent(ctx, actor(c), e.ID)
 	if err != nil {
 		return err
 	}
@@ -365,7 +366,8 @@ func (s *Server) addTrackFromForm(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.o.Store.CreateTrack(c.Request().Context(), domain.Track{EventID: e.ID, Name: c.FormValue("name"), Room: c.FormValue("room")}); err != nil {
+	name, room := c.FormValue("name"), c.FormValue("room")
+	if _, err := s.app.AddTrack(c.Request().Context(), actor(c), e.ID, app.TrackInput{Name: &name, Room: &room}); err != nil {
 		return s.refuseEventForm(c, func() (eventForm, error) { return s.editForm(c, e) }, err)
 	}
 	s.flash(c, "organise.saved")
@@ -377,7 +379,7 @@ func (s *Server) deleteTrackFromForm(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.o.Store.DeleteTrack(c.Request().Context(), t.ID); err != nil {
+	if err := s.app.DeleteTrack(c.Request().Context(), actor(c), t.ID); err != nil {
 		return err
 	}
 	s.flash(c, "organise.saved")
@@ -530,7 +532,7 @@ func (s *Server) saveOccurrenceFromForm(c echo.Context) error {
 			return s.confirmDelete(c, deleteConfirm{Title: s.view(c, l).Title, Action: "/organise/occurrences/" + itoa(l.Occurrence.ID),
 				Do: "delete", Back: "/organise/occurrences/" + itoa(l.Occurrence.ID), Registrations: len(regs)})
 		}
-		cancelled, err := s.deleteOccurrence(ctx, l)
+		cancelled, err := s.app.DeleteOccurrence(ctx, actor(c), l.Occurrence.ID)
 		if err != nil {
 			return err
 		}
@@ -541,7 +543,7 @@ func (s *Server) saveOccurrenceFromForm(c echo.Context) error {
 		s.flash(c, "organise.deleted")
 		return c.Redirect(http.StatusSeeOther, "/organise/events/"+itoa(l.Event.ID))
 	}
-	if _, err := s.updateOccurrence(c.Request().Context(), l, in); err != nil {
+	if _, err := s.app.UpdateOccurrence(c.Request().Context(), actor(c), l.Occurrence.ID, in); err != nil {
 		return s.refuseOccurrenceForm(c, build, err)
 	}
 	s.flash(c, "organise.saved")
@@ -580,7 +582,7 @@ func (s *Server) addOccurrenceFromForm(c echo.Context) error {
 	if err != nil {
 		return s.refuseOccurrenceForm(c, build, err)
 	}
-	l, err := s.addOccurrence(c.Request().Context(), e, in)
+	l, err := s.app.AddOccurrence(c.Request().Context(), actor(c), e.ID, in)
 	if err != nil {
 		return s.refuseOccurrenceForm(c, build, err)
 	}

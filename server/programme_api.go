@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/puente-org/puente/app"
 	"github.com/puente-org/puente/docs"
 	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/programme"
@@ -146,33 +146,10 @@ func occurrenceTitle(l store.Listed) string {
 }
 
 // canCreateEvents: site organisers and admins.
-func canCreateEvents(c echo.Context) error {
-	p := personOf(c)
-	if p == nil {
-		return errSignIn
-	}
-	if !p.IsOrganiser && !p.IsAdmin {
-		return domain.New(domain.CodeForbidden, "err.event.organisers_only")
-	}
-	return nil
-}
+func canCreateEvents(c echo.Context) error { return app.CanCreateEvents(actor(c)) }
 
 // canManage: the event's organisers and site admins.
-func (s *Server) canManage(c echo.Context, e domain.Event) error {
-	p := personOf(c)
-	if p == nil {
-		return errSignIn
-	}
-	if p.IsAdmin {
-		return nil
-	}
-	for _, id := range e.Organisers {
-		if id == p.ID {
-			return nil
-		}
-	}
-	return domain.New(domain.CodeForbidden, "err.event.not_organiser", "Title", domain.Clip(e.Title))
-}
+func (s *Server) canManage(c echo.Context, e domain.Event) error { return app.CanManage(actor(c), e) }
 
 func (s *Server) managesQuietly(c echo.Context, e domain.Event) bool { return s.canManage(c, e) == nil }
 
@@ -286,19 +263,7 @@ func (s *Server) apiCreateEvent(kind domain.EventKind) echo.HandlerFunc {
 		if err := decodeJSON(c, &in); err != nil {
 			return err
 		}
-		if in.Title == nil {
-			return domain.Invalid("title", "err.text.empty")
-		}
-		if in.Timezone == nil {
-			return domain.Invalid("timezone", "err.field.required")
-		}
-		if in.StartDate == nil {
-			return domain.Invalid("start_date", "err.start_date.required")
-		}
-		if kind == domain.KindSeries && in.StartTime == nil {
-			return domain.Invalid("start_time", "err.start_time.required")
-		}
-		e, err := s.createEvent(c.Request().Context(), kind, in, personOf(c).ID)
+		e, err := s.app.CreateEvent(c.Request().Context(), actor(c), kind, in)
 		if err != nil {
 			return err
 		}
@@ -312,20 +277,6 @@ func apiCollection(kind domain.EventKind) string {
 		return "conferences"
 	}
 	return "series"
-}
-
-// createEvent validates the input completely, then saves the event, its organisers and
-// its occurrences in one transaction.
-func (s *Server) createEvent(ctx context.Context, kind domain.EventKind, in eventInput, creator int64) (domain.Event, error) {
-	e := newEvent(kind)
-	if err := in.apply(&e); err != nil {
-		return e, err
-	}
-	var organisers []string
-	if in.Organisers != nil {
-		organisers = *in.Organisers
-	}
-	return s.o.Store.CreateEvent(ctx, e, creator, organisers)
 }
 
 func (s *Server) apiGetEvent(kind domain.EventKind) echo.HandlerFunc {
@@ -348,54 +299,12 @@ func (s *Server) apiUpdateEvent(kind domain.EventKind) echo.HandlerFunc {
 		if err := decodeJSON(c, &in); err != nil {
 			return err
 		}
-		e, err = s.updateEvent(c.Request().Context(), e.ID, in)
+		e, err = s.app.UpdateEvent(c.Request().Context(), actor(c), e.ID, in)
 		if err != nil {
 			return err
 		}
 		return s.eventResponse(c, http.StatusOK, e)
 	}
-}
-
-// updateEvent applies the change, organisers included, in one transaction.
-func (s *Server) updateEvent(ctx context.Context, id int64, in eventInput) (domain.Event, error) {
-	var organisers []string
-	if in.Organisers != nil {
-		organisers = *in.Organisers
-		if organisers == nil {
-			organisers = []string{} // an explicit empty list: refused by the store
-		}
-	}
-	// A raised capacity is given to the people waiting in the same transaction (the store
-	// promotes them), and they are told with the other emails of the change.
-	notify, out := s.notifier(ctx, 0, "")
-	e, err := s.o.Store.UpdateEvent(ctx, id, organisers, func(e *domain.Event) error { return in.apply(e) }, notify)
-	if err != nil {
-		return e, err
-	}
-	s.sent(ctx, out)
-	return e, nil
-}
-
-// deleteEvent is the one deletion rule for the API and the organiser's form: an event that
-// never had a registration is deleted; one that had is cancelled instead, and everyone
-// registered for its sessions still to come is told.
-func (s *Server) deleteEvent(ctx context.Context, e domain.Event) (cancelled bool, err error) {
-	notify, out := s.notifier(ctx, 0, "")
-	if cancelled, err = s.o.Store.DeleteEvent(ctx, e.ID, notify); err != nil {
-		return false, err
-	}
-	s.sent(ctx, out)
-	return cancelled, nil
-}
-
-// deleteOccurrence is the same rule for one occurrence or session.
-func (s *Server) deleteOccurrence(ctx context.Context, l store.Listed) (cancelled bool, err error) {
-	notify, out := s.notifier(ctx, 0, "")
-	if cancelled, err = s.o.Store.DeleteOccurrence(ctx, l.Occurrence.ID, notify); err != nil {
-		return false, err
-	}
-	s.sent(ctx, out)
-	return cancelled, nil
 }
 
 func (s *Server) apiDeleteEvent(kind domain.EventKind) echo.HandlerFunc {
@@ -404,7 +313,7 @@ func (s *Server) apiDeleteEvent(kind domain.EventKind) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		cancelled, err := s.deleteEvent(c.Request().Context(), e)
+		cancelled, err := s.app.DeleteEvent(c.Request().Context(), actor(c), e.ID)
 		if err != nil {
 			return err
 		}
@@ -482,58 +391,12 @@ func (s *Server) apiAddOccurrence(kind domain.EventKind) echo.HandlerFunc {
 		if err := decodeJSON(c, &in); err != nil {
 			return err
 		}
-		if in.StartDate == nil {
-			return domain.Invalid("start_date", "err.start_date.required")
-		}
-		if in.StartTime == nil {
-			return domain.Invalid("start_time", "err.start_time.required")
-		}
-		l, err := s.addOccurrence(c.Request().Context(), e, in)
+		l, err := s.app.AddOccurrence(c.Request().Context(), actor(c), e.ID, in)
 		if err != nil {
 			return err
 		}
 		return c.JSON(http.StatusCreated, s.toOccurrenceJSON(l))
 	}
-}
-
-func (s *Server) addOccurrence(ctx context.Context, e domain.Event, in occurrenceInput) (store.Listed, error) {
-	o := domain.Occurrence{Duration: e.Duration, Origin: "extra", Status: domain.StatusScheduled}
-	if e.Kind == domain.KindConference {
-		o.Origin = "session"
-	}
-	var speakers []domain.Speaker
-	if in.Speakers != nil {
-		var err error
-		if speakers, err = in.speakers(); err != nil {
-			return store.Listed{}, err
-		}
-	}
-	if err := s.checkTrack(ctx, e, in.TrackID); err != nil {
-		return store.Listed{}, err
-	}
-	if err := in.apply(e, &o, speakers); err != nil {
-		return store.Listed{}, err
-	}
-	if o.Status == domain.StatusCancelled {
-		return store.Listed{}, domain.Invalid("status", "err.occurrence.new_cancelled")
-	}
-	notify, out := s.notifier(ctx, 0, "")
-	l, err := s.o.Store.AddOccurrence(ctx, e.ID, o, notify)
-	if err == nil {
-		s.sent(ctx, out)
-	}
-	return l, err
-}
-
-func (s *Server) checkTrack(ctx context.Context, e domain.Event, id *int64) error {
-	if id == nil || *id == 0 {
-		return nil
-	}
-	t, err := s.o.Store.TrackByID(ctx, *id)
-	if err != nil || t.EventID != e.ID {
-		return domain.Invalid("track_id", "err.track.unknown")
-	}
-	return nil
 }
 
 func (s *Server) occurrenceFromPath(c echo.Context) (store.Listed, error) {
@@ -564,32 +427,11 @@ func (s *Server) apiUpdateOccurrence(c echo.Context) error {
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	l, err = s.updateOccurrence(c.Request().Context(), l, in)
+	l, err = s.app.UpdateOccurrence(c.Request().Context(), actor(c), l.Occurrence.ID, in)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, s.toOccurrenceJSON(l))
-}
-
-func (s *Server) updateOccurrence(ctx context.Context, l store.Listed, in occurrenceInput) (store.Listed, error) {
-	var speakers []domain.Speaker
-	if in.Speakers != nil {
-		var err error
-		if speakers, err = in.speakers(); err != nil {
-			return l, err
-		}
-	}
-	if err := s.checkTrack(ctx, l.Event, in.TrackID); err != nil {
-		return l, err
-	}
-	notify, out := s.notifier(ctx, 0, "")
-	l, err := s.o.Store.UpdateOccurrence(ctx, l.Occurrence.ID, func(e domain.Event, o *domain.Occurrence) error {
-		return in.apply(e, o, speakers)
-	}, notify)
-	if err == nil {
-		s.sent(ctx, out)
-	}
-	return l, err
 }
 
 func (s *Server) apiDeleteOccurrence(c echo.Context) error {
@@ -600,7 +442,7 @@ func (s *Server) apiDeleteOccurrence(c echo.Context) error {
 	if err := s.canManage(c, l.Event); err != nil {
 		return err
 	}
-	cancelled, err := s.deleteOccurrence(c.Request().Context(), l)
+	cancelled, err := s.app.DeleteOccurrence(c.Request().Context(), actor(c), l.Occurrence.ID)
 	if err != nil {
 		return err
 	}
@@ -613,28 +455,16 @@ func (s *Server) apiDeleteOccurrence(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-type trackInput struct {
-	Name *string `json:"name"`
-	Room *string `json:"room"`
-}
-
 func (s *Server) apiAddTrack(c echo.Context) error {
 	e, err := s.managedEventOfKind(c, domain.KindConference)
 	if err != nil {
 		return err
 	}
-	var in trackInput
+	var in app.TrackInput
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	t := domain.Track{EventID: e.ID}
-	if in.Name != nil {
-		t.Name = *in.Name
-	}
-	if in.Room != nil {
-		t.Room = *in.Room
-	}
-	t, err = s.o.Store.CreateTrack(c.Request().Context(), t)
+	t, err := s.app.AddTrack(c.Request().Context(), actor(c), e.ID, in)
 	if err != nil {
 		return err
 	}
@@ -646,15 +476,7 @@ func (s *Server) trackFromPath(c echo.Context) (domain.Track, error) {
 	if err != nil {
 		return domain.Track{}, err
 	}
-	t, err := s.o.Store.TrackByID(c.Request().Context(), id)
-	if err != nil {
-		return t, err
-	}
-	e, err := s.o.Store.EventByID(c.Request().Context(), t.EventID)
-	if err != nil {
-		return t, err
-	}
-	return t, s.canManage(c, e)
+	return s.app.ManagedTrack(c.Request().Context(), actor(c), id)
 }
 
 func (s *Server) apiUpdateTrack(c echo.Context) error {
@@ -662,17 +484,11 @@ func (s *Server) apiUpdateTrack(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in trackInput
+	var in app.TrackInput
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	if in.Name != nil {
-		t.Name = *in.Name
-	}
-	if in.Room != nil {
-		t.Room = *in.Room
-	}
-	t, err = s.o.Store.UpdateTrack(c.Request().Context(), t)
+	t, err = s.app.UpdateTrack(c.Request().Context(), actor(c), t.ID, in)
 	if err != nil {
 		return err
 	}
@@ -684,7 +500,7 @@ func (s *Server) apiDeleteTrack(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.o.Store.DeleteTrack(c.Request().Context(), t.ID); err != nil {
+	if err := s.app.DeleteTrack(c.Request().Context(), actor(c), t.ID); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -694,7 +510,7 @@ func (s *Server) apiDeleteTrack(c echo.Context) error {
 // and one other, for the live preview in the series form.
 func (s *Server) apiRecurrencePreview(c echo.Context) error {
 	q := c.QueryParams()
-	e := newEvent(domain.KindSeries)
+	e := app.NewEvent(domain.KindSeries)
 	dur := 60
 	if v := q.Get("duration_minutes"); v != "" {
 		if n, err := strconv.Atoi(v); err == nil {
@@ -708,7 +524,7 @@ func (s *Server) apiRecurrencePreview(c echo.Context) error {
 		return err
 	}
 	in.RRule = &rrule
-	if err := in.apply(&e); err != nil {
+	if err := in.Apply(&e); err != nil {
 		return err
 	}
 	other := q.Get("other_timezone")
@@ -787,7 +603,7 @@ func patternFromForm(q url.Values, startDate, startTime, zone string) (string, e
 	if err != nil {
 		return "", err
 	}
-	if !hhmm.MatchString(startTime) {
+	if !app.Clock.MatchString(startTime) {
 		return "", domain.Invalid("start_time", "err.start_time.format")
 	}
 	t, _ := time.Parse("15:04", startTime)

@@ -265,8 +265,7 @@ func (s *Server) occurrencePage(c echo.Context) error {
 	op := occurrencePage{Occ: s.view(c, l), Event: l.Event,
 		Venue: l.Event.Venue, Duration: int(l.Occurrence.Duration / time.Minute), CanManage: s.managesQuietly(c, l.Event),
 		ZoneKnown: viewerZone(c) != nil}
-	op.CanRegister = l.Occurrence.Status == domain.StatusScheduled && l.Occurrence.End.After(s.o.Now()) &&
-		l.Event.Registration != domain.RegistrationClosed
+	op.CanRegister = s.app.RegistrationOpen(l)
 	if p := personOf(c); p != nil {
 		for _, sp := range l.Occurrence.Speakers {
 			op.IsSpeaker = op.IsSpeaker || (sp.PersonID != nil && *sp.PersonID == p.ID)
@@ -275,7 +274,7 @@ func (s *Server) occurrencePage(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		if len(regs) > 0 && regs[0].Status != store.RegCancelled && regs[0].Status != store.RegDeclined {
+		if len(regs) > 0 && regs[0].Status.Active() {
 			op.Registration = &regs[0]
 		}
 		if op.CanRegister && op.Registration == nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/puente-org/puente/app"
 	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/links"
 	"github.com/puente-org/puente/store"
@@ -31,11 +32,11 @@ func (s *Server) registerFromPage(c echo.Context) error {
 	in := registrationInput{Name: strPtr(c.FormValue("name")), Affiliation: strPtr(c.FormValue("affiliation")),
 		Country: strPtr(c.FormValue("country")), CareerStage: strPtr(c.FormValue("career_stage")), ConsentContact: &consent,
 		Answers: formAnswers(c, l.Event.Questions)}
-	res, err := s.register(c, l, in)
+	res, err := s.app.Register(c.Request().Context(), actor(c), l.Occurrence.ID, in)
 	if err != nil {
 		return err
 	}
-	s.flash(c, "registration.flash_"+res.Registration.Status)
+	s.flash(c, "registration.flash_"+string(res.Registration.Status))
 	return c.Redirect(http.StatusSeeOther, "/occurrences/"+itoa(l.Occurrence.ID))
 }
 
@@ -44,11 +45,9 @@ func (s *Server) unregisterFromPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	notify, out := s.requestNotifier(c)
-	if _, _, err := s.o.Store.CancelRegistration(c.Request().Context(), l.Occurrence.ID, personOf(c).ID, notify); err != nil {
+	if _, err := s.app.CancelRegistration(c.Request().Context(), actor(c), l.Occurrence.ID); err != nil {
 		return err
 	}
-	s.sent(c.Request().Context(), out)
 	s.flash(c, "registration.flash_cancelled")
 	return c.Redirect(http.StatusSeeOther, "/occurrences/"+itoa(l.Occurrence.ID))
 }
@@ -60,19 +59,9 @@ func (s *Server) newLinksFromPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	regs, err := s.o.Store.Registrations(ctx, store.RegistrationFilter{OccurrenceID: l.Occurrence.ID, PersonID: personOf(c).ID})
-	if err != nil {
+	if _, err := s.app.RenewLinksFor(c.Request().Context(), actor(c), l.Occurrence.ID); err != nil {
 		return err
 	}
-	if len(regs) == 0 {
-		return domain.New(domain.CodeNotFound, "err.registration.not_registered")
-	}
-	notify, out := s.requestNotifier(c)
-	if _, err := s.o.Store.RenewRegistrationLinks(ctx, regs[0].ID, personOf(c).ID, notify); err != nil {
-		return err
-	}
-	s.sent(ctx, out)
 	s.flash(c, "registration.flash_new_links")
 	return c.Redirect(http.StatusSeeOther, "/occurrences/"+itoa(l.Occurrence.ID))
 }
@@ -81,8 +70,8 @@ type registrationsPage struct {
 	Occ      *listedView // nil: every session of the event
 	Event    domain.Event
 	Items    []store.Registration
-	Counts   map[string]int
-	Status   string
+	Counts   map[string]int // by status, for the page's tabs
+	Status   domain.RegistrationStatus
 	CSVPath  string
 	Sessions map[int64]string // session titles and times, for the event-wide list
 	MoveTo   []option         // other upcoming sessions a registration can move to
@@ -103,14 +92,14 @@ func (s *Server) eventRegistrationsPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rp := registrationsPage{Event: e, Counts: map[string]int{}, Status: c.QueryParam("status"), Sessions: map[int64]string{},
+	rp := registrationsPage{Event: e, Counts: map[string]int{}, Status: domain.RegistrationStatus(c.QueryParam("status")), Sessions: map[int64]string{},
 		CSVPath: "/organise/events/" + itoa(e.ID) + "/registrations.csv"}
 	for _, l := range list {
 		v := s.view(c, l)
 		rp.Sessions[l.Occurrence.ID] = v.When.Day + " " + v.When.Time + " · " + v.Title
 	}
 	for _, r := range all {
-		rp.Counts[r.Status]++
+		rp.Counts[string(r.Status)]++
 		if rp.Status == "" || r.Status == rp.Status {
 			rp.Items = append(rp.Items, r)
 		}
@@ -123,7 +112,7 @@ func (s *Server) registrationsPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f := store.RegistrationFilter{OccurrenceID: l.Occurrence.ID, Status: c.QueryParam("status")}
+	f := store.RegistrationFilter{OccurrenceID: l.Occurrence.ID, Status: domain.RegistrationStatus(c.QueryParam("status"))}
 	all, err := s.o.Store.Registrations(c.Request().Context(), store.RegistrationFilter{OccurrenceID: l.Occurrence.ID})
 	if err != nil {
 		return err
@@ -142,7 +131,7 @@ func (s *Server) registrationsPage(c echo.Context) error {
 		}
 	}
 	for _, r := range all {
-		rp.Counts[r.Status]++
+		rp.Counts[string(r.Status)]++
 		if f.Status == "" || r.Status == f.Status {
 			rp.Items = append(rp.Items, r)
 		}
@@ -176,7 +165,7 @@ func (s *Server) registrationsCSV(c echo.Context, name string, regs []store.Regi
 		if r.Position > 0 {
 			pos = fmt.Sprint(r.Position)
 		}
-		row := []string{itoa(r.OccurrenceID), csvSafe(titles[r.OccurrenceID]), r.Status, pos, csvSafe(r.Details.Name),
+		row := []string{itoa(r.OccurrenceID), csvSafe(titles[r.OccurrenceID]), string(r.Status), pos, csvSafe(r.Details.Name),
 			csvSafe(r.Email), csvSafe(r.Details.Affiliation), r.Details.Country, string(r.Details.CareerStage),
 			fmt.Sprint(r.Details.ConsentContact), r.CreatedAt.UTC().Format("2006-01-02 15:04:05"), fmt.Sprint(int(r.Attended.Minutes()))}
 		for _, q := range qs {
@@ -233,19 +222,17 @@ func (s *Server) actFromPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	notify, out := s.requestNotifier(c)
-	if c.Param("action") == "move" {
+	if action := domain.RegistrationAction(c.Param("action")); action == domain.ActionMove {
 		to, err := strconv.ParseInt(c.FormValue("occurrence_id"), 10, 64)
 		if err != nil {
 			return domain.Invalid("occurrence_id", "err.move.choose")
 		}
-		if _, err := s.o.Store.MoveRegistration(c.Request().Context(), r.ID, to, notify); err != nil {
+		if _, err := s.app.MoveRegistration(c.Request().Context(), actor(c), r.ID, to); err != nil {
 			return err
 		}
-	} else if _, err := s.o.Store.ActOnRegistration(c.Request().Context(), r.ID, c.Param("action"), notify); err != nil {
+	} else if _, err := s.app.Act(c.Request().Context(), actor(c), r.ID, action); err != nil {
 		return err
 	}
-	s.sent(c.Request().Context(), out)
 	s.flash(c, "organise.saved")
 	return c.Redirect(http.StatusSeeOther, "/organise/occurrences/"+itoa(r.OccurrenceID)+"/registrations")
 }
@@ -255,24 +242,12 @@ func (s *Server) messageFromPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.messageRegistrants(c, l, messageInput{Subject: c.FormValue("subject"), Body: c.FormValue("body")}); err != nil {
+	m := messageInput{Subject: c.FormValue("subject"), Body: c.FormValue("body")}
+	if _, err := s.app.MessageRegistrants(c.Request().Context(), actor(c), l.Occurrence.ID, m); err != nil {
 		return err
 	}
 	s.flash(c, "registration.message_sent")
 	return c.Redirect(http.StatusSeeOther, "/organise/occurrences/"+itoa(l.Occurrence.ID)+"/registrations")
-}
-
-// registrationActions are the organiser's buttons for a registration in this status.
-func registrationActions(status string) []string {
-	switch status {
-	case store.RegPending:
-		return []string{store.ActionApprove, store.ActionDecline, store.ActionRemove}
-	case store.RegWaitlisted:
-		return []string{store.ActionPromote, store.ActionDecline, store.ActionRemove}
-	case store.RegConfirmed, store.RegHeld:
-		return []string{store.ActionRemove}
-	}
-	return nil
 }
 
 // registrationSignInLifetime is how long the sign-in link in a registration confirmation
@@ -294,39 +269,28 @@ func (s *Server) registerByEmail(c echo.Context) error {
 	if !s.limiter.Allow(c.RealIP()) {
 		return &domain.Error{Code: domain.CodeRateLimited, Field: "email", ID: "error.message.rate_limited"}
 	}
-	ctx := c.Request().Context()
-	p, created, err := s.o.Store.EnsurePerson(ctx, addr)
-	if err != nil {
-		return err
-	}
 	consent := c.FormValue("consent_contact") == "1"
-	d, err := registrationInput{Name: strPtr(c.FormValue("name")), Affiliation: strPtr(c.FormValue("affiliation")),
-		ConsentContact: &consent, Answers: formAnswers(c, l.Event.Questions)}.details(p, l.Event.Questions)
+	in := app.ByEmail{Email: addr, Form: registrationInput{Name: strPtr(c.FormValue("name")), Affiliation: strPtr(c.FormValue("affiliation")),
+		ConsentContact: &consent, Answers: formAnswers(c, l.Event.Questions)},
+		SignIn: func(ctx context.Context, p domain.Person, created bool) (string, error) {
+			if created { // an account this form made starts with its name, language and zone; nobody else's is touched unsigned
+				s.learn(c, &p, c.FormValue("name"))
+			}
+			// A one-time sign-in link travels in the confirmation email itself (that
+			// outbox row is sensitive).
+			token, hash := domain.NewSecret(domain.PrefixSignIn)
+			next := "/occurrences/" + itoa(l.Occurrence.ID)
+			err := s.o.Store.RequestSignIn(ctx, store.SignInRequest{Email: addr, TokenHash: hash, NextPath: next,
+				ExpiresAt: s.o.Now().Add(registrationSignInLifetime), MaxPerHour: s.o.SignInLinksPerHour})
+			if err != nil {
+				return "", err
+			}
+			return s.absURL("/sign-in/link", url.Values{"token": {token}}), nil
+		}}
+	res, err := s.app.RegisterByEmail(c.Request().Context(), actor(c), l.Occurrence.ID, in)
 	if err != nil {
 		return err
 	}
-	if created { // an account this form made starts with its name, language and zone; nobody else's is touched unsigned
-		p = *s.learn(c, &p, c.FormValue("name"))
-	}
-	// A one-time sign-in link travels in the confirmation email itself.
-	token, hash := domain.NewSecret(domain.PrefixSignIn)
-	next := "/occurrences/" + itoa(l.Occurrence.ID)
-	err = s.o.Store.RequestSignIn(ctx, store.SignInRequest{Email: addr, TokenHash: hash, NextPath: next,
-		ExpiresAt: s.o.Now().Add(registrationSignInLifetime), MaxPerHour: s.o.SignInLinksPerHour})
-	if err != nil {
-		return err
-	}
-	signIn := s.absURL("/sign-in/link", url.Values{"token": {token}})
-	notify, out := s.notifier(ctx, p.ID, localizerOf(c).Lang())
-	// Anyone can type any address: the registration only holds its place until the owner
-	// of the address confirms it from the email (the email carries the confirmation link,
-	// and the sign-in link: that outbox row is sensitive).
-	notify.SignInURL = signIn
-	res, err := s.o.Store.RegisterUnconfirmed(ctx, l.Occurrence.ID, p.ID, d, notify)
-	if err != nil {
-		return err
-	}
-	s.sent(ctx, out)
 	return s.render(c, http.StatusOK, "signin.html", signInPage{Email: addr, Sent: true, Registered: true,
 		Held: res.Registration.ConfirmBy != nil})
 }
@@ -352,24 +316,16 @@ func (s *Server) confirmRegistration(c echo.Context, confirm bool) error {
 	c.Response().Header().Set("Referrer-Policy", "no-referrer")
 	token := c.Param("token")
 	ctx := c.Request().Context()
-	id, err := links.ID(token)
-	if err != nil {
+	r, l, err := s.app.ByLink(ctx, links.Confirm, token)
+	if domain.ErrorCode(err) == domain.CodeNotFound { // unknown, forged or revoked
 		return s.render(c, http.StatusNotFound, "registration_confirm.html", confirmPage{State: "invalid"})
 	}
-	r, err := s.o.Store.RegistrationByID(ctx, id)
-	if domain.ErrorCode(err) == domain.CodeNotFound || (err == nil && s.links.Check(links.Confirm, token, r.LinkNonce) != nil) {
-		return s.render(c, http.StatusNotFound, "registration_confirm.html", confirmPage{State: "invalid"})
-	}
-	if err != nil {
-		return err
-	}
-	l, err := s.o.Store.OccurrenceByID(ctx, r.OccurrenceID)
 	if err != nil {
 		return err
 	}
 	v := s.view(c, l)
 	page := confirmPage{State: "ask", Occ: &v, Token: token}
-	expired := r.Status == store.RegCancelled || r.Status == store.RegDeclined || (r.ConfirmBy != nil && !s.o.Now().Before(*r.ConfirmBy))
+	expired := r.Status == domain.RegCancelled || r.Status == domain.RegDeclined || (r.ConfirmBy != nil && !s.o.Now().Before(*r.ConfirmBy))
 	switch {
 	case expired:
 		page.State = "expired"
@@ -380,26 +336,15 @@ func (s *Server) confirmRegistration(c echo.Context, confirm bool) error {
 	case !confirm:
 		return s.render(c, http.StatusOK, "registration_confirm.html", page)
 	}
-	notify, out := s.notifier(ctx, r.PersonID, localizerOf(c).Lang())
-	if _, err := s.o.Store.ConfirmRegistration(ctx, r.ID, notify); err != nil {
+	if _, err := s.app.ConfirmHeld(ctx, actor(c), token); err != nil {
 		if domain.ErrorCode(err) == domain.CodeExpired {
 			page.State = "expired"
 			return s.render(c, http.StatusGone, "registration_confirm.html", page)
 		}
 		return err
 	}
-	s.sent(ctx, out)
 	page.State = "done"
 	return s.render(c, http.StatusOK, "registration_confirm.html", page)
-}
-
-// ReleaseUnconfirmed releases the registrations by email not confirmed in time; the
-// waitlists move up (run every minute by serve).
-func (s *Server) ReleaseUnconfirmed(ctx context.Context) (int, error) {
-	notify, out := s.notifier(ctx, 0, "")
-	n, err := s.o.Store.ReleaseUnconfirmed(ctx, notify)
-	s.sent(ctx, out)
-	return n, err
 }
 
 // formAnswers reads the answers to the event's questions from a form (fields answer_<id>).

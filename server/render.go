@@ -68,7 +68,7 @@ func (p page) format(v any, layout string) string {
 
 func parseTemplates() (pages, mails map[string]*template.Template, err error) {
 	funcs := template.FuncMap{"linkify": linkify, "list": func(xs ...string) []string { return xs },
-		"minutes": func(d time.Duration) int { return int(d / time.Minute) }, "actions": registrationActions}
+		"minutes": func(d time.Duration) int { return int(d / time.Minute) }, "actions": domain.RegistrationStatus.Actions}
 	fsys := frontend.Templates()
 	names, err := fs.Glob(fsys, "*.html")
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/puente-org/puente/app"
 	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/frontend"
 	"github.com/puente-org/puente/i18n"
@@ -26,7 +27,10 @@ import (
 	"github.com/puente-org/puente/store"
 )
 
-// Store is the storage the web server needs.
+// Store is the storage the web server reads (pages, feeds, the API's answers), and the
+// changes that are not the programme's: sign-in, sessions, profiles, tokens, roles,
+// tracks. Changes to the programme and to registrations go through the application layer
+// (Options.App).
 type Store interface {
 	RequestSignIn(ctx context.Context, r store.SignInRequest) error
 	PeekSignInLink(ctx context.Context, tokenHash []byte) (store.SignInLink, error)
@@ -47,40 +51,19 @@ type Store interface {
 	Mailbox(ctx context.Context, limit int) ([]store.MailboxMessage, error)
 	MailboxMessageByID(ctx context.Context, id int64) (store.MailboxMessage, error)
 
-	CreateEvent(ctx context.Context, e domain.Event, creator int64, organisers []string) (domain.Event, error)
 	EventByID(ctx context.Context, id int64) (domain.Event, error)
 	EventBySlug(ctx context.Context, slug string) (domain.Event, error)
-	UpdateEvent(ctx context.Context, id int64, organisers []string, mutate func(*domain.Event) error, notify *store.Notify) (domain.Event, error)
-	DeleteEvent(ctx context.Context, id int64, notify *store.Notify) (cancelled bool, err error)
 	ListEvents(ctx context.Context, f store.EventFilter) ([]domain.Event, int, error)
 	OrganiserEmails(ctx context.Context, eventID int64) ([]string, error)
 	Occurrences(ctx context.Context, f store.OccurrenceFilter) ([]store.Listed, error)
 	OccurrenceStamp(ctx context.Context, f store.OccurrenceFilter) (string, time.Time, error)
 	OccurrenceByID(ctx context.Context, id int64) (store.Listed, error)
-	UpdateOccurrence(ctx context.Context, id int64, mutate func(e domain.Event, o *domain.Occurrence) error, notify *store.Notify) (store.Listed, error)
-	AddOccurrence(ctx context.Context, eventID int64, o domain.Occurrence, notify *store.Notify) (store.Listed, error)
-	DeleteOccurrence(ctx context.Context, id int64, notify *store.Notify) (cancelled bool, err error)
 	PersonIDByEmail(ctx context.Context, email string) (int64, error)
-	CreateTrack(ctx context.Context, t domain.Track) (domain.Track, error)
 	Tracks(ctx context.Context, eventID int64) ([]domain.Track, error)
 	TrackByID(ctx context.Context, id int64) (domain.Track, error)
-	UpdateTrack(ctx context.Context, t domain.Track) (domain.Track, error)
-	DeleteTrack(ctx context.Context, id int64) error
 
-	Register(ctx context.Context, occID, personID int64, d store.RegistrationDetails, notify *store.Notify) (store.RegisterResult, error)
-	CancelRegistration(ctx context.Context, occID, personID int64, notify *store.Notify) (store.Registration, []store.Registration, error)
 	Registrations(ctx context.Context, f store.RegistrationFilter) ([]store.Registration, error)
 	RegistrationByID(ctx context.Context, id int64) (store.Registration, error)
-	SendReminders(ctx context.Context) (int, error)
-	ActOnRegistration(ctx context.Context, regID int64, action string, notify *store.Notify) (store.Registration, error)
-	MessageRegistrants(ctx context.Context, occID int64, notify *store.Notify) (int, error)
-	RegisterUnconfirmed(ctx context.Context, occID, personID int64, d store.RegistrationDetails, notify *store.Notify) (store.RegisterResult, error)
-	ConfirmRegistration(ctx context.Context, regID int64, notify *store.Notify) (store.Registration, error)
-	ReleaseUnconfirmed(ctx context.Context, notify *store.Notify) (int, error)
-	RenewRegistrationLinks(ctx context.Context, regID, personID int64, notify *store.Notify) (store.Registration, error)
-	MoveRegistration(ctx context.Context, regID, toOccID int64, notify *store.Notify) (store.Registration, error)
-	RegisterForEvent(ctx context.Context, eventID, personID int64, d store.RegistrationDetails, notify *store.Notify) (store.EventRegistrationResult, error)
-	CancelEventRegistration(ctx context.Context, eventID, personID int64, notify *store.Notify) error
 	EventRegistered(ctx context.Context, eventID, personID int64) (bool, error)
 	Secret(ctx context.Context, name string) ([]byte, error)
 	FeedNonce(ctx context.Context, personID int64) (int64, error)
@@ -96,7 +79,10 @@ type Store interface {
 
 // Options configure a Server.
 type Options struct {
-	Store   Store
+	Store Store
+	// App runs the use cases (package app). When nil, New builds one from Store (which
+	// must then also be an app.Store), Now, Logger, MailQueued and LinkKey.
+	App     *app.App
 	Logger  *slog.Logger
 	BaseURL *url.URL // public URL used in links (emails, feeds)
 	// DevMail is true when no SMTP server is configured: a local delivery renders emails
@@ -137,6 +123,7 @@ type Options struct {
 // Server is the HTTP application.
 type Server struct {
 	o         Options
+	app       *app.App
 	e         *echo.Echo
 	log       *slog.Logger
 	catalog   *i18n.Catalog
@@ -180,12 +167,24 @@ func New(o Options) (*Server, error) {
 		o.LinkKey = make([]byte, 32)
 		_, _ = rand.Read(o.LinkKey)
 	}
+	if o.App == nil {
+		as, ok := o.Store.(app.Store)
+		if !ok {
+			return nil, fmt.Errorf("server: App is required when Store cannot make changes")
+		}
+		a, err := app.New(app.Options{Store: as, Now: o.Now, Logger: o.Logger, MailQueued: o.MailQueued, LinkKey: o.LinkKey})
+		if err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		o.App = a
+	}
 	catalog, err := i18n.Load(frontend.Locales(), "en")
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s := &Server{
 		o:       o,
+		app:     o.App,
 		log:     o.Logger,
 		catalog: catalog,
 		limiter: newClientLimiter(time.Minute, o.SignInClientBurst, o.Now),

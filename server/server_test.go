@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/puente-org/puente/app"
 	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/server"
 	"github.com/puente-org/puente/store"
@@ -55,12 +57,38 @@ func newTestServer(t testing.TB, opts server.Options) *httptest.Server {
 	if opts.DevMail {
 		localDelivery(t, &opts)
 	}
+	if opts.App == nil {
+		wireApp(t, &opts)
+	}
 	app, err := server.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts.Config.Handler = app.Handler()
 	return ts
+}
+
+// wireApp builds the use cases (package app) on opts.Store, as serve does, with the
+// options' clock, wake-up and link key (made here when the test gave none).
+func wireApp(t testing.TB, opts *server.Options) {
+	t.Helper()
+	if opts.LinkKey == nil {
+		opts.LinkKey = make([]byte, 32)
+		_, _ = rand.Read(opts.LinkKey)
+	}
+	st, ok := opts.Store.(app.Store)
+	if !ok {
+		t.Fatalf("the test's store %T cannot make changes", opts.Store)
+	}
+	uc, err := app.New(app.Options{Store: st, Now: opts.Now, MailQueued: func() {
+		if opts.MailQueued != nil {
+			opts.MailQueued()
+		}
+	}, LinkKey: opts.LinkKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.App = uc
 }
 
 // browser is a client with cookies that does not follow redirects on its own.
@@ -467,7 +495,7 @@ func TestLanguages(t *testing.T) {
 
 func TestPanicBecomes500(t *testing.T) {
 	// A store that panics stands in for a bug anywhere below the handlers.
-	e := newEnv(t, func(o *server.Options) { o.Store = panickingStore{o.Store} })
+	e := newEnv(t, func(o *server.Options) { wireApp(t, o); o.Store = panickingStore{o.Store} })
 	b := e.browser("en")
 	r := b.do("GET", "/api/v1/me", nil, map[string]string{"Authorization": "Bearer pat_x"})
 	if r.status != 500 || !strings.Contains(r.body, "request_id") {

@@ -37,7 +37,7 @@ func (s *Store) registerInTx(ctx context.Context, tx pgx.Tx, occID, personID int
 		return Registration{}, false, domain.New(domain.CodeConflict, "err.registration.closed")
 	}
 	var id int64
-	var current string
+	var current domain.RegistrationStatus
 	var pending bool // awaiting confirmation of the address
 	err = tx.QueryRow(ctx, `SELECT id, status, confirm_by IS NOT NULL FROM registrations WHERE occurrence_id = $1 AND person_id = $2`,
 		occID, personID).Scan(&id, &current, &pending)

@@ -11,17 +11,17 @@ import (
 	"github.com/puente-org/puente/domain"
 )
 
-// Organiser actions on one registration.
+// Organiser actions on one registration (domain.RegistrationAction), under their older names.
 const (
-	ActionApprove = "approve" // pending → confirmed (or waitlisted when full)
-	ActionDecline = "decline" // pending or waitlisted → declined
-	ActionPromote = "promote" // waitlisted or pending → confirmed, if there is a free place
-	ActionRemove  = "remove"  // any active → cancelled; the waitlist moves up
+	ActionApprove = domain.ActionApprove
+	ActionDecline = domain.ActionDecline
+	ActionPromote = domain.ActionPromote
+	ActionRemove  = domain.ActionRemove
 )
 
 // ActOnRegistration applies an organiser's action atomically under the occurrence's lock,
 // telling the person (and anyone promoted into a freed place).
-func (s *Store) ActOnRegistration(ctx context.Context, regID int64, action string, notify *Notify) (Registration, error) {
+func (s *Store) ActOnRegistration(ctx context.Context, regID int64, action domain.RegistrationAction, notify *Notify) (Registration, error) {
 	var out Registration
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var occID int64
@@ -46,7 +46,7 @@ func (s *Store) ActOnRegistration(ctx context.Context, regID int64, action strin
 			return err
 		}
 		room := capacity == 0 || n < capacity
-		set := func(status string, kind domain.NoticeKind) error {
+		set := func(status domain.RegistrationStatus, kind domain.NoticeKind) error {
 			var wait *time.Time
 			if status == RegWaitlisted {
 				now := s.now()

@@ -14,14 +14,14 @@ import (
 	"github.com/puente-org/puente/domain"
 )
 
-// Registration statuses.
+// Registration statuses (domain.RegistrationStatus), under their older names.
 const (
-	RegConfirmed  = "confirmed"
-	RegHeld       = "held" // registered by email: the place is held until the address is confirmed
-	RegWaitlisted = "waitlisted"
-	RegPending    = "pending" // awaiting an organiser's approval
-	RegDeclined   = "declined"
-	RegCancelled  = "cancelled"
+	RegConfirmed  = domain.RegConfirmed
+	RegHeld       = domain.RegHeld
+	RegWaitlisted = domain.RegWaitlisted
+	RegPending    = domain.RegPending
+	RegDeclined   = domain.RegDeclined
+	RegCancelled  = domain.RegCancelled
 )
 
 // Registration is one person's place (or place in line) for one occurrence.
@@ -30,7 +30,7 @@ type Registration struct {
 	OccurrenceID int64
 	PersonID     int64
 	Email        string
-	Status       string
+	Status       domain.RegistrationStatus
 	Position     int // 1-based place on the waitlist, when waitlisted
 	Details      RegistrationDetails
 	LinkNonce    int64         // changing it revokes the registration's personal links
@@ -79,7 +79,7 @@ func (n *Notify) payloadFor(personID int64, p domain.NoticePayload) domain.Notic
 }
 
 // noticeOfStatus is the notice a new registration gets.
-func noticeOfStatus(status string) domain.NoticeKind {
+func noticeOfStatus(status domain.RegistrationStatus) domain.NoticeKind {
 	switch status {
 	case RegWaitlisted:
 		return domain.NoticeWaitlisted
@@ -330,7 +330,7 @@ func (s *Store) ConfirmRegistration(ctx context.Context, regID int64, notify *No
 		if _, err := lockOccurrence(ctx, tx, occID); err != nil {
 			return err
 		}
-		var status string
+		var status domain.RegistrationStatus
 		var by *time.Time
 		if err := tx.QueryRow(ctx, `SELECT status, confirm_by FROM registrations WHERE id = $1`, regID).Scan(&status, &by); err != nil {
 			return fmt.Errorf("read registration: %w", err)
@@ -529,7 +529,7 @@ type RegistrationFilter struct {
 	OccurrenceID int64
 	EventID      int64
 	PersonID     int64
-	Status       string
+	Status       domain.RegistrationStatus
 }
 
 // Registrations lists registrations: confirmed first, then the waitlist in order, then the rest.

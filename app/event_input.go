@@ -1,4 +1,4 @@
-package server
+package app
 
 import (
 	"regexp"
@@ -9,9 +9,9 @@ import (
 	"github.com/puente-org/puente/programme"
 )
 
-// eventInput is what an organiser sends to create or change a series or conference (the
-// JSON API and the HTML forms both fill it). Nil fields are left as they are.
-type eventInput struct {
+// EventInput is what an organiser sends to create or change a series or conference (the
+// JSON API decodes into it, and the HTML forms fill it). Nil fields are left as they are.
+type EventInput struct {
 	Title             *string            `json:"title"`
 	Slug              *string            `json:"slug"`
 	Description       *string            `json:"description"`
@@ -31,11 +31,12 @@ type eventInput struct {
 	JoinWindowMinutes *int               `json:"join_window_minutes"`
 	ReminderMinutes   *[]int             `json:"reminder_minutes"`
 	Questions         *[]domain.Question `json:"questions"`
-	Venue             *venueJSON         `json:"venue"`
+	Venue             *VenueInput        `json:"venue"`
 	Organisers        *[]string          `json:"organisers"`
 }
 
-type venueJSON struct {
+// VenueInput is where an event takes place in person.
+type VenueInput struct {
 	Name    string `json:"name"`
 	Address string `json:"address"`
 	Room    string `json:"room"`
@@ -44,9 +45,11 @@ type venueJSON struct {
 // Content languages an event may be held in (wider than the interface languages).
 var eventLanguages = map[string]bool{"en": true, "es": true, "pt": true}
 
-var hhmm = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
+// Clock matches a wall-clock time, HH:MM.
+var Clock = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
 
-func parseDate(field, v string) (time.Time, error) {
+// ParseDate reads a date (YYYY-MM-DD); a refusal names field.
+func ParseDate(field, v string) (time.Time, error) {
 	d, err := time.Parse(time.DateOnly, strings.TrimSpace(v))
 	if err != nil {
 		return d, domain.Invalid(field, "err.date.format", "Value", domain.Clip(v))
@@ -70,10 +73,10 @@ func text(field string, v string, max int, required bool) (string, error) {
 	return domain.Text(field, v, max, required)
 }
 
-// apply merges the input into e and checks the result as a whole: a series' schedule must
+// Apply merges the input into e and checks the result as a whole: a series' schedule must
 // be a valid rule in a real zone, with no occurrence in a daylight-saving gap or overlap.
 // Nothing is saved unless this passes.
-func (in eventInput) apply(e *domain.Event) (err error) {
+func (in EventInput) Apply(e *domain.Event) (err error) {
 	if in.Title != nil {
 		if e.Title, err = text("title", *in.Title, 200, true); err != nil {
 			return err
@@ -122,7 +125,7 @@ func (in eventInput) apply(e *domain.Event) (err error) {
 		return de.WithField("timezone")
 	}
 	if in.StartDate != nil {
-		if e.StartDate, err = parseDate("start_date", *in.StartDate); err != nil {
+		if e.StartDate, err = ParseDate("start_date", *in.StartDate); err != nil {
 			return err
 		}
 	}
@@ -130,7 +133,7 @@ func (in eventInput) apply(e *domain.Event) (err error) {
 		return domain.Invalid("start_date", "err.start_date.required")
 	}
 	if in.StartTime != nil {
-		if !hhmm.MatchString(strings.TrimSpace(*in.StartTime)) {
+		if !Clock.MatchString(strings.TrimSpace(*in.StartTime)) {
 			return domain.Invalid("start_time", "err.start_time.format")
 		}
 		old := e.StartTime
@@ -149,7 +152,7 @@ func (in eventInput) apply(e *domain.Event) (err error) {
 		if strings.TrimSpace(*in.EndDate) == "" {
 			e.EndDate = nil
 		} else {
-			d, err := parseDate("end_date", *in.EndDate)
+			d, err := ParseDate("end_date", *in.EndDate)
 			if err != nil {
 				return err
 			}
@@ -252,8 +255,8 @@ func (in eventInput) apply(e *domain.Event) (err error) {
 	return programme.ValidateEvent(*e)
 }
 
-// newEvent is the starting point of a new event before the input is applied.
-func newEvent(kind domain.EventKind) domain.Event {
+// NewEvent is the starting point of a new event before the input is applied.
+func NewEvent(kind domain.EventKind) domain.Event {
 	return domain.Event{Kind: kind, Language: "en", Visibility: domain.VisibilityPublic, Duration: time.Hour,
 		Registration: domain.RegistrationOpen, JoinWindow: 15 * time.Minute, Tags: []string{}}
 }

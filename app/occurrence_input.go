@@ -1,4 +1,4 @@
-package server
+package app
 
 import (
 	"strings"
@@ -8,20 +8,21 @@ import (
 	"github.com/puente-org/puente/programme"
 )
 
-// occurrenceInput changes one talk or session, or describes an extra one.
-type occurrenceInput struct {
-	Title           *string        `json:"title"`
-	Abstract        *string        `json:"abstract"`
-	Speakers        *[]speakerJSON `json:"speakers"`
-	StartDate       *string        `json:"start_date"`
-	StartTime       *string        `json:"start_time"`
-	DurationMinutes *int           `json:"duration_minutes"`
-	Status          *string        `json:"status"`
-	Reason          *string        `json:"reason"`
-	TrackID         *int64         `json:"track_id"`
+// OccurrenceInput changes one talk or session, or describes an extra one.
+type OccurrenceInput struct {
+	Title           *string         `json:"title"`
+	Abstract        *string         `json:"abstract"`
+	Speakers        *[]SpeakerInput `json:"speakers"`
+	StartDate       *string         `json:"start_date"`
+	StartTime       *string         `json:"start_time"`
+	DurationMinutes *int            `json:"duration_minutes"`
+	Status          *string         `json:"status"`
+	Reason          *string         `json:"reason"`
+	TrackID         *int64          `json:"track_id"`
 }
 
-type speakerJSON struct {
+// SpeakerInput is a speaker as organisers send them.
+type SpeakerInput struct {
 	Name        string `json:"name"`
 	Affiliation string `json:"affiliation"`
 	Bio         string `json:"bio"`
@@ -35,7 +36,7 @@ type speakerJSON struct {
 }
 
 // speakers checks the speakers; the store links those with an email to their accounts.
-func (in occurrenceInput) speakers() ([]domain.Speaker, error) {
+func (in OccurrenceInput) speakers() ([]domain.Speaker, error) {
 	out := []domain.Speaker{}
 	if len(*in.Speakers) > 20 {
 		return nil, domain.Invalid("speakers", "err.speakers.too_many")
@@ -58,7 +59,7 @@ func (in occurrenceInput) speakers() ([]domain.Speaker, error) {
 }
 
 // apply merges the input into o (speakers already resolved, or nil to keep them).
-func (in occurrenceInput) apply(e domain.Event, o *domain.Occurrence, speakers []domain.Speaker) (err error) {
+func (in OccurrenceInput) apply(e domain.Event, o *domain.Occurrence, speakers []domain.Speaker) (err error) {
 	if in.Title != nil {
 		if o.Title, err = text("title", *in.Title, 200, false); err != nil {
 			return err
@@ -75,13 +76,13 @@ func (in occurrenceInput) apply(e domain.Event, o *domain.Occurrence, speakers [
 	if in.StartDate != nil || in.StartTime != nil {
 		date, clock := o.StartLocal, o.StartLocal.Format("15:04")
 		if in.StartDate != nil {
-			if date, err = parseDate("start_date", *in.StartDate); err != nil {
+			if date, err = ParseDate("start_date", *in.StartDate); err != nil {
 				return err
 			}
 		}
 		if in.StartTime != nil {
 			clock = strings.TrimSpace(*in.StartTime)
-			if !hhmm.MatchString(clock) {
+			if !Clock.MatchString(clock) {
 				return domain.Invalid("start_time", "err.start_time.format")
 			}
 		}
