@@ -55,6 +55,14 @@ func RunHTTPScenario(ctx context.Context, o Options, concurrency int) (HTTPScena
 			return res, err
 		}
 		url := fmt.Sprintf("%s/api/v1/occurrences/%d/registrations", srv.URL, sess.OccurrenceID)
+		// --profile: the server's CPU profile over --duration from the first request (a
+		// rush of 1,000 takes a few seconds).
+		profiled := make(chan error, 1)
+		if o.Profile != "" {
+			go func() { profiled <- srv.Profile(ctx, "profile", o.Duration, o.Profile) }()
+		} else {
+			profiled <- nil
+		}
 		r, err := RunHTTP(ctx, HTTPOptions{Concurrency: concurrency, Requests: n, Request: func(i int) (*http.Request, error) {
 			req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(`{}`))
 			if err == nil {
@@ -63,6 +71,9 @@ func RunHTTPScenario(ctx context.Context, o Options, concurrency int) (HTTPScena
 			}
 			return req, err
 		}, OK: func(r *http.Response) bool { return r.StatusCode == http.StatusCreated }})
+		if perr := <-profiled; err == nil && perr != nil {
+			err = fmt.Errorf("profile: %w", perr)
+		}
 		if err != nil {
 			return res, err
 		}

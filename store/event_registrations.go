@@ -23,7 +23,7 @@ type EventRegistrationResult struct {
 // 'confirmed' and is released unless confirmed by UnconfirmedHold from now; a registration
 // by the person themselves confirms an unconfirmed one they already have.
 func (s *Store) registerInTx(ctx context.Context, tx pgx.Tx, occID, personID int64, d RegistrationDetails, unconfirmed bool, notify *Notify) (Registration, bool, error) {
-	if r, ok, err := s.registerNew(ctx, tx, occID, personID, d, unconfirmed, notify); err != nil || ok {
+	if r, ok, err := s.registerNew(ctx, tx, occID, personID, d, unconfirmed, false, notify); err != nil || ok {
 		return r, ok, err
 	}
 	// Anything else (the session cannot be registered for, the person already has a

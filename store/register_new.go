@@ -18,13 +18,14 @@ import (
 // the registration (or revives a cancelled or declined one) and, with $12, its notice.
 // It inserts nothing, and returns no row, when the general path must decide instead: the
 // session is cancelled, over, closed or missing, the person is already registered, or a
-// place is free while people are waiting (they are promoted first).
+// place is free while people are waiting (they are promoted first); and, with $19, when
+// the session is part of a conference the person has not registered for.
 //
 // $1 occurrence, $2 person, $3 unconfirmed, $4 now, $5 confirm_by, $6–$11 the details,
 // $12 notify, $13 the notice's payload, $14 whether it is sensitive, $15–$18 the notice
-// kinds for confirmed, waitlisted, pending and held.
+// kinds for confirmed, waitlisted, pending and held, $19 check the conference registration.
 const registerNewSQL = `WITH o AS (
-	SELECT o.event_id, o.status, o.ends_at, e.capacity, e.registration AS mode
+	SELECT o.event_id, o.status, o.ends_at, e.capacity, e.registration AS mode, e.kind
 	  FROM occurrences o JOIN events e ON e.id = o.event_id
 	 WHERE o.id = $1
 ), taken AS (
@@ -37,6 +38,8 @@ const registerNewSQL = `WITH o AS (
 	            ELSE 'confirmed' END AS next
 	  FROM o, taken
 	 WHERE o.status <> 'cancelled' AND o.ends_at > $4::timestamptz AND o.mode <> 'closed'
+	   AND (NOT $19::boolean OR o.kind <> 'conference' OR EXISTS (SELECT 1 FROM event_registrations
+	            WHERE event_id = o.event_id AND person_id = $2 AND status = 'active'))
 	   AND NOT EXISTS (SELECT 1 FROM registrations WHERE occurrence_id = $1 AND person_id = $2
 	                      AND status NOT IN ('cancelled', 'declined'))
 	   AND NOT (o.mode <> 'approval' AND (o.capacity = 0 OR taken.n < o.capacity)
@@ -65,12 +68,21 @@ const registerNewSQL = `WITH o AS (
 )
 SELECT id FROM ins`
 
-// registerNew is the common case of registerInTx, with the occurrence's row locked for as
-// short a time as it can be: the lock, the decision with the insert and its notice (one
-// statement), and the read-back go to the server in one round trip, so the lock is held for
-// that round trip and the commit. ok is false, with nothing written, when the general path
-// must decide (see registerNewSQL); the lock is then held.
-func (s *Store) registerNew(ctx context.Context, tx pgx.Tx, occID, personID int64, d RegistrationDetails, unconfirmed bool, notify *Notify) (Registration, bool, error) {
+// batcher is a transaction, or the pool: a batch sent to the pool is one implicit
+// transaction (PostgreSQL commits everything up to the pipeline's Sync, or nothing).
+type batcher interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// registerNew is the common case of a registration, with the occurrence's row locked for
+// as short a time as it can be: the lock, the decision with the insert and its notice (one
+// statement), and the read-back go to the server in one round trip. In a transaction
+// (registerInTx) the lock is then held for that round trip and the commit; sent to the pool
+// (Register) the batch is its own transaction, committed by the server as soon as it has
+// run, so the lock is held for no round trip at all. ok is false, with nothing written,
+// when the general path must decide (see registerNewSQL); conference checks whether the
+// person has registered for the conference first.
+func (s *Store) registerNew(ctx context.Context, tx batcher, occID, personID int64, d RegistrationDetails, unconfirmed, conference bool, notify *Notify) (Registration, bool, error) {
 	now := s.now()
 	var confirmBy any
 	if unconfirmed {
@@ -92,7 +104,7 @@ func (s *Store) registerNew(ctx context.Context, tx pgx.Tx, occID, personID int6
 	b.Queue(registerNewSQL, occID, personID, unconfirmed, now, confirmBy, d.Name, d.Affiliation, d.Country,
 		string(d.CareerStage), d.ConsentContact, answersOf(d.Answers), notify != nil, payload, sensitive,
 		string(noticeOfStatus(RegConfirmed)), string(noticeOfStatus(RegWaitlisted)), string(noticeOfStatus(RegPending)),
-		string(noticeOfStatus(RegHeld)))
+		string(noticeOfStatus(RegHeld)), conference)
 	q, qargs := s.registrationQuery(` WHERE r.occurrence_id = $1 AND r.person_id = $2`, occID, personID)
 	b.Queue(q, qargs...)
 	res := tx.SendBatch(ctx, b)
