@@ -25,24 +25,26 @@ import (
 // $12 notify, $13 the notice's payload, $14 whether it is sensitive, $15–$18 the notice
 // kinds for confirmed, waitlisted, pending and held, $19 check the conference registration.
 const registerNewSQL = `WITH o AS (
-	SELECT o.event_id, o.status, o.ends_at, e.capacity, e.registration AS mode, e.kind
+	-- the places taken are counted only when the capacity needs them
+	SELECT o.event_id, o.status, o.ends_at, e.registration AS mode, e.kind,
+	       CASE WHEN e.registration = 'approval' OR e.capacity = 0 THEN true
+	            ELSE (SELECT count(*) FROM registrations WHERE occurrence_id = $1 AND status IN ('confirmed', 'held')) < e.capacity
+	       END AS free
 	  FROM occurrences o JOIN events e ON e.id = o.event_id
 	 WHERE o.id = $1
-), taken AS (
-	SELECT count(*) AS n FROM registrations WHERE occurrence_id = $1 AND status IN ('confirmed', 'held')
 ), d AS (
 	SELECT o.event_id,
 	       CASE WHEN o.mode = 'approval' THEN 'pending'
-	            WHEN o.capacity > 0 AND taken.n >= o.capacity THEN 'waitlisted'
+	            WHEN NOT o.free THEN 'waitlisted'
 	            WHEN $3::boolean THEN 'held'
 	            ELSE 'confirmed' END AS next
-	  FROM o, taken
+	  FROM o
 	 WHERE o.status <> 'cancelled' AND o.ends_at > $4::timestamptz AND o.mode <> 'closed'
 	   AND (NOT $19::boolean OR o.kind <> 'conference' OR EXISTS (SELECT 1 FROM event_registrations
 	            WHERE event_id = o.event_id AND person_id = $2 AND status = 'active'))
 	   AND NOT EXISTS (SELECT 1 FROM registrations WHERE occurrence_id = $1 AND person_id = $2
 	                      AND status NOT IN ('cancelled', 'declined'))
-	   AND NOT (o.mode <> 'approval' AND (o.capacity = 0 OR taken.n < o.capacity)
+	   AND NOT (o.mode <> 'approval' AND o.free
 	            AND EXISTS (SELECT 1 FROM registrations WHERE occurrence_id = $1 AND status = 'waitlisted'))
 ), ins AS (
 	INSERT INTO registrations (occurrence_id, person_id, status, waitlisted_at, name, affiliation,
