@@ -14,8 +14,9 @@ import (
 // registerNewSQL is a new registration in one statement, run right after the occurrence's
 // row is locked (so that it reads, in a snapshot of its own, everything committed before
 // the lock was granted): it checks that the session can be registered for and that the
-// person has no active registration, counts the places taken, decides the status, inserts
-// the registration (or revives a cancelled or declined one) and, with $12, its notice.
+// person has no active registration, reads the places taken (registration_counts), decides
+// the status, inserts the registration (or revives a cancelled or declined one) and, with
+// $12, its notice.
 // It inserts nothing, and returns no row, when the general path must decide instead: the
 // session is cancelled, over, closed or missing, the person is already registered, or a
 // place is free while people are waiting (they are promoted first); and, with $19, when
@@ -25,10 +26,11 @@ import (
 // $12 notify, $13 the notice's payload, $14 whether it is sensitive, $15–$18 the notice
 // kinds for confirmed, waitlisted, pending and held, $19 check the conference registration.
 const registerNewSQL = `WITH o AS (
-	-- the places taken are counted only when the capacity needs them
+	-- the places taken, kept by a trigger (migration 14), are read only when the capacity
+	-- needs them
 	SELECT o.event_id, o.status, o.ends_at, e.registration AS mode, e.kind,
 	       CASE WHEN e.registration = 'approval' OR e.capacity = 0 THEN true
-	            ELSE (SELECT count(*) FROM registrations WHERE occurrence_id = $1 AND status IN ('confirmed', 'held')) < e.capacity
+	            ELSE coalesce((SELECT taken FROM registration_counts WHERE occurrence_id = $1), 0) < e.capacity
 	       END AS free
 	  FROM occurrences o JOIN events e ON e.id = o.event_id
 	 WHERE o.id = $1

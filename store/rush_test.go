@@ -114,11 +114,26 @@ func TestRegistrationRushStaysConsistent(t *testing.T) {
 			t.Fatalf("%s: %d places taken of %d, %d waiting, %d registered of %d", when, taken, capacity, waiting, active, registered)
 		}
 	}
+	// The places taken as the trigger keeps them are those counted, for every session.
+	counted := func(when string) {
+		t.Helper()
+		var wrong int
+		if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM occurrences o
+			LEFT JOIN registration_counts c ON c.occurrence_id = o.id
+			WHERE coalesce(c.taken, 0) <> (SELECT count(*) FROM registrations r
+				WHERE r.occurrence_id = o.id AND r.status IN ('confirmed', 'held'))`).Scan(&wrong); err != nil {
+			t.Fatal(err)
+		}
+		if wrong != 0 {
+			t.Fatalf("%s: the places taken kept for %d sessions are not those counted", when, wrong)
+		}
+	}
 	var capacity int
 	if err := s.Pool().QueryRow(ctx, `SELECT capacity FROM events WHERE id = $1`, e.ID).Scan(&capacity); err != nil {
 		t.Fatal(err)
 	}
 	check("after the rush", capacity, n)
+	counted("after the rush")
 
 	// Each registration's notices: one per time it was made (two for those who registered
 	// again after cancelling), of the kind of the status it was given then, to its owner,
@@ -175,4 +190,33 @@ func TestRegistrationRushStaysConsistent(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("after the release", capacity, n+1-n/5)
+	counted("after the release")
+
+	// Confirming held places, declining, cancelling with promotions, a person removed
+	// (their registrations go with them), a session removed.
+	for i, p := range people[:24] {
+		if i%5 == 0 {
+			continue // released
+		}
+		var err error
+		switch i % 4 {
+		case 0:
+			_, _, err = s.CancelRegistration(ctx, occ, p.ID, nil)
+		case 1:
+			_, err = s.Pool().Exec(ctx, `UPDATE registrations SET status = 'declined', waitlisted_at = NULL, confirm_by = NULL
+				WHERE occurrence_id = $1 AND person_id = $2`, occ, p.ID)
+		case 2:
+			_, err = s.Pool().Exec(ctx, `DELETE FROM people WHERE id = $1`, p.ID)
+		case 3:
+			_, err = s.Register(ctx, occ, p.ID, store.RegistrationDetails{Name: "again"}, nil)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	counted("after cancellations, declines and removals")
+	if _, err := s.Pool().Exec(ctx, `DELETE FROM occurrences WHERE id = $1`, occ); err != nil {
+		t.Fatal(err)
+	}
+	counted("after the session was removed")
 }
