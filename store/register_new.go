@@ -51,7 +51,10 @@ const registerNewSQL = `WITH o AS (
 ), ins AS (
 	INSERT INTO registrations (occurrence_id, person_id, status, waitlisted_at, name, affiliation,
 		country, career_stage, consent_contact, created_at, updated_at, answers, confirm_by)
-	SELECT $1, $2, d.next, CASE WHEN d.next = 'waitlisted' THEN $4::timestamptz END, $6::text, $7::text,
+	-- the waitlist is served in the order people took the lock, as on the general path,
+	-- although the time was read before it
+	SELECT $1, $2, d.next, CASE WHEN d.next = 'waitlisted' THEN greatest($4::timestamptz, (SELECT max(waitlisted_at)
+		FROM registrations WHERE occurrence_id = $1 AND status = 'waitlisted')) END, $6::text, $7::text,
 		$8::text, $9::text, $10::boolean, $4::timestamptz, $4::timestamptz, $11::jsonb, $5::timestamptz
 	  FROM d
 	ON CONFLICT (occurrence_id, person_id) DO UPDATE SET status = EXCLUDED.status, waitlisted_at = EXCLUDED.waitlisted_at,

@@ -220,3 +220,39 @@ func TestRegistrationRushStaysConsistent(t *testing.T) {
 	}
 	counted("after the session was removed")
 }
+
+// A registration that joins the waitlist goes after everyone already on it, even when the
+// time it read (before it waited for the session's lock) is earlier than theirs.
+func TestWaitlistKeepsTheOrderOfTheLock(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	org, _ := s.CreatePerson(ctx, store.NewPerson{Email: "org@example.org", IsOrganiser: true})
+	e := weeklySeries(t, s, org.ID, "order", "FREQ=WEEKLY;COUNT=1")
+	if _, err := s.Pool().Exec(ctx, `UPDATE events SET capacity = 1 WHERE id = $1`, e.ID); err != nil {
+		t.Fatal(err)
+	}
+	occs, _ := s.Occurrences(ctx, store.OccurrenceFilter{EventID: e.ID})
+	occ := occs[0].Occurrence.ID
+	var regs []store.Registration
+	for _, addr := range []string{"a@example.org", "b@example.org", "c@example.org"} {
+		p, _ := s.CreatePerson(ctx, store.NewPerson{Email: addr})
+		res, err := s.Register(ctx, occ, p.ID, store.RegistrationDetails{Name: "X"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		regs = append(regs, res.Registration)
+		if len(regs) == 2 { // as if b had read a later time than c will
+			if _, err := s.Pool().Exec(ctx, `UPDATE registrations SET waitlisted_at = waitlisted_at + interval '1 minute'
+				WHERE id = $1`, res.Registration.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if regs[1].Status != store.RegWaitlisted || regs[2].Status != store.RegWaitlisted || regs[2].Position != 2 {
+		t.Fatalf("b is %s, c is %s at %d; want both waiting, c second", regs[1].Status, regs[2].Status, regs[2].Position)
+	}
+	b, _ := s.RegistrationOf(ctx, occ, regs[1].PersonID)
+	if b.Position != 1 {
+		t.Fatalf("b is at %d after c joined; want 1", b.Position)
+	}
+}
