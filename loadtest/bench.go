@@ -36,7 +36,9 @@ type Options struct {
 	Viewers  int
 	// Requests: register, how many people register (0: Viewers × 20, at least 2,000). With
 	// --concurrency equal to it, all of them register at once (a registration rush).
-	Requests     int
+	Requests int
+	// Capacity: register, the session's places (0: unlimited); the people after them wait.
+	Capacity     int
 	Duration     time.Duration // measured window, after everyone joined and a warm-up
 	StormWindow  time.Duration // join-storm: viewers arrive evenly within it
 	URL          string        // a running server ("" = start one)

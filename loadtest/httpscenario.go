@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // HTTPScenarioResult is the HTTP scenarios' JSON: one entry per kind of request.
@@ -54,7 +56,20 @@ func RunHTTPScenario(ctx context.Context, o Options, concurrency int) (HTTPScena
 		if err != nil {
 			return res, err
 		}
+		if o.Capacity > 0 {
+			if err := setCapacity(ctx, srv.DatabaseURL, sess.OccurrenceID, o.Capacity); err != nil {
+				return res, err
+			}
+		}
 		url := fmt.Sprintf("%s/api/v1/occurrences/%d/registrations", srv.URL, sess.OccurrenceID)
+		// --profile: the server's CPU profile over --duration from the first request (a
+		// rush of 1,000 takes a few seconds).
+		profiled := make(chan error, 1)
+		if o.Profile != "" {
+			go func() { profiled <- srv.Profile(ctx, "profile", o.Duration, o.Profile) }()
+		} else {
+			profiled <- nil
+		}
 		r, err := RunHTTP(ctx, HTTPOptions{Concurrency: concurrency, Requests: n, Request: func(i int) (*http.Request, error) {
 			req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(`{}`))
 			if err == nil {
@@ -63,6 +78,9 @@ func RunHTTPScenario(ctx context.Context, o Options, concurrency int) (HTTPScena
 			}
 			return req, err
 		}, OK: func(r *http.Response) bool { return r.StatusCode == http.StatusCreated }})
+		if perr := <-profiled; err == nil && perr != nil {
+			err = fmt.Errorf("profile: %w", perr)
+		}
 		if err != nil {
 			return res, err
 		}
@@ -106,4 +124,18 @@ func RunHTTPScenario(ctx context.Context, o Options, concurrency int) (HTTPScena
 		res.ServerRSSMB = float64(s1.RSSBytes) / (1 << 20)
 	}
 	return res, nil
+}
+
+// setCapacity limits the places of the session of occurrence occID.
+func setCapacity(ctx context.Context, databaseURL string, occID int64, capacity int) error {
+	conn, err := pgx.Connect(ctx, databaseURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `UPDATE events SET capacity = $1 WHERE id = (SELECT event_id FROM occurrences WHERE id = $2)`,
+		capacity, occID); err != nil {
+		return fmt.Errorf("set the capacity: %w", err)
+	}
+	return nil
 }

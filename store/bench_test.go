@@ -44,9 +44,9 @@ func benchOccurrence(b *testing.B, n int) (*store.Store, int64, []domain.Person)
 }
 
 // BenchmarkRegisterInsert: store.Register of a different person each time into one
-// occurrence without a capacity limit, one at a time: the transaction with the occurrence
-// row lock, the count of confirmed places, the insert and the typed outbox row (rendered
-// later, at delivery).
+// occurrence without a capacity limit, one at a time: one batch, its own transaction, with
+// the occurrence row lock, the decision, the insert and the typed outbox row (rendered later,
+// at delivery) and the read-back.
 func BenchmarkRegisterInsert(b *testing.B) {
 	s, occ, people := benchOccurrence(b, b.N)
 	ctx := context.Background()

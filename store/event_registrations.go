@@ -23,6 +23,12 @@ type EventRegistrationResult struct {
 // 'confirmed' and is released unless confirmed by UnconfirmedHold from now; a registration
 // by the person themselves confirms an unconfirmed one they already have.
 func (s *Store) registerInTx(ctx context.Context, tx pgx.Tx, occID, personID int64, d RegistrationDetails, unconfirmed bool, notify *Notify) (Registration, bool, error) {
+	if r, ok, err := s.registerNew(ctx, tx, occID, personID, d, unconfirmed, false, notify); err != nil || ok {
+		return r, ok, err
+	}
+	// Anything else (the session cannot be registered for, the person already has a
+	// registration, or a free place must first go to the people waiting) takes the general
+	// path below, under the lock registerNew already holds.
 	lo, err := lockOccurrence(ctx, tx, occID)
 	if err != nil {
 		return Registration{}, false, err

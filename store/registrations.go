@@ -273,8 +273,17 @@ func (s *Store) Register(ctx context.Context, occID, personID int64, d Registrat
 }
 
 func (s *Store) register(ctx context.Context, occID, personID int64, d RegistrationDetails, unconfirmed bool, notify *Notify) (RegisterResult, error) {
+	// A new registration, the common case, is one round trip and its own transaction:
+	// the session's row is locked only while the server runs it (a rush of registrations
+	// for one session is served at the rate the server can run them, not at the rate of
+	// round trips).
+	r, ok, err := s.registerNew(ctx, s.pool, occID, personID, d, unconfirmed, true, notify)
+	if err != nil || ok {
+		return RegisterResult{Registration: r, Created: ok}, err
+	}
+	// Anything else in a transaction of its own (nothing was written).
 	var res RegisterResult
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		var eventID int64
 		var kind string
 		err := tx.QueryRow(ctx, `SELECT e.id, e.kind FROM occurrences o JOIN events e ON e.id = o.event_id WHERE o.id = $1`,

@@ -70,6 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.BatchWrites, "batch-writes", false, "server and floor send each packet's copies to the viewers in one sendmmsg")
 	fs.IntVar(&concurrency, "concurrency", 16, "register, feed: concurrent HTTP clients")
 	fs.IntVar(&o.Requests, "requests", 0, "register: how many people register (default: viewers × 20, at least 2000); with --concurrency as many, all at once")
+	fs.IntVar(&o.Capacity, "capacity", 0, "register: the session's places (0: unlimited); the others join its waitlist")
 	fs.BoolVar(&jsonOut, "json", false, "print the results as one JSON object on the last line")
 	fs.BoolVar(&verbose, "v", false, "log progress")
 	if err := fs.Parse(args); err != nil {
