@@ -310,3 +310,23 @@ func TestSignedInPagesSpeakTheProfilesLanguage(t *testing.T) {
 		t.Errorf("signed-in page not in the profile's language")
 	}
 }
+
+// The zone pickers name each zone's city in the reader's language, beside the IANA name.
+func TestZonePickersNameCitiesInTheReadersLanguage(t *testing.T) {
+	p := newProgEnv(t)
+	b := p.browser("pt-BR")
+	b.signIn("ana@example.org")
+	b.get("/lang/pt")
+	body := b.get("/profile").body
+	for _, want := range []string{`value="Europe/London" label="Londres"`, `value="America/New_York" label="Nova York"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("profile zone picker lacks %s", want)
+		}
+	}
+	org := p.browser("es")
+	org.signIn("organiser@example.org")
+	org.get("/lang/es")
+	if r := org.get("/organise/new?kind=series"); !strings.Contains(r.body, `value="America/Mexico_City" label="Ciudad de México"`) {
+		t.Errorf("event form zone picker without Spanish city names (%d)", r.status)
+	}
+}

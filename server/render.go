@@ -46,6 +46,10 @@ type option struct{ Code, Name string }
 // T translates a message id (templates: {{.T "id" "Name" value}}).
 func (p page) T(id string, args ...any) string { return p.l.T(id, args...) }
 
+// City is a time zone's city in the reader's language (CLDR: "Londres" for Europe/London),
+// the label a zone picker shows beside the zone's name.
+func (p page) City(zone string) string { return p.l.City(zone) }
+
 // Date and DateTime show an instant in the reader's time zone.
 func (p page) Date(t any) string     { return p.format(t, "2006-01-02") }
 func (p page) DateTime(t any) string { return p.format(t, "2006-01-02 15:04 MST") }
