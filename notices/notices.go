@@ -118,8 +118,11 @@ type reader struct {
 	zone *time.Location // nil: the event's
 }
 
-func (r *Renderer) readerOf(p domain.Person, fallbackLang string) reader {
-	lang := r.catalog.Negotiate("", p.Profile.Language, fallbackLang)
+// readerOf is who reads: their profile's language, else the language of the page they acted
+// from, else the language of the event's talks (a speaker added by address, an account made
+// by an admin), else the default.
+func (r *Renderer) readerOf(p domain.Person, fallbackLangs ...string) reader {
+	lang := r.catalog.Negotiate("", append([]string{p.Profile.Language}, fallbackLangs...)...)
 	rd := reader{lang: lang, l: r.catalog.Localizer(lang)}
 	if p.Profile.TimeZone != "" {
 		if loc, err := time.LoadLocation(p.Profile.TimeZone); err == nil {
@@ -131,7 +134,7 @@ func (r *Renderer) readerOf(p domain.Person, fallbackLang string) reader {
 
 // Email renders notice n about f.
 func (r *Renderer) Email(n domain.Notice, f domain.NoticeFacts) (Email, error) {
-	rd := r.readerOf(f.Person, n.Payload.Lang)
+	rd := r.readerOf(f.Person, n.Payload.Lang, f.Event.Language)
 	if n.Kind == domain.NoticeEventRegistration {
 		return r.eventRegistration(rd, n, f), nil
 	}

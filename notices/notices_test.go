@@ -365,3 +365,21 @@ func TestOutdatedNoticeIsNotSent(t *testing.T) {
 		t.Fatalf("%d notices set aside, want 2 (the confirmation and the waitlist notice)", discarded)
 	}
 }
+
+// A speaker added by address, with no account yet, is told in the language of the event's
+// talks and greeted by the name the organisers gave; once they have an account, by it.
+func TestSpeakerByAddressIsToldInTheTalksLanguage(t *testing.T) {
+	p := newPlatform(t, 0)
+	ctx := context.Background()
+	if _, err := p.st.UpdateEvent(ctx, p.eventID, nil, func(e *domain.Event) error { e.Language = "es"; return nil }, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.st.UpdateOccurrence(ctx, p.occID, func(_ domain.Event, o *domain.Occurrence) error {
+		o.Speakers = []domain.Speaker{{Name: "Dra Ana Rojas", Email: "ana.rojas@example.cl"}}
+		return nil
+	}, &store.Notify{}); err != nil {
+		t.Fatal(err)
+	}
+	m := one(t, p.deliver("ana.rojas@example.cl"), "speaker added")
+	has(t, m, "Participas como ponente: Lithium Seminar", "Hola, Dra Ana Rojas:")
+}
