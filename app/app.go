@@ -54,6 +54,18 @@ type Store interface {
 	MessageRegistrants(ctx context.Context, occID int64, notify *store.Notify) (int, error)
 	ReleaseUnconfirmed(ctx context.Context, notify *store.Notify) (int, error)
 	SendReminders(ctx context.Context) (int, error)
+
+	UpdateProfile(ctx context.Context, id int64, prof domain.Profile) (domain.Person, error)
+	LearnProfile(ctx context.Context, id int64, l store.Learned) (domain.Person, error)
+	SetLanguage(ctx context.Context, id int64, lang string) error
+	SetRoles(ctx context.Context, id int64, admin, organiser bool) (domain.Person, error)
+	CreateAPIToken(ctx context.Context, personID int64, name string, tokenHash []byte) (store.APIToken, error)
+	RevokeAPIToken(ctx context.Context, personID, tokenID int64) error
+	Follow(ctx context.Context, personID, eventID int64) error
+	Unfollow(ctx context.Context, personID, eventID int64) error
+	NewFeedNonce(ctx context.Context, personID int64) (int64, error)
+	RequestSignIn(ctx context.Context, r store.SignInRequest) error
+	UseSignInLink(ctx context.Context, tokenHash []byte, sess store.NewSession) (p domain.Person, next string, created bool, err error)
 }
 
 // Options configure an App.
@@ -65,6 +77,9 @@ type Options struct {
 	MailQueued func()
 	// LinkKey signs personal links (join, cancel, confirm): the same key as the emails'.
 	LinkKey []byte
+	// SignInLinksPerHour bounds the sign-in links one address may ask for in an hour
+	// (default 5).
+	SignInLinksPerHour int
 }
 
 // App runs the use cases.
@@ -74,6 +89,8 @@ type App struct {
 	log        *slog.Logger
 	mailQueued func()
 	links      *links.Signer
+
+	signInLinksPerHour int
 }
 
 // New builds the application layer.
@@ -90,7 +107,11 @@ func New(o Options) (*App, error) {
 	if o.MailQueued == nil {
 		o.MailQueued = func() {}
 	}
-	return &App{store: o.Store, now: o.Now, log: o.Logger, mailQueued: o.MailQueued, links: links.New(o.LinkKey)}, nil
+	if o.SignInLinksPerHour <= 0 {
+		o.SignInLinksPerHour = 5
+	}
+	return &App{store: o.Store, now: o.Now, log: o.Logger, mailQueued: o.MailQueued, links: links.New(o.LinkKey),
+		signInLinksPerHour: o.SignInLinksPerHour}, nil
 }
 
 // Actor is who makes a change: a signed-in person (nil for someone not signed in, or the

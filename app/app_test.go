@@ -233,19 +233,22 @@ func TestRegisterByEmailHoldsThePlaceUntilConfirmed(t *testing.T) {
 	ctx := context.Background()
 	var signIns int
 	res, err := f.a.RegisterByEmail(ctx, app.Actor{Lang: "pt"}, f.occID, app.ByEmail{Email: "Carla@Example.org",
-		Form: app.RegistrationForm{Name: ptr("Carla")},
-		SignIn: func(_ context.Context, p domain.Person, created bool) (string, error) {
+		Form:    app.RegistrationForm{Name: ptr("Carla")},
+		Learned: app.Learned{Name: "Carla", Language: "pt"}, SignInNext: "/occurrences/1",
+		SignInLink: func(token string) string {
 			signIns++
-			if !created || p.Email != "Carla@example.org" { // the domain is case-insensitive, the local part is kept
-				t.Errorf("sign-in for %q, created %v", p.Email, created)
-			}
-			return "https://puente.example.org/sign-in/link?token=x", nil
+			return "https://puente.example.org/sign-in/link?token=" + token
 		}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if signIns != 1 || res.Registration.Status != domain.RegHeld || res.Registration.ConfirmBy == nil {
 		t.Fatalf("held: %d sign-ins, %s, %v", signIns, res.Registration.Status, res.Registration.ConfirmBy)
+	}
+	// The account this registration made starts with the name and language of the form.
+	carla, err := f.st.PersonByEmail(ctx, "carla@example.org")
+	if err != nil || carla.Email != "Carla@example.org" || carla.Profile.Name != "Carla" || carla.Profile.Language != "pt" {
+		t.Fatalf("Carla's account: %+v, %v", carla, err) // the domain is case-insensitive, the local part is kept
 	}
 	// The place is held: the next person waits.
 	bob, err := f.a.Register(ctx, f.as("Bob"), f.occID, app.RegistrationForm{})

@@ -89,10 +89,13 @@ func (a *App) Register(ctx context.Context, who Actor, occID int64, in Registrat
 type ByEmail struct {
 	Email string
 	Form  RegistrationForm
-	// SignIn is called once the address's account is found or made (created: by this
-	// registration), before registering: it may complete the new account's profile, and
-	// returns the one-time sign-in link the confirmation email carries.
-	SignIn func(ctx context.Context, p domain.Person, created bool) (signInURL string, err error)
+	// Learned completes the profile of an account this registration makes (its name,
+	// language and zone); nobody else's profile is touched by someone not signed in.
+	Learned Learned
+	// SignInLink, when set, is the URL that spends a one-time sign-in token: the
+	// confirmation email carries such a link, leading back to SignInNext.
+	SignInLink func(token string) string
+	SignInNext string
 }
 
 // RegisterByEmail registers an email address without signing in. Anyone can type any
@@ -115,9 +118,16 @@ func (a *App) RegisterByEmail(ctx context.Context, who Actor, occID int64, in By
 	if err != nil {
 		return store.RegisterResult{}, err
 	}
+	if created {
+		if learnt, err := a.learn(ctx, p, in.Learned); err != nil {
+			a.log.Warn("profile not completed", "person", p.ID, "err", err)
+		} else {
+			p = learnt
+		}
+	}
 	notify := &store.Notify{By: p.ID, Lang: who.Lang}
-	if in.SignIn != nil {
-		if notify.SignInURL, err = in.SignIn(ctx, p, created); err != nil {
+	if in.SignInLink != nil {
+		if notify.SignInURL, err = a.signInLinkFor(ctx, addr, in.SignInNext, in.SignInLink); err != nil {
 			return store.RegisterResult{}, err
 		}
 	}

@@ -49,11 +49,9 @@ func (s *Server) adminSetRoles(c echo.Context) error {
 	if err != nil {
 		return domain.Invalid("id", "err.admin.unknown_person")
 	}
-	p, err := s.o.Store.SetRoles(c.Request().Context(), id, c.FormValue("admin") == "1", c.FormValue("organiser") == "1")
-	if err != nil {
+	if _, err := s.app.SetRoles(c.Request().Context(), actor(c), id, c.FormValue("admin") == "1", c.FormValue("organiser") == "1"); err != nil {
 		return err
 	}
-	s.log.Info("roles changed", "by", personOf(c).ID, "person", p.ID, "admin", p.IsAdmin, "organiser", p.IsOrganiser)
 	s.flash(c, "admin.roles_saved")
 	return c.Redirect(http.StatusSeeOther, "/admin/people?"+url.Values{"q": {c.QueryParam("q")}}.Encode())
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/puente-org/puente/app"
 	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/store"
 )
@@ -109,21 +110,9 @@ func (s *Server) apiUpdateMe(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	prof := personOf(c).Profile
-	set := func(dst *string, v *string) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	set(&prof.Name, req.Name)
-	set(&prof.Affiliation, req.Affiliation)
-	set(&prof.Country, req.Country)
-	set(&prof.Language, req.Language)
-	set(&prof.TimeZone, req.TimeZone)
-	if req.CareerStage != nil {
-		prof.CareerStage = domain.CareerStage(*req.CareerStage)
-	}
-	p, err := s.o.Store.UpdateProfile(c.Request().Context(), personOf(c).ID, prof)
+	p, err := s.app.UpdateProfile(c.Request().Context(), actor(c), app.ProfileChange{Name: req.Name,
+		Affiliation: req.Affiliation, Country: req.Country, CareerStage: req.CareerStage, Language: req.Language,
+		TimeZone: req.TimeZone})
 	if err != nil {
 		return err
 	}
@@ -162,13 +151,12 @@ func (s *Server) apiCreateToken(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	secret, hash := domain.NewSecret(domain.PrefixAPIToken)
-	t, err := s.o.Store.CreateAPIToken(c.Request().Context(), personOf(c).ID, req.Name, hash)
+	t, err := s.app.CreateToken(c.Request().Context(), actor(c), req.Name)
 	if err != nil {
 		return err
 	}
-	out := toTokenJSON(t)
-	out.Token = secret
+	out := toTokenJSON(t.APIToken)
+	out.Token = t.Secret
 	return c.JSON(http.StatusCreated, out)
 }
 
@@ -177,7 +165,7 @@ func (s *Server) apiRevokeToken(c echo.Context) error {
 	if err != nil {
 		return domain.Invalid("id", "err.id.number")
 	}
-	if err := s.o.Store.RevokeAPIToken(c.Request().Context(), personOf(c).ID, id); err != nil {
+	if err := s.app.RevokeToken(c.Request().Context(), actor(c), id); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -228,10 +216,9 @@ func (s *Server) apiSetRoles(c echo.Context) error {
 	if req.Organiser == nil {
 		return domain.Invalid("is_organiser", "err.roles.both")
 	}
-	p, err := s.o.Store.SetRoles(c.Request().Context(), id, *req.Admin, *req.Organiser)
+	p, err := s.app.SetRoles(c.Request().Context(), actor(c), id, *req.Admin, *req.Organiser)
 	if err != nil {
 		return err
 	}
-	s.log.Info("roles changed", "by", personOf(c).ID, "person", p.ID, "admin", p.IsAdmin, "organiser", p.IsOrganiser)
 	return c.JSON(http.StatusOK, toPersonJSON(p))
 }

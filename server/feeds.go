@@ -325,7 +325,7 @@ func (s *Server) occurrenceDownload(c echo.Context) error {
 }
 
 func (s *Server) regenerateFeed(c echo.Context) error {
-	if _, err := s.o.Store.NewFeedNonce(c.Request().Context(), personOf(c).ID); err != nil {
+	if err := s.app.RegenerateFeed(c.Request().Context(), actor(c)); err != nil {
 		return err
 	}
 	s.flash(c, "feeds.regenerated")
@@ -352,9 +352,9 @@ func (s *Server) follow(on bool) echo.HandlerFunc {
 			return err
 		}
 		if on {
-			err = s.o.Store.Follow(c.Request().Context(), personOf(c).ID, e.ID)
+			err = s.app.Follow(c.Request().Context(), actor(c), e.ID)
 		} else {
-			err = s.o.Store.Unfollow(c.Request().Context(), personOf(c).ID, e.ID)
+			err = s.app.Unfollow(c.Request().Context(), actor(c), e.ID)
 		}
 		if err != nil {
 			return err

@@ -22,8 +22,8 @@ func (s *Server) switchLanguage(c echo.Context) error {
 	if !s.catalog.Supported(code) {
 		return domain.Invalid("lang", "err.lang.unsupported", "Languages", strings.Join(s.catalog.Languages(), ", "))
 	}
-	if p := personOf(c); p != nil && p.Profile.Language != code {
-		if err := s.o.Store.SetLanguage(c.Request().Context(), p.ID, code); err != nil {
+	if personOf(c) != nil { // for someone signed in, their language for emails too
+		if err := s.app.SetLanguage(c.Request().Context(), actor(c), code); err != nil {
 			return err
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/puente-org/puente/app"
 	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/store"
 )
@@ -31,26 +32,24 @@ func browserZone(c echo.Context) string {
 	return ""
 }
 
-// learn saves what this request tells about the person where their profile has nothing
-// yet: the language of the page they use, the zone their browser reports, and a name they
-// typed (never their email address). Pages only; an API client reports neither language
-// nor zone. A failure is logged, not shown: what the person did has worked.
-func (s *Server) learn(c echo.Context, p *domain.Person, name string) *domain.Person {
-	in := store.Learned{Name: strings.TrimSpace(name)}
-	if strings.EqualFold(in.Name, p.Email) {
-		in.Name = ""
-	}
+// learned is what this request tells about the person: a name they typed, the language
+// of the page they use and the zone their browser reports. Pages only; an API client
+// reports neither language nor zone.
+func (s *Server) learned(c echo.Context, name string) app.Learned {
+	in := app.Learned{Name: name}
 	if !isAPI(c) {
 		if lang := localizerOf(c).Lang(); s.catalog.Supported(lang) {
 			in.Language = lang
 		}
 		in.TimeZone = browserZone(c)
 	}
-	if (in.Name == "" || p.Profile.Name != "") && (in.Language == "" || p.Profile.Language != "") &&
-		(in.TimeZone == "" || p.Profile.TimeZone != "") {
-		return p // nothing to learn
-	}
-	learned, err := s.o.Store.LearnProfile(c.Request().Context(), p.ID, in)
+	return in
+}
+
+// learn completes the signed-in person's profile with what this request tells, where it
+// has nothing yet. A failure is logged, not shown: what the person did has worked.
+func (s *Server) learn(c echo.Context, p *domain.Person, name string) *domain.Person {
+	learned, err := s.app.LearnProfile(c.Request().Context(), app.Actor{Person: p}, s.learned(c, name))
 	if err != nil {
 		s.log.Warn("profile not completed", "person", p.ID, "request_id", requestIDOf(c), "err", err)
 		return p
@@ -109,7 +108,10 @@ func (s *Server) saveProfile(c echo.Context) error {
 		CareerStage: domain.CareerStage(c.FormValue("career_stage")), Language: c.FormValue("language"),
 		TimeZone: c.FormValue("time_zone"),
 	}
-	_, err := s.o.Store.UpdateProfile(c.Request().Context(), personOf(c).ID, prof)
+	stage := string(prof.CareerStage)
+	_, err := s.app.UpdateProfile(c.Request().Context(), actor(c), app.ProfileChange{Name: &prof.Name,
+		Affiliation: &prof.Affiliation, Country: &prof.Country, CareerStage: &stage, Language: &prof.Language,
+		TimeZone: &prof.TimeZone})
 	if de, ok := domain.AsError(err); ok && de.Code == domain.CodeInvalid {
 		return s.renderProfile(c, http.StatusBadRequest, prof, s.localize(c, de), "", "")
 	}
@@ -126,16 +128,14 @@ func (s *Server) saveProfile(c echo.Context) error {
 // createToken makes a personal API token and shows it once.
 func (s *Server) createToken(c echo.Context) error {
 	p := personOf(c)
-	token, hash := domain.NewSecret(domain.PrefixAPIToken)
-	_, err := s.o.Store.CreateAPIToken(c.Request().Context(), p.ID, c.FormValue("name"), hash)
+	t, err := s.app.CreateToken(c.Request().Context(), actor(c), c.FormValue("name"))
 	if de, ok := domain.AsError(err); ok && de.Code == domain.CodeInvalid {
 		return s.renderProfile(c, http.StatusBadRequest, p.Profile, "", s.localize(c, de), "")
 	}
 	if err != nil {
 		return err
 	}
-	s.log.Info("api token created", "person", p.ID)
-	return s.renderProfile(c, http.StatusOK, p.Profile, "", "", token)
+	return s.renderProfile(c, http.StatusOK, p.Profile, "", "", t.Secret)
 }
 
 func (s *Server) revokeToken(c echo.Context) error {
@@ -143,7 +143,7 @@ func (s *Server) revokeToken(c echo.Context) error {
 	if err != nil {
 		return domain.Invalid("id", "err.token.unknown_id")
 	}
-	if err := s.o.Store.RevokeAPIToken(c.Request().Context(), personOf(c).ID, id); err != nil {
+	if err := s.app.RevokeToken(c.Request().Context(), actor(c), id); err != nil {
 		return err
 	}
 	s.flash(c, "tokens.revoked_notice")

@@ -2,14 +2,11 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"encoding/csv"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -250,10 +247,6 @@ func (s *Server) messageFromPage(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/organise/occurrences/"+itoa(l.Occurrence.ID)+"/registrations")
 }
 
-// registrationSignInLifetime is how long the sign-in link in a registration confirmation
-// works: longer than a plain sign-in link, as people read confirmations later.
-const registrationSignInLifetime = 24 * time.Hour
-
 // registerByEmail lets someone who is not signed in register with their email address: it
 // finds or creates their account, registers them (the confirmation email goes out) and
 // emails a sign-in link that brings them back to the session, signed in.
@@ -272,21 +265,11 @@ func (s *Server) registerByEmail(c echo.Context) error {
 	consent := c.FormValue("consent_contact") == "1"
 	in := app.ByEmail{Email: addr, Form: registrationInput{Name: strPtr(c.FormValue("name")), Affiliation: strPtr(c.FormValue("affiliation")),
 		ConsentContact: &consent, Answers: formAnswers(c, l.Event.Questions)},
-		SignIn: func(ctx context.Context, p domain.Person, created bool) (string, error) {
-			if created { // an account this form made starts with its name, language and zone; nobody else's is touched unsigned
-				s.learn(c, &p, c.FormValue("name"))
-			}
-			// A one-time sign-in link travels in the confirmation email itself (that
-			// outbox row is sensitive).
-			token, hash := domain.NewSecret(domain.PrefixSignIn)
-			next := "/occurrences/" + itoa(l.Occurrence.ID)
-			err := s.o.Store.RequestSignIn(ctx, store.SignInRequest{Email: addr, TokenHash: hash, NextPath: next,
-				ExpiresAt: s.o.Now().Add(registrationSignInLifetime), MaxPerHour: s.o.SignInLinksPerHour})
-			if err != nil {
-				return "", err
-			}
-			return s.absURL("/sign-in/link", url.Values{"token": {token}}), nil
-		}}
+		// An account this form makes starts with its name, language and zone.
+		Learned: s.learned(c, c.FormValue("name")),
+		// A one-time sign-in link travels in the confirmation email itself (that outbox
+		// row is sensitive).
+		SignInLink: s.signInURL, SignInNext: "/occurrences/" + itoa(l.Occurrence.ID)}
 	res, err := s.app.RegisterByEmail(c.Request().Context(), actor(c), l.Occurrence.ID, in)
 	if err != nil {
 		return err

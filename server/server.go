@@ -172,7 +172,8 @@ func New(o Options) (*Server, error) {
 		if !ok {
 			return nil, fmt.Errorf("server: App is required when Store cannot make changes")
 		}
-		a, err := app.New(app.Options{Store: as, Now: o.Now, Logger: o.Logger, MailQueued: o.MailQueued, LinkKey: o.LinkKey})
+		a, err := app.New(app.Options{Store: as, Now: o.Now, Logger: o.Logger, MailQueued: o.MailQueued, LinkKey: o.LinkKey,
+			SignInLinksPerHour: o.SignInLinksPerHour})
 		if err != nil {
 			return nil, fmt.Errorf("server: %w", err)
 		}

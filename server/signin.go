@@ -9,13 +9,14 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/puente-org/puente/app"
 	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/i18n"
 	"github.com/puente-org/puente/store"
 )
 
 // SignInLinkLifetime is how long a sign-in link works.
-const SignInLinkLifetime = 15 * time.Minute
+const SignInLinkLifetime = app.SignInLinkLifetime
 
 type signInPage struct {
 	Email, Next, Error, Problem string
@@ -49,31 +50,20 @@ func (s *Server) requestSignIn(c echo.Context) error {
 // sendSignInLink makes a one-time link for email and puts the email carrying it in the
 // outbox, after checking the per-client and per-address limits.
 func (s *Server) sendSignInLink(c echo.Context, email, next string) (string, error) {
-	addr, err := domain.NormalizeEmail(email)
-	if err != nil {
-		return "", err
+	if _, err := domain.NormalizeEmail(email); err != nil {
+		return "", err // a malformed address is refused before it counts against the client
 	}
 	if !s.limiter.Allow(c.RealIP()) {
 		return "", &domain.Error{Code: domain.CodeRateLimited, Field: "email", ID: "error.message.rate_limited"}
 	}
-	token, hash := domain.NewSecret(domain.PrefixSignIn)
-	link := s.absURL("/sign-in/link", url.Values{"token": {token}})
 	l := localizerOf(c)
-	msg, err := s.signInEmail(l, addr, link)
-	if err != nil {
-		return "", err
-	}
-	expires := s.o.Now().Add(SignInLinkLifetime)
-	msg.DiscardAfter = expires
-	err = s.o.Store.RequestSignIn(c.Request().Context(), store.SignInRequest{
-		Email: addr, TokenHash: hash, NextPath: next, ExpiresAt: expires, Mail: msg,
-		MaxPerHour: s.o.SignInLinksPerHour,
-	})
-	if err != nil {
-		return "", err
-	}
-	s.sent(c.Request().Context(), &outgoing{emails: []store.Email{msg}})
-	return addr, nil
+	return s.app.RequestSignIn(c.Request().Context(), app.SignInRequest{Email: email, Next: next, Link: s.signInURL,
+		Mail: func(to, link string) (store.Email, error) { return s.signInEmail(l, to, link) }})
+}
+
+// signInURL is the address of the page that spends a sign-in token.
+func (s *Server) signInURL(token string) string {
+	return s.absURL("/sign-in/link", url.Values{"token": {token}})
 }
 
 func (s *Server) signInEmail(l *i18n.Localizer, to, link string) (store.Email, error) {
@@ -104,21 +94,15 @@ func (s *Server) signInLink(c echo.Context) error {
 }
 
 func (s *Server) useSignInLink(c echo.Context) error {
-	token, hash := domain.NewSecret(domain.PrefixSession)
-	expires := s.o.Now().Add(store.SessionLifetime)
-	p, next, created, err := s.o.Store.UseSignInLink(c.Request().Context(), domain.HashSecret(c.FormValue("token")),
-		store.NewSession{TokenHash: hash, ExpiresAt: expires})
+	// The page's language and the browser's zone complete the profile where it has none.
+	in, err := s.app.UseSignInLink(c.Request().Context(), c.FormValue("token"), s.learned(c, ""))
 	if err != nil {
 		return err
 	}
-	if created {
-		s.log.Info("account created", "person", p.ID, "admin", p.IsAdmin)
-	}
-	s.learn(c, &p, "") // the page's language and the browser's zone, where the profile has none
-	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: s.secure,
+	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: in.Session, Path: "/", HttpOnly: true, Secure: s.secure,
 		SameSite: http.SameSiteLaxMode, MaxAge: int(store.SessionLifetime / time.Second)})
 	s.flash(c, "signin.signed_in")
-	return c.Redirect(http.StatusSeeOther, localPath(next))
+	return c.Redirect(http.StatusSeeOther, localPath(in.Next))
 }
 
 func (s *Server) signOut(c echo.Context) error {
