@@ -1,7 +1,9 @@
 // Package app is Puente's application layer: each thing a person can do with the programme
 // (create or change a series or conference, add, move or cancel an occurrence, register,
-// cancel, move or approve a registration, write to registrants, be admitted to a room) is
-// one method of App, written once. The page handlers and the JSON API both call it; they
+// cancel, move or approve a registration, write to registrants, be admitted to a room) and
+// with their account (sign in with a link, change their profile or language, make and
+// revoke API tokens, follow events, renew their feed; admins: grant roles) is one method of
+// App, written once. The page handlers and the JSON API both call it; they
 // only read their input (a form or JSON) into the method's input type and show the result.
 //
 // Every method takes the Actor making the change and checks that they may make it

@@ -28,26 +28,17 @@ import (
 )
 
 // Store is the storage the web server reads (pages, feeds, the API's answers), and the
-// changes that are not the programme's: sign-in, sessions, profiles, tokens, roles,
-// tracks. Changes to the programme and to registrations go through the application layer
+// end of a session (signing out). Every other change (the programme, registrations,
+// sign-in, profiles, tokens, roles, follows) goes through the application layer
 // (Options.App).
 type Store interface {
-	RequestSignIn(ctx context.Context, r store.SignInRequest) error
 	PeekSignInLink(ctx context.Context, tokenHash []byte) (store.SignInLink, error)
-	UseSignInLink(ctx context.Context, tokenHash []byte, s store.NewSession) (domain.Person, string, bool, error)
 	PersonBySession(ctx context.Context, tokenHash []byte) (domain.Person, error)
 	EndSession(ctx context.Context, tokenHash []byte) error
 	PersonByAPIToken(ctx context.Context, tokenHash []byte) (domain.Person, error)
 	PersonByID(ctx context.Context, id int64) (domain.Person, error)
-	EnsurePerson(ctx context.Context, email string) (domain.Person, bool, error)
-	UpdateProfile(ctx context.Context, id int64, p domain.Profile) (domain.Person, error)
-	LearnProfile(ctx context.Context, id int64, l store.Learned) (domain.Person, error)
-	SetLanguage(ctx context.Context, id int64, lang string) error
-	CreateAPIToken(ctx context.Context, personID int64, name string, tokenHash []byte) (store.APIToken, error)
 	ListAPITokens(ctx context.Context, personID int64) ([]store.APIToken, error)
-	RevokeAPIToken(ctx context.Context, personID, tokenID int64) error
 	ListPeople(ctx context.Context, query string, limit, offset int) (store.PeoplePage, error)
-	SetRoles(ctx context.Context, id int64, admin, organiser bool) (domain.Person, error)
 	Mailbox(ctx context.Context, limit int) ([]store.MailboxMessage, error)
 	MailboxMessageByID(ctx context.Context, id int64) (store.MailboxMessage, error)
 
@@ -67,9 +58,6 @@ type Store interface {
 	EventRegistered(ctx context.Context, eventID, personID int64) (bool, error)
 	Secret(ctx context.Context, name string) ([]byte, error)
 	FeedNonce(ctx context.Context, personID int64) (int64, error)
-	NewFeedNonce(ctx context.Context, personID int64) (int64, error)
-	Follow(ctx context.Context, personID, eventID int64) error
-	Unfollow(ctx context.Context, personID, eventID int64) error
 	Followed(ctx context.Context, personID int64) ([]int64, error)
 
 	// live rooms (docs/signaling.md §4)
@@ -108,7 +96,8 @@ type Options struct {
 	Now        func() time.Time
 	// MaxBodyBytes bounds request bodies (default 1 MiB).
 	MaxBodyBytes int64
-	// SignInLinksPerHour bounds links per address (default 5); SignInClientBurst bounds
+	// SignInLinksPerHour bounds links per address (default 5; given to the App built here
+	// when Options.App is nil, which otherwise has its own); SignInClientBurst bounds
 	// link requests per client address (default 10, refilled at one a minute).
 	SignInLinksPerHour int
 	SignInClientBurst  int
