@@ -68,6 +68,7 @@ type Store interface {
 	NewFeedNonce(ctx context.Context, personID int64) (int64, error)
 	RequestSignIn(ctx context.Context, r store.SignInRequest) error
 	UseSignInLink(ctx context.Context, tokenHash []byte, sess store.NewSession) (p domain.Person, next string, created bool, err error)
+	EndSession(ctx context.Context, tokenHash []byte) error
 }
 
 // Options configure an App.

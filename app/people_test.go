@@ -120,3 +120,15 @@ func TestSignInWithALink(t *testing.T) {
 		t.Fatal("a sign-in link worked twice")
 	}
 }
+
+// The API changes only the fields it is sent; the others keep their value.
+func TestUpdateProfileKeepsWhatItIsNotGiven(t *testing.T) {
+	f := newFixture(t, 10)
+	ctx := context.Background()
+	got, err := f.a.UpdateProfile(ctx, f.as("Alice"), app.ProfileChange{Affiliation: ptr("Universidad de Chile"), TimeZone: ptr("America/Santiago")})
+	if err != nil || got.Profile.Name != "Alice" || got.Profile.Affiliation != "Universidad de Chile" || got.Profile.TimeZone != "America/Santiago" {
+		t.Fatalf("updated: %+v, %v", got.Profile, err)
+	}
+	_, err = f.a.UpdateProfile(ctx, f.as("Alice"), app.ProfileChange{TimeZone: ptr("Mars/Olympus")})
+	wantCode(t, "an unknown zone", err, domain.CodeInvalid)
+}

@@ -91,3 +91,9 @@ func (a *App) UseSignInLink(ctx context.Context, token string, learned Learned) 
 	}
 	return SignedIn{Person: p, Next: next, Session: session, Created: created}, nil
 }
+
+// SignOut ends the session whose secret the browser holds (holding it is the
+// authorisation).
+func (a *App) SignOut(ctx context.Context, session string) error {
+	return a.store.EndSession(ctx, domain.HashSecret(session))
+}

@@ -27,14 +27,12 @@ import (
 	"github.com/puente-org/puente/store"
 )
 
-// Store is the storage the web server reads (pages, feeds, the API's answers), and the
-// end of a session (signing out). Every other change (the programme, registrations,
-// sign-in, profiles, tokens, roles, follows) goes through the application layer
-// (Options.App).
+// Store is the storage the web server reads (pages, feeds, the API's answers). Every
+// change (the programme, registrations, signing in and out, profiles, tokens, roles,
+// follows) goes through the application layer (Options.App).
 type Store interface {
 	PeekSignInLink(ctx context.Context, tokenHash []byte) (store.SignInLink, error)
 	PersonBySession(ctx context.Context, tokenHash []byte) (domain.Person, error)
-	EndSession(ctx context.Context, tokenHash []byte) error
 	PersonByAPIToken(ctx context.Context, tokenHash []byte) (domain.Person, error)
 	PersonByID(ctx context.Context, id int64) (domain.Person, error)
 	ListAPITokens(ctx context.Context, personID int64) ([]store.APIToken, error)

@@ -107,7 +107,7 @@ func (s *Server) useSignInLink(c echo.Context) error {
 
 func (s *Server) signOut(c echo.Context) error {
 	if ck, err := c.Cookie(sessionCookie); err == nil && ck.Value != "" {
-		if err := s.o.Store.EndSession(c.Request().Context(), domain.HashSecret(ck.Value)); err != nil {
+		if err := s.app.SignOut(c.Request().Context(), ck.Value); err != nil {
 			return err
 		}
 	}
