@@ -97,15 +97,9 @@ func (s *Store) registerInTx(ctx context.Context, tx pgx.Tx, occID, personID int
 			next = RegHeld
 		}
 	}
-	err = tx.QueryRow(ctx, `INSERT INTO registrations (occurrence_id, person_id, status, waitlisted_at, name, affiliation,
-		country, career_stage, consent_contact, created_at, updated_at, answers, confirm_by)
+	err = tx.QueryRow(ctx, insertRegistration+`
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12)
-		ON CONFLICT (occurrence_id, person_id) DO UPDATE SET status = EXCLUDED.status, waitlisted_at = EXCLUDED.waitlisted_at,
-		confirm_by = EXCLUDED.confirm_by,
-		name = EXCLUDED.name, affiliation = EXCLUDED.affiliation, country = EXCLUDED.country,
-		career_stage = EXCLUDED.career_stage, consent_contact = EXCLUDED.consent_contact, created_at = EXCLUDED.created_at,
-		updated_at = EXCLUDED.updated_at, answers = EXCLUDED.answers, link_nonce = registrations.link_nonce + 1
-		RETURNING id`, occID, personID, next, waitSince, d.Name, d.Affiliation, d.Country, string(d.CareerStage),
+		`+reviveRegistration+` RETURNING id`, occID, personID, next, waitSince, d.Name, d.Affiliation, d.Country, string(d.CareerStage),
 		d.ConsentContact, now, answersOf(d.Answers), confirmBy).Scan(&id)
 	if err != nil {
 		return Registration{}, false, fmt.Errorf("register: %w", err)

@@ -49,19 +49,14 @@ const registerNewSQL = `WITH o AS (
 	   AND NOT (o.mode <> 'approval' AND o.free
 	            AND EXISTS (SELECT 1 FROM registrations WHERE occurrence_id = $1 AND status = 'waitlisted'))
 ), ins AS (
-	INSERT INTO registrations (occurrence_id, person_id, status, waitlisted_at, name, affiliation,
-		country, career_stage, consent_contact, created_at, updated_at, answers, confirm_by)
+	` + insertRegistration + `
 	-- the waitlist is served in the order people took the lock, as on the general path,
 	-- although the time was read before it
 	SELECT $1, $2, d.next, CASE WHEN d.next = 'waitlisted' THEN greatest($4::timestamptz, (SELECT max(waitlisted_at)
 		FROM registrations WHERE occurrence_id = $1 AND status = 'waitlisted')) END, $6::text, $7::text,
 		$8::text, $9::text, $10::boolean, $4::timestamptz, $4::timestamptz, $11::jsonb, $5::timestamptz
 	  FROM d
-	ON CONFLICT (occurrence_id, person_id) DO UPDATE SET status = EXCLUDED.status, waitlisted_at = EXCLUDED.waitlisted_at,
-		confirm_by = EXCLUDED.confirm_by,
-		name = EXCLUDED.name, affiliation = EXCLUDED.affiliation, country = EXCLUDED.country,
-		career_stage = EXCLUDED.career_stage, consent_contact = EXCLUDED.consent_contact, created_at = EXCLUDED.created_at,
-		updated_at = EXCLUDED.updated_at, answers = EXCLUDED.answers, link_nonce = registrations.link_nonce + 1
+	` + reviveRegistration + `
 	RETURNING id, status
 ), notice AS (
 	INSERT INTO outbox (kind, notice_kind, to_address, subject, text_body, sensitive, created_at,
@@ -74,6 +69,18 @@ const registerNewSQL = `WITH o AS (
 	 WHERE $12::boolean
 )
 SELECT id FROM ins`
+
+// insertRegistration and reviveRegistration are the insert of a registration, shared by
+// registerNewSQL and the general path (registerInTx): a registration cancelled or declined
+// before is revived with the new details, and its old personal links are revoked.
+const insertRegistration = `INSERT INTO registrations (occurrence_id, person_id, status, waitlisted_at, name, affiliation,
+		country, career_stage, consent_contact, created_at, updated_at, answers, confirm_by)`
+
+const reviveRegistration = `ON CONFLICT (occurrence_id, person_id) DO UPDATE SET status = EXCLUDED.status, waitlisted_at = EXCLUDED.waitlisted_at,
+		confirm_by = EXCLUDED.confirm_by,
+		name = EXCLUDED.name, affiliation = EXCLUDED.affiliation, country = EXCLUDED.country,
+		career_stage = EXCLUDED.career_stage, consent_contact = EXCLUDED.consent_contact, created_at = EXCLUDED.created_at,
+		updated_at = EXCLUDED.updated_at, answers = EXCLUDED.answers, link_nonce = registrations.link_nonce + 1`
 
 // batcher is a transaction, or the pool: a batch sent to the pool is one implicit
 // transaction (PostgreSQL commits everything up to the pipeline's Sync, or nothing).
