@@ -24,19 +24,11 @@ const (
 func (s *Store) ActOnRegistration(ctx context.Context, regID int64, action domain.RegistrationAction, notify *Notify) (Registration, error) {
 	var out Registration
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var occID int64
-		err := tx.QueryRow(ctx, `SELECT occurrence_id FROM registrations WHERE id = $1`, regID).Scan(&occID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return notFound("registration")
-		}
-		if err != nil {
-			return fmt.Errorf("read registration: %w", err)
-		}
-		lo, err := lockOccurrence(ctx, tx, occID)
+		lo, _, err := lockRegistration(ctx, tx, regID)
 		if err != nil {
 			return err
 		}
-		capacity := lo.Capacity
+		occID, capacity := lo.ID, lo.Capacity
 		r, err := s.registrationInTx(ctx, tx, regID)
 		if err != nil {
 			return err

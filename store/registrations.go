@@ -255,6 +255,21 @@ func lockOccurrence(ctx context.Context, tx pgx.Tx, occID int64) (lockedOccurren
 	return m[occID], nil
 }
 
+// lockRegistration locks the occurrence of a registration (through lockOccurrences) and
+// returns it with the registration's owner; a registration that does not exist is not found.
+func lockRegistration(ctx context.Context, tx pgx.Tx, regID int64) (lockedOccurrence, int64, error) {
+	var occID, owner int64
+	err := tx.QueryRow(ctx, `SELECT occurrence_id, person_id FROM registrations WHERE id = $1`, regID).Scan(&occID, &owner)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return lockedOccurrence{}, 0, notFound("registration")
+	}
+	if err != nil {
+		return lockedOccurrence{}, 0, fmt.Errorf("read registration: %w", err)
+	}
+	lo, err := lockOccurrence(ctx, tx, occID)
+	return lo, owner, err
+}
+
 // confirmedCount counts the places taken: confirmed, and held for a confirmation.
 func confirmedCount(ctx context.Context, tx pgx.Tx, occID int64) (int, error) {
 	var n int
@@ -328,15 +343,8 @@ func (s *Store) RegisterUnconfirmed(ctx context.Context, occID, personID int64, 
 func (s *Store) ConfirmRegistration(ctx context.Context, regID int64, notify *Notify) (Registration, error) {
 	var r Registration
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var occID int64
-		err := tx.QueryRow(ctx, `SELECT occurrence_id FROM registrations WHERE id = $1`, regID).Scan(&occID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return notFound("registration")
-		}
+		_, _, err := lockRegistration(ctx, tx, regID)
 		if err != nil {
-			return fmt.Errorf("read registration: %w", err)
-		}
-		if _, err := lockOccurrence(ctx, tx, occID); err != nil {
 			return err
 		}
 		var status domain.RegistrationStatus
@@ -564,16 +572,12 @@ func (s *Store) Registrations(ctx context.Context, f RegistrationFilter) ([]Regi
 func (s *Store) RenewRegistrationLinks(ctx context.Context, regID, personID int64, notify *Notify) (Registration, error) {
 	var r Registration
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var occID, owner int64
-		err := tx.QueryRow(ctx, `SELECT occurrence_id, person_id FROM registrations WHERE id = $1`, regID).Scan(&occID, &owner)
-		if errors.Is(err, pgx.ErrNoRows) || (err == nil && owner != personID) {
-			return notFound("registration")
-		}
+		_, owner, err := lockRegistration(ctx, tx, regID)
 		if err != nil {
-			return fmt.Errorf("read registration: %w", err)
-		}
-		if _, err := lockOccurrence(ctx, tx, occID); err != nil {
 			return err
+		}
+		if owner != personID {
+			return notFound("registration")
 		}
 		tag, err := tx.Exec(ctx, `UPDATE registrations SET link_nonce = link_nonce + 1, updated_at = $2
 			WHERE id = $1 AND status IN ('confirmed', 'held', 'waitlisted', 'pending')`, regID, s.now())
