@@ -270,10 +270,12 @@ func lockRegistration(ctx context.Context, tx pgx.Tx, regID int64) (lockedOccurr
 	return lo, owner, err
 }
 
-// confirmedCount counts the places taken: confirmed, and held for a confirmation.
+// confirmedCount reads the places taken (confirmed, and held for a confirmation) as the
+// trigger of migration 14 keeps them, the count registerNewSQL reads too, so both paths
+// decide from one number (and neither counts rows under the session's lock).
 func confirmedCount(ctx context.Context, tx pgx.Tx, occID int64) (int, error) {
 	var n int
-	err := tx.QueryRow(ctx, `SELECT count(*) FROM registrations WHERE occurrence_id = $1 AND status IN ('confirmed', 'held')`, occID).Scan(&n)
+	err := tx.QueryRow(ctx, `SELECT coalesce((SELECT taken FROM registration_counts WHERE occurrence_id = $1), 0)`, occID).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count registrations: %w", err)
 	}
