@@ -20,6 +20,22 @@ func weeklySeries(t *testing.T, s *store.Store, org int64, slug, rule string) do
 	return e
 }
 
+// oneSession is a series of one session with room for capacity people; it returns the
+// series and its session.
+func oneSession(t *testing.T, s *store.Store, org int64, slug string, capacity int) (domain.Event, int64) {
+	t.Helper()
+	ctx := context.Background()
+	e := weeklySeries(t, s, org, slug, "FREQ=WEEKLY;COUNT=1")
+	if _, err := s.Pool().Exec(ctx, `UPDATE events SET capacity = $2 WHERE id = $1`, e.ID, capacity); err != nil {
+		t.Fatal(err)
+	}
+	occs, err := s.Occurrences(ctx, store.OccurrenceFilter{EventID: e.ID})
+	if err != nil || len(occs) != 1 {
+		t.Fatalf("the sessions of %s: %d, %v; want one", slug, len(occs), err)
+	}
+	return e, occs[0].Occurrence.ID
+}
+
 // Every time the store writes comes from its clock, never from the database's now(): the
 // clock here is in March 2026, whatever the machine's date.
 func TestStoreUsesItsClock(t *testing.T) {
@@ -105,12 +121,7 @@ func TestNewcomersNeverJumpTheWaitlist(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStore(t)
 	org, _ := s.CreatePerson(ctx, store.NewPerson{Email: "org@example.org", IsOrganiser: true})
-	e := weeklySeries(t, s, org.ID, "small", "FREQ=WEEKLY;COUNT=1")
-	if _, err := s.Pool().Exec(ctx, `UPDATE events SET capacity = 1 WHERE id = $1`, e.ID); err != nil {
-		t.Fatal(err)
-	}
-	occs, _ := s.Occurrences(ctx, store.OccurrenceFilter{EventID: e.ID})
-	occ := occs[0].Occurrence.ID
+	e, occ := oneSession(t, s, org.ID, "small", 1)
 	var people []domain.Person
 	for _, addr := range []string{"a@example.org", "b@example.org", "c@example.org"} {
 		p, _ := s.CreatePerson(ctx, store.NewPerson{Email: addr})

@@ -36,12 +36,7 @@ func TestRegistrationRushStaysConsistent(t *testing.T) {
 	clk := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	s := store.New(pool, clk.Now)
 	org, _ := s.CreatePerson(ctx, store.NewPerson{Email: "org@example.org", IsOrganiser: true})
-	e := weeklySeries(t, s, org.ID, "rush", "FREQ=WEEKLY;COUNT=1")
-	if _, err := s.Pool().Exec(ctx, `UPDATE events SET capacity = 30 WHERE id = $1`, e.ID); err != nil {
-		t.Fatal(err)
-	}
-	occs, _ := s.Occurrences(ctx, store.OccurrenceFilter{EventID: e.ID})
-	occ := occs[0].Occurrence.ID
+	e, occ := oneSession(t, s, org.ID, "rush", 30)
 	const n = 100
 	people := make([]domain.Person, n)
 	for i := range people {
@@ -227,12 +222,7 @@ func TestWaitlistKeepsTheOrderOfTheLock(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStore(t)
 	org, _ := s.CreatePerson(ctx, store.NewPerson{Email: "org@example.org", IsOrganiser: true})
-	e := weeklySeries(t, s, org.ID, "order", "FREQ=WEEKLY;COUNT=1")
-	if _, err := s.Pool().Exec(ctx, `UPDATE events SET capacity = 1 WHERE id = $1`, e.ID); err != nil {
-		t.Fatal(err)
-	}
-	occs, _ := s.Occurrences(ctx, store.OccurrenceFilter{EventID: e.ID})
-	occ := occs[0].Occurrence.ID
+	_, occ := oneSession(t, s, org.ID, "order", 1)
 	var regs []store.Registration
 	for _, addr := range []string{"a@example.org", "b@example.org", "c@example.org"} {
 		p, _ := s.CreatePerson(ctx, store.NewPerson{Email: addr})
