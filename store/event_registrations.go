@@ -130,21 +130,14 @@ func (s *Store) RegisterForEvent(ctx context.Context, eventID, personID int64, d
 			return fmt.Errorf("register for event: %w", err)
 		}
 		res.Created = tag.RowsAffected() > 0
-		rows, err := tx.Query(ctx, `SELECT id FROM occurrences WHERE event_id = $1 AND status = 'scheduled' AND ends_at > $2
+		// All sessions are locked at once, in the one order every transaction uses.
+		ids, err := lockOccurrencesOf(ctx, tx, `SELECT id FROM occurrences WHERE event_id = $1 AND status = 'scheduled' AND ends_at > $2
 			ORDER BY starts_at, id`, eventID, s.now())
 		if err != nil {
-			return fmt.Errorf("sessions: %w", err)
-		}
-		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-		if err != nil {
-			return fmt.Errorf("sessions: %w", err)
+			return err
 		}
 		if len(ids) == 0 {
 			return domain.New(domain.CodeExpired, "err.registration.no_upcoming")
-		}
-		// All sessions are locked at once, in the one order every transaction uses.
-		if _, err := lockOccurrences(ctx, tx, ids...); err != nil {
-			return err
 		}
 		for _, id := range ids {
 			r, _, err := s.registerInTx(ctx, tx, id, personID, d, false, nil)
@@ -174,17 +167,10 @@ func (s *Store) CancelEventRegistration(ctx context.Context, eventID, personID i
 		if tag.RowsAffected() == 0 {
 			return domain.New(domain.CodeNotFound, "err.registration.not_registered_whole")
 		}
-		rows, err := tx.Query(ctx, `SELECT o.id FROM occurrences o JOIN registrations r ON r.occurrence_id = o.id
+		ids, err := lockOccurrencesOf(ctx, tx, `SELECT o.id FROM occurrences o JOIN registrations r ON r.occurrence_id = o.id
 			WHERE o.event_id = $1 AND r.person_id = $2 AND r.status IN ('confirmed', 'held', 'waitlisted', 'pending') AND o.ends_at > $3
 			ORDER BY o.starts_at, o.id`, eventID, personID, s.now())
 		if err != nil {
-			return fmt.Errorf("sessions: %w", err)
-		}
-		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-		if err != nil {
-			return fmt.Errorf("sessions: %w", err)
-		}
-		if _, err := lockOccurrences(ctx, tx, ids...); err != nil {
 			return err
 		}
 		for _, occID := range ids {

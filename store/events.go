@@ -333,18 +333,7 @@ func (s *Store) lockEventOccurrences(ctx context.Context, tx pgx.Tx, e domain.Ev
 	if e.Kind == domain.KindConference {
 		since = time.Time{}
 	}
-	rows, err := tx.Query(ctx, `SELECT id FROM occurrences WHERE event_id = $1 AND ends_at >= $2 ORDER BY id`, e.ID, since)
-	if err != nil {
-		return nil, fmt.Errorf("occurrences to lock: %w", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return nil, fmt.Errorf("occurrences to lock: %w", err)
-	}
-	if _, err := lockOccurrences(ctx, tx, ids...); err != nil {
-		return nil, err
-	}
-	return ids, nil
+	return lockOccurrencesOf(ctx, tx, `SELECT id FROM occurrences WHERE event_id = $1 AND ends_at >= $2 ORDER BY id`, e.ID, since)
 }
 
 // IsOrganiser reports whether person organises the event.

@@ -47,15 +47,8 @@ func (s *Store) regenerate(ctx context.Context, tx pgx.Tx, e domain.Event, notif
 	if err != nil {
 		return err
 	}
-	idRows, err := tx.Query(ctx, `SELECT id FROM occurrences WHERE event_id = $1 AND origin = 'generated' AND starts_at >= $2`, e.ID, now)
+	ids, err := lockOccurrencesOf(ctx, tx, `SELECT id FROM occurrences WHERE event_id = $1 AND origin = 'generated' AND starts_at >= $2`, e.ID, now)
 	if err != nil {
-		return fmt.Errorf("read occurrences: %w", err)
-	}
-	ids, err := pgx.CollectRows(idRows, pgx.RowTo[int64])
-	if err != nil {
-		return fmt.Errorf("read occurrences: %w", err)
-	}
-	if _, err := lockOccurrences(ctx, tx, ids...); err != nil {
 		return err
 	}
 	rows, err := tx.Query(ctx, `SELECT id, original_start, start_local, duration_minutes, moved FROM occurrences

@@ -246,6 +246,23 @@ func lockOccurrences(ctx context.Context, tx pgx.Tx, ids ...int64) (map[int64]lo
 	return out, nil
 }
 
+// lockOccurrencesOf locks (through lockOccurrences) the occurrences whose ids query selects,
+// and returns those ids in the order query gives them.
+func lockOccurrencesOf(ctx context.Context, tx pgx.Tx, query string, args ...any) ([]int64, error) {
+	rows, err := tx.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("occurrences to lock: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("occurrences to lock: %w", err)
+	}
+	if _, err := lockOccurrences(ctx, tx, ids...); err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
 // lockOccurrence locks one occurrence (through lockOccurrences).
 func lockOccurrence(ctx context.Context, tx pgx.Tx, occID int64) (lockedOccurrence, error) {
 	m, err := lockOccurrences(ctx, tx, occID)
