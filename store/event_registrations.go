@@ -47,7 +47,7 @@ func (s *Store) registerInTx(ctx context.Context, tx pgx.Tx, occID, personID int
 	var pending bool // awaiting confirmation of the address
 	err = tx.QueryRow(ctx, `SELECT id, status, confirm_by IS NOT NULL FROM registrations WHERE occurrence_id = $1 AND person_id = $2`,
 		occID, personID).Scan(&id, &current, &pending)
-	if err == nil && current != RegCancelled && current != RegDeclined {
+	if err == nil && current.Active() {
 		if pending && !unconfirmed {
 			return s.confirmInTx(ctx, tx, id, notify)
 		}

@@ -136,7 +136,7 @@ func (s *Store) NoticeFacts(ctx context.Context, n domain.Notice) (domain.Notice
 		places := map[int64]domain.NoticePlace{}
 		var ids []int64
 		for _, r := range regs {
-			if r.Status == RegConfirmed || r.Status == RegHeld || r.Status == RegWaitlisted || r.Status == RegPending {
+			if r.Status.Active() {
 				places[r.OccurrenceID] = placeOf(r)
 				ids = append(ids, r.OccurrenceID)
 			}
