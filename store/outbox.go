@@ -43,6 +43,11 @@ func (s *Store) enqueueNotice(ctx context.Context, tx pgx.Tx, n domain.Notice) e
 	return nil
 }
 
+// insertNotice is the head of the insert of a typed outbox row (noticeInsert, and the
+// notice of registerNewSQL).
+const insertNotice = `INSERT INTO outbox (kind, notice_kind, to_address, subject, text_body, sensitive, created_at,
+		next_attempt_at, person_id, registration_id, occurrence_id, event_id, payload)`
+
 // noticeInsert is the statement that writes n into the outbox (to batch it with others).
 func (s *Store) noticeInsert(n domain.Notice) (string, []any, error) {
 	if !n.Kind.Valid() {
@@ -52,8 +57,7 @@ func (s *Store) noticeInsert(n domain.Notice) (string, []any, error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("enqueue %s notice: %w", n.Kind, err)
 	}
-	return `INSERT INTO outbox (kind, notice_kind, to_address, subject, text_body, sensitive, created_at,
-		next_attempt_at, person_id, registration_id, occurrence_id, event_id, payload)
+	return insertNotice + `
 		VALUES ($1, $1, coalesce((SELECT email FROM people WHERE id = $3), ''), '', '', $2, $4, $4, $3, $5, $6,
 		        coalesce($7, (SELECT event_id FROM occurrences WHERE id = $6)), $8)`,
 		[]any{string(n.Kind), n.Payload.SignInURL != "", n.PersonID, s.now(), nullID(n.RegistrationID), nullID(n.OccurrenceID),

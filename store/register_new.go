@@ -59,8 +59,7 @@ const registerNewSQL = `WITH o AS (
 	` + reviveRegistration + `
 	RETURNING id, status
 ), notice AS (
-	INSERT INTO outbox (kind, notice_kind, to_address, subject, text_body, sensitive, created_at,
-		next_attempt_at, person_id, registration_id, occurrence_id, event_id, payload)
+	` + insertNotice + `
 	SELECT k.kind, k.kind, coalesce((SELECT email FROM people WHERE id = $2), ''), '', '', $14::boolean,
 		$4::timestamptz, $4::timestamptz, $2, ins.id, $1, d.event_id, $13::jsonb
 	  FROM ins, d,
