@@ -94,6 +94,20 @@ func (p *platform) person(email string, prof domain.Profile) domain.Person {
 	return pr
 }
 
+// firstAndWaiting registers two people for the one place: the first (London, English) gets
+// it, the second (Santiago, Spanish) waits.
+func (p *platform) firstAndWaiting() (first, second domain.Person) {
+	p.t.Helper()
+	first = p.person("first@example.org", domain.Profile{Name: "First", Language: "en", TimeZone: "Europe/London"})
+	second = p.person("second@example.org", domain.Profile{Name: "Segunda", Language: "es", TimeZone: "America/Santiago"})
+	for _, who := range []domain.Person{first, second} {
+		if _, err := p.st.Register(context.Background(), p.occID, who.ID, store.RegistrationDetails{Name: who.Profile.Name}, &store.Notify{By: who.ID}); err != nil {
+			p.t.Fatal(err)
+		}
+	}
+	return first, second
+}
+
 // deliver runs the deliverer once and returns what arrived meanwhile for to.
 func (p *platform) deliver(to string) []smtptest.Received {
 	p.t.Helper()
@@ -183,13 +197,7 @@ func TestRenderedWhenDelivered(t *testing.T) {
 func TestCalendarEntryFollowsThePlace(t *testing.T) {
 	p := newPlatform(t, 1)
 	ctx := context.Background()
-	first := p.person("first@example.org", domain.Profile{Name: "First", Language: "en", TimeZone: "Europe/London"})
-	second := p.person("second@example.org", domain.Profile{Name: "Segunda", Language: "es", TimeZone: "America/Santiago"})
-	for _, who := range []domain.Person{first, second} {
-		if _, err := p.st.Register(ctx, p.occID, who.ID, store.RegistrationDetails{Name: who.Profile.Name}, &store.Notify{By: who.ID}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	first, _ := p.firstAndWaiting()
 	one(t, p.deliver("first@example.org"), "first: confirmed")
 	if ics := p.sentICS("first@example.org"); !strings.Contains(ics, "STATUS:CONFIRMED") || !strings.Contains(ics, "Join: https://") {
 		t.Fatalf("the confirmation's calendar entry:\n%s", ics)
@@ -335,13 +343,7 @@ func TestRemovedSessionIsStillTold(t *testing.T) {
 func TestOutdatedNoticeIsNotSent(t *testing.T) {
 	p := newPlatform(t, 1)
 	ctx := context.Background()
-	first := p.person("first@example.org", domain.Profile{Name: "First", Language: "en", TimeZone: "Europe/London"})
-	second := p.person("second@example.org", domain.Profile{Name: "Segunda", Language: "es", TimeZone: "America/Santiago"})
-	for _, who := range []domain.Person{first, second} {
-		if _, err := p.st.Register(ctx, p.occID, who.ID, store.RegistrationDetails{Name: who.Profile.Name}, &store.Notify{By: who.ID}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	first, _ := p.firstAndWaiting()
 	// The first cancels before anything was delivered: their confirmation is out of date,
 	// and so is the second's waitlist notice.
 	if _, _, err := p.st.CancelRegistration(ctx, p.occID, first.ID, &store.Notify{By: first.ID}); err != nil {
