@@ -420,6 +420,25 @@ func TestDelivererRendersNotices(t *testing.T) {
 	}
 }
 
+// A notice that is out of date by its delivery (ErrSuperseded from the renderer) is set
+// aside: not sent, not retried, not a failure.
+func TestDelivererSetsAsideSupersededNotices(t *testing.T) {
+	render := rendererFunc(func(_ context.Context, m Message) (Message, error) {
+		return m, fmt.Errorf("%w: a waitlisted notice for a place now confirmed", ErrSuperseded)
+	})
+	f := newDelivererFixture(t, DelivererOptions{Renderer: render})
+	id := f.outbox.add(Message{Kind: "waitlisted", Notice: &domain.Notice{Kind: domain.NoticeWaitlisted, PersonID: 1}})
+	f.deliverDue(t, 1, 0)
+	if r := f.outbox.row(id); r.status != "discarded" || r.final || r.markCalls != 1 || !strings.Contains(r.reason, "now confirmed") {
+		t.Fatalf("a superseded notice: %+v", r)
+	}
+	if n := len(f.srv.Messages()); n != 0 {
+		t.Fatalf("emails sent: %d", n)
+	}
+	f.clock.Advance(time.Hour)
+	f.deliverDue(t, 0, 0) // nothing left to retry
+}
+
 // A burst of wakes (a registration rush) holds delivery back until it has settled. (Wakes
 // come every 20 ms, the settling time is a second: generous for a loaded machine.)
 func TestRunSettlesBurstsOfWakes(t *testing.T) {
