@@ -275,6 +275,16 @@ func runDeliverer(t *testing.T, d *Deliverer) (stop func()) {
 	}
 }
 
+// awaitPass waits for Run's next claim (its initial pass, once started).
+func (f *delivererFixture) awaitPass(t *testing.T) {
+	t.Helper()
+	select {
+	case <-f.outbox.claimed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("initial pass did not happen")
+	}
+}
+
 func TestRunStopsOnCancel(t *testing.T) {
 	f := newDelivererFixture(t, DelivererOptions{Poll: time.Millisecond})
 	stop := runDeliverer(t, f.d)
@@ -290,11 +300,7 @@ func TestRunDeliversOnWake(t *testing.T) {
 
 	// Wait for the initial pass to have claimed (nothing), so that only Wake
 	// can cause the next pass: the poll interval is an hour.
-	select {
-	case <-f.outbox.claimed:
-	case <-time.After(10 * time.Second):
-		t.Fatal("initial pass did not happen")
-	}
+	f.awaitPass(t)
 	f.outbox.add(testMessage("ana@example.com"))
 	f.d.Wake()
 
@@ -445,11 +451,7 @@ func TestRunSettlesBurstsOfWakes(t *testing.T) {
 	f := newDelivererFixture(t, DelivererOptions{Poll: time.Hour, Settle: time.Second})
 	stop := runDeliverer(t, f.d)
 	defer stop()
-	select {
-	case <-f.outbox.claimed:
-	case <-time.After(10 * time.Second):
-		t.Fatal("initial pass did not happen")
-	}
+	f.awaitPass(t)
 	f.outbox.add(testMessage("ana@example.com"))
 	start := time.Now()
 	burst := time.After(2 * time.Second)
