@@ -478,3 +478,33 @@ wakes:
 		t.Fatalf("delivered %v after the burst began, before it ended", d)
 	}
 }
+
+// A sensitive body (a sign-in link) is recorded as sensitive, so the outbox blanks it once
+// sent; with the local mailbox (Local), where it is read, it is kept.
+func TestDelivererLocalKeepsSensitiveBodies(t *testing.T) {
+	for _, local := range []bool{false, true} {
+		f := newDelivererFixture(t, DelivererOptions{Local: local})
+		m := testMessage("ana@example.com")
+		m.Sensitive = true
+		id := f.outbox.add(m)
+		f.deliverDue(t, 1, 0)
+		if r := f.outbox.row(id); r.status != "sent" || r.sent.Sensitive == local {
+			t.Errorf("Local=%v: recorded %+v", local, r)
+		}
+	}
+}
+
+// Old bodies are blanked with the retention period's cutoff, and never with a negative one.
+func TestDropOldBodiesUsesTheRetention(t *testing.T) {
+	f := newDelivererFixture(t, DelivererOptions{Retention: 48 * time.Hour})
+	if _, err := f.d.DropOldBodies(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if want := f.clock.Now().Add(-48 * time.Hour); len(f.outbox.dropped) != 1 || !f.outbox.dropped[0].Equal(want) {
+		t.Fatalf("cutoffs %v, want [%v]", f.outbox.dropped, want)
+	}
+	never := newDelivererFixture(t, DelivererOptions{Retention: -1})
+	if _, err := never.d.DropOldBodies(testCtx(t)); err != nil || len(never.outbox.dropped) != 0 {
+		t.Fatalf("a negative retention blanked bodies: %v %v", err, never.outbox.dropped)
+	}
+}
