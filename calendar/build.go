@@ -310,7 +310,7 @@ func (b *builder) series(d *EventData, rule programme.Rule) error {
 	}
 	mc.AddProperty(ics.ComponentPropertySummary, e.Title)
 	page := b.eventPage(e)
-	mc.AddProperty(ics.ComponentPropertyDescription, description(b.o.Labels.or(EnglishLabels), b.plainText(e.Description), nil, "", "", page))
+	mc.AddProperty(ics.ComponentPropertyDescription, description(b.o.Labels, b.plainText(e.Description), nil, "", "", page))
 	if loc := location(e.Venue); loc != "" {
 		mc.AddProperty(ics.ComponentPropertyLocation, loc)
 	}
@@ -410,7 +410,7 @@ func (b *builder) single(e *domain.Event, occ *domain.Occurrence, uid string, re
 	if title == "" {
 		title = e.Title
 	}
-	labels := b.o.Labels.or(EnglishLabels)
+	labels := b.o.Labels
 	if cancelled {
 		title = labels.Cancelled + ": " + title
 	}

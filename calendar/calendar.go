@@ -122,6 +122,7 @@ func (o Options) normalised() Options {
 		o.Now = time.Now()
 	}
 	o.Now = o.Now.UTC().Truncate(time.Second)
+	o.Labels = o.Labels.or(EnglishLabels)
 	o.BaseURL = strings.TrimRight(o.BaseURL, "/")
 	if o.Host == "" {
 		if u, err := url.Parse(o.BaseURL); err == nil {

@@ -40,7 +40,7 @@ func Fingerprint(ds []EventData, o Options) string {
 	str(o.BaseURL)
 	str(o.Name)
 	str(o.FeedURL)
-	l := o.Labels.or(EnglishLabels)
+	l := o.Labels
 	for _, x := range []string{l.Cancelled, l.Speaker, l.Speakers, l.Join, l.JoinOnline, l.MyFeed} {
 		str(x)
 	}

@@ -12,8 +12,6 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/BurntSushi/toml"
-
 	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/frontend/locales"
 	"github.com/puente-org/puente/i18n"
@@ -33,33 +31,11 @@ func loadB(t testing.TB) *i18n.Catalog {
 // catalogue reads one <lang>.toml as id -> its forms ("" for a message without plural forms).
 func catalogue(t *testing.T, lang string) map[string]map[string]string {
 	t.Helper()
-	buf, err := fs.ReadFile(locales.FS(), lang+".toml")
+	m, err := locales.Messages(lang)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var raw map[string]any
-	if err := toml.Unmarshal(buf, &raw); err != nil {
-		t.Fatalf("%s.toml: %v", lang, err)
-	}
-	out := map[string]map[string]string{}
-	for id, v := range raw {
-		switch v := v.(type) {
-		case string:
-			out[id] = map[string]string{"": v}
-		case map[string]any:
-			out[id] = map[string]string{}
-			for form, text := range v {
-				s, ok := text.(string)
-				if !ok {
-					t.Fatalf("%s.toml: %s.%s is not text", lang, id, form)
-				}
-				out[id][form] = s
-			}
-		default:
-			t.Fatalf("%s.toml: %s is neither text nor plural forms", lang, id)
-		}
-	}
-	return out
+	return m
 }
 
 var (

@@ -40,7 +40,8 @@ type DelivererOptions struct {
 	Outbox Outbox
 	Sender Sender
 	// Renderer makes the emails of typed rows; without one such a row fails
-	// (and is retried) as a send would.
+	// for good (ErrInvalidMessage). A failed rendering is retried or given up
+	// on as a failed send would be.
 	Renderer Renderer
 	// Retention: the bodies (with their personal links) of messages sent or
 	// given up on are blanked this long after; default 30 days, negative never.

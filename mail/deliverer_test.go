@@ -275,6 +275,16 @@ func runDeliverer(t *testing.T, d *Deliverer) (stop func()) {
 	}
 }
 
+// awaitPass waits for Run's next claim (its initial pass, once started).
+func (f *delivererFixture) awaitPass(t *testing.T) {
+	t.Helper()
+	select {
+	case <-f.outbox.claimed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("initial pass did not happen")
+	}
+}
+
 func TestRunStopsOnCancel(t *testing.T) {
 	f := newDelivererFixture(t, DelivererOptions{Poll: time.Millisecond})
 	stop := runDeliverer(t, f.d)
@@ -290,11 +300,7 @@ func TestRunDeliversOnWake(t *testing.T) {
 
 	// Wait for the initial pass to have claimed (nothing), so that only Wake
 	// can cause the next pass: the poll interval is an hour.
-	select {
-	case <-f.outbox.claimed:
-	case <-time.After(10 * time.Second):
-		t.Fatal("initial pass did not happen")
-	}
+	f.awaitPass(t)
 	f.outbox.add(testMessage("ana@example.com"))
 	f.d.Wake()
 
@@ -420,17 +426,32 @@ func TestDelivererRendersNotices(t *testing.T) {
 	}
 }
 
+// A notice that is out of date by its delivery (ErrSuperseded from the renderer) is set
+// aside: not sent, not retried, not a failure.
+func TestDelivererSetsAsideSupersededNotices(t *testing.T) {
+	render := rendererFunc(func(_ context.Context, m Message) (Message, error) {
+		return m, fmt.Errorf("%w: a waitlisted notice for a place now confirmed", ErrSuperseded)
+	})
+	f := newDelivererFixture(t, DelivererOptions{Renderer: render})
+	id := f.outbox.add(Message{Kind: "waitlisted", Notice: &domain.Notice{Kind: domain.NoticeWaitlisted, PersonID: 1}})
+	f.deliverDue(t, 1, 0)
+	if r := f.outbox.row(id); r.status != "discarded" || r.final || r.markCalls != 1 || !strings.Contains(r.reason, "now confirmed") {
+		t.Fatalf("a superseded notice: %+v", r)
+	}
+	if n := len(f.srv.Messages()); n != 0 {
+		t.Fatalf("emails sent: %d", n)
+	}
+	f.clock.Advance(time.Hour)
+	f.deliverDue(t, 0, 0) // nothing left to retry
+}
+
 // A burst of wakes (a registration rush) holds delivery back until it has settled. (Wakes
 // come every 20 ms, the settling time is a second: generous for a loaded machine.)
 func TestRunSettlesBurstsOfWakes(t *testing.T) {
 	f := newDelivererFixture(t, DelivererOptions{Poll: time.Hour, Settle: time.Second})
 	stop := runDeliverer(t, f.d)
 	defer stop()
-	select {
-	case <-f.outbox.claimed:
-	case <-time.After(10 * time.Second):
-		t.Fatal("initial pass did not happen")
-	}
+	f.awaitPass(t)
 	f.outbox.add(testMessage("ana@example.com"))
 	start := time.Now()
 	burst := time.After(2 * time.Second)
@@ -455,5 +476,35 @@ wakes:
 	}
 	if d := time.Since(start); d < 2*time.Second {
 		t.Fatalf("delivered %v after the burst began, before it ended", d)
+	}
+}
+
+// A sensitive body (a sign-in link) is recorded as sensitive, so the outbox blanks it once
+// sent; with the local mailbox (Local), where it is read, it is kept.
+func TestDelivererLocalKeepsSensitiveBodies(t *testing.T) {
+	for _, local := range []bool{false, true} {
+		f := newDelivererFixture(t, DelivererOptions{Local: local})
+		m := testMessage("ana@example.com")
+		m.Sensitive = true
+		id := f.outbox.add(m)
+		f.deliverDue(t, 1, 0)
+		if r := f.outbox.row(id); r.status != "sent" || r.sent.Sensitive == local {
+			t.Errorf("Local=%v: recorded %+v", local, r)
+		}
+	}
+}
+
+// Old bodies are blanked with the retention period's cutoff, and never with a negative one.
+func TestDropOldBodiesUsesTheRetention(t *testing.T) {
+	f := newDelivererFixture(t, DelivererOptions{Retention: 48 * time.Hour})
+	if _, err := f.d.DropOldBodies(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if want := f.clock.Now().Add(-48 * time.Hour); len(f.outbox.dropped) != 1 || !f.outbox.dropped[0].Equal(want) {
+		t.Fatalf("cutoffs %v, want [%v]", f.outbox.dropped, want)
+	}
+	never := newDelivererFixture(t, DelivererOptions{Retention: -1})
+	if _, err := never.d.DropOldBodies(testCtx(t)); err != nil || len(never.outbox.dropped) != 0 {
+		t.Fatalf("a negative retention blanked bodies: %v %v", err, never.outbox.dropped)
 	}
 }

@@ -15,6 +15,8 @@ type fakeOutbox struct {
 	rows   map[int64]*fakeRow
 	nextID int64
 	claims int
+	// dropped records the cutoff of every DropBodies call.
+	dropped []time.Time
 	// claimed is signalled (without blocking) after every Claim.
 	claimed chan struct{}
 }
@@ -89,7 +91,12 @@ func (o *fakeOutbox) Claim(_ context.Context, limit int, lease time.Duration) ([
 	return out, nil
 }
 
-func (o *fakeOutbox) DropBodies(context.Context, time.Time) (int, error) { return 0, nil }
+func (o *fakeOutbox) DropBodies(_ context.Context, before time.Time) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.dropped = append(o.dropped, before)
+	return 0, nil
+}
 
 func (o *fakeOutbox) MarkSent(_ context.Context, m Message) error {
 	id := m.ID

@@ -21,6 +21,7 @@ import (
 	"github.com/puente-org/puente/calendar"
 	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/frontend"
+	"github.com/puente-org/puente/frontend/locales"
 	"github.com/puente-org/puente/i18n"
 	"github.com/puente-org/puente/links"
 	"github.com/puente-org/puente/mail"
@@ -58,7 +59,7 @@ func New(o Options) (*Renderer, error) {
 	if o.Source == nil || o.BaseURL == nil || len(o.LinkKey) == 0 {
 		return nil, errors.New("notices: Source, BaseURL and LinkKey are required")
 	}
-	catalog, err := i18n.Load(frontend.Locales(), "en")
+	catalog, err := i18n.Load(frontend.Locales(), locales.Default)
 	if err != nil {
 		return nil, fmt.Errorf("notices: %w", err)
 	}
@@ -213,10 +214,7 @@ func (r *Renderer) registration(rd reader, n domain.Notice, f domain.NoticeFacts
 	if o.ID == 0 {
 		return Email{}, fmt.Errorf("%w: the session of a %s notice is gone", mail.ErrInvalidMessage, n.Kind)
 	}
-	title := o.Title
-	if title == "" {
-		title = e.Title
-	}
+	title := sessionTitle(e, o)
 	w := rd.l.When(o.Start, o.End, e.TimeZone, rd.zone)
 	t := kindTexts[n.Kind]
 	m := registrationMail{Lang: rd.lang, Greeting: l.T("mail.reg.greeting", "Name", greetingName(f.Person, o)),
@@ -246,11 +244,11 @@ func (r *Renderer) registration(rd reader, n domain.Notice, f domain.NoticeFacts
 	stillActive := !ended(n.Kind) && active(f.Place.Status)
 	if stillActive && f.Place.Status == domain.RegConfirmed {
 		m.JoinLabel = l.T("mail.reg.join", "Minutes", int(e.JoinWindow/time.Minute))
-		m.JoinURL = r.absURL("/join/" + r.links.Token(links.Join, f.Place.ID, f.Place.LinkNonce))
+		m.JoinURL = r.joinURL(f.Place)
 	}
 	if stillActive {
 		m.Cancel = l.T("mail.reg.cancel")
-		m.CancelURL = r.absURL("/registrations/cancel/" + r.links.Token(links.Cancel, f.Place.ID, f.Place.LinkNonce))
+		m.CancelURL = r.cancelURL(f.Place)
 	}
 	if stillActive && f.Place.Status == domain.RegHeld {
 		// Registered by email: the place is only held until the address is confirmed.
@@ -338,17 +336,12 @@ func (r *Renderer) eventRegistration(rd reader, n domain.Notice, f domain.Notice
 	lines := []string{l.T("mail.reg.greeting", "Name", f.Person.DisplayName()), "", l.T("mail.event.lead", "Title", e.Title), ""}
 	for _, s := range f.Sessions {
 		o := s.Occurrence
-		title := o.Title
-		if title == "" {
-			title = e.Title
-		}
 		w := rd.l.When(o.Start, o.End, e.TimeZone, rd.zone)
-		lines = append(lines, "• "+w.String()+" — "+title+" ("+l.T(statusLabels[s.Place.Status])+")")
+		lines = append(lines, "• "+w.String()+" — "+sessionTitle(e, o)+" ("+l.T(statusLabels[s.Place.Status])+")")
 		if s.Place.Status == domain.RegConfirmed {
-			lines = append(lines, "  "+l.T("mail.event.join")+": "+r.absURL("/join/"+r.links.Token(links.Join, s.Place.ID, s.Place.LinkNonce)))
+			lines = append(lines, "  "+l.T("mail.event.join")+": "+r.joinURL(s.Place))
 		}
-		lines = append(lines, "  "+l.T("mail.event.cancel_one")+": "+
-			r.absURL("/registrations/cancel/"+r.links.Token(links.Cancel, s.Place.ID, s.Place.LinkNonce)))
+		lines = append(lines, "  "+l.T("mail.event.cancel_one")+": "+r.cancelURL(s.Place))
 	}
 	page := "/series/" + e.Slug
 	if e.Kind == domain.KindConference {
@@ -359,6 +352,23 @@ func (r *Renderer) eventRegistration(rd reader, n domain.Notice, f domain.Notice
 		lines = append(lines, "", l.T("registration.sign_in_line"), n.Payload.SignInURL)
 	}
 	return Email{To: f.Person.Email, Subject: l.T("mail.event.subject", "Title", e.Title), Text: strings.Join(lines, "\n")}
+}
+
+// sessionTitle is a session's own title, else its event's.
+func sessionTitle(e domain.Event, o domain.Occurrence) string {
+	if o.Title != "" {
+		return o.Title
+	}
+	return e.Title
+}
+
+// joinURL and cancelURL are a place's personal links, signed with its current nonce.
+func (r *Renderer) joinURL(p domain.NoticePlace) string {
+	return r.absURL("/join/" + r.links.Token(links.Join, p.ID, p.LinkNonce))
+}
+
+func (r *Renderer) cancelURL(p domain.NoticePlace) string {
+	return r.absURL("/registrations/cancel/" + r.links.Token(links.Cancel, p.ID, p.LinkNonce))
 }
 
 // absURL is a public URL under the base URL (which may include a path prefix).

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"log/slog"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/links"
 	"github.com/puente-org/puente/mail"
 	"github.com/puente-org/puente/mail/smtptest"
 	"github.com/puente-org/puente/notices"
@@ -40,6 +42,7 @@ type platform struct {
 	clk     *clock
 	smtp    *smtptest.Server
 	d       *mail.Deliverer
+	links   *links.Signer // the renderer's key: checks the links in emails
 	org     domain.Person
 	eventID int64
 	occID   int64
@@ -61,7 +64,7 @@ func newPlatform(t *testing.T, capacity int) *platform {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &platform{t: t, st: st, clk: clk, smtp: smtp}
+	p := &platform{t: t, st: st, clk: clk, smtp: smtp, links: links.New(key)}
 	p.d = mail.NewDeliverer(mail.DelivererOptions{Outbox: st, Sender: sender, Renderer: r, Now: clk.Now,
 		Logger: slog.New(slog.DiscardHandler)})
 	ctx := context.Background()
@@ -92,6 +95,20 @@ func (p *platform) person(email string, prof domain.Profile) domain.Person {
 		p.t.Fatal(err)
 	}
 	return pr
+}
+
+// firstAndWaiting registers two people for the one place: the first (London, English) gets
+// it, the second (Santiago, Spanish) waits.
+func (p *platform) firstAndWaiting() (first, second domain.Person) {
+	p.t.Helper()
+	first = p.person("first@example.org", domain.Profile{Name: "First", Language: "en", TimeZone: "Europe/London"})
+	second = p.person("second@example.org", domain.Profile{Name: "Segunda", Language: "es", TimeZone: "America/Santiago"})
+	for _, who := range []domain.Person{first, second} {
+		if _, err := p.st.Register(context.Background(), p.occID, who.ID, store.RegistrationDetails{Name: who.Profile.Name}, &store.Notify{By: who.ID}); err != nil {
+			p.t.Fatal(err)
+		}
+	}
+	return first, second
 }
 
 // deliver runs the deliverer once and returns what arrived meanwhile for to.
@@ -183,13 +200,7 @@ func TestRenderedWhenDelivered(t *testing.T) {
 func TestCalendarEntryFollowsThePlace(t *testing.T) {
 	p := newPlatform(t, 1)
 	ctx := context.Background()
-	first := p.person("first@example.org", domain.Profile{Name: "First", Language: "en", TimeZone: "Europe/London"})
-	second := p.person("second@example.org", domain.Profile{Name: "Segunda", Language: "es", TimeZone: "America/Santiago"})
-	for _, who := range []domain.Person{first, second} {
-		if _, err := p.st.Register(ctx, p.occID, who.ID, store.RegistrationDetails{Name: who.Profile.Name}, &store.Notify{By: who.ID}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	first, _ := p.firstAndWaiting()
 	one(t, p.deliver("first@example.org"), "first: confirmed")
 	if ics := p.sentICS("first@example.org"); !strings.Contains(ics, "STATUS:CONFIRMED") || !strings.Contains(ics, "Join: https://") {
 		t.Fatalf("the confirmation's calendar entry:\n%s", ics)
@@ -335,13 +346,7 @@ func TestRemovedSessionIsStillTold(t *testing.T) {
 func TestOutdatedNoticeIsNotSent(t *testing.T) {
 	p := newPlatform(t, 1)
 	ctx := context.Background()
-	first := p.person("first@example.org", domain.Profile{Name: "First", Language: "en", TimeZone: "Europe/London"})
-	second := p.person("second@example.org", domain.Profile{Name: "Segunda", Language: "es", TimeZone: "America/Santiago"})
-	for _, who := range []domain.Person{first, second} {
-		if _, err := p.st.Register(ctx, p.occID, who.ID, store.RegistrationDetails{Name: who.Profile.Name}, &store.Notify{By: who.ID}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	first, _ := p.firstAndWaiting()
 	// The first cancels before anything was delivered: their confirmation is out of date,
 	// and so is the second's waitlist notice.
 	if _, _, err := p.st.CancelRegistration(ctx, p.occID, first.ID, &store.Notify{By: first.ID}); err != nil {
@@ -382,4 +387,61 @@ func TestSpeakerByAddressIsToldInTheTalksLanguage(t *testing.T) {
 	}
 	m := one(t, p.deliver("ana.rojas@example.cl"), "speaker added")
 	has(t, m, "Participas como ponente: Lithium Seminar", "Hola, Dra Ana Rojas:")
+}
+
+// The one email of a whole-series registration lists each session in the reader's language
+// and zone, with its status, and personal links that work: a join link only for a place, a
+// cancel link for each session.
+func TestEventRegistrationEmail(t *testing.T) {
+	p := newPlatform(t, 1)
+	ctx := context.Background()
+	bea := p.person("bea@example.org", domain.Profile{Name: "Bea", Language: "es", TimeZone: "Europe/London"})
+	cai := p.person("cai@example.org", domain.Profile{Name: "Cai", Language: "en", TimeZone: "America/Santiago"})
+	place := map[string]store.Registration{}
+	for _, who := range []domain.Person{bea, cai} {
+		res, err := p.st.RegisterForEvent(ctx, p.eventID, who.ID, store.RegistrationDetails{Name: who.Profile.Name}, &store.Notify{By: who.ID})
+		if err != nil || len(res.Sessions) != 1 {
+			t.Fatalf("%s: %v %+v", who.Email, err, res)
+		}
+		place[who.Email] = res.Sessions[0]
+	}
+	link := regexp.MustCompile(`/(join|registrations/cancel)/([0-9]+\.[A-Za-z0-9_\-]+)`)
+	linksIn := func(m smtptest.Received, r store.Registration) map[string]bool {
+		t.Helper()
+		got := map[string]bool{}
+		for _, l := range link.FindAllStringSubmatch(m.Text, -1) {
+			purpose := links.Join
+			if l[1] != "join" {
+				purpose = links.Cancel
+			}
+			if err := p.links.Check(purpose, l[2], r.LinkNonce); err != nil {
+				t.Errorf("%s: a %s link that does not work: %v", m.To, purpose, err)
+			}
+			if id, _ := links.ID(l[2]); id != r.ID {
+				t.Errorf("%s: a %s link for registration %d, not %d", m.To, purpose, id, r.ID)
+			}
+			got[purpose] = true
+		}
+		return got
+	}
+
+	m := one(t, p.deliver("bea@example.org"), "bea")
+	has(t, m, "Inscripción confirmada: Lithium Seminar", "Hola, Bea:", "Estás inscrito/a en Lithium Seminar",
+		"jueves 4 de junio de 2026, 17:00–18:00 Londres (BST)",
+		"Lithium Seminar (Confirmada)")
+	if got := linksIn(m, place["bea@example.org"]); !got[links.Join] || !got[links.Cancel] {
+		t.Errorf("bea's links: %v\n%s", got, m.Text)
+	}
+
+	var toCai []smtptest.Received // delivered in the same pass as bea's
+	for _, m := range p.smtp.Messages() {
+		if slices.Contains(m.To, "cai@example.org") {
+			toCai = append(toCai, m)
+		}
+	}
+	m = one(t, toCai, "cai")
+	has(t, m, "Registered: Lithium Seminar", "Hello Cai,", "Thursday 4 June 2026, 12:00–13:00", "Lithium Seminar (Waitlisted)")
+	if got := linksIn(m, place["cai@example.org"]); got[links.Join] || !got[links.Cancel] {
+		t.Errorf("cai's links (waiting: no join link): %v\n%s", got, m.Text)
+	}
 }

@@ -3,7 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"io/fs"
+	"maps"
 	"net/url"
 	"regexp"
 	"slices"
@@ -12,7 +12,6 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/BurntSushi/toml"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/net/html"
 
@@ -28,25 +27,13 @@ import (
 // catalogueTexts reads <lang>.toml as id -> its texts (one, or one per plural form).
 func catalogueTexts(t *testing.T, lang string) map[string][]string {
 	t.Helper()
-	buf, err := fs.ReadFile(locales.FS(), lang+".toml")
+	m, err := locales.Messages(lang)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var raw map[string]any
-	if err := toml.Unmarshal(buf, &raw); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string][]string{}
-	for id, v := range raw {
-		switch v := v.(type) {
-		case string:
-			out[id] = []string{v}
-		case map[string]any:
-			for _, form := range v {
-				s, _ := form.(string)
-				out[id] = append(out[id], s)
-			}
-		}
+	out := make(map[string][]string, len(m))
+	for id, forms := range m {
+		out[id] = slices.Collect(maps.Values(forms))
 	}
 	return out
 }

@@ -5,9 +5,12 @@ package locales
 
 import (
 	"embed"
+	"fmt"
 	"io/fs"
 	"slices"
 	"strings"
+
+	"github.com/BurntSushi/toml"
 )
 
 //go:embed *.toml
@@ -31,4 +34,36 @@ func Languages() []string {
 	}
 	slices.Sort(langs[1:])
 	return langs
+}
+
+// Messages reads lang's catalogue as id -> its forms: "" for a message without plural forms,
+// "one", "other", … for one with them. (The tests that compare catalogues read them so.)
+func Messages(lang string) (map[string]map[string]string, error) {
+	buf, err := fs.ReadFile(files, lang+".toml")
+	if err != nil {
+		return nil, err
+	}
+	var raw map[string]any
+	if err := toml.Unmarshal(buf, &raw); err != nil {
+		return nil, fmt.Errorf("%s.toml: %w", lang, err)
+	}
+	out := make(map[string]map[string]string, len(raw))
+	for id, v := range raw {
+		switch v := v.(type) {
+		case string:
+			out[id] = map[string]string{"": v}
+		case map[string]any:
+			out[id] = map[string]string{}
+			for form, text := range v {
+				s, ok := text.(string)
+				if !ok {
+					return nil, fmt.Errorf("%s.toml: %s.%s is not text", lang, id, form)
+				}
+				out[id][form] = s
+			}
+		default:
+			return nil, fmt.Errorf("%s.toml: %s is neither text nor plural forms", lang, id)
+		}
+	}
+	return out, nil
 }
