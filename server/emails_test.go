@@ -28,15 +28,7 @@ func TestRegistrationEmailsOverSMTP(t *testing.T) {
 	p, smtp := newSMTPProgEnv(t)
 	st := p.store
 	for _, role := range []string{"organiser", "attendee", "other"} {
-		person, err := st.CreatePerson(context.Background(), store.NewPerson{Email: role + "@example.org", Name: "Ana " + role, IsOrganiser: role == "organiser"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		secret, hash := domain.NewSecret(domain.PrefixAPIToken)
-		if _, err := st.CreateAPIToken(context.Background(), person.ID, "t", hash); err != nil {
-			t.Fatal(err)
-		}
-		p.tokens[role], p.ids[role] = secret, person.ID
+		p.addPerson(role, store.NewPerson{Name: "Ana " + role, IsOrganiser: role == "organiser"})
 	}
 	// The attendee reads in Spanish, in Santiago.
 	if _, err := st.UpdateProfile(context.Background(), p.ids["attendee"], domain.Profile{Name: "Ana Rojas", Language: "es", TimeZone: "America/Santiago"}); err != nil {

@@ -41,20 +41,12 @@ func TestEmailsInEachRecipientsLanguageAndZone(t *testing.T) {
 	}
 	ctx := context.Background()
 	person := func(role, name string, organiser bool, prof domain.Profile) {
-		pr, err := st.CreatePerson(ctx, store.NewPerson{Email: role + "@example.org", Name: name, IsOrganiser: organiser})
-		if err != nil {
-			t.Fatal(err)
-		}
+		p.addPerson(role, store.NewPerson{Name: name, IsOrganiser: organiser})
 		if prof.TimeZone != "" {
-			if _, err := st.UpdateProfile(ctx, pr.ID, prof); err != nil {
+			if _, err := st.UpdateProfile(ctx, p.ids[role], prof); err != nil {
 				t.Fatal(err)
 			}
 		}
-		secret, hash := domain.NewSecret(domain.PrefixAPIToken)
-		if _, err := st.CreateAPIToken(ctx, pr.ID, "t", hash); err != nil {
-			t.Fatal(err)
-		}
-		p.tokens[role], p.ids[role] = secret, pr.ID
 	}
 	person("organiser", "Olga Org", true, domain.Profile{})
 	for _, r := range readers {

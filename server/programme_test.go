@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/server"
 	"github.com/puente-org/puente/store"
 	"github.com/puente-org/puente/store/pgtest"
@@ -34,18 +32,9 @@ func newProgEnv(t *testing.T, mutate ...func(*server.Options)) *progEnv {
 	t.Helper()
 	st, ts, now := newFixedClockServer(t, mutate...)
 	pe := &progEnv{env: &env{t: t, store: st, ts: ts}, now: now, tokens: map[string]string{}, ids: map[string]int64{}}
-	ctx := context.Background()
 	for _, role := range []string{"admin", "organiser", "other", "attendee"} {
-		p, err := st.CreatePerson(ctx, store.NewPerson{Email: role + "@example.org", Name: strings.ToUpper(role[:1]) + role[1:],
+		pe.addPerson(role, store.NewPerson{Name: strings.ToUpper(role[:1]) + role[1:],
 			IsAdmin: role == "admin", IsOrganiser: role == "organiser" || role == "other"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		secret, hash := domain.NewSecret(domain.PrefixAPIToken)
-		if _, err := st.CreateAPIToken(ctx, p.ID, "test", hash); err != nil {
-			t.Fatal(err)
-		}
-		pe.tokens[role], pe.ids[role] = secret, p.ID
 	}
 	return pe
 }
