@@ -172,20 +172,9 @@ func (s *Server) apiRevokeToken(c echo.Context) error {
 }
 
 func (s *Server) apiPeople(c echo.Context) error {
-	limit, offset := 50, 0
-	if v := c.QueryParam("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 200 {
-			return domain.Invalid("limit", "err.page.limit")
-		}
-		limit = n
-	}
-	if v := c.QueryParam("offset"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return domain.Invalid("offset", "err.page.offset")
-		}
-		offset = n
+	limit, offset, err := pageParams(c)
+	if err != nil {
+		return err
 	}
 	res, err := s.o.Store.ListPeople(c.Request().Context(), c.QueryParam("q"), limit, offset)
 	if err != nil {

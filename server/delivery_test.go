@@ -9,9 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/puente-org/puente/mail"
+	"github.com/puente-org/puente/mail/smtptest"
 	"github.com/puente-org/puente/notices"
 	"github.com/puente-org/puente/server"
+	"github.com/puente-org/puente/store"
+	"github.com/puente-org/puente/store/pgtest"
 )
 
 // newRenderer is the notices renderer serve wires: the store as its source, the server's
@@ -58,6 +63,19 @@ func localDelivery(t testing.TB, opts *server.Options) {
 			}
 		}
 	}
+}
+
+// newSMTPProgEnv is a progEnv (no people yet) whose server delivers over real SMTP to the
+// returned test server, with the clock fixed at 2026-01-01 09:00 UTC.
+func newSMTPProgEnv(t *testing.T) (*progEnv, *smtptest.Server) {
+	t.Helper()
+	now := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	st := store.New(pgtest.New(t), clock)
+	smtp := smtptest.NewServer(t)
+	e := &env{t: t, store: st}
+	e.ts = newSMTPServer(t, server.Options{Store: st, Registry: prometheus.NewRegistry(), Now: clock}, smtp.URL())
+	return &progEnv{env: e, now: now, tokens: map[string]string{}, ids: map[string]int64{}}, smtp
 }
 
 // newSMTPServer starts the application with a real SMTP deliverer (rendering at delivery)

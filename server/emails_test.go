@@ -10,13 +10,10 @@ import (
 	"time"
 
 	ics "github.com/arran4/golang-ical"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/mail/smtptest"
-	"github.com/puente-org/puente/server"
 	"github.com/puente-org/puente/store"
-	"github.com/puente-org/puente/store/pgtest"
 )
 
 var (
@@ -28,23 +25,10 @@ var (
 // a join link that works, an .ics that parses, a cancel link that cancels; and the
 // promotion email that follows.
 func TestRegistrationEmailsOverSMTP(t *testing.T) {
-	now := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
-	st := store.New(pgtest.New(t), clock)
-	smtp := smtptest.NewServer(t)
-	e := &env{t: t, store: st}
-	e.ts = newSMTPServer(t, server.Options{Store: st, Registry: prometheus.NewRegistry(), Now: clock}, smtp.URL())
-	p := &progEnv{env: e, now: now, tokens: map[string]string{}, ids: map[string]int64{}}
+	p, smtp := newSMTPProgEnv(t)
+	st := p.store
 	for _, role := range []string{"organiser", "attendee", "other"} {
-		person, err := st.CreatePerson(context.Background(), store.NewPerson{Email: role + "@example.org", Name: "Ana " + role, IsOrganiser: role == "organiser"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		secret, hash := domain.NewSecret(domain.PrefixAPIToken)
-		if _, err := st.CreateAPIToken(context.Background(), person.ID, "t", hash); err != nil {
-			t.Fatal(err)
-		}
-		p.tokens[role], p.ids[role] = secret, person.ID
+		p.addPerson(role, store.NewPerson{Name: "Ana " + role, IsOrganiser: role == "organiser"})
 	}
 	// The attendee reads in Spanish, in Santiago.
 	if _, err := st.UpdateProfile(context.Background(), p.ids["attendee"], domain.Profile{Name: "Ana Rojas", Language: "es", TimeZone: "America/Santiago"}); err != nil {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/puente-org/puente/app"
 	"github.com/puente-org/puente/domain"
 )
 
@@ -14,7 +15,7 @@ func (s *Server) apiRegisterForEvent(kind domain.EventKind) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		var in registrationInput
+		var in app.RegistrationForm
 		if err := decodeOptionalJSON(c, &in); err != nil {
 			return err
 		}
@@ -52,7 +53,7 @@ func (s *Server) registerForEventFromPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.app.RegisterForEvent(c.Request().Context(), actor(c), e.ID, registrationInput{}); err != nil {
+	if _, err := s.app.RegisterForEvent(c.Request().Context(), actor(c), e.ID, app.RegistrationForm{}); err != nil {
 		return err
 	}
 	s.flash(c, "registration.flash_event")

@@ -198,6 +198,8 @@ func TestAPIErrorsNameTheFieldAtFault(t *testing.T) {
 	add("me language", "PATCH", "/api/v1/me", map[string]any{"language": "xx"}, "language")
 	add("me language nul", "PATCH", "/api/v1/me", map[string]any{"language": nul}, "language")
 	add("me time_zone", "PATCH", "/api/v1/me", map[string]any{"time_zone": "Factory"}, "time_zone")
+	add("people limit", "GET", "/api/v1/people?limit=201", nil, "limit")
+	add("people offset", "GET", "/api/v1/people?offset=-1", nil, "offset")
 	add("me time_zone nul", "PATCH", "/api/v1/me", map[string]any{"time_zone": nul}, "time_zone")
 	add("token name empty", "POST", "/api/v1/me/tokens", map[string]any{"name": ""}, "name")
 	add("token name long", "POST", "/api/v1/me/tokens", map[string]any{"name": long(101)}, "name")
@@ -211,7 +213,7 @@ func TestAPIErrorsNameTheFieldAtFault(t *testing.T) {
 		t.Run(tc.method+" "+tc.path+" "+tc.name, func(t *testing.T) {
 			role := "organiser"
 			switch {
-			case strings.Contains(tc.path, "/people/"):
+			case strings.Contains(tc.path, "/people"):
 				role = "admin"
 			case strings.HasSuffix(tc.path, "/registrations"):
 				role = "other"

@@ -259,17 +259,9 @@ func TestErrorMessagesQuoteShortPrefix(t *testing.T) {
 		"unknown":    {"title": "T", huge: 1},
 	} {
 		b, _ := json.Marshal(body)
-		req, _ := http.NewRequest(http.MethodPost, p.ts.URL+"/api/v1/series", strings.NewReader(string(b)))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+p.tokens["organiser"])
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if res.StatusCode != http.StatusBadRequest || len(raw) > 1000 {
-			t.Errorf("%s: %d, %d bytes: %.300s", field, res.StatusCode, len(raw), raw)
+		code, raw := p.send("organiser", http.MethodPost, "/api/v1/series", strings.NewReader(string(b)))
+		if code != http.StatusBadRequest || len(raw) > 1000 {
+			t.Errorf("%s: %d, %d bytes: %.300s", field, code, len(raw), raw)
 		}
 	}
 }
@@ -283,17 +275,9 @@ func TestOversizedBodyChunked(t *testing.T) {
 		if chunked {
 			body = io.MultiReader(body) // no length known: sent chunked
 		}
-		req, _ := http.NewRequest(http.MethodPost, p.ts.URL+"/api/v1/series", body)
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+p.tokens["organiser"])
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if res.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(raw), `"too_large"`) {
-			t.Errorf("API, chunked=%v: %d %s", chunked, res.StatusCode, raw)
+		code, raw := p.send("organiser", http.MethodPost, "/api/v1/series", body)
+		if code != http.StatusRequestEntityTooLarge || !strings.Contains(string(raw), `"too_large"`) {
+			t.Errorf("API, chunked=%v: %d %s", chunked, code, raw)
 		}
 	}
 

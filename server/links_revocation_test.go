@@ -13,22 +13,6 @@ import (
 	"github.com/puente-org/puente/store"
 )
 
-// newestMail returns the newest outbox email to an address.
-func (p *progEnv) newestMail(to string) store.MailboxMessage {
-	p.t.Helper()
-	box, err := p.store.Mailbox(context.Background(), 100)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	for _, m := range box {
-		if m.To == to {
-			return m
-		}
-	}
-	p.t.Fatalf("no email to %s", to)
-	return store.MailboxMessage{}
-}
-
 func pathOf(t *testing.T, re *regexp.Regexp, text string) string {
 	t.Helper()
 	link := re.FindString(text)

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -20,40 +19,25 @@ func TestErrorsSpeakTheReadersLanguage(t *testing.T) {
 		"en": "FREQ=HOURLY is not allowed: a seminar series can repeat daily, weekly, monthly or yearly.",
 		"es": "FREQ=HOURLY no está permitido: una serie de seminarios puede repetirse a diario, cada semana, cada mes o cada año.",
 	} {
-		req, _ := http.NewRequest("PATCH", fmt.Sprintf("%s/api/v1/series/%v", p.ts.URL, s["id"]), strings.NewReader(bad))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+p.tokens["organiser"])
-		req.Header.Set("Accept-Language", lang)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		code, raw := p.send("organiser", "PATCH", fmt.Sprintf("/api/v1/series/%v", s["id"]), strings.NewReader(bad), "Accept-Language", lang)
 		var out struct {
 			Error struct{ Code, Message, Field string }
 		}
-		err = json.NewDecoder(res.Body).Decode(&out)
-		res.Body.Close()
-		if err != nil || res.StatusCode != 400 || out.Error.Code != "invalid" || out.Error.Field != "rrule" || out.Error.Message != want {
-			t.Errorf("%s: %d %+v (%v)", lang, res.StatusCode, out, err)
+		err := json.Unmarshal(raw, &out)
+		if err != nil || code != 400 || out.Error.Code != "invalid" || out.Error.Field != "rrule" || out.Error.Message != want {
+			t.Errorf("%s: %d %+v (%v)", lang, code, out, err)
 		}
 	}
 
 	// A date in a message is written in the reader's language too.
-	req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/v1/series/%v/occurrences", p.ts.URL, s["id"]),
-		strings.NewReader(`{"start_date":"2026-03-29","start_time":"01:30"}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+p.tokens["organiser"])
-	req.Header.Set("Accept-Language", "es")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	code, raw := p.send("organiser", "POST", fmt.Sprintf("/api/v1/series/%v/occurrences", s["id"]),
+		strings.NewReader(`{"start_date":"2026-03-29","start_time":"01:30"}`), "Accept-Language", "es")
+	var out struct {
+		Error struct{ Message string }
 	}
-	var out map[string]any
-	_ = json.NewDecoder(res.Body).Decode(&out)
-	res.Body.Close()
-	if msg := fmt.Sprint(out["error"].(map[string]any)["message"]); res.StatusCode != 400 ||
-		msg != "La hora 01:30 no existe el domingo 29 de marzo de 2026 en Europe/London (los relojes se adelantan); elige otra hora." {
-		t.Errorf("gap in Spanish: %d %q", res.StatusCode, msg)
+	if err := json.Unmarshal(raw, &out); err != nil || code != 400 ||
+		out.Error.Message != "La hora 01:30 no existe el domingo 29 de marzo de 2026 en Europe/London (los relojes se adelantan); elige otra hora." {
+		t.Errorf("gap in Spanish: %d %q (%v)", code, out.Error.Message, err)
 	}
 
 	// Forms: the profile in Spanish, with a NUL in the name.

@@ -9,15 +9,12 @@ import (
 	"time"
 
 	ics "github.com/arran4/golang-ical"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/frontend"
 	"github.com/puente-org/puente/i18n"
 	"github.com/puente-org/puente/mail/smtptest"
-	"github.com/puente-org/puente/server"
 	"github.com/puente-org/puente/store"
-	"github.com/puente-org/puente/store/pgtest"
 )
 
 // The proof of rendering at delivery: one Santiago series at 12:00 and three registrants
@@ -29,13 +26,8 @@ func TestEmailsInEachRecipientsLanguageAndZone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
-	st := store.New(pgtest.New(t), clock)
-	smtp := smtptest.NewServer(t)
-	e := &env{t: t, store: st}
-	e.ts = newSMTPServer(t, server.Options{Store: st, Registry: prometheus.NewRegistry(), Now: clock}, smtp.URL())
-	p := &progEnv{env: e, now: now, tokens: map[string]string{}, ids: map[string]int64{}}
+	p, smtp := newSMTPProgEnv(t)
+	st := p.store
 	type reader struct {
 		role, name, lang, zone string
 		// the session's times in the reader's zone: 12:00 Santiago (-04 in June) first, then
@@ -49,20 +41,12 @@ func TestEmailsInEachRecipientsLanguageAndZone(t *testing.T) {
 	}
 	ctx := context.Background()
 	person := func(role, name string, organiser bool, prof domain.Profile) {
-		pr, err := st.CreatePerson(ctx, store.NewPerson{Email: role + "@example.org", Name: name, IsOrganiser: organiser})
-		if err != nil {
-			t.Fatal(err)
-		}
+		p.addPerson(role, store.NewPerson{Name: name, IsOrganiser: organiser})
 		if prof.TimeZone != "" {
-			if _, err := st.UpdateProfile(ctx, pr.ID, prof); err != nil {
+			if _, err := st.UpdateProfile(ctx, p.ids[role], prof); err != nil {
 				t.Fatal(err)
 			}
 		}
-		secret, hash := domain.NewSecret(domain.PrefixAPIToken)
-		if _, err := st.CreateAPIToken(ctx, pr.ID, "t", hash); err != nil {
-			t.Fatal(err)
-		}
-		p.tokens[role], p.ids[role] = secret, pr.ID
 	}
 	person("organiser", "Olga Org", true, domain.Profile{})
 	for _, r := range readers {

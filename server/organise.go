@@ -98,11 +98,11 @@ func (s *Server) newEventPage(c echo.Context) error {
 	return s.render(c, http.StatusOK, "event_form.html", f)
 }
 
-// inputFromForm reads the event form into an eventInput.
-func inputFromForm(c echo.Context, kind domain.EventKind) (eventInput, error) {
+// inputFromForm reads the event form into an app.EventInput.
+func inputFromForm(c echo.Context, kind domain.EventKind) (app.EventInput, error) {
 	form, err := c.FormParams()
 	if err != nil {
-		return eventInput{}, domain.Invalid("", "err.form.unreadable")
+		return app.EventInput{}, domain.Invalid("", "err.form.unreadable")
 	}
 	get := func(k string) *string { v := form.Get(k); return &v }
 	num := func(field string) (*int, error) {
@@ -116,9 +116,9 @@ func inputFromForm(c echo.Context, kind domain.EventKind) (eventInput, error) {
 		}
 		return &n, nil
 	}
-	in := eventInput{Title: get("title"), Slug: get("slug"), Description: get("description"), Language: get("language"),
+	in := app.EventInput{Title: get("title"), Slug: get("slug"), Description: get("description"), Language: get("language"),
 		Visibility: get("visibility"), Timezone: get("timezone"), StartDate: get("start_date"), Registration: get("registration"),
-		Venue: &venueJSON{Name: form.Get("venue_name"), Address: form.Get("venue_address"), Room: form.Get("venue_room")}}
+		Venue: &app.VenueInput{Name: form.Get("venue_name"), Address: form.Get("venue_address"), Room: form.Get("venue_room")}}
 	if strings.TrimSpace(*in.Slug) == "" {
 		in.Slug = nil
 	}
@@ -392,20 +392,20 @@ type occurrenceForm struct {
 	Occ      *listedView
 	Event    domain.Event
 	V        map[string]string
-	Speakers []speakerJSON
+	Speakers []app.SpeakerInput
 	Tracks   []domain.Track
 	Error    string
 	Field    string
 	Original string
 }
 
-func occurrenceFormInput(c echo.Context) (occurrenceInput, error) {
+func occurrenceFormInput(c echo.Context) (app.OccurrenceInput, error) {
 	form, err := c.FormParams()
 	if err != nil {
-		return occurrenceInput{}, domain.Invalid("", "err.form.unreadable")
+		return app.OccurrenceInput{}, domain.Invalid("", "err.form.unreadable")
 	}
 	get := func(k string) *string { v := form.Get(k); return &v }
-	in := occurrenceInput{Title: get("title"), Abstract: get("abstract"), StartDate: get("start_date"), StartTime: get("start_time")}
+	in := app.OccurrenceInput{Title: get("title"), Abstract: get("abstract"), StartDate: get("start_date"), StartTime: get("start_time")}
 	if v := strings.TrimSpace(form.Get("duration_minutes")); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -420,7 +420,7 @@ func occurrenceFormInput(c echo.Context) (occurrenceInput, error) {
 		}
 		in.TrackID = &n
 	}
-	var sps []speakerJSON
+	var sps []app.SpeakerInput
 	for i := range maxFormSpeakers {
 		sp := speakerFromForm(form, i)
 		if sp.Name = strings.TrimSpace(sp.Name); sp.Name == "" {
@@ -436,9 +436,9 @@ func occurrenceFormInput(c echo.Context) (occurrenceInput, error) {
 const maxFormSpeakers = 20
 
 // speakerFromForm reads speaker row i of the occurrence form.
-func speakerFromForm(form url.Values, i int) speakerJSON {
+func speakerFromForm(form url.Values, i int) app.SpeakerInput {
 	k := strconv.Itoa(i)
-	return speakerJSON{Name: form.Get("speaker_name_" + k), Affiliation: form.Get("speaker_affiliation_" + k),
+	return app.SpeakerInput{Name: form.Get("speaker_name_" + k), Affiliation: form.Get("speaker_affiliation_" + k),
 		Bio: form.Get("speaker_bio_" + k), Link: form.Get("speaker_link_" + k), Email: form.Get("speaker_email_" + k)}
 }
 
@@ -455,10 +455,10 @@ func (s *Server) occurrenceFormFor(c echo.Context, l store.Listed) (occurrenceFo
 		f.Original = o.OriginalStart.Format("2006-01-02 15:04")
 	}
 	for _, sp := range o.Speakers {
-		f.Speakers = append(f.Speakers, speakerJSON{Name: sp.Name, Affiliation: sp.Affiliation, Bio: sp.Bio, Link: sp.Link, Email: sp.Email})
+		f.Speakers = append(f.Speakers, app.SpeakerInput{Name: sp.Name, Affiliation: sp.Affiliation, Bio: sp.Bio, Link: sp.Link, Email: sp.Email})
 	}
 	for len(f.Speakers) < len(o.Speakers)+2 {
-		f.Speakers = append(f.Speakers, speakerJSON{})
+		f.Speakers = append(f.Speakers, app.SpeakerInput{})
 	}
 	var err error
 	f.Tracks, err = s.tracksOf(c.Request().Context(), l.Event)
@@ -519,9 +519,9 @@ func (s *Server) saveOccurrenceFromForm(c echo.Context) error {
 	}
 	switch c.FormValue("do") {
 	case "cancel":
-		in = occurrenceInput{Status: strPtr(domain.StatusCancelled), Reason: strPtr(c.FormValue("reason"))}
+		in = app.OccurrenceInput{Status: strPtr(domain.StatusCancelled), Reason: strPtr(c.FormValue("reason"))}
 	case "restore":
-		in = occurrenceInput{Status: strPtr(domain.StatusScheduled)}
+		in = app.OccurrenceInput{Status: strPtr(domain.StatusScheduled)}
 	case "delete":
 		ctx := c.Request().Context()
 		if c.FormValue("confirm") != "1" {
@@ -568,7 +568,7 @@ func (s *Server) newOccurrencePage(c echo.Context) error {
 		return err
 	}
 	f.V = map[string]string{"start_date": e.StartDate.Format(time.DateOnly), "start_time": e.StartTime, "duration_minutes": strconv.Itoa(int(e.Duration / time.Minute))}
-	f.Speakers = []speakerJSON{{}, {}}
+	f.Speakers = []app.SpeakerInput{{}, {}}
 	return s.render(c, http.StatusOK, "occurrence_form.html", f)
 }
 

@@ -154,7 +154,7 @@ func (c *client) setBrowserZone(zone string) {
 // newestMail is the newest outbox message to an address.
 func (e *env) newestMail(to string) store.MailboxMessage {
 	e.t.Helper()
-	box, err := e.store.Mailbox(context.Background(), 50)
+	box, err := e.store.Mailbox(context.Background(), 100)
 	if err != nil {
 		e.t.Fatal(err)
 	}

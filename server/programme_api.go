@@ -38,7 +38,7 @@ type eventJSON struct {
 	JoinWindowMinutes int               `json:"join_window_minutes"`
 	ReminderMinutes   []int             `json:"reminder_minutes"`
 	Questions         []domain.Question `json:"questions"`
-	Venue             venueJSON         `json:"venue"`
+	Venue             app.VenueInput    `json:"venue"`
 	Organisers        []string          `json:"organisers,omitempty"` // only for those who manage it
 	PageURL           string            `json:"page_url"`
 	FeedURL           string            `json:"feed_url"`
@@ -75,7 +75,7 @@ func (s *Server) toEventJSON(e domain.Event, lang string) eventJSON {
 		DurationMinutes: int(e.Duration / time.Minute), RRule: e.RRule, RDates: walls(e.RDates), ExDates: walls(e.ExDates),
 		Capacity: e.Capacity, Registration: e.Registration, JoinWindowMinutes: int(e.JoinWindow / time.Minute),
 		ReminderMinutes: e.Reminders, Questions: e.Questions,
-		Venue:   venueJSON{Name: e.Venue.Name, Address: e.Venue.Address, Room: e.Venue.Room},
+		Venue:   app.VenueInput{Name: e.Venue.Name, Address: e.Venue.Address, Room: e.Venue.Room},
 		PageURL: s.absURL(s.eventPath(e), nil), FeedURL: s.absURL("/feeds"+s.eventPath(e)+".ics", nil),
 		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
 	if e.Kind == domain.KindSeries {
@@ -89,26 +89,26 @@ func (s *Server) toEventJSON(e domain.Event, lang string) eventJSON {
 }
 
 type occurrenceJSON struct {
-	ID              int64         `json:"id"`
-	SeriesID        int64         `json:"series_id,omitempty"`
-	ConferenceID    int64         `json:"conference_id,omitempty"`
-	Title           string        `json:"title"`
-	OwnTitle        string        `json:"own_title"`
-	Abstract        string        `json:"abstract"`
-	Start           string        `json:"start"`
-	End             string        `json:"end"`
-	StartLocal      string        `json:"start_local"`
-	Timezone        string        `json:"timezone"`
-	DurationMinutes int           `json:"duration_minutes"`
-	Status          string        `json:"status"`
-	Reason          string        `json:"reason,omitempty"`
-	Moved           bool          `json:"moved"`
-	OriginalStart   string        `json:"original_start,omitempty"`
-	Extra           bool          `json:"extra"`
-	TrackID         *int64        `json:"track_id,omitempty"`
-	Speakers        []speakerJSON `json:"speakers"`
-	PageURL         string        `json:"page_url"`
-	ICSURL          string        `json:"ics_url"`
+	ID              int64              `json:"id"`
+	SeriesID        int64              `json:"series_id,omitempty"`
+	ConferenceID    int64              `json:"conference_id,omitempty"`
+	Title           string             `json:"title"`
+	OwnTitle        string             `json:"own_title"`
+	Abstract        string             `json:"abstract"`
+	Start           string             `json:"start"`
+	End             string             `json:"end"`
+	StartLocal      string             `json:"start_local"`
+	Timezone        string             `json:"timezone"`
+	DurationMinutes int                `json:"duration_minutes"`
+	Status          string             `json:"status"`
+	Reason          string             `json:"reason,omitempty"`
+	Moved           bool               `json:"moved"`
+	OriginalStart   string             `json:"original_start,omitempty"`
+	Extra           bool               `json:"extra"`
+	TrackID         *int64             `json:"track_id,omitempty"`
+	Speakers        []app.SpeakerInput `json:"speakers"`
+	PageURL         string             `json:"page_url"`
+	ICSURL          string             `json:"ics_url"`
 }
 
 func (s *Server) toOccurrenceJSON(l store.Listed) occurrenceJSON {
@@ -121,7 +121,7 @@ func (s *Server) toOccurrenceJSON(l store.Listed) occurrenceJSON {
 		Start: o.Start.In(loc).Format(time.RFC3339), End: o.End.In(loc).Format(time.RFC3339),
 		StartLocal: o.StartLocal.Format("2006-01-02T15:04"), Timezone: e.TimeZone,
 		DurationMinutes: int(o.Duration / time.Minute), Status: o.Status, Reason: o.CancelReason, Moved: o.Moved,
-		Extra: o.Origin == "extra", TrackID: o.TrackID, Speakers: []speakerJSON{},
+		Extra: o.Origin == "extra", TrackID: o.TrackID, Speakers: []app.SpeakerInput{},
 		PageURL: s.absURL("/occurrences/"+strconv.FormatInt(o.ID, 10), nil),
 		ICSURL:  s.absURL("/occurrences/"+strconv.FormatInt(o.ID, 10)+"/calendar.ics", nil)}
 	if e.Kind == domain.KindConference {
@@ -133,7 +133,7 @@ func (s *Server) toOccurrenceJSON(l store.Listed) occurrenceJSON {
 		j.OriginalStart = o.OriginalStart.Format("2006-01-02T15:04")
 	}
 	for _, sp := range o.Speakers {
-		j.Speakers = append(j.Speakers, speakerJSON{Name: sp.Name, Affiliation: sp.Affiliation, Bio: sp.Bio, Link: sp.Link})
+		j.Speakers = append(j.Speakers, app.SpeakerInput{Name: sp.Name, Affiliation: sp.Affiliation, Bio: sp.Bio, Link: sp.Link})
 	}
 	return j
 }
@@ -259,7 +259,7 @@ func (s *Server) apiCreateEvent(kind domain.EventKind) echo.HandlerFunc {
 		if err := canCreateEvents(c); err != nil {
 			return err
 		}
-		var in eventInput
+		var in app.EventInput
 		if err := decodeJSON(c, &in); err != nil {
 			return err
 		}
@@ -295,7 +295,7 @@ func (s *Server) apiUpdateEvent(kind domain.EventKind) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		var in eventInput
+		var in app.EventInput
 		if err := decodeJSON(c, &in); err != nil {
 			return err
 		}
@@ -329,7 +329,7 @@ func parseRange(c echo.Context, now time.Time, loc *time.Location, defaultDays i
 	now = now.In(loc)
 	from = time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)
 	if v := c.QueryParam("from"); v != "" {
-		d, err := parseDate("from", v)
+		d, err := app.ParseDate("from", v)
 		if err != nil {
 			return from, to, err
 		}
@@ -337,7 +337,7 @@ func parseRange(c echo.Context, now time.Time, loc *time.Location, defaultDays i
 	}
 	to = from.AddDate(0, 0, defaultDays)
 	if v := c.QueryParam("to"); v != "" {
-		d, err := parseDate("to", v)
+		d, err := app.ParseDate("to", v)
 		if err != nil {
 			return from, to, err
 		}
@@ -387,7 +387,7 @@ func (s *Server) apiAddOccurrence(kind domain.EventKind) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		var in occurrenceInput
+		var in app.OccurrenceInput
 		if err := decodeJSON(c, &in); err != nil {
 			return err
 		}
@@ -423,7 +423,7 @@ func (s *Server) apiUpdateOccurrence(c echo.Context) error {
 	if err := s.canManage(c, l.Event); err != nil {
 		return err
 	}
-	var in occurrenceInput
+	var in app.OccurrenceInput
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
@@ -517,7 +517,7 @@ func (s *Server) apiRecurrencePreview(c echo.Context) error {
 			dur = n
 		}
 	}
-	in := eventInput{Title: strPtr("preview"), Timezone: strPtr(q.Get("timezone")), StartDate: strPtr(q.Get("start_date")),
+	in := app.EventInput{Title: strPtr("preview"), Timezone: strPtr(q.Get("timezone")), StartDate: strPtr(q.Get("start_date")),
 		StartTime: strPtr(q.Get("start_time")), DurationMinutes: &dur}
 	rrule, err := patternFromForm(q, q.Get("start_date"), q.Get("start_time"), q.Get("timezone"))
 	if err != nil {
@@ -595,11 +595,11 @@ func patternFromForm(q url.Values, startDate, startTime, zone string) (string, e
 		p.Weekdays = append(p.Weekdays, time.Weekday(n))
 	}
 	if u := q.Get("until"); u != "" && p.Ends == "until" {
-		if p.Until, err = parseDate("until", u); err != nil {
+		if p.Until, err = app.ParseDate("until", u); err != nil {
 			return "", err
 		}
 	}
-	start, err := parseDate("start_date", startDate)
+	start, err := app.ParseDate("start_date", startDate)
 	if err != nil {
 		return "", err
 	}

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/server"
 	"github.com/puente-org/puente/store"
 	"github.com/puente-org/puente/store/pgtest"
@@ -34,18 +32,9 @@ func newProgEnv(t *testing.T, mutate ...func(*server.Options)) *progEnv {
 	t.Helper()
 	st, ts, now := newFixedClockServer(t, mutate...)
 	pe := &progEnv{env: &env{t: t, store: st, ts: ts}, now: now, tokens: map[string]string{}, ids: map[string]int64{}}
-	ctx := context.Background()
 	for _, role := range []string{"admin", "organiser", "other", "attendee"} {
-		p, err := st.CreatePerson(ctx, store.NewPerson{Email: role + "@example.org", Name: strings.ToUpper(role[:1]) + role[1:],
+		pe.addPerson(role, store.NewPerson{Name: strings.ToUpper(role[:1]) + role[1:],
 			IsAdmin: role == "admin", IsOrganiser: role == "organiser" || role == "other"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		secret, hash := domain.NewSecret(domain.PrefixAPIToken)
-		if _, err := st.CreateAPIToken(ctx, p.ID, "test", hash); err != nil {
-			t.Fatal(err)
-		}
-		pe.tokens[role], pe.ids[role] = secret, p.ID
 	}
 	return pe
 }
@@ -72,12 +61,32 @@ func (p *progEnv) call(role, method, path string, body any) (int, map[string]any
 		b, _ := json.Marshal(body)
 		r = strings.NewReader(string(b))
 	}
-	req, _ := http.NewRequest(method, p.ts.URL+path, r)
+	code, raw := p.send(role, method, path, r)
+	var out map[string]any
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			p.t.Fatalf("%s %s: not JSON (%d): %s", method, path, code, raw)
+		}
+	}
+	return code, out
+}
+
+// send makes an API request as role ("" = anonymous) with body sent as JSON as it is, and
+// the extra headers given as name, value pairs; it returns the status and the answer.
+func (p *progEnv) send(role, method, path string, body io.Reader, header ...string) (int, []byte) {
+	p.t.Helper()
+	req, err := http.NewRequest(method, p.ts.URL+path, body)
+	if err != nil {
+		p.t.Fatal(err)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if role != "" {
 		req.Header.Set("Authorization", "Bearer "+p.tokens[role])
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -85,13 +94,7 @@ func (p *progEnv) call(role, method, path string, body any) (int, map[string]any
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
-	var out map[string]any
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &out); err != nil {
-			p.t.Fatalf("%s %s: not JSON (%d): %s", method, path, res.StatusCode, raw)
-		}
-	}
-	return res.StatusCode, out
+	return res.StatusCode, raw
 }
 
 func (p *progEnv) must(want int, role, method, path string, body any) map[string]any {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/puente-org/puente/app"
 	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/store"
 )
@@ -45,7 +46,7 @@ func (s *Server) apiRegister(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in registrationInput
+	var in app.RegistrationForm
 	if err := decodeOptionalJSON(c, &in); err != nil {
 		return err
 	}
@@ -183,7 +184,7 @@ func (s *Server) apiMessageRegistrants(c echo.Context) error {
 	if err := s.canManage(c, l.Event); err != nil {
 		return err
 	}
-	var in messageInput
+	var in app.Message
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}

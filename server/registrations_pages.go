@@ -26,7 +26,7 @@ func (s *Server) registerFromPage(c echo.Context) error {
 	// profile where it has none (before registering, so the confirmation uses them).
 	c.Set(keyPerson, s.learn(c, personOf(c), c.FormValue("name")))
 	consent := c.FormValue("consent_contact") == "1"
-	in := registrationInput{Name: strPtr(c.FormValue("name")), Affiliation: strPtr(c.FormValue("affiliation")),
+	in := app.RegistrationForm{Name: strPtr(c.FormValue("name")), Affiliation: strPtr(c.FormValue("affiliation")),
 		Country: strPtr(c.FormValue("country")), CareerStage: strPtr(c.FormValue("career_stage")), ConsentContact: &consent,
 		Answers: formAnswers(c, l.Event.Questions)}
 	res, err := s.app.Register(c.Request().Context(), actor(c), l.Occurrence.ID, in)
@@ -239,7 +239,7 @@ func (s *Server) messageFromPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	m := messageInput{Subject: c.FormValue("subject"), Body: c.FormValue("body")}
+	m := app.Message{Subject: c.FormValue("subject"), Body: c.FormValue("body")}
 	if _, err := s.app.MessageRegistrants(c.Request().Context(), actor(c), l.Occurrence.ID, m); err != nil {
 		return err
 	}
@@ -263,7 +263,7 @@ func (s *Server) registerByEmail(c echo.Context) error {
 		return &domain.Error{Code: domain.CodeRateLimited, Field: "email", ID: "error.message.rate_limited"}
 	}
 	consent := c.FormValue("consent_contact") == "1"
-	in := app.ByEmail{Email: addr, Form: registrationInput{Name: strPtr(c.FormValue("name")), Affiliation: strPtr(c.FormValue("affiliation")),
+	in := app.ByEmail{Email: addr, Form: app.RegistrationForm{Name: strPtr(c.FormValue("name")), Affiliation: strPtr(c.FormValue("affiliation")),
 		ConsentContact: &consent, Answers: formAnswers(c, l.Event.Questions)},
 		// An account this form makes starts with its name, language and zone.
 		Learned: s.learned(c, c.FormValue("name")),

@@ -12,22 +12,30 @@ import (
 	"github.com/puente-org/puente/store"
 )
 
+// addPerson makes the account role@example.org with an API token and records both under
+// role.
+func (p *progEnv) addPerson(role string, np store.NewPerson) {
+	p.t.Helper()
+	ctx := context.Background()
+	np.Email = role + "@example.org"
+	person, err := p.store.CreatePerson(ctx, np)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	secret, hash := domain.NewSecret(domain.PrefixAPIToken)
+	if _, err := p.store.CreateAPIToken(ctx, person.ID, "t", hash); err != nil {
+		p.t.Fatal(err)
+	}
+	p.tokens[role], p.ids[role] = secret, person.ID
+}
+
 // addPeople makes n attendee accounts with API tokens, returning their roles' names.
 func (p *progEnv) addPeople(n int) []string {
 	p.t.Helper()
-	ctx := context.Background()
 	roles := make([]string, n)
 	for i := range n {
 		role := fmt.Sprintf("person%03d", i)
-		person, err := p.store.CreatePerson(ctx, store.NewPerson{Email: role + "@example.org", Name: "Person " + role})
-		if err != nil {
-			p.t.Fatal(err)
-		}
-		secret, hash := domain.NewSecret(domain.PrefixAPIToken)
-		if _, err := p.store.CreateAPIToken(ctx, person.ID, "t", hash); err != nil {
-			p.t.Fatal(err)
-		}
-		p.tokens[role], p.ids[role] = secret, person.ID
+		p.addPerson(role, store.NewPerson{Name: "Person " + role})
 		roles[i] = role
 	}
 	return roles

@@ -12,16 +12,13 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/net/html"
 
 	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/frontend/locales"
 	"github.com/puente-org/puente/i18n"
 	"github.com/puente-org/puente/mail/smtptest"
-	"github.com/puente-org/puente/server"
 	"github.com/puente-org/puente/store"
-	"github.com/puente-org/puente/store/pgtest"
 )
 
 // catalogueTexts reads <lang>.toml as id -> its texts (one, or one per plural form).
@@ -273,30 +270,17 @@ func clone(v url.Values) url.Values {
 // The registration emails (and the sign-in email), as they arrive over SMTP, are in the
 // recipient's language with no text of the English catalogue.
 func TestNoEnglishInEmails(t *testing.T) {
-	now := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
-	st := store.New(pgtest.New(t), clock)
-	smtp := smtptest.NewServer(t)
-	e := &env{t: t, store: st}
-	e.ts = newSMTPServer(t, server.Options{Store: st, Registry: prometheus.NewRegistry(), Now: clock}, smtp.URL())
-	p := &progEnv{env: e, now: now, tokens: map[string]string{}, ids: map[string]int64{}}
+	p, smtp := newSMTPProgEnv(t)
+	st := p.store
 	langOf := map[string]string{"organiser": "", "en": "en", "es": "es", "pt": "pt"}
 	zoneOf := map[string]string{"en": "Europe/London", "es": "America/Argentina/Buenos_Aires", "pt": "America/Sao_Paulo"}
 	for role, lang := range langOf {
-		person, err := st.CreatePerson(context.Background(), store.NewPerson{Email: role + "@example.org", Name: "Ana " + role, IsOrganiser: role == "organiser"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		p.addPerson(role, store.NewPerson{Name: "Ana " + role, IsOrganiser: role == "organiser"})
 		if lang != "" {
-			if _, err := st.UpdateProfile(context.Background(), person.ID, domain.Profile{Name: "Ana " + role, Language: lang, TimeZone: zoneOf[role]}); err != nil {
+			if _, err := st.UpdateProfile(context.Background(), p.ids[role], domain.Profile{Name: "Ana " + role, Language: lang, TimeZone: zoneOf[role]}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		secret, hash := domain.NewSecret(domain.PrefixAPIToken)
-		if _, err := st.CreateAPIToken(context.Background(), person.ID, "t", hash); err != nil {
-			t.Fatal(err)
-		}
-		p.tokens[role], p.ids[role] = secret, person.ID
 	}
 	cat, err := i18n.Load(locales.FS(), locales.Default)
 	if err != nil {
