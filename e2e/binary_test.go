@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -108,9 +109,8 @@ func start(t *testing.T, bin string, env []string) *instance {
 	port := freePort(t)
 	in := &instance{t: t, baseURL: fmt.Sprintf("http://127.0.0.1:%d", port), log: &lockedBuffer{}, done: make(chan error, 1)}
 	in.cmd = exec.Command(bin)
-	// Live media on free ports unless the test says otherwise (the environment's last
-	// value of a variable wins), so parallel instances do not collide.
-	in.cmd.Env = append(append([]string{"PUENTE_RTC_UDP_PORT=0", "PUENTE_RTC_TCP_PORT=0"}, env...), fmt.Sprintf("PUENTE_ADDR=127.0.0.1:%d", port))
+	// env comes from cleanEnv (live media on free ports); the web port is one we know.
+	in.cmd.Env = append(slices.Clip(env), fmt.Sprintf("PUENTE_ADDR=127.0.0.1:%d", port))
 	stdout, err := in.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

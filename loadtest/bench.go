@@ -141,7 +141,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 
 	log.Info("preparing the session", "speakers", nSpeakers, "viewers", o.Viewers)
-	sess, err := Prepare(ctx, srv.DatabaseURL, nSpeakers, o.Viewers)
+	sess, err := Prepare(ctx, srv.DatabaseURL, nSpeakers, o.Viewers, 0)
 	if err != nil {
 		return res, err
 	}

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/puente-org/puente/store/pgtest"
 )
 
@@ -65,5 +67,46 @@ func TestExtendSeq(t *testing.T) {
 			t.Fatalf("after %d, seq %d: got %d, want %d", highest, c.seq, got, c.want)
 		}
 		highest = max(highest, got)
+	}
+}
+
+// The register scenario with --capacity: every request is answered 201, the session takes
+// as many people as its places, and the others wait.
+func TestRegisterScenarioWithCapacity(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and PostgreSQL")
+	}
+	db := pgtest.NewURL(t)
+	o := Options{Scenario: "register", Requests: 20, Capacity: 5, DatabaseURL: db}
+	res, err := RunHTTPScenario(context.Background(), o, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res.Runs["register"]; r.Requests != 20 || r.Errors != 0 {
+		t.Fatalf("register run: %+v", r)
+	}
+	pool, err := pgxpool.New(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	got := map[string]int{}
+	rows, err := pool.Query(context.Background(), `SELECT status::text, count(*) FROM registrations GROUP BY status`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var status string
+		var n int
+		if err := rows.Scan(&status, &n); err != nil {
+			t.Fatal(err)
+		}
+		got[status] = n
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got["confirmed"] != 5 || got["waitlisted"] != 15 || len(got) != 2 {
+		t.Errorf("registrations by status: %v, want 5 confirmed and 15 waitlisted", got)
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // HTTPScenarioResult is the HTTP scenarios' JSON: one entry per kind of request.
@@ -41,7 +39,7 @@ func RunHTTPScenario(ctx context.Context, o Options, concurrency int) (HTTPScena
 			res.Pinned = true
 		}
 	}
-	sess, err := Prepare(ctx, srv.DatabaseURL, 1, 0)
+	sess, err := Prepare(ctx, srv.DatabaseURL, 1, 0, o.Capacity)
 	if err != nil {
 		return res, err
 	}
@@ -55,11 +53,6 @@ func RunHTTPScenario(ctx context.Context, o Options, concurrency int) (HTTPScena
 		tokens, err := PreparePeople(ctx, srv.DatabaseURL, n)
 		if err != nil {
 			return res, err
-		}
-		if o.Capacity > 0 {
-			if err := setCapacity(ctx, srv.DatabaseURL, sess.OccurrenceID, o.Capacity); err != nil {
-				return res, err
-			}
 		}
 		url := fmt.Sprintf("%s/api/v1/occurrences/%d/registrations", srv.URL, sess.OccurrenceID)
 		// --profile: the server's CPU profile over --duration from the first request (a
@@ -124,18 +117,4 @@ func RunHTTPScenario(ctx context.Context, o Options, concurrency int) (HTTPScena
 		res.ServerRSSMB = float64(s1.RSSBytes) / (1 << 20)
 	}
 	return res, nil
-}
-
-// setCapacity limits the places of the session of occurrence occID.
-func setCapacity(ctx context.Context, databaseURL string, occID int64, capacity int) error {
-	conn, err := pgx.Connect(ctx, databaseURL)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `UPDATE events SET capacity = $1 WHERE id = (SELECT event_id FROM occurrences WHERE id = $2)`,
-		capacity, occID); err != nil {
-		return fmt.Errorf("set the capacity: %w", err)
-	}
-	return nil
 }

@@ -25,8 +25,9 @@ type Session struct {
 }
 
 // Prepare makes a Session directly in the database (setting up hundreds of accounts through
-// email sign-in would measure the mailbox, not the live rooms).
-func Prepare(ctx context.Context, databaseURL string, speakers, viewers int) (Session, error) {
+// email sign-in would measure the mailbox, not the live rooms), with capacity places (0:
+// unlimited).
+func Prepare(ctx context.Context, databaseURL string, speakers, viewers, capacity int) (Session, error) {
 	var s Session
 	pool, err := pgxpool.New(ctx, databaseURL)
 	if err != nil {
@@ -56,7 +57,7 @@ func Prepare(ctx context.Context, databaseURL string, speakers, viewers int) (Se
 	e, err := st.CreateEvent(ctx, domain.Event{Kind: domain.KindSeries, Slug: "bench-" + run, Title: "Benchmark webinar " + run,
 		Language: "en", Visibility: "public", TimeZone: "UTC", StartDate: time.Date(start.Year(), start.Month(), start.Day(), 0, 0, 0, 0, time.UTC),
 		StartTime: start.Format("15:04"), Duration: time.Hour, RRule: "FREQ=WEEKLY;COUNT=1", Registration: "open",
-		Tags: []string{}, JoinWindow: 30 * time.Minute}, creator, organisers)
+		Capacity: capacity, Tags: []string{}, JoinWindow: 30 * time.Minute}, creator, organisers)
 	if err != nil {
 		return s, fmt.Errorf("create the session: %w", err)
 	}

@@ -93,6 +93,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return usage{"--concurrency must be from 1 to 1024"}
 	case o.Requests < 0 || o.Requests > 100_000:
 		return usage{"--requests must be from 0 to 100000"}
+	case o.Capacity < 0:
+		return usage{"--capacity must be 0 (unlimited) or more"}
 	}
 	level := slog.LevelWarn
 	if verbose {

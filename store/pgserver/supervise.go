@@ -26,15 +26,10 @@ func (s *Server) Supervise(ctx context.Context) {
 	up := time.Now()
 	for {
 		stopWatch := make(chan struct{})
-		exited := s.watchExit(stopWatch)
-		select {
-		case <-ctx.Done():
-			close(stopWatch)
+		exited := await(ctx, s.quit, s.watchExit(stopWatch))
+		close(stopWatch)
+		if !exited {
 			return
-		case <-s.quit:
-			close(stopWatch)
-			return
-		case <-exited:
 		}
 		s.mu.Lock()
 		stopped, pid, reason := s.stopped, s.pid, s.exitReason()
@@ -49,14 +44,10 @@ func (s *Server) Supervise(ctx context.Context) {
 			"dir", s.dataDir, "retry_in", backoff)
 		for {
 			t := time.NewTimer(backoff)
-			select {
-			case <-ctx.Done():
-				t.Stop()
+			waited := await(ctx, s.quit, t.C)
+			t.Stop()
+			if !waited {
 				return
-			case <-s.quit:
-				t.Stop()
-				return
-			case <-t.C:
 			}
 			backoff = min(2*backoff, restartMax)
 			n, err := s.relaunch(ctx)
@@ -79,6 +70,19 @@ func (s *Server) Supervise(ctx context.Context) {
 			s.log.Warn("PostgreSQL restarted", "pid", n.pid, "owned", n.owned, "previous_pid", pid)
 			break
 		}
+	}
+}
+
+// await waits for c and reports whether it came before ctx ended or quit was closed
+// (Stop was called).
+func await[T any](ctx context.Context, quit <-chan struct{}, c <-chan T) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-quit:
+		return false
+	case <-c:
+		return true
 	}
 }
 
