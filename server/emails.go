@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"strings"
 
 	"github.com/puente-org/puente/calendar"
@@ -14,25 +13,10 @@ import (
 // about what) by the store, in the change's transaction, through the use cases of package
 // app, and rendered by package notices when the mail deliverer delivers them, in the
 // recipient's language and zone as they are then. The server itself only queues sign-in
-// emails.
-
-// outgoing collects emails the server rendered itself (sign-in links), to announce them
-// once the change has committed.
-type outgoing struct{ emails []store.Email }
-
-// sent wakes the deliverer after a change that may have put emails in the outbox: the SMTP
-// sender, or with no SMTP server the local delivery, which renders them for the local
-// mailbox (/dev/mail) and the log.
-func (s *Server) sent(_ context.Context, _ *outgoing) {
-	s.o.MailQueued()
-}
+// emails (through app as well).
 
 func (s *Server) joinURL(r store.Registration) string {
 	return s.absURL("/join/"+s.links.Token(links.Join, r.ID, r.LinkNonce), nil)
-}
-
-func (s *Server) cancelURL(r store.Registration) string {
-	return s.absURL("/registrations/cancel/"+s.links.Token(links.Cancel, r.ID, r.LinkNonce), nil)
 }
 
 // calendarOptions are a feed's or download's settings, with the calendar's words in lang
