@@ -85,10 +85,8 @@ func TestHTTPFixedCount(t *testing.T) {
 	if res.Seconds <= 0 || res.RPS <= 0 || res.RPS > float64(res.Requests)/res.Seconds*1.0001 {
 		t.Errorf("%.3f s, %.1f requests/s", res.Seconds, res.RPS)
 	}
-	// 200 requests of 3 ms from 8 workers take about 75 ms, not 600.
-	if res.Seconds > 0.5 {
-		t.Errorf("took %.3f s: the workers did not run concurrently", res.Seconds)
-	}
+	// Concurrency is shown by the requests in flight together, not by a wall-clock limit
+	// (these machines are shared and noisy).
 	if m := s.maxInFlight.Load(); m < 2 || m > 8 {
 		t.Errorf("at most %d requests in flight, want 2 to 8", m)
 	}
