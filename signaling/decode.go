@@ -76,7 +76,7 @@ func Decode(data []byte) (Incoming, *Error) {
 func knownClientType(t string) bool {
 	switch t {
 	case TypeHello, TypeOffer, TypeAnswer, TypeCandidate, TypeChat, TypeAsk, TypeUpvote,
-		TypeHand, TypeMute, TypeStage, TypeRemove, TypeQuestion, TypeEnd, TypeLeave:
+		TypeHand, TypeMute, TypeStage, TypeRemove, TypeQuestion, TypeEnd, TypeLeave, TypeRestart:
 		return true
 	}
 	return false
@@ -95,17 +95,27 @@ func decodeFields(d *fields, in Incoming) (Incoming, *Error) {
 		if v != Version {
 			return in, Errorf(CodeBadVersion, "this server speaks version %d of the protocol, not %d", Version, v)
 		}
-		tok, _ := d.str("token", true)
+		// A hello carries a join token (a new participant) or a resume token (the same
+		// participant again, within the grace period), never both.
+		tok, hasTok := d.str("token", false)
+		res, hasRes := d.str("resume", false)
+		since, _ := d.integer("since", false)
 		if d.err != nil {
 			return in, d.err
 		}
-		if tok == "" {
-			return in, Errorf(CodeBadMessage, `"token" is empty`)
+		switch {
+		case hasTok && hasRes:
+			return in, Errorf(CodeBadMessage, `a hello has "token" or "resume", not both`)
+		case !hasTok && !hasRes:
+			return in, Errorf(CodeBadMessage, `"token" is missing`)
+		case hasTok && tok == "", hasRes && res == "":
+			return in, Errorf(CodeBadMessage, `the token is empty`)
+		case len(tok) > MaxTokenBytes || len(res) > MaxTokenBytes:
+			return in, Errorf(CodeTooLarge, `the token is longer than %d bytes`, MaxTokenBytes)
+		case since < 0:
+			return in, Errorf(CodeBadMessage, `"since" must not be negative`)
 		}
-		if len(tok) > MaxTokenBytes {
-			return in, Errorf(CodeTooLarge, `"token" is longer than %d bytes`, MaxTokenBytes)
-		}
-		in.V, in.Token = int(v), tok
+		in.V, in.Token, in.Resume, in.Since = int(v), tok, res, since
 
 	case TypeOffer, TypeAnswer:
 		pc, _ := d.str("pc", true)
@@ -207,6 +217,13 @@ func decodeFields(d *fields, in Incoming) (Incoming, *Error) {
 
 	case TypeRemove:
 		in.ParticipantID = d.participantID()
+
+	case TypeRestart:
+		pc, _ := d.str("pc", true)
+		if d.err == nil && pc != PCDown {
+			return in, Errorf(CodeBadMessage, `"pc" must be "down": the client restarts its own up connection with an offer`)
+		}
+		in.PC = pc
 
 	case TypeEnd, TypeLeave:
 		// no fields

@@ -89,6 +89,16 @@ var decodeCases = []decodeCase{
 	{name: "hello no token", in: `{"type":"hello","ref":"h","v":1}`, code: CodeBadMessage, ref: "h"},
 	{name: "hello empty token", in: `{"type":"hello","ref":"h","v":1,"token":""}`, code: CodeBadMessage, ref: "h"},
 	{name: "hello token number", in: `{"type":"hello","ref":"h","v":1,"token":12}`, code: CodeBadMessage, ref: "h"},
+	{name: "hello resume", in: `{"type":"hello","v":1,"resume":"r1.4.x","since":17}`, want: Incoming{Type: TypeHello, V: 1, Resume: "r1.4.x", Since: 17}},
+	{name: "hello resume without since", in: `{"type":"hello","v":1,"resume":"r1.4.x"}`, want: Incoming{Type: TypeHello, V: 1, Resume: "r1.4.x"}},
+	{name: "hello resume and token", in: `{"type":"hello","ref":"h","v":1,"resume":"r","token":"t"}`, code: CodeBadMessage, ref: "h"},
+	{name: "hello empty resume", in: `{"type":"hello","ref":"h","v":1,"resume":""}`, code: CodeBadMessage, ref: "h"},
+	{name: "hello resume too long", in: `{"type":"hello","ref":"h","v":1,"resume":"` + strings.Repeat("r", MaxTokenBytes+1) + `"}`, code: CodeTooLarge, ref: "h"},
+	{name: "hello negative since", in: `{"type":"hello","ref":"h","v":1,"resume":"r","since":-1}`, code: CodeBadMessage, ref: "h"},
+	{name: "hello since string", in: `{"type":"hello","ref":"h","v":1,"resume":"r","since":"3"}`, code: CodeBadMessage, ref: "h"},
+	{name: "restart", in: `{"type":"restart","pc":"down"}`, want: Incoming{Type: TypeRestart, PC: PCDown}},
+	{name: "restart up", in: `{"type":"restart","ref":"r","pc":"up"}`, code: CodeBadMessage, ref: "r"},
+	{name: "restart no pc", in: `{"type":"restart","ref":"r"}`, code: CodeBadMessage, ref: "r"},
 
 	// offer
 	{name: "offer", in: `{"type":"offer","ref":"o","pc":"up","sdp":"v=0\r\n","tracks":{"a":"camera","b":"microphone","c":"screen"}}`,
@@ -267,7 +277,7 @@ func TestDecodeCasesCoverEveryType(t *testing.T) {
 		}
 	}
 	for _, typ := range []string{TypeHello, TypeOffer, TypeAnswer, TypeCandidate, TypeChat, TypeAsk, TypeUpvote,
-		TypeHand, TypeMute, TypeStage, TypeRemove, TypeQuestion, TypeEnd, TypeLeave} {
+		TypeHand, TypeMute, TypeStage, TypeRemove, TypeQuestion, TypeEnd, TypeLeave, TypeRestart} {
 		if !valid[typ] {
 			t.Errorf("no valid case for %q", typ)
 		}

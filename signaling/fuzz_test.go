@@ -73,7 +73,7 @@ func checkValid(t *testing.T, in Incoming) {
 	}
 	switch in.Type {
 	case TypeHello:
-		if in.V != 1 || in.Token == "" || len(in.Token) > 1024 {
+		if in.V != 1 || (in.Token == "") == (in.Resume == "") || len(in.Token) > 1024 || len(in.Resume) > 1024 || in.Since < 0 {
 			fail("bad hello")
 		}
 	case TypeOffer, TypeAnswer:
@@ -120,6 +120,10 @@ func checkValid(t *testing.T, in Incoming) {
 	case TypeStage, TypeRemove:
 		if in.ParticipantID == "" || len(in.ParticipantID) > 64 {
 			fail("bad participant id")
+		}
+	case TypeRestart:
+		if in.PC != "down" {
+			fail("bad restart")
 		}
 	case TypeHand, TypeEnd, TypeLeave:
 	default:

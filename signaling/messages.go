@@ -36,6 +36,7 @@ const (
 	TypeQuestion  = "question"
 	TypeEnd       = "end"
 	TypeLeave     = "leave"
+	TypeRestart   = "restart"
 
 	TypeWelcome     = "welcome"
 	TypeParticipant = "participant"
@@ -49,19 +50,20 @@ const (
 // Error codes (docs/signaling.md, "Errors"). The comment says whether the connection
 // carries on after the error.
 const (
-	CodeBadMessage   = "bad_message"   // continues
-	CodeUnknownType  = "unknown_type"  // continues
-	CodeTooLarge     = "too_large"     // continues
-	CodeRateLimited  = "rate_limited"  // continues (closed after MaxDropped)
-	CodeHelloFirst   = "hello_first"   // closed
-	CodeBadVersion   = "bad_version"   // closed
-	CodeInvalidToken = "invalid_token" // closed
-	CodeTokenUsed    = "token_used"    // closed
-	CodeSessionEnded = "session_ended" // closed
-	CodeForbidden    = "forbidden"     // continues
-	CodeNotFound     = "not_found"     // continues
-	CodeBadSDP       = "bad_sdp"       // continues
-	CodeInternal     = "internal"      // continues
+	CodeBadMessage    = "bad_message"    // continues
+	CodeUnknownType   = "unknown_type"   // continues
+	CodeTooLarge      = "too_large"      // continues
+	CodeRateLimited   = "rate_limited"   // continues (closed after MaxDropped)
+	CodeHelloFirst    = "hello_first"    // closed
+	CodeBadVersion    = "bad_version"    // closed
+	CodeInvalidToken  = "invalid_token"  // closed
+	CodeTokenUsed     = "token_used"     // closed
+	CodeSessionEnded  = "session_ended"  // closed
+	CodeForbidden     = "forbidden"      // continues
+	CodeNotFound      = "not_found"      // continues
+	CodeBadSDP        = "bad_sdp"        // continues
+	CodeInternal      = "internal"       // continues
+	CodeResumeRefused = "resume_refused" // closed: join again with a new join token
 )
 
 // The two peer connections of a participant (docs/signaling.md §3).
@@ -104,6 +106,7 @@ const (
 	ByeEnded    = "ended"
 	ByeReplaced = "replaced"
 	ByeShutdown = "shutdown"
+	ByeRevoked  = "revoked" // the person's right to the room ended (registration cancelled)
 )
 
 // Candidate is a trickled ICE candidate as the browser's RTCIceCandidateInit. An empty
@@ -121,10 +124,12 @@ type Incoming struct {
 	Type string
 	Ref  string
 
-	V     int    // hello
-	Token string // hello
+	V      int    // hello
+	Token  string // hello: a join token (a new participant), or
+	Resume string // hello: a resume token (the same participant again)
+	Since  int64  // hello with resume: the id of the last chat message the client has
 
-	PC     string            // offer, answer, candidate: "up" or "down"
+	PC     string            // offer, answer, candidate: "up" or "down"; restart: "down"
 	SDP    string            // offer, answer
 	Tracks map[string]string // offer: track id → "camera" | "screen" | "microphone"
 
@@ -157,7 +162,13 @@ func (in Incoming) MarshalJSON() ([]byte, error) {
 	switch in.Type {
 	case TypeHello:
 		m["v"] = in.V
-		m["token"] = in.Token
+		if in.Resume != "" {
+			m["resume"], m["since"] = in.Resume, in.Since
+		} else {
+			m["token"] = in.Token
+		}
+	case TypeRestart:
+		m["pc"] = in.PC
 	case TypeOffer:
 		tracks := in.Tracks
 		if tracks == nil {
@@ -232,14 +243,19 @@ func (e *Error) WithRef(ref string) *Error {
 
 // Participant is someone in the room as others see them. ID is per connection, never an
 // account id. Publishing lists the sources they currently send (always a list, never null).
+//
+// Reconnecting is true while the participant's connection is gone but the grace period
+// has not ended: they are still in the room and will likely be back.
 type Participant struct {
-	ID         string   `json:"id"`
-	Name       string   `json:"name"`
-	Role       string   `json:"role"`
-	Hand       bool     `json:"hand"`
-	AudioMuted bool     `json:"audio_muted"`
-	VideoMuted bool     `json:"video_muted"`
-	Publishing []string `json:"publishing"`
+	ID           string   `json:"id"`
+	Name         string   `json:"name"`
+	Role         string   `json:"role"`
+	Hand         bool     `json:"hand"`
+	AudioMuted   bool     `json:"audio_muted"`
+	VideoMuted   bool     `json:"video_muted"`
+	ScreenMuted  bool     `json:"screen_muted"`
+	Reconnecting bool     `json:"reconnecting"`
+	Publishing   []string `json:"publishing"`
 }
 
 // MarshalJSON writes a nil Publishing as [] so clients can iterate it without checks.
@@ -306,6 +322,18 @@ type Welcome struct {
 	Questions    []Question     `json:"questions"`
 	MyVotes      []int64        `json:"my_votes"`
 	ICEServers   []ICEServer    `json:"ice_servers"`
+	// ResumeToken lets this participant come back within the grace period (hello with
+	// resume); each welcome gives a new one and the previous one stops working.
+	ResumeToken string `json:"resume_token"`
+	// GraceSeconds is how long the room keeps a participant whose connection dropped.
+	GraceSeconds int `json:"grace_seconds"`
+	// Resumed is true when this welcome answers a hello with resume: Chat then holds only
+	// the messages after the client's since (none missed, none twice).
+	Resumed bool `json:"resumed"`
+	// MediaKept is true (only when resumed) when the server kept the participant's peer
+	// connections: the client keeps its own and restarts ICE. False: the client closes its
+	// peer connections, answers the server's new down offer and publishes again.
+	MediaKept bool `json:"media_kept"`
 }
 
 // MarshalJSON fills in type and v when left zero and writes nil lists as [], so a client

@@ -9,8 +9,8 @@ import (
 // The JSON of every outgoing message, field by field as in docs/signaling.md.
 func TestOutgoingJSON(t *testing.T) {
 	at := time.Date(2026, 1, 8, 15, 0, 0, 0, time.UTC)
-	p := Participant{ID: "p1", Name: "Ada", Role: RoleSpeaker, Hand: true, AudioMuted: true, Publishing: []string{SourceCamera}}
-	pJSON := `{"id":"p1","name":"Ada","role":"speaker","hand":true,"audio_muted":true,"video_muted":false,"publishing":["camera"]}`
+	p := Participant{ID: "p1", Name: "Ada", Role: RoleSpeaker, Hand: true, AudioMuted: true, ScreenMuted: true, Reconnecting: true, Publishing: []string{SourceCamera}}
+	pJSON := `{"id":"p1","name":"Ada","role":"speaker","hand":true,"audio_muted":true,"video_muted":false,"screen_muted":true,"reconnecting":true,"publishing":["camera"]}`
 	tests := []struct {
 		name string
 		v    any
@@ -24,13 +24,16 @@ func TestOutgoingJSON(t *testing.T) {
 			Questions:    []Question{{ID: 3, Author: Author{Name: "Bo"}, Text: "why?", Votes: 2, State: StateOpen, At: at}},
 			MyVotes:      []int64{3},
 			ICEServers:   []ICEServer{{URLs: []string{"turn:example.org:3478?transport=udp"}, Username: "u", Credential: "c"}, {URLs: []string{"stun:example.org"}}},
+			ResumeToken:  "r1.42.abc", GraceSeconds: 30, Resumed: true, MediaKept: true,
 		}, `{"type":"welcome","v":1,"you":` + pJSON + `,"occurrence":{"id":42,"title":"Talk"},"participants":[` + pJSON +
-			`,{"id":"p2","name":"Bo","role":"attendee","hand":false,"audio_muted":false,"video_muted":false,"publishing":[]}],` +
+			`,{"id":"p2","name":"Bo","role":"attendee","hand":false,"audio_muted":false,"video_muted":false,"screen_muted":false,"reconnecting":false,"publishing":[]}],` +
 			`"chat":[{"id":1,"author":{"participant_id":"p2","name":"Bo"},"text":"hi","at":"2026-01-08T15:00:00Z"}],` +
 			`"questions":[{"id":3,"author":{"name":"Bo"},"text":"why?","votes":2,"state":"open","at":"2026-01-08T15:00:00Z"}],` +
-			`"my_votes":[3],"ice_servers":[{"urls":["turn:example.org:3478?transport=udp"],"username":"u","credential":"c"},{"urls":["stun:example.org"]}]}`},
-		{"empty welcome has lists", Welcome{}, `{"type":"welcome","v":1,"you":{"id":"","name":"","role":"","hand":false,"audio_muted":false,"video_muted":false,"publishing":[]},` +
-			`"occurrence":{"id":0,"title":""},"participants":[],"chat":[],"questions":[],"my_votes":[],"ice_servers":[]}`},
+			`"my_votes":[3],"ice_servers":[{"urls":["turn:example.org:3478?transport=udp"],"username":"u","credential":"c"},{"urls":["stun:example.org"]}],` +
+			`"resume_token":"r1.42.abc","grace_seconds":30,"resumed":true,"media_kept":true}`},
+		{"empty welcome has lists", Welcome{}, `{"type":"welcome","v":1,"you":{"id":"","name":"","role":"","hand":false,"audio_muted":false,"video_muted":false,"screen_muted":false,"reconnecting":false,"publishing":[]},` +
+			`"occurrence":{"id":0,"title":""},"participants":[],"chat":[],"questions":[],"my_votes":[],"ice_servers":[],` +
+			`"resume_token":"","grace_seconds":0,"resumed":false,"media_kept":false}`},
 		{"answer", SDPMessage(TypeAnswer, PCUp, "v=0\r\n", nil), `{"type":"answer","pc":"up","sdp":"v=0\r\n"}`},
 		{"offer", SDPMessage(TypeOffer, PCDown, "v=0", map[string]TrackInfo{"t1": {ParticipantID: "p1", Source: SourceScreen}}),
 			`{"type":"offer","pc":"down","sdp":"v=0","tracks":{"t1":{"participant_id":"p1","source":"screen"}}}`},
