@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -24,7 +26,9 @@ func (s *Server) registrationFromLink(c echo.Context, purpose string) (store.Reg
 
 type joinPage struct {
 	Occ       listedView
-	State     string // "early", "open", "over", "cancelled", "not_confirmed"
+	State     string // "early", "open", "ended", "over", "cancelled", "not_confirmed"
+	// CanReopen: the session was ended and the reader is a host, who may open it again.
+	CanReopen bool
 	OpensAt   string // RFC 3339, for the countdown
 	Opens     when
 	Status    domain.RegistrationStatus
@@ -43,7 +47,7 @@ func (s *Server) join(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set("Referrer-Policy", "no-referrer")
-	return s.renderJoin(c, l, r.Status, r.Position, false)
+	return s.renderJoin(c, l, r.Status, r.Position, false, false)
 }
 
 // room is the same page for people with a right to the room through their account: the
@@ -55,7 +59,8 @@ func (s *Server) room(c echo.Context) error {
 	}
 	p := personOf(c)
 	var status domain.RegistrationStatus
-	onStage := s.managesQuietly(c, l.Event) || app.OnStage(l, *p)
+	host := s.managesQuietly(c, l.Event)
+	onStage := host || app.OnStage(l, *p)
 	if onStage {
 		status = domain.RegConfirmed
 	}
@@ -69,12 +74,14 @@ func (s *Server) room(c echo.Context) error {
 			status, position = regs[0].Status, regs[0].Position
 		}
 	}
-	return s.renderJoin(c, l, status, position, onStage)
+	return s.renderJoin(c, l, status, position, onStage, host)
 }
 
 // renderJoin shows the join page; c is a personal link's request (it has a :token) or the
-// signed-in room page's. Hosts and speakers (onStage) have a wider window.
-func (s *Server) renderJoin(c echo.Context, l store.Listed, status domain.RegistrationStatus, position int, onStage bool) error {
+// signed-in room page's. Hosts and speakers (onStage) have a wider window. After a host
+// ended the session the page says so and nothing else, except to hosts, who may open the
+// room again.
+func (s *Server) renderJoin(c echo.Context, l store.Listed, status domain.RegistrationStatus, position int, onStage, host bool) error {
 	now := s.o.Now()
 	admissionURL := "/api/v1/occurrences/" + strconv.FormatInt(l.Occurrence.ID, 10) + "/admission"
 	if token := c.Param("token"); token != "" {
@@ -96,10 +103,30 @@ func (s *Server) renderJoin(c echo.Context, l store.Listed, status domain.Regist
 		jp.State = "early"
 	case now.Before(closes):
 		jp.State = "open"
+		ended, err := s.sessionEnded(c.Request().Context(), l.Occurrence.ID)
+		if err != nil {
+			return err
+		}
+		if ended {
+			jp.State, jp.CanReopen = "ended", host
+		}
 	default:
 		jp.State = "over"
 	}
 	return s.render(c, http.StatusOK, "join.html", jp)
+}
+
+// sessionEnded tells whether a host ended the occurrence's live session (no live rooms on
+// this server: not ended).
+func (s *Server) sessionEnded(ctx context.Context, occID int64) (bool, error) {
+	if s.o.Live == nil {
+		return false, nil
+	}
+	ended, err := s.o.Live.Ended(ctx, occID)
+	if err != nil {
+		return false, fmt.Errorf("is session %d ended: %w", occID, err)
+	}
+	return ended, nil
 }
 
 // instantWhen describes one instant (when a room opens) for a reader: their day, and the

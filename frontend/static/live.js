@@ -8,8 +8,14 @@
 // client.addEventListener("chat", (e) => show(e.detail.message));
 // await client.connect();
 //
+// When the websocket drops (without a bye that forbids coming back) the client comes back
+// by itself (docs/signaling.md §5): hello with the last welcome's resume token and the last
+// chat id it has, or, if the server refuses the resume, a fresh admission. It tries about
+// every second at first, less often after a minute, and never gives up while the page is
+// open. When only the media path breaks, it restarts ICE on the same connections.
+//
 // Events (CustomEvent; the payload is in event.detail):
-//   state        {state, attempt, max, delay, reason, message, error}  state is one of
+//   state        {state, attempt, delay, reason, message, error}  state is one of
 //                "idle", "connecting", "connected", "reconnecting", "closed", "failed"
 //   welcome      the welcome message                 participant  {participant, self}
 //   left         {participant_id}                    chat         {message}
@@ -28,9 +34,17 @@ export const SOURCES = ["microphone", "camera", "screen"];
 const KIND_OF_SOURCE = { microphone: "audio", camera: "video", screen: "screen" };
 const SOURCE_OF_KIND = { audio: "microphone", video: "camera", screen: "screen" };
 // Errors after which the server closes the connection.
-const CLOSING_ERRORS = new Set(["hello_first", "bad_version", "invalid_token", "token_used", "session_ended"]);
-// Closing errors where a new attempt cannot help.
-const FATAL_ERRORS = new Set(["bad_version", "session_ended"]);
+const CLOSING_ERRORS = new Set(["hello_first", "bad_version", "invalid_token", "token_used", "session_ended", "resume_refused"]);
+// Closing errors where a new attempt cannot help ("forbidden" only when it answers hello:
+// removed, or no longer a place in the session).
+const FATAL_ERRORS = new Set(["bad_version", "session_ended", "forbidden"]);
+// Retry delays: about a second (with jitter) for the first minute, so everyone is back soon
+// after a restarted server is ready, then every few seconds.
+const QUICK_RETRIES_MS = 60000;
+// An ICE connection "disconnected" this long (or "failed") is restarted; restarts of one
+// connection are at least ICE_RETRY_MS apart.
+const ICE_DISCONNECTED_MS = 2000;
+const ICE_RETRY_MS = 5000;
 const MAX_CHAT = 2000;
 const MAX_QUESTION = 500;
 
@@ -94,15 +108,14 @@ function textLength(s) {
 }
 
 export class LiveClient extends EventTarget {
-  // options: admissionURL (required), csrfToken, maxRetries (5), welcomeTimeout (ms),
-  // videoConstraints, audioConstraints, screenConstraints.
+  // options: admissionURL (required), csrfToken, welcomeTimeout (ms), videoConstraints,
+  // audioConstraints, screenConstraints.
   constructor(options) {
     super();
     const o = options || {};
     if (!o.admissionURL) throw new TypeError("LiveClient needs an admissionURL");
     this.admissionURL = o.admissionURL;
     this.csrfToken = o.csrfToken || "";
-    this.maxRetries = o.maxRetries == null ? 5 : o.maxRetries;
     this.welcomeTimeout = o.welcomeTimeout || 15000;
     this.videoConstraints = o.videoConstraints || { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30, max: 30 } };
     this.audioConstraints = o.audioConstraints || { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
@@ -124,6 +137,10 @@ export class LiveClient extends EventTarget {
     this.handRaised = false;
 
     this._welcomed = false;
+    this._resumeToken = null; // from the last welcome
+    this._lastChatId = 0; // the highest chat id seen
+    this._wsURL = null; // the websocket of the last admission
+    this._droppedAt = 0; // when the connection was lost (0: not lost)
     this._attempt = 0;
     this._retryTimer = null;
     this._welcomeTimer = null;
@@ -142,10 +159,12 @@ export class LiveClient extends EventTarget {
     this._upAgain = false;
     this._upIceRestart = false;
     this._upWaiter = null;
+    this._upNeedsOffer = false; // an up offer was cut off by a dropped websocket
     this._localStream = null;
     this._trackEnded = new Map();
 
     if (typeof window !== "undefined" && window.addEventListener) {
+      // Back online: try now rather than at the next retry.
       window.addEventListener("online", () => {
         if (this.state === "reconnecting" && this._retryTimer) {
           clearTimeout(this._retryTimer);
@@ -169,6 +188,7 @@ export class LiveClient extends EventTarget {
     }
     this._leaving = false;
     this._attempt = 0;
+    this._droppedAt = 0;
     clearTimeout(this._retryTimer);
     this._retryTimer = null;
     this._open();
@@ -187,35 +207,49 @@ export class LiveClient extends EventTarget {
     return this.role === "host";
   }
 
+  // _open opens a websocket and says hello: with the resume token when there is one (no
+  // admission needed), else with a new join token.
   async _open() {
     const gen = ++this._generation;
     this._bye = null;
     this._closingError = null;
-    this._setState(this._attempt > 0 ? "reconnecting" : "connecting", { attempt: this._attempt, max: this.maxRetries });
-    let adm;
-    try {
-      adm = await this._admit();
-    } catch (err) {
+    this._setState(this._droppedAt ? "reconnecting" : "connecting", { attempt: this._attempt });
+    let hello = null;
+    if (this._resumeToken && this._wsURL) {
+      hello = { type: "hello", v: PROTOCOL_VERSION, resume: this._resumeToken, since: this._lastChatId };
+    } else {
+      let adm;
+      try {
+        adm = await this._admit();
+      } catch (err) {
+        if (gen !== this._generation || this._leaving) return;
+        if (err.retryable) this._retry(err);
+        else this._giveUp("failed", { error: err });
+        return;
+      }
       if (gen !== this._generation || this._leaving) return;
-      if (err.retryable) this._retry(err);
-      else this._giveUp("failed", { error: err });
-      return;
+      if (Array.isArray(adm.ice_servers)) this.iceServers = adm.ice_servers;
+      this.admittedRole = adm.role || null;
+      try {
+        this._wsURL = this._websocketURL(adm.websocket_url);
+      } catch (err) {
+        this._giveUp("failed", { error: new LiveError("websocket", err.message) });
+        return;
+      }
+      hello = { type: "hello", v: PROTOCOL_VERSION, token: adm.token };
     }
-    if (gen !== this._generation || this._leaving) return;
-    if (Array.isArray(adm.ice_servers)) this.iceServers = adm.ice_servers;
-    this.admittedRole = adm.role || null;
     let ws;
     try {
-      ws = new WebSocket(this._websocketURL(adm.websocket_url));
+      ws = new WebSocket(this._wsURL);
     } catch (err) {
       this._giveUp("failed", { error: new LiveError("websocket", err.message) });
       return;
     }
     this.ws = ws;
     this._welcomed = false;
+    this._resuming = !!hello.resume;
     ws.onopen = () => {
-      if (ws !== this.ws) return;
-      ws.send(JSON.stringify({ type: "hello", v: PROTOCOL_VERSION, token: adm.token }));
+      if (ws === this.ws) ws.send(JSON.stringify(hello));
     };
     ws.onmessage = (ev) => this._onMessage(ws, ev);
     ws.onclose = (ev) => this._onClose(ws, ev);
@@ -261,13 +295,15 @@ export class LiveClient extends EventTarget {
     return url.href;
   }
 
+  // _onClose decides what a closed websocket means: the end (left, a bye other than
+  // "shutdown", a fatal error) or a drop to come back from. The peer connections stay up
+  // meanwhile: after a resume with media_kept they carry on.
   _onClose(ws, ev) {
     if (ws !== this.ws) return;
     this.ws = null;
     clearTimeout(this._welcomeTimer);
-    const wasWelcomed = this._welcomed;
     this._welcomed = false;
-    this._teardownPeers();
+    this._abortUpOffer();
     if (this._leaving) {
       this._giveUp("closed", { reason: "left" });
       return;
@@ -279,26 +315,28 @@ export class LiveClient extends EventTarget {
     }
     const err = this._closingError;
     if (err && FATAL_ERRORS.has(err.code)) {
-      this._giveUp(err.code === "session_ended" ? "closed" : "failed", {
-        reason: err.code === "session_ended" ? "ended" : undefined, error: new LiveError(err.code, err.message),
-      });
+      const ended = err.code === "session_ended";
+      this._giveUp(ended ? "closed" : "failed", { reason: ended ? "ended" : undefined, error: new LiveError(err.code, err.message) });
       return;
     }
-    // A connection that lasted a while starts a fresh series of attempts; one that keeps
-    // dropping at once uses them up.
-    if (wasWelcomed && Date.now() - this._welcomedAt > 30000) this._attempt = 0;
+    if (err && this._resuming) {
+      // resume_refused (or a server that does not know resume): join again with a new join
+      // token, at once.
+      this._resumeToken = null;
+      this._retry(new LiveError(err.code, err.message), 0);
+      return;
+    }
     this._retry(err ? new LiveError(err.code, err.message) : new LiveError("closed", (ev && ev.reason) || ""));
   }
 
-  _retry(error) {
-    if (this._attempt >= this.maxRetries) {
-      this._giveUp("failed", { error });
-      return;
-    }
+  _retry(error, delay) {
+    if (!this._droppedAt) this._droppedAt = Date.now();
     this._attempt++;
-    const base = Math.min(1000 * 2 ** (this._attempt - 1), 15000);
-    const delay = Math.round(base * (0.75 + Math.random() * 0.5));
-    this._setState("reconnecting", { attempt: this._attempt, max: this.maxRetries, delay, error });
+    if (delay == null) {
+      const base = Date.now() - this._droppedAt < QUICK_RETRIES_MS ? 1000 : 5000;
+      delay = Math.round(base * (0.5 + Math.random()));
+    }
+    this._setState("reconnecting", { attempt: this._attempt, delay, error });
     clearTimeout(this._retryTimer);
     this._retryTimer = setTimeout(() => {
       this._retryTimer = null;
@@ -310,6 +348,8 @@ export class LiveClient extends EventTarget {
     clearTimeout(this._retryTimer);
     this._retryTimer = null;
     this._generation++;
+    this._resumeToken = null;
+    this._droppedAt = 0;
     this._teardownPeers();
     if (state === "failed" || state === "closed") {
       // Keep nothing on air once the room is gone.
@@ -334,12 +374,6 @@ export class LiveClient extends EventTarget {
 
   _emit(type, detail) {
     this.dispatchEvent(new CustomEvent(type, { detail }));
-  }
-
-  // _drop closes the websocket so the usual reconnection starts (after an ICE failure).
-  _drop(reason) {
-    const ws = this.ws;
-    if (ws && ws.readyState <= 1) ws.close(4001, reason);
   }
 
   _send(msg) {
@@ -383,6 +417,7 @@ export class LiveClient extends EventTarget {
         this._emit("left", { participant_id: msg.participant_id });
         break;
       case "chat":
+        this._sawChat(msg.message);
         this._emit("chat", { message: msg.message });
         break;
       case "question":
@@ -406,40 +441,61 @@ export class LiveClient extends EventTarget {
     }
   }
 
+  _sawChat(m) {
+    if (m && typeof m.id === "number" && m.id > this._lastChatId) this._lastChatId = m.id;
+  }
+
+  // _onWelcome takes a first welcome or a resume's (resumed: the same participant; its chat
+  // holds only the messages after "since", its questions replace ours).
   _onWelcome(msg) {
     if (this._welcomed) return;
     this._welcomed = true;
     clearTimeout(this._welcomeTimer);
-    this._welcomedAt = Date.now();
+    this._resumeToken = msg.resume_token || null;
+    this._droppedAt = 0;
+    this._attempt = 0;
+    const kept = !!(msg.resumed && msg.media_kept);
+    if (!kept) this._teardownPeers(); // the server has none of them: start afresh
     this.you = msg.you || null;
     this.occurrence = msg.occurrence || null;
     this.participants = new Map();
     for (const p of msg.participants || []) this.participants.set(p.id, p);
-    if (this.you) this.participants.set(this.you.id, this.you);
+    if (this.you) {
+      this.participants.set(this.you.id, this.you);
+      this.handRaised = !!this.you.hand;
+    }
     this.myVotes = new Set(msg.my_votes || []);
+    for (const m of msg.chat || []) this._sawChat(m);
     if (Array.isArray(msg.ice_servers) && msg.ice_servers.length) this.iceServers = msg.ice_servers;
     const previousRole = this.role;
     this.role = this.you ? this.you.role : this.role;
-    this._createDownPC();
+    if (!this.downPC) this._createDownPC();
     this._lastWelcome = msg;
-    this._setState("connected", {});
+    this._setState("connected", { resumed: !!msg.resumed });
     this._emit("welcome", msg);
     if (previousRole && previousRole !== this.role) this._emit("role", { role: this.role, previous: previousRole });
     this._settle(null, msg);
-    this._resume();
+    this._restoreMedia(kept);
   }
 
-  // _resume restores what this client did before a reconnection: its raised hand, its
-  // mutes and, if it may still publish, the tracks it was sending.
-  _resume() {
-    if (this.handRaised && this.you && !this.you.hand) this._send({ type: "hand", raised: true });
-    const live = SOURCES.filter((s) => this.local[s]);
-    if (!live.length) return;
+  // _restoreMedia publishes again what this client sent before a reconnection (the same
+  // tracks: no new device prompt). With the server's peer connections kept, the up
+  // connection is offered again only if its ICE is not connected (with ICE restart) or an
+  // offer was cut off; the server sends the new down offer by itself. The server keeps the
+  // hand, the role and the mutes.
+  _restoreMedia(kept) {
+    if (!SOURCES.some((s) => this.local[s])) return;
     if (!this.canPublish()) {
-      this._stopLocalMedia();
+      this._stopPublishing();
       return;
     }
-    this._syncSenders().catch((err) => this._emit("error", { code: err.code || "webrtc", message: err.message }));
+    const report = (err) => this._emit("error", { code: err.code || "webrtc", message: err.message });
+    const pc = kept ? this.upPC : null;
+    const restart = !!pc && pc.iceConnectionState !== "connected" && pc.iceConnectionState !== "completed";
+    if (restart) this._upIceRestart = true;
+    const again = restart || this._upNeedsOffer;
+    this._upNeedsOffer = false;
+    this._syncSenders(again).catch(report);
   }
 
   _onParticipant(p) {
@@ -481,7 +537,7 @@ export class LiveClient extends EventTarget {
 
   _onError(msg) {
     const e = { code: msg.code, message: msg.message || "", ref: msg.ref || null };
-    if (CLOSING_ERRORS.has(e.code)) this._closingError = e;
+    if (CLOSING_ERRORS.has(e.code) || (!this._welcomed && e.code === "forbidden")) this._closingError = e;
     const w = this._upWaiter;
     if (w && e.ref && w.ref === e.ref) {
       this._upWaiter = null;
@@ -503,14 +559,47 @@ export class LiveClient extends EventTarget {
       this._send({ type: "candidate", pc: "down", candidate: e.candidate.toJSON() });
     };
     pc.onconnectionstatechange = () => {
-      if (pc !== this.downPC) return;
-      this._emit("pcstate", { pc: "down", state: pc.connectionState });
-      if (pc.connectionState === "failed") this._drop("ice failed");
+      if (pc === this.downPC) this._emit("pcstate", { pc: "down", state: pc.connectionState });
     };
+    this._watchICE(pc, "down");
     // Tracks are matched after each answer (see _reconcileDown); ontrack alone would not
     // tell when a transceiver stops carrying a track.
     pc.ontrack = () => {};
     return pc;
+  }
+
+  // _watchICE restarts ICE on a connection whose media path broke while the websocket is
+  // fine ("disconnected" for a while, or "failed"), and again every few seconds until it
+  // recovers: up by offering with ICE restart, down by asking the server for a new offer.
+  _watchICE(pc, which) {
+    let timer = null;
+    let last = 0;
+    const current = () => pc === (which === "up" ? this.upPC : this.downPC);
+    const broken = () => pc.iceConnectionState === "disconnected" || pc.iceConnectionState === "failed";
+    const check = () => {
+      timer = null;
+      if (!current() || !broken()) return;
+      const wait = last + ICE_RETRY_MS - Date.now();
+      if (this.connected && wait <= 0) {
+        last = Date.now();
+        this._emit("icerestart", { pc: which });
+        if (which === "up") {
+          this._upIceRestart = true;
+          this._negotiateUp().catch(() => {});
+        } else {
+          this._send({ type: "restart", pc: "down" });
+        }
+      }
+      // Not connected: the resume takes care of it; look again later either way.
+      timer = setTimeout(check, Math.max(wait, ICE_RETRY_MS));
+    };
+    pc.oniceconnectionstatechange = () => {
+      if (!current()) return;
+      clearTimeout(timer);
+      timer = null;
+      if (pc.iceConnectionState === "failed") check();
+      else if (pc.iceConnectionState === "disconnected") timer = setTimeout(check, ICE_DISCONNECTED_MS);
+    };
   }
 
   _onDownOffer(msg) {
@@ -700,26 +789,22 @@ export class LiveClient extends EventTarget {
       this._send({ type: "candidate", pc: "up", candidate: e.candidate.toJSON() });
     };
     pc.onconnectionstatechange = () => {
-      if (pc !== this.upPC) return;
-      this._emit("pcstate", { pc: "up", state: pc.connectionState });
-      if (pc.connectionState === "failed" && this.connected) {
-        this._upIceRestart = true;
-        this._negotiateUp().catch(() => {});
-      }
+      if (pc === this.upPC) this._emit("pcstate", { pc: "up", state: pc.connectionState });
     };
+    this._watchICE(pc, "up");
     return pc;
   }
 
-  // _syncSenders makes the up connection's transceivers match this.local: replaceTrack when
+  // _syncSenders (force: offer in any case) makes the up connection's transceivers match this.local: replaceTrack when
   // a live source's track changes (no new offer needed: the server keeps forwarding under
   // the same track id), a new transceiver for a started source, a stopped transceiver for
   // a stopped one, and a new offer on the same connection when transceivers changed. A
   // restarted source gets a new transceiver, so the server sees a new track (Pion stops its
   // receiver for good when an m-section goes inactive).
-  async _syncSenders() {
+  async _syncSenders(force) {
     if (!this.connected) return; // resumed after the next welcome
     const pc = this._ensureUpPC();
-    let changed = !pc.localDescription;
+    let changed = !!force || !pc.localDescription;
     for (const src of SOURCES) {
       const track = this.local[src];
       let tr = this._upTransceivers[src];
@@ -790,6 +875,7 @@ export class LiveClient extends EventTarget {
     const ref = this._send({ type: "offer", pc: "up", sdp, tracks });
     if (!ref) {
       this._upWaiter = null;
+      this._upNeedsOffer = true;
       await pc.setLocalDescription({ type: "rollback" }).catch(() => {});
       throw new LiveError("not_connected", "not connected");
     }
@@ -840,6 +926,16 @@ export class LiveClient extends EventTarget {
     }
   }
 
+  // _abortUpOffer gives up an up offer whose answer can no longer come (the websocket
+  // closed); it is offered again after the resume.
+  _abortUpOffer() {
+    const w = this._upWaiter;
+    if (!w) return;
+    this._upWaiter = null;
+    this._upNeedsOffer = true;
+    w.reject(new LiveError("closed", "connection closed"));
+  }
+
   // _stopPublishing stops every local track and closes the up connection (after a move
   // back to the audience: the server has already stopped forwarding).
   _stopPublishing() {
@@ -858,6 +954,7 @@ export class LiveClient extends EventTarget {
     this._upTransceivers = {};
     this._upCandidates = [];
     this._upAgain = false;
+    this._upNeedsOffer = false;
     this._localStream = null;
   }
 
@@ -868,7 +965,7 @@ export class LiveClient extends EventTarget {
     this.downPC = null;
     this._downCandidates = [];
     this._downOffer = null;
-    this._closeUp(); // local tracks stay on; _resume offers them again
+    this._closeUp(); // local tracks stay on; _restoreMedia offers them again
   }
 
   // ---- actions ----

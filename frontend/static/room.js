@@ -233,7 +233,8 @@ function start(root) {
   }
 
   function byeText(reason, message) {
-    if (reason === "removed" || reason === "ended" || reason === "replaced" || reason === "shutdown") return t("bye_" + reason);
+    if (reason === "ended") return t("ended");
+    if (reason === "removed" || reason === "replaced" || reason === "shutdown" || reason === "revoked") return t("bye_" + reason);
     return message || t("status_closed");
   }
 
@@ -264,11 +265,12 @@ function start(root) {
         clearMessage("connection");
         break;
       case "reconnecting":
-        setStatus("reconnecting", t("status_reconnecting", { attempt: Math.max(1, d.attempt || 1), max: d.max }));
+        setStatus("reconnecting", t("reconnecting"));
         break;
       case "closed":
         lastClose = d.reason || "left";
         setStatus("closed", d.reason === "left" ? t("status_closed") : byeText(d.reason, d.message));
+        if (d.reason === "ended") showEnded();
         break;
       case "failed": {
         lastClose = "failed";
@@ -281,7 +283,7 @@ function start(root) {
     }
     const over = d.state === "closed" || d.state === "failed";
     // Someone removed, or everyone after the end, cannot usefully come back (a host can).
-    const hopeless = lastClose === "removed" || (lastClose === "ended" && !client.isHost()) ||
+    const hopeless = lastClose === "removed" || lastClose === "revoked" || (lastClose === "ended" && !client.isHost()) ||
       !!(d.error && (d.error.status === 403 || d.error.status === 404 || d.error.status === 410));
     el.rejoin.hidden = !over || hopeless;
     if (over) {
@@ -290,6 +292,15 @@ function start(root) {
     }
     schedule("controls", "stage", "participants", "questions");
   });
+
+  // showEnded leaves one clear state after a host ended the session: the status says so,
+  // nothing says the room is open, and only a host may open it again.
+  function showEnded() {
+    root.dataset.ended = "true";
+    const open = $("room-open");
+    if (open) open.hidden = true;
+    showMessage("");
+  }
 
   client.addEventListener("bye", (e) => {
     if (e.detail.reason === "shutdown") {
@@ -361,16 +372,20 @@ function start(root) {
   function participantItem(p) {
     const you = client.you && p.id === client.you.id;
     const name = nameOf(p);
-    const li = node("li", { "data-participant-id": p.id, "data-role": p.role, "data-hand": String(!!p.hand), class: you ? "self" : null });
+    const li = node("li", { "data-participant-id": p.id, "data-role": p.role, "data-hand": String(!!p.hand),
+      "data-reconnecting": String(!!p.reconnecting), class: you ? "self" : null });
+    if (p.reconnecting) li.style.opacity = "0.6";
     const who = node("span", { class: "p-name", text: name });
     if (you) who.append(" ", node("span", { class: "muted", text: "(" + t("you") + ")" }));
     li.append(who);
     if (p.role === "host" || p.role === "speaker") li.append(" ", node("span", { class: "badge", text: t("role_" + p.role) }));
     const flags = [];
+    if (p.reconnecting) flags.push(node("span", { class: "flag reconnecting", text: t("reconnecting") }));
     if (p.hand) flags.push(node("span", { class: "flag hand" }, node("span", { "aria-hidden": "true", text: "✋ " }), t("hand_raised")));
     const pub = p.publishing || [];
     if (pub.includes("microphone") && p.audio_muted) flags.push(node("span", { class: "flag", text: t("audio_muted") }));
     if (pub.includes("camera") && p.video_muted) flags.push(node("span", { class: "flag", text: t("video_muted") }));
+    if (pub.includes("screen") && p.screen_muted) flags.push(node("span", { class: "flag", text: t("screen_muted") }));
     if (flags.length) li.append(node("span", { class: "p-flags" }, ...flags));
     if (client.isHost() && client.connected && !you) {
       const actions = node("span", { class: "p-actions" });
@@ -556,7 +571,10 @@ function start(root) {
         el.cameras.append(tile.fig);
       }
       const show = !!(cam && !p.video_muted && !cam.track.muted && cam.track.readyState === "live");
-      fillTile(tile, nameOf(p), nameOf(p), cam ? cam.el : null, show, (p.publishing || []).includes("microphone") ? !!p.audio_muted : false, !!p.video_muted);
+      const label = p.reconnecting ? nameOf(p) + " · " + t("reconnecting") : nameOf(p);
+      fillTile(tile, nameOf(p), label, cam ? cam.el : null, show, (p.publishing || []).includes("microphone") ? !!p.audio_muted : false, !!p.video_muted);
+      tile.fig.dataset.reconnecting = String(!!p.reconnecting);
+      tile.fig.style.opacity = p.reconnecting ? "0.6" : "";
     }
     for (const [pid, tile] of tiles) {
       if (!onStageIds.has(pid)) {
@@ -867,5 +885,12 @@ function start(root) {
   });
 
   renderControls();
+  if (root.dataset.ended === "true") {
+    // A host opening an ended session: it opens again only when they choose to.
+    setStatus("closed", t("ended"));
+    lastClose = "ended";
+    el.rejoin.hidden = false;
+    return;
+  }
   client.connect().catch(() => {}); // the state event shows what went wrong
 }
