@@ -25,8 +25,8 @@ func (s *Server) registrationFromLink(c echo.Context, purpose string) (store.Reg
 }
 
 type joinPage struct {
-	Occ       listedView
-	State     string // "early", "open", "ended", "over", "cancelled", "not_confirmed"
+	Occ   listedView
+	State string // "early", "open", "ended", "over", "cancelled", "not_confirmed"
 	// CanReopen: the session was ended and the reader is a host, who may open it again.
 	CanReopen bool
 	OpensAt   string // RFC 3339, for the countdown
