@@ -164,6 +164,9 @@ export class LiveClient extends EventTarget {
     this._trackEnded = new Map();
 
     if (typeof window !== "undefined" && window.addEventListener) {
+      // Offline, the websocket is as good as gone, though the browser may keep it open
+      // (Chromium holds its frames and does not close it): come back by resuming.
+      window.addEventListener("offline", () => this._drop("offline"));
       // Back online: try now rather than at the next retry.
       window.addEventListener("online", () => {
         if (this.state === "reconnecting" && this._retryTimer) {
@@ -376,6 +379,16 @@ export class LiveClient extends EventTarget {
     this.dispatchEvent(new CustomEvent(type, { detail }));
   }
 
+  // _drop gives up the websocket now, without waiting for a closing handshake that a dead
+  // network never completes, and starts coming back.
+  _drop(reason) {
+    const ws = this.ws;
+    if (!ws) return;
+    ws.onclose = null;
+    ws.close(4001, reason);
+    this._onClose(ws, { reason });
+  }
+
   _send(msg) {
     const ws = this.ws;
     if (!ws || ws.readyState !== 1 || !this._welcomed) return null;
@@ -537,7 +550,8 @@ export class LiveClient extends EventTarget {
 
   _onError(msg) {
     const e = { code: msg.code, message: msg.message || "", ref: msg.ref || null };
-    if (CLOSING_ERRORS.has(e.code) || (!this._welcomed && e.code === "forbidden")) this._closingError = e;
+    // Every error before the welcome answers hello, which closes the connection.
+    if (CLOSING_ERRORS.has(e.code) || !this._welcomed) this._closingError = e;
     const w = this._upWaiter;
     if (w && e.ref && w.ref === e.ref) {
       this._upWaiter = null;
@@ -552,6 +566,7 @@ export class LiveClient extends EventTarget {
     const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle" });
     this.downPC = pc;
     this._downQueue = Promise.resolve();
+    this._downOfferAt = 0;
     this._downCandidates = [];
     this._downOffer = null;
     pc.onicecandidate = (e) => {
@@ -581,13 +596,18 @@ export class LiveClient extends EventTarget {
       if (!current() || !broken()) return;
       const wait = last + ICE_RETRY_MS - Date.now();
       if (this.connected && wait <= 0) {
-        last = Date.now();
-        this._emit("icerestart", { pc: which });
-        if (which === "up") {
-          this._upIceRestart = true;
-          this._negotiateUp().catch(() => {});
+        if (which === "down" && last && this._downOfferAt < last) {
+          // No new offer since the last restart: the websocket is stalled, not just ICE.
+          this._drop("no offer after restart");
         } else {
-          this._send({ type: "restart", pc: "down" });
+          last = Date.now();
+          this._emit("icerestart", { pc: which });
+          if (which === "up") {
+            this._upIceRestart = true;
+            this._negotiateUp().catch(() => {});
+          } else {
+            this._send({ type: "restart", pc: "down" });
+          }
         }
       }
       // Not connected: the resume takes care of it; look again later either way.
@@ -615,6 +635,7 @@ export class LiveClient extends EventTarget {
 
   async _answerDown(pc, msg) {
     if (pc !== this.downPC) return;
+    this._downOfferAt = Date.now();
     await pc.setRemoteDescription({ type: "offer", sdp: msg.sdp });
     this._downOffer = { tracks: msg.tracks || {}, sections: parseSDP(msg.sdp) };
     for (const c of this._downCandidates.splice(0)) {

@@ -1,0 +1,288 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/chromedp/chromedp"
+)
+
+// liveRoom is a running server with an occurrence whose room is open now, a host signed in
+// with a media browser, and an attendee (ana) registered and signed in with another.
+type liveRoom struct {
+	in        *instance
+	room      string // the room page's URL
+	host, ana context.Context
+}
+
+func openLiveRoom(t *testing.T, title string) liveRoom {
+	t.Helper()
+	bin := buildBinary(t)
+	env := cleanEnv("PUENTE_DATA_DIR="+dataDir(t), "PUENTE_RTC_LOOPBACK_ONLY=true", "PUENTE_LOG_LEVEL=debug")
+	runCLI(t, bin, env, 0, "admin", "user", "create", "--email", "host@example.org", "--admin")
+	token := lastLine(runCLI(t, bin, env, 0, "admin", "token", "create", "--email", "host@example.org"))
+	in := start(t, bin, env)
+	api := apiCaller(t, in.baseURL, token)
+	start := time.Now().UTC().Add(10 * time.Minute).Truncate(time.Minute)
+	s := api("POST", "/api/v1/series", fmt.Sprintf(`{"title":%q,"timezone":"UTC","start_date":"%s",
+		"start_time":"%s","join_window_minutes":30}`, title, start.Format(time.DateOnly), start.Format("15:04")))
+	occ := api("GET", fmt.Sprintf("/api/v1/series/%v/occurrences?from=%s&to=%s", s["id"], start.Format(time.DateOnly), start.Format(time.DateOnly)), "")
+	occID := occ["items"].([]any)[0].(map[string]any)["id"]
+
+	ana := newMediaBrowser(t)
+	browserSignIn(t, ana, in.baseURL, "ana@example.org")
+	step(t, ana, "register", chromedp.Navigate(fmt.Sprintf("%s/occurrences/%v", in.baseURL, occID)), chromedp.WaitVisible(chromedp.CSS(`#register-form`)),
+		chromedp.SendKeys(chromedp.CSS(`#reg-affiliation`), "Universidad de Chile"), chromedp.Submit(chromedp.CSS(`#register-form`)))
+	waitFor(t, ana, "registered", `(document.getElementById("registration-status") || {}).textContent?.includes("You are registered")`)
+
+	host := newMediaBrowser(t)
+	browserSignIn(t, host, in.baseURL, "host@example.org")
+	return liveRoom{in: in, room: fmt.Sprintf("%s/occurrences/%v/room", in.baseURL, occID), host: host, ana: ana}
+}
+
+// catalogue reads one text of the English catalogue, as the page shows it.
+func catalogue(t *testing.T, key string) string {
+	t.Helper()
+	var m map[string]any
+	b, err := os.ReadFile("../frontend/locales/en.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := toml.Unmarshal(b, &m); err != nil {
+		t.Fatalf("en.toml: %v", err)
+	}
+	v, ok := m[key].(string)
+	if !ok {
+		t.Fatalf("en.toml has no %s", key)
+	}
+	return v
+}
+
+// setOffline takes the page off the network (true) or back on (false) through the DevTools
+// protocol: Network.emulateNetworkConditions (offline, which also makes navigator.onLine
+// false and fires "offline"); see the report for what it does to an open websocket.
+func setOffline(offline bool) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		if err := t.Call(ctx, "Network.enable", map[string]any{}, nil); err != nil {
+			return fmt.Errorf("Network.enable: %w", err)
+		}
+		params := map[string]any{"offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
+		if err := t.Call(ctx, "Network.emulateNetworkConditions", params, nil); err != nil {
+			return fmt.Errorf("Network.emulateNetworkConditions: %w", err)
+		}
+		return nil
+	})
+}
+
+// watchVideo starts counting the frames shown by the current speaker video (the element is
+// looked up again if it is replaced) into window.__frames, from zero.
+const watchVideo = `(() => {
+	window.__frames = 0;
+	window.__watch = (window.__watch || 0) + 1;
+	const gen = window.__watch;
+	const tick = () => {
+		if (gen !== window.__watch) return;
+		const v = document.querySelector('video[data-participant][data-source="camera"]');
+		if (!v || !v.isConnected) { setTimeout(tick, 100); return; }
+		let done = false;
+		v.requestVideoFrameCallback(() => { if (!done) { done = true; window.__frames++; tick(); } });
+		// An element taken off the page never calls back: look again.
+		setTimeout(() => { if (!done && !v.isConnected) { done = true; tick(); } }, 500);
+	};
+	tick();
+})()`
+
+// framesDecoded is the video frames the down connection decoded so far.
+const framesDecoded = `(async () => {
+	let n = 0;
+	const pc = window.puenteLive.downPC;
+	if (!pc) return 0;
+	for (const r of (await pc.getStats()).values()) if (r.type === "inbound-rtp" && r.kind === "video") n += r.framesDecoded || 0;
+	return n;
+})()`
+
+// A host publishes the fake camera and an attendee watches; the attendee's page goes off
+// the network for 5 s. Her page says it is reconnecting, comes back by itself (no reload)
+// with the same participant id, and plays the speaker's video again; the host's page never
+// showed her leaving (shown as reconnecting is fine).
+func TestBrowserLiveReconnect(t *testing.T) {
+	skipShort(t, "starts the binary and browsers")
+	r := openLiveRoom(t, "Live Reconnection Seminar")
+	host, ana := r.host, r.ana
+
+	step(t, host, "host opens the room", chromedp.Navigate(r.room))
+	waitFor(t, host, "host connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
+	step(t, host, "host goes live", chromedp.Click(chromedp.CSS(`#publish-button`)))
+	waitFor(t, host, "host publishing", `!!window.puenteLive?.upPC && window.puenteLive.upPC.connectionState === "connected"`)
+	// Every change of the host's list of people, and every "left" the host's client gets.
+	step(t, host, "record the host's list", chromedp.Evaluate[chromedp.Void](`(() => {
+		window.__lists = [];
+		window.__left = [];
+		const ul = document.getElementById("participants");
+		const snap = () => window.__lists.push([...ul.querySelectorAll("li[data-participant-id]")]
+			.map((li) => ({ id: li.dataset.participantId, reconnecting: li.dataset.reconnecting === "true" })));
+		new MutationObserver(snap).observe(ul, { childList: true, subtree: true, attributes: true });
+		snap();
+		window.puenteLive.addEventListener("left", (e) => window.__left.push(String(e.detail.participant_id)));
+	})()`))
+
+	step(t, ana, "attendee opens the room", chromedp.Navigate(r.room))
+	waitFor(t, ana, "attendee connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
+	step(t, ana, "record the attendee's status", chromedp.Evaluate[chromedp.Void](`(() => {
+		window.__page = "not reloaded";
+		window.__status = [];
+		const s = document.getElementById("live-status");
+		const rec = () => window.__status.push({ state: s.dataset.state, text: s.textContent });
+		new MutationObserver(rec).observe(s, { attributes: true, childList: true, characterData: true, subtree: true });
+		window.__wsCloses = [];
+		const client = window.puenteLive;
+		client.addEventListener("state", (e) => { if (e.detail.state === "reconnecting") window.__wsCloses.push(Date.now()); });
+	})()`))
+	step(t, ana, "watch frames", chromedp.Evaluate[chromedp.Void](watchVideo))
+	waitFor(t, ana, "speaker's video plays", `(() => {
+		const v = document.querySelector('video[data-participant][data-source="camera"]');
+		return !!v && v.videoWidth > 0 && window.__frames > 2;
+	})()`)
+	anaID := eval[string](t, ana, `String(window.puenteLive.you.id)`)
+	waitFor(t, host, "host lists the attendee", fmt.Sprintf(`window.__lists.some((l) => l.some((p) => p.id === %q))`, anaID))
+
+	// Five seconds off the network.
+	step(t, ana, "go offline", setOffline(true))
+	offlineAt := time.Now()
+	waitFor(t, ana, "the attendee's page says it is reconnecting", `document.querySelector('#live-status')?.dataset.state === "reconnecting"`)
+	t.Logf("the page showed reconnecting %v after going offline", time.Since(offlineAt).Round(time.Millisecond))
+	if rest := 5*time.Second - time.Since(offlineAt); rest > 0 {
+		time.Sleep(rest)
+	}
+	step(t, ana, "back online", setOffline(false))
+	onlineAt := time.Now()
+	waitFor(t, ana, "the attendee is back", `document.querySelector('#live-status')?.dataset.state === "connected"`)
+	t.Logf("back in the room %v after coming online", time.Since(onlineAt).Round(time.Millisecond))
+
+	want := catalogue(t, "live.reconnecting")
+	shown := eval[bool](t, ana, fmt.Sprintf(`window.__status.some((s) => s.state === "reconnecting" && s.text === %q)`, want))
+	if !shown {
+		t.Errorf("the attendee's page never showed %q; statuses: %s", want, eval[string](t, ana, `JSON.stringify(window.__status)`))
+	}
+	if page := eval[string](t, ana, `window.__page || "reloaded"`); page != "not reloaded" {
+		t.Fatal("the attendee's page was reloaded")
+	}
+	if id := eval[string](t, ana, `String(window.puenteLive.you.id)`); id != anaID {
+		t.Errorf("participant id after the reconnection is %s, was %s", id, anaID)
+	}
+
+	// The speaker's video plays again: new frames shown and decoded after the reconnection.
+	step(t, ana, "count frames again", chromedp.Evaluate[chromedp.Void](watchVideo))
+	waitFor(t, ana, "speaker's video plays again", `(() => {
+		const v = document.querySelector('video[data-participant][data-source="camera"]');
+		return !!v && v.videoWidth > 0 && !v.paused && window.__frames > 5;
+	})()`)
+	decodedA, err := chromedp.Run(ana, chromedp.Evaluate[float64](framesDecoded, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ana, "frames still being decoded", fmt.Sprintf(`%s.then((n) => n > %v)`, framesDecoded, decodedA))
+	shot := func() []byte {
+		sctx, cancel := context.WithTimeout(ana, 30*time.Second)
+		defer cancel()
+		png, err := chromedp.Run(sctx, chromedp.Screenshot(chromedp.CSS(`video[data-participant][data-source="camera"]`)))
+		if err != nil {
+			t.Fatalf("screenshot of the video: %v", err)
+		}
+		return png
+	}
+	first := shot()
+	time.Sleep(400 * time.Millisecond)
+	if bytes.Equal(first, shot()) {
+		t.Error("after the reconnection two screenshots of the speaker's video 400 ms apart are identical")
+	}
+
+	// The host's page never showed her leaving.
+	if left := eval[string](t, host, `JSON.stringify(window.__left)`); strings.Contains(left, `"`+anaID+`"`) {
+		t.Errorf("the host's client got left for the attendee: %s", left)
+	}
+	gone := eval[int](t, host, fmt.Sprintf(`(() => {
+		const first = window.__lists.findIndex((l) => l.some((p) => p.id === %[1]q));
+		return window.__lists.slice(first).filter((l) => !l.some((p) => p.id === %[1]q)).length;
+	})()`, anaID))
+	if gone > 0 {
+		t.Errorf("the host's list of people lacked the attendee %d times: %s", gone, eval[string](t, host, `JSON.stringify(window.__lists)`))
+	}
+	t.Logf("host saw the attendee as reconnecting: %v", eval[bool](t, host, fmt.Sprintf(`window.__lists.some((l) => l.some((p) => p.id === %q && p.reconnecting))`, anaID)))
+	waitFor(t, host, "host lists the attendee as back", fmt.Sprintf(`(() => {
+		const li = document.querySelector('#participants li[data-participant-id=%q]');
+		return !!li && li.dataset.reconnecting === "false";
+	})()`, anaID))
+	t.Logf("websocket drops seen by the attendee's client: %d", eval[int](t, ana, `window.__wsCloses.length`))
+}
+
+// A host mutes and unmutes a speaker's shared screen (the host's control follows
+// screen_muted), then ends the session: the attendee's page shows one ended state, and
+// so does a reload of it.
+func TestBrowserLiveScreenMuteAndEnd(t *testing.T) {
+	skipShort(t, "starts the binary and browsers")
+	r := openLiveRoom(t, "Live Screen Seminar")
+	host, ana := r.host, r.ana
+	ended := catalogue(t, "err.live.ended")
+	open := catalogue(t, "join.room_open")
+
+	step(t, host, "host opens the room", chromedp.Navigate(r.room))
+	waitFor(t, host, "host connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
+	step(t, ana, "attendee opens the room", chromedp.Navigate(r.room))
+	waitFor(t, ana, "attendee connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
+	anaID := eval[string](t, ana, `String(window.puenteLive.you.id)`)
+	li := fmt.Sprintf(`#participants li[data-participant-id=%q]`, anaID)
+	waitFor(t, host, "host lists the attendee", fmt.Sprintf(`document.querySelector(%q) !== null`, li))
+	step(t, host, "invite her onto the stage", chromedp.Click(chromedp.CSS(li+` button[data-action="invite"]`)))
+	waitFor(t, ana, "she may publish", `window.puenteLive.canPublish()`)
+	// A shared screen: a moving canvas stands in for the screen picker.
+	step(t, ana, "share a screen", chromedp.Evaluate[chromedp.Void](`(async () => {
+		const c = document.createElement("canvas");
+		c.width = 640; c.height = 360;
+		const g = c.getContext("2d");
+		let n = 0;
+		setInterval(() => { g.fillStyle = "hsl(" + (n++ * 7 % 360) + ",60%,50%)"; g.fillRect(0, 0, 640, 360); }, 50);
+		await window.puenteLive.publish({ screen: c.captureStream(15).getVideoTracks()[0] });
+	})()`, chromedp.EvalAwaitPromise))
+	waitFor(t, host, "host sees her screen", `(() => {
+		const v = document.querySelector('video[data-participant][data-source="screen"]');
+		return !!v && v.videoWidth > 0;
+	})()`)
+	step(t, host, "mute her screen", chromedp.Click(chromedp.CSS(li+` button[data-action="mute-screen"]`)))
+	waitFor(t, host, "the control now unmutes", fmt.Sprintf(`document.querySelector(%q) !== null`, li+` button[data-action="unmute-screen"]`))
+	waitFor(t, ana, "she is told", `!!window.puenteLive.participants.get(window.puenteLive.you.id)?.screen_muted`)
+	step(t, host, "unmute her screen", chromedp.Click(chromedp.CSS(li+` button[data-action="unmute-screen"]`)))
+	waitFor(t, host, "the control mutes again", fmt.Sprintf(`document.querySelector(%q) !== null`, li+` button[data-action="mute-screen"]`))
+	waitFor(t, host, "her screen plays", `(() => {
+		const v = document.querySelector('video[data-participant][data-source="screen"]');
+		return !!v && v.videoWidth > 0 && !v.paused;
+	})()`)
+
+	// End the session for everyone.
+	step(t, host, "end the session", chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`),
+		chromedp.Click(chromedp.CSS(`#end-button`)))
+	endedState := fmt.Sprintf(`(() => {
+		const text = document.querySelector("main").innerText;
+		const rejoin = document.getElementById("rejoin-button");
+		return text.includes(%q) && !text.includes(%q) && (!rejoin || rejoin.hidden);
+	})()`, ended, open)
+	waitFor(t, ana, "one ended state", endedState)
+	screenshot(t, ana, "live-ended")
+	step(t, ana, "reload", chromedp.Reload())
+	waitFor(t, ana, "one ended state after a reload", `document.readyState === "complete" && `+endedState)
+	if n := eval[int](t, ana, `document.querySelectorAll("#live-room, #room-open").length`); n != 0 {
+		t.Errorf("after the end a reload still shows the room (%d elements)", n)
+	}
+	// The host may open it again, but is told it ended and is not put back in by a reload.
+	step(t, host, "host reloads", chromedp.Reload())
+	waitFor(t, host, "host sees it ended", fmt.Sprintf(`document.readyState === "complete" && document.querySelector("main").innerText.includes(%q) && !document.querySelector("main").innerText.includes(%q)`, ended, open))
+	if state := eval[string](t, host, `document.querySelector('#live-status')?.dataset.state || ""`); state == "connected" || state == "connecting" {
+		t.Errorf("a reload put the host back into the ended room (%s)", state)
+	}
+}
