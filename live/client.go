@@ -260,6 +260,9 @@ func (c *client) enter(ctx context.Context, q entry) *signaling.Error {
 			}
 			continue
 		}
+		if e != nil {
+			c.hub.dropIfEmpty(r) // a room started only to refuse someone
+		}
 		return e
 	}
 }

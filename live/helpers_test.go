@@ -44,6 +44,49 @@ type env struct {
 	srv    *httptest.Server
 	occ    int64
 	people map[string]domain.Person
+	opts   live.Options
+	hubMu  sync.Mutex
+}
+
+func (e *env) currentHub() *live.Hub {
+	e.hubMu.Lock()
+	defer e.hubMu.Unlock()
+	return e.hub
+}
+
+// restartHub stops the hub as a server stopping for a deploy does (everyone gets bye
+// shutdown) and starts a new one on the same database, as the next process would.
+func (e *env) restartHub() {
+	e.t.Helper()
+	old := e.currentHub()
+	old.Close()
+	h := live.NewHub(e.opts)
+	if err := h.Start(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	e.hubMu.Lock()
+	e.hub = h
+	e.hubMu.Unlock()
+}
+
+// addAttendees registers n more people for the occurrence and returns their names.
+func (e *env) addAttendees(n int) []string {
+	e.t.Helper()
+	ctx := context.Background()
+	names := make([]string, n)
+	for i := range n {
+		name := fmt.Sprintf("guest%03d", i)
+		p, err := e.store.CreatePerson(ctx, store.NewPerson{Email: name + "@example.org", Name: "Guest " + name[5:]})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if _, err := e.store.Register(ctx, e.occ, p.ID, store.RegistrationDetails{Name: "Guest"}, nil); err != nil {
+			e.t.Fatal(err)
+		}
+		e.people[name] = p
+		names[i] = name
+	}
+	return names
 }
 
 func newEnv(t *testing.T, configure ...func(*sfu.Config)) *env {
@@ -78,6 +121,20 @@ func newEnvWith(t *testing.T, hubOptions func(*live.Options), configure ...func(
 		t.Fatalf("occurrences: %v %d", err, len(occs))
 	}
 	e.occ = occs[0].Occurrence.ID
+	// The rooms check people's rights: the speaker is on the programme, the others are
+	// registered (the host organises).
+	speaker := e.people["speaker"].ID
+	if _, err := st.UpdateOccurrence(ctx, e.occ, func(_ domain.Event, o *domain.Occurrence) error {
+		o.Speakers = []domain.Speaker{{Name: "Speaker", Email: "speaker@example.org", PersonID: &speaker}}
+		return nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"ana", "ben", "carla", "dev"} {
+		if _, err := st.Register(ctx, e.occ, e.people[name].ID, store.RegistrationDetails{Name: strings.ToUpper(name[:1]) + name[1:]}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	cfg := sfu.Config{Network: sfu.Network{TCPPort: -1, LoopbackOnly: true}, KeyframeInterval: 200 * time.Millisecond}
 	for _, c := range configure {
@@ -94,6 +151,7 @@ func newEnvWith(t *testing.T, hubOptions func(*live.Options), configure ...func(
 	if hubOptions != nil {
 		hubOptions(&opts)
 	}
+	e.opts = opts
 	e.hub = live.NewHub(opts)
 	if err := e.hub.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -104,10 +162,10 @@ func newEnvWith(t *testing.T, hubOptions func(*live.Options), configure ...func(
 		if err != nil {
 			return
 		}
-		e.hub.Serve(r.Context(), ws)
+		e.currentHub().Serve(r.Context(), ws)
 	}))
 	t.Cleanup(func() {
-		e.hub.Close()
+		e.currentHub().Close()
 		e.srv.Close()
 		if err := media.Close(); err != nil {
 			t.Errorf("close sfu: %v", err)

@@ -494,6 +494,9 @@ func (p *Peer) RestartICE() error {
 		p.resendOfferLocked()
 		return nil
 	}
+	if !established && len(p.downs) == 0 {
+		return nil // nothing was ever negotiated: the first track's offer starts ICE
+	}
 	// Before the first answer there is no ICE session to restart: a plain offer has
 	// fresh credentials for the client anyway.
 	return p.offerLocked(established)
