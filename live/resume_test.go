@@ -256,7 +256,7 @@ func TestBadResumes(t *testing.T) {
 		"nonsense",
 		"r1.x.y",
 		strings.Replace(old, old[len(old)-6:], "AAAAAA", 1), // forged: right shape, wrong secret
-		"r1.999999." + old[strings.LastIndex(old, ".")+1:], // another (missing) room
+		"r1.999999." + old[strings.LastIndex(old, ".")+1:],  // another (missing) room
 		"r1.1." + strings.Repeat("A", 43),
 	} {
 		bad := e.dialResume("ben", tok, 0)
@@ -280,7 +280,6 @@ func participantField(w msg, k string) any {
 	you, _ := w["you"].(map[string]any)
 	return you[k]
 }
-
 
 // A person whose registration is cancelled is taken out of the room within seconds, and a
 // join token issued before no longer admits.
