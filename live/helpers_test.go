@@ -20,6 +20,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
 	"github.com/puente-org/puente/domain"
@@ -46,6 +47,33 @@ type env struct {
 	people map[string]domain.Person
 	opts   live.Options
 	hubMu  sync.Mutex
+	reg    *prometheus.Registry
+}
+
+// metric reads one of the hub's metrics (a counter or gauge); label is the value of its
+// one label, or "" for none.
+func (e *env) metric(name, label string) float64 {
+	e.t.Helper()
+	families, err := e.reg.Gather()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if label != "" && (len(m.GetLabel()) == 0 || m.GetLabel()[0].GetValue() != label) {
+				continue
+			}
+			if c := m.GetCounter(); c != nil {
+				return c.GetValue()
+			}
+			return m.GetGauge().GetValue()
+		}
+	}
+	e.t.Fatalf("no metric %s{%s}", name, label)
+	return 0
 }
 
 func (e *env) currentHub() *live.Hub {
@@ -146,7 +174,8 @@ func newEnvWith(t *testing.T, hubOptions func(*live.Options), configure ...func(
 	}
 	key := make([]byte, 32)
 	e.tokens = live.NewTokens(key)
-	opts := live.Options{Store: livestore.New(st), SFU: media, Tokens: e.tokens,
+	e.reg = prometheus.NewRegistry()
+	opts := live.Options{Store: livestore.New(st), SFU: media, Tokens: e.tokens, Metrics: live.NewMetrics(e.reg),
 		Conn: signaling.ConnOptions{Rate: 200, Burst: 400}, RightsEvery: 200 * time.Millisecond}
 	if hubOptions != nil {
 		hubOptions(&opts)
@@ -202,6 +231,7 @@ type client struct {
 	id        string
 	resume    string          // the resume token of the last welcome
 	chatSeen  map[float64]int // chat message id → times received (welcomes and broadcasts)
+	byes      []string        // reasons of every bye received, on any connection
 	lastChat  float64
 	// tracks that arrived while the test waited for another
 	pendingTracks []remote
@@ -346,6 +376,21 @@ func (e *env) reconnectWith(c *client, token string) msg {
 	}
 }
 
+// sawBye waits until the client got a bye with that reason on any of its connections.
+func (c *client) sawBye(reason string) bool {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		c.mu.Lock()
+		for _, r := range c.byes {
+			if r == reason {
+				c.mu.Unlock()
+				return true
+			}
+		}
+		c.mu.Unlock()
+	}
+	return false
+}
+
 // chatCounts is how many times each chat message id reached the client.
 func (c *client) chatCounts() map[float64]int {
 	c.mu.Lock()
@@ -452,6 +497,10 @@ func (c *client) read(ws *websocket.Conn, closed chan struct{}) {
 			case "chat":
 				cm, _ := m["message"].(map[string]any)
 				c.sawChat(cm)
+			case "bye":
+				c.mu.Lock()
+				c.byes = append(c.byes, m.str("reason"))
+				c.mu.Unlock()
 			}
 			c.events <- m
 		}
