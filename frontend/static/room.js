@@ -300,6 +300,10 @@ function start(root) {
     const open = $("room-open");
     if (open) open.hidden = true;
     showMessage("");
+    // The stage, chat and people of a room that is gone: only a host, who may open it
+    // again, still sees them.
+    const main = root.querySelector(".live-main");
+    if (main) main.hidden = !client.isHost();
   }
 
   client.addEventListener("bye", (e) => {
