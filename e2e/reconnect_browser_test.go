@@ -1,10 +1,15 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
+	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +22,8 @@ import (
 // with a media browser, and an attendee (ana) registered and signed in with another.
 type liveRoom struct {
 	in        *instance
+	bin       string
+	env       []string
 	room      string // the room page's URL
 	host, ana context.Context
 }
@@ -43,7 +50,7 @@ func openLiveRoom(t *testing.T, title string) liveRoom {
 
 	host := newMediaBrowser(t)
 	browserSignIn(t, host, in.baseURL, "host@example.org")
-	return liveRoom{in: in, room: fmt.Sprintf("%s/occurrences/%v/room", in.baseURL, occID), host: host, ana: ana}
+	return liveRoom{in: in, bin: bin, env: env, room: fmt.Sprintf("%s/occurrences/%v/room", in.baseURL, occID), host: host, ana: ana}
 }
 
 // catalogue reads one text of the English catalogue, as the page shows it.
@@ -140,10 +147,7 @@ func TestBrowserLiveReconnect(t *testing.T) {
 		const s = document.getElementById("live-status");
 		const rec = () => window.__status.push({ state: s.dataset.state, text: s.textContent });
 		new MutationObserver(rec).observe(s, { attributes: true, childList: true, characterData: true, subtree: true });
-		window.__wsCloses = [];
-		const client = window.puenteLive;
-		client.addEventListener("state", (e) => { if (e.detail.state === "reconnecting") window.__wsCloses.push(Date.now()); });
-	})()`))
+	})()`), chromedp.Evaluate[chromedp.Void](recordClient))
 	step(t, ana, "watch frames", chromedp.Evaluate[chromedp.Void](watchVideo))
 	waitFor(t, ana, "speaker's video plays", `(() => {
 		const v = document.querySelector('video[data-participant][data-source="camera"]');
@@ -219,7 +223,147 @@ func TestBrowserLiveReconnect(t *testing.T) {
 		const li = document.querySelector('#participants li[data-participant-id=%q]');
 		return !!li && li.dataset.reconnecting === "false";
 	})()`, anaID))
-	t.Logf("websocket drops seen by the attendee's client: %d", eval[int](t, ana, `window.__wsCloses.length`))
+	t.Logf("attendee's client: %s", eval[string](t, ana, `JSON.stringify(window.__client)`))
+}
+
+// recordClient records on a page what its live client went through: attempts to come back,
+// welcomes (resumed, media_kept), ICE restarts and peer connection states.
+const recordClient = `(() => {
+	const c = window.puenteLive;
+	window.__client = { attempts: 0, welcomes: [], icerestarts: [], pc: [] };
+	c.addEventListener("state", (e) => { if (e.detail.state === "reconnecting") window.__client.attempts = Math.max(window.__client.attempts, e.detail.attempt || 0); });
+	c.addEventListener("welcome", (e) => window.__client.welcomes.push({ resumed: !!e.detail.resumed, media_kept: !!e.detail.media_kept }));
+	c.addEventListener("icerestart", (e) => window.__client.icerestarts.push(e.detail.pc));
+	c.addEventListener("pcstate", (e) => window.__client.pc.push(e.detail.pc + ":" + e.detail.state));
+})()`
+
+// startAt is start on a given web port (a restart on the same address, so the pages'
+// websockets find the server again).
+func startAt(t *testing.T, bin string, env []string, port string) *instance {
+	t.Helper()
+	in := &instance{t: t, baseURL: "http://127.0.0.1:" + port, log: &lockedBuffer{}, done: make(chan error, 1)}
+	in.cmd = exec.Command(bin)
+	in.cmd.Env = append(slices.Clip(env), "PUENTE_ADDR=127.0.0.1:"+port)
+	stdout, err := in.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.cmd.Stderr = in.log
+	if err := in.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			in.log.Write([]byte("stdout: " + sc.Text() + "\n"))
+		}
+		in.done <- in.cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if in.cmd.ProcessState == nil {
+			_ = in.cmd.Process.Kill()
+			<-in.done
+		}
+		if t.Failed() {
+			t.Logf("restarted puente output:\n%s", in.log.String())
+		}
+	})
+	for deadline := time.Now().Add(120 * time.Second); ; {
+		res, err := http.Get(in.baseURL + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return in
+			}
+		}
+		select {
+		case err := <-in.done:
+			t.Fatalf("restarted puente exited: %v\n%s", err, in.log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("restarted puente not ready after 120 s: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// The server stops (SIGTERM: bye "shutdown") and starts again on the same data and address
+// while a host publishes the fake camera and an attendee watches. Both pages come back by
+// themselves, as the same participants, without a reload; the host publishes again without
+// asking for the camera again; the attendee plays the host's video again, and the chat is
+// neither lost nor doubled.
+func TestBrowserLiveServerRestart(t *testing.T) {
+	skipShort(t, "starts the binary twice and browsers")
+	r := openLiveRoom(t, "Live Restart Seminar")
+	host, ana := r.host, r.ana
+
+	step(t, host, "host opens the room", chromedp.Navigate(r.room))
+	waitFor(t, host, "host connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
+	step(t, host, "host goes live", chromedp.Click(chromedp.CSS(`#publish-button`)))
+	waitFor(t, host, "host publishing", `!!window.puenteLive?.upPC && window.puenteLive.upPC.connectionState === "connected"`)
+	step(t, host, "count device requests", chromedp.Evaluate[chromedp.Void](`(() => {
+		window.__page = "not reloaded";
+		window.__gum = 0;
+		const md = navigator.mediaDevices, orig = md.getUserMedia.bind(md);
+		md.getUserMedia = (...a) => { window.__gum++; return orig(...a); };
+	})()`), chromedp.Evaluate[chromedp.Void](recordClient))
+	step(t, ana, "attendee opens the room", chromedp.Navigate(r.room))
+	waitFor(t, ana, "attendee connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
+	step(t, ana, "record", chromedp.Evaluate[chromedp.Void](`window.__page = "not reloaded"`), chromedp.Evaluate[chromedp.Void](recordClient),
+		chromedp.Evaluate[chromedp.Void](watchVideo))
+	waitFor(t, ana, "speaker's video plays", `(() => {
+		const v = document.querySelector('video[data-participant][data-source="camera"]');
+		return !!v && v.videoWidth > 0 && window.__frames > 2;
+	})()`)
+	step(t, host, "host chats", chromedp.SendKeys(chromedp.CSS(`#chat-form textarea[name=text]`), "Before the restart"),
+		chromedp.Click(chromedp.CSS(`#chat-form button[type=submit]`)))
+	waitFor(t, ana, "attendee has the chat", `[...document.querySelectorAll('#chat-log li')].some(li => li.textContent.includes("Before the restart"))`)
+	anaID := eval[string](t, ana, `String(window.puenteLive.you.id)`)
+	hostID := eval[string](t, host, `String(window.puenteLive.you.id)`)
+
+	u, err := url.Parse(r.in.baseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.in.stop()
+	waitFor(t, ana, "the attendee's page says it is reconnecting", `document.querySelector('#live-status')?.dataset.state === "reconnecting"`)
+	in := startAt(t, r.bin, r.env, u.Port())
+	ready := time.Now()
+	waitFor(t, ana, "the attendee is back", `document.querySelector('#live-status')?.dataset.state === "connected"`)
+	waitFor(t, host, "the host is back", `document.querySelector('#live-status')?.dataset.state === "connected"`)
+	t.Logf("both pages connected %v after /readyz", time.Since(ready).Round(time.Millisecond))
+	waitFor(t, host, "host publishing again", `!!window.puenteLive?.upPC && window.puenteLive.upPC.connectionState === "connected"`)
+	step(t, ana, "count frames again", chromedp.Evaluate[chromedp.Void](watchVideo))
+	waitFor(t, ana, "speaker's video plays again", `(() => {
+		const v = document.querySelector('video[data-participant][data-source="camera"]');
+		return !!v && v.videoWidth > 0 && !v.paused && window.__frames > 5;
+	})()`)
+	t.Logf("the attendee plays the host's video again %v after /readyz", time.Since(ready).Round(time.Millisecond))
+
+	for _, p := range []struct {
+		name string
+		ctx  context.Context
+		id   string
+	}{{"host", host, hostID}, {"attendee", ana, anaID}} {
+		if page := eval[string](t, p.ctx, `window.__page || "reloaded"`); page != "not reloaded" {
+			t.Errorf("the %s's page was reloaded", p.name)
+		}
+		if id := eval[string](t, p.ctx, `String(window.puenteLive.you.id)`); id != p.id {
+			t.Errorf("the %s's participant id after the restart is %s, was %s", p.name, id, p.id)
+		}
+		t.Logf("%s's client: %s", p.name, eval[string](t, p.ctx, `JSON.stringify(window.__client)`))
+	}
+	if n := eval[int](t, host, `window.__gum`); n != 0 {
+		t.Errorf("the host's page asked for the camera %d times to publish again", n)
+	}
+	if n := eval[int](t, ana, `[...document.querySelectorAll('#chat-log li')].filter(li => li.textContent.includes("Before the restart")).length`); n != 1 {
+		t.Errorf("the attendee's chat shows the message %d times", n)
+	}
+	step(t, ana, "attendee chats", chromedp.SendKeys(chromedp.CSS(`#chat-form textarea[name=text]`), "After the restart"),
+		chromedp.Click(chromedp.CSS(`#chat-form button[type=submit]`)))
+	waitFor(t, host, "host gets it", `[...document.querySelectorAll('#chat-log li')].some(li => li.textContent.includes("After the restart"))`)
+	in.stop()
 }
 
 // A host mutes and unmutes a speaker's shared screen (the host's control follows
