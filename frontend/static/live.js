@@ -259,7 +259,7 @@ export class LiveClient extends EventTarget {
     ws.onerror = () => {}; // a close event follows
     clearTimeout(this._welcomeTimer);
     this._welcomeTimer = setTimeout(() => {
-      if (ws === this.ws && !this._welcomed) ws.close(4000, "no welcome");
+      if (ws === this.ws && !this._welcomed) this._drop("no welcome");
     }, this.welcomeTimeout);
   }
 
