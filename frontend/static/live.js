@@ -15,7 +15,7 @@
 // open. When only the media path breaks, it restarts ICE on the same connections.
 //
 // Events (CustomEvent; the payload is in event.detail):
-//   state        {state, attempt, delay, reason, message, error}  state is one of
+//   state        {state, attempt, delay, reason, message, error, resumed}  state is one of
 //                "idle", "connecting", "connected", "reconnecting", "closed", "failed"
 //   welcome      the welcome message                 participant  {participant, self}
 //   left         {participant_id}                    chat         {message}
@@ -27,6 +27,7 @@
 //   local        {source, track}   (a local track started, or stopped when track is null)
 //   publishing   {sources}         (what the up connection sends, after each negotiation)
 //   pcstate      {pc, state}       (a peer connection's connectionState)
+//   icerestart   {pc}              (ICE is being restarted on "up" or "down")
 //   message      any other server message (forward compatibility)
 
 export const PROTOCOL_VERSION = 1;
