@@ -49,6 +49,8 @@ type RestartResult struct {
 	ResumeMsP50      float64 `json:"resume_ms_p50"`
 	ResumeMsP95      float64 `json:"resume_ms_p95"`
 	ResumeMsMax      float64 `json:"resume_ms_max"`
+	// BackMsMax is the longest time from /readyz to a client's welcome again (everyone).
+	BackMsMax float64 `json:"back_ms_max"`
 	// RolesKept is true when, after the restart, the promoted speaker is a speaker (in its
 	// own welcome and in everyone else's participant list) and the raised hand is still
 	// raised (likewise).
@@ -293,6 +295,7 @@ func RunRestart(ctx context.Context, o Options) (RestartResult, error) {
 			res.Errors = append(res.Errors, m.name+" is not back")
 			continue
 		}
+		res.BackMsMax = max(res.BackMsMax, float64(s.WelcomeAt.Sub(ready).Microseconds())/1000)
 		if s.You.ID == m.id && s.Resumes > 0 {
 			res.ResumedClients++
 			if m != host && m != speaker {
@@ -460,6 +463,6 @@ func CheckRestart(t TB, res RestartResult) {
 	if len(res.Errors) > 0 {
 		t.Errorf("errors: %q", res.Errors)
 	}
-	t.Logf("server down %.0f ms; from /readyz to media again: p50 %.0f ms, p95 %.0f ms, max %.0f ms (the issue's target: every client back within 5,000 ms)",
-		res.ServerDownMs, res.ResumeMsP50, res.ResumeMsP95, res.ResumeMsMax)
+	t.Logf("server down %.0f ms; from /readyz to everyone's welcome again: %.0f ms at most; to viewers' media again: p50 %.0f ms, p95 %.0f ms, max %.0f ms (the issue's target: every client back within 5,000 ms)",
+		res.ServerDownMs, res.BackMsMax, res.ResumeMsP50, res.ResumeMsP95, res.ResumeMsMax)
 }
