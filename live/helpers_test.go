@@ -47,6 +47,11 @@ type env struct {
 }
 
 func newEnv(t *testing.T, configure ...func(*sfu.Config)) *env {
+	return newEnvWith(t, nil, configure...)
+}
+
+// newEnvWith is newEnv with the hub's options changed (a short grace period, say).
+func newEnvWith(t *testing.T, hubOptions func(*live.Options), configure ...func(*sfu.Config)) *env {
 	t.Helper()
 	// Registered first, so it runs last: after the hub, the SFU and the database closed.
 	t.Cleanup(func() { goleak.VerifyNone(t, goleak.IgnoreCurrent()) })
@@ -84,8 +89,15 @@ func newEnv(t *testing.T, configure ...func(*sfu.Config)) *env {
 	}
 	key := make([]byte, 32)
 	e.tokens = live.NewTokens(key)
-	e.hub = live.NewHub(live.Options{Store: livestore.New(st), SFU: media, Tokens: e.tokens,
-		Conn: signaling.ConnOptions{Rate: 200, Burst: 400}})
+	opts := live.Options{Store: livestore.New(st), SFU: media, Tokens: e.tokens,
+		Conn: signaling.ConnOptions{Rate: 200, Burst: 400}, RightsEvery: 200 * time.Millisecond}
+	if hubOptions != nil {
+		hubOptions(&opts)
+	}
+	e.hub = live.NewHub(opts)
+	if err := e.hub.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
 	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws, err := up.Upgrade(w, r, nil)
@@ -130,6 +142,9 @@ type client struct {
 	up        *webrtc.PeerConnection
 	trackInfo map[string]map[string]any
 	id        string
+	resume    string          // the resume token of the last welcome
+	chatSeen  map[float64]int // chat message id → times received (welcomes and broadcasts)
+	lastChat  float64
 	// tracks that arrived while the test waited for another
 	pendingTracks []remote
 	closing       atomic.Bool // errors after this are the test's own cleanup racing the server
@@ -172,13 +187,25 @@ func clientAPI(t *testing.T) *webrtc.API {
 // dial opens a websocket and sends hello with the token, without waiting for anything.
 func (e *env) dial(name, token string) *client {
 	e.t.Helper()
+	return e.dialHello(name, map[string]any{"type": "hello", "v": 1, "token": token})
+}
+
+// dialResume opens a fresh client (new peer connections) that says hello with a resume
+// token.
+func (e *env) dialResume(name, token string, since int64) *client {
+	e.t.Helper()
+	return e.dialHello(name, map[string]any{"type": "hello", "v": 1, "resume": token, "since": since})
+}
+
+func (e *env) dialHello(name string, hello map[string]any) *client {
+	e.t.Helper()
 	h := http.Header{"Origin": {e.srv.URL}}
 	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(e.srv.URL, "http"), h)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	c := &client{t: e.t, name: name, ws: ws, api: clientAPI(e.t), events: make(chan msg, 4096), tracks: make(chan remote, 16),
-		closed: make(chan struct{}), trackInfo: map[string]map[string]any{}}
+		closed: make(chan struct{}), trackInfo: map[string]map[string]any{}, chatSeen: map[float64]int{}}
 	c.down, err = c.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		e.t.Fatal(err)
@@ -196,10 +223,88 @@ func (e *env) dial(name, token string) *client {
 		from, _ := info["participant_id"].(string)
 		c.tracks <- remote{track: tr, source: src, from: from}
 	})
-	go c.read()
+	go c.read(ws, c.closed)
 	e.t.Cleanup(c.close)
-	c.send(map[string]any{"type": "hello", "v": 1, "token": token})
+	c.send(hello)
 	return c
+}
+
+// dropSocket cuts the websocket without a goodbye or a close frame, as a lost network
+// does; the peer connections stay.
+func (c *client) dropSocket() {
+	c.wmu.Lock()
+	_ = c.ws.UnderlyingConn().Close()
+	c.wmu.Unlock()
+	<-c.doneCh()
+}
+
+func (c *client) doneCh() chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// reconnect opens a new websocket and says hello with the resume token (and the last chat
+// message seen), keeping the peer connections; it returns the welcome.
+func (e *env) reconnect(c *client) msg {
+	e.t.Helper()
+	return e.reconnectWith(c, c.resumeToken())
+}
+
+func (c *client) resumeToken() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.resume
+}
+
+// reconnectWith is reconnect with a given resume token; the server's first answer (a
+// welcome, or the error that refuses the token) is returned.
+func (e *env) reconnectWith(c *client, token string) msg {
+	e.t.Helper()
+	h := http.Header{"Origin": {e.srv.URL}}
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(e.srv.URL, "http"), h)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	done := make(chan struct{})
+	c.wmu.Lock()
+	c.ws = ws
+	c.wmu.Unlock()
+	c.mu.Lock()
+	c.closed = done
+	since := c.lastChat
+	c.mu.Unlock()
+	go c.read(ws, done)
+	c.send(map[string]any{"type": "hello", "v": 1, "resume": token, "since": int64(since)})
+	for {
+		select {
+		case m := <-c.events:
+			if t := m.str("type"); t == "welcome" || t == "error" {
+				return m
+			}
+		case <-time.After(10 * time.Second):
+			e.t.Fatalf("%s: no answer to the resume within 10 s", c.name)
+		}
+	}
+}
+
+// chatCounts is how many times each chat message id reached the client.
+func (c *client) chatCounts() map[float64]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[float64]int, len(c.chatSeen))
+	for k, v := range c.chatSeen {
+		out[k] = v
+	}
+	return out
+}
+
+func (c *client) sawChat(m map[string]any) {
+	id, _ := m["id"].(float64)
+	c.mu.Lock()
+	c.chatSeen[id]++
+	c.lastChat = max(c.lastChat, id)
+	c.mu.Unlock()
 }
 
 // join dials and waits for the welcome.
@@ -221,10 +326,10 @@ func (c *client) send(v any) {
 	_ = c.ws.WriteJSON(v)
 }
 
-func (c *client) read() {
-	defer close(c.closed)
+func (c *client) read(ws *websocket.Conn, closed chan struct{}) {
+	defer close(closed)
 	for {
-		_, data, err := c.ws.ReadMessage()
+		_, data, err := ws.ReadMessage()
 		if err != nil {
 			return
 		}
@@ -276,6 +381,20 @@ func (c *client) read() {
 				c.failf("%s: candidate: %v", c.name, err)
 			}
 		default:
+			switch m.str("type") {
+			case "welcome":
+				c.mu.Lock()
+				c.resume = m.str("resume_token")
+				c.mu.Unlock()
+				list, _ := m["chat"].([]any)
+				for _, x := range list {
+					cm, _ := x.(map[string]any)
+					c.sawChat(cm)
+				}
+			case "chat":
+				cm, _ := m["message"].(map[string]any)
+				c.sawChat(cm)
+			}
 			c.events <- m
 		}
 	}
@@ -296,7 +415,7 @@ func (c *client) expectWhere(typ string, ok func(msg) bool) msg {
 			if m.str("type") == typ && ok(m) {
 				return m
 			}
-		case <-c.closed:
+		case <-c.doneCh():
 			// Drain what arrived before the close.
 			for {
 				select {
@@ -314,12 +433,15 @@ func (c *client) expectWhere(typ string, ok func(msg) bool) msg {
 	}
 }
 
+// close leaves the room politely (as a page does when its person leaves) and closes
+// everything.
 func (c *client) close() {
 	c.closing.Store(true)
 	c.wmu.Lock()
+	_ = c.ws.WriteJSON(map[string]any{"type": "leave"})
 	_ = c.ws.Close()
 	c.wmu.Unlock()
-	<-c.closed
+	<-c.doneCh()
 	c.mu.Lock()
 	up := c.up
 	c.mu.Unlock()
