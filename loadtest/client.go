@@ -93,8 +93,8 @@ type Client struct {
 	wmu sync.Mutex
 	ws  *websocket.Conn // the current websocket; nil while reconnecting
 
-	packets      atomic.Int64 // media packets read (when the client reads its tracks)
-	mediaPending atomic.Bool  // a welcome came and no media packet since
+	packets  atomic.Int64 // media packets read (when the client reads its tracks)
+	welcomes atomic.Int64 // welcomes so far (track readers compare it with the last they noted)
 
 	mu           sync.Mutex
 	down, up     *webrtc.PeerConnection
@@ -110,10 +110,12 @@ type Client struct {
 	resumes      int // welcomes that resumed
 	rejoins      int // fresh joins after a refused resume
 	droppedAt    time.Time
-	welcomeAt    time.Time // the last welcome
-	mediaAt      time.Time // the first media packet since the last welcome
+	welcomeAt    time.Time            // the last welcome
+	mediaAt      time.Time            // the first media packet since the last welcome
+	mediaFrom    map[string]time.Time // participant id → their first media packet since the last welcome
 	firstMediaAt time.Time
 	bye          string
+	gaveUp       bool // it stopped trying to come back
 	closed       bool
 	loopDone     chan struct{}
 }
@@ -248,7 +250,8 @@ func (c *Client) attach(ws *websocket.Conn, w welcome, first bool) <-chan struct
 	}
 	c.welcomeAt = time.Now()
 	c.mediaAt = time.Time{}
-	c.mediaPending.Store(true)
+	c.mediaFrom = map[string]time.Time{}
+	c.welcomes.Add(1)
 	c.bye = ""
 	restartUp := false
 	if !first {
@@ -331,9 +334,10 @@ func (c *Client) newDown() (*webrtc.PeerConnection, error) {
 }
 
 // readTrack reads a received track until it ends, counting packets and noting the first
-// one after each welcome.
+// one after each welcome, overall and per publishing participant.
 func (c *Client) readTrack(pc *webrtc.PeerConnection, tr *webrtc.TrackRemote) {
 	buf := make([]byte, 1600)
+	noted := int64(-1) // the welcome after which this reader last noted a packet
 	for {
 		n, _, err := tr.Read(buf)
 		if err != nil {
@@ -343,14 +347,20 @@ func (c *Client) readTrack(pc *webrtc.PeerConnection, tr *webrtc.TrackRemote) {
 			continue
 		}
 		c.packets.Add(1)
-		if c.mediaPending.Load() {
+		if w := c.welcomes.Load(); w != noted {
+			noted = w
 			now := time.Now()
 			c.mu.Lock()
-			if c.down == pc && c.mediaAt.IsZero() {
-				c.mediaAt = now
-				c.mediaPending.Store(false)
+			if c.down == pc {
+				if c.mediaAt.IsZero() {
+					c.mediaAt = now
+				}
 				if c.firstMediaAt.IsZero() {
 					c.firstMediaAt = now
+				}
+				pid := c.trackInfo[tr.ID()].pid
+				if _, ok := c.mediaFrom[pid]; !ok {
+					c.mediaFrom[pid] = now
 				}
 			}
 			c.mu.Unlock()
@@ -361,6 +371,11 @@ func (c *Client) readTrack(pc *webrtc.PeerConnection, tr *webrtc.TrackRemote) {
 // supervise waits for the websocket to end and, with AutoResume, brings the client back.
 func (c *Client) supervise(done <-chan struct{}) {
 	defer close(c.loopDone)
+	defer func() {
+		c.mu.Lock()
+		c.gaveUp = c.ctx.Err() == nil
+		c.mu.Unlock()
+	}()
 	for {
 		select {
 		case <-done:
@@ -718,15 +733,17 @@ func (c *Client) Connected() bool {
 type State struct {
 	You         Peer // itself, from its last welcome and the updates since
 	Others      map[string]Peer
-	Chat        map[int64]int // chat message id → times received
-	Resumes     int           // welcomes that resumed the participant
-	Rejoins     int           // fresh joins after a refused resume
-	DroppedAt   time.Time     // when the websocket last ended
-	WelcomeAt   time.Time     // the last welcome
-	MediaAt     time.Time     // the first media packet after the last welcome (when the client reads)
-	FirstMedia  time.Time     // the first media packet ever
+	Chat        map[int64]int        // chat message id → times received
+	Resumes     int                  // welcomes that resumed the participant
+	Rejoins     int                  // fresh joins after a refused resume
+	DroppedAt   time.Time            // when the websocket last ended
+	WelcomeAt   time.Time            // the last welcome
+	MediaAt     time.Time            // the first media packet after the last welcome (when the client reads)
+	MediaFrom   map[string]time.Time // participant id → their first media packet after the last welcome
+	FirstMedia  time.Time            // the first media packet ever
 	Packets     int64
 	Connected   bool
+	GaveUp      bool // its websocket ended and it no longer tries to come back
 	ResumeToken bool // it holds a resume token
 }
 
@@ -737,12 +754,16 @@ func (c *Client) State() State {
 	defer c.mu.Unlock()
 	s := State{You: c.you, Others: make(map[string]Peer, len(c.others)), Chat: make(map[int64]int, len(c.chat)),
 		Resumes: c.resumes, Rejoins: c.rejoins, DroppedAt: c.droppedAt, WelcomeAt: c.welcomeAt, MediaAt: c.mediaAt,
-		FirstMedia: c.firstMediaAt, Packets: c.packets.Load(), Connected: connected, ResumeToken: c.resumeToken != ""}
+		FirstMedia: c.firstMediaAt, Packets: c.packets.Load(), Connected: connected, GaveUp: c.gaveUp, ResumeToken: c.resumeToken != ""}
 	for k, v := range c.others {
 		s.Others[k] = v
 	}
 	for k, v := range c.chat {
 		s.Chat[k] = v
+	}
+	s.MediaFrom = make(map[string]time.Time, len(c.mediaFrom))
+	for k, v := range c.mediaFrom {
+		s.MediaFrom[k] = v
 	}
 	return s
 }
