@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -116,6 +117,7 @@ type Client struct {
 	firstMediaAt time.Time
 	bye          string
 	gaveUp       bool // it stopped trying to come back
+	mediaKept    bool // the last welcome said media_kept
 	closed       bool
 	loopDone     chan struct{}
 }
@@ -249,6 +251,7 @@ func (c *Client) attach(ws *websocket.Conn, w welcome, first bool) <-chan struct
 		c.noteChatLocked(m.ID)
 	}
 	c.welcomeAt = time.Now()
+	c.mediaKept = w.MediaKept
 	c.mediaAt = time.Time{}
 	c.mediaFrom = map[string]time.Time{}
 	c.welcomes.Add(1)
@@ -528,7 +531,7 @@ func (c *Client) read(ws *websocket.Conn, done chan<- struct{}) {
 				continue
 			}
 			if err := down.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: m.SDP}); err != nil {
-				c.fail("down offer: %v", err)
+				c.fail("down offer: %v (%d bytes of SDP, %d m-lines)", err, len(m.SDP), strings.Count(m.SDP, "\nm="))
 				continue
 			}
 			ans, err := down.CreateAnswer(nil)
@@ -722,6 +725,15 @@ func (c *Client) Stage(participantID string, on bool) error {
 	return c.send(map[string]any{"type": "stage", "participant_id": participantID, "on": on})
 }
 
+// dropWebsocket cuts the websocket without a goodbye, as a network drop would (tests).
+func (c *Client) dropWebsocket() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.ws != nil {
+		_ = c.ws.UnderlyingConn().Close()
+	}
+}
+
 // Connected tells whether the client has a websocket now.
 func (c *Client) Connected() bool {
 	c.wmu.Lock()
@@ -744,6 +756,7 @@ type State struct {
 	Packets     int64
 	Connected   bool
 	GaveUp      bool // its websocket ended and it no longer tries to come back
+	MediaKept   bool // the last welcome resumed with the peer connections kept
 	ResumeToken bool // it holds a resume token
 }
 
@@ -754,7 +767,7 @@ func (c *Client) State() State {
 	defer c.mu.Unlock()
 	s := State{You: c.you, Others: make(map[string]Peer, len(c.others)), Chat: make(map[int64]int, len(c.chat)),
 		Resumes: c.resumes, Rejoins: c.rejoins, DroppedAt: c.droppedAt, WelcomeAt: c.welcomeAt, MediaAt: c.mediaAt,
-		FirstMedia: c.firstMediaAt, Packets: c.packets.Load(), Connected: connected, GaveUp: c.gaveUp, ResumeToken: c.resumeToken != ""}
+		FirstMedia: c.firstMediaAt, Packets: c.packets.Load(), Connected: connected, GaveUp: c.gaveUp, MediaKept: c.mediaKept, ResumeToken: c.resumeToken != ""}
 	for k, v := range c.others {
 		s.Others[k] = v
 	}
