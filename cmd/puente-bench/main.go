@@ -2,8 +2,9 @@
 // Puente's signaling protocol join a live session as speakers and viewers with synthetic
 // but well-formed VP8 and Opus, while the server process's own CPU and memory are read from
 // /proc; the same packets are then relayed by a bare SRTP relay (the floor) to compare
-// with. It starts its own server (and PostgreSQL) unless given --url. See
-// docs/benchmarks.md.
+// with. It starts its own server (and PostgreSQL) unless given --url. The restart scenario
+// kills that server with SIGKILL during a room and starts it again, and measures how the
+// participants resume. See docs/benchmarks.md.
 package main
 
 import (
