@@ -20,6 +20,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
 	"github.com/puente-org/puente/domain"
@@ -44,6 +45,76 @@ type env struct {
 	srv    *httptest.Server
 	occ    int64
 	people map[string]domain.Person
+	opts   live.Options
+	hubMu  sync.Mutex
+	reg    *prometheus.Registry
+}
+
+// metric reads one of the hub's metrics (a counter or gauge); label is the value of its
+// one label, or "" for none.
+func (e *env) metric(name, label string) float64 {
+	e.t.Helper()
+	families, err := e.reg.Gather()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if label != "" && (len(m.GetLabel()) == 0 || m.GetLabel()[0].GetValue() != label) {
+				continue
+			}
+			if c := m.GetCounter(); c != nil {
+				return c.GetValue()
+			}
+			return m.GetGauge().GetValue()
+		}
+	}
+	e.t.Fatalf("no metric %s{%s}", name, label)
+	return 0
+}
+
+func (e *env) currentHub() *live.Hub {
+	e.hubMu.Lock()
+	defer e.hubMu.Unlock()
+	return e.hub
+}
+
+// restartHub stops the hub as a server stopping for a deploy does (everyone gets bye
+// shutdown) and starts a new one on the same database, as the next process would.
+func (e *env) restartHub() {
+	e.t.Helper()
+	old := e.currentHub()
+	old.Close()
+	h := live.NewHub(e.opts)
+	if err := h.Start(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	e.hubMu.Lock()
+	e.hub = h
+	e.hubMu.Unlock()
+}
+
+// addAttendees registers n more people for the occurrence and returns their names.
+func (e *env) addAttendees(n int) []string {
+	e.t.Helper()
+	ctx := context.Background()
+	names := make([]string, n)
+	for i := range n {
+		name := fmt.Sprintf("guest%03d", i)
+		p, err := e.store.CreatePerson(ctx, store.NewPerson{Email: name + "@example.org", Name: "Guest " + name[5:]})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if _, err := e.store.Register(ctx, e.occ, p.ID, store.RegistrationDetails{Name: "Guest"}, nil); err != nil {
+			e.t.Fatal(err)
+		}
+		e.people[name] = p
+		names[i] = name
+	}
+	return names
 }
 
 func newEnv(t *testing.T, configure ...func(*sfu.Config)) *env {
@@ -78,6 +149,20 @@ func newEnvWith(t *testing.T, hubOptions func(*live.Options), configure ...func(
 		t.Fatalf("occurrences: %v %d", err, len(occs))
 	}
 	e.occ = occs[0].Occurrence.ID
+	// The rooms check people's rights: the speaker is on the programme, the others are
+	// registered (the host organises).
+	speaker := e.people["speaker"].ID
+	if _, err := st.UpdateOccurrence(ctx, e.occ, func(_ domain.Event, o *domain.Occurrence) error {
+		o.Speakers = []domain.Speaker{{Name: "Speaker", Email: "speaker@example.org", PersonID: &speaker}}
+		return nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"ana", "ben", "carla", "dev"} {
+		if _, err := st.Register(ctx, e.occ, e.people[name].ID, store.RegistrationDetails{Name: strings.ToUpper(name[:1]) + name[1:]}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	cfg := sfu.Config{Network: sfu.Network{TCPPort: -1, LoopbackOnly: true}, KeyframeInterval: 200 * time.Millisecond}
 	for _, c := range configure {
@@ -89,11 +174,13 @@ func newEnvWith(t *testing.T, hubOptions func(*live.Options), configure ...func(
 	}
 	key := make([]byte, 32)
 	e.tokens = live.NewTokens(key)
-	opts := live.Options{Store: livestore.New(st), SFU: media, Tokens: e.tokens,
+	e.reg = prometheus.NewRegistry()
+	opts := live.Options{Store: livestore.New(st), SFU: media, Tokens: e.tokens, Metrics: live.NewMetrics(e.reg),
 		Conn: signaling.ConnOptions{Rate: 200, Burst: 400}, RightsEvery: 200 * time.Millisecond}
 	if hubOptions != nil {
 		hubOptions(&opts)
 	}
+	e.opts = opts
 	e.hub = live.NewHub(opts)
 	if err := e.hub.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -104,10 +191,10 @@ func newEnvWith(t *testing.T, hubOptions func(*live.Options), configure ...func(
 		if err != nil {
 			return
 		}
-		e.hub.Serve(r.Context(), ws)
+		e.currentHub().Serve(r.Context(), ws)
 	}))
 	t.Cleanup(func() {
-		e.hub.Close()
+		e.currentHub().Close()
 		e.srv.Close()
 		if err := media.Close(); err != nil {
 			t.Errorf("close sfu: %v", err)
@@ -144,6 +231,7 @@ type client struct {
 	id        string
 	resume    string          // the resume token of the last welcome
 	chatSeen  map[float64]int // chat message id → times received (welcomes and broadcasts)
+	byes      []string        // reasons of every bye received, on any connection
 	lastChat  float64
 	// tracks that arrived while the test waited for another
 	pendingTracks []remote
@@ -288,6 +376,21 @@ func (e *env) reconnectWith(c *client, token string) msg {
 	}
 }
 
+// sawBye waits until the client got a bye with that reason on any of its connections.
+func (c *client) sawBye(reason string) bool {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		c.mu.Lock()
+		for _, r := range c.byes {
+			if r == reason {
+				c.mu.Unlock()
+				return true
+			}
+		}
+		c.mu.Unlock()
+	}
+	return false
+}
+
 // chatCounts is how many times each chat message id reached the client.
 func (c *client) chatCounts() map[float64]int {
 	c.mu.Lock()
@@ -394,6 +497,10 @@ func (c *client) read(ws *websocket.Conn, closed chan struct{}) {
 			case "chat":
 				cm, _ := m["message"].(map[string]any)
 				c.sawChat(cm)
+			case "bye":
+				c.mu.Lock()
+				c.byes = append(c.byes, m.str("reason"))
+				c.mu.Unlock()
 			}
 			c.events <- m
 		}

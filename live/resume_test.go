@@ -121,6 +121,15 @@ func TestPromotedSpeakerResumes(t *testing.T) {
 	w.waitFor(t, "back")
 	close(stop)
 	wg.Wait()
+	if n := e.metric("puente_live_reconnects_total", ""); n != 1 {
+		t.Errorf("reconnects counted: %v, want 1", n)
+	}
+	if n := e.metric("puente_live_resumes_total", "websocket"); n != 1 {
+		t.Errorf("websocket resumes counted: %v, want 1", n)
+	}
+	if n := e.metric("puente_live_participants_in_grace", ""); n != 0 {
+		t.Errorf("participants in grace after the resume: %v", n)
+	}
 	if w.has("left") {
 		t.Fatalf("the host saw ana leave: %v", w.seen)
 	}
@@ -187,7 +196,13 @@ func TestGracePeriodEnds(t *testing.T) {
 	dropped := time.Now()
 	ben.dropSocket()
 	host.expectWhere("participant", func(m msg) bool { p := participantOf(m); return p["id"] == ben.id && p["reconnecting"] == true })
+	if n := e.metric("puente_live_participants_in_grace", ""); n != 1 {
+		t.Errorf("participants in grace: %v, want 1", n)
+	}
 	host.expectWhere("left", func(m msg) bool { return m.str("participant_id") == ben.id })
+	if n := e.metric("puente_live_participants_in_grace", ""); n != 0 {
+		t.Errorf("participants in grace after it ended: %v, want 0", n)
+	}
 	// Too late to resume.
 	if m := e.reconnect(ben); m.str("type") != "error" || m.str("code") != "resume_refused" {
 		t.Fatalf("resume after the grace period: %v", m)
@@ -256,7 +271,7 @@ func TestBadResumes(t *testing.T) {
 		"nonsense",
 		"r1.x.y",
 		strings.Replace(old, old[len(old)-6:], "AAAAAA", 1), // forged: right shape, wrong secret
-		"r1.999999." + old[strings.LastIndex(old, ".")+1:], // another (missing) room
+		"r1.999999." + old[strings.LastIndex(old, ".")+1:],  // another (missing) room
 		"r1.1." + strings.Repeat("A", 43),
 	} {
 		bad := e.dialResume("ben", tok, 0)
@@ -264,10 +279,16 @@ func TestBadResumes(t *testing.T) {
 			t.Fatalf("resume with %q: %v", tok, m)
 		}
 	}
+	if n := e.metric("puente_live_resume_failures_total", "invalid"); n != 5 {
+		t.Errorf("refused resumes counted: %v, want 5", n)
+	}
 	// Resuming while still connected: the old connection gets bye replaced.
 	w := e.reconnectWith(ben, old)
 	if w.str("type") != "welcome" || participantField(w, "id") != ben.id {
 		t.Fatalf("resume while connected: %v", w)
+	}
+	if !ben.sawBye("replaced") {
+		t.Fatalf("the old connection was not told it was replaced")
 	}
 	// Reused: the token of that resume was replaced by a new one.
 	if m := e.dialResume("ben", old, 0).expect("error"); m.str("code") != "resume_refused" {
@@ -280,7 +301,6 @@ func participantField(w msg, k string) any {
 	you, _ := w["you"].(map[string]any)
 	return you[k]
 }
-
 
 // A person whose registration is cancelled is taken out of the room within seconds, and a
 // join token issued before no longer admits.
