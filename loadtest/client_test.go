@@ -94,7 +94,10 @@ func TestClientResumesAfterWebsocketDrop(t *testing.T) {
 	wait("the viewer still receives", func() bool { return viewer.State().Packets > before+100 })
 	wait("the host's up connection is connected", host.UpConnected)
 
-	time.Sleep(500 * time.Millisecond) // anything late would show as a duplicate
+	time.Sleep(500 * time.Millisecond)             // anything late would show as a duplicate
+	if strings.Contains(srv.Logs(), "DATA RACE") { // the server is this test binary, with -race too
+		t.Errorf("the server reported a data race:\n%s", srv.Logs())
+	}
 	for _, c := range []*Client{host, viewer} {
 		chat := c.State().Chat
 		if len(chat) != 2 {

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -415,6 +416,9 @@ func RunRestart(ctx context.Context, o Options) (RestartResult, error) {
 				res.Errors = append(res.Errors, fmt.Sprintf("%s sees the raised hand as %+v (listed: %t)", m.name, p, ok))
 			}
 		}
+	}
+	if strings.Contains(srv.Logs(), "DATA RACE") { // a server built with -race (go test -race)
+		res.Errors = append(res.Errors, "the server reported a data race: "+srv.Logs())
 	}
 	for _, m := range members {
 		for _, e := range m.client.Errors() {
