@@ -122,3 +122,81 @@ func TestClientResumesAfterWebsocketDrop(t *testing.T) {
 		}
 	}
 }
+
+// A client whose resume is refused (here a forged resume token) asks for a new join token
+// and joins again by itself: connected, and receiving media again.
+func TestClientJoinsAgainWhenResumeIsRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and PostgreSQL")
+	}
+	ctx := context.Background()
+	srv, err := StartServer(ctx, pgtest.NewURL(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	sess, err := Prepare(ctx, srv.DatabaseURL, 1, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := NewAPI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait := func(what string, ok func() bool) {
+		t.Helper()
+		if err := waitUntil(ctx, 20*time.Second, ok); err != nil {
+			t.Fatalf("%s: %v\nserver: %s", what, err, srv.Logs())
+		}
+	}
+	admit := func(tok string) func(context.Context) (Admission, error) {
+		return func(ctx context.Context) (Admission, error) {
+			return Admit(ctx, http.DefaultClient, srv.URL, tok, sess.OccurrenceID)
+		}
+	}
+	a, err := admit(sess.SpeakerTokens[0])(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, err := Dial(ctx, Config{API: api, Origin: srv.URL, Admission: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	p, err := newPublisher(host, 0, true, 300_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubCtx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer stop()
+	wg.Go(func() { p.run(pubCtx) })
+	wait("the host publishes", host.UpConnected)
+
+	readmit := admit(sess.ViewerTokens[0])
+	if a, err = readmit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	viewer, err := Dial(ctx, Config{API: api, Origin: srv.URL, Admission: a, AutoResume: true, Readmit: readmit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer viewer.Close()
+	wait("the viewer receives", func() bool { return !viewer.State().FirstMedia.IsZero() })
+
+	viewer.mu.Lock()
+	viewer.resumeToken = "r1.forged"
+	viewer.mu.Unlock()
+	viewer.dropWebsocket()
+	wait("the viewer joins again and receives", func() bool {
+		s := viewer.State()
+		return s.Rejoins == 1 && s.Connected && !s.MediaAt.IsZero()
+	})
+	if s := viewer.State(); s.Resumes != 0 || s.You.Role != "attendee" {
+		t.Errorf("after the refused resume: %+v, %d resumes", s.You, s.Resumes)
+	}
+	if errs := viewer.Errors(); len(errs) > 0 {
+		t.Errorf("viewer: %q", errs)
+	}
+}
