@@ -58,6 +58,8 @@ type Peer struct {
 	downSig  signalOrder
 	awaiting bool // an offer is out, its answer not yet in
 	pending  bool // tracks changed while awaiting
+	restart  bool // an ICE restart waits for the answer to the offer that is out
+	offered  map[string]TrackInfo // the tracks of the offer that is out
 	downs    map[string]*DownTrack
 
 	pubsMu sync.Mutex
@@ -155,6 +157,12 @@ func (p *Peer) HandleOffer(sdp string, sources map[string]string) error {
 		p.upSig.mu.Lock()
 		p.upSig.sent, p.upSig.local, p.upSig.remoteSet = false, nil, false // candidates that came early stay queued
 		p.upSig.mu.Unlock()
+	} else {
+		// A re-offer, perhaps an ICE restart: the candidates the agent gathers for new
+		// credentials must follow the answer that carries them.
+		p.upSig.mu.Lock()
+		p.upSig.sent = false
+		p.upSig.mu.Unlock()
 	}
 	if p.sources == nil {
 		p.sources = map[string]string{}
@@ -162,15 +170,21 @@ func (p *Peer) HandleOffer(sdp string, sources map[string]string) error {
 	for id, src := range sources {
 		p.sources[id] = src
 	}
-	if err := p.up.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+	refused := func(err error) error {
+		p.upSig.mu.Lock() // no answer goes out: candidates flow as before
+		p.upSig.flush(p, Up)
+		p.upSig.mu.Unlock()
 		return fmt.Errorf("%w: %w", ErrBadSDP, err)
+	}
+	if err := p.up.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+		return refused(err)
 	}
 	answer, err := p.up.CreateAnswer(nil)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrBadSDP, err)
+		return refused(err)
 	}
 	if err := p.up.SetLocalDescription(answer); err != nil {
-		return fmt.Errorf("%w: %w", ErrBadSDP, err)
+		return refused(err)
 	}
 	p.upSig.mu.Lock()
 	p.ev.SendSDP("answer", Up, answer.SDP, nil)
@@ -402,24 +416,103 @@ func (p *Peer) negotiate() {
 		p.pending = true
 		return
 	}
+	if err := p.offerLocked(false); err != nil {
+		p.log.Warn("cannot offer", "err", err)
+	}
+}
+
+// offerLocked creates, applies and sends an offer of the current tracks, with fresh ICE
+// credentials if iceRestart. Call holding downMu, with no offer out.
+func (p *Peer) offerLocked(iceRestart bool) error {
+	var opts *webrtc.OfferOptions
+	if iceRestart {
+		opts = &webrtc.OfferOptions{ICERestart: true}
+		// The restarted agent gathers new candidates at once: hold them until the offer
+		// that carries their credentials is sent, and hold the client's candidates until
+		// its answer (with its new credentials) is applied.
+		p.downSig.mu.Lock()
+		p.downSig.sent, p.downSig.local, p.downSig.remoteSet = false, nil, false
+		p.downSig.mu.Unlock()
+	}
 	p.pending = false
-	offer, err := p.down.CreateOffer(nil)
+	offer, err := p.down.CreateOffer(opts)
 	if err == nil {
 		err = p.down.SetLocalDescription(offer)
 	}
 	if err != nil {
-		p.log.Warn("cannot offer", "err", err)
-		return
+		if iceRestart {
+			// No offer goes out: candidates flow as before.
+			p.downSig.mu.Lock()
+			p.downSig.remoteSet = true
+			p.downSig.flush(p, Down)
+			p.downSig.mu.Unlock()
+		}
+		return fmt.Errorf("offer on the down connection: %w", err)
 	}
 	tracks := make(map[string]TrackInfo, len(p.downs))
 	for _, d := range p.downs {
 		tracks[d.id] = TrackInfo{ParticipantID: d.pub.Owner.ID, Source: d.pub.Source}
 	}
 	p.awaiting = true
+	p.offered = tracks
 	p.downSig.mu.Lock()
 	p.ev.SendSDP("offer", Down, offer.SDP, tracks)
 	p.downSig.flush(p, Down)
 	p.downSig.mu.Unlock()
+	return nil
+}
+
+// resendOfferLocked sends the offer that is out once more, with the candidates gathered for
+// it: its client may never have seen it (a websocket that dropped). Pion cannot replace an
+// offer that is out (no second SetLocalDescription of an offer, no local rollback), so this
+// offer has to be answered before another one can be made. Call holding downMu.
+func (p *Peer) resendOfferLocked() {
+	desc := p.down.LocalDescription() // the pending offer, with its gathered candidates
+	if desc == nil {
+		return
+	}
+	p.downSig.mu.Lock()
+	p.ev.SendSDP("offer", Down, desc.SDP, p.offered)
+	p.downSig.flush(p, Down)
+	p.downSig.mu.Unlock()
+}
+
+// RestartICE restarts ICE on the down connection: the client gets a new offer with fresh
+// ICE credentials (the "restart" message, and a resume that kept the media). If an earlier
+// offer is still unanswered (its client may never have received it), that offer is sent
+// again first and the ICE restart offer follows its answer. Media keeps flowing to the same
+// tracks; nothing changes for the other participants.
+func (p *Peer) RestartICE() error {
+	p.downMu.Lock()
+	defer p.downMu.Unlock()
+	if p.closed.Load() {
+		return ErrClosed
+	}
+	established := p.down.CurrentRemoteDescription() != nil
+	if p.awaiting {
+		p.restart = p.restart || established
+		p.resendOfferLocked()
+		return nil
+	}
+	// Before the first answer there is no ICE session to restart: a plain offer has
+	// fresh credentials for the client anyway.
+	return p.offerLocked(established)
+}
+
+// Renegotiate offers the current tracks on the down connection again, for a client that
+// may have missed the last offer (it lost its websocket). An offer still unanswered is sent
+// again (see RestartICE); the tracks that changed since follow once it is answered.
+func (p *Peer) Renegotiate() error {
+	p.downMu.Lock()
+	defer p.downMu.Unlock()
+	if p.closed.Load() {
+		return ErrClosed
+	}
+	if p.awaiting {
+		p.resendOfferLocked()
+		return nil
+	}
+	return p.offerLocked(false)
 }
 
 // HandleAnswer applies the client's answer to the server's last offer.
@@ -438,11 +531,25 @@ func (p *Peer) HandleAnswer(sdp string) error {
 		return fmt.Errorf("%w: %w", ErrBadSDP, err)
 	}
 	p.awaiting = false
+	p.offered = nil
+	restart := p.restart
+	p.restart = false
 	again := p.pending
-	p.downMu.Unlock()
 	p.applyRemoteCandidates(p.down, &p.downSig)
+	p.downMu.Unlock()
 	p.askKeyframes()
-	if again {
+	switch {
+	case restart:
+		p.downMu.Lock()
+		var err error
+		if !p.closed.Load() && !p.awaiting {
+			err = p.offerLocked(true)
+		}
+		p.downMu.Unlock()
+		if err != nil {
+			p.log.Warn("cannot restart ICE", "err", err)
+		}
+	case again:
 		p.negotiate()
 	}
 	return nil

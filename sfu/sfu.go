@@ -41,6 +41,17 @@ type Config struct {
 	// KeyframeInterval is the least time between two keyframe requests sent to a publisher
 	// for one track (default 500 ms).
 	KeyframeInterval time.Duration
+	// ICE timing (zero: 5 s, 15 s and 2 s; see network.go). ICEDisconnectedTimeout is the
+	// silence after which a connection is "disconnected" (the client may restart ICE),
+	// ICEFailedTimeout the further silence after which it is "failed" (PeerEvents.Failed),
+	// ICEKeepalive how often consent is refreshed, which bounds how quickly a dead path is
+	// noticed.
+	ICEDisconnectedTimeout time.Duration
+	ICEFailedTimeout       time.Duration
+	ICEKeepalive           time.Duration
+
+	// listen replaces Network.Listen (tests: a virtual network).
+	listen func(*slog.Logger) (webrtc.SettingEngine, Ports, io.Closer, error)
 }
 
 // SFU holds the WebRTC API (codecs, interceptors, sockets) its rooms share.
@@ -78,16 +89,29 @@ func New(cfg Config) (*SFU, error) {
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
 		return nil, fmt.Errorf("configure rtcp reports: %w", err)
 	}
-	se, ports, sockets, err := cfg.Network.Listen(cfg.Logger)
+	listen := cfg.Network.Listen
+	if cfg.listen != nil {
+		listen = cfg.listen
+	}
+	se, ports, sockets, err := listen(cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
+	se.SetICETimeouts(orDefault(cfg.ICEDisconnectedTimeout, iceDisconnectedTimeout),
+		orDefault(cfg.ICEFailedTimeout, iceFailedTimeout), orDefault(cfg.ICEKeepalive, iceKeepaliveInterval))
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
 	s := &SFU{api: api, sockets: sockets, ports: ports, log: cfg.Logger, metrics: cfg.Metrics, pliGap: cfg.KeyframeInterval}
 	if ns, ok := sockets.(*netSockets); ok {
 		s.batch = ns.batch
 	}
 	return s, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
 }
 
 // Ports are the ports the SFU listens on.
