@@ -181,6 +181,7 @@ type rtcClient struct {
 	offers  []string // ufrags of the down offers answered, in order
 	answers []string // ufrags of the up answers applied, in order
 	tracks  []*webrtc.TrackRemote
+	seen    map[string]bool // ICE ufrags of every description received (pump only)
 	// dropOffers makes the client ignore down offers, as one whose websocket is gone.
 	dropOffers atomic.Bool
 
@@ -205,7 +206,7 @@ func iceStates(pc *webrtc.PeerConnection) chan webrtc.ICEConnectionState {
 
 func joinClient(t *testing.T, room *Room, api *webrtc.API, name string, canPublish bool) *rtcClient {
 	t.Helper()
-	c := &rtcClient{t: t, name: name, wake: make(chan struct{}, 1), stop: make(chan struct{}), pumped: make(chan struct{})}
+	c := &rtcClient{t: t, name: name, wake: make(chan struct{}, 1), stop: make(chan struct{}), pumped: make(chan struct{}), seen: map[string]bool{}}
 	var err error
 	if c.down, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
 		t.Fatal(err)
@@ -301,6 +302,7 @@ func (c *rtcClient) handle(m sigMsg) error {
 		if c.dropOffers.Load() {
 			return nil
 		}
+		c.seen[iceUfrag(m.sdp)] = true
 		if err := c.down.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: m.sdp}); err != nil {
 			return err
 		}
@@ -318,6 +320,7 @@ func (c *rtcClient) handle(m sigMsg) error {
 		c.offers = append(c.offers, iceUfrag(m.sdp))
 		c.mu.Unlock()
 	case m.typ == "answer" && m.pc == Up:
+		c.seen[iceUfrag(m.sdp)] = true
 		if err := c.up.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.sdp}); err != nil {
 			return err
 		}
@@ -331,6 +334,10 @@ func (c *rtcClient) handle(m sigMsg) error {
 		}
 		if m.pc == Down && c.dropOffers.Load() {
 			return nil // lost with the offer
+		}
+		// Candidates follow the description that carries their credentials.
+		if uf := candidateUfrag(m.candidate.Candidate); uf == "" || !c.seen[uf] {
+			return fmt.Errorf("candidate for ice-ufrag %q came before its description", uf)
 		}
 		return pc.AddICECandidate(*m.candidate)
 	default:
@@ -363,6 +370,17 @@ func iceUfrag(sdp string) string {
 	for line := range strings.SplitSeq(sdp, "\n") {
 		if u, ok := strings.CutPrefix(strings.TrimSpace(line), "a=ice-ufrag:"); ok {
 			return u
+		}
+	}
+	return ""
+}
+
+// candidateUfrag is the ufrag a candidate line names (Pion writes "ufrag X").
+func candidateUfrag(line string) string {
+	f := strings.Fields(line)
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == "ufrag" {
+			return f[i+1]
 		}
 	}
 	return ""
