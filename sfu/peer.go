@@ -56,9 +56,9 @@ type Peer struct {
 	downMu   sync.Mutex
 	down     *webrtc.PeerConnection
 	downSig  signalOrder
-	awaiting bool // an offer is out, its answer not yet in
-	pending  bool // tracks changed while awaiting
-	restart  bool // an ICE restart waits for the answer to the offer that is out
+	awaiting bool                 // an offer is out, its answer not yet in
+	pending  bool                 // tracks changed while awaiting
+	restart  bool                 // an ICE restart waits for the answer to the offer that is out
 	offered  map[string]TrackInfo // the tracks of the offer that is out
 	downs    map[string]*DownTrack
 
