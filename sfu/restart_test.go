@@ -38,6 +38,7 @@ type vnetLab struct {
 	router *vnet.Router
 	cutIP  atomic.Pointer[net.IP]
 	nets   map[string]*vnet.Net
+	failed time.Duration // ICE failed timeout of the SFU and the clients
 }
 
 func newVnetLab(t *testing.T, ips ...string) *vnetLab {
@@ -46,7 +47,7 @@ func newVnetLab(t *testing.T, ips ...string) *vnetLab {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lab := &vnetLab{t: t, router: r, nets: map[string]*vnet.Net{}}
+	lab := &vnetLab{t: t, router: r, nets: map[string]*vnet.Net{}, failed: testFailed}
 	for _, ip := range ips {
 		n, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{ip}})
 		if err != nil {
@@ -128,7 +129,7 @@ func (l *vnetLab) sfu(ip string) *SFU {
 		return se, Ports{UDP: conn.LocalAddr().(*net.UDPAddr).Port}, mux, nil
 	}
 	s, err := New(Config{Logger: networkTestLogger(l.t), listen: listen,
-		ICEDisconnectedTimeout: testDisconnected, ICEFailedTimeout: testFailed, ICEKeepalive: testKeepalive})
+		ICEDisconnectedTimeout: testDisconnected, ICEFailedTimeout: l.failed, ICEKeepalive: testKeepalive})
 	if err != nil {
 		l.t.Fatal(err)
 	}
@@ -155,7 +156,7 @@ func (l *vnetLab) api(ip string) *webrtc.API {
 	se.SetNet(l.nets[ip])
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetICETimeouts(testDisconnected, testFailed, testKeepalive)
+	se.SetICETimeouts(testDisconnected, l.failed, testKeepalive)
 	se.LoggerFactory = pionlog.Factory{Log: networkTestLogger(l.t).With("client", ip)}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
 }
@@ -188,6 +189,7 @@ type rtcClient struct {
 	received atomic.Int64 // RTP packets received on down, all tracks
 	iceDown  chan webrtc.ICEConnectionState
 	iceUp    chan webrtc.ICEConnectionState
+	failed   chan string // PeerEvents.Failed
 	stop     chan struct{}
 	pumped   chan struct{} // closed when the pump has stopped
 	wg       sync.WaitGroup
@@ -206,7 +208,8 @@ func iceStates(pc *webrtc.PeerConnection) chan webrtc.ICEConnectionState {
 
 func joinClient(t *testing.T, room *Room, api *webrtc.API, name string, canPublish bool) *rtcClient {
 	t.Helper()
-	c := &rtcClient{t: t, name: name, wake: make(chan struct{}, 1), stop: make(chan struct{}), pumped: make(chan struct{}), seen: map[string]bool{}}
+	c := &rtcClient{t: t, name: name, wake: make(chan struct{}, 1), stop: make(chan struct{}), pumped: make(chan struct{}), seen: map[string]bool{},
+		failed: make(chan string, 16)}
 	var err error
 	if c.down, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
 		t.Fatal(err)
@@ -260,6 +263,12 @@ func joinClient(t *testing.T, room *Room, api *webrtc.API, name string, canPubli
 		SendSDP: func(typ, pc, sdp string, _ map[string]TrackInfo) { push(sigMsg{typ: typ, pc: pc, sdp: sdp}) },
 		SendCandidate: func(pc string, ci webrtc.ICECandidateInit) {
 			push(sigMsg{typ: "candidate", pc: pc, candidate: &ci})
+		},
+		Failed: func(pc string) {
+			select {
+			case c.failed <- pc:
+			default:
+			}
 		},
 	}
 	peer, err := room.Join(name, canPublish, ev)
@@ -710,4 +719,44 @@ func TestRestartICEOfferUnanswered(t *testing.T) {
 		return len(viewer.tracks) == 2
 	})
 	viewer.moreReceived(t, 100)
+}
+
+// TestRestartICEAfterFailed: the viewer's address changes and it stays away until ICE failed
+// on both sides (the SFU reports Failed, as for a client back late in its grace period); an
+// ICE restart on the same down connection still brings its media back.
+func TestRestartICEAfterFailed(t *testing.T) {
+	verifyNoLeaks(t)
+	const sfuIP, pubIP, viewerIP, viewerNewIP = "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.13"
+	lab := newVnetLab(t, sfuIP, pubIP, viewerIP)
+	lab.failed = time.Second
+	s := lab.sfu(sfuIP)
+	room := s.NewRoom("failed")
+	t.Cleanup(room.Close)
+
+	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
+	pub := joinClient(t, room, lab.api(pubIP), "pub", true)
+	pub.publishVideo(t)
+	viewer.moreReceived(t, 50)
+	offers, _ := viewer.answered()
+
+	lab.move(viewerIP, viewerNewIP)
+	waitICE(t, viewer.iceDown, webrtc.ICEConnectionStateFailed)
+	select {
+	case pc := <-viewer.failed:
+		if pc != Down {
+			t.Fatalf("Failed(%q), want down", pc)
+		}
+	case <-time.After(giveUp):
+		t.Fatal("gave up waiting for the SFU to report the down connection failed")
+	}
+	drainICE(viewer.iceDown)
+	if err := viewer.peer.RestartICE(); err != nil {
+		t.Fatalf("RestartICE: %v", err)
+	}
+	waitFor(t, "the restart offer answered", func() bool { o, _ := viewer.answered(); return len(o) > len(offers) })
+	waitICE(t, viewer.iceDown, webrtc.ICEConnectionStateConnected)
+	viewer.moreReceived(t, 50)
+	if got := viewer.peer.down.ConnectionState(); got != webrtc.PeerConnectionStateConnected {
+		t.Fatalf("SFU down connection %s after the restart", got)
+	}
 }
