@@ -185,6 +185,9 @@ type rtcClient struct {
 	seen    map[string]bool // ICE ufrags of every description received (pump only)
 	// dropOffers makes the client ignore down offers, as one whose websocket is gone.
 	dropOffers atomic.Bool
+	// dropAfterOne: answer one more offer, then drop them.
+	dropAfterOne atomic.Bool
+	lastAnswer   string // the last answer sent on down
 
 	received atomic.Int64 // RTP packets received on down, all tracks
 	iceDown  chan webrtc.ICEConnectionState
@@ -311,7 +314,7 @@ func (c *rtcClient) handle(m sigMsg) error {
 		if c.dropOffers.Load() {
 			return nil
 		}
-		c.seen[iceUfrag(m.sdp)] = true
+		c.seen[sdpUfrag(m.sdp)] = true
 		if err := c.down.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: m.sdp}); err != nil {
 			return err
 		}
@@ -322,19 +325,25 @@ func (c *rtcClient) handle(m sigMsg) error {
 		if err := c.down.SetLocalDescription(answer); err != nil {
 			return err
 		}
+		c.mu.Lock()
+		c.lastAnswer = answer.SDP
+		c.mu.Unlock()
+		if c.dropAfterOne.Swap(false) {
+			c.dropOffers.Store(true)
+		}
 		if err := c.peer.HandleAnswer(answer.SDP); err != nil {
 			return err
 		}
 		c.mu.Lock()
-		c.offers = append(c.offers, iceUfrag(m.sdp))
+		c.offers = append(c.offers, sdpUfrag(m.sdp))
 		c.mu.Unlock()
 	case m.typ == "answer" && m.pc == Up:
-		c.seen[iceUfrag(m.sdp)] = true
+		c.seen[sdpUfrag(m.sdp)] = true
 		if err := c.up.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.sdp}); err != nil {
 			return err
 		}
 		c.mu.Lock()
-		c.answers = append(c.answers, iceUfrag(m.sdp))
+		c.answers = append(c.answers, sdpUfrag(m.sdp))
 		c.mu.Unlock()
 	case m.typ == "candidate":
 		pc := c.down
@@ -372,16 +381,6 @@ func (c *rtcClient) close() {
 		}
 	}
 	c.wg.Wait()
-}
-
-// iceUfrag is the first a=ice-ufrag of a description.
-func iceUfrag(sdp string) string {
-	for line := range strings.SplitSeq(sdp, "\n") {
-		if u, ok := strings.CutPrefix(strings.TrimSpace(line), "a=ice-ufrag:"); ok {
-			return u
-		}
-	}
-	return ""
 }
 
 // candidateUfrag is the ufrag a candidate line names (Pion writes "ufrag X").
@@ -507,7 +506,7 @@ func (p *testPublisher) offer(t *testing.T, iceRestart bool) string {
 	if err := p.c.peer.HandleOffer(offer.SDP, p.sources); err != nil {
 		t.Fatalf("HandleOffer: %v", err)
 	}
-	return iceUfrag(offer.SDP)
+	return sdpUfrag(offer.SDP)
 }
 
 func (p *testPublisher) run() {
@@ -643,7 +642,7 @@ func TestRestartICEUp(t *testing.T) {
 		if after := answers[len(answers)-1]; after == "" || after == before {
 			t.Fatalf("%s: the SFU's answer to the ICE restart kept ice-ufrag %q (before %q)", why, after, before)
 		}
-		if got := iceUfrag(pub.peer.up.RemoteDescription().SDP); got != offerUfrag {
+		if got := sdpUfrag(pub.peer.up.RemoteDescription().SDP); got != offerUfrag {
 			t.Fatalf("%s: SFU up connection has remote ice-ufrag %q, the restart offered %q", why, got, offerUfrag)
 		}
 		waitICE(t, pub.iceUp, webrtc.ICEConnectionStateConnected)
@@ -758,5 +757,75 @@ func TestRestartICEAfterFailed(t *testing.T) {
 	viewer.moreReceived(t, 50)
 	if got := viewer.peer.down.ConnectionState(); got != webrtc.PeerConnectionStateConnected {
 		t.Fatalf("SFU down connection %s after the restart", got)
+	}
+}
+
+// TestRenegotiateStaleAnswer: a viewer misses the ICE restart offer that followed an offer
+// sent twice; an answer to the earlier offer arriving again is refused (it would pin the old
+// credentials), and Renegotiate sends the restart offer again.
+func TestRenegotiateStaleAnswer(t *testing.T) {
+	verifyNoLeaks(t)
+	const sfuIP, aIP, bIP, viewerIP = "10.0.0.1", "10.0.0.2", "10.0.0.4", "10.0.0.3"
+	lab := newVnetLab(t, sfuIP, aIP, bIP, viewerIP)
+	s := lab.sfu(sfuIP)
+	room := s.NewRoom("stale")
+	t.Cleanup(room.Close)
+
+	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
+	a := joinClient(t, room, lab.api(aIP), "a", true)
+	a.publishVideo(t)
+	viewer.moreReceived(t, 20)
+	offers, _ := viewer.answered()
+	first := offers[len(offers)-1]
+
+	viewer.dropOffers.Store(true)
+	b := joinClient(t, room, lab.api(bIP), "b", true)
+	b.publishVideo(t)
+	awaiting := func() bool {
+		viewer.peer.downMu.Lock()
+		defer viewer.peer.downMu.Unlock()
+		return viewer.peer.awaiting
+	}
+	waitFor(t, "the offer of b's track", awaiting)
+	// The client answers the offer sent again, then misses the ICE restart offer.
+	viewer.dropAfterOne.Store(true)
+	viewer.dropOffers.Store(false)
+	if err := viewer.peer.RestartICE(); err != nil {
+		t.Fatalf("RestartICE: %v", err)
+	}
+	waitFor(t, "the offer sent again answered", func() bool { o, _ := viewer.answered(); return len(o) > len(offers) })
+	waitFor(t, "the ICE restart offer out", func() bool {
+		viewer.peer.downMu.Lock()
+		defer viewer.peer.downMu.Unlock()
+		return viewer.peer.awaiting && viewer.peer.restarted
+	})
+	viewer.mu.Lock()
+	stale := viewer.lastAnswer
+	viewer.mu.Unlock()
+	if err := viewer.peer.HandleAnswer(stale); !errors.Is(err, ErrBadSDP) {
+		t.Fatalf("a second answer to the earlier offer: %v, want ErrBadSDP", err)
+	}
+	if !awaiting() {
+		t.Fatal("the refused answer settled the ICE restart offer")
+	}
+
+	offers, _ = viewer.answered()
+	viewer.dropOffers.Store(false)
+	if err := viewer.peer.Renegotiate(); err != nil {
+		t.Fatalf("Renegotiate: %v", err)
+	}
+	waitFor(t, "the ICE restart offer answered", func() bool { o, _ := viewer.answered(); return len(o) > len(offers) })
+	offers, _ = viewer.answered()
+	if got := offers[len(offers)-1]; got == first {
+		t.Fatalf("the offer sent again kept ice-ufrag %q", got)
+	}
+	waitFor(t, "b's track at the viewer", func() bool {
+		viewer.mu.Lock()
+		defer viewer.mu.Unlock()
+		return len(viewer.tracks) == 2
+	})
+	viewer.moreReceived(t, 100)
+	if awaiting() {
+		t.Fatal("an offer is still out")
 	}
 }
