@@ -281,7 +281,7 @@ func TestAdmissionToTheRoom(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	never := func(int64) bool { return false }
+	never := func(context.Context, int64) (bool, error) { return false, nil }
 	admit := func(name string) (string, error) { return f.a.Admit(ctx, f.people[name], l, never) }
 
 	f.clk.Set(l.Occurrence.Start.Add(-30 * time.Minute)) // before the attendees' window, within the stage's
@@ -303,7 +303,7 @@ func TestAdmissionToTheRoom(t *testing.T) {
 	if _, err := admit("Oscar"); domain.ErrorCode(err) != domain.CodeForbidden {
 		t.Errorf("Oscar (not registered): %v", err)
 	}
-	ended := func(int64) bool { return true }
+	ended := func(context.Context, int64) (bool, error) { return true, nil }
 	if _, err := f.a.Admit(ctx, f.people["Alice"], l, ended); domain.ErrorCode(err) != domain.CodeConflict {
 		t.Errorf("Alice after the hosts ended the room: %v", err)
 	}

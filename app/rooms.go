@@ -21,7 +21,7 @@ const (
 // role: host (site admins, the event's organisers), speaker (the occurrence's speakers with
 // an account) or attendee (confirmed registrants), each within the room's hours. ended
 // reports whether the hosts have ended the room (then only hosts may come back).
-func (a *App) Admit(ctx context.Context, p domain.Person, l store.Listed, ended func(occID int64) bool) (string, error) {
+func (a *App) Admit(ctx context.Context, p domain.Person, l store.Listed, ended func(ctx context.Context, occID int64) (bool, error)) (string, error) {
 	role, err := a.RoomRole(ctx, l, p)
 	if err != nil {
 		return "", err
@@ -29,8 +29,14 @@ func (a *App) Admit(ctx context.Context, p domain.Person, l store.Listed, ended 
 	if err := a.roomOpen(l, role); err != nil {
 		return "", err
 	}
-	if role != live.RoleHost && ended != nil && ended(l.Occurrence.ID) {
-		return "", domain.New(domain.CodeConflict, "err.live.ended")
+	if role != live.RoleHost && ended != nil {
+		over, err := ended(ctx, l.Occurrence.ID)
+		if err != nil {
+			return "", err
+		}
+		if over {
+			return "", domain.New(domain.CodeConflict, "err.live.ended")
+		}
 	}
 	return role, nil
 }

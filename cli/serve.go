@@ -125,7 +125,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer turn.Close()
 	hub := live.NewHub(live.Options{Store: livestore.New(st), SFU: media, Tokens: live.NewTokens(opts.LinkKey),
-		Logger: log.With("component", "live"), Metrics: live.NewMetrics(reg),
+		Logger: log.With("component", "live"), Metrics: live.NewMetrics(reg), Grace: cfg.LiveGrace,
 		ICEServers: func(personID int64) []signaling.ICEServer {
 			var out []signaling.ICEServer
 			for _, s := range turn.ICEServers(strconv.FormatInt(personID, 10)) {
@@ -134,6 +134,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 			return out
 		}})
+	if err := hub.Start(ctx); err != nil {
+		return fmt.Errorf("live rooms: %w", err)
+	}
+	defer hub.Close()
 	opts.Live = hub
 	// The use cases (package app): the pages and the API both call them.
 	if opts.App, err = app.New(app.Options{Store: st, Logger: log, MailQueued: d.Wake, LinkKey: opts.LinkKey}); err != nil {

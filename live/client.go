@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -14,47 +13,38 @@ import (
 	"github.com/puente-org/puente/signaling"
 )
 
-// client is one websocket connection: before hello a stranger, after it a member of a room.
-// Its handlers run on the connection's reader goroutine; fields other members' actions
-// change (role, hand, mutes, publishing) are guarded by the room's mutex.
+// client is one websocket connection: before hello a stranger, after it the connection of
+// one participant. Its handlers run on the connection's reader goroutine; what it changes
+// of the participant is guarded by the room's locks.
 type client struct {
 	hub  *Hub
 	conn *signaling.Conn
-	id   string
 	log  *slog.Logger
 
-	// Set once at hello.
-	room       *Room
-	adm        Admission
-	name       string
-	attendance int64
-	peer       *sfu.Peer
-
-	role       string
-	hand       bool
-	audioMuted bool
-	videoMuted bool
-	publishing []string
-	left       bool
-}
-
-func (c *client) participantLocked() signaling.Participant {
-	pub := c.publishing
-	if pub == nil {
-		pub = []string{}
-	}
-	return signaling.Participant{ID: c.id, Name: c.name, Role: c.role, Hand: c.hand,
-		AudioMuted: c.audioMuted, VideoMuted: c.videoMuted, Publishing: pub}
+	p    *participant // set at hello
+	room *Room
+	bye  bool // the client said leave
 }
 
 func (c *client) fail(ref string, code, msg string) {
 	c.conn.SendValue(signaling.ErrorMessage(&signaling.Error{Code: code, Message: msg, Ref: ref}))
 }
 
+// current tells whether this connection is still its participant's (a resume elsewhere
+// replaces it).
+func (c *client) current() bool {
+	c.room.mu.Lock()
+	defer c.room.mu.Unlock()
+	return c.p.conn == c.conn
+}
+
 // handle runs one decoded message.
 func (c *client) handle(m signaling.Incoming) {
-	if c.room == nil {
+	if c.p == nil {
 		c.hello(m)
+		return
+	}
+	if !c.current() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -65,13 +55,19 @@ func (c *client) handle(m signaling.Incoming) {
 	case signaling.TypeOffer:
 		c.offer(m)
 	case signaling.TypeAnswer:
-		if err := c.peer.HandleAnswer(m.SDP); err != nil {
-			c.mediaError(m.Ref, err)
+		if peer := c.peer(); peer != nil {
+			if err := peer.HandleAnswer(m.SDP); err != nil {
+				c.mediaError(m.Ref, err)
+			}
 		}
 	case signaling.TypeCandidate:
-		if err := c.peer.AddCandidate(m.PC, candidateInit(m.Candidate)); err != nil {
-			c.mediaError(m.Ref, err)
+		if peer := c.peer(); peer != nil {
+			if err := peer.AddCandidate(m.PC, candidateInit(m.Candidate)); err != nil {
+				c.mediaError(m.Ref, err)
+			}
 		}
+	case signaling.TypeRestart:
+		c.restartICE(m)
 	case signaling.TypeChat:
 		c.chat(ctx, m)
 	case signaling.TypeAsk:
@@ -79,16 +75,13 @@ func (c *client) handle(m signaling.Incoming) {
 	case signaling.TypeUpvote:
 		c.upvote(ctx, m)
 	case signaling.TypeHand:
-		c.room.mu.Lock()
-		c.hand = m.Raised
-		c.room.mu.Unlock()
-		c.room.changed(c)
+		c.hand(ctx, m)
 	case signaling.TypeMute:
-		c.mute(m)
+		c.mute(ctx, m)
 	case signaling.TypeStage:
-		c.stage(m)
+		c.stage(ctx, m)
 	case signaling.TypeRemove:
-		c.remove(m)
+		c.remove(ctx, m)
 	case signaling.TypeQuestion:
 		c.markQuestion(ctx, m)
 	case signaling.TypeEnd:
@@ -96,13 +89,22 @@ func (c *client) handle(m signaling.Incoming) {
 			return
 		}
 		c.log.Info("session ended by host")
-		c.hub.markEnded(c.room.occID)
-		c.room.closeAll(signaling.ByeMessage("ended", "The host has ended this session. Thank you for coming."))
+		if err := c.room.end(ctx); err != nil {
+			c.log.Error("end session", "err", err)
+			c.fail(m.Ref, signaling.CodeInternal, "The session could not be ended. Try again.")
+		}
 	case signaling.TypeLeave:
+		c.bye = true
 		c.conn.Close(nil)
 	default:
 		c.fail(m.Ref, signaling.CodeUnknownType, "Unknown message type.")
 	}
+}
+
+func (c *client) peer() *sfu.Peer {
+	c.room.mu.Lock()
+	defer c.room.mu.Unlock()
+	return c.p.peer
 }
 
 func candidateInit(c *signaling.Candidate) webrtc.ICECandidateInit {
@@ -112,57 +114,360 @@ func candidateInit(c *signaling.Candidate) webrtc.ICECandidateInit {
 	return webrtc.ICECandidateInit{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment}
 }
 
-// hello admits the connection. The signaling layer has already made sure the first
-// message is a hello of this protocol version (hello_first, bad_version).
-func (c *client) hello(m signaling.Incoming) {
-	a, perr := c.hub.admit(m.Token)
-	if perr != nil {
-		perr.Ref = m.Ref
-		c.conn.Close(signaling.ErrorMessage(perr))
+// ended runs when the websocket is gone: a goodbye (leave) or a server-side close for
+// good takes the participant out; a lost connection starts the grace period; a stopping
+// server lets go of it, still present for the next process.
+func (c *client) ended(err error) {
+	p := c.p
+	if p == nil {
 		return
 	}
-	if err := c.join(a); err != nil {
-		c.log.Error("join failed", "err", err)
-		c.conn.Close(signaling.ErrorMessage(&signaling.Error{Code: signaling.CodeInternal, Message: "The room could not be opened. Try again in a moment.", Ref: m.Ref}))
+	r := c.room
+	r.mu.Lock()
+	mine := p.conn == c.conn
+	leaving := p.leaving
+	r.mu.Unlock()
+	switch {
+	case !mine: // replaced by a newer connection of the same participant
+	case c.hub.isClosed():
+		r.suspend(p, c.hub.o.Now())
+	case c.bye || leaving:
+		r.depart(p, c.hub.o.Now(), func() bool { return p.conn == c.conn })
+	default:
+		r.connectionLost(p, c.conn)
 	}
 }
 
-// join enters the room: welcome with the room's state, everyone else told, then media.
-func (c *client) join(a Admission) error {
+// hello admits the connection: with a join token a (new or returning) person, with a
+// resume token the same participant again. The signaling layer has already made sure the
+// first message is a hello of this protocol version.
+func (c *client) hello(m signaling.Incoming) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	var e *signaling.Error
+	if m.Resume != "" {
+		e = c.resume(ctx, m)
+	} else {
+		e = c.join(ctx, m)
+	}
+	if e != nil {
+		e.Ref = m.Ref
+		c.conn.Close(signaling.ErrorMessage(e))
+	}
+}
+
+var (
+	errNoRight = &signaling.Error{Code: signaling.CodeForbidden, Message: "You no longer have a place in this session."}
+	errRemoved = &signaling.Error{Code: signaling.CodeForbidden, Message: "A host removed you from this session."}
+	errEnded   = &signaling.Error{Code: signaling.CodeSessionEnded, Message: "The host has ended this session."}
+	errRefused = &signaling.Error{Code: signaling.CodeResumeRefused, Message: "This session cannot be resumed: join again."}
+	errOpening = &signaling.Error{Code: signaling.CodeInternal, Message: "The room could not be opened. Try again in a moment."}
+)
+
+// errorCopy returns a copy, so a caller can set its ref.
+func errorCopy(e *signaling.Error) *signaling.Error { c := *e; return &c }
+
+func (c *client) join(ctx context.Context, m signaling.Incoming) *signaling.Error {
 	h := c.hub
-	person, err := h.o.Store.Participant(ctx, a.OccurrenceID, a.PersonID)
+	a, err := h.o.Tokens.Check(m.Token, h.o.Now())
 	if err != nil {
-		return err
+		return &signaling.Error{Code: signaling.CodeInvalidToken, Message: "This join token is not valid or has expired. Reload the page to get a new one."}
 	}
-	session, err := h.o.Store.Session(ctx, a.OccurrenceID)
+	fresh, err := h.o.Store.UseToken(ctx, a.Nonce, a.Expires)
 	if err != nil {
-		return err
+		c.log.Error("join token not recorded", "err", err)
+		return errorCopy(errOpening)
 	}
-	c.adm, c.role, c.name = a, a.Role, person.Name
-	c.log = c.log.With("room", "occurrence-"+strconv.FormatInt(a.OccurrenceID, 10), "person", a.PersonID)
-	for {
-		r, err := h.room(a.OccurrenceID, session.Title)
-		if err != nil {
-			return err
+	if !fresh {
+		return &signaling.Error{Code: signaling.CodeTokenUsed, Message: "This join token was already used. Ask for a new one for each connection."}
+	}
+	role, e := c.rightNow(ctx, a.OccurrenceID, a.PersonID)
+	if e != nil {
+		return e
+	}
+	return c.enter(ctx, entry{occID: a.OccurrenceID, personID: a.PersonID, admitted: role})
+}
+
+func (c *client) resume(ctx context.Context, m signaling.Incoming) *signaling.Error {
+	occID, hash, ok := parseResumeToken(m.Resume)
+	if !ok {
+		c.hub.o.Metrics.resumeFailed("invalid")
+		return errorCopy(errRefused)
+	}
+	r, err := c.hub.room(ctx, occID)
+	if err != nil {
+		if domain.ErrorCode(err) == domain.CodeNotFound {
+			c.hub.o.Metrics.resumeFailed("invalid")
+			return errorCopy(errRefused)
 		}
-		err = c.enter(ctx, r)
-		if errors.Is(err, errRoomClosed) {
+		c.log.Error("room not opened for a resume", "err", err)
+		return errorCopy(errOpening)
+	}
+	p := r.byResumeToken(hash)
+	if p == nil {
+		c.hub.o.Metrics.resumeFailed("invalid")
+		c.hub.dropIfEmpty(r)
+		return errorCopy(errRefused)
+	}
+	role, e := c.rightNow(ctx, occID, p.personID)
+	if e != nil {
+		c.hub.o.Metrics.resumeFailed("no_right")
+		return e
+	}
+	return c.enter(ctx, entry{occID: occID, personID: p.personID, admitted: role, resume: p, since: m.Since})
+}
+
+// rightNow is the person's role in the room as the programme gives it now.
+func (c *client) rightNow(ctx context.Context, occID, personID int64) (string, *signaling.Error) {
+	rights, err := c.hub.o.Store.Rights(ctx, occID, []int64{personID})
+	if err != nil {
+		c.log.Error("rights", "err", err)
+		return "", errorCopy(errOpening)
+	}
+	role, ok := rights[personID]
+	if !ok {
+		return "", errorCopy(errNoRight)
+	}
+	return role, nil
+}
+
+// entry is a hello that passed its token's checks.
+type entry struct {
+	occID, personID int64
+	admitted        string       // the role the programme gives the person
+	resume          *participant // set for a resume
+	since           int64        // resume: the last chat message the client has
+}
+
+// enter puts the connection into its room, retrying when the room closes under it.
+func (c *client) enter(ctx context.Context, q entry) *signaling.Error {
+	for {
+		r, err := c.hub.room(ctx, q.occID)
+		if err != nil {
+			if errors.Is(err, errStopping) {
+				return &signaling.Error{Code: signaling.CodeInternal, Message: "The server is restarting. Try again in a moment."}
+			}
+			c.log.Error("room not opened", "err", err)
+			return errorCopy(errOpening)
+		}
+		if q.resume != nil && q.resume.room != r {
+			return errorCopy(errRefused)
+		}
+		e := c.enterRoom(ctx, r, q)
+		if e == errRoomGone {
+			if q.resume != nil {
+				return errorCopy(errRefused)
+			}
 			continue
 		}
-		if err != nil {
-			return err
+		if e != nil {
+			c.hub.dropIfEmpty(r) // a room started only to refuse someone
 		}
-		break
+		return e
 	}
-	if id, err := h.o.Store.RecordJoin(ctx, a.OccurrenceID, a.PersonID); err != nil {
-		c.log.Warn("attendance not recorded", "err", err)
+}
+
+var errRoomGone = &signaling.Error{Code: signaling.CodeInternal}
+
+// enterRoom admits the participant (new, returning, or resuming), stores their standing,
+// sends the welcome with the room's state, tells the others, then sets up the media.
+func (c *client) enterRoom(ctx context.Context, r *Room, q entry) *signaling.Error {
+	h := c.hub
+	who, err := h.o.Store.Participant(ctx, q.occID, q.personID)
+	if err != nil {
+		c.log.Error("participant", "err", err)
+		return errorCopy(errOpening)
+	}
+	r.textMu.Lock()
+	r.stateMu.Lock()
+	textHeld := true
+	defer func() {
+		if textHeld {
+			r.textMu.Unlock()
+		}
+		r.stateMu.Unlock()
+	}()
+
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return errRoomGone
+	}
+	p := q.resume
+	if p == nil {
+		p = r.people[q.personID]
+	}
+	if p == nil {
+		p = r.newParticipant(Member{OccurrenceID: q.occID, PersonID: q.personID, ParticipantID: newID(), Role: q.admitted})
+		r.people[q.personID] = p
+	}
+	stored := p.m
+	ended := r.ended
+	r.mu.Unlock()
+	isHost := q.admitted == RoleHost
+	switch {
+	case stored.Removed && !isHost:
+		return errorCopy(errRemoved)
+	case ended && !isHost:
+		return errorCopy(errEnded)
+	case q.resume != nil && !stored.Present:
+		h.o.Metrics.resumeFailed("left")
+		return errorCopy(errRefused)
+	}
+	if ended {
+		if err := h.o.Store.SetEnded(ctx, q.occID, false); err != nil {
+			c.log.Error("reopen", "err", err)
+			return errorCopy(errOpening)
+		}
+		r.mu.Lock()
+		r.ended = false
+		r.mu.Unlock()
+		c.log.Info("a host reopened the session")
+	}
+	m := stored
+	m.Role = roleIn(q.admitted, stored)
+	m.Present = true
+	if isHost {
+		m.Removed = false
+	}
+	token, hash := newResumeToken(q.occID)
+	m.ResumeHash = hash
+	if m.AttendanceID == 0 {
+		id, err := h.o.Store.RecordJoin(ctx, q.occID, q.personID)
+		if err != nil {
+			c.log.Error("attendance not recorded", "err", err)
+			return errorCopy(errOpening)
+		}
+		m.AttendanceID = id
+	}
+	if err := h.o.Store.SaveMember(ctx, m); err != nil {
+		c.log.Error("member not stored", "err", err)
+		return errorCopy(errOpening)
+	}
+
+	w := signaling.Welcome{Type: signaling.TypeWelcome, V: signaling.Version,
+		Occurrence: signaling.OccurrenceInfo{ID: r.occID, Title: r.title}, ICEServers: h.ICEServers(q.personID),
+		ResumeToken: token, GraceSeconds: int(h.o.Grace / time.Second), Resumed: q.resume != nil}
+	if e := c.roomText(ctx, r, q, &w); e != nil {
+		return e
+	}
+
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return errRoomGone
+	}
+	wasPresent := r.members[p.id] == p
+	wasRole := p.m.Role
+	old := p.conn
+	p.m, p.name, p.leaving = m, who.Name, false
+	p.conn = c.conn
+	r.stopWaitingLocked(p)
+	r.members[p.id] = p
+	c.p, c.room = p, r
+	c.log = p.log
+	keep := q.resume != nil && p.peer != nil
+	w.MediaKept = keep
+	w.You = p.participantLocked()
+	w.Participants = r.participantsLocked()
+	c.conn.SendValue(w)
+	if enc, err := signaling.Encode(signaling.ParticipantMessage(w.You)); err == nil {
+		r.broadcastLocked(enc, p)
+	}
+	var stale *sfu.Peer
+	if !keep {
+		stale, p.peer, p.publishing = p.peer, nil, nil
+	}
+	r.mu.Unlock()
+	r.textMu.Unlock()
+	textHeld = false
+
+	switch {
+	case !wasPresent:
+		h.o.Metrics.participantJoined(m.Role)
+	case wasRole != m.Role:
+		h.o.Metrics.roleChanged(wasRole, m.Role)
+	}
+	if old != nil && old != c.conn {
+		old.Close(signaling.ByeMessage(signaling.ByeReplaced, "You joined this session from another window or device."))
+	}
+	if q.resume != nil {
+		h.o.Metrics.resumed("websocket")
+		p.log.Info("resumed", "media_kept", keep)
 	} else {
-		c.attendance = id
+		p.log.Info("joined", "role", m.Role)
 	}
-	c.log.Info("joined", "role", c.role)
-	peer, err := c.room.media.Join(c.id, c.role != RoleAttendee, sfu.PeerEvents{
+	if stale != nil {
+		stale.Close()
+	}
+	if keep {
+		c.restartMedia(p)
+		return nil
+	}
+	if err := c.startMedia(r, p); err != nil {
+		c.log.Error("media not set up", "err", err)
+		c.fail("", signaling.CodeInternal, "The server could not set up the media.")
+	}
+	return nil
+}
+
+// roleIn is a person's role when they come (back): hosts are hosts; otherwise a role the
+// room gave them (a promotion onto the stage, a move back to the audience) stays; a
+// newcomer has the programme's.
+func roleIn(admitted string, stored Member) string {
+	switch {
+	case admitted == RoleHost:
+		return RoleHost
+	case stored.Role != "" && stored.Role != RoleHost:
+		return stored.Role
+	}
+	return admitted
+}
+
+// roomText fills the welcome's chat, questions and votes: the last messages for a
+// newcomer, exactly the missed ones for a resume. Call holding the room's textMu.
+func (c *client) roomText(ctx context.Context, r *Room, q entry, w *signaling.Welcome) *signaling.Error {
+	h := c.hub
+	var chat []ChatMessage
+	var err error
+	if q.resume != nil {
+		chat, err = h.o.Store.ChatSince(ctx, r.occID, q.since, maxReplay+1)
+		if err == nil && len(chat) > maxReplay {
+			chat, err = h.o.Store.ChatHistory(ctx, r.occID, h.o.HistorySize)
+		}
+	} else {
+		chat, err = h.o.Store.ChatHistory(ctx, r.occID, h.o.HistorySize)
+	}
+	if err != nil {
+		c.log.Error("chat history", "err", err)
+		return errorCopy(errOpening)
+	}
+	qs, err := h.o.Store.LiveQuestions(ctx, r.occID)
+	if err != nil {
+		c.log.Error("questions", "err", err)
+		return errorCopy(errOpening)
+	}
+	votes, err := h.o.Store.MyVotes(ctx, r.occID, q.personID)
+	if err != nil {
+		c.log.Error("votes", "err", err)
+		return errorCopy(errOpening)
+	}
+	w.Chat = make([]signaling.ChatMessage, 0, len(chat))
+	for _, m := range chat {
+		w.Chat = append(w.Chat, chatOut(m, ""))
+	}
+	w.Questions = make([]signaling.Question, 0, len(qs))
+	for _, q := range qs {
+		w.Questions = append(w.Questions, questionOut(q))
+	}
+	w.MyVotes = votes
+	return nil
+}
+
+// startMedia gives the participant a new peer: it receives what the room publishes and,
+// on the stage, may publish. Call holding the room's stateMu.
+func (c *client) startMedia(r *Room, p *participant) error {
+	peer, err := r.media.Join(p.id, p.role() != RoleAttendee, sfu.PeerEvents{
 		SendSDP: func(typ, pc, sdp string, tracks map[string]sfu.TrackInfo) {
 			var ti map[string]signaling.TrackInfo
 			if tracks != nil {
@@ -171,135 +476,81 @@ func (c *client) join(a Admission) error {
 					ti[id] = signaling.TrackInfo{ParticipantID: t.ParticipantID, Source: t.Source}
 				}
 			}
-			c.conn.SendValue(signaling.SDPMessage(typ, pc, sdp, ti))
+			p.send(signaling.SDPMessage(typ, pc, sdp, ti))
 		},
 		SendCandidate: func(pc string, ci webrtc.ICECandidateInit) {
-			c.conn.SendValue(signaling.CandidateMessage(pc, signaling.Candidate{Candidate: ci.Candidate, SDPMid: ci.SDPMid,
+			p.send(signaling.CandidateMessage(pc, signaling.Candidate{Candidate: ci.Candidate, SDPMid: ci.SDPMid,
 				SDPMLineIndex: ci.SDPMLineIndex, UsernameFragment: ci.UsernameFragment}))
 		},
 		PublishingChanged: func(sources []string) {
-			c.room.mu.Lock()
-			c.publishing = sources
-			c.room.mu.Unlock()
-			c.room.changed(c)
+			r.mu.Lock()
+			p.publishing = sources
+			r.mu.Unlock()
+			r.changed(p)
 		},
-		Failed: func(pc string) { c.log.Info("media connection failed", "pc", pc) },
+		Failed: func(pc string) { p.log.Info("media connection failed", "pc", pc) },
 	})
 	if err != nil {
 		return err
 	}
-	c.room.mu.Lock()
-	c.peer = peer
-	if c.left { // closed meanwhile
-		c.room.mu.Unlock()
-		peer.Close()
+	r.mu.Lock()
+	if r.members[p.id] != p || p.conn != c.conn {
+		r.mu.Unlock()
+		peer.Close() // gone or replaced meanwhile
 		return nil
 	}
-	c.room.mu.Unlock()
-	return nil
-}
-
-// enter adds the client to the room and sends the welcome, under the room's text lock so
-// the history and what follows line up.
-func (c *client) enter(ctx context.Context, r *Room) error {
-	h := c.hub
-	r.textMu.Lock()
-	defer r.textMu.Unlock()
-	chat, err := h.o.Store.ChatHistory(ctx, r.occID, h.o.HistorySize)
-	if err != nil {
-		return err
-	}
-	qs, err := h.o.Store.LiveQuestions(ctx, r.occID)
-	if err != nil {
-		return err
-	}
-	votes, err := h.o.Store.MyVotes(ctx, r.occID, c.adm.PersonID)
-	if err != nil {
-		return err
-	}
-	w := signaling.Welcome{Type: signaling.TypeWelcome, V: signaling.Version,
-		Occurrence: signaling.OccurrenceInfo{ID: r.occID, Title: r.title},
-		Chat:       make([]signaling.ChatMessage, 0, len(chat)),
-		Questions:  make([]signaling.Question, 0, len(qs)),
-		MyVotes:    votes,
-		ICEServers: h.ICEServers(c.adm.PersonID),
-	}
-	if w.MyVotes == nil {
-		w.MyVotes = []int64{}
-	}
-	for _, m := range chat {
-		w.Chat = append(w.Chat, chatOut(m, ""))
-	}
-	for _, q := range qs {
-		w.Questions = append(w.Questions, questionOut(q))
-	}
-	var replaced []*client
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		return errRoomClosed
-	}
-	for _, m := range r.members {
-		if m.adm.PersonID == c.adm.PersonID {
-			replaced = append(replaced, m)
-		}
-	}
-	c.room = r
-	r.members[c.id] = c
-	w.You = c.participantLocked()
-	w.Participants = r.participantsLocked()
-	c.conn.SendValue(w)
-	if enc, err := signaling.Encode(signaling.ParticipantMessage(w.You)); err == nil {
-		r.broadcastLocked(enc, c)
-	}
+	p.peer = peer
+	m := p.m
 	r.mu.Unlock()
-	h.o.Metrics.participantJoined(c.role)
-	for _, m := range replaced {
-		m.conn.Close(signaling.ByeMessage("replaced", "You joined this session from another window or device."))
-	}
+	// A host's mutes hold for tracks published later (sfu keeps them per source).
+	peer.Mute(signaling.KindAudio, m.AudioMuted)
+	peer.Mute(signaling.KindVideo, m.VideoMuted)
+	peer.Mute(signaling.KindScreen, m.ScreenMuted)
 	return nil
 }
 
-// leave releases everything the connection used.
-func (c *client) leave() {
-	r := c.room
-	if r == nil {
+// restartMedia restarts ICE on a kept peer after a resume: the client answers a new offer
+// with new credentials (the path may have changed with the network).
+func (c *client) restartMedia(p *participant) {
+	r := p.room
+	r.mu.Lock()
+	peer := p.peer
+	r.mu.Unlock()
+	if peer == nil {
 		return
 	}
-	r.mu.Lock()
-	c.left = true
-	peer := c.peer
-	role := c.role
-	delete(r.members, c.id)
-	r.mu.Unlock()
-	if peer != nil {
-		peer.Close()
+	if err := peer.RestartICE(); err != nil && !errors.Is(err, sfu.ErrClosed) {
+		p.log.Warn("ICE restart after resume", "err", err)
 	}
-	r.broadcast(signaling.LeftMessage(c.id), nil)
-	c.hub.o.Metrics.participantLeft(role)
-	if c.attendance != 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if err := c.hub.o.Store.RecordLeave(ctx, c.attendance); err != nil {
-			c.log.Warn("attendance leave not recorded", "err", err)
-		}
-		cancel()
-	}
-	c.log.Info("left")
-	c.hub.dropIfEmpty(r)
 }
 
-func (c *client) isHost() bool {
-	c.room.mu.Lock()
-	defer c.room.mu.Unlock()
-	return c.role == RoleHost
+// restartICE answers a client's restart of its down connection.
+func (c *client) restartICE(m signaling.Incoming) {
+	peer := c.peer()
+	if peer == nil {
+		c.fail(m.Ref, signaling.CodeNotFound, "There is no media connection to restart yet.")
+		return
+	}
+	if err := peer.RestartICE(); err != nil {
+		c.mediaError(m.Ref, err)
+		return
+	}
+	c.hub.o.Metrics.resumed("ice")
 }
+
+func (c *client) isHost() bool { return c.p.role() == RoleHost }
 
 func (c *client) offer(m signaling.Incoming) {
 	if m.PC != sfu.Up {
 		c.fail(m.Ref, signaling.CodeBadMessage, "Offers are for the up connection; the server offers on the down connection.")
 		return
 	}
-	if err := c.peer.HandleOffer(m.SDP, m.Tracks); err != nil {
+	peer := c.peer()
+	if peer == nil {
+		c.fail(m.Ref, signaling.CodeInternal, "The media connection is not ready yet. Try again in a moment.")
+		return
+	}
+	if err := peer.HandleOffer(m.SDP, m.Tracks); err != nil {
 		c.mediaError(m.Ref, err)
 	}
 }
@@ -332,23 +583,29 @@ func (c *client) storeError(ref string, err error) {
 	}
 }
 
+func (c *client) name() string {
+	c.room.mu.Lock()
+	defer c.room.mu.Unlock()
+	return c.p.name
+}
+
 func (c *client) chat(ctx context.Context, m signaling.Incoming) {
 	r := c.room
 	r.textMu.Lock()
 	defer r.textMu.Unlock()
-	msg, err := c.hub.o.Store.AddChat(ctx, r.occID, c.adm.PersonID, c.name, m.Text)
+	msg, err := c.hub.o.Store.AddChat(ctx, r.occID, c.p.personID, c.name(), m.Text)
 	if err != nil {
 		c.storeError(m.Ref, err)
 		return
 	}
-	r.broadcast(signaling.ChatMessageOut(chatOut(msg, c.id)), nil)
+	r.broadcast(signaling.ChatMessageOut(chatOut(msg, c.p.id)), nil)
 }
 
 func (c *client) ask(ctx context.Context, m signaling.Incoming) {
 	r := c.room
 	r.textMu.Lock()
 	defer r.textMu.Unlock()
-	q, err := c.hub.o.Store.AskQuestion(ctx, r.occID, c.adm.PersonID, c.name, m.Text)
+	q, err := c.hub.o.Store.AskQuestion(ctx, r.occID, c.p.personID, c.name(), m.Text)
 	if err != nil {
 		c.storeError(m.Ref, err)
 		return
@@ -360,7 +617,7 @@ func (c *client) upvote(ctx context.Context, m signaling.Incoming) {
 	r := c.room
 	r.textMu.Lock()
 	defer r.textMu.Unlock()
-	q, err := c.hub.o.Store.VoteQuestion(ctx, r.occID, m.QuestionID, c.adm.PersonID, m.Up)
+	q, err := c.hub.o.Store.VoteQuestion(ctx, r.occID, m.QuestionID, c.p.personID, m.Up)
 	if err != nil {
 		c.storeError(m.Ref, err)
 		return
@@ -383,6 +640,20 @@ func (c *client) markQuestion(ctx context.Context, m signaling.Incoming) {
 	r.broadcast(signaling.QuestionMessage(questionOut(q)), nil)
 }
 
+// stateError tells a client that a change of someone's standing was not stored.
+func (c *client) stateError(ref string, err error) {
+	c.log.Error("room state not stored", "err", err)
+	c.fail(ref, signaling.CodeInternal, "That could not be saved. Try again.")
+}
+
+func (c *client) hand(ctx context.Context, m signaling.Incoming) {
+	if _, err := c.room.save(ctx, c.p, func(s *Member) { s.Hand = m.Raised }); err != nil {
+		c.stateError(m.Ref, err)
+		return
+	}
+	c.room.changed(c.p)
+}
+
 // allowHost refuses a host action (with why) to anyone who is not a host.
 func (c *client) allowHost(ref, why string) bool {
 	if c.isHost() {
@@ -394,7 +665,7 @@ func (c *client) allowHost(ref, why string) bool {
 
 // hostTarget is the participant a host action is about, or nil after telling the client
 // why not (not a host, no such participant).
-func (c *client) hostTarget(ref, id, why string) *client {
+func (c *client) hostTarget(ref, id, why string) *participant {
 	if !c.allowHost(ref, why) {
 		return nil
 	}
@@ -402,7 +673,7 @@ func (c *client) hostTarget(ref, id, why string) *client {
 }
 
 // target finds the participant an action is about.
-func (c *client) target(ref, id string) *client {
+func (c *client) target(ref, id string) *participant {
 	t := c.room.member(id)
 	if t == nil {
 		c.fail(ref, signaling.CodeNotFound, "That participant is not in the room (any more).")
@@ -410,100 +681,122 @@ func (c *client) target(ref, id string) *client {
 	return t
 }
 
-func (c *client) mute(m signaling.Incoming) {
+func (c *client) mute(ctx context.Context, m signaling.Incoming) {
 	t := c.target(m.Ref, m.ParticipantID)
 	if t == nil {
 		return
 	}
 	r := c.room
+	r.stateMu.Lock()
 	r.mu.Lock()
-	if why := c.muteRefusalLocked(t); why != "" {
-		r.mu.Unlock()
+	why := muteRefusal(c.p, t, c.p.m.Role, t.m.Role)
+	r.mu.Unlock()
+	if why != "" {
+		r.stateMu.Unlock()
 		c.fail(m.Ref, signaling.CodeForbidden, why)
 		return
 	}
-	switch m.Kind {
-	case "audio":
-		t.audioMuted = m.Muted
-	case "video":
-		t.videoMuted = m.Muted
-	}
+	_, err := r.saveLocked(ctx, t, func(s *Member) {
+		switch m.Kind {
+		case signaling.KindAudio:
+			s.AudioMuted = m.Muted
+		case signaling.KindVideo:
+			s.VideoMuted = m.Muted
+		case signaling.KindScreen:
+			s.ScreenMuted = m.Muted
+		}
+	})
+	r.mu.Lock()
 	peer := t.peer
 	r.mu.Unlock()
+	r.stateMu.Unlock()
+	if err != nil {
+		c.stateError(m.Ref, err)
+		return
+	}
 	if peer != nil {
 		peer.Mute(m.Kind, m.Muted)
 	}
-	if t != c {
+	if t != c.p {
 		c.log.Info("host muted participant", "target", t.id, "kind", m.Kind, "muted", m.Muted)
-		t.conn.SendValue(signaling.MutedMessage(m.Kind, m.Muted, c.id))
+		t.send(signaling.MutedMessage(m.Kind, m.Muted, c.p.id))
 	}
 	r.changed(t)
 }
 
-// muteRefusalLocked says why c may not mute t ("" when it may): people mute themselves
-// (attendees send nothing to mute), hosts mute anyone but another host.
-func (c *client) muteRefusalLocked(t *client) string {
+// muteRefusal says why p (with role) may not mute t (with theirs), "" when it may: people
+// mute themselves (attendees send nothing to mute), hosts mute anyone but another host.
+func muteRefusal(p, t *participant, role, theirs string) string {
 	switch {
-	case t == c && c.role == RoleAttendee:
+	case t == p && role == RoleAttendee:
 		return "Attendees do not send audio or video."
-	case t != c && c.role != RoleHost:
+	case t != p && role != RoleHost:
 		return "Only a host can mute someone else."
-	case t != c && t.role == RoleHost:
+	case t != p && theirs == RoleHost:
 		return "Hosts cannot be muted by another host."
 	}
 	return ""
 }
 
-func (c *client) stage(m signaling.Incoming) {
+func (c *client) stage(ctx context.Context, m signaling.Incoming) {
 	t := c.hostTarget(m.Ref, m.ParticipantID, "Only a host can invite people onto the stage.")
 	if t == nil {
 		return
 	}
 	r := c.room
-	r.mu.Lock()
+	r.stateMu.Lock()
+	from := t.role()
 	switch {
-	case t.role == RoleHost:
-		r.mu.Unlock()
+	case from == RoleHost:
+		r.stateMu.Unlock()
 		c.fail(m.Ref, signaling.CodeForbidden, "Hosts are always on the stage.")
 		return
-	case m.On && t.role == RoleSpeaker, !m.On && t.role == RoleAttendee:
-		r.mu.Unlock()
+	case m.On && from == RoleSpeaker, !m.On && from == RoleAttendee:
+		r.stateMu.Unlock()
 		return // already there
 	}
-	from := t.role
+	to := RoleAttendee
 	if m.On {
-		t.role = RoleSpeaker
-	} else {
-		t.role = RoleAttendee
-		t.audioMuted, t.videoMuted = false, false
+		to = RoleSpeaker
 	}
-	t.hand = false
-	peer, to := t.peer, t.role
+	_, err := r.saveLocked(ctx, t, func(s *Member) {
+		s.Role, s.Hand = to, false
+		if !m.On {
+			s.AudioMuted, s.VideoMuted, s.ScreenMuted = false, false, false
+		}
+	})
+	r.mu.Lock()
+	peer := t.peer
 	r.mu.Unlock()
+	r.stateMu.Unlock()
+	if err != nil {
+		c.stateError(m.Ref, err)
+		return
+	}
 	c.hub.o.Metrics.roleChanged(from, to)
 	c.log.Info("stage", "target", t.id, "role", to)
 	if peer != nil {
 		peer.SetCanPublish(m.On)
 	}
-	t.conn.SendValue(signaling.RoleMessage(to))
+	t.send(signaling.RoleMessage(to))
 	r.changed(t)
 }
 
-func (c *client) remove(m signaling.Incoming) {
+func (c *client) remove(ctx context.Context, m signaling.Incoming) {
 	t := c.hostTarget(m.Ref, m.ParticipantID, "Only a host can remove someone.")
 	if t == nil {
 		return
 	}
-	c.room.mu.Lock()
-	theirRole := t.role
-	c.room.mu.Unlock()
-	if t == c || theirRole == RoleHost {
+	if t == c.p || t.role() == RoleHost {
 		c.fail(m.Ref, signaling.CodeForbidden, "Hosts cannot be removed.")
 		return
 	}
+	if _, err := c.room.save(ctx, t, func(s *Member) { s.Removed, s.Hand = true, false }); err != nil {
+		c.stateError(m.Ref, err)
+		return
+	}
 	c.log.Info("host removed participant", "target", t.id)
-	c.hub.markRemoved(c.room.occID, t.adm.PersonID)
-	t.conn.Close(signaling.ByeMessage("removed", "A host removed you from this session."))
+	c.room.closeFor(t, signaling.ByeMessage(signaling.ByeRemoved, "A host removed you from this session."))
 }
 
 func chatOut(m ChatMessage, participantID string) signaling.ChatMessage {

@@ -20,6 +20,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
 	"github.com/puente-org/puente/domain"
@@ -44,9 +45,84 @@ type env struct {
 	srv    *httptest.Server
 	occ    int64
 	people map[string]domain.Person
+	opts   live.Options
+	hubMu  sync.Mutex
+	reg    *prometheus.Registry
+}
+
+// metric reads one of the hub's metrics (a counter or gauge); label is the value of its
+// one label, or "" for none.
+func (e *env) metric(name, label string) float64 {
+	e.t.Helper()
+	families, err := e.reg.Gather()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if label != "" && (len(m.GetLabel()) == 0 || m.GetLabel()[0].GetValue() != label) {
+				continue
+			}
+			if c := m.GetCounter(); c != nil {
+				return c.GetValue()
+			}
+			return m.GetGauge().GetValue()
+		}
+	}
+	e.t.Fatalf("no metric %s{%s}", name, label)
+	return 0
+}
+
+func (e *env) currentHub() *live.Hub {
+	e.hubMu.Lock()
+	defer e.hubMu.Unlock()
+	return e.hub
+}
+
+// restartHub stops the hub as a server stopping for a deploy does (everyone gets bye
+// shutdown) and starts a new one on the same database, as the next process would.
+func (e *env) restartHub() {
+	e.t.Helper()
+	old := e.currentHub()
+	old.Close()
+	h := live.NewHub(e.opts)
+	if err := h.Start(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	e.hubMu.Lock()
+	e.hub = h
+	e.hubMu.Unlock()
+}
+
+// addAttendees registers n more people for the occurrence and returns their names.
+func (e *env) addAttendees(n int) []string {
+	e.t.Helper()
+	ctx := context.Background()
+	names := make([]string, n)
+	for i := range n {
+		name := fmt.Sprintf("guest%03d", i)
+		p, err := e.store.CreatePerson(ctx, store.NewPerson{Email: name + "@example.org", Name: "Guest " + name[5:]})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if _, err := e.store.Register(ctx, e.occ, p.ID, store.RegistrationDetails{Name: "Guest"}, nil); err != nil {
+			e.t.Fatal(err)
+		}
+		e.people[name] = p
+		names[i] = name
+	}
+	return names
 }
 
 func newEnv(t *testing.T, configure ...func(*sfu.Config)) *env {
+	return newEnvWith(t, nil, configure...)
+}
+
+// newEnvWith is newEnv with the hub's options changed (a short grace period, say).
+func newEnvWith(t *testing.T, hubOptions func(*live.Options), configure ...func(*sfu.Config)) *env {
 	t.Helper()
 	// Registered first, so it runs last: after the hub, the SFU and the database closed.
 	t.Cleanup(func() { goleak.VerifyNone(t, goleak.IgnoreCurrent()) })
@@ -73,6 +149,20 @@ func newEnv(t *testing.T, configure ...func(*sfu.Config)) *env {
 		t.Fatalf("occurrences: %v %d", err, len(occs))
 	}
 	e.occ = occs[0].Occurrence.ID
+	// The rooms check people's rights: the speaker is on the programme, the others are
+	// registered (the host organises).
+	speaker := e.people["speaker"].ID
+	if _, err := st.UpdateOccurrence(ctx, e.occ, func(_ domain.Event, o *domain.Occurrence) error {
+		o.Speakers = []domain.Speaker{{Name: "Speaker", Email: "speaker@example.org", PersonID: &speaker}}
+		return nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"ana", "ben", "carla", "dev"} {
+		if _, err := st.Register(ctx, e.occ, e.people[name].ID, store.RegistrationDetails{Name: strings.ToUpper(name[:1]) + name[1:]}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	cfg := sfu.Config{Network: sfu.Network{TCPPort: -1, LoopbackOnly: true}, KeyframeInterval: 200 * time.Millisecond}
 	for _, c := range configure {
@@ -84,18 +174,27 @@ func newEnv(t *testing.T, configure ...func(*sfu.Config)) *env {
 	}
 	key := make([]byte, 32)
 	e.tokens = live.NewTokens(key)
-	e.hub = live.NewHub(live.Options{Store: livestore.New(st), SFU: media, Tokens: e.tokens,
-		Conn: signaling.ConnOptions{Rate: 200, Burst: 400}})
+	e.reg = prometheus.NewRegistry()
+	opts := live.Options{Store: livestore.New(st), SFU: media, Tokens: e.tokens, Metrics: live.NewMetrics(e.reg),
+		Conn: signaling.ConnOptions{Rate: 200, Burst: 400}, RightsEvery: 200 * time.Millisecond}
+	if hubOptions != nil {
+		hubOptions(&opts)
+	}
+	e.opts = opts
+	e.hub = live.NewHub(opts)
+	if err := e.hub.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
 	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws, err := up.Upgrade(w, r, nil)
 		if err != nil {
 			return
 		}
-		e.hub.Serve(r.Context(), ws)
+		e.currentHub().Serve(r.Context(), ws)
 	}))
 	t.Cleanup(func() {
-		e.hub.Close()
+		e.currentHub().Close()
 		e.srv.Close()
 		if err := media.Close(); err != nil {
 			t.Errorf("close sfu: %v", err)
@@ -130,6 +229,10 @@ type client struct {
 	up        *webrtc.PeerConnection
 	trackInfo map[string]map[string]any
 	id        string
+	resume    string          // the resume token of the last welcome
+	chatSeen  map[float64]int // chat message id → times received (welcomes and broadcasts)
+	byes      []string        // reasons of every bye received, on any connection
+	lastChat  float64
 	// tracks that arrived while the test waited for another
 	pendingTracks []remote
 	closing       atomic.Bool // errors after this are the test's own cleanup racing the server
@@ -172,13 +275,25 @@ func clientAPI(t *testing.T) *webrtc.API {
 // dial opens a websocket and sends hello with the token, without waiting for anything.
 func (e *env) dial(name, token string) *client {
 	e.t.Helper()
+	return e.dialHello(name, map[string]any{"type": "hello", "v": 1, "token": token})
+}
+
+// dialResume opens a fresh client (new peer connections) that says hello with a resume
+// token.
+func (e *env) dialResume(name, token string, since int64) *client {
+	e.t.Helper()
+	return e.dialHello(name, map[string]any{"type": "hello", "v": 1, "resume": token, "since": since})
+}
+
+func (e *env) dialHello(name string, hello map[string]any) *client {
+	e.t.Helper()
 	h := http.Header{"Origin": {e.srv.URL}}
 	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(e.srv.URL, "http"), h)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	c := &client{t: e.t, name: name, ws: ws, api: clientAPI(e.t), events: make(chan msg, 4096), tracks: make(chan remote, 16),
-		closed: make(chan struct{}), trackInfo: map[string]map[string]any{}}
+		closed: make(chan struct{}), trackInfo: map[string]map[string]any{}, chatSeen: map[float64]int{}}
 	c.down, err = c.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		e.t.Fatal(err)
@@ -196,10 +311,103 @@ func (e *env) dial(name, token string) *client {
 		from, _ := info["participant_id"].(string)
 		c.tracks <- remote{track: tr, source: src, from: from}
 	})
-	go c.read()
+	go c.read(ws, c.closed)
 	e.t.Cleanup(c.close)
-	c.send(map[string]any{"type": "hello", "v": 1, "token": token})
+	c.send(hello)
 	return c
+}
+
+// dropSocket cuts the websocket without a goodbye or a close frame, as a lost network
+// does; the peer connections stay.
+func (c *client) dropSocket() {
+	c.wmu.Lock()
+	_ = c.ws.UnderlyingConn().Close()
+	c.wmu.Unlock()
+	<-c.doneCh()
+}
+
+func (c *client) doneCh() chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// reconnect opens a new websocket and says hello with the resume token (and the last chat
+// message seen), keeping the peer connections; it returns the welcome.
+func (e *env) reconnect(c *client) msg {
+	e.t.Helper()
+	return e.reconnectWith(c, c.resumeToken())
+}
+
+func (c *client) resumeToken() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.resume
+}
+
+// reconnectWith is reconnect with a given resume token; the server's first answer (a
+// welcome, or the error that refuses the token) is returned.
+func (e *env) reconnectWith(c *client, token string) msg {
+	e.t.Helper()
+	h := http.Header{"Origin": {e.srv.URL}}
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(e.srv.URL, "http"), h)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	done := make(chan struct{})
+	c.wmu.Lock()
+	c.ws = ws
+	c.wmu.Unlock()
+	c.mu.Lock()
+	c.closed = done
+	since := c.lastChat
+	c.mu.Unlock()
+	go c.read(ws, done)
+	c.send(map[string]any{"type": "hello", "v": 1, "resume": token, "since": int64(since)})
+	for {
+		select {
+		case m := <-c.events:
+			if t := m.str("type"); t == "welcome" || t == "error" {
+				return m
+			}
+		case <-time.After(10 * time.Second):
+			e.t.Fatalf("%s: no answer to the resume within 10 s", c.name)
+		}
+	}
+}
+
+// sawBye waits until the client got a bye with that reason on any of its connections.
+func (c *client) sawBye(reason string) bool {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		c.mu.Lock()
+		for _, r := range c.byes {
+			if r == reason {
+				c.mu.Unlock()
+				return true
+			}
+		}
+		c.mu.Unlock()
+	}
+	return false
+}
+
+// chatCounts is how many times each chat message id reached the client.
+func (c *client) chatCounts() map[float64]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[float64]int, len(c.chatSeen))
+	for k, v := range c.chatSeen {
+		out[k] = v
+	}
+	return out
+}
+
+func (c *client) sawChat(m map[string]any) {
+	id, _ := m["id"].(float64)
+	c.mu.Lock()
+	c.chatSeen[id]++
+	c.lastChat = max(c.lastChat, id)
+	c.mu.Unlock()
 }
 
 // join dials and waits for the welcome.
@@ -221,10 +429,10 @@ func (c *client) send(v any) {
 	_ = c.ws.WriteJSON(v)
 }
 
-func (c *client) read() {
-	defer close(c.closed)
+func (c *client) read(ws *websocket.Conn, closed chan struct{}) {
+	defer close(closed)
 	for {
-		_, data, err := c.ws.ReadMessage()
+		_, data, err := ws.ReadMessage()
 		if err != nil {
 			return
 		}
@@ -276,6 +484,24 @@ func (c *client) read() {
 				c.failf("%s: candidate: %v", c.name, err)
 			}
 		default:
+			switch m.str("type") {
+			case "welcome":
+				c.mu.Lock()
+				c.resume = m.str("resume_token")
+				c.mu.Unlock()
+				list, _ := m["chat"].([]any)
+				for _, x := range list {
+					cm, _ := x.(map[string]any)
+					c.sawChat(cm)
+				}
+			case "chat":
+				cm, _ := m["message"].(map[string]any)
+				c.sawChat(cm)
+			case "bye":
+				c.mu.Lock()
+				c.byes = append(c.byes, m.str("reason"))
+				c.mu.Unlock()
+			}
 			c.events <- m
 		}
 	}
@@ -296,7 +522,7 @@ func (c *client) expectWhere(typ string, ok func(msg) bool) msg {
 			if m.str("type") == typ && ok(m) {
 				return m
 			}
-		case <-c.closed:
+		case <-c.doneCh():
 			// Drain what arrived before the close.
 			for {
 				select {
@@ -314,12 +540,15 @@ func (c *client) expectWhere(typ string, ok func(msg) bool) msg {
 	}
 }
 
+// close leaves the room politely (as a page does when its person leaves) and closes
+// everything.
 func (c *client) close() {
 	c.closing.Store(true)
 	c.wmu.Lock()
+	_ = c.ws.WriteJSON(map[string]any{"type": "leave"})
 	_ = c.ws.Close()
 	c.wmu.Unlock()
-	<-c.closed
+	<-c.doneCh()
 	c.mu.Lock()
 	up := c.up
 	c.mu.Unlock()

@@ -2,6 +2,11 @@
 // hands, the stage, chat and questions, and the host's controls. It joins the websocket
 // protocol (package signaling), the media (package sfu) and the storage it declares
 // (Store); it knows nothing of the database.
+//
+// A room's standing (who is in it, their roles, hands, mutes, removals, whether it ended)
+// is kept through the Store, so it outlives connections and the process; memory holds what
+// is live: connections, peers and tracks. A participant whose connection drops stays in the
+// room for a grace period and comes back with a resume token (docs/signaling.md §5).
 package live
 
 import (
@@ -32,27 +37,37 @@ type Options struct {
 	Now        func() time.Time
 	// HistorySize is how many chat messages a newcomer gets (default 200).
 	HistorySize int
+	// Grace is how long a participant whose connection dropped stays in the room, waiting
+	// to resume (default 30 s).
+	Grace time.Duration
+	// RightsEvery is how often the rooms check that everyone in them still has the right
+	// to be there (default 3 s).
+	RightsEvery time.Duration
+	// TouchEvery is how often open attendance is noted as still open (default 10 s): a crash
+	// loses at most that much of anyone's attendance.
+	TouchEvery time.Duration
 }
 
-// Hub holds the rooms of one process. A room exists while someone is in it.
+// maxReplay is the most chat messages a resume replays; a client away for longer gets the
+// last HistorySize instead.
+const maxReplay = 1000
+
+// Hub holds the rooms of one process. A room is in memory while someone is in it (or
+// within their grace period).
 type Hub struct {
 	o   Options
 	log *slog.Logger
 
-	mu      sync.Mutex
-	rooms   map[int64]*Room
-	used    map[string]time.Time // nonces of tokens that opened a connection, until they expire
-	ended   map[int64]time.Time  // occurrences a host ended, for 12 hours
-	removed map[removal]time.Time
-	closed  bool
-	wg      sync.WaitGroup
+	mu     sync.Mutex
+	rooms  map[int64]*Room
+	closed bool
+	wg     sync.WaitGroup // connections
+	stop   chan struct{}  // ends the background loop
+	loop   sync.WaitGroup
 }
 
-type removal struct{ occID, personID int64 }
-
-const forgetAfter = 12 * time.Hour
-
-// NewHub makes a hub.
+// NewHub makes a hub; Start recovers the rooms a previous process left and starts the
+// background checks.
 func NewHub(o Options) *Hub {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -63,11 +78,92 @@ func NewHub(o Options) *Hub {
 	if o.HistorySize <= 0 {
 		o.HistorySize = 200
 	}
+	if o.Grace <= 0 {
+		o.Grace = 30 * time.Second
+	}
+	if o.RightsEvery <= 0 {
+		o.RightsEvery = 3 * time.Second
+	}
+	if o.TouchEvery <= 0 {
+		o.TouchEvery = 10 * time.Second
+	}
 	if o.Conn.Logger == nil {
 		o.Conn.Logger = o.Logger
 	}
-	return &Hub{o: o, log: o.Logger, rooms: map[int64]*Room{}, used: map[string]time.Time{},
-		ended: map[int64]time.Time{}, removed: map[removal]time.Time{}}
+	return &Hub{o: o, log: o.Logger, rooms: map[int64]*Room{}, stop: make(chan struct{})}
+}
+
+// Start closes the attendance a crashed process left open, reopens the rooms that had
+// people in them (those people wait in their grace period for their clients to resume),
+// and starts the background checks (rights, attendance). Close stops them.
+func (h *Hub) Start(ctx context.Context) error {
+	n, err := h.o.Store.CloseOpenAttendance(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		h.log.Info("closed attendance left open by the previous run", "rows", n)
+	}
+	occs, err := h.o.Store.PresentRooms(ctx)
+	if err != nil {
+		return err
+	}
+	for _, occ := range occs {
+		if _, err := h.room(ctx, occ); err != nil {
+			h.log.Warn("room not reopened", "occurrence", occ, "err", err)
+			continue
+		}
+		h.log.Info("room reopened after a restart", "occurrence", occ)
+	}
+	h.loop.Add(1)
+	go h.background()
+	return nil
+}
+
+// background checks rights and notes attendance until Close.
+func (h *Hub) background() {
+	defer h.loop.Done()
+	rights := time.NewTicker(h.o.RightsEvery)
+	touch := time.NewTicker(h.o.TouchEvery)
+	defer rights.Stop()
+	defer touch.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-rights.C:
+			for _, r := range h.openRooms() {
+				r.checkRights()
+			}
+		case <-touch.C:
+			h.touchAttendance()
+		}
+	}
+}
+
+func (h *Hub) openRooms() []*Room {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]*Room, 0, len(h.rooms))
+	for _, r := range h.rooms {
+		out = append(out, r)
+	}
+	return out
+}
+
+func (h *Hub) touchAttendance() {
+	var ids []int64
+	for _, r := range h.openRooms() {
+		ids = append(ids, r.connectedAttendance()...)
+	}
+	if len(ids) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.o.Store.TouchAttendance(ctx, ids, h.o.Now()); err != nil {
+		h.log.Warn("attendance not noted", "err", err)
+	}
 }
 
 // Tokens signs join tokens for the admission endpoints.
@@ -82,11 +178,12 @@ func (h *Hub) ICEServers(personID int64) []signaling.ICEServer {
 }
 
 // Ended tells whether a host ended the occurrence's session (only hosts may reopen it).
-func (h *Hub) Ended(occID int64) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	t, ok := h.ended[occID]
-	return ok && h.o.Now().Sub(t) < forgetAfter
+func (h *Hub) Ended(ctx context.Context, occID int64) (bool, error) {
+	rec, err := h.o.Store.LoadRoom(ctx, occID)
+	if err != nil {
+		return false, err
+	}
+	return rec.Ended, nil
 }
 
 // Serve runs one websocket until it ends; it returns once everything the connection used
@@ -102,82 +199,91 @@ func (h *Hub) Serve(ctx context.Context, ws *websocket.Conn) {
 	h.mu.Unlock()
 	defer h.wg.Done()
 
-	c := &client{hub: h, conn: signaling.NewConn(ws, h.o.Conn), id: newID()}
-	c.log = h.log.With("participant", c.id)
+	c := &client{hub: h, conn: signaling.NewConn(ws, h.o.Conn)}
+	c.log = h.log
 	err := c.conn.Run(ctx, c.handle)
-	c.leave()
+	c.ended(err)
 	h.o.Metrics.connectionEnded(c.conn)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		c.log.Debug("connection ended", "err", err)
 	}
 }
 
-// Close tells everyone the server is stopping, closes every room and waits for the
-// connections to finish.
+// Close tells everyone the server is stopping, closes every room (the people in them stay
+// in the database, to resume with the next process) and waits for the connections to
+// finish.
 func (h *Hub) Close() {
 	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return
+	}
 	h.closed = true
 	rooms := make([]*Room, 0, len(h.rooms))
 	for _, r := range h.rooms {
 		rooms = append(rooms, r)
 	}
 	h.mu.Unlock()
+	close(h.stop)
+	h.loop.Wait()
 	for _, r := range rooms {
-		r.closeAll(signaling.ByeMessage("shutdown", "The server is restarting. Reconnect in a moment."))
+		r.shutdown()
 	}
 	h.wg.Wait()
+	for _, r := range rooms {
+		r.media.Close()
+	}
 }
 
-// admit checks a hello's token and that the person may enter now.
-func (h *Hub) admit(token string) (Admission, *signaling.Error) {
-	now := h.o.Now()
-	a, err := h.o.Tokens.Check(token, now)
-	if err != nil {
-		return a, &signaling.Error{Code: signaling.CodeInvalidToken, Message: "This join token is not valid or has expired. Reload the page to get a new one."}
-	}
+func (h *Hub) isClosed() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for n, exp := range h.used {
-		if !now.Before(exp) {
-			delete(h.used, n)
-		}
-	}
-	if _, ok := h.used[a.Nonce]; ok {
-		return a, &signaling.Error{Code: signaling.CodeTokenUsed, Message: "This join token was already used. Ask for a new one for each connection."}
-	}
-	h.used[a.Nonce] = a.Expires
-	if t, ok := h.removed[removal{a.OccurrenceID, a.PersonID}]; ok && now.Sub(t) < forgetAfter && a.Role != RoleHost {
-		return a, &signaling.Error{Code: signaling.CodeForbidden, Message: "A host removed you from this session."}
-	}
-	if t, ok := h.ended[a.OccurrenceID]; ok && now.Sub(t) < forgetAfter {
-		if a.Role != RoleHost {
-			return a, &signaling.Error{Code: signaling.CodeSessionEnded, Message: "The host has ended this session."}
-		}
-		delete(h.ended, a.OccurrenceID) // a host reopens it
-	}
-	return a, nil
+	return h.closed
 }
 
-// room returns the occurrence's room, making it if needed.
-func (h *Hub) room(occID int64, title string) (*Room, error) {
+var errStopping = errors.New("the server is stopping")
+
+// room returns the occurrence's room, starting it from the database if needed.
+func (h *Hub) room(ctx context.Context, occID int64) (*Room, error) {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, errStopping
+	}
+	if r := h.rooms[occID]; r != nil {
+		h.mu.Unlock()
+		return r, nil
+	}
+	h.mu.Unlock()
+	// Read outside the hub's lock; two starts of one room race harmlessly: the first one
+	// registered wins and the other is dropped.
+	session, err := h.o.Store.Session(ctx, occID)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := h.o.Store.LoadRoom(ctx, occID)
+	if err != nil {
+		return nil, err
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
-		return nil, errors.New("the server is stopping")
+		return nil, errStopping
 	}
 	if r := h.rooms[occID]; r != nil {
 		return r, nil
 	}
-	r := newRoom(h, occID, title)
+	r := newRoom(h, occID, session.Title, rec)
 	h.rooms[occID] = r
 	h.o.Metrics.roomOpened()
+	r.log.Info("room started", "members", len(rec.Members))
 	return r, nil
 }
 
 // dropIfEmpty removes a room nobody is in.
 func (h *Hub) dropIfEmpty(r *Room) {
 	h.mu.Lock()
-	if h.rooms[r.occID] != r || !r.markClosedIfEmpty() {
+	if h.closed || h.rooms[r.occID] != r || !r.markClosedIfEmpty() {
 		h.mu.Unlock()
 		return
 	}
@@ -186,18 +292,6 @@ func (h *Hub) dropIfEmpty(r *Room) {
 	h.o.Metrics.roomClosed()
 	r.media.Close()
 	r.log.Info("room closed")
-}
-
-func (h *Hub) markEnded(occID int64) {
-	h.mu.Lock()
-	h.ended[occID] = h.o.Now()
-	h.mu.Unlock()
-}
-
-func (h *Hub) markRemoved(occID, personID int64) {
-	h.mu.Lock()
-	h.removed[removal{occID, personID}] = h.o.Now()
-	h.mu.Unlock()
 }
 
 // Rooms counts open rooms.

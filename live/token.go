@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -88,4 +89,40 @@ func (t *Tokens) Check(token string, now time.Time) (Admission, error) {
 		return Admission{}, ErrInvalidToken
 	}
 	return a, nil
+}
+
+// A resume token lets a participant come back to its room within the grace period:
+// "r1.<occurrence id>.<32 random bytes, base64url>". Only its SHA-256 is stored; each
+// welcome gives a new one and the previous one stops working.
+func newResumeToken(occID int64) (token string, hash []byte) {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	token = "r1." + strconv.FormatInt(occID, 10) + "." + base64.RawURLEncoding.EncodeToString(b[:])
+	return token, resumeHash(token)
+}
+
+func resumeHash(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+// parseResumeToken reads the room a resume token is for; ok is false for anything that is
+// not a well-formed token.
+func parseResumeToken(token string) (occID int64, hash []byte, ok bool) {
+	rest, found := strings.CutPrefix(token, "r1.")
+	if !found {
+		return 0, nil, false
+	}
+	occ, secret, found := strings.Cut(rest, ".")
+	if !found {
+		return 0, nil, false
+	}
+	id, err := strconv.ParseInt(occ, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, nil, false
+	}
+	if b, err := base64.RawURLEncoding.DecodeString(secret); err != nil || len(b) != 32 {
+		return 0, nil, false
+	}
+	return id, resumeHash(token), true
 }

@@ -19,7 +19,7 @@ import (
 type LiveRooms interface {
 	Tokens() *live.Tokens
 	ICEServers(personID int64) []signaling.ICEServer
-	Ended(occID int64) bool
+	Ended(ctx context.Context, occID int64) (bool, error)
 	Serve(ctx context.Context, ws *websocket.Conn)
 }
 

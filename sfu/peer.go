@@ -498,7 +498,7 @@ func (p *Peer) RestartICE() error {
 		return nil
 	}
 	if !established && len(p.downs) == 0 {
-		return nil // nothing was ever offered: the first offer will have fresh credentials
+		return nil // nothing was ever negotiated: the first track's offer starts ICE
 	}
 	// Before the first answer there is no ICE session to restart: a plain offer has
 	// fresh credentials for the client anyway.

@@ -121,6 +121,24 @@ func (s *Store) ChatHistory(ctx context.Context, occID int64, limit int) ([]Chat
 	return list, nil
 }
 
+// ChatSince returns an occurrence's messages after the one with id afterID, oldest first,
+// at most limit of them (limit <= 0: all), for a client catching up after a reconnect.
+func (s *Store) ChatSince(ctx context.Context, occID, afterID int64, limit int) ([]ChatMessage, error) {
+	if limit <= 0 {
+		limit = -1
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+chatColumns+` FROM live_chat_messages
+		WHERE occurrence_id = $1 AND id > $2 ORDER BY id LIMIT nullif($3::int, -1)`, occID, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("chat since: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ChatMessage, error) { return scanChat(r) })
+	if err != nil {
+		return nil, fmt.Errorf("chat since: %w", err)
+	}
+	return list, nil
+}
+
 const questionColumns = `id, occurrence_id, coalesce(person_id, 0), author_name, text, state, votes, created_at`
 
 func scanQuestion(row pgx.Row) (LiveQuestion, error) {

@@ -112,22 +112,62 @@ func (s *Store) MessageRegistrants(ctx context.Context, occID int64, notify *Not
 }
 
 // RecordJoin and RecordLeave note a person entering and leaving an occurrence's live room
-// (the live sessions call them); attendance sums the time.
+// (the live sessions call them); attendance sums the time, each person's overlapping rows
+// merged (registrationSelect).
 func (s *Store) RecordJoin(ctx context.Context, occID, personID int64) (int64, error) {
 	var id int64
 	err := s.pool.QueryRow(ctx, `INSERT INTO attendance (occurrence_id, person_id, joined_at) VALUES ($1, $2, $3) RETURNING id`,
 		occID, personID, s.now()).Scan(&id)
 	if err != nil {
-		return 0, fmt.Errorf("record join: %w", err)
+		return 0, liveWriteError("record join", err)
 	}
 	return id, nil
 }
 
-func (s *Store) RecordLeave(ctx context.Context, attendanceID int64) error {
-	if _, err := s.pool.Exec(ctx, `UPDATE attendance SET left_at = $2 WHERE id = $1 AND left_at IS NULL`, attendanceID, s.now()); err != nil {
+// RecordLeave closes an open attendance row at the given time (when the person was last
+// connected; the zero time means now), never before the join. A row already closed stays
+// as it is.
+func (s *Store) RecordLeave(ctx context.Context, attendanceID int64, at time.Time) error {
+	if at.IsZero() {
+		at = s.now()
+	}
+	if _, err := s.pool.Exec(ctx, `UPDATE attendance SET left_at = greatest(joined_at, $2) WHERE id = $1 AND left_at IS NULL`,
+		attendanceID, at); err != nil {
 		return fmt.Errorf("record leave: %w", err)
 	}
 	return nil
+}
+
+// TouchAttendance notes that the people of these open attendance rows are still connected
+// at the given time, so that a crash loses at most the time since. A row's touch never
+// moves back. One statement: the rows are touched together or not at all.
+func (s *Store) TouchAttendance(ctx context.Context, attendanceIDs []int64, at time.Time) error {
+	if len(attendanceIDs) == 0 {
+		return nil
+	}
+	if _, err := s.pool.Exec(ctx, `UPDATE attendance SET seen_at = greatest(seen_at, joined_at, $2)
+		WHERE id = ANY($1) AND left_at IS NULL`, attendanceIDs, at); err != nil {
+		return fmt.Errorf("touch attendance: %w", err)
+	}
+	return nil
+}
+
+// CloseOpenAttendance closes every attendance row still open (left by a crash or a
+// shutdown) at its last touch, else at its join, and returns how many. The live members
+// that pointed at those rows no longer have an open row (attendance_id is cleared), in the
+// same statement.
+func (s *Store) CloseOpenAttendance(ctx context.Context) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `WITH closed AS (
+			UPDATE attendance SET left_at = coalesce(seen_at, joined_at) WHERE left_at IS NULL RETURNING id
+		), members AS (
+			UPDATE live_members m SET attendance_id = NULL, updated_at = $1 FROM closed WHERE m.attendance_id = closed.id
+		)
+		SELECT count(*) FROM closed`, s.now()).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("close open attendance: %w", err)
+	}
+	return n, nil
 }
 
 // MoveRegistration moves a person's registration to another session of the same event:

@@ -509,14 +509,19 @@ func (s *Store) promote(ctx context.Context, tx pgx.Tx, occID int64, notify *Not
 	return out, nil
 }
 
+// registrationSelect reads a registration with the time its person spent in the live
+// room: the union of their attendance rows (overlapping rows, from a resume after a crash
+// or a second device, count once); a row still open counts up to now or the occurrence's
+// end, whichever is first. range_agg merges the intervals (PostgreSQL 14 or later).
 const registrationSelect = `SELECT r.id, r.occurrence_id, r.person_id, p.email, r.status,
 	CASE WHEN r.status = 'waitlisted' THEN (SELECT count(*) FROM registrations w WHERE w.occurrence_id = r.occurrence_id
 		AND w.status = 'waitlisted' AND (w.waitlisted_at, w.id) <= (r.waitlisted_at, r.id)) ELSE 0 END,
 	r.name, r.affiliation, r.country, r.career_stage, r.consent_contact, r.answers, r.link_nonce, r.confirm_by, r.created_at, r.updated_at,
 	p.name, p.language, p.time_zone,
-	(SELECT coalesce(extract(epoch FROM sum(coalesce(a.left_at, least($now, o2.ends_at)) - a.joined_at)), 0)::bigint
-	   FROM attendance a JOIN occurrences o2 ON o2.id = a.occurrence_id
-	  WHERE a.occurrence_id = r.occurrence_id AND a.person_id = r.person_id)
+	(SELECT coalesce(extract(epoch FROM sum(upper(t) - lower(t))), 0)::bigint
+	   FROM unnest((SELECT range_agg(tstzrange(a.joined_at, greatest(a.joined_at, coalesce(a.left_at, least($now, o2.ends_at)))))
+	                  FROM attendance a JOIN occurrences o2 ON o2.id = a.occurrence_id
+	                 WHERE a.occurrence_id = r.occurrence_id AND a.person_id = r.person_id)) t)
 	FROM registrations r JOIN people p ON p.id = r.person_id`
 
 func scanRegistration(row pgx.Row) (Registration, error) {

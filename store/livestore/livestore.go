@@ -5,6 +5,7 @@ package livestore
 
 import (
 	"context"
+	"time"
 
 	"github.com/puente-org/puente/live"
 	"github.com/puente-org/puente/store"
@@ -42,9 +43,61 @@ func (r Rooms) RecordJoin(ctx context.Context, occID, personID int64) (int64, er
 	return r.st.RecordJoin(ctx, occID, personID)
 }
 
-// RecordLeave records that they left.
-func (r Rooms) RecordLeave(ctx context.Context, attendanceID int64) error {
-	return r.st.RecordLeave(ctx, attendanceID)
+// RecordLeave records that they left, at the given time.
+func (r Rooms) RecordLeave(ctx context.Context, attendanceID int64, at time.Time) error {
+	return r.st.RecordLeave(ctx, attendanceID, at)
+}
+
+// TouchAttendance notes that the rows' people are still connected.
+func (r Rooms) TouchAttendance(ctx context.Context, attendanceIDs []int64, at time.Time) error {
+	return r.st.TouchAttendance(ctx, attendanceIDs, at)
+}
+
+// CloseOpenAttendance closes the rows left open by a crash or a shutdown.
+func (r Rooms) CloseOpenAttendance(ctx context.Context) (int, error) {
+	return r.st.CloseOpenAttendance(ctx)
+}
+
+// UseToken records a join token as used; false when it was already.
+func (r Rooms) UseToken(ctx context.Context, nonce string, expires time.Time) (bool, error) {
+	return r.st.UseToken(ctx, nonce, expires)
+}
+
+// Rights is the role each person may have in the room now.
+func (r Rooms) Rights(ctx context.Context, occID int64, personIDs []int64) (map[int64]string, error) {
+	return r.st.Rights(ctx, occID, personIDs)
+}
+
+// LoadRoom reads a room's stored state.
+func (r Rooms) LoadRoom(ctx context.Context, occID int64) (live.RoomRecord, error) {
+	room, err := r.st.LoadRoom(ctx, occID)
+	if err != nil {
+		return live.RoomRecord{}, err
+	}
+	out := live.RoomRecord{Ended: room.Ended, Members: make([]live.Member, len(room.Members))}
+	for i, m := range room.Members {
+		out.Members[i] = live.Member{OccurrenceID: m.OccurrenceID, PersonID: m.PersonID, ParticipantID: m.ParticipantID,
+			Role: m.Role, Hand: m.Hand, AudioMuted: m.AudioMuted, VideoMuted: m.VideoMuted, ScreenMuted: m.ScreenMuted,
+			ResumeHash: m.ResumeHash, Present: m.Present, Removed: m.Removed, AttendanceID: m.AttendanceID}
+	}
+	return out, nil
+}
+
+// SaveMember writes one member's row.
+func (r Rooms) SaveMember(ctx context.Context, m live.Member) error {
+	return r.st.SaveMember(ctx, store.LiveMember{OccurrenceID: m.OccurrenceID, PersonID: m.PersonID, ParticipantID: m.ParticipantID,
+		Role: m.Role, Hand: m.Hand, AudioMuted: m.AudioMuted, VideoMuted: m.VideoMuted, ScreenMuted: m.ScreenMuted,
+		ResumeHash: m.ResumeHash, Present: m.Present, Removed: m.Removed, AttendanceID: m.AttendanceID})
+}
+
+// SetEnded marks the room ended or reopened.
+func (r Rooms) SetEnded(ctx context.Context, occID int64, ended bool) error {
+	return r.st.SetEnded(ctx, occID, ended)
+}
+
+// PresentRooms lists the rooms with members present.
+func (r Rooms) PresentRooms(ctx context.Context) ([]int64, error) {
+	return r.st.PresentRooms(ctx)
 }
 
 // AddChat stores a chat message.
@@ -59,11 +112,7 @@ func (r Rooms) ChatHistory(ctx context.Context, occID int64, limit int) ([]live.
 	if err != nil {
 		return nil, err
 	}
-	out := make([]live.ChatMessage, len(list))
-	for i, m := range list {
-		out[i] = chat(m)
-	}
-	return out, nil
+	return chats(list), nil
 }
 
 // AskQuestion stores a question.
@@ -100,6 +149,23 @@ func (r Rooms) LiveQuestions(ctx context.Context, occID int64) ([]live.Question,
 // MyVotes is the ids of the questions a person upvoted.
 func (r Rooms) MyVotes(ctx context.Context, occID, personID int64) ([]int64, error) {
 	return r.st.MyVotes(ctx, occID, personID)
+}
+
+// ChatSince is the messages after afterID, oldest first, at most limit.
+func (r Rooms) ChatSince(ctx context.Context, occID, afterID int64, limit int) ([]live.ChatMessage, error) {
+	list, err := r.st.ChatSince(ctx, occID, afterID, limit)
+	if err != nil {
+		return nil, err
+	}
+	return chats(list), nil
+}
+
+func chats(list []store.ChatMessage) []live.ChatMessage {
+	out := make([]live.ChatMessage, len(list))
+	for i, m := range list {
+		out[i] = chat(m)
+	}
+	return out
 }
 
 func chat(m store.ChatMessage) live.ChatMessage {
