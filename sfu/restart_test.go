@@ -574,6 +574,7 @@ func TestRestartICEDown(t *testing.T) {
 		offers, _ := viewer.answered()
 		before := offers[len(offers)-1]
 		drainICE(viewer.iceDown)
+		began := time.Now()
 		if err := viewer.peer.RestartICE(); err != nil {
 			t.Fatalf("%s: RestartICE: %v", why, err)
 		}
@@ -583,6 +584,9 @@ func TestRestartICEDown(t *testing.T) {
 			t.Fatalf("%s: the restart offer kept ice-ufrag %q (before %q)", why, after, before)
 		}
 		waitICE(t, viewer.iceDown, webrtc.ICEConnectionStateConnected)
+		connected := time.Since(began)
+		viewer.moreReceived(t, 1)
+		t.Logf("%s: ICE connected %v after RestartICE, media %v after", why, connected.Round(time.Millisecond), time.Since(began).Round(time.Millisecond))
 		viewer.moreReceived(t, 50)
 		if room.Peers() != 2 || room.peers["viewer"] != viewer.peer {
 			t.Fatalf("%s: the viewer's peer changed (%d peers)", why, room.Peers())
