@@ -128,7 +128,7 @@ func (l *vnetLab) sfu(ip string) *SFU {
 		se.LoggerFactory = logs
 		return se, Ports{UDP: conn.LocalAddr().(*net.UDPAddr).Port}, mux, nil
 	}
-	s, err := New(Config{Logger: networkTestLogger(l.t), listen: listen,
+	s, err := New(Config{Logger: networkTestLogger(l.t), Listen: listen,
 		ICEDisconnectedTimeout: testDisconnected, ICEFailedTimeout: l.failed, ICEKeepalive: testKeepalive})
 	if err != nil {
 		l.t.Fatal(err)
