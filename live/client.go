@@ -132,7 +132,7 @@ func (c *client) ended(err error) {
 	case c.hub.isClosed():
 		r.suspend(p, c.hub.o.Now())
 	case c.bye || leaving:
-		r.depart(p, c.hub.o.Now())
+		r.depart(p, c.hub.o.Now(), func() bool { return p.conn == c.conn })
 	default:
 		r.connectionLost(p, c.conn)
 	}

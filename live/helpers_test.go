@@ -48,6 +48,9 @@ type env struct {
 	opts   live.Options
 	hubMu  sync.Mutex
 	reg    *prometheus.Registry
+	// apis gives some clients their own WebRTC stack (a virtual network); others use
+	// clientAPI.
+	apis map[string]*webrtc.API
 }
 
 // metric reads one of the hub's metrics (a counter or gauge); label is the value of its
@@ -292,7 +295,11 @@ func (e *env) dialHello(name string, hello map[string]any) *client {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	c := &client{t: e.t, name: name, ws: ws, api: clientAPI(e.t), events: make(chan msg, 4096), tracks: make(chan remote, 16),
+	api := e.apis[name]
+	if api == nil {
+		api = clientAPI(e.t)
+	}
+	c := &client{t: e.t, name: name, ws: ws, api: api, events: make(chan msg, 4096), tracks: make(chan remote, 16),
 		closed: make(chan struct{}), trackInfo: map[string]map[string]any{}, chatSeen: map[float64]int{}}
 	c.down, err = c.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {

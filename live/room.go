@@ -185,8 +185,7 @@ func (r *Room) graceOver(p *participant, since time.Time) {
 		return
 	}
 	r.mu.Unlock()
-	p.log.Info("not back within the grace period: left")
-	r.depart(p, since)
+	r.depart(p, since, func() bool { return p.conn == nil && p.dropped.Equal(since) })
 }
 
 // dropped is called when a participant's connection ended without a goodbye: they stay
@@ -208,16 +207,21 @@ func (r *Room) connectionLost(p *participant, c *signaling.Conn) {
 }
 
 // depart takes a participant out of the room for good: they are no longer present, their
-// hand is lowered, their media closed and their attendance ends at the given time.
-func (r *Room) depart(p *participant, at time.Time) {
+// hand is lowered, their media closed and their attendance ends at the given time. still
+// (called holding the room's mu) says whether the reason to depart still holds: a resume
+// may have come in between.
+func (r *Room) depart(p *participant, at time.Time, still func() bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	r.stateMu.Lock()
 	r.mu.Lock()
-	if r.members[p.id] != p {
+	if r.members[p.id] != p || !still() {
 		r.mu.Unlock()
 		r.stateMu.Unlock()
 		return
+	}
+	if !p.dropped.IsZero() {
+		p.log.Info("not back within the grace period")
 	}
 	attendance := p.m.AttendanceID
 	r.mu.Unlock()
@@ -317,7 +321,7 @@ func (r *Room) closeFor(p *participant, bye any) {
 		c.Close(bye)
 		return
 	}
-	r.depart(p, at)
+	r.depart(p, at, func() bool { return p.conn == nil })
 }
 
 func (r *Room) markClosedIfEmpty() bool {

@@ -50,7 +50,12 @@ type Options struct {
 	Profile      string        // write the server's CPU profile of the measured window here
 	AllocProfile string        // and its allocations profile here
 	BatchWrites  bool          // the server (and the floor) send each packet's copies with one sendmmsg
-	Log          *slog.Logger
+	// ServerBinary is the puente binary a server started here runs ("": this executable).
+	ServerBinary string
+	// ResumeTimeout: restart, how long to wait for everyone to be back (0:
+	// DefaultResumeTimeout).
+	ResumeTimeout time.Duration
+	Log           *slog.Logger
 }
 
 // Result is one run's figures (the JSON line of cmd/puente-bench).
@@ -124,7 +129,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 
 	srv := &Server{URL: o.URL, DatabaseURL: o.DatabaseURL, PID: o.ServerPID}
 	if o.URL == "" {
-		if srv, err = StartServer(ctx, o.DatabaseURL, log, fmt.Sprintf("PUENTE_RTC_BATCH_WRITES=%t", o.BatchWrites)); err != nil {
+		if srv, err = StartServerWith(ctx, ServerOptions{DatabaseURL: o.DatabaseURL, Binary: o.ServerBinary, Log: log,
+			Env: []string{fmt.Sprintf("PUENTE_RTC_BATCH_WRITES=%t", o.BatchWrites)}}); err != nil {
 			return res, err
 		}
 		defer srv.Close()
@@ -500,17 +506,22 @@ func newPublisher(c *Client, i int, withVideo bool, bitrate int) (*publisher, er
 		}
 		tracks[p.video] = "camera"
 	}
+	drain := func(senders []*webrtc.RTPSender) {
+		for _, s := range senders {
+			if s.Track() == nil || s.Track().Kind() != webrtc.RTPCodecTypeVideo {
+				go drainRTCP(s, nil)
+				continue
+			}
+			go drainRTCP(s, &p.wantKey)
+		}
+	}
+	// After a server restart the client publishes again by itself, on new senders.
+	c.OnSenders(drain)
 	senders, err := c.Publish(tracks)
 	if err != nil {
 		return nil, err
 	}
-	for _, s := range senders {
-		if s.Track() == nil || s.Track().Kind() != webrtc.RTPCodecTypeVideo {
-			go drainRTCP(s, nil)
-			continue
-		}
-		go drainRTCP(s, &p.wantKey)
-	}
+	drain(senders)
 	return p, nil
 }
 

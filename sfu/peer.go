@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -53,14 +54,15 @@ type Peer struct {
 	sources map[string]string // publisher's track id → source
 	pubSeq  int
 
-	downMu   sync.Mutex
-	down     *webrtc.PeerConnection
-	downSig  signalOrder
-	awaiting bool                 // an offer is out, its answer not yet in
-	pending  bool                 // tracks changed while awaiting
-	restart  bool                 // an ICE restart waits for the answer to the offer that is out
-	offered  map[string]TrackInfo // the tracks of the offer that is out
-	downs    map[string]*DownTrack
+	downMu    sync.Mutex
+	down      *webrtc.PeerConnection
+	downSig   signalOrder
+	awaiting  bool                 // an offer is out, its answer not yet in
+	pending   bool                 // tracks changed while awaiting
+	restart   bool                 // an ICE restart waits for the answer to the offer that is out
+	restarted bool                 // the offer that is out restarts ICE
+	offered   map[string]TrackInfo // the tracks of the offer that is out
+	downs     map[string]*DownTrack
 
 	pubsMu sync.Mutex
 	pubs   map[string]*Publication // by source
@@ -454,6 +456,7 @@ func (p *Peer) offerLocked(iceRestart bool) error {
 		tracks[d.id] = TrackInfo{ParticipantID: d.pub.Owner.ID, Source: d.pub.Source}
 	}
 	p.awaiting = true
+	p.restarted = iceRestart
 	p.offered = tracks
 	p.downSig.mu.Lock()
 	p.ev.SendSDP("offer", Down, offer.SDP, tracks)
@@ -490,7 +493,7 @@ func (p *Peer) RestartICE() error {
 	}
 	established := p.down.CurrentRemoteDescription() != nil
 	if p.awaiting {
-		p.restart = p.restart || established
+		p.restart = p.restart || (established && !p.restarted)
 		p.resendOfferLocked()
 		return nil
 	}
@@ -515,6 +518,9 @@ func (p *Peer) Renegotiate() error {
 		p.resendOfferLocked()
 		return nil
 	}
+	if p.down.CurrentRemoteDescription() == nil && len(p.downs) == 0 {
+		return nil // nothing to offer yet
+	}
 	return p.offerLocked(false)
 }
 
@@ -529,11 +535,21 @@ func (p *Peer) HandleAnswer(sdp string) error {
 		p.downMu.Unlock()
 		return fmt.Errorf("%w: no offer is waiting for an answer", ErrBadSDP)
 	}
+	if p.restarted {
+		// The answerer of an ICE restart changes its credentials too: an answer with the
+		// ones in place answers an earlier offer (one sent twice to a client that missed
+		// it), and applying it would pin the old credentials.
+		if cur := p.down.CurrentRemoteDescription(); cur != nil && sdpUfrag(sdp) == sdpUfrag(cur.SDP) {
+			p.downMu.Unlock()
+			return fmt.Errorf("%w: the answer is to an earlier offer (the ICE credentials did not change)", ErrBadSDP)
+		}
+	}
 	if err := p.down.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
 		p.downMu.Unlock()
 		return fmt.Errorf("%w: %w", ErrBadSDP, err)
 	}
 	p.awaiting = false
+	p.restarted = false
 	p.offered = nil
 	restart := p.restart
 	p.restart = false
@@ -556,6 +572,16 @@ func (p *Peer) HandleAnswer(sdp string) error {
 		p.negotiate()
 	}
 	return nil
+}
+
+// sdpUfrag is the first ICE username fragment of a description ("" if none).
+func sdpUfrag(sdp string) string {
+	for line := range strings.SplitSeq(sdp, "\n") {
+		if u, ok := strings.CutPrefix(strings.TrimSpace(line), "a=ice-ufrag:"); ok {
+			return u
+		}
+	}
+	return ""
 }
 
 // askKeyframes requests keyframes for the video this participant still waits for.

@@ -50,8 +50,10 @@ type Config struct {
 	ICEFailedTimeout       time.Duration
 	ICEKeepalive           time.Duration
 
-	// listen replaces Network.Listen (tests: a virtual network).
-	listen func(*slog.Logger) (webrtc.SettingEngine, Ports, io.Closer, error)
+	// Listen, when set, replaces the sockets Network would open: it returns the setting
+	// engine with the SFU's sockets (a UDP mux), their ports, and what closes them. Tests
+	// use it to run the SFU on Pion's virtual network (vnet).
+	Listen func(*slog.Logger) (webrtc.SettingEngine, Ports, io.Closer, error)
 }
 
 // SFU holds the WebRTC API (codecs, interceptors, sockets) its rooms share.
@@ -90,8 +92,8 @@ func New(cfg Config) (*SFU, error) {
 		return nil, fmt.Errorf("configure rtcp reports: %w", err)
 	}
 	listen := cfg.Network.Listen
-	if cfg.listen != nil {
-		listen = cfg.listen
+	if cfg.Listen != nil {
+		listen = cfg.Listen
 	}
 	se, ports, sockets, err := listen(cfg.Logger)
 	if err != nil {

@@ -2,8 +2,9 @@
 // Puente's signaling protocol join a live session as speakers and viewers with synthetic
 // but well-formed VP8 and Opus, while the server process's own CPU and memory are read from
 // /proc; the same packets are then relayed by a bare SRTP relay (the floor) to compare
-// with. It starts its own server (and PostgreSQL) unless given --url. See
-// docs/benchmarks.md.
+// with. It starts its own server (and PostgreSQL) unless given --url. The restart scenario
+// kills that server with SIGKILL during a room and starts it again, and measures how the
+// participants resume. See docs/benchmarks.md.
 package main
 
 import (
@@ -55,9 +56,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o loadtest.Options
 	var jsonOut, verbose bool
 	var concurrency int
-	fs.StringVar(&o.Scenario, "scenario", "webinar", "webinar, panel, audio, join-storm (live media); register, feed (HTTP)")
+	fs.StringVar(&o.Scenario, "scenario", "webinar", "webinar, panel, audio, join-storm (live media); restart (a server crash during a room); register, feed (HTTP)")
 	fs.IntVar(&o.Viewers, "viewers", 20, "viewers (listeners) joining the session")
-	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "measured time, after everyone joined and 2 s of warm-up")
+	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "measured time, after everyone joined and 2 s of warm-up; restart: chat time, half before the crash and half after everyone is back")
 	fs.DurationVar(&o.StormWindow, "storm-window", 5*time.Second, "join-storm: the viewers arrive evenly within this time")
 	fs.StringVar(&o.URL, "url", "", "a running Puente to measure (default: start one, with its own PostgreSQL)")
 	fs.StringVar(&o.DatabaseURL, "database-url", "", "the server's database (required with --url; default: a private one)")
@@ -71,6 +72,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&concurrency, "concurrency", 16, "register, feed: concurrent HTTP clients")
 	fs.IntVar(&o.Requests, "requests", 0, "register: how many people register (default: viewers × 20, at least 2000); with --concurrency as many, all at once")
 	fs.IntVar(&o.Capacity, "capacity", 0, "register: the session's places (0: unlimited); the others join its waitlist")
+	fs.StringVar(&o.ServerBinary, "server-binary", "", "run this puente binary as the server (default: this program plays the server)")
+	fs.DurationVar(&o.ResumeTimeout, "resume-timeout", loadtest.DefaultResumeTimeout, "restart: how long to wait for everyone to be back before giving up")
 	fs.BoolVar(&jsonOut, "json", false, "print the results as one JSON object on the last line")
 	fs.BoolVar(&verbose, "v", false, "log progress")
 	if err := fs.Parse(args); err != nil {
@@ -95,6 +98,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return usage{"--requests must be from 0 to 100000"}
 	case o.Capacity < 0:
 		return usage{"--capacity must be 0 (unlimited) or more"}
+	case o.ResumeTimeout < time.Second:
+		return usage{"--resume-timeout must be at least 1s"}
+	}
+	switch o.Scenario {
+	case loadtest.Webinar, loadtest.Panel, loadtest.AudioOnly, loadtest.JoinStorm, "register", "feed":
+	case loadtest.Restart:
+		switch {
+		case o.URL != "":
+			return usage{"--url cannot be used with --scenario restart: it kills and restarts the server it starts itself"}
+		case o.Viewers < 1:
+			return usage{"--viewers must be at least 1 with --scenario restart (one viewer raises a hand)"}
+		case o.Duration < 2*time.Second:
+			return usage{"--duration must be at least 2s with --scenario restart (half before the crash, half after)"}
+		}
+	default:
+		return usage{fmt.Sprintf("--scenario %q is not one of webinar, panel, audio, join-storm, restart, register, feed", o.Scenario)}
+	}
+	if o.ServerBinary != "" {
+		fi, err := os.Stat(o.ServerBinary)
+		if err != nil {
+			return usage{fmt.Sprintf("--server-binary: %v", err)}
+		}
+		if fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
+			return usage{fmt.Sprintf("--server-binary %q is not an executable file", o.ServerBinary)}
+		}
 	}
 	level := slog.LevelWarn
 	if verbose {
@@ -107,6 +135,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch o.Scenario {
 	case "register", "feed":
 		result, err = loadtest.RunHTTPScenario(ctx, o, concurrency)
+	case loadtest.Restart:
+		result, err = loadtest.RunRestart(ctx, o)
 	default:
 		result, err = loadtest.Run(ctx, o)
 	}

@@ -1,0 +1,835 @@
+package sfu
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/transport/v5/vnet"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/puente-org/puente/pionlog"
+)
+
+// Short ICE timing so a cut path is noticed within about a second (the clients and the SFU).
+const (
+	testDisconnected = time.Second
+	testFailed       = time.Minute // a 3 s cut must not fail the connection
+	testKeepalive    = 200 * time.Millisecond
+	giveUp           = 30 * time.Second
+)
+
+// vnetLab is a virtual network: one router, the SFU and clients on it, and a switch that cuts
+// one address off (everything to or from it is dropped while it is set).
+type vnetLab struct {
+	t      *testing.T
+	router *vnet.Router
+	cutIP  atomic.Pointer[net.IP]
+	nets   map[string]*vnet.Net
+	failed time.Duration // ICE failed timeout of the SFU and the clients
+}
+
+func newVnetLab(t *testing.T, ips ...string) *vnetLab {
+	t.Helper()
+	r, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.0.0.0/24", LoggerFactory: pionlog.Factory{Log: networkTestLogger(t)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lab := &vnetLab{t: t, router: r, nets: map[string]*vnet.Net{}, failed: testFailed}
+	for _, ip := range ips {
+		n, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{ip}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.AddNet(n); err != nil {
+			t.Fatal(err)
+		}
+		lab.nets[ip] = n
+	}
+	r.AddChunkFilter(func(c vnet.Chunk) bool {
+		cut := lab.cutIP.Load()
+		if cut == nil {
+			return true
+		}
+		return !addrIP(c.SourceAddr()).Equal(*cut) && !addrIP(c.DestinationAddr()).Equal(*cut)
+	})
+	if err := r.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := r.Stop(); err != nil {
+			t.Errorf("stop router: %v", err)
+		}
+	})
+	return lab
+}
+
+func addrIP(a net.Addr) net.IP {
+	switch a := a.(type) {
+	case *net.UDPAddr:
+		return a.IP
+	case *net.TCPAddr:
+		return a.IP
+	}
+	return nil
+}
+
+// cut drops everything to and from ip ("" restores the path).
+func (l *vnetLab) cut(ip string) {
+	if ip == "" {
+		l.cutIP.Store(nil)
+		return
+	}
+	p := net.ParseIP(ip)
+	l.cutIP.Store(&p)
+}
+
+// move changes a client's address (say from Wi-Fi to a mobile network): from is gone, to is
+// new. Only an ICE restart, gathering on the new address, brings its media back.
+func (l *vnetLab) move(from, to string) {
+	l.t.Helper()
+	n := l.nets[from]
+	if err := n.RemoveAddress("eth0", net.ParseIP(from)); err != nil {
+		l.t.Fatal(err)
+	}
+	if err := n.AddAddress("eth0", &net.IPNet{IP: net.ParseIP(to), Mask: net.CIDRMask(24, 32)}); err != nil {
+		l.t.Fatal(err)
+	}
+}
+
+// sfu starts an SFU on ip, its one UDP mux socket on the virtual network.
+func (l *vnetLab) sfu(ip string) *SFU {
+	l.t.Helper()
+	n := l.nets[ip]
+	listen := func(logger *slog.Logger) (webrtc.SettingEngine, Ports, io.Closer, error) {
+		var se webrtc.SettingEngine
+		conn, err := n.ListenPacket("udp4", net.JoinHostPort(ip, "0"))
+		if err != nil {
+			return se, Ports{}, nil, fmt.Errorf("listen on the virtual network: %w", err)
+		}
+		logs := pionlog.Factory{Log: logger.With("component", "webrtc")}
+		mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{Logger: logs.NewLogger("udpmux"), UDPConn: conn, Net: n})
+		se.SetNet(n)
+		se.SetICEUDPMux(mux)
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+		se.LoggerFactory = logs
+		return se, Ports{UDP: conn.LocalAddr().(*net.UDPAddr).Port}, mux, nil
+	}
+	s, err := New(Config{Logger: networkTestLogger(l.t), Listen: listen,
+		ICEDisconnectedTimeout: testDisconnected, ICEFailedTimeout: l.failed, ICEKeepalive: testKeepalive})
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	l.t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			l.t.Errorf("close SFU: %v", err)
+		}
+	})
+	return s
+}
+
+// api is a Pion client on ip with the same short ICE timing.
+func (l *vnetLab) api(ip string) *webrtc.API {
+	l.t.Helper()
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		l.t.Fatal(err)
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+		l.t.Fatal(err)
+	}
+	var se webrtc.SettingEngine
+	se.SetNet(l.nets[ip])
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetICETimeouts(testDisconnected, l.failed, testKeepalive)
+	se.LoggerFactory = pionlog.Factory{Log: networkTestLogger(l.t).With("client", ip)}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
+}
+
+// sigMsg is what the SFU sends a client (PeerEvents), in order.
+type sigMsg struct {
+	typ, pc, sdp string
+	candidate    *webrtc.ICECandidateInit
+}
+
+// rtcClient is a participant as the live client behaves: it answers the SFU's down offers,
+// publishes on up, and trickles candidates both ways. Its signalling is in memory.
+type rtcClient struct {
+	t    *testing.T
+	name string
+	peer *Peer
+	down *webrtc.PeerConnection
+	up   *webrtc.PeerConnection
+
+	mu      sync.Mutex
+	inbox   []sigMsg
+	wake    chan struct{}
+	offers  []string // ufrags of the down offers answered, in order
+	answers []string // ufrags of the up answers applied, in order
+	tracks  []*webrtc.TrackRemote
+	seen    map[string]bool // ICE ufrags of every description received (pump only)
+	// dropOffers makes the client ignore down offers, as one whose websocket is gone.
+	dropOffers atomic.Bool
+	// dropAfterOne: answer one more offer, then drop them.
+	dropAfterOne atomic.Bool
+	lastAnswer   string // the last answer sent on down
+
+	received atomic.Int64 // RTP packets received on down, all tracks
+	iceDown  chan webrtc.ICEConnectionState
+	iceUp    chan webrtc.ICEConnectionState
+	failed   chan string // PeerEvents.Failed
+	stop     chan struct{}
+	pumped   chan struct{} // closed when the pump has stopped
+	wg       sync.WaitGroup
+}
+
+func iceStates(pc *webrtc.PeerConnection) chan webrtc.ICEConnectionState {
+	ch := make(chan webrtc.ICEConnectionState, 64)
+	pc.OnICEConnectionStateChange(func(s webrtc.ICEConnectionState) {
+		select {
+		case ch <- s:
+		default:
+		}
+	})
+	return ch
+}
+
+func joinClient(t *testing.T, room *Room, api *webrtc.API, name string, canPublish bool) *rtcClient {
+	t.Helper()
+	c := &rtcClient{t: t, name: name, wake: make(chan struct{}, 1), stop: make(chan struct{}), pumped: make(chan struct{}), seen: map[string]bool{},
+		failed: make(chan string, 16)}
+	var err error
+	if c.down, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
+		t.Fatal(err)
+	}
+	c.iceDown = iceStates(c.down)
+	c.down.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		c.mu.Lock()
+		c.tracks = append(c.tracks, tr)
+		c.mu.Unlock()
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			for {
+				if _, _, err := tr.ReadRTP(); err != nil {
+					return
+				}
+				c.received.Add(1)
+			}
+		}()
+	})
+	c.down.OnICECandidate(func(ci *webrtc.ICECandidate) {
+		if ci != nil {
+			if err := c.peer.AddCandidate(Down, ci.ToJSON()); err != nil {
+				t.Errorf("%s: down candidate: %v", name, err)
+			}
+		}
+	})
+	if canPublish {
+		if c.up, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
+			t.Fatal(err)
+		}
+		c.iceUp = iceStates(c.up)
+		c.up.OnICECandidate(func(ci *webrtc.ICECandidate) {
+			if ci != nil {
+				if err := c.peer.AddCandidate(Up, ci.ToJSON()); err != nil {
+					t.Errorf("%s: up candidate: %v", name, err)
+				}
+			}
+		})
+	}
+	push := func(m sigMsg) { // PeerEvents must not block: queue and wake the pump
+		c.mu.Lock()
+		c.inbox = append(c.inbox, m)
+		c.mu.Unlock()
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+	ev := PeerEvents{
+		SendSDP: func(typ, pc, sdp string, _ map[string]TrackInfo) { push(sigMsg{typ: typ, pc: pc, sdp: sdp}) },
+		SendCandidate: func(pc string, ci webrtc.ICECandidateInit) {
+			push(sigMsg{typ: "candidate", pc: pc, candidate: &ci})
+		},
+		Failed: func(pc string) {
+			select {
+			case c.failed <- pc:
+			default:
+			}
+		},
+	}
+	peer, err := room.Join(name, canPublish, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.peer = peer
+	go c.pump()
+	t.Cleanup(c.close)
+	return c
+}
+
+// pump handles the SFU's messages in order.
+func (c *rtcClient) pump() {
+	defer close(c.pumped)
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-c.wake:
+		}
+		c.mu.Lock()
+		msgs := c.inbox
+		c.inbox = nil
+		c.mu.Unlock()
+		for _, m := range msgs {
+			if err := c.handle(m); err != nil {
+				c.t.Errorf("%s: %s %s: %v", c.name, m.typ, m.pc, err)
+			}
+		}
+	}
+}
+
+func (c *rtcClient) handle(m sigMsg) error {
+	if testing.Verbose() {
+		c.t.Logf("%s <- %s %s %v", c.name, m.typ, m.pc, m.candidate)
+	}
+	switch {
+	case m.typ == "offer" && m.pc == Down:
+		if c.dropOffers.Load() {
+			return nil
+		}
+		c.seen[sdpUfrag(m.sdp)] = true
+		if err := c.down.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: m.sdp}); err != nil {
+			return err
+		}
+		answer, err := c.down.CreateAnswer(nil)
+		if err != nil {
+			return err
+		}
+		if err := c.down.SetLocalDescription(answer); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		c.lastAnswer = answer.SDP
+		c.mu.Unlock()
+		if c.dropAfterOne.Swap(false) {
+			c.dropOffers.Store(true)
+		}
+		if err := c.peer.HandleAnswer(answer.SDP); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		c.offers = append(c.offers, sdpUfrag(m.sdp))
+		c.mu.Unlock()
+	case m.typ == "answer" && m.pc == Up:
+		c.seen[sdpUfrag(m.sdp)] = true
+		if err := c.up.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.sdp}); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		c.answers = append(c.answers, sdpUfrag(m.sdp))
+		c.mu.Unlock()
+	case m.typ == "candidate":
+		pc := c.down
+		if m.pc == Up {
+			pc = c.up
+		}
+		if m.pc == Down && c.dropOffers.Load() {
+			return nil // lost with the offer
+		}
+		// Candidates follow the description that carries their credentials.
+		if uf := candidateUfrag(m.candidate.Candidate); uf == "" || !c.seen[uf] {
+			return fmt.Errorf("candidate for ice-ufrag %q came before its description", uf)
+		}
+		return pc.AddICECandidate(*m.candidate)
+	default:
+		return fmt.Errorf("unexpected message")
+	}
+	return nil
+}
+
+func (c *rtcClient) close() {
+	select {
+	case <-c.stop:
+		return
+	default:
+		close(c.stop)
+	}
+	<-c.pumped
+	c.peer.Close()
+	for _, pc := range []*webrtc.PeerConnection{c.up, c.down} {
+		if pc != nil {
+			if err := pc.Close(); err != nil {
+				c.t.Errorf("%s: close: %v", c.name, err)
+			}
+		}
+	}
+	c.wg.Wait()
+}
+
+// candidateUfrag is the ufrag a candidate line names (Pion writes "ufrag X").
+func candidateUfrag(line string) string {
+	f := strings.Fields(line)
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == "ufrag" {
+			return f[i+1]
+		}
+	}
+	return ""
+}
+
+func (c *rtcClient) answered() (offers, answers []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.offers...), append([]string(nil), c.answers...)
+}
+
+// waitFor polls cond until it holds (give-up bound only).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(giveUp)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// drainICE forgets the ICE states seen so far.
+func drainICE(ch chan webrtc.ICEConnectionState) {
+	for {
+		select {
+		case <-ch:
+		default:
+			return
+		}
+	}
+}
+
+// waitICE waits for an ICE state on a client connection.
+func waitICE(t *testing.T, ch chan webrtc.ICEConnectionState, want webrtc.ICEConnectionState) {
+	t.Helper()
+	timeout := time.After(giveUp)
+	for {
+		select {
+		case s := <-ch:
+			if s == want {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("gave up waiting for ICE %s", want)
+		}
+	}
+}
+
+// moreReceived waits until the client received n more packets than now.
+func (c *rtcClient) moreReceived(t *testing.T, n int64) {
+	t.Helper()
+	from := c.received.Load()
+	waitFor(t, fmt.Sprintf("%s to receive %d packets (has %d)", c.name, n, from), func() bool { return c.received.Load() >= from+n })
+}
+
+// testPublisher sends VP8 on the client's up connection: a keyframe first and whenever
+// asked, one packet every 10 ms.
+type testPublisher struct {
+	c       *rtcClient
+	track   *webrtc.TrackLocalStaticRTP
+	sources map[string]string
+	plis    chan struct{}
+	stop    chan struct{}
+	wg      sync.WaitGroup
+}
+
+func (c *rtcClient) publishVideo(t *testing.T) *testPublisher {
+	t.Helper()
+	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, c.name+"-cam", c.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := c.up.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &testPublisher{c: c, track: track, sources: map[string]string{track.ID(): SourceCamera},
+		plis: make(chan struct{}, 16), stop: make(chan struct{})}
+	p.wg.Add(2)
+	go func() {
+		defer p.wg.Done()
+		for {
+			pkts, _, err := tr.Sender().ReadRTCP()
+			if err != nil {
+				return
+			}
+			for _, pk := range pkts {
+				if _, ok := pk.(*rtcp.PictureLossIndication); ok {
+					select {
+					case p.plis <- struct{}{}:
+					default:
+					}
+				}
+			}
+		}
+	}()
+	go p.run()
+	t.Cleanup(p.halt)
+	p.offer(t, false)
+	return p
+}
+
+// offer sends the up connection's offer, with ICE restart if asked.
+func (p *testPublisher) offer(t *testing.T, iceRestart bool) string {
+	t.Helper()
+	offer, err := p.c.up.CreateOffer(&webrtc.OfferOptions{ICERestart: iceRestart})
+	if err == nil {
+		err = p.c.up.SetLocalDescription(offer)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.c.peer.HandleOffer(offer.SDP, p.sources); err != nil {
+		t.Fatalf("HandleOffer: %v", err)
+	}
+	return sdpUfrag(offer.SDP)
+}
+
+func (p *testPublisher) run() {
+	defer p.wg.Done()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	seq := uint16(1000)
+	for n := uint32(0); ; n++ {
+		select {
+		case <-p.stop:
+			return
+		case <-tick.C:
+		}
+		key := n == 0
+		select {
+		case <-p.plis:
+			key = true
+		default:
+		}
+		payload := []byte{0x10, 0x01, 0x00, 0x00} // VP8 descriptor, interframe
+		if key {
+			payload = []byte{0x10, 0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01} // keyframe 640x360
+		}
+		payload = binary.BigEndian.AppendUint32(payload, n)
+		payload = append(payload, make([]byte, 400)...)
+		seq++
+		err := p.track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: seq, Timestamp: n * 900}, Payload: payload})
+		if err != nil && !errors.Is(err, io.ErrClosedPipe) {
+			return
+		}
+	}
+}
+
+func (p *testPublisher) halt() {
+	select {
+	case <-p.stop:
+	default:
+		close(p.stop)
+	}
+	if err := p.c.up.Close(); err != nil { // ends the RTCP reader
+		p.c.t.Errorf("close up: %v", err)
+	}
+	p.wg.Wait()
+}
+
+// TestRestartICEDown cuts a viewer's path for 3 s: the viewer sees ICE disconnected and,
+// once back, asks for a restart (the "restart" message); the SFU's new offer has new ICE
+// credentials and media reaches the viewer again, on the same peer and track. Then the
+// viewer's address changes, which only an ICE restart survives.
+func TestRestartICEDown(t *testing.T) {
+	verifyNoLeaks(t)
+	const sfuIP, pubIP, viewerIP, viewerNewIP = "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.13"
+	lab := newVnetLab(t, sfuIP, pubIP, viewerIP)
+	s := lab.sfu(sfuIP)
+	room := s.NewRoom("restart")
+	t.Cleanup(room.Close)
+
+	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
+	pub := joinClient(t, room, lab.api(pubIP), "pub", true)
+	pub.publishVideo(t)
+	viewer.moreReceived(t, 50)
+
+	restart := func(why string) {
+		t.Helper()
+		offers, _ := viewer.answered()
+		before := offers[len(offers)-1]
+		drainICE(viewer.iceDown)
+		began := time.Now()
+		if err := viewer.peer.RestartICE(); err != nil {
+			t.Fatalf("%s: RestartICE: %v", why, err)
+		}
+		waitFor(t, why+": the restart offer answered", func() bool { o, _ := viewer.answered(); return len(o) > len(offers) })
+		offers, _ = viewer.answered()
+		if after := offers[len(offers)-1]; after == "" || after == before {
+			t.Fatalf("%s: the restart offer kept ice-ufrag %q (before %q)", why, after, before)
+		}
+		waitICE(t, viewer.iceDown, webrtc.ICEConnectionStateConnected)
+		connected := time.Since(began)
+		viewer.moreReceived(t, 1)
+		t.Logf("%s: ICE connected %v after RestartICE, media %v after", why, connected.Round(time.Millisecond), time.Since(began).Round(time.Millisecond))
+		viewer.moreReceived(t, 50)
+		if room.Peers() != 2 || room.peers["viewer"] != viewer.peer {
+			t.Fatalf("%s: the viewer's peer changed (%d peers)", why, room.Peers())
+		}
+		viewer.mu.Lock()
+		tracks := len(viewer.tracks)
+		viewer.mu.Unlock()
+		if tracks != 1 {
+			t.Fatalf("%s: viewer got %d tracks, want the one it had", why, tracks)
+		}
+	}
+
+	lab.cut(viewerIP)
+	cutAt := time.Now()
+	waitICE(t, viewer.iceDown, webrtc.ICEConnectionStateDisconnected)
+	time.Sleep(3*time.Second - time.Since(cutAt)) // the cut lasts 3 s
+	lab.cut("")
+	restart("after a cut")
+
+	lab.move(viewerIP, viewerNewIP)
+	waitICE(t, viewer.iceDown, webrtc.ICEConnectionStateDisconnected)
+	restart("after a move")
+	pair, err := viewer.peer.down.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil {
+		t.Fatalf("no selected pair on the SFU's down connection: %v", err)
+	}
+	if pair.Remote.Address != viewerNewIP {
+		t.Fatalf("SFU sends to %s, want the viewer's new address %s", pair.Remote.Address, viewerNewIP)
+	}
+}
+
+// TestRestartICEUp cuts a publisher's path for 3 s, then moves it to a new address: each
+// time it restarts ICE by offering again with ICE restart on the same up connection, and its
+// media reaches the viewer again, on the same track.
+func TestRestartICEUp(t *testing.T) {
+	verifyNoLeaks(t)
+	const sfuIP, pubIP, pubNewIP, viewerIP = "10.0.0.1", "10.0.0.2", "10.0.0.12", "10.0.0.3"
+	lab := newVnetLab(t, sfuIP, pubIP, viewerIP)
+	s := lab.sfu(sfuIP)
+	room := s.NewRoom("restart-up")
+	t.Cleanup(room.Close)
+
+	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
+	pub := joinClient(t, room, lab.api(pubIP), "pub", true)
+	p := pub.publishVideo(t)
+	viewer.moreReceived(t, 50)
+	pubs := pub.peer.Publishing()
+
+	restart := func(why string) {
+		t.Helper()
+		_, answers := pub.answered()
+		before := answers[len(answers)-1]
+		drainICE(pub.iceUp)
+		offerUfrag := p.offer(t, true)
+		waitFor(t, why+": the restart answer", func() bool { _, a := pub.answered(); return len(a) > len(answers) })
+		_, answers = pub.answered()
+		if after := answers[len(answers)-1]; after == "" || after == before {
+			t.Fatalf("%s: the SFU's answer to the ICE restart kept ice-ufrag %q (before %q)", why, after, before)
+		}
+		if got := sdpUfrag(pub.peer.up.RemoteDescription().SDP); got != offerUfrag {
+			t.Fatalf("%s: SFU up connection has remote ice-ufrag %q, the restart offered %q", why, got, offerUfrag)
+		}
+		waitICE(t, pub.iceUp, webrtc.ICEConnectionStateConnected)
+		viewer.moreReceived(t, 50)
+		viewer.mu.Lock()
+		tracks := len(viewer.tracks)
+		viewer.mu.Unlock()
+		if tracks != 1 {
+			t.Fatalf("%s: viewer got %d tracks, want the one it had", why, tracks)
+		}
+		if got := pub.peer.Publishing(); strings.Join(got, ",") != strings.Join(pubs, ",") {
+			t.Fatalf("%s: publishing %v, was %v", why, got, pubs)
+		}
+	}
+
+	lab.cut(pubIP)
+	cutAt := time.Now()
+	waitICE(t, pub.iceUp, webrtc.ICEConnectionStateDisconnected)
+	time.Sleep(3*time.Second - time.Since(cutAt))
+	lab.cut("")
+	restart("after a cut")
+
+	lab.move(pubIP, pubNewIP)
+	waitICE(t, pub.iceUp, webrtc.ICEConnectionStateDisconnected)
+	restart("after a move")
+}
+
+// TestRestartICEOfferUnanswered: the viewer misses an offer (its websocket dropped while the
+// SFU offered a new track). RestartICE sends that offer again and, once it is answered, the
+// ICE restart offer; the viewer then receives both publishers.
+func TestRestartICEOfferUnanswered(t *testing.T) {
+	verifyNoLeaks(t)
+	const sfuIP, aIP, bIP, viewerIP = "10.0.0.1", "10.0.0.2", "10.0.0.4", "10.0.0.3"
+	lab := newVnetLab(t, sfuIP, aIP, bIP, viewerIP)
+	s := lab.sfu(sfuIP)
+	room := s.NewRoom("unanswered")
+	t.Cleanup(room.Close)
+
+	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
+	a := joinClient(t, room, lab.api(aIP), "a", true)
+	a.publishVideo(t)
+	viewer.moreReceived(t, 20)
+	offers, _ := viewer.answered()
+	first := offers[len(offers)-1]
+
+	viewer.dropOffers.Store(true)
+	b := joinClient(t, room, lab.api(bIP), "b", true)
+	b.publishVideo(t)
+	waitFor(t, "the offer of b's track", func() bool {
+		viewer.peer.downMu.Lock()
+		defer viewer.peer.downMu.Unlock()
+		return viewer.peer.awaiting
+	})
+	// The SFU goes on without an answer: a's media still flows, nothing blocks.
+	viewer.moreReceived(t, 20)
+	viewer.dropOffers.Store(false)
+
+	if err := viewer.peer.RestartICE(); err != nil {
+		t.Fatalf("RestartICE: %v", err)
+	}
+	waitFor(t, "two more offers answered", func() bool { o, _ := viewer.answered(); return len(o) >= len(offers)+2 })
+	offers, _ = viewer.answered()
+	resent, restart := offers[len(offers)-2], offers[len(offers)-1]
+	if resent != first {
+		t.Fatalf("the unanswered offer came again with ice-ufrag %q, want the session's %q", resent, first)
+	}
+	if restart == first {
+		t.Fatalf("the restart offer kept ice-ufrag %q", restart)
+	}
+	waitFor(t, "b's track at the viewer", func() bool {
+		viewer.mu.Lock()
+		defer viewer.mu.Unlock()
+		return len(viewer.tracks) == 2
+	})
+	viewer.moreReceived(t, 100)
+}
+
+// TestRestartICEAfterFailed: the viewer's address changes and it stays away until ICE failed
+// on both sides (the SFU reports Failed, as for a client back late in its grace period); an
+// ICE restart on the same down connection still brings its media back.
+func TestRestartICEAfterFailed(t *testing.T) {
+	verifyNoLeaks(t)
+	const sfuIP, pubIP, viewerIP, viewerNewIP = "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.13"
+	lab := newVnetLab(t, sfuIP, pubIP, viewerIP)
+	lab.failed = time.Second
+	s := lab.sfu(sfuIP)
+	room := s.NewRoom("failed")
+	t.Cleanup(room.Close)
+
+	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
+	pub := joinClient(t, room, lab.api(pubIP), "pub", true)
+	pub.publishVideo(t)
+	viewer.moreReceived(t, 50)
+	offers, _ := viewer.answered()
+
+	lab.move(viewerIP, viewerNewIP)
+	waitICE(t, viewer.iceDown, webrtc.ICEConnectionStateFailed)
+	select {
+	case pc := <-viewer.failed:
+		if pc != Down {
+			t.Fatalf("Failed(%q), want down", pc)
+		}
+	case <-time.After(giveUp):
+		t.Fatal("gave up waiting for the SFU to report the down connection failed")
+	}
+	drainICE(viewer.iceDown)
+	if err := viewer.peer.RestartICE(); err != nil {
+		t.Fatalf("RestartICE: %v", err)
+	}
+	waitFor(t, "the restart offer answered", func() bool { o, _ := viewer.answered(); return len(o) > len(offers) })
+	waitICE(t, viewer.iceDown, webrtc.ICEConnectionStateConnected)
+	viewer.moreReceived(t, 50)
+	if got := viewer.peer.down.ConnectionState(); got != webrtc.PeerConnectionStateConnected {
+		t.Fatalf("SFU down connection %s after the restart", got)
+	}
+}
+
+// TestRenegotiateStaleAnswer: a viewer misses the ICE restart offer that followed an offer
+// sent twice; an answer to the earlier offer arriving again is refused (it would pin the old
+// credentials), and Renegotiate sends the restart offer again.
+func TestRenegotiateStaleAnswer(t *testing.T) {
+	verifyNoLeaks(t)
+	const sfuIP, aIP, bIP, viewerIP = "10.0.0.1", "10.0.0.2", "10.0.0.4", "10.0.0.3"
+	lab := newVnetLab(t, sfuIP, aIP, bIP, viewerIP)
+	s := lab.sfu(sfuIP)
+	room := s.NewRoom("stale")
+	t.Cleanup(room.Close)
+
+	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
+	a := joinClient(t, room, lab.api(aIP), "a", true)
+	a.publishVideo(t)
+	viewer.moreReceived(t, 20)
+	offers, _ := viewer.answered()
+	first := offers[len(offers)-1]
+
+	viewer.dropOffers.Store(true)
+	b := joinClient(t, room, lab.api(bIP), "b", true)
+	b.publishVideo(t)
+	awaiting := func() bool {
+		viewer.peer.downMu.Lock()
+		defer viewer.peer.downMu.Unlock()
+		return viewer.peer.awaiting
+	}
+	waitFor(t, "the offer of b's track", awaiting)
+	// The client answers the offer sent again, then misses the ICE restart offer.
+	viewer.dropAfterOne.Store(true)
+	viewer.dropOffers.Store(false)
+	if err := viewer.peer.RestartICE(); err != nil {
+		t.Fatalf("RestartICE: %v", err)
+	}
+	waitFor(t, "the offer sent again answered", func() bool { o, _ := viewer.answered(); return len(o) > len(offers) })
+	waitFor(t, "the ICE restart offer out", func() bool {
+		viewer.peer.downMu.Lock()
+		defer viewer.peer.downMu.Unlock()
+		return viewer.peer.awaiting && viewer.peer.restarted
+	})
+	viewer.mu.Lock()
+	stale := viewer.lastAnswer
+	viewer.mu.Unlock()
+	if err := viewer.peer.HandleAnswer(stale); !errors.Is(err, ErrBadSDP) {
+		t.Fatalf("a second answer to the earlier offer: %v, want ErrBadSDP", err)
+	}
+	if !awaiting() {
+		t.Fatal("the refused answer settled the ICE restart offer")
+	}
+
+	offers, _ = viewer.answered()
+	viewer.dropOffers.Store(false)
+	if err := viewer.peer.Renegotiate(); err != nil {
+		t.Fatalf("Renegotiate: %v", err)
+	}
+	waitFor(t, "the ICE restart offer answered", func() bool { o, _ := viewer.answered(); return len(o) > len(offers) })
+	offers, _ = viewer.answered()
+	if got := offers[len(offers)-1]; got == first {
+		t.Fatalf("the offer sent again kept ice-ufrag %q", got)
+	}
+	waitFor(t, "b's track at the viewer", func() bool {
+		viewer.mu.Lock()
+		defer viewer.mu.Unlock()
+		return len(viewer.tracks) == 2
+	})
+	viewer.moreReceived(t, 100)
+	if awaiting() {
+		t.Fatal("an offer is still out")
+	}
+}
