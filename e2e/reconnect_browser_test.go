@@ -421,3 +421,84 @@ func goroutinesOf(out string) string {
 	}
 	return out
 }
+
+// waitForLong is waitFor with a minute: Chromium takes a while to call a silent ICE
+// connection disconnected or failed.
+func waitForLong(t *testing.T, ctx context.Context, what, expr string) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ok, err := chromedp.Run(sctx, chromedp.Evaluate[bool](expr, chromedp.EvalAwaitPromise))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %s still false (last error %v)", what, expr, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// cutMedia drops every WebRTC packet of the page (true) or stops doing so (false), leaving
+// its websocket alone: Network.emulateNetworkConditionsByRule with global conditions, which
+// Chromium applies to peer-to-peer connections too.
+func cutMedia(cut bool) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		if err := t.Call(ctx, "Network.enable", map[string]any{}, nil); err != nil {
+			return fmt.Errorf("Network.enable: %w", err)
+		}
+		loss := 0
+		if cut {
+			loss = 100
+		}
+		rule := map[string]any{"urlPattern": "", "offline": false, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1, "packetLoss": loss}
+		if err := t.Call(ctx, "Network.emulateNetworkConditionsByRule", map[string]any{"matchedNetworkConditions": []any{rule}}, nil); err != nil {
+			return fmt.Errorf("Network.emulateNetworkConditionsByRule: %w", err)
+		}
+		return nil
+	})
+}
+
+// Only the media path of the attendee breaks (every WebRTC packet dropped for a while, the
+// websocket fine): her client restarts ICE on the down connection with "restart", keeps
+// its websocket and participant, and the speaker's video plays again.
+func TestBrowserLiveICERestart(t *testing.T) {
+	skipShort(t, "starts the binary and browsers")
+	r := openLiveRoom(t, "Live ICE Seminar")
+	host, ana := r.host, r.ana
+
+	step(t, host, "host opens the room", chromedp.Navigate(r.room))
+	waitFor(t, host, "host connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
+	step(t, host, "host goes live", chromedp.Click(chromedp.CSS(`#publish-button`)))
+	waitFor(t, host, "host publishing", `!!window.puenteLive?.upPC && window.puenteLive.upPC.connectionState === "connected"`)
+	// Conditions set before the page's sockets open apply to them (a later change too).
+	step(t, ana, "attendee opens the room", cutMedia(false), chromedp.Navigate(r.room))
+	waitFor(t, ana, "attendee connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
+	step(t, ana, "record", chromedp.Evaluate[chromedp.Void](recordClient), chromedp.Evaluate[chromedp.Void](`window.__ws = window.puenteLive.ws`),
+		chromedp.Evaluate[chromedp.Void](watchVideo))
+	waitFor(t, ana, "speaker's video plays", `(() => {
+		const v = document.querySelector('video[data-participant][data-source="camera"]');
+		return !!v && v.videoWidth > 0 && window.__frames > 2;
+	})()`)
+	anaID := eval[string](t, ana, `String(window.puenteLive.you.id)`)
+
+	step(t, ana, "cut the media path", cutMedia(true))
+	cutAt := time.Now()
+	waitForLong(t, ana, "ICE restarted on the down connection", `window.__client.icerestarts.includes("down")`)
+	t.Logf("ICE restart %v after the media path was cut", time.Since(cutAt).Round(time.Millisecond))
+	step(t, ana, "mend it", cutMedia(false))
+	step(t, ana, "count frames again", chromedp.Evaluate[chromedp.Void](watchVideo))
+	waitFor(t, ana, "speaker's video plays again", `(() => {
+		const v = document.querySelector('video[data-participant][data-source="camera"]');
+		return !!v && v.videoWidth > 0 && !v.paused && window.__frames > 5 && window.puenteLive.downPC.iceConnectionState === "connected";
+	})()`)
+	if same := eval[bool](t, ana, `window.puenteLive.ws === window.__ws && window.puenteLive.connected`); !same {
+		t.Errorf("the websocket was replaced: %s", eval[string](t, ana, `JSON.stringify(window.__client)`))
+	}
+	if id := eval[string](t, ana, `String(window.puenteLive.you.id)`); id != anaID {
+		t.Errorf("participant id %s, was %s", id, anaID)
+	}
+	t.Logf("attendee's client: %s", eval[string](t, ana, `JSON.stringify(window.__client)`))
+}

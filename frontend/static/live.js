@@ -42,10 +42,12 @@ const FATAL_ERRORS = new Set(["bad_version", "session_ended", "forbidden"]);
 // Retry delays: about a second (with jitter) for the first minute, so everyone is back soon
 // after a restarted server is ready, then every few seconds.
 const QUICK_RETRIES_MS = 60000;
-// An ICE connection "disconnected" this long (or "failed") is restarted; restarts of one
-// connection are at least ICE_RETRY_MS apart.
+// An ICE connection "disconnected" this long (or "failed") is restarted, and again every
+// ICE_RETRY_MS until it is connected; a down restart with no offer for ICE_STALLED_MS means
+// the websocket is stalled.
 const ICE_DISCONNECTED_MS = 2000;
-const ICE_RETRY_MS = 5000;
+const ICE_RETRY_MS = 2000;
+const ICE_STALLED_MS = 6000;
 const MAX_CHAT = 2000;
 const MAX_QUESTION = 500;
 
@@ -585,20 +587,29 @@ export class LiveClient extends EventTarget {
   }
 
   // _watchICE restarts ICE on a connection whose media path broke while the websocket is
-  // fine ("disconnected" for a while, or "failed"), and again every few seconds until it
-  // recovers: up by offering with ICE restart, down by asking the server for a new offer.
+  // fine ("disconnected" for a while, or "failed"), and again every couple of seconds until
+  // it is connected again: up by offering with ICE restart, down by asking the server for a
+  // new offer. A down restart that gets no offer at all means the websocket is stalled:
+  // it is dropped, and the resume restarts everything.
   _watchICE(pc, which) {
     let timer = null;
-    let last = 0;
+    let last = 0; // the last restart
+    let asked = 0; // the first down restart not followed by an offer
     const current = () => pc === (which === "up" ? this.upPC : this.downPC);
     const broken = () => pc.iceConnectionState === "disconnected" || pc.iceConnectionState === "failed";
     const check = () => {
+      clearTimeout(timer);
       timer = null;
       if (!current() || !broken()) return;
       const wait = last + ICE_RETRY_MS - Date.now();
-      if (this.connected && wait <= 0) {
-        if (which === "down" && last && this._downOfferAt < last) {
-          // No new offer since the last restart: the websocket is stalled, not just ICE.
+      if (wait > 0) {
+        timer = setTimeout(check, wait);
+        return;
+      }
+      if (this.connected) {
+        if (which === "down" && this._downOfferAt >= asked) asked = 0;
+        if (asked && Date.now() - asked >= ICE_STALLED_MS) {
+          asked = 0;
           this._drop("no offer after restart");
         } else {
           last = Date.now();
@@ -607,12 +618,13 @@ export class LiveClient extends EventTarget {
             this._upIceRestart = true;
             this._negotiateUp().catch(() => {});
           } else {
+            if (!asked) asked = last;
             this._send({ type: "restart", pc: "down" });
           }
         }
       }
       // Not connected: the resume takes care of it; look again later either way.
-      timer = setTimeout(check, Math.max(wait, ICE_RETRY_MS));
+      timer = setTimeout(check, ICE_RETRY_MS);
     };
     pc.oniceconnectionstatechange = () => {
       if (!current()) return;
