@@ -476,7 +476,12 @@ func TestBrowserLiveICERestart(t *testing.T) {
 	// Conditions set before the page's sockets open apply to them (a later change too).
 	step(t, ana, "attendee opens the room", cutMedia(false), chromedp.Navigate(r.room))
 	waitFor(t, ana, "attendee connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
-	step(t, ana, "record", chromedp.Evaluate[chromedp.Void](recordClient), chromedp.Evaluate[chromedp.Void](`window.__ws = window.puenteLive.ws`),
+	step(t, ana, "record", chromedp.Evaluate[chromedp.Void](recordClient), chromedp.Evaluate[chromedp.Void](`(() => {
+		window.__ws = window.puenteLive.ws;
+		const pc = window.puenteLive.downPC, t0 = Date.now();
+		window.__client.ice = [];
+		pc.addEventListener("iceconnectionstatechange", () => window.__client.ice.push(pc.iceConnectionState + "@" + (Date.now() - t0)));
+	})()`),
 		chromedp.Evaluate[chromedp.Void](watchVideo))
 	waitFor(t, ana, "speaker's video plays", `(() => {
 		const v = document.querySelector('video[data-participant][data-source="camera"]');
