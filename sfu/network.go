@@ -79,7 +79,7 @@ func (n Network) Listen(logger *slog.Logger) (se webrtc.SettingEngine, ports Por
 	}
 
 	logs := pionlog.Factory{Log: logger.With("component", "webrtc")}
-	sockets := &netSockets{}
+	sockets := &netSockets{log: logger}
 	defer func() {
 		if err != nil {
 			_ = sockets.Close()
@@ -273,10 +273,30 @@ func listenError(proto string, ip net.IP, port int, setting string, err error) e
 // netSockets closes the muxes, last opened first, once.
 type netSockets struct {
 	batch   *batchConn // nil unless BatchWrites
+	log     *slog.Logger
 	mu      sync.Mutex
 	closers []io.Closer
 	done    bool
 	err     error
+}
+
+// socketCloseWait bounds how long closing one mux may take.
+const socketCloseWait = 3 * time.Second
+
+var errCloseSlow = errors.New("close did not finish in time")
+
+// closeWithin closes c, giving up waiting after d (the close goes on in the background).
+func closeWithin(c io.Closer, d time.Duration) error {
+	done := make(chan error, 1)
+	go func() { done <- c.Close() }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		return errCloseSlow
+	}
 }
 
 func (s *netSockets) add(c io.Closer) {
@@ -294,7 +314,16 @@ func (s *netSockets) Close() error {
 	s.done = true
 	var errs []error
 	for i := len(s.closers) - 1; i >= 0; i-- {
-		if err := s.closers[i].Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		if err := closeWithin(s.closers[i], socketCloseWait); err != nil && !errors.Is(err, net.ErrClosed) {
+			if errors.Is(err, errCloseSlow) {
+				// Pion's TCP mux can wait forever for a TCP connection it no longer tracks
+				// (seen after ICE restarts over ICE-TCP): the process is stopping, so its
+				// sockets go with it; do not hang the shutdown.
+				if s.log != nil {
+					s.log.Warn("media sockets did not close in time; going on", "wait", socketCloseWait)
+				}
+				continue
+			}
 			errs = append(errs, err)
 		}
 	}
