@@ -6,21 +6,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
-	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
-	"github.com/pion/transport/v5/vnet"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/puente-org/puente/pionlog"
+	"github.com/puente-org/puente/sfu/vnetlab"
 )
 
 // Short ICE timing so a cut path is noticed within about a second (the clients and the SFU).
@@ -31,80 +27,34 @@ const (
 	giveUp           = 30 * time.Second
 )
 
-// vnetLab is a virtual network: one router, the SFU and clients on it, and a switch that cuts
-// one address off (everything to or from it is dropped while it is set).
+// vnetLab is a virtual network (package vnetlab) with the SFU and clients on it, at the
+// short ICE timing above.
 type vnetLab struct {
+	*vnetlab.Lab
 	t      *testing.T
-	router *vnet.Router
-	cutIP  atomic.Pointer[net.IP]
-	nets   map[string]*vnet.Net
 	failed time.Duration // ICE failed timeout of the SFU and the clients
 }
 
 func newVnetLab(t *testing.T, ips ...string) *vnetLab {
 	t.Helper()
-	r, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.0.0.0/24", LoggerFactory: pionlog.Factory{Log: networkTestLogger(t)}})
+	l, err := vnetlab.New(networkTestLogger(t), ips...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lab := &vnetLab{t: t, router: r, nets: map[string]*vnet.Net{}, failed: testFailed}
-	for _, ip := range ips {
-		n, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{ip}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := r.AddNet(n); err != nil {
-			t.Fatal(err)
-		}
-		lab.nets[ip] = n
-	}
-	r.AddChunkFilter(func(c vnet.Chunk) bool {
-		cut := lab.cutIP.Load()
-		if cut == nil {
-			return true
-		}
-		return !addrIP(c.SourceAddr()).Equal(*cut) && !addrIP(c.DestinationAddr()).Equal(*cut)
-	})
-	if err := r.Start(); err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() {
-		if err := r.Stop(); err != nil {
+		if err := l.Close(); err != nil {
 			t.Errorf("stop router: %v", err)
 		}
 	})
-	return lab
+	return &vnetLab{Lab: l, t: t, failed: testFailed}
 }
 
-func addrIP(a net.Addr) net.IP {
-	switch a := a.(type) {
-	case *net.UDPAddr:
-		return a.IP
-	case *net.TCPAddr:
-		return a.IP
-	}
-	return nil
-}
+func (l *vnetLab) cut(ip string) { l.Cut(ip) }
 
-// cut drops everything to and from ip ("" restores the path).
-func (l *vnetLab) cut(ip string) {
-	if ip == "" {
-		l.cutIP.Store(nil)
-		return
-	}
-	p := net.ParseIP(ip)
-	l.cutIP.Store(&p)
-}
-
-// move changes a client's address (say from Wi-Fi to a mobile network): from is gone, to is
-// new. Only an ICE restart, gathering on the new address, brings its media back.
+// move changes a client's address (say from Wi-Fi to a mobile network).
 func (l *vnetLab) move(from, to string) {
 	l.t.Helper()
-	n := l.nets[from]
-	if err := n.RemoveAddress("eth0", net.ParseIP(from)); err != nil {
-		l.t.Fatal(err)
-	}
-	if err := n.AddAddress("eth0", &net.IPNet{IP: net.ParseIP(to), Mask: net.CIDRMask(24, 32)}); err != nil {
+	if err := l.Move(from, to); err != nil {
 		l.t.Fatal(err)
 	}
 }
@@ -112,21 +62,9 @@ func (l *vnetLab) move(from, to string) {
 // sfu starts an SFU on ip, its one UDP mux socket on the virtual network.
 func (l *vnetLab) sfu(ip string) *SFU {
 	l.t.Helper()
-	n := l.nets[ip]
 	listen := func(logger *slog.Logger) (webrtc.SettingEngine, Ports, io.Closer, error) {
-		var se webrtc.SettingEngine
-		conn, err := n.ListenPacket("udp4", net.JoinHostPort(ip, "0"))
-		if err != nil {
-			return se, Ports{}, nil, fmt.Errorf("listen on the virtual network: %w", err)
-		}
-		logs := pionlog.Factory{Log: logger.With("component", "webrtc")}
-		mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{Logger: logs.NewLogger("udpmux"), UDPConn: conn, Net: n})
-		se.SetNet(n)
-		se.SetICEUDPMux(mux)
-		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-		se.LoggerFactory = logs
-		return se, Ports{UDP: conn.LocalAddr().(*net.UDPAddr).Port}, mux, nil
+		se, port, closer, err := l.Listen(ip, logger.With("component", "webrtc"))
+		return se, Ports{UDP: port}, closer, err
 	}
 	s, err := New(Config{Logger: networkTestLogger(l.t), Listen: listen,
 		ICEDisconnectedTimeout: testDisconnected, ICEFailedTimeout: l.failed, ICEKeepalive: testKeepalive})
@@ -144,21 +82,11 @@ func (l *vnetLab) sfu(ip string) *SFU {
 // api is a Pion client on ip with the same short ICE timing.
 func (l *vnetLab) api(ip string) *webrtc.API {
 	l.t.Helper()
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
+	api, err := l.API(ip, vnetlab.Timing{Disconnected: testDisconnected, Failed: l.failed, Keepalive: testKeepalive})
+	if err != nil {
 		l.t.Fatal(err)
 	}
-	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
-		l.t.Fatal(err)
-	}
-	var se webrtc.SettingEngine
-	se.SetNet(l.nets[ip])
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetICETimeouts(testDisconnected, l.failed, testKeepalive)
-	se.LoggerFactory = pionlog.Factory{Log: networkTestLogger(l.t).With("client", ip)}
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
+	return api
 }
 
 // sigMsg is what the SFU sends a client (PeerEvents), in order.
