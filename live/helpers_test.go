@@ -100,6 +100,27 @@ func (e *env) restartHub() {
 	e.hubMu.Unlock()
 }
 
+// otherOccurrence makes a second series with one occurrence, which ben attends too, and
+// returns the occurrence's id.
+func (e *env) otherOccurrence() int64 {
+	e.t.Helper()
+	ctx := context.Background()
+	ev, err := e.store.CreateEvent(ctx, domain.Event{Kind: domain.KindSeries, Slug: "other", Title: "Other seminar", Language: "en",
+		Visibility: "public", TimeZone: "UTC", StartDate: time.Date(2026, 3, 5, 0, 0, 0, 0, time.UTC), StartTime: "17:00",
+		Duration: time.Hour, RRule: "FREQ=WEEKLY;COUNT=1", Registration: "open", Tags: []string{}}, e.people["host"].ID, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	occs, err := e.store.Occurrences(ctx, store.OccurrenceFilter{EventID: ev.ID})
+	if err != nil || len(occs) != 1 {
+		e.t.Fatalf("occurrences: %v %d", err, len(occs))
+	}
+	if _, err := e.store.Register(ctx, occs[0].Occurrence.ID, e.people["ben"].ID, store.RegistrationDetails{Name: "Ben"}, nil); err != nil {
+		e.t.Fatal(err)
+	}
+	return occs[0].Occurrence.ID
+}
+
 // addAttendees registers n more people for the occurrence and returns their names.
 func (e *env) addAttendees(n int) []string {
 	e.t.Helper()

@@ -3,6 +3,7 @@ package live_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -267,11 +268,13 @@ func TestBadResumes(t *testing.T) {
 	host := e.join("host", "host")
 	ben := e.join("ben", "attendee")
 	old := ben.resumeToken()
+	other := e.otherOccurrence()
 	for _, tok := range []string{
 		"nonsense",
 		"r1.x.y",
-		strings.Replace(old, old[len(old)-6:], "AAAAAA", 1), // forged: right shape, wrong secret
-		"r1.999999." + old[strings.LastIndex(old, ".")+1:],  // another (missing) room
+		strings.Replace(old, old[len(old)-6:], "AAAAAA", 1),                              // forged: right shape, wrong secret
+		"r1.999999." + old[strings.LastIndex(old, ".")+1:],                               // a room that does not exist
+		"r1." + strconv.FormatInt(other, 10) + "." + old[strings.LastIndex(old, ".")+1:], // another room
 		"r1.1." + strings.Repeat("A", 43),
 	} {
 		bad := e.dialResume("ben", tok, 0)
@@ -279,8 +282,8 @@ func TestBadResumes(t *testing.T) {
 			t.Fatalf("resume with %q: %v", tok, m)
 		}
 	}
-	if n := e.metric("puente_live_resume_failures_total", "invalid"); n != 5 {
-		t.Errorf("refused resumes counted: %v, want 5", n)
+	if n := e.metric("puente_live_resume_failures_total", "invalid"); n != 6 {
+		t.Errorf("refused resumes counted: %v, want 6", n)
 	}
 	// Resuming while still connected: the old connection gets bye replaced.
 	w := e.reconnectWith(ben, old)
