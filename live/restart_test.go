@@ -31,10 +31,12 @@ func TestRoomSurvivesRestart(t *testing.T) {
 	for i := range 3 {
 		host.send(map[string]any{"type": "chat", "text": fmt.Sprintf("before the restart %d", i)})
 	}
-	ben.expectWhere("chat", func(m msg) bool {
-		cm, _ := m["message"].(map[string]any)
-		return cm["text"] == "before the restart 2"
-	})
+	for _, c := range []*client{host, ben} { // both have every message before the restart
+		c.expectWhere("chat", func(m msg) bool {
+			cm, _ := m["message"].(map[string]any)
+			return cm["text"] == "before the restart 2"
+		})
+	}
 
 	type saved struct {
 		id, token string
