@@ -22,6 +22,9 @@ const (
 	MaxCandidateBytes = 2048
 	MaxMidBytes       = 256
 	MaxUfragBytes     = 256 // RFC 8445: ufrag is at most 256 characters
+	MaxViewTracks     = 64  // tracks in one view message
+	MaxViewWidth      = 7680
+	MaxViewHeight     = 4320
 )
 
 // Decode parses and validates one client message: a JSON object (valid UTF-8) with a known
@@ -76,7 +79,7 @@ func Decode(data []byte) (Incoming, *Error) {
 func knownClientType(t string) bool {
 	switch t {
 	case TypeHello, TypeOffer, TypeAnswer, TypeCandidate, TypeChat, TypeAsk, TypeUpvote,
-		TypeHand, TypeMute, TypeStage, TypeRemove, TypeQuestion, TypeEnd, TypeLeave, TypeRestart:
+		TypeHand, TypeMute, TypeStage, TypeRemove, TypeQuestion, TypeEnd, TypeLeave, TypeRestart, TypeView, TypeStats:
 		return true
 	}
 	return false
@@ -225,6 +228,12 @@ func decodeFields(d *fields, in Incoming) (Incoming, *Error) {
 		}
 		in.PC = pc
 
+	case TypeView:
+		in.View = d.view("tracks")
+
+	case TypeStats:
+		in.On, _ = d.boolean("on", true)
+
 	case TypeEnd, TypeLeave:
 		// no fields
 	}
@@ -363,6 +372,60 @@ func (d *fields) tracks(name string) map[string]string {
 		tracks[id] = src
 	}
 	return tracks
+}
+
+// view reads a view message's tracks: track id → display size, clamped to 0..MaxViewWidth
+// by 0..MaxViewHeight (absurd sizes are clamped, not refused; 0×0 means not shown).
+func (d *fields) view(name string) map[string]Size {
+	raw := d.get(name, true)
+	if raw == nil {
+		return nil
+	}
+	var m map[string]json.RawMessage
+	if raw[0] != '{' || json.Unmarshal(raw, &m) != nil {
+		d.fail(CodeBadMessage, "%q must be an object of track ids to sizes", name)
+		return nil
+	}
+	if len(m) > MaxViewTracks {
+		d.fail(CodeTooLarge, "%q has more than %d tracks", name, MaxViewTracks)
+		return nil
+	}
+	out := make(map[string]Size, len(m))
+	for id, v := range m {
+		switch {
+		case id == "":
+			d.fail(CodeBadMessage, "a track id is empty")
+			return nil
+		case len(id) > MaxTrackIDBytes:
+			d.fail(CodeTooLarge, "a track id is longer than %d bytes", MaxTrackIDBytes)
+			return nil
+		}
+		var sz struct{ Width, Height json.Number }
+		dec := json.NewDecoder(bytes.NewReader(v))
+		dec.UseNumber()
+		if len(v) == 0 || v[0] != '{' || dec.Decode(&sz) != nil {
+			d.fail(CodeBadMessage, "the size of a track must be an object with width and height")
+			return nil
+		}
+		w, errW := sz.Width.Float64()
+		h, errH := sz.Height.Float64()
+		if errW != nil || errH != nil {
+			d.fail(CodeBadMessage, "a track's width and height must be numbers")
+			return nil
+		}
+		out[id] = Size{Width: clampDim(w, MaxViewWidth), Height: clampDim(h, MaxViewHeight)}
+	}
+	return out
+}
+
+func clampDim(v float64, limit int) int {
+	switch {
+	case v != v || v <= 0: // NaN, negative, zero
+		return 0
+	case v >= float64(limit):
+		return limit
+	}
+	return int(v)
 }
 
 func (d *fields) candidate(name string) *Candidate {

@@ -99,6 +99,15 @@ var decodeCases = []decodeCase{
 	{name: "restart", in: `{"type":"restart","pc":"down"}`, want: Incoming{Type: TypeRestart, PC: PCDown}},
 	{name: "restart up", in: `{"type":"restart","ref":"r","pc":"up"}`, code: CodeBadMessage, ref: "r"},
 	{name: "restart no pc", in: `{"type":"restart","ref":"r"}`, code: CodeBadMessage, ref: "r"},
+	{name: "view", in: `{"type":"view","tracks":{"t1":{"width":320,"height":180},"t2":{"width":0,"height":0}}}`,
+		want: Incoming{Type: TypeView, View: map[string]Size{"t1": {320, 180}, "t2": {0, 0}}}},
+	{name: "view absurd sizes are clamped", in: `{"type":"view","tracks":{"t1":{"width":1e12,"height":-5},"t2":{"width":640.7,"height":360}}}`,
+		want: Incoming{Type: TypeView, View: map[string]Size{"t1": {7680, 0}, "t2": {640, 360}}}},
+	{name: "view size not an object", in: `{"type":"view","ref":"v","tracks":{"t1":5}}`, code: CodeBadMessage, ref: "v"},
+	{name: "view size strings", in: `{"type":"view","ref":"v","tracks":{"t1":{"width":"big","height":1}}}`, code: CodeBadMessage, ref: "v"},
+	{name: "view no tracks", in: `{"type":"view","ref":"v"}`, code: CodeBadMessage, ref: "v"},
+	{name: "stats", in: `{"type":"stats","on":true}`, want: Incoming{Type: TypeStats, On: true}},
+	{name: "stats no on", in: `{"type":"stats","ref":"s"}`, code: CodeBadMessage, ref: "s"},
 
 	// offer
 	{name: "offer", in: `{"type":"offer","ref":"o","pc":"up","sdp":"v=0\r\n","tracks":{"a":"camera","b":"microphone","c":"screen"}}`,
@@ -277,7 +286,7 @@ func TestDecodeCasesCoverEveryType(t *testing.T) {
 		}
 	}
 	for _, typ := range []string{TypeHello, TypeOffer, TypeAnswer, TypeCandidate, TypeChat, TypeAsk, TypeUpvote,
-		TypeHand, TypeMute, TypeStage, TypeRemove, TypeQuestion, TypeEnd, TypeLeave, TypeRestart} {
+		TypeHand, TypeMute, TypeStage, TypeRemove, TypeQuestion, TypeEnd, TypeLeave, TypeRestart, TypeView, TypeStats} {
 		if !valid[typ] {
 			t.Errorf("no valid case for %q", typ)
 		}

@@ -125,6 +125,16 @@ func checkValid(t *testing.T, in Incoming) {
 		if in.PC != "down" {
 			fail("bad restart")
 		}
+	case TypeView:
+		if in.View == nil || len(in.View) > 64 {
+			fail("bad view")
+		}
+		for id, sz := range in.View {
+			if id == "" || sz.Width < 0 || sz.Height < 0 || sz.Width > 7680 || sz.Height > 4320 {
+				fail("bad view size")
+			}
+		}
+	case TypeStats:
 	case TypeHand, TypeEnd, TypeLeave:
 	default:
 		fail("unknown type")

@@ -37,6 +37,8 @@ const (
 	TypeEnd       = "end"
 	TypeLeave     = "leave"
 	TypeRestart   = "restart"
+	TypeView      = "view"
+	TypeStats     = "stats" // also from the server
 
 	TypeWelcome     = "welcome"
 	TypeParticipant = "participant"
@@ -45,6 +47,9 @@ const (
 	TypeRole        = "role"
 	TypeError       = "error"
 	TypeBye         = "bye"
+	TypeSpeaker     = "speaker"
+	TypeVideoPaused = "video_paused"
+	TypeLayers      = "layers"
 )
 
 // Error codes (docs/signaling.md, "Errors"). The comment says whether the connection
@@ -146,7 +151,9 @@ type Incoming struct {
 	Kind          string // mute: "audio" | "video" | "screen"
 	Muted         bool   // mute
 
-	On bool // stage
+	On bool // stage; stats: the host wants the debug view
+
+	View map[string]Size // view: received track id → display size (0×0: not shown)
 
 	State string // question: "open" | "answered" | "dismissed"
 }
@@ -197,6 +204,14 @@ func (in Incoming) MarshalJSON() ([]byte, error) {
 		m["participant_id"] = in.ParticipantID
 	case TypeQuestion:
 		m["question_id"], m["state"] = in.QuestionID, in.State
+	case TypeView:
+		view := in.View
+		if view == nil {
+			view = map[string]Size{}
+		}
+		m["tracks"] = view
+	case TypeStats:
+		m["on"] = in.On
 	case TypeEnd, TypeLeave:
 	default:
 		return nil, fmt.Errorf("signaling: cannot encode a client message of type %q", in.Type)
@@ -474,6 +489,77 @@ func ErrorMessage(e *Error) any {
 // ByeMessage announces the close of the connection with one of the Bye* reasons.
 func ByeMessage(reason, message string) any {
 	return ByeMsg{Type: TypeBye, Reason: reason, Message: message}
+}
+
+// Size is a display size in CSS pixels.
+type Size struct {
+	Width  int `json:"width"`
+	Height int `json:"height"`
+}
+
+// SpeakerMsg names the participant speaking now ("" when nobody is).
+type SpeakerMsg struct {
+	Type          string `json:"type"`
+	ParticipantID string `json:"participant_id"`
+}
+
+// SpeakerMessage tells everyone who speaks now.
+func SpeakerMessage(participantID string) any {
+	return SpeakerMsg{Type: TypeSpeaker, ParticipantID: participantID}
+}
+
+// VideoPausedMsg tells a viewer that its video is paused (or back) to keep its audio: its
+// link cannot carry even the lowest layer.
+type VideoPausedMsg struct {
+	Type   string `json:"type"`
+	Paused bool   `json:"paused"`
+}
+
+// VideoPausedMessage is a video_paused message.
+func VideoPausedMessage(paused bool) any {
+	return VideoPausedMsg{Type: TypeVideoPaused, Paused: paused}
+}
+
+// Simulcast layers, by rid, from the largest.
+const (
+	LayerHigh = "h" // 1280×720
+	LayerMid  = "m" // 640×360
+	LayerLow  = "l" // 320×180
+)
+
+// LayersMsg tells a publisher which simulcast layers of a source someone needs: it should
+// encode those (RTCRtpSender.setParameters, active) and may stop the others.
+type LayersMsg struct {
+	Type   string          `json:"type"`
+	Source string          `json:"source"`
+	Active map[string]bool `json:"active"` // rid → needed
+}
+
+// LayersMessage is a layers message.
+func LayersMessage(source string, active map[string]bool) any {
+	return LayersMsg{Type: TypeLayers, Source: source, Active: active}
+}
+
+// ViewerStats is what the host's debug view shows of one viewer.
+type ViewerStats struct {
+	ParticipantID string            `json:"participant_id"`
+	EstimateKbps  int               `json:"estimate_kbps"`
+	Layers        map[string]string `json:"layers"` // received track id → "high", "mid", "low", "paused"
+	VideoPaused   bool              `json:"video_paused"`
+}
+
+// StatsMsg is the host's debug view: every viewer's estimate and layers.
+type StatsMsg struct {
+	Type    string        `json:"type"`
+	Viewers []ViewerStats `json:"viewers"`
+}
+
+// StatsMessage is a stats message.
+func StatsMessage(v []ViewerStats) any {
+	if v == nil {
+		v = []ViewerStats{}
+	}
+	return StatsMsg{Type: TypeStats, Viewers: v}
 }
 
 // Encoded is a message ready to be written to a websocket. A room encodes a broadcast once

@@ -54,6 +54,13 @@ func TestOutgoingJSON(t *testing.T) {
 		{"error without ref", ErrorMessage(Errorf(CodeNotFound, "no question %d", 4)), `{"type":"error","code":"not_found","message":"no question 4"}`},
 		{"nil error", ErrorMessage(nil), `{"type":"error","code":"internal","message":"internal error"}`},
 		{"bye", ByeMessage(ByeRemoved, "A host removed you."), `{"type":"bye","reason":"removed","message":"A host removed you."}`},
+		{"speaker", SpeakerMessage("p1"), `{"type":"speaker","participant_id":"p1"}`},
+		{"video paused", VideoPausedMessage(true), `{"type":"video_paused","paused":true}`},
+		{"layers", LayersMessage(SourceCamera, map[string]bool{LayerHigh: false, LayerLow: true, LayerMid: true}),
+			`{"type":"layers","source":"camera","active":{"h":false,"l":true,"m":true}}`},
+		{"stats", StatsMessage([]ViewerStats{{ParticipantID: "p2", EstimateKbps: 420, Layers: map[string]string{"t1": "low"}}}),
+			`{"type":"stats","viewers":[{"participant_id":"p2","estimate_kbps":420,"layers":{"t1":"low"},"video_paused":false}]}`},
+		{"empty stats", StatsMessage(nil), `{"type":"stats","viewers":[]}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
