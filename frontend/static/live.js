@@ -28,6 +28,10 @@
 //   publishing   {sources}         (what the up connection sends, after each negotiation)
 //   pcstate      {pc, state}       (a peer connection's connectionState)
 //   icerestart   {pc}              (ICE is being restarted on "up" or "down")
+//   speaker      {participant_id}  (who speaks now; "" nobody; also this.speakerId)
+//   videopaused  {paused}          (my video is paused to keep the audio; also this.videoPaused)
+//   layers       {source, active}  (the simulcast layers the server asks me to encode)
+//   stats        {viewers}         (the host's debug view, after stats(true))
 //   message      any other server message (forward compatibility)
 
 export const PROTOCOL_VERSION = 1;
@@ -50,6 +54,33 @@ const ICE_RETRY_MS = 2000;
 const ICE_STALLED_MS = 6000;
 const MAX_CHAT = 2000;
 const MAX_QUESTION = 500;
+// Adaptive media (docs/signaling.md §6). The camera goes out in three simulcast layers,
+// smallest first, with the rids the server knows; a screen share in one good layer.
+export const CAMERA_ENCODINGS = [
+  { rid: "l", scaleResolutionDownBy: 4, maxBitrate: 150000 },
+  { rid: "m", scaleResolutionDownBy: 2, maxBitrate: 500000 },
+  { rid: "h", maxBitrate: 1700000 },
+];
+export const SCREEN_ENCODINGS = [{ maxBitrate: 2500000 }];
+// View sizes are sent this long after the last change, so a window being resized sends one
+// message rather than dozens.
+const VIEW_DEBOUNCE_MS = 300;
+
+// preferredVideoCodecs orders a browser's video codecs (RTCRtpSender.getCapabilities) for
+// setCodecPreferences: VP8 first, then H.264 (for browsers without VP8), then the rest
+// (retransmission, FEC and other codecs stay available). null when there is nothing to
+// prefer.
+export function preferredVideoCodecs(codecs) {
+  if (!Array.isArray(codecs) || !codecs.length) return null;
+  const rank = (c) => {
+    const m = String(c.mimeType || "").toLowerCase();
+    if (m === "video/vp8") return 0;
+    if (m === "video/h264") return 1;
+    return 2;
+  };
+  if (!codecs.some((c) => rank(c) < 2)) return null;
+  return codecs.map((c, i) => [c, i]).sort((a, b) => rank(a[0]) - rank(b[0]) || a[1] - b[1]).map((x) => x[0]);
+}
 
 // AdmissionError is a refused or failed request for a join token. status 0 is a network
 // failure; retryable tells whether asking again later may help.
@@ -138,6 +169,17 @@ export class LiveClient extends EventTarget {
     this.local = { microphone: null, camera: null, screen: null }; // my MediaStreamTracks
     this.localMuted = { audio: false, video: false, screen: false };
     this.handRaised = false;
+    this.speakerId = ""; // who speaks now, from "speaker"
+    this.videoPaused = false; // from "video_paused"
+    this.statsOn = false; // the host asked for the debug view
+
+    this._layers = {}; // source -> {rid: active}, from "layers"; applied to every new sender
+    this._layersQueue = Promise.resolve();
+    this._views = new Map(); // remote track key -> {width, height}, the size it is shown at
+    this._viewTimer = null;
+    this._viewSent = ""; // the last view message's tracks, as JSON
+    this._viewRefs = new Set(); // refs of view and stats messages (an older server refuses them)
+    this._upTracks = {}; // my published track ids -> source, as in the last up offer
 
     this._welcomed = false;
     this._resumeToken = null; // from the last welcome
@@ -361,6 +403,9 @@ export class LiveClient extends EventTarget {
       // Keep nothing on air once the room is gone.
       this._stopLocalMedia();
     }
+    this._layers = {}; // a new join starts from what its server asks for
+    this._setSpeaker("");
+    this._setVideoPaused(false);
     this._setState(state, detail || {});
     this._settle(detail && detail.error ? detail.error : new LiveError(detail && detail.reason || state, detail && detail.message), null);
   }
@@ -452,6 +497,18 @@ export class LiveClient extends EventTarget {
         this._bye = { reason: msg.reason, message: msg.message || "" };
         this._emit("bye", this._bye);
         break;
+      case "speaker":
+        this._setSpeaker(typeof msg.participant_id === "string" ? msg.participant_id : "");
+        break;
+      case "video_paused":
+        this._setVideoPaused(!!msg.paused);
+        break;
+      case "layers":
+        this._onLayers(msg);
+        break;
+      case "stats":
+        this._emit("stats", { viewers: Array.isArray(msg.viewers) ? msg.viewers : [] });
+        break;
       default:
         this._emit("message", msg);
     }
@@ -472,6 +529,7 @@ export class LiveClient extends EventTarget {
     this._attempt = 0;
     const kept = !!(msg.resumed && msg.media_kept);
     if (!kept) this._teardownPeers(); // the server has none of them: start afresh
+    this._viewSent = ""; // a new connection: say the view sizes again
     this.you = msg.you || null;
     this.occurrence = msg.occurrence || null;
     this.participants = new Map();
@@ -492,6 +550,17 @@ export class LiveClient extends EventTarget {
     if (previousRole && previousRole !== this.role) this._emit("role", { role: this.role, previous: previousRole });
     this._settle(null, msg);
     this._restoreMedia(kept);
+    if (!kept) {
+      // New media on the server's side: it tells again who speaks and whether my video is
+      // paused; until then nobody is highlighted and nothing is paused.
+      this._setSpeaker("");
+      this._setVideoPaused(false);
+    }
+    this._scheduleView(0);
+    if (this.statsOn) {
+      if (this.isHost()) this._sendView({ type: "stats", on: true });
+      else this.statsOn = false;
+    }
   }
 
   // _restoreMedia publishes again what this client sent before a reconnection (the same
@@ -553,6 +622,12 @@ export class LiveClient extends EventTarget {
 
   _onError(msg) {
     const e = { code: msg.code, message: msg.message || "", ref: msg.ref || null };
+    if (e.ref && this._viewRefs.has(e.ref)) {
+      // A view or stats message refused (a server without adaptive media): nothing the
+      // person did, and nothing they can do about it.
+      this._viewRefs.delete(e.ref);
+      return;
+    }
     // Every error before the welcome answers hello, which closes the connection.
     if (CLOSING_ERRORS.has(e.code) || !this._welcomed) this._closingError = e;
     const w = this._upWaiter;
@@ -670,26 +745,146 @@ export class LiveClient extends EventTarget {
       if (!t.mid || (dir !== "recvonly" && dir !== "sendrecv")) continue;
       const sec = byMid.get(t.mid);
       const track = t.receiver.track;
-      const info = (sec && sec.trackId && offer.tracks[sec.trackId]) || offer.tracks[track.id] || offer.tracks[t.mid] || null;
+      const trackId = [sec && sec.trackId, track.id, t.mid].find((id) => id && offer.tracks[id]) || null;
+      const info = trackId ? offer.tracks[trackId] : null;
       if (!info || !info.participant_id) continue;
       const key = t.mid;
       seen.add(key);
       const prev = this.remoteTracks.get(key);
-      if (prev && prev.track === track && prev.participant_id === info.participant_id && prev.source === info.source) continue;
+      if (prev && prev.track === track && prev.participant_id === info.participant_id && prev.source === info.source && prev.trackId === trackId) continue;
       if (prev) {
         this.remoteTracks.delete(key);
         this._emit("trackremoved", prev);
       }
-      const entry = { key, participant_id: info.participant_id, source: info.source, kind: track.kind, track, mid: t.mid };
+      // trackId: the track's id in the offer's tracks map (as view and stats name it).
+      const entry = { key, trackId, participant_id: info.participant_id, source: info.source, kind: track.kind, track, mid: t.mid };
       this.remoteTracks.set(key, entry);
       this._emit("track", entry);
     }
     for (const [key, prev] of [...this.remoteTracks]) {
       if (!seen.has(key)) {
         this.remoteTracks.delete(key);
+        this._views.delete(key);
         this._emit("trackremoved", prev);
       }
     }
+    this._scheduleView(VIEW_DEBOUNCE_MS);
+  }
+
+  // ---- adaptive media (docs/signaling.md §6) ----
+
+  // setView says at what size (CSS pixels; 0×0: not shown) the page shows the remote video
+  // track with that key (the "track" event's key). The sizes go to the server in one view
+  // message a moment after the last change, and again after a reconnection.
+  setView(key, width, height) {
+    const clamp = (n) => (Number.isFinite(n) && n > 0 ? Math.round(n) : 0);
+    const w = clamp(width);
+    const h = clamp(height);
+    const v = w && h ? { width: w, height: h } : { width: 0, height: 0 };
+    const old = this._views.get(key);
+    if (old && old.width === v.width && old.height === v.height) return;
+    this._views.set(key, v);
+    this._scheduleView(VIEW_DEBOUNCE_MS);
+  }
+
+  _scheduleView(delay) {
+    if (this._viewTimer) return;
+    this._viewTimer = setTimeout(() => {
+      this._viewTimer = null;
+      this._flushView();
+    }, delay);
+  }
+
+  // _flushView sends the sizes of every received video track the page reported (a track
+  // not reported yet is left to the server's default), unless nothing changed.
+  _flushView() {
+    if (!this.connected) return; // sent again after the welcome
+    const tracks = {};
+    for (const [key, entry] of this.remoteTracks) {
+      const v = this._views.get(key);
+      if (!v || entry.kind !== "video" || !entry.trackId) continue;
+      tracks[entry.trackId] = { width: v.width, height: v.height };
+    }
+    const json = JSON.stringify(tracks);
+    if (json === this._viewSent || json === "{}") return;
+    if (this._sendView({ type: "view", tracks })) this._viewSent = json;
+  }
+
+  // _sendView sends a view or stats message and remembers its ref.
+  _sendView(msg) {
+    const ref = this._send(msg);
+    if (ref) {
+      if (this._viewRefs.size > 100) this._viewRefs.clear();
+      this._viewRefs.add(ref);
+    }
+    return ref;
+  }
+
+  // stats starts (true) or stops (false) the host's debug view: the server then sends a
+  // "stats" event every 2 s.
+  stats(on) {
+    this.statsOn = !!on;
+    return this._sendView({ type: "stats", on: !!on });
+  }
+
+  // trackOwner tells whose a track id (as view and stats name it) is: {participant_id,
+  // source}, for the tracks this client receives and those it publishes; null if unknown.
+  trackOwner(trackId) {
+    for (const e of this.remoteTracks.values()) {
+      if (e.trackId === trackId) return { participant_id: e.participant_id, source: e.source };
+    }
+    const src = this._upTracks[trackId];
+    if (src && this.you) return { participant_id: this.you.id, source: src };
+    return null;
+  }
+
+  _setSpeaker(id) {
+    if (id === this.speakerId) return;
+    this.speakerId = id;
+    this._emit("speaker", { participant_id: id });
+  }
+
+  _setVideoPaused(paused) {
+    if (paused === this.videoPaused) return;
+    this.videoPaused = paused;
+    this._emit("videopaused", { paused });
+  }
+
+  // _onLayers keeps which layers of a source the server wants encoded, and applies it to
+  // the sender now (and to any later sender of that source, after a republish).
+  _onLayers(msg) {
+    const source = msg.source;
+    if (!SOURCES.includes(source) || !msg.active || typeof msg.active !== "object") return;
+    const active = {};
+    for (const [rid, on] of Object.entries(msg.active)) if (typeof on === "boolean") active[rid] = on;
+    this._layers[source] = Object.assign({}, this._layers[source], active);
+    this._emit("layers", { source, active: Object.assign({}, this._layers[source]) });
+    this._applyLayers(source);
+  }
+
+  // _applyLayers sets the active flags of the source's sender's encodings from what the
+  // server asked for; one setParameters at a time (each is a get-then-set transaction).
+  _applyLayers(source) {
+    this._layersQueue = this._layersQueue.then(async () => {
+      const want = this._layers[source];
+      const tr = this._upTransceivers[source];
+      if (!want || !tr || !tr.sender || typeof tr.sender.getParameters !== "function") return;
+      const params = tr.sender.getParameters();
+      if (!params || !Array.isArray(params.encodings)) return;
+      let changed = false;
+      for (const enc of params.encodings) {
+        if (!enc.rid || typeof want[enc.rid] !== "boolean") continue;
+        if (enc.active !== want[enc.rid]) {
+          enc.active = want[enc.rid];
+          changed = true;
+        }
+      }
+      if (changed) await tr.sender.setParameters(params);
+    }).catch(() => {
+      // The sender went away meanwhile (unpublished, reconnected): the next sender of this
+      // source starts with these flags.
+    });
+    return this._layersQueue;
   }
 
   _onRemoteCandidate(msg) {
@@ -845,7 +1040,7 @@ export class LiveClient extends EventTarget {
       if (track) {
         if (!tr) {
           this._stream().addTrack(track);
-          tr = pc.addTransceiver(track, { direction: "sendonly", streams: [this._stream()] });
+          tr = this._addSender(pc, src, track);
           this._upTransceivers[src] = tr;
           changed = true;
         } else if (tr.sender.track !== track) {
@@ -866,6 +1061,41 @@ export class LiveClient extends EventTarget {
       for (const t of this._localStream.getTracks()) if (!SOURCES.some((s) => this.local[s] === t)) this._localStream.removeTrack(t);
     }
     if (changed) await this._negotiateUp();
+  }
+
+  // _addSender adds a send-only transceiver for a source: the camera in three simulcast
+  // layers (with the active flags the server last asked for), a screen in one good layer;
+  // video prefers VP8, else H.264. A browser that refuses the encodings sends one layer.
+  _addSender(pc, src, track) {
+    const init = { direction: "sendonly", streams: [this._stream()] };
+    let encodings = null;
+    if (src === "camera") {
+      const want = this._layers.camera || {};
+      encodings = CAMERA_ENCODINGS.map((e) => Object.assign({}, e, { active: want[e.rid] !== false }));
+    } else if (src === "screen") {
+      encodings = SCREEN_ENCODINGS.map((e) => Object.assign({}, e));
+    }
+    let tr;
+    if (encodings) {
+      try {
+        tr = pc.addTransceiver(track, Object.assign({ sendEncodings: encodings }, init));
+      } catch {
+        tr = null; // without simulcast, below
+      }
+    }
+    if (!tr) tr = pc.addTransceiver(track, init);
+    if (track.kind === "video" && typeof tr.setCodecPreferences === "function" &&
+        typeof RTCRtpSender !== "undefined" && RTCRtpSender.getCapabilities) {
+      const codecs = preferredVideoCodecs((RTCRtpSender.getCapabilities("video") || {}).codecs);
+      if (codecs) {
+        try {
+          tr.setCodecPreferences(codecs);
+        } catch {
+          /* the browser's own order then */
+        }
+      }
+    }
+    return tr;
   }
 
   // _negotiateUp offers on the up connection and waits for the answer; a change made while
@@ -924,6 +1154,8 @@ export class LiveClient extends EventTarget {
       }
       throw err;
     }
+    this._upTracks = tracks;
+    for (const src of Object.keys(this._layers)) this._applyLayers(src);
     // Re-announce my own mutes for what was (re)started, so the room's view matches.
     for (const src of Object.values(tracks)) {
       const kind = KIND_OF_SOURCE[src];
@@ -995,6 +1227,7 @@ export class LiveClient extends EventTarget {
   _teardownPeers() {
     for (const entry of this.remoteTracks.values()) this._emit("trackremoved", entry);
     this.remoteTracks.clear();
+    this._views.clear();
     if (this.downPC) this.downPC.close();
     this.downPC = null;
     this._downCandidates = [];

@@ -49,6 +49,12 @@ function start(root) {
     answeredHeading: $("answered-heading"),
     participants: $("participants"),
     audienceCount: $("audience-count"),
+    videoPaused: $("video-paused"),
+    statsButton: $("stats-button"),
+    statsPanel: $("stats-panel"),
+    statsEmpty: $("stats-empty"),
+    statsTable: $("stats-table"),
+    statsRows: $("stats-rows"),
   };
 
   function setStatus(state, text) {
@@ -376,14 +382,17 @@ function start(root) {
   function participantItem(p) {
     const you = client.you && p.id === client.you.id;
     const name = nameOf(p);
+    const speaking = !!client.speakerId && p.id === client.speakerId;
     const li = node("li", { "data-participant-id": p.id, "data-role": p.role, "data-hand": String(!!p.hand),
-      "data-reconnecting": String(!!p.reconnecting), class: you ? "self" : null });
+      "data-reconnecting": String(!!p.reconnecting), "data-speaking": String(speaking),
+      class: [you ? "self" : "", speaking ? "speaking" : ""].join(" ").trim() || null });
     if (p.reconnecting) li.style.opacity = "0.6";
     const who = node("span", { class: "p-name", text: name });
     if (you) who.append(" ", node("span", { class: "muted", text: "(" + t("you") + ")" }));
     li.append(who);
     if (p.role === "host" || p.role === "speaker") li.append(" ", node("span", { class: "badge", text: t("role_" + p.role) }));
     const flags = [];
+    if (speaking) flags.push(node("span", { class: "flag speaking", text: t("speaking") }));
     if (p.reconnecting) flags.push(node("span", { class: "flag reconnecting", text: t("reconnecting") }));
     if (p.hand) flags.push(node("span", { class: "flag hand" }, node("span", { "aria-hidden": "true", text: "✋ " }), t("hand_raised")));
     const pub = p.publishing || [];
@@ -514,6 +523,7 @@ function start(root) {
     } else {
       entry.el = videoElement(d.track, d.participant_id, d.source);
       watch(d.track);
+      observeView(entry.el, d.key);
     }
     remote.set(d.key, entry);
     schedule("stage");
@@ -524,6 +534,7 @@ function start(root) {
     if (!entry) return;
     remote.delete(e.detail.key);
     if (entry.el) {
+      unobserveView(entry.el);
       entry.el.srcObject = null;
       entry.el.remove();
     }
@@ -539,7 +550,7 @@ function start(root) {
     return { fig, placeholder, name, flags, videoSlot, video: null };
   }
 
-  function fillTile(tile, name, label, video, showVideo, audioMuted, videoMuted) {
+  function fillTile(tile, name, label, video, showVideo, audioMuted, videoMuted, speaking) {
     if (tile.video !== video) {
       tile.videoSlot.replaceChildren();
       if (video) {
@@ -553,10 +564,13 @@ function start(root) {
     tile.placeholder.textContent = initials(name);
     tile.name.textContent = label;
     const f = [];
+    if (speaking) f.push(t("speaking"));
     if (audioMuted) f.push(t("audio_muted"));
     if (!showVideo) f.push(videoMuted ? t("video_muted") : t("no_video"));
     tile.flags.textContent = f.length ? "· " + f.join(" · ") : "";
     tile.fig.dataset.video = String(showVideo);
+    tile.fig.dataset.speaking = String(!!speaking);
+    tile.fig.classList.toggle("speaking", !!speaking);
   }
 
   function renderStage() {
@@ -576,7 +590,8 @@ function start(root) {
       }
       const show = !!(cam && !p.video_muted && !cam.track.muted && cam.track.readyState === "live");
       const label = p.reconnecting ? nameOf(p) + " · " + t("reconnecting") : nameOf(p);
-      fillTile(tile, nameOf(p), label, cam ? cam.el : null, show, (p.publishing || []).includes("microphone") ? !!p.audio_muted : false, !!p.video_muted);
+      fillTile(tile, nameOf(p), label, cam ? cam.el : null, show, (p.publishing || []).includes("microphone") ? !!p.audio_muted : false, !!p.video_muted,
+        !!client.speakerId && p.id === client.speakerId);
       tile.fig.dataset.reconnecting = String(!!p.reconnecting);
       tile.fig.style.opacity = p.reconnecting ? "0.6" : "";
     }
@@ -639,7 +654,7 @@ function start(root) {
       selfTile.cam = cam;
       const myName = nameOf(me);
       fillTile(selfTile, myName, myName + " (" + t("you") + ")", video, !!(cam && !client.localMuted.video),
-        !!(client.local.microphone && client.localMuted.audio), client.localMuted.video);
+        !!(client.local.microphone && client.localMuted.audio), client.localMuted.video, !!(me && client.speakerId && me.id === client.speakerId));
     } else if (selfTile) {
       selfTile.fig.remove();
       selfTile = null;
@@ -649,12 +664,144 @@ function start(root) {
     el.stageEmpty.hidden = anything;
     el.stage.classList.toggle("has-screen", screenTiles.size > 0);
     el.stage.dataset.tiles = String(tiles.size + (selfTile ? 1 : 0));
+    reportViews();
   }
 
   el.sound.addEventListener("click", () => {
     el.sound.hidden = true;
     showMessage("");
     for (const m of root.querySelectorAll("audio, video")) play(m);
+  });
+
+  // ---- adaptive media: view sizes, the speaker, paused video, connection details ----
+
+  // Every received video reports the size it is shown at, in CSS pixels (the protocol's
+  // unit), so the server sends a layer that fits: 0×0 when it is not shown (hidden, off
+  // screen, or the page is in the background). The client sends them, debounced.
+  const viewed = new Map(); // video element -> remote track key
+  const onScreen = new WeakMap(); // video element -> intersecting the viewport
+  const resizeObserver = "ResizeObserver" in window ? new ResizeObserver((entries) => {
+    for (const e of entries) reportView(e.target);
+  }) : null;
+  const intersectionObserver = "IntersectionObserver" in window ? new IntersectionObserver((entries) => {
+    for (const e of entries) {
+      onScreen.set(e.target, e.isIntersecting);
+      reportView(e.target);
+    }
+  }) : null;
+
+  function observeView(v, key) {
+    viewed.set(v, key);
+    v.addEventListener("resize", () => reportView(v)); // the picture's own size changed
+    if (resizeObserver) resizeObserver.observe(v);
+    if (intersectionObserver) intersectionObserver.observe(v);
+    reportView(v);
+  }
+
+  function unobserveView(v) {
+    viewed.delete(v);
+    if (resizeObserver) resizeObserver.unobserve(v);
+    if (intersectionObserver) intersectionObserver.unobserve(v);
+  }
+
+  // shownSize is the size the picture is drawn at: the element's box, or within it the
+  // picture as object-fit scales it (cover draws it larger than the box, contain smaller).
+  function shownSize(v) {
+    if (document.hidden || !v.isConnected || onScreen.get(v) === false) return [0, 0];
+    const bw = v.clientWidth;
+    const bh = v.clientHeight;
+    if (!bw || !bh) return [0, 0];
+    const vw = v.videoWidth;
+    const vh = v.videoHeight;
+    if (!vw || !vh) return [bw, bh];
+    const fit = getComputedStyle(v).objectFit;
+    if (fit === "fill") return [bw, bh];
+    const scale = fit === "cover" ? Math.max(bw / vw, bh / vh) : Math.min(bw / vw, bh / vh);
+    return [Math.round(vw * scale), Math.round(vh * scale)];
+  }
+
+  function reportView(v) {
+    const key = viewed.get(v);
+    if (key == null) return;
+    const [w, h] = shownSize(v);
+    client.setView(key, w, h);
+  }
+
+  function reportViews() {
+    for (const v of viewed.keys()) reportView(v);
+  }
+
+  document.addEventListener("visibilitychange", reportViews);
+
+  client.addEventListener("speaker", () => schedule("participants", "stage"));
+
+  client.addEventListener("videopaused", (e) => {
+    el.videoPaused.hidden = !e.detail.paused;
+  });
+
+  // The host's connection details: every viewer's estimate and layers, every 2 s.
+  let lastStats = null;
+
+  function layerText(layer) {
+    return ["high", "mid", "low", "paused"].includes(layer) ? t("layer_" + layer) : String(layer);
+  }
+
+  function trackText(trackId) {
+    const owner = client.trackOwner(trackId);
+    if (!owner) return trackId;
+    const name = nameOf(client.participants.get(owner.participant_id));
+    if (owner.source === "camera") return t("stats_camera_of", { name });
+    if (owner.source === "screen") return t("stats_screen_of", { name });
+    return trackId;
+  }
+
+  let kbpsFormat = null;
+  try {
+    kbpsFormat = new Intl.NumberFormat(lang, { style: "unit", unit: "kilobit-per-second" });
+  } catch {
+    kbpsFormat = null; // a browser without unit formatting
+  }
+  function kbpsText(kbps) {
+    return kbpsFormat ? kbpsFormat.format(kbps) : kbps.toLocaleString(lang) + " kbps";
+  }
+
+  function renderStats() {
+    const viewers = lastStats || [];
+    el.statsEmpty.hidden = viewers.length > 0;
+    el.statsEmpty.textContent = lastStats ? t("stats_none") : t("stats_waiting");
+    el.statsTable.hidden = viewers.length === 0;
+    const rows = viewers.map((v) => {
+      const p = client.participants.get(v.participant_id);
+      const layers = Object.entries(v.layers || {}).map(([id, layer]) => t("stats_track", { track: trackText(id), layer: layerText(layer) }));
+      if (v.video_paused) layers.unshift(t("stats_video_paused"));
+      const kbps = Math.round(Number(v.estimate_kbps) || 0);
+      return node("tr", { "data-participant-id": v.participant_id, "data-estimate-kbps": kbps },
+        node("td", { text: nameOf(p) }),
+        node("td", { class: "num", text: kbpsText(kbps) }),
+        node("td", { text: layers.join(" · ") }));
+    });
+    el.statsRows.replaceChildren(...rows);
+  }
+
+  function showStats(on) {
+    el.statsButton.setAttribute("aria-pressed", String(on));
+    el.statsPanel.hidden = !on;
+    if (on) renderStats();
+  }
+
+  client.addEventListener("stats", (e) => {
+    lastStats = e.detail.viewers;
+    if (client.statsOn) renderStats();
+  });
+
+  el.statsButton.addEventListener("click", () => {
+    const on = !client.statsOn;
+    if (!client.stats(on)) {
+      notConnected();
+      return;
+    }
+    lastStats = null;
+    showStats(on);
   });
 
   // ---- my controls ----
@@ -682,8 +829,13 @@ function start(root) {
     el.screen.textContent = client.local.screen ? t("screen_stop") : t("screen_share");
     el.screen.dataset.on = String(!!client.local.screen);
     el.end.hidden = !client.isHost();
+    el.statsButton.hidden = !client.isHost();
+    if (!client.isHost() && client.statsOn) {
+      client.statsOn = false; // no longer a host: the server sends no more
+    }
+    if (!client.statsOn && !el.statsPanel.hidden) showStats(false);
     el.leave.hidden = !connected;
-    for (const b of [el.hand, el.publish, el.mic, el.camera, el.screen, el.end]) b.disabled = busy || !connected;
+    for (const b of [el.hand, el.publish, el.mic, el.camera, el.screen, el.end, el.statsButton]) b.disabled = busy || !connected;
     for (const f of [el.chatForm, el.questionForm]) {
       const b = f.querySelector("button[type=submit]");
       if (b) b.disabled = !connected;
