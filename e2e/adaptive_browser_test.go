@@ -1,0 +1,308 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// Adaptive media in real browsers (issue 12; docs/signaling.md §6): simulcast from a
+// Chromium speaker, layers chosen per viewer by the size each shows the video at, and the
+// speaking participant highlighted.
+
+// onNewDocument runs a script in every document the page opens from now on, before the
+// page's own scripts (Page.addScriptToEvaluateOnNewDocument).
+func onNewDocument(src string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		if err := t.Call(ctx, "Page.addScriptToEvaluateOnNewDocument", map[string]any{"source": src}, nil); err != nil {
+			return fmt.Errorf("Page.addScriptToEvaluateOnNewDocument: %w", err)
+		}
+		return nil
+	})
+}
+
+// recordSent keeps every message the page sends on a websocket in window.__sent (parsed).
+const recordSent = `(() => {
+	window.__sent = [];
+	window.__sdpErrors = [];
+	const srd = RTCPeerConnection.prototype.setRemoteDescription;
+	RTCPeerConnection.prototype.setRemoteDescription = function (...a) {
+		return srd.apply(this, a).catch((e) => { window.__sdpErrors.push(String(e) + "\n" + (a[0] && a[0].sdp)); throw e; });
+	};
+	const send = WebSocket.prototype.send;
+	WebSocket.prototype.send = function (data) {
+		try { window.__sent.push(JSON.parse(data)); } catch (e) { /* not JSON */ }
+		return send.call(this, data);
+	};
+})()`
+
+// startBitrate makes the page's browser assume a fast uplink from the start (test code
+// only; ../shared/docs/testing.md): x-google-start-bitrate on the video codecs of every
+// answer it is given, so the top simulcast layer is sent within seconds rather than after
+// the bandwidth estimate has ramped up.
+const startBitrate = `(() => {
+	const set = RTCPeerConnection.prototype.setRemoteDescription;
+	RTCPeerConnection.prototype.setRemoteDescription = function (desc, ...rest) {
+		if (desc && desc.type === "answer" && typeof desc.sdp === "string") {
+			const out = [];
+			let video = false, pts = new Set(), fmtp = new Set();
+			const flush = () => {
+				for (const pt of pts) if (!fmtp.has(pt)) out.push("a=fmtp:" + pt + " x-google-start-bitrate=2500");
+			};
+			for (const line of desc.sdp.split("\r\n")) {
+				if (line.startsWith("m=")) { if (video) flush(); video = line.startsWith("m=video"); pts = new Set(); fmtp = new Set(); }
+				let m;
+				if (video && (m = /^a=rtpmap:(\d+) (VP8|H264)\//i.exec(line))) pts.add(m[1]);
+				if (video && (m = /^a=fmtp:(\d+) /.exec(line)) && pts.has(m[1])) {
+					fmtp.add(m[1]);
+					out.push(line + ";x-google-start-bitrate=2500");
+					continue;
+				}
+				out.push(line);
+			}
+			if (video) { if (out[out.length - 1] === "") out.pop(); flush(); out.push(""); }
+			desc = { type: desc.type, sdp: out.join("\r\n") };
+		}
+		return set.call(this, desc, ...rest);
+	};
+})()`
+
+// tileSize makes the page show remote cameras at a fixed size (CSS pixels), through the
+// page's own style sheet (the site's CSP refuses inline styles, not the CSS object model).
+func tileSize(w, h int) string {
+	return fmt.Sprintf(`(() => {
+		const sheet = [...document.styleSheets].find((s) => { try { return !!s.cssRules; } catch (e) { return false; } });
+		sheet.insertRule('video[data-participant][data-source="camera"] { width: %[1]dpx !important; height: %[2]dpx !important; }', sheet.cssRules.length);
+		sheet.insertRule('figure.tile:has(video[data-participant][data-source="camera"]) { width: %[1]dpx !important; height: %[2]dpx !important; aspect-ratio: auto !important; }', sheet.cssRules.length);
+	})()`, w, h)
+}
+
+// inboundWidth is the frame width of the video the page's down connection decodes (the
+// largest, should there be several), 0 before the first frame.
+const inboundWidth = `(async () => {
+	const pc = window.puenteLive && window.puenteLive.downPC;
+	if (!pc) return 0;
+	let w = 0;
+	for (const r of (await pc.getStats()).values()) {
+		if (r.type === "inbound-rtp" && r.kind === "video" && r.framesDecoded > 0 && (r.frameWidth || 0) > w) w = r.frameWidth;
+	}
+	return w;
+})()`
+
+// check is waitFor that reports a failure and lets the test go on (so one missing server
+// feature does not hide what else works), within limit.
+func check(t *testing.T, ctx context.Context, limit time.Duration, what, expr string) bool {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ok, err := chromedp.Run(sctx, chromedp.Evaluate[bool](expr, chromedp.EvalAwaitPromise))
+		cancel()
+		if err == nil && ok {
+			return true
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%s: still false after %v (last error %v)", what, limit, err)
+			return false
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// A host publishes Chromium's fake camera and microphone; two attendees watch, one in a
+// small tile (160×90) and one in a large one (1280×720). The host's browser sends three
+// simulcast layers (rids l, m, h; VP8); each attendee's page reports the size it shows the
+// video at, and decodes a layer that fits it: the small one at most 320 pixels wide, the
+// large one at least 640. The host, who speaks (the fake microphone beeps), is highlighted
+// on the attendees' pages. The host's connection details list both attendees.
+func TestBrowserAdaptiveSimulcast(t *testing.T) {
+	skipShort(t, "starts the binary and three browsers")
+	r := openLiveRoom(t, "Adaptive Media Seminar")
+	host, small := r.host, r.ana
+	occPage := strings.TrimSuffix(r.room, "/room")
+
+	large := newMediaBrowser(t)
+	browserSignIn(t, large, r.in.baseURL, "bea@example.org")
+	step(t, large, "register", chromedp.Navigate(occPage), chromedp.WaitVisible(chromedp.CSS(`#register-form`)),
+		chromedp.SendKeys(chromedp.CSS(`#reg-affiliation`), "Universidade de São Paulo"), chromedp.Submit(chromedp.CSS(`#register-form`)))
+	waitFor(t, large, "registered", `(document.getElementById("registration-status") || {}).textContent?.includes("You are registered")`)
+
+	for _, ctx := range []context.Context{host, small, large} {
+		step(t, ctx, "record what the page sends", onNewDocument(recordSent))
+	}
+	step(t, host, "assume a fast uplink", onNewDocument(startBitrate))
+
+	// The host goes live.
+	step(t, host, "host opens the room", chromedp.Navigate(r.room))
+	waitFor(t, host, "host connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
+	step(t, host, "host goes live", chromedp.Click(chromedp.CSS(`#publish-button`)))
+	if !check(t, host, 30*time.Second, "host publishing", `!!window.puenteLive?.upPC && window.puenteLive.upPC.connectionState === "connected"`) {
+		t.Fatalf("the host's page says %q; up connection %s", eval[string](t, host, `document.getElementById("live-message").textContent`),
+			eval[string](t, host, `(() => { const pc = window.puenteLive.upPC; return pc ? pc.signalingState + " " + pc.connectionState + "\n" + JSON.stringify(window.__sdpErrors) + " local:" + (pc.localDescription || {}).sdp : "none"; })()`))
+	}
+	hostID := eval[string](t, host, `String(window.puenteLive.you.id)`)
+
+	// The camera's sender has three encodings, smallest first, and the camera is captured
+	// at 1280×720.
+	enc := eval[string](t, host, `JSON.stringify(window.puenteLive._upTransceivers.camera.sender.getParameters().encodings
+		.map((e) => ({ rid: e.rid, scale: e.scaleResolutionDownBy || 1, max: e.maxBitrate, active: e.active })))`)
+	t.Logf("camera encodings: %s", enc)
+	if want := `[{"rid":"l","scale":4,"max":150000,"active":true},{"rid":"m","scale":2,"max":500000,"active":true},{"rid":"h","scale":1,"max":1700000,"active":true}]`; enc != want {
+		t.Errorf("camera encodings %s, want %s", enc, want)
+	}
+	if size := eval[string](t, host, `(() => { const s = window.puenteLive.local.camera.getSettings(); return s.width + "x" + s.height; })()`); size != "1280x720" {
+		t.Errorf("camera captured at %s, want 1280x720", size)
+	}
+
+	// Chromium sends all three layers, in VP8.
+	outbound := `(async () => {
+		const stats = await window.puenteLive.upPC.getStats();
+		const out = {};
+		for (const r of stats.values()) {
+			if (r.type !== "outbound-rtp" || r.kind !== "video" || !r.rid) continue;
+			const codec = r.codecId && stats.get(r.codecId);
+			out[r.rid] = { width: r.frameWidth || 0, height: r.frameHeight || 0, frames: r.framesEncoded || 0, bytes: r.bytesSent || 0,
+				codec: codec ? codec.mimeType : "", limit: r.qualityLimitationReason || "" };
+		}
+		return out;
+	})()`
+	simulcast := check(t, host, 60*time.Second, "the speaker sends three simulcast layers", `(async () => {
+		const out = await `+outbound+`;
+		return ["l", "m", "h"].every((rid) => out[rid] && out[rid].frames > 0 && out[rid].bytes > 0);
+	})()`)
+	t.Logf("speaker's outbound video: %s", eval[string](t, host, `(async () => JSON.stringify(await `+outbound+`))()`))
+	if simulcast {
+		if codecs := eval[string](t, host, `(async () => [...new Set(Object.values(await `+outbound+`).map((o) => o.codec))].join(","))()`); codecs != "video/VP8" {
+			t.Errorf("simulcast codecs %q, want video/VP8", codecs)
+		}
+		check(t, host, 60*time.Second, "the top layer is 1280 wide", `(async () => ((await `+outbound+`).h || {}).width >= 1280)()`)
+	}
+
+	// Two attendees: one shows the camera small, the other large.
+	for _, v := range []struct {
+		name string
+		ctx  context.Context
+		w, h int
+	}{{"small", small, 160, 90}, {"large", large, 1280, 720}} {
+		step(t, v.ctx, v.name+" attendee opens the room", chromedp.Navigate(r.room))
+		waitFor(t, v.ctx, v.name+" attendee connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
+		step(t, v.ctx, v.name+" tile", chromedp.Evaluate[chromedp.Void](tileSize(v.w, v.h)))
+		waitFor(t, v.ctx, v.name+" attendee receives the camera", `(() => {
+			const v = document.querySelector('video[data-participant][data-source="camera"]');
+			return !!v && v.videoWidth > 0;
+		})()`)
+	}
+
+	// Each page reported the size it shows the camera at, under the track id of the offer.
+	for _, v := range []struct {
+		name string
+		ctx  context.Context
+		w, h int
+	}{{"small", small, 160, 90}, {"large", large, 1280, 720}} {
+		check(t, v.ctx, 10*time.Second, v.name+" page sends its view", fmt.Sprintf(`(() => {
+			const cam = [...window.puenteLive.remoteTracks.values()].find((e) => e.source === "camera");
+			if (!cam || !cam.trackId) return false;
+			const views = window.__sent.filter((m) => m.type === "view");
+			const last = views.length ? views[views.length - 1].tracks[cam.trackId] : null;
+			return !!last && last.width === %d && last.height === %d;
+		})()`, v.w, v.h))
+		t.Logf("%s attendee's view messages: %s", v.name, eval[string](t, v.ctx, `JSON.stringify(window.__sent.filter((m) => m.type === "view"))`))
+	}
+
+	// Each decodes a layer that fits its tile.
+	check(t, small, 60*time.Second, "the small tile decodes a small layer (≤ 320 wide)", inboundWidth+`.then((w) => w > 0 && w <= 320)`)
+	check(t, large, 60*time.Second, "the large tile decodes a large layer (≥ 640 wide)", inboundWidth+`.then((w) => w >= 640)`)
+	t.Logf("decoded widths: small %v, large %v", evalAwait[float64](t, small, inboundWidth), evalAwait[float64](t, large, inboundWidth))
+
+	// The host speaks (Chromium's fake microphone beeps): both attendees' pages highlight
+	// the host's tile and list entry.
+	level := `(async () => {
+		for (const r of (await window.puenteLive.upPC.getStats()).values()) {
+			if (r.type === "media-source" && r.kind === "audio") return { level: r.audioLevel, energy: r.totalAudioEnergy, duration: r.totalSamplesDuration };
+		}
+		return null;
+	})()`
+	t.Logf("speaker's microphone: %s", evalAwait[string](t, host, `(async () => JSON.stringify(await `+level+`))()`))
+	for _, v := range []struct {
+		name string
+		ctx  context.Context
+	}{{"small", small}, {"large", large}} {
+		check(t, v.ctx, 30*time.Second, "the "+v.name+" attendee's page highlights the speaker", fmt.Sprintf(`(() => {
+			const li = document.querySelector('#participants li[data-participant-id=%[1]q]');
+			const tile = document.querySelector('figure.tile[data-tile=%[1]q]');
+			return !!li && li.classList.contains("speaking") && li.textContent.includes(%[2]q) &&
+				!!tile && tile.classList.contains("speaking");
+		})()`, hostID, catalogue(t, "live.speaking")))
+	}
+	screenshot(t, large, "adaptive-large")
+	screenshot(t, small, "adaptive-small")
+
+	// The host's connection details list both attendees with an estimate and their layers.
+	step(t, host, "open the connection details", chromedp.Click(chromedp.CSS(`#stats-button`)))
+	if !eval[bool](t, host, `window.__sent.some((m) => m.type === "stats" && m.on === true)`) {
+		t.Error("the host's page did not ask for stats")
+	}
+	smallID := eval[string](t, small, `String(window.puenteLive.you.id)`)
+	largeID := eval[string](t, large, `String(window.puenteLive.you.id)`)
+	check(t, host, 20*time.Second, "the connection details list both attendees", fmt.Sprintf(`(() => {
+		const ok = (r) => !!r && Number(r.dataset.estimateKbps) > 0 && r.cells[2].textContent !== "";
+		return !document.getElementById("stats-panel").hidden &&
+			ok(document.querySelector('#stats-rows tr[data-participant-id=%q]')) && ok(document.querySelector('#stats-rows tr[data-participant-id=%q]'));
+	})()`, smallID, largeID))
+	t.Logf("connection details: %s", eval[string](t, host, `document.getElementById("stats-panel").innerText`))
+	screenshot(t, host, "adaptive-host")
+	step(t, host, "close the connection details", chromedp.Click(chromedp.CSS(`#stats-button`)))
+	if !eval[bool](t, host, `window.__sent.some((m) => m.type === "stats" && m.on === false) && document.getElementById("stats-panel").hidden`) {
+		t.Error("closing the connection details did not send stats off and hide the panel")
+	}
+
+	// What the page does with a layers message, checked on the page itself (the server
+	// sends one only when no viewer needs a layer): the encoding goes inactive, and active
+	// again.
+	layers := func(h bool) string {
+		return fmt.Sprintf(`(async () => {
+			const c = window.puenteLive;
+			c._onMessage(c.ws, { data: JSON.stringify({ type: "layers", source: "camera", active: { h: %t } }) });
+			await c._layersQueue;
+			return JSON.stringify(c._upTransceivers.camera.sender.getParameters().encodings.map((e) => e.rid + ":" + e.active));
+		})()`, h)
+	}
+	if got := evalAwait[string](t, host, layers(false)); got != `["l:true","m:true","h:false"]` {
+		t.Errorf("after layers h:false the encodings are %s", got)
+	}
+	if got := evalAwait[string](t, host, layers(true)); got != `["l:true","m:true","h:true"]` {
+		t.Errorf("after layers h:true the encodings are %s", got)
+	}
+
+	// The paused-video notice, from a video_paused message given to the page.
+	paused := func(p bool) string {
+		return fmt.Sprintf(`(() => {
+			const c = window.puenteLive;
+			c._onMessage(c.ws, { data: JSON.stringify({ type: "video_paused", paused: %t }) });
+			const n = document.getElementById("video-paused");
+			return n.hidden ? "" : n.textContent;
+		})()`, p)
+	}
+	if got, want := eval[string](t, small, paused(true)), catalogue(t, "live.video_paused"); got != want {
+		t.Errorf("with video paused the page shows %q, want %q", got, want)
+	}
+	if got := eval[string](t, small, paused(false)); got != "" {
+		t.Errorf("with video back the page still shows %q", got)
+	}
+}
+
+// evalAwait is eval for an expression that is a promise.
+func evalAwait[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(sctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
