@@ -419,3 +419,114 @@ func TestWithOpusFmtp(t *testing.T) {
 		t.Fatalf("video changed: %q", got)
 	}
 }
+
+// chromiumAudioOffer is what Chromium 156 offers for one send-only audio transceiver.
+const chromiumAudioOffer = "v=0\r\n" +
+	"o=- 7335484046148080364 2 IN IP4 127.0.0.1\r\n" +
+	"s=-\r\n" +
+	"t=0 0\r\n" +
+	"a=group:BUNDLE 0\r\n" +
+	"a=extmap-allow-mixed\r\n" +
+	"a=msid-semantic: WMS\r\n" +
+	"m=audio 9 UDP/TLS/RTP/SAVPF 111 63 9 0 8 13 110 126\r\n" +
+	"c=IN IP4 0.0.0.0\r\n" +
+	"a=rtcp:9 IN IP4 0.0.0.0\r\n" +
+	"a=ice-ufrag:/7vT\r\n" +
+	"a=ice-pwd:/NooOaAtUQFc/Du0IT4JN+zD\r\n" +
+	"a=ice-options:trickle\r\n" +
+	"a=fingerprint:sha-256 AF:4F:8C:33:FB:A2:A3:97:B0:66:A5:8F:7C:0F:25:D8:22:E3:60:66:68:6F:C8:34:0D:02:BA:0E:22:C1:F3:B2\r\n" +
+	"a=setup:actpass\r\n" +
+	"a=mid:0\r\n" +
+	"a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n" +
+	"a=extmap:2 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time\r\n" +
+	"a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01\r\n" +
+	"a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n" +
+	"a=sendonly\r\n" +
+	"a=msid:- 1afec13a-00d4-4a52-8e73-c2c2d883919e\r\n" +
+	"a=rtcp-mux\r\n" +
+	"a=rtcp-rsize\r\n" +
+	"a=rtcp-xr:rcvr-rtt=all\r\n" +
+	"a=rtpmap:111 opus/48000/2\r\n" +
+	"a=rtcp-fb:111 transport-cc\r\n" +
+	"a=fmtp:111 minptime=10;useinbandfec=1\r\n" +
+	"a=rtpmap:63 red/48000/2\r\n" +
+	"a=fmtp:63 111/111\r\n" +
+	"a=rtpmap:9 G722/8000\r\n" +
+	"a=rtpmap:0 PCMU/8000\r\n" +
+	"a=rtpmap:8 PCMA/8000\r\n" +
+	"a=rtpmap:13 CN/8000\r\n" +
+	"a=rtpmap:110 telephone-event/48000\r\n" +
+	"a=rtpmap:126 telephone-event/8000\r\n" +
+	"a=ssrc:2229611527 cname:Qp8kAjiKg4aQdzT3\r\n" +
+	"a=ssrc:2229611527 msid:- 1afec13a-00d4-4a52-8e73-c2c2d883919e\r\n"
+
+// The SFU's answer to Chromium keeps Opus with FEC, asks for DTX, and accepts the audio
+// level extension at the id Chromium chose.
+func TestChromiumAudioOfferAnswer(t *testing.T) {
+	verifyNoLeaks(t)
+	s, err := New(Config{Network: Network{TCPPort: -1, LoopbackOnly: true}, Logger: networkTestLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close SFU: %v", err)
+		}
+	})
+	room := s.NewRoom("chromium")
+	t.Cleanup(room.Close)
+	answers := make(chan string, 1)
+	peer, err := room.Join("chrome", true, PeerEvents{
+		SendSDP: func(typ, pc, sdp string, _ map[string]TrackInfo) {
+			if typ == "answer" && pc == Up {
+				answers <- sdp
+			}
+		},
+		SendCandidate: func(string, webrtc.ICECandidateInit) {},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := peer.HandleOffer(chromiumAudioOffer, map[string]string{"1afec13a-00d4-4a52-8e73-c2c2d883919e": SourceMicrophone}); err != nil {
+		t.Fatalf("HandleOffer: %v", err)
+	}
+	answer := <-answers
+	fmtp := opusFmtpOf(answer)
+	for _, want := range []string{"minptime=10", "useinbandfec=1", "usedtx=1"} {
+		if !strings.Contains(fmtp, want) {
+			t.Errorf("answer's Opus fmtp %q lacks %s", fmtp, want)
+		}
+	}
+	if !strings.Contains(answer, "a=extmap:1 "+audioLevelURI) {
+		t.Errorf("answer does not accept the audio level extension at id 1:\n%s", answer)
+	}
+}
+
+// BenchmarkObserveLevel is the speaker detection's cost per forwarded audio packet.
+func BenchmarkObserveLevel(b *testing.B) {
+	p := &Publication{}
+	p.levels.started = true
+	p.levels.id.Store(1)
+	src := &rtp.Packet{Header: rtp.Header{Version: 2}, Payload: make([]byte, 80)}
+	if err := src.SetExtension(3, []byte{1, 2, 3}); err != nil {
+		b.Fatal(err)
+	}
+	if err := src.SetExtension(1, []byte{0x80 | 30}); err != nil {
+		b.Fatal(err)
+	}
+	raw, err := src.Marshal()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var pkt rtp.Packet
+	if err := pkt.Unmarshal(raw); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		p.observeLevel(&pkt)
+	}
+	if p.levels.loud.Load() == 0 {
+		b.Fatal("no loud packet counted")
+	}
+}
