@@ -151,8 +151,10 @@ func TestBrowserAdaptiveSimulcast(t *testing.T) {
 	enc := eval[string](t, host, `JSON.stringify(window.puenteLive._upTransceivers.camera.sender.getParameters().encodings
 		.map((e) => ({ rid: e.rid, scale: e.scaleResolutionDownBy || 1, max: e.maxBitrate, active: e.active })))`)
 	t.Logf("camera encodings: %s", enc)
-	if want := `[{"rid":"l","scale":4,"max":150000,"active":true},{"rid":"m","scale":2,"max":500000,"active":true},{"rid":"h","scale":1,"max":1700000,"active":true}]`; enc != want {
-		t.Errorf("camera encodings %s, want %s", enc, want)
+	want := `[{"rid":"l","scale":4,"max":150000,"active":true},{"rid":"m","scale":2,"max":500000,"active":true},{"rid":"h","scale":1,"max":1700000,"active":true}]`
+	threeLayers := enc == want
+	if !threeLayers {
+		t.Errorf("camera encodings %s, want %s (the server refused simulcast?)", enc, want)
 	}
 	if size := eval[string](t, host, `(() => { const s = window.puenteLive.local.camera.getSettings(); return s.width + "x" + s.height; })()`); size != "1280x720" {
 		t.Errorf("camera captured at %s, want 1280x720", size)
@@ -170,13 +172,13 @@ func TestBrowserAdaptiveSimulcast(t *testing.T) {
 		}
 		return out;
 	})()`
-	simulcast := check(t, host, 60*time.Second, "the speaker sends three simulcast layers", `(async () => {
+	simulcast := threeLayers && check(t, host, 60*time.Second, "the speaker sends three simulcast layers", `(async () => {
 		const out = await `+outbound+`;
 		return ["l", "m", "h"].every((rid) => out[rid] && out[rid].frames > 0 && out[rid].bytes > 0);
 	})()`)
-	t.Logf("speaker's outbound video: %s", eval[string](t, host, `(async () => JSON.stringify(await `+outbound+`))()`))
+	t.Logf("speaker's outbound video: %s", evalAwait[string](t, host, `(async () => JSON.stringify(await `+outbound+`))()`))
 	if simulcast {
-		if codecs := eval[string](t, host, `(async () => [...new Set(Object.values(await `+outbound+`).map((o) => o.codec))].join(","))()`); codecs != "video/VP8" {
+		if codecs := evalAwait[string](t, host, `(async () => [...new Set(Object.values(await `+outbound+`).map((o) => o.codec))].join(","))()`); codecs != "video/VP8" {
 			t.Errorf("simulcast codecs %q, want video/VP8", codecs)
 		}
 		check(t, host, 60*time.Second, "the top layer is 1280 wide", `(async () => ((await `+outbound+`).h || {}).width >= 1280)()`)

@@ -180,7 +180,6 @@ export class LiveClient extends EventTarget {
     this._viewSent = ""; // the last view message's tracks, as JSON
     this._viewRefs = new Set(); // refs of view and stats messages (an older server refuses them)
     this._upTracks = {}; // my published track ids -> source, as in the last up offer
-    this._noSimulcast = false; // the server refused simulcast: the camera goes in one layer
 
     this._welcomed = false;
     this._resumeToken = null; // from the last welcome
@@ -405,7 +404,6 @@ export class LiveClient extends EventTarget {
       this._stopLocalMedia();
     }
     this._layers = {}; // a new join starts from what its server asks for
-    this._noSimulcast = false;
     this._setSpeaker("");
     this._setVideoPaused(false);
     this._setState(state, detail || {});
@@ -1071,7 +1069,7 @@ export class LiveClient extends EventTarget {
   _addSender(pc, src, track) {
     const init = { direction: "sendonly", streams: [this._stream()] };
     let encodings = null;
-    if (src === "camera" && !this._noSimulcast) {
+    if (src === "camera") {
       const want = this._layers.camera || {};
       encodings = CAMERA_ENCODINGS.map((e) => Object.assign({}, e, { active: want[e.rid] !== false }));
     } else if (src === "screen") {
@@ -1111,12 +1109,7 @@ export class LiveClient extends EventTarget {
       try {
         do {
           this._upAgain = false;
-          try {
-            await this._offerUp();
-          } catch (err) {
-            if (!this._fallBackFromSimulcast(err)) throw err;
-            this._upAgain = true;
-          }
+          await this._offerUp();
         } while (this._upAgain && this.upPC);
       } finally {
         this._upBusy = null;
@@ -1197,19 +1190,6 @@ export class LiveClient extends EventTarget {
       if (w) w.reject(err);
       else this._emit("error", { code: "webrtc", message: String(err && err.message || err), ref: null });
     }
-  }
-
-  // _fallBackFromSimulcast handles an answer the browser refused because of simulcast (a
-  // server that does not take it): the camera goes out again in one layer. True when it did.
-  _fallBackFromSimulcast(err) {
-    const tr = this._upTransceivers.camera;
-    const pc = this.upPC;
-    if (this._noSimulcast || !tr || !pc || !this.local.camera || !/simulcast|\brid\b/i.test(String((err && err.message) || ""))) return false;
-    this._noSimulcast = true;
-    if (typeof tr.stop === "function") tr.stop();
-    else tr.direction = "inactive";
-    this._upTransceivers.camera = this._addSender(pc, "camera", this.local.camera);
-    return true;
   }
 
   // _abortUpOffer gives up an up offer whose answer can no longer come (the websocket
