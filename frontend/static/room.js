@@ -676,41 +676,47 @@ function start(root) {
   // ---- adaptive media: view sizes, the speaker, paused video, connection details ----
 
   // Every received video reports the size it is shown at, in CSS pixels (the protocol's
-  // unit), so the server sends a layer that fits: 0×0 when it is not shown (hidden, off
-  // screen, or the page is in the background). The client sends them, debounced.
+  // unit), so the server sends a layer that fits: 0×0 when it is not shown (not on the
+  // stage, scrolled out of sight, or the page is in the background). A tile waiting for its
+  // first frame reports the tile's size: reporting 0×0 there would pause the very video it
+  // waits for. The client sends the sizes, debounced.
   const viewed = new Map(); // video element -> remote track key
-  const onScreen = new WeakMap(); // video element -> intersecting the viewport
   const resizeObserver = "ResizeObserver" in window ? new ResizeObserver((entries) => {
     for (const e of entries) reportView(e.target);
-  }) : null;
-  const intersectionObserver = "IntersectionObserver" in window ? new IntersectionObserver((entries) => {
-    for (const e of entries) {
-      onScreen.set(e.target, e.isIntersecting);
-      reportView(e.target);
-    }
   }) : null;
 
   function observeView(v, key) {
     viewed.set(v, key);
     v.addEventListener("resize", () => reportView(v)); // the picture's own size changed
     if (resizeObserver) resizeObserver.observe(v);
-    if (intersectionObserver) intersectionObserver.observe(v);
     reportView(v);
   }
 
   function unobserveView(v) {
     viewed.delete(v);
     if (resizeObserver) resizeObserver.unobserve(v);
-    if (intersectionObserver) intersectionObserver.unobserve(v);
+  }
+
+  function inViewport(box) {
+    const r = box.getBoundingClientRect();
+    const w = window.innerWidth || document.documentElement.clientWidth;
+    const h = window.innerHeight || document.documentElement.clientHeight;
+    return r.bottom > 0 && r.right > 0 && r.top < h && r.left < w;
   }
 
   // shownSize is the size the picture is drawn at: the element's box, or within it the
   // picture as object-fit scales it (cover draws it larger than the box, contain smaller).
   function shownSize(v) {
-    if (document.hidden || !v.isConnected || onScreen.get(v) === false) return [0, 0];
-    const bw = v.clientWidth;
-    const bh = v.clientHeight;
-    if (!bw || !bh) return [0, 0];
+    if (document.hidden || !v.isConnected) return [0, 0];
+    let box = v;
+    if (!v.clientWidth || !v.clientHeight) {
+      // Hidden in its tile until frames come (or while the camera is off): the tile's size.
+      box = v.closest("figure.tile");
+      if (!box || !box.clientWidth || !box.clientHeight) return [0, 0];
+    }
+    if (!inViewport(box)) return [0, 0];
+    const bw = box.clientWidth;
+    const bh = box.clientHeight;
     const vw = v.videoWidth;
     const vh = v.videoHeight;
     if (!vw || !vh) return [bw, bh];
@@ -731,6 +737,17 @@ function start(root) {
     for (const v of viewed.keys()) reportView(v);
   }
 
+  // Scrolling and resizing move videos in and out of sight: measure again once per frame.
+  let viewFrame = 0;
+  function reportViewsSoon() {
+    if (viewFrame) return;
+    viewFrame = requestAnimationFrame(() => {
+      viewFrame = 0;
+      reportViews();
+    });
+  }
+  window.addEventListener("scroll", reportViewsSoon, { capture: true, passive: true });
+  window.addEventListener("resize", reportViewsSoon);
   document.addEventListener("visibilitychange", reportViews);
 
   client.addEventListener("speaker", () => schedule("participants", "stage"));
