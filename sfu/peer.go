@@ -298,8 +298,15 @@ func (p *Peer) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) 
 		}
 	}
 	go func() { // receiver reports are read so the interceptors see the publisher's SRs
+		rid := track.RID()
 		for {
-			if _, _, err := receiver.ReadRTCP(); err != nil {
+			var err error
+			if rid != "" {
+				_, _, err = receiver.ReadSimulcastRTCP(rid)
+			} else {
+				_, _, err = receiver.ReadRTCP()
+			}
+			if err != nil {
 				return
 			}
 		}
