@@ -119,15 +119,15 @@ type rtcClient struct {
 
 	received atomic.Int64 // RTP packets received on down, all tracks
 	// onRTP, when set, sees every packet received on down (from the tracks' readers).
-	onRTP  atomic.Pointer[func(*webrtc.TrackRemote, *rtp.Packet)]
-	layers chan map[string]bool // PeerEvents.LayersChanged (camera)
-	paused chan bool            // PeerEvents.VideoPaused
-	iceDown  chan webrtc.ICEConnectionState
-	iceUp    chan webrtc.ICEConnectionState
-	failed   chan string // PeerEvents.Failed
-	stop     chan struct{}
-	pumped   chan struct{} // closed when the pump has stopped
-	wg       sync.WaitGroup
+	onRTP   atomic.Pointer[func(*webrtc.TrackRemote, *rtp.Packet)]
+	layers  chan map[string]bool // PeerEvents.LayersChanged (camera)
+	paused  chan bool            // PeerEvents.VideoPaused
+	iceDown chan webrtc.ICEConnectionState
+	iceUp   chan webrtc.ICEConnectionState
+	failed  chan string // PeerEvents.Failed
+	stop    chan struct{}
+	pumped  chan struct{} // closed when the pump has stopped
+	wg      sync.WaitGroup
 }
 
 func iceStates(pc *webrtc.PeerConnection) chan webrtc.ICEConnectionState {

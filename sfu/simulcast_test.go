@@ -26,7 +26,7 @@ func (l *vnetLab) simulcastSFU(ip string) *SFU {
 		return se, Ports{UDP: port}, closer, err
 	}
 	s, err := New(Config{Logger: networkTestLogger(l.t), Listen: listen, KeyframeInterval: 200 * time.Millisecond,
-		LayerSelectInterval: 100 * time.Millisecond,
+		LayerSelectInterval:    100 * time.Millisecond,
 		ICEDisconnectedTimeout: testDisconnected, ICEFailedTimeout: l.failed, ICEKeepalive: testKeepalive})
 	if err != nil {
 		l.t.Fatal(err)
@@ -196,7 +196,7 @@ func (p *simulcastPublisher) run() {
 				key = false
 			}
 			desc := []byte{0x90, 0xc0, 0x80 | byte(pic[i]>>8), byte(pic[i]), tl0[i]} // X, S; I, L; 15-bit picture id; TL0PICIDX
-			body := []byte{0x01}                                                      // interframe
+			body := []byte{0x01}                                                     // interframe
 			if key {
 				body = []byte{0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01}
 			}
