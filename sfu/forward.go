@@ -268,21 +268,26 @@ type DownTrack struct {
 	// mute); the viewer's numbering goes on where it stopped.
 	resync atomic.Bool
 
-	// mu guards the numbering state below: taken by the layers' forwarding loops and the
-	// NACK responder only, never around signalling.
+	// The numbering state below is the forwarding loop's. A simulcast publication has a
+	// loop per layer: mu then serialises them (it is never held around signalling); with
+	// one layer, its loop is the only writer and takes no lock.
 	mu         sync.Mutex
 	started    bool
 	lastSeq    uint16
 	lastTS     uint32
 	lastSentAt int64
-	lastPic    uint16 // VP8 picture id last sent (15 bits)
-	lastTL0    uint8
+	lastDesc   [6]byte // the start of the last VP8 payload sent: its picture id and TL0PICIDX
 	seg        segment    // the segment being forwarded
 	segs       [4]segment // the latest segments, newest at segs[(nseg-1)%4], for retransmission
 	nseg       int
 	hdr        rtp.Header
 	scratch    []byte // a rewritten VP8 payload
+
+	// The latest segments for the NACK responder (copy-on-write, replaced at each new
+	// segment), and its own buffers.
+	rtxSegs    atomic.Pointer[[4]segment]
 	rtxBuf     []byte
+	rtxScratch []byte
 	rtxPkt     rtp.Packet
 	rtxHdr     rtp.Header
 }
@@ -376,8 +381,10 @@ func (d *DownTrack) write(l *layer, pkt *rtp.Packet, keyframe bool, now int64) b
 	if b == nil {
 		return false
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	if d.pub.simulcast {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+	}
 	tgt, cur := int(d.target.Load()), d.seg.layer
 	resyncing := d.resync.Load()
 	seg, fresh := d.seg, false
@@ -407,9 +414,9 @@ func (d *DownTrack) write(l *layer, pkt *rtp.Packet, keyframe bool, now int64) b
 	d.hdr.Extension = false
 	d.hdr.Extensions = nil
 	d.hdr.ExtensionProfile = 0
-	payload, pic, tl0 := pkt.Payload, -1, -1
-	if d.pub.vp8 {
-		payload, pic, tl0 = d.rewriteVP8(pkt.Payload, seg)
+	payload := pkt.Payload
+	if d.pub.vp8 && (seg.picOffset != 0 || seg.tl0Offset != 0) {
+		payload = rewriteVP8(&d.scratch, pkt.Payload, seg)
 	}
 	n, err := b.writer.WriteRTP(&d.hdr, payload)
 	if err != nil || n == 0 {
@@ -425,11 +432,8 @@ func (d *DownTrack) write(l *layer, pkt *rtp.Packet, keyframe bool, now int64) b
 	if !d.started || isNewerTS(d.hdr.Timestamp, d.lastTS) {
 		d.lastTS = d.hdr.Timestamp
 	}
-	if pic >= 0 && (!d.started || isNewerPic(uint16(pic), d.lastPic)) {
-		d.lastPic = uint16(pic)
-	}
-	if tl0 >= 0 && (!d.started || int8(uint8(tl0)-d.lastTL0) > 0) {
-		d.lastTL0 = uint8(tl0)
+	if d.pub.vp8 {
+		copy(d.lastDesc[:], payload) // read at the next segment's start only
 	}
 	d.started = true
 	d.lastSentAt = now
@@ -455,12 +459,14 @@ func (d *DownTrack) newSegment(l *layer, pkt *rtp.Packet, now int64) segment {
 		s.tsOffset = pkt.Timestamp - (d.lastTS + max(ticks, 1))
 	}
 	if d.started {
-		if pic, tl0, ok := vp8Indices(pkt.Payload); ok && d.pub.vp8 {
-			if pic >= 0 {
-				s.picOffset = (uint16(pic) - (d.lastPic + 1)) & 0x7fff
+		pic, tl0, ok := vp8Indices(pkt.Payload)
+		lastPic, lastTL0, lastOK := vp8Indices(d.lastDesc[:])
+		if ok && lastOK && d.pub.vp8 {
+			if pic >= 0 && lastPic >= 0 {
+				s.picOffset = (uint16(pic) - uint16(lastPic+1)) & 0x7fff
 			}
-			if tl0 >= 0 {
-				s.tl0Offset = uint8(tl0) - (d.lastTL0 + 1)
+			if tl0 >= 0 && lastTL0 >= 0 {
+				s.tl0Offset = uint8(tl0) - uint8(lastTL0+1)
 			}
 		}
 	}
@@ -483,17 +489,22 @@ func (d *DownTrack) commitSegment(s segment) {
 	d.seg = s
 	d.segs[d.nseg%4] = s
 	d.nseg++
+	var rtx [4]segment // newest first
+	for i := range min(d.nseg, len(rtx)) {
+		rtx[i] = d.segs[(d.nseg-1-i)%len(d.segs)]
+	}
+	d.rtxSegs.Store(&rtx)
 	d.cur.Store(int32(s.layer.idx))
 	d.resync.CompareAndSwap(true, false)
 	d.updateWanted()
 }
 
-// rewriteVP8 returns the payload with the VP8 picture id and TL0PICIDX of the viewer's
-// numbering (a copy in d.scratch when they change) and the values written (-1: none).
-func (d *DownTrack) rewriteVP8(p []byte, s segment) ([]byte, int, int) {
+// rewriteVP8 returns a copy (in *scratch) of the payload with the VP8 picture id and
+// TL0PICIDX in the viewer's numbering.
+func rewriteVP8(scratch *[]byte, p []byte, s segment) []byte {
 	pic, tl0, ok := vp8Indices(p)
 	if !ok {
-		return p, -1, -1
+		return p
 	}
 	if pic >= 0 {
 		pic = int((uint16(pic) - s.picOffset) & 0x7fff)
@@ -501,22 +512,18 @@ func (d *DownTrack) rewriteVP8(p []byte, s segment) ([]byte, int, int) {
 	if tl0 >= 0 {
 		tl0 = int(uint8(tl0) - s.tl0Offset)
 	}
-	if s.picOffset == 0 && s.tl0Offset == 0 {
-		return p, pic, tl0
+	if cap(*scratch) < len(p) {
+		*scratch = make([]byte, 0, max(len(p), 1500))
 	}
-	if cap(d.scratch) < len(p) {
-		d.scratch = make([]byte, 0, 1500)
-	}
-	out := append(d.scratch[:0], p...)
+	out := append((*scratch)[:0], p...)
 	writeVP8Indices(out, pic, tl0)
-	return out, pic, tl0
+	return out
 }
 
 func isNewer(a, b uint16) bool { return a != b && a-b < 0x8000 }
 
 func isNewerTS(a, b uint32) bool { return a != b && a-b < 1<<31 }
 
-func isNewerPic(a, b uint16) bool { return a != b && (a-b)&0x7fff < 0x4000 }
 
 // readRTCP drains the viewer's RTCP for this track (the NACK responder and reports need it
 // read) and passes keyframe requests upstream, to the layer the viewer receives.
@@ -563,15 +570,13 @@ func (d *DownTrack) resend(seq uint16) bool {
 	if b == nil {
 		return false
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if !d.started || isNewer(seq, d.lastSeq) {
+	segs := d.rtxSegs.Load()
+	if segs == nil {
 		return false
 	}
 	var s *segment
-	for i := 1; i <= min(d.nseg, len(d.segs)); i++ {
-		c := &d.segs[(d.nseg-i)%len(d.segs)]
-		if seq == c.from || isNewer(seq, c.from) {
+	for i := range segs {
+		if c := &segs[i]; c.layer != nil && (seq == c.from || isNewer(seq, c.from)) {
 			s = c
 			break
 		}
@@ -596,8 +601,8 @@ func (d *DownTrack) resend(seq uint16) bool {
 	hdr.Timestamp = pkt.Timestamp - s.tsOffset
 	hdr.Extension, hdr.Extensions, hdr.ExtensionProfile = false, nil, 0
 	payload := pkt.Payload
-	if d.pub.vp8 {
-		payload, _, _ = d.rewriteVP8(pkt.Payload, *s)
+	if d.pub.vp8 && (s.picOffset != 0 || s.tl0Offset != 0) {
+		payload = rewriteVP8(&d.rtxScratch, pkt.Payload, *s)
 	}
 	w, err := b.writer.WriteRTP(hdr, payload)
 	return err == nil && w > 0
