@@ -276,7 +276,7 @@ type DownTrack struct {
 	lastSeq    uint16
 	lastTS     uint32
 	lastSentAt int64
-	lastDesc   [6]byte // the start of the last VP8 payload sent: its picture id and TL0PICIDX
+	lastDesc   [6]byte    // the start of the last VP8 payload sent: its picture id and TL0PICIDX
 	seg        segment    // the segment being forwarded
 	segs       [4]segment // the latest segments, newest at segs[(nseg-1)%4], for retransmission
 	nseg       int
@@ -523,7 +523,6 @@ func rewriteVP8(scratch *[]byte, p []byte, s segment) []byte {
 func isNewer(a, b uint16) bool { return a != b && a-b < 0x8000 }
 
 func isNewerTS(a, b uint32) bool { return a != b && a-b < 1<<31 }
-
 
 // readRTCP drains the viewer's RTCP for this track (the NACK responder and reports need it
 // read) and passes keyframe requests upstream, to the layer the viewer receives.
