@@ -17,6 +17,8 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/puente-org/puente/sfu/bwe"
 )
 
 // Sources a participant can publish.
@@ -54,6 +56,10 @@ type Config struct {
 	// engine with the SFU's sockets (a UDP mux), their ports, and what closes them. Tests
 	// use it to run the SFU on Pion's virtual network (vnet).
 	Listen func(*slog.Logger) (webrtc.SettingEngine, Ports, io.Closer, error)
+
+	// Estimation bounds every viewer's bandwidth estimate (zero: bwe's defaults, 1 Mbps
+	// initial, 30 kbps to 6 Mbps).
+	Estimation bwe.Config
 }
 
 // SFU holds the WebRTC API (codecs, interceptors, sockets) its rooms share.
@@ -65,6 +71,8 @@ type SFU struct {
 	log     *slog.Logger
 	metrics *Metrics
 	pliGap  time.Duration
+	// estimators: every PeerConnection's send-side bandwidth estimator (estimatorOf).
+	estimators *bwe.Estimators
 }
 
 // New opens the SFU's sockets.
@@ -91,6 +99,16 @@ func New(cfg Config) (*SFU, error) {
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
 		return nil, fmt.Errorf("configure rtcp reports: %w", err)
 	}
+	// Bandwidth estimation: GCC per PeerConnection over transport-cc feedback, REMB as the
+	// fallback. Added last, so that packets are numbered and noted as sent after the
+	// interceptors above (see bwe.Estimators.Register).
+	if cfg.Estimation.Logger == nil {
+		cfg.Estimation.Logger = cfg.Logger
+	}
+	estimators := bwe.NewEstimators(cfg.Estimation)
+	if err := estimators.Register(m, ir); err != nil {
+		return nil, fmt.Errorf("configure bandwidth estimation: %w", err)
+	}
 	listen := cfg.Network.Listen
 	if cfg.Listen != nil {
 		listen = cfg.Listen
@@ -102,7 +120,7 @@ func New(cfg Config) (*SFU, error) {
 	se.SetICETimeouts(orDefault(cfg.ICEDisconnectedTimeout, iceDisconnectedTimeout),
 		orDefault(cfg.ICEFailedTimeout, iceFailedTimeout), orDefault(cfg.ICEKeepalive, iceKeepaliveInterval))
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
-	s := &SFU{api: api, sockets: sockets, ports: ports, log: cfg.Logger, metrics: cfg.Metrics, pliGap: cfg.KeyframeInterval}
+	s := &SFU{api: api, sockets: sockets, ports: ports, log: cfg.Logger, metrics: cfg.Metrics, pliGap: cfg.KeyframeInterval, estimators: estimators}
 	if ns, ok := sockets.(*netSockets); ok {
 		s.batch = ns.batch
 	}
@@ -115,6 +133,10 @@ func orDefault(d, def time.Duration) time.Duration {
 	}
 	return d
 }
+
+// estimatorOf is the bandwidth estimator of a PeerConnection made with s.api: for a down
+// connection, the estimate of what the viewer can receive. Nil for other PeerConnections.
+func (s *SFU) estimatorOf(pc *webrtc.PeerConnection) *bwe.Estimator { return s.estimators.Of(pc) }
 
 // Ports are the ports the SFU listens on.
 func (s *SFU) Ports() Ports { return s.ports }

@@ -12,6 +12,7 @@ import (
 	"github.com/pion/interceptor/pkg/gcc"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -99,11 +100,14 @@ func (e *Estimators) Register(m *webrtc.MediaEngine, ir *interceptor.Registry) e
 		e.byID[id] = est
 	})
 	ir.Add(f)
-	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, ir); err != nil {
-		return fmt.Errorf("transport-cc header extension: %w", err)
-	}
+	ir.Add(twccNumberer{})
 	if err := webrtc.ConfigureTWCCSender(m, ir); err != nil {
 		return fmt.Errorf("transport-cc feedback: %w", err)
+	}
+	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, k); err != nil {
+			return fmt.Errorf("transport-cc header extension: %w", err)
+		}
 	}
 	m.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBGoogREMB}, webrtc.RTPCodecTypeVideo)
 	return nil
