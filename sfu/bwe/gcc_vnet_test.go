@@ -236,4 +236,3 @@ func TestGCCOverShapedPaths(t *testing.T) {
 		estimateOverPath(t, 0, func(bps int) bool { return bps > 1_300_000 })
 	})
 }
-
