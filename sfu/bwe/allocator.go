@@ -82,6 +82,8 @@ type Allocator struct {
 	// downMemory apart, and when the last one was.
 	downs    int
 	lastDown time.Time
+	// lastBudget: the video budget of the previous call.
+	lastBudget int
 }
 
 type trackState struct {
@@ -134,11 +136,12 @@ func (a *Allocator) Allocate(estimateBps, audioBps int, tracks []Track) map[stri
 	}
 
 	if cost(tracks, cur) > budget {
-		a.stepDown(now, tracks, cur, fits)
+		a.stepDown(now, tracks, cur, fits, budget < a.lastBudget)
 	} else {
 		a.stepUp(now, tracks, cur, fitsUp, budget)
 	}
 
+	a.lastBudget = budget
 	out := make(map[string]Layer, len(tracks))
 	for _, t := range tracks {
 		out[t.ID] = a.tracks[t.ID].cur
@@ -146,8 +149,9 @@ func (a *Allocator) Allocate(estimateBps, audioBps int, tracks []Track) map[stri
 	return out
 }
 
-// stepDown lowers every track to what fits now.
-func (a *Allocator) stepDown(now time.Time, tracks []Track, cur, fits []Layer) {
+// stepDown lowers every track to what fits now. It counts as a down-switch for the hold
+// when the estimate fell (not when a new track or a larger layer takes a share).
+func (a *Allocator) stepDown(now time.Time, tracks []Track, cur, fits []Layer, fell bool) {
 	down := false
 	for i, t := range tracks {
 		s := a.tracks[t.ID]
@@ -157,7 +161,7 @@ func (a *Allocator) stepDown(now time.Time, tracks []Track, cur, fits []Layer) {
 			down = true
 		}
 	}
-	if !down {
+	if !down || !fell {
 		return
 	}
 	if !a.lastDown.IsZero() && now.Sub(a.lastDown) < downMemory {

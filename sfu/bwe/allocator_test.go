@@ -290,3 +290,18 @@ func TestLayerForSize(t *testing.T) {
 		}
 	}
 }
+
+func TestNewTrackIsNotCongestion(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	a := NewAllocator(c.now)
+	a.Allocate(2_000_000, audio, []Track{camera("a")})
+	c.advance(time.Second)
+	// A second camera arrives: a steps down to make room, at the same estimate.
+	got := a.Allocate(2_000_000, audio, []Track{camera("a"), camera("b")})
+	if got["a"] != Mid || got["b"] != Mid {
+		t.Errorf("two cameras at 2 Mbps: %v, want both on mid", got)
+	}
+	if a.downs != 0 {
+		t.Errorf("%d down-switches counted, want none", a.downs)
+	}
+}
