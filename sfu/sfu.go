@@ -17,6 +17,8 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/puente-org/puente/sfu/bwe"
 )
 
 // Sources a participant can publish.
@@ -50,10 +52,33 @@ type Config struct {
 	ICEFailedTimeout       time.Duration
 	ICEKeepalive           time.Duration
 
+	// EstimateBps is a viewer's bandwidth estimate in bps (nil, or 0 or less: unknown,
+	// taken as unlimited); Peer.SetEstimator overrides it per peer. The seam for the
+	// send-side estimator (package bwe).
+	EstimateBps func(*Peer) int
+	// NewAllocator makes the layer allocator of one viewer (nil: a greedy one without
+	// hysteresis, screens before cameras). The seam for bwe.Allocator.
+	NewAllocator func() Allocator
+	// LayerSelectInterval is how often each viewer's layers are chosen (default 500 ms).
+	LayerSelectInterval time.Duration
+	// Interceptors, when set, registers more interceptors and header extensions (say
+	// transport-wide congestion control) on the SFU's API.
+	Interceptors func(*webrtc.MediaEngine, *interceptor.Registry) error
+
 	// Listen, when set, replaces the sockets Network would open: it returns the setting
 	// engine with the SFU's sockets (a UDP mux), their ports, and what closes them. Tests
 	// use it to run the SFU on Pion's virtual network (vnet).
 	Listen func(*slog.Logger) (webrtc.SettingEngine, Ports, io.Closer, error)
+
+	// AdaptToBandwidth turns on send-side bandwidth estimation (GCC over transport-cc
+	// feedback, REMB as the fallback) and lets each viewer's estimate choose its layers.
+	// Off by default: it costs about 40% more CPU per forwarded packet (docs/benchmarks.md)
+	// and, without probing, an estimate lowered by congestion cannot climb back above what
+	// is being sent. Off, layers follow the viewers' display sizes only.
+	AdaptToBandwidth bool
+	// Estimation bounds every viewer's bandwidth estimate (zero: bwe's defaults, 1 Mbps
+	// initial, 30 kbps to 6 Mbps).
+	Estimation bwe.Config
 }
 
 // SFU holds the WebRTC API (codecs, interceptors, sockets) its rooms share.
@@ -65,6 +90,21 @@ type SFU struct {
 	log     *slog.Logger
 	metrics *Metrics
 	pliGap  time.Duration
+
+	selectInterval time.Duration
+	estimate       func(*Peer) int
+	allocator      func() Allocator
+	// estimators: every PeerConnection's send-side bandwidth estimator (estimatorOf).
+	estimators *bwe.Estimators
+}
+
+func (s *SFU) newAllocator() Allocator {
+	if s.allocator != nil {
+		if a := s.allocator(); a != nil {
+			return a
+		}
+	}
+	return newBWEAllocator()
 }
 
 // New opens the SFU's sockets.
@@ -91,6 +131,24 @@ func New(cfg Config) (*SFU, error) {
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
 		return nil, fmt.Errorf("configure rtcp reports: %w", err)
 	}
+	if cfg.Interceptors != nil {
+		if err := cfg.Interceptors(m, ir); err != nil {
+			return nil, fmt.Errorf("configure interceptors: %w", err)
+		}
+	}
+	// Bandwidth estimation: GCC per PeerConnection over transport-cc feedback, REMB as the
+	// fallback. Added last, so that packets are numbered and noted as sent after the
+	// interceptors above (see bwe.Estimators.Register).
+	var estimators *bwe.Estimators
+	if cfg.AdaptToBandwidth {
+		if cfg.Estimation.Logger == nil {
+			cfg.Estimation.Logger = cfg.Logger
+		}
+		estimators = bwe.NewEstimators(cfg.Estimation)
+		if err := estimators.Register(m, ir); err != nil {
+			return nil, fmt.Errorf("configure bandwidth estimation: %w", err)
+		}
+	}
 	listen := cfg.Network.Listen
 	if cfg.Listen != nil {
 		listen = cfg.Listen
@@ -102,7 +160,9 @@ func New(cfg Config) (*SFU, error) {
 	se.SetICETimeouts(orDefault(cfg.ICEDisconnectedTimeout, iceDisconnectedTimeout),
 		orDefault(cfg.ICEFailedTimeout, iceFailedTimeout), orDefault(cfg.ICEKeepalive, iceKeepaliveInterval))
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
-	s := &SFU{api: api, sockets: sockets, ports: ports, log: cfg.Logger, metrics: cfg.Metrics, pliGap: cfg.KeyframeInterval}
+	s := &SFU{api: api, sockets: sockets, ports: ports, log: cfg.Logger, metrics: cfg.Metrics, pliGap: cfg.KeyframeInterval,
+		selectInterval: orDefault(cfg.LayerSelectInterval, 500*time.Millisecond), estimate: cfg.EstimateBps, allocator: cfg.NewAllocator,
+		estimators: estimators}
 	if ns, ok := sockets.(*netSockets); ok {
 		s.batch = ns.batch
 	}
@@ -114,6 +174,15 @@ func orDefault(d, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// estimatorOf is the bandwidth estimator of a PeerConnection made with s.api: for a down
+// connection, the estimate of what the viewer can receive. Nil for other PeerConnections.
+func (s *SFU) estimatorOf(pc *webrtc.PeerConnection) *bwe.Estimator {
+	if s.estimators == nil {
+		return nil
+	}
+	return s.estimators.Of(pc)
 }
 
 // Ports are the ports the SFU listens on.
@@ -132,7 +201,7 @@ func (s *SFU) Close() error {
 const opusFmtp = "minptime=10;useinbandfec=1;usedtx=1"
 
 // Codecs: Opus for audio, VP8 (preferred) and H.264 for video, with NACK and keyframe
-// feedback.
+// feedback, and the header extensions of simulcast.
 func mediaEngine() (*webrtc.MediaEngine, error) {
 	m := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}}
@@ -155,6 +224,10 @@ func mediaEngine() (*webrtc.MediaEngine, error) {
 	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: audioLevelURI},
 		webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverDirectionRecvonly); err != nil {
 		return nil, fmt.Errorf("register audio level extension: %w", err)
+	}
+	// Simulcast: the mid and rid header extensions tell the layers of a track apart.
+	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
+		return nil, fmt.Errorf("register simulcast header extensions: %w", err)
 	}
 	return m, nil
 }
