@@ -25,7 +25,8 @@ func onNewDocument(src string) chromedp.Action[chromedp.Void] {
 	})
 }
 
-// recordSent keeps every message the page sends on a websocket in window.__sent (parsed).
+// recordSent keeps every message the page sends on a websocket in window.__sent (parsed),
+// and the messages it receives (but offers, candidates and welcomes) in window.__received.
 const recordSent = `(() => {
 	window.__sent = [];
 	window.__sdpErrors = [];
@@ -33,7 +34,20 @@ const recordSent = `(() => {
 	RTCPeerConnection.prototype.setRemoteDescription = function (...a) {
 		return srd.apply(this, a).catch((e) => { window.__sdpErrors.push(String(e) + "\n" + (a[0] && a[0].sdp)); throw e; });
 	};
-	const send = WebSocket.prototype.send;
+	window.__received = [];
+	const WS = window.WebSocket;
+	window.WebSocket = function (...args) {
+		const ws = new WS(...args);
+		ws.addEventListener("message", (e) => {
+			try {
+				const m = JSON.parse(e.data);
+				if (m.type !== "offer" && m.type !== "candidate" && m.type !== "welcome") window.__received.push(m);
+			} catch (err) { /* not JSON */ }
+		});
+		return ws;
+	};
+	window.WebSocket.prototype = WS.prototype;
+	const send = WS.prototype.send;
 	WebSocket.prototype.send = function (data) {
 		try { window.__sent.push(JSON.parse(data)); } catch (e) { /* not JSON */ }
 		return send.call(this, data);
@@ -229,6 +243,21 @@ func TestBrowserAdaptiveSimulcast(t *testing.T) {
 		return null;
 	})()`
 	t.Logf("speaker's microphone: %s", evalAwait[string](t, host, `(async () => JSON.stringify(await `+level+`))()`))
+	// How loud the fake microphone is, per 100 ms over 3 s (from the energy getStats adds
+	// up), in dBov: the server counts a packet at -50 dBov or louder as loud.
+	t.Logf("speaker's microphone per 100 ms (dBov): %s", evalAwait[string](t, host, `(async () => {
+		const out = [];
+		let prev = await `+level+`;
+		for (let i = 0; i < 30; i++) {
+			await new Promise((r) => setTimeout(r, 100));
+			const cur = await `+level+`;
+			const dt = cur.duration - prev.duration;
+			const rms = dt > 0 ? Math.sqrt(Math.max(0, cur.energy - prev.energy) / dt) : 0;
+			out.push(rms > 0 ? Math.round(20 * Math.log10(rms)) : -127);
+			prev = cur;
+		}
+		return out.join(" ");
+	})()`))
 	for _, v := range []struct {
 		name string
 		ctx  context.Context
@@ -240,6 +269,7 @@ func TestBrowserAdaptiveSimulcast(t *testing.T) {
 				!!tile && tile.classList.contains("speaking");
 		})()`, hostID, catalogue(t, "live.speaking")))
 	}
+	t.Logf("speaker messages on the large attendee's page: %s", eval[string](t, large, `JSON.stringify(window.__received.filter((m) => m.type === "speaker"))`))
 	screenshot(t, large, "adaptive-large")
 	screenshot(t, small, "adaptive-small")
 
