@@ -835,6 +835,10 @@ export class LiveClient extends EventTarget {
     }
     const src = this._upTracks[trackId];
     if (src && this.you) return { participant_id: this.you.id, source: src };
+    // The server names a published track "<participant id>-<source>-<n>" (the ids in down
+    // offers): my own tracks, which I do not receive, are known only so.
+    const m = /^(.+)-(camera|screen|microphone)-\d+$/.exec(String(trackId));
+    if (m && this.participants.has(m[1])) return { participant_id: m[1], source: m[2] };
     return null;
   }
 
