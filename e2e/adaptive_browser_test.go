@@ -309,6 +309,20 @@ func TestBrowserAdaptiveSimulcast(t *testing.T) {
 				!!tile && tile.classList.contains("speaking");
 		})()`, hostID, catalogue(t, "live.speaking")))
 	}
+	// The page's side of it, whatever the server detects: a speaker message highlights that
+	// participant, and "" (nobody) takes the highlight off.
+	highlighted := `(() => document.querySelectorAll('#participants li.speaking, figure.tile.speaking').length)()`
+	tell := func(id string) string {
+		return fmt.Sprintf(`(() => { const c = window.puenteLive; c._onMessage(c.ws, { data: JSON.stringify({ type: "speaker", participant_id: %q }) }); })()`, id)
+	}
+	step(t, small, "nobody speaks", chromedp.Evaluate[chromedp.Void](tell("")))
+	check(t, small, 5*time.Second, "no highlight when nobody speaks", highlighted+` === 0`)
+	step(t, small, "the host speaks", chromedp.Evaluate[chromedp.Void](tell(hostID)))
+	check(t, small, 5*time.Second, "the host's tile and list entry highlighted when told", fmt.Sprintf(`(() => {
+		const li = document.querySelector('#participants li.speaking');
+		const tile = document.querySelector('figure.tile.speaking');
+		return !!li && li.dataset.participantId === %[1]q && li.textContent.includes(%[2]q) && !!tile && tile.dataset.tile === %[1]q;
+	})()`, hostID, catalogue(t, "live.speaking")))
 	t.Logf("speaker messages on the large attendee's page: %s", eval[string](t, large, `JSON.stringify(window.__received.filter((m) => m.type === "speaker"))`))
 	t.Logf("the speaker's up answer: %s", eval[string](t, host, `(window.puenteLive.upPC.remoteDescription.sdp.match(/^(m=.*|a=extmap:.*|a=fmtp:.*)$/gm) || []).join(" | ")`))
 	t.Logf("layers messages to the speaker: %s", eval[string](t, host, `JSON.stringify(window.__received.filter((m) => m.type === "layers"))`))
@@ -383,4 +397,74 @@ func evalAwait[T any](t *testing.T, ctx context.Context, expr string) T {
 		t.Fatalf("evaluate %s: %v", expr, err)
 	}
 	return v
+}
+
+// shapeMedia limits the page's WebRTC download to kbps (0: no limit), leaving its
+// websocket alone, as cutMedia does: Network.emulateNetworkConditionsByRule with global
+// conditions, which Chromium applies to peer-to-peer connections too.
+func shapeMedia(kbps int) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		if err := t.Call(ctx, "Network.enable", map[string]any{}, nil); err != nil {
+			return fmt.Errorf("Network.enable: %w", err)
+		}
+		down := -1
+		if kbps > 0 {
+			down = kbps * 1000 / 8
+		}
+		rule := map[string]any{"urlPattern": "", "offline": false, "latency": 0, "downloadThroughput": down, "uploadThroughput": -1,
+			"packetLoss": 0, "packetQueueLength": 20}
+		if err := t.Call(ctx, "Network.emulateNetworkConditionsByRule", map[string]any{"matchedNetworkConditions": []any{rule}}, nil); err != nil {
+			return fmt.Errorf("Network.emulateNetworkConditionsByRule: %w", err)
+		}
+		return nil
+	})
+}
+
+// An attendee whose link cannot carry even the lowest video layer (60 kbps) keeps the
+// speaker's audio and is told, on the page, that video is paused to keep the audio; when
+// the link recovers, video comes back by itself and the notice goes.
+func TestBrowserAdaptiveVideoPaused(t *testing.T) {
+	skipShort(t, "starts the binary and two browsers")
+	r := openAdaptiveRoom(t, "Adaptive Pause Seminar")
+	host, ana := r.host, r.ana
+	step(t, ana, "record what the page gets", onNewDocument(recordSent))
+
+	step(t, host, "host opens the room", chromedp.Navigate(r.room))
+	waitFor(t, host, "host connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
+	step(t, host, "host goes live", chromedp.Click(chromedp.CSS(`#publish-button`)))
+	waitFor(t, host, "host publishing", `!!window.puenteLive?.upPC && window.puenteLive.upPC.connectionState === "connected"`)
+
+	step(t, ana, "attendee opens the room", shapeMedia(0), chromedp.Navigate(r.room))
+	waitFor(t, ana, "attendee connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
+	waitFor(t, ana, "attendee receives the camera", `(() => {
+		const v = document.querySelector('video[data-participant][data-source="camera"]');
+		return !!v && v.videoWidth > 0;
+	})()`)
+	audio := `(async () => {
+		let n = 0;
+		for (const r of (await window.puenteLive.downPC.getStats()).values()) if (r.type === "inbound-rtp" && r.kind === "audio") n += r.packetsReceived || 0;
+		return n;
+	})()`
+
+	step(t, ana, "a 60 kbps link", shapeMedia(60))
+	notice := catalogue(t, "live.video_paused")
+	paused := check(t, ana, 60*time.Second, "the page says video is paused", fmt.Sprintf(`(() => {
+		const n = document.getElementById("video-paused");
+		return !n.hidden && n.textContent === %q;
+	})()`, notice))
+	t.Logf("video_paused messages: %s", eval[string](t, ana, `JSON.stringify(window.__received.filter((m) => m.type === "video_paused"))`))
+	if !paused {
+		return
+	}
+	before := evalAwait[float64](t, ana, audio)
+	check(t, ana, 20*time.Second, "the audio goes on while video is paused", fmt.Sprintf(`%s.then((n) => n > %v + 50)`, audio, before))
+	screenshot(t, ana, "adaptive-paused")
+
+	// The link recovers: video comes back by itself, and the notice goes.
+	step(t, ana, "the link recovers", shapeMedia(0))
+	if check(t, ana, 60*time.Second, "the video comes back", `document.getElementById("video-paused").hidden`) {
+		frames := evalAwait[float64](t, ana, framesDecoded)
+		check(t, ana, 20*time.Second, "frames decoded again", fmt.Sprintf(`%s.then((n) => n > %v + 10)`, framesDecoded, frames))
+	}
+	t.Logf("video_paused messages: %s", eval[string](t, ana, `JSON.stringify(window.__received.filter((m) => m.type === "video_paused"))`))
 }
