@@ -98,6 +98,7 @@ type Result struct {
 	ConstrainedKbps           int          `json:"constrained_kbps,omitempty"`
 	ConstrainedLossPercent    float64      `json:"constrained_loss_percent"`
 	AudioLossPercent          float64      `json:"audio_loss_percent"`
+	ViewersWithAudio          int          `json:"viewers_with_audio"`          // viewers that received audio
 	ConstrainedDrops          int64        `json:"constrained_drops,omitempty"` // packets the shaped links dropped at a full queue
 	ViewersByLayer            *LayerCounts `json:"viewers_by_layer,omitempty"`
 	ConstrainedViewersByLayer *LayerCounts `json:"constrained_viewers_by_layer,omitempty"`
@@ -105,8 +106,12 @@ type Result struct {
 	VideoPauses               int64        `json:"video_pauses"`  // video_paused (true) messages viewers got
 	PausedLayers              int          `json:"paused_layers"` // layers the publisher was told to stop, at the end
 	LayerPauses               int64        `json:"layer_pauses"`  // times the publisher was told to stop a layer
-	PublishToFirstPacketMs    float64      `json:"publish_to_first_packet_ms,omitempty"`
-	Errors                    []string     `json:"errors,omitempty"`
+	// Simulcast: the viewers are in the room before the speaker publishes; from the speaker
+	// sending its up offer to the first media packet (audio or video) of the publication at
+	// the first viewer, and at the last one.
+	PublishToFirstPacketMs float64  `json:"publish_to_first_packet_ms,omitempty"`
+	PublishToLastViewerMs  float64  `json:"publish_to_last_viewer_ms,omitempty"`
+	Errors                 []string `json:"errors,omitempty"`
 }
 
 // LayerCounts counts viewers by the layer they receive at the end of a run.
@@ -143,6 +148,7 @@ type viewer struct {
 	client      *Client
 	constrained bool
 	firstAt     atomic.Int64 // unix nanos of the first media packet (video when there is video)
+	anyAt       atomic.Int64 // unix nanos of the first media packet of any kind
 	tracks      sync.Map     // track id → *trackStats
 	// Simulcast: the layer of the last video frame (marked by the publisher; -1: none yet),
 	// when it came (unix nanos), and how often the layer changed.
@@ -381,7 +387,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return true
 	})
 	var joins []float64
-	var firstPacket time.Time
+	var firstPacket, lastFirst time.Time
 	for _, v := range viewers {
 		if v == nil {
 			continue
@@ -393,15 +399,21 @@ func Run(ctx context.Context, o Options) (Result, error) {
 				// The viewers were in the room before the publication: time from it.
 				from = publishedAt
 			}
+			joins = append(joins, float64(time.Unix(0, f).Sub(from))/1e6)
+		}
+		if f := v.anyAt.Load(); f != 0 {
 			at := time.Unix(0, f)
-			joins = append(joins, float64(at.Sub(from))/1e6)
 			if firstPacket.IsZero() || at.Before(firstPacket) {
 				firstPacket = at
+			}
+			if at.After(lastFirst) {
+				lastFirst = at
 			}
 		}
 	}
 	if simulcast && !firstPacket.IsZero() {
 		res.PublishToFirstPacketMs = math.Round(float64(firstPacket.Sub(publishedAt))/1e5) / 10
+		res.PublishToLastViewerMs = math.Round(float64(lastFirst.Sub(publishedAt))/1e5) / 10
 	}
 	res.JoinMsP50, res.JoinMsP95, res.JoinMsMax = percentile(joins, 50), percentile(joins, 95), percentile(joins, 100)
 	log.Info("joined", "connected", res.ViewersConnected, "join_ms_p50", res.JoinMsP50, "join_ms_p95", res.JoinMsP95)
@@ -446,6 +458,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	res.LossPercent = lossPercent(u0, u1)
 	res.ConstrainedLossPercent = lossPercent(c0, c1)
 	res.AudioLossPercent = lossPercent(a0, a1)
+	for _, v := range viewers {
+		if v != nil && received([]*viewer{v}, audioTracks).packets > 0 {
+			res.ViewersWithAudio++
+		}
+	}
 	if simulcast || o.Constrained > 0 {
 		res.ViewersByLayer, res.ConstrainedViewersByLayer = &LayerCounts{}, &LayerCounts{}
 		end := time.Now()
@@ -571,6 +588,9 @@ func (v *viewer) onTrack(video bool) func(Track) {
 			}
 			if n < 12 {
 				continue
+			}
+			if highest < 0 {
+				v.anyAt.CompareAndSwap(0, time.Now().UnixNano())
 			}
 			if marksJoin {
 				v.firstAt.CompareAndSwap(0, time.Now().UnixNano())
