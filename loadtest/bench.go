@@ -297,7 +297,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	var joinWG sync.WaitGroup
 	var joinErrs atomic.Int64
 	var firstErr atomic.Value
-	view := &signaling.Size{Width: 1280, Height: 720}
+	var view *signaling.Size // view messages: simulcast only (a server without adaptive media refuses them)
+	if simulcast {
+		view = &signaling.Size{Width: 1280, Height: 720}
+	}
 	join := func(i int) {
 		v := &viewer{constrained: i < o.Constrained}
 		v.layer.Store(-1)
