@@ -371,6 +371,7 @@ func (c *client) enterRoom(ctx context.Context, r *Room, q entry) *signaling.Err
 	w.You = p.participantLocked()
 	w.Participants = r.participantsLocked()
 	c.conn.SendValue(w)
+	r.tellSpeakerLocked(c.conn)
 	if enc, err := signaling.Encode(signaling.ParticipantMessage(w.You)); err == nil {
 		r.broadcastLocked(enc, p)
 	}

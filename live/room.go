@@ -47,6 +47,7 @@ func newRoom(h *Hub, occID int64, title string, rec RoomRecord) *Room {
 	r := &Room{hub: h, occID: occID, title: title, media: h.o.SFU.NewRoom(name),
 		log: h.log.With("room", name), people: map[int64]*participant{}, members: map[string]*participant{},
 		ended: rec.Ended}
+	r.watchSpeaker()
 	now := h.o.Now()
 	for _, m := range rec.Members {
 		// An attendance row a stored member points to was opened by another process; Start

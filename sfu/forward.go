@@ -34,6 +34,7 @@ type Publication struct {
 	cache *packetCache
 	// keyframe tells whether a payload starts a keyframe (video only).
 	keyframe func([]byte) bool
+	levels   levelMeter // audio only: loudness for the room's active speaker (speaker.go)
 }
 
 // cacheSize is how many recent packets a video publication keeps: about 2 s of 720p.
@@ -190,6 +191,9 @@ func (p *Publication) forward() {
 func (p *Publication) forwardPacket(pkt *rtp.Packet, raw []byte) int {
 	if err := pkt.Unmarshal(raw); err != nil || p.muted.Load() {
 		return 0
+	}
+	if !p.video {
+		p.observeLevel(pkt)
 	}
 	if p.cache != nil {
 		p.cache.put(pkt.SequenceNumber, raw)

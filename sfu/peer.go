@@ -189,7 +189,7 @@ func (p *Peer) HandleOffer(sdp string, sources map[string]string) error {
 		return refused(err)
 	}
 	p.upSig.mu.Lock()
-	p.ev.SendSDP("answer", Up, answer.SDP, nil)
+	p.ev.SendSDP("answer", Up, withOpusFmtp(answer.SDP), nil) // Pion refuses a changed local answer
 	p.upSig.flush(p, Up)
 	p.upSig.mu.Unlock()
 	p.applyRemoteCandidates(p.up, &p.upSig)

@@ -16,6 +16,8 @@ type Room struct {
 	mu    sync.Mutex
 	peers map[string]*Peer
 	pubs  map[string]*Publication
+
+	speech speakerWatch // active speaker detection (speaker.go)
 }
 
 // NewRoom makes an empty room.
@@ -126,4 +128,5 @@ func (r *Room) Close() {
 	for _, p := range peers {
 		p.Close()
 	}
+	r.speech.close()
 }
