@@ -529,13 +529,14 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		if o.BatchWrites {
 			batch = maxBatchWrite
 		}
-		floorRate := o.Bitrate
+		floorRate, floorAudio := o.Bitrate, 64
 		if simulcast {
+			floorAudio = simulcastAudioKbps
 			// The floor relays the top layer to everyone: the SFU's unconstrained viewers'
 			// stream (the constrained ones get fewer, smaller packets).
 			floorRate = simulcastLayers[LayerHigh].bitrate
 		}
-		fres, err := runFloor(ctx, receivers, nSpeakers, video, floorRate, min(o.Duration, 10*time.Second), serverCPU, batch)
+		fres, err := runFloor(ctx, receivers, nSpeakers, video, floorRate, floorAudio, min(o.Duration, 10*time.Second), serverCPU, batch)
 		if err != nil {
 			res.Errors = append(res.Errors, "floor: "+err.Error())
 		} else {
@@ -845,7 +846,7 @@ type floorResult struct {
 
 // runFloor relays the same streams (as many speakers, same rates) through the bare relay to
 // receivers sockets, for d, and reads the relay's CPU.
-func runFloor(ctx context.Context, receivers, speakers int, video bool, bitrate int, d time.Duration, cpu, batch int) (floorResult, error) {
+func runFloor(ctx context.Context, receivers, speakers int, video bool, bitrate, audioKbps int, d time.Duration, cpu, batch int) (floorResult, error) {
 	f, err := StartFloor(ctx, FloorOptions{Receivers: receivers, Batch: batch, CPU: cpu})
 	if err != nil {
 		return floorResult{}, err
@@ -863,7 +864,7 @@ func runFloor(ctx context.Context, receivers, speakers int, video bool, bitrate 
 		}
 		buf := make([]byte, 1500)
 		wg.Go(func() {
-			pace(fctx, NewAudio(), v, nil, func(isVideo bool, pkts []rtp.Packet) {
+			pace(fctx, NewAudioKbps(audioKbps), v, nil, func(isVideo bool, pkts []rtp.Packet) {
 				ssrc := uint32(1000 + i)
 				if isVideo {
 					ssrc = uint32(2000 + i)

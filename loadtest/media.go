@@ -195,14 +195,21 @@ func FrameLayer(payload []byte) (layer int, key, ok bool) {
 // Audio makes Opus packets of 20 ms: a TOC byte for one CELT full-band 20 ms frame
 // (configuration 31, mono) and about 64 kbps of frame data.
 type Audio struct {
-	n   uint32
-	seq uint16
-	buf []byte
-	off int
+	frame int // frame data bytes after the TOC byte (159: 64 kbps)
+	n     uint32
+	seq   uint16
+	buf   []byte
+	off   int
 }
 
 // NewAudio is a 64 kbps Opus stream.
-func NewAudio() *Audio { return &Audio{seq: uint16(rand.Uint32()), buf: make([]byte, 0, 200)} }
+func NewAudio() *Audio { return NewAudioKbps(64) }
+
+// NewAudioKbps is an Opus stream of about kbps kilobits per second of payload (32: the
+// default rate of browsers' Opus encoder for a microphone).
+func NewAudioKbps(kbps int) *Audio {
+	return &Audio{frame: max(1, kbps*1000/8/50-1), seq: uint16(rand.Uint32()), buf: make([]byte, 0, 1200)}
+}
 
 // Interval is an Opus frame's duration.
 func (a *Audio) Interval() time.Duration { return 20 * time.Millisecond }
@@ -210,11 +217,11 @@ func (a *Audio) Interval() time.Duration { return 20 * time.Millisecond }
 // Next returns the next packet (valid until the next call).
 func (a *Audio) Next() rtp.Packet {
 	b := append(a.buf[:0], 31<<3)
-	if a.off+160 > len(noise) {
+	if a.off+a.frame > len(noise) {
 		a.off = 0
 	}
-	b = append(b, noise[a.off:a.off+159]...)
-	a.off += 159
+	b = append(b, noise[a.off:a.off+a.frame]...)
+	a.off += a.frame
 	a.buf = b
 	a.seq++
 	p := rtp.Packet{Header: rtp.Header{Version: 2, Marker: a.n == 0, SequenceNumber: a.seq, Timestamp: a.n * 960}, Payload: b}

@@ -33,18 +33,9 @@ var simulcastLayers = [3]simulcastLayer{
 	{signaling.LayerHigh, 1_700_000, 1280, 720},
 }
 
-// LayerName is a layer's name in the JSON figures: "low", "mid", "high".
-func LayerName(l int) string {
-	switch l {
-	case LayerLow:
-		return "low"
-	case LayerMid:
-		return "mid"
-	case LayerHigh:
-		return "high"
-	}
-	return "paused"
-}
+// simulcastAudioKbps is the speaker's Opus rate in the simulcast scenario: browsers' default
+// for a microphone (the other scenarios send 64 kbps).
+const simulcastAudioKbps = 32
 
 // simulcastPublisher sends a speaker's camera in three layers, each its own RTP stream
 // (its own SSRC, rid and mid header extensions, VP8 picture ids, keyframes when that
@@ -78,7 +69,7 @@ type simulcastUp interface {
 }
 
 func newSimulcastPublisher(c simulcastUp, i int) (*simulcastPublisher, error) {
-	p := &simulcastPublisher{c: c, a: NewAudio()}
+	p := &simulcastPublisher{c: c, a: NewAudioKbps(simulcastAudioKbps)}
 	id, stream := fmt.Sprintf("cam%d", i), fmt.Sprintf("speaker%d", i)
 	var err error
 	start := uint16(rand.Uint32())
