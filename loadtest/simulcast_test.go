@@ -250,3 +250,62 @@ func TestFrameLayer(t *testing.T) {
 		t.Error("unmarked video read as marked")
 	}
 }
+
+// rtpPayload skips the fixed header, CSRCs and header extensions, and drops padding.
+func TestRTPPayload(t *testing.T) {
+	p := rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: 7, CSRC: []uint32{1, 2}}, Payload: []byte{0x90, 0x80, 0x01}}
+	if err := p.SetExtension(3, []byte("h")); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.SetExtension(5, []byte("mid")); err != nil {
+		t.Fatal(err)
+	}
+	b, err := p.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rtpPayload(b); string(got) != string(p.Payload) {
+		t.Errorf("payload %x, want %x", got, p.Payload)
+	}
+	padded := append(append([]byte(nil), b...), 0, 0, 3)
+	padded[0] |= 0x20
+	if got := rtpPayload(padded); string(got) != string(p.Payload) {
+		t.Errorf("padded payload %x, want %x", got, p.Payload)
+	}
+	for _, bad := range [][]byte{nil, b[:11], b[:14]} {
+		if got := rtpPayload(bad); got != nil {
+			t.Errorf("%x: payload %x from a truncated packet", bad, got)
+		}
+	}
+}
+
+// A viewer counts on the layer of its last frame, or paused when told so or when no frame
+// came in the last second.
+func TestViewerFinalLayer(t *testing.T) {
+	c := &Client{}
+	now := time.Now()
+	v := &viewer{client: c}
+	v.layer.Store(-1)
+	if l := v.finalLayer(now); l != -1 {
+		t.Errorf("no frame yet: %d", l)
+	}
+	v.layer.Store(LayerMid)
+	v.frameAt.Store(now.Add(-100 * time.Millisecond).UnixNano())
+	if l := v.finalLayer(now); l != LayerMid {
+		t.Errorf("recent mid frame: %d", l)
+	}
+	if l := v.finalLayer(now.Add(2 * time.Second)); l != -1 {
+		t.Errorf("no frame for 2 s: %d", l)
+	}
+	c.videoPaused.Store(true)
+	if l := v.finalLayer(now); l != -1 {
+		t.Errorf("video paused: %d", l)
+	}
+	var lc LayerCounts
+	for _, l := range []int{LayerHigh, LayerHigh, LayerMid, LayerLow, -1} {
+		lc.add(l)
+	}
+	if lc != (LayerCounts{High: 2, Mid: 1, Low: 1, Paused: 1}) {
+		t.Errorf("counts %+v", lc)
+	}
+}
