@@ -370,6 +370,9 @@ func (c *client) enterRoom(ctx context.Context, r *Room, q entry) *signaling.Err
 	w.MediaKept = keep
 	w.You = p.participantLocked()
 	w.Participants = r.participantsLocked()
+	if q.resume != nil {
+		h.o.Metrics.resumed("websocket") // counted before anyone can see the resume
+	}
 	c.conn.SendValue(w)
 	r.tellSpeakerLocked(c.conn)
 	if enc, err := signaling.Encode(signaling.ParticipantMessage(w.You)); err == nil {
@@ -393,7 +396,6 @@ func (c *client) enterRoom(ctx context.Context, r *Room, q entry) *signaling.Err
 		old.Close(signaling.ByeMessage(signaling.ByeReplaced, "You joined this session from another window or device."))
 	}
 	if q.resume != nil {
-		h.o.Metrics.resumed("websocket")
 		p.log.Info("resumed", "media_kept", keep)
 	} else {
 		p.log.Info("joined", "role", m.Role)

@@ -12,35 +12,46 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// Publication is one track a participant publishes, read once and forwarded to every
-// subscribed viewer's DownTrack.
+// Publication is one track a participant publishes, in one layer or (a simulcast camera)
+// up to three, each read by its own loop and forwarded to the subscribed viewers'
+// DownTracks, each viewer getting one layer.
 type Publication struct {
-	ID     string // unique in the room: "<participant>-<source>"
-	Source string
-	Owner  *Peer
-	track  *webrtc.TrackRemote
-	codec  webrtc.RTPCodecCapability
-	video  bool
+	ID      string // unique in the room: "<participant>-<source>-<n>"
+	Source  string
+	Owner   *Peer
+	trackID string // the publisher's track id, shared by its simulcast layers
+	kind    webrtc.RTPCodecType
+	codec   webrtc.RTPCodecCapability
+	video   bool
+	vp8     bool
+	// simulcast: the layers carry rids (the publisher can be asked to pause them).
+	simulcast bool
 
-	downs   atomic.Pointer[[]*DownTrack] // copy-on-write; the reader loads it per packet
+	layers [numLayers]atomic.Pointer[layer]
+
+	downs   atomic.Pointer[[]*DownTrack] // copy-on-write; the readers load it per packet
 	downsMu sync.Mutex                   // serialises writers of downs
 	muted   atomic.Bool
-	lastPLI atomic.Int64 // unix nanos of the last keyframe request sent upstream
-	// pliScheduled: an urgent keyframe request waits for the end of the interval.
-	pliScheduled atomic.Bool
-	closed       chan struct{}
-	// cache keeps recent video packets once for every viewer, for retransmission when a
-	// viewer reports a loss (NACK); nil for audio.
-	cache *packetCache
+
+	loopsMu sync.Mutex // the layers' reading loops: how many run, and whether all ended
+	loops   int
+	ended   bool
+	closed  chan struct{} // closed when every layer's loop has ended
+
+	// The layers the viewers need, as last told to the publisher (simulcast only).
+	neededMu    sync.Mutex
+	announced   uint8
+	nextNeedChk atomic.Int64 // unix nanos: the packet path checks the union after this
+
 	// keyframe tells whether a payload starts a keyframe (video only).
 	keyframe func([]byte) bool
 	levels   levelMeter // audio only: loudness for the room's active speaker (speaker.go)
 }
 
-// cacheSize is how many recent packets a video publication keeps: about 2 s of 720p.
+// cacheSize is how many recent packets a video layer keeps: about 2 s of 720p.
 const cacheSize = 512
 
-// packetCache is a ring of a publication's recent packets, indexed by sequence number.
+// packetCache is a ring of a layer's recent packets, indexed by sequence number.
 type packetCache struct {
 	mu    sync.Mutex
 	slots [cacheSize]cachedPacket
@@ -75,12 +86,13 @@ func (c *packetCache) get(seq uint16, dst []byte) (int, bool) {
 }
 
 func newPublication(owner *Peer, source string, track *webrtc.TrackRemote) *Publication {
-	p := &Publication{ID: owner.ID + "-" + source, Source: source, Owner: owner, track: track,
-		codec: track.Codec().RTPCodecCapability, video: track.Kind() == webrtc.RTPCodecTypeVideo, closed: make(chan struct{})}
+	p := &Publication{ID: owner.ID + "-" + source, Source: source, Owner: owner, trackID: track.ID(), kind: track.Kind(),
+		codec: track.Codec().RTPCodecCapability, video: track.Kind() == webrtc.RTPCodecTypeVideo, closed: make(chan struct{}),
+		simulcast: track.RID() != "", announced: allLayers}
 	p.downs.Store(&[]*DownTrack{})
 	if p.video {
-		p.cache = &packetCache{}
 		p.keyframe = keyframeDetector(p.codec.MimeType)
+		p.vp8 = strings.EqualFold(p.codec.MimeType, webrtc.MimeTypeVP8)
 	}
 	return p
 }
@@ -97,7 +109,7 @@ func keyframeDetector(mime string) func([]byte) bool {
 }
 
 // Kind is "audio" or "video".
-func (p *Publication) Kind() webrtc.RTPCodecType { return p.track.Kind() }
+func (p *Publication) Kind() webrtc.RTPCodecType { return p.kind }
 
 // Muted tells whether forwarding is stopped.
 func (p *Publication) Muted() bool { return p.muted.Load() }
@@ -110,7 +122,48 @@ func (p *Publication) setMuted(m bool) {
 	for _, d := range *p.downs.Load() {
 		d.resync.Store(true)
 	}
-	p.requestKeyframe(true)
+	p.requestKeyframes()
+}
+
+// requestKeyframes asks for a keyframe on every layer forwarded (urgently).
+func (p *Publication) requestKeyframes() {
+	for i := range p.layers {
+		if l := p.layers[i].Load(); l != nil && l.active.Load() {
+			l.requestKeyframe(true)
+		}
+	}
+}
+
+// layer is one of the publication's layers (nil if absent).
+func (p *Publication) layer(i int) *layer {
+	if i < 0 || i >= numLayers {
+		return nil
+	}
+	return p.layers[i].Load()
+}
+
+// startLoop counts a layer's reading loop in; false once the publication has ended.
+func (p *Publication) startLoop() bool {
+	p.loopsMu.Lock()
+	defer p.loopsMu.Unlock()
+	if p.ended {
+		return false
+	}
+	p.loops++
+	return true
+}
+
+// endLoop counts a loop out and tells whether it was the last (the publication ended).
+func (p *Publication) endLoop() bool {
+	p.loopsMu.Lock()
+	defer p.loopsMu.Unlock()
+	p.loops--
+	if p.loops > 0 {
+		return false
+	}
+	p.ended = true
+	close(p.closed)
+	return true
 }
 
 func (p *Publication) addDown(d *DownTrack) {
@@ -125,7 +178,6 @@ func (p *Publication) addDown(d *DownTrack) {
 
 func (p *Publication) removeDown(d *DownTrack) {
 	p.downsMu.Lock()
-	defer p.downsMu.Unlock()
 	old := *p.downs.Load()
 	next := make([]*DownTrack, 0, len(old))
 	for _, x := range old {
@@ -134,78 +186,58 @@ func (p *Publication) removeDown(d *DownTrack) {
 		}
 	}
 	p.downs.Store(&next)
+	p.downsMu.Unlock()
+	d.gone()
+	p.updateNeeded()
 }
 
-// requestKeyframe asks the publisher for a keyframe, at most once per interval, or once per
-// quarter interval when a viewer is starting (urgent). An urgent request that comes too
-// soon is not dropped but sent when the quarter interval is over, so a viewer who connects
-// just after another one's request still gets its keyframe promptly.
-func (p *Publication) requestKeyframe(urgent bool) {
-	if !p.video {
-		return
-	}
-	gap := p.Owner.room.sfu.pliGap
-	if urgent {
-		gap /= 4
-	}
-	now := time.Now().UnixNano()
-	last := p.lastPLI.Load()
-	if wait := last + int64(gap) - now; wait > 0 {
-		if urgent && p.pliScheduled.CompareAndSwap(false, true) {
-			time.AfterFunc(time.Duration(wait), func() {
-				p.pliScheduled.Store(false)
-				select {
-				case <-p.closed:
-				default:
-					p.requestKeyframe(true)
-				}
-			})
-		}
-		return
-	}
-	if !p.lastPLI.CompareAndSwap(last, now) {
-		return
-	}
-	if err := p.Owner.writeUpRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(p.track.SSRC())}}); err == nil {
-		p.Owner.room.sfu.metrics.pli()
-	}
-}
-
-// forward reads the publisher's packets until the track ends and writes each to every
-// viewer. It allocates nothing per packet in steady state.
-func (p *Publication) forward() {
-	defer close(p.closed)
+// forward reads one layer's packets until its track ends and writes each to the viewers
+// that receive this layer. It allocates nothing per packet in steady state.
+func (l *layer) forward() {
 	buf := make([]byte, 1500)
 	var pkt rtp.Packet
 	for {
-		n, _, err := p.track.Read(buf)
+		n, _, err := l.track.Read(buf)
 		if err != nil {
+			l.done.Store(true)
 			return
 		}
-		p.forwardPacket(&pkt, buf[:n])
+		l.forwardPacket(&pkt, buf[:n], time.Now().UnixNano())
 	}
 }
 
-// forwardPacket sends one packet read from the publisher to every viewer and returns how
-// many it reached.
-func (p *Publication) forwardPacket(pkt *rtp.Packet, raw []byte) int {
-	if err := pkt.Unmarshal(raw); err != nil || p.muted.Load() {
+// forwardPacket sends one packet read from the publisher to every viewer of this layer and
+// returns how many it reached.
+func (l *layer) forwardPacket(pkt *rtp.Packet, raw []byte, now int64) int {
+	p := l.pub
+	if err := pkt.Unmarshal(raw); err != nil {
+		return 0
+	}
+	l.measure(len(raw), now)
+	if p.simulcast && now > p.nextNeedChk.Load() {
+		p.nextNeedChk.Store(now + int64(time.Second))
+		p.updateNeeded()
+	}
+	if p.muted.Load() || !l.active.Load() {
 		return 0
 	}
 	if !p.video {
-		p.observeLevel(pkt)
+		p.observeLevel(pkt) // after the mute check: a muted microphone counts as quiet
 	}
-	if p.cache != nil {
-		p.cache.put(pkt.SequenceNumber, raw)
+	if l.cache != nil {
+		l.cache.put(pkt.SequenceNumber, raw)
 	}
 	key := p.keyframe != nil && p.keyframe(pkt.Payload)
+	if key {
+		l.sawKeyframe(now)
+	}
 	sent := 0
 	batch := p.Owner.room.sfu.batch
 	if batch != nil {
 		batch.hold() // the viewers' copies leave together
 	}
 	for _, d := range *p.downs.Load() {
-		if d.write(pkt, key) {
+		if d.write(l, pkt, key, now) {
 			sent++
 		}
 	}
@@ -217,31 +249,62 @@ func (p *Publication) forwardPacket(pkt *rtp.Packet, raw []byte) int {
 }
 
 // DownTrack is one viewer's copy of a publication: a TrackLocal with its own SSRC, payload
-// type, sequence numbers and timestamps, so a viewer's stream stays continuous when
-// forwarding pauses and resumes.
+// type, sequence numbers, timestamps and VP8 picture ids, so a viewer's stream stays
+// continuous when forwarding pauses and resumes or moves to another layer.
 type DownTrack struct {
 	pub      *Publication
 	viewer   *Peer
 	id       string
 	streamID string
 	binding  atomic.Pointer[binding]
-	sender   *webrtc.RTPSender
+	sender   *webrtc.RTPSender // set by the viewer's worker before readRTCP starts
 
-	// resync: the next packet sent continues this viewer's numbering (at start and after a
-	// pause); video waits for a keyframe.
+	// target is the layer the viewer's selection wants (layerPaused: none); cur the layer
+	// being forwarded (layerPaused: none yet). wanted is their union as a bit mask, for
+	// the publication's "layers needed upstream".
+	target, cur atomic.Int32
+	wanted      atomic.Uint32
+	view        atomic.Uint64 // width<<32 | height, and bit 63 once the viewer reported
+	pausedBW    atomic.Bool   // the allocator paused this video for bandwidth
+	removed     atomic.Bool
+
+	// resync: the next packet sent starts a new segment at a keyframe (at start, after a
+	// mute); the viewer's numbering goes on where it stopped.
 	resync atomic.Bool
-	// For retransmissions (read by the RTCP goroutine): since the last resync, the viewer's
-	// sequence number n is the publisher's n+offset, from the viewer's number base on
-	// (base has bit 16 set once anything was sent).
-	offset, base atomic.Uint32
-	rtxBuf       []byte // these three: the RTCP goroutine's only
-	rtxPkt       rtp.Packet
-	rtxHdr       rtp.Header
-	// Touched only by the publication's forwarding goroutine.
+
+	// The numbering state below is the forwarding loop's. A simulcast publication has a
+	// loop per layer: mu then serialises them (it is never held around signalling); with
+	// one layer, its loop is the only writer and takes no lock.
+	mu         sync.Mutex
+	started    bool
+	lastSeq    uint16
+	lastTS     uint32
+	lastSentAt int64
+	lastDesc   [6]byte    // the start of the last VP8 payload sent: its picture id and TL0PICIDX
+	seg        segment    // the segment being forwarded
+	segs       [4]segment // the latest segments, newest at segs[(nseg-1)%4], for retransmission
+	nseg       int
+	hdr        rtp.Header
+	scratch    []byte // a rewritten VP8 payload
+
+	// The latest segments for the NACK responder (copy-on-write, replaced at each new
+	// segment), and its own buffers.
+	rtxSegs    atomic.Pointer[[4]segment]
+	rtxBuf     []byte
+	rtxScratch []byte
+	rtxPkt     rtp.Packet
+	rtxHdr     rtp.Header
+}
+
+// segment is a run of packets forwarded from one layer with one set of offsets: the
+// viewer's packet n is the layer's packet n+seqOffset.
+type segment struct {
+	from      uint16 // the viewer's first sequence number in the segment
+	layer     *layer
 	seqOffset uint16
-	lastSeq   uint16
 	tsOffset  uint32
-	hdr       rtp.Header
+	picOffset uint16 // subtracted from VP8 picture ids (mod 2^15)
+	tl0Offset uint8  // subtracted from TL0PICIDX
 }
 
 type binding struct {
@@ -252,8 +315,11 @@ type binding struct {
 
 func newDownTrack(pub *Publication, viewer *Peer) *DownTrack {
 	d := &DownTrack{pub: pub, viewer: viewer, id: pub.ID, streamID: pub.Owner.ID, lastSeq: uint16(rand.Uint32())}
-	d.tsOffset = rand.Uint32()
+	d.lastTS = rand.Uint32()
 	d.resync.Store(true)
+	d.cur.Store(layerPaused)
+	d.target.Store(int32(pub.highestLayer()))
+	d.updateWanted()
 	return d
 }
 
@@ -261,7 +327,7 @@ func newDownTrack(pub *Publication, viewer *Peer) *DownTrack {
 func (d *DownTrack) ID() string                { return d.id }
 func (d *DownTrack) StreamID() string          { return d.streamID }
 func (d *DownTrack) RID() string               { return "" }
-func (d *DownTrack) Kind() webrtc.RTPCodecType { return d.pub.track.Kind() }
+func (d *DownTrack) Kind() webrtc.RTPCodecType { return d.pub.kind }
 
 // Bind picks the viewer's payload type for the publisher's codec.
 func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
@@ -310,52 +376,160 @@ func profile(line string) string {
 	return v
 }
 
-// write sends one packet to the viewer with the viewer's SSRC, payload type, sequence number
-// and timestamp. A video viewer starts (and resumes) at a keyframe. It reports whether the
-// packet was sent.
-func (d *DownTrack) write(pkt *rtp.Packet, keyframe bool) bool {
+// write sends one packet of layer l to the viewer if l is the layer it receives, with the
+// viewer's SSRC, payload type, sequence number, timestamp and picture id. A video viewer
+// starts, resumes and moves to its target layer at a keyframe of that layer. It reports
+// whether the packet was sent.
+func (d *DownTrack) write(l *layer, pkt *rtp.Packet, keyframe bool, now int64) bool {
 	b := d.binding.Load()
 	if b == nil {
 		return false
 	}
+	if d.pub.simulcast {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+	}
+	tgt, cur := int(d.target.Load()), d.seg.layer
 	resyncing := d.resync.Load()
-	if resyncing {
+	seg, fresh := d.seg, false
+	switch {
+	case l == cur && !resyncing && tgt != layerPaused:
+		// the layer being forwarded (until the target's keyframe comes)
+	case l.idx == tgt && (l != cur || resyncing):
 		if d.pub.video && !keyframe {
-			d.pub.requestKeyframe(false) // throttled: a viewer waiting for a keyframe keeps asking
+			l.wantKeyframe(now) // throttled: a viewer waiting for a keyframe keeps asking
 			return false
 		}
-		// Continue our numbering where it stopped: no gap the viewer would NACK.
-		d.seqOffset = pkt.SequenceNumber - (d.lastSeq + 1)
-		d.offset.Store(uint32(d.seqOffset))
-		d.base.Store(1<<16 | uint32(d.lastSeq+1))
+		seg, fresh = d.newSegment(l, pkt, now), true
+	case l == cur && tgt == layerPaused:
+		d.seg.layer = nil
+		d.cur.Store(layerPaused)
+		d.updateWanted()
+		return false
+	default:
+		return false
 	}
 	d.hdr = pkt.Header
 	d.hdr.SSRC = b.ssrc
 	d.hdr.PayloadType = b.pt
-	d.hdr.SequenceNumber = pkt.SequenceNumber - d.seqOffset
-	d.hdr.Timestamp = pkt.Timestamp - d.tsOffset
+	d.hdr.SequenceNumber = pkt.SequenceNumber - seg.seqOffset
+	d.hdr.Timestamp = pkt.Timestamp - seg.tsOffset
 	// The publisher's header extensions belong to its own session's ID mapping.
 	d.hdr.Extension = false
 	d.hdr.Extensions = nil
 	d.hdr.ExtensionProfile = 0
-	n, err := b.writer.WriteRTP(&d.hdr, pkt.Payload)
+	payload := pkt.Payload
+	if d.pub.vp8 && (seg.picOffset != 0 || seg.tl0Offset != 0) {
+		payload = rewriteVP8(&d.scratch, pkt.Payload, seg)
+	}
+	n, err := b.writer.WriteRTP(&d.hdr, payload)
 	if err != nil || n == 0 {
 		// Not connected yet (pion drops the packet) or gone: a resync stays pending.
 		return false
 	}
-	if resyncing {
-		d.resync.CompareAndSwap(true, false)
+	if fresh {
+		d.commitSegment(seg)
 	}
-	if isNewer(d.hdr.SequenceNumber, d.lastSeq) {
+	if !d.started || isNewer(d.hdr.SequenceNumber, d.lastSeq) {
 		d.lastSeq = d.hdr.SequenceNumber
 	}
+	if !d.started || isNewerTS(d.hdr.Timestamp, d.lastTS) {
+		d.lastTS = d.hdr.Timestamp
+	}
+	if d.pub.vp8 {
+		copy(d.lastDesc[:], payload) // read at the next segment's start only
+	}
+	d.started = true
+	d.lastSentAt = now
 	return true
+}
+
+// newSegment computes the offsets that continue the viewer's numbering with pkt, the first
+// packet of layer l it gets (after a switch, a pause or at the start).
+func (d *DownTrack) newSegment(l *layer, pkt *rtp.Packet, now int64) segment {
+	s := segment{from: d.lastSeq + 1, layer: l, seqOffset: pkt.SequenceNumber - (d.lastSeq + 1)}
+	switch {
+	case !d.started:
+		s.tsOffset = pkt.Timestamp - d.lastTS // d.lastTS is a random start
+	case d.lastSegment().layer == l:
+		s.tsOffset = d.lastSegment().tsOffset // the same layer resumes: its clock went on
+	default:
+		// Another layer's clock: go on from the last timestamp sent by the time that passed.
+		rate := uint64(d.pub.codec.ClockRate)
+		if rate == 0 {
+			rate = 90000
+		}
+		ticks := uint32(uint64(max(now-d.lastSentAt, 0)) * rate / uint64(time.Second))
+		s.tsOffset = pkt.Timestamp - (d.lastTS + max(ticks, 1))
+	}
+	if d.started {
+		pic, tl0, ok := vp8Indices(pkt.Payload)
+		lastPic, lastTL0, lastOK := vp8Indices(d.lastDesc[:])
+		if ok && lastOK && d.pub.vp8 {
+			if pic >= 0 && lastPic >= 0 {
+				s.picOffset = (uint16(pic) - uint16(lastPic+1)) & 0x7fff
+			}
+			if tl0 >= 0 && lastTL0 >= 0 {
+				s.tl0Offset = uint8(tl0) - uint8(lastTL0+1)
+			}
+		}
+	}
+	return s
+}
+
+// lastSegment is the segment last forwarded (zero if none).
+func (d *DownTrack) lastSegment() segment {
+	if d.nseg == 0 {
+		return segment{}
+	}
+	return d.segs[(d.nseg-1)%len(d.segs)]
+}
+
+// commitSegment makes s the segment being forwarded, once its first packet was sent.
+func (d *DownTrack) commitSegment(s segment) {
+	if last := d.lastSegment().layer; last != nil && last != s.layer {
+		d.pub.Owner.room.sfu.metrics.layerSwitched()
+	}
+	d.seg = s
+	d.segs[d.nseg%4] = s
+	d.nseg++
+	var rtx [4]segment // newest first
+	for i := range min(d.nseg, len(rtx)) {
+		rtx[i] = d.segs[(d.nseg-1-i)%len(d.segs)]
+	}
+	d.rtxSegs.Store(&rtx)
+	d.cur.Store(int32(s.layer.idx))
+	d.resync.CompareAndSwap(true, false)
+	d.updateWanted()
+}
+
+// rewriteVP8 returns a copy (in *scratch) of the payload with the VP8 picture id and
+// TL0PICIDX in the viewer's numbering.
+func rewriteVP8(scratch *[]byte, p []byte, s segment) []byte {
+	pic, tl0, ok := vp8Indices(p)
+	if !ok {
+		return p
+	}
+	if pic >= 0 {
+		pic = int((uint16(pic) - s.picOffset) & 0x7fff)
+	}
+	if tl0 >= 0 {
+		tl0 = int(uint8(tl0) - s.tl0Offset)
+	}
+	if cap(*scratch) < len(p) {
+		*scratch = make([]byte, 0, max(len(p), 1500))
+	}
+	out := append((*scratch)[:0], p...)
+	writeVP8Indices(out, pic, tl0)
+	return out
 }
 
 func isNewer(a, b uint16) bool { return a != b && a-b < 0x8000 }
 
+func isNewerTS(a, b uint32) bool { return a != b && a-b < 1<<31 }
+
 // readRTCP drains the viewer's RTCP for this track (the NACK responder and reports need it
-// read) and passes keyframe requests upstream.
+// read) and passes keyframe requests upstream, to the layer the viewer receives.
 func (d *DownTrack) readRTCP() {
 	m := d.pub.Owner.room.sfu.metrics
 	for {
@@ -366,7 +540,13 @@ func (d *DownTrack) readRTCP() {
 		for _, p := range pkts {
 			switch p := p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				d.pub.requestKeyframe(false)
+				l := d.pub.layer(int(d.cur.Load()))
+				if l == nil {
+					l = d.pub.layer(int(d.target.Load()))
+				}
+				if l != nil {
+					l.requestKeyframe(false)
+				}
 			case *rtcp.TransportLayerNack:
 				n, sent := 0, 0
 				for _, pair := range p.Nacks {
@@ -385,34 +565,49 @@ func (d *DownTrack) readRTCP() {
 	}
 }
 
-// resend sends the viewer its packet seq again from the publication's cache (on the same
-// SSRC: no RTX stream is negotiated). Packets from before the viewer's last resync, or
-// too old to be kept, are not sent.
+// resend sends the viewer its packet seq again from the cache of the layer it came from
+// (on the same SSRC: no RTX stream is negotiated), rewritten as it was the first time.
+// Packets from before the viewer's latest segments, or too old to be kept, are not sent.
 func (d *DownTrack) resend(seq uint16) bool {
-	c, b := d.pub.cache, d.binding.Load()
-	base := d.base.Load()
-	if c == nil || b == nil || base>>16 == 0 {
+	b := d.binding.Load()
+	if b == nil {
 		return false
 	}
-	if first := uint16(base); seq != first && !isNewer(seq, first) {
+	segs := d.rtxSegs.Load()
+	if segs == nil {
+		return false
+	}
+	var s *segment
+	for i := range segs {
+		if c := &segs[i]; c.layer != nil && (seq == c.from || isNewer(seq, c.from)) {
+			s = c
+			break
+		}
+	}
+	if s == nil || s.layer.cache == nil {
 		return false
 	}
 	if d.rtxBuf == nil {
 		d.rtxBuf = make([]byte, 1500)
 	}
-	n, ok := c.get(seq+uint16(d.offset.Load()), d.rtxBuf)
+	n, ok := s.layer.cache.get(seq+s.seqOffset, d.rtxBuf)
 	if !ok {
 		return false
 	}
-	pkt, hdr := &d.rtxPkt, &d.rtxHdr
+	pkt := &d.rtxPkt
 	if pkt.Unmarshal(d.rtxBuf[:n]) != nil {
 		return false
 	}
+	hdr := &d.rtxHdr
 	*hdr = pkt.Header
 	hdr.SSRC, hdr.PayloadType, hdr.SequenceNumber = b.ssrc, b.pt, seq
-	hdr.Timestamp = pkt.Timestamp - d.tsOffset
+	hdr.Timestamp = pkt.Timestamp - s.tsOffset
 	hdr.Extension, hdr.Extensions, hdr.ExtensionProfile = false, nil, 0
-	w, err := b.writer.WriteRTP(hdr, pkt.Payload)
+	payload := pkt.Payload
+	if d.pub.vp8 && (s.picOffset != 0 || s.tl0Offset != 0) {
+		payload = rewriteVP8(&d.rtxScratch, pkt.Payload, *s)
+	}
+	w, err := b.writer.WriteRTP(hdr, payload)
 	return err == nil && w > 0
 }
 

@@ -90,11 +90,14 @@ func benchPublication() *Publication {
 	room := s.NewRoom("bench")
 	owner := &Peer{ID: "speaker", room: room, log: room.log, downs: map[string]*DownTrack{}, pubs: map[string]*Publication{}}
 	// newPublication reads codec and kind from a received track, which only Pion can make;
-	// this sets the same fields. The zero TrackRemote is only asked for its SSRC (0), by a
-	// keyframe request, which has no up connection to go to here.
-	p := &Publication{ID: "speaker-camera-1", Source: SourceCamera, Owner: owner, track: &webrtc.TrackRemote{},
-		codec: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, video: true, closed: make(chan struct{}),
-		cache: &packetCache{}, keyframe: vp8Keyframe}
+	// this sets the same fields, with one layer (a track without simulcast) as addLayer
+	// makes it. A keyframe request has no up connection to go to here.
+	p := &Publication{ID: "speaker-camera-1", Source: SourceCamera, Owner: owner, kind: webrtc.RTPCodecTypeVideo,
+		codec: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, video: true, vp8: true, closed: make(chan struct{}),
+		keyframe: vp8Keyframe, announced: allLayers}
+	l := &layer{pub: p, idx: layerHigh, cache: &packetCache{}, created: time.Now().UnixNano()}
+	l.active.Store(true)
+	p.layers[layerHigh].Store(l)
 	p.downs.Store(&[]*DownTrack{})
 	return p
 }
@@ -146,10 +149,15 @@ func benchVP8(tb testing.TB, seq uint16, key bool) []byte {
 	return raw
 }
 
-// benchForward is the body of Publication.forward's loop after track.Read returned raw:
-// keep it in step with forward.
+// benchForward is the body of layer.forward's loop after track.Read returned raw: keep it
+// in step with forward.
 func benchForward(p *Publication, pkt *rtp.Packet, raw []byte) (int, error) {
-	return p.forwardPacket(pkt, raw), nil
+	return p.layer(layerHigh).forwardPacket(pkt, raw, time.Now().UnixNano()), nil
+}
+
+// benchWrite is DownTrack.write of a packet of the bench publication's one layer.
+func benchWrite(d *DownTrack, pkt *rtp.Packet, key bool) bool {
+	return d.write(d.pub.layer(layerHigh), pkt, key, time.Now().UnixNano())
 }
 
 // checkForwarded verifies that a viewer got every packet, rewritten to its SSRC and payload
@@ -182,7 +190,7 @@ func BenchmarkRewritePerViewer(b *testing.B) {
 	if err := pkt.Unmarshal(benchVP8(b, 1000, true)); err != nil {
 		b.Fatal(err)
 	}
-	if !d.write(&pkt, true) {
+	if !benchWrite(d, &pkt, true) {
 		b.Fatal("the keyframe was not written")
 	}
 	first := w.seq
@@ -193,7 +201,7 @@ func BenchmarkRewritePerViewer(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if !d.write(&pkt, false) {
+		if !benchWrite(d, &pkt, false) {
 			b.Fatal("not written")
 		}
 		pkt.SequenceNumber++
@@ -308,13 +316,13 @@ func BenchmarkKeyframeDetection(b *testing.B) {
 		if err := pkt.Unmarshal(benchVP8(b, 1001, false)); err != nil {
 			b.Fatal(err)
 		}
-		if d.write(&pkt, false) || w.packets != 0 || pub.lastPLI.Load() == 0 {
+		if benchWrite(d, &pkt, false) || w.packets != 0 || pub.layer(layerHigh).lastPLI.Load() == 0 {
 			b.Fatal("a waiting viewer was sent a delta frame, or no keyframe was asked for")
 		}
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			if d.write(&pkt, false) {
+			if benchWrite(d, &pkt, false) {
 				b.Fatal("a waiting viewer was sent a delta frame")
 			}
 			pkt.SequenceNumber++

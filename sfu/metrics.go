@@ -8,6 +8,10 @@ type Metrics struct {
 	packets, bytes          prometheus.Counter
 	nacks, keyframeRequests prometheus.Counter
 	retransmits             prometheus.Counter
+	layerSwitches           prometheus.Counter
+	pausedVideos            prometheus.Gauge
+	forwardedLayers         *prometheus.GaugeVec
+	pausedLayers            *prometheus.GaugeVec
 }
 
 // NewMetrics registers the SFU's metrics.
@@ -20,8 +24,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		nacks:            prometheus.NewCounter(prometheus.CounterOpts{Name: "puente_sfu_nacked_packets_total", Help: "Packets viewers reported lost (NACK)."}),
 		retransmits:      prometheus.NewCounter(prometheus.CounterOpts{Name: "puente_sfu_retransmitted_packets_total", Help: "Packets sent again to viewers after a NACK."}),
 		keyframeRequests: prometheus.NewCounter(prometheus.CounterOpts{Name: "puente_sfu_keyframe_requests_total", Help: "Keyframe requests (PLI) sent to publishers."}),
+		layerSwitches:    prometheus.NewCounter(prometheus.CounterOpts{Name: "puente_sfu_layer_switches_total", Help: "Times a viewer moved to another simulcast layer."}),
+		pausedVideos:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "puente_sfu_paused_videos", Help: "Videos paused for a viewer because not even the lowest layer fits its bandwidth."}),
+		forwardedLayers: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "puente_sfu_forwarded_layers", Help: "Video layers being forwarded (a track without simulcast is one high layer)."},
+			[]string{"layer"}),
+		pausedLayers: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "puente_sfu_paused_layers", Help: "Simulcast layers nobody needs: not forwarded, the publisher asked to stop them."},
+			[]string{"layer"}),
 	}
-	reg.MustRegister(m.peers, m.tracks, m.packets, m.bytes, m.nacks, m.keyframeRequests, m.retransmits)
+	reg.MustRegister(m.peers, m.tracks, m.packets, m.bytes, m.nacks, m.keyframeRequests, m.retransmits,
+		m.layerSwitches, m.pausedVideos, m.forwardedLayers, m.pausedLayers)
 	return m
 }
 
@@ -72,4 +83,33 @@ func (m *Metrics) retransmitted(n int) {
 	if m != nil && n > 0 {
 		m.retransmits.Add(float64(n))
 	}
+}
+
+func (m *Metrics) layerSwitched() {
+	if m != nil {
+		m.layerSwitches.Inc()
+	}
+}
+
+func (m *Metrics) videoPaused(paused bool) {
+	if m == nil {
+		return
+	}
+	if paused {
+		m.pausedVideos.Inc()
+	} else {
+		m.pausedVideos.Dec()
+	}
+}
+
+// layerState counts a video layer in (+1) or out (-1) of the forwarded or paused gauge.
+func (m *Metrics) layerState(video bool, layer int, active bool, delta float64) {
+	if m == nil || !video {
+		return
+	}
+	g := m.pausedLayers
+	if active {
+		g = m.forwardedLayers
+	}
+	g.WithLabelValues(layerName(layer)).Add(delta)
 }

@@ -36,6 +36,12 @@ type PeerEvents struct {
 	PublishingChanged func(sources []string)
 	// Failed reports that a peer connection failed (the client should reconnect).
 	Failed func(pc string)
+	// LayersChanged tells a publisher which layers (rids) of a simulcast source viewers
+	// need: false ones it may stop encoding. Called only on a change.
+	LayersChanged func(source string, active map[string]bool)
+	// VideoPaused tells a viewer that the video it receives is paused because even the
+	// lowest layers do not fit its bandwidth (true), or that it is back (false).
+	VideoPaused func(paused bool)
 }
 
 // Peer is one participant's media.
@@ -50,9 +56,9 @@ type Peer struct {
 
 	upMu    sync.Mutex
 	up      *webrtc.PeerConnection
+	upPC    atomic.Pointer[webrtc.PeerConnection] // up, for the packet path (keyframe requests)
 	upSig   signalOrder
 	sources map[string]string // publisher's track id → source
-	pubSeq  int
 
 	downMu    sync.Mutex
 	down      *webrtc.PeerConnection
@@ -66,6 +72,26 @@ type Peer struct {
 
 	pubsMu sync.Mutex
 	pubs   map[string]*Publication // by source
+	pubSeq int
+
+	// What the participant receives, changed at once (the forwarding path sees it); the
+	// peer's worker adds and removes the transceivers and negotiates, off the packet path.
+	opsMu sync.Mutex
+	subs  map[string]*DownTrack // by publication id
+	ops   []peerOp
+	wake  chan struct{}
+	quit  chan struct{} // closed by Close: the worker and the selection loop stop
+	wg    sync.WaitGroup
+
+	alloc       Allocator
+	estimate    atomic.Pointer[func() int]
+	videoPaused atomic.Bool
+}
+
+// peerOp is a change of the down connection's tracks for the worker.
+type peerOp struct {
+	d   *DownTrack
+	add bool
 }
 
 // signalOrder holds the server's ICE candidates until the description they belong to was
@@ -156,6 +182,7 @@ func (p *Peer) HandleOffer(sdp string, sources map[string]string) error {
 		}
 		pc.OnTrack(p.onTrack)
 		p.up = pc
+		p.upPC.Store(pc)
 		p.upSig.mu.Lock()
 		p.upSig.sent, p.upSig.local, p.upSig.remoteSet = false, nil, false // candidates that came early stay queued
 		p.upSig.mu.Unlock()
@@ -254,15 +281,15 @@ func (p *Peer) AddCandidate(pc string, c webrtc.ICECandidateInit) error {
 	return nil
 }
 
-// onTrack starts forwarding a track the participant publishes.
+// onTrack starts forwarding a track the participant publishes. The layers of a simulcast
+// track (one call per rid, same track id) join one publication, each read by its own loop;
+// the loop that ends last withdraws the publication.
 func (p *Peer) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
 	if !p.CanPublish() || p.closed.Load() {
 		return
 	}
 	p.upMu.Lock()
 	source, ok := p.sources[track.ID()]
-	p.pubSeq++
-	seq := p.pubSeq
 	p.upMu.Unlock()
 	if !ok || !validSource(source, track.Kind()) {
 		source = SourceCamera
@@ -270,9 +297,49 @@ func (p *Peer) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) 
 			source = SourceMicrophone
 		}
 	}
+	go func() { // receiver reports are read so the interceptors see the publisher's SRs
+		rid := track.RID()
+		for {
+			var err error
+			if rid != "" {
+				_, _, err = receiver.ReadSimulcastRTCP(rid)
+			} else {
+				_, _, err = receiver.ReadRTCP()
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	p.pubsMu.Lock() // layers of one track may come at once: one makes the publication
+	if rid := track.RID(); rid != "" {
+		pub := p.pubs[source]
+		if pub != nil && pub.simulcast && pub.trackID == track.ID() && pub.startLoop() {
+			idx := ridSlot(pub, rid)
+			if idx < 0 {
+				p.pubsMu.Unlock()
+				p.log.Info("simulcast layer ignored", "source", source, "rid", rid)
+				drain(track)
+				p.endLayer(pub)
+				return
+			}
+			l := pub.addLayer(idx, track)
+			p.pubsMu.Unlock()
+			p.log.Info("publishing layer", "source", source, "rid", rid, "track", pub.ID)
+			l.forward()
+			p.endLayer(pub)
+			return
+		}
+	}
+	p.pubSeq++
 	pub := newPublication(p, source, track)
-	pub.ID = fmt.Sprintf("%s-%s-%d", p.ID, source, seq)
-	p.pubsMu.Lock()
+	pub.ID = fmt.Sprintf("%s-%s-%d", p.ID, source, p.pubSeq)
+	pub.startLoop()
+	idx := layerHigh
+	if pub.simulcast {
+		idx = ridSlot(pub, track.RID())
+	}
+	l := pub.addLayer(idx, track)
 	old := p.pubs[source]
 	if old != nil && old.Muted() {
 		pub.muted.Store(true) // a replaced track keeps its source's mute
@@ -282,24 +349,41 @@ func (p *Peer) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) 
 	if old != nil {
 		p.room.unpublish(old)
 	}
-	p.log.Info("publishing", "source", source, "codec", track.Codec().MimeType, "track", pub.ID)
-	go func() { // receiver reports are read so the interceptors see the publisher's SRs
-		for {
-			if _, _, err := receiver.ReadRTCP(); err != nil {
-				return
-			}
-		}
-	}()
+	p.log.Info("publishing", "source", source, "codec", track.Codec().MimeType, "rid", track.RID(), "track", pub.ID)
 	p.room.publish(pub)
 	p.publishingChanged()
-	pub.forward()
+	l.forward()
+	p.endLayer(pub)
+}
+
+// endLayer counts a layer's loop out; the last one withdraws the publication.
+func (p *Peer) endLayer(pub *Publication) {
+	if !pub.endLoop() {
+		return
+	}
+	m := p.room.sfu.metrics
+	for i := range pub.layers {
+		if l := pub.layers[i].Load(); l != nil {
+			m.layerState(pub.video, i, l.active.Load(), -1)
+		}
+	}
 	p.pubsMu.Lock()
-	if p.pubs[source] == pub {
-		delete(p.pubs, source)
+	if p.pubs[pub.Source] == pub {
+		delete(p.pubs, pub.Source)
 	}
 	p.pubsMu.Unlock()
 	p.room.unpublish(pub)
 	p.publishingChanged()
+}
+
+// drain reads a track nobody gets until it ends.
+func drain(t *webrtc.TrackRemote) {
+	buf := make([]byte, 1500)
+	for {
+		if _, _, err := t.Read(buf); err != nil {
+			return
+		}
+	}
 }
 
 func validSource(s string, k webrtc.RTPCodecType) bool {
@@ -352,58 +436,124 @@ func (p *Peer) Mute(kind string, muted bool) {
 	}
 }
 
+// writeUpRTCP sends RTCP to the publisher; the packet path calls it (no lock taken).
 func (p *Peer) writeUpRTCP(pkts []rtcp.Packet) error {
-	p.upMu.Lock()
-	up := p.up
-	p.upMu.Unlock()
+	up := p.upPC.Load()
 	if up == nil {
 		return ErrClosed
 	}
 	return up.WriteRTCP(pkts)
 }
 
-// subscribe adds a publication to what the participant receives.
+// subscribe adds a publication to what the participant receives: its DownTrack joins the
+// publication at once (it forwards as soon as Pion binds it) and the peer's worker adds
+// the transceiver and negotiates.
 func (p *Peer) subscribe(pub *Publication) {
-	p.downMu.Lock()
-	if p.closed.Load() || p.downs[pub.ID] != nil {
-		p.downMu.Unlock()
+	p.opsMu.Lock()
+	if p.closed.Load() || p.subs[pub.ID] != nil {
+		p.opsMu.Unlock()
 		return
 	}
 	d := newDownTrack(pub, p)
-	tr, err := p.down.AddTransceiverFromTrack(d, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
-	if err != nil {
-		p.downMu.Unlock()
-		p.log.Warn("cannot add track", "track", pub.ID, "err", err)
-		return
-	}
-	d.sender = tr.Sender()
-	p.downs[pub.ID] = d
-	p.downMu.Unlock()
-	go d.readRTCP()
+	p.subs[pub.ID] = d
+	p.ops = append(p.ops, peerOp{d: d, add: true})
+	p.opsMu.Unlock()
 	pub.addDown(d)
-	p.negotiate()
+	p.kick()
 }
 
 // unsubscribe stops sending a publication to the participant.
 func (p *Peer) unsubscribe(pub *Publication) {
-	p.downMu.Lock()
-	d := p.downs[pub.ID]
+	p.opsMu.Lock()
+	d := p.subs[pub.ID]
 	if d == nil {
-		p.downMu.Unlock()
+		p.opsMu.Unlock()
 		return
 	}
-	delete(p.downs, pub.ID)
+	delete(p.subs, pub.ID)
+	p.ops = append(p.ops, peerOp{d: d})
+	p.opsMu.Unlock()
 	pub.removeDown(d)
-	closed := p.closed.Load()
-	if !closed {
-		if err := p.down.RemoveTrack(d.sender); err != nil && !errors.Is(err, webrtc.ErrConnectionClosed) {
-			p.log.Debug("remove track", "err", err)
+	p.kick()
+}
+
+func (p *Peer) kick() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// received lists the DownTracks the participant receives.
+func (p *Peer) received() []*DownTrack {
+	p.opsMu.Lock()
+	defer p.opsMu.Unlock()
+	out := make([]*DownTrack, 0, len(p.subs))
+	for _, d := range p.subs {
+		out = append(out, d)
+	}
+	return out
+}
+
+// worker applies the queued track changes to the down connection, then negotiates once
+// for all of them, until the peer closes.
+func (p *Peer) worker() {
+	defer p.wg.Done()
+	for {
+		select {
+		case <-p.quit:
+			return
+		case <-p.wake:
+		}
+		p.opsMu.Lock()
+		ops := p.ops
+		p.ops = nil
+		p.opsMu.Unlock()
+		changed := false
+		for _, op := range ops {
+			if p.closed.Load() {
+				return
+			}
+			if op.add {
+				changed = p.addTrack(op.d) || changed
+			} else {
+				changed = p.removeTrack(op.d) || changed
+			}
+		}
+		if changed {
+			p.negotiate()
 		}
 	}
-	p.downMu.Unlock()
-	if !closed {
-		p.negotiate()
+}
+
+func (p *Peer) addTrack(d *DownTrack) bool {
+	if d.removed.Load() {
+		return false // unsubscribed before it was added
 	}
+	p.downMu.Lock()
+	defer p.downMu.Unlock()
+	tr, err := p.down.AddTransceiverFromTrack(d, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		p.log.Warn("cannot add track", "track", d.id, "err", err)
+		return false
+	}
+	d.sender = tr.Sender()
+	p.downs[d.id] = d
+	go d.readRTCP()
+	return true
+}
+
+func (p *Peer) removeTrack(d *DownTrack) bool {
+	p.downMu.Lock()
+	defer p.downMu.Unlock()
+	if p.downs[d.id] != d {
+		return false
+	}
+	delete(p.downs, d.id)
+	if err := p.down.RemoveTrack(d.sender); err != nil && !errors.Is(err, webrtc.ErrConnectionClosed) {
+		p.log.Debug("remove track", "err", err)
+	}
+	return true
 }
 
 // negotiate offers the current set of tracks on the down connection, unless an offer is
@@ -586,16 +736,13 @@ func sdpUfrag(sdp string) string {
 
 // askKeyframes requests keyframes for the video this participant still waits for.
 func (p *Peer) askKeyframes() {
-	p.downMu.Lock()
-	var waiting []*Publication
-	for _, d := range p.downs {
-		if d.pub.video && d.resync.Load() {
-			waiting = append(waiting, d.pub)
+	for _, d := range p.received() {
+		if !d.pub.video || !d.resync.Load() {
+			continue
 		}
-	}
-	p.downMu.Unlock()
-	for _, pub := range waiting {
-		pub.requestKeyframe(true)
+		if l := d.pub.layer(int(d.target.Load())); l != nil {
+			l.requestKeyframe(true)
+		}
 	}
 }
 
@@ -603,6 +750,7 @@ func (p *Peer) closeUp() {
 	p.upMu.Lock()
 	up := p.up
 	p.up = nil
+	p.upPC.Store(nil)
 	p.sources = nil
 	p.upSig.mu.Lock()
 	p.upSig.remoteQueue = nil
@@ -633,15 +781,21 @@ func (p *Peer) Close() {
 		return
 	}
 	p.room.leave(p)
+	close(p.quit)
+	p.wg.Wait() // the worker and the selection loop
 	p.closeUp()
+	p.opsMu.Lock()
+	subs := p.subs
+	p.subs = map[string]*DownTrack{}
+	p.ops = nil
+	p.opsMu.Unlock()
+	for _, d := range subs {
+		d.pub.removeDown(d)
+	}
 	p.downMu.Lock()
-	downs := p.downs
 	p.downs = map[string]*DownTrack{}
 	down := p.down
 	p.downMu.Unlock()
-	for _, d := range downs {
-		d.pub.removeDown(d)
-	}
 	if err := down.Close(); err != nil {
 		p.log.Debug("close down connection", "err", err)
 	}

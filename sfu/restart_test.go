@@ -118,12 +118,16 @@ type rtcClient struct {
 	lastAnswer   string // the last answer sent on down
 
 	received atomic.Int64 // RTP packets received on down, all tracks
-	iceDown  chan webrtc.ICEConnectionState
-	iceUp    chan webrtc.ICEConnectionState
-	failed   chan string // PeerEvents.Failed
-	stop     chan struct{}
-	pumped   chan struct{} // closed when the pump has stopped
-	wg       sync.WaitGroup
+	// onRTP, when set, sees every packet received on down (from the tracks' readers).
+	onRTP   atomic.Pointer[func(*webrtc.TrackRemote, *rtp.Packet)]
+	layers  chan map[string]bool // PeerEvents.LayersChanged (camera)
+	paused  chan bool            // PeerEvents.VideoPaused
+	iceDown chan webrtc.ICEConnectionState
+	iceUp   chan webrtc.ICEConnectionState
+	failed  chan string // PeerEvents.Failed
+	stop    chan struct{}
+	pumped  chan struct{} // closed when the pump has stopped
+	wg      sync.WaitGroup
 }
 
 func iceStates(pc *webrtc.PeerConnection) chan webrtc.ICEConnectionState {
@@ -140,7 +144,7 @@ func iceStates(pc *webrtc.PeerConnection) chan webrtc.ICEConnectionState {
 func joinClient(t *testing.T, room *Room, api *webrtc.API, name string, canPublish bool) *rtcClient {
 	t.Helper()
 	c := &rtcClient{t: t, name: name, wake: make(chan struct{}, 1), stop: make(chan struct{}), pumped: make(chan struct{}), seen: map[string]bool{},
-		failed: make(chan string, 16)}
+		failed: make(chan string, 16), layers: make(chan map[string]bool, 64), paused: make(chan bool, 64)}
 	var err error
 	if c.down, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
 		t.Fatal(err)
@@ -154,10 +158,14 @@ func joinClient(t *testing.T, room *Room, api *webrtc.API, name string, canPubli
 		go func() {
 			defer c.wg.Done()
 			for {
-				if _, _, err := tr.ReadRTP(); err != nil {
+				pkt, _, err := tr.ReadRTP()
+				if err != nil {
 					return
 				}
 				c.received.Add(1)
+				if f := c.onRTP.Load(); f != nil {
+					(*f)(tr, pkt)
+				}
 			}
 		}()
 	})
@@ -198,6 +206,18 @@ func joinClient(t *testing.T, room *Room, api *webrtc.API, name string, canPubli
 		Failed: func(pc string) {
 			select {
 			case c.failed <- pc:
+			default:
+			}
+		},
+		LayersChanged: func(source string, active map[string]bool) {
+			select {
+			case c.layers <- active:
+			default:
+			}
+		},
+		VideoPaused: func(paused bool) {
+			select {
+			case c.paused <- paused:
 			default:
 			}
 		},

@@ -29,7 +29,8 @@ func (s *SFU) NewRoom(name string) *Room {
 // it publish (hosts and speakers).
 func (r *Room) Join(id string, canPublish bool, ev PeerEvents) (*Peer, error) {
 	p := &Peer{ID: id, room: r, ev: ev, log: r.log.With("participant", id),
-		downs: map[string]*DownTrack{}, pubs: map[string]*Publication{}}
+		downs: map[string]*DownTrack{}, pubs: map[string]*Publication{},
+		subs: map[string]*DownTrack{}, wake: make(chan struct{}, 1), quit: make(chan struct{}), alloc: r.sfu.newAllocator()}
 	p.canPublish.Store(canPublish)
 	down, err := p.newPC(Down)
 	if err != nil {
@@ -53,13 +54,17 @@ func (r *Room) Join(id string, canPublish bool, ev PeerEvents) (*Peer, error) {
 	}
 	r.mu.Unlock()
 	r.sfu.metrics.peerJoined()
+	p.wg.Add(2)
+	go p.worker()
+	go p.selectLoop()
 	for _, pub := range existing {
 		p.subscribe(pub)
 	}
 	return p, nil
 }
 
-// publish makes a publication available to every other participant.
+// publish makes a publication available to every other participant. It does not wait for
+// them: each viewer's worker adds the track and negotiates.
 func (r *Room) publish(pub *Publication) {
 	r.mu.Lock()
 	if r.peers[pub.Owner.ID] != pub.Owner {

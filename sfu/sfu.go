@@ -50,6 +50,19 @@ type Config struct {
 	ICEFailedTimeout       time.Duration
 	ICEKeepalive           time.Duration
 
+	// EstimateBps is a viewer's bandwidth estimate in bps (nil, or 0 or less: unknown,
+	// taken as unlimited); Peer.SetEstimator overrides it per peer. The seam for the
+	// send-side estimator (package bwe).
+	EstimateBps func(*Peer) int
+	// NewAllocator makes the layer allocator of one viewer (nil: a greedy one without
+	// hysteresis, screens before cameras). The seam for bwe.Allocator.
+	NewAllocator func() Allocator
+	// LayerSelectInterval is how often each viewer's layers are chosen (default 500 ms).
+	LayerSelectInterval time.Duration
+	// Interceptors, when set, registers more interceptors and header extensions (say
+	// transport-wide congestion control) on the SFU's API.
+	Interceptors func(*webrtc.MediaEngine, *interceptor.Registry) error
+
 	// Listen, when set, replaces the sockets Network would open: it returns the setting
 	// engine with the SFU's sockets (a UDP mux), their ports, and what closes them. Tests
 	// use it to run the SFU on Pion's virtual network (vnet).
@@ -65,6 +78,19 @@ type SFU struct {
 	log     *slog.Logger
 	metrics *Metrics
 	pliGap  time.Duration
+
+	selectInterval time.Duration
+	estimate       func(*Peer) int
+	allocator      func() Allocator
+}
+
+func (s *SFU) newAllocator() Allocator {
+	if s.allocator != nil {
+		if a := s.allocator(); a != nil {
+			return a
+		}
+	}
+	return greedyAllocator{}
 }
 
 // New opens the SFU's sockets.
@@ -91,6 +117,11 @@ func New(cfg Config) (*SFU, error) {
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
 		return nil, fmt.Errorf("configure rtcp reports: %w", err)
 	}
+	if cfg.Interceptors != nil {
+		if err := cfg.Interceptors(m, ir); err != nil {
+			return nil, fmt.Errorf("configure interceptors: %w", err)
+		}
+	}
 	listen := cfg.Network.Listen
 	if cfg.Listen != nil {
 		listen = cfg.Listen
@@ -102,7 +133,8 @@ func New(cfg Config) (*SFU, error) {
 	se.SetICETimeouts(orDefault(cfg.ICEDisconnectedTimeout, iceDisconnectedTimeout),
 		orDefault(cfg.ICEFailedTimeout, iceFailedTimeout), orDefault(cfg.ICEKeepalive, iceKeepaliveInterval))
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
-	s := &SFU{api: api, sockets: sockets, ports: ports, log: cfg.Logger, metrics: cfg.Metrics, pliGap: cfg.KeyframeInterval}
+	s := &SFU{api: api, sockets: sockets, ports: ports, log: cfg.Logger, metrics: cfg.Metrics, pliGap: cfg.KeyframeInterval,
+		selectInterval: orDefault(cfg.LayerSelectInterval, 500*time.Millisecond), estimate: cfg.EstimateBps, allocator: cfg.NewAllocator}
 	if ns, ok := sockets.(*netSockets); ok {
 		s.batch = ns.batch
 	}
@@ -132,7 +164,7 @@ func (s *SFU) Close() error {
 const opusFmtp = "minptime=10;useinbandfec=1;usedtx=1"
 
 // Codecs: Opus for audio, VP8 (preferred) and H.264 for video, with NACK and keyframe
-// feedback.
+// feedback, and the header extensions of simulcast.
 func mediaEngine() (*webrtc.MediaEngine, error) {
 	m := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}}
@@ -155,6 +187,10 @@ func mediaEngine() (*webrtc.MediaEngine, error) {
 	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: audioLevelURI},
 		webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverDirectionRecvonly); err != nil {
 		return nil, fmt.Errorf("register audio level extension: %w", err)
+	}
+	// Simulcast: the mid and rid header extensions tell the layers of a track apart.
+	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
+		return nil, fmt.Errorf("register simulcast header extensions: %w", err)
 	}
 	return m, nil
 }

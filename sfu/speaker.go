@@ -191,9 +191,15 @@ func audioLevelID(pub *Publication) uint8 {
 	if up == nil {
 		return 0
 	}
+	var tracks []*webrtc.TrackRemote
+	for i := range pub.layers {
+		if l := pub.layers[i].Load(); l != nil {
+			tracks = append(tracks, l.track)
+		}
+	}
 	for _, tr := range up.GetTransceivers() {
 		r := tr.Receiver()
-		if r == nil || !slices.Contains(r.Tracks(), pub.track) {
+		if r == nil || !slices.ContainsFunc(r.Tracks(), func(t *webrtc.TrackRemote) bool { return slices.Contains(tracks, t) }) {
 			continue
 		}
 		for _, h := range r.GetParameters().HeaderExtensions {

@@ -1,0 +1,313 @@
+package sfu
+
+import (
+	"math"
+	"time"
+)
+
+// TrackDemand is what a viewer's layer allocation knows of one video track it receives.
+// It has the fields of bwe.Track, so an adapter to bwe.Allocator is a field-by-field copy.
+type TrackDemand struct {
+	ID       string
+	Screen   bool
+	Bitrates [3]int // bps of the low, mid and high layers (measured); 0: the layer is absent
+	MaxLayer int    // the largest layer useful at the viewer's display size; -1: not shown
+}
+
+// Allocator picks the layer of each video track a viewer receives (-1: paused) from the
+// viewer's bandwidth estimate. One is made per viewer (it may keep hysteresis state).
+// bwe.Allocator fits through an adapter (Config.NewAllocator).
+type Allocator interface {
+	Allocate(estimateBps, audioBps int, tracks []TrackDemand) map[string]int
+}
+
+// unlimitedBps is the estimate of a viewer without an estimator.
+const unlimitedBps = math.MaxInt32
+
+// Display sizes: a viewer that never reported one is assumed to show a track this large;
+// reports are clamped to maxViewWidth×maxViewHeight.
+const (
+	defaultViewWidth  = 1280
+	defaultViewHeight = 720
+	maxViewWidth      = 7680
+	maxViewHeight     = 4320
+)
+
+// audioBps is what one received audio track is assumed to need.
+const audioBps = 48_000
+
+// layerForSize is the largest layer useful at a display size (0×0: not shown). Until
+// package bwe is wired in, its bwe.LayerForSize twin.
+func layerForSize(w, h int) int {
+	switch {
+	case w <= 0 || h <= 0:
+		return layerPaused
+	case w <= 480 && h <= 270:
+		return layerLow
+	case w <= 960 && h <= 540:
+		return layerMid
+	}
+	return layerHigh
+}
+
+// greedyAllocator gives screens, then cameras, the largest layer that fits what is left of
+// the estimate after audio, without hysteresis: the fallback until bwe's allocator is set.
+type greedyAllocator struct{}
+
+func (greedyAllocator) Allocate(estimate, audio int, tracks []TrackDemand) map[string]int {
+	out := make(map[string]int, len(tracks))
+	budget := estimate - audio
+	for _, screens := range []bool{true, false} {
+		for _, t := range tracks {
+			if t.Screen != screens {
+				continue
+			}
+			l := clampLayer(t.MaxLayer, t.Bitrates)
+			for l >= 0 && t.Bitrates[l] > budget {
+				l = lowerLayer(l, t.Bitrates)
+			}
+			if l >= 0 {
+				budget -= t.Bitrates[l]
+			}
+			out[t.ID] = l
+		}
+	}
+	return out
+}
+
+// clampLayer is the layer to send for a wish: the wish if present, else the best present
+// below it, else the lowest present above it (a track shown is never paused for lack of a
+// small layer); -1 if the wish is -1 or no layer is present.
+func clampLayer(want int, bitrates [3]int) int {
+	if want < 0 {
+		return layerPaused
+	}
+	want = min(want, numLayers-1)
+	for l := want; l >= 0; l-- {
+		if bitrates[l] > 0 {
+			return l
+		}
+	}
+	for l := want + 1; l < numLayers; l++ {
+		if bitrates[l] > 0 {
+			return l
+		}
+	}
+	return layerPaused
+}
+
+// lowerLayer is the next present layer below l (-1: none).
+func lowerLayer(l int, bitrates [3]int) int {
+	for l--; l >= 0; l-- {
+		if bitrates[l] > 0 {
+			return l
+		}
+	}
+	return layerPaused
+}
+
+// selectLoop picks the viewer's layers every selectInterval until the peer closes.
+func (p *Peer) selectLoop() {
+	defer p.wg.Done()
+	t := time.NewTicker(p.room.sfu.selectInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.quit:
+			return
+		case <-t.C:
+			p.selectLayers()
+		}
+	}
+}
+
+// estimateBps is the viewer's bandwidth estimate (unlimitedBps when none is known).
+func (p *Peer) estimateBps() int {
+	if f := p.estimate.Load(); f != nil {
+		if e := (*f)(); e > 0 {
+			return e
+		}
+		return unlimitedBps
+	}
+	if f := p.room.sfu.estimate; f != nil {
+		if e := f(p); e > 0 {
+			return e
+		}
+	}
+	return unlimitedBps
+}
+
+// SetEstimator sets where the viewer's bandwidth estimate comes from (bps; 0 or less:
+// unknown, taken as unlimited), instead of Config.EstimateBps.
+func (p *Peer) SetEstimator(f func() int) {
+	if f == nil {
+		p.estimate.Store(nil)
+		return
+	}
+	p.estimate.Store(&f)
+}
+
+// selectLayers picks a layer for each video track the viewer receives, from its estimate
+// and the size it shows the track at, and tells the viewer when its video is paused.
+func (p *Peer) selectLayers() {
+	downs := p.received()
+	now := time.Now().UnixNano()
+	audio := 0
+	tracks := make([]TrackDemand, 0, len(downs))
+	for _, d := range downs {
+		if !d.pub.video {
+			audio += audioBps
+			continue
+		}
+		t := TrackDemand{ID: d.id, Screen: d.pub.Source == SourceScreen, MaxLayer: layerForSize(d.viewSize())}
+		for i := range d.pub.layers {
+			if l := d.pub.layers[i].Load(); l.usable(now) {
+				t.Bitrates[i] = l.bitrate()
+			}
+		}
+		tracks = append(tracks, t)
+	}
+	if len(tracks) == 0 {
+		p.setVideoPaused(false)
+		return
+	}
+	got := p.alloc.Allocate(p.estimateBps(), audio, tracks)
+	shown, paused := 0, 0
+	byID := make(map[string]TrackDemand, len(tracks))
+	for _, t := range tracks {
+		byID[t.ID] = t
+	}
+	for _, d := range downs {
+		t, ok := byID[d.id]
+		if !ok {
+			continue
+		}
+		l, ok := got[d.id]
+		if !ok {
+			l = layerPaused
+		}
+		if l >= 0 {
+			l = clampLayer(l, t.Bitrates) // never a layer the track does not have
+		}
+		forBandwidth := l < 0 && t.MaxLayer >= 0
+		d.setTarget(l, forBandwidth)
+		if !t.Screen && t.MaxLayer >= 0 {
+			shown++
+			if forBandwidth {
+				paused++
+			}
+		}
+	}
+	p.setVideoPaused(shown > 0 && paused == shown)
+	for _, d := range downs {
+		d.pub.updateNeeded()
+	}
+}
+
+// setVideoPaused tells the viewer (PeerEvents.VideoPaused) when its cameras all become
+// paused for bandwidth, and when one comes back.
+func (p *Peer) setVideoPaused(paused bool) {
+	if p.videoPaused.Swap(paused) == paused {
+		return
+	}
+	if p.ev.VideoPaused != nil && !p.closed.Load() {
+		p.ev.VideoPaused(paused)
+	}
+}
+
+// setTarget makes l the layer the viewer should get; a switch happens at its next keyframe,
+// asked for now.
+func (d *DownTrack) setTarget(l int, forBandwidth bool) {
+	if was := d.pausedBW.Swap(forBandwidth); was != forBandwidth && !d.removed.Load() {
+		d.pub.Owner.room.sfu.metrics.videoPaused(forBandwidth)
+	}
+	if int(d.target.Swap(int32(l))) == l {
+		return
+	}
+	d.updateWanted()
+	if l >= 0 && int(d.cur.Load()) != l {
+		if tl := d.pub.layer(l); tl != nil && tl.active.Load() {
+			tl.requestKeyframe(true)
+		}
+	}
+}
+
+// updateWanted sets the layers this viewer needs upstream: the one it gets and the one it
+// is about to get.
+func (d *DownTrack) updateWanted() {
+	var m uint32
+	if d.removed.Load() {
+		d.wanted.Store(0)
+		return
+	}
+	if c := d.cur.Load(); c >= 0 {
+		m |= 1 << c
+	}
+	if t := d.target.Load(); t >= 0 {
+		m |= 1 << t
+	}
+	d.wanted.Store(m)
+}
+
+// gone marks a DownTrack removed from its publication.
+func (d *DownTrack) gone() {
+	if d.removed.Swap(true) {
+		return
+	}
+	d.wanted.Store(0)
+	if d.pausedBW.Load() {
+		d.pub.Owner.room.sfu.metrics.videoPaused(false)
+	}
+}
+
+// viewSize is the size the viewer shows the track at (the default until it reports).
+func (d *DownTrack) viewSize() (int, int) {
+	v := d.view.Load()
+	if v&(1<<63) == 0 {
+		return defaultViewWidth, defaultViewHeight
+	}
+	return int(v >> 32 & 0x7fffffff), int(v & 0xffffffff)
+}
+
+// SetView sets the size at which the viewer shows a track it receives (trackID as in the
+// down offer's tracks); 0×0 means not shown. Sizes are clamped to 0…7680 × 0…4320; an
+// unknown track is ignored. The layers follow at the next selection.
+func (p *Peer) SetView(trackID string, width, height int) {
+	width = min(max(width, 0), maxViewWidth)
+	height = min(max(height, 0), maxViewHeight)
+	if width == 0 || height == 0 {
+		width, height = 0, 0
+	}
+	p.opsMu.Lock()
+	d := p.subs[trackID]
+	p.opsMu.Unlock()
+	if d != nil {
+		d.view.Store(1<<63 | uint64(width)<<32 | uint64(height))
+	}
+}
+
+// PeerStats is what a viewer receives, for the hosts' debug view.
+type PeerStats struct {
+	EstimateBps int               // the bandwidth estimate; 0: none (unlimited)
+	Layers      map[string]string // video track id → "high", "mid", "low" or "paused"
+	VideoPaused bool              // every camera shown is paused for bandwidth
+}
+
+// Stats reports the viewer's estimate and the layer of each video track it receives.
+func (p *Peer) Stats() PeerStats {
+	s := PeerStats{Layers: map[string]string{}, VideoPaused: p.videoPaused.Load()}
+	if e := p.estimateBps(); e != unlimitedBps {
+		s.EstimateBps = e
+	}
+	for _, d := range p.received() {
+		if !d.pub.video {
+			continue
+		}
+		l, t := int(d.cur.Load()), int(d.target.Load())
+		if l < 0 || t < 0 {
+			l = t // not started yet: the layer it waits for
+		}
+		s.Layers[d.id] = layerName(l)
+	}
+	return s
+}

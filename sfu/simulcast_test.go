@@ -1,0 +1,539 @@
+package sfu
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+// simulcastSFU is an SFU on the lab's network with quick layer selection and keyframes.
+func (l *vnetLab) simulcastSFU(ip string) *SFU {
+	l.t.Helper()
+	listen := func(logger *slog.Logger) (webrtc.SettingEngine, Ports, io.Closer, error) {
+		se, port, closer, err := l.Listen(ip, logger.With("component", "webrtc"))
+		return se, Ports{UDP: port}, closer, err
+	}
+	s, err := New(Config{Logger: networkTestLogger(l.t), Listen: listen, KeyframeInterval: 200 * time.Millisecond,
+		LayerSelectInterval:    100 * time.Millisecond,
+		ICEDisconnectedTimeout: testDisconnected, ICEFailedTimeout: l.failed, ICEKeepalive: testKeepalive})
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	l.t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			l.t.Errorf("close SFU: %v", err)
+		}
+	})
+	return s
+}
+
+// simulcastPublisher sends a camera in layers with rids, as a browser does: synthetic VP8
+// with 15-bit picture ids and TL0PICIDX, each layer with its own sequence numbers, clock
+// and picture ids, one single-packet frame per layer every 10 ms; keyframes at the start
+// and when asked (except on the layers in noKey). It stops a layer the SFU says nobody
+// needs (LayersChanged) and starts it again when asked.
+type simulcastPublisher struct {
+	c        *rtcClient
+	rids     []string
+	tracks   []*webrtc.TrackLocalStaticRTP
+	sender   *webrtc.RTPSender
+	noKey    map[string]bool
+	plis     []atomic.Bool
+	inactive sync.Map // rid → true while the SFU said it is not needed
+	midID    uint8
+	ridID    uint8
+	mid      string
+	stop     chan struct{}
+	wg       sync.WaitGroup
+}
+
+// layerMark is the byte after the VP8 frame header that tells a viewer which layer (index
+// into rids) a packet came from.
+func (c *rtcClient) publishSimulcast(t *testing.T, rids []string, noKey ...string) *simulcastPublisher {
+	t.Helper()
+	p := &simulcastPublisher{c: c, rids: rids, noKey: map[string]bool{}, plis: make([]atomic.Bool, len(rids)), stop: make(chan struct{})}
+	for _, r := range noKey {
+		p.noKey[r] = true
+	}
+	for _, rid := range rids {
+		tr, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000},
+			c.name+"-cam", c.name, webrtc.WithRTPStreamID(rid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.tracks = append(p.tracks, tr)
+	}
+	tr, err := c.up.AddTransceiverFromTrack(p.tracks[0], webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.sender = tr.Sender()
+	for _, track := range p.tracks[1:] {
+		if err := p.sender.AddEncoding(track); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ext := range p.sender.GetParameters().HeaderExtensions {
+		switch ext.URI {
+		case sdp.SDESMidURI:
+			p.midID = uint8(ext.ID)
+		case sdp.SDESRTPStreamIDURI:
+			p.ridID = uint8(ext.ID)
+		}
+	}
+	if p.midID == 0 || p.ridID == 0 {
+		t.Fatal("the publisher has no mid/rid header extensions")
+	}
+	for i, rid := range rids {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			for {
+				pkts, _, err := p.sender.ReadSimulcastRTCP(rid)
+				if err != nil {
+					return
+				}
+				for _, pk := range pkts {
+					if _, ok := pk.(*rtcp.PictureLossIndication); ok {
+						p.plis[i].Store(true)
+					}
+				}
+			}
+		}()
+	}
+	offer, err := c.up.CreateOffer(nil)
+	if err == nil {
+		err = c.up.SetLocalDescription(offer)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.peer.HandleOffer(offer.SDP, map[string]string{p.tracks[0].ID(): SourceCamera}); err != nil {
+		t.Fatalf("HandleOffer: %v", err)
+	}
+	p.mid = tr.Mid()
+	p.wg.Add(1)
+	go p.run()
+	t.Cleanup(p.halt)
+	return p
+}
+
+func (p *simulcastPublisher) halt() {
+	select {
+	case <-p.stop:
+	default:
+		close(p.stop)
+	}
+	if err := p.c.up.Close(); err != nil {
+		p.c.t.Errorf("close up: %v", err)
+	}
+	p.wg.Wait()
+}
+
+// layerState follows the SFU's LayersChanged messages (the client's setParameters).
+func (p *simulcastPublisher) layerState() {
+	for {
+		select {
+		case m := <-p.c.layers:
+			for rid, on := range m {
+				if on {
+					p.inactive.Delete(rid)
+				} else {
+					p.inactive.Store(rid, true)
+				}
+			}
+		default:
+			return
+		}
+	}
+}
+
+func (p *simulcastPublisher) run() {
+	defer p.wg.Done()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	n := len(p.rids)
+	seq := make([]uint16, n)
+	pic := make([]uint16, n)
+	tl0 := make([]uint8, n)
+	ts := make([]uint32, n)
+	paused := make([]bool, n)
+	for i := range n {
+		seq[i] = uint16(1000 * (i + 1)) // each layer its own numbering
+		pic[i] = uint16(0x7ff0 + 3000*i)
+		tl0[i] = uint8(250 + i)
+		ts[i] = uint32(i) * 1_000_000_007
+	}
+	start := time.Now()
+	for frame := uint32(0); ; frame++ {
+		select {
+		case <-p.stop:
+			return
+		case <-tick.C:
+		}
+		p.layerState()
+		elapsed := uint32(time.Since(start) * 90000 / time.Second)
+		for i, rid := range p.rids {
+			if _, off := p.inactive.Load(rid); off {
+				paused[i] = true
+				continue
+			}
+			key := p.plis[i].Swap(false) || frame == 0 || paused[i]
+			paused[i] = false
+			if p.noKey[rid] {
+				key = false
+			}
+			desc := []byte{0x90, 0xc0, 0x80 | byte(pic[i]>>8), byte(pic[i]), tl0[i]} // X, S; I, L; 15-bit picture id; TL0PICIDX
+			body := []byte{0x01}                                                     // interframe
+			if key {
+				body = []byte{0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01}
+			}
+			payload := append(desc, body...)
+			payload = append(payload, byte(i))
+			payload = binary.BigEndian.AppendUint32(payload, frame)
+			payload = append(payload, make([]byte, []int{150, 500, 1100}[min(i, 2)])...) // about 140, 420 and 900 kbps
+			h := rtp.Header{Version: 2, Marker: true, SequenceNumber: seq[i], Timestamp: ts[i] + elapsed, PayloadType: 96}
+			if err := h.SetExtension(p.midID, []byte(p.mid)); err != nil {
+				return
+			}
+			if err := h.SetExtension(p.ridID, []byte(rid)); err != nil {
+				return
+			}
+			if err := p.tracks[i].WriteRTP(&rtp.Packet{Header: h, Payload: payload}); err != nil && !errors.Is(err, io.ErrClosedPipe) {
+				return
+			}
+			seq[i]++
+			pic[i] = (pic[i] + 1) & 0x7fff
+			tl0[i]++
+		}
+	}
+}
+
+// got is a packet a viewer received, as the test reads it.
+type got struct {
+	seq        uint16
+	ts         uint32
+	pic        int
+	tl0        int
+	layer      int // index into the publisher's rids
+	key        bool
+	descriptor bool
+}
+
+// recorder keeps what a viewer receives on its video tracks.
+type recorder struct {
+	mu   sync.Mutex
+	pkts []got
+}
+
+func (c *rtcClient) record() *recorder {
+	r := &recorder{}
+	f := func(tr *webrtc.TrackRemote, pkt *rtp.Packet) {
+		if tr.Kind() != webrtc.RTPCodecTypeVideo {
+			return
+		}
+		pic, tl0, ok := vp8Indices(pkt.Payload)
+		g := got{seq: pkt.SequenceNumber, ts: pkt.Timestamp, pic: pic, tl0: tl0, layer: -1, descriptor: ok}
+		if len(pkt.Payload) > 5 {
+			g.key = vp8Keyframe(pkt.Payload)
+			i := 6
+			if g.key {
+				i = 15
+			}
+			if len(pkt.Payload) > i {
+				g.layer = int(pkt.Payload[i])
+			}
+		}
+		r.mu.Lock()
+		r.pkts = append(r.pkts, g)
+		r.mu.Unlock()
+	}
+	c.onRTP.Store(&f)
+	return r
+}
+
+func (r *recorder) snapshot() []got {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.pkts)
+}
+
+// lastLayers is the layers of the last n packets.
+func (r *recorder) lastLayer(n int) int {
+	p := r.snapshot()
+	if len(p) < n {
+		return -2
+	}
+	l := p[len(p)-1].layer
+	for _, g := range p[len(p)-n:] {
+		if g.layer != l {
+			return -2
+		}
+	}
+	return l
+}
+
+// checkContinuous asserts that the viewer's numbering never jumps: each packet (one per
+// frame) has the next sequence number, the next picture id and TL0PICIDX, and a later
+// timestamp, not too much later, whatever layer it came from.
+func checkContinuous(t *testing.T, pkts []got) (switches int) {
+	t.Helper()
+	for i := 1; i < len(pkts); i++ {
+		a, b := pkts[i-1], pkts[i]
+		if b.layer != a.layer {
+			switches++
+			if !b.key {
+				t.Errorf("packet %d: switched from layer %d to %d on a delta frame", i, a.layer, b.layer)
+			}
+		}
+		if b.seq != a.seq+1 {
+			t.Errorf("packet %d (layer %d→%d): sequence number %d after %d", i, a.layer, b.layer, b.seq, a.seq)
+		}
+		if b.pic != int((uint16(a.pic)+1)&0x7fff) {
+			t.Errorf("packet %d (layer %d→%d): picture id %d after %d", i, a.layer, b.layer, b.pic, a.pic)
+		}
+		if b.tl0 != int(uint8(a.tl0+1)) {
+			t.Errorf("packet %d (layer %d→%d): TL0PICIDX %d after %d", i, a.layer, b.layer, b.tl0, a.tl0)
+		}
+		if d := b.ts - a.ts; d == 0 || d > 90000 {
+			t.Errorf("packet %d (layer %d→%d): timestamp %d after %d", i, a.layer, b.layer, b.ts, a.ts)
+		}
+	}
+	return switches
+}
+
+// waitLayers waits until the publisher was told a layer state.
+func (p *simulcastPublisher) waitInactive(t *testing.T, rid string, inactive bool) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("layer %q inactive=%v", rid, inactive), func() bool {
+		_, off := p.inactive.Load(rid)
+		return off == inactive
+	})
+}
+
+func trackOf(t *testing.T, c *rtcClient) string {
+	t.Helper()
+	var id string
+	waitFor(t, c.name+" to get the camera", func() bool {
+		for _, d := range c.peer.received() {
+			if d.pub.video {
+				id = d.id
+				return true
+			}
+		}
+		return false
+	})
+	return id
+}
+
+// TestSimulcastLayers: a viewer showing the camera small gets the low layer and one showing
+// it large the high one; the middle layer, needed by nobody, is paused upstream. When the
+// small viewer enlarges the camera it moves to the high layer at a keyframe with its
+// numbering continuous, the low layer is paused in turn, and it resumes when the viewer
+// shrinks the camera again.
+func TestSimulcastLayers(t *testing.T) {
+	verifyNoLeaks(t)
+	const sfuIP, pubIP, smallIP, largeIP = "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"
+	lab := newVnetLab(t, sfuIP, pubIP, smallIP, largeIP)
+	s := lab.simulcastSFU(sfuIP)
+	room := s.NewRoom("simulcast")
+	t.Cleanup(room.Close)
+
+	small := joinClient(t, room, lab.api(smallIP), "small", false)
+	large := joinClient(t, room, lab.api(largeIP), "large", false)
+	smallRec, largeRec := small.record(), large.record()
+	pub := joinClient(t, room, lab.api(pubIP), "pub", true)
+	sp := pub.publishSimulcast(t, []string{"l", "m", "h"})
+	small.peer.SetView(trackOf(t, small), 320, 180)
+
+	waitFor(t, "the small viewer on l", func() bool { return smallRec.lastLayer(30) == 0 })
+	waitFor(t, "the large viewer on h", func() bool { return largeRec.lastLayer(30) == 2 })
+	sp.waitInactive(t, "m", true)
+	sp.waitInactive(t, "l", false)
+	sp.waitInactive(t, "h", false)
+	id := trackOf(t, small)
+	if st := small.peer.Stats(); st.Layers[id] != "low" || st.VideoPaused {
+		t.Fatalf("small viewer's stats: %+v", st)
+	}
+	if st := large.peer.Stats(); st.Layers[id] != "high" {
+		t.Fatalf("large viewer's stats: %+v", st)
+	}
+
+	small.peer.SetView(id, 1920, 1080)
+	waitFor(t, "the small viewer on h", func() bool { return smallRec.lastLayer(30) == 2 })
+	sp.waitInactive(t, "l", true)
+	small.peer.SetView(id, 300, 200)
+	waitFor(t, "the small viewer back on l", func() bool { return smallRec.lastLayer(30) == 0 })
+	sp.waitInactive(t, "l", false)
+	sp.waitInactive(t, "h", false)
+
+	if sw := checkContinuous(t, smallRec.snapshot()); sw < 2 {
+		t.Errorf("the small viewer switched %d times, want 2 at least", sw)
+	}
+	checkContinuous(t, largeRec.snapshot())
+}
+
+// TestSimulcastNoKeyframe: the high layer never sends a keyframe. A viewer that wants it is
+// not left without video: it falls back to the middle layer.
+func TestSimulcastNoKeyframe(t *testing.T) {
+	verifyNoLeaks(t)
+	const sfuIP, pubIP, viewerIP = "10.0.0.1", "10.0.0.2", "10.0.0.3"
+	lab := newVnetLab(t, sfuIP, pubIP, viewerIP)
+	s := lab.simulcastSFU(sfuIP)
+	room := s.NewRoom("nokey")
+	t.Cleanup(room.Close)
+
+	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
+	rec := viewer.record()
+	pub := joinClient(t, room, lab.api(pubIP), "pub", true)
+	pub.publishSimulcast(t, []string{"l", "m", "h"}, "h")
+	waitFor(t, "the viewer on m", func() bool { return rec.lastLayer(30) == 1 })
+	checkContinuous(t, rec.snapshot())
+}
+
+// TestSimulcastOddRIDs: rids other than l, m and h take free layer slots (highest first,
+// in the order they come); a fourth layer is read and dropped. The viewer gets video.
+func TestSimulcastOddRIDs(t *testing.T) {
+	verifyNoLeaks(t)
+	const sfuIP, pubIP, viewerIP = "10.0.0.1", "10.0.0.2", "10.0.0.3"
+	lab := newVnetLab(t, sfuIP, pubIP, viewerIP)
+	s := lab.simulcastSFU(sfuIP)
+	room := s.NewRoom("rids")
+	t.Cleanup(room.Close)
+
+	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
+	rec := viewer.record()
+	pub := joinClient(t, room, lab.api(pubIP), "pub", true)
+	pub.publishSimulcast(t, []string{"q", "f", "l", "x"})
+	waitFor(t, "video on the viewer", func() bool { return rec.lastLayer(30) >= 0 })
+	var layers int
+	waitFor(t, "three layers", func() bool {
+		layers = 0
+		for _, d := range viewer.peer.received() {
+			for i := range d.pub.layers {
+				if d.pub.layer(i) != nil {
+					layers++
+				}
+			}
+		}
+		return layers == 3
+	})
+	checkContinuous(t, rec.snapshot())
+}
+
+// TestSimulcastVideoPaused: a viewer whose estimate fits no layer gets no video and the
+// pause message; video comes back, with the message, when the estimate recovers.
+func TestSimulcastVideoPaused(t *testing.T) {
+	verifyNoLeaks(t)
+	const sfuIP, pubIP, viewerIP = "10.0.0.1", "10.0.0.2", "10.0.0.3"
+	lab := newVnetLab(t, sfuIP, pubIP, viewerIP)
+	s := lab.simulcastSFU(sfuIP)
+	room := s.NewRoom("paused")
+	t.Cleanup(room.Close)
+
+	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
+	var estimate atomic.Int64
+	estimate.Store(10_000_000)
+	viewer.peer.SetEstimator(func() int { return int(estimate.Load()) })
+	rec := viewer.record()
+	pub := joinClient(t, room, lab.api(pubIP), "pub", true)
+	sp := pub.publishSimulcast(t, []string{"l", "m", "h"})
+	waitFor(t, "the viewer on h", func() bool { return rec.lastLayer(30) == 2 })
+
+	estimate.Store(30_000)
+	waitPaused(t, viewer, true)
+	id := trackOf(t, viewer)
+	if st := viewer.peer.Stats(); !st.VideoPaused || st.Layers[id] != "paused" || st.EstimateBps != 30_000 {
+		t.Fatalf("stats while paused: %+v", st)
+	}
+	for _, rid := range []string{"l", "m", "h"} {
+		sp.waitInactive(t, rid, true)
+	}
+	before := len(rec.snapshot())
+	time.Sleep(300 * time.Millisecond) // nothing may arrive while paused
+	if n := len(rec.snapshot()) - before; n > 3 {
+		t.Fatalf("%d video packets arrived while paused", n)
+	}
+
+	estimate.Store(300_000) // l fits, m does not
+	waitPaused(t, viewer, false)
+	waitFor(t, "the viewer on l", func() bool { return rec.lastLayer(30) == 0 })
+	sp.waitInactive(t, "l", false)
+	sp.waitInactive(t, "h", true)
+	checkContinuous(t, rec.snapshot())
+}
+
+func waitPaused(t *testing.T, c *rtcClient, want bool) {
+	t.Helper()
+	timeout := time.After(giveUp)
+	for {
+		select {
+		case p := <-c.paused:
+			if p == want {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("gave up waiting for video_paused %v", want)
+		}
+	}
+}
+
+func TestVP8Indices(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		p        []byte
+		pic, tl0 int
+	}{
+		{"15-bit", []byte{0x90, 0xc0, 0x81, 0x02, 7, 0x00}, 0x102, 7},
+		{"7-bit", []byte{0x90, 0x80, 0x05, 0x00}, 5, -1},
+		{"no picture id", []byte{0x10, 0x00}, -1, -1},
+	} {
+		pic, tl0, ok := vp8Indices(c.p)
+		if !ok || pic != c.pic || tl0 != c.tl0 {
+			t.Errorf("%s: %d %d %v", c.name, pic, tl0, ok)
+		}
+		q := slices.Clone(c.p)
+		writeVP8Indices(q, 0x1234&0x7f, 9)
+		pic, tl0, _ = vp8Indices(q)
+		if c.pic >= 0 && pic != 0x1234&0x7f || c.tl0 >= 0 && tl0 != 9 {
+			t.Errorf("%s: rewritten to %d %d", c.name, pic, tl0)
+		}
+	}
+	if _, _, ok := vp8Indices([]byte{0x90, 0x80, 0x81}); ok {
+		t.Error("a cut descriptor was read")
+	}
+}
+
+// TestSetViewClamps: absurd sizes are clamped; 0 in either dimension is "not shown".
+func TestSetViewClamps(t *testing.T) {
+	p := &Peer{subs: map[string]*DownTrack{}}
+	d := &DownTrack{}
+	p.subs["x"] = d
+	if w, h := d.viewSize(); w != defaultViewWidth || h != defaultViewHeight {
+		t.Fatalf("default view %d×%d", w, h)
+	}
+	for _, c := range []struct{ w, h, ww, wh int }{
+		{1 << 40, 99999, maxViewWidth, maxViewHeight},
+		{-5, 100, 0, 0},
+		{640, 0, 0, 0},
+		{320, 180, 320, 180},
+	} {
+		p.SetView("x", c.w, c.h)
+		if w, h := d.viewSize(); w != c.ww || h != c.wh {
+			t.Errorf("SetView(%d, %d) = %d×%d, want %d×%d", c.w, c.h, w, h, c.ww, c.wh)
+		}
+	}
+	p.SetView("unknown", 10, 10) // ignored
+}
