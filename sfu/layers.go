@@ -3,6 +3,8 @@ package sfu
 import (
 	"math"
 	"time"
+
+	"github.com/puente-org/puente/sfu/bwe"
 )
 
 // TrackDemand is what a viewer's layer allocation knows of one video track it receives.
@@ -36,19 +38,8 @@ const (
 // audioBps is what one received audio track is assumed to need.
 const audioBps = 48_000
 
-// layerForSize is the largest layer useful at a display size (0×0: not shown). Until
-// package bwe is wired in, its bwe.LayerForSize twin.
-func layerForSize(w, h int) int {
-	switch {
-	case w <= 0 || h <= 0:
-		return layerPaused
-	case w <= 480 && h <= 270:
-		return layerLow
-	case w <= 960 && h <= 540:
-		return layerMid
-	}
-	return layerHigh
-}
+// layerForSize is the largest layer useful at a display size (0×0: not shown).
+func layerForSize(w, h int) int { return int(bwe.LayerForSize(w, h)) }
 
 // greedyAllocator gives screens, then cameras, the largest layer that fits what is left of
 // the estimate after audio, without hysteresis: the fallback until bwe's allocator is set.
@@ -131,6 +122,11 @@ func (p *Peer) estimateBps() int {
 	}
 	if f := p.room.sfu.estimate; f != nil {
 		if e := f(p); e > 0 {
+			return e
+		}
+	}
+	if p.gcc != nil {
+		if e := p.gcc.TargetBitrate(); e > 0 {
 			return e
 		}
 	}

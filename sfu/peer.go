@@ -11,6 +11,8 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/puente-org/puente/sfu/bwe"
 )
 
 // Which peer connection a message is about.
@@ -85,6 +87,7 @@ type Peer struct {
 
 	alloc       Allocator
 	estimate    atomic.Pointer[func() int]
+	gcc         *bwe.Estimator // the down connection's estimator; nil when not adapting to bandwidth
 	videoPaused atomic.Bool
 }
 

@@ -36,6 +36,7 @@ func (r *Room) Join(id string, canPublish bool, ev PeerEvents) (*Peer, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.gcc = r.sfu.estimatorOf(down) // nil unless Config.AdaptToBandwidth
 	down.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		// The down connection only sends; media a client pushes here is not read.
 		p.log.Warn("media refused on the receiving connection", "kind", t.Kind().String())

@@ -17,6 +17,8 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/puente-org/puente/sfu/bwe"
 )
 
 // Sources a participant can publish.
@@ -67,6 +69,16 @@ type Config struct {
 	// engine with the SFU's sockets (a UDP mux), their ports, and what closes them. Tests
 	// use it to run the SFU on Pion's virtual network (vnet).
 	Listen func(*slog.Logger) (webrtc.SettingEngine, Ports, io.Closer, error)
+
+	// AdaptToBandwidth turns on send-side bandwidth estimation (GCC over transport-cc
+	// feedback, REMB as the fallback) and lets each viewer's estimate choose its layers.
+	// Off by default: it costs about 40% more CPU per forwarded packet (docs/benchmarks.md)
+	// and, without probing, an estimate lowered by congestion cannot climb back above what
+	// is being sent. Off, layers follow the viewers' display sizes only.
+	AdaptToBandwidth bool
+	// Estimation bounds every viewer's bandwidth estimate (zero: bwe's defaults, 1 Mbps
+	// initial, 30 kbps to 6 Mbps).
+	Estimation bwe.Config
 }
 
 // SFU holds the WebRTC API (codecs, interceptors, sockets) its rooms share.
@@ -82,6 +94,8 @@ type SFU struct {
 	selectInterval time.Duration
 	estimate       func(*Peer) int
 	allocator      func() Allocator
+	// estimators: every PeerConnection's send-side bandwidth estimator (estimatorOf).
+	estimators *bwe.Estimators
 }
 
 func (s *SFU) newAllocator() Allocator {
@@ -90,7 +104,7 @@ func (s *SFU) newAllocator() Allocator {
 			return a
 		}
 	}
-	return greedyAllocator{}
+	return newBWEAllocator()
 }
 
 // New opens the SFU's sockets.
@@ -122,6 +136,19 @@ func New(cfg Config) (*SFU, error) {
 			return nil, fmt.Errorf("configure interceptors: %w", err)
 		}
 	}
+	// Bandwidth estimation: GCC per PeerConnection over transport-cc feedback, REMB as the
+	// fallback. Added last, so that packets are numbered and noted as sent after the
+	// interceptors above (see bwe.Estimators.Register).
+	var estimators *bwe.Estimators
+	if cfg.AdaptToBandwidth {
+		if cfg.Estimation.Logger == nil {
+			cfg.Estimation.Logger = cfg.Logger
+		}
+		estimators = bwe.NewEstimators(cfg.Estimation)
+		if err := estimators.Register(m, ir); err != nil {
+			return nil, fmt.Errorf("configure bandwidth estimation: %w", err)
+		}
+	}
 	listen := cfg.Network.Listen
 	if cfg.Listen != nil {
 		listen = cfg.Listen
@@ -134,7 +161,8 @@ func New(cfg Config) (*SFU, error) {
 		orDefault(cfg.ICEFailedTimeout, iceFailedTimeout), orDefault(cfg.ICEKeepalive, iceKeepaliveInterval))
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
 	s := &SFU{api: api, sockets: sockets, ports: ports, log: cfg.Logger, metrics: cfg.Metrics, pliGap: cfg.KeyframeInterval,
-		selectInterval: orDefault(cfg.LayerSelectInterval, 500*time.Millisecond), estimate: cfg.EstimateBps, allocator: cfg.NewAllocator}
+		selectInterval: orDefault(cfg.LayerSelectInterval, 500*time.Millisecond), estimate: cfg.EstimateBps, allocator: cfg.NewAllocator,
+		estimators: estimators}
 	if ns, ok := sockets.(*netSockets); ok {
 		s.batch = ns.batch
 	}
@@ -146,6 +174,15 @@ func orDefault(d, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// estimatorOf is the bandwidth estimator of a PeerConnection made with s.api: for a down
+// connection, the estimate of what the viewer can receive. Nil for other PeerConnections.
+func (s *SFU) estimatorOf(pc *webrtc.PeerConnection) *bwe.Estimator {
+	if s.estimators == nil {
+		return nil
+	}
+	return s.estimators.Of(pc)
 }
 
 // Ports are the ports the SFU listens on.
