@@ -94,18 +94,19 @@ type Result struct {
 	BatchWrites           bool    `json:"batch_writes"`
 	// Adaptive media (issue 12). Loss is over unconstrained viewers (LossPercent) and
 	// constrained ones apart; audio loss over all viewers.
-	Constrained               int          `json:"constrained,omitempty"`
-	ConstrainedKbps           int          `json:"constrained_kbps,omitempty"`
-	ConstrainedLossPercent    float64      `json:"constrained_loss_percent"`
-	AudioLossPercent          float64      `json:"audio_loss_percent"`
-	ViewersWithAudio          int          `json:"viewers_with_audio"`          // viewers that received audio
-	ConstrainedDrops          int64        `json:"constrained_drops,omitempty"` // packets the shaped links dropped at a full queue
-	ViewersByLayer            *LayerCounts `json:"viewers_by_layer,omitempty"`
-	ConstrainedViewersByLayer *LayerCounts `json:"constrained_viewers_by_layer,omitempty"`
-	LayerSwitches             int64        `json:"layer_switches"`
-	VideoPauses               int64        `json:"video_pauses"`  // video_paused (true) messages viewers got
-	PausedLayers              int          `json:"paused_layers"` // layers the publisher was told to stop, at the end
-	LayerPauses               int64        `json:"layer_pauses"`  // times the publisher was told to stop a layer
+	Constrained                 int          `json:"constrained,omitempty"`
+	ConstrainedKbps             int          `json:"constrained_kbps,omitempty"`
+	ConstrainedLossPercent      float64      `json:"constrained_loss_percent"`
+	AudioLossPercent            float64      `json:"audio_loss_percent"`
+	ConstrainedAudioLossPercent float64      `json:"constrained_audio_loss_percent"` // audio of the constrained viewers
+	ViewersWithAudio            int          `json:"viewers_with_audio"`             // viewers that received audio
+	ConstrainedDrops            int64        `json:"constrained_drops,omitempty"`    // packets the shaped links dropped at a full queue
+	ViewersByLayer              *LayerCounts `json:"viewers_by_layer,omitempty"`
+	ConstrainedViewersByLayer   *LayerCounts `json:"constrained_viewers_by_layer,omitempty"`
+	LayerSwitches               int64        `json:"layer_switches"`
+	VideoPauses                 int64        `json:"video_pauses"`  // video_paused (true) messages viewers got
+	PausedLayers                int          `json:"paused_layers"` // layers the publisher was told to stop, at the end
+	LayerPauses                 int64        `json:"layer_pauses"`  // times the publisher was told to stop a layer
 	// Simulcast: the viewers are in the room before the speaker publishes; from the speaker
 	// sending its up offer to the first media packet (audio or video) of the publication at
 	// the first viewer, and at the last one.
@@ -428,6 +429,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	g0, _ := ReadProc(os.Getpid())
 	r0 := received(viewers, allTracks)
 	c0, a0 := received(viewers, constrainedTracks), received(viewers, audioTracks)
+	ca0 := received(viewers, constrainedAudioTracks)
 	t0 := time.Now()
 	log.Info("measuring", "seconds", o.Duration.Seconds())
 	var profiles sync.WaitGroup
@@ -452,6 +454,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	g1, _ := ReadProc(os.Getpid())
 	r1 := received(viewers, allTracks)
 	c1, a1 := received(viewers, constrainedTracks), received(viewers, audioTracks)
+	ca1 := received(viewers, constrainedAudioTracks)
 	u0, u1 := r0.minus(c0), r1.minus(c1)
 	res.DurationS = elapsed
 	pkts := m1["puente_sfu_forwarded_packets_total"] - m0["puente_sfu_forwarded_packets_total"]
@@ -461,6 +464,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	res.LossPercent = lossPercent(u0, u1)
 	res.ConstrainedLossPercent = lossPercent(c0, c1)
 	res.AudioLossPercent = lossPercent(a0, a1)
+	res.ConstrainedAudioLossPercent = lossPercent(ca0, ca1)
 	for _, v := range viewers {
 		if v != nil && received([]*viewer{v}, audioTracks).packets > 0 {
 			res.ViewersWithAudio++
@@ -667,9 +671,10 @@ func lossPercent(r0, r1 receipt) float64 {
 }
 
 // Which tracks received sums.
-func allTracks(*viewer, *trackStats) bool             { return true }
-func constrainedTracks(v *viewer, _ *trackStats) bool { return v.constrained }
-func audioTracks(_ *viewer, st *trackStats) bool      { return st.audio }
+func allTracks(*viewer, *trackStats) bool                   { return true }
+func constrainedTracks(v *viewer, _ *trackStats) bool       { return v.constrained }
+func audioTracks(_ *viewer, st *trackStats) bool            { return st.audio }
+func constrainedAudioTracks(v *viewer, st *trackStats) bool { return v.constrained && st.audio }
 
 // received sums what viewers got on the tracks that which selects: packets, and packets
 // expected from the sequence numbers seen since each track's first packet (the difference
