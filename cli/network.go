@@ -19,6 +19,7 @@ type mediaFlags struct {
 	turnCert, turnKey, turnPublicIP       string
 	rtcLoopbackOnly                       string
 	rtcBatchWrites                        string
+	rtcAdapt                              string
 }
 
 func (f *mediaFlags) targets(m map[string]*string) {
@@ -27,6 +28,7 @@ func (f *mediaFlags) targets(m map[string]*string) {
 	m["turn-cert"], m["turn-key"], m["turn-public-ip"] = &f.turnCert, &f.turnKey, &f.turnPublicIP
 	m["rtc-loopback-only"] = &f.rtcLoopbackOnly
 	m["rtc-batch-writes"] = &f.rtcBatchWrites
+	m["rtc-adapt-to-bandwidth"] = &f.rtcAdapt
 }
 
 // parse fills c's live media settings; the errors name the setting to fix.
@@ -66,6 +68,12 @@ func (f *mediaFlags) parse(c *config) error {
 	if text := strings.TrimSpace(f.rtcBatchWrites); text != "" {
 		if c.RTCBatchWrites, err = strconv.ParseBool(text); err != nil {
 			return usageError{fmt.Sprintf("PUENTE_RTC_BATCH_WRITES / --rtc-batch-writes %q must be true or false", f.rtcBatchWrites)}
+		}
+	}
+	c.RTCAdapt = false
+	if text := strings.TrimSpace(f.rtcAdapt); text != "" {
+		if c.RTCAdapt, err = strconv.ParseBool(text); err != nil {
+			return usageError{fmt.Sprintf("PUENTE_RTC_ADAPT_TO_BANDWIDTH / --rtc-adapt-to-bandwidth %q must be true or false", f.rtcAdapt)}
 		}
 	}
 	return c.checkMedia()

@@ -57,7 +57,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	media, err := sfu.New(sfu.Config{Network: netCfg, Logger: log.With("component", "sfu"), Metrics: sfu.NewMetrics(reg)})
+	media, err := sfu.New(sfu.Config{Network: netCfg, Logger: log.With("component", "sfu"), Metrics: sfu.NewMetrics(reg),
+		AdaptToBandwidth: cfg.RTCAdapt})
 	if err != nil {
 		return err
 	}

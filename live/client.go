@@ -68,6 +68,10 @@ func (c *client) handle(m signaling.Incoming) {
 		}
 	case signaling.TypeRestart:
 		c.restartICE(m)
+	case signaling.TypeView:
+		c.view(m)
+	case signaling.TypeStats:
+		c.wantStats(m)
 	case signaling.TypeChat:
 		c.chat(ctx, m)
 	case signaling.TypeAsk:
@@ -492,6 +496,10 @@ func (c *client) startMedia(r *Room, p *participant) error {
 			r.changed(p)
 		},
 		Failed: func(pc string) { p.log.Info("media connection failed", "pc", pc) },
+		LayersChanged: func(source string, active map[string]bool) {
+			p.send(signaling.LayersMessage(source, active))
+		},
+		VideoPaused: func(paused bool) { p.send(signaling.VideoPausedMessage(paused)) },
 	})
 	if err != nil {
 		return err

@@ -48,6 +48,9 @@ type Options struct {
 	TouchEvery time.Duration
 }
 
+// statsEvery is how often hosts who asked get every viewer's estimate and layers.
+const statsEvery = 2 * time.Second
+
 // maxReplay is the most chat messages a resume replays; a client away for longer gets the
 // last HistorySize instead.
 const maxReplay = 1000
@@ -125,8 +128,10 @@ func (h *Hub) background() {
 	defer h.loop.Done()
 	rights := time.NewTicker(h.o.RightsEvery)
 	touch := time.NewTicker(h.o.TouchEvery)
+	stats := time.NewTicker(statsEvery)
 	defer rights.Stop()
 	defer touch.Stop()
+	defer stats.Stop()
 	for {
 		select {
 		case <-h.stop:
@@ -137,6 +142,10 @@ func (h *Hub) background() {
 			}
 		case <-touch.C:
 			h.touchAttendance()
+		case <-stats.C:
+			for _, r := range h.openRooms() {
+				r.sendStats()
+			}
 		}
 	}
 }

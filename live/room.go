@@ -99,6 +99,7 @@ type participant struct {
 	dropped    time.Time       // when the connection went; zero while connected
 	grace      *time.Timer
 	leaving    bool // the server is closing the connection for good (removed, ended, revoked)
+	stats      bool // a host who asked for the debug view (stats messages)
 	peer       *sfu.Peer
 	publishing []string
 }

@@ -1,6 +1,8 @@
 package sfu
 
 import (
+	"errors"
+	"io"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -530,13 +532,27 @@ func isNewerTS(a, b uint32) bool { return a != b && a-b < 1<<31 }
 
 // readRTCP drains the viewer's RTCP for this track (the NACK responder and reports need it
 // read) and passes keyframe requests upstream, to the layer the viewer receives.
+// maxBadRTCP is how many unreadable reports in a row end a viewer's report reader.
+const maxBadRTCP = 1000
+
 func (d *DownTrack) readRTCP() {
 	m := d.pub.Owner.room.sfu.metrics
+	bad := 0
 	for {
 		pkts, _, err := d.sender.ReadRTCP()
 		if err != nil {
-			return
+			// A malformed report from the viewer must not end its NACKs and keyframe
+			// requests for good: only a closed track (or endless errors) does.
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) || d.removed.Load() || d.viewer.closed.Load() {
+				return
+			}
+			if bad++; bad > maxBadRTCP {
+				d.viewer.log.Warn("giving up on a viewer's reports", "track", d.id, "err", err)
+				return
+			}
+			continue
 		}
+		bad = 0
 		for _, p := range pkts {
 			switch p := p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:

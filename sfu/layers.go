@@ -167,7 +167,11 @@ func (p *Peer) selectLayers() {
 		p.setVideoPaused(false)
 		return
 	}
-	got := p.alloc.Allocate(p.estimateBps(), audio, tracks)
+	estimate := p.estimateBps()
+	if estimate < unlimitedBps {
+		p.room.sfu.metrics.estimate(estimate)
+	}
+	got := p.alloc.Allocate(estimate, audio, tracks)
 	shown, paused := 0, 0
 	byID := make(map[string]TrackDemand, len(tracks))
 	for _, t := range tracks {

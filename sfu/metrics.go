@@ -12,6 +12,7 @@ type Metrics struct {
 	pausedVideos            prometheus.Gauge
 	forwardedLayers         *prometheus.GaugeVec
 	pausedLayers            *prometheus.GaugeVec
+	estimates               prometheus.Histogram
 }
 
 // NewMetrics registers the SFU's metrics.
@@ -30,9 +31,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			[]string{"layer"}),
 		pausedLayers: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "puente_sfu_paused_layers", Help: "Simulcast layers nobody needs: not forwarded, the publisher asked to stop them."},
 			[]string{"layer"}),
+		estimates: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "puente_sfu_viewer_estimate_bps",
+			Help:    "Viewers' bandwidth estimates, observed at every layer choice (with --rtc-adapt-to-bandwidth).",
+			Buckets: []float64{50e3, 100e3, 200e3, 300e3, 500e3, 800e3, 1.2e6, 2e6, 3e6, 5e6}}),
 	}
 	reg.MustRegister(m.peers, m.tracks, m.packets, m.bytes, m.nacks, m.keyframeRequests, m.retransmits,
-		m.layerSwitches, m.pausedVideos, m.forwardedLayers, m.pausedLayers)
+		m.layerSwitches, m.pausedVideos, m.forwardedLayers, m.pausedLayers, m.estimates)
 	return m
 }
 
@@ -112,4 +116,10 @@ func (m *Metrics) layerState(video bool, layer int, active bool, delta float64) 
 		g = m.forwardedLayers
 	}
 	g.WithLabelValues(layerName(layer)).Add(delta)
+}
+
+func (m *Metrics) estimate(bps int) {
+	if m != nil {
+		m.estimates.Observe(float64(bps))
+	}
 }
