@@ -59,6 +59,9 @@ type Options struct {
 	// (ShapedConn): media scenarios.
 	Constrained     int
 	ConstrainedKbps int
+	// AdaptToBandwidth starts the server with bandwidth estimation on
+	// (PUENTE_RTC_ADAPT_TO_BANDWIDTH=true; off: the server's own setting).
+	AdaptToBandwidth bool
 	// ResumeTimeout: restart, how long to wait for everyone to be back (0:
 	// DefaultResumeTimeout).
 	ResumeTimeout time.Duration
@@ -92,6 +95,7 @@ type Result struct {
 	GeneratorBottleneck   bool    `json:"generator_bottleneck"`
 	Pinned                bool    `json:"pinned"`
 	BatchWrites           bool    `json:"batch_writes"`
+	AdaptToBandwidth      bool    `json:"adapt_to_bandwidth,omitempty"`
 	// Adaptive media (issue 12). Loss is over unconstrained viewers (LossPercent) and
 	// constrained ones apart; audio loss over all viewers.
 	Constrained                 int          `json:"constrained,omitempty"`
@@ -195,7 +199,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Scenario: o.Scenario, Speakers: nSpeakers, Viewers: o.Viewers, BatchWrites: o.BatchWrites}
+	res := Result{Scenario: o.Scenario, Speakers: nSpeakers, Viewers: o.Viewers, BatchWrites: o.BatchWrites, AdaptToBandwidth: o.AdaptToBandwidth}
 	simulcast := o.Scenario == Simulcast
 	if o.Constrained < 0 || o.Constrained > o.Viewers {
 		return res, fmt.Errorf("constrained viewers: %d of %d", o.Constrained, o.Viewers)
@@ -209,8 +213,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 
 	srv := &Server{URL: o.URL, DatabaseURL: o.DatabaseURL, PID: o.ServerPID}
 	if o.URL == "" {
-		if srv, err = StartServerWith(ctx, ServerOptions{DatabaseURL: o.DatabaseURL, Binary: o.ServerBinary, Log: log,
-			Env: []string{fmt.Sprintf("PUENTE_RTC_BATCH_WRITES=%t", o.BatchWrites)}}); err != nil {
+		env := []string{fmt.Sprintf("PUENTE_RTC_BATCH_WRITES=%t", o.BatchWrites)}
+		if o.AdaptToBandwidth {
+			env = append(env, "PUENTE_RTC_ADAPT_TO_BANDWIDTH=true")
+		}
+		if srv, err = StartServerWith(ctx, ServerOptions{DatabaseURL: o.DatabaseURL, Binary: o.ServerBinary, Log: log, Env: env}); err != nil {
 			return res, err
 		}
 		defer srv.Close()

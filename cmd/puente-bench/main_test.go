@@ -28,6 +28,7 @@ func TestFlagsAreValidated(t *testing.T) {
 		{[]string{"--scenario", "simulcast", "--constrained-kbps", "2000000"}, "--constrained-kbps"},
 		{[]string{"--scenario", "feed", "--constrained", "2"}, "--constrained"},
 		{[]string{"--scenario", "restart", "--constrained", "2"}, "--constrained"},
+		{[]string{"--adapt-to-bandwidth", "--url", "http://127.0.0.1:1", "--database-url", "postgres://x"}, "--adapt-to-bandwidth"},
 	} {
 		var out, errOut bytes.Buffer
 		err := run(context.Background(), tc.args, &out, &errOut)
