@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -17,6 +18,8 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/puente-org/puente/signaling"
 )
 
 // maxBatchWrite is the SFU's most messages per sendmmsg (sfu.maxBatch).
@@ -52,6 +55,13 @@ type Options struct {
 	BatchWrites  bool          // the server (and the floor) send each packet's copies with one sendmmsg
 	// ServerBinary is the puente binary a server started here runs ("": this executable).
 	ServerBinary string
+	// Constrained viewers (the first ones) receive through a shaped link of ConstrainedKbps
+	// (ShapedConn): media scenarios.
+	Constrained     int
+	ConstrainedKbps int
+	// AdaptToBandwidth starts the server with bandwidth estimation on
+	// (PUENTE_RTC_ADAPT_TO_BANDWIDTH=true; off: the server's own setting).
+	AdaptToBandwidth bool
 	// ResumeTimeout: restart, how long to wait for everyone to be back (0:
 	// DefaultResumeTimeout).
 	ResumeTimeout time.Duration
@@ -60,36 +70,79 @@ type Options struct {
 
 // Result is one run's figures (the JSON line of cmd/puente-bench).
 type Result struct {
-	Scenario              string   `json:"scenario"`
-	Speakers              int      `json:"speakers"`
-	Viewers               int      `json:"viewers"`
-	ViewersConnected      int      `json:"viewers_connected"`
-	DurationS             float64  `json:"duration_s"`
-	JoinMsP50             float64  `json:"join_ms_p50"`
-	JoinMsP95             float64  `json:"join_ms_p95"`
-	JoinMsMax             float64  `json:"join_ms_max"`
-	ForwardedPPS          float64  `json:"forwarded_pps"`
-	ForwardedMbps         float64  `json:"forwarded_mbps"`
-	ReceivedPPS           float64  `json:"received_pps"`
-	LossPercent           float64  `json:"loss_percent"`
-	ServerCPUS            float64  `json:"server_cpu_s"`
-	ServerCPUPercent      float64  `json:"server_cpu_percent"`
-	ServerRSSMB           float64  `json:"server_rss_mb"`
-	ServerGoroutines      int      `json:"server_goroutines"`
-	ServerAllocsPerPacket float64  `json:"server_allocs_per_packet"`
-	CPUUsPerPacket        float64  `json:"cpu_us_per_packet"`
-	FloorCPUUsPerPacket   float64  `json:"floor_cpu_us_per_packet"`
-	FloorPackets          int64    `json:"floor_packets"`
-	RatioToFloor          float64  `json:"ratio_to_floor"`
-	GeneratorCPUPercent   float64  `json:"generator_cpu_percent"`
-	GeneratorBottleneck   bool     `json:"generator_bottleneck"`
-	Pinned                bool     `json:"pinned"`
-	BatchWrites           bool     `json:"batch_writes"`
-	Errors                []string `json:"errors,omitempty"`
+	Scenario              string  `json:"scenario"`
+	Speakers              int     `json:"speakers"`
+	Viewers               int     `json:"viewers"`
+	ViewersConnected      int     `json:"viewers_connected"`
+	DurationS             float64 `json:"duration_s"`
+	JoinMsP50             float64 `json:"join_ms_p50"`
+	JoinMsP95             float64 `json:"join_ms_p95"`
+	JoinMsMax             float64 `json:"join_ms_max"`
+	ForwardedPPS          float64 `json:"forwarded_pps"`
+	ForwardedMbps         float64 `json:"forwarded_mbps"`
+	ReceivedPPS           float64 `json:"received_pps"`
+	LossPercent           float64 `json:"loss_percent"`
+	ServerCPUS            float64 `json:"server_cpu_s"`
+	ServerCPUPercent      float64 `json:"server_cpu_percent"`
+	ServerRSSMB           float64 `json:"server_rss_mb"`
+	ServerGoroutines      int     `json:"server_goroutines"`
+	ServerAllocsPerPacket float64 `json:"server_allocs_per_packet"`
+	CPUUsPerPacket        float64 `json:"cpu_us_per_packet"`
+	FloorCPUUsPerPacket   float64 `json:"floor_cpu_us_per_packet"`
+	FloorPackets          int64   `json:"floor_packets"`
+	RatioToFloor          float64 `json:"ratio_to_floor"`
+	GeneratorCPUPercent   float64 `json:"generator_cpu_percent"`
+	GeneratorBottleneck   bool    `json:"generator_bottleneck"`
+	Pinned                bool    `json:"pinned"`
+	BatchWrites           bool    `json:"batch_writes"`
+	AdaptToBandwidth      bool    `json:"adapt_to_bandwidth,omitempty"`
+	// Adaptive media (issue 12). Loss is over unconstrained viewers (LossPercent) and
+	// constrained ones apart; audio loss over all viewers.
+	Constrained                 int          `json:"constrained,omitempty"`
+	ConstrainedKbps             int          `json:"constrained_kbps,omitempty"`
+	ConstrainedLossPercent      float64      `json:"constrained_loss_percent"`
+	AudioLossPercent            float64      `json:"audio_loss_percent"`
+	ConstrainedAudioLossPercent float64      `json:"constrained_audio_loss_percent"` // audio of the constrained viewers
+	ViewersWithAudio            int          `json:"viewers_with_audio"`             // viewers that received audio
+	ConstrainedDrops            int64        `json:"constrained_drops,omitempty"`    // packets the shaped links dropped at a full queue
+	ViewersByLayer              *LayerCounts `json:"viewers_by_layer,omitempty"`
+	ConstrainedViewersByLayer   *LayerCounts `json:"constrained_viewers_by_layer,omitempty"`
+	LayerSwitches               int64        `json:"layer_switches"`
+	VideoPauses                 int64        `json:"video_pauses"`  // video_paused (true) messages viewers got
+	PausedLayers                int          `json:"paused_layers"` // layers the publisher was told to stop, at the end
+	LayerPauses                 int64        `json:"layer_pauses"`  // times the publisher was told to stop a layer
+	// Simulcast: the viewers are in the room before the speaker publishes; from the speaker
+	// sending its up offer to the first media packet (audio or video) of the publication at
+	// the first viewer, and at the last one.
+	PublishToFirstPacketMs float64  `json:"publish_to_first_packet_ms,omitempty"`
+	PublishToLastViewerMs  float64  `json:"publish_to_last_viewer_ms,omitempty"`
+	Errors                 []string `json:"errors,omitempty"`
+}
+
+// LayerCounts counts viewers by the layer they receive at the end of a run.
+type LayerCounts struct {
+	High   int `json:"high"`
+	Mid    int `json:"mid"`
+	Low    int `json:"low"`
+	Paused int `json:"paused"`
+}
+
+func (lc *LayerCounts) add(layer int) {
+	switch layer {
+	case LayerHigh:
+		lc.High++
+	case LayerMid:
+		lc.Mid++
+	case LayerLow:
+		lc.Low++
+	default:
+		lc.Paused++
+	}
 }
 
 // trackStats counts what a viewer received on one track (written by its reader only).
 type trackStats struct {
+	audio   bool
 	packets atomic.Int64
 	// The extended sequence numbers of the first packet and of the highest so far;
 	// highest is -1 before the first packet.
@@ -97,9 +150,28 @@ type trackStats struct {
 }
 
 type viewer struct {
-	client  *Client
-	firstAt atomic.Int64 // unix nanos of the first media packet (video when there is video)
-	tracks  sync.Map     // track id → *trackStats
+	client      *Client
+	constrained bool
+	firstAt     atomic.Int64 // unix nanos of the first media packet (video when there is video)
+	anyAt       atomic.Int64 // unix nanos of the first media packet of any kind
+	tracks      sync.Map     // track id → *trackStats
+	// Simulcast: the layer of the last video frame (marked by the publisher; -1: none yet),
+	// when it came (unix nanos), and how often the layer changed.
+	layer    atomic.Int32
+	frameAt  atomic.Int64
+	switches atomic.Int64
+	shaped   *ShapedConn
+	mux      io.Closer // the ICE mux on shaped (closing it closes shaped)
+}
+
+// closeShaped closes a constrained viewer's socket.
+func (v *viewer) closeShaped() {
+	if v.mux != nil {
+		_ = v.mux.Close()
+	}
+	if v.shaped != nil {
+		_ = v.shaped.Close()
+	}
 }
 
 // speakersOf says how many speakers publish what in a scenario.
@@ -111,8 +183,10 @@ func speakersOf(s string) (n int, video bool, err error) {
 		return 4, true, nil
 	case AudioOnly:
 		return 10, false, nil
+	case Simulcast:
+		return 1, true, nil
 	}
-	return 0, false, fmt.Errorf("unknown scenario %q (webinar, panel, audio, join-storm)", s)
+	return 0, false, fmt.Errorf("unknown scenario %q (webinar, panel, audio, join-storm, simulcast)", s)
 }
 
 // Run runs a media scenario and measures it.
@@ -125,12 +199,25 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Scenario: o.Scenario, Speakers: nSpeakers, Viewers: o.Viewers, BatchWrites: o.BatchWrites}
+	res := Result{Scenario: o.Scenario, Speakers: nSpeakers, Viewers: o.Viewers, BatchWrites: o.BatchWrites, AdaptToBandwidth: o.AdaptToBandwidth}
+	simulcast := o.Scenario == Simulcast
+	if o.Constrained < 0 || o.Constrained > o.Viewers {
+		return res, fmt.Errorf("constrained viewers: %d of %d", o.Constrained, o.Viewers)
+	}
+	if o.Constrained > 0 {
+		if o.ConstrainedKbps <= 0 {
+			return res, errors.New("constrained viewers need a rate")
+		}
+		res.Constrained, res.ConstrainedKbps = o.Constrained, o.ConstrainedKbps
+	}
 
 	srv := &Server{URL: o.URL, DatabaseURL: o.DatabaseURL, PID: o.ServerPID}
 	if o.URL == "" {
-		if srv, err = StartServerWith(ctx, ServerOptions{DatabaseURL: o.DatabaseURL, Binary: o.ServerBinary, Log: log,
-			Env: []string{fmt.Sprintf("PUENTE_RTC_BATCH_WRITES=%t", o.BatchWrites)}}); err != nil {
+		env := []string{fmt.Sprintf("PUENTE_RTC_BATCH_WRITES=%t", o.BatchWrites)}
+		if o.AdaptToBandwidth {
+			env = append(env, "PUENTE_RTC_ADAPT_TO_BANDWIDTH=true")
+		}
+		if srv, err = StartServerWith(ctx, ServerOptions{DatabaseURL: o.DatabaseURL, Binary: o.ServerBinary, Log: log, Env: env}); err != nil {
 			return res, err
 		}
 		defer srv.Close()
@@ -161,6 +248,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	pubCtx, stopPublishing := context.WithCancel(ctx)
 	var pubWG sync.WaitGroup
 	var speakers []*Client
+	var simPubs []*simulcastPublisher
 	defer func() {
 		stopPublishing()
 		pubWG.Wait()
@@ -168,6 +256,19 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			c.Close()
 		}
 	}()
+	waitUp := func() error {
+		if err := waitUntil(ctx, 15*time.Second, func() bool {
+			for _, c := range speakers {
+				if !c.UpConnected() {
+					return false
+				}
+			}
+			return true
+		}); err != nil {
+			return fmt.Errorf("speakers' media did not connect: %w", err)
+		}
+		return nil
+	}
 	for i, tok := range sess.SpeakerTokens {
 		a, err := Admit(ctx, hc, srv.URL, tok, sess.OccurrenceID)
 		if err != nil {
@@ -178,21 +279,25 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			return res, fmt.Errorf("speaker %d: %w", i, err)
 		}
 		speakers = append(speakers, c)
+		if simulcast {
+			// Simulcast publishes once the viewers are in the room (publish_to_first_packet_ms).
+			p, err := newSimulcastPublisher(c, i)
+			if err != nil {
+				return res, fmt.Errorf("speaker %d: %w", i, err)
+			}
+			simPubs = append(simPubs, p)
+			continue
+		}
 		p, err := newPublisher(c, i, video, o.Bitrate)
 		if err != nil {
 			return res, fmt.Errorf("speaker %d publishes: %w", i, err)
 		}
 		pubWG.Go(func() { p.run(pubCtx) })
 	}
-	if err := waitUntil(ctx, 15*time.Second, func() bool {
-		for _, c := range speakers {
-			if !c.UpConnected() {
-				return false
-			}
+	if !simulcast {
+		if err := waitUp(); err != nil {
+			return res, err
 		}
-		return true
-	}); err != nil {
-		return res, fmt.Errorf("speakers' media did not connect: %w", err)
 	}
 
 	// Viewers join: steadily (8 at a time), or all within the storm window.
@@ -200,13 +305,37 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	var joinWG sync.WaitGroup
 	var joinErrs atomic.Int64
 	var firstErr atomic.Value
+	var view *signaling.Size // view messages: simulcast only (a server without adaptive media refuses them)
+	if simulcast {
+		view = &signaling.Size{Width: 1280, Height: 720}
+	}
 	join := func(i int) {
-		v := &viewer{}
+		v := &viewer{constrained: i < o.Constrained}
+		v.layer.Store(-1)
+		vapi := api
+		if v.constrained {
+			sc, err := listenShaped(ctx, o.ConstrainedKbps)
+			if err != nil {
+				joinErrs.Add(1)
+				firstErr.CompareAndSwap(nil, err.Error())
+				return
+			}
+			v.shaped = sc
+			mux := webrtc.NewICEUDPMux(nil, sc)
+			v.mux = mux
+			if vapi, err = newAPI(mux); err != nil {
+				v.closeShaped()
+				joinErrs.Add(1)
+				firstErr.CompareAndSwap(nil, err.Error())
+				return
+			}
+		}
 		a, err := Admit(ctx, hc, srv.URL, sess.ViewerTokens[i], sess.OccurrenceID)
 		if err == nil {
-			v.client, err = Join(ctx, api, srv.URL, a, v.onTrack(video))
+			v.client, err = Dial(ctx, Config{API: vapi, Origin: srv.URL, Admission: a, OnTrack: v.onTrack(video), View: view})
 		}
 		if err != nil {
+			v.closeShaped()
 			joinErrs.Add(1)
 			firstErr.CompareAndSwap(nil, err.Error())
 			return
@@ -231,12 +360,31 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	defer func() {
 		var wg sync.WaitGroup
 		for _, v := range viewers {
-			if v != nil {
+			if v != nil && v.client != nil {
 				wg.Go(v.client.Close)
 			}
 		}
 		wg.Wait()
+		for _, v := range viewers {
+			if v != nil {
+				v.closeShaped()
+			}
+		}
 	}()
+	var publishedAt time.Time
+	if simulcast {
+		log.Info("publishing simulcast", "viewers", o.Viewers)
+		publishedAt = time.Now()
+		for _, p := range simPubs {
+			if err := p.publish(); err != nil {
+				return res, fmt.Errorf("speaker publishes: %w", err)
+			}
+			pubWG.Go(func() { p.run(pubCtx) })
+		}
+		if err := waitUp(); err != nil {
+			return res, err
+		}
+	}
 	if e, ok := firstErr.Load().(string); ok {
 		res.Errors = append(res.Errors, fmt.Sprintf("%d viewers could not join; first: %s", joinErrs.Load(), e))
 	}
@@ -250,14 +398,33 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return true
 	})
 	var joins []float64
+	var firstPacket, lastFirst time.Time
 	for _, v := range viewers {
 		if v == nil {
 			continue
 		}
 		if f := v.firstAt.Load(); f != 0 {
 			res.ViewersConnected++
-			joins = append(joins, float64(time.Unix(0, f).Sub(v.client.Opened))/1e6)
+			from := v.client.Opened
+			if simulcast {
+				// The viewers were in the room before the publication: time from it.
+				from = publishedAt
+			}
+			joins = append(joins, float64(time.Unix(0, f).Sub(from))/1e6)
 		}
+		if f := v.anyAt.Load(); f != 0 {
+			at := time.Unix(0, f)
+			if firstPacket.IsZero() || at.Before(firstPacket) {
+				firstPacket = at
+			}
+			if at.After(lastFirst) {
+				lastFirst = at
+			}
+		}
+	}
+	if simulcast && !firstPacket.IsZero() {
+		res.PublishToFirstPacketMs = math.Round(float64(firstPacket.Sub(publishedAt))/1e5) / 10
+		res.PublishToLastViewerMs = math.Round(float64(lastFirst.Sub(publishedAt))/1e5) / 10
 	}
 	res.JoinMsP50, res.JoinMsP95, res.JoinMsMax = percentile(joins, 50), percentile(joins, 95), percentile(joins, 100)
 	log.Info("joined", "connected", res.ViewersConnected, "join_ms_p50", res.JoinMsP50, "join_ms_p95", res.JoinMsP95)
@@ -267,7 +434,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	m0, _ := Metrics(ctx, srv.URL, "puente_sfu_forwarded_packets_total", "puente_sfu_forwarded_bytes_total", "go_memstats_mallocs_total")
 	s0, _ := readProcIf(srv.PID)
 	g0, _ := ReadProc(os.Getpid())
-	r0 := received(viewers)
+	r0 := received(viewers, allTracks)
+	c0, a0 := received(viewers, constrainedTracks), received(viewers, audioTracks)
+	ca0 := received(viewers, constrainedAudioTracks)
 	t0 := time.Now()
 	log.Info("measuring", "seconds", o.Duration.Seconds())
 	var profiles sync.WaitGroup
@@ -290,14 +459,47 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	m1, _ := Metrics(ctx, srv.URL, "puente_sfu_forwarded_packets_total", "puente_sfu_forwarded_bytes_total", "go_goroutines", "go_memstats_mallocs_total")
 	s1, _ := readProcIf(srv.PID)
 	g1, _ := ReadProc(os.Getpid())
-	r1 := received(viewers)
+	r1 := received(viewers, allTracks)
+	c1, a1 := received(viewers, constrainedTracks), received(viewers, audioTracks)
+	ca1 := received(viewers, constrainedAudioTracks)
+	u0, u1 := r0.minus(c0), r1.minus(c1)
 	res.DurationS = elapsed
 	pkts := m1["puente_sfu_forwarded_packets_total"] - m0["puente_sfu_forwarded_packets_total"]
 	res.ForwardedPPS = pkts / elapsed
 	res.ForwardedMbps = (m1["puente_sfu_forwarded_bytes_total"] - m0["puente_sfu_forwarded_bytes_total"]) * 8 / elapsed / 1e6
 	res.ReceivedPPS = float64(r1.packets-r0.packets) / elapsed
-	if exp := r1.expected - r0.expected; exp > 0 {
-		res.LossPercent = math.Max(0, float64(exp-(r1.packets-r0.packets))) / float64(exp) * 100
+	res.LossPercent = lossPercent(u0, u1)
+	res.ConstrainedLossPercent = lossPercent(c0, c1)
+	res.AudioLossPercent = lossPercent(a0, a1)
+	res.ConstrainedAudioLossPercent = lossPercent(ca0, ca1)
+	for _, v := range viewers {
+		if v != nil && received([]*viewer{v}, audioTracks).packets > 0 {
+			res.ViewersWithAudio++
+		}
+	}
+	if simulcast || o.Constrained > 0 {
+		res.ViewersByLayer, res.ConstrainedViewersByLayer = &LayerCounts{}, &LayerCounts{}
+		end := time.Now()
+		for _, v := range viewers {
+			if v == nil {
+				continue
+			}
+			counts := res.ViewersByLayer
+			if v.constrained {
+				counts = res.ConstrainedViewersByLayer
+			}
+			counts.add(v.finalLayer(end))
+			res.LayerSwitches += v.switches.Load()
+			_, pauses := v.client.VideoPaused()
+			res.VideoPauses += pauses
+			if v.shaped != nil {
+				res.ConstrainedDrops += v.shaped.Dropped()
+			}
+		}
+		for _, p := range simPubs {
+			res.PausedLayers += p.pausedLayers()
+			res.LayerPauses += p.pauses.Load()
+		}
 	}
 	res.ServerGoroutines = int(m1["go_goroutines"])
 	if pkts > 0 {
@@ -338,7 +540,14 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		if o.BatchWrites {
 			batch = maxBatchWrite
 		}
-		fres, err := runFloor(ctx, receivers, nSpeakers, video, o.Bitrate, min(o.Duration, 10*time.Second), serverCPU, batch)
+		floorRate, floorAudio := o.Bitrate, 64
+		if simulcast {
+			floorAudio = simulcastAudioKbps
+			// The floor relays the top layer to everyone: the SFU's unconstrained viewers'
+			// stream (the constrained ones get fewer, smaller packets).
+			floorRate = simulcastLayers[LayerHigh].bitrate
+		}
+		fres, err := runFloor(ctx, receivers, nSpeakers, video, floorRate, floorAudio, min(o.Duration, 10*time.Second), serverCPU, batch)
 		if err != nil {
 			res.Errors = append(res.Errors, "floor: "+err.Error())
 		} else {
@@ -380,10 +589,11 @@ func readProcIf(pid int) (ProcSample, error) {
 // counts need.
 func (v *viewer) onTrack(video bool) func(Track) {
 	return func(t Track) {
-		st := &trackStats{}
+		isVideo := t.Remote.Kind() == webrtc.RTPCodecTypeVideo
+		st := &trackStats{audio: !isVideo}
 		st.highest.Store(-1)
 		v.tracks.Store(t.Remote.ID(), st)
-		marksJoin := !video || t.Remote.Kind() == webrtc.RTPCodecTypeVideo
+		marksJoin := !video || isVideo
 		buf := make([]byte, 1600)
 		highest := int64(-1)
 		for {
@@ -393,6 +603,9 @@ func (v *viewer) onTrack(video bool) func(Track) {
 			}
 			if n < 12 {
 				continue
+			}
+			if highest < 0 {
+				v.anyAt.CompareAndSwap(0, time.Now().UnixNano())
 			}
 			if marksJoin {
 				v.firstAt.CompareAndSwap(0, time.Now().UnixNano())
@@ -407,8 +620,29 @@ func (v *viewer) onTrack(video bool) func(Track) {
 				st.highest.Store(ext)
 			}
 			st.packets.Add(1)
+			if isVideo {
+				if l, _, ok := FrameLayer(rtpPayload(buf[:n])); ok {
+					v.frameAt.Store(time.Now().UnixNano())
+					if old := v.layer.Swap(int32(l)); old >= 0 && old != int32(l) {
+						v.switches.Add(1)
+					}
+				}
+			}
 		}
 	}
+}
+
+// finalLayer is the layer a viewer receives at end: that of its last marked frame, or
+// paused when the server said its video is paused or no frame came in the last second.
+func (v *viewer) finalLayer(end time.Time) int {
+	if paused, _ := v.client.VideoPaused(); paused {
+		return -1
+	}
+	at := v.frameAt.Load()
+	if at == 0 || end.Sub(time.Unix(0, at)) > time.Second {
+		return -1
+	}
+	return int(v.layer.Load())
 }
 
 // extendSeq extends a 16-bit RTP sequence number to the value nearest the highest
@@ -430,10 +664,29 @@ func extendSeq(highest int64, seq uint16) int64 {
 
 type receipt struct{ packets, expected int64 }
 
-// received sums what viewers got: packets, and packets expected from the sequence numbers
-// seen since each track's first packet (the difference between two readings is what was
-// lost in between).
-func received(vs []*viewer) receipt {
+func (r receipt) minus(o receipt) receipt {
+	return receipt{packets: r.packets - o.packets, expected: r.expected - o.expected}
+}
+
+// lossPercent is the share of packets expected between two readings that did not come.
+func lossPercent(r0, r1 receipt) float64 {
+	exp := r1.expected - r0.expected
+	if exp <= 0 {
+		return 0
+	}
+	return math.Max(0, float64(exp-(r1.packets-r0.packets))) / float64(exp) * 100
+}
+
+// Which tracks received sums.
+func allTracks(*viewer, *trackStats) bool                   { return true }
+func constrainedTracks(v *viewer, _ *trackStats) bool       { return v.constrained }
+func audioTracks(_ *viewer, st *trackStats) bool            { return st.audio }
+func constrainedAudioTracks(v *viewer, st *trackStats) bool { return v.constrained && st.audio }
+
+// received sums what viewers got on the tracks that which selects: packets, and packets
+// expected from the sequence numbers seen since each track's first packet (the difference
+// between two readings is what was lost in between).
+func received(vs []*viewer, which func(*viewer, *trackStats) bool) receipt {
 	var r receipt
 	for _, v := range vs {
 		if v == nil {
@@ -441,6 +694,9 @@ func received(vs []*viewer) receipt {
 		}
 		v.tracks.Range(func(_, val any) bool {
 			st := val.(*trackStats)
+			if !which(v, st) {
+				return true
+			}
 			r.packets += st.packets.Load()
 			if h := st.highest.Load(); h >= 0 {
 				r.expected += h - st.first.Load() + 1
@@ -602,7 +858,7 @@ type floorResult struct {
 
 // runFloor relays the same streams (as many speakers, same rates) through the bare relay to
 // receivers sockets, for d, and reads the relay's CPU.
-func runFloor(ctx context.Context, receivers, speakers int, video bool, bitrate int, d time.Duration, cpu, batch int) (floorResult, error) {
+func runFloor(ctx context.Context, receivers, speakers int, video bool, bitrate, audioKbps int, d time.Duration, cpu, batch int) (floorResult, error) {
 	f, err := StartFloor(ctx, FloorOptions{Receivers: receivers, Batch: batch, CPU: cpu})
 	if err != nil {
 		return floorResult{}, err
@@ -620,7 +876,7 @@ func runFloor(ctx context.Context, receivers, speakers int, video bool, bitrate 
 		}
 		buf := make([]byte, 1500)
 		wg.Go(func() {
-			pace(fctx, NewAudio(), v, nil, func(isVideo bool, pkts []rtp.Packet) {
+			pace(fctx, NewAudioKbps(audioKbps), v, nil, func(isVideo bool, pkts []rtp.Packet) {
 				ssrc := uint32(1000 + i)
 				if isVideo {
 					ssrc = uint32(2000 + i)

@@ -110,3 +110,46 @@ func TestRegisterScenarioWithCapacity(t *testing.T) {
 		t.Errorf("registrations by status: %v, want 5 confirmed and 15 waitlisted", got)
 	}
 }
+
+// The simulcast scenario through a real server process: the speaker publishes its layers
+// once the viewers are in, the constrained viewers' media comes through their shaped links,
+// everyone gets the audio, the unconstrained viewers read their frames' layers through the
+// SFU without loss, and every viewer is counted in one layer group. (Which layer each gets
+// is the server's adaptation, measured by cmd/puente-bench: docs/benchmarks.md.)
+func TestSimulcastRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and PostgreSQL")
+	}
+	o := Options{Scenario: Simulcast, Viewers: 4, Constrained: 2, ConstrainedKbps: 300, Duration: 2 * time.Second,
+		DatabaseURL: pgtest.NewURL(t)}
+	res, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", res)
+	t.Logf("viewers by layer %+v, constrained %+v", res.ViewersByLayer, res.ConstrainedViewersByLayer)
+	if res.ViewersWithAudio != 4 {
+		t.Errorf("%d of 4 viewers received audio", res.ViewersWithAudio)
+	}
+	if res.PublishToFirstPacketMs <= 0 || res.PublishToLastViewerMs < res.PublishToFirstPacketMs {
+		t.Errorf("publish to first packet %.1f ms, to the last viewer %.1f ms", res.PublishToFirstPacketMs, res.PublishToLastViewerMs)
+	}
+	if res.LossPercent > 1 {
+		t.Errorf("loss %.2f%% of the unconstrained viewers on loopback", res.LossPercent)
+	}
+	if res.ViewersConnected != 4 {
+		t.Errorf("%d of 4 viewers received video", res.ViewersConnected)
+	}
+	if res.ViewersByLayer == nil || res.ConstrainedViewersByLayer == nil {
+		t.Fatal("no layer counts")
+	}
+	if n := *res.ViewersByLayer; n.High+n.Mid+n.Low != 2 || n.Paused != 0 {
+		t.Errorf("unconstrained viewers by layer %+v, want both on a layer (their frames read through the SFU)", n)
+	}
+	if n := *res.ConstrainedViewersByLayer; n.High+n.Mid+n.Low+n.Paused != 2 {
+		t.Errorf("constrained viewers by layer %+v, want 2 in all", n)
+	}
+	if res.Constrained != 2 || res.ConstrainedKbps != 300 {
+		t.Errorf("constrained %d at %d kbps", res.Constrained, res.ConstrainedKbps)
+	}
+}

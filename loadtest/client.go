@@ -17,15 +17,30 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/puente-org/puente/signaling"
 )
 
 // NewAPI is the WebRTC stack of simulated participants: Pion's default codecs and
 // interceptors (NACK, reports), ICE on loopback only.
-func NewAPI() (*webrtc.API, error) {
+func NewAPI() (*webrtc.API, error) { return newAPI(nil) }
+
+// audioLevelURI is the audio level header extension (RFC 6464).
+const audioLevelURI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+
+// newAPI is NewAPI, with every connection's ICE on mux when it is not nil (one UDP socket
+// for all; a shaped one for constrained viewers). Pion's default interceptors include the
+// simulcast header extensions (mid, rid) and transport-wide congestion control feedback;
+// the audio level extension (RFC 6464) is added for publishers that write it.
+func newAPI(mux ice.UDPMux) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
+		return nil, err
+	}
+	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: audioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
 		return nil, err
 	}
 	ir := &interceptor.Registry{}
@@ -37,6 +52,9 @@ func NewAPI() (*webrtc.API, error) {
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetICEMulticastDNSMode(0)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	if mux != nil {
+		se.SetICEUDPMux(mux)
+	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
 }
 
@@ -77,7 +95,10 @@ type Config struct {
 	// Readmit gets a new join token, for when a resume is refused (resume_refused); nil:
 	// a refused resume is final.
 	Readmit func(ctx context.Context) (Admission, error)
-	Log     *slog.Logger
+	// View, when not nil, is the size at which the client shows every video track (camera
+	// or screen) it receives: after each offer it sends a view message with them.
+	View *signaling.Size
+	Log  *slog.Logger
 }
 
 // Client is one participant: a websocket speaking Puente's protocol and the up (publishing)
@@ -97,6 +118,9 @@ type Client struct {
 	packets  atomic.Int64 // media packets read (when the client reads its tracks)
 	welcomes atomic.Int64 // welcomes so far (track readers compare it with the last they noted)
 
+	videoPaused atomic.Bool  // the last video_paused message said paused
+	videoPauses atomic.Int64 // video_paused messages that said paused
+
 	mu           sync.Mutex
 	down, up     *webrtc.PeerConnection
 	trackInfo    map[string]struct{ pid, source string }
@@ -107,7 +131,9 @@ type Client struct {
 	chat         map[int64]int // chat message id → times received
 	lastChat     int64
 	pubTracks    map[webrtc.TrackLocal]string // what Publish sent, to send again after a restart
+	pubLayers    map[webrtc.TrackLocal][]webrtc.TrackLocal
 	onSenders    func([]*webrtc.RTPSender)
+	onLayers     func(source string, active map[string]bool)
 	resumes      int // welcomes that resumed
 	rejoins      int // fresh joins after a refused resume
 	droppedAt    time.Time
@@ -509,6 +535,9 @@ func (c *Client) read(ws *websocket.Conn, done chan<- struct{}) {
 			ParticipantID string                     `json:"participant_id"`
 			Role          string                     `json:"role"`
 			Reason        string                     `json:"reason"`
+			Source        string                     `json:"source"`
+			Active        map[string]bool            `json:"active"`
+			Paused        bool                       `json:"paused"`
 		}
 		if err := json.Unmarshal(data, &m); err != nil {
 			c.fail("bad JSON from the server")
@@ -543,6 +572,19 @@ func (c *Client) read(ws *websocket.Conn, done chan<- struct{}) {
 				continue
 			}
 			_ = c.send(map[string]any{"type": "answer", "pc": "down", "sdp": ans.SDP})
+			if c.cfg.View != nil {
+				view := map[string]signaling.Size{}
+				c.mu.Lock()
+				for id, ti := range c.trackInfo {
+					if ti.source == "camera" || ti.source == "screen" {
+						view[id] = *c.cfg.View
+					}
+				}
+				c.mu.Unlock()
+				if len(view) > 0 {
+					_ = c.View(view)
+				}
+			}
 		case "answer":
 			c.mu.Lock()
 			up := c.up
@@ -598,6 +640,18 @@ func (c *Client) read(ws *websocket.Conn, done chan<- struct{}) {
 			c.mu.Lock()
 			c.bye = m.Reason
 			c.mu.Unlock()
+		case signaling.TypeLayers:
+			c.mu.Lock()
+			f := c.onLayers
+			c.mu.Unlock()
+			if f != nil {
+				f(m.Source, m.Active)
+			}
+		case signaling.TypeVideoPaused:
+			c.videoPaused.Store(m.Paused)
+			if m.Paused {
+				c.videoPauses.Add(1)
+			}
 		case "error":
 			var msg string
 			_ = json.Unmarshal(m.Message, &msg)
@@ -611,8 +665,15 @@ func (c *Client) read(ws *websocket.Conn, done chan<- struct{}) {
 // server restart (a resume without media kept) the client publishes the same tracks again
 // on a new connection by itself, and gives the new senders to OnSenders.
 func (c *Client) Publish(tracks map[webrtc.TrackLocal]string) ([]*webrtc.RTPSender, error) {
+	return c.PublishSimulcast(tracks, nil)
+}
+
+// PublishSimulcast is Publish with simulcast: layers maps a track of tracks (made with
+// webrtc.WithRTPStreamID, its first layer) to its other layers (same id and stream id, each
+// with its own rid), which are added as encodings of the same sender.
+func (c *Client) PublishSimulcast(tracks map[webrtc.TrackLocal]string, layers map[webrtc.TrackLocal][]webrtc.TrackLocal) ([]*webrtc.RTPSender, error) {
 	c.mu.Lock()
-	c.pubTracks = tracks
+	c.pubTracks, c.pubLayers = tracks, layers
 	c.mu.Unlock()
 	return c.publish(tracks)
 }
@@ -651,11 +712,20 @@ func (c *Client) publish(tracks map[webrtc.TrackLocal]string) ([]*webrtc.RTPSend
 	})
 	sources := map[string]string{}
 	var senders []*webrtc.RTPSender
+	c.mu.Lock()
+	layers := c.pubLayers
+	c.mu.Unlock()
 	for t, src := range tracks {
 		tr, err := up.AddTransceiverFromTrack(t, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 		if err != nil {
 			_ = up.Close()
 			return nil, err
+		}
+		for _, l := range layers[t] {
+			if err := tr.Sender().AddEncoding(l); err != nil {
+				_ = up.Close()
+				return nil, fmt.Errorf("simulcast layer %q: %w", l.RID(), err)
+			}
 		}
 		sources[t.ID()] = src
 		senders = append(senders, tr.Sender())
@@ -701,6 +771,43 @@ func (c *Client) restartUp() error {
 		sources[t.ID()] = src
 	}
 	return c.send(map[string]any{"type": "offer", "pc": "up", "sdp": offer.SDP, "tracks": sources})
+}
+
+// OnLayers sets what gets the server's layers messages (which simulcast layers of a
+// source someone needs). It is called on the websocket's reader.
+func (c *Client) OnLayers(f func(source string, active map[string]bool)) {
+	c.mu.Lock()
+	c.onLayers = f
+	c.mu.Unlock()
+}
+
+// VideoPaused tells whether the last video_paused message said the client's video is
+// paused to keep its audio, and how many said paused so far.
+func (c *Client) VideoPaused() (paused bool, pauses int64) {
+	return c.videoPaused.Load(), c.videoPauses.Load()
+}
+
+// View tells the server at which size the client shows received tracks (track id →
+// display size; 0×0: not shown).
+func (c *Client) View(tracks map[string]signaling.Size) error {
+	return c.send(map[string]any{"type": signaling.TypeView, "tracks": tracks})
+}
+
+// UpMid is the mid of a sender's transceiver on the publishing connection ("" when it has
+// none yet).
+func (c *Client) UpMid(s *webrtc.RTPSender) string {
+	c.mu.Lock()
+	up := c.up
+	c.mu.Unlock()
+	if up == nil {
+		return ""
+	}
+	for _, t := range up.GetTransceivers() {
+		if t.Sender() == s {
+			return t.Mid()
+		}
+	}
+	return ""
 }
 
 // UpConnected tells whether the publishing connection is up.

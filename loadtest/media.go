@@ -34,6 +34,11 @@ type Video struct {
 	FPS           int
 	KeyframeEvery time.Duration
 	Width, Height int
+	// Marked makes every frame carry Layer (LayerLow, LayerMid, LayerHigh) in its first
+	// packet, right after the VP8 frame header, for a receiver to tell which simulcast
+	// layer it gets whatever the SFU rewrote (FrameLayer reads it).
+	Marked bool
+	Layer  int
 
 	frame     int
 	pictureID uint16
@@ -107,6 +112,9 @@ func (v *Video) Next(force bool) ([]rtp.Packet, bool) {
 				b = binary.LittleEndian.AppendUint16(b, uint16(v.Width))
 				b = binary.LittleEndian.AppendUint16(b, uint16(v.Height))
 			}
+			if v.Marked {
+				b = append(b, layerMagic, byte(v.Layer))
+			}
 		}
 		if need := chunk - len(b); need > 0 {
 			if v.off+need > len(noise) {
@@ -122,17 +130,86 @@ func (v *Video) Next(force bool) ([]rtp.Packet, bool) {
 	return v.pkts, key
 }
 
+// Skip lets a frame's time pass without making it (a paused simulcast layer): timestamps
+// go on, sequence numbers do not.
+func (v *Video) Skip() { v.frame++ }
+
+// Synthetic simulcast layers, as marked in frames.
+const (
+	LayerLow  = 0
+	LayerMid  = 1
+	LayerHigh = 2
+
+	layerMagic = 0xa5
+)
+
+// FrameLayer reads the layer mark of a VP8 RTP payload that starts a frame (see
+// Video.Marked), parsing the payload descriptor (RFC 7741) and the frame header (RFC 6386);
+// ok is false for other packets.
+func FrameLayer(payload []byte) (layer int, key, ok bool) {
+	if len(payload) < 1 {
+		return 0, false, false
+	}
+	d0 := payload[0]
+	if d0&0x10 == 0 || d0&0x07 != 0 { // not the start of partition 0
+		return 0, false, false
+	}
+	i := 1
+	if d0&0x80 != 0 { // X
+		if len(payload) < 2 {
+			return 0, false, false
+		}
+		x := payload[1]
+		i = 2
+		if x&0x80 != 0 { // I: picture id, 7 or 15 bits
+			if len(payload) <= i {
+				return 0, false, false
+			}
+			if payload[i]&0x80 != 0 {
+				i += 2
+			} else {
+				i++
+			}
+		}
+		if x&0x40 != 0 { // L: TL0PICIDX
+			i++
+		}
+		if x&0x30 != 0 { // T or K: TID/KEYIDX
+			i++
+		}
+	}
+	if len(payload) < i+3 {
+		return 0, false, false
+	}
+	key = payload[i]&0x01 == 0
+	i += 3
+	if key {
+		i += 7
+	}
+	if len(payload) < i+2 || payload[i] != layerMagic || payload[i+1] > LayerHigh {
+		return 0, key, false
+	}
+	return int(payload[i+1]), key, true
+}
+
 // Audio makes Opus packets of 20 ms: a TOC byte for one CELT full-band 20 ms frame
 // (configuration 31, mono) and about 64 kbps of frame data.
 type Audio struct {
-	n   uint32
-	seq uint16
-	buf []byte
-	off int
+	frame int // frame data bytes after the TOC byte (159: 64 kbps)
+	n     uint32
+	seq   uint16
+	buf   []byte
+	off   int
 }
 
 // NewAudio is a 64 kbps Opus stream.
-func NewAudio() *Audio { return &Audio{seq: uint16(rand.Uint32()), buf: make([]byte, 0, 200)} }
+func NewAudio() *Audio { return NewAudioKbps(64) }
+
+// NewAudioKbps is an Opus stream of about kbps kilobits per second of payload (32: the
+// default rate of browsers' Opus encoder for a microphone).
+func NewAudioKbps(kbps int) *Audio {
+	return &Audio{frame: max(1, kbps*1000/8/50-1), seq: uint16(rand.Uint32()), buf: make([]byte, 0, 1200)}
+}
 
 // Interval is an Opus frame's duration.
 func (a *Audio) Interval() time.Duration { return 20 * time.Millisecond }
@@ -140,11 +217,11 @@ func (a *Audio) Interval() time.Duration { return 20 * time.Millisecond }
 // Next returns the next packet (valid until the next call).
 func (a *Audio) Next() rtp.Packet {
 	b := append(a.buf[:0], 31<<3)
-	if a.off+160 > len(noise) {
+	if a.off+a.frame > len(noise) {
 		a.off = 0
 	}
-	b = append(b, noise[a.off:a.off+159]...)
-	a.off += 159
+	b = append(b, noise[a.off:a.off+a.frame]...)
+	a.off += a.frame
 	a.buf = b
 	a.seq++
 	p := rtp.Packet{Header: rtp.Header{Version: 2, Marker: a.n == 0, SequenceNumber: a.seq, Timestamp: a.n * 960}, Payload: b}

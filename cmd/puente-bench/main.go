@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o loadtest.Options
 	var jsonOut, verbose bool
 	var concurrency int
-	fs.StringVar(&o.Scenario, "scenario", "webinar", "webinar, panel, audio, join-storm (live media); restart (a server crash during a room); register, feed (HTTP)")
+	fs.StringVar(&o.Scenario, "scenario", "webinar", "webinar, panel, audio, join-storm, simulcast (live media); restart (a server crash during a room); register, feed (HTTP)")
 	fs.IntVar(&o.Viewers, "viewers", 20, "viewers (listeners) joining the session")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "measured time, after everyone joined and 2 s of warm-up; restart: chat time, half before the crash and half after everyone is back")
 	fs.DurationVar(&o.StormWindow, "storm-window", 5*time.Second, "join-storm: the viewers arrive evenly within this time")
@@ -69,6 +69,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.Profile, "profile", "", "write the server's CPU profile of the measured window to this file (go tool pprof)")
 	fs.StringVar(&o.AllocProfile, "alloc-profile", "", "write the server's allocations of the measured window to this file (go tool pprof -sample_index=alloc_objects)")
 	fs.BoolVar(&o.BatchWrites, "batch-writes", false, "server and floor send each packet's copies to the viewers in one sendmmsg")
+	fs.IntVar(&o.Constrained, "constrained", 0, "live media: this many of the viewers receive through a shaped link (a token bucket of --constrained-kbps with a 100 ms queue and tail drops)")
+	fs.IntVar(&o.ConstrainedKbps, "constrained-kbps", 400, "the shaped link's rate in kbps (UDP payload) for --constrained viewers")
+	fs.BoolVar(&o.AdaptToBandwidth, "adapt-to-bandwidth", false, "start the server with bandwidth estimation on (PUENTE_RTC_ADAPT_TO_BANDWIDTH=true); default: the server's own setting")
 	fs.IntVar(&concurrency, "concurrency", 16, "register, feed: concurrent HTTP clients")
 	fs.IntVar(&o.Requests, "requests", 0, "register: how many people register (default: viewers × 20, at least 2000); with --concurrency as many, all at once")
 	fs.IntVar(&o.Capacity, "capacity", 0, "register: the session's places (0: unlimited); the others join its waitlist")
@@ -100,9 +103,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return usage{"--capacity must be 0 (unlimited) or more"}
 	case o.ResumeTimeout < time.Second:
 		return usage{"--resume-timeout must be at least 1s"}
+	case o.Constrained < 0 || o.Constrained > o.Viewers:
+		return usage{fmt.Sprintf("--constrained must be from 0 to --viewers (%d)", o.Viewers)}
+	case o.ConstrainedKbps < 16 || o.ConstrainedKbps > 1_000_000:
+		return usage{"--constrained-kbps must be from 16 to 1000000"}
 	}
+	media := false
 	switch o.Scenario {
-	case loadtest.Webinar, loadtest.Panel, loadtest.AudioOnly, loadtest.JoinStorm, "register", "feed":
+	case loadtest.Webinar, loadtest.Panel, loadtest.AudioOnly, loadtest.JoinStorm, loadtest.Simulcast:
+		media = true
+	case "register", "feed":
 	case loadtest.Restart:
 		switch {
 		case o.URL != "":
@@ -113,7 +123,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return usage{"--duration must be at least 2s with --scenario restart (half before the crash, half after)"}
 		}
 	default:
-		return usage{fmt.Sprintf("--scenario %q is not one of webinar, panel, audio, join-storm, restart, register, feed", o.Scenario)}
+		return usage{fmt.Sprintf("--scenario %q is not one of webinar, panel, audio, join-storm, simulcast, restart, register, feed", o.Scenario)}
+	}
+	if o.AdaptToBandwidth && o.URL != "" {
+		return usage{"--adapt-to-bandwidth starts the server with estimation on; with --url, set it on that server (PUENTE_RTC_ADAPT_TO_BANDWIDTH)"}
+	}
+	if o.Constrained > 0 && !media {
+		return usage{fmt.Sprintf("--constrained works with the live media scenarios, not --scenario %s", o.Scenario)}
 	}
 	if o.ServerBinary != "" {
 		fi, err := os.Stat(o.ServerBinary)

@@ -22,6 +22,13 @@ func TestFlagsAreValidated(t *testing.T) {
 		{[]string{"--viewers", "-1"}, "--viewers"},
 		{[]string{"--server-binary", "/nonexistent/puente"}, "--server-binary"},
 		{[]string{"--server-binary", "/"}, "--server-binary"},
+		{[]string{"--scenario", "simulcast", "--viewers", "5", "--constrained", "6"}, "--constrained"},
+		{[]string{"--scenario", "simulcast", "--constrained", "-1"}, "--constrained"},
+		{[]string{"--scenario", "simulcast", "--constrained", "2", "--constrained-kbps", "0"}, "--constrained-kbps"},
+		{[]string{"--scenario", "simulcast", "--constrained-kbps", "2000000"}, "--constrained-kbps"},
+		{[]string{"--scenario", "feed", "--constrained", "2"}, "--constrained"},
+		{[]string{"--scenario", "restart", "--constrained", "2"}, "--constrained"},
+		{[]string{"--adapt-to-bandwidth", "--url", "http://127.0.0.1:1", "--database-url", "postgres://x"}, "--adapt-to-bandwidth"},
 	} {
 		var out, errOut bytes.Buffer
 		err := run(context.Background(), tc.args, &out, &errOut)
