@@ -340,6 +340,20 @@ func TestBrowserAdaptiveSimulcast(t *testing.T) {
 		check(t, v.ctx, 30*time.Second, "the "+v.name+" attendee's page highlights the speaker", fmt.Sprintf(`window.__highlighted.some((h) => h.on && h.label.includes(%q))`, catalogue(t, "live.speaking")))
 		t.Logf("highlight on the %s attendee's page (ms after the watch began): %s", v.name, eval[string](t, v.ctx, `JSON.stringify(window.__highlighted.map((h) => (h.on ? "on@" : "off@") + h.at))`))
 	}
+	// The audio still flows to both, well after they joined.
+	audioPackets := `(async () => {
+		let n = 0;
+		for (const r of (await window.puenteLive.downPC.getStats()).values()) if (r.type === "inbound-rtp" && r.kind === "audio") n += r.packetsReceived || 0;
+		return n;
+	})()`
+	for _, v := range []struct {
+		name string
+		ctx  context.Context
+	}{{"small", small}, {"large", large}} {
+		n := evalAwait[float64](t, v.ctx, audioPackets)
+		check(t, v.ctx, 10*time.Second, "the "+v.name+" attendee still receives audio", fmt.Sprintf(`%s.then((n) => n > %v + 50)`, audioPackets, n))
+	}
+
 	// The page's side of it, whatever the server detects: a speaker message highlights that
 	// participant, and "" (nobody) takes the highlight off.
 	highlighted := `(() => document.querySelectorAll('#participants li.speaking, figure.tile.speaking').length)()`
