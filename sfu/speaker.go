@@ -312,9 +312,14 @@ func (w *speakerWatch) sample(d *speakerDetector) bool {
 		}
 		m := &pub.levels
 		if !known {
-			// Not on the packet path: this may wait for the publisher's negotiation.
-			m.id.Store(uint32(audioLevelID(pub)))
-			resolved = append(resolved, pub)
+			// Not on the packet path: this may wait for the publisher's negotiation. Until
+			// the id is known (the negotiation may not be applied yet) it is looked up again
+			// every tick.
+			if id := audioLevelID(pub); id != 0 {
+				m.id.Store(uint32(id))
+				resolved = append(resolved, pub)
+				pub.Owner.log.Debug("audio level extension", "id", id, "track", pub.ID)
+			}
 		}
 		n, loud := m.packets.Swap(0), m.loud.Swap(0)
 		if n == 0 || pub.Muted() || pub.Kind() != webrtc.RTPCodecTypeAudio {
