@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -528,5 +529,26 @@ func BenchmarkObserveLevel(b *testing.B) {
 	}
 	if p.levels.loud.Load() == 0 {
 		b.Fatal("no loud packet counted")
+	}
+}
+
+// A microphone whose audio level extension id cannot be found yet (its negotiation is not
+// applied) is looked up again at the next tick, not given up.
+func TestSpeakerWatchRetriesTheLevelID(t *testing.T) {
+	owner := &Peer{ID: "p1", log: slog.New(slog.DiscardHandler)} // no up connection yet: no id
+	pub := &Publication{Owner: owner, kind: webrtc.RTPCodecTypeAudio, closed: make(chan struct{})}
+	w := &speakerWatch{pubs: map[*Publication]bool{pub: false}}
+	d := newSpeakerDetector(time.Now)
+	for range 3 {
+		w.sample(d)
+		w.mu.Lock()
+		resolved := w.pubs[pub]
+		w.mu.Unlock()
+		if resolved {
+			t.Fatal("the id was taken as known while the lookup found none")
+		}
+	}
+	if id := pub.levels.id.Load(); id != 0 {
+		t.Fatalf("id %d without a negotiation", id)
 	}
 }
