@@ -134,28 +134,7 @@ const inboundWidth = `(async () => {
 // (--rtc-adapt-to-bandwidth) on or off.
 func openAdaptiveRoom(t *testing.T, title string, adapt bool) liveRoom {
 	t.Helper()
-	bin := buildBinary(t)
-	env := cleanEnv("PUENTE_DATA_DIR="+dataDir(t), "PUENTE_RTC_LOOPBACK_ONLY=true", "PUENTE_LOG_LEVEL=debug",
-		fmt.Sprintf("PUENTE_RTC_ADAPT_TO_BANDWIDTH=%t", adapt))
-	runCLI(t, bin, env, 0, "admin", "user", "create", "--email", "host@example.org", "--admin")
-	token := lastLine(runCLI(t, bin, env, 0, "admin", "token", "create", "--email", "host@example.org"))
-	in := start(t, bin, env)
-	api := apiCaller(t, in.baseURL, token)
-	start := time.Now().UTC().Add(10 * time.Minute).Truncate(time.Minute)
-	s := api("POST", "/api/v1/series", fmt.Sprintf(`{"title":%q,"timezone":"UTC","start_date":"%s",
-		"start_time":"%s","join_window_minutes":30}`, title, start.Format(time.DateOnly), start.Format("15:04")))
-	occ := api("GET", fmt.Sprintf("/api/v1/series/%v/occurrences?from=%s&to=%s", s["id"], start.Format(time.DateOnly), start.Format(time.DateOnly)), "")
-	occID := occ["items"].([]any)[0].(map[string]any)["id"]
-
-	ana := newMediaBrowser(t)
-	browserSignIn(t, ana, in.baseURL, "ana@example.org")
-	step(t, ana, "register", chromedp.Navigate(fmt.Sprintf("%s/occurrences/%v", in.baseURL, occID)), chromedp.WaitVisible(chromedp.CSS(`#register-form`)),
-		chromedp.SendKeys(chromedp.CSS(`#reg-affiliation`), "Universidad de Chile"), chromedp.Submit(chromedp.CSS(`#register-form`)))
-	waitFor(t, ana, "registered", `(document.getElementById("registration-status") || {}).textContent?.includes("You are registered")`)
-
-	host := newVoiceBrowser(t)
-	browserSignIn(t, host, in.baseURL, "host@example.org")
-	return liveRoom{in: in, bin: bin, env: env, room: fmt.Sprintf("%s/occurrences/%v/room", in.baseURL, occID), host: host, ana: ana}
+	return openRoomWith(t, title, newVoiceBrowser, fmt.Sprintf("PUENTE_RTC_ADAPT_TO_BANDWIDTH=%t", adapt))
 }
 
 // newVoiceBrowser is newMediaBrowser whose fake microphone speaks without pause for three

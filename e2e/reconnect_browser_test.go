@@ -31,8 +31,15 @@ type liveRoom struct {
 
 func openLiveRoom(t *testing.T, title string) liveRoom {
 	t.Helper()
+	return openRoomWith(t, title, newMediaBrowser)
+}
+
+// openRoomWith is openLiveRoom with the host's browser made by newHost, and extra
+// environment for the server.
+func openRoomWith(t *testing.T, title string, newHost func(*testing.T) context.Context, extraEnv ...string) liveRoom {
+	t.Helper()
 	bin := buildBinary(t)
-	env := cleanEnv("PUENTE_DATA_DIR="+dataDir(t), "PUENTE_RTC_LOOPBACK_ONLY=true", "PUENTE_LOG_LEVEL=debug")
+	env := cleanEnv(append([]string{"PUENTE_DATA_DIR=" + dataDir(t), "PUENTE_RTC_LOOPBACK_ONLY=true", "PUENTE_LOG_LEVEL=debug"}, extraEnv...)...)
 	runCLI(t, bin, env, 0, "admin", "user", "create", "--email", "host@example.org", "--admin")
 	token := lastLine(runCLI(t, bin, env, 0, "admin", "token", "create", "--email", "host@example.org"))
 	in := start(t, bin, env)
@@ -49,7 +56,7 @@ func openLiveRoom(t *testing.T, title string) liveRoom {
 		chromedp.SendKeys(chromedp.CSS(`#reg-affiliation`), "Universidad de Chile"), chromedp.Submit(chromedp.CSS(`#register-form`)))
 	waitFor(t, ana, "registered", `(document.getElementById("registration-status") || {}).textContent?.includes("You are registered")`)
 
-	host := newMediaBrowser(t)
+	host := newHost(t)
 	browserSignIn(t, host, in.baseURL, "host@example.org")
 	return liveRoom{in: in, bin: bin, env: env, room: fmt.Sprintf("%s/occurrences/%v/room", in.baseURL, occID), host: host, ana: ana}
 }

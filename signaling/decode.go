@@ -334,18 +334,38 @@ func (d *fields) participantID() string {
 	return ""
 }
 
-func (d *fields) tracks(name string) map[string]string {
+// trackMap reads an object keyed by track ids (an offer's tracks, a view's sizes): at most
+// limit of them, each id present and not too long. what names the values for the error.
+func (d *fields) trackMap(name, what string, limit int) map[string]json.RawMessage {
 	raw := d.get(name, true)
 	if raw == nil {
 		return nil
 	}
 	var m map[string]json.RawMessage
 	if raw[0] != '{' || json.Unmarshal(raw, &m) != nil {
-		d.fail(CodeBadMessage, "%q must be an object of track ids to sources", name)
+		d.fail(CodeBadMessage, "%q must be an object of track ids to %s", name, what)
 		return nil
 	}
-	if len(m) > MaxTracks {
-		d.fail(CodeTooLarge, "%q has more than %d tracks", name, MaxTracks)
+	if len(m) > limit {
+		d.fail(CodeTooLarge, "%q has more than %d tracks", name, limit)
+		return nil
+	}
+	for id := range m {
+		switch {
+		case id == "":
+			d.fail(CodeBadMessage, "a track id is empty")
+			return nil
+		case len(id) > MaxTrackIDBytes:
+			d.fail(CodeTooLarge, "a track id is longer than %d bytes", MaxTrackIDBytes)
+			return nil
+		}
+	}
+	return m
+}
+
+func (d *fields) tracks(name string) map[string]string {
+	m := d.trackMap(name, "sources", MaxTracks)
+	if m == nil {
 		return nil
 	}
 	tracks := make(map[string]string, len(m))
@@ -353,14 +373,6 @@ func (d *fields) tracks(name string) map[string]string {
 		var src string
 		if len(v) == 0 || v[0] != '"' || json.Unmarshal(v, &src) != nil {
 			d.fail(CodeBadMessage, "the source of a track must be a string")
-			return nil
-		}
-		switch {
-		case id == "":
-			d.fail(CodeBadMessage, "a track id is empty")
-			return nil
-		case len(id) > MaxTrackIDBytes:
-			d.fail(CodeTooLarge, "a track id is longer than %d bytes", MaxTrackIDBytes)
 			return nil
 		}
 		switch src {
@@ -377,29 +389,12 @@ func (d *fields) tracks(name string) map[string]string {
 // view reads a view message's tracks: track id → display size, clamped to 0..MaxViewWidth
 // by 0..MaxViewHeight (absurd sizes are clamped, not refused; 0×0 means not shown).
 func (d *fields) view(name string) map[string]Size {
-	raw := d.get(name, true)
-	if raw == nil {
-		return nil
-	}
-	var m map[string]json.RawMessage
-	if raw[0] != '{' || json.Unmarshal(raw, &m) != nil {
-		d.fail(CodeBadMessage, "%q must be an object of track ids to sizes", name)
-		return nil
-	}
-	if len(m) > MaxViewTracks {
-		d.fail(CodeTooLarge, "%q has more than %d tracks", name, MaxViewTracks)
+	m := d.trackMap(name, "sizes", MaxViewTracks)
+	if m == nil {
 		return nil
 	}
 	out := make(map[string]Size, len(m))
 	for id, v := range m {
-		switch {
-		case id == "":
-			d.fail(CodeBadMessage, "a track id is empty")
-			return nil
-		case len(id) > MaxTrackIDBytes:
-			d.fail(CodeTooLarge, "a track id is longer than %d bytes", MaxTrackIDBytes)
-			return nil
-		}
 		var sz struct{ Width, Height json.Number }
 		dec := json.NewDecoder(bytes.NewReader(v))
 		dec.UseNumber()
