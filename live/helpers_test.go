@@ -277,9 +277,20 @@ type remote struct {
 
 func clientAPI(t *testing.T) *webrtc.API {
 	t.Helper()
+	return clientAPIWith(t, nil)
+}
+
+// clientAPIWith is clientAPI with more of the media engine's set-up (header extensions).
+func clientAPIWith(t *testing.T, media func(*webrtc.MediaEngine) error) *webrtc.API {
+	t.Helper()
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
+	}
+	if media != nil {
+		if err := media(m); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ir := &interceptor.Registry{}
 	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
