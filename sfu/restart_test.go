@@ -62,12 +62,22 @@ func (l *vnetLab) move(from, to string) {
 // sfu starts an SFU on ip, its one UDP mux socket on the virtual network.
 func (l *vnetLab) sfu(ip string) *SFU {
 	l.t.Helper()
+	return l.sfuWith(ip, nil)
+}
+
+// sfuWith is sfu with more of the Config set by configure.
+func (l *vnetLab) sfuWith(ip string, configure func(*Config)) *SFU {
+	l.t.Helper()
 	listen := func(logger *slog.Logger) (webrtc.SettingEngine, Ports, io.Closer, error) {
 		se, port, closer, err := l.Listen(ip, logger.With("component", "webrtc"))
 		return se, Ports{UDP: port}, closer, err
 	}
-	s, err := New(Config{Logger: networkTestLogger(l.t), Listen: listen,
-		ICEDisconnectedTimeout: testDisconnected, ICEFailedTimeout: l.failed, ICEKeepalive: testKeepalive})
+	cfg := Config{Logger: networkTestLogger(l.t), Listen: listen,
+		ICEDisconnectedTimeout: testDisconnected, ICEFailedTimeout: l.failed, ICEKeepalive: testKeepalive}
+	if configure != nil {
+		configure(&cfg)
+	}
+	s, err := New(cfg)
 	if err != nil {
 		l.t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -21,22 +20,9 @@ import (
 // simulcastSFU is an SFU on the lab's network with quick layer selection and keyframes.
 func (l *vnetLab) simulcastSFU(ip string) *SFU {
 	l.t.Helper()
-	listen := func(logger *slog.Logger) (webrtc.SettingEngine, Ports, io.Closer, error) {
-		se, port, closer, err := l.Listen(ip, logger.With("component", "webrtc"))
-		return se, Ports{UDP: port}, closer, err
-	}
-	s, err := New(Config{Logger: networkTestLogger(l.t), Listen: listen, KeyframeInterval: 200 * time.Millisecond,
-		LayerSelectInterval:    100 * time.Millisecond,
-		ICEDisconnectedTimeout: testDisconnected, ICEFailedTimeout: l.failed, ICEKeepalive: testKeepalive})
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	l.t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			l.t.Errorf("close SFU: %v", err)
-		}
+	return l.sfuWith(ip, func(c *Config) {
+		c.KeyframeInterval, c.LayerSelectInterval = 200*time.Millisecond, 100*time.Millisecond
 	})
-	return s
 }
 
 // simulcastPublisher sends a camera in layers with rids, as a browser does: synthetic VP8
