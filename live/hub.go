@@ -188,11 +188,7 @@ func (h *Hub) ICEServers(personID int64) []signaling.ICEServer {
 
 // Ended tells whether a host ended the occurrence's session (only hosts may reopen it).
 func (h *Hub) Ended(ctx context.Context, occID int64) (bool, error) {
-	rec, err := h.o.Store.LoadRoom(ctx, occID)
-	if err != nil {
-		return false, err
-	}
-	return rec.Ended, nil
+	return h.o.Store.RoomEnded(ctx, occID)
 }
 
 // Serve runs one websocket until it ends; it returns once everything the connection used

@@ -91,6 +91,8 @@ type RoomState interface {
 	// registration ended, or they were never admitted).
 	Rights(ctx context.Context, occID int64, personIDs []int64) (map[int64]string, error)
 	LoadRoom(ctx context.Context, occID int64) (RoomRecord, error)
+	// RoomEnded is LoadRoom's Ended alone (for admission and the join page).
+	RoomEnded(ctx context.Context, occID int64) (bool, error)
 	// SaveMember writes one member's row (insert or replace by occurrence and person).
 	SaveMember(ctx context.Context, m Member) error
 	// SetEnded marks the room ended (true) or reopened (false); ending also marks every

@@ -115,13 +115,9 @@ func scanLiveMember(row pgx.Row) (LiveMember, error) {
 func (s *Store) LoadRoom(ctx context.Context, occID int64) (LiveRoom, error) {
 	var room LiveRoom
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		var exists bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM occurrences WHERE id = $1),
-			coalesce((SELECT ended_at IS NOT NULL FROM live_rooms WHERE occurrence_id = $1), false)`, occID).Scan(&exists, &room.Ended); err != nil {
-			return fmt.Errorf("read room: %w", err)
-		}
-		if !exists {
-			return notFound("occurrence")
+		var err error
+		if room.Ended, err = roomEnded(ctx, tx, occID); err != nil {
+			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT `+liveMemberColumns+` FROM live_members WHERE occurrence_id = $1 ORDER BY person_id`, occID)
 		if err != nil {
@@ -134,6 +130,26 @@ func (s *Store) LoadRoom(ctx context.Context, occID int64) (LiveRoom, error) {
 		return nil
 	})
 	return room, err
+}
+
+// RoomEnded tells whether a host ended the occurrence's room (not found for an unknown
+// occurrence), without reading its members.
+func (s *Store) RoomEnded(ctx context.Context, occID int64) (bool, error) {
+	return roomEnded(ctx, s.pool, occID)
+}
+
+func roomEnded(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, occID int64) (bool, error) {
+	var exists, ended bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM occurrences WHERE id = $1),
+		coalesce((SELECT ended_at IS NOT NULL FROM live_rooms WHERE occurrence_id = $1), false)`, occID).Scan(&exists, &ended); err != nil {
+		return false, fmt.Errorf("read room: %w", err)
+	}
+	if !exists {
+		return false, notFound("occurrence")
+	}
+	return ended, nil
 }
 
 // SaveMember writes one member's row, inserting it or replacing the one of that occurrence

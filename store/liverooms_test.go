@@ -283,6 +283,15 @@ func TestSetEndedAndPresentRooms(t *testing.T) {
 	if room, _ := s.LoadRoom(ctx, occB); room.Ended {
 		t.Fatal("the other room ended too")
 	}
+	if a, err := s.RoomEnded(ctx, occA); err != nil || !a {
+		t.Fatalf("RoomEnded of the ended room: %v %v", a, err)
+	}
+	if b, err := s.RoomEnded(ctx, occB); err != nil || b {
+		t.Fatalf("RoomEnded of the open room: %v %v", b, err)
+	}
+	if _, err := s.RoomEnded(ctx, 999999); code(err) != domain.CodeNotFound {
+		t.Fatalf("RoomEnded of no occurrence: %v", err)
+	}
 	// Ending again is harmless; reopening clears it and leaves the members as they are.
 	if err := s.SetEnded(ctx, occA, true); err != nil {
 		t.Fatal(err)

@@ -83,6 +83,11 @@ func (r Rooms) LoadRoom(ctx context.Context, occID int64) (live.RoomRecord, erro
 	return out, nil
 }
 
+// RoomEnded tells whether a host ended the room.
+func (r Rooms) RoomEnded(ctx context.Context, occID int64) (bool, error) {
+	return r.st.RoomEnded(ctx, occID)
+}
+
 // SaveMember writes one member's row.
 func (r Rooms) SaveMember(ctx context.Context, m live.Member) error {
 	return r.st.SaveMember(ctx, store.LiveMember{OccurrenceID: m.OccurrenceID, PersonID: m.PersonID, ParticipantID: m.ParticipantID,
