@@ -29,7 +29,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		pausedVideos:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "puente_sfu_paused_videos", Help: "Videos paused for a viewer because not even the lowest layer fits its bandwidth."}),
 		forwardedLayers: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "puente_sfu_forwarded_layers", Help: "Video layers being forwarded (a track without simulcast is one high layer)."},
 			[]string{"layer"}),
-		pausedLayers: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "puente_sfu_paused_layers", Help: "Simulcast layers nobody needs: not forwarded, the publisher asked to stop them."},
+		pausedLayers: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "puente_sfu_paused_layers", Help: "Video layers nobody needs (a video without simulcast is one high layer): not forwarded, the publisher asked to stop them."},
 			[]string{"layer"}),
 		estimates: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "puente_sfu_viewer_estimate_bps",
 			Help:    "Viewers' bandwidth estimates, observed at every layer choice (with --rtc-adapt-to-bandwidth).",

@@ -38,8 +38,9 @@ type PeerEvents struct {
 	PublishingChanged func(sources []string)
 	// Failed reports that a peer connection failed (the client should reconnect).
 	Failed func(pc string)
-	// LayersChanged tells a publisher which layers (rids) of a simulcast source viewers
-	// need: false ones it may stop encoding. Called only on a change.
+	// LayersChanged tells a publisher which layers (rids) of a video source viewers
+	// need: false ones it may stop encoding. A video without rids is named "" (false: the
+	// whole video is needed by nobody). Called only on a change.
 	LayersChanged func(source string, active map[string]bool)
 	// VideoPaused tells a viewer that the video it receives is paused because even the
 	// lowest layers do not fit its bandwidth (true), or that it is back (false).
@@ -354,6 +355,7 @@ func (p *Peer) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) 
 	}
 	p.log.Info("publishing", "source", source, "codec", track.Codec().MimeType, "rid", track.RID(), "track", pub.ID)
 	p.room.publish(pub)
+	pub.updateNeeded() // every viewer has its DownTrack now: if none shows it, pause it
 	p.publishingChanged()
 	l.forward()
 	p.endLayer(pub)
@@ -462,6 +464,7 @@ func (p *Peer) subscribe(pub *Publication) {
 	p.ops = append(p.ops, peerOp{d: d, add: true})
 	p.opsMu.Unlock()
 	pub.addDown(d)
+	pub.updateNeeded() // a newcomer needs a paused video back at once
 	p.kick()
 }
 

@@ -78,6 +78,7 @@ type layer struct {
 	waitingKey   atomic.Int64 // unix nanos since a viewer waits for a keyframe (0: none waits)
 	brokenUntil  atomic.Int64 // unix nanos: no viewer is moved to this layer before (no keyframes came)
 	lastPacket   atomic.Int64
+	resumedAt    atomic.Int64 // unix nanos the publisher was last asked to send it again
 	bps          atomic.Int64 // measured bitrate, kept while the layer is paused
 
 	// The measuring window, the layer's loop's only.
@@ -148,7 +149,9 @@ func (l *layer) usable(now int64) bool {
 	if !l.active.Load() {
 		return true // it will come back when asked to
 	}
-	return now-max(l.lastPacket.Load(), l.created) < int64(giveUp)
+	// A layer just resumed upstream is given the same time to come back as a new one:
+	// its last packet is from before the pause.
+	return now-max(l.lastPacket.Load(), l.created, l.resumedAt.Load()) < int64(giveUp)
 }
 
 // sawKeyframe notes a keyframe: nobody waits any more.
@@ -215,17 +218,22 @@ func (p *Publication) highestLayer() int {
 
 // updateNeeded works out the layers the viewers need (the union of the layers they get
 // and are about to get) and, on a change, stops or resumes forwarding them and tells the
-// publisher (PeerEvents.LayersChanged) so it can stop encoding what nobody watches. Only
-// simulcast publications are asked to pause layers.
+// publisher (PeerEvents.LayersChanged) so it can stop encoding what nobody watches. A
+// video without rids (a camera published without simulcast, a screen share) is one layer
+// named "" (docs/signaling.md §6): when no viewer shows it, or every viewer that does is
+// paused for bandwidth, or there is no viewer at all, the whole video is paused the same
+// way. Audio is never paused: every viewer always gets it.
 func (p *Publication) updateNeeded() {
-	if !p.simulcast {
+	if !p.video {
 		return
 	}
+	// The union is read under the lock, so that of two callers the one that applies its
+	// answer last has read the viewers last (a newcomer is never undone by a stale read).
+	p.neededMu.Lock()
 	var need uint8
 	for _, d := range *p.downs.Load() {
 		need |= uint8(d.wanted.Load())
 	}
-	p.neededMu.Lock()
 	present := uint8(0)
 	for i := range p.layers {
 		if p.layers[i].Load() != nil {
@@ -247,9 +255,12 @@ func (p *Publication) updateNeeded() {
 		}
 		on := need&(1<<i) != 0
 		active[l.rid] = on
+		if on && !l.active.Load() {
+			l.resumedAt.Store(time.Now().UnixNano()) // before it reads as active (usable)
+		}
 		if l.active.Swap(on) != on {
-			m.layerState(true, i, !on, -1)
-			m.layerState(true, i, on, +1)
+			m.layerState(p.video, i, !on, -1)
+			m.layerState(p.video, i, on, +1)
 			if on {
 				resumed = append(resumed, l)
 			}

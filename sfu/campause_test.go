@@ -1,0 +1,354 @@
+package sfu
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// wholePublisher sends one video without rids, as a browser publishing without simulcast
+// does: VP8, one packet every 10 ms, a keyframe first, whenever asked and when it starts
+// again. Like the page's client, it stops sending while the SFU says (LayersChanged, rid
+// "") that nobody needs the video, and goes on with the next sequence number when told.
+type wholePublisher struct {
+	c        *rtcClient
+	track    *webrtc.TrackLocalStaticRTP
+	plis     atomic.Int64 // keyframe requests received
+	askKey   atomic.Bool
+	inactive atomic.Bool // the SFU said nobody needs it
+	told     atomic.Int64 // LayersChanged messages naming ""
+	sent     atomic.Int64
+	stop     chan struct{}
+	wg       sync.WaitGroup
+}
+
+func (c *rtcClient) publishWhole(t *testing.T, source string) *wholePublisher {
+	t.Helper()
+	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, c.name+"-"+source, c.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := c.up.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &wholePublisher{c: c, track: track, stop: make(chan struct{})}
+	p.wg.Add(2)
+	go func() {
+		defer p.wg.Done()
+		for {
+			pkts, _, err := tr.Sender().ReadRTCP()
+			if err != nil {
+				return
+			}
+			for _, pk := range pkts {
+				if _, ok := pk.(*rtcp.PictureLossIndication); ok {
+					p.plis.Add(1)
+					p.askKey.Store(true)
+				}
+			}
+		}
+	}()
+	go p.run()
+	t.Cleanup(p.halt)
+	offer, err := c.up.CreateOffer(nil)
+	if err == nil {
+		err = c.up.SetLocalDescription(offer)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.peer.HandleOffer(offer.SDP, map[string]string{track.ID(): source}); err != nil {
+		t.Fatalf("HandleOffer: %v", err)
+	}
+	return p
+}
+
+func (p *wholePublisher) run() {
+	defer p.wg.Done()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	seq, paused, start := uint16(5000), false, time.Now()
+	for n := uint32(0); ; n++ {
+		select {
+		case <-p.stop:
+			return
+		case <-tick.C:
+		}
+		for more := true; more; {
+			select {
+			case m := <-p.c.layers:
+				if on, ok := m[""]; ok {
+					p.told.Add(1)
+					p.inactive.Store(!on)
+				}
+			default:
+				more = false
+			}
+		}
+		if p.inactive.Load() {
+			paused = true
+			continue
+		}
+		key := n == 0 || paused || p.askKey.Swap(false)
+		paused = false
+		payload := []byte{0x10, 0x01, 0x00, 0x00} // VP8 descriptor, interframe
+		if key {
+			payload = []byte{0x10, 0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01} // keyframe 640x360
+		}
+		payload = binary.BigEndian.AppendUint32(payload, n)
+		payload = append(payload, make([]byte, 400)...)
+		seq++
+		ts := uint32(time.Since(start) * 90000 / time.Second)
+		err := p.track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: seq, Timestamp: ts}, Payload: payload})
+		if err != nil && !errors.Is(err, io.ErrClosedPipe) {
+			return
+		}
+		p.sent.Add(1)
+	}
+}
+
+func (p *wholePublisher) halt() {
+	select {
+	case <-p.stop:
+	default:
+		close(p.stop)
+	}
+	if err := p.c.up.Close(); err != nil {
+		p.c.t.Errorf("close up: %v", err)
+	}
+	p.wg.Wait()
+}
+
+// waitInactive waits until the publisher was told that nobody needs its video (or that
+// someone does again).
+func (p *wholePublisher) waitInactive(t *testing.T, inactive bool) {
+	t.Helper()
+	waitFor(t, "the whole video told inactive="+map[bool]string{true: "true", false: "false"}[inactive], func() bool {
+		return p.told.Load() > 0 && p.inactive.Load() == inactive
+	})
+}
+
+// wholeLayer is the one layer of the client's publication of source (nil until it comes).
+func (c *rtcClient) wholeLayer(source string) *layer {
+	c.peer.pubsMu.Lock()
+	pub := c.peer.pubs[source]
+	c.peer.pubsMu.Unlock()
+	if pub == nil {
+		return nil
+	}
+	return pub.layer(layerHigh)
+}
+
+// frames keeps what a viewer receives of a whole video: sequence numbers, timestamps and
+// whether each packet starts a keyframe.
+type frames struct {
+	mu   sync.Mutex
+	pkts []got
+}
+
+func (c *rtcClient) recordWhole() *frames {
+	f := &frames{}
+	fn := func(tr *webrtc.TrackRemote, pkt *rtp.Packet) {
+		if tr.Kind() != webrtc.RTPCodecTypeVideo {
+			return
+		}
+		f.mu.Lock()
+		f.pkts = append(f.pkts, got{seq: pkt.SequenceNumber, ts: pkt.Timestamp, key: vp8Keyframe(pkt.Payload)})
+		f.mu.Unlock()
+	}
+	c.onRTP.Store(&fn)
+	return f
+}
+
+func (f *frames) snapshot() []got {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]got(nil), f.pkts...)
+}
+
+func (f *frames) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.pkts)
+}
+
+// checkWhole asserts that the viewer's numbering stays continuous across pauses (sequence
+// numbers without a gap, timestamps always later) and that the video starts and every
+// resumption starts at a keyframe (a resumption: a timestamp step of more than 200 ms).
+func checkWhole(t *testing.T, pkts []got) (resumptions int) {
+	t.Helper()
+	if len(pkts) == 0 {
+		t.Fatal("no video received")
+	}
+	if !pkts[0].key {
+		t.Error("the video did not start with a keyframe")
+	}
+	for i := 1; i < len(pkts); i++ {
+		a, b := pkts[i-1], pkts[i]
+		if b.seq != a.seq+1 {
+			t.Errorf("packet %d: sequence number %d after %d", i, b.seq, a.seq)
+		}
+		d := b.ts - a.ts
+		if d == 0 || d >= 1<<31 {
+			t.Errorf("packet %d: timestamp %d after %d", i, b.ts, a.ts)
+		}
+		if d > 90000/5 {
+			resumptions++
+			if !b.key {
+				t.Errorf("packet %d: resumed on a delta frame", i)
+			}
+		}
+	}
+	return resumptions
+}
+
+// quiet asserts that the viewer receives (almost) nothing for a while: a packet or two
+// may have been on the way when the video was paused.
+func quiet(t *testing.T, f *frames, what string) {
+	t.Helper()
+	before := f.count()
+	time.Sleep(400 * time.Millisecond)
+	if n := f.count() - before; n > 3 {
+		t.Fatalf("%s: the viewer received %d packets while the video was paused", what, n)
+	}
+}
+
+// pausedGauge reads the paused and forwarded gauges of the "high" layer (a video without
+// simulcast is one high layer).
+func pausedGauge(t *testing.T, m *Metrics) (paused, forwarded float64) {
+	t.Helper()
+	read := func(g prometheus.Gauge) float64 {
+		var v dto.Metric
+		if err := g.Write(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v.GetGauge().GetValue()
+	}
+	return read(m.pausedLayers.WithLabelValues("high")), read(m.forwardedLayers.WithLabelValues("high"))
+}
+
+// TestWholeCameraPaused: a camera published without simulcast that nobody shows is not
+// forwarded and its publisher is told (rid "") to stop sending it: first with no viewer in
+// the room, then when the only viewer hides it, then when that viewer leaves. A viewer
+// joining, or showing it again, has it back at once, from a keyframe asked for, with its
+// sequence numbers and timestamps continuous across the pauses. The paused and forwarded
+// layer gauges follow.
+func TestWholeCameraPaused(t *testing.T) {
+	verifyNoLeaks(t)
+	const sfuIP, pubIP, viewerIP = "10.0.0.1", "10.0.0.2", "10.0.0.3"
+	lab := newVnetLab(t, sfuIP, pubIP, viewerIP)
+	metrics := NewMetrics(prometheus.NewRegistry())
+	s := lab.sfuWith(sfuIP, func(c *Config) {
+		c.KeyframeInterval, c.LayerSelectInterval, c.Metrics = 200*time.Millisecond, 100*time.Millisecond, metrics
+	})
+	room := s.NewRoom("whole")
+	t.Cleanup(room.Close)
+
+	pub := joinClient(t, room, lab.api(pubIP), "pub", true)
+	wp := pub.publishWhole(t, SourceCamera)
+	wp.waitInactive(t, true) // nobody in the room
+	l := pub.wholeLayer(SourceCamera)
+	if l == nil || l.active.Load() {
+		t.Fatalf("the camera's layer %v is forwarded with no viewer", l)
+	}
+	if p, f := pausedGauge(t, metrics); p != 1 || f != 0 {
+		t.Fatalf("gauges with no viewer: paused %v, forwarded %v; want 1, 0", p, f)
+	}
+	sentWhilePaused := wp.sent.Load()
+	time.Sleep(200 * time.Millisecond)
+	if n := wp.sent.Load() - sentWhilePaused; n > 1 {
+		t.Fatalf("the publisher sent %d packets after being told to stop", n)
+	}
+
+	plis := wp.plis.Load()
+	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
+	rec := viewer.recordWhole()
+	wp.waitInactive(t, false)
+	if !l.active.Load() {
+		t.Fatal("the camera is not forwarded though a viewer joined")
+	}
+	waitFor(t, "a keyframe request after the resumption", func() bool { return wp.plis.Load() > plis })
+	waitFor(t, "video on the viewer", func() bool { return rec.count() >= 30 })
+	if p, f := pausedGauge(t, metrics); p != 0 || f != 1 {
+		t.Fatalf("gauges with a viewer: paused %v, forwarded %v; want 0, 1", p, f)
+	}
+
+	id := trackOf(t, viewer)
+	viewer.peer.SetView(id, 0, 0) // the viewer's page no longer shows it
+	wp.waitInactive(t, true)
+	if l.active.Load() {
+		t.Fatal("the hidden camera is still forwarded")
+	}
+	quiet(t, rec, "hidden")
+	if p, f := pausedGauge(t, metrics); p != 1 || f != 0 {
+		t.Fatalf("gauges while hidden: paused %v, forwarded %v; want 1, 0", p, f)
+	}
+
+	plis = wp.plis.Load()
+	n := rec.count()
+	viewer.peer.SetView(id, 640, 360)
+	wp.waitInactive(t, false)
+	waitFor(t, "a keyframe request after showing it again", func() bool { return wp.plis.Load() > plis })
+	waitFor(t, "video on the viewer again", func() bool { return rec.count() >= n+30 })
+	if r := checkWhole(t, rec.snapshot()); r != 1 {
+		t.Errorf("%d resumptions seen by the viewer, want 1", r)
+	}
+
+	viewer.close() // nobody left to show it
+	wp.waitInactive(t, true)
+	if p, f := pausedGauge(t, metrics); p != 1 || f != 0 {
+		t.Fatalf("gauges after the viewer left: paused %v, forwarded %v; want 1, 0", p, f)
+	}
+}
+
+// TestWholeVideoPausedForBandwidth: when the only viewer of a screen share (one layer, no
+// rids) has too little bandwidth for it, the share is paused upstream like a hidden
+// camera, and it comes back, from a keyframe, when the estimate recovers.
+func TestWholeVideoPausedForBandwidth(t *testing.T) {
+	verifyNoLeaks(t)
+	const sfuIP, pubIP, viewerIP = "10.0.0.1", "10.0.0.2", "10.0.0.3"
+	lab := newVnetLab(t, sfuIP, pubIP, viewerIP)
+	s := lab.simulcastSFU(sfuIP)
+	room := s.NewRoom("whole-bw")
+	t.Cleanup(room.Close)
+
+	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
+	var estimate atomic.Int64
+	estimate.Store(10_000_000)
+	viewer.peer.SetEstimator(func() int { return int(estimate.Load()) })
+	rec := viewer.recordWhole()
+	pub := joinClient(t, room, lab.api(pubIP), "pub", true)
+	wp := pub.publishWhole(t, SourceScreen)
+	waitFor(t, "the share on the viewer", func() bool { return rec.count() >= 30 })
+	if wp.inactive.Load() {
+		t.Fatal("the share was paused though shown")
+	}
+
+	estimate.Store(30_000)
+	wp.waitInactive(t, true)
+	if l := pub.wholeLayer(SourceScreen); l == nil || l.active.Load() {
+		t.Fatal("the share is still forwarded")
+	}
+	quiet(t, rec, "no bandwidth")
+
+	plis := wp.plis.Load()
+	n := rec.count()
+	estimate.Store(10_000_000)
+	wp.waitInactive(t, false)
+	waitFor(t, "a keyframe request", func() bool { return wp.plis.Load() > plis })
+	waitFor(t, "the share back on the viewer", func() bool { return rec.count() >= n+30 })
+	if r := checkWhole(t, rec.snapshot()); r != 1 {
+		t.Errorf("%d resumptions seen by the viewer, want 1", r)
+	}
+}
