@@ -355,7 +355,7 @@ func (p *Peer) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) 
 	}
 	p.log.Info("publishing", "source", source, "codec", track.Codec().MimeType, "rid", track.RID(), "track", pub.ID)
 	p.room.publish(pub)
-	pub.updateNeeded() // every viewer has its DownTrack now: if none shows it, pause it
+	pub.announceNeeded(true) // every viewer has its DownTrack now: if none shows it, pause it
 	p.publishingChanged()
 	l.forward()
 	p.endLayer(pub)

@@ -223,8 +223,13 @@ func (p *Publication) highestLayer() int {
 // named "" (docs/signaling.md §6): when no viewer shows it, or every viewer that does is
 // paused for bandwidth, or there is no viewer at all, the whole video is paused the same
 // way. Audio is never paused: every viewer always gets it.
-func (p *Publication) updateNeeded() {
-	if !p.video {
+func (p *Publication) updateNeeded() { p.announceNeeded(false) }
+
+// announceNeeded is updateNeeded that, with force, tells the publisher the state of every
+// layer present even when nothing changed: a new publication does so once, so the client's
+// last word for the source (which it applies to its new sender) is this one's.
+func (p *Publication) announceNeeded(force bool) {
+	if !p.video || !p.current() {
 		return
 	}
 	// The union is read under the lock, so that of two callers the one that applies its
@@ -240,7 +245,7 @@ func (p *Publication) updateNeeded() {
 			present |= 1 << i
 		}
 	}
-	if need&present == p.announced&present {
+	if !force && need&present == p.announced&present {
 		p.neededMu.Unlock()
 		return
 	}
@@ -273,6 +278,16 @@ func (p *Publication) updateNeeded() {
 	for _, l := range resumed {
 		l.requestKeyframe(true)
 	}
+}
+
+// current tells whether the publication is still its owner's for its source. One replaced
+// or withdrawn must not speak any more: the client applies "layers" to the source's current
+// sender, and the old one's viewers leaving would otherwise pause the new one.
+func (p *Publication) current() bool {
+	o := p.Owner
+	o.pubsMu.Lock()
+	defer o.pubsMu.Unlock()
+	return o.pubs[p.Source] == p
 }
 
 // vp8Indices finds the picture id (-1: none; 7 or 15 bits) and TL0PICIDX (-1: none) in
