@@ -30,7 +30,7 @@
 //   icerestart   {pc}              (ICE is being restarted on "up" or "down")
 //   speaker      {participant_id}  (who speaks now; "" nobody; also this.speakerId)
 //   videopaused  {paused}          (my video is paused to keep the audio; also this.videoPaused)
-//   layers       {source, active}  (the simulcast layers the server asks me to encode)
+//   layers       {source, active}  (the layers the server asks me to encode; rid "": the whole video)
 //   stats        {viewers}         (the host's debug view, after stats(true))
 //   message      any other server message (forward compatibility)
 
@@ -65,6 +65,19 @@ export const SCREEN_ENCODINGS = [{ maxBitrate: 2500000 }];
 // View sizes are sent this long after the last change, so a window being resized sends one
 // message rather than dozens.
 const VIEW_DEBOUNCE_MS = 300;
+
+// encodingActive is whether an encoding (by rid; none: undefined) should be sent, from what
+// the server asked for a source (want: rid -> needed); undefined if it said nothing of it.
+// The rid "" is the whole video: false stops every encoding, true leaves each to its own
+// rid's flag (or sends it, when it has none).
+export function encodingActive(want, rid) {
+  const whole = want[""];
+  if (!rid) return typeof whole === "boolean" ? whole : undefined;
+  if (whole === false) return false;
+  const own = want[rid];
+  if (typeof own === "boolean") return own;
+  return typeof whole === "boolean" ? whole : undefined;
+}
 
 // preferredVideoCodecs orders a browser's video codecs (RTCRtpSender.getCapabilities) for
 // setCodecPreferences: VP8 first, then H.264 (for browsers without VP8), then the rest
@@ -173,7 +186,7 @@ export class LiveClient extends EventTarget {
     this.videoPaused = false; // from "video_paused"
     this.statsOn = false; // the host asked for the debug view
 
-    this._layers = {}; // source -> {rid: active}, from "layers"; applied to every new sender
+    this._layers = {}; // source -> {rid: active}, from "layers" (rid "": the whole video)
     this._layersQueue = Promise.resolve();
     this._views = new Map(); // remote track key -> {width, height}, the size it is shown at
     this._viewTimer = null;
@@ -855,7 +868,8 @@ export class LiveClient extends EventTarget {
   }
 
   // _onLayers keeps which layers of a source the server wants encoded, and applies it to
-  // the sender now (and to any later sender of that source, after a republish).
+  // the source's sender. The rid "" names a video sent without rids (no simulcast, or a
+  // screen share): false pauses the whole video, whatever its encodings.
   _onLayers(msg) {
     const source = msg.source;
     if (!SOURCES.includes(source) || !msg.active || typeof msg.active !== "object") return;
@@ -877,9 +891,10 @@ export class LiveClient extends EventTarget {
       if (!params || !Array.isArray(params.encodings)) return;
       let changed = false;
       for (const enc of params.encodings) {
-        if (!enc.rid || typeof want[enc.rid] !== "boolean") continue;
-        if (enc.active !== want[enc.rid]) {
-          enc.active = want[enc.rid];
+        const on = encodingActive(want, enc.rid);
+        if (typeof on !== "boolean") continue;
+        if (enc.active !== on) {
+          enc.active = on;
           changed = true;
         }
       }
@@ -1068,14 +1083,17 @@ export class LiveClient extends EventTarget {
   }
 
   // _addSender adds a send-only transceiver for a source: the camera in three simulcast
-  // layers (with the active flags the server last asked for), a screen in one good layer;
-  // video prefers VP8, else H.264. A browser that refuses the encodings sends one layer.
+  // layers, a screen in one good layer; video prefers VP8, else H.264. A browser that
+  // refuses the encodings sends one layer. Every encoding starts active: the server takes a
+  // new track for a new publication that everything of is sent, and tells what is not
+  // needed. (A paused encoding of the new track would never reach it, so it could never
+  // ask for it back.)
   _addSender(pc, src, track) {
     const init = { direction: "sendonly", streams: [this._stream()] };
     let encodings = null;
+    delete this._layers[src];
     if (src === "camera") {
-      const want = this._layers.camera || {};
-      encodings = CAMERA_ENCODINGS.map((e) => Object.assign({}, e, { active: want[e.rid] !== false }));
+      encodings = CAMERA_ENCODINGS.map((e) => Object.assign({}, e));
     } else if (src === "screen") {
       encodings = SCREEN_ENCODINGS.map((e) => Object.assign({}, e));
     }
