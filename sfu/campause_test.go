@@ -25,7 +25,7 @@ type wholePublisher struct {
 	track    *webrtc.TrackLocalStaticRTP
 	plis     atomic.Int64 // keyframe requests received
 	askKey   atomic.Bool
-	inactive atomic.Bool // the SFU said nobody needs it
+	inactive atomic.Bool  // the SFU said nobody needs it
 	told     atomic.Int64 // LayersChanged messages naming ""
 	sent     atomic.Int64
 	stop     chan struct{}
