@@ -40,7 +40,8 @@ type PeerEvents struct {
 	Failed func(pc string)
 	// LayersChanged tells a publisher which layers (rids) of a video source viewers
 	// need: false ones it may stop encoding. A video without rids is named "" (false: the
-	// whole video is needed by nobody). Called only on a change.
+	// whole video is needed by nobody). Called on a change, and once with every layer's
+	// state when a publication starts.
 	LayersChanged func(source string, active map[string]bool)
 	// VideoPaused tells a viewer that the video it receives is paused because even the
 	// lowest layers do not fit its bandwidth (true), or that it is back (false).
