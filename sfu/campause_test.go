@@ -23,12 +23,14 @@ import (
 type wholePublisher struct {
 	c        *rtcClient
 	track    *webrtc.TrackLocalStaticRTP
+	sender   *webrtc.RTPSender
 	plis     atomic.Int64 // keyframe requests received
 	askKey   atomic.Bool
 	inactive atomic.Bool  // the SFU said nobody needs it
 	told     atomic.Int64 // LayersChanged messages naming ""
 	sent     atomic.Int64
 	stop     chan struct{}
+	ran      chan struct{} // closed when run returns
 	wg       sync.WaitGroup
 }
 
@@ -42,7 +44,7 @@ func (c *rtcClient) publishWhole(t *testing.T, source string) *wholePublisher {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &wholePublisher{c: c, track: track, stop: make(chan struct{})}
+	p := &wholePublisher{c: c, track: track, sender: tr.Sender(), stop: make(chan struct{}), ran: make(chan struct{})}
 	p.wg.Add(2)
 	go func() {
 		defer p.wg.Done()
@@ -76,6 +78,7 @@ func (c *rtcClient) publishWhole(t *testing.T, source string) *wholePublisher {
 
 func (p *wholePublisher) run() {
 	defer p.wg.Done()
+	defer close(p.ran)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	seq, paused, start := uint16(5000), false, time.Now()
@@ -118,12 +121,18 @@ func (p *wholePublisher) run() {
 	}
 }
 
-func (p *wholePublisher) halt() {
+// stopSending ends the sending loop (it no longer reads LayersChanged either).
+func (p *wholePublisher) stopSending() {
 	select {
 	case <-p.stop:
 	default:
 		close(p.stop)
 	}
+	<-p.ran
+}
+
+func (p *wholePublisher) halt() {
+	p.stopSending()
 	if err := p.c.up.Close(); err != nil {
 		p.c.t.Errorf("close up: %v", err)
 	}
@@ -350,5 +359,60 @@ func TestWholeVideoPausedForBandwidth(t *testing.T) {
 	waitFor(t, "the share back on the viewer", func() bool { return rec.count() >= n+30 })
 	if r := checkWhole(t, rec.snapshot()); r != 1 {
 		t.Errorf("%d resumptions seen by the viewer, want 1", r)
+	}
+}
+
+// TestWholeCameraReplaced: a publisher replaces its camera (a new track, the old one
+// removed, in one negotiation) while a viewer watches. When the old publication goes, its
+// viewer leaving it must not make the server tell the publisher that nobody needs the
+// camera: the client would apply that to the new track, which then never starts. The
+// viewer gets the new camera, and the publisher is never told to stop it.
+func TestWholeCameraReplaced(t *testing.T) {
+	verifyNoLeaks(t)
+	const sfuIP, pubIP, viewerIP = "10.0.0.1", "10.0.0.2", "10.0.0.3"
+	lab := newVnetLab(t, sfuIP, pubIP, viewerIP)
+	s := lab.simulcastSFU(sfuIP)
+	room := s.NewRoom("whole-replaced")
+	t.Cleanup(room.Close)
+
+	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
+	var mu sync.Mutex
+	perTrack := map[string]int{}
+	count := func(tr *webrtc.TrackRemote, _ *rtp.Packet) {
+		mu.Lock()
+		perTrack[tr.ID()]++
+		mu.Unlock()
+	}
+	viewer.onRTP.Store(&count)
+	pub := joinClient(t, room, lab.api(pubIP), "pub", true)
+	old := pub.publishWhole(t, SourceCamera)
+	first := trackOf(t, viewer)
+	waitFor(t, "the first camera on the viewer", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return perTrack[first] >= 30
+	})
+
+	old.stopSending()
+	if err := pub.up.RemoveTrack(old.sender); err != nil {
+		t.Fatal(err)
+	}
+	repl := pub.publishWhole(t, SourceCamera)
+	var second string
+	waitFor(t, "the new camera on the viewer", func() bool {
+		for _, d := range viewer.peer.received() {
+			if d.id != first && d.pub.video {
+				second = d.id
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return second != "" && perTrack[second] >= 30
+	})
+	if repl.inactive.Load() {
+		t.Fatal("the publisher was told to stop the new camera")
+	}
+	if l := pub.wholeLayer(SourceCamera); l == nil || !l.active.Load() {
+		t.Fatal("the new camera is not forwarded")
 	}
 }
