@@ -1,0 +1,296 @@
+package sfu
+
+import (
+	"testing"
+	"time"
+)
+
+// fakeEstimator is a probeEstimator whose results the test decides: a probe's result is
+// the path's capacity (or nothing, done after a timeout, when lost), and a result above
+// the estimate lifts it, as the real estimator does.
+type fakeEstimator struct {
+	estimate int
+	capacity int  // what a probe measures: min(capacity, what it sent)
+	lost     bool // results come back done with 0 bps (the cluster's feedback timed out)
+	open     int  // the open cluster's id, 0: none
+	nextID   int
+	begun    []int // ids begun
+	ended    []int // ids ended
+	targets  map[int]int
+}
+
+func (f *fakeEstimator) TargetBitrate() int { return f.estimate }
+
+func (f *fakeEstimator) BeginProbe() int {
+	if f.open != 0 {
+		return 0
+	}
+	f.nextID++
+	f.open = f.nextID
+	f.begun = append(f.begun, f.open)
+	return f.open
+}
+
+func (f *fakeEstimator) EndProbe(id int) {
+	if id == f.open {
+		f.open = 0
+	}
+	f.ended = append(f.ended, id)
+}
+
+func (f *fakeEstimator) ProbeResult(id int) (int, bool) {
+	if f.lost {
+		return 0, true
+	}
+	if f.capacity > f.estimate {
+		f.estimate = f.capacity
+	}
+	return f.capacity, true
+}
+
+// probeClock drives a prober like the peer's loops do, with an injected time.
+type probeClock struct {
+	t   *testing.T
+	c   *prober
+	now time.Time
+}
+
+// run steps the controller until it went idle again after a probe (or, with no probe
+// started within the wait, returns false) and returns the probe's action log.
+type probeRun struct {
+	started, succeeded, failed bool
+	at                         time.Time // when it started
+	target                     int
+	padded, packets            int
+	last                       time.Duration // time from the cluster's start to its end
+}
+
+func (pc *probeClock) probe(need probeNeed, within time.Duration) (probeRun, bool) {
+	pc.t.Helper()
+	var r probeRun
+	deadline := pc.now.Add(within)
+	for pc.c.idle() {
+		a := pc.c.step(pc.now, need)
+		if a.started {
+			r.started, r.at, r.target = true, pc.now, pc.c.target
+			pc.follow(&r, a, need)
+			return r, true
+		}
+		if a.wait <= 0 {
+			a.wait = 500 * time.Millisecond // the selection loop's period
+		}
+		if pc.now.Add(a.wait).After(deadline) {
+			return r, false
+		}
+		pc.now = pc.now.Add(min(a.wait, 500*time.Millisecond))
+	}
+	pc.t.Fatal("the controller was not idle")
+	return r, false
+}
+
+func (pc *probeClock) follow(r *probeRun, a probeAction, need probeNeed) {
+	for i := 0; ; i++ {
+		if i > 10_000 {
+			pc.t.Fatal("the probe never ended")
+		}
+		if a.pad > 0 {
+			n := (a.pad + paddingPacketBytes - 1) / paddingPacketBytes
+			pc.c.sent(n*paddingPacketBytes, n)
+			r.padded += n * paddingPacketBytes
+			r.packets += n
+		}
+		if pc.c.state == probeWaiting && r.last == 0 {
+			r.last = pc.now.Sub(r.at)
+		}
+		if a.succeeded || a.failed {
+			r.succeeded, r.failed = a.succeeded, a.failed
+			return
+		}
+		pc.now = pc.now.Add(a.wait)
+		a = pc.c.step(pc.now, need)
+	}
+}
+
+// twoCameras: the viewer shows two cameras large, gets both on the low layer (and audio).
+func twoCameras() probeNeed {
+	tracks := []TrackDemand{
+		{ID: "a", Bitrates: [3]int{150_000, 500_000, 1_700_000}, MaxLayer: layerHigh},
+		{ID: "b", Bitrates: [3]int{150_000, 500_000, 1_700_000}, MaxLayer: layerHigh},
+	}
+	demand, media, steps := stepsUp(tracks, []int{layerLow, layerLow})
+	return probeNeed{video: true, audio: 48_000, demand: demand + 48_000, media: media + 48_000, steps: steps}
+}
+
+func TestStepsUp(t *testing.T) {
+	n := twoCameras()
+	want := []int{650_000, 1_000_000, 2_200_000, 3_400_000}
+	if len(n.steps) != len(want) {
+		t.Fatalf("steps %v, want %v", n.steps, want)
+	}
+	for i := range want {
+		if n.steps[i] != want[i] {
+			t.Fatalf("steps %v, want %v", n.steps, want)
+		}
+	}
+	if n.demand != 3_448_000 || n.media != 348_000 {
+		t.Fatalf("demand %d, media %d", n.demand, n.media)
+	}
+	// A paused track steps to its lowest layer first; a layer the track lacks is skipped;
+	// a track not shown asks nothing.
+	d, now, steps := stepsUp([]TrackDemand{
+		{ID: "cam", Bitrates: [3]int{100_000, 0, 900_000}, MaxLayer: layerHigh},
+		{ID: "hidden", Bitrates: [3]int{100_000, 300_000, 900_000}, MaxLayer: layerPaused},
+	}, []int{layerPaused, layerPaused})
+	if d != 900_000 || now != 0 || len(steps) != 2 || steps[0] != 100_000 || steps[1] != 900_000 {
+		t.Fatalf("demand %d, now %d, steps %v", d, now, steps)
+	}
+}
+
+// TestProbeChains: a viewer below its demand is probed at once; each probe aims at the
+// next step up (with the allocator's margin and some more), at most twice the estimate;
+// successful probes follow each other a second apart, larger each time, until the
+// estimate covers the demand; then there is nothing more to probe.
+func TestProbeChains(t *testing.T) {
+	est := &fakeEstimator{estimate: 400_000, capacity: 100_000_000}
+	pc := &probeClock{t: t, c: &prober{est: est}, now: time.Unix(1000, 0)}
+	need := twoCameras()
+	var last probeRun
+	for i := 0; ; i++ {
+		before := est.estimate
+		r, ok := pc.probe(need, 5*time.Second)
+		if !ok {
+			break
+		}
+		if i > 10 {
+			t.Fatal("probing never stopped")
+		}
+		if !r.succeeded {
+			t.Fatalf("probe %d failed", i)
+		}
+		if r.target > 2*before || r.target <= before {
+			t.Errorf("probe %d: target %d from an estimate of %d", i, r.target, before)
+		}
+		if float64(r.target) > float64(need.demand)*probeDemandCap {
+			t.Errorf("probe %d: target %d above the demand %d ×1.25", i, r.target, need.demand)
+		}
+		if i > 0 {
+			if gap := r.at.Sub(last.at); gap > 2*time.Second {
+				t.Errorf("probe %d came %v after the one before", i, gap)
+			}
+			if r.target <= last.target {
+				t.Errorf("probe %d: target %d after %d", i, r.target, last.target)
+			}
+		}
+		// The padding makes up the target with the media over the cluster.
+		wantPad := float64(r.target-need.media) * probeDuration.Seconds() / 8
+		if p := float64(r.padded); p < 0.9*wantPad || p > 1.2*wantPad+paddingPacketBytes {
+			t.Errorf("probe %d: %d padding bytes, want about %.0f", i, r.padded, wantPad)
+		}
+		if r.packets < probeMinPackets || r.last < probeDuration || r.last > probeDuration+2*probeTick {
+			t.Errorf("probe %d: %d packets over %v", i, r.packets, r.last)
+		}
+		last = r
+	}
+	if last.target == 0 {
+		t.Fatal("no probe")
+	}
+	if got := float64(est.estimate); got < float64(need.stepNeed(need.steps[len(need.steps)-1])) {
+		t.Errorf("probing stopped at an estimate of %v, below the demand's need", got)
+	}
+	if len(est.begun) != len(est.ended) || est.open != 0 {
+		t.Errorf("clusters begun %v, ended %v", est.begun, est.ended)
+	}
+}
+
+// TestProbeBackoff: probes that fail (a result below 90% of the target, or none) are
+// retried 2, 4, 8, 16 then every 30 s; one success brings the quick pace back.
+func TestProbeBackoff(t *testing.T) {
+	est := &fakeEstimator{estimate: 400_000, capacity: 420_000}
+	pc := &probeClock{t: t, c: &prober{est: est}, now: time.Unix(1000, 0)}
+	need := twoCameras()
+	var gaps []time.Duration
+	var prev probeRun
+	for i := range 7 {
+		if i == 3 {
+			est.lost = true // a cluster whose feedback never came fails as well
+		}
+		r, ok := pc.probe(need, time.Minute)
+		if !ok || !r.failed {
+			t.Fatalf("probe %d: started %v, failed %v", i, ok, r.failed)
+		}
+		if i > 0 {
+			gaps = append(gaps, r.at.Sub(prev.at)-(prev.last+probePoll))
+		}
+		prev = r
+	}
+	want := []time.Duration{2, 4, 8, 16, 30, 30}
+	for i, g := range gaps {
+		// the controller is looked at every 500 ms between probes
+		if w := want[i] * time.Second; g < w || g > w+500*time.Millisecond {
+			t.Errorf("back-off %d: %v, want %v", i, g, w)
+		}
+	}
+	est.lost, est.capacity = false, 900_000
+	r, ok := pc.probe(need, time.Minute)
+	if !ok || !r.succeeded {
+		t.Fatalf("the probe after the path grew: %+v", r)
+	}
+	r2, ok := pc.probe(need, 5*time.Second)
+	if !ok || r2.at.Sub(r.at) > 2*time.Second {
+		t.Fatalf("after a success the next probe came %v later (started %v)", r2.at.Sub(r.at), ok)
+	}
+}
+
+// TestProbeNothingToDo: no probe without video, without an estimate, or when the estimate
+// already covers the demand (with the allocator's margin); none while another cluster is
+// open, and then one as soon as it is closed.
+func TestProbeNothingToDo(t *testing.T) {
+	need := twoCameras()
+	for _, c := range []struct {
+		name string
+		est  int
+		need probeNeed
+	}{
+		{"no video", 400_000, probeNeed{demand: need.demand, media: need.media, steps: need.steps, audio: need.audio}},
+		{"no estimate", 0, need},
+		{"at demand", need.stepNeed(need.steps[len(need.steps)-1]), need},
+		{"no tracks", 400_000, probeNeed{video: true}},
+	} {
+		est := &fakeEstimator{estimate: c.est, capacity: 100_000_000}
+		pc := &probeClock{t: t, c: &prober{est: est}, now: time.Unix(1000, 0)}
+		if _, ok := pc.probe(c.need, 10*time.Second); ok || len(est.begun) != 0 {
+			t.Errorf("%s: probed", c.name)
+		}
+	}
+	// Just below the demand's need: one probe, aimed no higher than the demand ×1.25.
+	est := &fakeEstimator{estimate: need.stepNeed(need.steps[len(need.steps)-1]) - 1, capacity: 100_000_000}
+	pc := &probeClock{t: t, c: &prober{est: est}, now: time.Unix(1000, 0)}
+	if r, ok := pc.probe(need, time.Second); !ok || float64(r.target) > float64(need.demand)*probeDemandCap {
+		t.Errorf("below the demand: probed %v, target %d", ok, r.target)
+	}
+
+	// Another cluster is open: the controller waits for it.
+	est = &fakeEstimator{estimate: 400_000, capacity: 100_000_000, open: 99}
+	pc = &probeClock{t: t, c: &prober{est: est}, now: time.Unix(1000, 0)}
+	a := pc.c.step(pc.now, need)
+	if a.started || !pc.c.idle() || a.wait != probeBusyRetry {
+		t.Fatalf("with a cluster open: %+v", a)
+	}
+	est.open = 0
+	if a := pc.c.step(pc.now.Add(a.wait), need); !a.started {
+		t.Fatal("no probe once the other cluster closed")
+	}
+}
+
+// TestProbeAbort: a probe stopped midway (the viewer leaves) closes its cluster.
+func TestProbeAbort(t *testing.T) {
+	est := &fakeEstimator{estimate: 400_000, capacity: 100_000_000}
+	c := &prober{est: est}
+	if a := c.step(time.Unix(1000, 0), twoCameras()); !a.started {
+		t.Fatal("no probe")
+	}
+	c.abort()
+	if !c.idle() || est.open != 0 || len(est.ended) != 1 {
+		t.Fatalf("after abort: idle %v, open %d, ended %v", c.idle(), est.open, est.ended)
+	}
+}
