@@ -1,8 +1,17 @@
 package sfu
 
 import (
+	"bytes"
+	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
 )
 
 // fakeEstimator is a probeEstimator whose results the test decides: a probe's result is
@@ -293,4 +302,232 @@ func TestProbeAbort(t *testing.T) {
 	if !c.idle() || est.open != 0 || len(est.ended) != 1 {
 		t.Fatalf("after abort: idle %v, open %d, ended %v", c.idle(), est.open, est.ended)
 	}
+}
+
+// rtpLog keeps every packet a client receives on its video tracks, padding included.
+type rtpLog struct {
+	mu   sync.Mutex
+	ssrc uint32
+	pkts []rtp.Packet
+}
+
+func (c *rtcClient) logRTP() *rtpLog {
+	r := &rtpLog{}
+	f := func(tr *webrtc.TrackRemote, pkt *rtp.Packet) {
+		if tr.Kind() != webrtc.RTPCodecTypeVideo {
+			return
+		}
+		r.mu.Lock()
+		r.ssrc = uint32(tr.SSRC())
+		r.pkts = append(r.pkts, *pkt.Clone())
+		r.mu.Unlock()
+	}
+	c.onRTP.Store(&f)
+	return r
+}
+
+func (r *rtpLog) snapshot() ([]rtp.Packet, uint32) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.pkts), r.ssrc
+}
+
+func (r *rtpLog) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.pkts)
+}
+
+// waitMore waits until the log has n more packets than now.
+func (r *rtpLog) waitMore(t *testing.T, n int) {
+	t.Helper()
+	from := r.count()
+	waitFor(t, fmt.Sprintf("%d more packets", n), func() bool { return r.count() >= from+n })
+}
+
+func isPadding(p rtp.Packet) bool { return p.Padding && len(p.Payload) == 0 }
+
+// videoDown is the server's DownTrack of the client's video.
+func videoDown(t *testing.T, c *rtcClient) *DownTrack {
+	t.Helper()
+	var d *DownTrack
+	waitFor(t, c.name+"'s video track", func() bool {
+		for _, x := range c.peer.received() {
+			if x.pub.video && x.binding.Load() != nil {
+				d = x
+				return true
+			}
+		}
+		return false
+	})
+	return d
+}
+
+// TestPaddingContinuity: a viewer receives padding-only packets between media packets,
+// from a real Pion SFU over the virtual network: its sequence numbers go on without a gap
+// or a duplicate across the padding and the media after it, also when padding comes while
+// its video is paused (the camera muted) and the video resumes. A NACK for a padding
+// sequence number resends nothing; a NACK for media packets from before the padding, and
+// between padding runs, resends those packets as they were.
+func TestPaddingContinuity(t *testing.T) {
+	verifyNoLeaks(t)
+	const sfuIP, pubIP, viewerIP = "10.0.0.1", "10.0.0.2", "10.0.0.3"
+	lab := newVnetLab(t, sfuIP, pubIP, viewerIP)
+	// What the SFU sends, as its interceptors see it: the viewer's SRTP drops a second copy
+	// of a packet it already has (replay protection), so resends are seen leaving.
+	out := &sentLog{}
+	s := lab.sfuWith(sfuIP, func(c *Config) {
+		c.Interceptors = func(_ *webrtc.MediaEngine, ir *interceptor.Registry) error {
+			ir.Add(out)
+			return nil
+		}
+	})
+	room := s.NewRoom("padding")
+	t.Cleanup(room.Close)
+
+	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
+	log := viewer.logRTP()
+	pub := joinClient(t, room, lab.api(pubIP), "pub", true)
+	pub.publishVideo(t)
+	log.waitMore(t, 20)
+	d := videoDown(t, viewer)
+
+	// Padding runs between media packets (media every 10 ms).
+	for range 5 {
+		if n := d.writePadding(4, paddingSize); n != 4 {
+			t.Fatalf("wrote %d padding packets of 4", n)
+		}
+		time.Sleep(15 * time.Millisecond)
+	}
+	log.waitMore(t, 10)
+	// Padding while the video is paused (muted: nothing forwarded until a keyframe after
+	// the unmute), then the video again.
+	pub.peer.Mute("video", true)
+	time.Sleep(50 * time.Millisecond)
+	if n := d.writePadding(6, 100); n != 6 {
+		t.Fatalf("wrote %d padding packets of 6 while paused", n)
+	}
+	pub.peer.Mute("video", false)
+	log.waitMore(t, 20)
+
+	pkts, ssrc := log.snapshot()
+	pads, afterPad := 0, 0
+	var lastMedia rtp.Packet
+	for i, p := range pkts {
+		if isPadding(p) {
+			pads++
+			if p.PaddingSize != paddingSize && p.PaddingSize != 100 {
+				t.Errorf("packet %d: %d padding bytes", i, p.PaddingSize)
+			}
+			if p.SSRC != ssrc || p.PayloadType != pkts[0].PayloadType {
+				t.Errorf("packet %d: padding on SSRC %d PT %d", i, p.SSRC, p.PayloadType)
+			}
+			if lastMedia.SSRC != 0 && p.Timestamp != lastMedia.Timestamp {
+				t.Errorf("packet %d: padding timestamp %d after media at %d", i, p.Timestamp, lastMedia.Timestamp)
+			}
+		} else {
+			if i > 0 && isPadding(pkts[i-1]) {
+				afterPad++
+			}
+			lastMedia = p
+		}
+		if i > 0 && p.SequenceNumber != pkts[i-1].SequenceNumber+1 {
+			t.Errorf("packet %d (padding %v): sequence number %d after %d", i, isPadding(p), p.SequenceNumber, pkts[i-1].SequenceNumber)
+		}
+	}
+	if pads != 5*4+6 || afterPad < 5 {
+		t.Fatalf("%d padding packets received (want 26), %d runs followed by media", pads, afterPad)
+	}
+
+	// NACKs: the first padding packet, and the media packets just before and just after
+	// the first padding run.
+	first := slices.IndexFunc(pkts, isPadding)
+	if first < 1 {
+		t.Fatal("no media before the padding")
+	}
+	next := first + slices.IndexFunc(pkts[first:], func(p rtp.Packet) bool { return !isPadding(p) })
+	before, after, padSeq := pkts[first-1], pkts[next], pkts[first].SequenceNumber
+	n := out.count()
+	nack := func(seq uint16) {
+		t.Helper()
+		err := viewer.down.WriteRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{SenderSSRC: 1, MediaSSRC: ssrc, Nacks: []rtcp.NackPair{{PacketID: seq}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	nack(padSeq)
+	nack(before.SequenceNumber)
+	nack(after.SequenceNumber)
+	var again []rtp.Packet
+	waitFor(t, "the media packets resent", func() bool {
+		pkts := out.since(n, ssrc)
+		again = again[:0]
+		for _, p := range pkts {
+			if p.SequenceNumber == before.SequenceNumber || p.SequenceNumber == after.SequenceNumber || p.SequenceNumber == padSeq {
+				again = append(again, p)
+			}
+		}
+		return len(again) >= 2
+	})
+	time.Sleep(100 * time.Millisecond) // the NACKs were answered in order: nothing more comes
+	got := map[uint16]int{}
+	for _, p := range out.since(n, ssrc) {
+		switch p.SequenceNumber {
+		case padSeq:
+			t.Errorf("a NACK for padding %d resent a packet (padding %v, %d bytes)", padSeq, isPadding(p), len(p.Payload))
+		case before.SequenceNumber, after.SequenceNumber:
+			got[p.SequenceNumber]++
+			want := before
+			if p.SequenceNumber == after.SequenceNumber {
+				want = after
+			}
+			if p.Timestamp != want.Timestamp || !bytes.Equal(p.Payload, want.Payload) {
+				t.Errorf("packet %d resent with timestamp %d and another payload (first sent at %d)", p.SequenceNumber, p.Timestamp, want.Timestamp)
+			}
+		}
+	}
+	if got[before.SequenceNumber] != 1 || got[after.SequenceNumber] != 1 {
+		t.Errorf("resent %v, want %d and %d once", got, before.SequenceNumber, after.SequenceNumber)
+	}
+}
+
+// sentLog is an interceptor that keeps every RTP packet the SFU's PeerConnections send.
+type sentLog struct {
+	mu   sync.Mutex
+	pkts []rtp.Packet
+}
+
+func (s *sentLog) NewInterceptor(string) (interceptor.Interceptor, error) { return &sentLogger{s: s}, nil }
+
+func (s *sentLog) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pkts)
+}
+
+// since is the packets sent on ssrc after the first n.
+func (s *sentLog) since(n int, ssrc uint32) []rtp.Packet {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []rtp.Packet
+	for _, p := range s.pkts[n:] {
+		if p.SSRC == ssrc {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+type sentLogger struct {
+	interceptor.NoOp
+	s *sentLog
+}
+
+func (l *sentLogger) BindLocalStream(_ *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
+	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
+		l.s.mu.Lock()
+		l.s.pkts = append(l.s.pkts, rtp.Packet{Header: h.Clone(), Payload: slices.Clone(payload)})
+		l.s.mu.Unlock()
+		return w.Write(h, payload, a)
+	})
 }
