@@ -497,7 +497,9 @@ type sentLog struct {
 	pkts []rtp.Packet
 }
 
-func (s *sentLog) NewInterceptor(string) (interceptor.Interceptor, error) { return &sentLogger{s: s}, nil }
+func (s *sentLog) NewInterceptor(string) (interceptor.Interceptor, error) {
+	return &sentLogger{s: s}, nil
+}
 
 func (s *sentLog) count() int {
 	s.mu.Lock()
