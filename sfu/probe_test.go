@@ -12,6 +12,8 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // fakeEstimator is a probeEstimator whose results the test decides: a probe's result is
@@ -532,4 +534,124 @@ func (l *sentLogger) BindLocalStream(_ *interceptor.StreamInfo, w interceptor.RT
 		l.s.mu.Unlock()
 		return w.Write(h, payload, a)
 	})
+}
+
+// lockedEstimator is a probeEstimator shared by the viewer's loops: each probe measures
+// what the path carries, up to twice the estimate it started from (what the padding
+// aimed at, at most) and up to the path's capacity.
+type lockedEstimator struct {
+	mu       sync.Mutex
+	estimate int
+	capacity int
+	open     int
+	begun    int
+	at       map[int]int // the estimate when each cluster began
+}
+
+func (f *lockedEstimator) TargetBitrate() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.estimate
+}
+
+func (f *lockedEstimator) BeginProbe() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.open != 0 {
+		return 0
+	}
+	f.begun++
+	f.open = f.begun
+	f.at[f.open] = f.estimate
+	return f.open
+}
+
+func (f *lockedEstimator) EndProbe(id int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.open == id {
+		f.open = 0
+	}
+}
+
+func (f *lockedEstimator) ProbeResult(id int) (int, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	bps := min(f.capacity, 2*f.at[id])
+	f.estimate = max(f.estimate, bps)
+	return bps, true
+}
+
+func (f *lockedEstimator) probes() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.begun
+}
+
+// TestProbeClimbs: a viewer whose estimate only fits the low layer is probed as soon as it
+// receives video; padding reaches it, the probes chain and lift the estimate until it
+// covers the high layer, the viewer moves up to it, and probing stops.
+func TestProbeClimbs(t *testing.T) {
+	verifyNoLeaks(t)
+	const sfuIP, pubIP, viewerIP = "10.0.0.1", "10.0.0.2", "10.0.0.3"
+	lab := newVnetLab(t, sfuIP, pubIP, viewerIP)
+	metrics := NewMetrics(prometheus.NewRegistry())
+	s := lab.sfuWith(sfuIP, func(c *Config) {
+		c.KeyframeInterval, c.LayerSelectInterval = 200*time.Millisecond, 100*time.Millisecond
+		c.Metrics = metrics
+	})
+	room := s.NewRoom("probe")
+	t.Cleanup(room.Close)
+
+	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
+	est := &lockedEstimator{estimate: 250_000, capacity: 5_000_000, at: map[int]int{}}
+	var pe probeEstimator = est
+	viewer.peer.probeEst.Store(&pe)
+	viewer.peer.SetEstimator(est.TargetBitrate)
+	log := viewer.logRTP()
+	pub := joinClient(t, room, lab.api(pubIP), "pub", true)
+	pub.publishSimulcast(t, []string{"l", "m", "h"})
+	id := trackOf(t, viewer)
+
+	waitFor(t, "the viewer on the low layer", func() bool { return viewer.peer.Stats().Layers[id] == "low" })
+	waitFor(t, "the viewer on the high layer", func() bool { return viewer.peer.Stats().Layers[id] == "high" })
+	// 250 kbps → 500 → 1,000 → 2,000: then the estimate covers the high layer (900 kbps
+	// measured) with the margin, and there is nothing more to probe.
+	if n := est.probes(); n < 3 || n > 4 {
+		t.Errorf("%d probes, want 3", n)
+	}
+	pkts, _ := log.snapshot()
+	pads := 0
+	for _, p := range pkts {
+		if isPadding(p) {
+			pads++
+		}
+	}
+	if pads < 3*probeMinPackets {
+		t.Errorf("the viewer received %d padding packets", pads)
+	}
+	n := est.probes()
+	time.Sleep(1500 * time.Millisecond)
+	if m := est.probes(); m != n {
+		t.Errorf("%d more probes at the demand", m-n)
+	}
+	if got := counterValue(t, metrics.probes.WithLabelValues("started")); got != float64(n) {
+		t.Errorf("probes started: metric %v, estimator %d", got, n)
+	}
+	if got := counterValue(t, metrics.probes.WithLabelValues("succeeded")); got != float64(n) {
+		t.Errorf("probes succeeded: metric %v of %d", got, n)
+	}
+	if got := counterValue(t, metrics.paddingBytes); got < float64(pads*paddingPacketBytes) {
+		t.Errorf("padding bytes: metric %v, %d packets received", got, pads)
+	}
+}
+
+// counterValue reads a Prometheus counter.
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
 }
