@@ -433,6 +433,11 @@ func (d *DownTrack) write(l *layer, pkt *rtp.Packet, keyframe bool, now int64) b
 	d.hdr.SSRC = b.ssrc
 	d.hdr.PayloadType = b.pt
 	d.hdr.SequenceNumber = pkt.SequenceNumber - seg.seqOffset
+	if !fresh && isNewer(seg.from, d.hdr.SequenceNumber) {
+		// A late packet from before the segment (before the padding that began it): its
+		// number in the viewer's sequence belongs to another packet.
+		return false
+	}
 	d.hdr.Timestamp = pkt.Timestamp - seg.tsOffset
 	// The publisher's header extensions belong to its own session's ID mapping.
 	d.hdr.Extension = false
@@ -452,7 +457,6 @@ func (d *DownTrack) write(l *layer, pkt *rtp.Packet, keyframe bool, now int64) b
 	} else if d.pads != 0 {
 		// Padding went out since this segment began: the media goes on in a new segment
 		// whose sequence numbers follow the padding.
-		d.seg.from = d.hdr.SequenceNumber
 		d.pushSegment(d.seg)
 	}
 	if !d.started || isNewer(d.hdr.SequenceNumber, d.lastSeq) {
@@ -580,6 +584,7 @@ func (d *DownTrack) writePadding(n, size int) int {
 	if d.seg.layer != nil {
 		// The layer's next packet comes after the padding.
 		d.seg.seqOffset -= uint16(sent)
+		d.seg.from = d.lastSeq + 1
 	}
 	return sent
 }

@@ -655,3 +655,61 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// TestPaddingLatePacket: a layer's packet that arrives late, after padding went out
+// behind the packets that followed it, is not forwarded: its place in the viewer's
+// numbering is taken (by padding). The packets after it go on in order.
+func TestPaddingLatePacket(t *testing.T) {
+	pub := benchPublication()
+	l := pub.layer(layerHigh)
+	d := newDownTrack(pub, &Peer{ID: "viewer", room: pub.Owner.room})
+	w := &captureWriter{}
+	if _, err := d.Bind(captureContext{&benchTrackContext{ssrc: 0x5555, codecs: benchCodecs}, w}); err != nil {
+		t.Fatal(err)
+	}
+	pub.addDown(d)
+	now := time.Now().UnixNano()
+	var pkt rtp.Packet
+	send := func(seq uint16, key bool) int {
+		now += int64(10 * time.Millisecond)
+		_, raw := vp8Packet(t, layerHigh, seq, uint32(seq)*900, seq, uint8(seq), key)
+		return l.forwardPacket(&pkt, raw, now)
+	}
+	if send(100, true) != 1 || send(102, false) != 1 {
+		t.Fatal("not forwarded")
+	}
+	if n := d.writePadding(3, paddingSize); n != 3 {
+		t.Fatalf("%d padding packets", n)
+	}
+	if send(101, false) != 0 {
+		t.Error("a packet from before the padding was forwarded after it")
+	}
+	if send(103, false) != 1 || send(104, false) != 1 {
+		t.Fatal("not forwarded")
+	}
+	// 101 was missing when 102 came: a gap the viewer can NACK (it is resent as 101), then
+	// no gap and no number twice.
+	if len(w.pkts) > 1 && w.pkts[1].SequenceNumber != w.pkts[0].SequenceNumber+2 {
+		t.Errorf("packet 1: sequence number %d after %d", w.pkts[1].SequenceNumber, w.pkts[0].SequenceNumber)
+	}
+	for i := 2; i < len(w.pkts); i++ {
+		if w.pkts[i].SequenceNumber != w.pkts[i-1].SequenceNumber+1 {
+			t.Errorf("packet %d: sequence number %d after %d", i, w.pkts[i].SequenceNumber, w.pkts[i-1].SequenceNumber)
+		}
+	}
+	if len(w.pkts) != 7 {
+		t.Fatalf("%d packets written, want 7", len(w.pkts))
+	}
+	// Retransmissions: the media before and after the padding, not the padding.
+	sent := slices.Clone(w.pkts)
+	if !d.resend(sent[0].SequenceNumber + 1) {
+		t.Error("the missing packet 101 was not resent")
+	} else if p := w.pkts[len(w.pkts)-1]; p.SequenceNumber != sent[0].SequenceNumber+1 || p.Timestamp != sent[0].Timestamp+900 {
+		t.Errorf("101 resent as %d at %d", p.SequenceNumber, p.Timestamp)
+	}
+	for i, p := range sent {
+		if got := d.resend(p.SequenceNumber); got == (p.Padding && len(p.Payload) == 0) {
+			t.Errorf("packet %d (padding %v): resent %v", i, p.Padding, got)
+		}
+	}
+}
