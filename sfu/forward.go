@@ -284,10 +284,13 @@ type DownTrack struct {
 	lastSentAt int64
 	lastDesc   [6]byte // the start of the last VP8 payload sent: its picture id and TL0PICIDX
 	seg        segment // the segment being forwarded
-	hdr        rtp.Header
-	padHdr     rtp.Header
-	scratch    []byte // a rewritten VP8 payload
-	sentVideo  atomic.Bool
+	// young counts down the packets after the segment's start during which a late packet
+	// from before it is dropped (later, the comparison with the start would wrap).
+	young     uint16
+	hdr       rtp.Header
+	padHdr    rtp.Header
+	scratch   []byte // a rewritten VP8 payload
+	sentVideo atomic.Bool
 
 	// The latest segments, newest at segs[(nseg-1)%len(segs)], for the NACK responder and
 	// the next segment's offsets, and the padding sent since the latest segment began
@@ -310,6 +313,10 @@ type DownTrack struct {
 // padding burst of a probe (one every few milliseconds for ~150 ms) starts one, so this
 // covers a probe and the packets before it.
 const maxSegments = 64
+
+// youngSegment is how many packets after a segment's start a late packet from before it
+// is looked for: reordering spans far fewer.
+const youngSegment = 512
 
 // maxPendingPads bounds a run of padding not followed by media (a paused video being
 // probed for a long time): past it, older packets are no longer retransmitted, so that the
@@ -433,10 +440,13 @@ func (d *DownTrack) write(l *layer, pkt *rtp.Packet, keyframe bool, now int64) b
 	d.hdr.SSRC = b.ssrc
 	d.hdr.PayloadType = b.pt
 	d.hdr.SequenceNumber = pkt.SequenceNumber - seg.seqOffset
-	if !fresh && isNewer(seg.from, d.hdr.SequenceNumber) {
-		// A late packet from before the segment (before the padding that began it): its
-		// number in the viewer's sequence belongs to another packet.
-		return false
+	if !fresh && d.young > 0 {
+		d.young--
+		if isNewer(seg.from, d.hdr.SequenceNumber) {
+			// A late packet from before the segment (before the padding or the keyframe
+			// that began it): its number in the viewer's sequence belongs to another.
+			return false
+		}
 	}
 	d.hdr.Timestamp = pkt.Timestamp - seg.tsOffset
 	// The publisher's header extensions belong to its own session's ID mapping.
@@ -521,6 +531,7 @@ func (d *DownTrack) commitSegment(s segment) {
 		d.pub.Owner.room.sfu.metrics.layerSwitched()
 	}
 	d.seg = s
+	d.young = youngSegment
 	d.pushSegment(s)
 	d.sentVideo.Store(d.pub.video)
 	d.cur.Store(int32(s.layer.idx))
@@ -585,6 +596,7 @@ func (d *DownTrack) writePadding(n, size int) int {
 		// The layer's next packet comes after the padding.
 		d.seg.seqOffset -= uint16(sent)
 		d.seg.from = d.lastSeq + 1
+		d.young = youngSegment
 	}
 	return sent
 }

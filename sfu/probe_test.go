@@ -712,4 +712,11 @@ func TestPaddingLatePacket(t *testing.T) {
 			t.Errorf("packet %d (padding %v): resent %v", i, p.Padding, got)
 		}
 	}
+	// The segment goes on for longer than the sequence numbers take to wrap: every packet
+	// is forwarded (the look for late packets ends early).
+	for seq := uint16(105); seq != 104; seq++ {
+		if send(seq, false) != 1 {
+			t.Fatalf("packet %d not forwarded", seq)
+		}
+	}
 }
