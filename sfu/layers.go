@@ -175,13 +175,10 @@ func (p *Peer) selectLayers() probeNeed {
 	}
 	got := p.alloc.Allocate(estimate, audio, tracks)
 	shown, paused := 0, 0
-	byID := make(map[string]TrackDemand, len(tracks))
-	for _, t := range tracks {
-		byID[t.ID] = t
-	}
-	need := probeNeed{audio: audio}
+	byID := make(map[string]int, len(tracks))
 	chosen := make([]int, len(tracks))
 	for i, t := range tracks {
+		byID[t.ID] = i
 		l, ok := got[t.ID]
 		if !ok {
 			l = layerPaused
@@ -191,19 +188,14 @@ func (p *Peer) selectLayers() probeNeed {
 		}
 		chosen[i] = l
 	}
+	need := probeNeed{audio: audio}
 	for _, d := range downs {
-		t, ok := byID[d.id]
+		i, ok := byID[d.id]
 		if !ok {
 			continue
 		}
 		need.video = need.video || d.sentVideo.Load()
-		l, ok := got[d.id]
-		if !ok {
-			l = layerPaused
-		}
-		if l >= 0 {
-			l = clampLayer(l, t.Bitrates) // never a layer the track does not have
-		}
+		t, l := tracks[i], chosen[i]
 		forBandwidth := l < 0 && t.MaxLayer >= 0
 		d.setTarget(l, forBandwidth)
 		if !t.Screen && t.MaxLayer >= 0 {
