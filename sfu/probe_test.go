@@ -720,3 +720,38 @@ func TestPaddingLatePacket(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPadding: a probe's padding on a viewer's track that forwards media, a run of
+// padding packets then a media packet (which starts a segment after them), per padding
+// packet. It must allocate nothing.
+func BenchmarkPadding(b *testing.B) {
+	pub := benchPublication()
+	d, w := benchViewer(b, pub, 0)
+	var pkt rtp.Packet
+	if err := pkt.Unmarshal(benchVP8(b, 1000, true)); err != nil {
+		b.Fatal(err)
+	}
+	if !benchWrite(d, &pkt, true) {
+		b.Fatal("the keyframe was not written")
+	}
+	if err := pkt.Unmarshal(benchVP8(b, 1001, false)); err != nil {
+		b.Fatal(err)
+	}
+	const run = 4
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += run {
+		if d.writePadding(run, paddingSize) != run {
+			b.Fatal("padding not written")
+		}
+		if !benchWrite(d, &pkt, false) {
+			b.Fatal("media not written after the padding")
+		}
+		pkt.SequenceNumber++
+		pkt.Timestamp += 3000
+	}
+	b.StopTimer()
+	if w.seq != d.lastSeq {
+		b.Fatalf("last sequence number written %d, the track's %d", w.seq, d.lastSeq)
+	}
+}
