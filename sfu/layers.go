@@ -293,9 +293,10 @@ func (p *Peer) runProbe(d *DownTrack, a probeAction) {
 	defer t.Stop()
 	for {
 		if a.pad > 0 {
-			n := d.writePadding((a.pad+paddingPacketBytes-1)/paddingPacketBytes, paddingSize)
-			p.probe.sent(n*paddingPacketBytes, n)
-			m.padded(n * paddingPacketBytes)
+			size := a.padSize + rtpHeaderBytes
+			n := d.writePadding((a.pad+size-1)/size, a.padSize)
+			p.probe.sent(n*size, n)
+			m.padded(n * size)
 		}
 		switch {
 		case a.succeeded:

@@ -41,8 +41,9 @@ const (
 	probeDemandCap  = 1.25 // and never above the viewer's demand by more than this
 	probeSuccess    = 0.9  // a probe succeeds if the path delivered this share of its target
 
-	paddingSize        = 255      // padding bytes in a packet (the most RFC 3550 §5.1 allows)
-	paddingPacketBytes = 12 + 255 // a padding packet on the wire, without SRTP
+	paddingSize    = 255 // padding bytes in a packet (the most RFC 3550 §5.1 allows)
+	minPaddingSize = 16  // the least, for the probes of slow paths
+	rtpHeaderBytes = 12
 )
 
 // probeNeed is what the viewer's last layer selection knows for probing (bps).
@@ -96,13 +97,15 @@ type prober struct {
 
 	id              int
 	target, padBps  int
+	padSize         int // padding bytes per packet in this probe
 	start, ended    time.Time
 	padded, packets int // padding sent in the cluster
 }
 
 // probeAction tells the driver what to do after a step.
 type probeAction struct {
-	pad                        int           // padding bytes to send now
+	pad                        int           // padding bytes to send now (headers included)...
+	padSize                    int           // ... in packets of this many padding bytes
 	wait                       time.Duration // step again after this (idle: nothing before)
 	started, succeeded, failed bool
 }
@@ -130,6 +133,10 @@ func (c *prober) step(now time.Time, need probeNeed) probeAction {
 		// target at least, so that a cluster always has packets of its own).
 		c.padBps = max(target-need.media, target/10)
 		c.padded, c.packets = 0, 0
+		// Small packets on a slow path: its minimum of packets must not add more than
+		// the probe's padding (a slow link queues a few kilobytes at most).
+		budget := int(int64(c.padBps) * int64(probeDuration) / int64(8*time.Second))
+		c.padSize = min(max(budget/probeMinPackets-rtpHeaderBytes, minPaddingSize), paddingSize)
 		a.started = true
 		fallthrough
 	case probeSending:
@@ -142,9 +149,9 @@ func (c *prober) step(now time.Time, need probeNeed) probeAction {
 		}
 		owed := int(int64(c.padBps)*int64(min(el+probeTick, probeDuration))/int64(8*time.Second)) - c.padded
 		if el+probeTick >= probeDuration && c.packets < probeMinPackets {
-			owed = max(owed, (probeMinPackets-c.packets)*paddingPacketBytes)
+			owed = max(owed, (probeMinPackets-c.packets)*(c.padSize+rtpHeaderBytes))
 		}
-		a.pad = max(owed, 0)
+		a.pad, a.padSize = max(owed, 0), c.padSize
 		a.wait = probeTick
 		return a
 	case probeWaiting:

@@ -74,6 +74,7 @@ type probeRun struct {
 	target                     int
 	padded, packets            int
 	last                       time.Duration // time from the cluster's start to its end
+	size                       int           // padding bytes a packet
 }
 
 func (pc *probeClock) probe(need probeNeed, within time.Duration) (probeRun, bool) {
@@ -105,10 +106,15 @@ func (pc *probeClock) follow(r *probeRun, a probeAction, need probeNeed) {
 			pc.t.Fatal("the probe never ended")
 		}
 		if a.pad > 0 {
-			n := (a.pad + paddingPacketBytes - 1) / paddingPacketBytes
-			pc.c.sent(n*paddingPacketBytes, n)
-			r.padded += n * paddingPacketBytes
+			size := a.padSize + rtpHeaderBytes
+			if a.padSize < minPaddingSize || a.padSize > paddingSize {
+				pc.t.Fatalf("%d padding bytes a packet", a.padSize)
+			}
+			n := (a.pad + size - 1) / size
+			pc.c.sent(n*size, n)
+			r.padded += n * size
 			r.packets += n
+			r.size = a.padSize
 		}
 		if pc.c.state == probeWaiting && r.last == 0 {
 			r.last = pc.now.Sub(r.at)
@@ -194,7 +200,7 @@ func TestProbeChains(t *testing.T) {
 		}
 		// The padding makes up the target with the media over the cluster.
 		wantPad := float64(r.target-need.media) * probeDuration.Seconds() / 8
-		if p := float64(r.padded); p < 0.9*wantPad || p > 1.2*wantPad+paddingPacketBytes {
+		if p := float64(r.padded); p < 0.9*wantPad || p > 1.2*wantPad+float64(r.size+rtpHeaderBytes) {
 			t.Errorf("probe %d: %d padding bytes, want about %.0f", i, r.padded, wantPad)
 		}
 		if r.packets < probeMinPackets || r.last < probeDuration || r.last > probeDuration+2*probeTick {
@@ -290,6 +296,28 @@ func TestProbeNothingToDo(t *testing.T) {
 	est.open = 0
 	if a := pc.c.step(pc.now.Add(a.wait), need); !a.started {
 		t.Fatal("no probe once the other cluster closed")
+	}
+}
+
+// TestProbeSlowPath: on a slow path (30 kbps, audio only left) a probe's padding stays
+// small: its packets are small, and it adds about what it aims to, not ten full packets.
+func TestProbeSlowPath(t *testing.T) {
+	est := &fakeEstimator{estimate: 30_000, capacity: 30_000}
+	pc := &probeClock{t: t, c: &prober{est: est}, now: time.Unix(1000, 0)}
+	tracks := []TrackDemand{{ID: "a", Bitrates: [3]int{150_000, 500_000, 1_700_000}, MaxLayer: layerHigh}}
+	demand, media, steps := stepsUp(tracks, []int{layerPaused})
+	need := probeNeed{video: true, audio: 48_000, demand: demand + 48_000, media: media + 48_000, steps: steps}
+	r, ok := pc.probe(need, time.Second)
+	if !ok {
+		t.Fatal("no probe")
+	}
+	if r.target != 60_000 || r.packets < probeMinPackets {
+		t.Fatalf("target %d, %d packets", r.target, r.packets)
+	}
+	// 60 kbps aimed at, 48 kbps of audio: a tenth of the target at least in padding,
+	// 90 bytes over 120 ms; the ten packets' headers make it 28 bytes each.
+	if r.size != minPaddingSize || r.padded > probeMinPackets*(minPaddingSize+rtpHeaderBytes)+rtpHeaderBytes+minPaddingSize {
+		t.Errorf("%d padding bytes a packet, %d bytes in all", r.size, r.padded)
 	}
 }
 
@@ -641,7 +669,7 @@ func TestProbeClimbs(t *testing.T) {
 	if got := counterValue(t, metrics.probes.WithLabelValues("succeeded")); got != float64(n) {
 		t.Errorf("probes succeeded: metric %v of %d", got, n)
 	}
-	if got := counterValue(t, metrics.paddingBytes); got < float64(pads*paddingPacketBytes) {
+	if got := counterValue(t, metrics.paddingBytes); got < float64(pads*(minPaddingSize+rtpHeaderBytes)) {
 		t.Errorf("padding bytes: metric %v, %d packets received", got, pads)
 	}
 }
