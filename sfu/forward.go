@@ -569,6 +569,9 @@ func (d *DownTrack) writePadding(n, size int) int {
 	sent := 0
 	for range n {
 		h.SequenceNumber = d.lastSeq + 1
+		// What the interceptors added to the last one (transport-wide sequence numbers)
+		// is theirs; as on media, each packet starts without extensions.
+		h.Extension, h.Extensions, h.ExtensionProfile = false, nil, 0
 		if w, err := b.writer.WriteRTP(h, nil); err != nil || w == 0 {
 			break // not connected yet, or gone: the numbering stays where it is
 		}
