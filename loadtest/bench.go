@@ -604,10 +604,13 @@ func (v *viewer) onTrack(video bool) func(Track) {
 			if n < 12 {
 				continue
 			}
-			if highest < 0 {
+			// A probe's padding counts for the sequence numbers (loss) but is not media: it
+			// does not mark the join's first packet, nor a frame.
+			pad := paddingOnly(buf[:n])
+			if highest < 0 && !pad {
 				v.anyAt.CompareAndSwap(0, time.Now().UnixNano())
 			}
-			if marksJoin {
+			if marksJoin && !pad {
 				v.firstAt.CompareAndSwap(0, time.Now().UnixNano())
 				marksJoin = false
 			}
@@ -620,7 +623,7 @@ func (v *viewer) onTrack(video bool) func(Track) {
 				st.highest.Store(ext)
 			}
 			st.packets.Add(1)
-			if isVideo {
+			if isVideo && !pad {
 				if l, _, ok := FrameLayer(rtpPayload(buf[:n])); ok {
 					v.frameAt.Store(time.Now().UnixNano())
 					if old := v.layer.Swap(int32(l)); old >= 0 && old != int32(l) {

@@ -376,6 +376,9 @@ func (c *Client) readTrack(pc *webrtc.PeerConnection, tr *webrtc.TrackRemote) {
 			continue
 		}
 		c.packets.Add(1)
+		if paddingOnly(buf[:n]) {
+			continue // a probe's padding: not media (it can come while the video is paused)
+		}
 		if w := c.welcomes.Load(); w != noted {
 			noted = w
 			now := time.Now()

@@ -234,6 +234,14 @@ func (p *simulcastPublisher) run(ctx context.Context) {
 	}
 }
 
+// paddingOnly tells whether b is an RTP packet of padding alone: the SFU's bandwidth
+// probes. It counts as a received packet (sequence numbers, loss) but is not media: no
+// frame, no layer, and not a sign that media arrived.
+func paddingOnly(b []byte) bool {
+	p := rtpPayload(b)
+	return p != nil && len(p) == 0 && b[0]&0x20 != 0
+}
+
 // rtpPayload is an RTP packet's payload (nil when malformed).
 func rtpPayload(b []byte) []byte {
 	if len(b) < 12 {

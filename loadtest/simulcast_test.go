@@ -277,6 +277,33 @@ func TestRTPPayload(t *testing.T) {
 			t.Errorf("%x: payload %x from a truncated packet", bad, got)
 		}
 	}
+	if paddingOnly(b) || paddingOnly(padded) {
+		t.Error("media read as padding only")
+	}
+}
+
+// A probe's padding-only packet (as the SFU sends it) has no payload: it is no frame and
+// has no layer; a padding count beyond the packet is malformed, not padding.
+func TestPaddingOnly(t *testing.T) {
+	p := rtp.Packet{Header: rtp.Header{Version: 2, Padding: true, PaddingSize: 255, SequenceNumber: 9, PayloadType: 96}}
+	b, err := p.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) != 12+255 || !paddingOnly(b) {
+		t.Fatalf("%d bytes, padding only %v", len(b), paddingOnly(b))
+	}
+	if got := rtpPayload(b); got == nil || len(got) != 0 {
+		t.Errorf("payload %x", got)
+	}
+	if _, _, ok := FrameLayer(rtpPayload(b)); ok {
+		t.Error("padding read as a frame")
+	}
+	bad := append([]byte(nil), b[:20]...)
+	bad[len(bad)-1] = 200 // more padding than the packet holds
+	if paddingOnly(bad) || rtpPayload(bad) != nil {
+		t.Error("a malformed padding count read as padding")
+	}
 }
 
 // A viewer counts on the layer of its last frame, or paused when told so or when no frame

@@ -274,34 +274,61 @@ type DownTrack struct {
 	// mute); the viewer's numbering goes on where it stopped.
 	resync atomic.Bool
 
-	// The numbering state below is the forwarding loop's. A simulcast publication has a
-	// loop per layer: mu then serialises them (it is never held around signalling); with
-	// one layer, its loop is the only writer and takes no lock.
+	// The numbering state below is shared by the forwarding loops (a simulcast publication
+	// has one per layer) and the probe's padding (probe.go): mu serialises them. It is never
+	// held around signalling.
 	mu         sync.Mutex
 	started    bool
 	lastSeq    uint16
 	lastTS     uint32
 	lastSentAt int64
-	lastDesc   [6]byte    // the start of the last VP8 payload sent: its picture id and TL0PICIDX
-	seg        segment    // the segment being forwarded
-	segs       [4]segment // the latest segments, newest at segs[(nseg-1)%4], for retransmission
-	nseg       int
-	hdr        rtp.Header
-	scratch    []byte // a rewritten VP8 payload
+	lastDesc   [6]byte // the start of the last VP8 payload sent: its picture id and TL0PICIDX
+	seg        segment // the segment being forwarded
+	// young counts down the packets after the segment's start during which a late packet
+	// from before it is dropped (later, the comparison with the start would wrap).
+	young     uint16
+	hdr       rtp.Header
+	padHdr    rtp.Header
+	scratch   []byte // a rewritten VP8 payload
+	sentVideo atomic.Bool
 
-	// The latest segments for the NACK responder (copy-on-write, replaced at each new
-	// segment), and its own buffers.
-	rtxSegs    atomic.Pointer[[4]segment]
+	// The latest segments, newest at segs[(nseg-1)%len(segs)], for the NACK responder and
+	// the next segment's offsets, and the padding sent since the latest segment began
+	// (padFrom, pads). The forwarding loops change them holding mu and rtxMu; the NACK
+	// responder reads them holding rtxMu only, so it never waits for a socket write.
+	rtxMu   sync.Mutex
+	segs    [maxSegments]segment
+	nseg    int
+	padFrom uint16
+	pads    uint16
+
+	// The NACK responder's own buffers.
 	rtxBuf     []byte
 	rtxScratch []byte
 	rtxPkt     rtp.Packet
 	rtxHdr     rtp.Header
 }
 
+// maxSegments is how many segments a viewer's track remembers for retransmissions. Each
+// padding burst of a probe (one every few milliseconds for ~150 ms) starts one, so this
+// covers a probe and the packets before it.
+const maxSegments = 64
+
+// youngSegment is how many packets after a segment's start a late packet from before it
+// is looked for: reordering spans far fewer.
+const youngSegment = 512
+
+// maxPendingPads bounds a run of padding not followed by media (a paused video being
+// probed for a long time): past it, older packets are no longer retransmitted, so that the
+// run's length never wraps the 16-bit sequence space.
+const maxPendingPads = 1 << 14
+
 // segment is a run of packets forwarded from one layer with one set of offsets: the
-// viewer's packet n is the layer's packet n+seqOffset.
+// viewer's packet n is the layer's packet n+seqOffset. The pads sequence numbers before
+// from were padding (a probe's): nothing is ever resent for them.
 type segment struct {
 	from      uint16 // the viewer's first sequence number in the segment
+	pads      uint16 // padding packets sent just before from
 	layer     *layer
 	seqOffset uint16
 	tsOffset  uint32
@@ -387,10 +414,8 @@ func (d *DownTrack) write(l *layer, pkt *rtp.Packet, keyframe bool, now int64) b
 	if b == nil {
 		return false
 	}
-	if d.pub.simulcast {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	tgt, cur := int(d.target.Load()), d.seg.layer
 	resyncing := d.resync.Load()
 	seg, fresh := d.seg, false
@@ -415,6 +440,14 @@ func (d *DownTrack) write(l *layer, pkt *rtp.Packet, keyframe bool, now int64) b
 	d.hdr.SSRC = b.ssrc
 	d.hdr.PayloadType = b.pt
 	d.hdr.SequenceNumber = pkt.SequenceNumber - seg.seqOffset
+	if !fresh && d.young > 0 {
+		d.young--
+		if isNewer(seg.from, d.hdr.SequenceNumber) {
+			// A late packet from before the segment (before the padding or the keyframe
+			// that began it): its number in the viewer's sequence belongs to another.
+			return false
+		}
+	}
 	d.hdr.Timestamp = pkt.Timestamp - seg.tsOffset
 	// The publisher's header extensions belong to its own session's ID mapping.
 	d.hdr.Extension = false
@@ -431,6 +464,10 @@ func (d *DownTrack) write(l *layer, pkt *rtp.Packet, keyframe bool, now int64) b
 	}
 	if fresh {
 		d.commitSegment(seg)
+	} else if d.pads != 0 {
+		// Padding went out since this segment began: the media goes on in a new segment
+		// whose sequence numbers follow the padding.
+		d.pushSegment(d.seg)
 	}
 	if !d.started || isNewer(d.hdr.SequenceNumber, d.lastSeq) {
 		d.lastSeq = d.hdr.SequenceNumber
@@ -479,7 +516,7 @@ func (d *DownTrack) newSegment(l *layer, pkt *rtp.Packet, now int64) segment {
 	return s
 }
 
-// lastSegment is the segment last forwarded (zero if none).
+// lastSegment is the segment last forwarded (zero if none). Call holding mu.
 func (d *DownTrack) lastSegment() segment {
 	if d.nseg == 0 {
 		return segment{}
@@ -488,21 +525,83 @@ func (d *DownTrack) lastSegment() segment {
 }
 
 // commitSegment makes s the segment being forwarded, once its first packet was sent.
+// Call holding mu.
 func (d *DownTrack) commitSegment(s segment) {
 	if last := d.lastSegment().layer; last != nil && last != s.layer {
 		d.pub.Owner.room.sfu.metrics.layerSwitched()
 	}
 	d.seg = s
-	d.segs[d.nseg%4] = s
-	d.nseg++
-	var rtx [4]segment // newest first
-	for i := range min(d.nseg, len(rtx)) {
-		rtx[i] = d.segs[(d.nseg-1-i)%len(d.segs)]
-	}
-	d.rtxSegs.Store(&rtx)
+	d.young = youngSegment
+	d.pushSegment(s)
+	d.sentVideo.Store(d.pub.video)
 	d.cur.Store(int32(s.layer.idx))
 	d.resync.CompareAndSwap(true, false)
 	d.updateWanted()
+}
+
+// pushSegment records s, whose first packet was just sent, with the padding sent before
+// it. Call holding mu.
+func (d *DownTrack) pushSegment(s segment) {
+	d.rtxMu.Lock()
+	if d.pads != 0 && d.padFrom+d.pads == s.from {
+		s.pads = d.pads
+	}
+	d.pads = 0
+	d.segs[d.nseg%len(d.segs)] = s
+	d.nseg++
+	d.rtxMu.Unlock()
+}
+
+// writePadding sends n padding-only packets of size padding bytes each (at most 255) on the
+// viewer's track: a probe's extra load. They take the next sequence numbers and the last
+// timestamp sent; the media that follows goes on after them. It returns how many packets
+// went out, and allocates nothing.
+func (d *DownTrack) writePadding(n, size int) int {
+	b := d.binding.Load()
+	if b == nil || n <= 0 {
+		return 0
+	}
+	size = min(max(size, 1), 255)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	h := &d.padHdr
+	*h = rtp.Header{Version: 2, Padding: true, PaddingSize: byte(size), PayloadType: b.pt, SSRC: b.ssrc, Timestamp: d.lastTS}
+	sent := 0
+	for range n {
+		h.SequenceNumber = d.lastSeq + 1
+		// What the interceptors added to the last one (transport-wide sequence numbers)
+		// is theirs; as on media, each packet starts without extensions.
+		h.Extension, h.Extensions, h.ExtensionProfile = false, nil, 0
+		if w, err := b.writer.WriteRTP(h, nil); err != nil || w == 0 {
+			break // not connected yet, or gone: the numbering stays where it is
+		}
+		d.lastSeq = h.SequenceNumber
+		sent++
+	}
+	if sent == 0 {
+		return 0
+	}
+	d.rtxMu.Lock()
+	first := d.lastSeq - uint16(sent) + 1
+	switch {
+	case d.pads == 0:
+		d.padFrom, d.pads = first, uint16(sent)
+	case int(d.pads)+sent > maxPendingPads:
+		// A long run of padding alone: forget what came before it rather than let the run
+		// wrap the sequence numbers (those packets left the caches long ago anyway).
+		d.nseg = 0
+		d.padFrom, d.pads = first, uint16(sent)
+	default:
+		d.pads += uint16(sent)
+	}
+	d.rtxMu.Unlock()
+	if d.seg.layer != nil {
+		// The layer's next packet comes after the padding.
+		d.seg.seqOffset -= uint16(sent)
+		d.seg.from = d.lastSeq + 1
+		d.young = youngSegment
+	}
+	return sent
 }
 
 // rewriteVP8 returns a copy (in *scratch) of the payload with the VP8 picture id and
@@ -589,18 +688,8 @@ func (d *DownTrack) resend(seq uint16) bool {
 	if b == nil {
 		return false
 	}
-	segs := d.rtxSegs.Load()
-	if segs == nil {
-		return false
-	}
-	var s *segment
-	for i := range segs {
-		if c := &segs[i]; c.layer != nil && (seq == c.from || isNewer(seq, c.from)) {
-			s = c
-			break
-		}
-	}
-	if s == nil || s.layer.cache == nil {
+	s, ok := d.rtxSegment(seq)
+	if !ok || s.layer.cache == nil {
 		return false
 	}
 	if d.rtxBuf == nil {
@@ -621,10 +710,30 @@ func (d *DownTrack) resend(seq uint16) bool {
 	hdr.Extension, hdr.Extensions, hdr.ExtensionProfile = false, nil, 0
 	payload := pkt.Payload
 	if d.pub.vp8 && (s.picOffset != 0 || s.tl0Offset != 0) {
-		payload = rewriteVP8(&d.rtxScratch, pkt.Payload, *s)
+		payload = rewriteVP8(&d.rtxScratch, pkt.Payload, s)
 	}
 	w, err := b.writer.WriteRTP(hdr, payload)
 	return err == nil && w > 0
+}
+
+// rtxSegment is the segment the viewer's packet seq was forwarded in; false if seq was a
+// padding packet, or is older than the segments remembered.
+func (d *DownTrack) rtxSegment(seq uint16) (segment, bool) {
+	d.rtxMu.Lock()
+	defer d.rtxMu.Unlock()
+	if d.pads != 0 && seq-d.padFrom < d.pads {
+		return segment{}, false // padding not yet followed by media
+	}
+	for i := range min(d.nseg, len(d.segs)) {
+		s := &d.segs[(d.nseg-1-i)%len(d.segs)]
+		if seq == s.from || isNewer(seq, s.from) {
+			return *s, s.layer != nil
+		}
+		if seq-(s.from-s.pads) < s.pads {
+			return segment{}, false // padding before this segment's media
+		}
+	}
+	return segment{}, false
 }
 
 // vp8Keyframe reads the VP8 payload descriptor (RFC 7741 §4.2) and the first byte of the

@@ -107,7 +107,8 @@ func (p *Peer) selectLoop() {
 		case <-p.quit:
 			return
 		case <-t.C:
-			p.selectLayers()
+			need := p.selectLayers()
+			p.maybeProbe(need)
 		}
 	}
 }
@@ -144,8 +145,9 @@ func (p *Peer) SetEstimator(f func() int) {
 }
 
 // selectLayers picks a layer for each video track the viewer receives, from its estimate
-// and the size it shows the track at, and tells the viewer when its video is paused.
-func (p *Peer) selectLayers() {
+// and the size it shows the track at, and tells the viewer when its video is paused. It
+// returns what a probe needs to know of the choice.
+func (p *Peer) selectLayers() probeNeed {
 	downs := p.received()
 	now := time.Now().UnixNano()
 	audio := 0
@@ -165,7 +167,7 @@ func (p *Peer) selectLayers() {
 	}
 	if len(tracks) == 0 {
 		p.setVideoPaused(false)
-		return
+		return probeNeed{}
 	}
 	estimate := p.estimateBps()
 	if estimate < unlimitedBps {
@@ -173,22 +175,27 @@ func (p *Peer) selectLayers() {
 	}
 	got := p.alloc.Allocate(estimate, audio, tracks)
 	shown, paused := 0, 0
-	byID := make(map[string]TrackDemand, len(tracks))
-	for _, t := range tracks {
-		byID[t.ID] = t
-	}
-	for _, d := range downs {
-		t, ok := byID[d.id]
-		if !ok {
-			continue
-		}
-		l, ok := got[d.id]
+	byID := make(map[string]int, len(tracks))
+	chosen := make([]int, len(tracks))
+	for i, t := range tracks {
+		byID[t.ID] = i
+		l, ok := got[t.ID]
 		if !ok {
 			l = layerPaused
 		}
 		if l >= 0 {
 			l = clampLayer(l, t.Bitrates) // never a layer the track does not have
 		}
+		chosen[i] = l
+	}
+	need := probeNeed{audio: audio}
+	for _, d := range downs {
+		i, ok := byID[d.id]
+		if !ok {
+			continue
+		}
+		need.video = need.video || d.sentVideo.Load()
+		t, l := tracks[i], chosen[i]
 		forBandwidth := l < 0 && t.MaxLayer >= 0
 		d.setTarget(l, forBandwidth)
 		if !t.Screen && t.MaxLayer >= 0 {
@@ -202,6 +209,144 @@ func (p *Peer) selectLayers() {
 	for _, d := range downs {
 		d.pub.updateNeeded()
 	}
+	need.demand, need.media, need.steps = stepsUp(tracks, chosen)
+	need.demand += audio
+	need.media += audio
+	return need
+}
+
+// stepsUp lists the video bitrates a viewer goes through from the layers chosen to the
+// largest each track's display size allows, one step at a time, the cheapest step first
+// (as the allocator, which moves up by one layer of one track at a time). It returns the
+// last (the demand), the first (what is sent now) and the steps between.
+func stepsUp(tracks []TrackDemand, chosen []int) (demand, now int, steps []int) {
+	cur := make([]int, len(tracks))
+	want := make([]int, len(tracks))
+	rate := func(t TrackDemand, l int) int {
+		if l < 0 {
+			return 0
+		}
+		return max(t.Bitrates[l], 0)
+	}
+	for i, t := range tracks {
+		cur[i], want[i] = chosen[i], clampLayer(t.MaxLayer, t.Bitrates)
+		now += rate(t, cur[i])
+	}
+	total := now
+	for {
+		best, bestUp, bestCost := -1, 0, 0
+		for i, t := range tracks {
+			if cur[i] >= want[i] {
+				continue
+			}
+			up := cur[i] + 1
+			for up < want[i] && t.Bitrates[up] <= 0 {
+				up++ // a layer the track does not have
+			}
+			if c := rate(t, up) - rate(t, cur[i]); best < 0 || c < bestCost {
+				best, bestUp, bestCost = i, up, c
+			}
+		}
+		if best < 0 {
+			return total, now, steps
+		}
+		cur[best] = bestUp
+		total += bestCost
+		steps = append(steps, total)
+	}
+}
+
+// maybeProbe starts a probe of the viewer's path when its controller says so (probe.go).
+// It runs on the selection loop, never on the forwarding path.
+func (p *Peer) maybeProbe(need probeNeed) {
+	if p.probing.Load() || p.closed.Load() {
+		return // a probe is under way: its goroutine has the controller
+	}
+	est := p.probeEstimator()
+	if est == nil {
+		return
+	}
+	if p.probe.est != est {
+		p.probe = prober{est: est}
+	}
+	a := p.probe.step(time.Now(), need)
+	if !a.started {
+		return
+	}
+	d := p.probeTrack()
+	if d == nil {
+		p.probe.abort()
+		return
+	}
+	p.room.sfu.metrics.probeStarted()
+	p.probing.Store(true)
+	p.wg.Add(1) // the selection loop is counted: Close waits for this one too
+	go p.runProbe(d, a)
+}
+
+// runProbe sends a probe's padding on d and waits for its result.
+func (p *Peer) runProbe(d *DownTrack, a probeAction) {
+	defer p.wg.Done()
+	defer p.probing.Store(false)
+	m := p.room.sfu.metrics
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		if a.pad > 0 {
+			size := a.padSize + rtpHeaderBytes
+			n := d.writePadding((a.pad+size-1)/size, a.padSize)
+			p.probe.sent(n*size, n)
+			m.padded(n * size)
+		}
+		switch {
+		case a.succeeded:
+			m.probeEnded(true)
+		case a.failed:
+			m.probeEnded(false)
+		}
+		if p.probe.idle() {
+			return
+		}
+		t.Reset(a.wait)
+		select {
+		case <-p.quit:
+			p.probe.abort()
+			return
+		case <-t.C:
+		}
+		a = p.probe.step(time.Now(), probeNeed{})
+	}
+}
+
+// probeTrack is the video track a probe's padding goes on: one the viewer receives video
+// on, if any, else one that is bound (its video is paused).
+func (p *Peer) probeTrack() *DownTrack {
+	var out *DownTrack
+	for _, d := range p.received() {
+		if !d.pub.video || d.binding.Load() == nil {
+			continue
+		}
+		if d.cur.Load() >= 0 {
+			return d
+		}
+		if out == nil {
+			out = d
+		}
+	}
+	return out
+}
+
+// probeEstimator is the viewer's estimator if it can be probed; nil otherwise (no
+// estimator, or one without probe clusters: then the viewer is never probed).
+func (p *Peer) probeEstimator() probeEstimator {
+	if e := p.probeEst.Load(); e != nil {
+		return *e
+	}
+	if p.gcc == nil {
+		return nil
+	}
+	e, _ := any(p.gcc).(probeEstimator)
+	return e
 }
 
 // setVideoPaused tells the viewer (PeerEvents.VideoPaused) when its cameras all become

@@ -13,6 +13,8 @@ type Metrics struct {
 	forwardedLayers         *prometheus.GaugeVec
 	pausedLayers            *prometheus.GaugeVec
 	estimates               prometheus.Histogram
+	probes                  *prometheus.CounterVec
+	paddingBytes            prometheus.Counter
 }
 
 // NewMetrics registers the SFU's metrics.
@@ -34,9 +36,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		estimates: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "puente_sfu_viewer_estimate_bps",
 			Help:    "Viewers' bandwidth estimates, observed at every layer choice (with --rtc-adapt-to-bandwidth).",
 			Buckets: []float64{50e3, 100e3, 200e3, 300e3, 500e3, 800e3, 1.2e6, 2e6, 3e6, 5e6}}),
+		probes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "puente_sfu_probes_total",
+			Help: "Probes of viewers' paths (padding to test a higher bitrate), by outcome: started, succeeded, failed."}, []string{"outcome"}),
+		paddingBytes: prometheus.NewCounter(prometheus.CounterOpts{Name: "puente_sfu_padding_bytes_total", Help: "Bytes of padding-only RTP packets sent to viewers by probes."}),
 	}
 	reg.MustRegister(m.peers, m.tracks, m.packets, m.bytes, m.nacks, m.keyframeRequests, m.retransmits,
-		m.layerSwitches, m.pausedVideos, m.forwardedLayers, m.pausedLayers, m.estimates)
+		m.layerSwitches, m.pausedVideos, m.forwardedLayers, m.pausedLayers, m.estimates, m.probes, m.paddingBytes)
 	return m
 }
 
@@ -121,5 +126,28 @@ func (m *Metrics) layerState(video bool, layer int, active bool, delta float64) 
 func (m *Metrics) estimate(bps int) {
 	if m != nil {
 		m.estimates.Observe(float64(bps))
+	}
+}
+
+func (m *Metrics) probeStarted() {
+	if m != nil {
+		m.probes.WithLabelValues("started").Inc()
+	}
+}
+
+func (m *Metrics) probeEnded(ok bool) {
+	if m == nil {
+		return
+	}
+	if ok {
+		m.probes.WithLabelValues("succeeded").Inc()
+	} else {
+		m.probes.WithLabelValues("failed").Inc()
+	}
+}
+
+func (m *Metrics) padded(bytes int) {
+	if m != nil && bytes > 0 {
+		m.paddingBytes.Add(float64(bytes))
 	}
 }

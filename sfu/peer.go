@@ -91,6 +91,13 @@ type Peer struct {
 	estimate    atomic.Pointer[func() int]
 	gcc         *bwe.Estimator // the down connection's estimator; nil when not adapting to bandwidth
 	videoPaused atomic.Bool
+
+	// Probing the viewer's path (probe.go): the controller belongs to the selection loop,
+	// or to the probe's goroutine while probing is set. probeEst, when set, is probed
+	// instead of gcc (tests).
+	probe    prober
+	probing  atomic.Bool
+	probeEst atomic.Pointer[probeEstimator]
 }
 
 // peerOp is a change of the down connection's tracks for the worker.

@@ -1,0 +1,194 @@
+package sfu
+
+import (
+	"time"
+)
+
+// A viewer's bandwidth estimate only grows when something shows that the path carries
+// more than is sent: without that, a viewer stepped down (a short congestion, a slow
+// start) stays on a small layer for good. A probe sends padding-only packets on one of the
+// viewer's video tracks for ~120 ms, so that media and padding together reach a target
+// rate, and asks the estimator what the path delivered over that cluster of packets. A
+// probe that succeeds lifts the estimate at once, and the layer allocation follows.
+
+// probeEstimator is what a viewer's estimator must offer to be probed (bwe.Estimator once
+// it has probe clusters). Every packet the PeerConnection sends between BeginProbe and
+// EndProbe belongs to the cluster; BeginProbe returns 0 if a cluster is already open.
+// ProbeResult is done after the cluster's feedback came, or after a timeout (bps 0).
+type probeEstimator interface {
+	TargetBitrate() int
+	BeginProbe() int
+	EndProbe(id int)
+	ProbeResult(id int) (bps int, done bool)
+}
+
+// Probe settings.
+const (
+	probeTick       = 5 * time.Millisecond   // padding is paced in steps this long
+	probeDuration   = 120 * time.Millisecond // a cluster lasts this long...
+	probeMinPackets = 10                     // ... and has at least this many padding packets
+	probePoll       = 20 * time.Millisecond  // how often the result is looked at
+	// probeResultWait: a result the estimator never gives counts as a failure after this.
+	probeResultWait = 3 * time.Second
+	probeBusyRetry  = 100 * time.Millisecond // another cluster is open: try again after this
+	probeChain      = time.Second            // a successful probe is followed this soon
+	probeMinBackoff = 2 * time.Second        // a failed one this late, doubling up to
+	probeMaxBackoff = 30 * time.Second
+
+	probeStepMargin = 1.15 // the allocator's margin for a step up (bwe.Allocator)
+	probeExtra      = 1.10 // what a probe aims above the next step's need
+	probeMaxGrowth  = 2    // a probe aims at most this many times the estimate
+	probeDemandCap  = 1.25 // and never above the viewer's demand by more than this
+	probeSuccess    = 0.9  // a probe succeeds if the path delivered this share of its target
+
+	paddingSize    = 255 // padding bytes in a packet (the most RFC 3550 §5.1 allows)
+	minPaddingSize = 16  // the least, for the probes of slow paths
+	rtpHeaderBytes = 12
+)
+
+// probeNeed is what the viewer's last layer selection knows for probing (bps).
+type probeNeed struct {
+	video  bool  // the viewer has received video
+	audio  int   // what its audio takes
+	demand int   // what it would get with unlimited bandwidth: every video track at the largest layer its display size allows, plus audio
+	media  int   // what its current layers take, plus audio
+	steps  []int // the video bitrate after each step up from the current layers to the demand, in order
+}
+
+// stepNeed is the estimate the allocator needs to move up to a video bitrate.
+func (n probeNeed) stepNeed(video int) int {
+	return int(float64(video)*probeStepMargin) + n.audio
+}
+
+// probeTarget is the rate a probe should reach from estimate est; false when there is
+// nothing to probe for: no video, no estimate, or the estimate already covers the demand.
+func (n probeNeed) probeTarget(est int) (int, bool) {
+	if !n.video || est <= 0 || n.demand <= 0 {
+		return 0, false
+	}
+	for _, s := range n.steps {
+		need := n.stepNeed(s)
+		if need <= est {
+			continue // the allocator steps up there once its hold has passed
+		}
+		t := min(float64(need)*probeExtra, float64(est)*probeMaxGrowth, float64(n.demand)*probeDemandCap)
+		return int(t), true
+	}
+	return 0, false
+}
+
+type probeState int
+
+const (
+	probeIdle probeState = iota
+	probeSending
+	probeWaiting
+)
+
+// prober is one viewer's probe controller: when to probe, at what rate, how much padding
+// to send and when, and what the result means. It is pure logic over an injected time,
+// driven by the viewer's selection loop and, while a probe runs, by its probe goroutine;
+// never by both at once (Peer.probing tells which).
+type prober struct {
+	est     probeEstimator
+	state   probeState
+	next    time.Time // no probe starts before this
+	backoff time.Duration
+
+	id              int
+	target, padBps  int
+	padSize         int // padding bytes per packet in this probe
+	start, ended    time.Time
+	padded, packets int // padding sent in the cluster
+}
+
+// probeAction tells the driver what to do after a step.
+type probeAction struct {
+	pad                        int           // padding bytes to send now (headers included)...
+	padSize                    int           // ... in packets of this many padding bytes
+	wait                       time.Duration // step again after this (idle: nothing before)
+	started, succeeded, failed bool
+}
+
+// step moves the controller on at time now, for the viewer's need.
+func (c *prober) step(now time.Time, need probeNeed) probeAction {
+	var a probeAction
+	switch c.state {
+	case probeIdle:
+		if now.Before(c.next) {
+			a.wait = c.next.Sub(now)
+			return a
+		}
+		target, ok := need.probeTarget(c.est.TargetBitrate())
+		if !ok {
+			return a
+		}
+		id := c.est.BeginProbe()
+		if id == 0 {
+			a.wait = probeBusyRetry
+			return a
+		}
+		c.state, c.id, c.target, c.start = probeSending, id, target, now
+		// Media goes on during the probe: padding makes up the rest (a tenth of the
+		// target at least, so that a cluster always has packets of its own).
+		c.padBps = max(target-need.media, target/10)
+		c.padded, c.packets = 0, 0
+		// Small packets on a slow path: its minimum of packets must not add more than
+		// the probe's padding (a slow link queues a few kilobytes at most).
+		budget := int(int64(c.padBps) * int64(probeDuration) / int64(8*time.Second))
+		c.padSize = min(max(budget/probeMinPackets-rtpHeaderBytes, minPaddingSize), paddingSize)
+		a.started = true
+		fallthrough
+	case probeSending:
+		el := now.Sub(c.start)
+		if (el >= probeDuration && c.packets >= probeMinPackets) || el >= 2*probeDuration {
+			c.est.EndProbe(c.id)
+			c.state, c.ended = probeWaiting, now
+			a.wait = probePoll
+			return a
+		}
+		owed := int(int64(c.padBps)*int64(min(el+probeTick, probeDuration))/int64(8*time.Second)) - c.padded
+		if el+probeTick >= probeDuration && c.packets < probeMinPackets {
+			owed = max(owed, (probeMinPackets-c.packets)*(c.padSize+rtpHeaderBytes))
+		}
+		a.pad, a.padSize = max(owed, 0), c.padSize
+		a.wait = probeTick
+		return a
+	case probeWaiting:
+		bps, done := c.est.ProbeResult(c.id)
+		if !done && now.Sub(c.ended) < probeResultWait {
+			a.wait = probePoll
+			return a
+		}
+		c.state = probeIdle
+		if done && float64(bps) >= probeSuccess*float64(c.target) {
+			c.backoff = 0
+			c.next = now.Add(probeChain)
+			a.succeeded = true
+		} else {
+			c.backoff = min(max(2*c.backoff, probeMinBackoff), probeMaxBackoff)
+			c.next = now.Add(c.backoff)
+			a.failed = true
+		}
+		a.wait = c.next.Sub(now)
+	}
+	return a
+}
+
+// sent counts padding the driver sent for the probe.
+func (c *prober) sent(bytes, packets int) {
+	c.padded += bytes
+	c.packets += packets
+}
+
+// abort closes the cluster of a probe that cannot go on (the viewer leaves, or has no
+// track to pad on); it counts as nothing.
+func (c *prober) abort() {
+	if c.state == probeSending {
+		c.est.EndProbe(c.id)
+	}
+	c.state = probeIdle
+}
+
+// idle tells whether no probe is under way.
+func (c *prober) idle() bool { return c.state == probeIdle }
