@@ -22,16 +22,21 @@ type controller struct {
 
 	// The rate control's state: hold or increase, since when, and the link's capacity as
 	// the acknowledged rate at past decreases (known: there was a decrease).
-	increasing     bool
-	rateChangedNs  int64
-	capacityBps    float64
-	capacityKnown  bool
-	lossLost       int
-	lossTotal      int
-	lossUpdatedNs  int64
-	probes         [4]probeCluster
-	lastProbe      uint16
-	openProbe      uint16
+	increasing    bool
+	rateChangedNs int64
+	capacityBps   float64
+	capacityKnown bool
+
+	// Packets reported since the loss-based estimate last changed, and when it did.
+	lossLost        int
+	lossTotal       int
+	lossUpdatedNs   int64
+	lossDecreasedNs int64
+
+	// The last few probe clusters, by id modulo their number; the open one (0: none).
+	probes    [4]probeCluster
+	lastProbe uint16
+	openProbe uint16
 }
 
 const (
@@ -62,14 +67,16 @@ func (e *Estimator) update(pkts []reportedPacket, nowNs int64) {
 	for i := range pkts {
 		p := &pkts[i]
 		c := e.cluster(p.cluster)
-		if p.first {
+		if p.first && p.sendNs >= e.lossDecreasedNs {
+			// Counted towards loss only if sent after the last loss-based decrease: what
+			// was sent before it says nothing of the lowered rate.
 			e.lossTotal++
 			if !p.received {
 				e.lossLost++
 			}
-			if c != nil {
-				c.reported++
-			}
+		}
+		if p.first && c != nil {
+			c.reported++
 		}
 		if !p.received {
 			continue
@@ -96,6 +103,7 @@ func (e *Estimator) update(pkts []reportedPacket, nowNs int64) {
 	}
 	e.rateControl(sig, nowNs)
 	e.lossControl(nowNs)
+
 	e.finishProbes(nowNs)
 }
 
@@ -169,6 +177,7 @@ func (e *Estimator) lossControl(nowNs int64) {
 	switch {
 	case loss > highLoss:
 		e.lossBps = min(e.lossBps, e.target()) * (1 - 0.5*loss)
+		e.lossDecreasedNs = nowNs
 	case loss < lowLoss:
 		e.lossBps *= math.Pow(increasePerSec, dt)
 	}
