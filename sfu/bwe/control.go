@@ -224,6 +224,11 @@ func (a *ackedRate) add(arrivalUs int64, size int) {
 	}
 }
 
+// reset forgets what was measured (the receiver's clock changed), keeping the buffer.
+func (a *ackedRate) reset() {
+	*a = ackedRate{samples: a.samples[:0]}
+}
+
 // earlyMinUs: before a whole window, the rate over this much of it stands in on overuse.
 const earlyMinUs = 150_000
 

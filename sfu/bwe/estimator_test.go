@@ -326,3 +326,66 @@ func TestRegisterGivesEveryPeerConnectionItsEstimator(t *testing.T) {
 		t.Error("an estimator for nil")
 	}
 }
+
+// BenchmarkFeedbackReport is the cost of one transport-cc report of 64 packets, all
+// received 1 ms apart, with the 64 packets noted as sent (see BenchmarkSendPacket for what
+// that part costs through the interceptor).
+func BenchmarkFeedbackReport(b *testing.B) {
+	est := NewEstimators(Config{}).newEstimator()
+	c := &clock{t: time.Unix(1000, 0)}
+	est.now, est.epoch = c.now, c.now()
+	est.hist.init()
+	const n = 64
+	fb := &rtcp.TransportLayerCC{PacketStatusCount: n,
+		PacketChunks: []rtcp.PacketStatusChunk{&rtcp.RunLengthChunk{PacketStatusSymbol: rtcp.TypeTCCPacketReceivedSmallDelta, RunLength: n}}}
+	for i := range n {
+		d := int64(1000)
+		if i == 0 {
+			d = 20_000 // 20 ms after the reference time
+		}
+		fb.RecvDeltas = append(fb.RecvDeltas, &rtcp.RecvDelta{Type: rtcp.TypeTCCPacketReceivedSmallDelta, Delta: d})
+	}
+	pkts := []rtcp.Packet{fb}
+	b.ReportAllocs()
+	var seq uint16
+	i := 0
+	for b.Loop() {
+		fb.BaseSequenceNumber = seq
+		fb.ReferenceTime = uint32(i) & 0xffffff // 64 ms a report: one packet a millisecond
+		for range n {
+			est.sent(seq, 1200)
+			seq++
+			c.advance(time.Millisecond)
+		}
+		est.onRTCP(pkts)
+		i++
+	}
+	if est.BadReports() != 0 {
+		b.Fatalf("%d bad reports", est.BadReports())
+	}
+}
+
+// TestReferenceTimeJump: a report whose reference time is hours off (a corrupt report, or
+// a receiver whose clock jumped) is not used, and the reports after it are.
+func TestReferenceTimeJump(t *testing.T) {
+	s := newPathSim(t, 0)
+	s.run(2*time.Second, 1000, func() int { return 1_000_000 })
+	s.send(1000)
+	s.send(1000)
+	p := s.pending
+	s.pending = nil
+	bogus := buildTWCC(p, 0)
+	bogus.ReferenceTime ^= 1 << 22
+	s.est.onRTCP([]rtcp.Packet{bogus})
+	if got := s.est.BadReports(); got != 1 {
+		t.Fatalf("%d bad reports, want the one", got)
+	}
+	before := s.est.TargetBitrate()
+	s.run(3*time.Second, 1000, func() int { return 1_000_000 })
+	if got := s.est.BadReports(); got != 1 {
+		t.Errorf("%d bad reports after the jump, want none more", got-1)
+	}
+	if got := s.est.TargetBitrate(); got <= before {
+		t.Errorf("estimate %d after the jump, want grown from %d", got, before)
+	}
+}

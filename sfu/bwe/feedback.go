@@ -62,13 +62,22 @@ func (e *Estimator) readTWCC(fb *rtcp.TransportLayerCC) (pkts []reportedPacket, 
 	if len(st) < count {
 		return nil, false
 	}
-	// Every received packet has a delta, in order, and there are no others.
-	deltas := 0
+	// Every received packet has a delta, in order, and there are no others; the arrivals
+	// stay within a minute of the reference time.
+	deltas, offsetUs := 0, int64(0)
 	for _, s := range st {
 		switch s {
 		case rtcp.TypeTCCPacketNotReceived:
 		case rtcp.TypeTCCPacketReceivedSmallDelta, rtcp.TypeTCCPacketReceivedLargeDelta:
 			if deltas >= len(fb.RecvDeltas) || fb.RecvDeltas[deltas] == nil {
+				return nil, false
+			}
+			d := fb.RecvDeltas[deltas].Delta
+			if d > maxRefStepUs || d < -maxRefStepUs {
+				return nil, false
+			}
+			offsetUs += d
+			if offsetUs > maxRefStepUs || offsetUs < -maxRefStepUs {
 				return nil, false
 			}
 			deltas++
@@ -91,7 +100,8 @@ func (e *Estimator) readTWCC(fb *rtcp.TransportLayerCC) (pkts []reportedPacket, 
 		if step*64_000 > maxRefStepUs || step*64_000 < -maxRefStepUs {
 			// Start over from the next report: if the receiver's clock did jump, the
 			// reports after this one agree with it.
-			e.haveRef, e.ia = false, interArrival{}
+			e.haveRef, e.ia, e.trend = false, interArrival{}, newTrendline()
+			e.acked.reset()
 			return nil, false
 		}
 		refUs = e.lastRefUs + step*64_000
