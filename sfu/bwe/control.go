@@ -31,6 +31,7 @@ type controller struct {
 	lossLost        int
 	lossTotal       int
 	lossUpdatedNs   int64
+	lastReportNs    int64 // when the last usable report came
 	lossDecreasedNs int64
 
 	// The last few probe clusters, by id modulo their number; the open one (0: none).
@@ -54,6 +55,7 @@ const (
 	highLoss       = 0.10
 	lowLoss        = 0.02
 	lossMinPackets = 20
+	outageNs       = 1_000_000_000
 )
 
 // target is the estimate: the smaller of the two, within the bounds.
@@ -63,11 +65,16 @@ func (e *Estimator) target() float64 {
 
 // update takes the packets of one report, in send order; nowNs is on the send clock.
 func (e *Estimator) update(pkts []reportedPacket, nowNs int64) {
+	// The first report after a silence of a second or more covers an outage (a cut path,
+	// an ICE restart): what was lost then says nothing of congestion, and counting it
+	// would floor the estimate, from where nothing sent would ever show it wrong.
+	outage := e.lastReportNs != 0 && nowNs-e.lastReportNs >= outageNs
+	e.lastReportNs = nowNs
 	sawOveruse := false
 	for i := range pkts {
 		p := &pkts[i]
 		c := e.cluster(p.cluster)
-		if p.first && p.sendNs >= e.lossDecreasedNs {
+		if p.first && p.sendNs >= e.lossDecreasedNs && !outage {
 			// Counted towards loss only if sent after the last loss-based decrease: what
 			// was sent before it says nothing of the lowered rate.
 			e.lossTotal++

@@ -389,3 +389,22 @@ func TestReferenceTimeJump(t *testing.T) {
 		t.Errorf("estimate %d after the jump, want grown from %d", got, before)
 	}
 }
+
+// TestOutageIsNotCongestion: a path cut for 3 s (nothing arrives, no reports) and then
+// back: the losses of the cut, reported once it is back, do not floor the estimate.
+func TestOutageIsNotCongestion(t *testing.T) {
+	s := newPathSim(t, 0)
+	s.run(3*time.Second, 1000, func() int { return 1_000_000 })
+	before := s.est.TargetBitrate()
+	s.lossEvery = 1 // everything lost...
+	end := s.c.now().Add(3 * time.Second)
+	for s.c.now().Before(end) {
+		s.send(1000)
+		s.c.advance(8 * time.Millisecond) // ...and no reports
+	}
+	s.lossEvery = 0
+	s.run(time.Second, 1000, func() int { return 1_000_000 })
+	if got := s.est.TargetBitrate(); got < before*9/10 {
+		t.Errorf("estimate %d after an outage, was %d", got, before)
+	}
+}
