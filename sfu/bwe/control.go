@@ -32,6 +32,7 @@ type controller struct {
 	lossTotal       int
 	lossUpdatedNs   int64
 	lastReportNs    int64 // when the last usable report came
+	outageEndNs     int64 // when reports came again after the last outage
 	lossDecreasedNs int64
 
 	// The last few probe clusters, by id modulo their number; the open one (0: none).
@@ -65,18 +66,21 @@ func (e *Estimator) target() float64 {
 
 // update takes the packets of one report, in send order; nowNs is on the send clock.
 func (e *Estimator) update(pkts []reportedPacket, nowNs int64) {
-	// The first report after a silence of a second or more covers an outage (a cut path,
-	// an ICE restart): what was lost then says nothing of congestion, and counting it
-	// would floor the estimate, from where nothing sent would ever show it wrong.
-	outage := e.lastReportNs != 0 && nowNs-e.lastReportNs >= outageNs
+	// Reports that come after a silence of a second or more cover an outage (a cut path,
+	// an ICE restart): what was sent before they came and lost says nothing of
+	// congestion, and counting it would floor the estimate, from where nothing sent would
+	// ever show it wrong.
+	if e.lastReportNs != 0 && nowNs-e.lastReportNs >= outageNs {
+		e.outageEndNs = nowNs
+	}
 	e.lastReportNs = nowNs
 	sawOveruse := false
 	for i := range pkts {
 		p := &pkts[i]
 		c := e.cluster(p.cluster)
-		if p.first && p.sendNs >= e.lossDecreasedNs && !outage {
-			// Counted towards loss only if sent after the last loss-based decrease: what
-			// was sent before it says nothing of the lowered rate.
+		if p.first && p.sendNs >= e.lossDecreasedNs && p.sendNs >= e.outageEndNs {
+			// Counted towards loss only if sent after the last loss-based decrease (what
+			// was sent before it says nothing of the lowered rate) and after any outage.
 			e.lossTotal++
 			if !p.received {
 				e.lossLost++
@@ -110,7 +114,6 @@ func (e *Estimator) update(pkts []reportedPacket, nowNs int64) {
 	}
 	e.rateControl(sig, nowNs)
 	e.lossControl(nowNs)
-
 	e.finishProbes(nowNs)
 }
 
