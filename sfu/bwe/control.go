@@ -27,13 +27,15 @@ type controller struct {
 	capacityBps   float64
 	capacityKnown bool
 
-	// Packets reported since the loss-based estimate last changed, and when it did.
+	// Packets reported since the loss-based estimate was last judged, and when it was;
+	// when it last decreased; when the last usable report came; when reports came again
+	// after the last outage. Times on the send clock.
 	lossLost        int
 	lossTotal       int
 	lossUpdatedNs   int64
-	lastReportNs    int64 // when the last usable report came
-	outageEndNs     int64 // when reports came again after the last outage
 	lossDecreasedNs int64
+	lastReportNs    int64
+	outageEndNs     int64
 
 	// The last few probe clusters, by id modulo their number; the open one (0: none).
 	probes    [4]probeCluster
@@ -56,7 +58,8 @@ const (
 	highLoss       = 0.10
 	lowLoss        = 0.02
 	lossMinPackets = 20
-	outageNs       = 1_000_000_000
+	// outageNs: reports that come after a silence this long follow an outage.
+	outageNs = 1_000_000_000
 )
 
 // target is the estimate: the smaller of the two, within the bounds.
