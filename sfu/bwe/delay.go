@@ -17,16 +17,30 @@ const (
 
 const (
 	groupNs = 5_000_000 // packets sent within 5 ms of a group's first are one group
+	// A packet that arrives within burstUs of the group's last, sooner after it than it
+	// was sent, joins the group, as long as the group spans at most maxBurstUs of
+	// arrivals: a receiver (or a busy machine) that reads packets late and then all at
+	// once shows no queue, only a pause.
+	burstUs    = 5_000
+	maxBurstUs = 100_000
 	// A jump of more than 3 s between arrival and send spacing is a new clock (or a broken
 	// report), not congestion: start over.
 	arrivalOffsetLimitUs = 3_000_000
 )
 
+// inBurst says whether a packet that was sent after the current group belongs to it
+// all the same, as part of a burst of arrivals.
+func (ia *interArrival) inBurst(sendNs, arrivalUs int64) bool {
+	arrDeltaUs := arrivalUs - ia.cur.lastArrivalUs
+	sendDeltaUs := (sendNs - ia.cur.lastSendNs) / 1000
+	return arrDeltaUs-sendDeltaUs < 0 && arrDeltaUs <= burstUs && arrivalUs-ia.cur.firstArrivalUs < maxBurstUs
+}
+
 // packetGroup is one group of packets: send times in ns, arrival times in µs.
 type packetGroup struct {
-	firstSendNs, lastSendNs int64
-	lastArrivalUs           int64
-	started                 bool
+	firstSendNs, lastSendNs       int64
+	firstArrivalUs, lastArrivalUs int64
+	started                       bool
 }
 
 // interArrival turns acknowledged packets into delay variations between groups.
@@ -40,11 +54,11 @@ type interArrival struct {
 func (ia *interArrival) add(sendNs, arrivalUs int64) (deltaMs float64, atUs int64, sinceMs float64, ok bool) {
 	switch {
 	case !ia.cur.started:
-		ia.cur = packetGroup{firstSendNs: sendNs, lastSendNs: sendNs, lastArrivalUs: arrivalUs, started: true}
+		ia.cur = packetGroup{firstSendNs: sendNs, lastSendNs: sendNs, firstArrivalUs: arrivalUs, lastArrivalUs: arrivalUs, started: true}
 		return 0, 0, 0, false
 	case sendNs < ia.cur.firstSendNs:
 		return 0, 0, 0, false // sent before the group began: reordered, skip it
-	case sendNs-ia.cur.firstSendNs <= groupNs:
+	case sendNs-ia.cur.firstSendNs <= groupNs || ia.inBurst(sendNs, arrivalUs):
 		ia.cur.lastSendNs = max(ia.cur.lastSendNs, sendNs)
 		ia.cur.lastArrivalUs = max(ia.cur.lastArrivalUs, arrivalUs)
 		return 0, 0, 0, false
@@ -61,7 +75,7 @@ func (ia *interArrival) add(sendNs, arrivalUs int64) (deltaMs float64, atUs int6
 		}
 	}
 	ia.prev = ia.cur
-	ia.cur = packetGroup{firstSendNs: sendNs, lastSendNs: sendNs, lastArrivalUs: arrivalUs, started: true}
+	ia.cur = packetGroup{firstSendNs: sendNs, lastSendNs: sendNs, firstArrivalUs: arrivalUs, lastArrivalUs: arrivalUs, started: true}
 	return deltaMs, atUs, sinceMs, ok
 }
 

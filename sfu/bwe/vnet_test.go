@@ -88,7 +88,11 @@ func estimateOverPath(t *testing.T, capBps int, probe bool, done func(bps int) b
 	t.Cleanup(func() { goleak.VerifyNone(t, before) })
 	path := newShapedPath(t, capBps)
 	defer path.close(t)
+	return estimateBetween(t, settings(path.sender), settings(path.receiver), probe, done)
+}
 
+// estimateBetween is estimateOverPath between peers with the given settings.
+func estimateBetween(t *testing.T, senderSE, receiverSE webrtc.SettingEngine, probe bool, done func(bps int) bool) int {
 	ests := NewEstimators(Config{})
 	sm := &webrtc.MediaEngine{}
 	if err := sm.RegisterDefaultCodecs(); err != nil {
@@ -98,7 +102,7 @@ func estimateOverPath(t *testing.T, capBps int, probe bool, done func(bps int) b
 	if err := ests.Register(sm, sir); err != nil {
 		t.Fatal(err)
 	}
-	sender := webrtc.NewAPI(webrtc.WithMediaEngine(sm), webrtc.WithInterceptorRegistry(sir), webrtc.WithSettingEngine(settings(path.sender)))
+	sender := webrtc.NewAPI(webrtc.WithMediaEngine(sm), webrtc.WithInterceptorRegistry(sir), webrtc.WithSettingEngine(senderSE))
 
 	rm := &webrtc.MediaEngine{}
 	if err := rm.RegisterDefaultCodecs(); err != nil {
@@ -108,7 +112,7 @@ func estimateOverPath(t *testing.T, capBps int, probe bool, done func(bps int) b
 	if err := webrtc.RegisterDefaultInterceptors(rm, rir); err != nil {
 		t.Fatal(err)
 	}
-	receiver := webrtc.NewAPI(webrtc.WithMediaEngine(rm), webrtc.WithInterceptorRegistry(rir), webrtc.WithSettingEngine(settings(path.receiver)))
+	receiver := webrtc.NewAPI(webrtc.WithMediaEngine(rm), webrtc.WithInterceptorRegistry(rir), webrtc.WithSettingEngine(receiverSE))
 
 	spc, err := sender.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
