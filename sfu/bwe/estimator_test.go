@@ -408,3 +408,34 @@ func TestOutageIsNotCongestion(t *testing.T) {
 		t.Errorf("estimate %d after an outage, was %d", got, before)
 	}
 }
+
+// TestBusyReceiverIsNotCongestion: a receiver that now and then reads nothing for up to
+// 40 ms, then all that came at once, shows jitter, not a queue: the estimate grows as over
+// a quiet path.
+func TestBusyReceiverIsNotCongestion(t *testing.T) {
+	s := newPathSim(t, 0)
+	r := rand.New(rand.NewPCG(3, 4))
+	var stallEnd time.Time
+	s.stalls = func(at time.Time) time.Time {
+		if at.Before(stallEnd) {
+			return stallEnd
+		}
+		if r.IntN(20) == 0 { // a stall begins
+			stallEnd = at.Add(time.Duration(r.IntN(40)) * time.Millisecond)
+			return stallEnd
+		}
+		return at
+	}
+	highest := 0
+	for range 20 {
+		s.run(500*time.Millisecond, 1000, func() int { return 1_000_000 })
+		got := s.est.TargetBitrate()
+		if got < highest*9/10 {
+			t.Fatalf("estimate fell from %d to %d", highest, got)
+		}
+		highest = max(highest, got)
+	}
+	if highest < 1_300_000 {
+		t.Errorf("estimate %d after 10 s, want grown as over a quiet path", highest)
+	}
+}

@@ -19,6 +19,10 @@ type pathSim struct {
 	delay  time.Duration
 	// lossEvery drops every n-th packet (0: none).
 	lossEvery int
+	// A busy receiver: stalls (given by stalls, from an arrival time) during which it
+	// reads nothing, then reads what came meanwhile all at once, 50 µs apart.
+	stalls   func(at time.Time) (until time.Time)
+	lastRead time.Time
 
 	seq       uint16
 	n         int
@@ -59,6 +63,13 @@ func (s *pathSim) send(size int) {
 		s.queueFree = at
 	}
 	p.arrival = at.Add(s.delay)
+	if s.stalls != nil {
+		p.arrival = s.stalls(p.arrival)
+		if !p.arrival.After(s.lastRead) {
+			p.arrival = s.lastRead.Add(50 * time.Microsecond)
+		}
+		s.lastRead = p.arrival
+	}
 	s.pending = append(s.pending, p)
 }
 
