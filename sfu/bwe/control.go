@@ -36,6 +36,7 @@ type controller struct {
 	lossDecreasedNs int64
 	lastReportNs    int64
 	outageEndNs     int64
+	feedbackDelayNs float64 // smoothed: a round trip and the report interval
 
 	// The last few probe clusters, by id modulo their number; the open one (0: none).
 	probes    [4]probeCluster
@@ -58,6 +59,9 @@ const (
 	highLoss       = 0.10
 	lowLoss        = 0.02
 	lossMinPackets = 20
+	// lossDecreaseGapNs: plus the feedback delay, the least time between two loss-based
+	// decreases.
+	lossDecreaseGapNs = 300e6
 	// outageNs: reports that come after a silence this long follow an outage.
 	outageNs = 1_000_000_000
 )
@@ -77,6 +81,21 @@ func (e *Estimator) update(pkts []reportedPacket, nowNs int64) {
 		e.outageEndNs = nowNs
 	}
 	e.lastReportNs = nowNs
+	// The feedback delay: from sending the newest packet reported to reading the report,
+	// a round trip plus the receiver's report interval, smoothed.
+	if len(pkts) > 0 {
+		newest := pkts[0].sendNs
+		for i := range pkts {
+			newest = max(newest, pkts[i].sendNs)
+		}
+		if d := float64(nowNs - newest); d >= 0 && d < 10e9 {
+			if e.feedbackDelayNs == 0 {
+				e.feedbackDelayNs = d
+			} else {
+				e.feedbackDelayNs = 0.9*e.feedbackDelayNs + 0.1*d
+			}
+		}
+	}
 	sawOveruse := false
 	for i := range pkts {
 		p := &pkts[i]
@@ -189,6 +208,11 @@ func (e *Estimator) lossControl(nowNs int64) {
 	}
 	switch {
 	case loss > highLoss:
+		if e.lossDecreasedNs != 0 && float64(nowNs-e.lossDecreasedNs) < lossDecreaseGapNs+e.feedbackDelayNs {
+			// As in libwebrtc, at most one decrease per 300 ms and feedback delay: the
+			// last one has not had time to show (an SFU changes layers at keyframes).
+			return
+		}
 		e.lossBps = min(e.lossBps, e.target()) * (1 - 0.5*loss)
 		e.lossDecreasedNs = nowNs
 	case loss < lowLoss:
