@@ -213,7 +213,14 @@ func (e *Estimator) lossControl(nowNs int64) {
 			// last one has not had time to show (an SFU changes layers at keyframes).
 			return
 		}
-		e.lossBps = min(e.lossBps, e.target()) * (1 - 0.5*loss)
+		next := min(e.lossBps, e.target()) * (1 - 0.5*loss)
+		if acked, ok := e.acked.bps(); ok {
+			// Not below what the path did deliver (as the delay-based decrease): when
+			// losses come from sending too much (an SFU's layer above the link), what
+			// arrived is about the link's rate, and a layer under it fits.
+			next = min(e.lossBps, max(next, decreaseFactor*acked))
+		}
+		e.lossBps = next
 		e.lossDecreasedNs = nowNs
 	case loss < lowLoss:
 		e.lossBps *= math.Pow(increasePerSec, dt)

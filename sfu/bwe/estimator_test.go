@@ -204,7 +204,7 @@ func TestRisingDelayDecreases(t *testing.T) {
 func TestLossDecreases(t *testing.T) {
 	s := newPathSim(t, 0)
 	s.lossEvery = 5
-	s.run(2*time.Second, 1000, func() int { return 1_000_000 })
+	s.run(2*time.Second, 1000, func() int { return min(s.est.TargetBitrate(), 1_000_000) })
 	got := s.est.TargetBitrate()
 	t.Logf("estimate %d", got)
 	if got > 700_000 {
