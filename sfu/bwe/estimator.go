@@ -8,10 +8,7 @@ import (
 	"time"
 
 	"github.com/pion/interceptor"
-	"github.com/pion/interceptor/pkg/cc"
-	"github.com/pion/interceptor/pkg/gcc"
 	"github.com/pion/rtcp"
-	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
@@ -19,7 +16,8 @@ import (
 // Config sets the estimators' bounds. Zero values take the defaults.
 type Config struct {
 	// InitialBps is where every estimate starts (default 1 Mbps: a new viewer starts on
-	// the mid layer and GCC climbs about 8% a second from there while nothing is congested).
+	// the mid layer and the estimate climbs about 8% a second from there while nothing is
+	// congested, faster when probes show more room).
 	InitialBps int
 	// MinBps and MaxBps bound the estimates (default 30 kbps, enough to keep audio; and
 	// 6 Mbps, a screen share and a camera's high layer with room to spare).
@@ -46,7 +44,7 @@ type Estimators struct {
 	mu sync.Mutex
 	// Pion names the interceptors it builds for a PeerConnection after the PeerConnection's
 	// id, which it makes from the time of its creation in nanoseconds; the map holds each
-	// live PeerConnection's estimator under that id until the estimator closes.
+	// live PeerConnection's estimator under that id until the PeerConnection closes.
 	byID map[string]*Estimator
 }
 
@@ -72,35 +70,15 @@ func NewEstimators(cfg Config) *Estimators {
 	return &Estimators{cfg: cfg, log: cfg.Logger, byID: make(map[string]*Estimator)}
 }
 
-// Register sets up m and ir for send-side estimation: the congestion-control interceptor with
-// one GCC estimator per PeerConnection, transport-wide sequence numbers on everything sent,
-// transport-cc feedback (the SFU also acknowledges what it receives, so publishers' own
-// estimators work) and goog-remb, for receivers that only send REMB. Call it after the
-// codecs are registered, and after the interceptors that should see packets as they leave
-// (NACK, reports): the congestion controller must be added before the TWCC header
-// interceptor, which numbers packets before the controller notes them as sent.
+// Register sets up m and ir for send-side estimation: one estimator per PeerConnection,
+// which numbers everything sent with transport-wide sequence numbers and reads the
+// receiver's transport-cc feedback (and goog-remb, for receivers that only send REMB); and
+// transport-cc feedback from the SFU for what it receives, so publishers' own estimators
+// work. Call it after the codecs are registered, and after the interceptors that should
+// see packets before they are numbered and noted as sent (NACK, reports): the interceptor
+// added last is the first a packet passes.
 func (e *Estimators) Register(m *webrtc.MediaEngine, ir *interceptor.Registry) error {
-	f, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) { return e.newEstimator() })
-	if err != nil {
-		return fmt.Errorf("congestion control interceptor: %w", err)
-	}
-	f.OnNewPeerConnection(func(id string, be cc.BandwidthEstimator) {
-		est, ok := be.(*Estimator)
-		if !ok {
-			return
-		}
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		est.id = id
-		if _, taken := e.byID[id]; taken {
-			// Two PeerConnections made in the same nanosecond: the second is not found.
-			e.log.Warn("bandwidth estimator: duplicate peer connection id", "id", id)
-			return
-		}
-		e.byID[id] = est
-	})
-	ir.Add(f)
-	ir.Add(twccNumberer{})
+	ir.Add(estimatorFactory{e})
 	if err := webrtc.ConfigureTWCCSender(m, ir); err != nil {
 		return fmt.Errorf("transport-cc feedback: %w", err)
 	}
@@ -111,6 +89,23 @@ func (e *Estimators) Register(m *webrtc.MediaEngine, ir *interceptor.Registry) e
 	}
 	m.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBGoogREMB}, webrtc.RTPCodecTypeVideo)
 	return nil
+}
+
+// estimatorFactory makes each PeerConnection's estimator with the interceptor that feeds it.
+type estimatorFactory struct{ e *Estimators }
+
+func (f estimatorFactory) NewInterceptor(id string) (interceptor.Interceptor, error) {
+	est := f.e.newEstimator()
+	est.id = id
+	f.e.mu.Lock()
+	defer f.e.mu.Unlock()
+	if _, taken := f.e.byID[id]; taken {
+		// Two PeerConnections made in the same nanosecond: the second is not found.
+		f.e.log.Warn("bandwidth estimator: duplicate peer connection id", "id", id)
+	} else {
+		f.e.byID[id] = est
+	}
+	return &pcInterceptor{est: est}, nil
 }
 
 // Of is the estimator of pc, nil if pc was not made by an API set up with Register (or
@@ -132,57 +127,57 @@ func (e *Estimators) forget(est *Estimator) {
 	}
 }
 
-func (e *Estimators) newEstimator() (*Estimator, error) {
-	est := &Estimator{owner: e, minBps: e.cfg.MinBps, maxBps: e.cfg.MaxBps, timeout: e.cfg.FeedbackTimeout, now: time.Now}
-	g, err := gcc.NewSendSideBWE(
-		gcc.SendSideBWEInitialBitrate(e.cfg.InitialBps),
-		gcc.SendSideBWEMinBitrate(e.cfg.MinBps),
-		gcc.SendSideBWEMaxBitrate(e.cfg.MaxBps),
-		// No pacing: the allocator keeps what is sent within the estimate, and a pacer
-		// would queue (and copy) every forwarded packet.
-		gcc.SendSideBWEPacer(&directPacer{}),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("gcc: %w", err)
-	}
-	est.gcc = g
-	return est, nil
+func (e *Estimators) newEstimator() *Estimator {
+	est := &Estimator{owner: e, minBps: float64(e.cfg.MinBps), maxBps: float64(e.cfg.MaxBps),
+		timeout: e.cfg.FeedbackTimeout, now: time.Now}
+	est.epoch = est.now()
+	est.delayBps = float64(e.cfg.InitialBps)
+	est.lossBps = est.maxBps
+	est.trend = newTrendline()
+	return est
 }
 
-// Estimator is one PeerConnection's bandwidth estimate: Pion's GCC over transport-cc
-// feedback, or the receiver's REMB when that is all the receiver sends. It implements
-// Pion's cc.BandwidthEstimator; malformed or late feedback is counted and ignored, never
-// returned, so it cannot stop the reading of a sender's RTCP.
+// Estimator is one PeerConnection's bandwidth estimate, made from the receiver's
+// transport-cc feedback (delay-based and loss-based, like GCC, plus probe clusters), or
+// the receiver's REMB when that is all the receiver sends. Malformed or late feedback is
+// counted and ignored, so it can neither stop the reading of RTCP nor move the estimate.
+// Safe for concurrent use: packets are noted as sent by the forwarding goroutines,
+// feedback comes from Pion's RTCP readers, the estimate is read by whoever picks layers.
 type Estimator struct {
-	owner          *Estimators
-	id             string
-	gcc            *gcc.SendSideBWE
-	minBps, maxBps int
-	timeout        time.Duration
-	now            func() time.Time
+	owner   *Estimators
+	id      string
+	minBps  float64
+	maxBps  float64
+	timeout time.Duration
+	now     func() time.Time
+	epoch   time.Time // send times are nanoseconds since
+
+	hist history
 
 	lastTWCC   atomic.Int64 // unix nanoseconds of the last transport-cc feedback used
 	lastREMB   atomic.Int64 // ... of the last REMB
 	remb       atomic.Int64 // bps of the last REMB
 	badReports atomic.Int64
 
-	attrs sync.Pool // interceptor.Attributes for the packets sent, reused
+	mu sync.Mutex // guards what follows: the feedback's state and the estimate
+	controller
 }
 
-var _ cc.BandwidthEstimator = (*Estimator)(nil)
-
-// TargetBitrate is the estimate in bps: GCC's while transport-cc feedback arrives, else the
-// latest REMB while REMBs arrive, else GCC's (its initial value when no feedback came yet).
+// TargetBitrate is the estimate in bps: the smaller of the delay-based and the loss-based
+// estimates while transport-cc feedback arrives, else the latest REMB while REMBs arrive,
+// else the estimate as transport-cc feedback left it (Config.InitialBps when none came).
 func (e *Estimator) TargetBitrate() int {
 	now := e.now().UnixNano()
 	fresh := func(at int64) bool { return at != 0 && now-at < int64(e.timeout) }
 	if !fresh(e.lastTWCC.Load()) && fresh(e.lastREMB.Load()) {
 		return int(min(max(e.remb.Load(), int64(e.minBps)), int64(e.maxBps)))
 	}
-	return e.gcc.GetTargetBitrate()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return int(e.target())
 }
 
-// BadReports counts the feedback reports GCC could not use.
+// BadReports counts the feedback reports that could not be used.
 func (e *Estimator) BadReports() int64 { return e.badReports.Load() }
 
 // OnRTCP takes RTCP that did not pass through this estimator's interceptor (RTCP read from
@@ -198,116 +193,48 @@ func (e *Estimator) OnRTCP(pkts []rtcp.Packet) {
 func (e *Estimator) onREMB(r *rtcp.ReceiverEstimatedMaximumBitrate) {
 	b := r.Bitrate
 	if !(b >= 0) { // NaN or negative: not an estimate
+		e.badReports.Add(1)
 		return
 	}
 	e.remb.Store(int64(min(b, float32(e.maxBps))))
 	e.lastREMB.Store(e.now().UnixNano())
 }
 
-// WriteRTCP implements cc.BandwidthEstimator: Pion's interceptor passes every RTCP batch
-// read from the PeerConnection's senders.
-func (e *Estimator) WriteRTCP(pkts []rtcp.Packet, attrs interceptor.Attributes) error {
-	twcc := false
+// sent notes a packet as sent now; size is its size on the wire.
+func (e *Estimator) sent(seq uint16, size int) {
+	e.hist.put(seq, int64(e.now().Sub(e.epoch)), size)
+}
+
+// onRTCP takes one RTCP batch read on the PeerConnection.
+func (e *Estimator) onRTCP(pkts []rtcp.Packet) {
 	for _, p := range pkts {
 		switch r := p.(type) {
-		case *rtcp.TransportLayerCC, *rtcp.CCFeedbackReport:
-			twcc = true
+		case *rtcp.TransportLayerCC:
+			if r == nil {
+				e.badReports.Add(1)
+				continue
+			}
+			if e.onTWCC(r) {
+				e.lastTWCC.Store(e.now().UnixNano())
+			} else {
+				e.badReports.Add(1)
+			}
 		case *rtcp.ReceiverEstimatedMaximumBitrate:
-			e.onREMB(r)
+			if r != nil {
+				e.onREMB(r)
+			}
 		}
 	}
-	if !twcc {
-		return nil
+}
+
+// onTWCC updates the estimate from one transport-cc report; false if it was of no use.
+func (e *Estimator) onTWCC(fb *rtcp.TransportLayerCC) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	pkts, ok := e.readTWCC(fb)
+	if !ok {
+		return false
 	}
-	if err := e.writeFeedback(pkts, attrs); err != nil {
-		e.badReports.Add(1)
-		return nil //nolint:nilerr // bad feedback is ignored, as a lost report would be
-	}
-	e.lastTWCC.Store(e.now().UnixNano())
-	return nil
+	e.update(pkts, int64(e.now().Sub(e.epoch)))
+	return true
 }
-
-// writeFeedback passes feedback to GCC, which reports what it cannot parse as an error and
-// must not panic on it either.
-func (e *Estimator) writeFeedback(pkts []rtcp.Packet, attrs interceptor.Attributes) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("gcc feedback: %v", r)
-		}
-	}()
-	return e.gcc.WriteRTCP(pkts, attrs)
-}
-
-// AddStream implements cc.BandwidthEstimator: GCC notes every packet sent. The attributes
-// it needs per packet come from a pool rather than a new map per packet.
-func (e *Estimator) AddStream(info *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
-	next := e.gcc.AddStream(info, w)
-	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
-		if a != nil {
-			return next.Write(h, payload, a)
-		}
-		pa, _ := e.attrs.Get().(interceptor.Attributes)
-		if pa == nil {
-			pa = make(interceptor.Attributes, 1)
-		}
-		n, err := next.Write(h, payload, pa)
-		clear(pa)
-		e.attrs.Put(pa)
-		return n, err
-	})
-}
-
-// GetTargetBitrate implements cc.BandwidthEstimator.
-func (e *Estimator) GetTargetBitrate() int { return e.TargetBitrate() }
-
-// OnTargetBitrateChange implements cc.BandwidthEstimator (GCC's changes only).
-func (e *Estimator) OnTargetBitrateChange(f func(int)) { e.gcc.OnTargetBitrateChange(f) }
-
-// GetStats implements cc.BandwidthEstimator.
-func (e *Estimator) GetStats() map[string]any {
-	s := e.gcc.GetStats()
-	s["rembBitrate"] = e.remb.Load()
-	s["badReports"] = e.badReports.Load()
-	return s
-}
-
-// Close implements cc.BandwidthEstimator; Pion calls it when the PeerConnection closes.
-func (e *Estimator) Close() error {
-	e.owner.forget(e)
-	if err := e.gcc.Close(); err != nil {
-		return fmt.Errorf("close gcc: %w", err)
-	}
-	return nil
-}
-
-// directPacer is GCC's pacer that sends every packet at once, like Pion's NoOpPacer but
-// without a lock held across the write: streams are looked up in a copy-on-write map.
-type directPacer struct {
-	mu      sync.Mutex // serialises AddStream
-	writers atomic.Pointer[map[uint32]interceptor.RTPWriter]
-}
-
-func (p *directPacer) AddStream(ssrc uint32, w interceptor.RTPWriter) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	next := make(map[uint32]interceptor.RTPWriter)
-	if cur := p.writers.Load(); cur != nil {
-		for k, v := range *cur {
-			next[k] = v
-		}
-	}
-	next[ssrc] = w
-	p.writers.Store(&next)
-}
-
-func (p *directPacer) Write(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
-	if m := p.writers.Load(); m != nil {
-		if w, ok := (*m)[h.SSRC]; ok {
-			return w.Write(h, payload, a)
-		}
-	}
-	return 0, fmt.Errorf("%w: %d", gcc.ErrUnknownStream, h.SSRC)
-}
-
-func (p *directPacer) SetTargetBitrate(int) {}
-func (p *directPacer) Close() error         { return nil }

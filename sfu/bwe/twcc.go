@@ -10,18 +10,21 @@ import (
 	"github.com/pion/sdp/v3"
 )
 
-// twccNumberer stamps every packet a PeerConnection sends with the transport-wide sequence
-// number (the transport-cc header extension), like Pion's twcc.HeaderExtensionInterceptor
-// but without two allocations per packet: while the packet is written, its header borrows a
-// pooled extension instead of growing its own.
-type twccNumberer struct{}
+// srtpTagBytes is what SRTP adds to every packet (the authentication tag of AES-CM with
+// HMAC-SHA1-80 is 10 bytes, of AES-GCM 16): counted as the larger, the difference does not
+// matter to an estimate.
+const srtpTagBytes = 16
 
-func (twccNumberer) NewInterceptor(string) (interceptor.Interceptor, error) {
-	return &twccStamp{}, nil
-}
-
-type twccStamp struct {
+// pcInterceptor is an estimator's view of its PeerConnection: it stamps every packet sent
+// with the transport-wide sequence number (the transport-cc header extension), notes it in
+// the estimator's history, and passes every RTCP batch read to the estimator.
+//
+// Stamping is like Pion's twcc.HeaderExtensionInterceptor but without two allocations per
+// packet: while the packet is written, its header borrows a pooled extension instead of
+// growing its own.
+type pcInterceptor struct {
 	interceptor.NoOp
+	est  *Estimator
 	next atomic.Uint32
 	pool sync.Pool // *twccExt
 }
@@ -31,7 +34,7 @@ type twccExt struct {
 	payload [2]byte
 }
 
-func (s *twccStamp) BindLocalStream(info *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
+func (s *pcInterceptor) BindLocalStream(info *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
 	var id uint8
 	for _, e := range info.RTPHeaderExtensions {
 		if e.URI == sdp.TransportCCURI && e.ID > 0 && e.ID < 15 {
@@ -42,6 +45,7 @@ func (s *twccStamp) BindLocalStream(info *interceptor.StreamInfo, w interceptor.
 	if id == 0 {
 		return w
 	}
+	s.est.hist.init()
 	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
 		seq := uint16(s.next.Add(1) - 1)
 		if h.Extension || len(h.Extensions) > 0 {
@@ -51,6 +55,7 @@ func (s *twccStamp) BindLocalStream(info *interceptor.StreamInfo, w interceptor.
 			if err := h.SetExtension(id, b[:]); err != nil {
 				return 0, err
 			}
+			s.est.sent(seq, h.MarshalSize()+len(payload)+srtpTagBytes)
 			return w.Write(h, payload, a)
 		}
 		x, _ := s.pool.Get().(*twccExt)
@@ -64,9 +69,38 @@ func (s *twccStamp) BindLocalStream(info *interceptor.StreamInfo, w interceptor.
 			s.pool.Put(x)
 			return 0, err
 		}
+		s.est.sent(seq, h.MarshalSize()+len(payload)+srtpTagBytes)
 		n, err := w.Write(h, payload, a)
 		h.Extension, h.ExtensionProfile, h.Extensions = false, 0, nil
 		s.pool.Put(x)
 		return n, err
 	})
+}
+
+// BindRTCPReader hands every RTCP batch read on the PeerConnection to the estimator. The
+// packets are unmarshalled once, into the attributes, for the readers after this one.
+func (s *pcInterceptor) BindRTCPReader(r interceptor.RTCPReader) interceptor.RTCPReader {
+	return interceptor.RTCPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+		n, a, err := r.Read(b, a)
+		if err != nil || n <= 0 || n > len(b) {
+			return n, a, err
+		}
+		if a == nil {
+			a = make(interceptor.Attributes)
+		}
+		pkts, perr := a.GetRTCPPackets(b[:n])
+		if perr != nil {
+			// Not ours to fail the read: the readers after this one see the same error.
+			s.est.badReports.Add(1)
+			return n, a, nil
+		}
+		s.est.onRTCP(pkts)
+		return n, a, nil
+	})
+}
+
+// Close forgets the estimator: Pion closes the interceptors when the PeerConnection closes.
+func (s *pcInterceptor) Close() error {
+	s.est.owner.forget(s.est)
+	return nil
 }

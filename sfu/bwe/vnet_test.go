@@ -77,16 +77,22 @@ func settings(n *vnet.Net) webrtc.SettingEngine {
 	return se
 }
 
-// estimateOverPath has a sender whose API is set up by Estimators.Register send about
-// 1.2 Mbps of video to a receiver with Pion's default interceptors (transport-cc feedback)
-// over a shaped path, until done says the estimate is where it should be (or give-up).
-func estimateOverPath(t *testing.T, capBps int, done func(bps int) bool) int {
+// estimateOverPath has a sender whose API is set up by Estimators.Register send video to a
+// receiver with Pion's default interceptors (transport-cc feedback) over a shaped path, at
+// the estimate (up to mediaMaxBps), as the SFU's layer choice would; with probe, it also
+// sends a probe cluster at twice the estimate every second, as the SFU's prober would. It
+// stops when done says the estimate is where it should be (or gives up).
+func estimateOverPath(t *testing.T, capBps int, probe bool, done func(bps int) bool) int {
 	// Checked after the deferred closes below.
 	before := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, before) })
 	path := newShapedPath(t, capBps)
 	defer path.close(t)
+	return estimateBetween(t, settings(path.sender), settings(path.receiver), probe, done)
+}
 
+// estimateBetween is estimateOverPath between peers with the given settings.
+func estimateBetween(t *testing.T, senderSE, receiverSE webrtc.SettingEngine, probe bool, done func(bps int) bool) int {
 	ests := NewEstimators(Config{})
 	sm := &webrtc.MediaEngine{}
 	if err := sm.RegisterDefaultCodecs(); err != nil {
@@ -96,7 +102,7 @@ func estimateOverPath(t *testing.T, capBps int, done func(bps int) bool) int {
 	if err := ests.Register(sm, sir); err != nil {
 		t.Fatal(err)
 	}
-	sender := webrtc.NewAPI(webrtc.WithMediaEngine(sm), webrtc.WithInterceptorRegistry(sir), webrtc.WithSettingEngine(settings(path.sender)))
+	sender := webrtc.NewAPI(webrtc.WithMediaEngine(sm), webrtc.WithInterceptorRegistry(sir), webrtc.WithSettingEngine(senderSE))
 
 	rm := &webrtc.MediaEngine{}
 	if err := rm.RegisterDefaultCodecs(); err != nil {
@@ -106,7 +112,7 @@ func estimateOverPath(t *testing.T, capBps int, done func(bps int) bool) int {
 	if err := webrtc.RegisterDefaultInterceptors(rm, rir); err != nil {
 		t.Fatal(err)
 	}
-	receiver := webrtc.NewAPI(webrtc.WithMediaEngine(rm), webrtc.WithInterceptorRegistry(rir), webrtc.WithSettingEngine(settings(path.receiver)))
+	receiver := webrtc.NewAPI(webrtc.WithMediaEngine(rm), webrtc.WithInterceptorRegistry(rir), webrtc.WithSettingEngine(receiverSE))
 
 	spc, err := sender.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
@@ -149,17 +155,27 @@ func estimateOverPath(t *testing.T, capBps int, done func(bps int) bool) int {
 	})
 	signal(t, spc, rpc)
 
-	// 1.2 Mbps: 1000-byte payloads, 150 a second, in frames of 5 every 33 ms.
+	// Frames every 33 ms of 1000-byte payloads, as many as the estimate allows.
+	const mediaMaxBps = 1_200_000
 	payload := make([]byte, 1000)
 	if _, err := rand.Read(payload); err != nil {
 		t.Fatal(err)
 	}
 	payload[0] = 0x10 // VP8 descriptor: start of partition
+	var seq uint16
+	var ts uint32
+	write := func(marker bool) {
+		seq++
+		err := track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: ts, Marker: marker}, Payload: payload})
+		if err != nil && !errors.Is(err, io.ErrClosedPipe) {
+			t.Fatal(err)
+		}
+	}
 	tick := time.NewTicker(33 * time.Millisecond)
 	defer tick.Stop()
 	giveUp := time.After(60 * time.Second)
-	var seq uint16
-	var ts uint32
+	credit := 0.0 // bytes the estimate allows that are not sent yet
+	probeID := 0
 	for i := 0; ; i++ {
 		select {
 		case <-tick.C:
@@ -167,17 +183,38 @@ func estimateOverPath(t *testing.T, capBps int, done func(bps int) bool) int {
 			t.Fatalf("gave up with the estimate at %d bps", est.TargetBitrate())
 		}
 		ts += 3000
-		for k := range 5 {
-			seq++
-			err := track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: ts, Marker: k == 4}, Payload: payload})
-			if err != nil && !errors.Is(err, io.ErrClosedPipe) {
-				t.Fatal(err)
+		bps := est.TargetBitrate()
+		credit += float64(min(bps, mediaMaxBps)) / 8 * 0.033
+		n := int(credit / 1000)
+		credit -= float64(n * 1000)
+		for k := range n {
+			write(k == n-1)
+		}
+		if probe && probeID == 0 && i%30 == 15 {
+			// A cluster of 15 packets at twice the estimate, paced by sleeping between
+			// small bursts (the send times the estimator notes tell the real rate).
+			probeID = est.BeginProbe()
+			gap := time.Duration(3 * 1000 * 8 * float64(time.Second) / float64(2*bps))
+			for range 5 {
+				for range 3 {
+					write(false)
+				}
+				time.Sleep(gap)
+			}
+			est.EndProbe(probeID)
+		}
+		if probeID != 0 {
+			if r, done := est.ProbeResult(probeID); done {
+				t.Logf("probe %d: %d bps", probeID, r)
+				probeID = 0
 			}
 		}
 		if i%30 == 0 {
-			bps := est.TargetBitrate()
 			t.Logf("estimate %d bps", bps)
 			if done(bps) {
+				if bad := est.BadReports(); bad > 0 {
+					t.Errorf("%d feedback reports not used", bad)
+				}
 				return bps
 			}
 		}
@@ -219,20 +256,32 @@ func signal(t *testing.T, offerer, answerer *webrtc.PeerConnection) {
 	}
 }
 
-// TestGCCOverShapedPaths: over a 300 kbps path the estimate falls under 400 kbps; over an
-// unlimited one it rises from its 1 Mbps start.
-func TestGCCOverShapedPaths(t *testing.T) {
+// TestEstimateOverShapedPaths: over a 300 kbps path the estimate settles near 300 kbps,
+// probes or not; over an unlimited one, probes take it from its 1 Mbps start to well above
+// what the 1.2 Mbps of media alone would show.
+func TestEstimateOverShapedPaths(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real peers for several seconds")
 	}
+	// Settled: three checks in a row (a second apart) between 150 and 400 kbps.
+	settled := func() func(int) bool {
+		inRange := 0
+		return func(bps int) bool {
+			if bps >= 150_000 && bps < 400_000 {
+				inRange++
+			} else {
+				inRange = 0
+			}
+			return inRange >= 3
+		}
+	}
 	t.Run("300 kbps", func(t *testing.T) {
-		seen := 0
-		estimateOverPath(t, 300_000, func(bps int) bool {
-			seen++
-			return seen > 2 && bps < 400_000
-		})
+		estimateOverPath(t, 300_000, false, settled())
 	})
-	t.Run("unlimited", func(t *testing.T) {
-		estimateOverPath(t, 0, func(bps int) bool { return bps > 1_300_000 })
+	t.Run("300 kbps probing", func(t *testing.T) {
+		estimateOverPath(t, 300_000, true, settled())
+	})
+	t.Run("unlimited probing", func(t *testing.T) {
+		estimateOverPath(t, 0, true, func(bps int) bool { return bps > 2_500_000 })
 	})
 }
