@@ -336,8 +336,8 @@ func (p *Peer) probeTrack() *DownTrack {
 	return out
 }
 
-// probeEstimator is the viewer's estimator if it can be probed; nil otherwise (no
-// estimator, or one without probe clusters: then the viewer is never probed).
+// probeEstimator is the viewer's estimator (a test's when set); nil when the viewer has
+// none, and then it is never probed.
 func (p *Peer) probeEstimator() probeEstimator {
 	if e := p.probeEst.Load(); e != nil {
 		return *e
@@ -345,9 +345,10 @@ func (p *Peer) probeEstimator() probeEstimator {
 	if p.gcc == nil {
 		return nil
 	}
-	e, _ := any(p.gcc).(probeEstimator)
-	return e
+	return p.gcc
 }
+
+var _ probeEstimator = (*bwe.Estimator)(nil)
 
 // setVideoPaused tells the viewer (PeerEvents.VideoPaused) when its cameras all become
 // paused for bandwidth, and when one comes back.

@@ -11,8 +11,8 @@ import (
 // rate, and asks the estimator what the path delivered over that cluster of packets. A
 // probe that succeeds lifts the estimate at once, and the layer allocation follows.
 
-// probeEstimator is what a viewer's estimator must offer to be probed (bwe.Estimator once
-// it has probe clusters). Every packet the PeerConnection sends between BeginProbe and
+// probeEstimator is what a viewer's estimator offers to be probed (bwe.Estimator; the
+// controller's tests use fakes). Every packet the PeerConnection sends between BeginProbe and
 // EndProbe belongs to the cluster; BeginProbe returns 0 if a cluster is already open.
 // ProbeResult is done after the cluster's feedback came, or after a timeout (bps 0).
 type probeEstimator interface {
