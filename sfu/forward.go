@@ -63,25 +63,27 @@ type cachedPacket struct {
 	seq uint16
 	ok  bool
 	n   int
+	at  int64 // unix nanos it arrived
 	buf [1500]byte
 }
 
-func (c *packetCache) put(seq uint16, raw []byte) {
+func (c *packetCache) put(seq uint16, raw []byte, now int64) {
 	if len(raw) > len(c.slots[0].buf) {
 		return
 	}
 	c.mu.Lock()
 	s := &c.slots[seq%cacheSize]
-	s.seq, s.ok, s.n = seq, true, copy(s.buf[:], raw)
+	s.seq, s.ok, s.n, s.at = seq, true, copy(s.buf[:], raw), now
 	c.mu.Unlock()
 }
 
-// get copies packet seq into dst; false when it is no longer (or never was) kept.
-func (c *packetCache) get(seq uint16, dst []byte) (int, bool) {
+// get copies packet seq into dst, if it arrived after notBefore (unix nanos); false when
+// it is no longer (or never was) kept, or is older.
+func (c *packetCache) get(seq uint16, dst []byte, notBefore int64) (int, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := &c.slots[seq%cacheSize]
-	if !s.ok || s.seq != seq {
+	if !s.ok || s.seq != seq || s.at < notBefore {
 		return 0, false
 	}
 	return copy(dst, s.buf[:s.n]), true
@@ -227,7 +229,7 @@ func (l *layer) forwardPacket(pkt *rtp.Packet, raw []byte, now int64) int {
 		p.observeLevel(pkt) // after the mute check: a muted microphone counts as quiet
 	}
 	if l.cache != nil {
-		l.cache.put(pkt.SequenceNumber, raw)
+		l.cache.put(pkt.SequenceNumber, raw, now)
 	}
 	key := p.keyframe != nil && p.keyframe(pkt.Payload)
 	if key {
@@ -307,6 +309,7 @@ type DownTrack struct {
 	rtxScratch []byte
 	rtxPkt     rtp.Packet
 	rtxHdr     rtp.Header
+	resends    [resendMarks]resendMark // the NACK responder's, by sequence number
 }
 
 // maxSegments is how many segments a viewer's track remembers for retransmissions. Each
@@ -637,8 +640,17 @@ const maxBadRTCP = 1000
 func (d *DownTrack) readRTCP() {
 	m := d.pub.Owner.room.sfu.metrics
 	bad := 0
+	buf := make([]byte, 1500)
 	for {
-		pkts, _, err := d.sender.ReadRTCP()
+		// Read, not ReadRTCP: the estimator's interceptor (package bwe) already decoded
+		// the reports and left them in the attributes; ReadRTCP would decode them again.
+		pkts, err := func() ([]rtcp.Packet, error) {
+			n, attrs, err := d.sender.Read(buf)
+			if err != nil {
+				return nil, err
+			}
+			return attrs.GetRTCPPackets(buf[:n])
+		}()
 		if err != nil {
 			// A malformed report from the viewer must not end its NACKs and keyframe
 			// requests for good: only a closed track (or endless errors) does.
@@ -664,10 +676,14 @@ func (d *DownTrack) readRTCP() {
 				}
 			case *rtcp.TransportLayerNack:
 				n, sent := 0, 0
+				now := time.Now().UnixNano()
+				// A viewer paused for bandwidth has no room for old video either.
+				paused := d.pausedBW.Load()
 				for _, pair := range p.Nacks {
 					pair.Range(func(seq uint16) bool {
 						n++
-						if d.resend(seq) {
+						if !paused && d.mayResend(seq, now) && d.resend(seq) {
+							d.resent(seq, now)
 							sent++
 						}
 						return n < 64
@@ -678,6 +694,42 @@ func (d *DownTrack) readRTCP() {
 			}
 		}
 	}
+}
+
+// Bounds on retransmissions: a packet is sent again at most maxResends times, at least
+// resendGap apart (a NACK repeated within a round trip asks for what is on its way), and
+// only while it is younger than maxResendAge (older video is of no use to a decoder, which
+// asks for a keyframe instead). Some receivers (Pion's default NACK generator) repeat
+// their NACKs without end; without bounds a viewer on a slow link is sent its losses again
+// and again, and its audio is lost behind them.
+const (
+	maxResends   = 4
+	resendGap    = 80 * time.Millisecond
+	maxResendAge = time.Second
+	resendMarks  = 512 // as many as the caches keep
+)
+
+// resendMark is what the NACK responder remembers of a packet it sent again.
+type resendMark struct {
+	seq uint16
+	n   uint8
+	at  int64
+}
+
+// mayResend tells whether packet seq (the viewer's numbering) may be sent again now.
+func (d *DownTrack) mayResend(seq uint16, now int64) bool {
+	m := &d.resends[seq%resendMarks]
+	return m.at == 0 || m.seq != seq || (m.n < maxResends && now-m.at >= int64(resendGap))
+}
+
+// resent notes that packet seq was sent again now.
+func (d *DownTrack) resent(seq uint16, now int64) {
+	m := &d.resends[seq%resendMarks]
+	if m.at == 0 || m.seq != seq {
+		*m = resendMark{seq: seq}
+	}
+	m.n++
+	m.at = now
 }
 
 // resend sends the viewer its packet seq again from the cache of the layer it came from
@@ -695,7 +747,7 @@ func (d *DownTrack) resend(seq uint16) bool {
 	if d.rtxBuf == nil {
 		d.rtxBuf = make([]byte, 1500)
 	}
-	n, ok := s.layer.cache.get(seq+s.seqOffset, d.rtxBuf)
+	n, ok := s.layer.cache.get(seq+s.seqOffset, d.rtxBuf, time.Now().UnixNano()-int64(maxResendAge))
 	if !ok {
 		return false
 	}

@@ -298,11 +298,13 @@ func (p *Peer) runProbe(d *DownTrack, a probeAction) {
 			p.probe.sent(n*size, n)
 			m.padded(n * size)
 		}
-		switch {
-		case a.succeeded:
-			m.probeEnded(true)
-		case a.failed:
-			m.probeEnded(false)
+		if a.end {
+			p.probe.finishSending(time.Now())
+		}
+		if a.succeeded || a.failed {
+			m.probeEnded(a.succeeded)
+			p.log.Debug("probe", "target_bps", p.probe.target, "delivered_bps", p.probe.result,
+				"estimate_bps", p.probe.est.TargetBitrate(), "ok", a.succeeded, "next_in", a.wait)
 		}
 		if p.probe.idle() {
 			return

@@ -7,8 +7,8 @@ import (
 // A viewer's bandwidth estimate only grows when something shows that the path carries
 // more than is sent: without that, a viewer stepped down (a short congestion, a slow
 // start) stays on a small layer for good. A probe sends padding-only packets on one of the
-// viewer's video tracks for ~120 ms, so that media and padding together reach a target
-// rate, and asks the estimator what the path delivered over that cluster of packets. A
+// viewer's video tracks for 30 to 150 ms (about 6 kB), so that media and padding together
+// reach a target rate, and asks the estimator what the path delivered over that cluster of packets. A
 // probe that succeeds lifts the estimate at once, and the layer allocation follows.
 
 // probeEstimator is what a viewer's estimator offers to be probed (bwe.Estimator; the
@@ -24,10 +24,16 @@ type probeEstimator interface {
 
 // Probe settings.
 const (
-	probeTick       = 5 * time.Millisecond   // padding is paced in steps this long
-	probeDuration   = 120 * time.Millisecond // a cluster lasts this long...
-	probeMinPackets = 10                     // ... and has at least this many padding packets
-	probePoll       = 20 * time.Millisecond  // how often the result is looked at
+	probeTick = 5 * time.Millisecond // padding is paced in steps this long
+	// A cluster carries about probeBytes, sent over probeMinDuration to probeMaxDuration:
+	// enough bytes that a bottleneck's burst allowance (a token bucket lets its bucket
+	// through at once) does not pass for capacity, few enough that a slow link's queue
+	// holds a probe that overshoots it.
+	probeBytes       = 6000
+	probeMinDuration = 30 * time.Millisecond
+	probeMaxDuration = 150 * time.Millisecond
+	probeMinPackets  = 10                    // ... and has at least this many padding packets
+	probePoll        = 20 * time.Millisecond // how often the result is looked at
 	// probeResultWait: a result the estimator never gives counts as a failure after this.
 	probeResultWait = 3 * time.Second
 	probeBusyRetry  = 100 * time.Millisecond // another cluster is open: try again after this
@@ -39,7 +45,8 @@ const (
 	probeExtra      = 1.10 // what a probe aims above the next step's need
 	probeMaxGrowth  = 2    // a probe aims at most this many times the estimate
 	probeDemandCap  = 1.25 // and never above the viewer's demand by more than this
-	probeSuccess    = 0.9  // a probe succeeds if the path delivered this share of its target
+	probeSuccess    = 0.9  // a probe succeeds if the path delivered this share of its target,
+	probeLift       = 1.1  // or this many times the estimate it started from
 
 	paddingSize    = 255 // padding bytes in a packet (the most RFC 3550 §5.1 allows)
 	minPaddingSize = 16  // the least, for the probes of slow paths
@@ -66,15 +73,18 @@ func (n probeNeed) probeTarget(est int) (int, bool) {
 	if !n.video || est <= 0 || n.demand <= 0 {
 		return 0, false
 	}
-	for _, s := range n.steps {
-		need := n.stepNeed(s)
-		if need <= est {
-			continue // the allocator steps up there once its hold has passed
-		}
-		t := min(float64(need)*probeExtra, float64(est)*probeMaxGrowth, float64(n.demand)*probeDemandCap)
-		return int(t), true
+	if len(n.steps) == 0 {
+		return 0, false
 	}
-	return 0, false
+	need := n.stepNeed(n.steps[0])
+	if need <= est {
+		// The estimate covers the next step: the allocator takes it once its hold has
+		// passed, and only then is the step after probed. A probe that overshoots now
+		// could cost the estimate the step it has (its queue reads as congestion).
+		return 0, false
+	}
+	t := min(float64(need)*probeExtra, float64(est)*probeMaxGrowth, float64(n.demand)*probeDemandCap)
+	return int(t), true
 }
 
 type probeState int
@@ -100,12 +110,16 @@ type prober struct {
 	padSize         int // padding bytes per packet in this probe
 	start, ended    time.Time
 	padded, packets int // padding sent in the cluster
+	result          int // what the path delivered in the last probe (bps; 0: no answer)
+	from            int // the estimate when the probe started
+	dur             time.Duration
 }
 
 // probeAction tells the driver what to do after a step.
 type probeAction struct {
 	pad                        int           // padding bytes to send now (headers included)...
 	padSize                    int           // ... in packets of this many padding bytes
+	end                        bool          // after this padding, close the cluster (finishSending)
 	wait                       time.Duration // step again after this (idle: nothing before)
 	started, succeeded, failed bool
 }
@@ -128,31 +142,33 @@ func (c *prober) step(now time.Time, need probeNeed) probeAction {
 			a.wait = probeBusyRetry
 			return a
 		}
-		c.state, c.id, c.target, c.start = probeSending, id, target, now
+		c.state, c.id, c.target, c.start, c.from = probeSending, id, target, now, c.est.TargetBitrate()
 		// Media goes on during the probe: padding makes up the rest (a tenth of the
 		// target at least, so that a cluster always has packets of its own).
 		c.padBps = max(target-need.media, target/10)
 		c.padded, c.packets = 0, 0
 		// Small packets on a slow path: its minimum of packets must not add more than
 		// the probe's padding (a slow link queues a few kilobytes at most).
-		budget := int(int64(c.padBps) * int64(probeDuration) / int64(8*time.Second))
+		c.dur = probeDurationFor(target)
+		budget := int(int64(c.padBps) * int64(c.dur) / int64(8*time.Second))
 		c.padSize = min(max(budget/probeMinPackets-rtpHeaderBytes, minPaddingSize), paddingSize)
 		a.started = true
 		fallthrough
 	case probeSending:
 		el := now.Sub(c.start)
-		if (el >= probeDuration && c.packets >= probeMinPackets) || el >= 2*probeDuration {
-			c.est.EndProbe(c.id)
-			c.state, c.ended = probeWaiting, now
-			a.wait = probePoll
-			return a
-		}
-		owed := int(int64(c.padBps)*int64(min(el+probeTick, probeDuration))/int64(8*time.Second)) - c.padded
-		if el+probeTick >= probeDuration && c.packets < probeMinPackets {
+		last := el+probeTick >= c.dur || el >= 2*c.dur
+		owed := int(int64(c.padBps)*int64(min(el+probeTick, c.dur))/int64(8*time.Second)) - c.padded
+		if last && c.packets < probeMinPackets {
 			owed = max(owed, (probeMinPackets-c.packets)*(c.padSize+rtpHeaderBytes))
 		}
 		a.pad, a.padSize = max(owed, 0), c.padSize
+		// The last padding goes out before the cluster closes (finishSending): a late
+		// tick sends the rest in a burst rather than stretching the cluster without it.
+		a.end = last
 		a.wait = probeTick
+		if last {
+			a.wait = probePoll
+		}
 		return a
 	case probeWaiting:
 		bps, done := c.est.ProbeResult(c.id)
@@ -160,8 +176,12 @@ func (c *prober) step(now time.Time, need probeNeed) probeAction {
 			a.wait = probePoll
 			return a
 		}
-		c.state = probeIdle
-		if done && float64(bps) >= probeSuccess*float64(c.target) {
+		c.state, c.result = probeIdle, bps
+		// A probe succeeds when the path delivered (nearly) its target, or clearly more
+		// than the estimate it started from: a busy sender may fall short of the target,
+		// yet what got through still lifted the estimate, and the next probe goes on from
+		// there. One that lifted nothing backs off.
+		if done && (float64(bps) >= probeSuccess*float64(c.target) || float64(bps) >= probeLift*float64(c.from)) {
 			c.backoff = 0
 			c.next = now.Add(probeChain)
 			a.succeeded = true
@@ -173,6 +193,24 @@ func (c *prober) step(now time.Time, need probeNeed) probeAction {
 		a.wait = c.next.Sub(now)
 	}
 	return a
+}
+
+// probeDurationFor is how long a probe at target bps lasts.
+func probeDurationFor(target int) time.Duration {
+	if target <= 0 {
+		return probeMaxDuration
+	}
+	d := time.Duration(int64(probeBytes) * 8 * int64(time.Second) / int64(target))
+	return min(max(d, probeMinDuration), probeMaxDuration)
+}
+
+// finishSending closes the cluster once the last padding was sent (probeAction.end).
+func (c *prober) finishSending(now time.Time) {
+	if c.state != probeSending {
+		return
+	}
+	c.est.EndProbe(c.id)
+	c.state, c.ended = probeWaiting, now
 }
 
 // sent counts padding the driver sent for the probe.

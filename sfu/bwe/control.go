@@ -15,6 +15,9 @@ type controller struct {
 
 	delayBps float64 // the delay-based estimate
 	lossBps  float64 // the loss-based estimate (starts at the maximum: no loss seen)
+	// What the last probe that saw no overuse measured, and when (probeFloor).
+	lastProbeBps float64
+	lastProbeNs  int64
 
 	ia    interArrival
 	trend trendline
@@ -160,7 +163,15 @@ func (e *Estimator) rateControl(sig usage, nowNs int64) {
 				e.capacityBps = 0.95*e.capacityBps + 0.05*acked
 			}
 		}
-		e.delayBps = min(e.delayBps, decreaseFactor*base)
+		next := decreaseFactor * base
+		if floor, ok := e.probeFloor(nowNs); ok {
+			// A probe in flight made this queue: it fails, but the path carried what the
+			// last probe showed. Without this a viewer who gets little (its video paused,
+			// so little is acknowledged) falls to almost nothing at every probe that
+			// overshoots, and never has the estimate for its video again.
+			next = max(next, floor)
+		}
+		e.delayBps = min(e.delayBps, next)
 		e.increasing, e.rateChangedNs = false, nowNs
 	case underuse:
 		e.increasing, e.rateChangedNs = false, nowNs

@@ -6,6 +6,14 @@ import "time"
 // judged on what came.
 const probeTimeout = time.Second
 
+// probeMemory: how long what a probe measured keeps an overuse caused by the next probe
+// from taking the estimate below it (probeFloor).
+const probeMemory = 10 * time.Second
+
+// probeQueueDrain: for this long after a cluster ended, the packets that follow it may
+// still meet the queue it made.
+const probeQueueDrain = time.Second
+
 // probeCluster is one probe: the packets sent between BeginProbe and EndProbe, and what
 // feedback said of them.
 type probeCluster struct {
@@ -23,7 +31,8 @@ type probeCluster struct {
 	firstArrivalUs, lastArrUs int64
 	firstArrivalSize          int
 
-	overuse bool // the delay detector saw overuse before the cluster was judged
+	overuse bool    // the delay detector saw overuse before the cluster was judged
+	before  float64 // the estimate when the cluster began
 	done    bool
 	bps     int
 }
@@ -102,7 +111,7 @@ func (e *Estimator) BeginProbe() int {
 		e.lastProbe = 1
 	}
 	id := e.lastProbe
-	e.probes[int(id)%len(e.probes)] = probeCluster{id: id, open: true}
+	e.probes[int(id)%len(e.probes)] = probeCluster{id: id, open: true, before: e.target()}
 	e.openProbe = id
 	e.hist.openCluster(id)
 	return int(id)
@@ -131,7 +140,7 @@ func (e *Estimator) EndProbe(id int) {
 // cluster, 0 when the cluster could not tell (too few packets sent or acknowledged). An
 // unknown or long forgotten id is done with 0.
 //
-// A result above the delay-based estimate, with no overuse seen meanwhile, has already
+// A result above the estimate, with no overuse seen meanwhile, has already
 // raised the estimate to it when ProbeResult reports it done.
 func (e *Estimator) ProbeResult(id int) (bps int, done bool) {
 	e.mu.Lock()
@@ -149,8 +158,27 @@ func (e *Estimator) ProbeResult(id int) (bps int, done bool) {
 	return c.bps, c.done
 }
 
+// probeFloor is how low an overuse may take the estimate while a probe is in flight
+// (open, or ended less than probeQueueDrain ago): to the smaller of the estimate before
+// it and what a probe showed the path carry in the last probeMemory, no lower;
+// false when no probe is in flight or none measured the path lately: then the decrease
+// is GCC's as always (an estimate never checked, like the initial one, gets no floor).
+func (e *Estimator) probeFloor(nowNs int64) (float64, bool) {
+	if e.lastProbeNs == 0 || nowNs-e.lastProbeNs > int64(probeMemory) {
+		return 0, false
+	}
+	floor, ok := e.lastProbeBps, false
+	for i := range e.probes {
+		// In flight, or ended so lately that packets sent since met its queue.
+		if c := &e.probes[i]; c.id != 0 && (!c.ended || nowNs-c.endNs < int64(probeQueueDrain)) {
+			floor, ok = min(floor, c.before), true
+		}
+	}
+	return floor, ok
+}
+
 // finishProbes judges the ended clusters whose feedback has all come or timed out, and
-// lets a result above the delay-based estimate raise it: probes are how an estimate climbs
+// lets a result above the estimate raise it: probes are how an estimate climbs
 // faster than the rate control's increases, and back above 1.5 times what was sent.
 func (e *Estimator) finishProbes(nowNs int64) {
 	for i := range e.probes {
@@ -162,11 +190,20 @@ func (e *Estimator) finishProbes(nowNs int64) {
 			continue
 		}
 		c.done, c.bps = true, c.rate()
-		if c.bps == 0 || c.overuse || float64(c.bps) <= e.delayBps {
+		e.owner.log.Debug("probe cluster", "id", c.id, "sent", c.sent, "reported", c.reported, "acked", c.acked,
+			"bytes", c.bytes, "send_ms", float64(c.lastSendNs-c.firstSendNs)/1e6, "recv_ms", float64(c.lastArrUs-c.firstArrivalUs)/1e3,
+			"bps", c.bps, "overuse", c.overuse, "estimate_bps", int(e.target()))
+		bps := min(float64(c.bps), e.maxBps)
+		if c.bps > 0 && !c.overuse {
+			e.lastProbeBps, e.lastProbeNs = bps, nowNs
+		}
+		if c.bps == 0 || c.overuse || bps <= e.target() {
 			continue
 		}
-		e.delayBps = min(float64(c.bps), e.maxBps)
-		e.lossBps = max(e.lossBps, e.delayBps)
+		// Both estimates: a loss-based one lowered by an old congestion (or by a start
+		// above the path's rate) must climb back as well, or it holds the estimate down.
+		e.delayBps = max(e.delayBps, bps)
+		e.lossBps = max(e.lossBps, bps)
 		if e.capacityKnown && e.delayBps > e.capacityBps {
 			e.capacityKnown = false
 		}

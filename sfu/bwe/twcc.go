@@ -55,7 +55,7 @@ func (s *pcInterceptor) BindLocalStream(info *interceptor.StreamInfo, w intercep
 			if err := h.SetExtension(id, b[:]); err != nil {
 				return 0, err
 			}
-			s.est.sent(seq, h.MarshalSize()+len(payload)+srtpTagBytes)
+			s.est.sent(seq, wireSize(h, payload))
 			return w.Write(h, payload, a)
 		}
 		x, _ := s.pool.Get().(*twccExt)
@@ -69,7 +69,7 @@ func (s *pcInterceptor) BindLocalStream(info *interceptor.StreamInfo, w intercep
 			s.pool.Put(x)
 			return 0, err
 		}
-		s.est.sent(seq, h.MarshalSize()+len(payload)+srtpTagBytes)
+		s.est.sent(seq, wireSize(h, payload))
 		n, err := w.Write(h, payload, a)
 		h.Extension, h.ExtensionProfile, h.Extensions = false, 0, nil
 		s.pool.Put(x)
@@ -103,4 +103,14 @@ func (s *pcInterceptor) BindRTCPReader(r interceptor.RTCPReader) interceptor.RTC
 func (s *pcInterceptor) Close() error {
 	s.est.owner.forget(s.est)
 	return nil
+}
+
+// wireSize is the packet's size once protected: the header with its extensions, the
+// payload, the padding (a probe's padding-only packets are nothing else) and the SRTP tag.
+func wireSize(h *rtp.Header, payload []byte) int {
+	n := h.MarshalSize() + len(payload) + srtpTagBytes
+	if h.Padding {
+		n += int(h.PaddingSize)
+	}
+	return n
 }

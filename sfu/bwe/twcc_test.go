@@ -63,6 +63,14 @@ func TestTWCCNumbererStampsWithoutAllocating(t *testing.T) {
 	if !p.used || p.seq != 101 || p.size != 12+8+100+srtpTagBytes {
 		t.Errorf("history of packet 101: %+v", p)
 	}
+	// A padding-only packet (a probe's) counts its padding.
+	ph := &rtp.Header{Version: 2, SSRC: 1, Padding: true, PaddingSize: 200}
+	if _, err := w.Write(ph, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if p := est.owner.byID["x"].hist.ring[105]; !p.used || p.seq != 105 || p.size != 12+8+200+srtpTagBytes {
+		t.Errorf("history of the padding packet 105: %+v", p)
+	}
 	// The allocation count also holds inside a probe cluster.
 	got, h = nil, &rtp.Header{Version: 2, SSRC: 1}
 	id := est.owner.byID["x"].BeginProbe()
