@@ -15,6 +15,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
@@ -173,15 +174,23 @@ func adaptiveTestLogger(t *testing.T) *slog.Logger {
 }
 
 // api is a Pion client on ip with Pion's default interceptors: it sends transport-cc
-// feedback, receiver reports and NACKs, as a browser does.
-func (l *shapedLab) api(ip string) *webrtc.API {
+// feedback, receiver reports and NACKs, as a browser does; but it asks for a missing packet
+// again every 100 ms for as long as the packet stays missing.
+func (l *shapedLab) api(ip string) *webrtc.API { return l.apiWith(ip) }
+
+// browserAPI is api with NACKs as libwebrtc sends them: 10 at most for one packet.
+func (l *shapedLab) browserAPI(ip string) *webrtc.API {
+	return l.apiWith(ip, webrtc.WithNackGeneratorOptions(nack.GeneratorMaxNacksPerPacket(10)))
+}
+
+func (l *shapedLab) apiWith(ip string, opts ...webrtc.InterceptorOption) *webrtc.API {
 	l.t.Helper()
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		l.t.Fatal(err)
 	}
 	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+	if err := webrtc.RegisterDefaultInterceptorsWithOptions(m, ir, opts...); err != nil {
 		l.t.Fatal(err)
 	}
 	var se webrtc.SettingEngine
