@@ -68,8 +68,8 @@ func (v *viewer) state() string {
 			}
 		}
 	}
-	return fmt.Sprintf("%s: layer %q (last packets from layer %d), estimate %d bps, video paused %v, layers at %v bps",
-		v.name, v.layer(), v.video.lastLayer(3), st.EstimateBps, st.VideoPaused, rates)
+	return fmt.Sprintf("%s: layer %q (last packets from layer %d), estimate %d bps, video paused %v, layers at %v bps; %d video and %d packets in all received, down connection %s",
+		v.name, v.layer(), v.video.lastLayer(3), st.EstimateBps, st.VideoPaused, rates, len(v.video.snapshot()), v.received.Load(), v.down.ConnectionState())
 }
 
 // waitLayer waits up to limit for the viewer to settle on layer; it logs the viewer's state

@@ -555,12 +555,16 @@ func checkSeamless(t *testing.T, pkts []got) (switches, missing int) {
 	ord := inSeqOrder(pkts)
 	const perPacket = 90000 / cameraFPS // a lost packet is at most a whole frame
 	errs := 0
+	var i int
 	fail := func(format string, args ...any) {
 		if errs++; errs <= 10 {
 			t.Errorf(format, args...)
+			for _, u := range ord[max(i-4, 0):min(i+4, len(ord))] {
+				t.Logf("  seq %d (arrived %d.) ts %d pic %d layer %d key %v", u.seq, u.at, u.ts, u.pic, u.layer, u.key)
+			}
 		}
 	}
-	for i := 1; i < len(ord); i++ {
+	for i = 1; i < len(ord); i++ {
 		a, b := ord[i-1], ord[i]
 		gap := b.n - a.n
 		if gap > 1000 {
