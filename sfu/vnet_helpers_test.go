@@ -462,9 +462,10 @@ type heard struct {
 // (the recorder of simulcast_test.go) and the audio packets.
 type viewer struct {
 	*rtcClient
-	video *recorder
-	mu    sync.Mutex
-	audio []heard
+	video   *recorder
+	mu      sync.Mutex
+	audio   []heard
+	videoAt []time.Time // when each packet the recorder holds arrived, in the same order
 }
 
 func joinViewer(t *testing.T, room *Room, api *webrtc.API, name string) *viewer {
@@ -479,7 +480,11 @@ func joinViewer(t *testing.T, room *Room, api *webrtc.API, name string) *viewer 
 			v.mu.Unlock()
 			return
 		}
+		// One reader per track, and one video track: the recorder's order is this order.
 		videoF(tr, pkt)
+		v.mu.Lock()
+		v.videoAt = append(v.videoAt, time.Now())
+		v.mu.Unlock()
 	}
 	v.onRTP.Store(&f)
 	return v
@@ -490,6 +495,16 @@ func (v *viewer) audioSince(from time.Time) []heard {
 	defer v.mu.Unlock()
 	i, _ := slices.BinarySearchFunc(v.audio, from, func(h heard, t time.Time) int { return h.at.Compare(t) })
 	return slices.Clone(v.audio[i:])
+}
+
+// videoSnapshot is the video packets received so far and when each arrived.
+func (v *viewer) videoSnapshot() ([]got, []time.Time) {
+	pkts := v.video.snapshot()
+	v.mu.Lock()
+	at := slices.Clone(v.videoAt)
+	v.mu.Unlock()
+	n := min(len(pkts), len(at))
+	return pkts[:n], at[:n]
 }
 
 // layer is the layer the SFU says the viewer gets for its one video track ("" before it
@@ -546,11 +561,12 @@ func inSeqOrder(pkts []got) []unwrapped {
 
 // checkSeamless asserts what a decoder needs across layer switches, whatever was lost on
 // the way: in sequence-number order, timestamps never go back and advance at most by the
-// time the missing packets could have taken; the picture id stays on a frame or moves to
+// time the missing packets could have taken, or by the time that passed between their
+// arrivals (the video may have been paused); the picture id stays on a frame or moves to
 // the next one (one step per missing frame at most), never jumps; and a switch to another
 // layer, seen without a packet missing in between, starts with a keyframe. It returns the
 // number of switches and the packets that never arrived.
-func checkSeamless(t *testing.T, pkts []got) (switches, missing int) {
+func checkSeamless(t *testing.T, pkts []got, arrived []time.Time) (switches, missing int) {
 	t.Helper()
 	ord := inSeqOrder(pkts)
 	const perPacket = 90000 / cameraFPS // a lost packet is at most a whole frame
@@ -560,7 +576,7 @@ func checkSeamless(t *testing.T, pkts []got) (switches, missing int) {
 		if errs++; errs <= 10 {
 			t.Errorf(format, args...)
 			for _, u := range ord[max(i-4, 0):min(i+4, len(ord))] {
-				t.Logf("  seq %d (arrived %d.) ts %d pic %d layer %d key %v", u.seq, u.at, u.ts, u.pic, u.layer, u.key)
+				t.Logf("  seq %d (arrived %d. at %s) ts %d pic %d layer %d key %v", u.seq, u.at, arrived[u.at].Format("15:04:05.000"), u.ts, u.pic, u.layer, u.key)
 			}
 		}
 	}
@@ -575,7 +591,7 @@ func checkSeamless(t *testing.T, pkts []got) (switches, missing int) {
 		d := b.ts - a.ts
 		if int32(d) < 0 {
 			fail("timestamp goes back: %d after %d (seq %d→%d, layer %d→%d)", b.ts, a.ts, a.seq, b.seq, a.layer, b.layer)
-		} else if int64(d) > (gap+1)*perPacket+90000/2 {
+		} else if int64(d) > (gap+1)*perPacket+90000/2+int64(arrived[b.at].Sub(arrived[a.at]).Abs()*90000/time.Second) {
 			fail("timestamp jumps by %d ticks over %d packets (seq %d→%d, layer %d→%d)", d, gap, a.seq, b.seq, a.layer, b.layer)
 		}
 		if a.descriptor && b.descriptor {
