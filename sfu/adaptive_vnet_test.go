@@ -48,7 +48,7 @@ func newAdaptiveRoom(t *testing.T, name string, links map[string]int) *adaptiveR
 // viewer joins a viewer on ip. Viewers join after the publisher's tracks are published: a Pion client that gets
 // two offers in the same millisecond (the microphone's, then the camera's, when it joined
 // before they were published) sometimes answers the second with ICE credentials its agent
-// does not use, and its connection stays "checking" for good (seen in 6 of about 100 runs).
+// does not use, and its connection stays "checking" for good (about one run in twelve).
 func (a *adaptiveRoom) viewer(t *testing.T, ip, name string) *viewer {
 	t.Helper()
 	return joinViewer(t, a.room, a.lab.api(ip), name)
