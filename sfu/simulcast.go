@@ -106,9 +106,11 @@ func (p *Publication) addLayer(idx int, track *webrtc.TrackRemote) *layer {
 
 // measure counts a packet into the layer's bitrate (bytes over a sliding window).
 func (l *layer) measure(n int, now int64) {
-	l.lastPacket.Store(now)
-	if l.winStart == 0 {
-		l.winStart = now
+	last := l.lastPacket.Swap(now)
+	if l.winStart == 0 || now-last > int64(measureWindow) {
+		// The first packet, or the first after a pause upstream: a window spanning the
+		// pause would measure a fraction of the layer's rate.
+		l.winStart, l.winBytes = now, 0
 	}
 	l.winBytes += n
 	if el := now - l.winStart; el >= int64(measureWindow) {

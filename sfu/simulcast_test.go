@@ -216,6 +216,7 @@ type got struct {
 	layer      int // index into the publisher's rids
 	key        bool
 	descriptor bool
+	padding    bool // a probe's padding-only packet: numbered, but no media
 }
 
 // recorder keeps what a viewer receives on its video tracks.
@@ -231,7 +232,8 @@ func (c *rtcClient) record() *recorder {
 			return
 		}
 		pic, tl0, ok := vp8Indices(pkt.Payload)
-		g := got{seq: pkt.SequenceNumber, ts: pkt.Timestamp, pic: pic, tl0: tl0, layer: -1, descriptor: ok}
+		g := got{seq: pkt.SequenceNumber, ts: pkt.Timestamp, pic: pic, tl0: tl0, layer: -1, descriptor: ok,
+			padding: pkt.Padding && len(pkt.Payload) == 0}
 		if len(pkt.Payload) > 5 {
 			g.key = vp8Keyframe(pkt.Payload)
 			i := 6
@@ -256,9 +258,23 @@ func (r *recorder) snapshot() []got {
 	return slices.Clone(r.pkts)
 }
 
-// lastLayers is the layers of the last n packets.
+// media counts the media packets received (probes' padding left out).
+func (r *recorder) media() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, g := range r.pkts {
+		if !g.padding {
+			n++
+		}
+	}
+	return n
+}
+
+// lastLayers is the layer of the last n media packets (probes' padding left out), -2 if
+// they are not all on one layer.
 func (r *recorder) lastLayer(n int) int {
-	p := r.snapshot()
+	p := slices.DeleteFunc(r.snapshot(), func(g got) bool { return g.padding })
 	if len(p) < n {
 		return -2
 	}

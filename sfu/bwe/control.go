@@ -171,6 +171,9 @@ func (e *Estimator) rateControl(sig usage, nowNs int64) {
 			// overshoots, and never has the estimate for its video again.
 			next = max(next, floor)
 		}
+		if next < e.delayBps {
+			e.owner.log.Debug("bandwidth estimate down: delay", "from_bps", int(e.delayBps), "to_bps", int(next), "acked_bps", int(acked))
+		}
 		e.delayBps = min(e.delayBps, next)
 		e.increasing, e.rateChangedNs = false, nowNs
 	case underuse:
@@ -231,6 +234,7 @@ func (e *Estimator) lossControl(nowNs int64) {
 			// arrived is about the link's rate, and a layer under it fits.
 			next = min(e.lossBps, max(next, decreaseFactor*acked))
 		}
+		e.owner.log.Debug("bandwidth estimate down: loss", "from_bps", int(e.lossBps), "to_bps", int(next), "loss", loss)
 		e.lossBps = next
 		e.lossDecreasedNs = nowNs
 	case loss < lowLoss:
