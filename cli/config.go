@@ -77,7 +77,7 @@ func settings() []setting {
 		{"turn-key", "PUENTE_TURN_KEY", "", "private key file (PEM) of --turn-cert", true},
 		{"pprof-addr", "PUENTE_PPROF_ADDR", "", "address for Go's profiler (net/http/pprof), e.g. 127.0.0.1:6060; empty is off; keep it on loopback", true},
 		{"rtc-batch-writes", "PUENTE_RTC_BATCH_WRITES", "false", "send the viewers' copies of each media packet in one system call (sendmmsg) instead of one each", true},
-		{"rtc-adapt-to-bandwidth", "PUENTE_RTC_ADAPT_TO_BANDWIDTH", "false", "estimate each viewer's bandwidth (congestion control feedback) and send lower simulcast layers on weak links; costs about 40% more CPU per packet and cannot yet probe back up (docs/benchmarks.md)", true},
+		{"rtc-adapt-to-bandwidth", "PUENTE_RTC_ADAPT_TO_BANDWIDTH", "true", "estimate each viewer's bandwidth (congestion control feedback, probes) and send lower simulcast layers, or audio only, on weak links; false sends every viewer what its display size asks for (docs/benchmarks.md)", true},
 		{"rtc-loopback-only", "PUENTE_RTC_LOOPBACK_ONLY", "false", "live media only over 127.0.0.1, for browser tests and demos on one machine; never in production", true},
 		{"turn-public-ip", "PUENTE_TURN_PUBLIC_IP", "", "IP address clients reach the TURN server at (default: the first of --rtc-public-ip)", true},
 		{"metrics-allow", "PUENTE_METRICS_ALLOW", "", "client addresses or networks that may read /metrics besides this machine, comma separated (e.g. 10.0.0.5,192.168.1.0/24); behind a proxy needs --trust-proxy", true},

@@ -70,7 +70,7 @@ func (f *mediaFlags) parse(c *config) error {
 			return usageError{fmt.Sprintf("PUENTE_RTC_BATCH_WRITES / --rtc-batch-writes %q must be true or false", f.rtcBatchWrites)}
 		}
 	}
-	c.RTCAdapt = false
+	c.RTCAdapt = true
 	if text := strings.TrimSpace(f.rtcAdapt); text != "" {
 		if c.RTCAdapt, err = strconv.ParseBool(text); err != nil {
 			return usageError{fmt.Sprintf("PUENTE_RTC_ADAPT_TO_BANDWIDTH / --rtc-adapt-to-bandwidth %q must be true or false", f.rtcAdapt)}

@@ -59,8 +59,8 @@ type Options struct {
 	// (ShapedConn): media scenarios.
 	Constrained     int
 	ConstrainedKbps int
-	// AdaptToBandwidth starts the server with bandwidth estimation on
-	// (PUENTE_RTC_ADAPT_TO_BANDWIDTH=true; off: the server's own setting).
+	// AdaptToBandwidth starts the server with bandwidth estimation on or off
+	// (PUENTE_RTC_ADAPT_TO_BANDWIDTH; ignored with URL: that server has its own setting).
 	AdaptToBandwidth bool
 	// ResumeTimeout: restart, how long to wait for everyone to be back (0:
 	// DefaultResumeTimeout).
@@ -95,7 +95,7 @@ type Result struct {
 	GeneratorBottleneck   bool    `json:"generator_bottleneck"`
 	Pinned                bool    `json:"pinned"`
 	BatchWrites           bool    `json:"batch_writes"`
-	AdaptToBandwidth      bool    `json:"adapt_to_bandwidth,omitempty"`
+	AdaptToBandwidth      bool    `json:"adapt_to_bandwidth"`
 	// Adaptive media (issue 12). Loss is over unconstrained viewers (LossPercent) and
 	// constrained ones apart; audio loss over all viewers.
 	Constrained                 int          `json:"constrained,omitempty"`
@@ -213,10 +213,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 
 	srv := &Server{URL: o.URL, DatabaseURL: o.DatabaseURL, PID: o.ServerPID}
 	if o.URL == "" {
-		env := []string{fmt.Sprintf("PUENTE_RTC_BATCH_WRITES=%t", o.BatchWrites)}
-		if o.AdaptToBandwidth {
-			env = append(env, "PUENTE_RTC_ADAPT_TO_BANDWIDTH=true")
-		}
+		env := []string{fmt.Sprintf("PUENTE_RTC_BATCH_WRITES=%t", o.BatchWrites),
+			fmt.Sprintf("PUENTE_RTC_ADAPT_TO_BANDWIDTH=%t", o.AdaptToBandwidth)}
 		if srv, err = StartServerWith(ctx, ServerOptions{DatabaseURL: o.DatabaseURL, Binary: o.ServerBinary, Log: log, Env: env}); err != nil {
 			return res, err
 		}

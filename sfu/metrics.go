@@ -34,7 +34,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		pausedLayers: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "puente_sfu_paused_layers", Help: "Video layers nobody needs (a video without simulcast is one high layer): not forwarded, the publisher asked to stop them."},
 			[]string{"layer"}),
 		estimates: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "puente_sfu_viewer_estimate_bps",
-			Help:    "Viewers' bandwidth estimates, observed at every layer choice (with --rtc-adapt-to-bandwidth).",
+			Help:    "Viewers' bandwidth estimates, observed at every layer choice (when adapting to bandwidth).",
 			Buckets: []float64{50e3, 100e3, 200e3, 300e3, 500e3, 800e3, 1.2e6, 2e6, 3e6, 5e6}}),
 		probes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "puente_sfu_probes_total",
 			Help: "Probes of viewers' paths (padding to test a higher bitrate), by outcome: started, succeeded, failed."}, []string{"outcome"}),

@@ -43,10 +43,13 @@ const (
 
 	probeStepMargin = 1.15 // the allocator's margin for a step up (bwe.Allocator)
 	probeExtra      = 1.10 // what a probe aims above the next step's need
-	probeMaxGrowth  = 2    // a probe aims at most this many times the estimate
-	probeDemandCap  = 1.25 // and never above the viewer's demand by more than this
-	probeSuccess    = 0.9  // a probe succeeds if the path delivered this share of its target,
-	probeLift       = 1.1  // or this many times the estimate it started from
+	probeMaxGrowth  = 2    // a probe aims at most this many times the estimate,
+	// the first (until one succeeds) this many: the initial estimate is a guess (libwebrtc's
+	// first probes aim at 3 and 6 times it)
+	probeFirstGrowth = 3
+	probeDemandCap   = 1.25 // and never above the viewer's demand by more than this
+	probeSuccess     = 0.9  // a probe succeeds if the path delivered this share of its target,
+	probeLift        = 1.1  // or this many times the estimate it started from
 
 	paddingSize    = 255 // padding bytes in a packet (the most RFC 3550 §5.1 allows)
 	minPaddingSize = 16  // the least, for the probes of slow paths
@@ -69,7 +72,7 @@ func (n probeNeed) stepNeed(video int) int {
 
 // probeTarget is the rate a probe should reach from estimate est; false when there is
 // nothing to probe for: no video, no estimate, or the estimate already covers the demand.
-func (n probeNeed) probeTarget(est int) (int, bool) {
+func (n probeNeed) probeTarget(est int, first bool) (int, bool) {
 	if !n.video || est <= 0 || n.demand <= 0 {
 		return 0, false
 	}
@@ -83,7 +86,11 @@ func (n probeNeed) probeTarget(est int) (int, bool) {
 		// could cost the estimate the step it has (its queue reads as congestion).
 		return 0, false
 	}
-	t := min(float64(need)*probeExtra, float64(est)*probeMaxGrowth, float64(n.demand)*probeDemandCap)
+	growth := float64(probeMaxGrowth)
+	if first {
+		growth = probeFirstGrowth
+	}
+	t := min(float64(need)*probeExtra, float64(est)*growth, float64(n.demand)*probeDemandCap)
 	return int(t), true
 }
 
@@ -112,6 +119,7 @@ type prober struct {
 	padded, packets int // padding sent in the cluster
 	result          int // what the path delivered in the last probe (bps; 0: no answer)
 	from            int // the estimate when the probe started
+	succeededOnce   bool
 	dur             time.Duration
 }
 
@@ -133,7 +141,7 @@ func (c *prober) step(now time.Time, need probeNeed) probeAction {
 			a.wait = c.next.Sub(now)
 			return a
 		}
-		target, ok := need.probeTarget(c.est.TargetBitrate())
+		target, ok := need.probeTarget(c.est.TargetBitrate(), !c.succeededOnce)
 		if !ok {
 			return a
 		}
@@ -182,7 +190,7 @@ func (c *prober) step(now time.Time, need probeNeed) probeAction {
 		// yet what got through still lifted the estimate, and the next probe goes on from
 		// there. One that lifted nothing backs off.
 		if done && (float64(bps) >= probeSuccess*float64(c.target) || float64(bps) >= probeLift*float64(c.from)) {
-			c.backoff = 0
+			c.backoff, c.succeededOnce = 0, true
 			c.next = now.Add(probeChain)
 			a.succeeded = true
 		} else {

@@ -70,11 +70,11 @@ type Config struct {
 	// use it to run the SFU on Pion's virtual network (vnet).
 	Listen func(*slog.Logger) (webrtc.SettingEngine, Ports, io.Closer, error)
 
-	// AdaptToBandwidth turns on send-side bandwidth estimation (GCC over transport-cc
-	// feedback, REMB as the fallback) and lets each viewer's estimate choose its layers.
-	// Off by default: it costs about 40% more CPU per forwarded packet (docs/benchmarks.md)
-	// and, without probing, an estimate lowered by congestion cannot climb back above what
-	// is being sent. Off, layers follow the viewers' display sizes only.
+	// AdaptToBandwidth turns on send-side bandwidth estimation (package bwe: GCC's design
+	// over transport-cc feedback, REMB as the fallback, padding probes to climb back) and
+	// lets each viewer's estimate choose its layers. The server turns it on unless told
+	// otherwise (--rtc-adapt-to-bandwidth); off, layers follow the viewers' display sizes
+	// only. It costs CPU per forwarded packet (docs/benchmarks.md).
 	AdaptToBandwidth bool
 	// Estimation bounds every viewer's bandwidth estimate (zero: bwe's defaults, 1 Mbps
 	// initial, 30 kbps to 6 Mbps).
@@ -136,8 +136,8 @@ func New(cfg Config) (*SFU, error) {
 			return nil, fmt.Errorf("configure interceptors: %w", err)
 		}
 	}
-	// Bandwidth estimation: GCC per PeerConnection over transport-cc feedback, REMB as the
-	// fallback. Added last, so that packets are numbered and noted as sent after the
+	// Bandwidth estimation: an estimator per PeerConnection over transport-cc feedback,
+	// REMB as the fallback. Added last, so that packets are numbered and noted as sent after the
 	// interceptors above (see bwe.Estimators.Register).
 	var estimators *bwe.Estimators
 	if cfg.AdaptToBandwidth {

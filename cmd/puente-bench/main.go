@@ -71,7 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.BatchWrites, "batch-writes", false, "server and floor send each packet's copies to the viewers in one sendmmsg")
 	fs.IntVar(&o.Constrained, "constrained", 0, "live media: this many of the viewers receive through a shaped link (a token bucket of --constrained-kbps with a 100 ms queue and tail drops)")
 	fs.IntVar(&o.ConstrainedKbps, "constrained-kbps", 400, "the shaped link's rate in kbps (UDP payload) for --constrained viewers")
-	fs.BoolVar(&o.AdaptToBandwidth, "adapt-to-bandwidth", false, "start the server with bandwidth estimation on (PUENTE_RTC_ADAPT_TO_BANDWIDTH=true); default: the server's own setting")
+	fs.BoolVar(&o.AdaptToBandwidth, "adapt-to-bandwidth", true, "start the server with bandwidth estimation on (PUENTE_RTC_ADAPT_TO_BANDWIDTH; the server's default) or off (=false)")
 	fs.IntVar(&concurrency, "concurrency", 16, "register, feed: concurrent HTTP clients")
 	fs.IntVar(&o.Requests, "requests", 0, "register: how many people register (default: viewers × 20, at least 2000); with --concurrency as many, all at once")
 	fs.IntVar(&o.Capacity, "capacity", 0, "register: the session's places (0: unlimited); the others join its waitlist")
@@ -88,6 +88,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return usage{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
+	adaptSet := false
+	fs.Visit(func(f *flag.Flag) { adaptSet = adaptSet || f.Name == "adapt-to-bandwidth" })
 	switch {
 	case o.Viewers < 0 || o.Viewers > 5000:
 		return usage{"--viewers must be from 0 to 5000"}
@@ -125,8 +127,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	default:
 		return usage{fmt.Sprintf("--scenario %q is not one of webinar, panel, audio, join-storm, simulcast, restart, register, feed", o.Scenario)}
 	}
-	if o.AdaptToBandwidth && o.URL != "" {
-		return usage{"--adapt-to-bandwidth starts the server with estimation on; with --url, set it on that server (PUENTE_RTC_ADAPT_TO_BANDWIDTH)"}
+	if adaptSet && o.URL != "" {
+		return usage{"--adapt-to-bandwidth sets estimation on the server this program starts; with --url, set it on that server (PUENTE_RTC_ADAPT_TO_BANDWIDTH)"}
 	}
 	if o.Constrained > 0 && !media {
 		return usage{fmt.Sprintf("--constrained works with the live media scenarios, not --scenario %s", o.Scenario)}

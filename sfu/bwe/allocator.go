@@ -107,8 +107,8 @@ func NewAllocator(now func() time.Time) *Allocator {
 //
 // A new track gets at once what fits. After that, a layer steps down as soon as the estimate
 // no longer covers the chosen layers, and steps up only when the estimate has covered the
-// higher one with a 15% margin for the hold time (3 s, doubled by every down-switch that
-// follows another within 30 s, at most 24 s).
+// higher one with a 15% margin for the hold time (none before the first down-switch; then
+// 3 s, doubled by every down-switch that follows another within 30 s, at most 24 s).
 func (a *Allocator) Allocate(estimateBps, audioBps int, tracks []Track) map[string]Layer {
 	now := a.now()
 	budget := estimateBps - max(audioBps, 0)
@@ -202,6 +202,12 @@ func (a *Allocator) stepUp(now time.Time, tracks []Track, cur, fitsUp []Layer, b
 
 // hold is how long a higher layer must be covered before the viewer steps up.
 func (a *Allocator) hold(now time.Time) time.Duration {
+	if a.downs == 0 {
+		// Nothing has flapped yet: a viewer starting out (or that never met congestion)
+		// climbs as soon as the estimate covers the next layer with the margin. Its
+		// estimate rises only by probes the path passed or by slow increases.
+		return 0
+	}
 	if a.downs <= 1 || now.Sub(a.lastDown) >= downMemory {
 		return baseHold
 	}
