@@ -156,3 +156,26 @@ func TestGreedyAllocator(t *testing.T) {
 		}
 	}
 }
+
+// TestResendBounds: a packet is sent again at most maxResends times, resendGap apart; a
+// packet that takes its slot later starts afresh.
+func TestResendBounds(t *testing.T) {
+	d := &DownTrack{}
+	now := time.Unix(1000, 0).UnixNano()
+	for i := range maxResends {
+		if !d.mayResend(7, now) {
+			t.Fatalf("resend %d refused", i+1)
+		}
+		d.resent(7, now)
+		if d.mayResend(7, now+int64(resendGap)/2) {
+			t.Fatalf("resend %d allowed again within %v", i+1, resendGap/2)
+		}
+		now += int64(resendGap)
+	}
+	if d.mayResend(7, now+int64(time.Second)) {
+		t.Errorf("a %dth resend allowed", maxResends+1)
+	}
+	if !d.mayResend(7+resendMarks, now) {
+		t.Error("another packet in the same slot refused")
+	}
+}

@@ -439,3 +439,27 @@ func TestBusyReceiverIsNotCongestion(t *testing.T) {
 		t.Errorf("estimate %d after 10 s, want grown as over a quiet path", highest)
 	}
 }
+
+// TestProbeOvershootKeepsWhatWasShown: a viewer sent less than its path carries (its video
+// paused, say) is probed above the path; the queue the probe makes reads as overuse, but
+// the estimate keeps what the probe before showed instead of falling to 0.85 times the
+// little that is acknowledged.
+func TestProbeOvershootKeepsWhatWasShown(t *testing.T) {
+	s := newPathSim(t, 400_000)
+	s.run(2*time.Second, 1000, func() int { return 600_000 }) // congestion: the estimate falls
+	s.run(2*time.Second, 200, func() int { return 100_000 })  // then little is sent
+	bps, done := s.probe(20, 1000, 380_000)
+	if !done || bps < 340_000 {
+		t.Fatalf("probe under the path's rate: %d (done %v)", bps, done)
+	}
+	shown := s.est.TargetBitrate()
+	if shown < 340_000 {
+		t.Fatalf("estimate %d after a probe that showed %d", shown, bps)
+	}
+	if bps, _ := s.probe(40, 1000, 1_200_000); bps > 480_000 {
+		t.Errorf("a probe over a 400 kbps path measured %d", bps)
+	}
+	if got := s.est.TargetBitrate(); got < shown*9/10 {
+		t.Errorf("estimate %d after a probe that overshot, %d before: the probe's own queue took it down", got, shown)
+	}
+}
