@@ -71,6 +71,9 @@ const (
 	// maxHold, so that a link hovering around a layer's bitrate does not flap.
 	downMemory = 30 * time.Second
 	maxHold    = 24 * time.Second
+	// pauseMargin: a video on its lowest layer is paused only when the budget falls under
+	// this part of that layer's bitrate.
+	pauseMargin = 0.8
 )
 
 // Allocator chooses each track's layer for one viewer. It keeps hysteresis state per
@@ -136,6 +139,15 @@ func (a *Allocator) Allocate(estimateBps, audioBps int, tracks []Track) map[stri
 	}
 
 	if cost(tracks, cur) > budget {
+		// Pausing a video costs the viewer the picture: a track shown on its lowest layer
+		// keeps it while the budget is within pauseMargin of what it needs, so that an
+		// estimate wobbling around that layer's bitrate does not blank the video.
+		keep := fill(int(float64(budget)/pauseMargin), tracks)
+		for i := range fits {
+			if fits[i] == Paused && cur[i] != Paused && keep[i] != Paused {
+				fits[i] = nextLayer(tracks[i], Paused)
+			}
+		}
 		a.stepDown(now, tracks, cur, fits, budget < a.lastBudget)
 	} else {
 		a.stepUp(now, tracks, cur, fitsUp, budget)

@@ -305,3 +305,29 @@ func TestNewTrackIsNotCongestion(t *testing.T) {
 		t.Errorf("%d down-switches counted, want none", a.downs)
 	}
 }
+
+// TestLowestLayerIsNotPausedOnAWobble: a viewer on the lowest layer whose estimate dips a
+// little under that layer's need keeps its picture; one whose estimate falls well under it
+// is paused.
+func TestLowestLayerIsNotPausedOnAWobble(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	a := NewAllocator(c.now)
+	if l := a.Allocate(audio+160_000, audio, []Track{camera("cam")})["cam"]; l != Low {
+		t.Fatalf("start: %v, want low", l)
+	}
+	for _, video := range []int{140_000, 125_000, 150_000, 122_000} { // within 80% of 150 kbps
+		c.advance(500 * time.Millisecond)
+		if l := a.Allocate(audio+video, audio, []Track{camera("cam")})["cam"]; l != Low {
+			t.Fatalf("%d bps left for video: %v, want low", video, l)
+		}
+	}
+	c.advance(500 * time.Millisecond)
+	if l := a.Allocate(audio+100_000, audio, []Track{camera("cam")})["cam"]; l != Paused {
+		t.Fatalf("100 kbps left for video: %v, want paused", l)
+	}
+	// Paused, it comes back only when the layer fits (with the margin), not on the wobble.
+	c.advance(500 * time.Millisecond)
+	if l := a.Allocate(audio+140_000, audio, []Track{camera("cam")})["cam"]; l != Paused {
+		t.Fatalf("back at 140 kbps: %v, want still paused", l)
+	}
+}
