@@ -612,6 +612,7 @@ func checkSeamless(t *testing.T, pkts []got, arrived []time.Time) (switches, mis
 		}
 		if b.layer != a.layer {
 			switches++
+			t.Logf("switch %d: layer %d → %d at seq %d (arrived %s)", switches, a.layer, b.layer, b.seq, arrived[b.at].Format("15:04:05.000"))
 			if gap == 1 && !b.key {
 				fail("switched from layer %d to %d on a delta frame (seq %d)", a.layer, b.layer, b.seq)
 			}
