@@ -77,24 +77,17 @@ func (s *pcInterceptor) BindLocalStream(info *interceptor.StreamInfo, w intercep
 	})
 }
 
-// BindRTCPReader hands every RTCP batch read on the PeerConnection to the estimator. The
-// packets are unmarshalled once, into the attributes, for the readers after this one.
+// BindRTCPReader hands every RTCP batch read on the PeerConnection to the estimator, as
+// bytes: decoding transport-cc feedback with package rtcp (and an attributes map to keep it
+// in) would cost allocations for every report of every viewer. The attributes are passed on
+// as they came.
 func (s *pcInterceptor) BindRTCPReader(r interceptor.RTCPReader) interceptor.RTCPReader {
 	return interceptor.RTCPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
 		n, a, err := r.Read(b, a)
 		if err != nil || n <= 0 || n > len(b) {
 			return n, a, err
 		}
-		if a == nil {
-			a = make(interceptor.Attributes)
-		}
-		pkts, perr := a.GetRTCPPackets(b[:n])
-		if perr != nil {
-			// Not ours to fail the read: the readers after this one see the same error.
-			s.est.badReports.Add(1)
-			return n, a, nil
-		}
-		s.est.onRTCP(pkts)
+		s.est.onRawRTCP(b[:n])
 		return n, a, nil
 	})
 }
