@@ -384,3 +384,27 @@ func TestSkipTransportFeedback(t *testing.T) {
 		_ = i.Close()
 	}
 }
+
+// TestRawBatches: the estimator's reading of whole batches: a batch whose headers do not
+// add up counts as one bad report, other feedback is left alone, a REMB is used.
+func TestRawBatches(t *testing.T) {
+	est := NewEstimators(Config{}).newEstimator()
+	est.hist.init()
+	nack, _ := (&rtcp.TransportLayerNack{MediaSSRC: 2, Nacks: []rtcp.NackPair{{PacketID: 5}}}).Marshal()
+	remb, _ := (&rtcp.ReceiverEstimatedMaximumBitrate{Bitrate: 300_000, SSRCs: []uint32{2}}).Marshal()
+	est.onRawRTCP(nack)
+	if got := est.BadReports(); got != 0 {
+		t.Errorf("a NACK counted as %d bad reports", got)
+	}
+	est.onRawRTCP(slices.Concat(nack, remb))
+	if est.lastREMB.Load() == 0 || est.remb.Load() != 300_000 {
+		t.Errorf("REMB after a NACK not used: %d bps", est.remb.Load())
+	}
+	for i, p := range [][]byte{nack[:len(nack)-1], slices.Concat(nack, []byte{0x80}), {0x40, 205, 0, 0}} {
+		before := est.BadReports()
+		est.onRawRTCP(p)
+		if est.BadReports() != before+1 {
+			t.Errorf("batch %d (%x) not counted as one bad report", i, p)
+		}
+	}
+}
