@@ -12,6 +12,8 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/puente-org/puente/sfu/bwe"
 )
 
 // Publication is one track a participant publishes, in one layer or (a simulcast camera)
@@ -642,12 +644,19 @@ func (d *DownTrack) readRTCP() {
 	bad := 0
 	buf := make([]byte, 1500)
 	for {
-		// Read, not ReadRTCP: the estimator's interceptor (package bwe) already decoded
-		// the reports and left them in the attributes; ReadRTCP would decode them again.
+		// Read, not ReadRTCP: a batch of transport-cc feedback alone (most of what a viewer
+		// sends while the estimator runs, and read by it) has nothing for this reader and is
+		// not decoded; others are decoded once, into the attributes, for all readers.
 		pkts, err := func() ([]rtcp.Packet, error) {
 			n, attrs, err := d.sender.Read(buf)
 			if err != nil {
 				return nil, err
+			}
+			if bwe.TransportFeedbackOnly(buf[:n]) {
+				return nil, nil
+			}
+			if attrs == nil {
+				return rtcp.Unmarshal(buf[:n])
 			}
 			return attrs.GetRTCPPackets(buf[:n])
 		}()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/puente-org/puente/sfu/bwe"
@@ -128,9 +129,19 @@ func New(cfg Config) (*SFU, error) {
 		return nil, fmt.Errorf("configure nack: %w", err)
 	}
 	ir.Add(gen)
-	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+	// RTCP reports, as webrtc.ConfigureRTCPReports sets them up, except that the receiver
+	// side, which reads every RTCP batch for sender reports, skips the batches of viewers'
+	// transport-cc feedback alone (decoding them cost allocations for every report).
+	recvReports, err := report.NewReceiverInterceptor()
+	if err != nil {
 		return nil, fmt.Errorf("configure rtcp reports: %w", err)
 	}
+	sendReports, err := report.NewSenderInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("configure rtcp reports: %w", err)
+	}
+	ir.Add(bwe.SkipTransportFeedback(recvReports))
+	ir.Add(sendReports)
 	if cfg.Interceptors != nil {
 		if err := cfg.Interceptors(m, ir); err != nil {
 			return nil, fmt.Errorf("configure interceptors: %w", err)

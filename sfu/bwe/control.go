@@ -5,8 +5,9 @@ import "math"
 // The estimate's state, changed by feedback (Estimator.update) and probe calls, under
 // Estimator.mu.
 type controller struct {
-	// Reused by readTWCC from report to report.
-	statuses []uint16
+	// Reused from report to report: the report read (twccparse.go) and its packets matched
+	// with the history (readTWCC).
+	fb       twccReport
 	reported []reportedPacket
 	// The last report's reference time, raw (24 bits) and unwrapped (µs).
 	haveRef   bool

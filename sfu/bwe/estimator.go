@@ -227,11 +227,60 @@ func (e *Estimator) onRTCP(pkts []rtcp.Packet) {
 	}
 }
 
-// onTWCC updates the estimate from one transport-cc report; false if it was of no use.
+// onTWCC updates the estimate from one transport-cc report, as package rtcp decodes it;
+// false if it was of no use.
 func (e *Estimator) onTWCC(fb *rtcp.TransportLayerCC) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	pkts, ok := e.readTWCC(fb)
+	if !e.fb.fromPion(fb) {
+		return false
+	}
+	return e.useTWCC()
+}
+
+// onRawRTCP takes one RTCP batch read on the PeerConnection, as it came: transport-cc
+// reports are read from their bytes (twccReport), REMBs decoded by package rtcp (they are
+// rare), the rest left to other readers. A batch whose headers do not add up is counted as
+// one bad report, and what follows the fault is not read.
+func (e *Estimator) onRawRTCP(raw []byte) {
+	for len(raw) > 0 {
+		n, err := rtcpPacketLen(raw)
+		if err != nil {
+			e.badReports.Add(1)
+			return
+		}
+		p := raw[:n]
+		raw = raw[n:]
+		switch {
+		case p[1] == rtcpTypeRTPFB && p[0]&0x1f == fmtTWCC:
+			if e.onTWCCBytes(p) {
+				e.lastTWCC.Store(e.now().UnixNano())
+			} else {
+				e.badReports.Add(1)
+			}
+		case p[1] == rtcpTypePSFB && p[0]&0x1f == fmtAFB:
+			var r rtcp.ReceiverEstimatedMaximumBitrate
+			if r.Unmarshal(p) == nil {
+				e.onREMB(&r)
+			}
+		}
+	}
+}
+
+// onTWCCBytes updates the estimate from one transport-cc report, the RTCP packet p; false
+// if it was of no use.
+func (e *Estimator) onTWCCBytes(p []byte) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.fb.unmarshal(p) != nil {
+		return false
+	}
+	return e.useTWCC()
+}
+
+// useTWCC updates the estimate from the report in e.fb. Called with e.mu held.
+func (e *Estimator) useTWCC() bool {
+	pkts, ok := e.readTWCC(&e.fb)
 	if !ok {
 		return false
 	}

@@ -25,41 +25,10 @@ const maxRefStepUs = 60_000_000
 // reported before, in sequence (that is, send) order. ok is false when the report is
 // malformed (statuses without deltas or the other way round, unknown symbols, absurd
 // reference time) or reports nothing new that was sent; then nothing of it is used. Called
-// with e.mu held; e.statuses and e.reported are reused between reports.
-func (e *Estimator) readTWCC(fb *rtcp.TransportLayerCC) (pkts []reportedPacket, ok bool) {
-	count := int(fb.PacketStatusCount)
-	if count == 0 {
-		return nil, false
-	}
-	st := e.statuses[:0]
-	for _, c := range fb.PacketChunks {
-		if len(st) >= count {
-			break
-		}
-		switch c := c.(type) {
-		case *rtcp.RunLengthChunk:
-			if c == nil {
-				return nil, false
-			}
-			for range min(int(c.RunLength), count-len(st)) {
-				st = append(st, c.PacketStatusSymbol)
-			}
-		case *rtcp.StatusVectorChunk:
-			if c == nil {
-				return nil, false
-			}
-			for _, s := range c.SymbolList {
-				if len(st) >= count {
-					break
-				}
-				st = append(st, s)
-			}
-		default:
-			return nil, false
-		}
-	}
-	e.statuses = st
-	if len(st) < count {
+// with e.mu held; e.reported is reused between reports.
+func (e *Estimator) readTWCC(fb *twccReport) (pkts []reportedPacket, ok bool) {
+	st := fb.statuses
+	if len(st) == 0 {
 		return nil, false
 	}
 	// Every received packet has a delta, in order, and there are no others; the arrivals
@@ -69,10 +38,10 @@ func (e *Estimator) readTWCC(fb *rtcp.TransportLayerCC) (pkts []reportedPacket, 
 		switch s {
 		case rtcp.TypeTCCPacketNotReceived:
 		case rtcp.TypeTCCPacketReceivedSmallDelta, rtcp.TypeTCCPacketReceivedLargeDelta:
-			if deltas >= len(fb.RecvDeltas) || fb.RecvDeltas[deltas] == nil {
+			if deltas >= len(fb.deltasUs) {
 				return nil, false
 			}
-			d := fb.RecvDeltas[deltas].Delta
+			d := fb.deltasUs[deltas]
 			if d > maxRefStepUs || d < -maxRefStepUs {
 				return nil, false
 			}
@@ -85,12 +54,12 @@ func (e *Estimator) readTWCC(fb *rtcp.TransportLayerCC) (pkts []reportedPacket, 
 			return nil, false
 		}
 	}
-	if deltas != len(fb.RecvDeltas) {
+	if deltas != len(fb.deltasUs) {
 		return nil, false
 	}
 
 	// The reference time is 24 bits of 64 ms: unwrap it against the last report's.
-	ref := int64(fb.ReferenceTime & 0xffffff)
+	ref := int64(fb.refTime & 0xffffff)
 	refUs := ref * 64_000
 	if e.haveRef {
 		step := (ref - e.lastRef) & 0xffffff
@@ -114,13 +83,13 @@ func (e *Estimator) readTWCC(fb *rtcp.TransportLayerCC) (pkts []reportedPacket, 
 	for i, s := range st {
 		received := s != rtcp.TypeTCCPacketNotReceived
 		if received {
-			arrival += fb.RecvDeltas[di].Delta // µs
+			arrival += fb.deltasUs[di] // µs
 			di++
 		}
 		if ring == nil {
 			continue
 		}
-		seq := fb.BaseSequenceNumber + uint16(i)
+		seq := fb.base + uint16(i)
 		p := &ring[seq&(historySize-1)]
 		if !p.used || p.seq != seq || p.state == reportedReceived || (!received && p.state != unreported) {
 			continue // never sent, forgotten, or reported before

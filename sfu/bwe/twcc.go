@@ -77,24 +77,17 @@ func (s *pcInterceptor) BindLocalStream(info *interceptor.StreamInfo, w intercep
 	})
 }
 
-// BindRTCPReader hands every RTCP batch read on the PeerConnection to the estimator. The
-// packets are unmarshalled once, into the attributes, for the readers after this one.
+// BindRTCPReader hands every RTCP batch read on the PeerConnection to the estimator, as
+// bytes: decoding transport-cc feedback with package rtcp (and an attributes map to keep it
+// in) would cost allocations for every report of every viewer. The attributes are passed on
+// as they came.
 func (s *pcInterceptor) BindRTCPReader(r interceptor.RTCPReader) interceptor.RTCPReader {
 	return interceptor.RTCPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
 		n, a, err := r.Read(b, a)
 		if err != nil || n <= 0 || n > len(b) {
 			return n, a, err
 		}
-		if a == nil {
-			a = make(interceptor.Attributes)
-		}
-		pkts, perr := a.GetRTCPPackets(b[:n])
-		if perr != nil {
-			// Not ours to fail the read: the readers after this one see the same error.
-			s.est.badReports.Add(1)
-			return n, a, nil
-		}
-		s.est.onRTCP(pkts)
+		s.est.onRawRTCP(b[:n])
 		return n, a, nil
 	})
 }
@@ -113,4 +106,54 @@ func wireSize(h *rtp.Header, payload []byte) int {
 		n += int(h.PaddingSize)
 	}
 	return n
+}
+
+// SkipTransportFeedback wraps an interceptor factory so that its interceptors do not see
+// the RTCP batches that hold nothing but transport-cc feedback: Pion's report interceptor,
+// for one, decodes every batch read (with package rtcp, into a new attributes map) to find
+// sender reports, which costs allocations for every report of every viewer once viewers
+// send transport-cc feedback. Use it only for interceptors with no use for that feedback.
+func SkipTransportFeedback(f interceptor.Factory) interceptor.Factory { return skipFactory{f} }
+
+type skipFactory struct{ f interceptor.Factory }
+
+func (s skipFactory) NewInterceptor(id string) (interceptor.Interceptor, error) {
+	i, err := s.f.NewInterceptor(id)
+	if err != nil {
+		return nil, err
+	}
+	return &skipTWCC{Interceptor: i}, nil
+}
+
+type skipTWCC struct{ interceptor.Interceptor }
+
+// BindRTCPReader reads each batch first; a batch of transport-cc feedback alone goes
+// straight to the caller, any other goes through the wrapped interceptor's reader, which
+// reads it from a replay of what was read.
+func (s *skipTWCC) BindRTCPReader(r interceptor.RTCPReader) interceptor.RTCPReader {
+	rp := &replayReader{}
+	inner := s.Interceptor.BindRTCPReader(rp)
+	return interceptor.RTCPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+		n, a, err := r.Read(b, a)
+		if err != nil || n <= 0 || n > len(b) || TransportFeedbackOnly(b[:n]) {
+			return n, a, err
+		}
+		// One batch at a time through the replay: Pion reads a sender's or receiver's
+		// RTCP from one goroutine, the lock is for any other caller.
+		rp.mu.Lock()
+		defer rp.mu.Unlock()
+		rp.n, rp.a = n, a
+		return inner.Read(b, a)
+	})
+}
+
+// replayReader hands the wrapped interceptor the batch already read into its buffer.
+type replayReader struct {
+	mu sync.Mutex
+	n  int
+	a  interceptor.Attributes
+}
+
+func (r *replayReader) Read(_ []byte, _ interceptor.Attributes) (int, interceptor.Attributes, error) {
+	return r.n, r.a, nil
 }
