@@ -72,8 +72,15 @@ const (
 	downMemory = 30 * time.Second
 	maxHold    = 24 * time.Second
 	// pauseMargin: a video on its lowest layer is paused only when the budget falls under
-	// this part of that layer's bitrate.
-	pauseMargin = 0.8
+	// this part of that layer's bitrate, for pauseAfter without a break, or under
+	// collapseMargin of it at once (the link collapsed: the audio must not wait).
+	// upGrace: for this long after a step up, a dip that still covers the layer the track
+	// came from does not undo the step. The switch itself sends a keyframe, a burst that
+	// can queue on the path for a moment and read as congestion.
+	upGrace        = 2 * time.Second
+	pauseMargin    = 0.8
+	pauseAfter     = time.Second
+	collapseMargin = 0.5
 )
 
 // Allocator chooses each track's layer for one viewer. It keeps hysteresis state per
@@ -95,6 +102,12 @@ type trackState struct {
 	// cur, without a break; zero when it does not. upTo: the least such layer since then.
 	upSince time.Time
 	upTo    Layer
+	// shortSince: since when the budget has been too short for the track's lowest layer
+	// (with pauseMargin), without a break; zero when it is not.
+	shortSince time.Time
+	// upAt: when the track last stepped up, from upFrom.
+	upAt   time.Time
+	upFrom Layer
 }
 
 // NewAllocator returns an Allocator that reads the time from now (time.Now if nil).
@@ -142,14 +155,34 @@ func (a *Allocator) Allocate(estimateBps, audioBps int, tracks []Track) map[stri
 		// Pausing a video costs the viewer the picture: a track shown on its lowest layer
 		// keeps it while the budget is within pauseMargin of what it needs, so that an
 		// estimate wobbling around that layer's bitrate does not blank the video.
+		// Under that margin it is kept for pauseAfter more, unless the budget fell under
+		// collapseMargin: an estimate knocked down by one overuse signal (a burst of delay
+		// on a busy machine, a probe that overshot) climbs back within a second.
 		keep := fill(int(float64(budget)/pauseMargin), tracks)
+		collapsed := fill(int(float64(budget)/collapseMargin), tracks)
 		for i := range fits {
-			if fits[i] == Paused && cur[i] != Paused && keep[i] != Paused {
+			s := a.tracks[tracks[i].ID]
+			if fits[i] != Paused || cur[i] == Paused {
+				s.shortSince = time.Time{}
+				continue
+			}
+			if keep[i] != Paused {
+				s.shortSince = time.Time{}
+				fits[i] = nextLayer(tracks[i], Paused)
+				continue
+			}
+			if s.shortSince.IsZero() {
+				s.shortSince = now
+			}
+			if collapsed[i] != Paused && now.Sub(s.shortSince) < pauseAfter {
 				fits[i] = nextLayer(tracks[i], Paused)
 			}
 		}
 		a.stepDown(now, tracks, cur, fits, budget < a.lastBudget)
 	} else {
+		for _, s := range a.tracks {
+			s.shortSince = time.Time{}
+		}
 		a.stepUp(now, tracks, cur, fitsUp, budget)
 	}
 
@@ -168,6 +201,9 @@ func (a *Allocator) stepDown(now time.Time, tracks []Track, cur, fits []Layer, f
 	for i, t := range tracks {
 		s := a.tracks[t.ID]
 		s.upSince = time.Time{}
+		if fits[i] < cur[i] && fits[i] >= s.upFrom && !s.upAt.IsZero() && now.Sub(s.upAt) < upGrace {
+			continue // the step up's own keyframe, most likely: wait and see
+		}
 		if fits[i] < cur[i] {
 			s.cur = fits[i]
 			down = true
@@ -208,6 +244,7 @@ func (a *Allocator) stepUp(now time.Time, tracks []Track, cur, fitsUp []Layer, b
 			continue
 		}
 		copy(cur, next)
+		s.upAt, s.upFrom = now, s.cur
 		s.cur, s.upSince = s.upTo, time.Time{}
 	}
 }

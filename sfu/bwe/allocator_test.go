@@ -229,7 +229,7 @@ func TestRepeatedDownSwitchesLengthenTheHold(t *testing.T) {
 	tracks := []Track{camera("cam")}
 	a.Allocate(3_000_000, audio, tracks)
 	for _, want := range []time.Duration{3 * time.Second, 6 * time.Second, 12 * time.Second} {
-		c.advance(time.Second)
+		c.advance(upGrace) // past the grace of the last step up
 		if l := a.Allocate(700_000, audio, tracks)["cam"]; l != Mid {
 			t.Fatalf("down: %v", l)
 		}
@@ -255,6 +255,39 @@ func TestRepeatedDownSwitchesLengthenTheHold(t *testing.T) {
 	}
 	if waited != 3*time.Second {
 		t.Errorf("after a quiet minute: stepped up after %v, want 3s", waited)
+	}
+}
+
+// TestStepUpIsNotUndoneByItsKeyframe: a dip right after a step up that still covers the
+// layer the track came from is waited out for upGrace; a deeper one is not.
+func TestStepUpIsNotUndoneByItsKeyframe(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	a := NewAllocator(c.now)
+	cam := []Track{camera("cam")}
+	a.Allocate(3_000_000, audio, cam)
+	c.advance(time.Second)
+	if l := a.Allocate(700_000, audio, cam)["cam"]; l != Mid {
+		t.Fatalf("down: %v, want mid", l)
+	}
+	for a.Allocate(3_000_000, audio, cam)["cam"] != High {
+		c.advance(500 * time.Millisecond)
+	}
+	c.advance(500 * time.Millisecond)
+	if l := a.Allocate(1_200_000, audio, cam)["cam"]; l != High {
+		t.Fatalf("a dip to mid's budget right after the step up: %v, want high kept", l)
+	}
+	c.advance(upGrace)
+	if l := a.Allocate(1_200_000, audio, cam)["cam"]; l != Mid {
+		t.Fatalf("the same dip after the grace: %v, want mid", l)
+	}
+
+	// Deeper than the layer it came from: down at once, grace or not.
+	for a.Allocate(3_000_000, audio, cam)["cam"] != High {
+		c.advance(500 * time.Millisecond)
+	}
+	c.advance(500 * time.Millisecond)
+	if l := a.Allocate(300_000, audio, cam)["cam"]; l != Low {
+		t.Fatalf("a fall to 300 kbps right after the step up: %v, want low", l)
 	}
 }
 
@@ -307,27 +340,43 @@ func TestNewTrackIsNotCongestion(t *testing.T) {
 }
 
 // TestLowestLayerIsNotPausedOnAWobble: a viewer on the lowest layer whose estimate dips a
-// little under that layer's need keeps its picture; one whose estimate falls well under it
-// is paused.
+// little under that layer's need keeps its picture; one whose estimate stays well under it
+// for a second is paused; one whose link collapses is paused at once.
 func TestLowestLayerIsNotPausedOnAWobble(t *testing.T) {
 	c := &clock{t: time.Unix(1000, 0)}
 	a := NewAllocator(c.now)
-	if l := a.Allocate(audio+160_000, audio, []Track{camera("cam")})["cam"]; l != Low {
+	cam := []Track{camera("cam")}
+	if l := a.Allocate(audio+160_000, audio, cam)["cam"]; l != Low {
 		t.Fatalf("start: %v, want low", l)
 	}
 	for _, video := range []int{140_000, 125_000, 150_000, 122_000} { // within 80% of 150 kbps
 		c.advance(500 * time.Millisecond)
-		if l := a.Allocate(audio+video, audio, []Track{camera("cam")})["cam"]; l != Low {
+		if l := a.Allocate(audio+video, audio, cam)["cam"]; l != Low {
 			t.Fatalf("%d bps left for video: %v, want low", video, l)
 		}
 	}
+	// Under 80% but over half: kept for a second, in case the estimate climbs back.
+	for _, video := range []int{100_000, 100_000, 160_000, 100_000, 100_000} {
+		c.advance(500 * time.Millisecond)
+		if l := a.Allocate(audio+video, audio, cam)["cam"]; l != Low {
+			t.Fatalf("%d bps left for video, less than a second: %v, want low", video, l)
+		}
+	}
 	c.advance(500 * time.Millisecond)
-	if l := a.Allocate(audio+100_000, audio, []Track{camera("cam")})["cam"]; l != Paused {
-		t.Fatalf("100 kbps left for video: %v, want paused", l)
+	if l := a.Allocate(audio+100_000, audio, cam)["cam"]; l != Paused {
+		t.Fatalf("100 kbps left for video for a second: %v, want paused", l)
 	}
 	// Paused, it comes back only when the layer fits (with the margin), not on the wobble.
 	c.advance(500 * time.Millisecond)
-	if l := a.Allocate(audio+140_000, audio, []Track{camera("cam")})["cam"]; l != Paused {
+	if l := a.Allocate(audio+140_000, audio, cam)["cam"]; l != Paused {
 		t.Fatalf("back at 140 kbps: %v, want still paused", l)
+	}
+
+	// A collapse (under half the lowest layer) pauses at once.
+	b := NewAllocator(c.now)
+	b.Allocate(audio+160_000, audio, cam)
+	c.advance(500 * time.Millisecond)
+	if l := b.Allocate(audio+70_000, audio, cam)["cam"]; l != Paused {
+		t.Fatalf("70 kbps left for video: %v, want paused at once", l)
 	}
 }
