@@ -77,7 +77,7 @@ type Config struct {
 	// otherwise (--rtc-adapt-to-bandwidth); off, layers follow the viewers' display sizes
 	// only. It costs CPU per forwarded packet (docs/benchmarks.md).
 	AdaptToBandwidth bool
-	// Estimation bounds every viewer's bandwidth estimate (zero: bwe's defaults, 1 Mbps
+	// Estimation bounds every viewer's bandwidth estimate (zero: bwe's defaults, 300 kbps
 	// initial, 30 kbps to 6 Mbps).
 	Estimation bwe.Config
 }

@@ -15,9 +15,11 @@ import (
 
 // Config sets the estimators' bounds. Zero values take the defaults.
 type Config struct {
-	// InitialBps is where every estimate starts (default 1 Mbps: a new viewer starts on
-	// the mid layer and the estimate climbs about 8% a second from there while nothing is
-	// congested, faster when probes show more room).
+	// InitialBps is where every estimate starts (default 300 kbps, libwebrtc's start: a new
+	// viewer starts on the low layer, which fits the weak links Puente serves, and probes
+	// take a fast link's estimate up within seconds; a higher start sends a weak link's
+	// viewer more than it carries, and the losses that follow take its estimate far below
+	// the link's rate).
 	InitialBps int
 	// MinBps and MaxBps bound the estimates (default 30 kbps, enough to keep audio; and
 	// 6 Mbps, a screen share and a camera's high layer with room to spare).
@@ -29,7 +31,7 @@ type Config struct {
 }
 
 const (
-	defaultInitialBps      = 1_000_000
+	defaultInitialBps      = 300_000
 	defaultMinBps          = 30_000
 	defaultMaxBps          = 6_000_000
 	defaultFeedbackTimeout = 5 * time.Second

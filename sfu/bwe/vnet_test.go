@@ -257,7 +257,7 @@ func signal(t *testing.T, offerer, answerer *webrtc.PeerConnection) {
 }
 
 // TestEstimateOverShapedPaths: over a 300 kbps path the estimate settles near 300 kbps,
-// probes or not; over an unlimited one, probes take it from its 1 Mbps start to well above
+// probes or not; over an unlimited one, probes take it from its 300 kbps start to well above
 // what the 1.2 Mbps of media alone would show.
 func TestEstimateOverShapedPaths(t *testing.T) {
 	if testing.Short() {
