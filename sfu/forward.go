@@ -339,6 +339,9 @@ type segment struct {
 	tsOffset  uint32
 	picOffset uint16 // subtracted from VP8 picture ids (mod 2^15)
 	tl0Offset uint8  // subtracted from TL0PICIDX
+	// key: the segment began at a keyframe (a video's start, resume or layer switch), so
+	// the viewer's decoder needs nothing from before it.
+	key bool
 }
 
 type binding struct {
@@ -491,7 +494,7 @@ func (d *DownTrack) write(l *layer, pkt *rtp.Packet, keyframe bool, now int64) b
 // newSegment computes the offsets that continue the viewer's numbering with pkt, the first
 // packet of layer l it gets (after a switch, a pause or at the start).
 func (d *DownTrack) newSegment(l *layer, pkt *rtp.Packet, now int64) segment {
-	s := segment{from: d.lastSeq + 1, layer: l, seqOffset: pkt.SequenceNumber - (d.lastSeq + 1)}
+	s := segment{from: d.lastSeq + 1, layer: l, seqOffset: pkt.SequenceNumber - (d.lastSeq + 1), key: d.pub.video}
 	switch {
 	case !d.started:
 		s.tsOffset = pkt.Timestamp - d.lastTS // d.lastTS is a random start
@@ -604,6 +607,7 @@ func (d *DownTrack) writePadding(n, size int) int {
 		// The layer's next packet comes after the padding.
 		d.seg.seqOffset -= uint16(sent)
 		d.seg.from = d.lastSeq + 1
+		d.seg.key = false // the same frames go on after the padding
 		d.young = youngSegment
 	}
 	return sent
@@ -792,6 +796,12 @@ func (d *DownTrack) rtxSegment(seq uint16) (segment, bool) {
 		}
 		if seq-(s.from-s.pads) < s.pads {
 			return segment{}, false // padding before this segment's media
+		}
+		if s.key {
+			// Older than the keyframe the viewer's decoder went on from: of no use to it,
+			// and after a fall to a lower layer, resending the higher one's losses would
+			// keep the congested link full.
+			return segment{}, false
 		}
 	}
 	return segment{}, false

@@ -40,6 +40,12 @@ const (
 	probeChain      = time.Second            // a successful probe is followed this soon
 	probeMinBackoff = 2 * time.Second        // a failed one this late, doubling up to
 	probeMaxBackoff = 30 * time.Second
+	// probeAfterFall: an estimate that fell by more than probeFall since the controller
+	// last looked (congestion: a queue, losses) is not probed for this long, nor is a
+	// chain of successes continued: a probe into a queue that is still draining fails,
+	// and its own queue takes the estimate further down.
+	probeAfterFall = probeMinBackoff
+	probeFall      = 0.9
 
 	probeStepMargin = 1.15 // the allocator's margin for a step up (bwe.Allocator)
 	probeExtra      = 1.10 // what a probe aims above the next step's need
@@ -121,6 +127,7 @@ type prober struct {
 	from            int // the estimate when the probe started
 	succeededOnce   bool
 	dur             time.Duration
+	seen            int // the estimate when the controller last looked, while idle
 }
 
 // probeAction tells the driver what to do after a step.
@@ -137,6 +144,11 @@ func (c *prober) step(now time.Time, need probeNeed) probeAction {
 	var a probeAction
 	switch c.state {
 	case probeIdle:
+		est := c.est.TargetBitrate()
+		if c.seen > 0 && float64(est) < probeFall*float64(c.seen) {
+			c.next = later(c.next, now.Add(probeAfterFall))
+		}
+		c.seen = est
 		if now.Before(c.next) {
 			a.wait = c.next.Sub(now)
 			return a
@@ -201,6 +213,13 @@ func (c *prober) step(now time.Time, need probeNeed) probeAction {
 		a.wait = c.next.Sub(now)
 	}
 	return a
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // probeDurationFor is how long a probe at target bps lasts.

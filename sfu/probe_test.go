@@ -278,6 +278,36 @@ func TestProbeBackoff(t *testing.T) {
 	}
 }
 
+// TestNoProbeRightAfterAFall: an estimate that falls (congestion) holds the next probe,
+// chained after a success or not, for probeAfterFall; a steady one does not.
+func TestNoProbeRightAfterAFall(t *testing.T) {
+	est := &fakeEstimator{estimate: 400_000, capacity: 900_000}
+	pc := &probeClock{t: t, c: &prober{est: est}, now: time.Unix(1000, 0)}
+	need := twoCameras()
+	first, ok := pc.probe(need, 5*time.Second)
+	if !ok || !first.succeeded {
+		t.Fatalf("first probe: %+v", first)
+	}
+	need = allocatorTakes(need, est.estimate)
+	// The path falls: the estimate goes from 900 to 500 kbps while the chain waits.
+	pc.c.step(pc.now, need) // the controller sees 900 kbps
+	est.estimate, est.capacity = 500_000, 1_000_000
+	fell := pc.now
+	r, ok := pc.probe(need, 10*time.Second)
+	if !ok {
+		t.Fatal("no probe after the fall")
+	}
+	if gap := r.at.Sub(fell); gap < probeAfterFall {
+		t.Errorf("a probe %v after the estimate fell, want %v at least", gap, probeAfterFall)
+	}
+	// Steady now: the chain goes on at its pace.
+	need = allocatorTakes(need, est.estimate)
+	r2, ok := pc.probe(need, 5*time.Second)
+	if !ok || r2.at.Sub(r.at) > probeChain+time.Second {
+		t.Errorf("after a success on a steady estimate the next probe came %v later (started %v)", r2.at.Sub(r.at), ok)
+	}
+}
+
 // TestProbeNothingToDo: no probe without video, without an estimate, or when the estimate
 // already covers the demand (with the allocator's margin); none while another cluster is
 // open, and then one as soon as it is closed.
@@ -455,47 +485,9 @@ func TestPaddingContinuity(t *testing.T) {
 		time.Sleep(15 * time.Millisecond)
 	}
 	log.waitMore(t, 10)
-	// Padding while the video is paused (muted: nothing forwarded until a keyframe after
-	// the unmute), then the video again.
-	pub.peer.Mute("video", true)
-	time.Sleep(50 * time.Millisecond)
-	if n := d.writePadding(6, 100); n != 6 {
-		t.Fatalf("wrote %d padding packets of 6 while paused", n)
-	}
-	pub.peer.Mute("video", false)
-	log.waitMore(t, 20)
-
+	// NACKs, before the video pauses: the first padding packet, and the media packets just
+	// before and just after the first padding run.
 	pkts, ssrc := log.snapshot()
-	pads, afterPad := 0, 0
-	var lastMedia rtp.Packet
-	for i, p := range pkts {
-		if isPadding(p) {
-			pads++
-			if p.PaddingSize != paddingSize && p.PaddingSize != 100 {
-				t.Errorf("packet %d: %d padding bytes", i, p.PaddingSize)
-			}
-			if p.SSRC != ssrc || p.PayloadType != pkts[0].PayloadType {
-				t.Errorf("packet %d: padding on SSRC %d PT %d", i, p.SSRC, p.PayloadType)
-			}
-			if lastMedia.SSRC != 0 && p.Timestamp != lastMedia.Timestamp {
-				t.Errorf("packet %d: padding timestamp %d after media at %d", i, p.Timestamp, lastMedia.Timestamp)
-			}
-		} else {
-			if i > 0 && isPadding(pkts[i-1]) {
-				afterPad++
-			}
-			lastMedia = p
-		}
-		if i > 0 && p.SequenceNumber != pkts[i-1].SequenceNumber+1 {
-			t.Errorf("packet %d (padding %v): sequence number %d after %d", i, isPadding(p), p.SequenceNumber, pkts[i-1].SequenceNumber)
-		}
-	}
-	if pads != 5*4+6 || afterPad < 5 {
-		t.Fatalf("%d padding packets received (want 26), %d runs followed by media", pads, afterPad)
-	}
-
-	// NACKs: the first padding packet, and the media packets just before and just after
-	// the first padding run.
 	first := slices.IndexFunc(pkts, isPadding)
 	if first < 1 {
 		t.Fatal("no media before the padding")
@@ -543,6 +535,56 @@ func TestPaddingContinuity(t *testing.T) {
 	}
 	if got[before.SequenceNumber] != 1 || got[after.SequenceNumber] != 1 {
 		t.Errorf("resent %v, want %d and %d once", got, before.SequenceNumber, after.SequenceNumber)
+	}
+
+	// Padding while the video is paused (muted: nothing forwarded until a keyframe after
+	// the unmute), then the video again.
+	pub.peer.Mute("video", true)
+	time.Sleep(50 * time.Millisecond)
+	if n := d.writePadding(6, 100); n != 6 {
+		t.Fatalf("wrote %d padding packets of 6 while paused", n)
+	}
+	pub.peer.Mute("video", false)
+	log.waitMore(t, 20)
+
+	pkts, _ = log.snapshot()
+	pads, afterPad := 0, 0
+	var lastMedia rtp.Packet
+	for i, p := range pkts {
+		if isPadding(p) {
+			pads++
+			if p.PaddingSize != paddingSize && p.PaddingSize != 100 {
+				t.Errorf("packet %d: %d padding bytes", i, p.PaddingSize)
+			}
+			if p.SSRC != ssrc || p.PayloadType != pkts[0].PayloadType {
+				t.Errorf("packet %d: padding on SSRC %d PT %d", i, p.SSRC, p.PayloadType)
+			}
+			if lastMedia.SSRC != 0 && p.Timestamp != lastMedia.Timestamp {
+				t.Errorf("packet %d: padding timestamp %d after media at %d", i, p.Timestamp, lastMedia.Timestamp)
+			}
+		} else {
+			if i > 0 && isPadding(pkts[i-1]) {
+				afterPad++
+			}
+			lastMedia = p
+		}
+		if i > 0 && p.SequenceNumber != pkts[i-1].SequenceNumber+1 {
+			t.Errorf("packet %d (padding %v): sequence number %d after %d", i, isPadding(p), p.SequenceNumber, pkts[i-1].SequenceNumber)
+		}
+	}
+	if pads != 5*4+6 || afterPad < 5 {
+		t.Fatalf("%d padding packets received (want 26), %d runs followed by media", pads, afterPad)
+	}
+
+	// After the pause the viewer's video went on from a keyframe: what came before it is
+	// of no use to its decoder, and is not sent again.
+	n = out.count()
+	nack(before.SequenceNumber)
+	time.Sleep(200 * time.Millisecond)
+	for _, p := range out.since(n, ssrc) {
+		if p.SequenceNumber == before.SequenceNumber {
+			t.Errorf("packet %d, from before the resume's keyframe, was sent again", p.SequenceNumber)
+		}
 	}
 }
 
