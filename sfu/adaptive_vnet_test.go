@@ -188,12 +188,20 @@ func TestAdaptiveDegradeAndRecover(t *testing.T) {
 	}
 }
 
-// switchesFrom counts the layer changes, in sequence order, among the media packets that
-// arrived from the from-th on (probes' padding left out).
+// switchesFrom counts the layer changes, in sequence order, among the media packets numbered
+// after every packet that arrived before the from-th (probes' padding left out): a late
+// retransmission of an older packet belongs to what came before.
 func switchesFrom(pkts []got, from int) int {
+	ord := inSeqOrder(pkts)
+	var before int64 = -1 << 62
+	for _, u := range ord {
+		if u.at < from {
+			before = max(before, u.n)
+		}
+	}
 	n, last := 0, -1
-	for _, u := range inSeqOrder(pkts) {
-		if u.at < from || u.padding || u.layer < 0 {
+	for _, u := range ord {
+		if u.n <= before || u.padding || u.layer < 0 {
 			continue
 		}
 		if last >= 0 && u.layer != last {

@@ -109,6 +109,8 @@ func (p *Peer) selectLoop() {
 		case <-t.C:
 			need := p.selectLayers()
 			p.maybeProbe(need)
+		case <-p.selectNow:
+			p.selectLayers()
 		}
 	}
 }

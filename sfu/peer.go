@@ -85,7 +85,10 @@ type Peer struct {
 	ops   []peerOp
 	wake  chan struct{}
 	quit  chan struct{} // closed by Close: the worker and the selection loop stop
-	wg    sync.WaitGroup
+	// selectNow asks the selection loop for a choice now rather than at its next tick: a
+	// new subscription's first layer should not wait up to a whole interval.
+	selectNow chan struct{}
+	wg        sync.WaitGroup
 
 	alloc       Allocator
 	estimate    atomic.Pointer[func() int]
@@ -474,6 +477,10 @@ func (p *Peer) subscribe(pub *Publication) {
 	pub.addDown(d)
 	pub.updateNeeded() // a newcomer needs a paused video back at once
 	p.kick()
+	select {
+	case p.selectNow <- struct{}{}:
+	default:
+	}
 }
 
 // unsubscribe stops sending a publication to the participant.

@@ -30,7 +30,7 @@ func (s *SFU) NewRoom(name string) *Room {
 func (r *Room) Join(id string, canPublish bool, ev PeerEvents) (*Peer, error) {
 	p := &Peer{ID: id, room: r, ev: ev, log: r.log.With("participant", id),
 		downs: map[string]*DownTrack{}, pubs: map[string]*Publication{},
-		subs: map[string]*DownTrack{}, wake: make(chan struct{}, 1), quit: make(chan struct{}), alloc: r.sfu.newAllocator()}
+		subs: map[string]*DownTrack{}, wake: make(chan struct{}, 1), quit: make(chan struct{}), selectNow: make(chan struct{}, 1), alloc: r.sfu.newAllocator()}
 	p.canPublish.Store(canPublish)
 	down, err := p.newPC(Down)
 	if err != nil {
