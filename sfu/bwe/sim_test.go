@@ -39,7 +39,9 @@ type simPacket struct {
 
 func newPathSim(t *testing.T, capBps int) *pathSim {
 	t.Helper()
-	est := NewEstimators(Config{}).newEstimator()
+	// The control-law checks start from 1 Mbps (a viewer sent 1 Mbps from the start), not
+	// from the default start for viewers of unknown links.
+	est := NewEstimators(Config{InitialBps: 1_000_000}).newEstimator()
 	c := &clock{t: time.Unix(1000, 0)}
 	est.now, est.epoch = c.now, c.now()
 	est.hist.init()
