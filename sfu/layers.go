@@ -196,8 +196,9 @@ func (p *Peer) selectLayers() probeNeed {
 		if !ok {
 			continue
 		}
-		need.video = need.video || d.sentVideo.Load()
 		t, l := tracks[i], chosen[i]
+		// A viewer whose first video did not fit is probed too: its estimate climbs only so.
+		need.video = need.video || d.sentVideo.Load() || t.MaxLayer >= 0
 		forBandwidth := l < 0 && t.MaxLayer >= 0
 		d.setTarget(l, forBandwidth)
 		if !t.Screen && t.MaxLayer >= 0 {

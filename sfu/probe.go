@@ -64,7 +64,7 @@ const (
 
 // probeNeed is what the viewer's last layer selection knows for probing (bps).
 type probeNeed struct {
-	video  bool  // the viewer has received video
+	video  bool  // the viewer shows video (received, or paused for bandwidth before any came)
 	audio  int   // what its audio takes
 	demand int   // what it would get with unlimited bandwidth: every video track at the largest layer its display size allows, plus audio
 	media  int   // what its current layers take, plus audio
