@@ -265,28 +265,28 @@ func TestStepUpIsNotUndoneByItsKeyframe(t *testing.T) {
 	a := NewAllocator(c.now)
 	cam := []Track{camera("cam")}
 	a.Allocate(3_000_000, audio, cam)
+	// dipRightAfterClimb: the estimate climbs back, the viewer steps up to high after the
+	// hold, and half a second later the estimate dips to bps.
+	dipRightAfterClimb := func(bps int) Layer {
+		for a.Allocate(3_000_000, audio, cam)["cam"] != High {
+			c.advance(500 * time.Millisecond)
+		}
+		c.advance(500 * time.Millisecond)
+		return a.Allocate(bps, audio, cam)["cam"]
+	}
 	c.advance(time.Second)
 	if l := a.Allocate(700_000, audio, cam)["cam"]; l != Mid {
 		t.Fatalf("down: %v, want mid", l)
 	}
-	for a.Allocate(3_000_000, audio, cam)["cam"] != High {
-		c.advance(500 * time.Millisecond)
-	}
-	c.advance(500 * time.Millisecond)
-	if l := a.Allocate(1_200_000, audio, cam)["cam"]; l != High {
+	if l := dipRightAfterClimb(1_200_000); l != High {
 		t.Fatalf("a dip to mid's budget right after the step up: %v, want high kept", l)
 	}
 	c.advance(upGrace)
 	if l := a.Allocate(1_200_000, audio, cam)["cam"]; l != Mid {
 		t.Fatalf("the same dip after the grace: %v, want mid", l)
 	}
-
 	// Deeper than the layer it came from: down at once, grace or not.
-	for a.Allocate(3_000_000, audio, cam)["cam"] != High {
-		c.advance(500 * time.Millisecond)
-	}
-	c.advance(500 * time.Millisecond)
-	if l := a.Allocate(300_000, audio, cam)["cam"]; l != Low {
+	if l := dipRightAfterClimb(300_000); l != Low {
 		t.Fatalf("a fall to 300 kbps right after the step up: %v, want low", l)
 	}
 }
