@@ -110,7 +110,8 @@ func (p *Peer) selectLoop() {
 			need := p.selectLayers()
 			p.maybeProbe(need)
 		case <-p.selectNow:
-			p.selectLayers()
+			need := p.selectLayers()
+			p.maybeProbe(need)
 		}
 	}
 }
@@ -290,7 +291,15 @@ func (p *Peer) maybeProbe(need probeNeed) {
 // runProbe sends a probe's padding on d and waits for its result.
 func (p *Peer) runProbe(d *DownTrack, a probeAction) {
 	defer p.wg.Done()
-	defer p.probing.Store(false)
+	// After a success the selection loop is asked to look now: the allocator may take the
+	// step the probe showed room for, or the next probe may follow at once.
+	again := false
+	defer func() {
+		if again {
+			p.lookNow()
+		}
+	}()
+	defer p.probing.Store(false) // (deferred calls run last first: cleared before lookNow)
 	m := p.room.sfu.metrics
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
@@ -305,6 +314,7 @@ func (p *Peer) runProbe(d *DownTrack, a probeAction) {
 			p.probe.finishSending(time.Now())
 		}
 		if a.succeeded || a.failed {
+			again = a.succeeded
 			m.probeEnded(a.succeeded)
 			p.log.Debug("probe", "target_bps", p.probe.target, "delivered_bps", p.probe.result,
 				"estimate_bps", p.probe.est.TargetBitrate(), "ok", a.succeeded, "next_in", a.wait)

@@ -477,6 +477,12 @@ func (p *Peer) subscribe(pub *Publication) {
 	pub.addDown(d)
 	pub.updateNeeded() // a newcomer needs a paused video back at once
 	p.kick()
+	p.lookNow()
+}
+
+// lookNow asks the selection loop to choose the viewer's layers (and probe, if due) now
+// rather than at its next tick.
+func (p *Peer) lookNow() {
 	select {
 	case p.selectNow <- struct{}{}:
 	default:

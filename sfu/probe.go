@@ -37,8 +37,11 @@ const (
 	// probeResultWait: a result the estimator never gives counts as a failure after this.
 	probeResultWait = 3 * time.Second
 	probeBusyRetry  = 100 * time.Millisecond // another cluster is open: try again after this
-	probeChain      = time.Second            // a successful probe is followed this soon
-	probeMinBackoff = 2 * time.Second        // a failed one this late, doubling up to
+	probeChain      = time.Second            // a successful probe is followed this soon,
+	// or at once when the estimate it left still does not cover the step it aimed at: the
+	// allocator has nothing to take, and a viewer waiting for its first picture (one large
+	// layer from the 300 kbps start) should not wait a second per doubling
+	probeMinBackoff = 2 * time.Second // a failed one this late, doubling up to
 	probeMaxBackoff = 30 * time.Second
 	// probeAfterFall: an estimate that fell by more than probeFall since the controller
 	// last looked (congestion: a queue, losses) is not probed for this long, nor is a
@@ -128,6 +131,7 @@ type prober struct {
 	succeededOnce   bool
 	dur             time.Duration
 	seen            int // the estimate when the controller last looked, while idle
+	stepFor         int // the estimate the step this probe aims at needs
 }
 
 // probeAction tells the driver what to do after a step.
@@ -163,6 +167,7 @@ func (c *prober) step(now time.Time, need probeNeed) probeAction {
 			return a
 		}
 		c.state, c.id, c.target, c.start, c.from = probeSending, id, target, now, c.est.TargetBitrate()
+		c.stepFor = need.stepNeed(need.steps[0])
 		// Media goes on during the probe: padding makes up the rest (a tenth of the
 		// target at least, so that a cluster always has packets of its own).
 		c.padBps = max(target-need.media, target/10)
@@ -204,6 +209,9 @@ func (c *prober) step(now time.Time, need probeNeed) probeAction {
 		if done && (float64(bps) >= probeSuccess*float64(c.target) || float64(bps) >= probeLift*float64(c.from)) {
 			c.backoff, c.succeededOnce = 0, true
 			c.next = now.Add(probeChain)
+			if c.est.TargetBitrate() < c.stepFor {
+				c.next = now
+			}
 			a.succeeded = true
 		} else {
 			c.backoff = min(max(2*c.backoff, probeMinBackoff), probeMaxBackoff)

@@ -27,7 +27,8 @@ type fakeEstimator struct {
 	nextID   int
 	begun    []int // ids begun
 	ended    []int // ids ended
-	targets  map[int]int
+	// measure, when set, is what a probe measures instead of capacity.
+	measure func() int
 }
 
 func (f *fakeEstimator) TargetBitrate() int { return f.estimate }
@@ -53,10 +54,14 @@ func (f *fakeEstimator) ProbeResult(id int) (int, bool) {
 	if f.lost {
 		return 0, true
 	}
-	if f.capacity > f.estimate {
-		f.estimate = f.capacity
+	got := f.capacity
+	if f.measure != nil {
+		got = f.measure()
 	}
-	return f.capacity, true
+	if got > f.estimate {
+		f.estimate = got
+	}
+	return got, true
 }
 
 // probeClock drives a prober like the peer's loops do, with an injected time.
@@ -276,6 +281,47 @@ func TestProbeBackoff(t *testing.T) {
 	if !ok || r2.at.Sub(r.at) > 2*time.Second {
 		t.Fatalf("after a success the next probe came %v later (started %v)", r2.at.Sub(r.at), ok)
 	}
+}
+
+// TestProbeClimbsToOneLargeLayerQuickly: a viewer of one 2 Mbps layer, its video paused at
+// the 300 kbps start, is probed again as soon as a success leaves the estimate short of the
+// layer, so that its first picture does not wait a second per doubling; once a probe covers
+// the layer, nothing more is probed (the demand is met).
+func TestProbeClimbsToOneLargeLayerQuickly(t *testing.T) {
+	est := &fakeEstimator{estimate: 300_000, capacity: 100_000_000}
+	pc := &probeClock{t: t, c: &prober{est: est}, now: time.Unix(1000, 0)}
+	tracks := []TrackDemand{{ID: "talk", Bitrates: [3]int{0, 0, 2_000_000}, MaxLayer: layerHigh}}
+	demand, media, steps := stepsUp(tracks, []int{layerPaused})
+	need := probeNeed{video: true, audio: 48_000, demand: demand + 48_000, media: media + 48_000, steps: steps}
+	// The path has room: a probe measures what it aimed at.
+	est.measure = func() int { return pc.c.target }
+	var runs []probeRun
+	for {
+		r, ok := pc.probe(need, 5*time.Second)
+		if !ok {
+			break
+		}
+		if !r.succeeded {
+			t.Fatalf("probe %d failed", len(runs))
+		}
+		if runs = append(runs, r); len(runs) > 10 {
+			t.Fatal("probing never stopped")
+		}
+	}
+	if len(runs) < 2 {
+		t.Fatalf("%d probes: want a climb of several", len(runs))
+	}
+	for i := 1; i < len(runs); i++ {
+		// the next probe at the selection loop's next look (every 500 ms here)
+		if gap := runs[i].at.Sub(runs[i-1].at) - runs[i-1].last; gap > 500*time.Millisecond+probePoll {
+			t.Errorf("probe %d came %v after the one before ended, want at once", i, gap)
+		}
+	}
+	if float64(est.estimate) < float64(need.stepNeed(need.steps[0])) {
+		t.Errorf("probing stopped at %d, short of the layer's need", est.estimate)
+	}
+	took := runs[len(runs)-1].at.Sub(runs[0].at) + runs[len(runs)-1].last
+	t.Logf("%d probes, %v from the first to the last's end; estimate %d", len(runs), took, est.estimate)
 }
 
 // TestNoProbeRightAfterAFall: an estimate that falls (congestion) holds the next probe,
