@@ -1,19 +1,14 @@
 package sfu
 
 import (
-	"errors"
-	"io"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
-	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -30,95 +25,14 @@ func h264Fill(i int) byte { return 0x50 + byte(i) }
 // FU-A; other frames one non-IDR slice). Keyframes come at the start, five frames after a
 // request (PLI), and when a layer starts again; it stops a layer the SFU says nobody needs.
 type h264Publisher struct {
-	c        *rtcClient
-	rids     []string
-	tracks   []*webrtc.TrackLocalStaticRTP
-	sender   *webrtc.RTPSender
-	plis     []atomic.Bool
-	inactive sync.Map
-	midID    uint8
-	ridID    uint8
-	mid      string
-	stop     chan struct{}
-	wg       sync.WaitGroup
+	*simulcastSender
 }
 
 func (c *rtcClient) publishH264Simulcast(t *testing.T, rids []string) *h264Publisher {
 	t.Helper()
-	p := &h264Publisher{c: c, rids: rids, plis: make([]atomic.Bool, len(rids)), stop: make(chan struct{})}
-	for _, rid := range rids {
-		tr, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: h264Fmtp},
-			c.name+"-cam", c.name, webrtc.WithRTPStreamID(rid))
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.tracks = append(p.tracks, tr)
-	}
-	tr, err := c.up.AddTransceiverFromTrack(p.tracks[0], webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.sender = tr.Sender()
-	for _, track := range p.tracks[1:] {
-		if err := p.sender.AddEncoding(track); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, ext := range p.sender.GetParameters().HeaderExtensions {
-		switch ext.URI {
-		case sdp.SDESMidURI:
-			p.midID = uint8(ext.ID)
-		case sdp.SDESRTPStreamIDURI:
-			p.ridID = uint8(ext.ID)
-		}
-	}
-	if p.midID == 0 || p.ridID == 0 {
-		t.Fatal("the publisher has no mid/rid header extensions")
-	}
-	for i, rid := range rids {
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			for {
-				pkts, _, err := p.sender.ReadSimulcastRTCP(rid)
-				if err != nil {
-					return
-				}
-				for _, pk := range pkts {
-					if _, ok := pk.(*rtcp.PictureLossIndication); ok {
-						p.plis[i].Store(true)
-					}
-				}
-			}
-		}()
-	}
-	offer, err := c.up.CreateOffer(nil)
-	if err == nil {
-		err = c.up.SetLocalDescription(offer)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.peer.HandleOffer(offer.SDP, map[string]string{p.tracks[0].ID(): SourceCamera}); err != nil {
-		t.Fatalf("HandleOffer: %v", err)
-	}
-	p.mid = tr.Mid()
-	p.wg.Add(1)
-	go p.run()
-	t.Cleanup(p.halt)
+	p := &h264Publisher{c.newSimulcastSender(t, rids, webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: h264Fmtp})}
+	p.publish(t, nil, p.run)
 	return p
-}
-
-func (p *h264Publisher) halt() {
-	select {
-	case <-p.stop:
-	default:
-		close(p.stop)
-	}
-	if err := p.c.up.Close(); err != nil {
-		p.c.t.Errorf("close up: %v", err)
-	}
-	p.wg.Wait()
 }
 
 // h264Frame is one frame of layer i in Annex B: SPS, PPS and an IDR slice for a keyframe,
@@ -161,23 +75,10 @@ func (p *h264Publisher) run() {
 			return
 		case <-tick.C:
 		}
-		for more := true; more; {
-			select {
-			case m := <-p.c.layers:
-				for rid, on := range m {
-					if on {
-						p.inactive.Delete(rid)
-					} else {
-						p.inactive.Store(rid, true)
-					}
-				}
-			default:
-				more = false
-			}
-		}
+		p.layerState()
 		elapsed := uint32(time.Since(start) * 90000 / time.Second)
 		for i, rid := range p.rids {
-			if _, off := p.inactive.Load(rid); off {
+			if p.isInactive(rid) {
 				paused[i] = true
 				continue
 			}
@@ -194,13 +95,7 @@ func (p *h264Publisher) run() {
 			payloads := pay[i].Payload(1200, h264Frame(i, key))
 			for j, payload := range payloads {
 				h := rtp.Header{Version: 2, Marker: j == len(payloads)-1, SequenceNumber: seq[i], Timestamp: ts[i] + elapsed, PayloadType: 102}
-				if err := h.SetExtension(p.midID, []byte(p.mid)); err != nil {
-					return
-				}
-				if err := h.SetExtension(p.ridID, []byte(rid)); err != nil {
-					return
-				}
-				if err := p.tracks[i].WriteRTP(&rtp.Packet{Header: h, Payload: payload}); err != nil && !errors.Is(err, io.ErrClosedPipe) {
+				if !p.write(i, h, payload) {
 					return
 				}
 				seq[i]++

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -25,17 +26,16 @@ func (l *vnetLab) simulcastSFU(ip string) *SFU {
 	})
 }
 
-// simulcastPublisher sends a camera in layers with rids, as a browser does: synthetic VP8
-// with 15-bit picture ids and TL0PICIDX, each layer with its own sequence numbers, clock
-// and picture ids, one single-packet frame per layer every 10 ms; keyframes at the start
-// and when asked (except on the layers in noKey). It stops a layer the SFU says nobody
-// needs (LayersChanged) and starts it again when asked.
-type simulcastPublisher struct {
+// simulcastSender is what the simulcast publishers share: one sendonly transceiver whose
+// sender has a track per rid (its encodings), the mid and rid header extensions every
+// packet carries, a flag per layer set when the SFU asks it for a keyframe (PLI), and the
+// layers the SFU said nobody needs (LayersChanged).
+type simulcastSender struct {
 	c        *rtcClient
 	rids     []string
 	tracks   []*webrtc.TrackLocalStaticRTP
+	tr       *webrtc.RTPTransceiver
 	sender   *webrtc.RTPSender
-	noKey    map[string]bool
 	plis     []atomic.Bool
 	inactive sync.Map // rid → true while the SFU said it is not needed
 	midID    uint8
@@ -45,105 +45,155 @@ type simulcastPublisher struct {
 	wg       sync.WaitGroup
 }
 
-// layerMark is the byte after the VP8 frame header that tells a viewer which layer (index
-// into rids) a packet came from.
-func (c *rtcClient) publishSimulcast(t *testing.T, rids []string, noKey ...string) *simulcastPublisher {
+// newSimulcastSender adds a track in codec for each rid to the client's up connection, as
+// the encodings of one sender, and reads the keyframe requests of each layer. Nothing is
+// offered yet: see publish.
+func (c *rtcClient) newSimulcastSender(t *testing.T, rids []string, codec webrtc.RTPCodecCapability) *simulcastSender {
 	t.Helper()
-	p := &simulcastPublisher{c: c, rids: rids, noKey: map[string]bool{}, plis: make([]atomic.Bool, len(rids)), stop: make(chan struct{})}
-	for _, r := range noKey {
-		p.noKey[r] = true
-	}
+	s := &simulcastSender{c: c, rids: rids, plis: make([]atomic.Bool, len(rids)), stop: make(chan struct{})}
 	for _, rid := range rids {
-		tr, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000},
-			c.name+"-cam", c.name, webrtc.WithRTPStreamID(rid))
+		tr, err := webrtc.NewTrackLocalStaticRTP(codec, c.name+"-cam", c.name, webrtc.WithRTPStreamID(rid))
 		if err != nil {
 			t.Fatal(err)
 		}
-		p.tracks = append(p.tracks, tr)
+		s.tracks = append(s.tracks, tr)
 	}
-	tr, err := c.up.AddTransceiverFromTrack(p.tracks[0], webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
-	if err != nil {
+	var err error
+	if s.tr, err = c.up.AddTransceiverFromTrack(s.tracks[0], webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
 		t.Fatal(err)
 	}
-	p.sender = tr.Sender()
-	for _, track := range p.tracks[1:] {
-		if err := p.sender.AddEncoding(track); err != nil {
+	s.sender = s.tr.Sender()
+	for _, track := range s.tracks[1:] {
+		if err := s.sender.AddEncoding(track); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, ext := range p.sender.GetParameters().HeaderExtensions {
+	for _, ext := range s.sender.GetParameters().HeaderExtensions {
 		switch ext.URI {
 		case sdp.SDESMidURI:
-			p.midID = uint8(ext.ID)
+			s.midID = uint8(ext.ID)
 		case sdp.SDESRTPStreamIDURI:
-			p.ridID = uint8(ext.ID)
+			s.ridID = uint8(ext.ID)
 		}
 	}
-	if p.midID == 0 || p.ridID == 0 {
+	if s.midID == 0 || s.ridID == 0 {
 		t.Fatal("the publisher has no mid/rid header extensions")
 	}
 	for i, rid := range rids {
-		p.wg.Add(1)
+		s.wg.Add(1)
 		go func() {
-			defer p.wg.Done()
+			defer s.wg.Done()
 			for {
-				pkts, _, err := p.sender.ReadSimulcastRTCP(rid)
+				pkts, _, err := s.sender.ReadSimulcastRTCP(rid)
 				if err != nil {
 					return
 				}
 				for _, pk := range pkts {
 					if _, ok := pk.(*rtcp.PictureLossIndication); ok {
-						p.plis[i].Store(true)
+						s.plis[i].Store(true)
 					}
 				}
 			}
 		}()
 	}
-	offer, err := c.up.CreateOffer(nil)
+	return s
+}
+
+// publish offers the up connection to the SFU, the layers as the camera and the tracks in
+// others as what they say, then starts the sending loops (each calls s.wg.Done when it
+// returns) and stops everything at the end of the test.
+func (s *simulcastSender) publish(t *testing.T, others map[string]string, loops ...func()) {
+	t.Helper()
+	offer, err := s.c.up.CreateOffer(nil)
 	if err == nil {
-		err = c.up.SetLocalDescription(offer)
+		err = s.c.up.SetLocalDescription(offer)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.peer.HandleOffer(offer.SDP, map[string]string{p.tracks[0].ID(): SourceCamera}); err != nil {
+	sources := map[string]string{s.tracks[0].ID(): SourceCamera}
+	maps.Copy(sources, others)
+	if err := s.c.peer.HandleOffer(offer.SDP, sources); err != nil {
 		t.Fatalf("HandleOffer: %v", err)
 	}
-	p.mid = tr.Mid()
-	p.wg.Add(1)
-	go p.run()
-	t.Cleanup(p.halt)
-	return p
+	s.mid = s.tr.Mid()
+	s.wg.Add(len(loops))
+	for _, loop := range loops {
+		go loop()
+	}
+	t.Cleanup(s.halt)
 }
 
-func (p *simulcastPublisher) halt() {
+func (s *simulcastSender) halt() {
 	select {
-	case <-p.stop:
+	case <-s.stop:
 	default:
-		close(p.stop)
+		close(s.stop)
 	}
-	if err := p.c.up.Close(); err != nil {
-		p.c.t.Errorf("close up: %v", err)
+	if err := s.c.up.Close(); err != nil {
+		s.c.t.Errorf("close up: %v", err)
 	}
-	p.wg.Wait()
+	s.wg.Wait()
 }
 
-// layerState follows the SFU's LayersChanged messages (the client's setParameters).
-func (p *simulcastPublisher) layerState() {
+// layerState applies the SFU's LayersChanged messages received so far (the client's
+// setParameters).
+func (s *simulcastSender) layerState() {
 	for {
 		select {
-		case m := <-p.c.layers:
+		case m := <-s.c.layers:
 			for rid, on := range m {
 				if on {
-					p.inactive.Delete(rid)
+					s.inactive.Delete(rid)
 				} else {
-					p.inactive.Store(rid, true)
+					s.inactive.Store(rid, true)
 				}
 			}
 		default:
 			return
 		}
 	}
+}
+
+func (s *simulcastSender) isInactive(rid string) bool {
+	_, off := s.inactive.Load(rid)
+	return off
+}
+
+// write sends a packet of layer i with the mid and rid extensions added to h. It is false
+// when the sending loop should end.
+func (s *simulcastSender) write(i int, h rtp.Header, payload []byte) bool {
+	if err := h.SetExtension(s.midID, []byte(s.mid)); err != nil {
+		return false
+	}
+	if err := h.SetExtension(s.ridID, []byte(s.rids[i])); err != nil {
+		return false
+	}
+	err := s.tracks[i].WriteRTP(&rtp.Packet{Header: h, Payload: payload})
+	return err == nil || errors.Is(err, io.ErrClosedPipe)
+}
+
+// simulcastPublisher sends a camera in layers with rids, as a browser does: synthetic VP8
+// with 15-bit picture ids and TL0PICIDX, each layer with its own sequence numbers, clock
+// and picture ids, one single-packet frame per layer every 10 ms; keyframes at the start
+// and when asked (except on the layers in noKey). It stops a layer the SFU says nobody
+// needs (LayersChanged) and starts it again when asked.
+type simulcastPublisher struct {
+	*simulcastSender
+	noKey map[string]bool
+}
+
+// publishSimulcast publishes a simulcastPublisher's camera with rids, in that order. Each
+// packet carries, after the VP8 frame header, the index into rids of its layer.
+func (c *rtcClient) publishSimulcast(t *testing.T, rids []string, noKey ...string) *simulcastPublisher {
+	t.Helper()
+	p := &simulcastPublisher{noKey: map[string]bool{},
+		simulcastSender: c.newSimulcastSender(t, rids, webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000})}
+	for _, r := range noKey {
+		p.noKey[r] = true
+	}
+	p.publish(t, nil, p.run)
+	return p
 }
 
 func (p *simulcastPublisher) run() {
@@ -172,7 +222,7 @@ func (p *simulcastPublisher) run() {
 		p.layerState()
 		elapsed := uint32(time.Since(start) * 90000 / time.Second)
 		for i, rid := range p.rids {
-			if _, off := p.inactive.Load(rid); off {
+			if p.isInactive(rid) {
 				paused[i] = true
 				continue
 			}
@@ -191,13 +241,7 @@ func (p *simulcastPublisher) run() {
 			payload = binary.BigEndian.AppendUint32(payload, frame)
 			payload = append(payload, make([]byte, []int{150, 500, 1100}[min(i, 2)])...) // about 140, 420 and 900 kbps
 			h := rtp.Header{Version: 2, Marker: true, SequenceNumber: seq[i], Timestamp: ts[i] + elapsed, PayloadType: 96}
-			if err := h.SetExtension(p.midID, []byte(p.mid)); err != nil {
-				return
-			}
-			if err := h.SetExtension(p.ridID, []byte(rid)); err != nil {
-				return
-			}
-			if err := p.tracks[i].WriteRTP(&rtp.Packet{Header: h, Payload: payload}); err != nil && !errors.Is(err, io.ErrClosedPipe) {
+			if !p.write(i, h, payload) {
 				return
 			}
 			seq[i]++
