@@ -55,53 +55,35 @@ func h264Frame(i int, key bool) []byte {
 }
 
 func (p *h264Publisher) run() {
-	defer p.wg.Done()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
 	n := len(p.rids)
 	seq := make([]uint16, n)
 	ts := make([]uint32, n)
-	paused := make([]bool, n)
 	pay := make([]codecs.H264Payloader, n)
 	keyAt := make([]int, n) // the frame a keyframe asked for comes at (0: none asked)
 	for i := range n {
 		seq[i] = uint16(60000 + 2000*i) // each layer its own numbering, wrapping soon
 		ts[i] = uint32(i)*1_000_000_007 + 0xfff00000
 	}
-	start := time.Now()
-	for frame := 0; ; frame++ {
-		select {
-		case <-p.stop:
-			return
-		case <-tick.C:
+	p.sendFrames(20*time.Millisecond, func(frame, i int, elapsed uint32, resumed bool) bool {
+		// An encoder answers a keyframe request a few frames later: the frames between
+		// are delta frames a viewer waiting to switch must let pass.
+		if p.plis[i].Swap(false) && keyAt[i] == 0 {
+			keyAt[i] = frame + 5
 		}
-		p.layerState()
-		elapsed := uint32(time.Since(start) * 90000 / time.Second)
-		for i, rid := range p.rids {
-			if p.isInactive(rid) {
-				paused[i] = true
-				continue
-			}
-			// An encoder answers a keyframe request a few frames later: the frames between
-			// are delta frames a viewer waiting to switch must let pass.
-			if p.plis[i].Swap(false) && keyAt[i] == 0 {
-				keyAt[i] = frame + 5
-			}
-			key := frame == 0 || paused[i] || (keyAt[i] != 0 && frame >= keyAt[i])
-			if key {
-				keyAt[i] = 0
-			}
-			paused[i] = false
-			payloads := pay[i].Payload(1200, h264Frame(i, key))
-			for j, payload := range payloads {
-				h := rtp.Header{Version: 2, Marker: j == len(payloads)-1, SequenceNumber: seq[i], Timestamp: ts[i] + elapsed, PayloadType: 102}
-				if !p.write(i, h, payload) {
-					return
-				}
-				seq[i]++
-			}
+		key := frame == 0 || resumed || (keyAt[i] != 0 && frame >= keyAt[i])
+		if key {
+			keyAt[i] = 0
 		}
-	}
+		payloads := pay[i].Payload(1200, h264Frame(i, key))
+		for j, payload := range payloads {
+			h := rtp.Header{Version: 2, Marker: j == len(payloads)-1, SequenceNumber: seq[i], Timestamp: ts[i] + elapsed, PayloadType: 102}
+			if !p.write(i, h, payload) {
+				return false
+			}
+			seq[i]++
+		}
+		return true
+	})
 }
 
 // h264Got is an H.264 packet a viewer received.

@@ -173,6 +173,39 @@ func (s *simulcastSender) write(i int, h rtp.Header, payload []byte) bool {
 	return err == nil || errors.Is(err, io.ErrClosedPipe)
 }
 
+// sendFrames is a publisher's sending loop: every interval until the publisher stops, it
+// applies the SFU's LayersChanged messages, then calls send for each layer (index i into
+// rids) that the SFU has not said nobody needs, with the frame's number (from 0), the time
+// since the start on the 90 kHz clock, and whether the layer comes back after a pause. It
+// returns, calling s.wg.Done, when the publisher stops or send returns false.
+func (s *simulcastSender) sendFrames(interval time.Duration, send func(frame, i int, elapsed uint32, resumed bool) bool) {
+	defer s.wg.Done()
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	paused := make([]bool, len(s.rids))
+	start := time.Now()
+	for frame := 0; ; frame++ {
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+		}
+		s.layerState()
+		elapsed := uint32(time.Since(start) * 90000 / time.Second)
+		for i, rid := range s.rids {
+			if s.isInactive(rid) {
+				paused[i] = true
+				continue
+			}
+			resumed := paused[i]
+			paused[i] = false
+			if !send(frame, i, elapsed, resumed) {
+				return
+			}
+		}
+	}
+}
+
 // simulcastPublisher sends a camera in layers with rids, as a browser does: synthetic VP8
 // with 15-bit picture ids and TL0PICIDX, each layer with its own sequence numbers, clock
 // and picture ids, one single-packet frame per layer every 10 ms; keyframes at the start
@@ -197,58 +230,40 @@ func (c *rtcClient) publishSimulcast(t *testing.T, rids []string, noKey ...strin
 }
 
 func (p *simulcastPublisher) run() {
-	defer p.wg.Done()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
 	n := len(p.rids)
 	seq := make([]uint16, n)
 	pic := make([]uint16, n)
 	tl0 := make([]uint8, n)
 	ts := make([]uint32, n)
-	paused := make([]bool, n)
 	for i := range n {
 		seq[i] = uint16(1000 * (i + 1)) // each layer its own numbering
 		pic[i] = uint16(0x7ff0 + 3000*i)
 		tl0[i] = uint8(250 + i)
 		ts[i] = uint32(i) * 1_000_000_007
 	}
-	start := time.Now()
-	for frame := uint32(0); ; frame++ {
-		select {
-		case <-p.stop:
-			return
-		case <-tick.C:
+	p.sendFrames(10*time.Millisecond, func(frame, i int, elapsed uint32, resumed bool) bool {
+		key := p.plis[i].Swap(false) || frame == 0 || resumed
+		if p.noKey[p.rids[i]] {
+			key = false
 		}
-		p.layerState()
-		elapsed := uint32(time.Since(start) * 90000 / time.Second)
-		for i, rid := range p.rids {
-			if p.isInactive(rid) {
-				paused[i] = true
-				continue
-			}
-			key := p.plis[i].Swap(false) || frame == 0 || paused[i]
-			paused[i] = false
-			if p.noKey[rid] {
-				key = false
-			}
-			desc := []byte{0x90, 0xc0, 0x80 | byte(pic[i]>>8), byte(pic[i]), tl0[i]} // X, S; I, L; 15-bit picture id; TL0PICIDX
-			body := []byte{0x01}                                                     // interframe
-			if key {
-				body = []byte{0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01}
-			}
-			payload := append(desc, body...)
-			payload = append(payload, byte(i))
-			payload = binary.BigEndian.AppendUint32(payload, frame)
-			payload = append(payload, make([]byte, []int{150, 500, 1100}[min(i, 2)])...) // about 140, 420 and 900 kbps
-			h := rtp.Header{Version: 2, Marker: true, SequenceNumber: seq[i], Timestamp: ts[i] + elapsed, PayloadType: 96}
-			if !p.write(i, h, payload) {
-				return
-			}
-			seq[i]++
-			pic[i] = (pic[i] + 1) & 0x7fff
-			tl0[i]++
+		desc := []byte{0x90, 0xc0, 0x80 | byte(pic[i]>>8), byte(pic[i]), tl0[i]} // X, S; I, L; 15-bit picture id; TL0PICIDX
+		body := []byte{0x01}                                                     // interframe
+		if key {
+			body = []byte{0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01}
 		}
-	}
+		payload := append(desc, body...)
+		payload = append(payload, byte(i))
+		payload = binary.BigEndian.AppendUint32(payload, uint32(frame))
+		payload = append(payload, make([]byte, []int{150, 500, 1100}[min(i, 2)])...) // about 140, 420 and 900 kbps
+		h := rtp.Header{Version: 2, Marker: true, SequenceNumber: seq[i], Timestamp: ts[i] + elapsed, PayloadType: 96}
+		if !p.write(i, h, payload) {
+			return false
+		}
+		seq[i]++
+		pic[i] = (pic[i] + 1) & 0x7fff
+		tl0[i]++
+		return true
+	})
 }
 
 // got is a packet a viewer received, as the test reads it.
