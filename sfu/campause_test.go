@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,43 +35,19 @@ type wholePublisher struct {
 
 func (c *rtcClient) publishWhole(t *testing.T, source string) *wholePublisher {
 	t.Helper()
-	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, c.name+"-"+source, c.name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := c.up.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &wholePublisher{c: c, track: track, sender: tr.Sender(), stop: make(chan struct{}), ran: make(chan struct{})}
+	track, sender := c.sendTrack(t, webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, c.name+"-"+source)
+	p := &wholePublisher{c: c, track: track, sender: sender, stop: make(chan struct{}), ran: make(chan struct{})}
 	p.wg.Add(2)
 	go func() {
 		defer p.wg.Done()
-		for {
-			pkts, _, err := tr.Sender().ReadRTCP()
-			if err != nil {
-				return
-			}
-			for _, pk := range pkts {
-				if _, ok := pk.(*rtcp.PictureLossIndication); ok {
-					p.plis.Add(1)
-					p.askKey.Store(true)
-				}
-			}
-		}
+		readPLIs(sender, "", func() {
+			p.plis.Add(1)
+			p.askKey.Store(true)
+		})
 	}()
 	go p.run()
 	t.Cleanup(p.halt)
-	offer, err := c.up.CreateOffer(nil)
-	if err == nil {
-		err = c.up.SetLocalDescription(offer)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.peer.HandleOffer(offer.SDP, map[string]string{track.ID(): source}); err != nil {
-		t.Fatalf("HandleOffer: %v", err)
-	}
+	c.offerUp(t, false, map[string]string{track.ID(): source})
 	return p
 }
 

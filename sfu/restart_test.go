@@ -404,6 +404,59 @@ func (c *rtcClient) moreReceived(t *testing.T, n int64) {
 	waitFor(t, fmt.Sprintf("%s to receive %d packets (has %d)", c.name, n, from), func() bool { return c.received.Load() >= from+n })
 }
 
+// sendTrack adds a track of codec with id to the client's up connection, sent only.
+func (c *rtcClient) sendTrack(t *testing.T, codec webrtc.RTPCodecCapability, id string) (*webrtc.TrackLocalStaticRTP, *webrtc.RTPSender) {
+	t.Helper()
+	track, err := webrtc.NewTrackLocalStaticRTP(codec, id, c.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := c.up.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return track, tr.Sender()
+}
+
+// offerUp sends the up connection's offer, with ICE restart if asked, to the SFU with the
+// sources of its tracks, and returns the offer's ice-ufrag.
+func (c *rtcClient) offerUp(t *testing.T, iceRestart bool, sources map[string]string) string {
+	t.Helper()
+	offer, err := c.up.CreateOffer(&webrtc.OfferOptions{ICERestart: iceRestart})
+	if err == nil {
+		err = c.up.SetLocalDescription(offer)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.peer.HandleOffer(offer.SDP, sources); err != nil {
+		t.Fatalf("HandleOffer: %v", err)
+	}
+	return sdpUfrag(offer.SDP)
+}
+
+// readPLIs calls pli for each keyframe request the SFU sends to sender, for the layer rid
+// (or, if rid is "", for the sender's one track), until the connection closes.
+func readPLIs(sender *webrtc.RTPSender, rid string, pli func()) {
+	for {
+		var pkts []rtcp.Packet
+		var err error
+		if rid == "" {
+			pkts, _, err = sender.ReadRTCP()
+		} else {
+			pkts, _, err = sender.ReadSimulcastRTCP(rid)
+		}
+		if err != nil {
+			return
+		}
+		for _, pk := range pkts {
+			if _, ok := pk.(*rtcp.PictureLossIndication); ok {
+				pli()
+			}
+		}
+	}
+}
+
 // testPublisher sends VP8 on the client's up connection: a keyframe first and whenever
 // asked, one packet every 10 ms.
 type testPublisher struct {
@@ -417,33 +470,18 @@ type testPublisher struct {
 
 func (c *rtcClient) publishVideo(t *testing.T) *testPublisher {
 	t.Helper()
-	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, c.name+"-cam", c.name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := c.up.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
-	if err != nil {
-		t.Fatal(err)
-	}
+	track, sender := c.sendTrack(t, webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, c.name+"-cam")
 	p := &testPublisher{c: c, track: track, sources: map[string]string{track.ID(): SourceCamera},
 		plis: make(chan struct{}, 16), stop: make(chan struct{})}
 	p.wg.Add(2)
 	go func() {
 		defer p.wg.Done()
-		for {
-			pkts, _, err := tr.Sender().ReadRTCP()
-			if err != nil {
-				return
+		readPLIs(sender, "", func() {
+			select {
+			case p.plis <- struct{}{}:
+			default:
 			}
-			for _, pk := range pkts {
-				if _, ok := pk.(*rtcp.PictureLossIndication); ok {
-					select {
-					case p.plis <- struct{}{}:
-					default:
-					}
-				}
-			}
-		}
+		})
 	}()
 	go p.run()
 	t.Cleanup(p.halt)
@@ -454,17 +492,7 @@ func (c *rtcClient) publishVideo(t *testing.T) *testPublisher {
 // offer sends the up connection's offer, with ICE restart if asked.
 func (p *testPublisher) offer(t *testing.T, iceRestart bool) string {
 	t.Helper()
-	offer, err := p.c.up.CreateOffer(&webrtc.OfferOptions{ICERestart: iceRestart})
-	if err == nil {
-		err = p.c.up.SetLocalDescription(offer)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.c.peer.HandleOffer(offer.SDP, p.sources); err != nil {
-		t.Fatalf("HandleOffer: %v", err)
-	}
-	return sdpUfrag(offer.SDP)
+	return p.c.offerUp(t, iceRestart, p.sources)
 }
 
 func (p *testPublisher) run() {

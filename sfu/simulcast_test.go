@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
@@ -83,17 +82,7 @@ func (c *rtcClient) newSimulcastSender(t *testing.T, rids []string, codec webrtc
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			for {
-				pkts, _, err := s.sender.ReadSimulcastRTCP(rid)
-				if err != nil {
-					return
-				}
-				for _, pk := range pkts {
-					if _, ok := pk.(*rtcp.PictureLossIndication); ok {
-						s.plis[i].Store(true)
-					}
-				}
-			}
+			readPLIs(s.sender, rid, func() { s.plis[i].Store(true) })
 		}()
 	}
 	return s
@@ -104,18 +93,9 @@ func (c *rtcClient) newSimulcastSender(t *testing.T, rids []string, codec webrtc
 // returns) and stops everything at the end of the test.
 func (s *simulcastSender) publish(t *testing.T, others map[string]string, loops ...func()) {
 	t.Helper()
-	offer, err := s.c.up.CreateOffer(nil)
-	if err == nil {
-		err = s.c.up.SetLocalDescription(offer)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
 	sources := map[string]string{s.tracks[0].ID(): SourceCamera}
 	maps.Copy(sources, others)
-	if err := s.c.peer.HandleOffer(offer.SDP, sources); err != nil {
-		t.Fatalf("HandleOffer: %v", err)
-	}
+	s.c.offerUp(t, false, sources)
 	s.mid = s.tr.Mid()
 	s.wg.Add(len(loops))
 	for _, loop := range loops {

@@ -258,27 +258,11 @@ type audioLevelPublisher struct {
 
 func (c *rtcClient) publishAudioLevels(t *testing.T) *audioLevelPublisher {
 	t.Helper()
-	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, c.name+"-mic", c.name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := c.up.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
-	if err != nil {
-		t.Fatal(err)
-	}
-	offer, err := c.up.CreateOffer(nil)
-	if err == nil {
-		err = c.up.SetLocalDescription(offer)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.peer.HandleOffer(offer.SDP, map[string]string{track.ID(): SourceMicrophone}); err != nil {
-		t.Fatalf("HandleOffer: %v", err)
-	}
+	track, sender := c.sendTrack(t, webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, c.name+"-mic")
+	c.offerUp(t, false, map[string]string{track.ID(): SourceMicrophone})
 	waitFor(t, "the up answer", func() bool { _, a := c.answered(); return len(a) > 0 })
 	id := 0
-	for _, h := range tr.Sender().GetParameters().HeaderExtensions {
+	for _, h := range sender.GetParameters().HeaderExtensions {
 		if h.URI == audioLevelURI {
 			id = h.ID
 		}
