@@ -1,7 +1,6 @@
 package sfu
 
 import (
-	"encoding/binary"
 	"errors"
 	"io"
 	"sync"
@@ -80,12 +79,7 @@ func (p *wholePublisher) run() {
 		}
 		key := n == 0 || paused || p.askKey.Swap(false)
 		paused = false
-		payload := []byte{0x10, 0x01, 0x00, 0x00} // VP8 descriptor, interframe
-		if key {
-			payload = []byte{0x10, 0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01} // keyframe 640x360
-		}
-		payload = binary.BigEndian.AppendUint32(payload, n)
-		payload = append(payload, make([]byte, 400)...)
+		payload := vp8Frame(n, key)
 		seq++
 		ts := uint32(time.Since(start) * 90000 / time.Second)
 		err := p.track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: seq, Timestamp: ts}, Payload: payload})

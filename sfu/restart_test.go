@@ -457,6 +457,17 @@ func readPLIs(sender *webrtc.RTPSender, rid string, pli func()) {
 	}
 }
 
+// vp8Frame is frame n of a single-packet VP8 video without picture ids: a keyframe
+// (640x360) or an interframe, then n (4 bytes) and 400 bytes of filler.
+func vp8Frame(n uint32, key bool) []byte {
+	payload := []byte{0x10, 0x01, 0x00, 0x00} // VP8 descriptor, interframe
+	if key {
+		payload = []byte{0x10, 0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01} // keyframe 640x360
+	}
+	payload = binary.BigEndian.AppendUint32(payload, n)
+	return append(payload, make([]byte, 400)...)
+}
+
 // testPublisher sends VP8 on the client's up connection: a keyframe first and whenever
 // asked, one packet every 10 ms.
 type testPublisher struct {
@@ -512,12 +523,7 @@ func (p *testPublisher) run() {
 			key = true
 		default:
 		}
-		payload := []byte{0x10, 0x01, 0x00, 0x00} // VP8 descriptor, interframe
-		if key {
-			payload = []byte{0x10, 0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01} // keyframe 640x360
-		}
-		payload = binary.BigEndian.AppendUint32(payload, n)
-		payload = append(payload, make([]byte, 400)...)
+		payload := vp8Frame(n, key)
 		seq++
 		err := p.track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: seq, Timestamp: n * 900}, Payload: payload})
 		if err != nil && !errors.Is(err, io.ErrClosedPipe) {
