@@ -583,10 +583,7 @@ func TestRestartICEDown(t *testing.T) {
 		if room.Peers() != 2 || room.peers["viewer"] != viewer.peer {
 			t.Fatalf("%s: the viewer's peer changed (%d peers)", why, room.Peers())
 		}
-		viewer.mu.Lock()
-		tracks := len(viewer.tracks)
-		viewer.mu.Unlock()
-		if tracks != 1 {
+		if tracks := viewer.trackCount(); tracks != 1 {
 			t.Fatalf("%s: viewer got %d tracks, want the one it had", why, tracks)
 		}
 	}
@@ -643,10 +640,7 @@ func TestRestartICEUp(t *testing.T) {
 		}
 		waitICE(t, pub.iceUp, webrtc.ICEConnectionStateConnected)
 		viewer.moreReceived(t, 50)
-		viewer.mu.Lock()
-		tracks := len(viewer.tracks)
-		viewer.mu.Unlock()
-		if tracks != 1 {
+		if tracks := viewer.trackCount(); tracks != 1 {
 			t.Fatalf("%s: viewer got %d tracks, want the one it had", why, tracks)
 		}
 		if got := pub.peer.Publishing(); strings.Join(got, ",") != strings.Join(pubs, ",") {
@@ -666,32 +660,52 @@ func TestRestartICEUp(t *testing.T) {
 	restart("after a move")
 }
 
+// viewerMissesOffer starts a room where a viewer receives the video of publisher a, then
+// misses the SFU's offer of publisher b's track: it ignores offers (dropOffers, still set
+// on return), as one whose websocket is gone, and the offer is out. offers are the
+// ice-ufrags of the down offers it had answered before.
+func viewerMissesOffer(t *testing.T, name string) (viewer *rtcClient, offers []string) {
+	t.Helper()
+	const sfuIP, aIP, bIP, viewerIP = "10.0.0.1", "10.0.0.2", "10.0.0.4", "10.0.0.3"
+	lab := newVnetLab(t, sfuIP, aIP, bIP, viewerIP)
+	s := lab.sfu(sfuIP)
+	room := s.NewRoom(name)
+	t.Cleanup(room.Close)
+
+	viewer = joinClient(t, room, lab.api(viewerIP), "viewer", false)
+	a := joinClient(t, room, lab.api(aIP), "a", true)
+	a.publishVideo(t)
+	viewer.moreReceived(t, 20)
+	offers, _ = viewer.answered()
+
+	viewer.dropOffers.Store(true)
+	b := joinClient(t, room, lab.api(bIP), "b", true)
+	b.publishVideo(t)
+	waitFor(t, "the offer of b's track", viewer.offerOut)
+	return viewer, offers
+}
+
+// offerOut: an offer of the SFU on the client's down connection is not answered yet.
+func (c *rtcClient) offerOut() bool {
+	c.peer.downMu.Lock()
+	defer c.peer.downMu.Unlock()
+	return c.peer.awaiting
+}
+
+// trackCount is the number of tracks the client received on down.
+func (c *rtcClient) trackCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.tracks)
+}
+
 // TestRestartICEOfferUnanswered: the viewer misses an offer (its websocket dropped while the
 // SFU offered a new track). RestartICE sends that offer again and, once it is answered, the
 // ICE restart offer; the viewer then receives both publishers.
 func TestRestartICEOfferUnanswered(t *testing.T) {
 	verifyNoLeaks(t)
-	const sfuIP, aIP, bIP, viewerIP = "10.0.0.1", "10.0.0.2", "10.0.0.4", "10.0.0.3"
-	lab := newVnetLab(t, sfuIP, aIP, bIP, viewerIP)
-	s := lab.sfu(sfuIP)
-	room := s.NewRoom("unanswered")
-	t.Cleanup(room.Close)
-
-	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
-	a := joinClient(t, room, lab.api(aIP), "a", true)
-	a.publishVideo(t)
-	viewer.moreReceived(t, 20)
-	offers, _ := viewer.answered()
+	viewer, offers := viewerMissesOffer(t, "unanswered")
 	first := offers[len(offers)-1]
-
-	viewer.dropOffers.Store(true)
-	b := joinClient(t, room, lab.api(bIP), "b", true)
-	b.publishVideo(t)
-	waitFor(t, "the offer of b's track", func() bool {
-		viewer.peer.downMu.Lock()
-		defer viewer.peer.downMu.Unlock()
-		return viewer.peer.awaiting
-	})
 	// The SFU goes on without an answer: a's media still flows, nothing blocks.
 	viewer.moreReceived(t, 20)
 	viewer.dropOffers.Store(false)
@@ -708,11 +722,7 @@ func TestRestartICEOfferUnanswered(t *testing.T) {
 	if restart == first {
 		t.Fatalf("the restart offer kept ice-ufrag %q", restart)
 	}
-	waitFor(t, "b's track at the viewer", func() bool {
-		viewer.mu.Lock()
-		defer viewer.mu.Unlock()
-		return len(viewer.tracks) == 2
-	})
+	waitFor(t, "b's track at the viewer", func() bool { return viewer.trackCount() == 2 })
 	viewer.moreReceived(t, 100)
 }
 
@@ -761,28 +771,8 @@ func TestRestartICEAfterFailed(t *testing.T) {
 // credentials), and Renegotiate sends the restart offer again.
 func TestRenegotiateStaleAnswer(t *testing.T) {
 	verifyNoLeaks(t)
-	const sfuIP, aIP, bIP, viewerIP = "10.0.0.1", "10.0.0.2", "10.0.0.4", "10.0.0.3"
-	lab := newVnetLab(t, sfuIP, aIP, bIP, viewerIP)
-	s := lab.sfu(sfuIP)
-	room := s.NewRoom("stale")
-	t.Cleanup(room.Close)
-
-	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
-	a := joinClient(t, room, lab.api(aIP), "a", true)
-	a.publishVideo(t)
-	viewer.moreReceived(t, 20)
-	offers, _ := viewer.answered()
+	viewer, offers := viewerMissesOffer(t, "stale")
 	first := offers[len(offers)-1]
-
-	viewer.dropOffers.Store(true)
-	b := joinClient(t, room, lab.api(bIP), "b", true)
-	b.publishVideo(t)
-	awaiting := func() bool {
-		viewer.peer.downMu.Lock()
-		defer viewer.peer.downMu.Unlock()
-		return viewer.peer.awaiting
-	}
-	waitFor(t, "the offer of b's track", awaiting)
 	// The client answers the offer sent again, then misses the ICE restart offer.
 	viewer.dropAfterOne.Store(true)
 	viewer.dropOffers.Store(false)
@@ -801,7 +791,7 @@ func TestRenegotiateStaleAnswer(t *testing.T) {
 	if err := viewer.peer.HandleAnswer(stale); !errors.Is(err, ErrBadSDP) {
 		t.Fatalf("a second answer to the earlier offer: %v, want ErrBadSDP", err)
 	}
-	if !awaiting() {
+	if !viewer.offerOut() {
 		t.Fatal("the refused answer settled the ICE restart offer")
 	}
 
@@ -815,13 +805,9 @@ func TestRenegotiateStaleAnswer(t *testing.T) {
 	if got := offers[len(offers)-1]; got == first {
 		t.Fatalf("the offer sent again kept ice-ufrag %q", got)
 	}
-	waitFor(t, "b's track at the viewer", func() bool {
-		viewer.mu.Lock()
-		defer viewer.mu.Unlock()
-		return len(viewer.tracks) == 2
-	})
+	waitFor(t, "b's track at the viewer", func() bool { return viewer.trackCount() == 2 })
 	viewer.moreReceived(t, 100)
-	if awaiting() {
+	if viewer.offerOut() {
 		t.Fatal("an offer is still out")
 	}
 }
