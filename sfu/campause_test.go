@@ -295,18 +295,10 @@ func TestWholeCameraPaused(t *testing.T) {
 // camera, and it comes back, from a keyframe, when the estimate recovers.
 func TestWholeVideoPausedForBandwidth(t *testing.T) {
 	verifyNoLeaks(t)
-	const sfuIP, pubIP, viewerIP = "10.0.0.1", "10.0.0.2", "10.0.0.3"
-	lab := newVnetLab(t, sfuIP, pubIP, viewerIP)
-	s := lab.simulcastSFU(sfuIP)
-	room := s.NewRoom("whole-bw")
-	t.Cleanup(room.Close)
-
-	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
-	var estimate atomic.Int64
-	estimate.Store(10_000_000)
-	viewer.peer.SetEstimator(func() int { return int(estimate.Load()) })
+	viewer, joinPub := simulcastRoom(t, "whole-bw")
+	estimate := viewer.estimateFromTest(10_000_000)
 	rec := viewer.recordWhole()
-	pub := joinClient(t, room, lab.api(pubIP), "pub", true)
+	pub := joinPub()
 	wp := pub.publishWhole(t, SourceScreen)
 	waitFor(t, "the share on the viewer", func() bool { return rec.count() >= 30 })
 	if wp.inactive.Load() {
@@ -338,13 +330,7 @@ func TestWholeVideoPausedForBandwidth(t *testing.T) {
 // viewer gets the new camera, and the publisher is never told to stop it.
 func TestWholeCameraReplaced(t *testing.T) {
 	verifyNoLeaks(t)
-	const sfuIP, pubIP, viewerIP = "10.0.0.1", "10.0.0.2", "10.0.0.3"
-	lab := newVnetLab(t, sfuIP, pubIP, viewerIP)
-	s := lab.simulcastSFU(sfuIP)
-	room := s.NewRoom("whole-replaced")
-	t.Cleanup(room.Close)
-
-	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
+	viewer, joinPub := simulcastRoom(t, "whole-replaced")
 	var mu sync.Mutex
 	perTrack := map[string]int{}
 	count := func(tr *webrtc.TrackRemote, _ *rtp.Packet) {
@@ -353,7 +339,7 @@ func TestWholeCameraReplaced(t *testing.T) {
 		mu.Unlock()
 	}
 	viewer.onRTP.Store(&count)
-	pub := joinClient(t, room, lab.api(pubIP), "pub", true)
+	pub := joinPub()
 	old := pub.publishWhole(t, SourceCamera)
 	first := trackOf(t, viewer)
 	waitFor(t, "the first camera on the viewer", func() bool {

@@ -386,6 +386,20 @@ func trackOf(t *testing.T, c *rtcClient) string {
 	return id
 }
 
+// simulcastRoom starts a lab with a simulcast SFU (simulcastSFU) and a room named name on
+// it, and joins a viewer, "viewer", to the room. joinPub joins the publisher, "pub", when
+// the test has set the viewer up.
+func simulcastRoom(t *testing.T, name string) (viewer *rtcClient, joinPub func() *rtcClient) {
+	t.Helper()
+	const sfuIP, pubIP, viewerIP = "10.0.0.1", "10.0.0.2", "10.0.0.3"
+	lab := newVnetLab(t, sfuIP, pubIP, viewerIP)
+	s := lab.simulcastSFU(sfuIP)
+	room := s.NewRoom(name)
+	t.Cleanup(room.Close)
+	viewer = joinClient(t, room, lab.api(viewerIP), "viewer", false)
+	return viewer, func() *rtcClient { return joinClient(t, room, lab.api(pubIP), "pub", true) }
+}
+
 // TestSimulcastLayers: a viewer showing the camera small gets the low layer and one showing
 // it large the high one; the middle layer, needed by nobody, is paused upstream. When the
 // small viewer enlarges the camera it moves to the high layer at a keyframe with its
@@ -437,15 +451,9 @@ func TestSimulcastLayers(t *testing.T) {
 // not left without video: it falls back to the middle layer.
 func TestSimulcastNoKeyframe(t *testing.T) {
 	verifyNoLeaks(t)
-	const sfuIP, pubIP, viewerIP = "10.0.0.1", "10.0.0.2", "10.0.0.3"
-	lab := newVnetLab(t, sfuIP, pubIP, viewerIP)
-	s := lab.simulcastSFU(sfuIP)
-	room := s.NewRoom("nokey")
-	t.Cleanup(room.Close)
-
-	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
+	viewer, joinPub := simulcastRoom(t, "nokey")
 	rec := viewer.record()
-	pub := joinClient(t, room, lab.api(pubIP), "pub", true)
+	pub := joinPub()
 	pub.publishSimulcast(t, []string{"l", "m", "h"}, "h")
 	waitFor(t, "the viewer on m", func() bool { return rec.lastLayer(30) == 1 })
 	checkContinuous(t, rec.snapshot())
@@ -455,15 +463,9 @@ func TestSimulcastNoKeyframe(t *testing.T) {
 // in the order they come); a fourth layer is read and dropped. The viewer gets video.
 func TestSimulcastOddRIDs(t *testing.T) {
 	verifyNoLeaks(t)
-	const sfuIP, pubIP, viewerIP = "10.0.0.1", "10.0.0.2", "10.0.0.3"
-	lab := newVnetLab(t, sfuIP, pubIP, viewerIP)
-	s := lab.simulcastSFU(sfuIP)
-	room := s.NewRoom("rids")
-	t.Cleanup(room.Close)
-
-	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
+	viewer, joinPub := simulcastRoom(t, "rids")
 	rec := viewer.record()
-	pub := joinClient(t, room, lab.api(pubIP), "pub", true)
+	pub := joinPub()
 	pub.publishSimulcast(t, []string{"q", "f", "l", "x"})
 	waitFor(t, "video on the viewer", func() bool { return rec.lastLayer(30) >= 0 })
 	var layers int
@@ -485,18 +487,10 @@ func TestSimulcastOddRIDs(t *testing.T) {
 // pause message; video comes back, with the message, when the estimate recovers.
 func TestSimulcastVideoPaused(t *testing.T) {
 	verifyNoLeaks(t)
-	const sfuIP, pubIP, viewerIP = "10.0.0.1", "10.0.0.2", "10.0.0.3"
-	lab := newVnetLab(t, sfuIP, pubIP, viewerIP)
-	s := lab.simulcastSFU(sfuIP)
-	room := s.NewRoom("paused")
-	t.Cleanup(room.Close)
-
-	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
-	var estimate atomic.Int64
-	estimate.Store(10_000_000)
-	viewer.peer.SetEstimator(func() int { return int(estimate.Load()) })
+	viewer, joinPub := simulcastRoom(t, "paused")
+	estimate := viewer.estimateFromTest(10_000_000)
 	rec := viewer.record()
-	pub := joinClient(t, room, lab.api(pubIP), "pub", true)
+	pub := joinPub()
 	sp := pub.publishSimulcast(t, []string{"l", "m", "h"})
 	waitFor(t, "the viewer on h", func() bool { return rec.lastLayer(30) == 2 })
 
@@ -521,6 +515,15 @@ func TestSimulcastVideoPaused(t *testing.T) {
 	sp.waitInactive(t, "l", false)
 	sp.waitInactive(t, "h", true)
 	checkContinuousGap(t, rec.snapshot(), 90000*120) // the pause lasted seconds
+}
+
+// estimateFromTest makes the client's bandwidth estimate what the test says: bps at first,
+// then whatever it stores.
+func (c *rtcClient) estimateFromTest(bps int64) *atomic.Int64 {
+	estimate := &atomic.Int64{}
+	estimate.Store(bps)
+	c.peer.SetEstimator(func() int { return int(estimate.Load()) })
+	return estimate
 }
 
 func waitPaused(t *testing.T, c *rtcClient, want bool) {
