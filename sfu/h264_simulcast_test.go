@@ -140,17 +140,7 @@ func (r *h264Recorder) snapshot() []h264Got {
 
 // lastLayer is the layer of the last n packets (-2 if they differ or are fewer).
 func (r *h264Recorder) lastLayer(n int) int {
-	p := r.snapshot()
-	if len(p) < n {
-		return -2
-	}
-	l := p[len(p)-1].layer
-	for _, g := range p[len(p)-n:] {
-		if g.layer != l {
-			return -2
-		}
-	}
-	return l
+	return lastLayerOf(r.snapshot(), n, func(g h264Got) int { return g.layer })
 }
 
 // checkH264Continuous asserts what a decoder needs of a viewer's H.264 stream across layer

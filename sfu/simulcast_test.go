@@ -310,16 +310,22 @@ func (r *recorder) media() int {
 	return n
 }
 
-// lastLayers is the layer of the last n media packets (probes' padding left out), -2 if
-// they are not all on one layer.
+// lastLayer is the layer of the last n media packets (probes' padding left out), -2 if
+// they are fewer or not all on one layer.
 func (r *recorder) lastLayer(n int) int {
 	p := slices.DeleteFunc(r.snapshot(), func(g got) bool { return g.padding })
-	if len(p) < n {
+	return lastLayerOf(p, n, func(g got) int { return g.layer })
+}
+
+// lastLayerOf is the layer (as layerOf reads it) of the last n of pkts, -2 if they are
+// fewer or not all on one layer.
+func lastLayerOf[P any](pkts []P, n int, layerOf func(P) int) int {
+	if len(pkts) < n {
 		return -2
 	}
-	l := p[len(p)-1].layer
-	for _, g := range p[len(p)-n:] {
-		if g.layer != l {
+	l := layerOf(pkts[len(pkts)-1])
+	for _, g := range pkts[len(pkts)-n:] {
+		if layerOf(g) != l {
 			return -2
 		}
 	}
