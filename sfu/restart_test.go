@@ -59,6 +59,23 @@ func (l *vnetLab) move(from, to string) {
 	}
 }
 
+// cutThenMove cuts ip's path for 3 s, then moves ip to newIP. Each time it waits until ice
+// (the states of the client's connection through ip) says disconnected, then calls restart
+// once the path is back ("after a cut") or moved ("after a move").
+func (l *vnetLab) cutThenMove(ip, newIP string, ice chan webrtc.ICEConnectionState, restart func(why string)) {
+	l.t.Helper()
+	l.cut(ip)
+	cutAt := time.Now()
+	waitICE(l.t, ice, webrtc.ICEConnectionStateDisconnected)
+	time.Sleep(3*time.Second - time.Since(cutAt)) // the cut lasts 3 s
+	l.cut("")
+	restart("after a cut")
+
+	l.move(ip, newIP)
+	waitICE(l.t, ice, webrtc.ICEConnectionStateDisconnected)
+	restart("after a move")
+}
+
 // sfu starts an SFU on ip, its one UDP mux socket on the virtual network.
 func (l *vnetLab) sfu(ip string) *SFU {
 	l.t.Helper()
@@ -588,16 +605,7 @@ func TestRestartICEDown(t *testing.T) {
 		}
 	}
 
-	lab.cut(viewerIP)
-	cutAt := time.Now()
-	waitICE(t, viewer.iceDown, webrtc.ICEConnectionStateDisconnected)
-	time.Sleep(3*time.Second - time.Since(cutAt)) // the cut lasts 3 s
-	lab.cut("")
-	restart("after a cut")
-
-	lab.move(viewerIP, viewerNewIP)
-	waitICE(t, viewer.iceDown, webrtc.ICEConnectionStateDisconnected)
-	restart("after a move")
+	lab.cutThenMove(viewerIP, viewerNewIP, viewer.iceDown, restart)
 	pair, err := viewer.peer.down.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
 	if err != nil || pair == nil {
 		t.Fatalf("no selected pair on the SFU's down connection: %v", err)
@@ -648,16 +656,7 @@ func TestRestartICEUp(t *testing.T) {
 		}
 	}
 
-	lab.cut(pubIP)
-	cutAt := time.Now()
-	waitICE(t, pub.iceUp, webrtc.ICEConnectionStateDisconnected)
-	time.Sleep(3*time.Second - time.Since(cutAt))
-	lab.cut("")
-	restart("after a cut")
-
-	lab.move(pubIP, pubNewIP)
-	waitICE(t, pub.iceUp, webrtc.ICEConnectionStateDisconnected)
-	restart("after a move")
+	lab.cutThenMove(pubIP, pubNewIP, pub.iceUp, restart)
 }
 
 // viewerMissesOffer starts a room where a viewer receives the video of publisher a, then
