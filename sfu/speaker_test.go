@@ -306,11 +306,10 @@ func (c *rtcClient) publishAudioLevels(t *testing.T) *audioLevelPublisher {
 	return p
 }
 
-// A publisher offering Opus gets an answer with FEC and DTX and the audio level extension;
-// viewers are offered Opus with FEC and DTX too. Loud packets make the publisher the
-// room's active speaker; silence makes nobody; muting makes nobody.
-func TestActiveSpeakerFromAudioLevels(t *testing.T) {
-	verifyNoLeaks(t)
+// loopbackRoom starts an SFU on loopback (UDP only) and a room named name on it, both
+// closed at the end of the test.
+func loopbackRoom(t *testing.T, name string) *Room {
+	t.Helper()
 	s, err := New(Config{Network: Network{TCPPort: -1, LoopbackOnly: true}, Logger: networkTestLogger(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -320,8 +319,17 @@ func TestActiveSpeakerFromAudioLevels(t *testing.T) {
 			t.Errorf("close SFU: %v", err)
 		}
 	})
-	room := s.NewRoom("speaker")
+	room := s.NewRoom(name)
 	t.Cleanup(room.Close)
+	return room
+}
+
+// A publisher offering Opus gets an answer with FEC and DTX and the audio level extension;
+// viewers are offered Opus with FEC and DTX too. Loud packets make the publisher the
+// room's active speaker; silence makes nobody; muting makes nobody.
+func TestActiveSpeakerFromAudioLevels(t *testing.T) {
+	verifyNoLeaks(t)
+	room := loopbackRoom(t, "speaker")
 	changes := make(chan string, 64)
 	room.OnActiveSpeaker(func(id string) { changes <- id })
 
@@ -449,17 +457,7 @@ const chromiumAudioOffer = "v=0\r\n" +
 // level extension at the id Chromium chose.
 func TestChromiumAudioOfferAnswer(t *testing.T) {
 	verifyNoLeaks(t)
-	s, err := New(Config{Network: Network{TCPPort: -1, LoopbackOnly: true}, Logger: networkTestLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("close SFU: %v", err)
-		}
-	})
-	room := s.NewRoom("chromium")
-	t.Cleanup(room.Close)
+	room := loopbackRoom(t, "chromium")
 	answers := make(chan string, 1)
 	peer, err := room.Join("chrome", true, PeerEvents{
 		SendSDP: func(typ, pc, sdp string, _ map[string]TrackInfo) {
