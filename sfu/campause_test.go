@@ -131,34 +131,15 @@ func (c *rtcClient) wholeLayer(source string) *layer {
 // frames keeps what a viewer receives of a whole video: sequence numbers, timestamps and
 // whether each packet starts a keyframe.
 type frames struct {
-	mu   sync.Mutex
-	pkts []got
+	videoLog[got]
 }
 
 func (c *rtcClient) recordWhole() *frames {
 	f := &frames{}
-	fn := func(tr *webrtc.TrackRemote, pkt *rtp.Packet) {
-		if tr.Kind() != webrtc.RTPCodecTypeVideo {
-			return
-		}
-		f.mu.Lock()
-		f.pkts = append(f.pkts, got{seq: pkt.SequenceNumber, ts: pkt.Timestamp, key: vp8Keyframe(pkt.Payload)})
-		f.mu.Unlock()
-	}
-	c.onRTP.Store(&fn)
+	logVideo(c, &f.videoLog, func(_ *webrtc.TrackRemote, pkt *rtp.Packet) got {
+		return got{seq: pkt.SequenceNumber, ts: pkt.Timestamp, key: vp8Keyframe(pkt.Payload)}
+	})
 	return f
-}
-
-func (f *frames) snapshot() []got {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]got(nil), f.pkts...)
-}
-
-func (f *frames) count() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.pkts)
 }
 
 // checkWhole asserts that the viewer's numbering stays continuous across pauses (sequence

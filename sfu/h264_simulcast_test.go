@@ -1,9 +1,7 @@
 package sfu
 
 import (
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -97,17 +95,13 @@ type h264Got struct {
 }
 
 type h264Recorder struct {
-	mu    sync.Mutex
-	pkts  []h264Got
-	mimes map[string]bool
+	videoLog[h264Got]
+	mimes map[string]bool // guarded by mu
 }
 
 func (c *rtcClient) recordH264() *h264Recorder {
 	r := &h264Recorder{mimes: map[string]bool{}}
-	f := func(tr *webrtc.TrackRemote, pkt *rtp.Packet) {
-		if tr.Kind() != webrtc.RTPCodecTypeVideo {
-			return
-		}
+	logVideo(c, &r.videoLog, func(tr *webrtc.TrackRemote, pkt *rtp.Packet) h264Got {
 		g := h264Got{seq: pkt.SequenceNumber, ts: pkt.Timestamp, marker: pkt.Marker, layer: -1}
 		if p := pkt.Payload; len(p) > 4 {
 			g.nal = p[0] & 0x1f
@@ -123,19 +117,10 @@ func (c *rtcClient) recordH264() *h264Recorder {
 				g.layer = l
 			}
 		}
-		r.mu.Lock()
-		r.pkts = append(r.pkts, g)
 		r.mimes[tr.Codec().MimeType] = true
-		r.mu.Unlock()
-	}
-	c.onRTP.Store(&f)
+		return g
+	})
 	return r
-}
-
-func (r *h264Recorder) snapshot() []h264Got {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.pkts)
 }
 
 // lastLayer is the layer of the last n packets (-2 if they differ or are fewer).

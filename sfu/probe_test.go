@@ -391,23 +391,16 @@ func TestProbeAbort(t *testing.T) {
 
 // rtpLog keeps every packet a client receives on its video tracks, padding included.
 type rtpLog struct {
-	mu   sync.Mutex
-	ssrc uint32
-	pkts []rtp.Packet
+	videoLog[rtp.Packet]
+	ssrc uint32 // the video track's, guarded by mu
 }
 
 func (c *rtcClient) logRTP() *rtpLog {
 	r := &rtpLog{}
-	f := func(tr *webrtc.TrackRemote, pkt *rtp.Packet) {
-		if tr.Kind() != webrtc.RTPCodecTypeVideo {
-			return
-		}
-		r.mu.Lock()
+	logVideo(c, &r.videoLog, func(tr *webrtc.TrackRemote, pkt *rtp.Packet) rtp.Packet {
 		r.ssrc = uint32(tr.SSRC())
-		r.pkts = append(r.pkts, *pkt.Clone())
-		r.mu.Unlock()
-	}
-	c.onRTP.Store(&f)
+		return *pkt.Clone()
+	})
 	return r
 }
 
@@ -415,12 +408,6 @@ func (r *rtpLog) snapshot() ([]rtp.Packet, uint32) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.pkts), r.ssrc
-}
-
-func (r *rtpLog) count() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.pkts)
 }
 
 // waitMore waits until the log has n more packets than now.

@@ -258,18 +258,47 @@ type got struct {
 	padding    bool // a probe's padding-only packet: numbered, but no media
 }
 
-// recorder keeps what a viewer receives on its video tracks.
-type recorder struct {
+// videoLog keeps what a client receives on its video tracks, in the order it came: each
+// packet as the test reads it, a P.
+type videoLog[P any] struct {
 	mu   sync.Mutex
-	pkts []got
+	pkts []P
 }
 
-func (c *rtcClient) record() *recorder {
-	r := &recorder{}
+// logVideo has c keep in l what read makes of each packet it receives on a video track.
+// read runs under l.mu, so it may also note what else l.mu guards.
+func logVideo[P any](c *rtcClient, l *videoLog[P], read func(*webrtc.TrackRemote, *rtp.Packet) P) {
 	f := func(tr *webrtc.TrackRemote, pkt *rtp.Packet) {
 		if tr.Kind() != webrtc.RTPCodecTypeVideo {
 			return
 		}
+		l.mu.Lock()
+		l.pkts = append(l.pkts, read(tr, pkt))
+		l.mu.Unlock()
+	}
+	c.onRTP.Store(&f)
+}
+
+func (l *videoLog[P]) snapshot() []P {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.pkts)
+}
+
+func (l *videoLog[P]) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.pkts)
+}
+
+// recorder keeps what a viewer receives on its video tracks.
+type recorder struct {
+	videoLog[got]
+}
+
+func (c *rtcClient) record() *recorder {
+	r := &recorder{}
+	logVideo(c, &r.videoLog, func(_ *webrtc.TrackRemote, pkt *rtp.Packet) got {
 		pic, tl0, ok := vp8Indices(pkt.Payload)
 		g := got{seq: pkt.SequenceNumber, ts: pkt.Timestamp, pic: pic, tl0: tl0, layer: -1, descriptor: ok,
 			padding: pkt.Padding && len(pkt.Payload) == 0}
@@ -283,18 +312,9 @@ func (c *rtcClient) record() *recorder {
 				g.layer = int(pkt.Payload[i])
 			}
 		}
-		r.mu.Lock()
-		r.pkts = append(r.pkts, g)
-		r.mu.Unlock()
-	}
-	c.onRTP.Store(&f)
+		return g
+	})
 	return r
-}
-
-func (r *recorder) snapshot() []got {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.pkts)
 }
 
 // media counts the media packets received (probes' padding left out).
