@@ -807,18 +807,7 @@ func TestPaddingLatePacket(t *testing.T) {
 // padding packets then a media packet (which starts a segment after them), per padding
 // packet. It must allocate nothing.
 func BenchmarkPadding(b *testing.B) {
-	pub := benchPublication()
-	d, w := benchViewer(b, pub, 0)
-	var pkt rtp.Packet
-	if err := pkt.Unmarshal(benchVP8(b, 1000, true)); err != nil {
-		b.Fatal(err)
-	}
-	if !benchWrite(d, &pkt, true) {
-		b.Fatal("the keyframe was not written")
-	}
-	if err := pkt.Unmarshal(benchVP8(b, 1001, false)); err != nil {
-		b.Fatal(err)
-	}
+	d, w, pkt := benchStarted(b)
 	const run = 4
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -826,7 +815,7 @@ func BenchmarkPadding(b *testing.B) {
 		if d.writePadding(run, paddingSize) != run {
 			b.Fatal("padding not written")
 		}
-		if !benchWrite(d, &pkt, false) {
+		if !benchWrite(d, pkt, false) {
 			b.Fatal("media not written after the padding")
 		}
 		pkt.SequenceNumber++
