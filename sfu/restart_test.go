@@ -561,6 +561,23 @@ func (p *testPublisher) halt() {
 	p.wg.Wait()
 }
 
+// watchedVideo starts an SFU (sfu) on sfuIP and a room named name on it, where a viewer
+// on viewerIP has received 50 packets of the video (publishVideo) of a publisher, "pub",
+// on pubIP.
+func (l *vnetLab) watchedVideo(name, sfuIP, pubIP, viewerIP string) (room *Room, viewer, pub *rtcClient, video *testPublisher) {
+	l.t.Helper()
+	t := l.t
+	s := l.sfu(sfuIP)
+	room = s.NewRoom(name)
+	t.Cleanup(room.Close)
+
+	viewer = joinClient(t, room, l.api(viewerIP), "viewer", false)
+	pub = joinClient(t, room, l.api(pubIP), "pub", true)
+	video = pub.publishVideo(t)
+	viewer.moreReceived(t, 50)
+	return room, viewer, pub, video
+}
+
 // TestRestartICEDown cuts a viewer's path for 3 s: the viewer sees ICE disconnected and,
 // once back, asks for a restart (the "restart" message); the SFU's new offer has new ICE
 // credentials and media reaches the viewer again, on the same peer and track. Then the
@@ -569,14 +586,7 @@ func TestRestartICEDown(t *testing.T) {
 	verifyNoLeaks(t)
 	const sfuIP, pubIP, viewerIP, viewerNewIP = "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.13"
 	lab := newVnetLab(t, sfuIP, pubIP, viewerIP)
-	s := lab.sfu(sfuIP)
-	room := s.NewRoom("restart")
-	t.Cleanup(room.Close)
-
-	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
-	pub := joinClient(t, room, lab.api(pubIP), "pub", true)
-	pub.publishVideo(t)
-	viewer.moreReceived(t, 50)
+	room, viewer, _, _ := lab.watchedVideo("restart", sfuIP, pubIP, viewerIP)
 
 	restart := func(why string) {
 		t.Helper()
@@ -622,14 +632,7 @@ func TestRestartICEUp(t *testing.T) {
 	verifyNoLeaks(t)
 	const sfuIP, pubIP, pubNewIP, viewerIP = "10.0.0.1", "10.0.0.2", "10.0.0.12", "10.0.0.3"
 	lab := newVnetLab(t, sfuIP, pubIP, viewerIP)
-	s := lab.sfu(sfuIP)
-	room := s.NewRoom("restart-up")
-	t.Cleanup(room.Close)
-
-	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
-	pub := joinClient(t, room, lab.api(pubIP), "pub", true)
-	p := pub.publishVideo(t)
-	viewer.moreReceived(t, 50)
+	_, viewer, pub, p := lab.watchedVideo("restart-up", sfuIP, pubIP, viewerIP)
 	pubs := pub.peer.Publishing()
 
 	restart := func(why string) {
@@ -733,14 +736,7 @@ func TestRestartICEAfterFailed(t *testing.T) {
 	const sfuIP, pubIP, viewerIP, viewerNewIP = "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.13"
 	lab := newVnetLab(t, sfuIP, pubIP, viewerIP)
 	lab.failed = time.Second
-	s := lab.sfu(sfuIP)
-	room := s.NewRoom("failed")
-	t.Cleanup(room.Close)
-
-	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
-	pub := joinClient(t, room, lab.api(pubIP), "pub", true)
-	pub.publishVideo(t)
-	viewer.moreReceived(t, 50)
+	_, viewer, _, _ := lab.watchedVideo("failed", sfuIP, pubIP, viewerIP)
 	offers, _ := viewer.answered()
 
 	lab.move(viewerIP, viewerNewIP)
