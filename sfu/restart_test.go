@@ -94,13 +94,19 @@ func (l *vnetLab) sfuWith(ip string, configure func(*Config)) *SFU {
 	if configure != nil {
 		configure(&cfg)
 	}
+	return startSFU(l.t, cfg)
+}
+
+// startSFU starts an SFU with cfg, closed at the end of the test.
+func startSFU(t *testing.T, cfg Config) *SFU {
+	t.Helper()
 	s, err := New(cfg)
 	if err != nil {
-		l.t.Fatal(err)
+		t.Fatal(err)
 	}
-	l.t.Cleanup(func() {
+	t.Cleanup(func() {
 		if err := s.Close(); err != nil {
-			l.t.Errorf("close SFU: %v", err)
+			t.Errorf("close SFU: %v", err)
 		}
 	})
 	return s

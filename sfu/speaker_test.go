@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -219,13 +217,7 @@ func speakerClientAPI(t *testing.T) *webrtc.API {
 	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
 		t.Fatal(err)
 	}
-	var se webrtc.SettingEngine
-	loopback := func(ip net.IP) bool { return ip.IsLoopback() }
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetIPFilter(loopback)
-	se.SetRemoteIPFilter(loopback)
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se := loopbackSettings(webrtc.NetworkTypeUDP4)
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
 }
 
@@ -310,15 +302,7 @@ func (c *rtcClient) publishAudioLevels(t *testing.T) *audioLevelPublisher {
 // closed at the end of the test.
 func loopbackRoom(t *testing.T, name string) *Room {
 	t.Helper()
-	s, err := New(Config{Network: Network{TCPPort: -1, LoopbackOnly: true}, Logger: networkTestLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("close SFU: %v", err)
-		}
-	})
+	s := startSFU(t, Config{Network: Network{TCPPort: -1, LoopbackOnly: true}, Logger: networkTestLogger(t)})
 	room := s.NewRoom(name)
 	t.Cleanup(room.Close)
 	return room

@@ -149,18 +149,9 @@ func (l *shapedLab) adaptiveSFU(ip string, reg *prometheus.Registry) *SFU {
 		se.LoggerFactory = logs
 		return se, Ports{UDP: conn.LocalAddr().(*net.UDPAddr).Port}, mux, nil
 	}
-	s, err := New(Config{Logger: adaptiveTestLogger(l.t), Listen: listen, Metrics: NewMetrics(reg), AdaptToBandwidth: true,
+	return startSFU(l.t, Config{Logger: adaptiveTestLogger(l.t), Listen: listen, Metrics: NewMetrics(reg), AdaptToBandwidth: true,
 		ICEDisconnectedTimeout: testDisconnected, ICEFailedTimeout: testFailed, ICEKeepalive: testKeepalive,
 		KeyframeInterval: 200 * time.Millisecond, LayerSelectInterval: 200 * time.Millisecond})
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	l.t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			l.t.Errorf("close SFU: %v", err)
-		}
-	})
-	return s
 }
 
 // adaptiveTestLogger shows the SFU's warnings when the test runs verbose (Pion's debug lines
