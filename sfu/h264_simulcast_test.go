@@ -178,10 +178,7 @@ func checkH264Continuous(t *testing.T, pkts []h264Got) (switches int) {
 func TestH264Simulcast(t *testing.T) {
 	verifyNoLeaks(t)
 	const sfuIP, pubIP, viewerIP, midIP = "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"
-	lab := newVnetLab(t, sfuIP, pubIP, viewerIP, midIP)
-	s := lab.simulcastSFU(sfuIP)
-	room := s.NewRoom("h264")
-	t.Cleanup(room.Close)
+	lab, room := simulcastLab(t, "h264", sfuIP, pubIP, viewerIP, midIP)
 
 	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
 	rec := viewer.recordH264()

@@ -412,16 +412,23 @@ func trackOf(t *testing.T, c *rtcClient) string {
 	return id
 }
 
-// simulcastRoom starts a lab with a simulcast SFU (simulcastSFU) and a room named name on
-// it, and joins a viewer, "viewer", to the room. joinPub joins the publisher, "pub", when
-// the test has set the viewer up.
+// simulcastLab starts a lab on ips, a simulcast SFU (simulcastSFU) on the first of them
+// and a room named name on it.
+func simulcastLab(t *testing.T, name string, ips ...string) (*vnetLab, *Room) {
+	t.Helper()
+	lab := newVnetLab(t, ips...)
+	room := lab.simulcastSFU(ips[0]).NewRoom(name)
+	t.Cleanup(room.Close)
+	return lab, room
+}
+
+// simulcastRoom starts a lab with a simulcast SFU and a room named name on it
+// (simulcastLab), and joins a viewer, "viewer", to the room. joinPub joins the publisher,
+// "pub", when the test has set the viewer up.
 func simulcastRoom(t *testing.T, name string) (viewer *rtcClient, joinPub func() *rtcClient) {
 	t.Helper()
 	const sfuIP, pubIP, viewerIP = "10.0.0.1", "10.0.0.2", "10.0.0.3"
-	lab := newVnetLab(t, sfuIP, pubIP, viewerIP)
-	s := lab.simulcastSFU(sfuIP)
-	room := s.NewRoom(name)
-	t.Cleanup(room.Close)
+	lab, room := simulcastLab(t, name, sfuIP, pubIP, viewerIP)
 	viewer = joinClient(t, room, lab.api(viewerIP), "viewer", false)
 	return viewer, func() *rtcClient { return joinClient(t, room, lab.api(pubIP), "pub", true) }
 }
@@ -434,10 +441,7 @@ func simulcastRoom(t *testing.T, name string) (viewer *rtcClient, joinPub func()
 func TestSimulcastLayers(t *testing.T) {
 	verifyNoLeaks(t)
 	const sfuIP, pubIP, smallIP, largeIP = "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"
-	lab := newVnetLab(t, sfuIP, pubIP, smallIP, largeIP)
-	s := lab.simulcastSFU(sfuIP)
-	room := s.NewRoom("simulcast")
-	t.Cleanup(room.Close)
+	lab, room := simulcastLab(t, "simulcast", sfuIP, pubIP, smallIP, largeIP)
 
 	small := joinClient(t, room, lab.api(smallIP), "small", false)
 	large := joinClient(t, room, lab.api(largeIP), "large", false)
