@@ -186,6 +186,47 @@ func (s *simulcastSender) sendFrames(interval time.Duration, send func(frame, i 
 	}
 }
 
+// vp8Layer is how a VP8 encoder numbers one simulcast layer: its own sequence numbers and
+// clock, a 15-bit picture id and a TL0PICIDX, both one more at each frame.
+type vp8Layer struct {
+	seq uint16
+	pic uint16
+	tl0 uint8
+	ts  uint32
+}
+
+// vp8Layers are n layers as a browser numbers them, layer i from sequence number seq(i),
+// with picture ids, TL0PICIDX and clocks of their own.
+func vp8Layers(n int, seq func(i int) uint16) []vp8Layer {
+	layers := make([]vp8Layer, n)
+	for i := range layers {
+		layers[i] = vp8Layer{seq: seq(i), pic: uint16(0x7ff0 + 3000*i), tl0: uint8(250 + i), ts: uint32(i) * 1_000_000_007}
+	}
+	return layers
+}
+
+// sendVP8 sends the next frame of layer i (numbered by l), elapsed ticks after the start,
+// one packet per body: each body after the VP8 descriptor (X, S on the frame's first
+// packet; I, L; 15-bit picture id; TL0PICIDX), the marker on the last packet. It is false
+// when the sending loop should end.
+func (s *simulcastSender) sendVP8(l *vp8Layer, i int, elapsed uint32, bodies ...[]byte) bool {
+	for k, body := range bodies {
+		first := byte(0x80)
+		if k == 0 {
+			first = 0x90
+		}
+		payload := append([]byte{first, 0xc0, 0x80 | byte(l.pic>>8), byte(l.pic), l.tl0}, body...)
+		h := rtp.Header{Version: 2, Marker: k == len(bodies)-1, SequenceNumber: l.seq, Timestamp: l.ts + elapsed, PayloadType: 96}
+		if !s.write(i, h, payload) {
+			return false
+		}
+		l.seq++
+	}
+	l.pic = (l.pic + 1) & 0x7fff
+	l.tl0++
+	return true
+}
+
 // simulcastPublisher sends a camera in layers with rids, as a browser does: synthetic VP8
 // with 15-bit picture ids and TL0PICIDX, each layer with its own sequence numbers, clock
 // and picture ids, one single-packet frame per layer every 10 ms; keyframes at the start
@@ -210,39 +251,20 @@ func (c *rtcClient) publishSimulcast(t *testing.T, rids []string, noKey ...strin
 }
 
 func (p *simulcastPublisher) run() {
-	n := len(p.rids)
-	seq := make([]uint16, n)
-	pic := make([]uint16, n)
-	tl0 := make([]uint8, n)
-	ts := make([]uint32, n)
-	for i := range n {
-		seq[i] = uint16(1000 * (i + 1)) // each layer its own numbering
-		pic[i] = uint16(0x7ff0 + 3000*i)
-		tl0[i] = uint8(250 + i)
-		ts[i] = uint32(i) * 1_000_000_007
-	}
+	layers := vp8Layers(len(p.rids), func(i int) uint16 { return uint16(1000 * (i + 1)) })
 	p.sendFrames(10*time.Millisecond, func(frame, i int, elapsed uint32, resumed bool) bool {
 		key := p.plis[i].Swap(false) || frame == 0 || resumed
 		if p.noKey[p.rids[i]] {
 			key = false
 		}
-		desc := []byte{0x90, 0xc0, 0x80 | byte(pic[i]>>8), byte(pic[i]), tl0[i]} // X, S; I, L; 15-bit picture id; TL0PICIDX
-		body := []byte{0x01}                                                     // interframe
+		body := []byte{0x01} // interframe
 		if key {
 			body = []byte{0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01}
 		}
-		payload := append(desc, body...)
-		payload = append(payload, byte(i))
-		payload = binary.BigEndian.AppendUint32(payload, uint32(frame))
-		payload = append(payload, make([]byte, []int{150, 500, 1100}[min(i, 2)])...) // about 140, 420 and 900 kbps
-		h := rtp.Header{Version: 2, Marker: true, SequenceNumber: seq[i], Timestamp: ts[i] + elapsed, PayloadType: 96}
-		if !p.write(i, h, payload) {
-			return false
-		}
-		seq[i]++
-		pic[i] = (pic[i] + 1) & 0x7fff
-		tl0[i]++
-		return true
+		body = append(body, byte(i))
+		body = binary.BigEndian.AppendUint32(body, uint32(frame))
+		body = append(body, make([]byte, []int{150, 500, 1100}[min(i, 2)])...) // about 140, 420 and 900 kbps
+		return p.sendVP8(&layers[i], i, elapsed, body)
 	})
 }
 

@@ -233,44 +233,23 @@ func (c *rtcClient) publishCamera(t *testing.T) *cameraPublisher {
 }
 
 func (p *cameraPublisher) runVideo() {
-	var seq [3]uint16
-	var pic [3]uint16
-	var tl0 [3]uint8
-	var ts [3]uint32
-	for i := range 3 { // each layer its own numbering and clock, as a browser's are
-		seq[i] = uint16(4000 + 20000*i)
-		pic[i] = uint16(0x7ff0 + 3000*i)
-		tl0[i] = uint8(250 + i)
-		ts[i] = uint32(i) * 1_000_000_007
-	}
+	layers := vp8Layers(3, func(i int) uint16 { return uint16(4000 + 20000*i) })
 	p.sendFrames(time.Second/cameraFPS, func(frame, i int, elapsed uint32, resumed bool) bool {
 		key := p.plis[i].Swap(false) || frame == 0 || resumed
-		for k := range cameraPackets[i] {
-			// VP8 descriptor: X, S on the frame's first packet; I, L; 15-bit picture
-			// id; TL0PICIDX. Then a keyframe header or one byte of interframe, the
-			// layer, and filler.
-			first := byte(0x80)
-			if k == 0 {
-				first = 0x90
-			}
-			payload := make([]byte, 0, cameraPayload[i]+16)
-			payload = append(payload, first, 0xc0, 0x80|byte(pic[i]>>8), byte(pic[i]), tl0[i])
+		// After the VP8 descriptor: a keyframe header (on a keyframe's first packet) or
+		// one byte of interframe, the layer, and filler.
+		bodies := make([][]byte, cameraPackets[i])
+		for k := range bodies {
+			body := make([]byte, 0, cameraPayload[i]+16)
 			if k == 0 && key {
-				payload = append(payload, 0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01)
+				body = append(body, 0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01)
 			} else {
-				payload = append(payload, 0x01)
+				body = append(body, 0x01)
 			}
-			payload = append(payload, byte(i))
-			payload = append(payload, make([]byte, cameraPayload[i])...)
-			h := rtp.Header{Version: 2, Marker: k == cameraPackets[i]-1, SequenceNumber: seq[i], Timestamp: ts[i] + elapsed, PayloadType: 96}
-			if !p.write(i, h, payload) {
-				return false
-			}
-			seq[i]++
+			body = append(body, byte(i))
+			bodies[k] = append(body, make([]byte, cameraPayload[i])...)
 		}
-		pic[i] = (pic[i] + 1) & 0x7fff
-		tl0[i]++
-		return true
+		return p.sendVP8(&layers[i], i, elapsed, bodies...)
 	})
 }
 
