@@ -1,7 +1,6 @@
 package sfu
 
 import (
-	"encoding/binary"
 	"errors"
 	"io"
 	"sync"
@@ -9,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,43 +34,19 @@ type wholePublisher struct {
 
 func (c *rtcClient) publishWhole(t *testing.T, source string) *wholePublisher {
 	t.Helper()
-	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, c.name+"-"+source, c.name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := c.up.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &wholePublisher{c: c, track: track, sender: tr.Sender(), stop: make(chan struct{}), ran: make(chan struct{})}
+	track, sender := c.sendTrack(t, webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, c.name+"-"+source)
+	p := &wholePublisher{c: c, track: track, sender: sender, stop: make(chan struct{}), ran: make(chan struct{})}
 	p.wg.Add(2)
 	go func() {
 		defer p.wg.Done()
-		for {
-			pkts, _, err := tr.Sender().ReadRTCP()
-			if err != nil {
-				return
-			}
-			for _, pk := range pkts {
-				if _, ok := pk.(*rtcp.PictureLossIndication); ok {
-					p.plis.Add(1)
-					p.askKey.Store(true)
-				}
-			}
-		}
+		readPLIs(sender, "", func() {
+			p.plis.Add(1)
+			p.askKey.Store(true)
+		})
 	}()
 	go p.run()
 	t.Cleanup(p.halt)
-	offer, err := c.up.CreateOffer(nil)
-	if err == nil {
-		err = c.up.SetLocalDescription(offer)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.peer.HandleOffer(offer.SDP, map[string]string{track.ID(): source}); err != nil {
-		t.Fatalf("HandleOffer: %v", err)
-	}
+	c.offerUp(t, false, map[string]string{track.ID(): source})
 	return p
 }
 
@@ -105,12 +79,7 @@ func (p *wholePublisher) run() {
 		}
 		key := n == 0 || paused || p.askKey.Swap(false)
 		paused = false
-		payload := []byte{0x10, 0x01, 0x00, 0x00} // VP8 descriptor, interframe
-		if key {
-			payload = []byte{0x10, 0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01} // keyframe 640x360
-		}
-		payload = binary.BigEndian.AppendUint32(payload, n)
-		payload = append(payload, make([]byte, 400)...)
+		payload := vp8Frame(n, key)
 		seq++
 		ts := uint32(time.Since(start) * 90000 / time.Second)
 		err := p.track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: seq, Timestamp: ts}, Payload: payload})
@@ -162,34 +131,15 @@ func (c *rtcClient) wholeLayer(source string) *layer {
 // frames keeps what a viewer receives of a whole video: sequence numbers, timestamps and
 // whether each packet starts a keyframe.
 type frames struct {
-	mu   sync.Mutex
-	pkts []got
+	videoLog[got]
 }
 
 func (c *rtcClient) recordWhole() *frames {
 	f := &frames{}
-	fn := func(tr *webrtc.TrackRemote, pkt *rtp.Packet) {
-		if tr.Kind() != webrtc.RTPCodecTypeVideo {
-			return
-		}
-		f.mu.Lock()
-		f.pkts = append(f.pkts, got{seq: pkt.SequenceNumber, ts: pkt.Timestamp, key: vp8Keyframe(pkt.Payload)})
-		f.mu.Unlock()
-	}
-	c.onRTP.Store(&fn)
+	logVideo(c, &f.videoLog, func(_ *webrtc.TrackRemote, pkt *rtp.Packet) got {
+		return got{seq: pkt.SequenceNumber, ts: pkt.Timestamp, key: vp8Keyframe(pkt.Payload)}
+	})
 	return f
-}
-
-func (f *frames) snapshot() []got {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]got(nil), f.pkts...)
-}
-
-func (f *frames) count() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.pkts)
 }
 
 // checkWhole asserts that the viewer's numbering stays continuous across pauses (sequence
@@ -326,18 +276,10 @@ func TestWholeCameraPaused(t *testing.T) {
 // camera, and it comes back, from a keyframe, when the estimate recovers.
 func TestWholeVideoPausedForBandwidth(t *testing.T) {
 	verifyNoLeaks(t)
-	const sfuIP, pubIP, viewerIP = "10.0.0.1", "10.0.0.2", "10.0.0.3"
-	lab := newVnetLab(t, sfuIP, pubIP, viewerIP)
-	s := lab.simulcastSFU(sfuIP)
-	room := s.NewRoom("whole-bw")
-	t.Cleanup(room.Close)
-
-	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
-	var estimate atomic.Int64
-	estimate.Store(10_000_000)
-	viewer.peer.SetEstimator(func() int { return int(estimate.Load()) })
+	viewer, joinPub := simulcastRoom(t, "whole-bw")
+	estimate := viewer.estimateFromTest(10_000_000)
 	rec := viewer.recordWhole()
-	pub := joinClient(t, room, lab.api(pubIP), "pub", true)
+	pub := joinPub()
 	wp := pub.publishWhole(t, SourceScreen)
 	waitFor(t, "the share on the viewer", func() bool { return rec.count() >= 30 })
 	if wp.inactive.Load() {
@@ -369,13 +311,7 @@ func TestWholeVideoPausedForBandwidth(t *testing.T) {
 // viewer gets the new camera, and the publisher is never told to stop it.
 func TestWholeCameraReplaced(t *testing.T) {
 	verifyNoLeaks(t)
-	const sfuIP, pubIP, viewerIP = "10.0.0.1", "10.0.0.2", "10.0.0.3"
-	lab := newVnetLab(t, sfuIP, pubIP, viewerIP)
-	s := lab.simulcastSFU(sfuIP)
-	room := s.NewRoom("whole-replaced")
-	t.Cleanup(room.Close)
-
-	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
+	viewer, joinPub := simulcastRoom(t, "whole-replaced")
 	var mu sync.Mutex
 	perTrack := map[string]int{}
 	count := func(tr *webrtc.TrackRemote, _ *rtp.Packet) {
@@ -384,7 +320,7 @@ func TestWholeCameraReplaced(t *testing.T) {
 		mu.Unlock()
 	}
 	viewer.onRTP.Store(&count)
-	pub := joinClient(t, room, lab.api(pubIP), "pub", true)
+	pub := joinPub()
 	old := pub.publishWhole(t, SourceCamera)
 	first := trackOf(t, viewer)
 	waitFor(t, "the first camera on the viewer", func() bool {

@@ -179,29 +179,36 @@ func checkForwarded(tb testing.TB, d *DownTrack, w *benchWriter, packets int, fi
 	}
 }
 
+// benchStarted is the one viewer of a publication after it was written the keyframe
+// (sequence number 1000), and pkt the delta frame that comes next (1001).
+func benchStarted(b *testing.B) (d *DownTrack, w *benchWriter, pkt *rtp.Packet) {
+	b.Helper()
+	d, w = benchViewer(b, benchPublication(), 0)
+	pkt = &rtp.Packet{}
+	if err := pkt.Unmarshal(benchVP8(b, 1000, true)); err != nil {
+		b.Fatal(err)
+	}
+	if !benchWrite(d, pkt, true) {
+		b.Fatal("the keyframe was not written")
+	}
+	if err := pkt.Unmarshal(benchVP8(b, 1001, false)); err != nil {
+		b.Fatal(err)
+	}
+	return d, w, pkt
+}
+
 // BenchmarkRewritePerViewer: DownTrack.write of one 1,100-byte VP8 packet to one viewer in
 // steady state (the viewer started at a keyframe): the header rewrite (SSRC, payload type,
 // sequence number, timestamp, extensions dropped) and the write to its TrackLocalWriter.
 // ns/op is per packet per viewer.
 func BenchmarkRewritePerViewer(b *testing.B) {
-	pub := benchPublication()
-	d, w := benchViewer(b, pub, 0)
-	var pkt rtp.Packet
-	if err := pkt.Unmarshal(benchVP8(b, 1000, true)); err != nil {
-		b.Fatal(err)
-	}
-	if !benchWrite(d, &pkt, true) {
-		b.Fatal("the keyframe was not written")
-	}
+	d, w, pkt := benchStarted(b)
 	first := w.seq
-	if err := pkt.Unmarshal(benchVP8(b, 1001, false)); err != nil {
-		b.Fatal(err)
-	}
 	payload := len(pkt.Payload)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if !benchWrite(d, &pkt, false) {
+		if !benchWrite(d, pkt, false) {
 			b.Fatal("not written")
 		}
 		pkt.SequenceNumber++

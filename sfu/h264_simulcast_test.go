@@ -1,19 +1,12 @@
 package sfu
 
 import (
-	"errors"
-	"io"
-	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
-	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -30,95 +23,14 @@ func h264Fill(i int) byte { return 0x50 + byte(i) }
 // FU-A; other frames one non-IDR slice). Keyframes come at the start, five frames after a
 // request (PLI), and when a layer starts again; it stops a layer the SFU says nobody needs.
 type h264Publisher struct {
-	c        *rtcClient
-	rids     []string
-	tracks   []*webrtc.TrackLocalStaticRTP
-	sender   *webrtc.RTPSender
-	plis     []atomic.Bool
-	inactive sync.Map
-	midID    uint8
-	ridID    uint8
-	mid      string
-	stop     chan struct{}
-	wg       sync.WaitGroup
+	*simulcastSender
 }
 
 func (c *rtcClient) publishH264Simulcast(t *testing.T, rids []string) *h264Publisher {
 	t.Helper()
-	p := &h264Publisher{c: c, rids: rids, plis: make([]atomic.Bool, len(rids)), stop: make(chan struct{})}
-	for _, rid := range rids {
-		tr, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: h264Fmtp},
-			c.name+"-cam", c.name, webrtc.WithRTPStreamID(rid))
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.tracks = append(p.tracks, tr)
-	}
-	tr, err := c.up.AddTransceiverFromTrack(p.tracks[0], webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.sender = tr.Sender()
-	for _, track := range p.tracks[1:] {
-		if err := p.sender.AddEncoding(track); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, ext := range p.sender.GetParameters().HeaderExtensions {
-		switch ext.URI {
-		case sdp.SDESMidURI:
-			p.midID = uint8(ext.ID)
-		case sdp.SDESRTPStreamIDURI:
-			p.ridID = uint8(ext.ID)
-		}
-	}
-	if p.midID == 0 || p.ridID == 0 {
-		t.Fatal("the publisher has no mid/rid header extensions")
-	}
-	for i, rid := range rids {
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			for {
-				pkts, _, err := p.sender.ReadSimulcastRTCP(rid)
-				if err != nil {
-					return
-				}
-				for _, pk := range pkts {
-					if _, ok := pk.(*rtcp.PictureLossIndication); ok {
-						p.plis[i].Store(true)
-					}
-				}
-			}
-		}()
-	}
-	offer, err := c.up.CreateOffer(nil)
-	if err == nil {
-		err = c.up.SetLocalDescription(offer)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.peer.HandleOffer(offer.SDP, map[string]string{p.tracks[0].ID(): SourceCamera}); err != nil {
-		t.Fatalf("HandleOffer: %v", err)
-	}
-	p.mid = tr.Mid()
-	p.wg.Add(1)
-	go p.run()
-	t.Cleanup(p.halt)
+	p := &h264Publisher{c.newSimulcastSender(t, rids, webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: h264Fmtp})}
+	p.publish(t, nil, p.run)
 	return p
-}
-
-func (p *h264Publisher) halt() {
-	select {
-	case <-p.stop:
-	default:
-		close(p.stop)
-	}
-	if err := p.c.up.Close(); err != nil {
-		p.c.t.Errorf("close up: %v", err)
-	}
-	p.wg.Wait()
 }
 
 // h264Frame is one frame of layer i in Annex B: SPS, PPS and an IDR slice for a keyframe,
@@ -141,72 +53,35 @@ func h264Frame(i int, key bool) []byte {
 }
 
 func (p *h264Publisher) run() {
-	defer p.wg.Done()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
 	n := len(p.rids)
 	seq := make([]uint16, n)
 	ts := make([]uint32, n)
-	paused := make([]bool, n)
 	pay := make([]codecs.H264Payloader, n)
 	keyAt := make([]int, n) // the frame a keyframe asked for comes at (0: none asked)
 	for i := range n {
 		seq[i] = uint16(60000 + 2000*i) // each layer its own numbering, wrapping soon
 		ts[i] = uint32(i)*1_000_000_007 + 0xfff00000
 	}
-	start := time.Now()
-	for frame := 0; ; frame++ {
-		select {
-		case <-p.stop:
-			return
-		case <-tick.C:
+	p.sendFrames(20*time.Millisecond, func(frame, i int, elapsed uint32, resumed bool) bool {
+		// An encoder answers a keyframe request a few frames later: the frames between
+		// are delta frames a viewer waiting to switch must let pass.
+		if p.plis[i].Swap(false) && keyAt[i] == 0 {
+			keyAt[i] = frame + 5
 		}
-		for more := true; more; {
-			select {
-			case m := <-p.c.layers:
-				for rid, on := range m {
-					if on {
-						p.inactive.Delete(rid)
-					} else {
-						p.inactive.Store(rid, true)
-					}
-				}
-			default:
-				more = false
-			}
+		key := frame == 0 || resumed || (keyAt[i] != 0 && frame >= keyAt[i])
+		if key {
+			keyAt[i] = 0
 		}
-		elapsed := uint32(time.Since(start) * 90000 / time.Second)
-		for i, rid := range p.rids {
-			if _, off := p.inactive.Load(rid); off {
-				paused[i] = true
-				continue
+		payloads := pay[i].Payload(1200, h264Frame(i, key))
+		for j, payload := range payloads {
+			h := rtp.Header{Version: 2, Marker: j == len(payloads)-1, SequenceNumber: seq[i], Timestamp: ts[i] + elapsed, PayloadType: 102}
+			if !p.write(i, h, payload) {
+				return false
 			}
-			// An encoder answers a keyframe request a few frames later: the frames between
-			// are delta frames a viewer waiting to switch must let pass.
-			if p.plis[i].Swap(false) && keyAt[i] == 0 {
-				keyAt[i] = frame + 5
-			}
-			key := frame == 0 || paused[i] || (keyAt[i] != 0 && frame >= keyAt[i])
-			if key {
-				keyAt[i] = 0
-			}
-			paused[i] = false
-			payloads := pay[i].Payload(1200, h264Frame(i, key))
-			for j, payload := range payloads {
-				h := rtp.Header{Version: 2, Marker: j == len(payloads)-1, SequenceNumber: seq[i], Timestamp: ts[i] + elapsed, PayloadType: 102}
-				if err := h.SetExtension(p.midID, []byte(p.mid)); err != nil {
-					return
-				}
-				if err := h.SetExtension(p.ridID, []byte(rid)); err != nil {
-					return
-				}
-				if err := p.tracks[i].WriteRTP(&rtp.Packet{Header: h, Payload: payload}); err != nil && !errors.Is(err, io.ErrClosedPipe) {
-					return
-				}
-				seq[i]++
-			}
+			seq[i]++
 		}
-	}
+		return true
+	})
 }
 
 // h264Got is an H.264 packet a viewer received.
@@ -220,17 +95,13 @@ type h264Got struct {
 }
 
 type h264Recorder struct {
-	mu    sync.Mutex
-	pkts  []h264Got
-	mimes map[string]bool
+	videoLog[h264Got]
+	mimes map[string]bool // guarded by mu
 }
 
 func (c *rtcClient) recordH264() *h264Recorder {
 	r := &h264Recorder{mimes: map[string]bool{}}
-	f := func(tr *webrtc.TrackRemote, pkt *rtp.Packet) {
-		if tr.Kind() != webrtc.RTPCodecTypeVideo {
-			return
-		}
+	logVideo(c, &r.videoLog, func(tr *webrtc.TrackRemote, pkt *rtp.Packet) h264Got {
 		g := h264Got{seq: pkt.SequenceNumber, ts: pkt.Timestamp, marker: pkt.Marker, layer: -1}
 		if p := pkt.Payload; len(p) > 4 {
 			g.nal = p[0] & 0x1f
@@ -246,34 +117,15 @@ func (c *rtcClient) recordH264() *h264Recorder {
 				g.layer = l
 			}
 		}
-		r.mu.Lock()
-		r.pkts = append(r.pkts, g)
 		r.mimes[tr.Codec().MimeType] = true
-		r.mu.Unlock()
-	}
-	c.onRTP.Store(&f)
+		return g
+	})
 	return r
-}
-
-func (r *h264Recorder) snapshot() []h264Got {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.pkts)
 }
 
 // lastLayer is the layer of the last n packets (-2 if they differ or are fewer).
 func (r *h264Recorder) lastLayer(n int) int {
-	p := r.snapshot()
-	if len(p) < n {
-		return -2
-	}
-	l := p[len(p)-1].layer
-	for _, g := range p[len(p)-n:] {
-		if g.layer != l {
-			return -2
-		}
-	}
-	return l
+	return lastLayerOf(r.snapshot(), n, func(g h264Got) int { return g.layer })
 }
 
 // checkH264Continuous asserts what a decoder needs of a viewer's H.264 stream across layer
@@ -326,10 +178,7 @@ func checkH264Continuous(t *testing.T, pkts []h264Got) (switches int) {
 func TestH264Simulcast(t *testing.T) {
 	verifyNoLeaks(t)
 	const sfuIP, pubIP, viewerIP, midIP = "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"
-	lab := newVnetLab(t, sfuIP, pubIP, viewerIP, midIP)
-	s := lab.simulcastSFU(sfuIP)
-	room := s.NewRoom("h264")
-	t.Cleanup(room.Close)
+	lab, room := simulcastLab(t, "h264", sfuIP, pubIP, viewerIP, midIP)
 
 	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
 	rec := viewer.recordH264()

@@ -24,6 +24,12 @@ func networkTestLogger(t *testing.T) *slog.Logger {
 
 // loopbackClient is a plain Pion peer set up as media.md says for loopback tests.
 func loopbackClient(types ...webrtc.NetworkType) *webrtc.API {
+	return webrtc.NewAPI(webrtc.WithSettingEngine(loopbackSettings(types...)))
+}
+
+// loopbackSettings keep a Pion peer on loopback, with the network types given, and without
+// mDNS candidates.
+func loopbackSettings(types ...webrtc.NetworkType) webrtc.SettingEngine {
 	var se webrtc.SettingEngine
 	loopback := func(ip net.IP) bool { return ip.IsLoopback() }
 	se.SetIncludeLoopbackCandidate(true)
@@ -31,7 +37,7 @@ func loopbackClient(types ...webrtc.NetworkType) *webrtc.API {
 	se.SetRemoteIPFilter(loopback)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetNetworkTypes(types)
-	return webrtc.NewAPI(webrtc.WithSettingEngine(se))
+	return se
 }
 
 // connectPeers has the client offer a data channel to the server (as a publisher does),

@@ -437,23 +437,16 @@ func TestProbeAbort(t *testing.T) {
 
 // rtpLog keeps every packet a client receives on its video tracks, padding included.
 type rtpLog struct {
-	mu   sync.Mutex
-	ssrc uint32
-	pkts []rtp.Packet
+	videoLog[rtp.Packet]
+	ssrc uint32 // the video track's, guarded by mu
 }
 
 func (c *rtcClient) logRTP() *rtpLog {
 	r := &rtpLog{}
-	f := func(tr *webrtc.TrackRemote, pkt *rtp.Packet) {
-		if tr.Kind() != webrtc.RTPCodecTypeVideo {
-			return
-		}
-		r.mu.Lock()
+	logVideo(c, &r.videoLog, func(tr *webrtc.TrackRemote, pkt *rtp.Packet) rtp.Packet {
 		r.ssrc = uint32(tr.SSRC())
-		r.pkts = append(r.pkts, *pkt.Clone())
-		r.mu.Unlock()
-	}
-	c.onRTP.Store(&f)
+		return *pkt.Clone()
+	})
 	return r
 }
 
@@ -461,12 +454,6 @@ func (r *rtpLog) snapshot() ([]rtp.Packet, uint32) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.pkts), r.ssrc
-}
-
-func (r *rtpLog) count() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.pkts)
 }
 
 // waitMore waits until the log has n more packets than now.
@@ -866,18 +853,7 @@ func TestPaddingLatePacket(t *testing.T) {
 // padding packets then a media packet (which starts a segment after them), per padding
 // packet. It must allocate nothing.
 func BenchmarkPadding(b *testing.B) {
-	pub := benchPublication()
-	d, w := benchViewer(b, pub, 0)
-	var pkt rtp.Packet
-	if err := pkt.Unmarshal(benchVP8(b, 1000, true)); err != nil {
-		b.Fatal(err)
-	}
-	if !benchWrite(d, &pkt, true) {
-		b.Fatal("the keyframe was not written")
-	}
-	if err := pkt.Unmarshal(benchVP8(b, 1001, false)); err != nil {
-		b.Fatal(err)
-	}
+	d, w, pkt := benchStarted(b)
 	const run = 4
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -885,7 +861,7 @@ func BenchmarkPadding(b *testing.B) {
 		if d.writePadding(run, paddingSize) != run {
 			b.Fatal("padding not written")
 		}
-		if !benchWrite(d, &pkt, false) {
+		if !benchWrite(d, pkt, false) {
 			b.Fatal("media not written after the padding")
 		}
 		pkt.SequenceNumber++

@@ -59,6 +59,23 @@ func (l *vnetLab) move(from, to string) {
 	}
 }
 
+// cutThenMove cuts ip's path for 3 s, then moves ip to newIP. Each time it waits until ice
+// (the states of the client's connection through ip) says disconnected, then calls restart
+// once the path is back ("after a cut") or moved ("after a move").
+func (l *vnetLab) cutThenMove(ip, newIP string, ice chan webrtc.ICEConnectionState, restart func(why string)) {
+	l.t.Helper()
+	l.cut(ip)
+	cutAt := time.Now()
+	waitICE(l.t, ice, webrtc.ICEConnectionStateDisconnected)
+	time.Sleep(3*time.Second - time.Since(cutAt)) // the cut lasts 3 s
+	l.cut("")
+	restart("after a cut")
+
+	l.move(ip, newIP)
+	waitICE(l.t, ice, webrtc.ICEConnectionStateDisconnected)
+	restart("after a move")
+}
+
 // sfu starts an SFU on ip, its one UDP mux socket on the virtual network.
 func (l *vnetLab) sfu(ip string) *SFU {
 	l.t.Helper()
@@ -77,13 +94,19 @@ func (l *vnetLab) sfuWith(ip string, configure func(*Config)) *SFU {
 	if configure != nil {
 		configure(&cfg)
 	}
+	return startSFU(l.t, cfg)
+}
+
+// startSFU starts an SFU with cfg, closed at the end of the test.
+func startSFU(t *testing.T, cfg Config) *SFU {
+	t.Helper()
 	s, err := New(cfg)
 	if err != nil {
-		l.t.Fatal(err)
+		t.Fatal(err)
 	}
-	l.t.Cleanup(func() {
+	t.Cleanup(func() {
 		if err := s.Close(); err != nil {
-			l.t.Errorf("close SFU: %v", err)
+			t.Errorf("close SFU: %v", err)
 		}
 	})
 	return s
@@ -404,6 +427,70 @@ func (c *rtcClient) moreReceived(t *testing.T, n int64) {
 	waitFor(t, fmt.Sprintf("%s to receive %d packets (has %d)", c.name, n, from), func() bool { return c.received.Load() >= from+n })
 }
 
+// sendTrack adds a track of codec with id to the client's up connection, sent only.
+func (c *rtcClient) sendTrack(t *testing.T, codec webrtc.RTPCodecCapability, id string) (*webrtc.TrackLocalStaticRTP, *webrtc.RTPSender) {
+	t.Helper()
+	track, err := webrtc.NewTrackLocalStaticRTP(codec, id, c.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := c.up.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return track, tr.Sender()
+}
+
+// offerUp sends the up connection's offer, with ICE restart if asked, to the SFU with the
+// sources of its tracks, and returns the offer's ice-ufrag.
+func (c *rtcClient) offerUp(t *testing.T, iceRestart bool, sources map[string]string) string {
+	t.Helper()
+	offer, err := c.up.CreateOffer(&webrtc.OfferOptions{ICERestart: iceRestart})
+	if err == nil {
+		err = c.up.SetLocalDescription(offer)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.peer.HandleOffer(offer.SDP, sources); err != nil {
+		t.Fatalf("HandleOffer: %v", err)
+	}
+	return sdpUfrag(offer.SDP)
+}
+
+// readPLIs calls pli for each keyframe request the SFU sends to sender, for the layer rid
+// (or, if rid is "", for the sender's one track), until the connection closes.
+func readPLIs(sender *webrtc.RTPSender, rid string, pli func()) {
+	for {
+		var pkts []rtcp.Packet
+		var err error
+		if rid == "" {
+			pkts, _, err = sender.ReadRTCP()
+		} else {
+			pkts, _, err = sender.ReadSimulcastRTCP(rid)
+		}
+		if err != nil {
+			return
+		}
+		for _, pk := range pkts {
+			if _, ok := pk.(*rtcp.PictureLossIndication); ok {
+				pli()
+			}
+		}
+	}
+}
+
+// vp8Frame is frame n of a single-packet VP8 video without picture ids: a keyframe
+// (640x360) or an interframe, then n (4 bytes) and 400 bytes of filler.
+func vp8Frame(n uint32, key bool) []byte {
+	payload := []byte{0x10, 0x01, 0x00, 0x00} // VP8 descriptor, interframe
+	if key {
+		payload = []byte{0x10, 0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01} // keyframe 640x360
+	}
+	payload = binary.BigEndian.AppendUint32(payload, n)
+	return append(payload, make([]byte, 400)...)
+}
+
 // testPublisher sends VP8 on the client's up connection: a keyframe first and whenever
 // asked, one packet every 10 ms.
 type testPublisher struct {
@@ -417,33 +504,18 @@ type testPublisher struct {
 
 func (c *rtcClient) publishVideo(t *testing.T) *testPublisher {
 	t.Helper()
-	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, c.name+"-cam", c.name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := c.up.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
-	if err != nil {
-		t.Fatal(err)
-	}
+	track, sender := c.sendTrack(t, webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, c.name+"-cam")
 	p := &testPublisher{c: c, track: track, sources: map[string]string{track.ID(): SourceCamera},
 		plis: make(chan struct{}, 16), stop: make(chan struct{})}
 	p.wg.Add(2)
 	go func() {
 		defer p.wg.Done()
-		for {
-			pkts, _, err := tr.Sender().ReadRTCP()
-			if err != nil {
-				return
+		readPLIs(sender, "", func() {
+			select {
+			case p.plis <- struct{}{}:
+			default:
 			}
-			for _, pk := range pkts {
-				if _, ok := pk.(*rtcp.PictureLossIndication); ok {
-					select {
-					case p.plis <- struct{}{}:
-					default:
-					}
-				}
-			}
-		}
+		})
 	}()
 	go p.run()
 	t.Cleanup(p.halt)
@@ -454,17 +526,7 @@ func (c *rtcClient) publishVideo(t *testing.T) *testPublisher {
 // offer sends the up connection's offer, with ICE restart if asked.
 func (p *testPublisher) offer(t *testing.T, iceRestart bool) string {
 	t.Helper()
-	offer, err := p.c.up.CreateOffer(&webrtc.OfferOptions{ICERestart: iceRestart})
-	if err == nil {
-		err = p.c.up.SetLocalDescription(offer)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.c.peer.HandleOffer(offer.SDP, p.sources); err != nil {
-		t.Fatalf("HandleOffer: %v", err)
-	}
-	return sdpUfrag(offer.SDP)
+	return p.c.offerUp(t, iceRestart, p.sources)
 }
 
 func (p *testPublisher) run() {
@@ -484,12 +546,7 @@ func (p *testPublisher) run() {
 			key = true
 		default:
 		}
-		payload := []byte{0x10, 0x01, 0x00, 0x00} // VP8 descriptor, interframe
-		if key {
-			payload = []byte{0x10, 0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01} // keyframe 640x360
-		}
-		payload = binary.BigEndian.AppendUint32(payload, n)
-		payload = append(payload, make([]byte, 400)...)
+		payload := vp8Frame(n, key)
 		seq++
 		err := p.track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: seq, Timestamp: n * 900}, Payload: payload})
 		if err != nil && !errors.Is(err, io.ErrClosedPipe) {
@@ -510,6 +567,23 @@ func (p *testPublisher) halt() {
 	p.wg.Wait()
 }
 
+// watchedVideo starts an SFU (sfu) on sfuIP and a room named name on it, where a viewer
+// on viewerIP has received 50 packets of the video (publishVideo) of a publisher, "pub",
+// on pubIP.
+func (l *vnetLab) watchedVideo(name, sfuIP, pubIP, viewerIP string) (room *Room, viewer, pub *rtcClient, video *testPublisher) {
+	l.t.Helper()
+	t := l.t
+	s := l.sfu(sfuIP)
+	room = s.NewRoom(name)
+	t.Cleanup(room.Close)
+
+	viewer = joinClient(t, room, l.api(viewerIP), "viewer", false)
+	pub = joinClient(t, room, l.api(pubIP), "pub", true)
+	video = pub.publishVideo(t)
+	viewer.moreReceived(t, 50)
+	return room, viewer, pub, video
+}
+
 // TestRestartICEDown cuts a viewer's path for 3 s: the viewer sees ICE disconnected and,
 // once back, asks for a restart (the "restart" message); the SFU's new offer has new ICE
 // credentials and media reaches the viewer again, on the same peer and track. Then the
@@ -518,14 +592,7 @@ func TestRestartICEDown(t *testing.T) {
 	verifyNoLeaks(t)
 	const sfuIP, pubIP, viewerIP, viewerNewIP = "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.13"
 	lab := newVnetLab(t, sfuIP, pubIP, viewerIP)
-	s := lab.sfu(sfuIP)
-	room := s.NewRoom("restart")
-	t.Cleanup(room.Close)
-
-	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
-	pub := joinClient(t, room, lab.api(pubIP), "pub", true)
-	pub.publishVideo(t)
-	viewer.moreReceived(t, 50)
+	room, viewer, _, _ := lab.watchedVideo("restart", sfuIP, pubIP, viewerIP)
 
 	restart := func(why string) {
 		t.Helper()
@@ -549,24 +616,12 @@ func TestRestartICEDown(t *testing.T) {
 		if room.Peers() != 2 || room.peers["viewer"] != viewer.peer {
 			t.Fatalf("%s: the viewer's peer changed (%d peers)", why, room.Peers())
 		}
-		viewer.mu.Lock()
-		tracks := len(viewer.tracks)
-		viewer.mu.Unlock()
-		if tracks != 1 {
+		if tracks := viewer.trackCount(); tracks != 1 {
 			t.Fatalf("%s: viewer got %d tracks, want the one it had", why, tracks)
 		}
 	}
 
-	lab.cut(viewerIP)
-	cutAt := time.Now()
-	waitICE(t, viewer.iceDown, webrtc.ICEConnectionStateDisconnected)
-	time.Sleep(3*time.Second - time.Since(cutAt)) // the cut lasts 3 s
-	lab.cut("")
-	restart("after a cut")
-
-	lab.move(viewerIP, viewerNewIP)
-	waitICE(t, viewer.iceDown, webrtc.ICEConnectionStateDisconnected)
-	restart("after a move")
+	lab.cutThenMove(viewerIP, viewerNewIP, viewer.iceDown, restart)
 	pair, err := viewer.peer.down.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
 	if err != nil || pair == nil {
 		t.Fatalf("no selected pair on the SFU's down connection: %v", err)
@@ -583,14 +638,7 @@ func TestRestartICEUp(t *testing.T) {
 	verifyNoLeaks(t)
 	const sfuIP, pubIP, pubNewIP, viewerIP = "10.0.0.1", "10.0.0.2", "10.0.0.12", "10.0.0.3"
 	lab := newVnetLab(t, sfuIP, pubIP, viewerIP)
-	s := lab.sfu(sfuIP)
-	room := s.NewRoom("restart-up")
-	t.Cleanup(room.Close)
-
-	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
-	pub := joinClient(t, room, lab.api(pubIP), "pub", true)
-	p := pub.publishVideo(t)
-	viewer.moreReceived(t, 50)
+	_, viewer, pub, p := lab.watchedVideo("restart-up", sfuIP, pubIP, viewerIP)
 	pubs := pub.peer.Publishing()
 
 	restart := func(why string) {
@@ -609,10 +657,7 @@ func TestRestartICEUp(t *testing.T) {
 		}
 		waitICE(t, pub.iceUp, webrtc.ICEConnectionStateConnected)
 		viewer.moreReceived(t, 50)
-		viewer.mu.Lock()
-		tracks := len(viewer.tracks)
-		viewer.mu.Unlock()
-		if tracks != 1 {
+		if tracks := viewer.trackCount(); tracks != 1 {
 			t.Fatalf("%s: viewer got %d tracks, want the one it had", why, tracks)
 		}
 		if got := pub.peer.Publishing(); strings.Join(got, ",") != strings.Join(pubs, ",") {
@@ -620,16 +665,46 @@ func TestRestartICEUp(t *testing.T) {
 		}
 	}
 
-	lab.cut(pubIP)
-	cutAt := time.Now()
-	waitICE(t, pub.iceUp, webrtc.ICEConnectionStateDisconnected)
-	time.Sleep(3*time.Second - time.Since(cutAt))
-	lab.cut("")
-	restart("after a cut")
+	lab.cutThenMove(pubIP, pubNewIP, pub.iceUp, restart)
+}
 
-	lab.move(pubIP, pubNewIP)
-	waitICE(t, pub.iceUp, webrtc.ICEConnectionStateDisconnected)
-	restart("after a move")
+// viewerMissesOffer starts a room where a viewer receives the video of publisher a, then
+// misses the SFU's offer of publisher b's track: it ignores offers (dropOffers, still set
+// on return), as one whose websocket is gone, and the offer is out. offers are the
+// ice-ufrags of the down offers it had answered before.
+func viewerMissesOffer(t *testing.T, name string) (viewer *rtcClient, offers []string) {
+	t.Helper()
+	const sfuIP, aIP, bIP, viewerIP = "10.0.0.1", "10.0.0.2", "10.0.0.4", "10.0.0.3"
+	lab := newVnetLab(t, sfuIP, aIP, bIP, viewerIP)
+	s := lab.sfu(sfuIP)
+	room := s.NewRoom(name)
+	t.Cleanup(room.Close)
+
+	viewer = joinClient(t, room, lab.api(viewerIP), "viewer", false)
+	a := joinClient(t, room, lab.api(aIP), "a", true)
+	a.publishVideo(t)
+	viewer.moreReceived(t, 20)
+	offers, _ = viewer.answered()
+
+	viewer.dropOffers.Store(true)
+	b := joinClient(t, room, lab.api(bIP), "b", true)
+	b.publishVideo(t)
+	waitFor(t, "the offer of b's track", viewer.offerOut)
+	return viewer, offers
+}
+
+// offerOut: an offer of the SFU on the client's down connection is not answered yet.
+func (c *rtcClient) offerOut() bool {
+	c.peer.downMu.Lock()
+	defer c.peer.downMu.Unlock()
+	return c.peer.awaiting
+}
+
+// trackCount is the number of tracks the client received on down.
+func (c *rtcClient) trackCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.tracks)
 }
 
 // TestRestartICEOfferUnanswered: the viewer misses an offer (its websocket dropped while the
@@ -637,27 +712,8 @@ func TestRestartICEUp(t *testing.T) {
 // ICE restart offer; the viewer then receives both publishers.
 func TestRestartICEOfferUnanswered(t *testing.T) {
 	verifyNoLeaks(t)
-	const sfuIP, aIP, bIP, viewerIP = "10.0.0.1", "10.0.0.2", "10.0.0.4", "10.0.0.3"
-	lab := newVnetLab(t, sfuIP, aIP, bIP, viewerIP)
-	s := lab.sfu(sfuIP)
-	room := s.NewRoom("unanswered")
-	t.Cleanup(room.Close)
-
-	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
-	a := joinClient(t, room, lab.api(aIP), "a", true)
-	a.publishVideo(t)
-	viewer.moreReceived(t, 20)
-	offers, _ := viewer.answered()
+	viewer, offers := viewerMissesOffer(t, "unanswered")
 	first := offers[len(offers)-1]
-
-	viewer.dropOffers.Store(true)
-	b := joinClient(t, room, lab.api(bIP), "b", true)
-	b.publishVideo(t)
-	waitFor(t, "the offer of b's track", func() bool {
-		viewer.peer.downMu.Lock()
-		defer viewer.peer.downMu.Unlock()
-		return viewer.peer.awaiting
-	})
 	// The SFU goes on without an answer: a's media still flows, nothing blocks.
 	viewer.moreReceived(t, 20)
 	viewer.dropOffers.Store(false)
@@ -674,11 +730,7 @@ func TestRestartICEOfferUnanswered(t *testing.T) {
 	if restart == first {
 		t.Fatalf("the restart offer kept ice-ufrag %q", restart)
 	}
-	waitFor(t, "b's track at the viewer", func() bool {
-		viewer.mu.Lock()
-		defer viewer.mu.Unlock()
-		return len(viewer.tracks) == 2
-	})
+	waitFor(t, "b's track at the viewer", func() bool { return viewer.trackCount() == 2 })
 	viewer.moreReceived(t, 100)
 }
 
@@ -690,14 +742,7 @@ func TestRestartICEAfterFailed(t *testing.T) {
 	const sfuIP, pubIP, viewerIP, viewerNewIP = "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.13"
 	lab := newVnetLab(t, sfuIP, pubIP, viewerIP)
 	lab.failed = time.Second
-	s := lab.sfu(sfuIP)
-	room := s.NewRoom("failed")
-	t.Cleanup(room.Close)
-
-	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
-	pub := joinClient(t, room, lab.api(pubIP), "pub", true)
-	pub.publishVideo(t)
-	viewer.moreReceived(t, 50)
+	_, viewer, _, _ := lab.watchedVideo("failed", sfuIP, pubIP, viewerIP)
 	offers, _ := viewer.answered()
 
 	lab.move(viewerIP, viewerNewIP)
@@ -727,28 +772,8 @@ func TestRestartICEAfterFailed(t *testing.T) {
 // credentials), and Renegotiate sends the restart offer again.
 func TestRenegotiateStaleAnswer(t *testing.T) {
 	verifyNoLeaks(t)
-	const sfuIP, aIP, bIP, viewerIP = "10.0.0.1", "10.0.0.2", "10.0.0.4", "10.0.0.3"
-	lab := newVnetLab(t, sfuIP, aIP, bIP, viewerIP)
-	s := lab.sfu(sfuIP)
-	room := s.NewRoom("stale")
-	t.Cleanup(room.Close)
-
-	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
-	a := joinClient(t, room, lab.api(aIP), "a", true)
-	a.publishVideo(t)
-	viewer.moreReceived(t, 20)
-	offers, _ := viewer.answered()
+	viewer, offers := viewerMissesOffer(t, "stale")
 	first := offers[len(offers)-1]
-
-	viewer.dropOffers.Store(true)
-	b := joinClient(t, room, lab.api(bIP), "b", true)
-	b.publishVideo(t)
-	awaiting := func() bool {
-		viewer.peer.downMu.Lock()
-		defer viewer.peer.downMu.Unlock()
-		return viewer.peer.awaiting
-	}
-	waitFor(t, "the offer of b's track", awaiting)
 	// The client answers the offer sent again, then misses the ICE restart offer.
 	viewer.dropAfterOne.Store(true)
 	viewer.dropOffers.Store(false)
@@ -767,7 +792,7 @@ func TestRenegotiateStaleAnswer(t *testing.T) {
 	if err := viewer.peer.HandleAnswer(stale); !errors.Is(err, ErrBadSDP) {
 		t.Fatalf("a second answer to the earlier offer: %v, want ErrBadSDP", err)
 	}
-	if !awaiting() {
+	if !viewer.offerOut() {
 		t.Fatal("the refused answer settled the ICE restart offer")
 	}
 
@@ -781,13 +806,9 @@ func TestRenegotiateStaleAnswer(t *testing.T) {
 	if got := offers[len(offers)-1]; got == first {
 		t.Fatalf("the offer sent again kept ice-ufrag %q", got)
 	}
-	waitFor(t, "b's track at the viewer", func() bool {
-		viewer.mu.Lock()
-		defer viewer.mu.Unlock()
-		return len(viewer.tracks) == 2
-	})
+	waitFor(t, "b's track at the viewer", func() bool { return viewer.trackCount() == 2 })
 	viewer.moreReceived(t, 100)
-	if awaiting() {
+	if viewer.offerOut() {
 		t.Fatal("an offer is still out")
 	}
 }

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
@@ -25,17 +25,16 @@ func (l *vnetLab) simulcastSFU(ip string) *SFU {
 	})
 }
 
-// simulcastPublisher sends a camera in layers with rids, as a browser does: synthetic VP8
-// with 15-bit picture ids and TL0PICIDX, each layer with its own sequence numbers, clock
-// and picture ids, one single-packet frame per layer every 10 ms; keyframes at the start
-// and when asked (except on the layers in noKey). It stops a layer the SFU says nobody
-// needs (LayersChanged) and starts it again when asked.
-type simulcastPublisher struct {
+// simulcastSender is what the simulcast publishers share: one sendonly transceiver whose
+// sender has a track per rid (its encodings), the mid and rid header extensions every
+// packet carries, a flag per layer set when the SFU asks it for a keyframe (PLI), and the
+// layers the SFU said nobody needs (LayersChanged).
+type simulcastSender struct {
 	c        *rtcClient
 	rids     []string
 	tracks   []*webrtc.TrackLocalStaticRTP
+	tr       *webrtc.RTPTransceiver
 	sender   *webrtc.RTPSender
-	noKey    map[string]bool
 	plis     []atomic.Bool
 	inactive sync.Map // rid → true while the SFU said it is not needed
 	midID    uint8
@@ -45,99 +44,89 @@ type simulcastPublisher struct {
 	wg       sync.WaitGroup
 }
 
-// layerMark is the byte after the VP8 frame header that tells a viewer which layer (index
-// into rids) a packet came from.
-func (c *rtcClient) publishSimulcast(t *testing.T, rids []string, noKey ...string) *simulcastPublisher {
+// newSimulcastSender adds a track in codec for each rid to the client's up connection, as
+// the encodings of one sender, and reads the keyframe requests of each layer. Nothing is
+// offered yet: see publish.
+func (c *rtcClient) newSimulcastSender(t *testing.T, rids []string, codec webrtc.RTPCodecCapability) *simulcastSender {
 	t.Helper()
-	p := &simulcastPublisher{c: c, rids: rids, noKey: map[string]bool{}, plis: make([]atomic.Bool, len(rids)), stop: make(chan struct{})}
-	for _, r := range noKey {
-		p.noKey[r] = true
-	}
+	s := &simulcastSender{c: c, rids: rids, plis: make([]atomic.Bool, len(rids)), stop: make(chan struct{})}
 	for _, rid := range rids {
-		tr, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000},
-			c.name+"-cam", c.name, webrtc.WithRTPStreamID(rid))
+		tr, err := webrtc.NewTrackLocalStaticRTP(codec, c.name+"-cam", c.name, webrtc.WithRTPStreamID(rid))
 		if err != nil {
 			t.Fatal(err)
 		}
-		p.tracks = append(p.tracks, tr)
+		s.tracks = append(s.tracks, tr)
 	}
-	tr, err := c.up.AddTransceiverFromTrack(p.tracks[0], webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
-	if err != nil {
+	var err error
+	if s.tr, err = c.up.AddTransceiverFromTrack(s.tracks[0], webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
 		t.Fatal(err)
 	}
-	p.sender = tr.Sender()
-	for _, track := range p.tracks[1:] {
-		if err := p.sender.AddEncoding(track); err != nil {
+	s.sender = s.tr.Sender()
+	for _, track := range s.tracks[1:] {
+		if err := s.sender.AddEncoding(track); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, ext := range p.sender.GetParameters().HeaderExtensions {
+	for _, ext := range s.sender.GetParameters().HeaderExtensions {
 		switch ext.URI {
 		case sdp.SDESMidURI:
-			p.midID = uint8(ext.ID)
+			s.midID = uint8(ext.ID)
 		case sdp.SDESRTPStreamIDURI:
-			p.ridID = uint8(ext.ID)
+			s.ridID = uint8(ext.ID)
 		}
 	}
-	if p.midID == 0 || p.ridID == 0 {
+	if s.midID == 0 || s.ridID == 0 {
 		t.Fatal("the publisher has no mid/rid header extensions")
 	}
 	for i, rid := range rids {
-		p.wg.Add(1)
+		s.wg.Add(1)
 		go func() {
-			defer p.wg.Done()
-			for {
-				pkts, _, err := p.sender.ReadSimulcastRTCP(rid)
-				if err != nil {
-					return
-				}
-				for _, pk := range pkts {
-					if _, ok := pk.(*rtcp.PictureLossIndication); ok {
-						p.plis[i].Store(true)
-					}
-				}
-			}
+			defer s.wg.Done()
+			readPLIs(s.sender, rid, func() { s.plis[i].Store(true) })
 		}()
 	}
-	offer, err := c.up.CreateOffer(nil)
-	if err == nil {
-		err = c.up.SetLocalDescription(offer)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.peer.HandleOffer(offer.SDP, map[string]string{p.tracks[0].ID(): SourceCamera}); err != nil {
-		t.Fatalf("HandleOffer: %v", err)
-	}
-	p.mid = tr.Mid()
-	p.wg.Add(1)
-	go p.run()
-	t.Cleanup(p.halt)
-	return p
+	return s
 }
 
-func (p *simulcastPublisher) halt() {
+// publish offers the up connection to the SFU, the layers as the camera and the tracks in
+// others as what they say, then starts the sending loops (each calls s.wg.Done when it
+// returns) and stops everything at the end of the test.
+func (s *simulcastSender) publish(t *testing.T, others map[string]string, loops ...func()) {
+	t.Helper()
+	sources := map[string]string{s.tracks[0].ID(): SourceCamera}
+	maps.Copy(sources, others)
+	s.c.offerUp(t, false, sources)
+	s.mid = s.tr.Mid()
+	s.wg.Add(len(loops))
+	for _, loop := range loops {
+		go loop()
+	}
+	t.Cleanup(s.halt)
+}
+
+func (s *simulcastSender) halt() {
 	select {
-	case <-p.stop:
+	case <-s.stop:
 	default:
-		close(p.stop)
+		close(s.stop)
 	}
-	if err := p.c.up.Close(); err != nil {
-		p.c.t.Errorf("close up: %v", err)
+	if err := s.c.up.Close(); err != nil {
+		s.c.t.Errorf("close up: %v", err)
 	}
-	p.wg.Wait()
+	s.wg.Wait()
 }
 
-// layerState follows the SFU's LayersChanged messages (the client's setParameters).
-func (p *simulcastPublisher) layerState() {
+// layerState applies the SFU's LayersChanged messages received so far (the client's
+// setParameters).
+func (s *simulcastSender) layerState() {
 	for {
 		select {
-		case m := <-p.c.layers:
+		case m := <-s.c.layers:
 			for rid, on := range m {
 				if on {
-					p.inactive.Delete(rid)
+					s.inactive.Delete(rid)
 				} else {
-					p.inactive.Store(rid, true)
+					s.inactive.Store(rid, true)
 				}
 			}
 		default:
@@ -146,65 +135,137 @@ func (p *simulcastPublisher) layerState() {
 	}
 }
 
-func (p *simulcastPublisher) run() {
-	defer p.wg.Done()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	n := len(p.rids)
-	seq := make([]uint16, n)
-	pic := make([]uint16, n)
-	tl0 := make([]uint8, n)
-	ts := make([]uint32, n)
-	paused := make([]bool, n)
-	for i := range n {
-		seq[i] = uint16(1000 * (i + 1)) // each layer its own numbering
-		pic[i] = uint16(0x7ff0 + 3000*i)
-		tl0[i] = uint8(250 + i)
-		ts[i] = uint32(i) * 1_000_000_007
+func (s *simulcastSender) isInactive(rid string) bool {
+	_, off := s.inactive.Load(rid)
+	return off
+}
+
+// write sends a packet of layer i with the mid and rid extensions added to h. It is false
+// when the sending loop should end.
+func (s *simulcastSender) write(i int, h rtp.Header, payload []byte) bool {
+	if err := h.SetExtension(s.midID, []byte(s.mid)); err != nil {
+		return false
 	}
+	if err := h.SetExtension(s.ridID, []byte(s.rids[i])); err != nil {
+		return false
+	}
+	err := s.tracks[i].WriteRTP(&rtp.Packet{Header: h, Payload: payload})
+	return err == nil || errors.Is(err, io.ErrClosedPipe)
+}
+
+// sendFrames is a publisher's sending loop: every interval until the publisher stops, it
+// applies the SFU's LayersChanged messages, then calls send for each layer (index i into
+// rids) that the SFU has not said nobody needs, with the frame's number (from 0), the time
+// since the start on the 90 kHz clock, and whether the layer comes back after a pause. It
+// returns, calling s.wg.Done, when the publisher stops or send returns false.
+func (s *simulcastSender) sendFrames(interval time.Duration, send func(frame, i int, elapsed uint32, resumed bool) bool) {
+	defer s.wg.Done()
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	paused := make([]bool, len(s.rids))
 	start := time.Now()
-	for frame := uint32(0); ; frame++ {
+	for frame := 0; ; frame++ {
 		select {
-		case <-p.stop:
+		case <-s.stop:
 			return
 		case <-tick.C:
 		}
-		p.layerState()
+		s.layerState()
 		elapsed := uint32(time.Since(start) * 90000 / time.Second)
-		for i, rid := range p.rids {
-			if _, off := p.inactive.Load(rid); off {
+		for i, rid := range s.rids {
+			if s.isInactive(rid) {
 				paused[i] = true
 				continue
 			}
-			key := p.plis[i].Swap(false) || frame == 0 || paused[i]
+			resumed := paused[i]
 			paused[i] = false
-			if p.noKey[rid] {
-				key = false
-			}
-			desc := []byte{0x90, 0xc0, 0x80 | byte(pic[i]>>8), byte(pic[i]), tl0[i]} // X, S; I, L; 15-bit picture id; TL0PICIDX
-			body := []byte{0x01}                                                     // interframe
-			if key {
-				body = []byte{0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01}
-			}
-			payload := append(desc, body...)
-			payload = append(payload, byte(i))
-			payload = binary.BigEndian.AppendUint32(payload, frame)
-			payload = append(payload, make([]byte, []int{150, 500, 1100}[min(i, 2)])...) // about 140, 420 and 900 kbps
-			h := rtp.Header{Version: 2, Marker: true, SequenceNumber: seq[i], Timestamp: ts[i] + elapsed, PayloadType: 96}
-			if err := h.SetExtension(p.midID, []byte(p.mid)); err != nil {
+			if !send(frame, i, elapsed, resumed) {
 				return
 			}
-			if err := h.SetExtension(p.ridID, []byte(rid)); err != nil {
-				return
-			}
-			if err := p.tracks[i].WriteRTP(&rtp.Packet{Header: h, Payload: payload}); err != nil && !errors.Is(err, io.ErrClosedPipe) {
-				return
-			}
-			seq[i]++
-			pic[i] = (pic[i] + 1) & 0x7fff
-			tl0[i]++
 		}
 	}
+}
+
+// vp8Layer is how a VP8 encoder numbers one simulcast layer: its own sequence numbers and
+// clock, a 15-bit picture id and a TL0PICIDX, both one more at each frame.
+type vp8Layer struct {
+	seq uint16
+	pic uint16
+	tl0 uint8
+	ts  uint32
+}
+
+// vp8Layers are n layers as a browser numbers them, layer i from sequence number seq(i),
+// with picture ids, TL0PICIDX and clocks of their own.
+func vp8Layers(n int, seq func(i int) uint16) []vp8Layer {
+	layers := make([]vp8Layer, n)
+	for i := range layers {
+		layers[i] = vp8Layer{seq: seq(i), pic: uint16(0x7ff0 + 3000*i), tl0: uint8(250 + i), ts: uint32(i) * 1_000_000_007}
+	}
+	return layers
+}
+
+// sendVP8 sends the next frame of layer i (numbered by l), elapsed ticks after the start,
+// one packet per body: each body after the VP8 descriptor (X, S on the frame's first
+// packet; I, L; 15-bit picture id; TL0PICIDX), the marker on the last packet. It is false
+// when the sending loop should end.
+func (s *simulcastSender) sendVP8(l *vp8Layer, i int, elapsed uint32, bodies ...[]byte) bool {
+	for k, body := range bodies {
+		first := byte(0x80)
+		if k == 0 {
+			first = 0x90
+		}
+		payload := append([]byte{first, 0xc0, 0x80 | byte(l.pic>>8), byte(l.pic), l.tl0}, body...)
+		h := rtp.Header{Version: 2, Marker: k == len(bodies)-1, SequenceNumber: l.seq, Timestamp: l.ts + elapsed, PayloadType: 96}
+		if !s.write(i, h, payload) {
+			return false
+		}
+		l.seq++
+	}
+	l.pic = (l.pic + 1) & 0x7fff
+	l.tl0++
+	return true
+}
+
+// simulcastPublisher sends a camera in layers with rids, as a browser does: synthetic VP8
+// with 15-bit picture ids and TL0PICIDX, each layer with its own sequence numbers, clock
+// and picture ids, one single-packet frame per layer every 10 ms; keyframes at the start
+// and when asked (except on the layers in noKey). It stops a layer the SFU says nobody
+// needs (LayersChanged) and starts it again when asked.
+type simulcastPublisher struct {
+	*simulcastSender
+	noKey map[string]bool
+}
+
+// publishSimulcast publishes a simulcastPublisher's camera with rids, in that order. Each
+// packet carries, after the VP8 frame header, the index into rids of its layer.
+func (c *rtcClient) publishSimulcast(t *testing.T, rids []string, noKey ...string) *simulcastPublisher {
+	t.Helper()
+	p := &simulcastPublisher{noKey: map[string]bool{},
+		simulcastSender: c.newSimulcastSender(t, rids, webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000})}
+	for _, r := range noKey {
+		p.noKey[r] = true
+	}
+	p.publish(t, nil, p.run)
+	return p
+}
+
+func (p *simulcastPublisher) run() {
+	layers := vp8Layers(len(p.rids), func(i int) uint16 { return uint16(1000 * (i + 1)) })
+	p.sendFrames(10*time.Millisecond, func(frame, i int, elapsed uint32, resumed bool) bool {
+		key := p.plis[i].Swap(false) || frame == 0 || resumed
+		if p.noKey[p.rids[i]] {
+			key = false
+		}
+		body := []byte{0x01} // interframe
+		if key {
+			body = []byte{0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01}
+		}
+		body = append(body, byte(i))
+		body = binary.BigEndian.AppendUint32(body, uint32(frame))
+		body = append(body, make([]byte, []int{150, 500, 1100}[min(i, 2)])...) // about 140, 420 and 900 kbps
+		return p.sendVP8(&layers[i], i, elapsed, body)
+	})
 }
 
 // got is a packet a viewer received, as the test reads it.
@@ -219,18 +280,47 @@ type got struct {
 	padding    bool // a probe's padding-only packet: numbered, but no media
 }
 
-// recorder keeps what a viewer receives on its video tracks.
-type recorder struct {
+// videoLog keeps what a client receives on its video tracks, in the order it came: each
+// packet as the test reads it, a P.
+type videoLog[P any] struct {
 	mu   sync.Mutex
-	pkts []got
+	pkts []P
 }
 
-func (c *rtcClient) record() *recorder {
-	r := &recorder{}
+// logVideo has c keep in l what read makes of each packet it receives on a video track.
+// read runs under l.mu, so it may also note what else l.mu guards.
+func logVideo[P any](c *rtcClient, l *videoLog[P], read func(*webrtc.TrackRemote, *rtp.Packet) P) {
 	f := func(tr *webrtc.TrackRemote, pkt *rtp.Packet) {
 		if tr.Kind() != webrtc.RTPCodecTypeVideo {
 			return
 		}
+		l.mu.Lock()
+		l.pkts = append(l.pkts, read(tr, pkt))
+		l.mu.Unlock()
+	}
+	c.onRTP.Store(&f)
+}
+
+func (l *videoLog[P]) snapshot() []P {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.pkts)
+}
+
+func (l *videoLog[P]) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.pkts)
+}
+
+// recorder keeps what a viewer receives on its video tracks.
+type recorder struct {
+	videoLog[got]
+}
+
+func (c *rtcClient) record() *recorder {
+	r := &recorder{}
+	logVideo(c, &r.videoLog, func(_ *webrtc.TrackRemote, pkt *rtp.Packet) got {
 		pic, tl0, ok := vp8Indices(pkt.Payload)
 		g := got{seq: pkt.SequenceNumber, ts: pkt.Timestamp, pic: pic, tl0: tl0, layer: -1, descriptor: ok,
 			padding: pkt.Padding && len(pkt.Payload) == 0}
@@ -244,18 +334,9 @@ func (c *rtcClient) record() *recorder {
 				g.layer = int(pkt.Payload[i])
 			}
 		}
-		r.mu.Lock()
-		r.pkts = append(r.pkts, g)
-		r.mu.Unlock()
-	}
-	c.onRTP.Store(&f)
+		return g
+	})
 	return r
-}
-
-func (r *recorder) snapshot() []got {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.pkts)
 }
 
 // media counts the media packets received (probes' padding left out).
@@ -271,16 +352,22 @@ func (r *recorder) media() int {
 	return n
 }
 
-// lastLayers is the layer of the last n media packets (probes' padding left out), -2 if
-// they are not all on one layer.
+// lastLayer is the layer of the last n media packets (probes' padding left out), -2 if
+// they are fewer or not all on one layer.
 func (r *recorder) lastLayer(n int) int {
 	p := slices.DeleteFunc(r.snapshot(), func(g got) bool { return g.padding })
-	if len(p) < n {
+	return lastLayerOf(p, n, func(g got) int { return g.layer })
+}
+
+// lastLayerOf is the layer (as layerOf reads it) of the last n of pkts, -2 if they are
+// fewer or not all on one layer.
+func lastLayerOf[P any](pkts []P, n int, layerOf func(P) int) int {
+	if len(pkts) < n {
 		return -2
 	}
-	l := p[len(p)-1].layer
-	for _, g := range p[len(p)-n:] {
-		if g.layer != l {
+	l := layerOf(pkts[len(pkts)-1])
+	for _, g := range pkts[len(pkts)-n:] {
+		if layerOf(g) != l {
 			return -2
 		}
 	}
@@ -347,6 +434,27 @@ func trackOf(t *testing.T, c *rtcClient) string {
 	return id
 }
 
+// simulcastLab starts a lab on ips, a simulcast SFU (simulcastSFU) on the first of them
+// and a room named name on it.
+func simulcastLab(t *testing.T, name string, ips ...string) (*vnetLab, *Room) {
+	t.Helper()
+	lab := newVnetLab(t, ips...)
+	room := lab.simulcastSFU(ips[0]).NewRoom(name)
+	t.Cleanup(room.Close)
+	return lab, room
+}
+
+// simulcastRoom starts a lab with a simulcast SFU and a room named name on it
+// (simulcastLab), and joins a viewer, "viewer", to the room. joinPub joins the publisher,
+// "pub", when the test has set the viewer up.
+func simulcastRoom(t *testing.T, name string) (viewer *rtcClient, joinPub func() *rtcClient) {
+	t.Helper()
+	const sfuIP, pubIP, viewerIP = "10.0.0.1", "10.0.0.2", "10.0.0.3"
+	lab, room := simulcastLab(t, name, sfuIP, pubIP, viewerIP)
+	viewer = joinClient(t, room, lab.api(viewerIP), "viewer", false)
+	return viewer, func() *rtcClient { return joinClient(t, room, lab.api(pubIP), "pub", true) }
+}
+
 // TestSimulcastLayers: a viewer showing the camera small gets the low layer and one showing
 // it large the high one; the middle layer, needed by nobody, is paused upstream. When the
 // small viewer enlarges the camera it moves to the high layer at a keyframe with its
@@ -355,10 +463,7 @@ func trackOf(t *testing.T, c *rtcClient) string {
 func TestSimulcastLayers(t *testing.T) {
 	verifyNoLeaks(t)
 	const sfuIP, pubIP, smallIP, largeIP = "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"
-	lab := newVnetLab(t, sfuIP, pubIP, smallIP, largeIP)
-	s := lab.simulcastSFU(sfuIP)
-	room := s.NewRoom("simulcast")
-	t.Cleanup(room.Close)
+	lab, room := simulcastLab(t, "simulcast", sfuIP, pubIP, smallIP, largeIP)
 
 	small := joinClient(t, room, lab.api(smallIP), "small", false)
 	large := joinClient(t, room, lab.api(largeIP), "large", false)
@@ -398,15 +503,9 @@ func TestSimulcastLayers(t *testing.T) {
 // not left without video: it falls back to the middle layer.
 func TestSimulcastNoKeyframe(t *testing.T) {
 	verifyNoLeaks(t)
-	const sfuIP, pubIP, viewerIP = "10.0.0.1", "10.0.0.2", "10.0.0.3"
-	lab := newVnetLab(t, sfuIP, pubIP, viewerIP)
-	s := lab.simulcastSFU(sfuIP)
-	room := s.NewRoom("nokey")
-	t.Cleanup(room.Close)
-
-	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
+	viewer, joinPub := simulcastRoom(t, "nokey")
 	rec := viewer.record()
-	pub := joinClient(t, room, lab.api(pubIP), "pub", true)
+	pub := joinPub()
 	pub.publishSimulcast(t, []string{"l", "m", "h"}, "h")
 	waitFor(t, "the viewer on m", func() bool { return rec.lastLayer(30) == 1 })
 	checkContinuous(t, rec.snapshot())
@@ -416,15 +515,9 @@ func TestSimulcastNoKeyframe(t *testing.T) {
 // in the order they come); a fourth layer is read and dropped. The viewer gets video.
 func TestSimulcastOddRIDs(t *testing.T) {
 	verifyNoLeaks(t)
-	const sfuIP, pubIP, viewerIP = "10.0.0.1", "10.0.0.2", "10.0.0.3"
-	lab := newVnetLab(t, sfuIP, pubIP, viewerIP)
-	s := lab.simulcastSFU(sfuIP)
-	room := s.NewRoom("rids")
-	t.Cleanup(room.Close)
-
-	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
+	viewer, joinPub := simulcastRoom(t, "rids")
 	rec := viewer.record()
-	pub := joinClient(t, room, lab.api(pubIP), "pub", true)
+	pub := joinPub()
 	pub.publishSimulcast(t, []string{"q", "f", "l", "x"})
 	waitFor(t, "video on the viewer", func() bool { return rec.lastLayer(30) >= 0 })
 	var layers int
@@ -446,18 +539,10 @@ func TestSimulcastOddRIDs(t *testing.T) {
 // pause message; video comes back, with the message, when the estimate recovers.
 func TestSimulcastVideoPaused(t *testing.T) {
 	verifyNoLeaks(t)
-	const sfuIP, pubIP, viewerIP = "10.0.0.1", "10.0.0.2", "10.0.0.3"
-	lab := newVnetLab(t, sfuIP, pubIP, viewerIP)
-	s := lab.simulcastSFU(sfuIP)
-	room := s.NewRoom("paused")
-	t.Cleanup(room.Close)
-
-	viewer := joinClient(t, room, lab.api(viewerIP), "viewer", false)
-	var estimate atomic.Int64
-	estimate.Store(10_000_000)
-	viewer.peer.SetEstimator(func() int { return int(estimate.Load()) })
+	viewer, joinPub := simulcastRoom(t, "paused")
+	estimate := viewer.estimateFromTest(10_000_000)
 	rec := viewer.record()
-	pub := joinClient(t, room, lab.api(pubIP), "pub", true)
+	pub := joinPub()
 	sp := pub.publishSimulcast(t, []string{"l", "m", "h"})
 	waitFor(t, "the viewer on h", func() bool { return rec.lastLayer(30) == 2 })
 
@@ -482,6 +567,15 @@ func TestSimulcastVideoPaused(t *testing.T) {
 	sp.waitInactive(t, "l", false)
 	sp.waitInactive(t, "h", true)
 	checkContinuousGap(t, rec.snapshot(), 90000*120) // the pause lasted seconds
+}
+
+// estimateFromTest makes the client's bandwidth estimate what the test says: bps at first,
+// then whatever it stores.
+func (c *rtcClient) estimateFromTest(bps int64) *atomic.Int64 {
+	estimate := &atomic.Int64{}
+	estimate.Store(bps)
+	c.peer.SetEstimator(func() int { return int(estimate.Load()) })
+	return estimate
 }
 
 func waitPaused(t *testing.T, c *rtcClient, want bool) {

@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -219,13 +217,7 @@ func speakerClientAPI(t *testing.T) *webrtc.API {
 	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
 		t.Fatal(err)
 	}
-	var se webrtc.SettingEngine
-	loopback := func(ip net.IP) bool { return ip.IsLoopback() }
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetIPFilter(loopback)
-	se.SetRemoteIPFilter(loopback)
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se := loopbackSettings(webrtc.NetworkTypeUDP4)
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
 }
 
@@ -258,27 +250,11 @@ type audioLevelPublisher struct {
 
 func (c *rtcClient) publishAudioLevels(t *testing.T) *audioLevelPublisher {
 	t.Helper()
-	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, c.name+"-mic", c.name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := c.up.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
-	if err != nil {
-		t.Fatal(err)
-	}
-	offer, err := c.up.CreateOffer(nil)
-	if err == nil {
-		err = c.up.SetLocalDescription(offer)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.peer.HandleOffer(offer.SDP, map[string]string{track.ID(): SourceMicrophone}); err != nil {
-		t.Fatalf("HandleOffer: %v", err)
-	}
+	track, sender := c.sendTrack(t, webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, c.name+"-mic")
+	c.offerUp(t, false, map[string]string{track.ID(): SourceMicrophone})
 	waitFor(t, "the up answer", func() bool { _, a := c.answered(); return len(a) > 0 })
 	id := 0
-	for _, h := range tr.Sender().GetParameters().HeaderExtensions {
+	for _, h := range sender.GetParameters().HeaderExtensions {
 		if h.URI == audioLevelURI {
 			id = h.ID
 		}
@@ -322,22 +298,22 @@ func (c *rtcClient) publishAudioLevels(t *testing.T) *audioLevelPublisher {
 	return p
 }
 
+// loopbackRoom starts an SFU on loopback (UDP only) and a room named name on it, both
+// closed at the end of the test.
+func loopbackRoom(t *testing.T, name string) *Room {
+	t.Helper()
+	s := startSFU(t, Config{Network: Network{TCPPort: -1, LoopbackOnly: true}, Logger: networkTestLogger(t)})
+	room := s.NewRoom(name)
+	t.Cleanup(room.Close)
+	return room
+}
+
 // A publisher offering Opus gets an answer with FEC and DTX and the audio level extension;
 // viewers are offered Opus with FEC and DTX too. Loud packets make the publisher the
 // room's active speaker; silence makes nobody; muting makes nobody.
 func TestActiveSpeakerFromAudioLevels(t *testing.T) {
 	verifyNoLeaks(t)
-	s, err := New(Config{Network: Network{TCPPort: -1, LoopbackOnly: true}, Logger: networkTestLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("close SFU: %v", err)
-		}
-	})
-	room := s.NewRoom("speaker")
-	t.Cleanup(room.Close)
+	room := loopbackRoom(t, "speaker")
 	changes := make(chan string, 64)
 	room.OnActiveSpeaker(func(id string) { changes <- id })
 
@@ -465,17 +441,7 @@ const chromiumAudioOffer = "v=0\r\n" +
 // level extension at the id Chromium chose.
 func TestChromiumAudioOfferAnswer(t *testing.T) {
 	verifyNoLeaks(t)
-	s, err := New(Config{Network: Network{TCPPort: -1, LoopbackOnly: true}, Logger: networkTestLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("close SFU: %v", err)
-		}
-	})
-	room := s.NewRoom("chromium")
-	t.Cleanup(room.Close)
+	room := loopbackRoom(t, "chromium")
 	answers := make(chan string, 1)
 	peer, err := room.Join("chrome", true, PeerEvents{
 		SendSDP: func(typ, pc, sdp string, _ map[string]TrackInfo) {

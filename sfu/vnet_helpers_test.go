@@ -17,9 +17,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
-	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
-	"github.com/pion/sdp/v3"
 	"github.com/pion/transport/v5/vnet"
 	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -151,18 +149,9 @@ func (l *shapedLab) adaptiveSFU(ip string, reg *prometheus.Registry) *SFU {
 		se.LoggerFactory = logs
 		return se, Ports{UDP: conn.LocalAddr().(*net.UDPAddr).Port}, mux, nil
 	}
-	s, err := New(Config{Logger: adaptiveTestLogger(l.t), Listen: listen, Metrics: NewMetrics(reg), AdaptToBandwidth: true,
+	return startSFU(l.t, Config{Logger: adaptiveTestLogger(l.t), Listen: listen, Metrics: NewMetrics(reg), AdaptToBandwidth: true,
 		ICEDisconnectedTimeout: testDisconnected, ICEFailedTimeout: testFailed, ICEKeepalive: testKeepalive,
 		KeyframeInterval: 200 * time.Millisecond, LayerSelectInterval: 200 * time.Millisecond})
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	l.t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			l.t.Errorf("close SFU: %v", err)
-		}
-	})
-	return s
 }
 
 // adaptiveTestLogger shows the SFU's warnings when the test runs verbose (Pion's debug lines
@@ -223,193 +212,45 @@ const cameraFPS = 30
 // a layer resumes, and when asked. It stops a layer the SFU says nobody needs and starts it
 // again when told (the client's setParameters).
 type cameraPublisher struct {
-	c        *rtcClient
-	rids     []string
-	video    []*webrtc.TrackLocalStaticRTP
-	audio    *webrtc.TrackLocalStaticRTP
-	plis     [3]atomic.Bool
-	inactive sync.Map // rid → true while the SFU said nobody needs it
-	midID    uint8
-	ridID    uint8
-	mid      string
-	stop     chan struct{}
-	wg       sync.WaitGroup
+	*simulcastSender
+	audio *webrtc.TrackLocalStaticRTP
 }
 
 func (c *rtcClient) publishCamera(t *testing.T) *cameraPublisher {
 	t.Helper()
-	p := &cameraPublisher{c: c, rids: []string{"l", "m", "h"}, stop: make(chan struct{})}
-	var err error
-	if p.audio, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2},
-		c.name+"-mic", c.name); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.up.AddTrack(p.audio); err != nil {
-		t.Fatal(err)
-	}
-	for _, rid := range p.rids {
-		tr, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000},
-			c.name+"-cam", c.name, webrtc.WithRTPStreamID(rid))
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.video = append(p.video, tr)
-	}
-	tr, err := c.up.AddTransceiverFromTrack(p.video[0], webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	audio, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2},
+		c.name+"-mic", c.name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sender := tr.Sender()
-	for _, track := range p.video[1:] {
-		if err := sender.AddEncoding(track); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, ext := range sender.GetParameters().HeaderExtensions {
-		switch ext.URI {
-		case sdp.SDESMidURI:
-			p.midID = uint8(ext.ID)
-		case sdp.SDESRTPStreamIDURI:
-			p.ridID = uint8(ext.ID)
-		}
-	}
-	if p.midID == 0 || p.ridID == 0 {
-		t.Fatal("the publisher has no mid/rid header extensions")
-	}
-	for i, rid := range p.rids {
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			for {
-				pkts, _, err := sender.ReadSimulcastRTCP(rid)
-				if err != nil {
-					return
-				}
-				for _, pk := range pkts {
-					if _, ok := pk.(*rtcp.PictureLossIndication); ok {
-						p.plis[i].Store(true)
-					}
-				}
-			}
-		}()
-	}
-	offer, err := c.up.CreateOffer(nil)
-	if err == nil {
-		err = c.up.SetLocalDescription(offer)
-	}
-	if err != nil {
+	if _, err := c.up.AddTrack(audio); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.peer.HandleOffer(offer.SDP, map[string]string{p.video[0].ID(): SourceCamera, p.audio.ID(): SourceMicrophone}); err != nil {
-		t.Fatalf("HandleOffer: %v", err)
-	}
-	p.mid = tr.Mid()
-	p.wg.Add(2)
-	go p.runVideo()
-	go p.runAudio()
-	t.Cleanup(p.halt)
+	p := &cameraPublisher{audio: audio,
+		simulcastSender: c.newSimulcastSender(t, []string{"l", "m", "h"}, webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000})}
+	p.publish(t, map[string]string{audio.ID(): SourceMicrophone}, p.runVideo, p.runAudio)
 	return p
 }
 
-func (p *cameraPublisher) halt() {
-	select {
-	case <-p.stop:
-	default:
-		close(p.stop)
-	}
-	if err := p.c.up.Close(); err != nil {
-		p.c.t.Errorf("close up: %v", err)
-	}
-	p.wg.Wait()
-}
-
-// layerState applies the SFU's LayersChanged messages received so far.
-func (p *cameraPublisher) layerState() {
-	for {
-		select {
-		case m := <-p.c.layers:
-			for rid, on := range m {
-				if on {
-					p.inactive.Delete(rid)
-				} else {
-					p.inactive.Store(rid, true)
-				}
-			}
-		default:
-			return
-		}
-	}
-}
-
-func (p *cameraPublisher) isInactive(rid string) bool {
-	_, off := p.inactive.Load(rid)
-	return off
-}
-
 func (p *cameraPublisher) runVideo() {
-	defer p.wg.Done()
-	tick := time.NewTicker(time.Second / cameraFPS)
-	defer tick.Stop()
-	var seq [3]uint16
-	var pic [3]uint16
-	var tl0 [3]uint8
-	var ts [3]uint32
-	var paused [3]bool
-	for i := range 3 { // each layer its own numbering and clock, as a browser's are
-		seq[i] = uint16(4000 + 20000*i)
-		pic[i] = uint16(0x7ff0 + 3000*i)
-		tl0[i] = uint8(250 + i)
-		ts[i] = uint32(i) * 1_000_000_007
-	}
-	start := time.Now()
-	for frame := 0; ; frame++ {
-		select {
-		case <-p.stop:
-			return
-		case <-tick.C:
-		}
-		p.layerState()
-		elapsed := uint32(time.Since(start) * 90000 / time.Second)
-		for i, rid := range p.rids {
-			if p.isInactive(rid) {
-				paused[i] = true
-				continue
+	layers := vp8Layers(3, func(i int) uint16 { return uint16(4000 + 20000*i) })
+	p.sendFrames(time.Second/cameraFPS, func(frame, i int, elapsed uint32, resumed bool) bool {
+		key := p.plis[i].Swap(false) || frame == 0 || resumed
+		// After the VP8 descriptor: a keyframe header (on a keyframe's first packet) or
+		// one byte of interframe, the layer, and filler.
+		bodies := make([][]byte, cameraPackets[i])
+		for k := range bodies {
+			body := make([]byte, 0, cameraPayload[i]+16)
+			if k == 0 && key {
+				body = append(body, 0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01)
+			} else {
+				body = append(body, 0x01)
 			}
-			key := p.plis[i].Swap(false) || frame == 0 || paused[i]
-			paused[i] = false
-			for k := range cameraPackets[i] {
-				// VP8 descriptor: X, S on the frame's first packet; I, L; 15-bit picture
-				// id; TL0PICIDX. Then a keyframe header or one byte of interframe, the
-				// layer, and filler.
-				first := byte(0x80)
-				if k == 0 {
-					first = 0x90
-				}
-				payload := make([]byte, 0, cameraPayload[i]+16)
-				payload = append(payload, first, 0xc0, 0x80|byte(pic[i]>>8), byte(pic[i]), tl0[i])
-				if k == 0 && key {
-					payload = append(payload, 0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01)
-				} else {
-					payload = append(payload, 0x01)
-				}
-				payload = append(payload, byte(i))
-				payload = append(payload, make([]byte, cameraPayload[i])...)
-				h := rtp.Header{Version: 2, Marker: k == cameraPackets[i]-1, SequenceNumber: seq[i], Timestamp: ts[i] + elapsed, PayloadType: 96}
-				if err := h.SetExtension(p.midID, []byte(p.mid)); err != nil {
-					return
-				}
-				if err := h.SetExtension(p.ridID, []byte(rid)); err != nil {
-					return
-				}
-				if err := p.video[i].WriteRTP(&rtp.Packet{Header: h, Payload: payload}); err != nil && !errors.Is(err, io.ErrClosedPipe) {
-					return
-				}
-				seq[i]++
-			}
-			pic[i] = (pic[i] + 1) & 0x7fff
-			tl0[i]++
+			body = append(body, byte(i))
+			bodies[k] = append(body, make([]byte, cameraPayload[i])...)
 		}
-	}
+		return p.sendVP8(&layers[i], i, elapsed, bodies...)
+	})
 }
 
 // runAudio sends an Opus packet of 80 bytes every 20 ms (about 45 kbps on the wire).
