@@ -20,6 +20,7 @@ import (
 
 	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/frontend"
+	"github.com/puente-org/puente/frontend/assets"
 	"github.com/puente-org/puente/i18n"
 )
 
@@ -70,8 +71,10 @@ func (p page) format(v any, layout string) string {
 	return t.In(p.zone).Format(layout)
 }
 
-func parseTemplates() (pages, mails map[string]*template.Template, err error) {
-	funcs := template.FuncMap{"linkify": linkify, "list": func(xs ...string) []string { return xs },
+// parseTemplates parses the page and mail templates; {{asset "name"}} in them is the URL of
+// a static file under its content-hashed name.
+func parseTemplates(static *assets.Set) (pages, mails map[string]*template.Template, err error) {
+	funcs := template.FuncMap{"linkify": linkify, "list": func(xs ...string) []string { return xs }, "asset": static.Path,
 		"minutes": func(d time.Duration) int { return int(d / time.Minute) }, "actions": domain.RegistrationStatus.Actions}
 	fsys := frontend.Templates()
 	names, err := fs.Glob(fsys, "*.html")

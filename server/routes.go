@@ -2,12 +2,12 @@ package server
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/puente-org/puente/domain"
-	"github.com/puente-org/puente/frontend"
 )
 
 // occurrencesName is what an event's occurrences are called in URLs: a series has
@@ -30,15 +30,21 @@ func (s *Server) routes() *echo.Echo {
 		e.IPExtractor = echo.ExtractIPDirect()
 	}
 
+	// Static files skip what is only for pages and the API: they carry no cookies (no
+	// session lookup, no language or CSRF cookie) and vary only by encoding.
 	e.Use(s.requestID, s.logRequests, s.metrics.middleware, s.recoverPanics, securityHeaders,
-		s.limitBody, s.authenticate, s.chooseLanguage, s.csrf)
+		notForStatic(s.limitBody), notForStatic(s.authenticate), notForStatic(s.chooseLanguage), notForStatic(s.csrf))
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.o.Registry, promhttp.HandlerOpts{})), s.metricsAccess)
-	static := http.StripPrefix("/static/", http.FileServer(http.FS(frontend.Static())))
-	e.GET("/static/*", echo.WrapHandler(cacheStatic(static)))
-	e.GET("/favicon.ico", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/static/favicon.svg") })
+	e.GET(staticPrefix+"*", echo.WrapHandler(s.assets))
+	e.HEAD(staticPrefix+"*", echo.WrapHandler(s.assets))
+	favicon, err := s.assets.Path("favicon.svg")
+	if err != nil {
+		panic(err) // the file is embedded: only a build without it gets here
+	}
+	e.GET("/favicon.ico", func(c echo.Context) error { return c.Redirect(http.StatusFound, favicon) })
 
 	e.GET("/", s.home)
 	e.GET("/lang/:code", s.switchLanguage)
@@ -156,11 +162,18 @@ func (s *Server) routes() *echo.Echo {
 	return e
 }
 
-// cacheStatic lets browsers keep assets for an hour; they are embedded, so they change
-// only with a new binary.
-func cacheStatic(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		h.ServeHTTP(w, r)
-	})
+// staticPrefix is the URL path the static files are served under.
+const staticPrefix = "/static/"
+
+// notForStatic runs mw for every request but those for static files.
+func notForStatic(mw echo.MiddlewareFunc) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		h := mw(next)
+		return func(c echo.Context) error {
+			if p := c.Request().URL.Path; strings.HasPrefix(p, staticPrefix) || p == "/favicon.ico" {
+				return next(c)
+			}
+			return h(c)
+		}
+	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/puente-org/puente/app"
 	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/frontend"
+	"github.com/puente-org/puente/frontend/assets"
 	"github.com/puente-org/puente/i18n"
 	"github.com/puente-org/puente/links"
 	"github.com/puente-org/puente/store"
@@ -122,6 +123,7 @@ type Server struct {
 	links     *links.Signer
 	feeds     *feedCache
 	csrfKey   []byte // derived from LinkKey: CSRF tokens stay valid across restarts
+	assets    *assets.Set
 }
 
 // New builds the application.
@@ -183,7 +185,10 @@ func New(o Options) (*Server, error) {
 	m := hmac.New(sha256.New, o.LinkKey)
 	m.Write([]byte("puente csrf tokens v1"))
 	s.csrfKey = m.Sum(nil)
-	if s.pages, s.mailPages, err = parseTemplates(); err != nil {
+	if s.assets, err = assets.New(frontend.Static(), staticPrefix); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	if s.pages, s.mailPages, err = parseTemplates(s.assets); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	if s.metrics, err = newHTTPMetrics(o.Registry); err != nil {

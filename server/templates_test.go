@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/puente-org/puente/frontend"
+	"github.com/puente-org/puente/frontend/assets"
 	"github.com/puente-org/puente/i18n"
 )
 
@@ -28,7 +29,11 @@ func TestTemplatesUseKnownMessages(t *testing.T) {
 			}
 		}
 	}
-	if _, _, err := parseTemplates(); err != nil {
+	static, err := assets.New(frontend.Static(), staticPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := parseTemplates(static); err != nil {
 		t.Fatal(err)
 	}
 }
