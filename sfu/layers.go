@@ -273,13 +273,13 @@ func (p *Peer) maybeProbe(need probeNeed) {
 	if p.probe.est != est {
 		p.probe = prober{est: est}
 	}
-	a := p.probe.step(time.Now(), need)
-	if !a.started {
-		return
-	}
+	// Nothing to pad on yet (the video track not negotiated): no cluster is begun.
 	d := p.probeTrack()
 	if d == nil {
-		p.probe.abort()
+		return
+	}
+	a := p.probe.step(time.Now(), need)
+	if !a.started {
 		return
 	}
 	p.room.sfu.metrics.probeStarted()
