@@ -43,9 +43,10 @@ type Publication struct {
 	closed  chan struct{} // closed when every layer's loop has ended
 
 	// The layers the viewers need, as last told to the publisher (simulcast only).
-	neededMu    sync.Mutex
-	announced   uint8
-	nextNeedChk atomic.Int64 // unix nanos: the packet path checks the union after this
+	neededMu         sync.Mutex
+	announced        uint8
+	announcedPresent uint8        // the layers present then: one that appears later is announced too
+	nextNeedChk      atomic.Int64 // unix nanos: the packet path checks the union after this
 
 	// keyframe tells whether a payload starts a keyframe (video only).
 	keyframe func([]byte) bool

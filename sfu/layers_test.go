@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -182,5 +183,38 @@ func TestResendBounds(t *testing.T) {
 	}
 	if !d.mayResend(7+resendMarks, now) {
 		t.Error("another packet in the same slot refused")
+	}
+}
+
+// TestLateLayerIsAnnounced: a layer whose first packets come after the publisher was last
+// told what is needed (so the message did not name it) is named as soon as it appears, and
+// the publisher stops encoding it when nobody needs it.
+func TestLateLayerIsAnnounced(t *testing.T) {
+	pub := benchPublication()
+	pub.simulcast = true
+	pub.Owner.pubs[pub.Source] = pub
+	var told []map[string]bool
+	pub.Owner.ev.LayersChanged = func(_ string, active map[string]bool) { told = append(told, maps.Clone(active)) }
+	d, _ := benchViewer(t, pub, 0)
+	d.setTarget(layerHigh, false)
+	pub.announceNeeded(true) // as a new publication does
+	if len(told) != 1 || !told[0][""] {
+		t.Fatalf("told %v, want the high layer on", told)
+	}
+	mid := &layer{pub: pub, idx: layerMid, rid: "m", cache: &packetCache{}, created: time.Now().UnixNano()}
+	mid.active.Store(true)
+	pub.layers[layerMid].Store(mid)
+	n := len(told)
+	pub.updateNeeded()
+	if len(told) == n {
+		t.Fatal("the mid layer appeared and nothing was said of it")
+	}
+	if on, ok := told[len(told)-1]["m"]; !ok || on {
+		t.Errorf("told %v, want m off", told[len(told)-1])
+	}
+	n = len(told)
+	pub.updateNeeded()
+	if len(told) != n {
+		t.Errorf("said again with nothing changed: %v", told[n:])
 	}
 }

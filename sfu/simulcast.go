@@ -247,11 +247,11 @@ func (p *Publication) announceNeeded(force bool) {
 			present |= 1 << i
 		}
 	}
-	if !force && need&present == p.announced&present {
+	if !force && need&present == p.announced&present && present == p.announcedPresent {
 		p.neededMu.Unlock()
 		return
 	}
-	p.announced = need
+	p.announced, p.announcedPresent = need, present
 	active := map[string]bool{}
 	var resumed []*layer
 	m := p.Owner.room.sfu.metrics
