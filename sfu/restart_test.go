@@ -243,9 +243,18 @@ func joinClient(t *testing.T, room *Room, api *webrtc.API, name string, canPubli
 			}
 		},
 		LayersChanged: func(source string, active map[string]bool) {
-			select {
-			case c.layers <- active:
-			default:
+			// Each message holds the state of every layer: when the buffer is full the
+			// oldest goes, never the newest (which a test waits for).
+			for {
+				select {
+				case c.layers <- active:
+					return
+				default:
+				}
+				select {
+				case <-c.layers:
+				default:
+				}
 			}
 		},
 		VideoPaused: func(paused bool) {

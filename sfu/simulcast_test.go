@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -413,10 +414,31 @@ func checkContinuousGap(t *testing.T, pkts []got, maxTicks uint32) (switches int
 // waitLayers waits until the publisher was told a layer state.
 func (p *simulcastPublisher) waitInactive(t *testing.T, rid string, inactive bool) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("layer %q inactive=%v", rid, inactive), func() bool {
-		_, off := p.inactive.Load(rid)
-		return off == inactive
-	})
+	deadline := time.Now().Add(giveUp)
+	for {
+		if _, off := p.inactive.Load(rid); off == inactive {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for layer %q inactive=%v: %s", rid, inactive, p.c.neededState())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// neededState says, for a failure message, what each viewer of the client's publications
+// wants (target, current layer, wanted mask) and what the publication last announced.
+func (c *rtcClient) neededState() string {
+	c.peer.pubsMu.Lock()
+	defer c.peer.pubsMu.Unlock()
+	var b strings.Builder
+	for source, pub := range c.peer.pubs {
+		fmt.Fprintf(&b, "%s announced %03b;", source, pub.announced)
+		for _, d := range *pub.downs.Load() {
+			fmt.Fprintf(&b, " %s: target %d, current %d, wanted %03b;", d.viewer.ID, d.target.Load(), d.cur.Load(), d.wanted.Load())
+		}
+	}
+	return b.String()
 }
 
 func trackOf(t *testing.T, c *rtcClient) string {
