@@ -291,11 +291,10 @@ type DownTrack struct {
 	seg        segment // the segment being forwarded
 	// young counts down the packets after the segment's start during which a late packet
 	// from before it is dropped (later, the comparison with the start would wrap).
-	young     uint16
-	hdr       rtp.Header
-	padHdr    rtp.Header
-	scratch   []byte // a rewritten VP8 payload
-	sentVideo atomic.Bool
+	young   uint16
+	hdr     rtp.Header
+	padHdr  rtp.Header
+	scratch []byte // a rewritten VP8 payload
 
 	// The latest segments, newest at segs[(nseg-1)%len(segs)], for the NACK responder and
 	// the next segment's offsets, and the padding sent since the latest segment began
@@ -542,7 +541,6 @@ func (d *DownTrack) commitSegment(s segment) {
 	d.seg = s
 	d.young = youngSegment
 	d.pushSegment(s)
-	d.sentVideo.Store(d.pub.video)
 	d.cur.Store(int32(s.layer.idx))
 	d.resync.CompareAndSwap(true, false)
 	d.updateWanted()

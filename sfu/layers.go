@@ -107,12 +107,9 @@ func (p *Peer) selectLoop() {
 		case <-p.quit:
 			return
 		case <-t.C:
-			need := p.selectLayers()
-			p.maybeProbe(need)
 		case <-p.selectNow:
-			need := p.selectLayers()
-			p.maybeProbe(need)
 		}
+		p.maybeProbe(p.selectLayers())
 	}
 }
 
@@ -198,8 +195,9 @@ func (p *Peer) selectLayers() probeNeed {
 			continue
 		}
 		t, l := tracks[i], chosen[i]
-		// A viewer whose first video did not fit is probed too: its estimate climbs only so.
-		need.video = need.video || d.sentVideo.Load() || t.MaxLayer >= 0
+		// A viewer that shows a video is probed whether or not any came yet: one whose first
+		// video did not fit climbs only so.
+		need.video = need.video || t.MaxLayer >= 0
 		forBandwidth := l < 0 && t.MaxLayer >= 0
 		d.setTarget(l, forBandwidth)
 		if !t.Screen && t.MaxLayer >= 0 {
@@ -291,15 +289,16 @@ func (p *Peer) maybeProbe(need probeNeed) {
 // runProbe sends a probe's padding on d and waits for its result.
 func (p *Peer) runProbe(d *DownTrack, a probeAction) {
 	defer p.wg.Done()
-	// After a success the selection loop is asked to look now: the allocator may take the
-	// step the probe showed room for, or the next probe may follow at once.
+	// After a success the selection loop is asked to look now (once this probe is over):
+	// the allocator may take the step the probe showed room for, or the next probe may
+	// follow at once.
 	again := false
 	defer func() {
+		p.probing.Store(false)
 		if again {
 			p.lookNow()
 		}
 	}()
-	defer p.probing.Store(false) // (deferred calls run last first: cleared before lookNow)
 	m := p.room.sfu.metrics
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()

@@ -149,8 +149,8 @@ func (c *prober) step(now time.Time, need probeNeed) probeAction {
 	switch c.state {
 	case probeIdle:
 		est := c.est.TargetBitrate()
-		if c.seen > 0 && float64(est) < probeFall*float64(c.seen) {
-			c.next = later(c.next, now.Add(probeAfterFall))
+		if c.seen > 0 && float64(est) < probeFall*float64(c.seen) && c.next.Before(now.Add(probeAfterFall)) {
+			c.next = now.Add(probeAfterFall)
 		}
 		c.seen = est
 		if now.Before(c.next) {
@@ -221,13 +221,6 @@ func (c *prober) step(now time.Time, need probeNeed) probeAction {
 		a.wait = c.next.Sub(now)
 	}
 	return a
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }
 
 // probeDurationFor is how long a probe at target bps lasts.

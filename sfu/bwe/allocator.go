@@ -71,13 +71,13 @@ const (
 	// maxHold, so that a link hovering around a layer's bitrate does not flap.
 	downMemory = 30 * time.Second
 	maxHold    = 24 * time.Second
-	// pauseMargin: a video on its lowest layer is paused only when the budget falls under
-	// this part of that layer's bitrate, for pauseAfter without a break, or under
-	// collapseMargin of it at once (the link collapsed: the audio must not wait).
 	// upGrace: for this long after a step up, a dip that still covers the layer the track
 	// came from does not undo the step. The switch itself sends a keyframe, a burst that
 	// can queue on the path for a moment and read as congestion.
-	upGrace        = 2 * time.Second
+	upGrace = 2 * time.Second
+	// pauseMargin: a video on its lowest layer is paused only when the budget falls under
+	// this part of that layer's bitrate, for pauseAfter without a break, or under
+	// collapseMargin of it at once (the link collapsed: the audio must not wait).
 	pauseMargin    = 0.8
 	pauseAfter     = time.Second
 	collapseMargin = 0.5
