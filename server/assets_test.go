@@ -75,7 +75,21 @@ func TestStaticAssets(t *testing.T) {
 	if loc := res.Header.Get("Location"); res.StatusCode != http.StatusFound || !hashed.MatchString(loc) {
 		t.Errorf("/favicon.ico: %d to %q", res.StatusCode, loc)
 	}
-	if res := get("/static/style.000000000000.css"); res.StatusCode != http.StatusNotFound {
-		t.Errorf("an unknown hash: %d", res.StatusCode)
+	// Not a file: the error page, in the reader's language.
+	res = get("/static/style.000000000000.css", "Accept-Language", "es")
+	notFound, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusNotFound || !strings.Contains(string(notFound), "Página no encontrada") {
+		t.Errorf("an unknown hash: %d %q", res.StatusCode, notFound)
+	}
+	req, _ := http.NewRequest(http.MethodPost, e.ts.URL+"/static/style.css", nil)
+	req.Header.Set("Accept-Language", "es")
+	post, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer post.Body.Close()
+	said, _ := io.ReadAll(post.Body)
+	if post.StatusCode != http.StatusMethodNotAllowed || post.Header.Get("Allow") != "GET, HEAD" || !strings.Contains(string(said), "no admite") {
+		t.Errorf("POST to a static file: %d, Allow %q, %q", post.StatusCode, post.Header.Get("Allow"), said)
 	}
 }

@@ -111,7 +111,7 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		case status >= 500:
 			level = slog.LevelError
 		case c.Request().URL.Path == "/healthz" || c.Request().URL.Path == "/readyz" || c.Request().URL.Path == "/metrics" ||
-			strings.HasPrefix(c.Request().URL.Path, "/static/"):
+			strings.HasPrefix(c.Request().URL.Path, staticPrefix):
 			level = slog.LevelDebug
 		}
 		attrs := []slog.Attr{

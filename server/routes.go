@@ -38,8 +38,7 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.o.Registry, promhttp.HandlerOpts{})), s.metricsAccess)
-	e.GET(staticPrefix+"*", echo.WrapHandler(s.assets))
-	e.HEAD(staticPrefix+"*", echo.WrapHandler(s.assets))
+	e.Any(staticPrefix+"*", s.staticFile)
 	favicon, err := s.assets.Path("favicon.svg")
 	if err != nil {
 		panic(err) // the file is embedded: only a build without it gets here
@@ -164,6 +163,22 @@ func (s *Server) routes() *echo.Echo {
 
 // staticPrefix is the URL path the static files are served under.
 const staticPrefix = "/static/"
+
+// staticFile serves a static file; anything else under staticPrefix gets the error page,
+// in the reader's language (the language middleware skips these paths so that the files
+// themselves do not vary by it).
+func (s *Server) staticFile(c echo.Context) error {
+	r := c.Request()
+	if s.assets.Serve(c.Response(), r) {
+		return nil
+	}
+	err := echo.ErrNotFound
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		c.Response().Header().Set("Allow", "GET, HEAD")
+		err = echo.ErrMethodNotAllowed
+	}
+	return s.chooseLanguage(func(echo.Context) error { return err })(c)
+}
 
 // notForStatic runs mw for every request but those for static files.
 func notForStatic(mw echo.MiddlewareFunc) echo.MiddlewareFunc {

@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -164,33 +165,30 @@ func (s *Set) Path(name string) (string, error) {
 	return s.prefix + f.hashed, nil
 }
 
-// ServeHTTP serves a file under its hashed name (cached for a year) or its plain one
-// (cached for five minutes), gzip-compressed when the browser accepts it, with ETags,
-// conditional and range requests. Anything else is 404.
-func (s *Set) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// Serve answers a GET or HEAD for a file under its hashed name (cached for a year) or its
+// plain one (cached for five minutes), gzip-compressed when the browser accepts it, with
+// ETags, conditional and range requests. It writes nothing and returns false when the
+// request is not for one of the files: the caller answers that, in the reader's language.
+func (s *Set) Serve(w http.ResponseWriter, r *http.Request) bool {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "Only GET and HEAD are allowed here.", http.StatusMethodNotAllowed)
-		return
+		return false
 	}
 	name, ok := strings.CutPrefix(r.URL.Path, s.prefix)
 	if !ok {
-		http.NotFound(w, r)
-		return
+		return false
 	}
 	f, cache := s.byHashed[name], hashedCache
 	if f == nil {
 		f, cache = s.byName[name], plainCache
 	}
 	if f == nil {
-		http.NotFound(w, r)
-		return
+		return false
 	}
 	h := w.Header()
 	h.Set("Cache-Control", cache)
 	h.Set("Content-Type", f.ctype)
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Add("Vary", "Accept-Encoding")
+	h.Set("Vary", "Accept-Encoding")
 	body, etag := f.plain, f.etag
 	if f.gz != nil && acceptsGzip(r.Header.Values("Accept-Encoding")) {
 		body, etag = f.gz, `"`+strings.Trim(f.etag, `"`)+`-gz"`
@@ -198,20 +196,22 @@ func (s *Set) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Set("ETag", etag)
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+	return true
 }
 
 // acceptsGzip reads Accept-Encoding: gzip (or *) with a q-value above zero.
 func acceptsGzip(values []string) bool {
 	for _, v := range values {
 		for _, part := range strings.Split(v, ",") {
-			coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+			coding, params, _ := strings.Cut(part, ";")
 			coding = strings.ToLower(strings.TrimSpace(coding))
 			if coding != "gzip" && coding != "*" {
 				continue
 			}
-			q := strings.ReplaceAll(strings.ToLower(params), " ", "")
-			if q == "q=0" || q == "q=0.0" || q == "q=0.00" || q == "q=0.000" {
-				continue
+			if k, q, ok := strings.Cut(strings.TrimSpace(params), "="); ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+				if f, err := strconv.ParseFloat(strings.TrimSpace(q), 64); err == nil && f <= 0 {
+					continue
+				}
 			}
 			return true
 		}
