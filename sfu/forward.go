@@ -287,8 +287,13 @@ type DownTrack struct {
 	lastSeq    uint16
 	lastTS     uint32
 	lastSentAt int64
-	lastDesc   [6]byte // the start of the last VP8 payload sent: its picture id and TL0PICIDX
-	seg        segment // the segment being forwarded
+	// The newest frame forwarded: its timestamp and when its first packet left (unix
+	// nanoseconds), for the sender reports' clock mapping; framed once there is one.
+	frameTS  uint32
+	frameAt  int64
+	framed   bool
+	lastDesc [6]byte // the start of the last VP8 payload sent: its picture id and TL0PICIDX
+	seg      segment // the segment being forwarded
 	// young counts down the packets after the segment's start during which a late packet
 	// from before it is dropped (later, the comparison with the start would wrap).
 	young   uint16
@@ -348,6 +353,9 @@ type binding struct {
 	ssrc   uint32
 	pt     uint8
 	writer webrtc.TrackLocalWriter
+	// What went out on this SSRC, for the sender reports (reports.go): packets (media,
+	// padding and retransmissions) and their payload octets.
+	packets, octets atomic.Uint32
 }
 
 func newDownTrack(pub *Publication, viewer *Peer) *DownTrack {
@@ -483,6 +491,11 @@ func (d *DownTrack) write(l *layer, pkt *rtp.Packet, keyframe bool, now int64) b
 	if !d.started || isNewerTS(d.hdr.Timestamp, d.lastTS) {
 		d.lastTS = d.hdr.Timestamp
 	}
+	if !d.framed || isNewerTS(d.hdr.Timestamp, d.frameTS) {
+		d.frameTS, d.frameAt, d.framed = d.hdr.Timestamp, now, true
+	}
+	b.packets.Add(1)
+	b.octets.Add(uint32(len(payload)))
 	if d.pub.vp8 {
 		copy(d.lastDesc[:], payload) // read at the next segment's start only
 	}
@@ -583,6 +596,7 @@ func (d *DownTrack) writePadding(n, size int) int {
 			break // not connected yet, or gone: the numbering stays where it is
 		}
 		d.lastSeq = h.SequenceNumber
+		b.packets.Add(1) // no payload octets: padding does not count (RFC 3550 §6.4.1)
 		sent++
 	}
 	if sent == 0 {
@@ -777,7 +791,12 @@ func (d *DownTrack) resend(seq uint16) bool {
 		payload = rewriteVP8(&d.rtxScratch, pkt.Payload, s)
 	}
 	w, err := b.writer.WriteRTP(hdr, payload)
-	return err == nil && w > 0
+	if err != nil || w == 0 {
+		return false
+	}
+	b.packets.Add(1)
+	b.octets.Add(uint32(len(payload)))
+	return true
 }
 
 // rtxSegment is the segment the viewer's packet seq was forwarded in; false if seq was a

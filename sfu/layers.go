@@ -97,11 +97,13 @@ func lowerLayer(l int, bitrates [3]int) int {
 	return layerPaused
 }
 
-// selectLoop picks the viewer's layers every selectInterval until the peer closes.
+// selectLoop picks the viewer's layers every selectInterval, and sends its sender reports
+// every reportInterval, until the peer closes.
 func (p *Peer) selectLoop() {
 	defer p.wg.Done()
 	t := time.NewTicker(p.room.sfu.selectInterval)
 	defer t.Stop()
+	var reported time.Time
 	for {
 		select {
 		case <-p.quit:
@@ -110,6 +112,11 @@ func (p *Peer) selectLoop() {
 		case <-p.selectNow:
 		}
 		p.maybeProbe(p.selectLayers())
+		// The sender reports ride on the same timer (reports.go).
+		if now := time.Now(); now.Sub(reported) >= reportInterval {
+			reported = now
+			p.sendReports(now)
+		}
 	}
 }
 

@@ -94,6 +94,7 @@ type Peer struct {
 	estimate    atomic.Pointer[func() int]
 	gcc         *bwe.Estimator // the down connection's estimator; nil when not adapting to bandwidth
 	videoPaused atomic.Bool
+	reports     []rtcp.SenderReport // the selection loop's, reused (reports.go)
 
 	// Probing the viewer's path (probe.go): the controller belongs to the selection loop,
 	// or to the probe's goroutine while probing is set. probeEst, when set, is probed
@@ -120,7 +121,11 @@ type signalOrder struct {
 }
 
 func (p *Peer) newPC(pc string) (*webrtc.PeerConnection, error) {
-	conn, err := p.room.sfu.api.NewPeerConnection(webrtc.Configuration{})
+	api := p.room.sfu.up
+	if pc == Down {
+		api = p.room.sfu.down
+	}
+	conn, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, fmt.Errorf("new %s peer connection: %w", pc, err)
 	}

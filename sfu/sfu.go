@@ -82,15 +82,19 @@ type Config struct {
 	Estimation bwe.Config
 }
 
-// SFU holds the WebRTC API (codecs, interceptors, sockets) its rooms share.
+// SFU holds the WebRTC APIs (codecs, interceptors, sockets) its rooms share: one for the
+// connections that receive what participants publish (up), one for those that send them
+// what they receive (down). Each has only the interceptors its direction needs, so a down
+// connection runs no NACK generator, receiver reports or transport-cc feedback, whose
+// timers would tick for nothing, and its writes pass no interceptor that only counts.
 type SFU struct {
-	api     *webrtc.API
-	sockets io.Closer
-	batch   *batchConn // nil: every write is its own system call
-	ports   Ports
-	log     *slog.Logger
-	metrics *Metrics
-	pliGap  time.Duration
+	up, down *webrtc.API
+	sockets  io.Closer
+	batch    *batchConn // nil: every write is its own system call
+	ports    Ports
+	log      *slog.Logger
+	metrics  *Metrics
+	pliGap   time.Duration
 
 	selectInterval time.Duration
 	estimate       func(*Peer) int
@@ -116,49 +120,22 @@ func New(cfg Config) (*SFU, error) {
 	if cfg.KeyframeInterval <= 0 {
 		cfg.KeyframeInterval = 500 * time.Millisecond
 	}
-	m, err := mediaEngine()
-	if err != nil {
-		return nil, err
-	}
-	ir := &interceptor.Registry{}
-	// NACKs: the SFU asks publishers for what it lost (Pion's generator), and answers
-	// viewers itself from each publication's one shared cache (forward.go) rather than with
-	// Pion's responder, which copies every packet for every viewer.
-	gen, err := nack.NewGeneratorInterceptor()
-	if err != nil {
-		return nil, fmt.Errorf("configure nack: %w", err)
-	}
-	ir.Add(gen)
-	// RTCP reports, as webrtc.ConfigureRTCPReports sets them up, except that the receiver
-	// side, which reads every RTCP batch for sender reports, skips the batches of viewers'
-	// transport-cc feedback alone (decoding them cost allocations for every report).
-	recvReports, err := report.NewReceiverInterceptor()
-	if err != nil {
-		return nil, fmt.Errorf("configure rtcp reports: %w", err)
-	}
-	sendReports, err := report.NewSenderInterceptor()
-	if err != nil {
-		return nil, fmt.Errorf("configure rtcp reports: %w", err)
-	}
-	ir.Add(bwe.SkipTransportFeedback(recvReports))
-	ir.Add(sendReports)
-	if cfg.Interceptors != nil {
-		if err := cfg.Interceptors(m, ir); err != nil {
-			return nil, fmt.Errorf("configure interceptors: %w", err)
-		}
-	}
-	// Bandwidth estimation: an estimator per PeerConnection over transport-cc feedback,
-	// REMB as the fallback. Added last, so that packets are numbered and noted as sent after the
-	// interceptors above (see bwe.Estimators.Register).
+	// Bandwidth estimation: an estimator per down PeerConnection over transport-cc
+	// feedback, REMB as the fallback.
 	var estimators *bwe.Estimators
 	if cfg.AdaptToBandwidth {
 		if cfg.Estimation.Logger == nil {
 			cfg.Estimation.Logger = cfg.Logger
 		}
 		estimators = bwe.NewEstimators(cfg.Estimation)
-		if err := estimators.Register(m, ir); err != nil {
-			return nil, fmt.Errorf("configure bandwidth estimation: %w", err)
-		}
+	}
+	upM, upIR, err := upInterceptors(cfg, estimators != nil)
+	if err != nil {
+		return nil, err
+	}
+	downM, downIR, err := downInterceptors(cfg, estimators)
+	if err != nil {
+		return nil, err
 	}
 	listen := cfg.Network.Listen
 	if cfg.Listen != nil {
@@ -170,14 +147,74 @@ func New(cfg Config) (*SFU, error) {
 	}
 	se.SetICETimeouts(orDefault(cfg.ICEDisconnectedTimeout, iceDisconnectedTimeout),
 		orDefault(cfg.ICEFailedTimeout, iceFailedTimeout), orDefault(cfg.ICEKeepalive, iceKeepaliveInterval))
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
-	s := &SFU{api: api, sockets: sockets, ports: ports, log: cfg.Logger, metrics: cfg.Metrics, pliGap: cfg.KeyframeInterval,
+	// One setting engine (the sockets) for both kinds of connection.
+	s := &SFU{up: webrtc.NewAPI(webrtc.WithMediaEngine(upM), webrtc.WithInterceptorRegistry(upIR), webrtc.WithSettingEngine(se)),
+		down:    webrtc.NewAPI(webrtc.WithMediaEngine(downM), webrtc.WithInterceptorRegistry(downIR), webrtc.WithSettingEngine(se)),
+		sockets: sockets, ports: ports, log: cfg.Logger, metrics: cfg.Metrics, pliGap: cfg.KeyframeInterval,
 		selectInterval: orDefault(cfg.LayerSelectInterval, 500*time.Millisecond), estimate: cfg.EstimateBps, allocator: cfg.NewAllocator,
 		estimators: estimators}
 	if ns, ok := sockets.(*netSockets); ok {
 		s.batch = ns.batch
 	}
 	return s, nil
+}
+
+// upInterceptors are the codecs and interceptors of the connections that receive:
+// NACKs for what the SFU lost (Pion's generator), receiver reports, and transport-cc
+// feedback when the SFU adapts to bandwidth (the publishers' browsers estimate with it).
+func upInterceptors(cfg Config, feedback bool) (*webrtc.MediaEngine, *interceptor.Registry, error) {
+	m, err := mediaEngine()
+	if err != nil {
+		return nil, nil, err
+	}
+	ir := &interceptor.Registry{}
+	gen, err := nack.NewGeneratorInterceptor()
+	if err != nil {
+		return nil, nil, fmt.Errorf("configure nack: %w", err)
+	}
+	ir.Add(gen)
+	recvReports, err := report.NewReceiverInterceptor()
+	if err != nil {
+		return nil, nil, fmt.Errorf("configure rtcp reports: %w", err)
+	}
+	ir.Add(recvReports)
+	if cfg.Interceptors != nil {
+		if err := cfg.Interceptors(m, ir); err != nil {
+			return nil, nil, fmt.Errorf("configure interceptors: %w", err)
+		}
+	}
+	if feedback {
+		if err := bwe.RegisterReceiver(m, ir); err != nil {
+			return nil, nil, fmt.Errorf("configure bandwidth estimation: %w", err)
+		}
+	}
+	return m, ir, nil
+}
+
+// downInterceptors are the codecs and interceptors of the connections that send. NACKs are
+// answered from each publication's one shared cache (forward.go) rather than by Pion's
+// responder, which copies every packet for every viewer; sender reports are made by the
+// peer's selection loop from its tracks' own counts (reports.go) rather than by Pion's
+// report interceptor, which takes a lock on every packet and runs a timer per connection.
+// What is left is the estimator (estimators nil: none), added last so that packets are
+// numbered and noted as sent after any test interceptor (Config.Interceptors).
+func downInterceptors(cfg Config, estimators *bwe.Estimators) (*webrtc.MediaEngine, *interceptor.Registry, error) {
+	m, err := mediaEngine()
+	if err != nil {
+		return nil, nil, err
+	}
+	ir := &interceptor.Registry{}
+	if cfg.Interceptors != nil {
+		if err := cfg.Interceptors(m, ir); err != nil {
+			return nil, nil, fmt.Errorf("configure interceptors: %w", err)
+		}
+	}
+	if estimators != nil {
+		if err := estimators.RegisterSender(m, ir); err != nil {
+			return nil, nil, fmt.Errorf("configure bandwidth estimation: %w", err)
+		}
+	}
+	return m, ir, nil
 }
 
 func orDefault(d, def time.Duration) time.Duration {
@@ -187,8 +224,8 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-// estimatorOf is the bandwidth estimator of a PeerConnection made with s.api: for a down
-// connection, the estimate of what the viewer can receive. Nil for other PeerConnections.
+// estimatorOf is the bandwidth estimator of a down PeerConnection: the estimate of what the
+// viewer can receive. Nil for other PeerConnections.
 func (s *SFU) estimatorOf(pc *webrtc.PeerConnection) *bwe.Estimator {
 	if s.estimators == nil {
 		return nil

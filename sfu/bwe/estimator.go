@@ -72,24 +72,40 @@ func NewEstimators(cfg Config) *Estimators {
 	return &Estimators{cfg: cfg, log: cfg.Logger, byID: make(map[string]*Estimator)}
 }
 
-// Register sets up m and ir for send-side estimation: one estimator per PeerConnection,
-// which numbers everything sent with transport-wide sequence numbers and reads the
-// receiver's transport-cc feedback (and goog-remb, for receivers that only send REMB); and
-// transport-cc feedback from the SFU for what it receives, so publishers' own estimators
-// work. Call it after the codecs are registered, and after the interceptors that should
-// see packets before they are numbered and noted as sent (NACK, reports): the interceptor
-// added last is the first a packet passes.
+// Register sets up m and ir for send-side estimation on an API whose PeerConnections both
+// send and receive: RegisterSender and RegisterReceiver together.
 func (e *Estimators) Register(m *webrtc.MediaEngine, ir *interceptor.Registry) error {
-	ir.Add(estimatorFactory{e})
-	if err := webrtc.ConfigureTWCCSender(m, ir); err != nil {
-		return fmt.Errorf("transport-cc feedback: %w", err)
+	if err := e.RegisterSender(m, ir); err != nil {
+		return err
 	}
+	return RegisterReceiver(m, ir)
+}
+
+// RegisterSender sets up m and ir for the PeerConnections that send (the SFU's down
+// connections): one estimator per PeerConnection, which numbers everything sent with
+// transport-wide sequence numbers and reads the receiver's transport-cc feedback (and
+// goog-remb, for receivers that only send REMB). Call it after the codecs are registered,
+// and after the interceptors that should see packets before they are numbered and noted as
+// sent: the interceptor added last is the first a packet passes.
+func (e *Estimators) RegisterSender(m *webrtc.MediaEngine, ir *interceptor.Registry) error {
+	ir.Add(estimatorFactory{e})
 	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		m.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC}, k)
 		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, k); err != nil {
 			return fmt.Errorf("transport-cc header extension: %w", err)
 		}
 	}
 	m.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBGoogREMB}, webrtc.RTPCodecTypeVideo)
+	return nil
+}
+
+// RegisterReceiver sets up m and ir for the PeerConnections that receive (the SFU's up
+// connections): transport-cc feedback for what they receive, so that the senders' own
+// estimators (the publishers' browsers) work.
+func RegisterReceiver(m *webrtc.MediaEngine, ir *interceptor.Registry) error {
+	if err := webrtc.ConfigureTWCCSender(m, ir); err != nil {
+		return fmt.Errorf("transport-cc feedback: %w", err)
+	}
 	return nil
 }
 

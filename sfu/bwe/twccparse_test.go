@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/pion/interceptor"
-	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/rtcp"
 )
@@ -304,85 +303,6 @@ func FuzzTWCC(f *testing.F) {
 			t.Fatalf("estimate %d out of bounds", b)
 		}
 	})
-}
-
-// seenRTCP is an interceptor that notes the batches its RTCP reader passes.
-type seenRTCP struct {
-	interceptor.NoOp
-	seen *[][]byte
-}
-
-func (s *seenRTCP) BindRTCPReader(r interceptor.RTCPReader) interceptor.RTCPReader {
-	return interceptor.RTCPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
-		n, a, err := r.Read(b, a)
-		if err == nil {
-			*s.seen = append(*s.seen, slices.Clone(b[:n]))
-		}
-		return n, a, err
-	})
-}
-
-type seenFactory struct{ seen *[][]byte }
-
-func (f seenFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
-	return &seenRTCP{seen: f.seen}, nil
-}
-
-// TestSkipTransportFeedback: the wrapped interceptor reads every batch but those of
-// transport-cc feedback alone, and Pion's report interceptor so wrapped reads those
-// without allocating.
-func TestSkipTransportFeedback(t *testing.T) {
-	fb, err := marshalTWCC(&rtcp.TransportLayerCC{MediaSSRC: 2, PacketStatusCount: 1,
-		PacketChunks: []rtcp.PacketStatusChunk{&rtcp.RunLengthChunk{PacketStatusSymbol: rtcp.TypeTCCPacketNotReceived, RunLength: 1}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	nack, _ := (&rtcp.TransportLayerNack{MediaSSRC: 2, Nacks: []rtcp.NackPair{{PacketID: 5}}}).Marshal()
-	var next []byte
-	src := interceptor.RTCPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
-		return copy(b, next), a, nil
-	})
-	var seen [][]byte
-	i, err := SkipTransportFeedback(seenFactory{&seen}).NewInterceptor("x")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := i.BindRTCPReader(src)
-	buf := make([]byte, 1500)
-	for _, p := range [][]byte{fb, nack, slices.Concat(fb, nack), fb} {
-		next = p
-		n, _, err := r.Read(buf, nil)
-		if err != nil || !slices.Equal(buf[:n], p) {
-			t.Fatalf("read %x, %v; want %x", buf[:n], err, p)
-		}
-	}
-	if len(seen) != 2 || !slices.Equal(seen[0], nack) || !slices.Equal(seen[1], slices.Concat(fb, nack)) {
-		t.Errorf("the wrapped interceptor saw %x, want the two batches with a NACK", seen)
-	}
-
-	rf, err := report.NewReceiverInterceptor()
-	if err != nil {
-		t.Fatal(err)
-	}
-	next = fb
-	for _, c := range []struct {
-		f    interceptor.Factory
-		skip bool
-	}{{rf, false}, {SkipTransportFeedback(rf), true}} {
-		i, err := c.f.NewInterceptor("y")
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := i.BindRTCPReader(src)
-		allocs := testing.AllocsPerRun(50, func() { _, _, _ = r.Read(buf, nil) })
-		if c.skip && allocs > 0 {
-			t.Errorf("%.1f allocations per batch through the wrapped report interceptor", allocs)
-		}
-		if !c.skip && allocs == 0 {
-			t.Error("the report interceptor reads feedback without allocating: the wrapper is of no use")
-		}
-		_ = i.Close()
-	}
 }
 
 // TestRawBatches: the estimator's reading of whole batches: a batch whose headers do not
