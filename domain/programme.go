@@ -191,3 +191,35 @@ func (s Speaker) Validate() error {
 	}
 	return nil
 }
+
+// Formats of attendance a programme can be filtered by: online only (no venue), or with a
+// venue to attend in person (hybrid: the live room is open to everyone else too).
+const (
+	FormatOnline   = "online"
+	FormatInPerson = "in_person"
+)
+
+// MaxSearchLen bounds a search term, in characters: longer is refused, not cut short.
+const MaxSearchLen = 200
+
+// SearchQuery normalises a search term: spaces collapsed, storable text, at most
+// MaxSearchLen characters. Accents and case are the store's concern (it folds both sides).
+func SearchQuery(q string) (string, error) {
+	if err := CheckStorable("q", q); err != nil {
+		return "", err
+	}
+	q = strings.Join(strings.Fields(q), " ")
+	if utf8.RuneCountInString(q) > MaxSearchLen {
+		return "", Invalid("q", "err.search.too_long", "Max", MaxSearchLen)
+	}
+	return q, nil
+}
+
+// ValidFormat checks a format filter ("" means any).
+func ValidFormat(f string) error {
+	switch f {
+	case "", FormatOnline, FormatInPerson:
+		return nil
+	}
+	return Invalid("format", "err.format.unknown")
+}

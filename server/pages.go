@@ -11,10 +11,6 @@ import (
 	"github.com/puente-org/puente/domain"
 )
 
-func (s *Server) home(c echo.Context) error {
-	return s.render(c, http.StatusOK, "home.html", nil)
-}
-
 // switchLanguage remembers a chosen interface language for a year and goes back. For
 // someone signed in it is their choice of language, for emails too: their profile keeps it.
 func (s *Server) switchLanguage(c echo.Context) error {

@@ -215,8 +215,11 @@ func (s *Server) eventResponse(c echo.Context, status int, e domain.Event) error
 
 func (s *Server) apiListEvents(kind domain.EventKind) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		f := store.EventFilter{Kind: kind, Tag: c.QueryParam("tag"), Language: c.QueryParam("language"), Query: c.QueryParam("q")}
-		var err error
+		q, err := domain.SearchQuery(c.QueryParam("q"))
+		if err != nil {
+			return err
+		}
+		f := store.EventFilter{Kind: kind, Tag: c.QueryParam("tag"), Language: c.QueryParam("language"), Query: q}
 		if f.Limit, f.Offset, err = pageParams(c); err != nil {
 			return err
 		}

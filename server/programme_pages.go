@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -70,26 +71,82 @@ func byDay(items []listedView) []dayGroup {
 type programmePage struct {
 	Days                 []dayGroup
 	Query, Tag, Language string
-	Series               string
+	Series, Format       string
+	Calendar             bool       // the month view, else the list
+	Month                *monthGrid // the month view's grid
+	MonthValue           string     // the month asked for ("2026-03"), kept when filters change
+	ListURL, CalendarURL string     // the two views with the same filters
 	Tags                 []string
 	AllSeries            []option
 	ZoneKnown            bool
 	Feed                 subscribe
 }
 
-// programme is the public programme: upcoming talks across series and conferences.
+// programmeQuery is what the programme was asked to show, checked.
+type programmeQuery struct {
+	q, tag, language, series, format string
+	calendar                         bool
+	month                            string // "2026-03", "" for the current one
+}
+
+func parseProgrammeQuery(c echo.Context) (programmeQuery, error) {
+	pq := programmeQuery{tag: c.QueryParam("tag"), language: c.QueryParam("language"), series: c.QueryParam("series"),
+		format: c.QueryParam("format"), calendar: c.QueryParam("view") == "calendar", month: c.QueryParam("month")}
+	var err error
+	if pq.q, err = domain.SearchQuery(c.QueryParam("q")); err != nil {
+		return pq, err
+	}
+	if err := domain.CheckStorable("tag", pq.tag, pq.language, pq.series, pq.month); err != nil {
+		return pq, err
+	}
+	if err := domain.ValidFormat(pq.format); err != nil {
+		return pq, err
+	}
+	return pq, nil
+}
+
+// values are the filters as a query string, with the view and month given.
+func (pq programmeQuery) values(calendar bool, month string) url.Values {
+	v := url.Values{}
+	for k, x := range map[string]string{"q": pq.q, "tag": pq.tag, "language": pq.language, "series": pq.series, "format": pq.format} {
+		if x != "" {
+			v.Set(k, x)
+		}
+	}
+	if calendar {
+		v.Set("view", "calendar")
+		if month != "" {
+			v.Set("month", month)
+		}
+	}
+	return v
+}
+
+// programme is the public programme: upcoming talks across series and conferences, as a
+// list or a month's calendar, in the reader's zone.
 func (s *Server) programme(c echo.Context) error {
-	q, tag, lang, series := c.QueryParam("q"), c.QueryParam("tag"), c.QueryParam("language"), c.QueryParam("series")
-	f := store.OccurrenceFilter{From: s.o.Now(), To: s.o.Now().AddDate(0, 6, 0), Query: q, Tag: tag, Language: lang,
-		PublicOnly: true, Limit: 300}
-	if series != "" {
-		e, err := s.o.Store.EventBySlug(c.Request().Context(), series)
+	ctx := c.Request().Context()
+	pq, err := parseProgrammeQuery(c)
+	if err != nil {
+		return err
+	}
+	f := store.OccurrenceFilter{From: s.o.Now(), To: s.o.Now().AddDate(0, 6, 0), Query: pq.q, Tag: pq.tag, Language: pq.language,
+		Format: pq.format, PublicOnly: true, Limit: 300}
+	var month monthSpan
+	if pq.calendar {
+		if month, err = parseMonth(pq.month, s.o.Now(), viewerZone(c)); err != nil {
+			return err
+		}
+		f.From, f.To, f.Limit, f.IncludeCancelled = month.from, month.to, 1000, true
+	}
+	if pq.series != "" {
+		e, err := s.o.Store.EventBySlug(ctx, pq.series)
 		if err != nil {
 			return err
 		}
 		f.EventID, f.PublicOnly = e.ID, false
 	}
-	list, err := s.o.Store.Occurrences(c.Request().Context(), f)
+	list, err := s.o.Store.Occurrences(ctx, f)
 	if err != nil {
 		return err
 	}
@@ -97,24 +154,51 @@ func (s *Server) programme(c echo.Context) error {
 	for _, l := range list {
 		views = append(views, s.view(c, l))
 	}
-	events, _, err := s.o.Store.ListEvents(c.Request().Context(), store.EventFilter{Limit: 200})
+	events, _, err := s.o.Store.ListEvents(ctx, store.EventFilter{Limit: 200})
+	if err != nil {
+		return err
+	}
+	topics, err := s.o.Store.Topics(ctx)
 	if err != nil {
 		return err
 	}
 	fq := url.Values{}
-	if tag != "" {
-		fq.Set("tag", tag)
+	if pq.tag != "" {
+		fq.Set("tag", pq.tag)
 	}
-	if lang != "" {
-		fq.Set("language", lang)
+	if pq.language != "" {
+		fq.Set("language", pq.language)
 	}
-	pp := programmePage{Days: byDay(views), Query: q, Tag: tag, Language: lang, Series: series, Tags: domain.SuggestedTags(),
+	pp := programmePage{Query: pq.q, Tag: pq.tag, Language: pq.language, Series: pq.series, Format: pq.format,
+		Calendar: pq.calendar, MonthValue: pq.month, ListURL: "/programme?" + pq.values(false, "").Encode(),
+		CalendarURL: "/programme?" + pq.values(true, pq.month).Encode(), Tags: mergeTopics(domain.SuggestedTags(), topics, pq.tag),
 		ZoneKnown: viewerZone(c) != nil, Feed: subscribeFor(s.absURL("/feeds/programme.ics", fq))}
+	if pq.calendar {
+		pp.Month = s.monthGrid(c, month, views, pq)
+	} else {
+		pp.Days = byDay(views)
+	}
 	for _, e := range events {
 		pp.AllSeries = append(pp.AllSeries, option{Code: e.Slug, Name: e.Title})
 	}
 	sort.Slice(pp.AllSeries, func(i, j int) bool { return pp.AllSeries[i].Name < pp.AllSeries[j].Name })
 	return s.render(c, http.StatusOK, "programme.html", pp)
+}
+
+// mergeTopics is the topic filter's choices: the suggested topics, then those events use,
+// each once whatever its case, and the chosen one even if no event has it any more.
+func mergeTopics(suggested, used []string, chosen string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, list := range [][]string{suggested, used, {chosen}} {
+		for _, t := range list {
+			if k := strings.ToLower(t); t != "" && !seen[k] {
+				seen[k] = true
+				out = append(out, t)
+			}
+		}
+	}
+	return out
 }
 
 type eventPage struct {

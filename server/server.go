@@ -44,6 +44,7 @@ type Store interface {
 	EventByID(ctx context.Context, id int64) (domain.Event, error)
 	EventBySlug(ctx context.Context, slug string) (domain.Event, error)
 	ListEvents(ctx context.Context, f store.EventFilter) ([]domain.Event, int, error)
+	Topics(ctx context.Context) ([]string, error)
 	OrganiserEmails(ctx context.Context, eventID int64) ([]string, error)
 	Occurrences(ctx context.Context, f store.OccurrenceFilter) ([]store.Listed, error)
 	OccurrenceStamp(ctx context.Context, f store.OccurrenceFilter) (string, time.Time, error)

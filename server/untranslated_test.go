@@ -199,7 +199,8 @@ func TestNoEnglishOnPages(t *testing.T) {
 	render := func(lang string) map[string]string {
 		out := map[string]string{}
 		anon := p.browser(lang)
-		for _, path := range []string{"/", "/sign-in", "/programme", "/series/" + slug, "/occurrences/" + occ, "/nowhere"} {
+		for _, path := range []string{"/", "/sign-in", "/programme", "/programme?view=calendar&month=2026-01", "/programme?format=x",
+			"/programme?q=" + strings.Repeat("x", 201), "/series/" + slug, "/occurrences/" + occ, "/nowhere"} {
 			out["visitor "+path] = anon.get(path).body
 		}
 		anon.get("/sign-in")

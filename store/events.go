@@ -398,7 +398,7 @@ type EventFilter struct {
 	Kind            domain.EventKind // "" = both
 	Tag             string
 	Language        string
-	Query           string // part of the title or description
+	Query           string // words each result has in its title, description or topics, accents and case aside
 	OrganiserID     int64  // >0: only events this person organises (unlisted included)
 	IncludeUnlisted bool
 	Limit, Offset   int
@@ -415,13 +415,13 @@ func (s *Store) ListEvents(ctx context.Context, f EventFilter) ([]domain.Event, 
 		add("e.kind = ?", string(f.Kind))
 	}
 	if f.Tag != "" {
-		add("EXISTS (SELECT 1 FROM unnest(e.tags) t WHERE lower(t) = lower(?))", f.Tag)
+		add(tagCondition, f.Tag)
 	}
 	if f.Language != "" {
 		add("e.language = ?", f.Language)
 	}
-	if q := strings.TrimSpace(f.Query); q != "" {
-		add("(e.title ILIKE ? OR e.description ILIKE ?)", "%"+escapeLike(q)+"%") // both ? are the same $n
+	if words := searchWords(f.Query); len(words) > 0 {
+		add(searchCondition(`concat_ws(' ', e.title, e.description, array_to_string(e.tags, ' '))`), words)
 	}
 	if f.OrganiserID > 0 {
 		add("EXISTS (SELECT 1 FROM event_organisers o WHERE o.event_id = e.id AND o.person_id = ?)", f.OrganiserID)
@@ -453,4 +453,20 @@ func (s *Store) ListEvents(ctx context.Context, f EventFilter) ([]domain.Event, 
 		return nil, 0, fmt.Errorf("list events: %w", err)
 	}
 	return out, total, nil
+}
+
+// Topics lists the topic tags of public events, each once (whatever its case or accents:
+// the spelling most events use wins), in alphabetical order of their folded form.
+func (s *Store) Topics(ctx context.Context) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT ON (puente_fold(t)) t FROM (
+			SELECT t, count(*) OVER (PARTITION BY t) AS n FROM events e, unnest(e.tags) t WHERE e.visibility = 'public') used
+		ORDER BY puente_fold(t), n DESC, t`)
+	if err != nil {
+		return nil, fmt.Errorf("list topics: %w", err)
+	}
+	topics, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("list topics: %w", err)
+	}
+	return topics, nil
 }

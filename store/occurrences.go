@@ -313,7 +313,8 @@ type OccurrenceFilter struct {
 	IDs              []int64   // only these occurrences
 	From, To         time.Time // instants; zero means open
 	Tag, Language    string
-	Query            string
+	Query            string // words each result contains, accents and case aside
+	Format           string // domain.FormatOnline, domain.FormatInPerson, or "" for both
 	Kind             domain.EventKind
 	PublicOnly       bool
 	IncludeCancelled bool
@@ -346,7 +347,7 @@ func (f OccurrenceFilter) where() (string, []any) {
 		add("o.starts_at < ?", f.To)
 	}
 	if f.Tag != "" {
-		add("EXISTS (SELECT 1 FROM unnest(e.tags) t WHERE lower(t) = lower(?))", f.Tag)
+		add(tagCondition, f.Tag)
 	}
 	if f.Language != "" {
 		add("e.language = ?", f.Language)
@@ -354,10 +355,17 @@ func (f OccurrenceFilter) where() (string, []any) {
 	if f.Kind != "" {
 		add("e.kind = ?", string(f.Kind))
 	}
-	if q := strings.TrimSpace(f.Query); q != "" {
-		add(`(e.title ILIKE ? OR o.title ILIKE ? OR o.abstract ILIKE ?
-			OR EXISTS (SELECT 1 FROM speakers sp WHERE sp.occurrence_id = o.id AND (sp.name ILIKE ? OR sp.affiliation ILIKE ?)))`,
-			"%"+escapeLike(q)+"%")
+	switch f.Format {
+	case domain.FormatOnline:
+		where = append(where, onlineOnly)
+	case domain.FormatInPerson:
+		where = append(where, "NOT "+onlineOnly)
+	}
+	if words := searchWords(f.Query); len(words) > 0 {
+		// The talk's own title and abstract, its series or conference, its topics and its
+		// speakers with their affiliations.
+		add(searchCondition(`concat_ws(' ', e.title, o.title, o.abstract, array_to_string(e.tags, ' '),
+			(SELECT string_agg(sp.name || ' ' || sp.affiliation, ' ') FROM speakers sp WHERE sp.occurrence_id = o.id))`), words)
 	}
 	if f.PublicOnly {
 		where = append(where, "e.visibility = 'public'")
