@@ -271,3 +271,47 @@ func TestBatchedForwarding(t *testing.T) {
 		}
 	}
 }
+
+// TestMalformedPublisherPackets: what a publisher sends that is not RTP, or whose header
+// does not add up (short, another version, CSRCs or extensions or padding beyond the
+// packet, a VP8 payload cut short), reaches no viewer and breaks nothing: the good packets
+// around it are forwarded, numbered on as the publisher numbered them.
+func TestMalformedPublisherPackets(t *testing.T) {
+	pub := benchPublication()
+	_, w := benchViewer(t, pub, 0)
+	var pkt rtp.Packet
+	if sent, _ := benchForward(pub, &pkt, benchVP8(t, 1000, true)); sent != 1 {
+		t.Fatalf("the keyframe reached %d viewers, want 1", sent)
+	}
+	first := w.seq
+	good := benchVP8(t, 1001, false)
+	bad := map[string][]byte{
+		"empty":                    {},
+		"one byte":                 {0x80},
+		"short header":             good[:8],
+		"version 1":                append([]byte{0x40}, good[1:]...),
+		"15 CSRCs, none there":     append([]byte{0x8f}, good[1:12]...),
+		"extension beyond the end": append(append([]byte{0x90}, good[1:12]...), 0xbe, 0xde, 0xff, 0xff),
+		"padding beyond the end":   append(append([]byte{0xa0}, good[1:12]...), 0x01, 0x02, 0xff),
+		"header only, padding bit": append([]byte{0xa0}, good[1:12]...),
+	}
+	for name, raw := range bad {
+		if sent, _ := benchForward(pub, &pkt, raw); sent != 0 {
+			t.Errorf("%s: reached %d viewers", name, sent)
+		}
+	}
+	// A VP8 packet with a payload too short for its descriptor is RTP all the same: it may
+	// be forwarded as it is, but must not stop the stream.
+	short := benchVP8(t, 1001, false)
+	short = short[:len(short)-len(pkt.Payload)+1]
+	_, _ = benchForward(pub, &pkt, short)
+	before := w.packets
+	if sent, _ := benchForward(pub, &pkt, benchVP8(t, 1002, false)); sent != 1 {
+		t.Fatalf("the good packet after malformed ones reached %d viewers", sent)
+	}
+	// The viewer's numbering follows the publisher's: 1002 is two after the keyframe's
+	// 1000 (the malformed packets took no number of the viewer's).
+	if w.packets != before+1 || w.seq-first != 2 {
+		t.Errorf("after malformed packets: %d packets, sequence %d, want %d", w.packets, w.seq, first+2)
+	}
+}

@@ -217,8 +217,8 @@ func (l *layer) forward() {
 // returns how many it reached.
 func (l *layer) forwardPacket(pkt *rtp.Packet, raw []byte, now int64) int {
 	p := l.pub
-	if err := pkt.Unmarshal(raw); err != nil {
-		return 0
+	if err := pkt.Unmarshal(raw); err != nil || pkt.Version != 2 {
+		return 0 // not RTP (Pion's demultiplexing lets nothing else through; this is the guard)
 	}
 	l.measure(len(raw), now)
 	if p.simulcast && now > p.nextNeedChk.Load() {
