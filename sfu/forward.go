@@ -12,8 +12,6 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
-
-	"github.com/puente-org/puente/sfu/bwe"
 )
 
 // Publication is one track a participant publishes, in one layer or (a simulcast camera)
@@ -661,15 +659,16 @@ func (d *DownTrack) readRTCP() {
 	bad := 0
 	buf := make([]byte, 1500)
 	for {
-		// Read, not ReadRTCP: a batch of transport-cc feedback alone (most of what a viewer
-		// sends while the estimator runs, and read by it) has nothing for this reader and is
-		// not decoded; others are decoded once, into the attributes, for all readers.
+		// Read, not ReadRTCP: a batch without a NACK, PLI or FIR (receiver reports and
+		// transport-cc feedback, most of what a viewer sends, the latter read by the
+		// estimator) has nothing for this reader and is not decoded; others are decoded
+		// once, into the attributes, for all readers.
 		pkts, err := func() ([]rtcp.Packet, error) {
 			n, attrs, err := d.sender.Read(buf)
 			if err != nil {
 				return nil, err
 			}
-			if bwe.TransportFeedbackOnly(buf[:n]) {
+			if !forTrackReader(buf[:n]) {
 				return nil, nil
 			}
 			if attrs == nil {

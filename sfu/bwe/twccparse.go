@@ -172,21 +172,3 @@ func rtcpPacketLen(p []byte) (int, error) {
 	}
 	return n, nil
 }
-
-// TransportFeedbackOnly tells whether the RTCP batch raw holds nothing but transport-cc
-// feedback: a reader that needs other feedback (NACKs, keyframe requests) can skip decoding
-// it, since the estimator has read it. False for an empty or malformed batch, which the
-// reader should decode and see fail.
-func TransportFeedbackOnly(raw []byte) bool {
-	if len(raw) == 0 {
-		return false
-	}
-	for len(raw) > 0 {
-		n, err := rtcpPacketLen(raw)
-		if err != nil || raw[0]&0x1f != fmtTWCC || raw[1] != rtcpTypeRTPFB {
-			return false
-		}
-		raw = raw[n:]
-	}
-	return true
-}

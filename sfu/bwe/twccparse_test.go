@@ -157,26 +157,6 @@ func TestTWCCReaderRefuses(t *testing.T) {
 	}
 }
 
-func TestTransportFeedbackOnly(t *testing.T) {
-	fb, _ := marshalTWCC(&rtcp.TransportLayerCC{MediaSSRC: 2, PacketStatusCount: 1,
-		PacketChunks: []rtcp.PacketStatusChunk{&rtcp.RunLengthChunk{PacketStatusSymbol: rtcp.TypeTCCPacketNotReceived, RunLength: 1}}})
-	nack, _ := (&rtcp.TransportLayerNack{MediaSSRC: 2, Nacks: []rtcp.NackPair{{PacketID: 5}}}).Marshal()
-	remb, _ := (&rtcp.ReceiverEstimatedMaximumBitrate{Bitrate: 1e6, SSRCs: []uint32{2}}).Marshal()
-	cat := func(ps ...[]byte) []byte { return slices.Concat(ps...) }
-	for _, c := range []struct {
-		raw  []byte
-		want bool
-	}{
-		{fb, true}, {cat(fb, fb, fb), true},
-		{cat(fb, nack), false}, {cat(nack, fb), false}, {cat(fb, remb), false},
-		{nil, false}, {fb[:len(fb)-1], false}, {cat(fb, []byte{0x8f}), false},
-	} {
-		if got := TransportFeedbackOnly(c.raw); got != c.want {
-			t.Errorf("TransportFeedbackOnly(%x) = %v, want %v", c.raw, got, c.want)
-		}
-	}
-}
-
 // rawReportReader is an estimator's RTCP reader (the interceptor's) fed with the bytes of
 // a 64-packet report, all received 1 ms apart, its base and reference time moved on from
 // read to read, and the 64 packets noted as sent before each read.
@@ -297,7 +277,6 @@ func FuzzTWCC(f *testing.F) {
 				t.Fatalf("read %x as\n%+v\nwant\n%+v", p, got, want)
 			}
 		}
-		_ = TransportFeedbackOnly(p)
 		est.onRawRTCP(p)
 		if b := est.TargetBitrate(); b < defaultMinBps || b > defaultMaxBps {
 			t.Fatalf("estimate %d out of bounds", b)
