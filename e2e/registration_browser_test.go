@@ -49,6 +49,10 @@ func TestBrowserRegistrationWaitlistAndCSV(t *testing.T) {
 		chromedp.Submit(chromedp.CSS(`#register-form`)))
 	waitFor(t, bea, "waitlisted", `(document.getElementById("registration-status") || {}).textContent?.includes("number 1 on the waitlist")`)
 	screenshot(t, bea, "waitlisted")
+	step(t, bea, "my seminars", chromedp.Navigate(in.baseURL+"/my-seminars"))
+	waitFor(t, bea, "waiting on my seminars", `(document.getElementById("waiting") || {}).textContent?.includes("Number 1 on the waiting list") &&
+		!!document.querySelector('#waiting button[data-action="leave-waitlist"]')`)
+	screenshot(t, bea, "my-seminars")
 
 	step(t, ana, "cancel", chromedp.Click(chromedp.CSS(`form[action$="/unregister"] button`)))
 	waitFor(t, ana, "cancelled", `document.body.textContent.includes("Your registration is cancelled")`)

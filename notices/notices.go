@@ -137,7 +137,7 @@ func (r *Renderer) readerOf(p domain.Person, fallbackLangs ...string) reader {
 func (r *Renderer) Email(n domain.Notice, f domain.NoticeFacts) (Email, error) {
 	rd := r.readerOf(f.Person, n.Payload.Lang, f.Event.Language)
 	if n.Kind == domain.NoticeEventRegistration {
-		return r.eventRegistration(rd, n, f), nil
+		return r.eventRegistration(rd, n, f)
 	}
 	return r.registration(rd, n, f)
 }
@@ -160,13 +160,6 @@ var kindTexts = map[domain.NoticeKind]texts{
 	domain.NoticeRemoved:            {"mail.reg.lead_removed", "mail.reg.subject_removed"},
 	domain.NoticeReminder:           {"mail.reg.lead_reminder", "mail.reg.subject_reminder"},
 	domain.NoticeMessage:            {"mail.reg.lead_message", "mail.reg.subject_message"},
-}
-
-// statusLabels are the catalogue keys of registration statuses.
-var statusLabels = map[domain.RegistrationStatus]string{
-	domain.RegConfirmed: "registration.status_confirmed", domain.RegWaitlisted: "registration.status_waitlisted",
-	domain.RegPending: "registration.status_pending", domain.RegHeld: "registration.status_held",
-	domain.RegCancelled: "registration.status_cancelled", domain.RegDeclined: "registration.status_declined",
 }
 
 // ended reports whether a notice says the person no longer has a place.
@@ -204,6 +197,7 @@ type registrationMail struct {
 	SignInURL  string
 	Confirm    string
 	ConfirmURL string
+	Notes      []string // paragraphs after the session (the whole-series summary's)
 }
 
 func (r *Renderer) registration(rd reader, n domain.Notice, f domain.NoticeFacts) (Email, error) {
@@ -329,29 +323,69 @@ func Labels(l *i18n.Localizer) calendar.Labels {
 		Join: l.T("ics.join"), JoinOnline: l.T("ics.join_online"), MyFeed: l.T("ics.my_feed")}
 }
 
-// eventRegistration is the one email of a whole-series or conference registration: every
-// upcoming session with its time in the reader's zone, its status and personal links.
-func (r *Renderer) eventRegistration(rd reader, n domain.Notice, f domain.NoticeFacts) Email {
+// MySeminarsPath is the page (on the web server) where a person finds every session they
+// registered for, with its join link and its cancellation: the one link of the
+// whole-series email.
+const MySeminarsPath = "/my-seminars"
+
+// eventRegistration is the one email of a whole-series or conference registration: a
+// summary (how many sessions, the first and the last in the reader's zone, how many are
+// full or await approval) and one link, to the person's page of their seminars, where each
+// session has its join link and its cancellation. A long series would otherwise make an
+// email of a hundred links.
+func (r *Renderer) eventRegistration(rd reader, n domain.Notice, f domain.NoticeFacts) (Email, error) {
 	l, e := rd.l, f.Event
-	lines := []string{l.T("mail.reg.greeting", "Name", f.Person.DisplayName()), "", l.T("mail.event.lead", "Title", e.Title), ""}
+	m := registrationMail{Lang: rd.lang, Greeting: l.T("mail.reg.greeting", "Name", f.Person.DisplayName()), Title: e.Title,
+		PageLabel: l.T("mail.event.my_seminars"), PageURL: r.absURL(MySeminarsPath), Footer: l.T("mail.reg.footer")}
+	waiting, pending := 0, 0
 	for _, s := range f.Sessions {
-		o := s.Occurrence
-		w := rd.l.When(o.Start, o.End, e.TimeZone, rd.zone)
-		lines = append(lines, "• "+w.String()+" — "+sessionTitle(e, o)+" ("+l.T(statusLabels[s.Place.Status])+")")
-		if s.Place.Status == domain.RegConfirmed {
-			lines = append(lines, "  "+l.T("mail.event.join")+": "+r.joinURL(s.Place))
+		switch s.Place.Status {
+		case domain.RegWaitlisted:
+			waiting++
+		case domain.RegPending:
+			pending++
 		}
-		lines = append(lines, "  "+l.T("mail.event.cancel_one")+": "+r.cancelURL(s.Place))
 	}
-	page := "/series/" + e.Slug
-	if e.Kind == domain.KindConference {
-		page = "/conferences/" + e.Slug
+	switch count := len(f.Sessions); count {
+	case 0:
+		m.Lead = l.T("mail.event.lead_none", "Title", e.Title)
+	case 1:
+		m.Lead = l.T("mail.event.lead_summary", "Title", e.Title, "Count", count)
+		o := f.Sessions[0].Occurrence
+		m.When = l.When(o.Start, o.End, e.TimeZone, rd.zone).String()
+	default:
+		m.Lead = l.T("mail.event.lead_summary", "Title", e.Title, "Count", count)
+		first, last := f.Sessions[0].Occurrence, f.Sessions[count-1].Occurrence
+		m.When = l.T("mail.event.first_last", "First", l.When(first.Start, first.End, e.TimeZone, rd.zone).String(),
+			"Last", l.When(last.Start, last.End, e.TimeZone, rd.zone).String())
 	}
-	lines = append(lines, "", l.T("mail.event.manage")+": "+r.absURL(page), "", l.T("mail.reg.footer"))
+	if waiting > 0 {
+		m.Notes = append(m.Notes, l.T("mail.event.waiting", "Count", waiting))
+	}
+	if pending > 0 {
+		m.Notes = append(m.Notes, l.T("mail.event.pending", "Count", pending))
+	}
+	m.Notes = append(m.Notes, l.T("mail.event.where"))
 	if n.Payload.SignInURL != "" {
-		lines = append(lines, "", l.T("registration.sign_in_line"), n.Payload.SignInURL)
+		m.SignIn, m.SignInURL = l.T("registration.sign_in_line"), n.Payload.SignInURL
 	}
-	return Email{To: f.Person.Email, Subject: l.T("mail.event.subject", "Title", e.Title), Text: strings.Join(lines, "\n")}
+	lines := []string{m.Greeting, "", m.Lead, "", m.Title}
+	if m.When != "" {
+		lines = append(lines, m.When)
+	}
+	for _, note := range m.Notes {
+		lines = append(lines, "", note)
+	}
+	lines = append(lines, "", m.PageLabel+": "+m.PageURL, "", m.Footer)
+	if m.SignInURL != "" {
+		lines = append(lines, "", m.SignIn, m.SignInURL)
+	}
+	var html bytes.Buffer
+	if err := r.html.Execute(&html, m); err != nil {
+		return Email{}, fmt.Errorf("render a %s notice: %w", n.Kind, err)
+	}
+	return Email{To: f.Person.Email, Subject: l.T("mail.event.subject", "Title", e.Title), Text: strings.Join(lines, "\n"),
+		HTML: html.String()}, nil
 }
 
 // sessionTitle is a session's own title, else its event's.

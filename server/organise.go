@@ -20,22 +20,49 @@ func describeRule(e domain.Event, w programme.Words) string {
 	return programme.Describe(e.RRule, store.RuleOf(e).Start, e.TimeZone, w)
 }
 
+// dashboardEvent is one series or conference on the organisers' dashboard, with its
+// figures.
+type dashboardEvent struct {
+	domain.Event
+	Counts store.EventCounts
+}
+
 type dashboardPage struct {
-	Events    []domain.Event
+	Events    []dashboardEvent
 	CanCreate bool
 }
 
+// organiseDashboard lists the series and conferences the reader organises (all of them for
+// a site admin) with their registrations, waiting lists and attendance. Someone who may
+// neither create nor organise anything is refused (403).
 func (s *Server) organiseDashboard(c echo.Context) error {
+	ctx := c.Request().Context()
 	p := personOf(c)
 	f := store.EventFilter{OrganiserID: p.ID, Limit: 200}
 	if p.IsAdmin { // site admins manage everything
 		f = store.EventFilter{IncludeUnlisted: true, Limit: 200}
 	}
-	events, _, err := s.o.Store.ListEvents(c.Request().Context(), f)
+	events, _, err := s.o.Store.ListEvents(ctx, f)
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "organise.html", dashboardPage{Events: events, CanCreate: canCreateEvents(c) == nil})
+	canCreate := canCreateEvents(c) == nil
+	if !canCreate && len(events) == 0 {
+		return domain.New(domain.CodeForbidden, "err.organise.not_organiser")
+	}
+	ids := make([]int64, len(events))
+	for i, e := range events {
+		ids[i] = e.ID
+	}
+	counts, err := s.o.Store.CountsOfEvents(ctx, ids)
+	if err != nil {
+		return err
+	}
+	page := dashboardPage{CanCreate: canCreate}
+	for _, e := range events {
+		page.Events = append(page.Events, dashboardEvent{Event: e, Counts: counts[e.ID]})
+	}
+	return s.render(c, http.StatusOK, "organise.html", page)
 }
 
 // eventForm is the create/edit form's state: the raw values (so a refused form comes back
@@ -340,13 +367,18 @@ func (s *Server) deleteEventFromForm(c echo.Context) error {
 }
 
 // deleteConfirm is the confirmation step before deleting (or, when people registered,
-// cancelling) a series, conference or session.
+// cancelling) a series, conference or session, and before the other destructive actions
+// (cancelling a session, removing someone's registration), which say what will happen in
+// Warning and Button.
 type deleteConfirm struct {
 	Title         string
 	Action        string // where the confirmed form posts
 	Do            string // the form's "do" value, for the occurrence form
+	Hidden        []option
 	Back          string
-	Registrations int  // registrations it has or had: it will be cancelled instead
+	Registrations int    // registrations it has or had: it will be cancelled instead
+	Warning       string // what the action does, when it is not a deletion
+	Button        string
 	Missing       bool // the confirmation form came back without the box ticked
 }
 
@@ -519,7 +551,30 @@ func (s *Server) saveOccurrenceFromForm(c echo.Context) error {
 	}
 	switch c.FormValue("do") {
 	case "cancel":
-		in = app.OccurrenceInput{Status: strPtr(domain.StatusCancelled), Reason: strPtr(c.FormValue("reason"))}
+		reason := c.FormValue("reason")
+		// A cancellation without a reason is refused by the form below; with one, it is
+		// confirmed first: everyone registered is told at once.
+		if strings.TrimSpace(reason) != "" && c.FormValue("confirm") != "1" {
+			regs, err := s.o.Store.Registrations(c.Request().Context(), store.RegistrationFilter{OccurrenceID: l.Occurrence.ID})
+			if err != nil {
+				return err
+			}
+			active := 0
+			for _, r := range regs {
+				if r.Status.Active() {
+					active++
+				}
+			}
+			lz := localizerOf(c)
+			warning := lz.T("organise.cancel_confirm_nobody", "Reason", reason)
+			if active > 0 {
+				warning = lz.T("organise.cancel_confirm_warning", "Count", active, "Reason", reason)
+			}
+			return s.confirmDelete(c, deleteConfirm{Title: s.view(c, l).Title, Action: "/organise/occurrences/" + itoa(l.Occurrence.ID),
+				Do: "cancel", Hidden: []option{{Code: "reason", Name: reason}}, Back: "/organise/occurrences/" + itoa(l.Occurrence.ID),
+				Warning: warning, Button: lz.T("organise.cancel_confirm_button")})
+		}
+		in = app.OccurrenceInput{Status: strPtr(domain.StatusCancelled), Reason: strPtr(reason)}
 	case "restore":
 		in = app.OccurrenceInput{Status: strPtr(domain.StatusScheduled)}
 	case "delete":

@@ -89,7 +89,20 @@ func TestOrganiserScenarioInForms(t *testing.T) {
 	if r.status != 400 || !strings.Contains(r.body, `id="form-error"`) {
 		t.Fatalf("cancel without reason: %d", r.status)
 	}
+	// Cancelling asks first (everyone registered is told at once); the step carries the
+	// reason, and only the ticked box cancels.
 	r = b.post("/organise/occurrences/"+third, url.Values{"do": {"cancel"}, "reason": {"Speaker unwell"}})
+	if r.status != 200 || !strings.Contains(r.body, `id="delete-confirm-form"`) || !strings.Contains(r.body, `name="reason" value="Speaker unwell"`) ||
+		!strings.Contains(r.body, `id="confirm-warning"`) {
+		t.Fatalf("cancel must ask first: %d %s", r.status, r.body)
+	}
+	if o := p.must(200, "", "GET", "/api/v1/occurrences/"+third, nil); o["status"] != "scheduled" {
+		t.Fatalf("the first click must not cancel: %v", o["status"])
+	}
+	if r := b.post("/organise/occurrences/"+third, url.Values{"do": {"cancel"}, "reason": {"Speaker unwell"}, "step": {"confirm"}}); r.status != 400 {
+		t.Fatalf("confirmation without the box: %d", r.status)
+	}
+	r = b.post("/organise/occurrences/"+third, url.Values{"do": {"cancel"}, "reason": {"Speaker unwell"}, "step": {"confirm"}, "confirm": {"1"}})
 	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/organise/occurrences/"+third {
 		t.Fatalf("cancel: %d %s → %s", r.status, r.body, r.header.Get("Location"))
 	}

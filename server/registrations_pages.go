@@ -215,11 +215,30 @@ func (s *Server) eventRegistrationsCSV(c echo.Context) error {
 }
 
 func (s *Server) actFromPage(c echo.Context) error {
-	r, err := s.managedRegistration(c)
+	id, err := pathID(c, "id")
 	if err != nil {
 		return err
 	}
-	if action := domain.RegistrationAction(c.Param("action")); action == domain.ActionMove {
+	r, l, err := s.app.ManagedRegistration(c.Request().Context(), actor(c), id)
+	if err != nil {
+		return err
+	}
+	action := domain.RegistrationAction(c.Param("action"))
+	if action == domain.ActionRemove && r.Status.Active() && c.FormValue("confirm") != "1" {
+		// Removing someone takes their place away and tells them: confirmed first.
+		v := s.view(c, l)
+		back := "/organise/occurrences/" + itoa(r.OccurrenceID) + "/registrations"
+		who := r.Details.Name
+		if who == "" {
+			who = r.Email
+		}
+		lz := localizerOf(c)
+		return s.confirmDelete(c, deleteConfirm{Title: v.Title + " · " + v.When.Day + ", " + v.When.Time,
+			Action: "/organise/registrations/" + itoa(r.ID) + "/remove", Back: back,
+			Warning: lz.T("organise.remove_confirm_warning", "Name", who, "Email", r.Email),
+			Button:  lz.T("organise.remove_confirm_button")})
+	}
+	if action == domain.ActionMove {
 		to, err := strconv.ParseInt(c.FormValue("occurrence_id"), 10, 64)
 		if err != nil {
 			return domain.Invalid("occurrence_id", "err.move.choose")

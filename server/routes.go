@@ -99,6 +99,12 @@ func (s *Server) routes() *echo.Echo {
 	org.GET("/occurrences/:id", s.editOccurrencePage)
 	org.POST("/occurrences/:id", s.saveOccurrenceFromForm)
 
+	mine := e.Group(mySeminarsPath, s.requireSignIn)
+	mine.GET("", s.mySeminars)
+	mine.POST("/occurrences/:id/cancel", s.myCancelRegistration)
+	mine.POST("/events/:id/cancel", s.myCancelEventRegistration)
+	mine.POST("/events/:id/unfollow", s.myUnfollow)
+
 	me := e.Group("/profile", s.requireSignIn)
 	me.GET("", s.profile)
 	me.POST("", s.saveProfile)

@@ -59,6 +59,9 @@ type Store interface {
 	Secret(ctx context.Context, name string) ([]byte, error)
 	FeedNonce(ctx context.Context, personID int64) (int64, error)
 	Followed(ctx context.Context, personID int64) ([]int64, error)
+	EventRegistrationsOf(ctx context.Context, personID int64) ([]int64, error)
+	EventsByIDs(ctx context.Context, ids []int64) ([]domain.Event, error)
+	CountsOfEvents(ctx context.Context, ids []int64) (map[int64]store.EventCounts, error)
 
 	// live rooms (docs/signaling.md §4)
 	ChatHistory(ctx context.Context, occID int64, limit int) ([]store.ChatMessage, error)

@@ -190,6 +190,11 @@ func TestNoEnglishOnPages(t *testing.T) {
 	p.must(201, "other", "POST", "/api/v1/occurrences/"+occ+"/registrations", nil) // waitlisted: capacity 1
 	slug := fmt.Sprint(series["slug"])
 	eventID := fmt.Sprint(series["id"])
+	p.must(201, "attendee", "POST", "/api/v1/series/"+eventID+"/registrations", nil) // a whole-series registration
+	if err := p.store.Follow(ctx, p.ids["other"], int64(series["id"].(float64))); err != nil {
+		t.Fatal(err)
+	}
+	regID := jsonID(items(t, p.must(200, "organiser", "GET", "/api/v1/occurrences/"+occ+"/registrations", nil))[0])
 
 	badSeries := url.Values{"title": {"Seminario Litio 2"}, "language": {"es"}, "visibility": {"public"}, "timezone": {"Mars/Olympus"},
 		"start_date": {"2026-01-08"}, "start_time": {"15:00"}, "duration_minutes": {"60"}, "repeat": {"weekly"}, "interval": {"2"},
@@ -209,13 +214,14 @@ func TestNoEnglishOnPages(t *testing.T) {
 		att := p.browser(lang)
 		att.signIn("attendee@example.org")
 		att.get("/lang/" + lang[:2]) // signed in, pages speak the profile's language: the switch sets it
-		for _, path := range []string{"/", "/profile", "/occurrences/" + occ, "/series/" + slug, "/programme", "/organise"} {
+		for _, path := range []string{"/", "/profile", "/occurrences/" + occ, "/series/" + slug, "/programme", "/organise", "/my-seminars"} {
 			out["attendee "+path] = att.get(path).body
 		}
 		oth := p.browser(lang)
 		oth.signIn("other@example.org")
 		oth.get("/lang/" + lang[:2]) // signed in, pages speak the profile's language: the switch sets it
 		out["waitlisted /occurrences/"+occ] = oth.get("/occurrences/" + occ).body
+		out["waitlisted /my-seminars"] = oth.get("/my-seminars").body
 
 		org := p.browser(lang)
 		org.signIn("organiser@example.org")
@@ -243,6 +249,14 @@ func TestNoEnglishOnPages(t *testing.T) {
 		out["organiser refused occurrence form"] = r.body
 		org.get("/organise/occurrences/" + occ)
 		out["organiser refused cancel"] = org.post("/organise/occurrences/"+occ, url.Values{"do": {"cancel"}, "reason": {""}}).body
+		org.get("/organise/occurrences/" + occ)
+		out["organiser cancel confirmation"] = org.post("/organise/occurrences/"+occ, url.Values{"do": {"cancel"}, "reason": {"Greve."}}).body
+		out["organiser cancel confirmation refused"] = org.post("/organise/occurrences/"+occ, url.Values{"do": {"cancel"}, "reason": {"Greve."}, "step": {"confirm"}}).body
+		org.get("/organise/occurrences/" + occ + "/registrations")
+		out["organiser remove confirmation"] = org.post("/organise/registrations/"+regID+"/remove", url.Values{}).body
+		if !strings.Contains(out["organiser remove confirmation"], `id="confirm-warning"`) || !strings.Contains(out["organiser cancel confirmation"], `id="confirm-warning"`) {
+			t.Fatalf("confirmation pages: %s", out["organiser remove confirmation"])
+		}
 		return out
 	}
 
