@@ -55,6 +55,7 @@ func (s *Server) routes() *echo.Echo {
 
 	e.GET("/programme", s.programme)
 	e.GET("/series/:slug", s.seriesPage)
+	e.GET("/series/:slug/past", s.seriesPastPage)
 	e.GET("/conferences/:slug", s.conferencePage)
 	e.GET("/occurrences/:id", s.occurrencePage)
 	e.GET("/feeds/series/:file", s.eventFeed(domain.KindSeries))

@@ -318,6 +318,9 @@ type OccurrenceFilter struct {
 	Kind             domain.EventKind
 	PublicOnly       bool
 	IncludeCancelled bool
+	EndedBy          time.Time // only those that ended by then (past talks); zero means any
+	Newest           bool      // latest first (past talks), else soonest first
+	Offset           int       // rows to skip, for pages of a listing
 	Limit            int
 }
 
@@ -345,6 +348,9 @@ func (f OccurrenceFilter) where() (string, []any) {
 	}
 	if !f.To.IsZero() {
 		add("o.starts_at < ?", f.To)
+	}
+	if !f.EndedBy.IsZero() {
+		add("o.ends_at <= ?", f.EndedBy)
 	}
 	if f.Tag != "" {
 		add(tagCondition, f.Tag)
@@ -408,13 +414,17 @@ func (s *Store) Occurrences(ctx context.Context, f OccurrenceFilter) ([]Listed, 
 	case f.Limit > 50000: // feeds of the whole programme ask for many
 		f.Limit = 50000
 	}
-	args = append(args, f.Limit)
+	order := "o.starts_at, o.id"
+	if f.Newest {
+		order = "o.starts_at DESC, o.id DESC"
+	}
+	args = append(args, max(f.Offset, 0), f.Limit)
 	// Organisers are aggregated once per event, not once per occurrence row.
 	rows, err := s.pool.Query(ctx, `SELECT `+occurrenceColumns+`, `+eventFieldColumns+`, coalesce(org.ids, '{}')
 		FROM occurrences o JOIN events e ON e.id = o.event_id
 		LEFT JOIN (SELECT event_id, array_agg(person_id ORDER BY person_id) AS ids FROM event_organisers GROUP BY event_id) org
 		ON org.event_id = e.id
-		WHERE `+whereSQL+` ORDER BY o.starts_at, o.id LIMIT $`+strconv.Itoa(len(args)), args...)
+		WHERE `+whereSQL+` ORDER BY `+order+` OFFSET $`+strconv.Itoa(len(args)-1)+` LIMIT $`+strconv.Itoa(len(args)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list occurrences: %w", err)
 	}
