@@ -36,6 +36,7 @@ type Store interface {
 	AddOccurrence(ctx context.Context, eventID int64, o domain.Occurrence, notify *store.Notify) (store.Listed, error)
 	UpdateOccurrence(ctx context.Context, id int64, mutate func(e domain.Event, o *domain.Occurrence) error, notify *store.Notify) (store.Listed, error)
 	DeleteOccurrence(ctx context.Context, id int64, notify *store.Notify) (cancelled bool, err error)
+	SetSpeakerPhoto(ctx context.Context, occID int64, position int, jpeg []byte, width, height int) (int64, error)
 	TrackByID(ctx context.Context, id int64) (domain.Track, error)
 	CreateTrack(ctx context.Context, t domain.Track) (domain.Track, error)
 	UpdateTrack(ctx context.Context, t domain.Track) (domain.Track, error)

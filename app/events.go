@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/photo"
 	"github.com/puente-org/puente/store"
 )
 
@@ -180,4 +181,23 @@ func (a *App) checkTrack(ctx context.Context, e domain.Event, id *int64) error {
 		return domain.Invalid("track_id", "err.track.unknown")
 	}
 	return nil
+}
+
+// SetSpeakerPhoto gives speaker number position (0-based) of an occurrence a photo made
+// from an upload (checked and re-encoded by package photo), or removes it (data nil). Only
+// the event's organisers may.
+func (a *App) SetSpeakerPhoto(ctx context.Context, who Actor, occID int64, position int, data []byte) error {
+	if _, err := a.managedOccurrence(ctx, who, occID); err != nil {
+		return err
+	}
+	if data == nil {
+		_, err := a.store.SetSpeakerPhoto(ctx, occID, position, nil, 0, 0)
+		return err
+	}
+	p, err := photo.Process(data)
+	if err != nil {
+		return err
+	}
+	_, err = a.store.SetSpeakerPhoto(ctx, occID, position, p.JPEG, p.Width, p.Height)
+	return err
 }

@@ -33,6 +33,9 @@ type SpeakerInput struct {
 	Email string `json:"email,omitempty"`
 	// PersonID is refused on input: an account is never linked by an id a client sends.
 	PersonID *int64 `json:"person_id,omitempty"`
+	// PhotoID keeps a photo the occurrence's speakers already have (uploaded through the
+	// occurrence's page for organisers); any other id is refused.
+	PhotoID int64 `json:"photo_id,omitempty"`
 }
 
 // speakers checks the speakers; the store links those with an email to their accounts.
@@ -46,7 +49,7 @@ func (in OccurrenceInput) speakers() ([]domain.Speaker, error) {
 			return nil, domain.Invalid("speakers", "err.speakers.person_id")
 		}
 		sp := domain.Speaker{Name: strings.TrimSpace(sj.Name), Affiliation: strings.TrimSpace(sj.Affiliation),
-			Bio: strings.TrimSpace(sj.Bio), Link: strings.TrimSpace(sj.Link), Email: strings.TrimSpace(sj.Email)}
+			Bio: strings.TrimSpace(sj.Bio), Link: strings.TrimSpace(sj.Link), Email: strings.TrimSpace(sj.Email), PhotoID: sj.PhotoID}
 		if err := sp.Validate(); err != nil {
 			return nil, err
 		}
@@ -71,6 +74,9 @@ func (in OccurrenceInput) apply(e domain.Event, o *domain.Occurrence, speakers [
 		}
 	}
 	if speakers != nil {
+		if err := keptPhotos(o.Speakers, speakers); err != nil {
+			return err
+		}
 		o.Speakers = speakers
 	}
 	if in.StartDate != nil || in.StartTime != nil {
@@ -125,4 +131,18 @@ func (in OccurrenceInput) apply(e domain.Event, o *domain.Occurrence, speakers [
 		}
 	}
 	return programme.ValidateOccurrence(e, *o)
+}
+
+// keptPhotos checks that the new speakers only keep photos the old ones had.
+func keptPhotos(before, after []domain.Speaker) error {
+	had := map[int64]bool{}
+	for _, sp := range before {
+		had[sp.PhotoID] = true
+	}
+	for _, sp := range after {
+		if sp.PhotoID != 0 && !had[sp.PhotoID] {
+			return domain.Invalid("speakers", "err.speakers.photo")
+		}
+	}
+	return nil
 }

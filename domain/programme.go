@@ -111,6 +111,9 @@ type Speaker struct {
 	Link        string
 	Email       string
 	PersonID    *int64
+	// PhotoID is the speaker's photo (served at /speaker-photos/{id}), 0 for none. A
+	// client may only keep a photo the occurrence's speakers already have.
+	PhotoID int64
 }
 
 // Topic tags the community uses; organisers may add others.

@@ -60,7 +60,7 @@ func TestFeedFromPageMatchesPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	step(t, ctx, "series page", chromedp.Navigate(in.baseURL+"/series/battery-materials-seminar"))
-	waitFor(t, ctx, "times in Santiago", `document.body.textContent.includes("Santiago (")`)
+	waitFor(t, ctx, "times in Santiago", `document.body.textContent.includes("Santiago time")`)
 	screenshot(t, ctx, "series-with-feed")
 	feedURL := eval[string](t, ctx, `document.getElementById("feed-url").value`)
 	pageTimes := eval[[]string](t, ctx, `[...document.querySelectorAll(".talks time")].map(t => t.getAttribute("datetime"))`)

@@ -1,14 +1,20 @@
 package i18n
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // When describes a session's time for one reader: in their zone, with the event's own zone
 // alongside when its clock differs ("jueves 12 de marzo de 2026, 12:00–13:00 Santiago de
 // Chile (-03)" and "15:00 Londres"). Pages and emails use the same description.
 type When struct {
 	Day      string // the reader's local day, long form
+	DayShort string // the same, short: "Thu 12 Mar", "jue 12 mar"
 	Time     string // the reader's local start–end
 	Zone     string // the reader's zone name (or the event's, if the reader's is unknown)
+	ZoneName string // the same zone in words: "Santiago time", "hora de Londres"
+	NextDay  int    // days between the start's and the end's local dates (1: ends after midnight)
 	Other    string // the event's clock, when different: "15:00 London"
 	ISO      string // RFC 3339 start in the event's zone, for <time datetime>
 	Sortable time.Time
@@ -28,8 +34,12 @@ func (l *Localizer) When(start, end time.Time, eventZone string, viewer *time.Lo
 		loc = evLoc
 	}
 	s, e := start.In(loc), end.In(loc)
-	w := When{Day: l.LongDate(s), Time: s.Format("15:04") + "–" + e.Format("15:04"), Zone: l.ZoneLabel(loc, s),
-		ISO: start.In(evLoc).Format(time.RFC3339), Sortable: s}
+	w := When{Day: l.LongDate(s), DayShort: l.ShortDate(s), Time: s.Format("15:04") + "–" + e.Format("15:04"), Zone: l.ZoneLabel(loc, s),
+		ISO: start.In(evLoc).Format(time.RFC3339), Sortable: s, ZoneName: l.ZoneName(loc)}
+	if end.After(start) {
+		// The last minute is end - 1ns: a talk ending at 00:00 ends on its own day.
+		w.NextDay = daysBetween(s, end.Add(-time.Nanosecond).In(loc))
+	}
 	es := start.In(evLoc)
 	if es.Format("2006-01-02 15:04") != s.Format("2006-01-02 15:04") {
 		w.Other = es.Format("15:04") + " " + l.City(eventZone)
@@ -48,4 +58,22 @@ func (l *Localizer) ZoneLabel(loc *time.Location, at time.Time) string {
 		return city // "UTC", not "UTC (UTC)"
 	}
 	return city + " (" + abbr + ")"
+}
+
+// ZoneName is a zone in words, by its city: "Santiago time", "hora de Santiago de Chile",
+// "horário de Londres"; UTC is "UTC". Pages show it instead of an abbreviation such as
+// "-03", which names no place.
+func (l *Localizer) ZoneName(loc *time.Location) string {
+	name := loc.String()
+	if name == "UTC" || name == "Local" || name == "" || !strings.Contains(name, "/") || strings.HasPrefix(name, "Etc/") {
+		return l.City(name)
+	}
+	return l.T("time.zone_named", "City", l.City(name))
+}
+
+// daysBetween is the number of calendar days from a's date to b's (both in one zone).
+func daysBetween(a, b time.Time) int {
+	da := time.Date(a.Year(), a.Month(), a.Day(), 0, 0, 0, 0, time.UTC)
+	db := time.Date(b.Year(), b.Month(), b.Day(), 0, 0, 0, 0, time.UTC)
+	return int(db.Sub(da).Hours() / 24)
 }

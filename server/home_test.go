@@ -145,7 +145,7 @@ func TestProgrammeCalendar(t *testing.T) {
 	// In Spanish, in Santiago, with the month's neighbours keeping the filters.
 	r = p.browserIn("es", "America/Santiago").get("/programme?view=calendar&month=2026-02&q=battery")
 	for _, want := range []string{`<h2 id="month-title">febrero de 2026</h2>`, `<th scope="col">lun</th>`,
-		`data-date="2026-02-05"`, "12:00–13:00", "Santiago de Chile (-03)",
+		`data-date="2026-02-05"`, "12:00–13:00", "hora de Santiago de Chile",
 		`href="/programme?month=2026-01&amp;q=battery&amp;view=calendar"`, `href="/programme?month=2026-03&amp;q=battery&amp;view=calendar"`,
 		`href="/programme?q=battery" id="view-list"`} {
 		if !strings.Contains(r.body, want) {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/i18n"
+	"github.com/puente-org/puente/photo"
 )
 
 // Keys for values a request carries through the middleware chain.
@@ -158,10 +159,18 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		if r.ContentLength > s.o.MaxBodyBytes {
+		limit := s.o.MaxBodyBytes
+		if r.Method == http.MethodPost && photoUpload(r.URL.Path) {
+			// A photo straight from a camera; package photo bounds the file itself.
+			limit = max(limit, photo.MaxBytes+64<<10)
+		}
+		if r.ContentLength > limit {
+			if limit != s.o.MaxBodyBytes {
+				return photo.TooLarge()
+			}
 			return domain.New(domain.CodeTooLarge, "err.body.too_large")
 		}
-		r.Body = http.MaxBytesReader(c.Response(), r.Body, s.o.MaxBodyBytes)
+		r.Body = http.MaxBytesReader(c.Response(), r.Body, limit)
 		return next(c)
 	}
 }

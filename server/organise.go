@@ -12,6 +12,7 @@ import (
 
 	"github.com/puente-org/puente/app"
 	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/photo"
 	"github.com/puente-org/puente/programme"
 	"github.com/puente-org/puente/store"
 )
@@ -429,6 +430,9 @@ type occurrenceForm struct {
 	Error    string
 	Field    string
 	Original string
+	PhotoRow string // the speaker row a refused photo was for
+	PhotoMB  int
+	PhotoPx  int
 }
 
 func occurrenceFormInput(c echo.Context) (app.OccurrenceInput, error) {
@@ -470,14 +474,18 @@ const maxFormSpeakers = 20
 // speakerFromForm reads speaker row i of the occurrence form.
 func speakerFromForm(form url.Values, i int) app.SpeakerInput {
 	k := strconv.Itoa(i)
-	return app.SpeakerInput{Name: form.Get("speaker_name_" + k), Affiliation: form.Get("speaker_affiliation_" + k),
+	sp := app.SpeakerInput{Name: form.Get("speaker_name_" + k), Affiliation: form.Get("speaker_affiliation_" + k),
 		Bio: form.Get("speaker_bio_" + k), Link: form.Get("speaker_link_" + k), Email: form.Get("speaker_email_" + k)}
+	if id, err := strconv.ParseInt(form.Get("speaker_photo_"+k), 10, 64); err == nil && id > 0 {
+		sp.PhotoID = id
+	}
+	return sp
 }
 
 func (s *Server) occurrenceFormFor(c echo.Context, l store.Listed) (occurrenceForm, error) {
 	v := s.view(c, l)
 	o := l.Occurrence
-	f := occurrenceForm{Action: "/organise/occurrences/" + itoa(o.ID), Occ: &v, Event: l.Event,
+	f := occurrenceForm{Action: "/organise/occurrences/" + itoa(o.ID), Occ: &v, Event: l.Event, PhotoMB: photo.MaxBytes >> 20, PhotoPx: photo.Size,
 		V: map[string]string{"title": o.Title, "abstract": o.Abstract, "start_date": o.StartLocal.Format(time.DateOnly),
 			"start_time": o.StartLocal.Format("15:04"), "duration_minutes": strconv.Itoa(int(o.Duration / time.Minute)), "reason": o.CancelReason}}
 	if o.TrackID != nil {
@@ -487,7 +495,7 @@ func (s *Server) occurrenceFormFor(c echo.Context, l store.Listed) (occurrenceFo
 		f.Original = o.OriginalStart.Format("2006-01-02 15:04")
 	}
 	for _, sp := range o.Speakers {
-		f.Speakers = append(f.Speakers, app.SpeakerInput{Name: sp.Name, Affiliation: sp.Affiliation, Bio: sp.Bio, Link: sp.Link, Email: sp.Email})
+		f.Speakers = append(f.Speakers, app.SpeakerInput{Name: sp.Name, Affiliation: sp.Affiliation, Bio: sp.Bio, Link: sp.Link, Email: sp.Email, PhotoID: sp.PhotoID})
 	}
 	for len(f.Speakers) < len(o.Speakers)+2 {
 		f.Speakers = append(f.Speakers, app.SpeakerInput{})

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/i18n"
 	"github.com/puente-org/puente/markdown"
 	"github.com/puente-org/puente/store"
 )
@@ -36,6 +37,17 @@ type listedView struct {
 	Excerpt      string
 	StatusLabel  string
 	MovedLabel   string
+	OwnTitle     string // the talk's own title, "" when it has none (a series page then names its speakers)
+	TBA          string // what a series page shows for a talk with neither title nor speakers
+	NextDayLabel string // what "+1" means, for screen readers
+	Plenary      bool   // a conference session with no track: it spans them all
+	PlenaryLabel string
+	// Places: Limited when the event has a capacity; PlacesLabel is "3 places left" or
+	// "Full: join the waiting list" (set by withPlaces).
+	Limited     bool
+	Full        bool
+	PlacesLabel string
+	capacity    int
 }
 
 func (s *Server) view(c echo.Context, l store.Listed) listedView {
@@ -44,11 +56,48 @@ func (s *Server) view(c echo.Context, l store.Listed) listedView {
 		EventKind: string(l.Event.Kind), When: describeWhen(o.Start, o.End, l.Event.TimeZone, viewerZone(c), localizerOf(c)),
 		Speakers: o.Speakers, Status: o.Status, Reason: o.CancelReason, Moved: o.Moved, Extra: o.Origin == "extra",
 		Tags: l.Event.Tags, AbstractHTML: markdown.Render(o.Abstract), Excerpt: markdown.Plain(o.Abstract, 200),
-		StatusLabel: localizerOf(c).T("status." + o.Status), MovedLabel: localizerOf(c).T("status.moved")}
+		StatusLabel: localizerOf(c).T("status." + o.Status), MovedLabel: localizerOf(c).T("status.moved"),
+		OwnTitle: o.Title, TBA: localizerOf(c).T("series.tba"), NextDayLabel: localizerOf(c).T("time.next_day", "Count", 1), capacity: l.Event.Capacity}
 	if o.TrackID != nil {
 		v.TrackID = *o.TrackID
+	} else {
+		v.Plenary = l.Event.Kind == domain.KindConference
+		v.PlenaryLabel = localizerOf(c).T("conference.plenary_badge")
 	}
 	return v
+}
+
+// withPlaces says, for each talk of an event with a capacity that is still open for
+// registration, how many places are left, from the count registering decides by.
+func (s *Server) withPlaces(c echo.Context, views []listedView) error {
+	var ids []int64
+	for _, v := range views {
+		if v.capacity > 0 && v.Status == domain.StatusScheduled {
+			ids = append(ids, v.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	taken, err := s.o.Store.PlacesTaken(c.Request().Context(), ids)
+	if err != nil {
+		return err
+	}
+	l := localizerOf(c)
+	for i := range views {
+		v := &views[i]
+		if v.capacity <= 0 || v.Status != domain.StatusScheduled {
+			continue
+		}
+		left := max(v.capacity-taken[v.ID], 0)
+		v.Limited, v.Full = true, left == 0
+		if v.Full {
+			v.PlacesLabel = l.T("places.full")
+		} else {
+			v.PlacesLabel = l.T("places.left", "Count", left)
+		}
+	}
+	return nil
 }
 
 type dayGroup struct {
@@ -206,9 +255,13 @@ type eventPage struct {
 	DescriptionHTML template.HTML
 	Recurrence      string
 	ZoneLabel       string
-	Days            []dayGroup
-	Past            []listedView
-	Tracks          []domain.Track
+	Next            *listedView  // the next talk of a series (first page only)
+	Months          []monthGroup // the talks after it, by the reader's month
+	Pager           pager
+	PastPage        bool // the page of past talks
+	HasPast         bool
+	Tracks          []timetableTrack
+	TrackCount      int // at least 1: the timetable's columns after the time
 	Timetable       []timetableDay
 	CanManage       bool
 	ZoneKnown       bool
@@ -217,12 +270,15 @@ type eventPage struct {
 	Registered      bool // holds a whole-series or conference registration
 }
 
-func (s *Server) eventPageData(c echo.Context, e domain.Event) (eventPage, error) {
+func (s *Server) eventPageData(c echo.Context, e domain.Event, past bool) (eventPage, error) {
 	ctx := c.Request().Context()
 	ep := eventPage{Event: e, DescriptionHTML: markdown.Render(e.Description), CanManage: s.managesQuietly(c, e),
 		ZoneKnown: viewerZone(c) != nil, Feed: subscribeFor(s.absURL("/feeds"+s.eventPath(e)+".ics", nil))}
 	loc, _ := time.LoadLocation(e.TimeZone)
-	ep.ZoneLabel = zoneLabel(localizerOf(c), loc, s.o.Now())
+	if loc == nil {
+		loc = time.UTC
+	}
+	ep.ZoneLabel = localizerOf(c).ZoneName(loc)
 	if p := personOf(c); p != nil {
 		followed, err := s.o.Store.Followed(ctx, p.ID)
 		if err != nil {
@@ -233,12 +289,10 @@ func (s *Server) eventPageData(c echo.Context, e domain.Event) (eventPage, error
 			return ep, err
 		}
 	}
-	f := store.OccurrenceFilter{EventID: e.ID, IncludeCancelled: true, Limit: 400}
 	if e.Kind == domain.KindSeries {
-		ep.Recurrence = describeRule(e, localizerOf(c))
-		f.From, f.To = s.o.Now(), s.o.Now().AddDate(1, 0, 0)
+		return ep, s.seriesTalks(c, &ep, past)
 	}
-	list, err := s.o.Store.Occurrences(ctx, f)
+	list, err := s.o.Store.Occurrences(ctx, store.OccurrenceFilter{EventID: e.ID, IncludeCancelled: true, Limit: 400})
 	if err != nil {
 		return ep, err
 	}
@@ -246,15 +300,118 @@ func (s *Server) eventPageData(c echo.Context, e domain.Event) (eventPage, error
 	for _, l := range list {
 		views = append(views, s.view(c, l))
 	}
-	if e.Kind == domain.KindConference {
-		if ep.Tracks, err = s.o.Store.Tracks(ctx, e.ID); err != nil {
-			return ep, err
-		}
-		ep.Timetable = timetable(views, ep.Tracks)
-		return ep, nil
+	tracks, err := s.o.Store.Tracks(ctx, e.ID)
+	if err != nil {
+		return ep, err
 	}
-	ep.Days = byDay(views)
+	ep.Tracks, ep.TrackCount = timetableTracks(tracks), max(len(tracks), 1)
+	if err := s.withPlaces(c, views); err != nil {
+		return ep, err
+	}
+	ep.Timetable = timetable(views, tracks)
 	return ep, nil
+}
+
+// Talks per page: the series page (after its next talk) and the page of past talks.
+const (
+	upcomingPerPage = 20
+	pastPerPage     = 20
+)
+
+// seriesTalks fills a series page: the next talk first, then a page of the following
+// ones grouped by the reader's month; or, for past, a page of past talks, latest first.
+func (s *Server) seriesTalks(c echo.Context, ep *eventPage, past bool) error {
+	ctx := c.Request().Context()
+	ep.Recurrence = describeRule(ep.Event, localizerOf(c))
+	ep.PastPage = past
+	page, err := pageParam(c)
+	if err != nil {
+		return err
+	}
+	now := s.o.Now()
+	perPage := upcomingPerPage
+	f := store.OccurrenceFilter{EventID: ep.Event.ID, IncludeCancelled: true, From: now, To: now.AddDate(1, 0, 0),
+		Offset: (page - 1) * perPage, Limit: perPage + 2}
+	if past {
+		perPage = pastPerPage
+		f = store.OccurrenceFilter{EventID: ep.Event.ID, IncludeCancelled: true, EndedBy: now, Newest: true,
+			Offset: (page - 1) * perPage, Limit: perPage + 1}
+	} else if page > 1 {
+		f.Offset++ // the next talk is shown on its own on the first page
+		f.Limit--
+	}
+	list, err := s.o.Store.Occurrences(ctx, f)
+	if err != nil {
+		return err
+	}
+	views := make([]listedView, 0, len(list))
+	for _, l := range list {
+		views = append(views, s.view(c, l))
+	}
+	if !past {
+		if err := s.withPlaces(c, views); err != nil {
+			return err
+		}
+		if page == 1 && len(views) > 0 {
+			next := views[0]
+			ep.Next, views = &next, views[1:]
+		}
+	}
+	if len(views) > perPage {
+		views, ep.Pager.Next = views[:perPage], page+1
+	}
+	if page > 1 {
+		ep.Pager.Prev = page - 1
+	}
+	if page > 1 && len(views) == 0 && ep.Next == nil {
+		return echo.ErrNotFound
+	}
+	ep.Months = byMonth(views, localizerOf(c))
+	if !past {
+		older, err := s.o.Store.Occurrences(ctx, store.OccurrenceFilter{EventID: ep.Event.ID, IncludeCancelled: true, EndedBy: now, Limit: 1})
+		if err != nil {
+			return err
+		}
+		ep.HasPast = len(older) > 0
+	}
+	return nil
+}
+
+// pager links a listing's pages (0: no such page).
+type pager struct{ Prev, Next int }
+
+// pageParam reads ?page=N (1 when absent).
+func pageParam(c echo.Context) (int, error) {
+	v := c.QueryParam("page")
+	if v == "" {
+		return 1, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 10000 {
+		return 0, domain.Invalid("page", "err.page.number")
+	}
+	return n, nil
+}
+
+// monthGroup is the talks of one month of the reader's calendar.
+type monthGroup struct {
+	Month string // "March 2026", "marzo de 2026"
+	Items []listedView
+}
+
+// byMonth groups talks (in order) by the month they start in on the reader's clock.
+func byMonth(items []listedView, l *i18n.Localizer) []monthGroup {
+	var out []monthGroup
+	var last string
+	for _, it := range items {
+		t := it.When.Sortable
+		if key := t.Format("2006-01"); len(out) == 0 || key != last {
+			last = key
+			out = append(out, monthGroup{Month: l.T("date.month_year", "Month", l.Month(t.Month()), "Year", t.Year())})
+		}
+		out[len(out)-1].Items = append(out[len(out)-1].Items, it)
+	}
+	return out
 }
 
 func (s *Server) seriesPage(c echo.Context) error {
@@ -265,11 +422,27 @@ func (s *Server) seriesPage(c echo.Context) error {
 	if e.Kind != domain.KindSeries {
 		return c.Redirect(http.StatusMovedPermanently, s.eventPath(e))
 	}
-	ep, err := s.eventPageData(c, e)
+	ep, err := s.eventPageData(c, e, false)
 	if err != nil {
 		return err
 	}
 	return s.render(c, http.StatusOK, "series.html", ep)
+}
+
+// seriesPastPage lists a series' past talks, latest first, a page at a time.
+func (s *Server) seriesPastPage(c echo.Context) error {
+	e, err := s.o.Store.EventBySlug(c.Request().Context(), c.Param("slug"))
+	if err != nil {
+		return err
+	}
+	if e.Kind != domain.KindSeries {
+		return echo.ErrNotFound
+	}
+	ep, err := s.eventPageData(c, e, true)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "series_past.html", ep)
 }
 
 func (s *Server) conferencePage(c echo.Context) error {
@@ -280,23 +453,48 @@ func (s *Server) conferencePage(c echo.Context) error {
 	if e.Kind != domain.KindConference {
 		return c.Redirect(http.StatusMovedPermanently, s.eventPath(e))
 	}
-	ep, err := s.eventPageData(c, e)
+	ep, err := s.eventPageData(c, e, false)
 	if err != nil {
 		return err
 	}
 	return s.render(c, http.StatusOK, "conference.html", ep)
 }
 
-// timetableDay is one day of a conference: a row per start time, a cell per track.
+// timetableDay is one day of a conference: a row per start time, a cell per track; a
+// plenary (a session with no track) has a row of its own that spans every track.
 type timetableDay struct {
 	Day  string
 	Rows []timetableRow
 }
 
 type timetableRow struct {
-	Time  string
-	Other string         // the conference's own clock, when the reader's differs
-	Cells [][]listedView // one list per track, then one for sessions without a track
+	Time    string
+	Other   string // the conference's own clock, when the reader's differs
+	Plenary []listedView
+	Cells   []timetableCell // one per track (none in a plenary row)
+	sortKey string
+}
+
+type timetableCell struct {
+	Colour   int // the track's colour (track-c0 … track-c5)
+	Sessions []listedView
+}
+
+// trackColours is how many colours tracks take in turn (style.css: .track-c0 …).
+const trackColours = 6
+
+// timetableTrack is a track's column heading.
+type timetableTrack struct {
+	Name, Room string
+	Colour     int
+}
+
+func timetableTracks(tracks []domain.Track) []timetableTrack {
+	out := make([]timetableTrack, len(tracks))
+	for i, t := range tracks {
+		out[i] = timetableTrack{Name: t.Name, Room: t.Room, Colour: i % trackColours}
+	}
+	return out
 }
 
 func timetable(views []listedView, tracks []domain.Track) []timetableDay {
@@ -309,20 +507,33 @@ func timetable(views []listedView, tracks []domain.Track) []timetableDay {
 		day := timetableDay{Day: g.Day}
 		rowIndex := map[string]int{}
 		for _, v := range g.Items {
-			key := v.When.Time[:5]
+			c, onTrack := col[v.TrackID]
+			key := v.When.Sortable.Format("15:04")
+			if !onTrack {
+				key += " plenary" // before the track sessions starting at the same time
+			} else {
+				key += " tracks"
+			}
 			i, ok := rowIndex[key]
 			if !ok {
 				i = len(day.Rows)
 				rowIndex[key] = i
-				day.Rows = append(day.Rows, timetableRow{Time: v.When.Time, Other: v.When.Other, Cells: make([][]listedView, len(tracks)+1)})
+				row := timetableRow{Time: v.When.Time, Other: v.When.Other, sortKey: key}
+				if onTrack {
+					row.Cells = make([]timetableCell, len(tracks))
+					for j := range row.Cells {
+						row.Cells[j].Colour = j % trackColours
+					}
+				}
+				day.Rows = append(day.Rows, row)
 			}
-			c, ok := col[v.TrackID]
-			if !ok {
-				c = len(tracks)
+			if onTrack {
+				day.Rows[i].Cells[c].Sessions = append(day.Rows[i].Cells[c].Sessions, v)
+			} else {
+				day.Rows[i].Plenary = append(day.Rows[i].Plenary, v)
 			}
-			day.Rows[i].Cells[c] = append(day.Rows[i].Cells[c], v)
 		}
-		sort.SliceStable(day.Rows, func(a, b int) bool { return day.Rows[a].Time < day.Rows[b].Time })
+		sort.SliceStable(day.Rows, func(a, b int) bool { return day.Rows[a].sortKey < day.Rows[b].sortKey })
 		days = append(days, day)
 	}
 	return days
@@ -339,6 +550,7 @@ type occurrencePage struct {
 	Duration     int
 	CanManage    bool
 	ZoneKnown    bool
+	Waitlist     bool // full: the action offered is joining the waiting list
 }
 
 func (s *Server) occurrencePage(c echo.Context) error {
@@ -350,6 +562,15 @@ func (s *Server) occurrencePage(c echo.Context) error {
 		Venue: l.Event.Venue, Duration: int(l.Occurrence.Duration / time.Minute), CanManage: s.managesQuietly(c, l.Event),
 		ZoneKnown: viewerZone(c) != nil}
 	op.CanRegister = s.app.RegistrationOpen(l)
+	if op.CanRegister {
+		places := []listedView{op.Occ}
+		if err := s.withPlaces(c, places); err != nil {
+			return err
+		}
+		op.Occ = places[0]
+		// Registering for a full session in open mode puts one on the waiting list.
+		op.Waitlist = op.Occ.Full && l.Event.Registration == domain.RegistrationOpen
+	}
 	if p := personOf(c); p != nil {
 		for _, sp := range l.Occurrence.Speakers {
 			op.IsSpeaker = op.IsSpeaker || (sp.PersonID != nil && *sp.PersonID == p.ID)

@@ -36,7 +36,8 @@ type page struct {
 	DevMail    bool
 	Flash      string
 	ZoneKnown  bool   // the reader's time zone is known (profile or browser)
-	ZoneName   string // and its label
+	ZoneName   string // and its label ("Santiago (-03)")
+	ZoneTitle  string // and its name in words ("Santiago time")
 	ZoneSource string // "profile", "browser" or "" (unknown)
 	Data       any
 	zone       *time.Location
@@ -125,7 +126,7 @@ func (s *Server) newPage(c echo.Context, data any) page {
 		}
 	}
 	if loc := viewerZone(c); loc != nil {
-		p.ZoneKnown, p.ZoneName = true, zoneLabel(localizerOf(c), loc, s.o.Now())
+		p.ZoneKnown, p.ZoneName, p.ZoneTitle = true, zoneLabel(localizerOf(c), loc, s.o.Now()), localizerOf(c).ZoneName(loc)
 		p.zone = loc
 		p.ZoneSource = "browser"
 		if p.Person != nil && p.Person.Profile.TimeZone != "" {

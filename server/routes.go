@@ -55,8 +55,10 @@ func (s *Server) routes() *echo.Echo {
 
 	e.GET("/programme", s.programme)
 	e.GET("/series/:slug", s.seriesPage)
+	e.GET("/series/:slug/past", s.seriesPastPage)
 	e.GET("/conferences/:slug", s.conferencePage)
 	e.GET("/occurrences/:id", s.occurrencePage)
+	e.GET("/speaker-photos/:id", s.speakerPhoto)
 	e.GET("/feeds/series/:file", s.eventFeed(domain.KindSeries))
 	e.GET("/feeds/conferences/:file", s.eventFeed(domain.KindConference))
 	e.GET("/feeds/programme.ics", s.programmeFeed)
@@ -98,6 +100,8 @@ func (s *Server) routes() *echo.Echo {
 	org.POST("/tracks/:id/delete", s.deleteTrackFromForm)
 	org.GET("/occurrences/:id", s.editOccurrencePage)
 	org.POST("/occurrences/:id", s.saveOccurrenceFromForm)
+	org.POST("/occurrences/:id/speakers/:n/photo", s.uploadSpeakerPhoto)
+	org.POST("/occurrences/:id/speakers/:n/photo/delete", s.removeSpeakerPhoto)
 
 	mine := e.Group(mySeminarsPath, s.requireSignIn)
 	mine.GET("", s.mySeminars)

@@ -205,7 +205,7 @@ func TestNoEnglishOnPages(t *testing.T) {
 		out := map[string]string{}
 		anon := p.browser(lang)
 		for _, path := range []string{"/", "/sign-in", "/programme", "/programme?view=calendar&month=2026-01", "/programme?format=x",
-			"/programme?q=" + strings.Repeat("x", 201), "/series/" + slug, "/occurrences/" + occ, "/nowhere"} {
+			"/programme?q=" + strings.Repeat("x", 201), "/series/" + slug, "/series/" + slug + "/past", "/series/" + slug + "?page=2", "/occurrences/" + occ, "/nowhere"} {
 			out["visitor "+path] = anon.get(path).body
 		}
 		anon.get("/sign-in")

@@ -318,6 +318,9 @@ type OccurrenceFilter struct {
 	Kind             domain.EventKind
 	PublicOnly       bool
 	IncludeCancelled bool
+	EndedBy          time.Time // only those that ended by then (past talks); zero means any
+	Newest           bool      // latest first (past talks), else soonest first
+	Offset           int       // rows to skip, for pages of a listing
 	Limit            int
 }
 
@@ -345,6 +348,9 @@ func (f OccurrenceFilter) where() (string, []any) {
 	}
 	if !f.To.IsZero() {
 		add("o.starts_at < ?", f.To)
+	}
+	if !f.EndedBy.IsZero() {
+		add("o.ends_at <= ?", f.EndedBy)
 	}
 	if f.Tag != "" {
 		add(tagCondition, f.Tag)
@@ -408,13 +414,17 @@ func (s *Store) Occurrences(ctx context.Context, f OccurrenceFilter) ([]Listed, 
 	case f.Limit > 50000: // feeds of the whole programme ask for many
 		f.Limit = 50000
 	}
-	args = append(args, f.Limit)
+	order := "o.starts_at, o.id"
+	if f.Newest {
+		order = "o.starts_at DESC, o.id DESC"
+	}
+	args = append(args, max(f.Offset, 0), f.Limit)
 	// Organisers are aggregated once per event, not once per occurrence row.
 	rows, err := s.pool.Query(ctx, `SELECT `+occurrenceColumns+`, `+eventFieldColumns+`, coalesce(org.ids, '{}')
 		FROM occurrences o JOIN events e ON e.id = o.event_id
 		LEFT JOIN (SELECT event_id, array_agg(person_id ORDER BY person_id) AS ids FROM event_organisers GROUP BY event_id) org
 		ON org.event_id = e.id
-		WHERE `+whereSQL+` ORDER BY o.starts_at, o.id LIMIT $`+strconv.Itoa(len(args)), args...)
+		WHERE `+whereSQL+` ORDER BY `+order+` OFFSET $`+strconv.Itoa(len(args)-1)+` LIMIT $`+strconv.Itoa(len(args)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list occurrences: %w", err)
 	}
@@ -463,7 +473,7 @@ func (s *Store) speakersOf(ctx context.Context, ids []int64) (map[int64][]domain
 	for rows.Next() {
 		var id int64
 		var sp domain.Speaker
-		if err := rows.Scan(&id, &sp.Name, &sp.Affiliation, &sp.Bio, &sp.Link, &sp.Email, &sp.PersonID); err != nil {
+		if err := rows.Scan(&id, &sp.Name, &sp.Affiliation, &sp.Bio, &sp.Link, &sp.Email, &sp.PersonID, &sp.PhotoID); err != nil {
 			return nil, fmt.Errorf("read speakers: %w", err)
 		}
 		out[id] = append(out[id], sp)
@@ -475,7 +485,8 @@ func (s *Store) speakersOf(ctx context.Context, ids []int64) (map[int64][]domain
 // speaker or, for an email that had no account then, the account its owner has made since
 // (so a speaker is linked as soon as they sign in for the first time).
 const speakerColumns = `sp.name, sp.affiliation, sp.bio, sp.link, sp.email,
-	COALESCE(sp.person_id, (SELECT p.id FROM people p WHERE sp.email <> '' AND lower(p.email) = lower(sp.email)))`
+	COALESCE(sp.person_id, (SELECT p.id FROM people p WHERE sp.email <> '' AND lower(p.email) = lower(sp.email))),
+	coalesce(sp.photo_id, 0)`
 
 // speakersInTx reads one occurrence's speakers, in order, inside a transaction.
 func speakersInTx(ctx context.Context, tx pgx.Tx, occID int64) ([]domain.Speaker, error) {
@@ -485,7 +496,7 @@ func speakersInTx(ctx context.Context, tx pgx.Tx, occID int64) ([]domain.Speaker
 	}
 	sp, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (domain.Speaker, error) {
 		var sp domain.Speaker
-		err := r.Scan(&sp.Name, &sp.Affiliation, &sp.Bio, &sp.Link, &sp.Email, &sp.PersonID)
+		err := r.Scan(&sp.Name, &sp.Affiliation, &sp.Bio, &sp.Link, &sp.Email, &sp.PersonID, &sp.PhotoID)
 		return sp, err
 	})
 	if err != nil {
@@ -627,11 +638,22 @@ func saveOccurrence(ctx context.Context, tx pgx.Tx, e domain.Event, o *domain.Oc
 		sp := &o.Speakers[i]
 		// The account is found here, by the speaker's email; an id from a client is never used.
 		sp.PersonID = nil
-		if err := tx.QueryRow(ctx, `INSERT INTO speakers (occurrence_id, position, name, affiliation, bio, link, email, person_id)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT id FROM people WHERE $7 <> '' AND lower(email) = lower($7)))
-			RETURNING person_id`, o.ID, i, sp.Name, sp.Affiliation, sp.Bio, sp.Link, sp.Email).Scan(&sp.PersonID); err != nil {
+		// A photo is kept only if it is one of this occurrence's (the app refuses others).
+		if err := tx.QueryRow(ctx, `INSERT INTO speakers (occurrence_id, position, name, affiliation, bio, link, email, person_id, photo_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT id FROM people WHERE $7 <> '' AND lower(email) = lower($7)),
+				(SELECT id FROM speaker_photos WHERE id = $8 AND occurrence_id = $1))
+			RETURNING person_id, coalesce(photo_id, 0)`, o.ID, i, sp.Name, sp.Affiliation, sp.Bio, sp.Link, sp.Email, sp.PhotoID).Scan(&sp.PersonID, &sp.PhotoID); err != nil {
 			return fmt.Errorf("save speaker: %w", err)
 		}
+	}
+	return dropUnusedPhotos(ctx, tx, o.ID)
+}
+
+// dropUnusedPhotos removes the photos of an occurrence no speaker shows any more.
+func dropUnusedPhotos(ctx context.Context, tx pgx.Tx, occID int64) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM speaker_photos ph WHERE ph.occurrence_id = $1
+		AND NOT EXISTS (SELECT 1 FROM speakers sp WHERE sp.photo_id = ph.id)`, occID); err != nil {
+		return fmt.Errorf("drop unused photos: %w", err)
 	}
 	return nil
 }
