@@ -148,9 +148,11 @@ func TestBrowserSignInOnPhone(t *testing.T) {
 	}
 	noSideScroll("home")
 
+	// On a phone the navigation and the languages are behind the menu button.
+	step(t, ctx, "open the menu", chromedp.Click(chromedp.CSS(`[data-menu-button]`)), chromedp.WaitVisible(chromedp.CSS(`a[hreflang="es"]`)))
 	step(t, ctx, "switch to Spanish", chromedp.Click(chromedp.CSS(`a[hreflang="es"]`)))
 	waitFor(t, ctx, "Spanish page", `document.documentElement.lang === "es" && document.readyState === "complete"`)
-	step(t, ctx, "sign-in form", chromedp.Click(chromedp.CSS(`a.button[href^="/sign-in"]`)),
+	step(t, ctx, "sign-in form", chromedp.Click(chromedp.CSS(`[data-menu-button]`)), chromedp.Click(chromedp.CSS(`a.button[href^="/sign-in"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#email`)))
 	noSideScroll("sign-in")
 	step(t, ctx, "ask for a link", chromedp.SendKeys(chromedp.CSS(`#email`), "lucia@example.cl"),

@@ -58,7 +58,7 @@ func placeholders(forms map[string]string) []string {
 }
 
 // sameWords are the messages every language writes as English does.
-var sameWords = map[string]bool{"site.name": true, "live.chat": true}
+var sameWords = map[string]bool{"site.name": true, "live.chat": true, "nav.menu": true} // "Menu" is Portuguese too
 
 // hasWords reports whether a message has text of its own besides its placeholders.
 func hasWords(forms map[string]string) bool {
