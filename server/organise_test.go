@@ -38,6 +38,10 @@ func TestOrganiserScenarioInForms(t *testing.T) {
 	if r.status != 400 || !strings.Contains(r.body, `value="Battery Materials Seminar"`) || !strings.Contains(r.body, "Mars/Olympus") {
 		t.Fatalf("a refused form must come back as typed with the problem: %d", r.status)
 	}
+	// The field at fault says so, and points a screen reader at the message.
+	if !strings.Contains(r.body, `id="form-error"`) || !regexp.MustCompile(`<input id="timezone"[^>]* aria-invalid="true" aria-describedby="form-error"`).MatchString(r.body) {
+		t.Errorf("the refused field is not marked invalid and linked to the message")
+	}
 	r = b.post("/organise/new?kind=series", form)
 	if r.status != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/organise/events/") {
 		t.Fatalf("create: %d %s", r.status, r.body)
