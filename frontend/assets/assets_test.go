@@ -3,6 +3,8 @@ package assets
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -186,5 +188,43 @@ func TestTheRealFiles(t *testing.T) {
 	}
 	if len(s.byName) < 5 {
 		t.Errorf("%d files", len(s.byName))
+	}
+
+	// As served: each file under its hashed name, that hash being of the bytes sent, with a
+	// type, and gzip (when offered) decoding to exactly those bytes.
+	hashedName := regexp.MustCompile(`^/static/[a-z-]+\.[0-9a-f]{12}\.[a-z]+$`)
+	importedName := regexp.MustCompile(`from "\./([a-z-]+\.[0-9a-f]{12}\.js)"`)
+	for name := range s.byName {
+		p, err := s.Path(name)
+		if err != nil || !hashedName.MatchString(p) {
+			t.Errorf("Path(%s) = %q, %v", name, p, err)
+			continue
+		}
+		plainRes := get(t, s, p)
+		plain := body(t, plainRes)
+		sum := sha256.Sum256(plain)
+		if want := hex.EncodeToString(sum[:])[:hashLen]; !strings.Contains(p, "."+want+".") {
+			t.Errorf("%s: served as %s, but its bytes hash to %s", name, p, want)
+		}
+		if plainRes.StatusCode != http.StatusOK || plainRes.Header.Get("Content-Type") == "" {
+			t.Errorf("%s: %d, Content-Type %q", p, plainRes.StatusCode, plainRes.Header.Get("Content-Type"))
+		}
+		res := get(t, s, p, "Accept-Encoding", "gzip")
+		if res.Header.Get("Content-Encoding") == "gzip" {
+			zr, err := gzip.NewReader(res.Body)
+			if err != nil {
+				t.Fatalf("%s: %v", p, err)
+			}
+			unzipped, err := io.ReadAll(zr)
+			if err != nil || !bytes.Equal(unzipped, plain) {
+				t.Errorf("%s: the gzip body does not decode to the file (%v)", p, err)
+			}
+		}
+		// A module's imports resolve to files the set serves.
+		for _, m := range importedName.FindAllSubmatch(plain, -1) {
+			if r := get(t, s, "/static/"+string(m[1])); r.StatusCode != http.StatusOK {
+				t.Errorf("%s imports %s: %d", name, m[1], r.StatusCode)
+			}
+		}
 	}
 }
