@@ -171,7 +171,8 @@ func TestBrowserAccessibility(t *testing.T) {
 	bin := buildBinary(t)
 	env := cleanEnv("PUENTE_DATA_DIR=" + dataDir(t))
 	runCLI(t, bin, env, 0, "admin", "user", "create", "--email", "admin@example.org", "--admin")
-	runCLI(t, bin, env, 0, "admin", "user", "create", "--email", "org@example.org", "--organiser")
+	// An organiser who is also a site admin: the header at its fullest, and the people page.
+	runCLI(t, bin, env, 0, "admin", "user", "create", "--email", "org@example.org", "--organiser", "--admin")
 	token := lastLine(runCLI(t, bin, env, 0, "admin", "token", "create", "--email", "org@example.org"))
 	in := start(t, bin, env)
 	api := apiCaller(t, in.baseURL, token)
@@ -227,6 +228,13 @@ func TestBrowserAccessibility(t *testing.T) {
 	checkPage(t, ctx, base, dir, "my-seminars", "/my-seminars", has("h1"))
 	checkPage(t, ctx, base, dir, "organise", "/organise", has("h1"))
 	checkPage(t, ctx, base, dir, "home-signed-in", "/", has("h1"))
+	// Beyond the pages issue 15 lists: the organiser's forms and lists, and the profile.
+	checkPage(t, ctx, base, dir, "profile", "/profile", has("#profile-form"))
+	checkPage(t, ctx, base, dir, "new-series-form", "/organise/new?kind=series", has("#event-form"))
+	checkPage(t, ctx, base, dir, "manage-series", fmt.Sprintf("/organise/events/%v", s["id"]), has("h1"))
+	checkPage(t, ctx, base, dir, "edit-session", fmt.Sprintf("/organise/occurrences/%v", occID), has("h1"))
+	checkPage(t, ctx, base, dir, "registrations", fmt.Sprintf("/organise/occurrences/%v/registrations", occID), has("h1"))
+	checkPage(t, ctx, base, dir, "admin-people", "/admin/people", has("h1"))
 	in.stop()
 }
 
