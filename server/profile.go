@@ -60,6 +60,7 @@ func (s *Server) learn(c echo.Context, p *domain.Person, name string) *domain.Pe
 type profilePage struct {
 	Profile      domain.Profile
 	Error        string
+	ErrorField   string // the form field the error is about, marked invalid
 	Countries    []option
 	CareerStages []option
 	Zones        []string
@@ -98,6 +99,16 @@ func (s *Server) renderProfile(c echo.Context, status int, prof domain.Profile, 
 	return s.render(c, status, "profile.html", pp)
 }
 
+// renderProfileError shows the profile form refused, with field marked invalid.
+func (s *Server) renderProfileError(c echo.Context, prof domain.Profile, field, problem string) error {
+	pp, err := s.profilePage(c, prof)
+	if err != nil {
+		return err
+	}
+	pp.Error, pp.ErrorField = problem, field
+	return s.render(c, http.StatusBadRequest, "profile.html", pp)
+}
+
 func (s *Server) profile(c echo.Context) error {
 	return s.renderProfile(c, http.StatusOK, personOf(c).Profile, "", "", "")
 }
@@ -113,7 +124,7 @@ func (s *Server) saveProfile(c echo.Context) error {
 		Affiliation: &prof.Affiliation, Country: &prof.Country, CareerStage: &stage, Language: &prof.Language,
 		TimeZone: &prof.TimeZone})
 	if de, ok := domain.AsError(err); ok && de.Code == domain.CodeInvalid {
-		return s.renderProfile(c, http.StatusBadRequest, prof, s.localize(c, de), "", "")
+		return s.renderProfileError(c, prof, de.Field, s.localize(c, de))
 	}
 	if err != nil {
 		return err

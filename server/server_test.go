@@ -221,6 +221,9 @@ func TestSignInFlowAndProfile(t *testing.T) {
 	if r.status != http.StatusBadRequest || !strings.Contains(r.body, "Mars/Olympus") {
 		t.Fatalf("bad time zone: %d", r.status)
 	}
+	if !strings.Contains(r.body, `id="profile-error"`) || !strings.Contains(r.body, `aria-invalid="true" aria-describedby="profile-error time_zone-state"`) {
+		t.Errorf("the refused time zone is not marked invalid and linked to the message")
+	}
 
 	// Sign out ends the session on the server too.
 	r = b.post("/sign-out", url.Values{})
