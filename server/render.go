@@ -45,6 +45,13 @@ type page struct {
 
 type option struct{ Code, Name string }
 
+// Here reports whether the page is section (a path such as "/programme") or under it: the
+// header marks that link aria-current="page".
+func (p page) Here(section string) bool {
+	path, _, _ := strings.Cut(p.Path, "?")
+	return path == section || strings.HasPrefix(path, section+"/")
+}
+
 // T translates a message id (templates: {{.T "id" "Name" value}}).
 func (p page) T(id string, args ...any) string { return p.l.T(id, args...) }
 

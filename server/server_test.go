@@ -214,6 +214,9 @@ func TestSignInFlowAndProfile(t *testing.T) {
 		t.Fatalf("save profile: %d %s", r.status, r.body)
 	}
 	r = b.get("/profile")
+	if !strings.Contains(r.body, `<a href="/profile" aria-current="page">`) || strings.Contains(r.body, `<a href="/programme" aria-current`) {
+		t.Errorf("the header does not mark the profile as the current page")
+	}
 	if !strings.Contains(r.body, "Tu perfil se ha guardado") || !strings.Contains(r.body, `value="Ana Pérez"`) || !strings.Contains(r.body, `<html lang="es">`) {
 		t.Fatalf("profile in Spanish after saving language es: %s", r.body)
 	}
