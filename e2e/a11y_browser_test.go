@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 )
@@ -202,6 +203,7 @@ func TestBrowserAccessibility(t *testing.T) {
 	// Signed out.
 	checkPage(t, ctx, base, dir, "home", "/", has("h1"))
 	phoneMenuByKeyboard(t, ctx, dir)
+	phoneMenuWithoutScript(t, ctx, base)
 	checkPage(t, ctx, base, dir, "programme", "/programme", has("h1"))
 	checkPage(t, ctx, base, dir, "programme-calendar", "/programme?view=calendar", has("h1"))
 	checkPage(t, ctx, base, dir, "series", seriesPath, has(".talk-title"))
@@ -272,6 +274,29 @@ func phoneMenuByKeyboard(t *testing.T, ctx context.Context, dir string) {
 	step(t, ctx, "close the menu", chromedp.KeyEvent(kb.Escape))
 	if open() || !eval[bool](t, ctx, `document.activeElement.matches("[data-menu-button]")`) {
 		t.Error("Escape did not close the menu and return to its button")
+	}
+}
+
+// phoneMenuWithoutScript: with JavaScript off, the phone's header hides nothing and
+// shows no menu button that would do nothing.
+func phoneMenuWithoutScript(t *testing.T, ctx context.Context, base string) {
+	t.Helper()
+	noScript := func(off bool) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if _, err := chromedp.Call(sctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: off}); err != nil {
+			t.Fatalf("turn scripts off=%v: %v", off, err)
+		}
+	}
+	noScript(true)
+	defer noScript(false)
+	step(t, ctx, "home without scripts", chromedp.EmulateViewport(phone.width, phone.height), chromedp.Navigate(base+"/"),
+		chromedp.WaitReady(chromedp.CSS("h1")))
+	// Evaluate still runs with page scripts off (it is the test's, not the page's).
+	if !eval[bool](t, ctx, `document.querySelector('#site-menu a[href="/programme"]').checkVisibility() &&
+		!document.querySelector("[data-menu-button]").checkVisibility()`) {
+		t.Error("without JavaScript the phone's menu is hidden, or its button shown")
 	}
 }
 
