@@ -150,6 +150,9 @@ func checkPage(t *testing.T, ctx context.Context, base, dir, name, path, ready s
 		step(t, ctx, name+" at "+vp.name, chromedp.EmulateViewport(vp.width, vp.height), chromedp.Navigate(base+path))
 		waitFor(t, ctx, name, `document.readyState === "complete" && (`+ready+`)`)
 		runAxe(t, ctx, name+" ("+vp.name+")")
+		if vp == desktop {
+			focusRings(t, ctx, name)
+		}
 		if vp == phone {
 			if w := eval[int](t, ctx, `document.documentElement.scrollWidth - window.innerWidth`); w > 0 {
 				t.Errorf("%s scrolls sideways on a phone by %d px; too wide: %s", name, w, eval[string](t, ctx, tooWide))
@@ -274,6 +277,31 @@ func phoneMenuByKeyboard(t *testing.T, ctx context.Context, dir string) {
 	step(t, ctx, "close the menu", chromedp.KeyEvent(kb.Escape))
 	if open() || !eval[bool](t, ctx, `document.activeElement.matches("[data-menu-button]")`) {
 		t.Error("Escape did not close the menu and return to its button")
+	}
+}
+
+// focusRings gives the focus to every control and link of the page, as the keyboard does
+// (after one Tab, a script's focus() also matches :focus-visible), and fails for any that
+// shows no ring.
+func focusRings(t *testing.T, ctx context.Context, page string) {
+	t.Helper()
+	step(t, ctx, "Tab once", chromedp.KeyEvent("\t"))
+	bare := eval[[]string](t, ctx, `(() => {
+		const bare = [];
+		const all = document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex]:not([tabindex="-1"])');
+		for (const e of all) {
+			if (!e.checkVisibility() || e.disabled) continue;
+			e.focus();
+			if (document.activeElement !== e) continue;
+			const s = getComputedStyle(e);
+			const ring = (s.outlineStyle !== "none" && parseFloat(s.outlineWidth) >= 2) || s.boxShadow !== "none";
+			if (!ring || !e.matches(":focus-visible")) bare.push(e.outerHTML.slice(0, 100));
+		}
+		document.activeElement.blur();
+		return bare;
+	})()`)
+	if len(bare) > 0 {
+		t.Errorf("%s: %d elements show no focus ring when focused from the keyboard:\n  %s", page, len(bare), strings.Join(bare, "\n  "))
 	}
 }
 
