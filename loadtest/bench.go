@@ -125,11 +125,15 @@ type Result struct {
 	PublishToLastViewerMs  float64 `json:"publish_to_last_viewer_ms,omitempty"`
 	// Light viewers (LightConn): how many viewers counted media without decrypting it, and
 	// how many read it through Pion (decrypted); the loss of the latter alone.
+	// Packets the speakers sent a second (not simulcast), and the videos the server had
+	// paused for viewers at the end (for their bandwidth estimate).
+	PublishedPPS          float64 `json:"published_pps"`
+	PausedVideos          int     `json:"paused_videos"`
 	LightViewers          int     `json:"light_viewers"`
 	FullViewers           int     `json:"full_viewers"`
 	FullViewerLossPercent float64 `json:"full_viewer_loss_percent"`
-	// Capacity: the steps measured, why the run stopped (loss, server_cpu, not_receiving:
-	// the server's limit; generator: the generator's, not a server capacity; max_viewers:
+	// Capacity: the steps measured, why the run stopped (loss, server_cpu, not_receiving,
+	// under_delivered: the server's limit; generator: the generator's, not a server capacity; max_viewers:
 	// no limit met), the last step under the limits when that limit was the server's, and
 	// the last step under the limits whatever stopped the run.
 	Step              int             `json:"step,omitempty"`
@@ -272,6 +276,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	var pubWG sync.WaitGroup
 	var speakers []*Client
 	var simPubs []*simulcastPublisher
+	var pubs []*publisher
 	defer func() {
 		stopPublishing()
 		pubWG.Wait()
@@ -315,6 +320,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		if err != nil {
 			return res, fmt.Errorf("speaker %d publishes: %w", i, err)
 		}
+		pubs = append(pubs, p)
 		pubWG.Go(func() { p.run(pubCtx) })
 	}
 	if !simulcast {
@@ -455,7 +461,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		genCores--
 	}
 	if o.Scenario == Capacity {
-		return runCapacity(ctx, o, &res, capacityRun{srv: srv, viewers: viewers, genCores: genCores, log: log,
+		return runCapacity(ctx, o, &res, capacityRun{srv: srv, pubs: pubs, viewers: viewers, genCores: genCores, log: log,
 			join: joinRange, receiving: receiving, errs: func() []string {
 				if e, ok := firstErr.Load().(string); ok {
 					return []string{fmt.Sprintf("%d viewers could not join; first: %s", joinErrs.Load(), e)}
@@ -515,7 +521,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	// Warm up, then measure a window.
 	sleep(ctx, 2*time.Second)
 	log.Info("measuring", "seconds", o.Duration.Seconds())
-	w := measureWindow(ctx, srv, viewers, o.Duration, func() {
+	w := measureWindow(ctx, srv, pubs, viewers, o.Duration, func() {
 		var profiles sync.WaitGroup
 		var profileMu sync.Mutex
 		for kind, file := range map[string]string{"profile": o.Profile, "allocs": o.AllocProfile} {
@@ -790,6 +796,7 @@ type publisher struct {
 	v            *Video
 	a            *Audio
 	wantKey      atomic.Bool
+	sent         atomic.Int64 // packets written
 }
 
 func newPublisher(c *Client, i int, withVideo bool, bitrate int) (*publisher, error) {
@@ -858,6 +865,7 @@ func (p *publisher) run(ctx context.Context) {
 		for i := range pkts {
 			_ = track.WriteRTP(&pkts[i])
 		}
+		p.sent.Add(int64(len(pkts)))
 	})
 }
 
@@ -957,16 +965,23 @@ type window struct {
 	m0, m1                           map[string]float64 // the server's metrics
 	s0, s1                           ProcSample         // the server process
 	g0, g1                           ProcSample         // this process (the generator)
+	p0, p1                           int64              // packets the speakers sent (not simulcast)
 	pid                              int
 	r0, r1, c0, c1, a0, a1, ca0, ca1 receipt
 	f0, f1                           receipt // unconstrained viewers on the full path
 }
 
-var windowMetrics = []string{"puente_sfu_forwarded_packets_total", "puente_sfu_forwarded_bytes_total", "go_goroutines", "go_memstats_mallocs_total"}
+var windowMetrics = []string{"puente_sfu_forwarded_packets_total", "puente_sfu_forwarded_bytes_total", "go_goroutines", "go_memstats_mallocs_total", "puente_sfu_paused_videos"}
 
 // measureWindow reads the figures, runs during (nil: sleeps d) and reads them again.
-func measureWindow(ctx context.Context, srv *Server, viewers []*viewer, d time.Duration, during func()) window {
+func measureWindow(ctx context.Context, srv *Server, pubs []*publisher, viewers []*viewer, d time.Duration, during func()) window {
 	w := window{pid: srv.PID}
+	sent := func() (n int64) {
+		for _, p := range pubs {
+			n += p.sent.Load()
+		}
+		return n
+	}
 	read := func() (m map[string]float64, s, g ProcSample, r, c, a, ca, f receipt) {
 		m, _ = Metrics(ctx, srv.URL, windowMetrics...)
 		s, _ = readProcIf(srv.PID)
@@ -974,6 +989,7 @@ func measureWindow(ctx context.Context, srv *Server, viewers []*viewer, d time.D
 		return m, s, g, received(viewers, allTracks), received(viewers, constrainedTracks), received(viewers, audioTracks),
 			received(viewers, constrainedAudioTracks), received(viewers, fullTracks)
 	}
+	w.p0 = sent()
 	w.m0, w.s0, w.g0, w.r0, w.c0, w.a0, w.ca0, w.f0 = read()
 	t0 := time.Now()
 	sleeping := func() { sleep(ctx, d) }
@@ -985,6 +1001,7 @@ func measureWindow(ctx context.Context, srv *Server, viewers []*viewer, d time.D
 	wg.Wait()
 	w.elapsed = time.Since(t0).Seconds()
 	w.m1, w.s1, w.g1, w.r1, w.c1, w.a1, w.ca1, w.f1 = read()
+	w.p1 = sent()
 	return w
 }
 
@@ -1001,6 +1018,8 @@ func (w window) fill(res *Result, genCores float64) {
 	res.ForwardedPPS = pkts / elapsed
 	res.ForwardedMbps = (w.m1["puente_sfu_forwarded_bytes_total"] - w.m0["puente_sfu_forwarded_bytes_total"]) * 8 / elapsed / 1e6
 	res.ReceivedPPS = float64(w.r1.packets-w.r0.packets) / elapsed
+	res.PublishedPPS = float64(w.p1-w.p0) / elapsed
+	res.PausedVideos = int(w.m1["puente_sfu_paused_videos"])
 	res.LossPercent = lossPercent(w.r0.minus(w.c0), w.r1.minus(w.c1))
 	res.FullViewerLossPercent = lossPercent(w.f0, w.f1)
 	res.ServerGoroutines = int(w.m1["go_goroutines"])

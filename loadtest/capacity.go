@@ -15,13 +15,18 @@ import (
 
 // CapacityPoint is one step of a capacity run.
 type CapacityPoint struct {
-	Viewers             int     `json:"viewers"`
-	ViewersConnected    int     `json:"viewers_connected"` // viewers receiving media
-	ServerCPUPercent    float64 `json:"server_cpu_percent"`
-	LossPercent         float64 `json:"loss_percent"`
-	JoinMsP95           float64 `json:"join_ms_p95"` // of the viewers that joined in this step
-	CPUUsPerPacket      float64 `json:"cpu_us_per_packet"`
-	ForwardedPPS        float64 `json:"forwarded_pps"`
+	Viewers          int     `json:"viewers"`
+	ViewersConnected int     `json:"viewers_connected"` // viewers receiving media
+	ServerCPUPercent float64 `json:"server_cpu_percent"`
+	LossPercent      float64 `json:"loss_percent"`
+	JoinMsP95        float64 `json:"join_ms_p95"` // of the viewers that joined in this step
+	CPUUsPerPacket   float64 `json:"cpu_us_per_packet"`
+	ForwardedPPS     float64 `json:"forwarded_pps"`
+	// Of the packets the speaker sent, the share the average viewer received (padding
+	// included: with estimation on it can pass 100%), and the videos the server had paused
+	// for viewers' bandwidth estimates at the end of the step.
+	DeliveredPercent    float64 `json:"delivered_percent"`
+	PausedVideos        int     `json:"paused_videos"`
 	GeneratorCPUPercent float64 `json:"generator_cpu_percent"`
 	GeneratorBottleneck bool    `json:"generator_bottleneck"`
 }
@@ -30,15 +35,19 @@ type CapacityPoint struct {
 const (
 	capacityMaxLossPercent = 1.0
 	capacityMaxCPUPercent  = 95.0
+	// A step where the viewers got less than this share of what the speaker sent (video
+	// paused, frames not sent) is past the server's capacity too, even without loss.
+	capacityMinDeliveredPercent = 95.0
 )
 
 // Why a capacity run stopped (Result.StoppedBy).
 const (
-	StopLoss         = "loss"          // the step's loss passed 1%
-	StopServerCPU    = "server_cpu"    // the server's core passed 95%
-	StopNotReceiving = "not_receiving" // some viewers received no media within 20 s
-	StopGenerator    = "generator"     // the generator ran out of CPU: not a server capacity
-	StopMaxViewers   = "max_viewers"   // every step up to --viewers stayed under the limits
+	StopLoss         = "loss"            // the step's loss passed 1%
+	StopServerCPU    = "server_cpu"      // the server's core passed 95%
+	StopNotReceiving = "not_receiving"   // some viewers received no media within 20 s
+	StopDelivered    = "under_delivered" // viewers got less than 95% of what the speaker sent
+	StopGenerator    = "generator"       // the generator ran out of CPU: not a server capacity
+	StopMaxViewers   = "max_viewers"     // every step up to --viewers stayed under the limits
 )
 
 // ErrGeneratorBottleneck: a capacity step was limited by the generator, not by the server.
@@ -56,6 +65,8 @@ func capacityStop(p CapacityPoint) string {
 		return StopLoss
 	case p.ServerCPUPercent > capacityMaxCPUPercent:
 		return StopServerCPU
+	case p.DeliveredPercent < capacityMinDeliveredPercent:
+		return StopDelivered
 	}
 	return ""
 }
@@ -63,6 +74,7 @@ func capacityStop(p CapacityPoint) string {
 // capacityRun is what runCapacity needs of Run's set-up.
 type capacityRun struct {
 	srv      *Server
+	pubs     []*publisher
 	viewers  []*viewer
 	genCores float64
 	log      *slog.Logger
@@ -88,7 +100,7 @@ func runCapacity(ctx context.Context, o Options, res *Result, c capacityRun) (Re
 		joined = target
 		sleep(ctx, 2*time.Second) // warm-up
 		c.log.Info("measuring a capacity step", "viewers", target, "seconds", o.Duration.Seconds())
-		w := measureWindow(ctx, c.srv, c.viewers[:target], o.Duration, nil)
+		w := measureWindow(ctx, c.srv, c.pubs, c.viewers[:target], o.Duration, nil)
 		if err := ctx.Err(); err != nil {
 			return *res, err
 		}
@@ -96,7 +108,10 @@ func runCapacity(ctx context.Context, o Options, res *Result, c capacityRun) (Re
 		w.fill(&step, c.genCores)
 		p := CapacityPoint{Viewers: target, ServerCPUPercent: step.ServerCPUPercent, LossPercent: step.LossPercent,
 			JoinMsP95: percentile(joins, 95), CPUUsPerPacket: step.CPUUsPerPacket, ForwardedPPS: step.ForwardedPPS,
-			GeneratorCPUPercent: step.GeneratorCPUPercent, GeneratorBottleneck: step.GeneratorBottleneck}
+			GeneratorCPUPercent: step.GeneratorCPUPercent, GeneratorBottleneck: step.GeneratorBottleneck, PausedVideos: step.PausedVideos}
+		if step.PublishedPPS > 0 {
+			p.DeliveredPercent = step.ReceivedPPS / float64(target) / step.PublishedPPS * 100
+		}
 		for _, v := range c.viewers[:target] {
 			if v != nil && v.firstAt.Load() != 0 {
 				p.ViewersConnected++
@@ -104,6 +119,7 @@ func runCapacity(ctx context.Context, o Options, res *Result, c capacityRun) (Re
 		}
 		res.Curve = append(res.Curve, p)
 		c.log.Info("capacity step", "viewers", target, "server_cpu_percent", p.ServerCPUPercent, "loss_percent", p.LossPercent,
+			"delivered_percent", p.DeliveredPercent, "paused_videos", p.PausedVideos,
 			"generator_cpu_percent", p.GeneratorCPUPercent, "join_ms_p95", p.JoinMsP95)
 
 		// The top level: the last step's figures.
@@ -144,7 +160,7 @@ func runCapacity(ctx context.Context, o Options, res *Result, c capacityRun) (Re
 	}
 	res.CapacityAtLeast = &under
 	switch res.StoppedBy {
-	case StopLoss, StopServerCPU, StopNotReceiving:
+	case StopLoss, StopServerCPU, StopNotReceiving, StopDelivered:
 		// The server is pinned to one core: its viewers per core.
 		if res.Pinned {
 			res.MaxViewersPerCore = &under

@@ -11,11 +11,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/rtcp"
 	"github.com/pion/sdp/v3"
 	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
 )
 
 // A light viewer is a full Pion peer connection (ICE, DTLS, SRTCP, signaling) that does
@@ -30,8 +32,12 @@ import (
 // Pion's transport-cc feedback is made only from packets Pion sees; a light viewer makes
 // its own instead, with Pion's recorder, from the transport-wide sequence numbers in the
 // clear header extension, and sends it every feedbackInterval through its peer connection
-// (SRTCP). The server's bandwidth estimator thus sees the same feedback from light and full
-// viewers. A light viewer sends no NACKs (Pion's NACK generator sees no media).
+// (SRTCP). The server's bandwidth estimator thus sees the same kind of feedback from light
+// and full viewers. The arrival times in it are the kernel's (SO_TIMESTAMPNS): when the
+// packet reached the socket, not when the generator got round to reading it, so a busy
+// generator does not look like a congested path (Pion's own feedback, on the full path,
+// stamps packets when its interceptor reads them). A light viewer sends no NACKs (Pion's
+// NACK generator sees no media).
 
 // packetClass is what a datagram on a WebRTC socket is (RFC 7983 demultiplexing).
 type packetClass int
@@ -252,9 +258,55 @@ func listenLight(ctx context.Context, v *viewer, video bool) (*LightConn, error)
 		start: time.Now(), quit: make(chan struct{}), done: make(chan struct{})}
 	for i := range c.msgs {
 		c.msgs[i].Buffers = [][]byte{make([]byte, 1600)}
+		c.msgs[i].OOB = make([]byte, 64)
+	}
+	if err := receiveTimestamps(u); err != nil {
+		_ = u.Close()
+		return nil, err
 	}
 	go c.feedback()
 	return c, nil
+}
+
+// receiveTimestamps asks the kernel for each datagram's arrival time (SO_TIMESTAMPNS).
+func receiveTimestamps(u *net.UDPConn) error {
+	rc, err := u.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("light viewer's socket: %w", err)
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+	}); err != nil {
+		return fmt.Errorf("light viewer's socket: %w", err)
+	}
+	if serr != nil {
+		return fmt.Errorf("light viewer's socket: SO_TIMESTAMPNS: %w", serr)
+	}
+	return nil
+}
+
+// arrival reads the kernel's arrival time (unix nanoseconds) from a datagram's control
+// messages; 0 when there is none. It allocates nothing.
+func arrival(oob []byte) int64 {
+	for len(oob) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(h.Len)
+		if l < unix.SizeofCmsghdr || l > len(oob) {
+			return 0
+		}
+		if h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && l >= unix.SizeofCmsghdr+int(unsafe.Sizeof(unix.Timespec{})) {
+			ts := (*unix.Timespec)(unsafe.Pointer(&oob[unix.SizeofCmsghdr]))
+			return ts.Nano()
+		}
+		oob = oob[min(len(oob), cmsgAlign(l)):]
+	}
+	return 0
+}
+
+func cmsgAlign(n int) int {
+	const a = int(unsafe.Sizeof(uintptr(0)))
+	return (n + a - 1) &^ (a - 1)
 }
 
 func randomSSRC() uint32 { return rand.Uint32() | 1 }
@@ -280,7 +332,7 @@ func (c *LightConn) ReadFrom(p []byte) (int, net.Addr, error) {
 			c.next++
 			b := m.Buffers[0][:m.N]
 			if classify(b) == classRTP {
-				c.count(b)
+				c.count(b, arrival(m.OOB[:m.NN]))
 				continue
 			}
 			c.passed.Add(1)
@@ -296,8 +348,11 @@ func (c *LightConn) ReadFrom(p []byte) (int, net.Addr, error) {
 
 // count notes one SRTP media packet: its stream's packets and sequence numbers (loss), the
 // viewer's first packet (join), and its transport-wide sequence number (feedback).
-func (c *LightConn) count(b []byte) {
+func (c *LightConn) count(b []byte, at int64) {
 	now := time.Now()
+	if at == 0 {
+		at = now.UnixNano()
+	}
 	neg := c.neg.Load()
 	var tccID uint8
 	if neg != nil {
@@ -311,7 +366,7 @@ func (c *LightConn) count(b []byte) {
 	c.bytes.Add(int64(len(b)))
 	if h.hasTCC {
 		c.mu.Lock()
-		c.rec.Record(h.ssrc, h.tcc, now.Sub(c.start).Microseconds())
+		c.rec.Record(h.ssrc, h.tcc, (at-c.start.UnixNano())/1000)
 		c.records++
 		c.mu.Unlock()
 	}

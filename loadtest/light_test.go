@@ -173,6 +173,10 @@ func TestLightConnCountsAndPasses(t *testing.T) {
 			t.Fatalf("datagram %d handed on: % x", i, buf[:n])
 		}
 	}
+	// The kernel stamped the datagrams' arrival (the feedback's arrival times).
+	if at := arrival(lc.msgs[0].OOB[:lc.msgs[0].NN]); at == 0 || time.Since(time.Unix(0, at)).Abs() > 5*time.Second {
+		t.Errorf("arrival time %d", at)
+	}
 	if lc.Counted() != 90+50 || lc.Passed() != 2 {
 		t.Errorf("counted %d, passed %d", lc.Counted(), lc.Passed())
 	}
@@ -192,7 +196,7 @@ func TestLightConnCountsAndPasses(t *testing.T) {
 // The stopping rule of a capacity run: the generator first (a step it limited says nothing
 // of the server), then viewers without media, loss over 1%, the server's core over 95%.
 func TestCapacityStop(t *testing.T) {
-	ok := CapacityPoint{Viewers: 100, ViewersConnected: 100, ServerCPUPercent: 60, LossPercent: 0.1}
+	ok := CapacityPoint{Viewers: 100, ViewersConnected: 100, ServerCPUPercent: 60, LossPercent: 0.1, DeliveredPercent: 99}
 	for _, c := range []struct {
 		name string
 		p    func(p *CapacityPoint)
@@ -205,6 +209,8 @@ func TestCapacityStop(t *testing.T) {
 		{"not receiving", func(p *CapacityPoint) { p.ViewersConnected = 99 }, StopNotReceiving},
 		{"generator before loss", func(p *CapacityPoint) { p.LossPercent, p.GeneratorBottleneck = 5, true }, StopGenerator},
 		{"loss before cpu", func(p *CapacityPoint) { p.LossPercent, p.ServerCPUPercent = 2, 99 }, StopLoss},
+		{"under-delivered", func(p *CapacityPoint) { p.DeliveredPercent = 80 }, StopDelivered},
+		{"padding over 100%", func(p *CapacityPoint) { p.DeliveredPercent = 130 }, ""},
 	} {
 		p := ok
 		c.p(&p)
@@ -262,7 +268,7 @@ func TestCapacityRun(t *testing.T) {
 		t.Fatalf("curve %+v", res.Curve)
 	}
 	for _, p := range res.Curve {
-		if p.ViewersConnected != p.Viewers || p.ForwardedPPS <= 0 || p.ServerCPUPercent <= 0 || p.CPUUsPerPacket <= 0 {
+		if p.ViewersConnected != p.Viewers || p.ForwardedPPS <= 0 || p.ServerCPUPercent <= 0 || p.CPUUsPerPacket <= 0 || p.DeliveredPercent < 95 {
 			t.Errorf("step %+v", p)
 		}
 	}
