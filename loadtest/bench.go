@@ -127,8 +127,16 @@ type Result struct {
 	// how many read it through Pion (decrypted); the loss of the latter alone.
 	// Packets the speakers sent a second (not simulcast), and the videos the server had
 	// paused for viewers at the end (for their bandwidth estimate).
-	PublishedPPS          float64 `json:"published_pps"`
-	PausedVideos          int     `json:"paused_videos"`
+	PublishedPPS float64 `json:"published_pps"`
+	PausedVideos int     `json:"paused_videos"`
+	// Unconstrained viewers that received less than half of what the speakers sent in the
+	// window (a stalled stream shows no sequence gaps, so no loss), and viewers whose down
+	// connection was not connected at its end.
+	ViewersStarved          int `json:"viewers_starved"`
+	ViewersDownNotConnected int `json:"viewers_down_not_connected"`
+	// Datagrams the kernel dropped at light viewers' full sockets over the whole run (the
+	// generator's losses, counted in loss_percent too).
+	LightSocketDrops      int64   `json:"light_socket_drops"`
 	LightViewers          int     `json:"light_viewers"`
 	FullViewers           int     `json:"full_viewers"`
 	FullViewerLossPercent float64 `json:"full_viewer_loss_percent"`
@@ -966,6 +974,8 @@ type window struct {
 	s0, s1                           ProcSample         // the server process
 	g0, g1                           ProcSample         // this process (the generator)
 	p0, p1                           int64              // packets the speakers sent (not simulcast)
+	v0, v1                           []int64            // packets each unconstrained viewer received
+	viewers                          []*viewer
 	pid                              int
 	r0, r1, c0, c1, a0, a1, ca0, ca1 receipt
 	f0, f1                           receipt // unconstrained viewers on the full path
@@ -975,7 +985,16 @@ var windowMetrics = []string{"puente_sfu_forwarded_packets_total", "puente_sfu_f
 
 // measureWindow reads the figures, runs during (nil: sleeps d) and reads them again.
 func measureWindow(ctx context.Context, srv *Server, pubs []*publisher, viewers []*viewer, d time.Duration, during func()) window {
-	w := window{pid: srv.PID}
+	w := window{pid: srv.PID, viewers: viewers}
+	each := func() []int64 {
+		n := make([]int64, len(viewers))
+		for i, v := range viewers {
+			if v != nil && !v.constrained {
+				n[i] = received([]*viewer{v}, allTracks).packets
+			}
+		}
+		return n
+	}
 	sent := func() (n int64) {
 		for _, p := range pubs {
 			n += p.sent.Load()
@@ -989,7 +1008,7 @@ func measureWindow(ctx context.Context, srv *Server, pubs []*publisher, viewers 
 		return m, s, g, received(viewers, allTracks), received(viewers, constrainedTracks), received(viewers, audioTracks),
 			received(viewers, constrainedAudioTracks), received(viewers, fullTracks)
 	}
-	w.p0 = sent()
+	w.p0, w.v0 = sent(), each()
 	w.m0, w.s0, w.g0, w.r0, w.c0, w.a0, w.ca0, w.f0 = read()
 	t0 := time.Now()
 	sleeping := func() { sleep(ctx, d) }
@@ -1001,7 +1020,7 @@ func measureWindow(ctx context.Context, srv *Server, pubs []*publisher, viewers 
 	wg.Wait()
 	w.elapsed = time.Since(t0).Seconds()
 	w.m1, w.s1, w.g1, w.r1, w.c1, w.a1, w.ca1, w.f1 = read()
-	w.p1 = sent()
+	w.p1, w.v1 = sent(), each()
 	return w
 }
 
@@ -1020,6 +1039,21 @@ func (w window) fill(res *Result, genCores float64) {
 	res.ReceivedPPS = float64(w.r1.packets-w.r0.packets) / elapsed
 	res.PublishedPPS = float64(w.p1-w.p0) / elapsed
 	res.PausedVideos = int(w.m1["puente_sfu_paused_videos"])
+	if sent := w.p1 - w.p0; sent > 0 {
+		for i, v := range w.viewers {
+			if v != nil && !v.constrained && w.v1[i]-w.v0[i] < sent/2 {
+				res.ViewersStarved++
+			}
+		}
+	}
+	for _, v := range w.viewers {
+		if v != nil && v.client != nil && v.client.DownState() != webrtc.PeerConnectionStateConnected {
+			res.ViewersDownNotConnected++
+		}
+		if v != nil && v.light != nil {
+			res.LightSocketDrops += v.light.Drops()
+		}
+	}
 	res.LossPercent = lossPercent(w.r0.minus(w.c0), w.r1.minus(w.c1))
 	res.FullViewerLossPercent = lossPercent(w.f0, w.f1)
 	res.ServerGoroutines = int(w.m1["go_goroutines"])

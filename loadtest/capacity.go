@@ -17,6 +17,7 @@ import (
 type CapacityPoint struct {
 	Viewers          int     `json:"viewers"`
 	ViewersConnected int     `json:"viewers_connected"` // viewers receiving media
+	ViewersStarved   int     `json:"viewers_starved"`   // ... of which less than half of it in the window
 	ServerCPUPercent float64 `json:"server_cpu_percent"`
 	LossPercent      float64 `json:"loss_percent"`
 	JoinMsP95        float64 `json:"join_ms_p95"` // of the viewers that joined in this step
@@ -44,7 +45,7 @@ const (
 const (
 	StopLoss         = "loss"            // the step's loss passed 1%
 	StopServerCPU    = "server_cpu"      // the server's core passed 95%
-	StopNotReceiving = "not_receiving"   // some viewers received no media within 20 s
+	StopNotReceiving = "not_receiving"   // some viewers received no media within 20 s, or less than half of it in the window
 	StopDelivered    = "under_delivered" // viewers got less than 95% of what the speaker sent
 	StopGenerator    = "generator"       // the generator ran out of CPU: not a server capacity
 	StopMaxViewers   = "max_viewers"     // every step up to --viewers stayed under the limits
@@ -59,7 +60,7 @@ func capacityStop(p CapacityPoint) string {
 	switch {
 	case p.GeneratorBottleneck:
 		return StopGenerator
-	case p.ViewersConnected < p.Viewers:
+	case p.ViewersConnected < p.Viewers || p.ViewersStarved > 0:
 		return StopNotReceiving
 	case p.LossPercent > capacityMaxLossPercent:
 		return StopLoss
@@ -108,7 +109,7 @@ func runCapacity(ctx context.Context, o Options, res *Result, c capacityRun) (Re
 		w.fill(&step, c.genCores)
 		p := CapacityPoint{Viewers: target, ServerCPUPercent: step.ServerCPUPercent, LossPercent: step.LossPercent,
 			JoinMsP95: percentile(joins, 95), CPUUsPerPacket: step.CPUUsPerPacket, ForwardedPPS: step.ForwardedPPS,
-			GeneratorCPUPercent: step.GeneratorCPUPercent, GeneratorBottleneck: step.GeneratorBottleneck, PausedVideos: step.PausedVideos}
+			GeneratorCPUPercent: step.GeneratorCPUPercent, GeneratorBottleneck: step.GeneratorBottleneck, PausedVideos: step.PausedVideos, ViewersStarved: step.ViewersStarved}
 		if step.PublishedPPS > 0 {
 			p.DeliveredPercent = step.ReceivedPPS / float64(target) / step.PublishedPPS * 100
 		}

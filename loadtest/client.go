@@ -841,6 +841,17 @@ func (c *Client) WriteDownRTCP(pkts []rtcp.Packet) error {
 	return nil
 }
 
+// DownState is the receiving connection's state (closed when there is none).
+func (c *Client) DownState() webrtc.PeerConnectionState {
+	c.mu.Lock()
+	down := c.down
+	c.mu.Unlock()
+	if down == nil {
+		return webrtc.PeerConnectionStateClosed
+	}
+	return down.ConnectionState()
+}
+
 // UpConnected tells whether the publishing connection is up.
 func (c *Client) UpConnected() bool {
 	c.mu.Lock()

@@ -198,6 +198,10 @@ func parseOffer(s string) (negotiated, error) {
 	return n, nil
 }
 
+// lightReadBuffer is a light viewer's socket's receive buffer: a keyframe's burst, and
+// some, for many viewers at once while the generator is busy.
+const lightReadBuffer = 1 << 20
+
 // lightBatch is how many datagrams one recvmmsg reads at most.
 const lightBatch = 32
 
@@ -223,6 +227,7 @@ type LightConn struct {
 
 	counted, passed atomic.Int64 // media packets counted; datagrams handed to Pion
 	bytes           atomic.Int64 // bytes of the media packets counted
+	drops           atomic.Int64 // datagrams the kernel dropped at the full socket (SO_RXQ_OVFL)
 
 	// Transport-cc feedback.
 	mu      sync.Mutex
@@ -268,8 +273,13 @@ func listenLight(ctx context.Context, v *viewer, video bool) (*LightConn, error)
 	return c, nil
 }
 
-// receiveTimestamps asks the kernel for each datagram's arrival time (SO_TIMESTAMPNS).
+// receiveTimestamps asks the kernel for each datagram's arrival time (SO_TIMESTAMPNS) and
+// the socket's drops so far (SO_RXQ_OVFL), and gives the socket a receive buffer of
+// lightReadBuffer.
 func receiveTimestamps(u *net.UDPConn) error {
+	if err := u.SetReadBuffer(lightReadBuffer); err != nil {
+		return fmt.Errorf("light viewer's socket: %w", err)
+	}
 	rc, err := u.SyscallConn()
 	if err != nil {
 		return fmt.Errorf("light viewer's socket: %w", err)
@@ -277,6 +287,9 @@ func receiveTimestamps(u *net.UDPConn) error {
 	var serr error
 	if err := rc.Control(func(fd uintptr) {
 		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+		if serr == nil {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 1)
+		}
 	}); err != nil {
 		return fmt.Errorf("light viewer's socket: %w", err)
 	}
@@ -286,22 +299,27 @@ func receiveTimestamps(u *net.UDPConn) error {
 	return nil
 }
 
-// arrival reads the kernel's arrival time (unix nanoseconds) from a datagram's control
-// messages; 0 when there is none. It allocates nothing.
-func arrival(oob []byte) int64 {
+// arrival reads the kernel's arrival time (unix nanoseconds) and the socket's drops so far
+// from a datagram's control messages (0 when they are not there: the kernel leaves the
+// drops out while there are none). It allocates nothing.
+func arrival(oob []byte) (at, drops int64) {
 	for len(oob) >= unix.SizeofCmsghdr {
 		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
 		l := int(h.Len)
 		if l < unix.SizeofCmsghdr || l > len(oob) {
-			return 0
+			return at, drops
 		}
-		if h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && l >= unix.SizeofCmsghdr+int(unsafe.Sizeof(unix.Timespec{})) {
+		switch {
+		case h.Level != unix.SOL_SOCKET:
+		case h.Type == unix.SCM_TIMESTAMPNS && l >= unix.SizeofCmsghdr+int(unsafe.Sizeof(unix.Timespec{})):
 			ts := (*unix.Timespec)(unsafe.Pointer(&oob[unix.SizeofCmsghdr]))
-			return ts.Nano()
+			at = ts.Nano()
+		case h.Type == unix.SO_RXQ_OVFL && l >= unix.SizeofCmsghdr+4:
+			drops = int64(*(*uint32)(unsafe.Pointer(&oob[unix.SizeofCmsghdr])))
 		}
 		oob = oob[min(len(oob), cmsgAlign(l)):]
 	}
-	return 0
+	return at, drops
 }
 
 func cmsgAlign(n int) int {
@@ -331,8 +349,12 @@ func (c *LightConn) ReadFrom(p []byte) (int, net.Addr, error) {
 			m := &c.msgs[c.next]
 			c.next++
 			b := m.Buffers[0][:m.N]
+			at, drops := arrival(m.OOB[:m.NN])
+			if drops > c.drops.Load() {
+				c.drops.Store(drops)
+			}
 			if classify(b) == classRTP {
-				c.count(b, arrival(m.OOB[:m.NN]))
+				c.count(b, at)
 				continue
 			}
 			c.passed.Add(1)
@@ -431,6 +453,10 @@ func (c *LightConn) feedback() {
 // Counted and Passed count the media packets counted here and the datagrams handed to Pion.
 func (c *LightConn) Counted() int64 { return c.counted.Load() }
 func (c *LightConn) Passed() int64  { return c.passed.Load() }
+
+// Drops counts the datagrams the kernel dropped because the socket's buffer was full (the
+// generator did not read in time): losses that are the generator's, not the server's.
+func (c *LightConn) Drops() int64 { return c.drops.Load() }
 
 // Close closes the socket and stops the feedback.
 func (c *LightConn) Close() error {

@@ -174,8 +174,8 @@ func TestLightConnCountsAndPasses(t *testing.T) {
 		}
 	}
 	// The kernel stamped the datagrams' arrival (the feedback's arrival times).
-	if at := arrival(lc.msgs[0].OOB[:lc.msgs[0].NN]); at == 0 || time.Since(time.Unix(0, at)).Abs() > 5*time.Second {
-		t.Errorf("arrival time %d", at)
+	if at, drops := arrival(lc.msgs[0].OOB[:lc.msgs[0].NN]); at == 0 || time.Since(time.Unix(0, at)).Abs() > 5*time.Second || drops != 0 {
+		t.Errorf("arrival time %d, drops %d", at, drops)
 	}
 	if lc.Counted() != 90+50 || lc.Passed() != 2 {
 		t.Errorf("counted %d, passed %d", lc.Counted(), lc.Passed())
@@ -207,6 +207,7 @@ func TestCapacityStop(t *testing.T) {
 		{"loss", func(p *CapacityPoint) { p.LossPercent = 1.01 }, StopLoss},
 		{"cpu", func(p *CapacityPoint) { p.ServerCPUPercent = 95.5 }, StopServerCPU},
 		{"not receiving", func(p *CapacityPoint) { p.ViewersConnected = 99 }, StopNotReceiving},
+		{"starved", func(p *CapacityPoint) { p.ViewersStarved = 1 }, StopNotReceiving},
 		{"generator before loss", func(p *CapacityPoint) { p.LossPercent, p.GeneratorBottleneck = 5, true }, StopGenerator},
 		{"loss before cpu", func(p *CapacityPoint) { p.LossPercent, p.ServerCPUPercent = 2, 99 }, StopLoss},
 		{"under-delivered", func(p *CapacityPoint) { p.DeliveredPercent = 80 }, StopDelivered},
@@ -277,5 +278,55 @@ func TestCapacityRun(t *testing.T) {
 	}
 	if res.LightViewers != 3 || res.FullViewers != 1 {
 		t.Errorf("%d light, %d full", res.LightViewers, res.FullViewers)
+	}
+}
+
+// Datagrams the kernel drops at a light viewer's full socket are counted (SO_RXQ_OVFL):
+// the generator's own losses.
+func TestLightConnCountsSocketDrops(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	v := &viewer{}
+	lc, err := listenLight(ctx, v, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lc.Close()
+	out, err := net.Dial("udp4", lc.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SSRC: 1}, Payload: make([]byte, 1100)}
+	// Far more than the buffer holds, none read meanwhile.
+	const sent = 6000
+	for i := range sent {
+		p.SequenceNumber = uint16(i)
+		b, _ := p.Marshal()
+		if _, err := out.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Everything that came is read and counted; then the deadline ends the read.
+	if err := lc.SetReadDeadline(time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1500)
+	if _, _, err := lc.ReadFrom(buf); err == nil {
+		t.Fatal("a datagram handed on")
+	}
+	// The kernel tells the drops with the next datagram queued after them.
+	if err := lc.SetReadDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := out.Write([]byte{0x81, 201, 0, 1, 0, 0, 0, 9}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := lc.ReadFrom(buf); err != nil {
+		t.Fatal(err)
+	}
+	drops := lc.Drops()
+	if drops <= 0 || lc.Counted()+drops < sent-lightBatch || lc.Counted()+drops > sent+1 {
+		t.Errorf("counted %d, dropped %d of %d", lc.Counted(), drops, sent)
 	}
 }
