@@ -368,8 +368,9 @@ func (c *LightConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	}
 }
 
-// count notes one SRTP media packet: its stream's packets and sequence numbers (loss), the
-// viewer's first packet (join), and its transport-wide sequence number (feedback).
+// count notes one SRTP media packet that arrived at unix nanoseconds at: its stream's
+// packets and sequence numbers (loss), the viewer's first packet (join), and its
+// transport-wide sequence number (feedback).
 func (c *LightConn) count(b []byte, at int64) {
 	now := time.Now()
 	if at == 0 {
@@ -405,10 +406,10 @@ func (c *LightConn) count(b []byte, at int64) {
 	// carry no padding, its probes are padding only.
 	if !h.padding {
 		if c.v.anyAt.Load() == 0 {
-			c.v.anyAt.CompareAndSwap(0, now.UnixNano())
+			c.v.anyAt.CompareAndSwap(0, at)
 		}
 		if (s.video || !c.video) && c.v.firstAt.Load() == 0 {
-			c.v.firstAt.CompareAndSwap(0, now.UnixNano())
+			c.v.firstAt.CompareAndSwap(0, at)
 		}
 	}
 	ext := extendSeq(s.highest, h.seq)
