@@ -547,14 +547,6 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		profiles.Wait()
 	})
 	w.fill(&res, genCores)
-	res.ConstrainedLossPercent = lossPercent(w.c0, w.c1)
-	res.AudioLossPercent = lossPercent(w.a0, w.a1)
-	res.ConstrainedAudioLossPercent = lossPercent(w.ca0, w.ca1)
-	for _, v := range viewers {
-		if v != nil && received([]*viewer{v}, audioTracks).packets > 0 {
-			res.ViewersWithAudio++
-		}
-	}
 	if simulcast || o.Constrained > 0 {
 		res.ViewersByLayer, res.ConstrainedViewersByLayer = &LayerCounts{}, &LayerCounts{}
 		end := time.Now()
@@ -1056,6 +1048,14 @@ func (w window) fill(res *Result, genCores float64) {
 	}
 	res.LossPercent = lossPercent(w.r0.minus(w.c0), w.r1.minus(w.c1))
 	res.FullViewerLossPercent = lossPercent(w.f0, w.f1)
+	res.ConstrainedLossPercent = lossPercent(w.c0, w.c1)
+	res.AudioLossPercent = lossPercent(w.a0, w.a1)
+	res.ConstrainedAudioLossPercent = lossPercent(w.ca0, w.ca1)
+	for _, v := range w.viewers {
+		if v != nil && received([]*viewer{v}, audioTracks).packets > 0 {
+			res.ViewersWithAudio++
+		}
+	}
 	res.ServerGoroutines = int(w.m1["go_goroutines"])
 	if pkts > 0 {
 		// Every allocation of the server in the window (websockets, RTCP, ICE included),
