@@ -123,8 +123,6 @@ type Result struct {
 	// the first viewer, and at the last one.
 	PublishToFirstPacketMs float64 `json:"publish_to_first_packet_ms,omitempty"`
 	PublishToLastViewerMs  float64 `json:"publish_to_last_viewer_ms,omitempty"`
-	// Light viewers (LightConn): how many viewers counted media without decrypting it, and
-	// how many read it through Pion (decrypted); the loss of the latter alone.
 	// Packets the speakers sent a second (not simulcast), and the videos the server had
 	// paused for viewers at the end (for their bandwidth estimate).
 	PublishedPPS float64 `json:"published_pps"`
@@ -136,14 +134,16 @@ type Result struct {
 	ViewersDownNotConnected int `json:"viewers_down_not_connected"`
 	// Datagrams the kernel dropped at light viewers' full sockets over the whole run (the
 	// generator's losses, counted in loss_percent too).
-	LightSocketDrops      int64   `json:"light_socket_drops"`
+	LightSocketDrops int64 `json:"light_socket_drops"`
+	// Light viewers (LightConn): how many viewers counted media without decrypting it, and
+	// how many read it through Pion (decrypted); the loss of the latter alone.
 	LightViewers          int     `json:"light_viewers"`
 	FullViewers           int     `json:"full_viewers"`
 	FullViewerLossPercent float64 `json:"full_viewer_loss_percent"`
 	// Capacity: the steps measured, why the run stopped (loss, server_cpu, not_receiving,
-	// under_delivered: the server's limit; generator: the generator's, not a server capacity; max_viewers:
-	// no limit met), the last step under the limits when that limit was the server's, and
-	// the last step under the limits whatever stopped the run.
+	// under_delivered: the server's limit; generator: the generator's, not a server
+	// capacity; max_viewers: no limit met), the last step under the limits when that limit
+	// was the server's, and the last step under the limits whatever stopped the run.
 	Step              int             `json:"step,omitempty"`
 	Curve             []CapacityPoint `json:"curve,omitempty"`
 	StoppedBy         string          `json:"stopped_by,omitempty"`
