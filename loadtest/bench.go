@@ -31,6 +31,7 @@ const (
 	Panel     = "panel"      // 4 speakers → N viewers
 	AudioOnly = "audio"      // 10 speakers, audio only → N listeners
 	JoinStorm = "join-storm" // 1 speaker; N viewers join within a few seconds
+	Capacity  = "capacity"   // webinar, viewers added in steps until the server's limit
 )
 
 // Options configure a media run.
@@ -65,7 +66,13 @@ type Options struct {
 	// ResumeTimeout: restart, how long to wait for everyone to be back (0:
 	// DefaultResumeTimeout).
 	ResumeTimeout time.Duration
-	Log           *slog.Logger
+	// LightViewers: all viewers but one (and the constrained ones) count their media from
+	// the clear RTP headers without decrypting it (LightConn); one viewer stays on the full
+	// path. Not for simulcast (its viewers read the layer marks in the payload).
+	LightViewers bool
+	// Step: capacity, viewers added per step (Viewers is the most tried).
+	Step int
+	Log  *slog.Logger
 }
 
 // Result is one run's figures (the JSON line of cmd/puente-bench).
@@ -114,9 +121,35 @@ type Result struct {
 	// Simulcast: the viewers are in the room before the speaker publishes; from the speaker
 	// sending its up offer to the first media packet (audio or video) of the publication at
 	// the first viewer, and at the last one.
-	PublishToFirstPacketMs float64  `json:"publish_to_first_packet_ms,omitempty"`
-	PublishToLastViewerMs  float64  `json:"publish_to_last_viewer_ms,omitempty"`
-	Errors                 []string `json:"errors,omitempty"`
+	PublishToFirstPacketMs float64 `json:"publish_to_first_packet_ms,omitempty"`
+	PublishToLastViewerMs  float64 `json:"publish_to_last_viewer_ms,omitempty"`
+	// Packets the speakers sent a second (not simulcast), and the videos the server had
+	// paused for viewers at the end (for their bandwidth estimate).
+	PublishedPPS float64 `json:"published_pps"`
+	PausedVideos int     `json:"paused_videos"`
+	// Unconstrained viewers that received less than half of what the speakers sent in the
+	// window (a stalled stream shows no sequence gaps, so no loss), and viewers whose down
+	// connection was not connected at its end.
+	ViewersStarved          int `json:"viewers_starved"`
+	ViewersDownNotConnected int `json:"viewers_down_not_connected"`
+	// Datagrams the kernel dropped at light viewers' full sockets over the whole run (the
+	// generator's losses, counted in loss_percent too).
+	LightSocketDrops int64 `json:"light_socket_drops"`
+	// Light viewers (LightConn): how many viewers counted media without decrypting it, and
+	// how many read it through Pion (decrypted); the loss of the latter alone.
+	LightViewers          int     `json:"light_viewers"`
+	FullViewers           int     `json:"full_viewers"`
+	FullViewerLossPercent float64 `json:"full_viewer_loss_percent"`
+	// Capacity: the steps measured, why the run stopped (loss, server_cpu, not_receiving,
+	// under_delivered: the server's limit; generator: the generator's, not a server
+	// capacity; max_viewers: no limit met), the last step under the limits when that limit
+	// was the server's, and the last step under the limits whatever stopped the run.
+	Step              int             `json:"step,omitempty"`
+	Curve             []CapacityPoint `json:"curve,omitempty"`
+	StoppedBy         string          `json:"stopped_by,omitempty"`
+	MaxViewersPerCore *int            `json:"max_viewers_per_core,omitempty"`
+	CapacityAtLeast   *int            `json:"capacity_at_least,omitempty"`
+	Errors            []string        `json:"errors,omitempty"`
 }
 
 // LayerCounts counts viewers by the layer they receive at the end of a run.
@@ -161,10 +194,11 @@ type viewer struct {
 	frameAt  atomic.Int64
 	switches atomic.Int64
 	shaped   *ShapedConn
-	mux      io.Closer // the ICE mux on shaped (closing it closes shaped)
+	light    *LightConn
+	mux      io.Closer // the ICE mux on shaped or light (closing it closes that)
 }
 
-// closeShaped closes a constrained viewer's socket.
+// closeShaped closes a constrained or light viewer's socket.
 func (v *viewer) closeShaped() {
 	if v.mux != nil {
 		_ = v.mux.Close()
@@ -172,12 +206,15 @@ func (v *viewer) closeShaped() {
 	if v.shaped != nil {
 		_ = v.shaped.Close()
 	}
+	if v.light != nil {
+		_ = v.light.Close()
+	}
 }
 
 // speakersOf says how many speakers publish what in a scenario.
 func speakersOf(s string) (n int, video bool, err error) {
 	switch s {
-	case Webinar, JoinStorm:
+	case Webinar, JoinStorm, Capacity:
 		return 1, true, nil
 	case Panel:
 		return 4, true, nil
@@ -186,7 +223,7 @@ func speakersOf(s string) (n int, video bool, err error) {
 	case Simulcast:
 		return 1, true, nil
 	}
-	return 0, false, fmt.Errorf("unknown scenario %q (webinar, panel, audio, join-storm, simulcast)", s)
+	return 0, false, fmt.Errorf("unknown scenario %q (webinar, panel, audio, join-storm, simulcast, capacity)", s)
 }
 
 // Run runs a media scenario and measures it.
@@ -247,6 +284,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	var pubWG sync.WaitGroup
 	var speakers []*Client
 	var simPubs []*simulcastPublisher
+	var pubs []*publisher
 	defer func() {
 		stopPublishing()
 		pubWG.Wait()
@@ -290,6 +328,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		if err != nil {
 			return res, fmt.Errorf("speaker %d publishes: %w", i, err)
 		}
+		pubs = append(pubs, p)
 		pubWG.Go(func() { p.run(pubCtx) })
 	}
 	if !simulcast {
@@ -300,22 +339,32 @@ func Run(ctx context.Context, o Options) (Result, error) {
 
 	// Viewers join: steadily (8 at a time), or all within the storm window.
 	viewers := make([]*viewer, o.Viewers)
-	var joinWG sync.WaitGroup
 	var joinErrs atomic.Int64
 	var firstErr atomic.Value
 	var view *signaling.Size // view messages: simulcast only (a server without adaptive media refuses them)
 	if simulcast {
 		view = &signaling.Size{Width: 1280, Height: 720}
 	}
+	// Viewers from lightFrom on are light: the first unconstrained one stays on the full path.
+	lightFrom := o.Viewers
+	if o.LightViewers && !simulcast {
+		lightFrom = o.Constrained + 1
+	}
+	failed := func(err error) {
+		joinErrs.Add(1)
+		firstErr.CompareAndSwap(nil, err.Error())
+	}
 	join := func(i int) {
 		v := &viewer{constrained: i < o.Constrained}
 		v.layer.Store(-1)
 		vapi := api
-		if v.constrained {
+		var onOffer func(string) error
+		var cryptex webrtc.RTPHeaderEncryptionPolicy
+		switch {
+		case v.constrained:
 			sc, err := listenShaped(ctx, o.ConstrainedKbps)
 			if err != nil {
-				joinErrs.Add(1)
-				firstErr.CompareAndSwap(nil, err.Error())
+				failed(err)
 				return
 			}
 			v.shaped = sc
@@ -323,38 +372,58 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			v.mux = mux
 			if vapi, err = newAPI(mux); err != nil {
 				v.closeShaped()
-				joinErrs.Add(1)
-				firstErr.CompareAndSwap(nil, err.Error())
+				failed(err)
 				return
 			}
+		case i >= lightFrom:
+			lc, err := listenLight(ctx, v, video)
+			if err != nil {
+				failed(err)
+				return
+			}
+			v.light = lc
+			mux := webrtc.NewICEUDPMux(nil, lc)
+			v.mux = mux
+			if vapi, err = newAPI(mux); err != nil {
+				v.closeShaped()
+				failed(err)
+				return
+			}
+			onOffer = lc.SetOffer
+			cryptex = webrtc.RTPHeaderEncryptionPolicyDisable
 		}
 		a, err := Admit(ctx, hc, srv.URL, sess.ViewerTokens[i], sess.OccurrenceID)
 		if err == nil {
-			v.client, err = Dial(ctx, Config{API: vapi, Origin: srv.URL, Admission: a, OnTrack: v.onTrack(video), View: view})
+			v.client, err = Dial(ctx, Config{API: vapi, Origin: srv.URL, Admission: a, OnTrack: v.onTrack(video), View: view, OnDownOffer: onOffer, DownHeaderEncryption: cryptex})
 		}
 		if err != nil {
 			v.closeShaped()
-			joinErrs.Add(1)
-			firstErr.CompareAndSwap(nil, err.Error())
+			failed(err)
 			return
+		}
+		if v.light != nil {
+			v.light.SetFeedback(v.client.WriteDownRTCP)
 		}
 		viewers[i] = v
 	}
-	log.Info("viewers joining", "viewers", o.Viewers)
-	if o.Scenario == JoinStorm {
-		gap := o.StormWindow / time.Duration(max(1, o.Viewers))
-		for i := range o.Viewers {
-			joinWG.Go(func() { join(i) })
-			time.Sleep(gap)
+	joinRange := func(from, to int) {
+		log.Info("viewers joining", "from", from, "to", to)
+		var joinWG sync.WaitGroup
+		if o.Scenario == JoinStorm {
+			gap := o.StormWindow / time.Duration(max(1, to-from))
+			for i := from; i < to; i++ {
+				joinWG.Go(func() { join(i) })
+				time.Sleep(gap)
+			}
+		} else {
+			sem := make(chan struct{}, 8)
+			for i := from; i < to; i++ {
+				sem <- struct{}{}
+				joinWG.Go(func() { defer func() { <-sem }(); join(i) })
+			}
 		}
-	} else {
-		sem := make(chan struct{}, 8)
-		for i := range o.Viewers {
-			sem <- struct{}{}
-			joinWG.Go(func() { defer func() { <-sem }(); join(i) })
-		}
+		joinWG.Wait()
 	}
-	joinWG.Wait()
 	defer func() {
 		var wg sync.WaitGroup
 		for _, v := range viewers {
@@ -369,6 +438,46 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			}
 		}
 	}()
+	// receiving waits until the viewers from..to receive (or 20 s), and returns how many
+	// do and their join times.
+	receiving := func(from, to int, since time.Time) (connected int, joins []float64) {
+		_ = waitUntil(ctx, 20*time.Second, func() bool {
+			for _, v := range viewers[from:to] {
+				if v != nil && v.firstAt.Load() == 0 {
+					return false
+				}
+			}
+			return true
+		})
+		for _, v := range viewers[from:to] {
+			if v == nil {
+				continue
+			}
+			if f := v.firstAt.Load(); f != 0 {
+				connected++
+				start := v.client.Opened
+				if !since.IsZero() {
+					start = since
+				}
+				joins = append(joins, float64(time.Unix(0, f).Sub(start))/1e6)
+			}
+		}
+		return connected, joins
+	}
+	genCores := float64(runtime.NumCPU())
+	if res.Pinned {
+		genCores--
+	}
+	if o.Scenario == Capacity {
+		return runCapacity(ctx, o, &res, capacityRun{srv: srv, pubs: pubs, viewers: viewers, genCores: genCores, log: log,
+			join: joinRange, receiving: receiving, errs: func() []string {
+				if e, ok := firstErr.Load().(string); ok {
+					return []string{fmt.Sprintf("%d viewers could not join; first: %s", joinErrs.Load(), e)}
+				}
+				return nil
+			}})
+	}
+	joinRange(0, o.Viewers)
 	var publishedAt time.Time
 	if simulcast {
 		log.Info("publishing simulcast", "viewers", o.Viewers)
@@ -386,29 +495,19 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if e, ok := firstErr.Load().(string); ok {
 		res.Errors = append(res.Errors, fmt.Sprintf("%d viewers could not join; first: %s", joinErrs.Load(), e))
 	}
-	// Everyone receiving?
-	_ = waitUntil(ctx, 20*time.Second, func() bool {
-		for _, v := range viewers {
-			if v != nil && v.firstAt.Load() == 0 {
-				return false
-			}
-		}
-		return true
-	})
+	// Everyone receiving? (Simulcast: the viewers were in the room before the publication:
+	// time from it.)
 	var joins []float64
+	res.ViewersConnected, joins = receiving(0, o.Viewers, publishedAt)
 	var firstPacket, lastFirst time.Time
 	for _, v := range viewers {
 		if v == nil {
 			continue
 		}
-		if f := v.firstAt.Load(); f != 0 {
-			res.ViewersConnected++
-			from := v.client.Opened
-			if simulcast {
-				// The viewers were in the room before the publication: time from it.
-				from = publishedAt
-			}
-			joins = append(joins, float64(time.Unix(0, f).Sub(from))/1e6)
+		if v.light != nil {
+			res.LightViewers++
+		} else {
+			res.FullViewers++
 		}
 		if f := v.anyAt.Load(); f != 0 {
 			at := time.Unix(0, f)
@@ -429,52 +528,25 @@ func Run(ctx context.Context, o Options) (Result, error) {
 
 	// Warm up, then measure a window.
 	sleep(ctx, 2*time.Second)
-	m0, _ := Metrics(ctx, srv.URL, "puente_sfu_forwarded_packets_total", "puente_sfu_forwarded_bytes_total", "go_memstats_mallocs_total")
-	s0, _ := readProcIf(srv.PID)
-	g0, _ := ReadProc(os.Getpid())
-	r0 := received(viewers, allTracks)
-	c0, a0 := received(viewers, constrainedTracks), received(viewers, audioTracks)
-	ca0 := received(viewers, constrainedAudioTracks)
-	t0 := time.Now()
 	log.Info("measuring", "seconds", o.Duration.Seconds())
-	var profiles sync.WaitGroup
-	var profileMu sync.Mutex
-	for kind, file := range map[string]string{"profile": o.Profile, "allocs": o.AllocProfile} {
-		if file == "" {
-			continue
-		}
-		profiles.Go(func() {
-			if err := srv.Profile(ctx, kind, o.Duration, file); err != nil {
-				profileMu.Lock()
-				res.Errors = append(res.Errors, kind+": "+err.Error())
-				profileMu.Unlock()
+	w := measureWindow(ctx, srv, pubs, viewers, o.Duration, func() {
+		var profiles sync.WaitGroup
+		var profileMu sync.Mutex
+		for kind, file := range map[string]string{"profile": o.Profile, "allocs": o.AllocProfile} {
+			if file == "" {
+				continue
 			}
-		})
-	}
-	sleep(ctx, o.Duration)
-	profiles.Wait()
-	elapsed := time.Since(t0).Seconds()
-	m1, _ := Metrics(ctx, srv.URL, "puente_sfu_forwarded_packets_total", "puente_sfu_forwarded_bytes_total", "go_goroutines", "go_memstats_mallocs_total")
-	s1, _ := readProcIf(srv.PID)
-	g1, _ := ReadProc(os.Getpid())
-	r1 := received(viewers, allTracks)
-	c1, a1 := received(viewers, constrainedTracks), received(viewers, audioTracks)
-	ca1 := received(viewers, constrainedAudioTracks)
-	u0, u1 := r0.minus(c0), r1.minus(c1)
-	res.DurationS = elapsed
-	pkts := m1["puente_sfu_forwarded_packets_total"] - m0["puente_sfu_forwarded_packets_total"]
-	res.ForwardedPPS = pkts / elapsed
-	res.ForwardedMbps = (m1["puente_sfu_forwarded_bytes_total"] - m0["puente_sfu_forwarded_bytes_total"]) * 8 / elapsed / 1e6
-	res.ReceivedPPS = float64(r1.packets-r0.packets) / elapsed
-	res.LossPercent = lossPercent(u0, u1)
-	res.ConstrainedLossPercent = lossPercent(c0, c1)
-	res.AudioLossPercent = lossPercent(a0, a1)
-	res.ConstrainedAudioLossPercent = lossPercent(ca0, ca1)
-	for _, v := range viewers {
-		if v != nil && received([]*viewer{v}, audioTracks).packets > 0 {
-			res.ViewersWithAudio++
+			profiles.Go(func() {
+				if err := srv.Profile(ctx, kind, o.Duration, file); err != nil {
+					profileMu.Lock()
+					res.Errors = append(res.Errors, kind+": "+err.Error())
+					profileMu.Unlock()
+				}
+			})
 		}
-	}
+		profiles.Wait()
+	})
+	w.fill(&res, genCores)
 	if simulcast || o.Constrained > 0 {
 		res.ViewersByLayer, res.ConstrainedViewersByLayer = &LayerCounts{}, &LayerCounts{}
 		end := time.Now()
@@ -499,27 +571,6 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			res.LayerPauses += p.pauses.Load()
 		}
 	}
-	res.ServerGoroutines = int(m1["go_goroutines"])
-	if pkts > 0 {
-		// Every allocation of the server in the window (websockets, RTCP, ICE included),
-		// per forwarded packet.
-		res.ServerAllocsPerPacket = math.Round((m1["go_memstats_mallocs_total"]-m0["go_memstats_mallocs_total"])/pkts*100) / 100
-	}
-	if srv.PID != 0 {
-		cpu := (s1.CPU - s0.CPU).Seconds()
-		res.ServerCPUS = cpu
-		res.ServerCPUPercent = cpu / elapsed * 100
-		res.ServerRSSMB = float64(s1.RSSBytes) / (1 << 20)
-		if pkts > 0 {
-			res.CPUUsPerPacket = cpu * 1e6 / pkts
-		}
-	}
-	genCores := float64(runtime.NumCPU())
-	if res.Pinned {
-		genCores--
-	}
-	res.GeneratorCPUPercent = (g1.CPU - g0.CPU).Seconds() / elapsed * 100
-	res.GeneratorBottleneck = res.GeneratorCPUPercent > 90*genCores
 	for _, v := range viewers {
 		if v != nil {
 			res.Errors = append(res.Errors, v.client.Errors()...)
@@ -683,6 +734,7 @@ func allTracks(*viewer, *trackStats) bool                   { return true }
 func constrainedTracks(v *viewer, _ *trackStats) bool       { return v.constrained }
 func audioTracks(_ *viewer, st *trackStats) bool            { return st.audio }
 func constrainedAudioTracks(v *viewer, st *trackStats) bool { return v.constrained && st.audio }
+func fullTracks(v *viewer, _ *trackStats) bool              { return !v.constrained && v.light == nil }
 
 // received sums what viewers got on the tracks that which selects: packets, and packets
 // expected from the sequence numbers seen since each track's first packet (the difference
@@ -744,6 +796,7 @@ type publisher struct {
 	v            *Video
 	a            *Audio
 	wantKey      atomic.Bool
+	sent         atomic.Int64 // packets written
 }
 
 func newPublisher(c *Client, i int, withVideo bool, bitrate int) (*publisher, error) {
@@ -812,6 +865,7 @@ func (p *publisher) run(ctx context.Context) {
 		for i := range pkts {
 			_ = track.WriteRTP(&pkts[i])
 		}
+		p.sent.Add(int64(len(pkts)))
 	})
 }
 
@@ -903,4 +957,120 @@ func runFloor(ctx context.Context, receivers, speakers int, video bool, bitrate,
 		r.usPerPacket = (s1.CPU - s0.CPU).Seconds() * 1e6 / float64(stats.Out)
 	}
 	return r, nil
+}
+
+// window is what was read at the start and at the end of a measured window.
+type window struct {
+	elapsed                          float64
+	m0, m1                           map[string]float64 // the server's metrics
+	s0, s1                           ProcSample         // the server process
+	g0, g1                           ProcSample         // this process (the generator)
+	p0, p1                           int64              // packets the speakers sent (not simulcast)
+	v0, v1                           []int64            // packets each unconstrained viewer received
+	viewers                          []*viewer
+	pid                              int
+	r0, r1, c0, c1, a0, a1, ca0, ca1 receipt
+	f0, f1                           receipt // unconstrained viewers on the full path
+}
+
+var windowMetrics = []string{"puente_sfu_forwarded_packets_total", "puente_sfu_forwarded_bytes_total", "go_goroutines", "go_memstats_mallocs_total", "puente_sfu_paused_videos"}
+
+// measureWindow reads the figures, runs during (nil: sleeps d) and reads them again.
+func measureWindow(ctx context.Context, srv *Server, pubs []*publisher, viewers []*viewer, d time.Duration, during func()) window {
+	w := window{pid: srv.PID, viewers: viewers}
+	each := func() []int64 {
+		n := make([]int64, len(viewers))
+		for i, v := range viewers {
+			if v != nil && !v.constrained {
+				n[i] = received([]*viewer{v}, allTracks).packets
+			}
+		}
+		return n
+	}
+	sent := func() (n int64) {
+		for _, p := range pubs {
+			n += p.sent.Load()
+		}
+		return n
+	}
+	read := func() (m map[string]float64, s, g ProcSample, r, c, a, ca, f receipt) {
+		m, _ = Metrics(ctx, srv.URL, windowMetrics...)
+		s, _ = readProcIf(srv.PID)
+		g, _ = ReadProc(os.Getpid())
+		return m, s, g, received(viewers, allTracks), received(viewers, constrainedTracks), received(viewers, audioTracks),
+			received(viewers, constrainedAudioTracks), received(viewers, fullTracks)
+	}
+	w.p0, w.v0 = sent(), each()
+	w.m0, w.s0, w.g0, w.r0, w.c0, w.a0, w.ca0, w.f0 = read()
+	t0 := time.Now()
+	sleeping := func() { sleep(ctx, d) }
+	var wg sync.WaitGroup
+	wg.Go(sleeping)
+	if during != nil {
+		wg.Go(during)
+	}
+	wg.Wait()
+	w.elapsed = time.Since(t0).Seconds()
+	w.m1, w.s1, w.g1, w.r1, w.c1, w.a1, w.ca1, w.f1 = read()
+	w.p1, w.v1 = sent(), each()
+	return w
+}
+
+// packets is how many packets the server forwarded in the window.
+func (w window) packets() float64 {
+	return w.m1["puente_sfu_forwarded_packets_total"] - w.m0["puente_sfu_forwarded_packets_total"]
+}
+
+// fill sets the window's figures in res: rates, loss, the server's and the generator's
+// CPU (genCores: the generator's cores).
+func (w window) fill(res *Result, genCores float64) {
+	elapsed, pkts := w.elapsed, w.packets()
+	res.DurationS = elapsed
+	res.ForwardedPPS = pkts / elapsed
+	res.ForwardedMbps = (w.m1["puente_sfu_forwarded_bytes_total"] - w.m0["puente_sfu_forwarded_bytes_total"]) * 8 / elapsed / 1e6
+	res.ReceivedPPS = float64(w.r1.packets-w.r0.packets) / elapsed
+	res.PublishedPPS = float64(w.p1-w.p0) / elapsed
+	res.PausedVideos = int(w.m1["puente_sfu_paused_videos"])
+	if sent := w.p1 - w.p0; sent > 0 {
+		for i, v := range w.viewers {
+			if v != nil && !v.constrained && w.v1[i]-w.v0[i] < sent/2 {
+				res.ViewersStarved++
+			}
+		}
+	}
+	for _, v := range w.viewers {
+		if v != nil && v.client != nil && v.client.DownState() != webrtc.PeerConnectionStateConnected {
+			res.ViewersDownNotConnected++
+		}
+		if v != nil && v.light != nil {
+			res.LightSocketDrops += v.light.Drops()
+		}
+	}
+	res.LossPercent = lossPercent(w.r0.minus(w.c0), w.r1.minus(w.c1))
+	res.FullViewerLossPercent = lossPercent(w.f0, w.f1)
+	res.ConstrainedLossPercent = lossPercent(w.c0, w.c1)
+	res.AudioLossPercent = lossPercent(w.a0, w.a1)
+	res.ConstrainedAudioLossPercent = lossPercent(w.ca0, w.ca1)
+	for _, v := range w.viewers {
+		if v != nil && received([]*viewer{v}, audioTracks).packets > 0 {
+			res.ViewersWithAudio++
+		}
+	}
+	res.ServerGoroutines = int(w.m1["go_goroutines"])
+	if pkts > 0 {
+		// Every allocation of the server in the window (websockets, RTCP, ICE included),
+		// per forwarded packet.
+		res.ServerAllocsPerPacket = math.Round((w.m1["go_memstats_mallocs_total"]-w.m0["go_memstats_mallocs_total"])/pkts*100) / 100
+	}
+	if w.pid != 0 {
+		cpu := (w.s1.CPU - w.s0.CPU).Seconds()
+		res.ServerCPUS = cpu
+		res.ServerCPUPercent = cpu / elapsed * 100
+		res.ServerRSSMB = float64(w.s1.RSSBytes) / (1 << 20)
+		if pkts > 0 {
+			res.CPUUsPerPacket = cpu * 1e6 / pkts
+		}
+	}
+	res.GeneratorCPUPercent = (w.g1.CPU - w.g0.CPU).Seconds() / elapsed * 100
+	res.GeneratorBottleneck = res.GeneratorCPUPercent > 90*genCores
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/puente-org/puente/signaling"
@@ -98,7 +99,14 @@ type Config struct {
 	// View, when not nil, is the size at which the client shows every video track (camera
 	// or screen) it receives: after each offer it sends a view message with them.
 	View *signaling.Size
-	Log  *slog.Logger
+	// OnDownOffer, when not nil, gets every offer for the down connection before it is
+	// applied (a light viewer reads payload types and header extension ids from it).
+	OnDownOffer func(sdp string) error
+	// DownHeaderEncryption is the down connection's policy for RTP header extension
+	// encryption (RFC 9335, cryptex; zero: Pion's default, negotiate). A light viewer
+	// disables it: it reads transport-wide sequence numbers from the clear header extensions.
+	DownHeaderEncryption webrtc.RTPHeaderEncryptionPolicy
+	Log                  *slog.Logger
 }
 
 // Client is one participant: a websocket speaking Puente's protocol and the up (publishing)
@@ -340,7 +348,7 @@ func (c *Client) attach(ws *websocket.Conn, w welcome, first bool) <-chan struct
 }
 
 func (c *Client) newDown() (*webrtc.PeerConnection, error) {
-	pc, err := c.cfg.API.NewPeerConnection(webrtc.Configuration{})
+	pc, err := c.cfg.API.NewPeerConnection(webrtc.Configuration{RTPHeaderEncryptionPolicy: c.cfg.DownHeaderEncryption})
 	if err != nil {
 		return nil, err
 	}
@@ -561,6 +569,11 @@ func (c *Client) read(ws *websocket.Conn, done chan<- struct{}) {
 			c.mu.Unlock()
 			if down == nil {
 				continue
+			}
+			if c.cfg.OnDownOffer != nil {
+				if err := c.cfg.OnDownOffer(m.SDP); err != nil {
+					c.fail("down offer: %v", err)
+				}
 			}
 			if err := down.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: m.SDP}); err != nil {
 				c.fail("down offer: %v (%d bytes of SDP, %d m-lines)", err, len(m.SDP), strings.Count(m.SDP, "\nm="))
@@ -811,6 +824,32 @@ func (c *Client) UpMid(s *webrtc.RTPSender) string {
 		}
 	}
 	return ""
+}
+
+// WriteDownRTCP sends RTCP on the receiving connection (a light viewer's transport-cc
+// feedback).
+func (c *Client) WriteDownRTCP(pkts []rtcp.Packet) error {
+	c.mu.Lock()
+	down := c.down
+	c.mu.Unlock()
+	if down == nil {
+		return errors.New("no down connection")
+	}
+	if err := down.WriteRTCP(pkts); err != nil {
+		return fmt.Errorf("down RTCP: %w", err)
+	}
+	return nil
+}
+
+// DownState is the receiving connection's state (closed when there is none).
+func (c *Client) DownState() webrtc.PeerConnectionState {
+	c.mu.Lock()
+	down := c.down
+	c.mu.Unlock()
+	if down == nil {
+		return webrtc.PeerConnectionStateClosed
+	}
+	return down.ConnectionState()
 }
 
 // UpConnected tells whether the publishing connection is up.

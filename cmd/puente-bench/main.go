@@ -56,8 +56,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o loadtest.Options
 	var jsonOut, verbose bool
 	var concurrency int
-	fs.StringVar(&o.Scenario, "scenario", "webinar", "webinar, panel, audio, join-storm, simulcast (live media); restart (a server crash during a room); register, feed (HTTP)")
-	fs.IntVar(&o.Viewers, "viewers", 20, "viewers (listeners) joining the session")
+	fs.StringVar(&o.Scenario, "scenario", "webinar", "webinar, panel, audio, join-storm, simulcast (live media); capacity (webinar, viewers added --step at a time until a limit); restart (a server crash during a room); register, feed (HTTP)")
+	fs.IntVar(&o.Viewers, "viewers", 20, "viewers (listeners) joining the session; capacity: the most tried (default 1000)")
+	fs.IntVar(&o.Step, "step", 50, "capacity: viewers added per step (each step measured over --duration)")
+	fs.BoolVar(&o.LightViewers, "light-viewers", true, "live media but simulcast: all viewers but one (and the --constrained ones) count media from the clear RTP headers without decrypting it (=false: every viewer decrypts)")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "measured time, after everyone joined and 2 s of warm-up; restart: chat time, half before the crash and half after everyone is back")
 	fs.DurationVar(&o.StormWindow, "storm-window", 5*time.Second, "join-storm: the viewers arrive evenly within this time")
 	fs.StringVar(&o.URL, "url", "", "a running Puente to measure (default: start one, with its own PostgreSQL)")
@@ -88,8 +90,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return usage{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
-	adaptSet := false
-	fs.Visit(func(f *flag.Flag) { adaptSet = adaptSet || f.Name == "adapt-to-bandwidth" })
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	adaptSet := set["adapt-to-bandwidth"]
+	if o.Scenario == loadtest.Capacity && !set["viewers"] {
+		o.Viewers = 1000
+	}
 	switch {
 	case o.Viewers < 0 || o.Viewers > 5000:
 		return usage{"--viewers must be from 0 to 5000"}
@@ -109,11 +115,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return usage{fmt.Sprintf("--constrained must be from 0 to --viewers (%d)", o.Viewers)}
 	case o.ConstrainedKbps < 16 || o.ConstrainedKbps > 1_000_000:
 		return usage{"--constrained-kbps must be from 16 to 1000000"}
+	case o.Step < 1 || o.Step > 5000:
+		return usage{"--step must be from 1 to 5000"}
 	}
 	media := false
 	switch o.Scenario {
 	case loadtest.Webinar, loadtest.Panel, loadtest.AudioOnly, loadtest.JoinStorm, loadtest.Simulcast:
 		media = true
+	case loadtest.Capacity:
+		media = true
+		switch {
+		case !o.Pin:
+			return usage{"--pin=false cannot be used with --scenario capacity: the server's capacity is per core, so it runs pinned to one"}
+		case o.URL != "" && o.ServerPID == 0:
+			return usage{"--scenario capacity with --url needs --server-pid (the server's CPU is the limit)"}
+		case o.Viewers < 1:
+			return usage{"--viewers must be at least 1 with --scenario capacity"}
+		case o.Constrained > 0:
+			return usage{"--constrained cannot be used with --scenario capacity"}
+		}
+		o.Floor = false
 	case "register", "feed":
 	case loadtest.Restart:
 		switch {
@@ -125,10 +146,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return usage{"--duration must be at least 2s with --scenario restart (half before the crash, half after)"}
 		}
 	default:
-		return usage{fmt.Sprintf("--scenario %q is not one of webinar, panel, audio, join-storm, simulcast, restart, register, feed", o.Scenario)}
+		return usage{fmt.Sprintf("--scenario %q is not one of webinar, panel, audio, join-storm, simulcast, capacity, restart, register, feed", o.Scenario)}
 	}
 	if adaptSet && o.URL != "" {
 		return usage{"--adapt-to-bandwidth sets estimation on the server this program starts; with --url, set it on that server (PUENTE_RTC_ADAPT_TO_BANDWIDTH)"}
+	}
+	if set["light-viewers"] && (!media || o.Scenario == loadtest.Simulcast) {
+		return usage{fmt.Sprintf("--light-viewers works with the live media scenarios but simulcast (whose viewers read layer marks in the payload), not --scenario %s", o.Scenario)}
+	}
+	if set["step"] && o.Scenario != loadtest.Capacity {
+		return usage{"--step works with --scenario capacity only"}
 	}
 	if o.Constrained > 0 && !media {
 		return usage{fmt.Sprintf("--constrained works with the live media scenarios, not --scenario %s", o.Scenario)}
@@ -157,6 +184,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		result, err = loadtest.RunRestart(ctx, o)
 	default:
 		result, err = loadtest.Run(ctx, o)
+		if errors.Is(err, loadtest.ErrGeneratorBottleneck) {
+			// The capacity steps so far are printed: they hold, but the limit is not the
+			// server's.
+			if b, jerr := json.Marshal(result); jerr == nil {
+				fmt.Fprintln(stdout, string(b))
+			}
+		}
 	}
 	if err != nil {
 		return err

@@ -28,6 +28,12 @@ func TestFlagsAreValidated(t *testing.T) {
 		{[]string{"--scenario", "simulcast", "--constrained-kbps", "2000000"}, "--constrained-kbps"},
 		{[]string{"--scenario", "feed", "--constrained", "2"}, "--constrained"},
 		{[]string{"--scenario", "restart", "--constrained", "2"}, "--constrained"},
+		{[]string{"--scenario", "capacity", "--step", "0"}, "--step"},
+		{[]string{"--scenario", "capacity", "--pin=false"}, "--pin"},
+		{[]string{"--scenario", "capacity", "--url", "http://127.0.0.1:1", "--database-url", "postgres://x"}, "--server-pid"},
+		{[]string{"--scenario", "webinar", "--step", "10"}, "--step"},
+		{[]string{"--scenario", "simulcast", "--light-viewers"}, "--light-viewers"},
+		{[]string{"--scenario", "feed", "--light-viewers=false"}, "--light-viewers"},
 		{[]string{"--adapt-to-bandwidth", "--url", "http://127.0.0.1:1", "--database-url", "postgres://x"}, "--adapt-to-bandwidth"},
 	} {
 		var out, errOut bytes.Buffer
