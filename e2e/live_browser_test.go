@@ -53,12 +53,12 @@ func TestBrowserLiveRoom(t *testing.T) {
 
 	host := newMediaBrowser(t)
 	browserSignIn(t, host, in.baseURL, "host@example.org")
-	step(t, host, "host opens the room", chromedp.Navigate(room))
+	step(t, host, "host opens the room", chromedp.Navigate(room), joinRoom())
 	waitFor(t, host, "host connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
 	step(t, host, "host goes live", chromedp.Click(chromedp.CSS(`#publish-button`)))
 	waitFor(t, host, "host publishing", `!!window.puenteLive?.upPC && window.puenteLive.upPC.connectionState === "connected"`)
 
-	step(t, ana, "attendee opens the room", chromedp.Navigate(room))
+	step(t, ana, "attendee opens the room", chromedp.Navigate(room), joinRoom())
 	waitFor(t, ana, "attendee connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
 
 	// Honest video checks: the decoder produced frames of a real size, the element shows
@@ -107,7 +107,7 @@ func TestBrowserLiveRoom(t *testing.T) {
 
 	// The host invites the attendee onto the stage; without reloading, her camera reaches
 	// the host's page and plays there.
-	step(t, host, "invite to the stage", chromedp.Click(chromedp.CSS(`#participants li[data-hand="true"] button[data-action="invite"]`)))
+	step(t, host, "invite to the stage", chromedp.Click(chromedp.CSS(`#tab-people`)), chromedp.Click(chromedp.CSS(`#participants li[data-hand="true"] button[data-action="invite"]`)))
 	waitFor(t, ana, "attendee may publish", `(() => { const b = document.querySelector('#publish-button'); return !!b && !b.hidden && !b.disabled; })()`)
 	step(t, ana, "attendee goes on stage", chromedp.Click(chromedp.CSS(`#publish-button`)))
 	waitFor(t, host, "host receives the attendee's camera", `(() => {

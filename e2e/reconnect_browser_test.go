@@ -131,7 +131,7 @@ func TestBrowserLiveReconnect(t *testing.T) {
 	r := openLiveRoom(t, "Live Reconnection Seminar")
 	host, ana := r.host, r.ana
 
-	step(t, host, "host opens the room", chromedp.Navigate(r.room))
+	step(t, host, "host opens the room", chromedp.Navigate(r.room), joinRoom())
 	waitFor(t, host, "host connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
 	step(t, host, "host goes live", chromedp.Click(chromedp.CSS(`#publish-button`)))
 	waitFor(t, host, "host publishing", `!!window.puenteLive?.upPC && window.puenteLive.upPC.connectionState === "connected"`)
@@ -147,7 +147,7 @@ func TestBrowserLiveReconnect(t *testing.T) {
 		window.puenteLive.addEventListener("left", (e) => window.__left.push(String(e.detail.participant_id)));
 	})()`))
 
-	step(t, ana, "attendee opens the room", chromedp.Navigate(r.room))
+	step(t, ana, "attendee opens the room", chromedp.Navigate(r.room), joinRoom())
 	waitFor(t, ana, "attendee connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
 	step(t, ana, "record the attendee's status", chromedp.Evaluate[chromedp.Void](`(() => {
 		window.__page = "not reloaded";
@@ -329,7 +329,7 @@ func TestBrowserLiveServerRestart(t *testing.T) {
 	r := openLiveRoom(t, "Live Restart Seminar")
 	host, ana := r.host, r.ana
 
-	step(t, host, "host opens the room", chromedp.Navigate(r.room))
+	step(t, host, "host opens the room", chromedp.Navigate(r.room), joinRoom())
 	waitFor(t, host, "host connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
 	step(t, host, "host goes live", chromedp.Click(chromedp.CSS(`#publish-button`)))
 	waitFor(t, host, "host publishing", `!!window.puenteLive?.upPC && window.puenteLive.upPC.connectionState === "connected"`)
@@ -339,7 +339,7 @@ func TestBrowserLiveServerRestart(t *testing.T) {
 		const md = navigator.mediaDevices, orig = md.getUserMedia.bind(md);
 		md.getUserMedia = (...a) => { window.__gum++; return orig(...a); };
 	})()`), chromedp.Evaluate[chromedp.Void](recordClient))
-	step(t, ana, "attendee opens the room", chromedp.Navigate(r.room))
+	step(t, ana, "attendee opens the room", chromedp.Navigate(r.room), joinRoom())
 	waitFor(t, ana, "attendee connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
 	step(t, ana, "record", chromedp.Evaluate[chromedp.Void](`window.__page = "not reloaded"`), chromedp.Evaluate[chromedp.Void](recordClient),
 		chromedp.Evaluate[chromedp.Void](watchVideo))
@@ -476,12 +476,12 @@ func TestBrowserLiveICERestart(t *testing.T) {
 	r := openLiveRoom(t, "Live ICE Seminar")
 	host, ana := r.host, r.ana
 
-	step(t, host, "host opens the room", chromedp.Navigate(r.room))
+	step(t, host, "host opens the room", chromedp.Navigate(r.room), joinRoom())
 	waitFor(t, host, "host connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
 	step(t, host, "host goes live", chromedp.Click(chromedp.CSS(`#publish-button`)))
 	waitFor(t, host, "host publishing", `!!window.puenteLive?.upPC && window.puenteLive.upPC.connectionState === "connected"`)
 	// Conditions set before the page's sockets open apply to them (a later change too).
-	step(t, ana, "attendee opens the room", cutMedia(false), chromedp.Navigate(r.room))
+	step(t, ana, "attendee opens the room", cutMedia(false), chromedp.Navigate(r.room), joinRoom())
 	waitFor(t, ana, "attendee connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
 	step(t, ana, "record", chromedp.Evaluate[chromedp.Void](recordClient), chromedp.Evaluate[chromedp.Void](`(() => {
 		window.__ws = window.puenteLive.ws;
