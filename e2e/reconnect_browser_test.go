@@ -170,6 +170,7 @@ func TestBrowserLiveReconnect(t *testing.T) {
 	offlineAt := time.Now()
 	waitFor(t, ana, "the attendee's page says it is reconnecting", `document.querySelector('#live-status')?.dataset.state === "reconnecting"`)
 	t.Logf("the page showed reconnecting %v after going offline", time.Since(offlineAt).Round(time.Millisecond))
+	waitFor(t, ana, "the stage says it is reconnecting", `!document.getElementById("reconnecting-notice").hidden`)
 	if rest := 5*time.Second - time.Since(offlineAt); rest > 0 {
 		time.Sleep(rest)
 	}
@@ -178,6 +179,7 @@ func TestBrowserLiveReconnect(t *testing.T) {
 	onlineAt := time.Now()
 	waitFor(t, ana, "the attendee is back", `document.querySelector('#live-status')?.dataset.state === "connected"`)
 	t.Logf("back in the room %v after coming online", time.Since(onlineAt).Round(time.Millisecond))
+	waitFor(t, ana, "the reconnecting notice goes", `document.getElementById("reconnecting-notice").hidden`)
 
 	want := catalogue(t, "live.reconnecting")
 	shown := eval[bool](t, ana, fmt.Sprintf(`window.__status.some((s) => s.state === "reconnecting" && s.text === %q)`, want))

@@ -19,9 +19,9 @@ func joinRoom() chromedp.Action[chromedp.Void] {
 	return chromedp.Click(chromedp.CSS(`#join-button`))
 }
 
-// artifactDir is where a test leaves screenshots for people to look at:
+// roomArtifacts is where a test leaves screenshots for people to look at:
 // $PUENTE_E2E_ARTIFACTS when set, else the test's temporary directory.
-func artifactDir(t *testing.T) string {
+func roomArtifacts(t *testing.T) string {
 	t.Helper()
 	if d := os.Getenv("PUENTE_E2E_ARTIFACTS"); d != "" {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -118,7 +118,7 @@ const videoFrames = `(async () => {
 func TestBrowserRoomStageAndPrejoin(t *testing.T) {
 	skipShort(t, "starts the binary and browsers")
 	r := openLiveRoom(t, "Room Stage Seminar")
-	dir := artifactDir(t)
+	dir := roomArtifacts(t)
 	host, ana := r.host, r.ana
 	base := strings.TrimSuffix(r.room, r.room[strings.Index(r.room, "/occurrences/"):])
 
@@ -164,6 +164,7 @@ func TestBrowserRoomStageAndPrejoin(t *testing.T) {
 	if p := eval[string](t, host, `document.getElementById("screen-button").getAttribute("aria-pressed")`); p != "false" {
 		t.Errorf("share screen before sharing: aria-pressed=%q", p)
 	}
+	waitFor(t, host, "share screen ready", `(() => { const b = document.getElementById("screen-button"); return !b.hidden && !b.disabled; })()`)
 	step(t, host, "share the screen", chromedp.Click(chromedp.CSS(`#screen-button`)))
 	waitFor(t, host, "sharing", `!!window.puenteLive.local.screen && document.getElementById("screen-button").getAttribute("aria-pressed") === "true"`)
 	waitFor(t, host, "screen published", `(window.puenteLive.publishing || []).includes("screen")`)
