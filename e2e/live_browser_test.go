@@ -104,6 +104,9 @@ func TestBrowserLiveRoom(t *testing.T) {
 	// A raised hand reaches the host.
 	step(t, ana, "raise hand", chromedp.Click(chromedp.CSS(`#hand-button`)))
 	waitFor(t, host, "host sees the hand", `document.querySelector('#participants li[data-hand="true"]') !== null`)
+	if p := eval[string](t, ana, `document.getElementById("hand-button").getAttribute("aria-pressed")`); p != "true" {
+		t.Errorf("raised hand: aria-pressed=%q", p)
+	}
 
 	// The host invites the attendee onto the stage; without reloading, her camera reaches
 	// the host's page and plays there.
@@ -121,5 +124,17 @@ func TestBrowserLiveRoom(t *testing.T) {
 		}
 		return false;
 	})()`)
+	// Two on stage: a grid, or the one who spoke last large beside the other.
+	waitFor(t, host, "two tiles on the stage", `document.getElementById("stage").dataset.tiles === "2"`)
+	switch l := eval[string](t, host, `document.getElementById("stage").dataset.layout`); l {
+	case "grid":
+	case "speaker":
+		if !eval[bool](t, host, `(() => { const f = document.querySelector("#stage-cameras figure.featured"), o = document.querySelector("#stage-cameras figure:not(.featured)");
+			return !!f && !!o && f.getBoundingClientRect().width > o.getBoundingClientRect().width; })()`) {
+			t.Error("the speaker layout does not show the speaker larger")
+		}
+	default:
+		t.Errorf("stage layout with two on stage: %q", l)
+	}
 	screenshot(t, host, "live-host")
 }
