@@ -232,7 +232,7 @@ func TestBrowserAdaptiveSimulcast(t *testing.T) {
 	step(t, host, "assume a fast uplink", onNewDocument(startBitrate))
 
 	// The host goes live.
-	step(t, host, "host opens the room", chromedp.Navigate(r.room))
+	step(t, host, "host opens the room", chromedp.Navigate(r.room), joinRoom())
 	waitFor(t, host, "host connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
 	step(t, host, "host goes live", chromedp.Click(chromedp.CSS(`#publish-button`)))
 	if !check(t, host, 30*time.Second, "host publishing", `!!window.puenteLive?.upPC && window.puenteLive.upPC.connectionState === "connected"`) {
@@ -286,7 +286,7 @@ func TestBrowserAdaptiveSimulcast(t *testing.T) {
 		ctx  context.Context
 		w, h int
 	}{{"small", small, 160, 90}, {"large", large, 1280, 720}} {
-		step(t, v.ctx, v.name+" attendee opens the room", chromedp.Navigate(r.room))
+		step(t, v.ctx, v.name+" attendee opens the room", chromedp.Navigate(r.room), joinRoom())
 		waitFor(t, v.ctx, v.name+" attendee connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
 		step(t, v.ctx, v.name+" tile", chromedp.Evaluate[chromedp.Void](tileSize(v.w, v.h)))
 		step(t, v.ctx, "watch the highlight", chromedp.Evaluate[chromedp.Void](fmt.Sprintf(watchHighlight, hostID)))
@@ -517,12 +517,12 @@ func TestBrowserAdaptiveVideoPaused(t *testing.T) {
 	host, ana := r.host, r.ana
 	step(t, ana, "record what the page gets", onNewDocument(recordSent))
 
-	step(t, host, "host opens the room", chromedp.Navigate(r.room))
+	step(t, host, "host opens the room", chromedp.Navigate(r.room), joinRoom())
 	waitFor(t, host, "host connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
 	step(t, host, "host goes live", chromedp.Click(chromedp.CSS(`#publish-button`)))
 	waitFor(t, host, "host publishing", `!!window.puenteLive?.upPC && window.puenteLive.upPC.connectionState === "connected"`)
 
-	step(t, ana, "attendee opens the room", shapeMedia(0), chromedp.Navigate(r.room))
+	step(t, ana, "attendee opens the room", shapeMedia(0), chromedp.Navigate(r.room), joinRoom())
 	waitFor(t, ana, "attendee connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
 	waitFor(t, ana, "attendee receives the camera", `(() => {
 		const v = document.querySelector('video[data-participant][data-source="camera"]');

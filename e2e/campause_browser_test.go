@@ -33,7 +33,7 @@ func TestBrowserWholeCameraPaused(t *testing.T) {
 	step(t, host, "record what the page sends", onNewDocument(recordSent))
 	step(t, host, "publish without simulcast", onNewDocument(noSimulcast))
 
-	step(t, host, "host opens the room", chromedp.Navigate(r.room))
+	step(t, host, "host opens the room", chromedp.Navigate(r.room), joinRoom())
 	waitFor(t, host, "host connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
 	step(t, host, "host goes live", chromedp.Click(chromedp.CSS(`#publish-button`)))
 	check(t, host, 30*time.Second, "host publishing", `!!window.puenteLive?.upPC && window.puenteLive.upPC.connectionState === "connected"`)
@@ -65,7 +65,7 @@ func TestBrowserWholeCameraPaused(t *testing.T) {
 	})()`)
 	t.Logf("layers messages to the host: %s", eval[string](t, host, `JSON.stringify(window.__received.filter((m) => m.type === "layers"))`))
 
-	step(t, ana, "attendee opens the room", chromedp.Navigate(r.room))
+	step(t, ana, "attendee opens the room", chromedp.Navigate(r.room), joinRoom())
 	waitFor(t, ana, "attendee connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
 	check(t, host, 20*time.Second, `the server says the camera is needed ("": true)`, wholeSaid(true))
 	check(t, host, 10*time.Second, "the camera's encoding is on again", encodings+` === '[":true"]'`)

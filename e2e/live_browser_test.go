@@ -53,12 +53,12 @@ func TestBrowserLiveRoom(t *testing.T) {
 
 	host := newMediaBrowser(t)
 	browserSignIn(t, host, in.baseURL, "host@example.org")
-	step(t, host, "host opens the room", chromedp.Navigate(room))
+	step(t, host, "host opens the room", chromedp.Navigate(room), joinRoom())
 	waitFor(t, host, "host connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
 	step(t, host, "host goes live", chromedp.Click(chromedp.CSS(`#publish-button`)))
 	waitFor(t, host, "host publishing", `!!window.puenteLive?.upPC && window.puenteLive.upPC.connectionState === "connected"`)
 
-	step(t, ana, "attendee opens the room", chromedp.Navigate(room))
+	step(t, ana, "attendee opens the room", chromedp.Navigate(room), joinRoom())
 	waitFor(t, ana, "attendee connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
 
 	// Honest video checks: the decoder produced frames of a real size, the element shows
@@ -104,10 +104,13 @@ func TestBrowserLiveRoom(t *testing.T) {
 	// A raised hand reaches the host.
 	step(t, ana, "raise hand", chromedp.Click(chromedp.CSS(`#hand-button`)))
 	waitFor(t, host, "host sees the hand", `document.querySelector('#participants li[data-hand="true"]') !== null`)
+	if p := eval[string](t, ana, `document.getElementById("hand-button").getAttribute("aria-pressed")`); p != "true" {
+		t.Errorf("raised hand: aria-pressed=%q", p)
+	}
 
 	// The host invites the attendee onto the stage; without reloading, her camera reaches
 	// the host's page and plays there.
-	step(t, host, "invite to the stage", chromedp.Click(chromedp.CSS(`#participants li[data-hand="true"] button[data-action="invite"]`)))
+	step(t, host, "invite to the stage", chromedp.Click(chromedp.CSS(`#tab-people`)), chromedp.Click(chromedp.CSS(`#participants li[data-hand="true"] button[data-action="invite"]`)))
 	waitFor(t, ana, "attendee may publish", `(() => { const b = document.querySelector('#publish-button'); return !!b && !b.hidden && !b.disabled; })()`)
 	step(t, ana, "attendee goes on stage", chromedp.Click(chromedp.CSS(`#publish-button`)))
 	waitFor(t, host, "host receives the attendee's camera", `(() => {
@@ -121,5 +124,17 @@ func TestBrowserLiveRoom(t *testing.T) {
 		}
 		return false;
 	})()`)
+	// Two on stage: a grid, or the one who spoke last large beside the other.
+	waitFor(t, host, "two tiles on the stage", `document.getElementById("stage").dataset.tiles === "2"`)
+	switch l := eval[string](t, host, `document.getElementById("stage").dataset.layout`); l {
+	case "grid":
+	case "speaker":
+		if !eval[bool](t, host, `(() => { const f = document.querySelector("#stage-cameras figure.featured"), o = document.querySelector("#stage-cameras figure:not(.featured)");
+			return !!f && !!o && f.getBoundingClientRect().width > o.getBoundingClientRect().width; })()`) {
+			t.Error("the speaker layout does not show the speaker larger")
+		}
+	default:
+		t.Errorf("stage layout with two on stage: %q", l)
+	}
 	screenshot(t, host, "live-host")
 }

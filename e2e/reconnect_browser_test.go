@@ -131,7 +131,7 @@ func TestBrowserLiveReconnect(t *testing.T) {
 	r := openLiveRoom(t, "Live Reconnection Seminar")
 	host, ana := r.host, r.ana
 
-	step(t, host, "host opens the room", chromedp.Navigate(r.room))
+	step(t, host, "host opens the room", chromedp.Navigate(r.room), joinRoom())
 	waitFor(t, host, "host connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
 	step(t, host, "host goes live", chromedp.Click(chromedp.CSS(`#publish-button`)))
 	waitFor(t, host, "host publishing", `!!window.puenteLive?.upPC && window.puenteLive.upPC.connectionState === "connected"`)
@@ -147,7 +147,7 @@ func TestBrowserLiveReconnect(t *testing.T) {
 		window.puenteLive.addEventListener("left", (e) => window.__left.push(String(e.detail.participant_id)));
 	})()`))
 
-	step(t, ana, "attendee opens the room", chromedp.Navigate(r.room))
+	step(t, ana, "attendee opens the room", chromedp.Navigate(r.room), joinRoom())
 	waitFor(t, ana, "attendee connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
 	step(t, ana, "record the attendee's status", chromedp.Evaluate[chromedp.Void](`(() => {
 		window.__page = "not reloaded";
@@ -170,6 +170,7 @@ func TestBrowserLiveReconnect(t *testing.T) {
 	offlineAt := time.Now()
 	waitFor(t, ana, "the attendee's page says it is reconnecting", `document.querySelector('#live-status')?.dataset.state === "reconnecting"`)
 	t.Logf("the page showed reconnecting %v after going offline", time.Since(offlineAt).Round(time.Millisecond))
+	waitFor(t, ana, "the stage says it is reconnecting", `!document.getElementById("reconnecting-notice").hidden`)
 	if rest := 5*time.Second - time.Since(offlineAt); rest > 0 {
 		time.Sleep(rest)
 	}
@@ -178,6 +179,7 @@ func TestBrowserLiveReconnect(t *testing.T) {
 	onlineAt := time.Now()
 	waitFor(t, ana, "the attendee is back", `document.querySelector('#live-status')?.dataset.state === "connected"`)
 	t.Logf("back in the room %v after coming online", time.Since(onlineAt).Round(time.Millisecond))
+	waitFor(t, ana, "the reconnecting notice goes", `document.getElementById("reconnecting-notice").hidden`)
 
 	want := catalogue(t, "live.reconnecting")
 	shown := eval[bool](t, ana, fmt.Sprintf(`window.__status.some((s) => s.state === "reconnecting" && s.text === %q)`, want))
@@ -329,7 +331,7 @@ func TestBrowserLiveServerRestart(t *testing.T) {
 	r := openLiveRoom(t, "Live Restart Seminar")
 	host, ana := r.host, r.ana
 
-	step(t, host, "host opens the room", chromedp.Navigate(r.room))
+	step(t, host, "host opens the room", chromedp.Navigate(r.room), joinRoom())
 	waitFor(t, host, "host connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
 	step(t, host, "host goes live", chromedp.Click(chromedp.CSS(`#publish-button`)))
 	waitFor(t, host, "host publishing", `!!window.puenteLive?.upPC && window.puenteLive.upPC.connectionState === "connected"`)
@@ -339,7 +341,7 @@ func TestBrowserLiveServerRestart(t *testing.T) {
 		const md = navigator.mediaDevices, orig = md.getUserMedia.bind(md);
 		md.getUserMedia = (...a) => { window.__gum++; return orig(...a); };
 	})()`), chromedp.Evaluate[chromedp.Void](recordClient))
-	step(t, ana, "attendee opens the room", chromedp.Navigate(r.room))
+	step(t, ana, "attendee opens the room", chromedp.Navigate(r.room), joinRoom())
 	waitFor(t, ana, "attendee connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
 	step(t, ana, "record", chromedp.Evaluate[chromedp.Void](`window.__page = "not reloaded"`), chromedp.Evaluate[chromedp.Void](recordClient),
 		chromedp.Evaluate[chromedp.Void](watchVideo))
@@ -476,12 +478,12 @@ func TestBrowserLiveICERestart(t *testing.T) {
 	r := openLiveRoom(t, "Live ICE Seminar")
 	host, ana := r.host, r.ana
 
-	step(t, host, "host opens the room", chromedp.Navigate(r.room))
+	step(t, host, "host opens the room", chromedp.Navigate(r.room), joinRoom())
 	waitFor(t, host, "host connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
 	step(t, host, "host goes live", chromedp.Click(chromedp.CSS(`#publish-button`)))
 	waitFor(t, host, "host publishing", `!!window.puenteLive?.upPC && window.puenteLive.upPC.connectionState === "connected"`)
 	// Conditions set before the page's sockets open apply to them (a later change too).
-	step(t, ana, "attendee opens the room", cutMedia(false), chromedp.Navigate(r.room))
+	step(t, ana, "attendee opens the room", cutMedia(false), chromedp.Navigate(r.room), joinRoom())
 	waitFor(t, ana, "attendee connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
 	step(t, ana, "record", chromedp.Evaluate[chromedp.Void](recordClient), chromedp.Evaluate[chromedp.Void](`(() => {
 		window.__ws = window.puenteLive.ws;

@@ -29,6 +29,8 @@ type joinPage struct {
 	State string // "early", "open", "ended", "over", "cancelled", "not_confirmed"
 	// CanReopen: the session was ended and the reader is a host, who may open it again.
 	CanReopen bool
+	// OnStage: a host or speaker, whose device check starts with a camera preview.
+	OnStage   bool
 	OpensAt   string // RFC 3339, for the countdown
 	Opens     when
 	Status    domain.RegistrationStatus
@@ -93,7 +95,7 @@ func (s *Server) renderJoin(c echo.Context, l store.Listed, status domain.Regist
 	}
 	opens, closes := app.RoomWindow(l, role)
 	jp := joinPage{Occ: s.view(c, l), OpensAt: opens.Format(time.RFC3339), Status: status, Position: position,
-		AdmissionURL: admissionURL, Opens: instantWhen(opens, l.Event.TimeZone, viewerZone(c), localizerOf(c))}
+		AdmissionURL: admissionURL, OnStage: onStage, Opens: instantWhen(opens, l.Event.TimeZone, viewerZone(c), localizerOf(c))}
 	switch {
 	case l.Occurrence.Status == domain.StatusCancelled:
 		jp.State = "cancelled"

@@ -3,6 +3,7 @@
 // file only shows what the client reports and turns clicks into client calls.
 // Text from people (names, chat, questions) is always inserted as text, never as HTML.
 import { LiveClient, LiveError, AdmissionError } from "./live.js";
+import { setupPrejoin } from "./prejoin.js";
 
 const root = document.getElementById("live-room");
 if (root) start(root);
@@ -55,6 +56,17 @@ function start(root) {
     statsEmpty: $("stats-empty"),
     statsTable: $("stats-table"),
     statsRows: $("stats-rows"),
+    prejoin: $("prejoin"),
+    roomView: $("room-view"),
+    announce: $("room-announce"),
+    quality: $("conn-quality"),
+    qualityText: $("conn-quality-text"),
+    qualityDetails: $("conn-quality-details"),
+    reconnecting: $("reconnecting-notice"),
+    tabs: [...root.querySelectorAll('[role="tab"]')],
+    chatUnread: $("chat-unread"),
+    questionsCount: $("questions-count"),
+    handsCount: $("hands-count"),
   };
 
   function setStatus(state, text) {
@@ -74,7 +86,7 @@ function start(root) {
 
   const lang = document.documentElement.lang || undefined;
   const collator = new Intl.Collator(lang, { sensitivity: "base", numeric: true });
-  const timeFormat = new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit" });
+  const timeFormat = new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
   const canShareScreen = !!(navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia);
 
   const chatIds = new Set();
@@ -89,6 +101,10 @@ function start(root) {
   let busy = false;
   let lastClose = null;
   let messageTimer = null;
+  let joined = false;
+  let speakerSink = ""; // the speaker chosen before joining ("" for the default)
+  let featuredId = null; // the last person who spoke, shown large on the stage
+  const hands = new Map(); // participant id -> hand raised, to announce new hands
 
   // ---- helpers ----
 
@@ -105,12 +121,27 @@ function start(root) {
     return n;
   }
 
+  // button makes a small action button; with opts.forName, the person it acts on follows
+  // the visible label for screen readers only, so the accessible name begins with the
+  // words on the button (WCAG 2.5.3, label in name).
   function button(label, slot, action, opts) {
     const o = opts || {};
-    return node("button", {
-      type: "button", class: o.class || "secondary small", text: label, "data-slot": slot, "data-action": action,
-      "aria-label": o.ariaLabel || null, "aria-pressed": o.pressed == null ? null : String(!!o.pressed),
+    const b = node("button", {
+      type: "button", class: o.class || "secondary small", "data-slot": slot, "data-action": action,
+      "aria-pressed": o.pressed == null ? null : String(!!o.pressed),
     });
+    if (o.icon) b.append(node("span", { "aria-hidden": "true", text: o.icon + " " }));
+    b.append(label);
+    if (o.forName != null) b.append(node("span", { class: "visually-hidden", text: ": " + o.forName }));
+    return b;
+  }
+
+  // announce says something through the page's polite live region (new chat messages,
+  // raised hands and questions), whichever tab is shown.
+  function announce(text) {
+    if (!text || !el.announce) return;
+    el.announce.append(node("p", { text }));
+    while (el.announce.children.length > 5) el.announce.firstElementChild.remove();
   }
 
   // Someone who gave no name has an empty one (the server never sends their address):
@@ -287,6 +318,7 @@ function start(root) {
       default:
         setStatus(d.state, t("status_idle"));
     }
+    el.reconnecting.hidden = d.state !== "reconnecting";
     const over = d.state === "closed" || d.state === "failed";
     // Someone removed, or everyone after the end, cannot usefully come back (a host can).
     const hopeless = lastClose === "removed" || lastClose === "revoked" || (lastClose === "ended" && !client.isHost()) ||
@@ -320,11 +352,11 @@ function start(root) {
 
   client.addEventListener("welcome", (e) => {
     const w = e.detail;
-    // History is not news: fill it in without the screen reader reading it all out.
-    el.chatLog.setAttribute("aria-live", "off");
-    for (const m of w.chat || []) addChat(m);
-    setTimeout(() => el.chatLog.setAttribute("aria-live", "polite"), 0);
+    // History is not news: fill it in without announcing it.
+    for (const m of w.chat || []) addChat(m, true);
     el.chatLog.scrollTop = el.chatLog.scrollHeight;
+    hands.clear();
+    for (const p of w.participants || []) if (p && p.id != null) hands.set(p.id, !!p.hand);
     questions.clear();
     for (const q of w.questions || []) if (q && q.id != null) questions.set(q.id, q);
     pendingVotes.clear();
@@ -355,7 +387,15 @@ function start(root) {
 
   // ---- people ----
 
-  client.addEventListener("participant", () => schedule("participants", "stage", "controls"));
+  client.addEventListener("participant", (e) => {
+    const p = e.detail.participant;
+    if (p && p.id != null) {
+      const before = hands.get(p.id);
+      hands.set(p.id, !!p.hand);
+      if (p.hand && !before && !e.detail.self) announce(t("announce_hand", { name: nameOf(p) }));
+    }
+    schedule("participants", "stage", "controls");
+  });
   client.addEventListener("left", () => schedule("participants", "stage"));
 
   client.addEventListener("role", (e) => {
@@ -402,24 +442,24 @@ function start(root) {
     if (flags.length) li.append(node("span", { class: "p-flags" }, ...flags));
     if (client.isHost() && client.connected && !you) {
       const actions = node("span", { class: "p-actions" });
-      if (p.role === "attendee") actions.append(button(t("invite"), "stage", "invite", { ariaLabel: t("invite_label", { name }) }));
-      if (p.role === "speaker") actions.append(button(t("back"), "stage", "back", { ariaLabel: t("back_label", { name }) }));
+      if (p.role === "attendee") actions.append(button(t("invite"), "stage", "invite", { forName: name }));
+      if (p.role === "speaker") actions.append(button(t("back"), "stage", "back", { forName: name }));
       if (pub.includes("microphone")) {
         actions.append(p.audio_muted
-          ? button(t("unmute_audio"), "audio", "unmute-audio", { ariaLabel: t("unmute_audio_label", { name }) })
-          : button(t("mute_audio"), "audio", "mute-audio", { ariaLabel: t("mute_audio_label", { name }) }));
+          ? button(t("unmute_audio"), "audio", "unmute-audio", { forName: name })
+          : button(t("mute_audio"), "audio", "mute-audio", { forName: name }));
       }
       if (pub.includes("camera")) {
         actions.append(p.video_muted
-          ? button(t("unmute_video"), "video", "unmute-video", { ariaLabel: t("unmute_video_label", { name }) })
-          : button(t("mute_video"), "video", "mute-video", { ariaLabel: t("mute_video_label", { name }) }));
+          ? button(t("unmute_video"), "video", "unmute-video", { forName: name })
+          : button(t("mute_video"), "video", "mute-video", { forName: name }));
       }
       if (pub.includes("screen")) {
         actions.append(p.screen_muted
-          ? button(t("unmute_screen"), "screen", "unmute-screen", { ariaLabel: t("unmute_screen_label", { name }) })
-          : button(t("mute_screen"), "screen", "mute-screen", { ariaLabel: t("mute_screen_label", { name }) }));
+          ? button(t("unmute_screen"), "screen", "unmute-screen", { forName: name })
+          : button(t("mute_screen"), "screen", "mute-screen", { forName: name }));
       }
-      actions.append(button(t("remove"), "remove", "remove", { class: "danger small", ariaLabel: t("remove_label", { name }) }));
+      actions.append(button(t("remove"), "remove", "remove", { class: "danger small", forName: name }));
       li.append(actions);
     }
     return li;
@@ -431,6 +471,7 @@ function start(root) {
     list.sort((a, b) => rank(a) - rank(b) || collator.compare(nameOf(a), nameOf(b)));
     preserveFocus(el.participants, () => el.participants.replaceChildren(...list.map(participantItem)));
     el.audienceCount.textContent = String(list.filter((p) => p.role === "attendee").length);
+    renderBadges();
   }
 
   el.participants.addEventListener("click", (ev) => {
@@ -517,6 +558,7 @@ function start(root) {
       const a = node("audio", { "data-participant": d.participant_id, "data-source": d.source });
       a.autoplay = true;
       a.srcObject = new MediaStream([d.track]);
+      if (speakerSink && a.setSinkId) a.setSinkId(speakerSink).catch(() => {});
       el.audio.append(a);
       entry.el = a;
       play(a);
@@ -663,7 +705,20 @@ function start(root) {
     const anything = tiles.size + screenTiles.size + (selfTile ? 1 : 0) > 0;
     el.stageEmpty.hidden = anything;
     el.stage.classList.toggle("has-screen", screenTiles.size > 0);
-    el.stage.dataset.tiles = String(tiles.size + (selfTile ? 1 : 0));
+    const cameraCount = tiles.size + (selfTile ? 1 : 0);
+    el.stage.dataset.tiles = String(cameraCount);
+    // Stage first: a shared screen large with the cameras small beside it; otherwise the
+    // person who spoke last large with the others beside them; a grid until anyone speaks.
+    if (client.speakerId) featuredId = client.speakerId;
+    const featuredTile = featuredId == null ? null : me && featuredId === me.id ? selfTile : tiles.get(featuredId);
+    let layout = "empty";
+    if (screenTiles.size) layout = "screen";
+    else if (cameraCount === 1) layout = "single";
+    else if (cameraCount > 1) layout = featuredTile ? "speaker" : "grid";
+    el.stage.dataset.layout = layout;
+    for (const tile of [...tiles.values(), selfTile]) {
+      if (tile) tile.fig.classList.toggle("featured", layout === "speaker" && tile === featuredTile);
+    }
     reportViews();
   }
 
@@ -829,21 +884,21 @@ function start(root) {
     const pub = client.publishing;
     el.controls.hidden = !(connected || busy);
     el.hand.hidden = client.role !== "attendee";
-    el.hand.textContent = client.handRaised ? t("hand_lower") : t("hand_raise");
+    el.hand.setAttribute("aria-pressed", String(!!client.handRaised));
     el.hand.dataset.raised = String(!!client.handRaised);
     el.publish.hidden = !canPub;
     el.publish.textContent = pub.length ? t("leave_stage") : invited ? t("join_stage") : t("publish_start");
     el.publish.dataset.publishing = String(pub.length > 0);
     el.publish.className = pub.length ? "secondary" : "";
     el.mic.hidden = !canPub || !client.local.microphone;
-    el.mic.textContent = client.localMuted.audio ? t("mic_unmute") : t("mic_mute");
+    el.mic.setAttribute("aria-pressed", String(!!client.localMuted.audio));
     el.mic.dataset.muted = String(!!client.localMuted.audio);
     el.camera.hidden = !canPub || !pub.length;
     const camOn = !!(client.local.camera && !client.localMuted.video);
-    el.camera.textContent = camOn ? t("camera_off") : t("camera_on");
+    el.camera.setAttribute("aria-pressed", String(!camOn));
     el.camera.dataset.on = String(camOn);
     el.screen.hidden = !canPub || !canShareScreen;
-    el.screen.textContent = client.local.screen ? t("screen_stop") : t("screen_share");
+    el.screen.setAttribute("aria-pressed", String(!!client.local.screen));
     el.screen.dataset.on = String(!!client.local.screen);
     el.end.hidden = !client.isHost();
     el.statsButton.hidden = !client.isHost();
@@ -929,7 +984,7 @@ function start(root) {
     return list.scrollHeight - list.scrollTop - list.clientHeight < 40;
   }
 
-  function addChat(m) {
+  function addChat(m, history) {
     if (!m || (m.id != null && chatIds.has(m.id))) return;
     if (m.id != null) chatIds.add(m.id);
     const author = m.author || {};
@@ -943,6 +998,11 @@ function start(root) {
     while (el.chatLog.children.length > 500) el.chatLog.firstElementChild.remove();
     el.chatEmpty.hidden = true;
     if (stick || mine) el.chatLog.scrollTop = el.chatLog.scrollHeight;
+    if (!history && !mine) {
+      announce(t("announce_chat", { name: nameOf(author), text: m.text || "" }));
+      if (currentTab() !== "chat") unread++;
+      renderBadges();
+    }
   }
 
   client.addEventListener("chat", (e) => addChat(e.detail.message));
@@ -986,6 +1046,7 @@ function start(root) {
   client.addEventListener("question", (e) => {
     const q = e.detail.question;
     if (!q || q.id == null) return;
+    if (!questions.has(q.id)) announce(t("announce_question", { name: nameOf(q.author), text: q.text || "" }));
     questions.set(q.id, q);
     schedule("questions");
   });
@@ -1002,7 +1063,7 @@ function start(root) {
     const actions = node("p", { class: "q-actions" });
     if (state === "open") {
       const voted = client.myVotes.has(q.id);
-      actions.append(button("▲ " + t("upvote"), "upvote", "upvote", { pressed: voted, ariaLabel: t("upvote_label", { name }) }));
+      actions.append(button(t("upvote"), "upvote", "upvote", { pressed: voted, icon: "▲", forName: name }));
     }
     if (host) {
       if (state === "open") {
@@ -1028,6 +1089,7 @@ function start(root) {
     });
     el.answeredHeading.hidden = closed.length === 0;
     el.qEmpty.hidden = open.length + closed.length > 0;
+    renderBadges();
   }
 
   el.questions.addEventListener("click", (ev) => {
@@ -1048,22 +1110,179 @@ function start(root) {
     if (!client.markQuestion(q.id, b.dataset.action)) notConnected();
   });
 
+  // ---- tabs: chat, questions, people ----
+
+  let unread = 0;
+
+  function currentTab() {
+    const sel = el.tabs.find((b) => b.getAttribute("aria-selected") === "true");
+    return sel ? sel.id.replace("tab-", "") : "chat";
+  }
+
+  function selectTab(tab, focus) {
+    for (const b of el.tabs) {
+      const on = b === tab;
+      b.setAttribute("aria-selected", String(on));
+      b.tabIndex = on ? 0 : -1;
+      const panel = document.getElementById(b.getAttribute("aria-controls"));
+      if (panel) panel.hidden = !on;
+    }
+    if (focus) tab.focus();
+    if (currentTab() === "chat") unread = 0;
+    renderBadges();
+    reportViewsSoon();
+  }
+
+  for (const b of el.tabs) {
+    b.addEventListener("click", () => selectTab(b));
+    b.addEventListener("keydown", (ev) => {
+      const i = el.tabs.indexOf(b);
+      let j = -1;
+      if (ev.key === "ArrowRight") j = (i + 1) % el.tabs.length;
+      else if (ev.key === "ArrowLeft") j = (i - 1 + el.tabs.length) % el.tabs.length;
+      else if (ev.key === "Home") j = 0;
+      else if (ev.key === "End") j = el.tabs.length - 1;
+      if (j < 0) return;
+      ev.preventDefault();
+      selectTab(el.tabs[j], true);
+    });
+  }
+
+  function badge(span, n) {
+    span.textContent = n > 0 ? String(n) : "";
+    span.hidden = !(n > 0);
+  }
+
+  function renderBadges() {
+    badge(el.chatUnread, unread);
+    badge(el.questionsCount, [...questions.values()].filter((q) => (q.state || "open") === "open").length);
+    badge(el.handsCount, [...client.participants.values()].filter((p) => p.hand).length);
+  }
+
+  // ---- keyboard shortcuts: M microphone, V camera, H hand (never while typing) ----
+
+  function typing(target) {
+    if (!target || !target.closest) return false;
+    return !!target.closest("input, textarea, select, [contenteditable=''], [contenteditable=true]");
+  }
+
+  document.addEventListener("keydown", (ev) => {
+    if (!joined || ev.defaultPrevented || ev.ctrlKey || ev.metaKey || ev.altKey || ev.repeat || typing(ev.target)) return;
+    const target = { m: el.mic, v: el.camera, h: el.hand }[ev.key.toLowerCase()];
+    if (!target || target.hidden || target.disabled) return;
+    ev.preventDefault();
+    target.click();
+  });
+
+  // ---- connection quality, from the browser's own statistics every 2 s ----
+
+  let lastQuality = null; // {lost, received} of the previous sample
+  async function sampleQuality() {
+    const pcs = [client.downPC, client.upPC].filter((pc) => pc && pc.connectionState === "connected");
+    if (!client.connected || !pcs.length) {
+      el.quality.hidden = true;
+      return;
+    }
+    let rtt = null;
+    let rate = null;
+    let lost = 0;
+    let received = 0;
+    let bytes = 0;
+    let outRate = null;
+    const now = performance.now();
+    for (const pc of pcs) {
+      let stats;
+      try {
+        stats = await pc.getStats();
+      } catch {
+        continue;
+      }
+      let pairId = null;
+      for (const r of stats.values()) if (r.type === "transport" && r.selectedCandidatePairId) pairId = r.selectedCandidatePairId;
+      for (const r of stats.values()) {
+        if (r.type === "candidate-pair" && (r.id === pairId || (!pairId && r.nominated && r.state === "succeeded"))) {
+          if (r.currentRoundTripTime != null) rtt = Math.max(rtt || 0, r.currentRoundTripTime);
+          if (pc === client.downPC && r.availableIncomingBitrate) rate = r.availableIncomingBitrate;
+          if (pc === client.upPC && r.availableOutgoingBitrate) outRate = r.availableOutgoingBitrate;
+        }
+        if (r.type === "inbound-rtp") {
+          lost += Math.max(0, r.packetsLost || 0);
+          received += r.packetsReceived || 0;
+          bytes += r.bytesReceived || 0;
+        }
+      }
+    }
+    let loss = 0;
+    if (lastQuality) {
+      const dl = lost - lastQuality.lost;
+      const dr = received - lastQuality.received;
+      if (dl > 0 && dl + dr > 0) loss = (100 * dl) / (dl + dr);
+      // Browsers that do not estimate the incoming bandwidth: what actually came in.
+      const secs = (now - lastQuality.at) / 1000;
+      if (rate == null && secs > 0 && bytes >= lastQuality.bytes) rate = ((bytes - lastQuality.bytes) * 8) / secs;
+    }
+    lastQuality = { lost, received, bytes, at: now };
+    if (!rate) rate = outRate;
+    const ms = rtt == null ? null : Math.round(rtt * 1000);
+    let q = "good";
+    if (client.videoPaused || (ms != null && ms > 400) || loss > 8) q = "poor";
+    else if ((ms != null && ms > 200) || loss > 2) q = "fair";
+    el.quality.hidden = false;
+    el.quality.dataset.quality = q;
+    el.quality.dataset.rttMs = ms == null ? "" : String(ms);
+    el.quality.dataset.loss = loss.toFixed(1);
+    el.qualityText.textContent = t("quality_" + q);
+    el.qualityDetails.textContent = t("quality_details", {
+      rtt: ms == null ? "–" : ms.toLocaleString(lang),
+      loss: loss.toLocaleString(lang, { maximumFractionDigits: 1 }),
+      rate: rate ? kbpsText(Math.round(rate / 1000)) : "–",
+    });
+  }
+  setInterval(() => {
+    sampleQuality().catch(() => {});
+  }, 2000);
+
   // ---- page life ----
 
   window.addEventListener("pagehide", () => {
     if (client.connected) client.leave();
   });
   window.addEventListener("pageshow", (e) => {
-    if (e.persisted && (client.state === "closed" || client.state === "idle")) client.connect().catch(() => {});
+    if (joined && e.persisted && (client.state === "closed" || client.state === "idle")) client.connect().catch(() => {});
   });
 
   renderControls();
+  renderBadges();
+
+  function enterRoom() {
+    joined = true;
+    el.prejoin.hidden = true;
+    el.roomView.hidden = false;
+    root.classList.add("joined");
+    const open = $("room-open");
+    if (open) open.hidden = true;
+    // The room fills the window: stage, controls and side panels in view together.
+    root.scrollIntoView({ block: "start" });
+  }
+
   if (root.dataset.ended === "true") {
     // A host opening an ended session: it opens again only when they choose to.
+    enterRoom();
     setStatus("closed", t("ended"));
     lastClose = "ended";
     el.rejoin.hidden = false;
     return;
   }
-  client.connect().catch(() => {}); // the state event shows what went wrong
+  setupPrejoin({
+    t,
+    onStage: root.dataset.onStage === "true",
+    onJoin(chosen) {
+      // The devices chosen in the check are the ones published on stage.
+      if (chosen.cameraId) client.videoConstraints = Object.assign({}, client.videoConstraints, { deviceId: { exact: chosen.cameraId } });
+      if (chosen.micId) client.audioConstraints = Object.assign({}, client.audioConstraints, { deviceId: { exact: chosen.micId } });
+      speakerSink = chosen.speakerId;
+      enterRoom();
+      client.connect().catch(() => {}); // the state event shows what went wrong
+    },
+  });
 }
