@@ -19,19 +19,6 @@ func joinRoom() chromedp.Action[chromedp.Void] {
 	return chromedp.Click(chromedp.CSS(`#join-button`))
 }
 
-// roomArtifacts is where a test leaves screenshots for people to look at:
-// $PUENTE_E2E_ARTIFACTS when set, else the test's temporary directory.
-func roomArtifacts(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("PUENTE_E2E_ARTIFACTS"); d != "" {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
-	return t.TempDir()
-}
-
 // viewportShot saves what the window shows (not the whole page) as dir/name.png.
 func viewportShot(t *testing.T, ctx context.Context, dir, name string) {
 	t.Helper()
@@ -118,7 +105,7 @@ const videoFrames = `(async () => {
 func TestBrowserRoomStageAndPrejoin(t *testing.T) {
 	skipShort(t, "starts the binary and browsers")
 	r := openLiveRoom(t, "Room Stage Seminar")
-	dir := roomArtifacts(t)
+	dir := artifactDir(t)
 	host, ana := r.host, r.ana
 	base := strings.TrimSuffix(r.room, r.room[strings.Index(r.room, "/occurrences/"):])
 
@@ -152,6 +139,7 @@ func TestBrowserRoomStageAndPrejoin(t *testing.T) {
 		t.Error("at 1366×768 the join button is not in the window")
 	}
 	viewportShot(t, host, dir, "prejoin-host-1366x768")
+	runAxe(t, host, "pre-join (host)")
 	step(t, host, "host joins", joinRoom())
 	waitFor(t, host, "host connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
 	if eval[bool](t, host, `!!document.getElementById("prejoin-video").srcObject`) {
@@ -187,6 +175,7 @@ func TestBrowserRoomStageAndPrejoin(t *testing.T) {
 		t.Errorf("blocked devices: %q, want %q", got, want)
 	}
 	viewportShot(t, bea, dir, "prejoin-denied-390x844")
+	runAxe(t, bea, "pre-join (attendee, camera and microphone blocked)")
 	step(t, bea, "blocked attendee joins", joinRoom())
 	waitFor(t, bea, "blocked attendee connected", `document.querySelector('#live-status')?.dataset.state === "connected"`)
 
@@ -274,6 +263,7 @@ func TestBrowserRoomStageAndPrejoin(t *testing.T) {
 			t.Errorf("%s: the room is wider than the header", v.name)
 		}
 		viewportShot(t, v.ctx, dir, "room-"+v.name+"-1366x768")
+		runAxe(t, v.ctx, "room ("+v.name+")")
 	}
 
 	// On a phone, portrait: no sideways scrolling, the controls on screen.
