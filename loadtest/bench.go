@@ -53,7 +53,7 @@ type Options struct {
 	Bitrate      int           // video bits per second
 	Profile      string        // write the server's CPU profile of the measured window here
 	AllocProfile string        // and its allocations profile here
-	BatchWrites  bool          // the server (and the floor) send each packet's copies with one sendmmsg
+	BatchWrites  bool          // the server sends each packet's copies with one sendmmsg (the floor is measured both ways)
 	// ServerBinary is the puente binary a server started here runs ("": this executable).
 	ServerBinary string
 	// Constrained viewers (the first ones) receive through a shaped link of ConstrainedKbps
@@ -95,7 +95,10 @@ type Result struct {
 	ServerGoroutines      int     `json:"server_goroutines"`
 	ServerAllocsPerPacket float64 `json:"server_allocs_per_packet"`
 	CPUUsPerPacket        float64 `json:"cpu_us_per_packet"`
-	FloorCPUUsPerPacket   float64 `json:"floor_cpu_us_per_packet"`
+	FloorCPUUsPerPacket   float64 `json:"floor_cpu_us_per_packet"` // the better of the two below
+	FloorSendtoUs         float64 `json:"floor_sendto_cpu_us_per_packet"`
+	FloorSendmmsgUs       float64 `json:"floor_sendmmsg_cpu_us_per_packet"`
+	FloorWrites           string  `json:"floor_writes,omitempty"` // which of the two the floor is
 	FloorPackets          int64   `json:"floor_packets"`
 	RatioToFloor          float64 `json:"ratio_to_floor"`
 	GeneratorCPUPercent   float64 `json:"generator_cpu_percent"`
@@ -580,15 +583,13 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		res.Errors = res.Errors[:10]
 	}
 
-	// The floor: the same packets, relayed bare to as many receivers, same CPU.
+	// The floor: the same packets, relayed bare to as many receivers, same CPU, once with
+	// one sendto per copy and once with each packet's copies in one sendmmsg; the floor is
+	// the better of the two, whatever the SFU's own setting (issue 18).
 	if o.Floor {
 		stopPublishing()
 		pubWG.Wait()
 		receivers := o.Viewers + nSpeakers - 1
-		batch := 1 // the same batching as the SFU's (sfu/batch.go)
-		if o.BatchWrites {
-			batch = maxBatchWrite
-		}
 		floorRate, floorAudio := o.Bitrate, 64
 		if simulcast {
 			floorAudio = simulcastAudioKbps
@@ -596,15 +597,28 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			// stream (the constrained ones get fewer, smaller packets).
 			floorRate = simulcastLayers[LayerHigh].bitrate
 		}
-		fres, err := runFloor(ctx, receivers, nSpeakers, video, floorRate, floorAudio, min(o.Duration, 10*time.Second), serverCPU, batch)
-		if err != nil {
-			res.Errors = append(res.Errors, "floor: "+err.Error())
-		} else {
-			res.FloorPackets = fres.packets
-			res.FloorCPUUsPerPacket = fres.usPerPacket
-			if fres.usPerPacket > 0 && res.CPUUsPerPacket > 0 {
-				res.RatioToFloor = res.CPUUsPerPacket / fres.usPerPacket
+		for _, batch := range []int{1, maxBatchWrite} {
+			fres, err := runFloor(ctx, receivers, nSpeakers, video, floorRate, floorAudio, min(o.Duration, 10*time.Second), serverCPU, batch)
+			if err != nil {
+				res.Errors = append(res.Errors, "floor: "+err.Error())
+				continue
 			}
+			if batch == 1 {
+				res.FloorSendtoUs = fres.usPerPacket
+			} else {
+				res.FloorSendmmsgUs = fres.usPerPacket
+			}
+			if fres.usPerPacket > 0 && (res.FloorCPUUsPerPacket == 0 || fres.usPerPacket < res.FloorCPUUsPerPacket) {
+				res.FloorPackets = fres.packets
+				res.FloorCPUUsPerPacket = fres.usPerPacket
+				res.FloorWrites = "sendto"
+				if batch > 1 {
+					res.FloorWrites = "sendmmsg"
+				}
+			}
+		}
+		if res.FloorCPUUsPerPacket > 0 && res.CPUUsPerPacket > 0 {
+			res.RatioToFloor = res.CPUUsPerPacket / res.FloorCPUUsPerPacket
 		}
 	}
 	return res, nil

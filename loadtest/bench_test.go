@@ -34,6 +34,9 @@ func TestWebinarRun(t *testing.T) {
 		t.Errorf("server figures missing: %+v", res)
 	case res.CPUUsPerPacket <= 0 || res.FloorCPUUsPerPacket <= 0 || res.RatioToFloor <= 0:
 		t.Errorf("per-packet figures missing: %+v", res)
+	case res.FloorSendtoUs <= 0 || res.FloorSendmmsgUs <= 0 || res.FloorCPUUsPerPacket != min(res.FloorSendtoUs, res.FloorSendmmsgUs):
+		t.Errorf("the floor is not the better of sendto (%.2f µs) and sendmmsg (%.2f µs): %.2f µs",
+			res.FloorSendtoUs, res.FloorSendmmsgUs, res.FloorCPUUsPerPacket)
 	case res.JoinMsP50 <= 0 || res.JoinMsP95 < res.JoinMsP50:
 		t.Errorf("join times: %+v", res)
 	}

@@ -70,7 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.Bitrate, "bitrate", 2_000_000, "video bits per second of each speaker")
 	fs.StringVar(&o.Profile, "profile", "", "write the server's CPU profile of the measured window to this file (go tool pprof)")
 	fs.StringVar(&o.AllocProfile, "alloc-profile", "", "write the server's allocations of the measured window to this file (go tool pprof -sample_index=alloc_objects)")
-	fs.BoolVar(&o.BatchWrites, "batch-writes", false, "server and floor send each packet's copies to the viewers in one sendmmsg")
+	fs.BoolVar(&o.BatchWrites, "batch-writes", false, "the server sends each packet's copies to the viewers in one sendmmsg (the floor is measured with sendto and with sendmmsg, and is the better of the two)")
 	fs.IntVar(&o.Constrained, "constrained", 0, "live media: this many of the viewers receive through a shaped link (a token bucket of --constrained-kbps with a 100 ms queue and tail drops)")
 	fs.IntVar(&o.ConstrainedKbps, "constrained-kbps", 400, "the shaped link's rate in kbps (UDP payload) for --constrained viewers")
 	fs.BoolVar(&o.AdaptToBandwidth, "adapt-to-bandwidth", true, "start the server with bandwidth estimation on (PUENTE_RTC_ADAPT_TO_BANDWIDTH; the server's default) or off (=false)")
