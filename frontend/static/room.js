@@ -4,6 +4,7 @@
 // Text from people (names, chat, questions) is always inserted as text, never as HTML.
 import { LiveClient, LiveError, AdmissionError } from "./live.js";
 import { setupPrejoin } from "./prejoin.js";
+import { firstSighting, orderQuestions, connectionOutcome } from "./roomstate.js";
 
 const root = document.getElementById("live-room");
 if (root) start(root);
@@ -159,11 +160,6 @@ function start(root) {
     return isNaN(d.getTime()) ? "" : timeFormat.format(d);
   }
 
-  function timeOf(at) {
-    const d = Date.parse(at);
-    return isNaN(d) ? 0 : d;
-  }
-
   // showMessage shows (or with "" clears) the alert line; kind lets a later event clear
   // only its own message.
   function showMessage(text, transient, kind) {
@@ -292,25 +288,24 @@ function start(root) {
 
   client.addEventListener("state", (e) => {
     const d = /** @type {CustomEvent} */ (e).detail;
+    const outcome = connectionOutcome(d, lastClose, client.isHost());
+    lastClose = outcome.lastClose;
     switch (d.state) {
       case "connecting":
         setStatus("connecting", t("status_connecting"));
         break;
       case "connected":
         setStatus("connected", t("status_connected"));
-        lastClose = null;
         clearMessage("connection");
         break;
       case "reconnecting":
         setStatus("reconnecting", t("reconnecting"));
         break;
       case "closed":
-        lastClose = d.reason || "left";
         setStatus("closed", d.reason === "left" ? t("status_closed") : byeText(d.reason, d.message));
         if (d.reason === "ended") showEnded();
         break;
       case "failed": {
-        lastClose = "failed";
         const why = errorText(d.error);
         setStatus("failed", t("status_failed") + (why ? " " + why : ""));
         break;
@@ -318,12 +313,10 @@ function start(root) {
       default:
         setStatus(d.state, t("status_idle"));
     }
-    el.reconnecting.hidden = d.state !== "reconnecting";
-    const over = d.state === "closed" || d.state === "failed";
+    el.reconnecting.hidden = !outcome.reconnecting;
+    const over = outcome.over;
     // Someone removed, or everyone after the end, cannot usefully come back (a host can).
-    const hopeless = lastClose === "removed" || lastClose === "revoked" || (lastClose === "ended" && !client.isHost()) ||
-      !!(d.error && (d.error.status === 403 || d.error.status === 404 || d.error.status === 410));
-    el.rejoin.hidden = !over || hopeless;
+    el.rejoin.hidden = !over || outcome.hopeless;
     if (over) {
       invited = false;
       clearMessage("invite");
@@ -985,8 +978,7 @@ function start(root) {
   }
 
   function addChat(m, history) {
-    if (!m || (m.id != null && chatIds.has(m.id))) return;
-    if (m.id != null) chatIds.add(m.id);
+    if (!firstSighting(chatIds, m)) return;
     const author = m.author || {};
     const mine = client.you && author.participant_id != null && author.participant_id === client.you.id;
     const meta = node("p", { class: "chat-meta" }, node("strong", { text: nameOf(author) }));
@@ -1079,10 +1071,7 @@ function start(root) {
   function renderQuestions() {
     const all = [...questions.values()];
     const host = client.isHost();
-    const open = all.filter((q) => (q.state || "open") === "open")
-      .sort((a, b) => (b.votes || 0) - (a.votes || 0) || timeOf(a.at) - timeOf(b.at) || (a.id > b.id ? 1 : -1));
-    const closed = all.filter((q) => q.state === "answered" || (host && q.state === "dismissed"))
-      .sort((a, b) => timeOf(a.at) - timeOf(b.at));
+    const { open, closed } = orderQuestions(all, host);
     preserveFocus(el.questions, () => {
       el.qOpen.replaceChildren(...open.map(questionItem));
       el.qClosed.replaceChildren(...closed.map(questionItem));
