@@ -1,8 +1,8 @@
 // "Copy" buttons: copy the text of the field named by data-copy.
 document.addEventListener("click", function (ev) {
-  var b = ev.target.closest("[data-copy]");
+  var b = /** @type {HTMLElement} */ (/** @type {Element} */ (ev.target).closest("[data-copy]"));
   if (!b) return;
-  var field = document.getElementById(b.dataset.copy);
+  var field = /** @type {HTMLInputElement} */ (document.getElementById(b.dataset.copy));
   if (!field) return;
   field.select();
   (navigator.clipboard ? navigator.clipboard.writeText(field.value) : Promise.reject()).catch(function () {

@@ -97,6 +97,19 @@ export function preferredVideoCodecs(codecs) {
 
 // AdmissionError is a refused or failed request for a join token. status 0 is a network
 // failure; retryable tells whether asking again later may help.
+// retryDelay is the wait before the next attempt to come back, lostFor ms after the
+// connection was lost: 0.5 to 1.5 s in the first minute, then 2.5 to 7.5 s (the jitter
+// spreads a room's reconnections after a server restart). random is Math.random's kind.
+/**
+ * @param {number} lostFor
+ * @param {() => number} [random]
+ * @returns {number} milliseconds
+ */
+export function retryDelay(lostFor, random = Math.random) {
+  const base = lostFor < QUICK_RETRIES_MS ? 1000 : 5000;
+  return Math.round(base * (0.5 + random()));
+}
+
 export class AdmissionError extends Error {
   constructor(status, code, message, retryable) {
     super(message || code);
@@ -393,10 +406,7 @@ export class LiveClient extends EventTarget {
   _retry(error, delay) {
     if (!this._droppedAt) this._droppedAt = Date.now();
     this._attempt++;
-    if (delay == null) {
-      const base = Date.now() - this._droppedAt < QUICK_RETRIES_MS ? 1000 : 5000;
-      delay = Math.round(base * (0.5 + Math.random()));
-    }
+    if (delay == null) delay = retryDelay(Date.now() - this._droppedAt);
     this._setState("reconnecting", { attempt: this._attempt, delay, error });
     clearTimeout(this._retryTimer);
     this._retryTimer = setTimeout(() => {

@@ -1,10 +1,11 @@
 // The site menu on a narrow screen: one button shows and hides the navigation and the
 // languages, so the header stays one row. Without this script nothing is hidden.
 (function () {
-  var button = document.querySelector("[data-menu-button]");
+  var button = /** @type {HTMLElement} */ (document.querySelector("[data-menu-button]"));
   var menu = button && document.getElementById(button.getAttribute("aria-controls"));
   if (!menu) return;
   var header = button.closest("header");
+  /** @param {boolean} open */
   function set(open) {
     button.setAttribute("aria-expanded", open ? "true" : "false");
   }

@@ -9,15 +9,15 @@
 export function setupPrejoin({ t, onStage, onJoin }) {
   const $ = (id) => document.getElementById(id);
   const el = {
-    video: $("prejoin-video"),
+    video: /** @type {HTMLVideoElement} */ ($("prejoin-video")),
     placeholder: $("prejoin-placeholder"),
     check: $("prejoin-check"),
     status: $("prejoin-media-status"),
-    camera: $("prejoin-camera"),
-    mic: $("prejoin-mic"),
-    level: $("prejoin-level"),
+    camera: /** @type {HTMLSelectElement} */ ($("prejoin-camera")),
+    mic: /** @type {HTMLSelectElement} */ ($("prejoin-mic")),
+    level: /** @type {HTMLMeterElement} */ ($("prejoin-level")),
     speakerRow: $("prejoin-speaker-row"),
-    speaker: $("prejoin-speaker"),
+    speaker: /** @type {HTMLSelectElement} */ ($("prejoin-speaker")),
     tone: $("prejoin-tone"),
     join: $("join-button"),
   };
@@ -45,7 +45,7 @@ export function setupPrejoin({ t, onStage, onJoin }) {
   }
 
   function context() {
-    const AC = window.AudioContext || window.webkitAudioContext;
+    const AC = window.AudioContext || /** @type {any} */ (window).webkitAudioContext; // older Safari
     if (!AC) return null;
     if (!audioCtx) audioCtx = new AC();
     if (audioCtx.state === "suspended") audioCtx.resume().catch(() => {});

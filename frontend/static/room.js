@@ -4,6 +4,7 @@
 // Text from people (names, chat, questions) is always inserted as text, never as HTML.
 import { LiveClient, LiveError, AdmissionError } from "./live.js";
 import { setupPrejoin } from "./prejoin.js";
+import { firstSighting, orderQuestions, connectionOutcome } from "./roomstate.js";
 
 const root = document.getElementById("live-room");
 if (root) start(root);
@@ -82,7 +83,7 @@ function start(root) {
 
   const client = new LiveClient({ admissionURL: root.dataset.admissionUrl, csrfToken: root.dataset.csrf || "" });
   // For tests and debugging: window.puenteLive.downPC.getStats().
-  window.puenteLive = client;
+  /** @type {any} */ (window).puenteLive = client;
 
   const lang = document.documentElement.lang || undefined;
   const collator = new Intl.Collator(lang, { sensitivity: "base", numeric: true });
@@ -156,12 +157,7 @@ function start(root) {
 
   function formatTime(at) {
     const d = new Date(at);
-    return isNaN(d) ? "" : timeFormat.format(d);
-  }
-
-  function timeOf(at) {
-    const d = Date.parse(at);
-    return isNaN(d) ? 0 : d;
+    return isNaN(d.getTime()) ? "" : timeFormat.format(d);
   }
 
   // showMessage shows (or with "" clears) the alert line; kind lets a later event clear
@@ -202,10 +198,10 @@ function start(root) {
   // preserveFocus keeps keyboard focus on "the same" button when a list is rebuilt: the
   // button in the same slot of the same item.
   function preserveFocus(container, rebuild) {
-    const a = document.activeElement;
+    const a = /** @type {HTMLElement} */ (document.activeElement);
     let key = null;
     if (a && a !== document.body && container.contains(a) && a.dataset.slot) {
-      const item = a.closest("[data-participant-id],[data-question-id]");
+      const item = /** @type {HTMLElement} */ (a.closest("[data-participant-id],[data-question-id]"));
       if (item) key = { slot: a.dataset.slot, pid: item.dataset.participantId, qid: item.dataset.questionId };
     }
     rebuild();
@@ -291,26 +287,25 @@ function start(root) {
   // ---- connection state ----
 
   client.addEventListener("state", (e) => {
-    const d = e.detail;
+    const d = /** @type {CustomEvent} */ (e).detail;
+    const outcome = connectionOutcome(d, lastClose, client.isHost());
+    lastClose = outcome.lastClose;
     switch (d.state) {
       case "connecting":
         setStatus("connecting", t("status_connecting"));
         break;
       case "connected":
         setStatus("connected", t("status_connected"));
-        lastClose = null;
         clearMessage("connection");
         break;
       case "reconnecting":
         setStatus("reconnecting", t("reconnecting"));
         break;
       case "closed":
-        lastClose = d.reason || "left";
         setStatus("closed", d.reason === "left" ? t("status_closed") : byeText(d.reason, d.message));
         if (d.reason === "ended") showEnded();
         break;
       case "failed": {
-        lastClose = "failed";
         const why = errorText(d.error);
         setStatus("failed", t("status_failed") + (why ? " " + why : ""));
         break;
@@ -318,12 +313,10 @@ function start(root) {
       default:
         setStatus(d.state, t("status_idle"));
     }
-    el.reconnecting.hidden = d.state !== "reconnecting";
-    const over = d.state === "closed" || d.state === "failed";
+    el.reconnecting.hidden = !outcome.reconnecting;
+    const over = outcome.over;
     // Someone removed, or everyone after the end, cannot usefully come back (a host can).
-    const hopeless = lastClose === "removed" || lastClose === "revoked" || (lastClose === "ended" && !client.isHost()) ||
-      !!(d.error && (d.error.status === 403 || d.error.status === 404 || d.error.status === 410));
-    el.rejoin.hidden = !over || hopeless;
+    el.rejoin.hidden = !over || outcome.hopeless;
     if (over) {
       invited = false;
       clearMessage("invite");
@@ -345,13 +338,13 @@ function start(root) {
   }
 
   client.addEventListener("bye", (e) => {
-    if (e.detail.reason === "shutdown") {
+    if (/** @type {CustomEvent} */ (e).detail.reason === "shutdown") {
       showMessage(t("bye_shutdown"), false, "connection");
     }
   });
 
   client.addEventListener("welcome", (e) => {
-    const w = e.detail;
+    const w = /** @type {CustomEvent} */ (e).detail;
     // History is not news: fill it in without announcing it.
     for (const m of w.chat || []) addChat(m, true);
     el.chatLog.scrollTop = el.chatLog.scrollHeight;
@@ -364,7 +357,7 @@ function start(root) {
   });
 
   client.addEventListener("error", (e) => {
-    const d = e.detail;
+    const d = /** @type {CustomEvent} */ (e).detail;
     const vote = d.ref && pendingVotes.get(d.ref);
     if (vote) {
       pendingVotes.delete(d.ref);
@@ -388,18 +381,18 @@ function start(root) {
   // ---- people ----
 
   client.addEventListener("participant", (e) => {
-    const p = e.detail.participant;
+    const p = /** @type {CustomEvent} */ (e).detail.participant;
     if (p && p.id != null) {
       const before = hands.get(p.id);
       hands.set(p.id, !!p.hand);
-      if (p.hand && !before && !e.detail.self) announce(t("announce_hand", { name: nameOf(p) }));
+      if (p.hand && !before && !/** @type {CustomEvent} */ (e).detail.self) announce(t("announce_hand", { name: nameOf(p) }));
     }
     schedule("participants", "stage", "controls");
   });
   client.addEventListener("left", () => schedule("participants", "stage"));
 
   client.addEventListener("role", (e) => {
-    const { role, previous } = e.detail;
+    const { role, previous } = /** @type {CustomEvent} */ (e).detail;
     if (role === "speaker" && previous === "attendee") {
       invited = true;
       showMessage(t("invited"), false, "invite");
@@ -411,7 +404,7 @@ function start(root) {
   });
 
   client.addEventListener("muted", (e) => {
-    const { kind, muted } = e.detail;
+    const { kind, muted } = /** @type {CustomEvent} */ (e).detail;
     if (["audio", "video", "screen"].includes(kind)) showMessage(t((muted ? "host_muted_" : "host_unmuted_") + kind), true);
     schedule("controls", "stage");
   });
@@ -475,8 +468,8 @@ function start(root) {
   }
 
   el.participants.addEventListener("click", (ev) => {
-    const b = ev.target.closest("button[data-action]");
-    const li = b && b.closest("li[data-participant-id]");
+    const b = /** @type {HTMLButtonElement} */ (/** @type {Element} */ (ev.target).closest("button[data-action]"));
+    const li = /** @type {HTMLLIElement} */ (b && b.closest("li[data-participant-id]"));
     if (!li) return;
     const p = client.participants.get(li.dataset.participantId) ||
       [...client.participants.values()].find((x) => String(x.id) === li.dataset.participantId);
@@ -552,7 +545,7 @@ function start(root) {
   }
 
   client.addEventListener("track", (e) => {
-    const d = e.detail;
+    const d = /** @type {CustomEvent} */ (e).detail;
     const entry = { participant_id: d.participant_id, source: d.source, track: d.track, el: null };
     if (d.source === "microphone" || d.track.kind === "audio") {
       const a = node("audio", { "data-participant": d.participant_id, "data-source": d.source });
@@ -572,9 +565,9 @@ function start(root) {
   });
 
   client.addEventListener("trackremoved", (e) => {
-    const entry = remote.get(e.detail.key);
+    const entry = remote.get(/** @type {CustomEvent} */ (e).detail.key);
     if (!entry) return;
-    remote.delete(e.detail.key);
+    remote.delete(/** @type {CustomEvent} */ (e).detail.key);
     if (entry.el) {
       unobserveView(entry.el);
       entry.el.srcObject = null;
@@ -808,7 +801,7 @@ function start(root) {
   client.addEventListener("speaker", () => schedule("participants", "stage"));
 
   client.addEventListener("videopaused", (e) => {
-    el.videoPaused.hidden = !e.detail.paused;
+    el.videoPaused.hidden = !/** @type {CustomEvent} */ (e).detail.paused;
   });
 
   // The host's connection details: every viewer's estimate and layers, every 2 s.
@@ -862,7 +855,7 @@ function start(root) {
   }
 
   client.addEventListener("stats", (e) => {
-    lastStats = e.detail.viewers;
+    lastStats = /** @type {CustomEvent} */ (e).detail.viewers;
     if (client.statsOn) renderStats();
   });
 
@@ -907,9 +900,9 @@ function start(root) {
     }
     if (!client.statsOn && !el.statsPanel.hidden) showStats(false);
     el.leave.hidden = !connected;
-    for (const b of [el.hand, el.publish, el.mic, el.camera, el.screen, el.end, el.statsButton]) b.disabled = busy || !connected;
+    for (const b of /** @type {HTMLButtonElement[]} */ ([el.hand, el.publish, el.mic, el.camera, el.screen, el.end, el.statsButton])) b.disabled = busy || !connected;
     for (const f of [el.chatForm, el.questionForm]) {
-      const b = f.querySelector("button[type=submit]");
+      const b = /** @type {HTMLButtonElement} */ (f.querySelector("button[type=submit]"));
       if (b) b.disabled = !connected;
     }
   }
@@ -985,8 +978,7 @@ function start(root) {
   }
 
   function addChat(m, history) {
-    if (!m || (m.id != null && chatIds.has(m.id))) return;
-    if (m.id != null) chatIds.add(m.id);
+    if (!firstSighting(chatIds, m)) return;
     const author = m.author || {};
     const mine = client.you && author.participant_id != null && author.participant_id === client.you.id;
     const meta = node("p", { class: "chat-meta" }, node("strong", { text: nameOf(author) }));
@@ -1005,7 +997,7 @@ function start(root) {
     }
   }
 
-  client.addEventListener("chat", (e) => addChat(e.detail.message));
+  client.addEventListener("chat", (e) => addChat(/** @type {CustomEvent} */ (e).detail.message));
 
   function submitOnEnter(form) {
     const area = form.querySelector("textarea");
@@ -1044,7 +1036,7 @@ function start(root) {
   // ---- questions ----
 
   client.addEventListener("question", (e) => {
-    const q = e.detail.question;
+    const q = /** @type {CustomEvent} */ (e).detail.question;
     if (!q || q.id == null) return;
     if (!questions.has(q.id)) announce(t("announce_question", { name: nameOf(q.author), text: q.text || "" }));
     questions.set(q.id, q);
@@ -1079,10 +1071,7 @@ function start(root) {
   function renderQuestions() {
     const all = [...questions.values()];
     const host = client.isHost();
-    const open = all.filter((q) => (q.state || "open") === "open")
-      .sort((a, b) => (b.votes || 0) - (a.votes || 0) || timeOf(a.at) - timeOf(b.at) || (a.id > b.id ? 1 : -1));
-    const closed = all.filter((q) => q.state === "answered" || (host && q.state === "dismissed"))
-      .sort((a, b) => timeOf(a.at) - timeOf(b.at));
+    const { open, closed } = orderQuestions(all, host);
     preserveFocus(el.questions, () => {
       el.qOpen.replaceChildren(...open.map(questionItem));
       el.qClosed.replaceChildren(...closed.map(questionItem));
@@ -1093,8 +1082,8 @@ function start(root) {
   }
 
   el.questions.addEventListener("click", (ev) => {
-    const b = ev.target.closest("button[data-action]");
-    const li = b && b.closest("li[data-question-id]");
+    const b = /** @type {HTMLButtonElement} */ (/** @type {Element} */ (ev.target).closest("button[data-action]"));
+    const li = /** @type {HTMLLIElement} */ (b && b.closest("li[data-question-id]"));
     if (!li) return;
     const q = [...questions.values()].find((x) => String(x.id) === li.dataset.questionId);
     if (!q) return;

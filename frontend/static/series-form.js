@@ -9,12 +9,12 @@
   var problem = document.getElementById("preview-problem");
 
   function show() {
-    var repeat = (form.querySelector("[name=repeat]:checked") || {}).value || "once";
-    form.querySelectorAll("[data-repeat]").forEach(function (el) {
+    var repeat = /** @type {HTMLInputElement} */ (form.querySelector("[name=repeat]:checked") || {}).value || "once";
+    /** @type {NodeListOf<HTMLElement>} */ (form.querySelectorAll("[data-repeat]")).forEach(function (el) {
       el.hidden = el.dataset.repeat.split(" ").indexOf(repeat) < 0;
     });
-    var ends = (form.querySelector("[name=ends]:checked") || {}).value || "never";
-    form.querySelectorAll("[data-ends]").forEach(function (el) {
+    var ends = /** @type {HTMLInputElement} */ (form.querySelector("[name=ends]:checked") || {}).value || "never";
+    /** @type {NodeListOf<HTMLElement>} */ (form.querySelectorAll("[data-ends]")).forEach(function (el) {
       el.hidden = el.dataset.ends !== ends || repeat === "once";
     });
   }
@@ -27,10 +27,10 @@
       var params = new URLSearchParams();
       ["timezone", "start_date", "start_time", "duration_minutes", "repeat", "interval", "nth", "weekday",
        "rrule", "ends", "until", "count", "other_timezone"].forEach(function (name) {
-        var el = form.querySelector("[name=" + name + "]:checked") || form.querySelector("[name=" + name + "]:not([type=radio])");
+        var el = /** @type {HTMLInputElement} */ (form.querySelector("[name=" + name + "]:checked") || form.querySelector("[name=" + name + "]:not([type=radio])"));
         if (el && el.value) params.set(name, el.value);
       });
-      form.querySelectorAll("[name=weekdays]:checked").forEach(function (el) { params.append("weekdays", el.value); });
+      /** @type {NodeListOf<HTMLInputElement>} */ (form.querySelectorAll("[name=weekdays]:checked")).forEach(function (el) { params.append("weekdays", el.value); });
       fetch("/api/v1/recurrence/preview?" + params.toString(), { credentials: "same-origin" })
         .then(function (r) { return r.json(); })
         .then(function (data) {

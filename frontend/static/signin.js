@@ -2,6 +2,6 @@
 // it submits itself, so the person is signed in at once; link scanners in mail systems
 // that only fetch the page do not spend the one-time link.
 document.addEventListener("DOMContentLoaded", function () {
-  var form = document.getElementById("signin-confirm");
+  var form = /** @type {HTMLFormElement} */ (document.getElementById("signin-confirm"));
   if (form) form.submit();
 });

@@ -8,9 +8,9 @@
   var zone;
   try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { return; }
   if (!zone) return;
-  document.querySelectorAll("input[data-browser-zone]").forEach(function (input) { input.value = zone; });
-  document.querySelectorAll("[data-zone-suggest]").forEach(function (button) {
-    var field = document.getElementById(button.dataset.zoneSuggest);
+  /** @type {NodeListOf<HTMLInputElement>} */ (document.querySelectorAll("input[data-browser-zone]")).forEach(function (input) { input.value = zone; });
+  /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("[data-zone-suggest]")).forEach(function (button) {
+    var field = /** @type {HTMLInputElement} */ (document.getElementById(button.dataset.zoneSuggest));
     if (!field || field.value === zone) return;
     var name = button.querySelector("[data-zone-name]");
     if (name) name.textContent = zone;
