@@ -45,8 +45,12 @@ func TestBrowserRegistrationWaitlistAndCSV(t *testing.T) {
 
 	bea := newBrowser(t)
 	browserSignIn(t, bea, in.baseURL, "bea@example.org")
-	step(t, bea, "register", chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`#register-form`)),
-		chromedp.Submit(chromedp.CSS(`#register-form`)))
+	// The session is full: the page says so and its action is the waiting list.
+	step(t, bea, "the full session", chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`#register-form`)))
+	waitFor(t, bea, "the waiting-list action", `document.body.textContent.includes("Full: join the waiting list") &&
+		document.querySelector('#register-form button[type=submit], #register-form input[type=submit]').textContent.includes("Join the waiting list")`)
+	screenshot(t, bea, "full-session")
+	step(t, bea, "join the waiting list", chromedp.Submit(chromedp.CSS(`#register-form`)))
 	waitFor(t, bea, "waitlisted", `(document.getElementById("registration-status") || {}).textContent?.includes("number 1 on the waitlist")`)
 	screenshot(t, bea, "waitlisted")
 	step(t, bea, "my seminars", chromedp.Navigate(in.baseURL+"/my-seminars"))
