@@ -50,12 +50,18 @@ func (l *Localizer) When(start, end time.Time, eventZone string, viewer *time.Lo
 	return w
 }
 
-// ZoneLabel is "London (GMT)" or "Santiago (-03)" ("Londres (GMT)" in Spanish).
+// ZoneLabel is "London (GMT)" ("Londres (GMT)" in Spanish); a zone whose abbreviation is
+// only an offset ("-03") is named in words instead: "Santiago time".
 func (l *Localizer) ZoneLabel(loc *time.Location, at time.Time) string {
 	abbr, _ := at.In(loc).Zone()
 	city := l.City(loc.String())
 	if city == abbr {
 		return city // "UTC", not "UTC (UTC)"
+	}
+	if abbr == "" || abbr[0] == '+' || abbr[0] == '-' {
+		// A zone with no abbreviation of its own ("-03"): one names no place, so the zone
+		// in words ("Santiago time").
+		return l.ZoneName(loc)
 	}
 	return city + " (" + abbr + ")"
 }

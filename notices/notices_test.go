@@ -175,7 +175,7 @@ func TestRenderedWhenDelivered(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := one(t, p.deliver("ana@example.org"), "confirmation")
-	has(t, m, "Inscripción confirmada: Lithium Seminar", "Hola, Ana:", "jueves 4 de junio de 2026, 13:00–14:00 Buenos Aires (-03)", "(12:00 Santiago de Chile)")
+	has(t, m, "Inscripción confirmada: Lithium Seminar", "Hola, Ana:", "jueves 4 de junio de 2026, 13:00–14:00 hora de Buenos Aires", "(12:00 Santiago de Chile)")
 	// What was sent is what the outbox keeps (the local mailbox shows it).
 	if box, _ := p.st.Mailbox(ctx, 1); box[0].Status != "sent" || box[0].Text != m.Text {
 		t.Fatalf("sent row: %+v", box[0])

@@ -46,7 +46,7 @@ func TestRegistrationEmailsOverSMTP(t *testing.T) {
 	if !strings.HasPrefix(msg.Subject, "Inscripción confirmada: Capacity Seminar") {
 		t.Errorf("subject: %q", msg.Subject)
 	}
-	for _, want := range []string{"Hola, Ana Rojas:", "jueves 5 de febrero de 2026, 12:00–13:00 Santiago", "15:00 Londres"} {
+	for _, want := range []string{"Hola, Ana Rojas:", "jueves 5 de febrero de 2026, 12:00–13:00 hora de Santiago", "15:00 Londres"} {
 		if !strings.Contains(msg.Text, want) {
 			t.Errorf("email lacks %q:\n%s", want, msg.Text)
 		}

@@ -64,11 +64,11 @@ func TestWholeSeriesEmailIsASummaryWithOneLink(t *testing.T) {
 		}
 	}
 	last := cat.Localizer("es").When(lastStart, lastEnd, "Europe/London", santiago).String()
-	if !strings.Contains(last, "12:00–13:00 Santiago") || !strings.Contains(last, "diciembre de 2026") {
+	if !strings.Contains(last, "12:00–13:00 hora de Santiago") || !strings.Contains(last, "diciembre de 2026") {
 		t.Fatalf("the last session in Santiago: %q", last)
 	}
 	for _, want := range []string{"Hola, Ana Rojas:", "Tienes inscripción en Battery Materials Seminar: 26 sesiones.",
-		"Primera: jueves 8 de enero de 2026, 12:00–13:00 Santiago", "Última: " + last,
+		"Primera: jueves 8 de enero de 2026, 12:00–13:00 hora de Santiago", "Última: " + last,
 		"1 sesión está completa: estás en su lista de espera"} {
 		if !strings.Contains(msg.Text, want) {
 			t.Errorf("email lacks %q:\n%s", want, msg.Text)

@@ -131,7 +131,7 @@ func TestMySeminarsListsEachKindWithItsAction(t *testing.T) {
 	}
 	r = b.get("/my-seminars")
 	for _, want := range []string{`<html lang="pt"`, "Meus seminários", "Número 1 na lista de espera", "Sair da lista de espera",
-		"Cancelar minha inscrição", "Cancelar todas as minhas inscrições", "Deixar de seguir", "quinta-feira, 12 de fevereiro de 2026", "12:00–13:00</time> <span class=\"other\">São Paulo"} {
+		"Cancelar minha inscrição", "Cancelar todas as minhas inscrições", "Deixar de seguir", "quinta-feira, 12 de fevereiro de 2026", "12:00–13:00</time> <span class=\"other\">horário de São Paulo"} {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("Portuguese page lacks %q", want)
 		}

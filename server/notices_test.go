@@ -37,7 +37,7 @@ func TestEmailsInEachRecipientsLanguageAndZone(t *testing.T) {
 	readers := []reader{
 		{"london_en", "Alice Smith", "en", "Europe/London", "17:00–18:00 London (BST)", "19:00–20:00 London (BST)"},
 		{"london_pt", "Beatriz Souza", "pt", "Europe/London", "17:00–18:00 Londres (BST)", "19:00–20:00 Londres (BST)"},
-		{"baires_es", "Carla Gómez", "es", "America/Argentina/Buenos_Aires", "13:00–14:00 Buenos Aires (-03)", "15:00–16:00 Buenos Aires (-03)"},
+		{"baires_es", "Carla Gómez", "es", "America/Argentina/Buenos_Aires", "13:00–14:00 hora de Buenos Aires", "15:00–16:00 hora de Buenos Aires"},
 	}
 	ctx := context.Background()
 	person := func(role, name string, organiser bool, prof domain.Profile) {
