@@ -175,3 +175,53 @@ func TestRemovingARegistrationAsksFirst(t *testing.T) {
 		t.Fatalf("after the confirmation: %s", st)
 	}
 }
+
+// Declining a waiting person's request asks first too (they are told by email), in the
+// organiser's language; only the confirmed step declines it.
+func TestDecliningARegistrationAsksFirst(t *testing.T) {
+	p := newProgEnv(t)
+	occ := p.oneOccurrence(1, "open")
+	p.must(201, "attendee", "POST", occ+"/registrations", nil)
+	waiting := jsonID(p.must(201, "other", "POST", occ+"/registrations", nil))
+	occID := strings.TrimPrefix(occ, "/api/v1/occurrences/")
+	status := func() string {
+		t.Helper()
+		for _, r := range items(t, p.must(200, "organiser", "GET", occ+"/registrations", nil)) {
+			if jsonID(r) == waiting {
+				return fmt.Sprint(r["status"])
+			}
+		}
+		return ""
+	}
+	if st := status(); st != "waitlisted" {
+		t.Fatalf("the second registration is %s, want waitlisted", st)
+	}
+	b := p.browser("pt")
+	b.signIn("organiser@example.org")
+	list := b.get("/organise/occurrences/" + occID + "/registrations")
+	action := "/organise/registrations/" + waiting + "/decline"
+	if !strings.Contains(list.body, `action="`+action+`"`) || !strings.Contains(list.body, "<th>E-mail</th>") {
+		t.Fatalf("no decline button, or the email column is not translated")
+	}
+	r := b.post(action, url.Values{})
+	if r.status != 200 || !strings.Contains(r.body, `id="delete-confirm-form"`) ||
+		!strings.Contains(r.body, "receberá um e-mail dizendo que seu pedido de vaga foi recusado") || !strings.Contains(r.body, "Recusar o pedido") ||
+		!strings.Contains(r.body, `action="`+action+`"`) {
+		t.Fatalf("decline must ask first: %d %s", r.status, r.body)
+	}
+	if st := status(); st != "waitlisted" {
+		t.Fatalf("the first click declined it: %s", st)
+	}
+	if r := b.post(action, url.Values{"step": {"confirm"}}); r.status != 400 {
+		t.Fatalf("without the box: %d", r.status)
+	}
+	if st := status(); st != "waitlisted" {
+		t.Fatalf("declined without the box: %s", st)
+	}
+	if r := b.post(action, url.Values{"step": {"confirm"}, "confirm": {"1"}}); r.status != 303 {
+		t.Fatalf("confirmed: %d", r.status)
+	}
+	if st := status(); st != "declined" {
+		t.Fatalf("after the confirmation: %s", st)
+	}
+}

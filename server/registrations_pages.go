@@ -224,8 +224,10 @@ func (s *Server) actFromPage(c echo.Context) error {
 		return err
 	}
 	action := domain.RegistrationAction(c.Param("action"))
-	if action == domain.ActionRemove && r.Status.Active() && c.FormValue("confirm") != "1" {
-		// Removing someone takes their place away and tells them: confirmed first.
+	removing := action == domain.ActionRemove && r.Status.Active()
+	if (removing || action == domain.ActionDecline) && c.FormValue("confirm") != "1" {
+		// Removing someone takes their place away, declining turns their request down, and
+		// both tell them by email: confirmed first.
 		v := s.view(c, l)
 		back := "/organise/occurrences/" + itoa(r.OccurrenceID) + "/registrations"
 		who := r.Details.Name
@@ -233,10 +235,14 @@ func (s *Server) actFromPage(c echo.Context) error {
 			who = r.Email
 		}
 		lz := localizerOf(c)
+		warning, button := "organise.remove_confirm_warning", "organise.remove_confirm_button"
+		if !removing {
+			warning, button = "organise.decline_confirm_warning", "organise.decline_confirm_button"
+		}
 		return s.confirmDelete(c, deleteConfirm{Title: v.Title + " · " + v.When.Day + ", " + v.When.Time,
-			Action: "/organise/registrations/" + itoa(r.ID) + "/remove", Back: back,
-			Warning: lz.T("organise.remove_confirm_warning", "Name", who, "Email", r.Email),
-			Button:  lz.T("organise.remove_confirm_button")})
+			Action: "/organise/registrations/" + itoa(r.ID) + "/" + string(action), Back: back,
+			Warning: lz.T(warning, "Name", who, "Email", r.Email),
+			Button:  lz.T(button)})
 	}
 	if action == domain.ActionMove {
 		to, err := strconv.ParseInt(c.FormValue("occurrence_id"), 10, 64)
