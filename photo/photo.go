@@ -2,7 +2,7 @@
 // what is not a JPEG or PNG, too many bytes, or too many pixels (checked from the header,
 // before anything is decoded, so a small file claiming a huge image costs nothing), and
 // re-encodes the rest, which drops every piece of metadata (EXIF, with any GPS position,
-// XMP, comments).
+// XMP, comments) once the EXIF orientation has been applied to the pixels.
 package photo
 
 import (
@@ -75,6 +75,12 @@ func Process(data []byte) (Photo, error) {
 	// A transparent PNG lies on white (JPEG has no transparency).
 	draw.Draw(dst, dst.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
 	draw.CatmullRom.Scale(dst, dst.Bounds(), src, src.Bounds(), draw.Over, nil)
+	if format == "jpeg" {
+		// The EXIF orientation goes with the rest of the metadata: apply it first, so that
+		// a portrait taken with a phone does not end up sideways.
+		dst = orient(dst, orientation(data))
+		w, h = dst.Bounds().Dx(), dst.Bounds().Dy()
+	}
 	var out bytes.Buffer
 	if err := jpeg.Encode(&out, dst, &jpeg.Options{Quality: quality}); err != nil {
 		return Photo{}, fmt.Errorf("encode photo: %w", err)
