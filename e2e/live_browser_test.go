@@ -136,5 +136,19 @@ func TestBrowserLiveRoom(t *testing.T) {
 	default:
 		t.Errorf("stage layout with two on stage: %q", l)
 	}
+	// Whoever speaks is shown large: the page is told (as the server's speaker message
+	// does) that the attendee speaks, then the host; the featured tile follows, and is
+	// larger than the other.
+	anaID := eval[string](t, host, `document.querySelector('#stage-cameras figure.tile:not([data-tile="self"])').dataset.tile`)
+	hostID := eval[string](t, host, `window.puenteLive.you.id`)
+	for _, who := range []struct{ id, tile string }{{anaID, anaID}, {hostID, "self"}} {
+		step(t, host, "speaks: "+who.tile, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(
+			`(() => { const c = window.puenteLive; c._onMessage(c.ws, { data: JSON.stringify({ type: "speaker", participant_id: %q }) }); })()`, who.id)))
+		waitFor(t, host, who.tile+" shown large", fmt.Sprintf(`(() => {
+			const f = document.querySelector("#stage-cameras figure.featured"), o = document.querySelector("#stage-cameras figure.tile:not(.featured)");
+			return document.getElementById("stage").dataset.layout === "speaker" && !!f && f.dataset.tile === %q &&
+				!!o && f.getBoundingClientRect().width > o.getBoundingClientRect().width;
+		})()`, who.tile))
+	}
 	screenshot(t, host, "live-host")
 }
