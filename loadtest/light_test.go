@@ -228,7 +228,11 @@ func TestLightViewersRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a server and PostgreSQL")
 	}
-	o := Options{Scenario: Webinar, Viewers: 4, Duration: 2 * time.Second, Bitrate: 1_000_000, LightViewers: true,
+	// Windows of a few seconds: the server's count (scraped from its metrics) and the
+	// viewers' (in this process) start and end a few milliseconds apart, which on a busy
+	// machine (CI runs every package at once under -race) is several percent of a shorter
+	// window; a light path that counted nothing would show 75% here, not 95.
+	o := Options{Scenario: Webinar, Viewers: 4, Duration: 4 * time.Second, Bitrate: 1_000_000, LightViewers: true,
 		AdaptToBandwidth: true, DatabaseURL: pgtest.NewURL(t)}
 	res, err := Run(context.Background(), o)
 	if err != nil {
@@ -240,7 +244,7 @@ func TestLightViewersRun(t *testing.T) {
 		t.Errorf("%d light and %d full viewers, want 3 and 1", res.LightViewers, res.FullViewers)
 	case res.ViewersConnected != 4:
 		t.Errorf("%d of 4 viewers received video", res.ViewersConnected)
-	case res.ReceivedPPS < 0.98*res.ForwardedPPS || res.ForwardedPPS < 4*100:
+	case res.ReceivedPPS < 0.95*res.ForwardedPPS || res.ForwardedPPS < 4*100:
 		t.Errorf("received %.0f of %.0f packets/s forwarded", res.ReceivedPPS, res.ForwardedPPS)
 	case res.LossPercent > 1 || res.FullViewerLossPercent > 1:
 		t.Errorf("loss %.2f%% (full viewer %.2f%%) on loopback", res.LossPercent, res.FullViewerLossPercent)
@@ -258,7 +262,9 @@ func TestCapacityRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a server and PostgreSQL")
 	}
-	o := Options{Scenario: Capacity, Viewers: 4, Step: 2, Duration: time.Second, Bitrate: 500_000, LightViewers: true,
+	// 3 s a step: delivery is measured against what the speaker sent in the window, and a
+	// 1 s window on a busy machine read 94.6% once (the 95% limit) with nothing lost.
+	o := Options{Scenario: Capacity, Viewers: 4, Step: 2, Duration: 3 * time.Second, Bitrate: 500_000, LightViewers: true,
 		AdaptToBandwidth: true, DatabaseURL: pgtest.NewURL(t)}
 	res, err := Run(context.Background(), o)
 	if err != nil {
