@@ -285,11 +285,9 @@ type DownTrack struct {
 	lastSeq    uint16
 	lastTS     uint32
 	lastSentAt int64
-	// The newest frame forwarded: its timestamp and when its first packet left (unix
-	// nanoseconds), for the sender reports' clock mapping; framed once there is one.
-	frameTS  uint32
+	// frameAt is when the first packet of the newest frame (timestamp lastTS) left, unix
+	// nanoseconds: the sender reports' clock mapping (reports.go).
 	frameAt  int64
-	framed   bool
 	lastDesc [6]byte // the start of the last VP8 payload sent: its picture id and TL0PICIDX
 	seg      segment // the segment being forwarded
 	// young counts down the packets after the segment's start during which a late packet
@@ -487,10 +485,7 @@ func (d *DownTrack) write(l *layer, pkt *rtp.Packet, keyframe bool, now int64) b
 		d.lastSeq = d.hdr.SequenceNumber
 	}
 	if !d.started || isNewerTS(d.hdr.Timestamp, d.lastTS) {
-		d.lastTS = d.hdr.Timestamp
-	}
-	if !d.framed || isNewerTS(d.hdr.Timestamp, d.frameTS) {
-		d.frameTS, d.frameAt, d.framed = d.hdr.Timestamp, now, true
+		d.lastTS, d.frameAt = d.hdr.Timestamp, now
 	}
 	b.packets.Add(1)
 	b.octets.Add(uint32(len(payload)))

@@ -94,7 +94,6 @@ type Peer struct {
 	estimate    atomic.Pointer[func() int]
 	gcc         *bwe.Estimator // the down connection's estimator; nil when not adapting to bandwidth
 	videoPaused atomic.Bool
-	reports     []rtcp.SenderReport // the selection loop's, reused (reports.go)
 
 	// Probing the viewer's path (probe.go): the controller belongs to the selection loop,
 	// or to the probe's goroutine while probing is set. probeEst, when set, is probed

@@ -17,19 +17,14 @@ const reportInterval = time.Second
 // of its own for its reports, and its tracks' reports leave in one packet rather than one
 // each.
 func (p *Peer) sendReports(now time.Time) {
-	reports := p.reports[:0]
+	var pkts []rtcp.Packet
 	for _, d := range p.received() {
 		if sr, ok := d.senderReport(now); ok {
-			reports = append(reports, sr)
+			pkts = append(pkts, sr)
 		}
 	}
-	p.reports = reports
-	if len(reports) == 0 {
+	if len(pkts) == 0 {
 		return
-	}
-	pkts := make([]rtcp.Packet, len(reports))
-	for i := range reports {
-		pkts[i] = &reports[i]
 	}
 	// Lost like any UDP packet when the connection is not up yet or is gone: the next
 	// report follows in a second.
@@ -37,16 +32,16 @@ func (p *Peer) sendReports(now time.Time) {
 }
 
 // senderReport is the track's sender report at now; false before its first media packet.
-func (d *DownTrack) senderReport(now time.Time) (rtcp.SenderReport, bool) {
+func (d *DownTrack) senderReport(now time.Time) (*rtcp.SenderReport, bool) {
 	b := d.binding.Load()
 	if b == nil {
-		return rtcp.SenderReport{}, false
+		return nil, false
 	}
 	d.mu.Lock()
-	framed, ts, at := d.framed, d.frameTS, d.frameAt
+	started, ts, at := d.started, d.lastTS, d.frameAt
 	d.mu.Unlock()
-	if !framed {
-		return rtcp.SenderReport{}, false
+	if !started {
+		return nil, false
 	}
 	rate := float64(d.pub.codec.ClockRate)
 	if rate == 0 {
@@ -55,7 +50,7 @@ func (d *DownTrack) senderReport(now time.Time) (rtcp.SenderReport, bool) {
 	// The timestamp the track's clock shows now: the latest frame's, moved on by the time
 	// since its first packet left.
 	elapsed := now.Sub(time.Unix(0, at)).Seconds()
-	return rtcp.SenderReport{
+	return &rtcp.SenderReport{
 		SSRC:        b.ssrc,
 		NTPTime:     ntpTime(now),
 		RTPTime:     ts + uint32(int64(elapsed*rate)),

@@ -1,15 +1,9 @@
 package sfu
 
-import "encoding/binary"
+import (
+	"encoding/binary"
 
-// RTCP packet types and feedback message types (RFC 4585, RFC 5104) a viewer's track
-// reader acts on.
-const (
-	rtcpRTPFB = 205 // transport-layer feedback; FMT 1 is a generic NACK
-	rtcpPSFB  = 206 // payload-specific feedback; FMT 1 is a PLI, FMT 4 a FIR
-	fmtNACK   = 1
-	fmtPLI    = 1
-	fmtFIR    = 4
+	"github.com/pion/rtcp"
 )
 
 // forTrackReader tells whether the RTCP batch raw holds anything a viewer's track reader
@@ -29,13 +23,13 @@ func forTrackReader(raw []byte) bool {
 		if n > len(raw) {
 			return true
 		}
-		switch fmt := raw[0] & 0x1f; raw[1] {
-		case rtcpRTPFB:
-			if fmt == fmtNACK {
+		switch format := raw[0] & 0x1f; rtcp.PacketType(raw[1]) {
+		case rtcp.TypeTransportSpecificFeedback:
+			if format == rtcp.FormatTLN { // a generic NACK
 				return true
 			}
-		case rtcpPSFB:
-			if fmt == fmtPLI || fmt == fmtFIR {
+		case rtcp.TypePayloadSpecificFeedback:
+			if format == rtcp.FormatPLI || format == rtcp.FormatFIR {
 				return true
 			}
 		}

@@ -159,36 +159,56 @@ func New(cfg Config) (*SFU, error) {
 	return s, nil
 }
 
-// upInterceptors are the codecs and interceptors of the connections that receive:
-// NACKs for what the SFU lost (Pion's generator), receiver reports, and transport-cc
-// feedback when the SFU adapts to bandwidth (the publishers' browsers estimate with it).
-func upInterceptors(cfg Config, feedback bool) (*webrtc.MediaEngine, *interceptor.Registry, error) {
+// registry is the setting up of one direction's connections: it registers interceptors
+// (and header extensions) on m and ir.
+type registry func(m *webrtc.MediaEngine, ir *interceptor.Registry) error
+
+// direction makes the codecs and interceptors of one kind of connection: first's, then
+// the tests' (Config.Interceptors), then last's (the interceptor added last is the first a
+// packet passes).
+func direction(cfg Config, first, last registry) (*webrtc.MediaEngine, *interceptor.Registry, error) {
 	m, err := mediaEngine()
 	if err != nil {
 		return nil, nil, err
 	}
 	ir := &interceptor.Registry{}
-	gen, err := nack.NewGeneratorInterceptor()
-	if err != nil {
-		return nil, nil, fmt.Errorf("configure nack: %w", err)
-	}
-	ir.Add(gen)
-	recvReports, err := report.NewReceiverInterceptor()
-	if err != nil {
-		return nil, nil, fmt.Errorf("configure rtcp reports: %w", err)
-	}
-	ir.Add(recvReports)
-	if cfg.Interceptors != nil {
-		if err := cfg.Interceptors(m, ir); err != nil {
+	for _, f := range []registry{first, cfg.Interceptors, last} {
+		if f == nil {
+			continue
+		}
+		if err := f(m, ir); err != nil {
 			return nil, nil, fmt.Errorf("configure interceptors: %w", err)
 		}
 	}
+	return m, ir, nil
+}
+
+// upInterceptors are the codecs and interceptors of the connections that receive:
+// NACKs for what the SFU lost (Pion's generator), receiver reports, and transport-cc
+// feedback when the SFU adapts to bandwidth (the publishers' browsers estimate with it).
+func upInterceptors(cfg Config, feedback bool) (*webrtc.MediaEngine, *interceptor.Registry, error) {
+	var last registry
 	if feedback {
-		if err := bwe.RegisterReceiver(m, ir); err != nil {
-			return nil, nil, fmt.Errorf("configure bandwidth estimation: %w", err)
+		last = func(m *webrtc.MediaEngine, ir *interceptor.Registry) error {
+			if err := bwe.RegisterReceiver(m, ir); err != nil {
+				return fmt.Errorf("configure bandwidth estimation: %w", err)
+			}
+			return nil
 		}
 	}
-	return m, ir, nil
+	return direction(cfg, func(_ *webrtc.MediaEngine, ir *interceptor.Registry) error {
+		gen, err := nack.NewGeneratorInterceptor()
+		if err != nil {
+			return fmt.Errorf("configure nack: %w", err)
+		}
+		recvReports, err := report.NewReceiverInterceptor()
+		if err != nil {
+			return fmt.Errorf("configure rtcp reports: %w", err)
+		}
+		ir.Add(gen)
+		ir.Add(recvReports)
+		return nil
+	}, last)
 }
 
 // downInterceptors are the codecs and interceptors of the connections that send. NACKs are
@@ -199,22 +219,16 @@ func upInterceptors(cfg Config, feedback bool) (*webrtc.MediaEngine, *intercepto
 // What is left is the estimator (estimators nil: none), added last so that packets are
 // numbered and noted as sent after any test interceptor (Config.Interceptors).
 func downInterceptors(cfg Config, estimators *bwe.Estimators) (*webrtc.MediaEngine, *interceptor.Registry, error) {
-	m, err := mediaEngine()
-	if err != nil {
-		return nil, nil, err
-	}
-	ir := &interceptor.Registry{}
-	if cfg.Interceptors != nil {
-		if err := cfg.Interceptors(m, ir); err != nil {
-			return nil, nil, fmt.Errorf("configure interceptors: %w", err)
-		}
-	}
+	var last registry
 	if estimators != nil {
-		if err := estimators.RegisterSender(m, ir); err != nil {
-			return nil, nil, fmt.Errorf("configure bandwidth estimation: %w", err)
+		last = func(m *webrtc.MediaEngine, ir *interceptor.Registry) error {
+			if err := estimators.RegisterSender(m, ir); err != nil {
+				return fmt.Errorf("configure bandwidth estimation: %w", err)
+			}
+			return nil
 		}
 	}
-	return m, ir, nil
+	return direction(cfg, nil, last)
 }
 
 func orDefault(d, def time.Duration) time.Duration {
