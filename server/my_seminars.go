@@ -9,12 +9,9 @@ import (
 	"github.com/puente-org/puente/app"
 	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/live"
+	"github.com/puente-org/puente/notices"
 	"github.com/puente-org/puente/store"
 )
-
-// mySeminarsPath is the signed-in person's page of what they registered for, wait for
-// and follow; the whole-series confirmation email links to it.
-const mySeminarsPath = "/my-seminars"
 
 // mySession is one session the person registered for or waits for.
 type mySession struct {
@@ -134,7 +131,7 @@ func (s *Server) myCancelRegistration(c echo.Context) error {
 	} else {
 		s.flash(c, "registration.flash_cancelled")
 	}
-	return c.Redirect(http.StatusSeeOther, mySeminarsPath)
+	return c.Redirect(http.StatusSeeOther, notices.MySeminarsPath)
 }
 
 // myCancelEventRegistration ends the person's own whole-series or conference registration.
@@ -147,7 +144,7 @@ func (s *Server) myCancelEventRegistration(c echo.Context) error {
 		return err
 	}
 	s.flash(c, "registration.flash_cancelled")
-	return c.Redirect(http.StatusSeeOther, mySeminarsPath)
+	return c.Redirect(http.StatusSeeOther, notices.MySeminarsPath)
 }
 
 // myUnfollow stops the person following a series or conference.
@@ -160,5 +157,5 @@ func (s *Server) myUnfollow(c echo.Context) error {
 		return err
 	}
 	s.flash(c, "follow.flash_off")
-	return c.Redirect(http.StatusSeeOther, mySeminarsPath)
+	return c.Redirect(http.StatusSeeOther, notices.MySeminarsPath)
 }

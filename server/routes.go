@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/notices"
 )
 
 // occurrencesName is what an event's occurrences are called in URLs: a series has
@@ -103,7 +104,7 @@ func (s *Server) routes() *echo.Echo {
 	org.POST("/occurrences/:id/speakers/:n/photo", s.uploadSpeakerPhoto)
 	org.POST("/occurrences/:id/speakers/:n/photo/delete", s.removeSpeakerPhoto)
 
-	mine := e.Group(mySeminarsPath, s.requireSignIn)
+	mine := e.Group(notices.MySeminarsPath, s.requireSignIn)
 	mine.GET("", s.mySeminars)
 	mine.POST("/occurrences/:id/cancel", s.myCancelRegistration)
 	mine.POST("/events/:id/cancel", s.myCancelEventRegistration)
