@@ -146,9 +146,17 @@ var (
 // ready is a JavaScript condition the page meets once shown.
 func checkPage(t *testing.T, ctx context.Context, base, dir, name, path, ready string) {
 	t.Helper()
+	checkPageStatus(t, ctx, base, dir, name, path, ready, 200)
+}
+
+// checkPageStatus is checkPage for a page answered with HTTP status want (a refusal page
+// is checked as such, and a page that should load is not passed by the error page, which
+// has a heading too).
+func checkPageStatus(t *testing.T, ctx context.Context, base, dir, name, path, ready string, want int) {
+	t.Helper()
 	for _, vp := range []viewport{desktop, phone} {
 		step(t, ctx, name+" at "+vp.name, chromedp.EmulateViewport(vp.width, vp.height), chromedp.Navigate(base+path))
-		waitFor(t, ctx, name, `document.readyState === "complete" && (`+ready+`)`)
+		waitFor(t, ctx, name, fmt.Sprintf(`document.readyState === "complete" && performance.getEntriesByType("navigation")[0].responseStatus === %d && (%s)`, want, ready))
 		runAxe(t, ctx, name+" ("+vp.name+")")
 		if vp == desktop {
 			focusRings(t, ctx, name)
@@ -221,7 +229,7 @@ func TestBrowserAccessibility(t *testing.T) {
 	waitFor(t, ctx, "registration sent", has("#signin-sent"))
 	runAxe(t, ctx, "registration confirmation (by email)")
 	saveScreenshot(t, ctx, dir, "registration-sent-desktop")
-	checkPage(t, ctx, base, dir, "registration-link-invalid", "/registrations/confirm/not-a-token", has("#registration-confirm"))
+	checkPageStatus(t, ctx, base, dir, "registration-link-invalid", "/registrations/confirm/not-a-token", has("#registration-confirm"), 404)
 
 	// Signed in as the organiser, who also registers.
 	browserSignIn(t, ctx, base, "org@example.org")

@@ -47,8 +47,9 @@ func TestBrowserRegistrationWaitlistAndCSV(t *testing.T) {
 	browserSignIn(t, bea, in.baseURL, "bea@example.org")
 	// The session is full: the page says so and its action is the waiting list.
 	step(t, bea, "the full session", chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`#register-form`)))
-	waitFor(t, bea, "the waiting-list action", `document.body.textContent.includes("Full: join the waiting list") &&
-		document.querySelector('#register-form button[type=submit], #register-form input[type=submit]').textContent.includes("Join the waiting list")`)
+	waitFor(t, bea, "the waiting-list action", fmt.Sprintf(`document.body.textContent.includes(%q) &&
+		document.querySelector('#register-form button[type=submit], #register-form input[type=submit]').textContent.includes(%q)`,
+		catalogue(t, "places.full"), catalogue(t, "registration.join_waitlist")))
 	screenshot(t, bea, "full-session")
 	step(t, bea, "join the waiting list", chromedp.Submit(chromedp.CSS(`#register-form`)))
 	waitFor(t, bea, "waitlisted", `(document.getElementById("registration-status") || {}).textContent?.includes("number 1 on the waitlist")`)
