@@ -36,6 +36,8 @@ type SpeakerInput struct {
 	// PhotoID keeps a photo the occurrence's speakers already have (uploaded through the
 	// occurrence's page for organisers); any other id is refused.
 	PhotoID int64 `json:"photo_id,omitempty"`
+	// PhotoURL is where the photo is served (output only: ignored on input).
+	PhotoURL string `json:"photo_url,omitempty"`
 }
 
 // speakers checks the speakers; the store links those with an email to their accounts.

@@ -111,9 +111,26 @@ type Speaker struct {
 	Link        string
 	Email       string
 	PersonID    *int64
-	// PhotoID is the speaker's photo (served at /speaker-photos/{id}), 0 for none. A
-	// client may only keep a photo the occurrence's speakers already have.
+	// PhotoID is the speaker's photo, 0 for none. A client may only keep a photo the
+	// occurrence's speakers already have.
 	PhotoID int64
+	// PhotoKey is the photo's unguessable key, under which it is served (PhotoURL); the
+	// sequential PhotoID never appears in a URL, so photos of unlisted events cannot be
+	// found by counting.
+	PhotoKey string
+}
+
+// PhotoURL is where the speaker's photo is served, "" for none.
+func (sp Speaker) PhotoURL() string {
+	return PhotoURL(sp.PhotoKey)
+}
+
+// PhotoURL is where the photo with this key is served, "" for no key.
+func PhotoURL(key string) string {
+	if key == "" {
+		return ""
+	}
+	return "/speaker-photos/" + key
 }
 
 // Topic tags the community uses; organisers may add others.

@@ -31,3 +31,11 @@ func HashSecret(secret string) []byte {
 	h := sha256.Sum256([]byte(secret))
 	return h[:]
 }
+
+// NewPhotoKey returns a fresh random key for a speaker photo's URL (128 bits, URL-safe,
+// 22 characters).
+func NewPhotoKey() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // never fails (see NewSecret)
+	return base64.RawURLEncoding.EncodeToString(b)
+}

@@ -495,7 +495,7 @@ func (s *Server) occurrenceFormFor(c echo.Context, l store.Listed) (occurrenceFo
 		f.Original = o.OriginalStart.Format("2006-01-02 15:04")
 	}
 	for _, sp := range o.Speakers {
-		f.Speakers = append(f.Speakers, app.SpeakerInput{Name: sp.Name, Affiliation: sp.Affiliation, Bio: sp.Bio, Link: sp.Link, Email: sp.Email, PhotoID: sp.PhotoID})
+		f.Speakers = append(f.Speakers, app.SpeakerInput{Name: sp.Name, Affiliation: sp.Affiliation, Bio: sp.Bio, Link: sp.Link, Email: sp.Email, PhotoID: sp.PhotoID, PhotoURL: sp.PhotoURL()})
 	}
 	for len(f.Speakers) < len(o.Speakers)+2 {
 		f.Speakers = append(f.Speakers, app.SpeakerInput{})
@@ -537,10 +537,19 @@ func (s *Server) refuseOccurrenceForm(c echo.Context, build func() (occurrenceFo
 		return ferr
 	}
 	form := refillForm(c, f.V)
+	// A row keeps a photo by its id; its URL is the saved photo's (another id shows none).
+	photoURLs := map[int64]string{}
+	for _, sp := range f.Speakers {
+		photoURLs[sp.PhotoID] = sp.PhotoURL
+	}
 	f.Speakers = nil
 	for i := range maxFormSpeakers {
 		if _, ok := form["speaker_name_"+strconv.Itoa(i)]; ok {
-			f.Speakers = append(f.Speakers, speakerFromForm(form, i))
+			sp := speakerFromForm(form, i)
+			if sp.PhotoURL = photoURLs[sp.PhotoID]; sp.PhotoURL == "" {
+				sp.PhotoID = 0
+			}
+			f.Speakers = append(f.Speakers, sp)
 		}
 	}
 	f.Error, f.Field = s.localize(c, de), de.Field

@@ -17,14 +17,15 @@ func photoUpload(path string) bool {
 	return strings.HasPrefix(path, "/organise/occurrences/") && strings.HasSuffix(path, "/photo")
 }
 
-// speakerPhoto serves a speaker's photo. A photo is never changed (a new upload is a new
-// id), so browsers and proxies may keep it for a year.
+// speakerPhoto serves a speaker's photo by its unguessable key (so the photos of unlisted
+// events cannot be found by counting). A photo is never changed (a new upload is a new
+// photo with a new key), so browsers and proxies may keep it for a year.
 func (s *Server) speakerPhoto(c echo.Context) error {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id <= 0 {
+	key := c.Param("key")
+	if !photoKeyShape(key) {
 		return echo.ErrNotFound
 	}
-	p, err := s.o.Store.SpeakerPhotoByID(c.Request().Context(), id)
+	p, err := s.o.Store.SpeakerPhotoByKey(c.Request().Context(), key)
 	if err != nil {
 		return err
 	}
@@ -36,6 +37,21 @@ func (s *Server) speakerPhoto(c echo.Context) error {
 		return c.NoContent(http.StatusNotModified)
 	}
 	return c.Blob(http.StatusOK, "image/jpeg", p.JPEG)
+}
+
+// photoKeyShape tells whether a path segment can be a photo key (URL-safe base64, as
+// domain.NewPhotoKey makes, or the hex of keys given by the migration), so that other
+// text never reaches the database.
+func photoKeyShape(key string) bool {
+	if len(key) < 16 || len(key) > 64 {
+		return false
+	}
+	for _, r := range key {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // speakerPosition reads the speaker's number in the path (0-based).

@@ -122,9 +122,20 @@ func TestSpeakerPhotos(t *testing.T) {
 		t.Fatalf("upload: %d %s", r.status, r.body)
 	}
 	public := p.browser("en").get(fmt.Sprintf("/occurrences/%v", occ["id"]))
-	m := regexp.MustCompile(`<img src="(/speaker-photos/\d+)" alt="Photo of Ana Pérez"`).FindStringSubmatch(public.body)
+	m := regexp.MustCompile(`<img src="(/speaker-photos/[A-Za-z0-9_-]{22})" alt="Photo of Ana Pérez"`).FindStringSubmatch(public.body)
 	if m == nil {
 		t.Fatalf("the session page shows no photo")
+	}
+	// The URL's key cannot be guessed: the photo is not found by its id, nor by a key
+	// that differs in one character, nor by something that is no key at all.
+	anaID := p.must(200, "", "GET", occPath, nil)["speakers"].([]any)[0].(map[string]any)["photo_id"]
+	last := m[1][len(m[1])-1]
+	wrong := m[1][:len(m[1])-1] + map[bool]string{true: "B", false: "A"}[last == 'A']
+	for _, path := range []string{fmt.Sprintf("/speaker-photos/%v", anaID), "/speaker-photos/1", wrong,
+		"/speaker-photos/%27%20OR%201=1--aaaaaaaa", "/speaker-photos/" + strings.Repeat("a", 200)} {
+		if r := p.browser("").get(path); r.status != 404 {
+			t.Errorf("%s: %d, want 404", path, r.status)
+		}
 	}
 	photo := p.browser("").get(m[1])
 	if photo.status != 200 || photo.header.Get("Content-Type") != "image/jpeg" ||
@@ -150,7 +161,11 @@ func TestSpeakerPhotos(t *testing.T) {
 	}
 	speakers := p.must(200, "", "GET", occPath, nil)["speakers"].([]any)
 	brunoPhoto := speakers[1].(map[string]any)["photo_id"]
-	if bp := p.browser("").get(fmt.Sprintf("/speaker-photos/%v", brunoPhoto)); bp.status != 200 {
+	brunoURL, _ := speakers[1].(map[string]any)["photo_url"].(string)
+	if !strings.HasPrefix(brunoURL, "/speaker-photos/") || strings.HasSuffix(brunoURL, fmt.Sprint(brunoPhoto)) {
+		t.Fatalf("the API's photo_url: %q (id %v)", brunoURL, brunoPhoto)
+	}
+	if bp := p.browser("").get(brunoURL); bp.status != 200 {
 		t.Fatalf("png photo: %d", bp.status)
 	} else if cfg, _, err := image.DecodeConfig(strings.NewReader(bp.body)); err != nil || cfg.Width != 240 || cfg.Height != 400 {
 		t.Errorf("png photo size: %v %v", cfg, err)
@@ -199,6 +214,15 @@ func TestSpeakerPhotos(t *testing.T) {
 			values.Set(k, m[1])
 		}
 	}
+	// A refused save shows the form again with the photos still there.
+	refused := url.Values{}
+	for k, v := range values {
+		refused[k] = v
+	}
+	refused.Set("duration_minutes", "0")
+	if r := b.post(form, refused); r.status != 400 || !strings.Contains(r.body, `src="`+brunoURL+`"`) {
+		t.Errorf("refused save: %d, photo shown: %v", r.status, strings.Contains(r.body, brunoURL))
+	}
 	if r := b.post(form, values); r.status != 303 {
 		t.Fatalf("save form: %d %s", r.status, r.body)
 	}
@@ -217,7 +241,7 @@ func TestSpeakerPhotos(t *testing.T) {
 	if r := b.post(form+"/speakers/1/photo/delete", url.Values{}); r.status != 303 {
 		t.Fatalf("remove: %d", r.status)
 	}
-	if r := p.browser("").get(fmt.Sprintf("/speaker-photos/%v", brunoPhoto)); r.status != 404 {
+	if r := p.browser("").get(brunoURL); r.status != 404 {
 		t.Errorf("removed photo still served: %d", r.status)
 	}
 }

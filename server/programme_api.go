@@ -133,7 +133,7 @@ func (s *Server) toOccurrenceJSON(l store.Listed) occurrenceJSON {
 		j.OriginalStart = o.OriginalStart.Format("2006-01-02T15:04")
 	}
 	for _, sp := range o.Speakers {
-		j.Speakers = append(j.Speakers, app.SpeakerInput{Name: sp.Name, Affiliation: sp.Affiliation, Bio: sp.Bio, Link: sp.Link, PhotoID: sp.PhotoID})
+		j.Speakers = append(j.Speakers, app.SpeakerInput{Name: sp.Name, Affiliation: sp.Affiliation, Bio: sp.Bio, Link: sp.Link, PhotoID: sp.PhotoID, PhotoURL: sp.PhotoURL()})
 	}
 	return j
 }

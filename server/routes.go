@@ -59,7 +59,7 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/series/:slug/past", s.seriesPastPage)
 	e.GET("/conferences/:slug", s.conferencePage)
 	e.GET("/occurrences/:id", s.occurrencePage)
-	e.GET("/speaker-photos/:id", s.speakerPhoto)
+	e.GET("/speaker-photos/:key", s.speakerPhoto)
 	e.GET("/feeds/series/:file", s.eventFeed(domain.KindSeries))
 	e.GET("/feeds/conferences/:file", s.eventFeed(domain.KindConference))
 	e.GET("/feeds/programme.ics", s.programmeFeed)

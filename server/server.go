@@ -48,7 +48,7 @@ type Store interface {
 	OrganiserEmails(ctx context.Context, eventID int64) ([]string, error)
 	Occurrences(ctx context.Context, f store.OccurrenceFilter) ([]store.Listed, error)
 	PlacesTaken(ctx context.Context, ids []int64) (map[int64]int, error)
-	SpeakerPhotoByID(ctx context.Context, id int64) (store.SpeakerPhoto, error)
+	SpeakerPhotoByKey(ctx context.Context, key string) (store.SpeakerPhoto, error)
 	OccurrenceStamp(ctx context.Context, f store.OccurrenceFilter) (string, time.Time, error)
 	OccurrenceByID(ctx context.Context, id int64) (store.Listed, error)
 	PersonIDByEmail(ctx context.Context, email string) (int64, error)

@@ -473,7 +473,7 @@ func (s *Store) speakersOf(ctx context.Context, ids []int64) (map[int64][]domain
 	for rows.Next() {
 		var id int64
 		var sp domain.Speaker
-		if err := rows.Scan(&id, &sp.Name, &sp.Affiliation, &sp.Bio, &sp.Link, &sp.Email, &sp.PersonID, &sp.PhotoID); err != nil {
+		if err := rows.Scan(&id, &sp.Name, &sp.Affiliation, &sp.Bio, &sp.Link, &sp.Email, &sp.PersonID, &sp.PhotoID, &sp.PhotoKey); err != nil {
 			return nil, fmt.Errorf("read speakers: %w", err)
 		}
 		out[id] = append(out[id], sp)
@@ -486,7 +486,7 @@ func (s *Store) speakersOf(ctx context.Context, ids []int64) (map[int64][]domain
 // (so a speaker is linked as soon as they sign in for the first time).
 const speakerColumns = `sp.name, sp.affiliation, sp.bio, sp.link, sp.email,
 	COALESCE(sp.person_id, (SELECT p.id FROM people p WHERE sp.email <> '' AND lower(p.email) = lower(sp.email))),
-	coalesce(sp.photo_id, 0)`
+	coalesce(sp.photo_id, 0), coalesce((SELECT ph.key FROM speaker_photos ph WHERE ph.id = sp.photo_id), '')`
 
 // speakersInTx reads one occurrence's speakers, in order, inside a transaction.
 func speakersInTx(ctx context.Context, tx pgx.Tx, occID int64) ([]domain.Speaker, error) {
@@ -496,7 +496,7 @@ func speakersInTx(ctx context.Context, tx pgx.Tx, occID int64) ([]domain.Speaker
 	}
 	sp, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (domain.Speaker, error) {
 		var sp domain.Speaker
-		err := r.Scan(&sp.Name, &sp.Affiliation, &sp.Bio, &sp.Link, &sp.Email, &sp.PersonID, &sp.PhotoID)
+		err := r.Scan(&sp.Name, &sp.Affiliation, &sp.Bio, &sp.Link, &sp.Email, &sp.PersonID, &sp.PhotoID, &sp.PhotoKey)
 		return sp, err
 	})
 	if err != nil {
@@ -642,7 +642,8 @@ func saveOccurrence(ctx context.Context, tx pgx.Tx, e domain.Event, o *domain.Oc
 		if err := tx.QueryRow(ctx, `INSERT INTO speakers (occurrence_id, position, name, affiliation, bio, link, email, person_id, photo_id)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT id FROM people WHERE $7 <> '' AND lower(email) = lower($7)),
 				(SELECT id FROM speaker_photos WHERE id = $8 AND occurrence_id = $1))
-			RETURNING person_id, coalesce(photo_id, 0)`, o.ID, i, sp.Name, sp.Affiliation, sp.Bio, sp.Link, sp.Email, sp.PhotoID).Scan(&sp.PersonID, &sp.PhotoID); err != nil {
+			RETURNING person_id, coalesce(photo_id, 0), coalesce((SELECT ph.key FROM speaker_photos ph WHERE ph.id = photo_id), '')`,
+			o.ID, i, sp.Name, sp.Affiliation, sp.Bio, sp.Link, sp.Email, sp.PhotoID).Scan(&sp.PersonID, &sp.PhotoID, &sp.PhotoKey); err != nil {
 			return fmt.Errorf("save speaker: %w", err)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 // SpeakerPhoto is a stored photo, as served.
 type SpeakerPhoto struct {
 	ID        int64
+	Key       string // unguessable, in the photo's URL (domain.PhotoURL)
 	JPEG      []byte
 	Digest    string // hex SHA-256 of JPEG (the ETag)
 	CreatedAt time.Time
@@ -26,6 +27,7 @@ type SpeakerPhoto struct {
 // in the same transaction. It returns the new photo's id (0 when removed).
 func (s *Store) SetSpeakerPhoto(ctx context.Context, occID int64, position int, jpeg []byte, width, height int) (int64, error) {
 	var photoID int64
+	key := domain.NewPhotoKey()
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var speakerID int64
 		err := tx.QueryRow(ctx, `SELECT id FROM speakers WHERE occurrence_id = $1 AND position = $2 FOR UPDATE`, occID, position).Scan(&speakerID)
@@ -38,8 +40,8 @@ func (s *Store) SetSpeakerPhoto(ctx context.Context, occID int64, position int, 
 		var newID *int64
 		if jpeg != nil {
 			sum := sha256.Sum256(jpeg)
-			if err := tx.QueryRow(ctx, `INSERT INTO speaker_photos (occurrence_id, jpeg, width, height, digest, created_at)
-				VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, occID, jpeg, width, height, hex.EncodeToString(sum[:]), s.now()).Scan(&photoID); err != nil {
+			if err := tx.QueryRow(ctx, `INSERT INTO speaker_photos (occurrence_id, jpeg, width, height, digest, created_at, key)
+				VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, occID, jpeg, width, height, hex.EncodeToString(sum[:]), s.now(), key).Scan(&photoID); err != nil {
 				return fmt.Errorf("save photo: %w", err)
 			}
 			newID = &photoID
@@ -52,10 +54,10 @@ func (s *Store) SetSpeakerPhoto(ctx context.Context, occID int64, position int, 
 	return photoID, err
 }
 
-// SpeakerPhotoByID reads a photo to serve.
-func (s *Store) SpeakerPhotoByID(ctx context.Context, id int64) (SpeakerPhoto, error) {
-	p := SpeakerPhoto{ID: id}
-	err := s.pool.QueryRow(ctx, `SELECT jpeg, digest, created_at FROM speaker_photos WHERE id = $1`, id).Scan(&p.JPEG, &p.Digest, &p.CreatedAt)
+// SpeakerPhotoByKey reads a photo to serve, by the key in its URL.
+func (s *Store) SpeakerPhotoByKey(ctx context.Context, key string) (SpeakerPhoto, error) {
+	p := SpeakerPhoto{Key: key}
+	err := s.pool.QueryRow(ctx, `SELECT id, jpeg, digest, created_at FROM speaker_photos WHERE key = $1`, key).Scan(&p.ID, &p.JPEG, &p.Digest, &p.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return p, notFound("photo")
 	}
