@@ -239,7 +239,7 @@ func (s *Server) actFromPage(c echo.Context) error {
 		if !removing {
 			warning, button = "organise.decline_confirm_warning", "organise.decline_confirm_button"
 		}
-		return s.confirmDelete(c, deleteConfirm{Title: v.Title + " · " + v.When.Day + ", " + v.When.Time,
+		return s.confirmDelete(c, deleteConfirm{Title: lz.T("organise.confirm_session_title", "Title", v.Title, "Day", v.When.Day, "Time", v.When.Time),
 			Action: "/organise/registrations/" + itoa(r.ID) + "/" + string(action), Back: back,
 			Warning: lz.T(warning, "Name", who, "Email", r.Email),
 			Button:  lz.T(button)})
