@@ -46,6 +46,10 @@ type Notice struct {
 	OccurrenceID   int64 // 0 for a whole-event registration
 	EventID        int64
 	Payload        NoticePayload
+	// List is the mailing list the notice belongs to ("" for a transactional email): it
+	// is not written for a person who left that list, nor delivered if they leave it
+	// before delivery, and its email carries the list headers and an unsubscribe link.
+	List MailList
 }
 
 // NoticePayload is what must be frozen when the notice is written.

@@ -16,6 +16,11 @@ type Message struct {
 	Text    string // plain-text body (always present once rendered)
 	HTML    string // optional HTML alternative
 	ICS     string // optional iCalendar attachment (invite.ics)
+	// ReplyTo, when set, is where replies go (a message relayed for another member).
+	ReplyTo string
+	// Headers are extra header fields, set by the renderer: a list email's List-Id,
+	// List-Unsubscribe and List-Unsubscribe-Post. Kept in the outbox once sent.
+	Headers map[string]string
 	// Notice is set for a typed row: the Renderer makes the email from it when it is
 	// delivered. Nil for mail rendered when it was written (sign-in links).
 	Notice *domain.Notice
