@@ -23,6 +23,11 @@ const (
 	NoticeMessage            NoticeKind = "message"              // the organisers wrote to registrants
 	NoticeEventRegistration  NoticeKind = "event_registration"   // registered for a whole series or conference
 	NoticeSpeakerAdded       NoticeKind = "speaker_added"        // the organisers added them as a speaker
+	// Community (list) notices: each is sent with its List (see MailList).
+	NoticeFollowUpdates NoticeKind = "follow_updates" // the daily batch of news from what they follow
+	NoticeAnnouncement  NoticeKind = "announcement"   // an organiser's announcement to a list
+	NoticeWeeklyDigest  NoticeKind = "weekly_digest"  // the Monday digest
+	NoticeContact       NoticeKind = "contact"        // a member wrote through the directory
 )
 
 // Valid reports whether k is one of the kinds above.
@@ -30,7 +35,8 @@ func (k NoticeKind) Valid() bool {
 	switch k {
 	case NoticeConfirmed, NoticeWaitlisted, NoticePending, NoticeApproved, NoticePromoted, NoticeDeclined,
 		NoticeRemovedByOrganiser, NoticeMoved, NoticeCancelled, NoticeRemoved, NoticeReminder, NoticeMessage,
-		NoticeEventRegistration, NoticeHeld, NoticeSpeakerAdded:
+		NoticeEventRegistration, NoticeHeld, NoticeSpeakerAdded,
+		NoticeFollowUpdates, NoticeAnnouncement, NoticeWeeklyDigest, NoticeContact:
 		return true
 	}
 	return false

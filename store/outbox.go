@@ -57,11 +57,27 @@ func (s *Store) noticeInsert(n domain.Notice) (string, []any, error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("enqueue %s notice: %w", n.Kind, err)
 	}
-	return insertNotice + `
+	if n.List != "" && !n.List.Valid() {
+		return "", nil, fmt.Errorf("enqueue %s notice: unknown list %q", n.Kind, n.List)
+	}
+	if n.List == "" {
+		return insertNotice + `
 		VALUES ($1, $1, coalesce((SELECT email FROM people WHERE id = $3), ''), '', '', $2, $4, $4, $3, $5, $6,
 		        coalesce($7, (SELECT event_id FROM occurrences WHERE id = $6)), $8)`,
+			[]any{string(n.Kind), n.Payload.SignInURL != "", n.PersonID, s.now(), nullID(n.RegistrationID), nullID(n.OccurrenceID),
+				nullID(n.EventID), payload}, nil
+	}
+	// A list notice is not written for a person who left the list, nor for an address
+	// that bounced or complained.
+	return `INSERT INTO outbox (kind, notice_kind, to_address, subject, text_body, sensitive, created_at,
+		next_attempt_at, person_id, registration_id, occurrence_id, event_id, payload, list_id)
+		SELECT $1, $1, p.email, '', '', $2, $4, $4, $3, $5, $6,
+		       coalesce($7, (SELECT event_id FROM occurrences WHERE id = $6)), $8, $9
+		FROM people p WHERE p.id = $3
+		  AND NOT EXISTS (SELECT 1 FROM list_optouts lo WHERE lo.person_id = p.id AND lo.list_id = $9)
+		  AND NOT EXISTS (SELECT 1 FROM mail_suppressions ms WHERE ms.email = lower(p.email))`,
 		[]any{string(n.Kind), n.Payload.SignInURL != "", n.PersonID, s.now(), nullID(n.RegistrationID), nullID(n.OccurrenceID),
-			nullID(n.EventID), payload}, nil
+			nullID(n.EventID), payload, string(n.List)}, nil
 }
 
 func nullID(id int64) *int64 {
@@ -186,7 +202,7 @@ func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration) ([]ma
 		             ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
 		RETURNING id, kind, to_address, subject, text_body, html_body, attempts, ics, sensitive,
 		          notice_kind, coalesce(person_id, 0), coalesce(registration_id, 0), coalesce(occurrence_id, 0),
-		          coalesce(event_id, 0), payload`, now, limit, now.Add(lease))
+		          coalesce(event_id, 0), payload, list_id`, now, limit, now.Add(lease))
 	if err != nil {
 		return nil, fmt.Errorf("claim mail: %w", err)
 	}
@@ -195,12 +211,14 @@ func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration) ([]ma
 		var n domain.Notice
 		var kind string
 		var payload []byte
+		var list string
 		err := r.Scan(&m.ID, &m.Kind, &m.To, &m.Subject, &m.Text, &m.HTML, &m.Attempts, &m.ICS, &m.Sensitive,
-			&kind, &n.PersonID, &n.RegistrationID, &n.OccurrenceID, &n.EventID, &payload)
+			&kind, &n.PersonID, &n.RegistrationID, &n.OccurrenceID, &n.EventID, &payload, &list)
 		if err != nil || kind == "" {
 			return m, err
 		}
 		n.Kind = domain.NoticeKind(kind)
+		n.List = domain.MailList(list)
 		if err := json.Unmarshal(payload, &n.Payload); err != nil {
 			return m, fmt.Errorf("message %d: payload: %w", m.ID, err)
 		}
