@@ -21,7 +21,7 @@ func TestNoEnglishOnDirectoryPages(t *testing.T) {
 	p.member("ana", domain.Profile{Name: "Ana Rojas", Affiliation: "Universidad de Chile", Country: "CL",
 		CareerStage: domain.CareerSenior, TimeZone: "America/Santiago"}, map[string]any{"listed": true,
 		"visible": []string{"name", "affiliation", "country", "career_stage", "topics", "looking_for", "bio", "links"},
-		"topics": []string{"litio"}, "looking_for": []string{"collaboration", "exchange_visit", "phd_position", "postdoc_position", "supervision"},
+		"topics":  []string{"litio"}, "looking_for": []string{"collaboration", "exchange_visit", "phd_position", "postdoc_position", "supervision"},
 		"orcid": "0000-0002-1694-233X", "website": "https://example.net/ana"})
 	p.member("bruno", domain.Profile{Name: "Bruno Souza", Country: "BR"}, map[string]any{"listed": true, "visible": []string{"country"}})
 	for range 6 {
