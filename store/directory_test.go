@@ -71,7 +71,15 @@ func TestContactLimits(t *testing.T) {
 	if err := st.SendContact(ctx, sender.ID, to.ID, msg); err != nil {
 		t.Fatalf("the next day: %v", err)
 	}
-	// Leaving the directory stops messages at once.
+	// Leaving the directory's mailing list (the preferences page, an unsubscribe link)
+	// refuses messages with a reason; leaving the directory stops them at once.
+	if _, err := st.Pool().Exec(ctx, `INSERT INTO list_optouts (person_id, list_id, created_at) VALUES ($1, $2, now())`,
+		to.ID, string(domain.ListContact)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SendContact(ctx, sender.ID, to.ID, msg); code(err) != domain.CodeForbidden {
+		t.Fatalf("to someone who left the list: %v", err)
+	}
 	if err := st.SaveDirectoryEntry(ctx, to.ID, domain.DirectoryEntry{Listed: false}); err != nil {
 		t.Fatal(err)
 	}
