@@ -265,6 +265,9 @@ func TestDirectoryContactRelay(t *testing.T) {
 	if got := m.Header.Get("Reply-To"); !strings.Contains(got, "sofia@example.org") {
 		t.Errorf("Reply-To %q", got)
 	}
+	if id := m.Header.Get("List-Id"); !strings.Contains(id, "<directory-contact.") || m.Header.Get("List-Unsubscribe") == "" {
+		t.Errorf("a directory message is list mail (List-Id %q)", id)
+	}
 	if from := m.Header.Get("From"); strings.Contains(from, "sofia") {
 		t.Errorf("From is the sender's own address (%q): relayed mail comes from Puente", from)
 	}
