@@ -204,6 +204,9 @@ type DirectoryListing struct {
 	Bio         string
 	ORCID       string
 	Website     string
+	// Contactable: they accept messages through the directory (they have not left its
+	// mailing list, ListContact).
+	Contactable bool
 }
 
 // DirectoryFilter is a search of the directory: words (in the shown name, affiliation,

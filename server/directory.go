@@ -132,6 +132,9 @@ func (s *Server) renderContact(c echo.Context, status int, id int64, cp contactP
 	if err != nil {
 		return err
 	}
+	if !e.Contactable {
+		return domain.New(domain.CodeForbidden, "err.directory.no_messages")
+	}
 	cp.Entry = s.listingView(c, e, countryNames(localizerOf(c).Lang()))
 	return s.render(c, status, "directory_contact.html", cp)
 }
@@ -290,6 +293,7 @@ type listingJSON struct {
 	Bio         string              `json:"bio,omitempty"`
 	ORCID       string              `json:"orcid,omitempty"`
 	Website     string              `json:"website,omitempty"`
+	Contactable bool                `json:"contactable"`
 }
 
 func (s *Server) apiDirectory(c echo.Context) error {
@@ -305,7 +309,7 @@ func (s *Server) apiDirectory(c echo.Context) error {
 	for _, e := range list {
 		out = append(out, listingJSON{ID: e.PersonID, Name: e.Name, Affiliation: e.Affiliation, Country: e.Country,
 			CareerStage: string(e.CareerStage), Topics: e.Topics, LookingFor: e.LookingFor, Bio: e.Bio,
-			ORCID: e.ORCID, Website: e.Website})
+			ORCID: e.ORCID, Website: e.Website, Contactable: e.Contactable})
 	}
 	return c.JSON(http.StatusOK, map[string]any{"items": out})
 }

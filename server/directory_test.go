@@ -359,6 +359,28 @@ func TestDirectoryContactForm(t *testing.T) {
 	if r := br.get(fmt.Sprintf("/directory/%d/contact", p.ids["carla"])); r.status != 404 || strings.Contains(r.body, "Carla") {
 		t.Errorf("contact form of an unlisted person: %d", r.status)
 	}
+
+	// A member who left the directory's mailing list is listed without a Contact button,
+	// and cannot be written to.
+	p.member("eva", domain.Profile{Name: "Eva Quiet"}, map[string]any{"listed": true, "visible": []string{"name"}})
+	if _, err := p.store.Pool().Exec(context.Background(), `INSERT INTO list_optouts (person_id, list_id, created_at) VALUES ($1, $2, now())`,
+		p.ids["eva"], string(domain.ListContact)); err != nil {
+		t.Fatal(err)
+	}
+	eva := fmt.Sprintf("/directory/%d/contact", p.ids["eva"])
+	r = br.get("/directory?q=eva")
+	if !strings.Contains(r.body, "Eva Quiet") || strings.Contains(r.body, eva) || !strings.Contains(r.body, "Does not accept messages through the directory.") {
+		t.Errorf("directory entry of someone who left the list: %s", r.body)
+	}
+	if r := br.get(eva); r.status != 403 || !strings.Contains(r.body, "This member does not accept messages through the directory.") {
+		t.Errorf("contact form of someone who left the list: %d", r.status)
+	}
+	if code, out := p.call("attendee", "POST", fmt.Sprintf("/api/v1/directory/%d/messages", p.ids["eva"]), map[string]any{"subject": "Hi", "body": "Hi"}); code != 403 {
+		t.Errorf("API message to someone who left the list: %d %v", code, out)
+	}
+	if got := items(t, p.must(200, "attendee", "GET", "/api/v1/directory?q=eva", nil)); len(got) != 1 || got[0]["contactable"] != false {
+		t.Errorf("API entry of someone who left the list: %v", got)
+	}
 }
 
 // Member counts for the network's reports: groups under 5 merged, no personal data, and

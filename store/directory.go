@@ -71,17 +71,18 @@ const shownEntries = `SELECT p.id,
 		CASE WHEN 'looking_for' = ANY (d.visible) THEN d.looking_for ELSE '{}' END AS looking_for,
 		CASE WHEN 'bio' = ANY (d.visible) THEN d.bio ELSE '' END AS bio,
 		CASE WHEN 'links' = ANY (d.visible) THEN d.orcid ELSE '' END AS orcid,
-		CASE WHEN 'links' = ANY (d.visible) THEN d.website ELSE '' END AS website
+		CASE WHEN 'links' = ANY (d.visible) THEN d.website ELSE '' END AS website,
+		NOT EXISTS (SELECT 1 FROM list_optouts o WHERE o.person_id = p.id AND o.list_id = 'directory-contact') AS contactable
 	FROM directory_entries d JOIN people p ON p.id = d.person_id
 	WHERE d.listed`
 
-const listingColumns = `id, name, affiliation, country, career_stage, topics, looking_for, bio, orcid, website`
+const listingColumns = `id, name, affiliation, country, career_stage, topics, looking_for, bio, orcid, website, contactable`
 
 func scanListing(row pgx.Row) (domain.DirectoryListing, error) {
 	var l domain.DirectoryListing
 	var stage string
 	var looking []string
-	err := row.Scan(&l.PersonID, &l.Name, &l.Affiliation, &l.Country, &stage, &l.Topics, &looking, &l.Bio, &l.ORCID, &l.Website)
+	err := row.Scan(&l.PersonID, &l.Name, &l.Affiliation, &l.Country, &stage, &l.Topics, &looking, &l.Bio, &l.ORCID, &l.Website, &l.Contactable)
 	l.CareerStage = domain.CareerStage(stage)
 	for _, v := range looking {
 		l.LookingFor = append(l.LookingFor, domain.LookingFor(v))
