@@ -77,6 +77,9 @@ type NoticePayload struct {
 	// SignInURL: a one-time sign-in link (registration by email). A secret: the row is
 	// sensitive and the link is dropped once delivered.
 	SignInURL string `json:"sign_in_url,omitempty"`
+	// SenderID: the member who wrote a directory message (NoticeContact); read at
+	// delivery, so a sender who deleted their account is not relayed.
+	SenderID int64 `json:"sender_id,omitempty"`
 }
 
 // NoticePlace is a registration as a notice needs it.
@@ -102,6 +105,8 @@ type NoticeFacts struct {
 	Place      NoticePlace
 	// Sessions: a whole-event registration's upcoming sessions.
 	Sessions []NoticeSession
+	// Sender: who wrote a directory message (NoticeContact).
+	Sender Person
 }
 
 // UnconfirmedHold is how long a registration made by email (without signing in) holds its

@@ -104,6 +104,9 @@ func (r *Renderer) Render(ctx context.Context, m mail.Message) (mail.Message, er
 		return m, err
 	}
 	m.To, m.Subject, m.Text, m.HTML, m.ICS = e.To, e.Subject, e.Text, e.HTML, e.ICS
+	if e.ReplyTo != "" {
+		m.ReplyTo = e.ReplyTo
+	}
 	if n.List != "" {
 		if err := r.listMail(ctx, n, f, &m); err != nil {
 			return m, err
@@ -117,6 +120,7 @@ func (r *Renderer) Render(ctx context.Context, m mail.Message) (mail.Message, er
 // Email is a rendered notice.
 type Email struct {
 	To, Subject, Text, HTML, ICS string
+	ReplyTo                      string // a relayed message's sender
 }
 
 // reader is who reads a notice: their language and zone.
@@ -145,6 +149,9 @@ func (r *Renderer) Email(n domain.Notice, f domain.NoticeFacts) (Email, error) {
 	rd := r.readerOf(f.Person, n.Payload.Lang, f.Event.Language)
 	if n.Kind == domain.NoticeEventRegistration {
 		return r.eventRegistration(rd, n, f)
+	}
+	if n.Kind == domain.NoticeContact {
+		return r.contact(rd, n, f)
 	}
 	return r.registration(rd, n, f)
 }

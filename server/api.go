@@ -94,29 +94,35 @@ func (s *Server) apiRequestSignIn(c echo.Context) error {
 }
 
 func (s *Server) apiMe(c echo.Context) error {
-	return c.JSON(http.StatusOK, toPersonJSON(*personOf(c)))
+	p := personOf(c)
+	d, err := s.o.Store.DirectoryEntry(c.Request().Context(), p.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, meJSON{personJSON: toPersonJSON(*p), Directory: toDirectoryJSON(d)})
 }
 
 // apiUpdateMe changes the given profile fields; fields left out keep their value.
 func (s *Server) apiUpdateMe(c echo.Context) error {
 	var req struct {
-		Name        *string `json:"name"`
-		Affiliation *string `json:"affiliation"`
-		Country     *string `json:"country"`
-		CareerStage *string `json:"career_stage"`
-		Language    *string `json:"language"`
-		TimeZone    *string `json:"time_zone"`
+		Name        *string              `json:"name"`
+		Affiliation *string              `json:"affiliation"`
+		Country     *string              `json:"country"`
+		CareerStage *string              `json:"career_stage"`
+		Language    *string              `json:"language"`
+		TimeZone    *string              `json:"time_zone"`
+		Directory   *directoryChangeJSON `json:"directory"`
 	}
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	p, err := s.app.UpdateProfile(c.Request().Context(), actor(c), app.ProfileChange{Name: req.Name,
+	p, d, err := s.app.UpdateMe(c.Request().Context(), actor(c), app.ProfileChange{Name: req.Name,
 		Affiliation: req.Affiliation, Country: req.Country, CareerStage: req.CareerStage, Language: req.Language,
-		TimeZone: req.TimeZone})
+		TimeZone: req.TimeZone}, req.Directory.change())
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, toPersonJSON(p))
+	return c.JSON(http.StatusOK, meJSON{personJSON: toPersonJSON(p), Directory: toDirectoryJSON(d)})
 }
 
 type tokenJSON struct {

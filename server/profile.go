@@ -69,6 +69,7 @@ type profilePage struct {
 	NewToken     string
 	TokenError   string
 	Feed         subscribe
+	Directory    directorySettings
 }
 
 func (s *Server) profilePage(c echo.Context, prof domain.Profile) (profilePage, error) {
@@ -83,6 +84,11 @@ func (s *Server) profilePage(c echo.Context, prof domain.Profile) (profilePage, 
 		return pp, err
 	}
 	pp.Tokens = tokens
+	entry, err := s.o.Store.DirectoryEntry(c.Request().Context(), personOf(c).ID)
+	if err != nil {
+		return pp, err
+	}
+	pp.Directory = s.directorySettings(c, entry)
 	nonce, err := s.o.Store.FeedNonce(c.Request().Context(), personOf(c).ID)
 	pp.Feed = subscribeFor(s.feedURL(personOf(c).ID, nonce))
 	return pp, err

@@ -116,6 +116,12 @@ func (s *Server) routes() *echo.Echo {
 	me.POST("/tokens", s.createToken)
 	me.POST("/tokens/:id/revoke", s.revokeToken)
 	me.POST("/feed/regenerate", s.regenerateFeed)
+	me.POST("/directory", s.saveDirectoryFromForm)
+
+	dir := e.Group("/directory", s.requireSignIn)
+	dir.GET("", s.directory)
+	dir.GET("/:id/contact", s.contactForm)
+	dir.POST("/:id/contact", s.contactFromForm)
 
 	e.GET(notices.UnsubscribePath+":token", s.unsubscribePage)
 	e.POST(notices.UnsubscribePath+":token", s.unsubscribe)
@@ -125,6 +131,7 @@ func (s *Server) routes() *echo.Echo {
 	admin := e.Group("/admin", s.requireSignIn, s.requireAdmin)
 	admin.GET("/people", s.adminPeople)
 	admin.POST("/people/:id/roles", s.adminSetRoles)
+	admin.GET("/members", s.adminMembers)
 
 	if s.o.DevMail {
 		dev := e.Group("/dev/mail", s.requireDevMailAccess)
@@ -143,6 +150,9 @@ func (s *Server) routes() *echo.Echo {
 	apiPeople := api.Group("/people", s.requireSignIn, s.requireAdmin)
 	apiPeople.GET("", s.apiPeople)
 	apiPeople.PUT("/:id/roles", s.apiSetRoles)
+	api.GET("/members/counts", s.apiMemberCounts, s.requireSignIn, s.requireAdmin)
+	api.GET("/directory", s.apiDirectory, s.requireSignIn)
+	api.POST("/directory/:id/messages", s.apiContact, s.requireSignIn)
 	for _, kind := range []domain.EventKind{domain.KindSeries, domain.KindConference} {
 		g := api.Group("/" + apiCollection(kind))
 		g.GET("", s.apiListEvents(kind))

@@ -68,6 +68,8 @@ type Store interface {
 	// live rooms (docs/signaling.md §4)
 	ChatHistory(ctx context.Context, occID int64, limit int) ([]store.ChatMessage, error)
 	LiveQuestions(ctx context.Context, occID int64) ([]store.LiveQuestion, error)
+
+	DirectoryReader // directory.go
 }
 
 // Options configure a Server.

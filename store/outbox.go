@@ -149,6 +149,11 @@ func (s *Store) NoticeFacts(ctx context.Context, n domain.Notice) (domain.Notice
 			return f, err
 		}
 	}
+	if n.Kind == domain.NoticeContact {
+		if f.Sender, err = s.PersonByID(ctx, n.Payload.SenderID); err != nil {
+			return f, err
+		}
+	}
 	if n.Kind == domain.NoticeEventRegistration {
 		regs, err := s.Registrations(ctx, RegistrationFilter{EventID: n.EventID, PersonID: n.PersonID})
 		if err != nil {
