@@ -268,6 +268,15 @@ func TestAccountExportAndDeletionLeaveNoTrace(t *testing.T) {
 		first).Scan(&rowsTaken); err != nil || rowsTaken != takenAfter[first] {
 		t.Errorf("the count of places (%d) disagrees with the rows (%d): %v", takenAfter[first], rowsTaken, err)
 	}
+	// The organiser's page shows the anonymous place as a deleted account's, with no way
+	// to move it.
+	org := p.env.browser("en")
+	org.signIn("organiser@example.org")
+	page = org.get(fmt.Sprintf("/organise/occurrences/%d/registrations", first))
+	if page.status != 200 || strings.Count(page.body, "Deleted account") != 1 || strings.Count(page.body, `/move"`) != 2 {
+		t.Errorf("the organiser's page after deletion: %d, %d anonymous, %d move forms", page.status,
+			strings.Count(page.body, "Deleted account"), strings.Count(page.body, `/move"`))
+	}
 	// The other question lost the vote, not its other one; the talk kept its other speaker.
 	if qs, _ := p.store.LiveQuestions(ctx, first); len(qs) != 1 || qs[0].Votes != 1 {
 		t.Errorf("questions after deletion: %+v", qs)
@@ -389,4 +398,56 @@ func referencesTo(t *testing.T, db interface {
 		}
 	}
 	return found
+}
+
+// DELETE /api/v1/me deletes the account of the token's owner, and only theirs; refusals
+// say what to do first, on the API and on the confirmation page.
+func TestAccountDeletionThroughAPIAndRefusals(t *testing.T) {
+	p := newProgEnv(t)
+	ctx := context.Background()
+	if code, _ := p.send("", "DELETE", "/api/v1/me", nil); code != http.StatusUnauthorized {
+		t.Fatalf("anonymous: %d", code)
+	}
+	// The last site admin.
+	code, out := p.call("admin", "DELETE", "/api/v1/me", nil)
+	if code != http.StatusConflict || !strings.Contains(fmt.Sprint(out), "last site admin") {
+		t.Fatalf("last admin: %d %v", code, out)
+	}
+	// The only organiser of a series: named, with what to do.
+	p.must(201, "organiser", "POST", "/api/v1/series", map[string]any{"title": "Cathode Materials Forum", "timezone": "UTC",
+		"start_date": "2026-02-05", "start_time": "15:00", "rrule": "FREQ=WEEKLY;COUNT=2"})
+	code, out = p.call("organiser", "DELETE", "/api/v1/me", nil)
+	if code != http.StatusConflict || !strings.Contains(fmt.Sprint(out), "Cathode Materials Forum") {
+		t.Fatalf("only organiser: %d %v", code, out)
+	}
+	b := p.env.browser("es")
+	b.signIn("organiser@example.org")
+	page := b.get("/profile/delete")
+	if page.status != 200 || !strings.Contains(page.body, `id="account-delete-blocked"`) || !strings.Contains(page.body, "Cathode Materials Forum") ||
+		strings.Contains(page.body, `id="account-delete-form"`) || !strings.Contains(page.body, "Eliminar mi cuenta") {
+		t.Fatalf("the confirmation page of the only organiser: %d %s", page.status, page.body)
+	}
+	if r := b.post("/profile/delete", url.Values{"confirm": {"1"}}); r.status != http.StatusConflict || !strings.Contains(r.body, "Cathode Materials Forum") {
+		t.Fatalf("deleting the only organiser from the page: %d", r.status)
+	}
+	// With a session cookie, the API wants the CSRF token too.
+	if r := b.do("DELETE", "/api/v1/me", nil, nil); r.status != http.StatusForbidden {
+		t.Fatalf("API deletion with a cookie and no CSRF token: %d", r.status)
+	}
+	// Someone else's token deletes only them.
+	other := p.ids["attendee"]
+	if code, raw := p.send("attendee", "DELETE", "/api/v1/me", nil); code != http.StatusNoContent || len(raw) != 0 {
+		t.Fatalf("delete by token: %d %s", code, raw)
+	}
+	if _, err := p.store.PersonByID(ctx, other); domain.ErrorCode(err) != domain.CodeNotFound {
+		t.Fatalf("the account is still there: %v", err)
+	}
+	for _, role := range []string{"admin", "organiser", "other"} {
+		if _, err := p.store.PersonByID(ctx, p.ids[role]); err != nil {
+			t.Fatalf("%s went too: %v", role, err)
+		}
+	}
+	if code, _ := p.send("attendee", "GET", "/api/v1/me", nil); code != http.StatusUnauthorized {
+		t.Fatalf("the deleted account's token: %d", code)
+	}
 }
