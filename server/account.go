@@ -47,9 +47,6 @@ func (s *Server) renderAccountDelete(c echo.Context, status int, missing bool) e
 			return err
 		}
 		page.Blocked = s.localize(c, de)
-		if status == http.StatusOK && c.Request().Method == http.MethodPost {
-			status = http.StatusConflict
-		}
 	}
 	return s.render(c, status, "account_delete.html", page)
 }

@@ -117,6 +117,10 @@ func TestAccountExportAndDeletionLeaveNoTrace(t *testing.T) {
 	exec(`INSERT INTO outbox (kind, to_address, subject, text_body, status) VALUES ('message', $1, 'Hello ' || $2, 'Dear ' || $2, 'pending')`,
 		leaverEmail, leaverName)
 
+	// A copy kept of an email to someone else that names them.
+	exec(`INSERT INTO outbox (kind, to_address, subject, text_body, html_body, status, sent_at) VALUES ('reminder', 'person000@example.org',
+		'Tomorrow', 'Talk by ' || $1 || ' (' || $2 || ')', '<p>Talk by ' || $1 || '</p>', 'sent', now())`, leaverName, leaverAffiliation)
+
 	// What the organiser sees before.
 	before := p.must(200, "organiser", "GET", occPath+"/registrations", nil)
 	seriesBefore := p.must(200, "organiser", "GET", seriesPath+"/registrations", nil)
@@ -247,6 +251,12 @@ func TestAccountExportAndDeletionLeaveNoTrace(t *testing.T) {
 	}
 	if found := referencesTo(t, db, me.ID); len(found) > 0 {
 		t.Errorf("rows still point at person %d: %v", me.ID, found)
+	}
+
+	var kept int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE to_address = 'person000@example.org' AND subject = 'Tomorrow'
+		AND text_body = '' AND bodies_dropped_at IS NOT NULL`).Scan(&kept); err != nil || kept != 1 {
+		t.Errorf("the copy of an email to someone else that named them: %d %v", kept, err)
 	}
 
 	// The organiser's counts are what they were; the places taken too.

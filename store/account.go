@@ -215,7 +215,8 @@ func (s *Store) CheckDeletable(ctx context.Context, personID int64) error {
 //     question votes (the questions' counts are recounted), chat messages and questions
 //     (their words are theirs: kept without a name they would still identify them), their
 //     speaker entries (a talk keeps its title and abstract; the entry's photo goes too),
-//     every outbox row to them or about them, and a suppression of their address;
+//     every outbox row to them or about them, the bodies of kept copies of emails to others
+//     that name them (their address, name or affiliation), and a suppression of their address;
 //   - kept, anonymised: their registrations, with no person, name, affiliation, answers or
 //     consent, so the places taken and the organisers' counts stay right. A confirmed or
 //     held place stays so (a held one is released at its deadline as usual); a place on a
@@ -237,8 +238,8 @@ func (s *Store) DeleteAccount(ctx context.Context, personID int64) error {
 		if _, err := lockOccurrencesOf(ctx, tx, `SELECT DISTINCT occurrence_id FROM registrations WHERE person_id = $1`, personID); err != nil {
 			return err
 		}
-		var email string
-		if err := tx.QueryRow(ctx, `SELECT email FROM people WHERE id = $1 FOR UPDATE`, personID).Scan(&email); err != nil {
+		var email, name, affiliation string
+		if err := tx.QueryRow(ctx, `SELECT email, name, affiliation FROM people WHERE id = $1 FOR UPDATE`, personID).Scan(&email, &name, &affiliation); err != nil {
 			return fmt.Errorf("lock person: %w", err)
 		}
 		now := s.now()
@@ -266,6 +267,13 @@ func (s *Store) DeleteAccount(ctx context.Context, personID int64) error {
 				UPDATE occurrences SET sequence = sequence + 1, updated_at = $3 WHERE id IN (SELECT occurrence_id FROM gone)`,
 				[]any{personID, email, now}},
 			{"delete emails", `DELETE FROM outbox WHERE person_id = $1 OR lower(to_address) = lower($2)`, []any{personID, email}},
+			// Copies kept of emails to others that name them (a reminder listing them as a
+			// speaker) lose their bodies now, as they would at the end of the retention period.
+			{"blank copies that name them", `UPDATE outbox SET ` + blankBodies + `, bodies_dropped_at = $4
+				WHERE status <> 'pending' AND bodies_dropped_at IS NULL AND EXISTS (
+				  SELECT 1 FROM unnest(ARRAY[lower($1), lower($2), lower($3)]) m
+				   WHERE length(m) >= 4 AND strpos(lower(subject || ' ' || text_body || ' ' || html_body || ' ' || ics || ' ' || payload::text), m) > 0)`,
+				[]any{email, name, affiliation, now}},
 			{"delete sign-in links", `DELETE FROM sign_in_links WHERE lower(email) = lower($1)`, []any{email}},
 			{"delete suppression", `DELETE FROM mail_suppressions WHERE email = lower($1)`, []any{email}},
 			// The rest goes with the person (ON DELETE CASCADE): sessions, API tokens, follows,
