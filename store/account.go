@@ -161,9 +161,9 @@ func (s *Store) ExportAccount(ctx context.Context, personID int64) (AccountExpor
 //   - someone in a live room now: they leave it first (the room keeps its state per
 //     member, and would otherwise lose them mid-session).
 func checkDeletable(ctx context.Context, q querier, personID int64) error {
-	var admin, lastAdmin bool
-	err := q.QueryRow(ctx, `SELECT is_admin, is_admin AND NOT EXISTS (SELECT 1 FROM people WHERE is_admin AND id <> $1)
-		FROM people WHERE id = $1`, personID).Scan(&admin, &lastAdmin)
+	var lastAdmin bool
+	err := q.QueryRow(ctx, `SELECT is_admin AND NOT EXISTS (SELECT 1 FROM people WHERE is_admin AND id <> $1)
+		FROM people WHERE id = $1`, personID).Scan(&lastAdmin)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return notFound("person")
 	}
@@ -277,10 +277,9 @@ func (s *Store) DeleteAccount(ctx context.Context, personID int64) error {
 			{"delete sign-in links", `DELETE FROM sign_in_links WHERE lower(email) = lower($1)`, []any{email}},
 			{"delete suppression", `DELETE FROM mail_suppressions WHERE email = lower($1)`, []any{email}},
 			// The rest goes with the person (ON DELETE CASCADE): sessions, API tokens, follows,
-			// question votes,
-			// topic follows, list opt-outs and tokens, attendance, live-room members, event
-			// organisers (of cancelled events only, checked above); events they created keep
-			// no creator (ON DELETE SET NULL).
+			// question votes, topic follows, list opt-outs and tokens, attendance, live-room
+			// members, event organisers (of cancelled events only, checked above); events they
+			// created keep no creator (ON DELETE SET NULL).
 			{"delete person", `DELETE FROM people WHERE id = $1`, []any{personID}},
 		}
 		for _, st := range steps {
