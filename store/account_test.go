@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/puente-org/puente/domain"
@@ -173,5 +175,86 @@ func TestDeletedAccountsRegistrationsStayAnonymous(t *testing.T) {
 	}
 	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM outbox WHERE to_address = '' OR person_id IS NULL AND notice_kind <> ''`).Scan(&blank); err != nil || blank != 0 {
 		t.Fatalf("emails to nobody: %d %v", blank, err)
+	}
+}
+
+// Two site admins deleting themselves at once: one goes, the other is refused as the last.
+func TestTwoAdminsDeletingAtOnce(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	a, _ := s.CreatePerson(ctx, store.NewPerson{Email: "a@example.org", IsAdmin: true})
+	b, _ := s.CreatePerson(ctx, store.NewPerson{Email: "b@example.org", IsAdmin: true})
+	errs := make(chan error, 2)
+	for _, p := range []domain.Person{a, b} {
+		go func() { errs <- s.DeleteAccount(ctx, p.ID) }()
+	}
+	var ok, refused int
+	for range 2 {
+		switch err := <-errs; {
+		case err == nil:
+			ok++
+		case errID(err) == "err.account.last_admin":
+			refused++
+		default:
+			t.Fatalf("unexpected: %v", err)
+		}
+	}
+	if ok != 1 || refused != 1 {
+		t.Fatalf("%d deleted, %d refused", ok, refused)
+	}
+}
+
+// Deleting an account while others register for the same sessions: no deadlock, and the
+// places counted agree with the rows.
+func TestDeletingWhileOthersRegister(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	org, _ := s.CreatePerson(ctx, store.NewPerson{Email: "org@example.org", IsOrganiser: true})
+	var occs []int64
+	for _, slug := range []string{"one", "two", "three"} {
+		_, occ := oneSession(t, s, org.ID, slug, 3)
+		occs = append(occs, occ)
+	}
+	var leavers, joiners []domain.Person
+	for i := range 6 {
+		l, _ := s.CreatePerson(ctx, store.NewPerson{Email: fmt.Sprintf("leaver%d@example.org", i)})
+		j, _ := s.CreatePerson(ctx, store.NewPerson{Email: fmt.Sprintf("joiner%d@example.org", i)})
+		leavers, joiners = append(leavers, l), append(joiners, j)
+		for _, occ := range occs {
+			if _, err := s.Register(ctx, occ, l.ID, store.RegistrationDetails{Name: "L"}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := range 6 {
+		wg.Add(2)
+		go func() { defer wg.Done(); errs <- s.DeleteAccount(ctx, leavers[i].ID) }()
+		go func() {
+			defer wg.Done()
+			for k := range occs {
+				_, err := s.Register(ctx, occs[(i+k)%len(occs)], joiners[i].ID, store.RegistrationDetails{Name: "J"}, &store.Notify{})
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent deletion and registration: %v", err)
+		}
+	}
+	for _, occ := range occs {
+		var counted, rows, anonymous int
+		if err := s.Pool().QueryRow(ctx, `SELECT coalesce((SELECT taken FROM registration_counts WHERE occurrence_id = $1), 0),
+			(SELECT count(*) FROM registrations WHERE occurrence_id = $1 AND status IN ('confirmed', 'held')),
+			(SELECT count(*) FROM registrations WHERE occurrence_id = $1 AND person_id IS NULL)`, occ).Scan(&counted, &rows, &anonymous); err != nil {
+			t.Fatal(err)
+		}
+		if counted != rows || counted != 3 || anonymous != 6 {
+			t.Fatalf("session %d: %d counted, %d rows taking a place, %d anonymous", occ, counted, rows, anonymous)
+		}
 	}
 }
