@@ -2,7 +2,8 @@
 // (create or change a series or conference, add, move or cancel an occurrence, register,
 // cancel, move or approve a registration, write to registrants, be admitted to a room) and
 // with their account (sign in with a link, change their profile or language, make and
-// revoke API tokens, follow events, renew their feed; admins: grant roles) is one method of
+// revoke API tokens, follow events, renew their feed, download their data, delete their
+// account; admins: grant roles) is one method of
 // App, written once. The page handlers and the JSON API both call it; they
 // only read their input (a form or JSON) into the method's input type and show the result.
 //
@@ -73,6 +74,9 @@ type Store interface {
 
 	ListStore
 	DirectoryStore // directory.go
+	ExportAccount(ctx context.Context, personID int64) (store.AccountExport, error)
+	CheckDeletable(ctx context.Context, personID int64) error
+	DeleteAccount(ctx context.Context, personID int64) error
 }
 
 // Options configure an App.

@@ -239,6 +239,9 @@ func (s *Server) actFromPage(c echo.Context) error {
 		if !removing {
 			warning, button = "organise.decline_confirm_warning", "organise.decline_confirm_button"
 		}
+		if r.PersonID == 0 { // a deleted account's place: nobody to tell
+			warning, who = "account.remove_anonymous_warning", lz.T("account.deleted_registrant")
+		}
 		return s.confirmDelete(c, deleteConfirm{Title: lz.T("organise.confirm_session_title", "Title", v.Title, "Day", v.When.Day, "Time", v.When.Time),
 			Action: "/organise/registrations/" + itoa(r.ID) + "/" + string(action), Back: back,
 			Warning: lz.T(warning, "Name", who, "Email", r.Email),

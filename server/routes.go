@@ -116,6 +116,9 @@ func (s *Server) routes() *echo.Echo {
 	me.POST("/tokens", s.createToken)
 	me.POST("/tokens/:id/revoke", s.revokeToken)
 	me.POST("/feed/regenerate", s.regenerateFeed)
+	me.GET("/export", s.exportAccount)
+	me.GET("/delete", s.accountDeleteConfirm)
+	me.POST("/delete", s.deleteAccountFromForm)
 	me.POST("/directory", s.saveDirectoryFromForm)
 
 	dir := e.Group("/directory", s.requireSignIn)
@@ -144,6 +147,8 @@ func (s *Server) routes() *echo.Echo {
 	apiMe := api.Group("/me", s.requireSignIn)
 	apiMe.GET("", s.apiMe)
 	apiMe.PATCH("", s.apiUpdateMe)
+	apiMe.DELETE("", s.apiDeleteAccount)
+	apiMe.GET("/export", s.exportAccount)
 	apiMe.GET("/tokens", s.apiTokens)
 	apiMe.POST("/tokens", s.apiCreateToken)
 	apiMe.DELETE("/tokens/:id", s.apiRevokeToken)

@@ -178,13 +178,16 @@ func (s *Store) MoveRegistration(ctx context.Context, regID, toOccID int64, noti
 	var out Registration
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var fromOcc, personID, fromEvent, toEvent int64
-		err := tx.QueryRow(ctx, `SELECT r.occurrence_id, r.person_id, o.event_id FROM registrations r
+		err := tx.QueryRow(ctx, `SELECT r.occurrence_id, coalesce(r.person_id, 0), o.event_id FROM registrations r
 			JOIN occurrences o ON o.id = r.occurrence_id WHERE r.id = $1`, regID).Scan(&fromOcc, &personID, &fromEvent)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return notFound("registration")
 		}
 		if err != nil {
 			return fmt.Errorf("read registration: %w", err)
+		}
+		if personID == 0 { // a deleted account's place: nobody to move
+			return &domain.Error{Code: domain.CodeConflict, Field: "action", ID: "err.account.registration_anonymised"}
 		}
 		err = tx.QueryRow(ctx, `SELECT event_id FROM occurrences WHERE id = $1`, toOccID).Scan(&toEvent)
 		if errors.Is(err, pgx.ErrNoRows) || (err == nil && toEvent != fromEvent) {

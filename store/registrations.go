@@ -98,7 +98,8 @@ func (s *Store) notifyAll(ctx context.Context, tx pgx.Tx, notify *Notify, kind d
 		return 0, nil
 	}
 	rows, err := tx.Query(ctx, `SELECT r.id, r.person_id FROM registrations r
-		WHERE r.occurrence_id = $1 AND r.status IN ('confirmed', 'held', 'waitlisted', 'pending') ORDER BY r.id`, occID)
+		WHERE r.occurrence_id = $1 AND r.status IN ('confirmed', 'held', 'waitlisted', 'pending') AND r.person_id IS NOT NULL
+		ORDER BY r.id`, occID)
 	if err != nil {
 		return 0, fmt.Errorf("registrants: %w", err)
 	}
@@ -130,9 +131,10 @@ func (s *Store) notifyAll(ctx context.Context, tx pgx.Tx, notify *Notify, kind d
 	return len(regs), nil
 }
 
-// notifyOne enqueues a notice of kind about one registration.
+// notifyOne enqueues a notice of kind about one registration. The registration of a
+// deleted account has nobody to tell.
 func (s *Store) notifyOne(ctx context.Context, tx pgx.Tx, notify *Notify, kind domain.NoticeKind, r Registration) error {
-	if notify == nil {
+	if notify == nil || r.PersonID == 0 {
 		return nil
 	}
 	return s.enqueueNotice(ctx, tx, domain.Notice{Kind: kind, PersonID: r.PersonID, RegistrationID: r.ID,
@@ -276,7 +278,7 @@ func lockOccurrence(ctx context.Context, tx pgx.Tx, occID int64) (lockedOccurren
 // returns it with the registration's owner; a registration that does not exist is not found.
 func lockRegistration(ctx context.Context, tx pgx.Tx, regID int64) (lockedOccurrence, int64, error) {
 	var occID, owner int64
-	err := tx.QueryRow(ctx, `SELECT occurrence_id, person_id FROM registrations WHERE id = $1`, regID).Scan(&occID, &owner)
+	err := tx.QueryRow(ctx, `SELECT occurrence_id, coalesce(person_id, 0) FROM registrations WHERE id = $1`, regID).Scan(&occID, &owner)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return lockedOccurrence{}, 0, notFound("registration")
 	}
@@ -509,20 +511,21 @@ func (s *Store) promote(ctx context.Context, tx pgx.Tx, occID int64, notify *Not
 	return out, nil
 }
 
-// registrationSelect reads a registration with the time its person spent in the live
+// registrationSelect reads a registration (one of a deleted account too: no person, email
+// or name; see DeleteAccount) with the time its person spent in the live
 // room: the union of their attendance rows (overlapping rows, from a resume after a crash
 // or a second device, count once); a row still open counts up to now or the occurrence's
 // end, whichever is first. range_agg merges the intervals (PostgreSQL 14 or later).
-const registrationSelect = `SELECT r.id, r.occurrence_id, r.person_id, p.email, r.status,
+const registrationSelect = `SELECT r.id, r.occurrence_id, coalesce(r.person_id, 0), coalesce(p.email, ''), r.status,
 	CASE WHEN r.status = 'waitlisted' THEN (SELECT count(*) FROM registrations w WHERE w.occurrence_id = r.occurrence_id
 		AND w.status = 'waitlisted' AND (w.waitlisted_at, w.id) <= (r.waitlisted_at, r.id)) ELSE 0 END,
 	r.name, r.affiliation, r.country, r.career_stage, r.consent_contact, r.answers, r.link_nonce, r.confirm_by, r.created_at, r.updated_at,
-	p.name, p.language, p.time_zone,
+	coalesce(p.name, ''), coalesce(p.language, ''), coalesce(p.time_zone, ''),
 	(SELECT coalesce(extract(epoch FROM sum(upper(t) - lower(t))), 0)::bigint
 	   FROM unnest((SELECT range_agg(tstzrange(a.joined_at, greatest(a.joined_at, coalesce(a.left_at, least($now, o2.ends_at)))))
 	                  FROM attendance a JOIN occurrences o2 ON o2.id = a.occurrence_id
 	                 WHERE a.occurrence_id = r.occurrence_id AND a.person_id = r.person_id)) t)
-	FROM registrations r JOIN people p ON p.id = r.person_id`
+	FROM registrations r LEFT JOIN people p ON p.id = r.person_id`
 
 func scanRegistration(row pgx.Row) (Registration, error) {
 	var r Registration
@@ -640,7 +643,7 @@ func (s *Store) SendReminders(ctx context.Context) (int, error) {
 	now := s.now()
 	rows, err := s.pool.Query(ctx, `SELECT r.id, m FROM registrations r
 		JOIN occurrences o ON o.id = r.occurrence_id JOIN events e ON e.id = o.event_id, unnest(e.reminder_minutes) m
-		WHERE r.status = 'confirmed' AND o.status = 'scheduled' AND o.starts_at > $1
+		WHERE r.status = 'confirmed' AND r.person_id IS NOT NULL AND o.status = 'scheduled' AND o.starts_at > $1
 		  AND o.starts_at - make_interval(mins => m) <= $1 AND r.created_at < o.starts_at - make_interval(mins => m)
 		  AND NOT EXISTS (SELECT 1 FROM reminders_sent s WHERE s.registration_id = r.id AND s.minutes_before = m)
 		ORDER BY o.starts_at LIMIT 1000`, now)
