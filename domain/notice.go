@@ -77,6 +77,8 @@ type NoticePayload struct {
 	// SignInURL: a one-time sign-in link (registration by email). A secret: the row is
 	// sensitive and the link is dropped once delivered.
 	SignInURL string `json:"sign_in_url,omitempty"`
+	// News: a follow-updates notice's talks, each once.
+	News []FollowNews `json:"news,omitempty"`
 }
 
 // NoticePlace is a registration as a notice needs it.
@@ -102,6 +104,9 @@ type NoticeFacts struct {
 	Place      NoticePlace
 	// Sessions: a whole-event registration's upcoming sessions.
 	Sessions []NoticeSession
+	// News: a follow-updates notice's talks as they are now (cancelled and removed ones
+	// left out).
+	News []FollowNewsFact
 }
 
 // UnconfirmedHold is how long a registration made by email (without signing in) holds its
