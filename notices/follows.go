@@ -50,7 +50,7 @@ func (r *Renderer) followUpdates(rd reader, n domain.Notice, f domain.NoticeFact
 	}
 	l := rd.l
 	m := followMail{Lang: rd.lang, Greeting: l.T("mail.reg.greeting", "Name", f.Person.DisplayName()),
-		Lead: l.T("mail.follow.lead"), PageLabel: l.T("mail.follow.manage"), PageURL: r.absURL(MySeminarsPath + "#following"),
+		Lead: l.T("mail.follow.lead"), PageLabel: l.T("mail.follow.manage"), PageURL: r.absURL(MySeminarsPath) + "#following",
 		Footer: l.T("mail.follow.footer")}
 	index := map[int64]int{}
 	for _, item := range f.News {
@@ -81,7 +81,7 @@ func (r *Renderer) followUpdates(rd reader, n domain.Notice, f domain.NoticeFact
 	}
 	lines := []string{m.Greeting, "", m.Lead}
 	for _, ev := range m.Events {
-		lines = append(lines, "", "== "+ev.Title+" ==")
+		lines = append(lines, "", "== "+ev.Title+" ==", ev.URL)
 		for _, t := range ev.Talks {
 			lines = append(lines, "", t.Label+": "+t.Title, t.When)
 			if t.Other != "" {

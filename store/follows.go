@@ -149,7 +149,7 @@ func (s *Store) SendFollowUpdates(ctx context.Context) (int, error) {
 // sendFollowUpdatesTo makes one person's batch, if it is still due.
 func (s *Store) sendFollowUpdatesTo(ctx context.Context, personID int64, now, due time.Time) (bool, error) {
 	// The row exists before it is locked: the lock is what serialises servers.
-	if _, err := s.pool.Exec(ctx, `INSERT INTO follow_updates_sent (person_id, sent_at) VALUES ($1, '-infinity')
+	if _, err := s.pool.Exec(ctx, `INSERT INTO follow_updates_sent (person_id, sent_at) VALUES ($1, 'epoch')
 		ON CONFLICT DO NOTHING`, personID); err != nil {
 		return false, fmt.Errorf("follow updates of %d: %w", personID, err)
 	}
