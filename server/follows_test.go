@@ -301,3 +301,168 @@ func TestFollowNewsOneEmailADay(t *testing.T) {
 	}
 	f.newsEmails("ana@example.org", 2)
 }
+
+// The follow API: idempotent both ways, for series, conferences and topics; an unknown or
+// unlisted event is 404, a malformed tag 400 with a message a person understands, and a
+// signed-out client 401.
+func TestFollowAPIRefusals(t *testing.T) {
+	p := newProgEnv(t)
+	series := p.must(201, "organiser", "POST", "/api/v1/series", map[string]any{"title": "Litio abierto", "timezone": "UTC",
+		"start_date": "2026-02-05", "start_time": "15:00", "rrule": "FREQ=WEEKLY;COUNT=2"})
+	hidden := p.must(201, "organiser", "POST", "/api/v1/series", map[string]any{"title": "Litio privado", "timezone": "UTC",
+		"start_date": "2026-02-05", "start_time": "15:00", "visibility": "unlisted"})
+	conf := p.must(201, "organiser", "POST", "/api/v1/conferences", map[string]any{"title": "Congreso", "timezone": "UTC",
+		"start_date": "2026-05-10", "end_date": "2026-05-11"})
+	sid, hid, cid := idOf(series), idOf(hidden), idOf(conf)
+
+	p.must(404, "attendee", "POST", "/api/v1/series/"+hid+"/follow", nil)
+	p.must(404, "attendee", "POST", "/api/v1/series/999999/follow", nil)
+	p.must(404, "attendee", "POST", "/api/v1/conferences/"+sid+"/follow", nil) // a series is not a conference
+	p.must(401, "", "POST", "/api/v1/series/"+sid+"/follow", nil)
+	p.must(401, "", "POST", "/api/v1/topics/recycling/follow", nil)
+	if r := p.must(200, "attendee", "POST", "/api/v1/conferences/"+cid+"/follow", nil); r["following"] != true || r["event_id"] != conf["id"] {
+		t.Fatalf("follow a conference: %v", r)
+	}
+	p.must(200, "attendee", "POST", "/api/v1/conferences/"+cid+"/follow", nil)
+	followed, err := p.store.Followed(context.Background(), p.ids["attendee"])
+	if err != nil || len(followed) != 1 {
+		t.Fatalf("followed: %v %v", followed, err)
+	}
+	if r := p.must(200, "attendee", "DELETE", "/api/v1/conferences/"+cid+"/follow", nil); r["following"] != false {
+		t.Fatalf("unfollow: %v", r)
+	}
+	p.must(200, "attendee", "DELETE", "/api/v1/conferences/"+cid+"/follow", nil)
+	if followed, _ := p.store.Followed(context.Background(), p.ids["attendee"]); len(followed) != 0 {
+		t.Fatalf("still followed: %v", followed)
+	}
+
+	// Topics: case and spaces aside, stored as events are matched.
+	if r := p.must(200, "attendee", "POST", "/api/v1/topics/%20Cathode%20%20Materials/follow", nil); r["tag"] != "cathode materials" {
+		t.Fatalf("follow a topic: %v", r)
+	}
+	p.must(200, "attendee", "POST", "/api/v1/topics/cathode%20materials/follow", nil)
+	topics, err := p.store.FollowedTopics(context.Background(), p.ids["attendee"])
+	if err != nil || len(topics) != 1 || topics[0] != "cathode materials" {
+		t.Fatalf("topics: %v %v", topics, err)
+	}
+	for _, bad := range []string{"%20%20", strings.Repeat("x", 41), "a%00b"} {
+		code, out := p.call("attendee", "POST", "/api/v1/topics/"+bad+"/follow", nil)
+		e, _ := out["error"].(map[string]any)
+		if code != 400 || e["message"] != "A topic must have between 1 and 40 characters." {
+			t.Errorf("tag %q: %d %v", bad, code, out)
+		}
+	}
+	p.must(200, "attendee", "DELETE", "/api/v1/topics/Cathode%20Materials/follow", nil)
+	if topics, _ := p.store.FollowedTopics(context.Background(), p.ids["attendee"]); len(topics) != 0 {
+		t.Fatalf("still following: %v", topics)
+	}
+}
+
+// Pages: topics link to their page; signed-out visitors who press follow are sent to sign
+// in and come back; an unlisted series offers no follow button and refuses a follow.
+func TestFollowPages(t *testing.T) {
+	p := newProgEnv(t)
+	p.must(201, "organiser", "POST", "/api/v1/series", map[string]any{"title": "Litio abierto", "timezone": "UTC",
+		"start_date": "2026-02-05", "start_time": "15:00", "rrule": "FREQ=WEEKLY;COUNT=2", "tags": []string{"Recycling"}})
+	hidden := p.must(201, "organiser", "POST", "/api/v1/series", map[string]any{"title": "Litio privado", "timezone": "UTC",
+		"start_date": "2026-02-05", "start_time": "15:00", "visibility": "unlisted", "tags": []string{"Recycling"}})
+
+	anon := p.browser("en")
+	sp := anon.get("/series/litio-abierto")
+	if !strings.Contains(sp.body, `href="/topics/Recycling"`) || !strings.Contains(sp.body, `id="follow-sign-in"`) {
+		t.Fatalf("series page for a visitor:\n%s", sp.body)
+	}
+	tp := anon.get("/topics/Recycling")
+	if tp.status != 200 || !strings.Contains(tp.body, "Topic: recycling") || !strings.Contains(tp.body, "Litio abierto") ||
+		strings.Contains(tp.body, "Litio privado") || !strings.Contains(tp.body, `href="/sign-in?next=%2ftopics%2fRecycling" id="follow-sign-in"`) {
+		t.Fatalf("topic page for a visitor: %d\n%s", tp.status, tp.body)
+	}
+	// A follow form posted without a session (it ended since the page was loaded) is sent
+	// to sign in; the browser has the pre-session CSRF cookie the sign-in form gives.
+	anon.get("/sign-in")
+	if r := anon.post("/topics/Recycling/follow", url.Values{}); r.status != http.StatusSeeOther ||
+		r.header.Get("Location") != "/sign-in?next=%2Ftopics%2Frecycling" {
+		t.Fatalf("a visitor following a topic: %d %q", r.status, r.header.Get("Location"))
+	}
+	sid := fmt.Sprint(int64(p.must(200, "", "GET", "/api/v1/series?limit=10", nil)["items"].([]any)[0].(map[string]any)["id"].(float64)))
+	if r := anon.post("/events/"+sid+"/follow", url.Values{}); r.status != http.StatusSeeOther ||
+		r.header.Get("Location") != "/sign-in?next=%2Fseries%2Flitio-abierto" {
+		t.Fatalf("a visitor following a series: %d %q", r.status, r.header.Get("Location"))
+	}
+	if pg := anon.get("/programme?tag=Recycling"); !strings.Contains(pg.body, `href="/topics/Recycling"`) {
+		t.Fatal("the programme filtered by a topic does not link to the topic's page")
+	}
+	if r := anon.get("/topics/%20"); r.status != 400 {
+		t.Fatalf("a blank topic's page: %d", r.status)
+	}
+
+	b := p.browser("en")
+	b.signIn("attendee@example.org")
+	if hp := b.get("/series/litio-privado"); strings.Contains(hp.body, `id="follow-button"`) {
+		t.Fatal("an unlisted series offers to be followed")
+	}
+	b.get("/series/litio-abierto")
+	if r := b.post("/events/"+idOf(hidden)+"/follow", url.Values{}); r.status != 404 {
+		t.Fatalf("following an unlisted series from a page: %d", r.status)
+	}
+	if r := b.post("/events/"+sid+"/follow", url.Values{}); r.status != http.StatusSeeOther {
+		t.Fatalf("follow a series: %d", r.status)
+	}
+	b.get("/topics/recycling")
+	if r := b.post("/topics/recycling/follow", url.Values{}); r.status != http.StatusSeeOther {
+		t.Fatalf("follow a topic: %d", r.status)
+	}
+	my := b.get("/my-seminars")
+	if !strings.Contains(rawSection(t, my.body, "following"), "Litio abierto") ||
+		!strings.Contains(rawSection(t, my.body, "following-topics"), `href="/topics/recycling"`) {
+		t.Fatalf("My seminars:\n%s", my.body)
+	}
+	if r := b.post("/my-seminars/events/"+sid+"/unfollow", url.Values{}); r.status != http.StatusSeeOther {
+		t.Fatalf("unfollow: %d", r.status)
+	}
+	if r := b.post("/my-seminars/topics/recycling/unfollow", url.Values{}); r.status != http.StatusSeeOther {
+		t.Fatalf("unfollow a topic: %d", r.status)
+	}
+	my = b.get("/my-seminars")
+	if strings.Contains(rawSection(t, my.body, "following"), "Litio abierto") ||
+		!strings.Contains(rawSection(t, my.body, "following-topics"), "You do not follow any topic") {
+		t.Fatalf("My seminars after unfollowing:\n%s", my.body)
+	}
+}
+
+// Several servers running the job at once send each person's batch once.
+func TestFollowUpdatesOnceAcrossServers(t *testing.T) {
+	f := newFollowEnv(t)
+	series := f.must(201, "organiser", "POST", "/api/v1/series", map[string]any{"title": "Litio", "timezone": "UTC",
+		"start_date": "2026-02-05", "start_time": "15:00"})
+	people := f.addPeople(12)
+	for _, role := range people {
+		f.must(200, role, "POST", "/api/v1/series/"+idOf(series)+"/follow", nil)
+	}
+	f.must(201, "organiser", "POST", "/api/v1/series/"+idOf(series)+"/occurrences", map[string]any{
+		"start_date": "2026-02-10", "start_time": "14:00", "title": "Nueva"})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	total := 0
+	for range 4 {
+		st := store.New(f.pool, f.clock.Now) // another server on the same database
+		wg.Go(func() {
+			n, err := st.SendFollowUpdates(context.Background())
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			total += n
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if total != len(people) {
+		t.Fatalf("%d notices queued for %d followers", total, len(people))
+	}
+	for _, role := range people {
+		if n := f.queuedNews(f.ids[role]); n != 1 {
+			t.Fatalf("%s has %d notices", role, n)
+		}
+	}
+}
