@@ -158,9 +158,9 @@ func (f *followEnv) queuedNews(personID int64) int {
 func idOf(m map[string]any) string { return fmt.Sprint(int64(m["id"].(float64))) }
 
 // A member follows a series through the API and a topic from its page; three talks and
-// their speakers are added in several edits over a day; the job sends exactly one email,
-// in Spanish and Santiago times, listing each talk once (a talk matched by both follows
-// too, a cancelled one not at all); a second run the same day sends nothing; news the next
+// their speakers are added in several edits over a day, and a new series with the topic;
+// the job sends exactly one email, in Spanish and Santiago times, listing each talk once (a
+// talk matched by both follows too; cancelled, removed and unlisted ones not at all); a second run the same day sends nothing; news the next
 // day gives one more email; after unfollowing, nothing more comes.
 func TestFollowNewsOneEmailADay(t *testing.T) {
 	f := newFollowEnv(t)
@@ -217,8 +217,21 @@ func TestFollowNewsOneEmailADay(t *testing.T) {
 		"speakers": []map[string]any{{"name": "Prof. John Smith", "affiliation": "Imperial College"}, {"name": "Dr. Wei Chen"}}})
 	dropped := f.must(201, "organiser", "POST", "/api/v1/series/"+sid+"/occurrences", map[string]any{
 		"start_date": "2026-02-17", "start_time": "14:00", "title": "Charla que se cancela"})
+	removed := f.must(201, "organiser", "POST", "/api/v1/series/"+sid+"/occurrences", map[string]any{
+		"start_date": "2026-02-18", "start_time": "14:00", "title": "Charla que se retira"})
 	f.clock.Set(day1.Add(6 * time.Hour))
 	f.must(200, "organiser", "PATCH", "/api/v1/occurrences/"+idOf(dropped), map[string]any{"status": "cancelled", "reason": "Sin ponente"})
+	f.must(204, "organiser", "DELETE", "/api/v1/occurrences/"+idOf(removed), nil)
+	// A new series with the topic is news (its one talk); an unlisted one is not.
+	f.clock.Set(day1.Add(7 * time.Hour))
+	fresh := f.must(201, "organiser", "POST", "/api/v1/series", map[string]any{"title": "Ciclo de Electrolitos",
+		"timezone": "UTC", "start_date": "2026-03-02", "start_time": "13:00", "tags": []string{"cathode  Materials"}})
+	f.must(201, "organiser", "POST", "/api/v1/series", map[string]any{"title": "Ciclo Reservado",
+		"timezone": "UTC", "start_date": "2026-03-03", "start_time": "13:00", "tags": []string{"cathode materials"}, "visibility": "unlisted"})
+	freshTalks := items(t, f.must(200, "", "GET", "/api/v1/series/"+idOf(fresh)+"/occurrences?from=2026-03-01&to=2026-04-01", nil))
+	if len(freshTalks) != 1 {
+		t.Fatalf("the new series' talks: %v", freshTalks)
+	}
 
 	// The batch, at 18:00: one email to Ana; Bob follows nothing and the organiser's own
 	// talks are not news to them.
@@ -226,13 +239,14 @@ func TestFollowNewsOneEmailADay(t *testing.T) {
 		t.Fatalf("the batch queued %d emails, want 1", n)
 	}
 	m := f.newsEmails("ana@example.org", 1)[0]
-	if m.Subject != "Novedades de lo que sigues: 3 charlas" {
+	if m.Subject != "Novedades de lo que sigues: 4 charlas" {
 		t.Errorf("subject %q", m.Subject)
 	}
 	for _, want := range []string{"Hola", "Nueva charla: Sodio frente a litio", "Dra. Ana Pérez (Universidad de Chile)",
 		"Nueva charla: Cátodos monocristalinos", "Ponentes anunciados: Seminario de Cátodos", "Prof. John Smith (Imperial College), Dr. Wei Chen",
 		"/occurrences/" + idOf(extra), "/occurrences/" + idOf(session), "/occurrences/" + idOf(generated[1]), "/series/seminario-de-catodos",
 		// 14:00 in London on 10 February is 11:00 in Santiago (summer time there).
+		"/occurrences/" + idOf(freshTalks[0]), "== Ciclo de Electrolitos ==",
 		"11:00–12:30",
 		// 15:00 London on 12 February: 12:00 in Santiago; the conference's 09:00 Santiago stays 09:00.
 		"12:00–13:00", "09:00–10:00"} {
@@ -245,8 +259,10 @@ func TestFollowNewsOneEmailADay(t *testing.T) {
 			t.Errorf("%q appears %d times:\n%s", talk, c, m.Text)
 		}
 	}
-	if strings.Contains(m.Text, "Charla que se cancela") || strings.Contains(m.HTML, "Charla que se cancela") {
-		t.Errorf("a cancelled talk is announced:\n%s", m.Text)
+	for _, gone := range []string{"Charla que se cancela", "Charla que se retira", "Ciclo Reservado"} {
+		if strings.Contains(m.Text, gone) || strings.Contains(m.HTML, gone) {
+			t.Errorf("%q is announced:\n%s", gone, m.Text)
+		}
 	}
 	if !strings.Contains(m.HTML, `href="`+f.ts.URL+`/occurrences/`+idOf(extra)+`"`) || !strings.Contains(m.HTML, `lang="es"`) {
 		t.Errorf("the HTML does not link the talk in Spanish:\n%s", m.HTML)
