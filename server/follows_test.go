@@ -31,7 +31,7 @@ type movingClock struct {
 	now time.Time
 }
 
-func (c *movingClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *movingClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 func (c *movingClock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
 
 // followEnv is the application with a movable clock, delivering over real SMTP to a test
@@ -480,5 +480,28 @@ func TestFollowUpdatesOnceAcrossServers(t *testing.T) {
 		if n := f.queuedNews(f.ids[role]); n != 1 {
 			t.Fatalf("%s has %d notices", role, n)
 		}
+	}
+}
+
+// News not yet sent is dropped with the follow that brought it, but kept while another
+// follow still brings it.
+func TestUnfollowDropsUnsentNews(t *testing.T) {
+	f := newFollowEnv(t)
+	series := f.must(201, "organiser", "POST", "/api/v1/series", map[string]any{"title": "Litio", "timezone": "UTC",
+		"start_date": "2026-02-05", "start_time": "15:00", "tags": []string{"Recycling"}})
+	sid := idOf(series)
+	for _, role := range []string{"ana", "bob"} {
+		f.must(200, role, "POST", "/api/v1/series/"+sid+"/follow", nil)
+	}
+	f.must(200, "bob", "POST", "/api/v1/topics/recycling/follow", nil)
+	f.must(201, "organiser", "POST", "/api/v1/series/"+sid+"/occurrences", map[string]any{
+		"start_date": "2026-02-10", "start_time": "14:00", "title": "Nueva"})
+	f.must(200, "ana", "DELETE", "/api/v1/series/"+sid+"/follow", nil)
+	f.must(200, "bob", "DELETE", "/api/v1/series/"+sid+"/follow", nil) // still follows the topic
+	if n := f.batch(f.clock.Now().Add(time.Hour)); n != 1 {
+		t.Fatalf("%d emails queued, want Bob's only", n)
+	}
+	if f.queuedNews(f.ids["ana"]) != 0 || f.queuedNews(f.ids["bob"]) != 1 {
+		t.Fatal("news went to the wrong people")
 	}
 }
