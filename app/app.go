@@ -73,6 +73,8 @@ type Store interface {
 	RequestSignIn(ctx context.Context, r store.SignInRequest) error
 	UseSignInLink(ctx context.Context, tokenHash []byte, sess store.NewSession) (p domain.Person, next string, created bool, err error)
 	EndSession(ctx context.Context, tokenHash []byte) error
+
+	ListStore
 }
 
 // Options configure an App.

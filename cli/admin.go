@@ -14,10 +14,10 @@ import (
 
 func adminCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) < 2 {
-		return usageError{"admin needs a subject and an action: user create|list, token create|list|revoke (run 'puente help')"}
+		return usageError{"admin needs a subject and an action: user create|list, token create|list|revoke, mail suppress|unsuppress|suppressions (run 'puente help')"}
 	}
 	what := args[0] + " " + args[1]
-	var email, name, token string
+	var email, name, token, reason, detail string
 	var id int64
 	var organiser, admin bool
 	var flags func(*flag.FlagSet)
@@ -43,8 +43,18 @@ func adminCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			fs.Int64Var(&id, "id", 0, "the token's id (from 'token list')")
 			fs.StringVar(&token, "token", "", "the token itself")
 		}
+	case "mail suppress":
+		flags = func(fs *flag.FlagSet) {
+			fs.StringVar(&email, "email", "", "the address that bounced or complained (required)")
+			fs.StringVar(&reason, "reason", "", "bounce or complaint (required)")
+			fs.StringVar(&detail, "detail", "", "what the bounce or complaint said, for the record")
+		}
+	case "mail unsuppress":
+		flags = func(fs *flag.FlagSet) { fs.StringVar(&email, "email", "", "the address to send to again (required)") }
+	case "mail suppressions":
+		flags = func(fs *flag.FlagSet) {}
 	default:
-		return usageError{fmt.Sprintf("admin: unknown command %q (user create|list, token create|list|revoke)", what)}
+		return usageError{fmt.Sprintf("admin: unknown command %q (user create|list, token create|list|revoke, mail suppress|unsuppress|suppressions)", what)}
 	}
 	cfg, fs, err := parseConfig("admin "+what, args[2:], false, flags, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -56,7 +66,7 @@ func adminCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("admin %s: unexpected argument %q", what, fs.Arg(0))}
 	}
-	needEmail := what == "user create" || what == "token create" || what == "token list"
+	needEmail := what == "user create" || what == "token create" || what == "token list" || what == "mail suppress" || what == "mail unsuppress"
 	if needEmail && strings.TrimSpace(email) == "" {
 		return usageError{fmt.Sprintf("admin %s: --email is required", what)}
 	}
@@ -64,6 +74,9 @@ func adminCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		if email, err = domain.NormalizeEmail(email); err != nil {
 			return usageError{fmt.Sprintf("admin %s: --email %q is not an email address", what, email)}
 		}
+	}
+	if what == "mail suppress" && reason != "bounce" && reason != "complaint" {
+		return usageError{fmt.Sprintf("admin mail suppress: --reason must be bounce or complaint, not %q", reason)}
 	}
 	if what == "token revoke" && (id == 0) == (token == "") {
 		return usageError{"admin token revoke: give exactly one of --id or --token"}
@@ -134,6 +147,29 @@ func adminCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return err
 		}
 		fmt.Fprintf(stdout, "revoked token %d (%s)\n", t.ID, t.Name)
+	case "mail suppress":
+		if err := st.Suppress(ctx, email, reason, detail); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "no more mail to <%s> (%s); sign-in links still go\n", email, reason)
+	case "mail unsuppress":
+		was, err := st.Unsuppress(ctx, email)
+		if err != nil {
+			return err
+		}
+		if !was {
+			fmt.Fprintf(stdout, "<%s> was not suppressed\n", email)
+		} else {
+			fmt.Fprintf(stdout, "mail goes to <%s> again\n", email)
+		}
+	case "mail suppressions":
+		list, err := st.Suppressions(ctx)
+		if err != nil {
+			return err
+		}
+		for _, x := range list {
+			fmt.Fprintf(stdout, "%-40s %-9s %s  %s\n", x.Email, x.Reason, x.CreatedAt.UTC().Format("2006-01-02"), x.Detail)
+		}
 	}
 	return nil
 }

@@ -55,6 +55,9 @@ Usage:
   puente admin token create --email E [--name N]
   puente admin token list --email E
   puente admin token revoke (--id N | --token T)
+  puente admin mail suppress --email E --reason bounce|complaint [--detail D]
+  puente admin mail unsuppress --email E
+  puente admin mail suppressions
 
 Run 'puente serve -h' for the settings (flags and environment variables).
 `

@@ -59,3 +59,10 @@ const ListTokenLife = 180 * 24 * time.Hour
 
 // PrefixListToken starts an unsubscribe link's token.
 const PrefixListToken = "plu_"
+
+// ListState is whether list mail may go to a person: they may have left the list, or
+// their address may have bounced or complained.
+type ListState struct {
+	Left       bool
+	Suppressed bool
+}

@@ -336,6 +336,21 @@ func TestNewcomerZeroSetup(t *testing.T) {
 	if !strings.Contains(users, "ana@example.org") || !strings.Contains(users, "bea@example.org") || !strings.Contains(users, "Carla Díaz (organiser)") {
 		t.Fatalf("user list: %s", users)
 	}
+	// Bounces and complaints are recorded by an admin command, and can be lifted.
+	runCLI(t, bin, env, 0, "admin", "mail", "suppress", "--email", "Bea@example.org", "--reason", "bounce", "--detail", "550 no such user")
+	if list := runCLI(t, bin, env, 0, "admin", "mail", "suppressions"); !strings.Contains(list, "bea@example.org") ||
+		!strings.Contains(list, "bounce") || !strings.Contains(list, "550 no such user") {
+		t.Fatalf("suppressions: %s", list)
+	}
+	if bad := runCLI(t, bin, env, 2, "admin", "mail", "suppress", "--email", "bea@example.org", "--reason", "spam"); !strings.Contains(bad, "--reason must be bounce or complaint") {
+		t.Fatalf("bad reason: %s", bad)
+	}
+	if bad := runCLI(t, bin, env, 2, "admin", "mail", "suppress", "--reason", "bounce"); !strings.Contains(bad, "--email is required") {
+		t.Fatalf("no email: %s", bad)
+	}
+	if out := runCLI(t, bin, env, 0, "admin", "mail", "unsuppress", "--email", "bea@example.org"); !strings.Contains(out, "mail goes to <bea@example.org> again") {
+		t.Fatalf("unsuppress: %s", out)
+	}
 	in.stop()
 }
 

@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"fmt"
+	"maps"
 	"net"
 	netmail "net/mail"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -145,6 +147,15 @@ func (s *SMTPSender) build(m Message) (*gomail.Msg, error) {
 	msg.SetMessageIDWithValue(fmt.Sprintf("puente.%d.%s@%s", m.ID, strings.ToLower(rand.Text()), s.fromDomain))
 	// RFC 3834: tells auto-responders (vacation replies) not to answer.
 	msg.SetGenHeader(gomail.Header("Auto-Submitted"), "auto-generated")
+	if m.ReplyTo != "" {
+		if err := msg.ReplyTo(m.ReplyTo); err != nil {
+			return nil, fmt.Errorf("%w: reply-to: %w", ErrInvalidMessage, err)
+		}
+	}
+	// A list email's List-Id and List-Unsubscribe(-Post), in a fixed order.
+	for _, k := range slices.Sorted(maps.Keys(m.Headers)) {
+		msg.SetGenHeader(gomail.Header(oneLine(k)), oneLine(m.Headers[k]))
+	}
 	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
 	if m.HTML != "" {
 		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)

@@ -110,6 +110,13 @@ func (r *Renderer) Render(ctx context.Context, m mail.Message) (mail.Message, er
 		return m, err
 	}
 	m.To, m.Subject, m.Text, m.HTML, m.ICS = e.To, e.Subject, e.Text, e.HTML, e.ICS
+	if n.List != "" {
+		if err := r.listMail(ctx, n, f, &m); err != nil {
+			return m, err
+		}
+	} else if err := r.checkSuppressed(ctx, m.To); err != nil {
+		return m, err
+	}
 	return m, nil
 }
 

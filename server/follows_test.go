@@ -267,6 +267,10 @@ func TestFollowNewsOneEmailADay(t *testing.T) {
 	if !strings.Contains(m.HTML, `href="`+f.ts.URL+`/occurrences/`+idOf(extra)+`"`) || !strings.Contains(m.HTML, `lang="es"`) {
 		t.Errorf("the HTML does not link the talk in Spanish:\n%s", m.HTML)
 	}
+	// It is list mail: the list's headers, set by the renderer for every list notice.
+	if !strings.Contains(m.Header.Get("List-Id"), "<follow-updates.") || m.Header.Get("List-Unsubscribe") == "" {
+		t.Errorf("list headers: %v", m.Header)
+	}
 	if f.queuedNews(f.ids["bob"]) != 0 || f.queuedNews(f.ids["organiser"]) != 0 {
 		t.Error("news for someone who follows nothing")
 	}

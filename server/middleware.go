@@ -250,6 +250,9 @@ func (s *Server) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 		case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
 			return next(c)
 		}
+		if isUnsubscribe(c) { // the link itself is the credential (RFC 8058 one-click POST)
+			return next(c)
+		}
 		sent := c.Request().Header.Get("X-CSRF-Token")
 		if sent == "" {
 			if err := parseForm(c.Request()); err != nil {

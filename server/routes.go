@@ -121,6 +121,11 @@ func (s *Server) routes() *echo.Echo {
 	me.POST("/tokens/:id/revoke", s.revokeToken)
 	me.POST("/feed/regenerate", s.regenerateFeed)
 
+	e.GET(notices.UnsubscribePath+":token", s.unsubscribePage)
+	e.POST(notices.UnsubscribePath+":token", s.unsubscribe)
+	e.GET(notices.PreferencesPath, s.preferences, s.requireSignIn)
+	e.POST(notices.PreferencesPath, s.savePreferences, s.requireSignIn)
+
 	admin := e.Group("/admin", s.requireSignIn, s.requireAdmin)
 	admin.GET("/people", s.adminPeople)
 	admin.POST("/people/:id/roles", s.adminSetRoles)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 	"unicode/utf8"
 
@@ -185,7 +186,7 @@ func placeOf(r Registration) domain.NoticePlace {
 
 // blankBodies is the SET clause that drops what a finished row must not keep: the bodies
 // (personal links), the calendar entry, and the payload's secrets.
-const blankBodies = `text_body = '', html_body = '', ics = '', payload = payload - 'sign_in_url'`
+const blankBodies = `text_body = '', html_body = '', ics = '', headers = '{}', payload = payload - 'sign_in_url'`
 
 // discardExpiredMail drops pending messages that are no use any more, blanking secrets.
 const discardExpiredMail = `UPDATE outbox SET status = 'discarded',
@@ -245,10 +246,18 @@ func (s *Store) MarkSent(ctx context.Context, m mail.Message) error {
 		}
 		return v
 	}
+	headers := map[string]string{}
+	maps.Copy(headers, m.Headers)
+	if m.ReplyTo != "" {
+		headers["Reply-To"] = m.ReplyTo
+	}
+	if m.Sensitive {
+		clear(headers) // an unsubscribe link is personal too
+	}
 	_, err := s.pool.Exec(ctx, `UPDATE outbox SET status = 'sent', sent_at = $2, last_error = '',
 		to_address = $3, subject = $4, text_body = $5, html_body = $6, ics = $7,
-		payload = CASE WHEN $8 THEN payload - 'sign_in_url' ELSE payload END
-		WHERE id = $1`, m.ID, s.now(), m.To, m.Subject, blank(m.Text), blank(m.HTML), blank(m.ICS), m.Sensitive)
+		payload = CASE WHEN $8 THEN payload - 'sign_in_url' ELSE payload END, headers = $9
+		WHERE id = $1`, m.ID, s.now(), m.To, m.Subject, blank(m.Text), blank(m.HTML), blank(m.ICS), m.Sensitive, headers)
 	if err != nil {
 		return fmt.Errorf("mark mail %d sent: %w", m.ID, err)
 	}
@@ -307,6 +316,9 @@ type MailboxMessage struct {
 	HTML      string
 	Status    string
 	CreatedAt time.Time
+	// Headers sent besides From, To, Subject and Date (a list email's List-Id and
+	// List-Unsubscribe, a relayed message's Reply-To); known once it is sent.
+	Headers map[string]string
 }
 
 // Mailbox lists the newest outbox messages (for /dev/mail when no SMTP server is set up).
@@ -330,8 +342,8 @@ func (s *Store) Mailbox(ctx context.Context, limit int) ([]MailboxMessage, error
 // MailboxMessageByID returns one outbox message.
 func (s *Store) MailboxMessageByID(ctx context.Context, id int64) (MailboxMessage, error) {
 	var m MailboxMessage
-	err := s.pool.QueryRow(ctx, `SELECT id, kind, to_address, subject, text_body, html_body, status, created_at
-		FROM outbox WHERE id = $1`, id).Scan(&m.ID, &m.Kind, &m.To, &m.Subject, &m.Text, &m.HTML, &m.Status, &m.CreatedAt)
+	err := s.pool.QueryRow(ctx, `SELECT id, kind, to_address, subject, text_body, html_body, status, created_at, headers
+		FROM outbox WHERE id = $1`, id).Scan(&m.ID, &m.Kind, &m.To, &m.Subject, &m.Text, &m.HTML, &m.Status, &m.CreatedAt, &m.Headers)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return m, notFound("message")
 	}

@@ -62,6 +62,9 @@ func (s *Store) Tidy(ctx context.Context) (int64, error) {
 	for _, q := range []string{
 		`DELETE FROM sessions WHERE expires_at < $1`,
 		`DELETE FROM sign_in_links WHERE expires_at < $1::timestamptz - interval '1 day'`,
+		// unsubscribe links are kept a month past their life, so an old one still says
+		// "expired" rather than "not valid"
+		`DELETE FROM list_tokens WHERE expires_at < $1::timestamptz - interval '30 days'`,
 		discardExpiredMail,
 	} {
 		tag, err := s.pool.Exec(ctx, q, now)
