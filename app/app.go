@@ -67,6 +67,9 @@ type Store interface {
 	RevokeAPIToken(ctx context.Context, personID, tokenID int64) error
 	Follow(ctx context.Context, personID, eventID int64) error
 	Unfollow(ctx context.Context, personID, eventID int64) error
+	FollowTopic(ctx context.Context, personID int64, tag string) error
+	UnfollowTopic(ctx context.Context, personID int64, tag string) error
+	SendFollowUpdates(ctx context.Context) (int, error)
 	NewFeedNonce(ctx context.Context, personID int64) (int64, error)
 	RequestSignIn(ctx context.Context, r store.SignInRequest) error
 	UseSignInLink(ctx context.Context, tokenHash []byte, sess store.NewSession) (p domain.Person, next string, created bool, err error)

@@ -140,24 +140,6 @@ func (a *App) SetRoles(ctx context.Context, who Actor, personID int64, admin, or
 	return p, nil
 }
 
-// Follow puts an event's sessions in the signed-in person's calendar feed.
-func (a *App) Follow(ctx context.Context, who Actor, eventID int64) error {
-	p, err := who.signedIn()
-	if err != nil {
-		return err
-	}
-	return a.store.Follow(ctx, p.ID, eventID)
-}
-
-// Unfollow takes them out again.
-func (a *App) Unfollow(ctx context.Context, who Actor, eventID int64) error {
-	p, err := who.signedIn()
-	if err != nil {
-		return err
-	}
-	return a.store.Unfollow(ctx, p.ID, eventID)
-}
-
 // RegenerateFeed revokes the signed-in person's personal feed URL and makes a new one.
 func (a *App) RegenerateFeed(ctx context.Context, who Actor) error {
 	p, err := who.signedIn()

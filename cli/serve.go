@@ -149,6 +149,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	wg.Go(func() { reminderLoop(workCtx, opts.App, log) })
+	wg.Go(func() { followUpdatesLoop(workCtx, opts.App, log) })
 	if cfg.PprofAddr != "" {
 		stopPprof, err := servePprof(cfg.PprofAddr, log)
 		if err != nil {
@@ -240,6 +241,25 @@ func reminderLoop(ctx context.Context, uc *app.App, log *slog.Logger) {
 			log.Warn("reminders failed", "err", err)
 		} else if n > 0 {
 			log.Info("reminders queued", "emails", n)
+		}
+	}
+}
+
+// followUpdatesLoop, every five minutes, queues the daily news of what people follow for
+// those whose day since their last one is over (at most one such email a day each).
+func followUpdatesLoop(ctx context.Context, uc *app.App, log *slog.Logger) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := uc.SendFollowUpdates(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("follow updates failed", "err", err)
+		} else if n > 0 {
+			log.Info("follow updates queued", "emails", n)
 		}
 	}
 }

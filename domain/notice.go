@@ -80,6 +80,8 @@ type NoticePayload struct {
 	// SenderID: the member who wrote a directory message (NoticeContact); read at
 	// delivery, so a sender who deleted their account is not relayed.
 	SenderID int64 `json:"sender_id,omitempty"`
+	// News: a follow-updates notice's talks, each once.
+	News []FollowNews `json:"news,omitempty"`
 }
 
 // NoticePlace is a registration as a notice needs it.
@@ -107,6 +109,9 @@ type NoticeFacts struct {
 	Sessions []NoticeSession
 	// Sender: who wrote a directory message (NoticeContact).
 	Sender Person
+	// News: a follow-updates notice's talks as they are now (cancelled and removed ones
+	// left out).
+	News []FollowNewsFact
 }
 
 // UnconfirmedHold is how long a registration made by email (without signing in) holds its

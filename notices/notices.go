@@ -50,8 +50,10 @@ type Renderer struct {
 	links   *links.Signer
 	catalog *i18n.Catalog
 	html    *template.Template
-	now     func() time.Time
-	log     *slog.Logger
+	// followHTML is the daily news of what a person follows (follows.go).
+	followHTML *template.Template
+	now        func() time.Time
+	log        *slog.Logger
 }
 
 // New loads the catalogues and the email template.
@@ -67,8 +69,12 @@ func New(o Options) (*Renderer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("notices: %w", err)
 	}
+	followHTML, err := template.ParseFS(frontend.Templates(), "mail_follow_updates.html")
+	if err != nil {
+		return nil, fmt.Errorf("notices: %w", err)
+	}
 	r := &Renderer{src: o.Source, base: o.BaseURL, links: links.New(o.LinkKey), catalog: catalog, html: html,
-		now: o.Now, log: o.Logger}
+		followHTML: followHTML, now: o.Now, log: o.Logger}
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -147,8 +153,11 @@ func (r *Renderer) readerOf(p domain.Person, fallbackLangs ...string) reader {
 // Email renders notice n about f.
 func (r *Renderer) Email(n domain.Notice, f domain.NoticeFacts) (Email, error) {
 	rd := r.readerOf(f.Person, n.Payload.Lang, f.Event.Language)
-	if n.Kind == domain.NoticeEventRegistration {
+	switch n.Kind {
+	case domain.NoticeEventRegistration:
 		return r.eventRegistration(rd, n, f)
+	case domain.NoticeFollowUpdates:
+		return r.followUpdates(rd, n, f)
 	}
 	if n.Kind == domain.NoticeContact {
 		return r.contact(rd, n, f)

@@ -351,6 +351,9 @@ func (s *Server) follow(on bool) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
+		if personOf(c) == nil {
+			return signInFirst(c, s.eventPath(e))
+		}
 		if on {
 			err = s.app.Follow(c.Request().Context(), actor(c), e.ID)
 		} else {

@@ -41,6 +41,7 @@ type mySeminarsPage struct {
 	Sessions  []mySessions
 	Whole     []myEvent
 	Following []myEvent
+	Topics    []string // the topic tags followed
 	Feed      subscribe
 }
 
@@ -105,6 +106,9 @@ func (s *Server) mySeminars(c echo.Context) error {
 		if slices.Contains(followed, e.ID) {
 			page.Following = append(page.Following, me)
 		}
+	}
+	if page.Topics, err = s.o.Store.FollowedTopics(ctx, p.ID); err != nil {
+		return err
 	}
 	nonce, err := s.o.Store.FeedNonce(ctx, p.ID)
 	if err != nil {

@@ -61,6 +61,7 @@ type Store interface {
 	Secret(ctx context.Context, name string) ([]byte, error)
 	FeedNonce(ctx context.Context, personID int64) (int64, error)
 	Followed(ctx context.Context, personID int64) ([]int64, error)
+	FollowedTopics(ctx context.Context, personID int64) ([]string, error)
 	EventRegistrationsOf(ctx context.Context, personID int64) ([]int64, error)
 	EventsByIDs(ctx context.Context, ids []int64) ([]domain.Event, error)
 	CountsOfEvents(ctx context.Context, ids []int64) (map[int64]store.EventCounts, error)

@@ -194,6 +194,9 @@ func TestNoEnglishOnPages(t *testing.T) {
 	if err := p.store.Follow(ctx, p.ids["other"], int64(series["id"].(float64))); err != nil {
 		t.Fatal(err)
 	}
+	if err := p.store.FollowTopic(ctx, p.ids["other"], "litio"); err != nil { // listed on My seminars
+		t.Fatal(err)
+	}
 	regID := jsonID(items(t, p.must(200, "organiser", "GET", "/api/v1/occurrences/"+occ+"/registrations", nil))[0])
 
 	badSeries := url.Values{"title": {"Seminario Litio 2"}, "language": {"es"}, "visibility": {"public"}, "timezone": {"Mars/Olympus"},
@@ -205,7 +208,7 @@ func TestNoEnglishOnPages(t *testing.T) {
 		out := map[string]string{}
 		anon := p.browser(lang)
 		for _, path := range []string{"/", "/sign-in", "/programme", "/programme?view=calendar&month=2026-01", "/programme?format=x",
-			"/programme?q=" + strings.Repeat("x", 201), "/series/" + slug, "/series/" + slug + "/past", "/series/" + slug + "?page=2", "/occurrences/" + occ, "/nowhere"} {
+			"/programme?q=" + strings.Repeat("x", 201), "/series/" + slug, "/series/" + slug + "/past", "/series/" + slug + "?page=2", "/occurrences/" + occ, "/nowhere", "/topics/litio", "/topics/sin-charlas"} {
 			out["visitor "+path] = anon.get(path).body
 		}
 		anon.get("/sign-in")
@@ -214,7 +217,8 @@ func TestNoEnglishOnPages(t *testing.T) {
 		att := p.browser(lang)
 		att.signIn("attendee@example.org")
 		att.get("/lang/" + lang[:2]) // signed in, pages speak the profile's language: the switch sets it
-		for _, path := range []string{"/", "/profile", "/occurrences/" + occ, "/series/" + slug, "/programme", "/organise", "/my-seminars"} {
+		for _, path := range []string{"/", "/profile", "/occurrences/" + occ, "/series/" + slug, "/programme", "/organise", "/my-seminars",
+			"/topics/litio", "/programme?tag=litio"} {
 			out["attendee "+path] = att.get(path).body
 		}
 		oth := p.browser(lang)

@@ -93,9 +93,16 @@ func (s *Store) CreateEvent(ctx context.Context, e domain.Event, creator int64, 
 			return err
 		}
 		if e.Kind == domain.KindSeries {
-			return s.regenerate(ctx, tx, e, nil)
+			if err := s.regenerate(ctx, tx, e, nil); err != nil {
+				return err
+			}
 		}
-		return nil
+		// A new public event is news to the followers of its topics.
+		var talks []int64
+		if err := tx.QueryRow(ctx, `SELECT coalesce(array_agg(id), '{}') FROM occurrences WHERE event_id = $1`, id).Scan(&talks); err != nil {
+			return fmt.Errorf("read new talks: %w", err)
+		}
+		return s.recordNews(ctx, tx, newsTalk, talks...)
 	})
 	if err != nil {
 		return domain.Event{}, err

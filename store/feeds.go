@@ -49,7 +49,8 @@ func (s *Store) Unfollow(ctx context.Context, personID, eventID int64) error {
 	if _, err := s.pool.Exec(ctx, `DELETE FROM follows WHERE person_id = $1 AND event_id = $2`, personID, eventID); err != nil {
 		return fmt.Errorf("unfollow: %w", err)
 	}
-	return nil
+	// News not yet sent that only this follow brought is dropped with it.
+	return s.dropUnfollowedNews(ctx, personID)
 }
 
 // Followed lists the ids of the events a person follows.

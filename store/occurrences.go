@@ -556,6 +556,11 @@ func (s *Store) UpdateOccurrence(ctx context.Context, id int64, mutate func(e do
 		if err := s.notifySpeakers(ctx, tx, notify, o, before.Speakers); err != nil {
 			return err
 		}
+		if newSpeakers(before.Speakers, o.Speakers) {
+			if err := s.recordNews(ctx, tx, newsSpeakers, id); err != nil {
+				return err
+			}
+		}
 		switch {
 		case o.Status == domain.StatusCancelled && before.Status != domain.StatusCancelled:
 			_, err := s.notifyAll(ctx, tx, notify, domain.NoticeCancelled, id, domain.NoticePayload{CancelReason: o.CancelReason})
@@ -593,6 +598,9 @@ func (s *Store) AddOccurrence(ctx context.Context, eventID int64, o domain.Occur
 			return err
 		}
 		if err := s.notifySpeakers(ctx, tx, notify, o, nil); err != nil {
+			return err
+		}
+		if err := s.recordNews(ctx, tx, newsTalk, o.ID); err != nil {
 			return err
 		}
 		return s.registerEventRegistrants(ctx, tx, eventID, o.ID)

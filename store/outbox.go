@@ -154,6 +154,11 @@ func (s *Store) NoticeFacts(ctx context.Context, n domain.Notice) (domain.Notice
 			return f, err
 		}
 	}
+	if n.Kind == domain.NoticeFollowUpdates {
+		if f.News, err = s.followNewsFacts(ctx, n.Payload.News); err != nil {
+			return f, err
+		}
+	}
 	if n.Kind == domain.NoticeEventRegistration {
 		regs, err := s.Registrations(ctx, RegistrationFilter{EventID: n.EventID, PersonID: n.PersonID})
 		if err != nil {
