@@ -77,6 +77,15 @@ type NoticePayload struct {
 	// SignInURL: a one-time sign-in link (registration by email). A secret: the row is
 	// sensitive and the link is dropped once delivered.
 	SignInURL string `json:"sign_in_url,omitempty"`
+	// Digest: the window of talks of a weekly digest, reckoned in the member's zone when
+	// it was queued (the talks themselves are read at delivery).
+	Digest *DigestWindow `json:"digest,omitempty"`
+}
+
+// DigestWindow is the span of talks a weekly digest lists: [From, Until).
+type DigestWindow struct {
+	From  time.Time `json:"from"`
+	Until time.Time `json:"until"`
 }
 
 // NoticePlace is a registration as a notice needs it.
@@ -102,6 +111,8 @@ type NoticeFacts struct {
 	Place      NoticePlace
 	// Sessions: a whole-event registration's upcoming sessions.
 	Sessions []NoticeSession
+	// Talks: a weekly digest's talks, in start order.
+	Talks []NoticeTalk
 }
 
 // UnconfirmedHold is how long a registration made by email (without signing in) holds its

@@ -50,8 +50,10 @@ type Renderer struct {
 	links   *links.Signer
 	catalog *i18n.Catalog
 	html    *template.Template
-	now     func() time.Time
-	log     *slog.Logger
+	// digestHTML is the weekly digest's template.
+	digestHTML *template.Template
+	now        func() time.Time
+	log        *slog.Logger
 }
 
 // New loads the catalogues and the email template.
@@ -67,8 +69,12 @@ func New(o Options) (*Renderer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("notices: %w", err)
 	}
+	digestHTML, err := template.ParseFS(frontend.Templates(), "mail_digest.html")
+	if err != nil {
+		return nil, fmt.Errorf("notices: %w", err)
+	}
 	r := &Renderer{src: o.Source, base: o.BaseURL, links: links.New(o.LinkKey), catalog: catalog, html: html,
-		now: o.Now, log: o.Logger}
+		digestHTML: digestHTML, now: o.Now, log: o.Logger}
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -142,6 +148,9 @@ func (r *Renderer) readerOf(p domain.Person, fallbackLangs ...string) reader {
 
 // Email renders notice n about f.
 func (r *Renderer) Email(n domain.Notice, f domain.NoticeFacts) (Email, error) {
+	if n.Kind == domain.NoticeWeeklyDigest {
+		return r.weeklyDigest(n, f)
+	}
 	rd := r.readerOf(f.Person, n.Payload.Lang, f.Event.Language)
 	if n.Kind == domain.NoticeEventRegistration {
 		return r.eventRegistration(rd, n, f)
