@@ -1,0 +1,296 @@
+package server_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/puente-org/puente/app"
+	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/mail"
+	"github.com/puente-org/puente/mail/smtptest"
+	"github.com/puente-org/puente/notices"
+	"github.com/puente-org/puente/store"
+	"github.com/puente-org/puente/store/pgtest"
+)
+
+// testClock is a clock a test moves.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
+
+// digestEnv is the digest job (the app, as serve runs it every minute) and delivery over
+// real SMTP to a server in the test process, on a fresh database with a clock the test moves.
+type digestEnv struct {
+	t     *testing.T
+	ctx   context.Context
+	clock *testClock
+	st    *store.Store
+	app   *app.App
+	d     *mail.Deliverer
+	smtp  *smtptest.Server
+	org   domain.Person
+}
+
+func newDigestEnv(t *testing.T, start time.Time) *digestEnv {
+	t.Helper()
+	clock := &testClock{t: start}
+	pool := pgtest.New(t)
+	st := store.New(pool, clock.now)
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	base, _ := url.Parse("https://puente.example.org")
+	r, err := notices.New(notices.Options{Source: st, BaseURL: base, LinkKey: key, Now: clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := smtptest.NewServer(t)
+	sender, err := mail.NewSMTPSender(srv.URL(), "Puente <seminarios@example.org>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := mail.NewDeliverer(mail.DelivererOptions{Outbox: st, Sender: sender, Renderer: r, Now: clock.now,
+		Logger: slog.New(slog.DiscardHandler)})
+	a, err := app.New(app.Options{Store: st, Now: clock.now, LinkKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	org, err := st.CreatePerson(ctx, store.NewPerson{Email: "org@example.org", Name: "Org", IsOrganiser: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &digestEnv{t: t, ctx: ctx, clock: clock, st: st, app: a, d: d, smtp: srv, org: org}
+}
+
+// member makes an account with a profile.
+func (e *digestEnv) member(email string, prof domain.Profile) domain.Person {
+	e.t.Helper()
+	p, err := e.st.CreatePerson(e.ctx, store.NewPerson{Email: email})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if p, err = e.st.UpdateProfile(e.ctx, p.ID, prof); err != nil {
+		e.t.Fatal(err)
+	}
+	return p
+}
+
+// series makes a single-session series (its one generated session far after the weeks
+// the tests look at) and returns it.
+func (e *digestEnv) series(slug, title, zone string, tags ...string) domain.Event {
+	e.t.Helper()
+	if tags == nil {
+		tags = []string{}
+	}
+	ev, err := e.st.CreateEvent(e.ctx, domain.Event{Kind: domain.KindSeries, Slug: slug, Title: title, Language: "en",
+		Visibility: domain.VisibilityPublic, TimeZone: zone, StartDate: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
+		StartTime: "15:00", Duration: time.Hour, Registration: "open", Tags: tags, Reminders: []int{}}, e.org.ID, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return ev
+}
+
+// talk adds a talk with its own title at a wall time of its series' zone.
+func (e *digestEnv) talk(ev domain.Event, title string, wall time.Time) domain.Occurrence {
+	e.t.Helper()
+	l, err := e.st.AddOccurrence(e.ctx, ev.ID, domain.Occurrence{Title: title, StartLocal: wall, Duration: time.Hour,
+		Speakers: []domain.Speaker{{Name: "Speaker of " + title}}}, nil)
+	if err != nil {
+		e.t.Fatalf("talk %q: %v", title, err)
+	}
+	return l.Occurrence
+}
+
+// run runs the digest job at the given instant and delivers what it queued.
+func (e *digestEnv) run(at time.Time) int {
+	e.t.Helper()
+	e.clock.set(at)
+	n, err := e.app.SendDigests(e.ctx)
+	if err != nil {
+		e.t.Fatalf("digests at %v: %v", at, err)
+	}
+	e.deliver()
+	return n
+}
+
+func (e *digestEnv) deliver() {
+	e.t.Helper()
+	if _, failed, err := e.d.DeliverDue(e.ctx); err != nil || failed > 0 {
+		e.t.Fatalf("delivery: %d failed, %v", failed, err)
+	}
+}
+
+// digestsTo are the digests the SMTP server received for an address.
+func (e *digestEnv) digestsTo(addr string) []smtptest.Received {
+	var out []smtptest.Received
+	for _, m := range e.smtp.Messages() {
+		for _, to := range m.To {
+			if to == addr && strings.Contains(m.Text, "/profile") && strings.Contains(m.Text, "/programme") {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+func wall(y int, m time.Month, d, h, min int) time.Time { return time.Date(y, m, d, h, min, 0, 0, time.UTC) }
+
+// A member in Santiago, in the week Chile puts its clocks forward (Saturday 5 September 2026
+// 24:00 becomes Sunday 01:00), gets on Monday 31 August at 08:00 Santiago time, not before,
+// a digest of exactly the talks from Monday 31 August 00:00 to Monday 14 September 00:00
+// Santiago time, at their Santiago times on either side of the change.
+func TestWeeklyDigestAcrossChileanClockChange(t *testing.T) {
+	e := newDigestEnv(t, time.Date(2026, 8, 20, 12, 0, 0, 0, time.UTC))
+	ctx := e.ctx
+	vale := e.member("valentina@example.cl", domain.Profile{Name: "Valentina", Language: "es",
+		TimeZone: "America/Santiago", WeeklyDigest: true})
+	quiet := e.member("quiet@example.cl", domain.Profile{Language: "es", TimeZone: "America/Santiago", WeeklyDigest: true})
+	notAsked := e.member("noasked@example.cl", domain.Profile{Language: "es", TimeZone: "America/Santiago"})
+	if !vale.Profile.WeeklyDigest || notAsked.Profile.WeeklyDigest {
+		t.Fatalf("opt-in as saved: %v, %v", vale.Profile.WeeklyDigest, notAsked.Profile.WeeklyDigest)
+	}
+
+	london := e.series("dle", "Lithium Extraction Seminar", "Europe/London", "dle")
+	l1 := e.talk(london, "Brine chemistry", wall(2026, 8, 31, 14, 0))         // 13:00Z: 09:00 at -04
+	l2 := e.talk(london, "Cancelled talk", wall(2026, 9, 3, 14, 0))           // cancelled below
+	l3 := e.talk(london, "Direct extraction pilots", wall(2026, 9, 10, 14, 0)) // 13:00Z: 10:00 at -03
+	e.talk(london, "Too late talk", wall(2026, 9, 14, 4, 30))                  // 03:30Z: Monday 14 00:30 in Santiago
+	santiago := e.series("reciclaje", "Seminario de Reciclaje", "America/Santiago", "recycling")
+	e.talk(santiago, "Antes de la ventana", wall(2026, 8, 30, 23, 30))  // 03:30Z on the 31st: Sunday in Santiago
+	s1 := e.talk(santiago, "Reciclaje de cátodos", wall(2026, 9, 5, 10, 0)) // at -04
+	s2 := e.talk(santiago, "Hidrometalurgia", wall(2026, 9, 7, 10, 0))      // at -03
+	s3 := e.talk(santiago, "Charla de cierre", wall(2026, 9, 13, 23, 0))    // 02:00Z on the 14th: just inside
+	other := e.series("solar", "Solar Seminar", "Europe/London", "solar")
+	e.talk(other, "Unfollowed talk", wall(2026, 9, 2, 14, 0))
+	quietSeries := e.series("quiet", "Quiet Seminar", "Europe/London")
+
+	if _, err := e.st.UpdateOccurrence(ctx, l2.ID, func(_ domain.Event, o *domain.Occurrence) error {
+		o.Status = domain.StatusCancelled
+		return nil
+	}, &store.Notify{}); err != nil {
+		t.Fatal(err)
+	}
+	// Valentina follows the London series, the topic "recycling" (a tag of the Santiago
+	// series) and registered for one Santiago talk: matched twice, listed once.
+	for _, f := range []struct{ p, ev int64 }{{vale.ID, london.ID}, {quiet.ID, quietSeries.ID}, {notAsked.ID, london.ID}} {
+		if err := e.st.Follow(ctx, f.p, f.ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.st.Pool().Exec(ctx, `INSERT INTO topic_follows (person_id, tag, created_at) VALUES ($1, 'recycling', $2)`,
+		vale.ID, e.clock.now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.st.Register(ctx, s2.ID, vale.ID, store.RegistrationDetails{Name: "Valentina"}, &store.Notify{}); err != nil {
+		t.Fatal(err)
+	}
+	e.deliver() // the registration's confirmation
+	before := len(e.smtp.Messages())
+
+	// Monday 31 August, 07:59 in Santiago (-04): not yet.
+	if n := e.run(time.Date(2026, 8, 31, 11, 59, 0, 0, time.UTC)); n != 0 {
+		t.Fatalf("digests queued at 07:59 Santiago time: %d", n)
+	}
+	// 08:00: Valentina's digest, and nobody else's.
+	if n := e.run(time.Date(2026, 8, 31, 12, 0, 0, 0, time.UTC)); n != 1 {
+		t.Fatalf("digests queued at 08:00 Santiago time: %d, want 1", n)
+	}
+	if got := len(e.smtp.Messages()) - before; got != 1 {
+		t.Fatalf("emails delivered: %d, want 1", got)
+	}
+	got := e.digestsTo(vale.Email)
+	if len(got) != 1 {
+		t.Fatalf("digests to Valentina: %d", len(got))
+	}
+	msg := got[0]
+	if !strings.Contains(msg.Subject, "5 charlas") {
+		t.Errorf("subject %q: want the count of talks, in Spanish", msg.Subject)
+	}
+	text := msg.Text
+	// Exactly these talks, in start order, each under its Santiago day, at its Santiago time.
+	want := []struct {
+		day, line string
+		occ       domain.Occurrence
+	}{
+		{"lunes 31 de agosto de 2026", "09:00–10:00 · Brine chemistry", l1},
+		{"sábado 5 de septiembre de 2026", "10:00–11:00 · Reciclaje de cátodos", s1},
+		{"lunes 7 de septiembre de 2026", "10:00–11:00 · Hidrometalurgia", s2},
+		{"jueves 10 de septiembre de 2026", "10:00–11:00 · Direct extraction pilots", l3},
+		{"domingo 13 de septiembre de 2026", "23:00–00:00 · Charla de cierre", s3},
+	}
+	at := 0
+	for _, w := range want {
+		block := w.day + "\n\n" + w.line
+		i := strings.Index(text[at:], block)
+		if i < 0 {
+			t.Errorf("digest lacks, after what precedes it, %q:\n%s", block, text)
+			continue
+		}
+		at += i + len(block)
+		if link := fmt.Sprintf("https://puente.example.org/occurrences/%d", w.occ.ID); !strings.Contains(text, link) {
+			t.Errorf("digest lacks the link %s", link)
+		}
+		if strings.Count(text, w.line) != 1 {
+			t.Errorf("%q appears %d times", w.line, strings.Count(text, w.line))
+		}
+	}
+	for _, absent := range []string{"Cancelled talk", "Too late talk", "Antes de la ventana", "Unfollowed talk", "Quiet Seminar"} {
+		if strings.Contains(text, absent) {
+			t.Errorf("digest tells %q:\n%s", absent, text)
+		}
+	}
+	for _, s := range []string{"Hola, Valentina:", "14:00 Londres", "Tienes inscripción.", "hora de Santiago",
+		"Speaker of Hidrometalurgia", "Lithium Extraction Seminar"} {
+		if !strings.Contains(text, s) {
+			t.Errorf("digest lacks %q:\n%s", s, text)
+		}
+	}
+	if strings.Count(text, "Tienes inscripción.") != 1 {
+		t.Errorf("only the registered talk is marked registered:\n%s", text)
+	}
+	if !strings.Contains(msg.HTML, "Charla de cierre") || !strings.Contains(msg.HTML, `lang="es"`) {
+		t.Errorf("HTML part: %s", msg.HTML)
+	}
+	var list string
+	if err := e.st.Pool().QueryRow(ctx, `SELECT list_id FROM outbox WHERE notice_kind = 'weekly_digest'`).Scan(&list); err != nil {
+		t.Fatal(err)
+	}
+	if list != string(domain.ListWeeklyDigest) {
+		t.Errorf("digest's list = %q", list)
+	}
+
+	// The member with nothing to read got none, and neither did the one who did not ask;
+	// later runs that Monday send nothing more.
+	for _, p := range []domain.Person{quiet, notAsked} {
+		if n := len(e.digestsTo(p.Email)); n != 0 {
+			t.Errorf("%s got %d digests", p.Email, n)
+		}
+	}
+	for _, at := range []time.Time{time.Date(2026, 8, 31, 12, 1, 0, 0, time.UTC), time.Date(2026, 8, 31, 20, 0, 0, 0, time.UTC)} {
+		if n := e.run(at); n != 0 {
+			t.Errorf("second run at %v queued %d", at, n)
+		}
+	}
+	if got := len(e.smtp.Messages()) - before; got != 1 {
+		t.Errorf("emails after the later runs: %d, want 1", got)
+	}
+	var weeks int
+	if err := e.st.Pool().QueryRow(ctx, `SELECT count(*) FROM weekly_digests WHERE week = '2026-08-31'`).Scan(&weeks); err != nil {
+		t.Fatal(err)
+	}
+	if weeks != 2 { // Valentina's, and the quiet member's week with nothing to tell
+		t.Errorf("weeks recorded: %d, want 2", weeks)
+	}
+}
