@@ -26,7 +26,7 @@ type testClock struct {
 	t  time.Time
 }
 
-func (c *testClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *testClock) set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
 
 // digestEnv is the digest job (the app, as serve runs it every minute) and delivery over
@@ -145,7 +145,9 @@ func (e *digestEnv) digestsTo(addr string) []smtptest.Received {
 	return out
 }
 
-func wall(y int, m time.Month, d, h, min int) time.Time { return time.Date(y, m, d, h, min, 0, 0, time.UTC) }
+func wall(y int, m time.Month, d, h, min int) time.Time {
+	return time.Date(y, m, d, h, min, 0, 0, time.UTC)
+}
 
 // A member in Santiago, in the week Chile puts its clocks forward (Saturday 5 September 2026
 // 24:00 becomes Sunday 01:00), gets on Monday 31 August at 08:00 Santiago time, not before,
@@ -163,12 +165,12 @@ func TestWeeklyDigestAcrossChileanClockChange(t *testing.T) {
 	}
 
 	london := e.series("dle", "Lithium Extraction Seminar", "Europe/London", "dle")
-	l1 := e.talk(london, "Brine chemistry", wall(2026, 8, 31, 14, 0))         // 13:00Z: 09:00 at -04
-	l2 := e.talk(london, "Cancelled talk", wall(2026, 9, 3, 14, 0))           // cancelled below
+	l1 := e.talk(london, "Brine chemistry", wall(2026, 8, 31, 14, 0))          // 13:00Z: 09:00 at -04
+	l2 := e.talk(london, "Cancelled talk", wall(2026, 9, 3, 14, 0))            // cancelled below
 	l3 := e.talk(london, "Direct extraction pilots", wall(2026, 9, 10, 14, 0)) // 13:00Z: 10:00 at -03
 	e.talk(london, "Too late talk", wall(2026, 9, 14, 4, 30))                  // 03:30Z: Monday 14 00:30 in Santiago
 	santiago := e.series("reciclaje", "Seminario de Reciclaje", "America/Santiago", "recycling")
-	e.talk(santiago, "Antes de la ventana", wall(2026, 8, 30, 23, 30))  // 03:30Z on the 31st: Sunday in Santiago
+	e.talk(santiago, "Antes de la ventana", wall(2026, 8, 30, 23, 30))      // 03:30Z on the 31st: Sunday in Santiago
 	s1 := e.talk(santiago, "Reciclaje de cátodos", wall(2026, 9, 5, 10, 0)) // at -04
 	s2 := e.talk(santiago, "Hidrometalurgia", wall(2026, 9, 7, 10, 0))      // at -03
 	s3 := e.talk(santiago, "Charla de cierre", wall(2026, 9, 13, 23, 0))    // 02:00Z on the 14th: just inside
