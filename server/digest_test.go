@@ -20,21 +20,21 @@ import (
 	"github.com/puente-org/puente/store/pgtest"
 )
 
-// testClock is a clock a test moves.
-type testClock struct {
+// digestClock is a clock a test moves.
+type digestClock struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
-func (c *testClock) now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
+func (c *digestClock) now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *digestClock) set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
 
 // digestEnv is the digest job (the app, as serve runs it every minute) and delivery over
 // real SMTP to a server in the test process, on a fresh database with a clock the test moves.
 type digestEnv struct {
 	t     *testing.T
 	ctx   context.Context
-	clock *testClock
+	clock *digestClock
 	st    *store.Store
 	app   *app.App
 	d     *mail.Deliverer
@@ -44,7 +44,7 @@ type digestEnv struct {
 
 func newDigestEnv(t *testing.T, start time.Time) *digestEnv {
 	t.Helper()
-	clock := &testClock{t: start}
+	clock := &digestClock{t: start}
 	pool := pgtest.New(t)
 	st := store.New(pool, clock.now)
 	key := make([]byte, 32)
@@ -145,7 +145,7 @@ func (e *digestEnv) digestsTo(addr string) []smtptest.Received {
 	return out
 }
 
-func wall(y int, m time.Month, d, h, min int) time.Time {
+func digestWall(y int, m time.Month, d, h, min int) time.Time {
 	return time.Date(y, m, d, h, min, 0, 0, time.UTC)
 }
 
@@ -165,17 +165,17 @@ func TestWeeklyDigestAcrossChileanClockChange(t *testing.T) {
 	}
 
 	london := e.series("dle", "Lithium Extraction Seminar", "Europe/London", "dle")
-	l1 := e.talk(london, "Brine chemistry", wall(2026, 8, 31, 14, 0))          // 13:00Z: 09:00 at -04
-	l2 := e.talk(london, "Cancelled talk", wall(2026, 9, 3, 14, 0))            // cancelled below
-	l3 := e.talk(london, "Direct extraction pilots", wall(2026, 9, 10, 14, 0)) // 13:00Z: 10:00 at -03
-	e.talk(london, "Too late talk", wall(2026, 9, 14, 4, 30))                  // 03:30Z: Monday 14 00:30 in Santiago
+	l1 := e.talk(london, "Brine chemistry", digestWall(2026, 8, 31, 14, 0))          // 13:00Z: 09:00 at -04
+	l2 := e.talk(london, "Cancelled talk", digestWall(2026, 9, 3, 14, 0))            // cancelled below
+	l3 := e.talk(london, "Direct extraction pilots", digestWall(2026, 9, 10, 14, 0)) // 13:00Z: 10:00 at -03
+	e.talk(london, "Too late talk", digestWall(2026, 9, 14, 4, 30))                  // 03:30Z: Monday 14 00:30 in Santiago
 	santiago := e.series("reciclaje", "Seminario de Reciclaje", "America/Santiago", "recycling")
-	e.talk(santiago, "Antes de la ventana", wall(2026, 8, 30, 23, 30))      // 03:30Z on the 31st: Sunday in Santiago
-	s1 := e.talk(santiago, "Reciclaje de cátodos", wall(2026, 9, 5, 10, 0)) // at -04
-	s2 := e.talk(santiago, "Hidrometalurgia", wall(2026, 9, 7, 10, 0))      // at -03
-	s3 := e.talk(santiago, "Charla de cierre", wall(2026, 9, 13, 23, 0))    // 02:00Z on the 14th: just inside
+	e.talk(santiago, "Antes de la ventana", digestWall(2026, 8, 30, 23, 30))      // 03:30Z on the 31st: Sunday in Santiago
+	s1 := e.talk(santiago, "Reciclaje de cátodos", digestWall(2026, 9, 5, 10, 0)) // at -04
+	s2 := e.talk(santiago, "Hidrometalurgia", digestWall(2026, 9, 7, 10, 0))      // at -03
+	s3 := e.talk(santiago, "Charla de cierre", digestWall(2026, 9, 13, 23, 0))    // 02:00Z on the 14th: just inside
 	other := e.series("solar", "Solar Seminar", "Europe/London", "solar")
-	e.talk(other, "Unfollowed talk", wall(2026, 9, 2, 14, 0))
+	e.talk(other, "Unfollowed talk", digestWall(2026, 9, 2, 14, 0))
 	quietSeries := e.series("quiet", "Quiet Seminar", "Europe/London")
 
 	if _, err := e.st.UpdateOccurrence(ctx, l2.ID, func(_ domain.Event, o *domain.Occurrence) error {
