@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -294,5 +296,175 @@ func TestWeeklyDigestAcrossChileanClockChange(t *testing.T) {
 	}
 	if weeks != 2 { // Valentina's, and the quiet member's week with nothing to tell
 		t.Errorf("weeks recorded: %d, want 2", weeks)
+	}
+}
+
+// A server down all Monday sends no stale digest on Tuesday; one down at 08:00 that comes
+// back later that Monday sends it then. The talks are read at delivery: a digest whose only
+// talk was cancelled before it went is not sent.
+func TestWeeklyDigestCatchUpAndCutOff(t *testing.T) {
+	e := newDigestEnv(t, time.Date(2026, 8, 20, 12, 0, 0, 0, time.UTC))
+	ana := e.member("ana@example.org", domain.Profile{Language: "en", TimeZone: "Europe/London", WeeklyDigest: true})
+	ev := e.series("dle", "Lithium Extraction Seminar", "Europe/London")
+	e.talk(ev, "First week talk", digestWall(2026, 9, 2, 14, 0))
+	e.talk(ev, "Second week talk", digestWall(2026, 9, 9, 14, 0))
+	late := e.talk(ev, "Late talk", digestWall(2026, 9, 16, 14, 0))
+	if err := e.st.Follow(e.ctx, ana.ID, ev.ID); err != nil {
+		t.Fatal(err)
+	}
+	// Down all Monday 31 August: on Tuesday 1 September 10:00 London, nothing.
+	if n := e.run(time.Date(2026, 9, 1, 9, 0, 0, 0, time.UTC)); n != 0 {
+		t.Fatalf("a week-old digest was queued on Tuesday: %d", n)
+	}
+	// Down at 08:00 on Monday 7 September, back at 15:00: the digest goes then.
+	if n := e.run(time.Date(2026, 9, 7, 14, 0, 0, 0, time.UTC)); n != 1 {
+		t.Fatalf("digests queued on Monday afternoon: %d, want 1", n)
+	}
+	got := e.digestsTo(ana.Email)
+	if len(got) != 1 {
+		t.Fatalf("digests: %d", len(got))
+	}
+	if text := got[0].Text; !strings.Contains(text, "Second week talk") || !strings.Contains(text, "Late talk") ||
+		strings.Contains(text, "First week talk") || !strings.Contains(got[0].Subject, "2 talks") {
+		t.Errorf("digest of 7 September (%q):\n%s", got[0].Subject, text)
+	}
+
+	// Monday 14 September 08:00 London: one talk (Late talk) to tell, but it is cancelled
+	// before delivery: nothing goes.
+	e.clock.set(time.Date(2026, 9, 14, 7, 0, 0, 0, time.UTC))
+	if n, err := e.app.SendDigests(e.ctx); err != nil || n != 1 {
+		t.Fatalf("digests queued on 14 September: %d, %v", n, err)
+	}
+	if _, err := e.st.UpdateOccurrence(e.ctx, late.ID, func(_ domain.Event, o *domain.Occurrence) error {
+		o.Status = domain.StatusCancelled
+		return nil
+	}, &store.Notify{}); err != nil {
+		t.Fatal(err)
+	}
+	e.deliver()
+	if n := len(e.digestsTo(ana.Email)); n != 1 {
+		t.Errorf("digests after the only talk was cancelled before delivery: %d, want still 1", n)
+	}
+	var status string
+	if err := e.st.Pool().QueryRow(e.ctx, `SELECT status FROM outbox WHERE notice_kind = 'weekly_digest'
+		ORDER BY id DESC LIMIT 1`).Scan(&status); err != nil {
+		t.Fatal(err)
+	}
+	if status != "discarded" {
+		t.Errorf("the empty digest's status = %q, want discarded", status)
+	}
+}
+
+// Several servers running the job at once queue one digest per member and week.
+func TestWeeklyDigestOnceWithSeveralServers(t *testing.T) {
+	e := newDigestEnv(t, time.Date(2026, 8, 20, 12, 0, 0, 0, time.UTC))
+	ev := e.series("dle", "Lithium Extraction Seminar", "America/La_Paz")
+	e.talk(ev, "A talk", digestWall(2026, 9, 2, 10, 0))
+	const members = 8
+	for i := range members {
+		p := e.member(fmt.Sprintf("m%d@example.org", i), domain.Profile{TimeZone: "America/La_Paz", WeeklyDigest: true})
+		if err := e.st.Follow(e.ctx, p.ID, ev.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.clock.set(time.Date(2026, 8, 31, 12, 30, 0, 0, time.UTC)) // 08:30 in La Paz
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	total := 0
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st := store.New(e.st.Pool(), e.clock.now) // another server, the same database
+			n, err := st.SendDigests(e.ctx)
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			total += n
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	var rows int
+	if err := e.st.Pool().QueryRow(e.ctx, `SELECT count(*) FROM outbox WHERE notice_kind = 'weekly_digest'`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != members || total != members {
+		t.Errorf("digests queued: %d rows, %d counted; want %d", rows, total, members)
+	}
+}
+
+// A member asks for the digest on the profile page or through the API, and stops it there;
+// a one-click unsubscribe from the digest shows as stopped, and asking again undoes it.
+func TestWeeklyDigestOptIn(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser("en")
+	b.signIn("ana@example.org")
+	checkbox := regexp.MustCompile(`<input type="checkbox" id="weekly_digest" name="weekly_digest" value="on"[^>]*>`)
+	checked := func() bool {
+		t.Helper()
+		m := checkbox.FindString(b.get("/profile").body)
+		if m == "" {
+			t.Fatal("the profile page has no digest checkbox")
+		}
+		return strings.Contains(m, " checked")
+	}
+	if checked() {
+		t.Fatal("the digest is on before anyone asked")
+	}
+	form := url.Values{"name": {"Ana"}, "language": {"en"}, "time_zone": {"Europe/London"}, "weekly_digest": {"on"}}
+	if r := b.post("/profile", form); r.status != http.StatusSeeOther {
+		t.Fatalf("save profile: %d %s", r.status, r.body)
+	}
+	if !checked() {
+		t.Error("the digest is not on after ticking it")
+	}
+	p, err := e.store.PersonByEmail(context.Background(), "ana@example.org")
+	if err != nil || !p.Profile.WeeklyDigest {
+		t.Fatalf("stored: %+v, %v", p.Profile, err)
+	}
+
+	r := b.post("/profile/tokens", url.Values{"name": {"script"}})
+	m := regexp.MustCompile(`id="new-token" class="secret">(pat_[A-Za-z0-9_\-]+)<`).FindStringSubmatch(r.body)
+	if m == nil {
+		t.Fatalf("no token shown: %s", r.body)
+	}
+	api := e.browser("")
+	hdr := map[string]string{"Authorization": "Bearer " + m[1], "Content-Type": "application/json"}
+	me := func() map[string]any { return apiJSON(t, api.do("GET", "/api/v1/me", nil, hdr)) }
+	if me()["weekly_digest"] != true {
+		t.Errorf("GET /me: %v", me())
+	}
+	if r := api.do("PATCH", "/api/v1/me", strings.NewReader(`{"affiliation":"Imperial"}`), hdr); apiJSON(t, r)["weekly_digest"] != true {
+		t.Errorf("a PATCH without weekly_digest changed it: %s", r.body)
+	}
+	// A one-click unsubscribe (the list's opt-out) shows as the digest stopped.
+	if _, err := e.store.Pool().Exec(context.Background(), `INSERT INTO list_optouts (person_id, list_id, created_at)
+		VALUES ($1, 'weekly-digest', now())`, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	if me()["weekly_digest"] != false || checked() {
+		t.Error("the digest still shows as on after unsubscribing")
+	}
+	r = api.do("PATCH", "/api/v1/me", strings.NewReader(`{"weekly_digest":true}`), hdr)
+	if r.status != 200 || apiJSON(t, r)["weekly_digest"] != true {
+		t.Fatalf("PATCH weekly_digest true: %d %s", r.status, r.body)
+	}
+	var optouts int
+	if err := e.store.Pool().QueryRow(context.Background(), `SELECT count(*) FROM list_optouts WHERE person_id = $1`, p.ID).Scan(&optouts); err != nil || optouts != 0 {
+		t.Errorf("opt-outs after asking again: %d, %v", optouts, err)
+	}
+	r = api.do("PATCH", "/api/v1/me", strings.NewReader(`{"weekly_digest":"yes"}`), hdr)
+	if r.status != http.StatusBadRequest || fieldOf(apiJSON(t, r)) != "weekly_digest" {
+		t.Errorf("PATCH weekly_digest \"yes\": %d %s", r.status, r.body)
+	}
+	// Unticking it on the profile page stops it.
+	delete(form, "weekly_digest")
+	if r := b.post("/profile", form); r.status != http.StatusSeeOther {
+		t.Fatalf("save profile: %d %s", r.status, r.body)
+	}
+	if checked() || me()["weekly_digest"] != false {
+		t.Error("the digest is still on after unticking it")
 	}
 }
