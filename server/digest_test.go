@@ -309,12 +309,20 @@ func TestWeeklyDigestCatchUpAndCutOff(t *testing.T) {
 	e.talk(ev, "First week talk", digestWall(2026, 9, 2, 14, 0))
 	e.talk(ev, "Second week talk", digestWall(2026, 9, 9, 14, 0))
 	late := e.talk(ev, "Late talk", digestWall(2026, 9, 16, 14, 0))
-	if err := e.st.Follow(e.ctx, ana.ID, ev.ID); err != nil {
-		t.Fatal(err)
+	kiri := e.member("kiri@example.nz", domain.Profile{Language: "en", TimeZone: "Pacific/Auckland", WeeklyDigest: true})
+	for _, p := range []domain.Person{ana, kiri} {
+		if err := e.st.Follow(e.ctx, p.ID, ev.ID); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// Down all Monday 31 August: on Tuesday 1 September 10:00 London, nothing.
 	if n := e.run(time.Date(2026, 9, 1, 9, 0, 0, 0, time.UTC)); n != 0 {
 		t.Fatalf("a week-old digest was queued on Tuesday: %d", n)
+	}
+	// Sunday 6 September 20:00 UTC is Monday 08:00 in Auckland (+12): Kiri's digest goes,
+	// not Ana's (Sunday evening in London).
+	if n := e.run(time.Date(2026, 9, 6, 20, 0, 0, 0, time.UTC)); n != 1 || len(e.digestsTo(kiri.Email)) != 1 {
+		t.Fatalf("digests queued on Monday morning in Auckland: %d", n)
 	}
 	// Down at 08:00 on Monday 7 September, back at 15:00: the digest goes then.
 	if n := e.run(time.Date(2026, 9, 7, 14, 0, 0, 0, time.UTC)); n != 1 {
@@ -329,10 +337,10 @@ func TestWeeklyDigestCatchUpAndCutOff(t *testing.T) {
 		t.Errorf("digest of 7 September (%q):\n%s", got[0].Subject, text)
 	}
 
-	// Monday 14 September 08:00 London: one talk (Late talk) to tell, but it is cancelled
-	// before delivery: nothing goes.
+	// Monday 14 September 08:00 London (19:00 in Auckland): one talk (Late talk) to tell
+	// each, but it is cancelled before delivery: nothing goes.
 	e.clock.set(time.Date(2026, 9, 14, 7, 0, 0, 0, time.UTC))
-	if n, err := e.app.SendDigests(e.ctx); err != nil || n != 1 {
+	if n, err := e.app.SendDigests(e.ctx); err != nil || n != 2 {
 		t.Fatalf("digests queued on 14 September: %d, %v", n, err)
 	}
 	if _, err := e.st.UpdateOccurrence(e.ctx, late.ID, func(_ domain.Event, o *domain.Occurrence) error {
@@ -342,16 +350,16 @@ func TestWeeklyDigestCatchUpAndCutOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.deliver()
-	if n := len(e.digestsTo(ana.Email)); n != 1 {
-		t.Errorf("digests after the only talk was cancelled before delivery: %d, want still 1", n)
+	if a, k := len(e.digestsTo(ana.Email)), len(e.digestsTo(kiri.Email)); a != 1 || k != 1 {
+		t.Errorf("digests after the only talk was cancelled before delivery: %d and %d, want still 1 each", a, k)
 	}
-	var status string
-	if err := e.st.Pool().QueryRow(e.ctx, `SELECT status FROM outbox WHERE notice_kind = 'weekly_digest'
-		ORDER BY id DESC LIMIT 1`).Scan(&status); err != nil {
+	var discarded int
+	if err := e.st.Pool().QueryRow(e.ctx, `SELECT count(*) FROM outbox WHERE notice_kind = 'weekly_digest'
+		AND status = 'discarded'`).Scan(&discarded); err != nil {
 		t.Fatal(err)
 	}
-	if status != "discarded" {
-		t.Errorf("the empty digest's status = %q, want discarded", status)
+	if discarded != 2 {
+		t.Errorf("emptied digests discarded: %d, want 2", discarded)
 	}
 }
 
