@@ -26,6 +26,9 @@ type DigestWeek struct {
 	// 00:00 local). A digest not sent by the cut-off (the servers were down all Monday)
 	// is skipped: the next one is a week later, not a stale one on Thursday.
 	SendAt, Cutoff time.Time
+	// DeliverBy is the end of that Tuesday (Wednesday 00:00 local): a digest the mail server
+	// could not take by then is dropped rather than delivered late in the week.
+	DeliverBy time.Time
 }
 
 // DigestWeekOf is the local week (Monday to Sunday) that now falls in, in loc.
@@ -35,11 +38,12 @@ func DigestWeekOf(now time.Time, loc *time.Location) DigestWeek {
 	y, m, d := local.Date()
 	d -= back
 	return DigestWeek{
-		Monday: time.Date(y, m, d, 0, 0, 0, 0, time.UTC),
-		From:   time.Date(y, m, d, 0, 0, 0, 0, loc),
-		Until:  time.Date(y, m, d+7*DigestWeeks, 0, 0, 0, 0, loc),
-		SendAt: time.Date(y, m, d, DigestSendHour, 0, 0, 0, loc),
-		Cutoff: time.Date(y, m, d+1, 0, 0, 0, 0, loc),
+		Monday:    time.Date(y, m, d, 0, 0, 0, 0, time.UTC),
+		From:      time.Date(y, m, d, 0, 0, 0, 0, loc),
+		Until:     time.Date(y, m, d+7*DigestWeeks, 0, 0, 0, 0, loc),
+		SendAt:    time.Date(y, m, d, DigestSendHour, 0, 0, 0, loc),
+		Cutoff:    time.Date(y, m, d+1, 0, 0, 0, 0, loc),
+		DeliverBy: time.Date(y, m, d+2, 0, 0, 0, 0, loc),
 	}
 }
 

@@ -401,6 +401,17 @@ func TestWeeklyDigestOnceWithSeveralServers(t *testing.T) {
 	if rows != members || total != members {
 		t.Errorf("digests queued: %d rows, %d counted; want %d", rows, total, members)
 	}
+	// The mail server was unreachable until Wednesday: the digests are dropped, not sent late.
+	e.clock.set(time.Date(2026, 9, 2, 4, 1, 0, 0, time.UTC)) // Wednesday 00:01 in La Paz
+	e.deliver()
+	if got := len(e.smtp.Messages()); got != 0 {
+		t.Errorf("digests delivered on Wednesday: %d", got)
+	}
+	var discarded int
+	if err := e.st.Pool().QueryRow(e.ctx, `SELECT count(*) FROM outbox WHERE notice_kind = 'weekly_digest'
+		AND status = 'discarded'`).Scan(&discarded); err != nil || discarded != members {
+		t.Errorf("digests discarded on Wednesday: %d, %v", discarded, err)
+	}
 }
 
 // A member asks for the digest on the profile page or through the API, and stops it there;

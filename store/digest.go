@@ -148,8 +148,16 @@ func (s *Store) queueDigest(ctx context.Context, personID int64, loc *time.Locat
 			return nil // another server had it, or nothing to tell
 		}
 		queued = true
-		return s.enqueueNotice(ctx, tx, domain.Notice{Kind: domain.NoticeWeeklyDigest, PersonID: personID,
-			List: domain.ListWeeklyDigest, Payload: domain.NoticePayload{Digest: &win}})
+		if err := s.enqueueNotice(ctx, tx, domain.Notice{Kind: domain.NoticeWeeklyDigest, PersonID: personID,
+			List: domain.ListWeeklyDigest, Payload: domain.NoticePayload{Digest: &win}}); err != nil {
+			return err
+		}
+		// Not delivered late in the week: dropped after Tuesday (the outbox's discard_after).
+		if _, err := tx.Exec(ctx, `UPDATE outbox SET discard_after = $3 WHERE person_id = $1 AND notice_kind = $2
+			AND status = 'pending' AND discard_after IS NULL`, personID, string(domain.NoticeWeeklyDigest), week.DeliverBy); err != nil {
+			return fmt.Errorf("digest delivery deadline: %w", err)
+		}
+		return nil
 	})
 	if err != nil {
 		return false, fmt.Errorf("digest for person %d: %w", personID, err)
