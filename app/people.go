@@ -12,7 +12,8 @@ import (
 // API's partial update); the profile form sets them all.
 type ProfileChange struct {
 	Name, Affiliation, Country, CareerStage, Language, TimeZone *string
-	WeeklyDigest                                                *bool
+
+	WeeklyDigest *bool // asking for the weekly digest, or stopping it
 }
 
 // apply is the profile with the change made.

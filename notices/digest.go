@@ -19,9 +19,6 @@ type digestMail struct {
 	Days           []digestDay
 	ProgrammeLabel string
 	ProgrammeURL   string
-	Footer         string
-	ProfileLabel   string
-	ProfileURL     string
 }
 
 // digestDay is one local day of a digest and its talks.
@@ -59,8 +56,7 @@ func (r *Renderer) weeklyDigest(n domain.Notice, f domain.NoticeFacts) (Email, e
 	m := digestMail{Lang: rd.lang, Greeting: l.T("mail.reg.greeting", "Name", f.Person.DisplayName()),
 		Lead: l.T("mail.digest.lead", "From", l.LongDate(win.From.In(loc)), "To", l.LongDate(last.In(loc)),
 			"Zone", l.ZoneName(loc)),
-		ProgrammeLabel: l.T("mail.digest.programme"), ProgrammeURL: r.absURL("/programme"),
-		Footer: l.T("mail.digest.footer"), ProfileLabel: l.T("mail.digest.profile"), ProfileURL: r.absURL("/profile")}
+		ProgrammeLabel: l.T("mail.digest.programme"), ProgrammeURL: r.absURL("/programme")}
 	for _, t := range f.Talks {
 		e, o := t.Event, t.Occurrence
 		w := l.When(o.Start, o.End, e.TimeZone, loc)
@@ -100,7 +96,8 @@ func (r *Renderer) weeklyDigest(n domain.Notice, f domain.NoticeFacts) (Email, e
 			lines = append(lines, "  "+t.URL)
 		}
 	}
-	lines = append(lines, "", m.ProgrammeLabel+": "+m.ProgrammeURL, "", m.Footer, m.ProfileLabel+": "+m.ProfileURL)
+	// Why they receive it, and how to stop it, is the list footer (listMail).
+	lines = append(lines, "", m.ProgrammeLabel+": "+m.ProgrammeURL)
 	var html bytes.Buffer
 	if err := r.digestHTML.Execute(&html, m); err != nil {
 		return Email{}, fmt.Errorf("render a weekly digest: %w", err)

@@ -60,25 +60,27 @@ func decodeOptionalJSON(c echo.Context, v any) error {
 }
 
 type personJSON struct {
-	ID          int64  `json:"id"`
-	Email       string `json:"email"`
-	Name        string `json:"name"`
-	Affiliation string `json:"affiliation"`
-	Country     string `json:"country"`
-	CareerStage string `json:"career_stage"`
-	Language    string `json:"language"`
-	TimeZone    string `json:"time_zone"`
-	// WeeklyDigest: the person receives the Monday digest (ListWeeklyDigest).
-	WeeklyDigest bool      `json:"weekly_digest"`
-	IsAdmin      bool      `json:"is_admin"`
-	IsOrganiser  bool      `json:"is_organiser"`
-	CreatedAt    time.Time `json:"created_at"`
+	ID          int64     `json:"id"`
+	Email       string    `json:"email"`
+	Name        string    `json:"name"`
+	Affiliation string    `json:"affiliation"`
+	Country     string    `json:"country"`
+	CareerStage string    `json:"career_stage"`
+	Language    string    `json:"language"`
+	TimeZone    string    `json:"time_zone"`
+	IsAdmin     bool      `json:"is_admin"`
+	IsOrganiser bool      `json:"is_organiser"`
+	CreatedAt   time.Time `json:"created_at"`
+
+	// WeeklyDigest: the person receives the Monday digest (the weekly-digest list).
+	WeeklyDigest bool `json:"weekly_digest"`
 }
 
 func toPersonJSON(p domain.Person) personJSON {
 	return personJSON{ID: p.ID, Email: p.Email, Name: p.Profile.Name, Affiliation: p.Profile.Affiliation,
 		Country: p.Profile.Country, CareerStage: string(p.Profile.CareerStage), Language: p.Profile.Language,
-		TimeZone: p.Profile.TimeZone, WeeklyDigest: p.Profile.WeeklyDigest, IsAdmin: p.IsAdmin, IsOrganiser: p.IsOrganiser, CreatedAt: p.CreatedAt}
+		TimeZone: p.Profile.TimeZone, IsAdmin: p.IsAdmin, IsOrganiser: p.IsOrganiser, CreatedAt: p.CreatedAt,
+		WeeklyDigest: p.Profile.WeeklyDigest}
 }
 
 func (s *Server) apiRequestSignIn(c echo.Context) error {
@@ -102,13 +104,14 @@ func (s *Server) apiMe(c echo.Context) error {
 // apiUpdateMe changes the given profile fields; fields left out keep their value.
 func (s *Server) apiUpdateMe(c echo.Context) error {
 	var req struct {
-		Name         *string `json:"name"`
-		Affiliation  *string `json:"affiliation"`
-		Country      *string `json:"country"`
-		CareerStage  *string `json:"career_stage"`
-		Language     *string `json:"language"`
-		TimeZone     *string `json:"time_zone"`
-		WeeklyDigest *bool   `json:"weekly_digest"`
+		Name        *string `json:"name"`
+		Affiliation *string `json:"affiliation"`
+		Country     *string `json:"country"`
+		CareerStage *string `json:"career_stage"`
+		Language    *string `json:"language"`
+		TimeZone    *string `json:"time_zone"`
+
+		WeeklyDigest *bool `json:"weekly_digest"`
 	}
 	if err := decodeJSON(c, &req); err != nil {
 		return err

@@ -139,7 +139,7 @@ func (e *digestEnv) digestsTo(addr string) []smtptest.Received {
 	var out []smtptest.Received
 	for _, m := range e.smtp.Messages() {
 		for _, to := range m.To {
-			if to == addr && strings.Contains(m.Text, "/profile") && strings.Contains(m.Text, "/programme") {
+			if to == addr && strings.Contains(m.Header.Get("List-Id"), "<weekly-digest.") {
 				out = append(out, m)
 			}
 		}
@@ -263,6 +263,9 @@ func TestWeeklyDigestAcrossChileanClockChange(t *testing.T) {
 	}
 	if strings.Count(text, "Tienes inscripción.") != 1 {
 		t.Errorf("only the registered talk is marked registered:\n%s", text)
+	}
+	if msg.Header.Get("List-Unsubscribe-Post") == "" || !strings.Contains(text, "https://puente.example.org/unsubscribe/") {
+		t.Errorf("the digest is not a list email with its unsubscribe link: %v\n%s", msg.Header, text)
 	}
 	if !strings.Contains(msg.HTML, "Charla de cierre") || !strings.Contains(msg.HTML, `lang="es"`) {
 		t.Errorf("HTML part: %s", msg.HTML)
@@ -459,8 +462,7 @@ func TestWeeklyDigestOptIn(t *testing.T) {
 		t.Errorf("a PATCH without weekly_digest changed it: %s", r.body)
 	}
 	// A one-click unsubscribe (the list's opt-out) shows as the digest stopped.
-	if _, err := e.store.Pool().Exec(context.Background(), `INSERT INTO list_optouts (person_id, list_id, created_at)
-		VALUES ($1, 'weekly-digest', now())`, p.ID); err != nil {
+	if err := e.store.SetMailPreferences(context.Background(), p.ID, nil, []domain.MailList{domain.ListWeeklyDigest}); err != nil {
 		t.Fatal(err)
 	}
 	if me()["weekly_digest"] != false || checked() {

@@ -140,16 +140,22 @@ func (s *Store) UpdateProfile(ctx context.Context, id int64, prof domain.Profile
 	}
 	var p domain.Person
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		if prof.WeeklyDigest {
-			// Asking for the digest is joining its list: an earlier one-click unsubscribe no
-			// longer applies. (A profile read since that unsubscribe shows the digest off, so
-			// saving it unchanged does not undo the unsubscribe.)
-			if _, err := tx.Exec(ctx, `DELETE FROM list_optouts WHERE person_id = $1 AND list_id = $2`,
-				id, string(domain.ListWeeklyDigest)); err != nil {
-				return fmt.Errorf("update profile: rejoin the digest: %w", err)
+		// Ticking or unticking the digest is joining or leaving its list, as on the
+		// preferences page: leaving sets aside a digest still waiting in the outbox, joining
+		// undoes an earlier one-click unsubscribe.
+		var receives bool
+		err := tx.QueryRow(ctx, `SELECT `+weeklyDigestColumn+` FROM people WHERE id = $1 FOR UPDATE`, id).Scan(&receives)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound("person")
+		}
+		if err != nil {
+			return fmt.Errorf("update profile: %w", err)
+		}
+		if receives != prof.WeeklyDigest {
+			if err := setListMembership(ctx, tx, id, domain.ListWeeklyDigest, prof.WeeklyDigest, s.now()); err != nil {
+				return err
 			}
 		}
-		var err error
 		p, err = scanPerson(tx.QueryRow(ctx, `
 			UPDATE people SET name = $2, affiliation = $3, country = $4, career_stage = $5,
 			       language = $6, time_zone = $7, weekly_digest = $9, updated_at = $8
