@@ -58,6 +58,7 @@ type Store interface {
 	MessageRegistrants(ctx context.Context, occID int64, notify *store.Notify) (int, error)
 	ReleaseUnconfirmed(ctx context.Context, notify *store.Notify) (int, error)
 	SendReminders(ctx context.Context) (int, error)
+	SendDigests(ctx context.Context) (int, error)
 
 	UpdateProfile(ctx context.Context, id int64, prof domain.Profile) (domain.Person, error)
 	LearnProfile(ctx context.Context, id int64, l store.Learned) (domain.Person, error)

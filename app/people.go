@@ -12,6 +12,8 @@ import (
 // API's partial update); the profile form sets them all.
 type ProfileChange struct {
 	Name, Affiliation, Country, CareerStage, Language, TimeZone *string
+
+	WeeklyDigest *bool // asking for the weekly digest, or stopping it
 }
 
 // apply is the profile with the change made.
@@ -28,6 +30,9 @@ func (ch ProfileChange) apply(prof domain.Profile) domain.Profile {
 	set(&prof.TimeZone, ch.TimeZone)
 	if ch.CareerStage != nil {
 		prof.CareerStage = domain.CareerStage(*ch.CareerStage)
+	}
+	if ch.WeeklyDigest != nil {
+		prof.WeeklyDigest = *ch.WeeklyDigest
 	}
 	return prof
 }

@@ -376,3 +376,13 @@ func (a *App) SendReminders(ctx context.Context) (int, error) {
 	}
 	return n, err
 }
+
+// SendDigests queues the weekly digests that are due: each member who asked for it gets one
+// on Monday from 08:00 in their zone (the system's work, every minute).
+func (a *App) SendDigests(ctx context.Context) (int, error) {
+	n, err := a.store.SendDigests(ctx)
+	if n > 0 {
+		a.sent()
+	}
+	return n, err
+}

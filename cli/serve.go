@@ -222,7 +222,8 @@ func startTURN(ctx context.Context, cfg config, st *store.Store, baseURL *url.UR
 }
 
 // reminderLoop, every minute, releases the places held by registrations by email that
-// were not confirmed in time (the waitlists move up) and queues due reminder emails.
+// were not confirmed in time (the waitlists move up), queues due reminder emails and the
+// weekly digests due (Monday from 08:00 in each member's zone).
 func reminderLoop(ctx context.Context, uc *app.App, log *slog.Logger) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -241,6 +242,11 @@ func reminderLoop(ctx context.Context, uc *app.App, log *slog.Logger) {
 			log.Warn("reminders failed", "err", err)
 		} else if n > 0 {
 			log.Info("reminders queued", "emails", n)
+		}
+		if n, err := uc.SendDigests(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("weekly digests failed", "err", err)
+		} else if n > 0 {
+			log.Info("weekly digests queued", "emails", n)
 		}
 	}
 }

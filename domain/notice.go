@@ -82,6 +82,15 @@ type NoticePayload struct {
 	SenderID int64 `json:"sender_id,omitempty"`
 	// News: a follow-updates notice's talks, each once.
 	News []FollowNews `json:"news,omitempty"`
+	// Digest: the window of talks of a weekly digest, reckoned in the member's zone when
+	// it was queued (the talks themselves are read at delivery).
+	Digest *DigestWindow `json:"digest,omitempty"`
+}
+
+// DigestWindow is the span of talks a weekly digest lists: [From, Until).
+type DigestWindow struct {
+	From  time.Time `json:"from"`
+	Until time.Time `json:"until"`
 }
 
 // NoticePlace is a registration as a notice needs it.
@@ -112,6 +121,8 @@ type NoticeFacts struct {
 	// News: a follow-updates notice's talks as they are now (cancelled and removed ones
 	// left out).
 	News []FollowNewsFact
+	// Talks: a weekly digest's talks, in start order.
+	Talks []NoticeTalk
 }
 
 // UnconfirmedHold is how long a registration made by email (without signing in) holds its

@@ -37,6 +37,8 @@ type Profile struct {
 	CareerStage CareerStage
 	Language    string // preferred language (one of Languages), or empty for "from the browser"
 	TimeZone    string // IANA zone, or empty for "from the browser"
+	// WeeklyDigest: they asked for the Monday digest of what they follow (ListWeeklyDigest).
+	WeeklyDigest bool
 }
 
 // CareerStage is one of the stages the research community uses to describe itself.

@@ -52,6 +52,8 @@ type Renderer struct {
 	html    *template.Template
 	// followHTML is the daily news of what a person follows (follows.go).
 	followHTML *template.Template
+	// digestHTML is the weekly digest's template.
+	digestHTML *template.Template
 	now        func() time.Time
 	log        *slog.Logger
 }
@@ -73,8 +75,12 @@ func New(o Options) (*Renderer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("notices: %w", err)
 	}
+	digestHTML, err := template.ParseFS(frontend.Templates(), "mail_digest.html")
+	if err != nil {
+		return nil, fmt.Errorf("notices: %w", err)
+	}
 	r := &Renderer{src: o.Source, base: o.BaseURL, links: links.New(o.LinkKey), catalog: catalog, html: html,
-		followHTML: followHTML, now: o.Now, log: o.Logger}
+		followHTML: followHTML, digestHTML: digestHTML, now: o.Now, log: o.Logger}
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -152,6 +158,9 @@ func (r *Renderer) readerOf(p domain.Person, fallbackLangs ...string) reader {
 
 // Email renders notice n about f.
 func (r *Renderer) Email(n domain.Notice, f domain.NoticeFacts) (Email, error) {
+	if n.Kind == domain.NoticeWeeklyDigest {
+		return r.weeklyDigest(n, f)
+	}
 	rd := r.readerOf(f.Person, n.Payload.Lang, f.Event.Language)
 	switch n.Kind {
 	case domain.NoticeEventRegistration:

@@ -71,12 +71,16 @@ type personJSON struct {
 	IsAdmin     bool      `json:"is_admin"`
 	IsOrganiser bool      `json:"is_organiser"`
 	CreatedAt   time.Time `json:"created_at"`
+
+	// WeeklyDigest: the person receives the Monday digest (the weekly-digest list).
+	WeeklyDigest bool `json:"weekly_digest"`
 }
 
 func toPersonJSON(p domain.Person) personJSON {
 	return personJSON{ID: p.ID, Email: p.Email, Name: p.Profile.Name, Affiliation: p.Profile.Affiliation,
 		Country: p.Profile.Country, CareerStage: string(p.Profile.CareerStage), Language: p.Profile.Language,
-		TimeZone: p.Profile.TimeZone, IsAdmin: p.IsAdmin, IsOrganiser: p.IsOrganiser, CreatedAt: p.CreatedAt}
+		TimeZone: p.Profile.TimeZone, IsAdmin: p.IsAdmin, IsOrganiser: p.IsOrganiser, CreatedAt: p.CreatedAt,
+		WeeklyDigest: p.Profile.WeeklyDigest}
 }
 
 func (s *Server) apiRequestSignIn(c echo.Context) error {
@@ -105,20 +109,21 @@ func (s *Server) apiMe(c echo.Context) error {
 // apiUpdateMe changes the given profile fields; fields left out keep their value.
 func (s *Server) apiUpdateMe(c echo.Context) error {
 	var req struct {
-		Name        *string              `json:"name"`
-		Affiliation *string              `json:"affiliation"`
-		Country     *string              `json:"country"`
-		CareerStage *string              `json:"career_stage"`
-		Language    *string              `json:"language"`
-		TimeZone    *string              `json:"time_zone"`
-		Directory   *directoryChangeJSON `json:"directory"`
+		Name         *string              `json:"name"`
+		Affiliation  *string              `json:"affiliation"`
+		Country      *string              `json:"country"`
+		CareerStage  *string              `json:"career_stage"`
+		Language     *string              `json:"language"`
+		TimeZone     *string              `json:"time_zone"`
+		Directory    *directoryChangeJSON `json:"directory"`
+		WeeklyDigest *bool                `json:"weekly_digest"`
 	}
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
 	p, d, err := s.app.UpdateMe(c.Request().Context(), actor(c), app.ProfileChange{Name: req.Name,
 		Affiliation: req.Affiliation, Country: req.Country, CareerStage: req.CareerStage, Language: req.Language,
-		TimeZone: req.TimeZone}, req.Directory.change())
+		TimeZone: req.TimeZone, WeeklyDigest: req.WeeklyDigest}, req.Directory.change())
 	if err != nil {
 		return err
 	}

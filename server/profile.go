@@ -123,12 +123,12 @@ func (s *Server) saveProfile(c echo.Context) error {
 	prof := domain.Profile{
 		Name: c.FormValue("name"), Affiliation: c.FormValue("affiliation"), Country: c.FormValue("country"),
 		CareerStage: domain.CareerStage(c.FormValue("career_stage")), Language: c.FormValue("language"),
-		TimeZone: c.FormValue("time_zone"),
+		TimeZone: c.FormValue("time_zone"), WeeklyDigest: c.FormValue("weekly_digest") != "",
 	}
 	stage := string(prof.CareerStage)
 	_, err := s.app.UpdateProfile(c.Request().Context(), actor(c), app.ProfileChange{Name: &prof.Name,
 		Affiliation: &prof.Affiliation, Country: &prof.Country, CareerStage: &stage, Language: &prof.Language,
-		TimeZone: &prof.TimeZone})
+		TimeZone: &prof.TimeZone, WeeklyDigest: &prof.WeeklyDigest})
 	if de, ok := domain.AsError(err); ok && de.Code == domain.CodeInvalid {
 		return s.renderProfileError(c, prof, de.Field, s.localize(c, de))
 	}

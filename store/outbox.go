@@ -159,6 +159,11 @@ func (s *Store) NoticeFacts(ctx context.Context, n domain.Notice) (domain.Notice
 			return f, err
 		}
 	}
+	if n.Kind == domain.NoticeWeeklyDigest && n.Payload.Digest != nil {
+		if f.Talks, err = s.DigestTalks(ctx, n.PersonID, *n.Payload.Digest); err != nil {
+			return f, err
+		}
+	}
 	if n.Kind == domain.NoticeEventRegistration {
 		regs, err := s.Registrations(ctx, RegistrationFilter{EventID: n.EventID, PersonID: n.PersonID})
 		if err != nil {

@@ -13,14 +13,20 @@ import (
 )
 
 const personColumns = `id, email, name, affiliation, country, career_stage, language, time_zone,
-	is_admin, is_organiser, created_at`
+	is_admin, is_organiser, created_at, ` + weeklyDigestColumn
+
+// weeklyDigestColumn: whether the person receives the weekly digest: they asked for it and
+// have not left its list since (a one-click unsubscribe records only the opt-out).
+const weeklyDigestColumn = `(people.weekly_digest AND NOT EXISTS (SELECT 1 FROM list_optouts lo
+	WHERE lo.person_id = people.id AND lo.list_id = 'weekly-digest'))`
 
 // scanPerson scans personColumns, then any extra columns of the row into extra.
 func scanPerson(row pgx.Row, extra ...any) (domain.Person, error) {
 	var p domain.Person
 	var stage string
 	dest := []any{&p.ID, &p.Email, &p.Profile.Name, &p.Profile.Affiliation, &p.Profile.Country,
-		&stage, &p.Profile.Language, &p.Profile.TimeZone, &p.IsAdmin, &p.IsOrganiser, &p.CreatedAt}
+		&stage, &p.Profile.Language, &p.Profile.TimeZone, &p.IsAdmin, &p.IsOrganiser, &p.CreatedAt,
+		&p.Profile.WeeklyDigest}
 	err := row.Scan(append(dest, extra...)...)
 	p.Profile.CareerStage = domain.CareerStage(stage)
 	return p, err
@@ -132,18 +138,39 @@ func (s *Store) UpdateProfile(ctx context.Context, id int64, prof domain.Profile
 	if err != nil {
 		return domain.Person{}, err
 	}
-	p, err := scanPerson(s.pool.QueryRow(ctx, `
-		UPDATE people SET name = $2, affiliation = $3, country = $4, career_stage = $5,
-		       language = $6, time_zone = $7, updated_at = $8
-		WHERE id = $1 RETURNING `+personColumns,
-		id, prof.Name, prof.Affiliation, prof.Country, string(prof.CareerStage), prof.Language, prof.TimeZone, s.now()))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return p, notFound("person")
-	}
-	if err != nil {
-		return p, fmt.Errorf("update profile: %w", err)
-	}
-	return p, nil
+	var p domain.Person
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		// Ticking or unticking the digest is joining or leaving its list, as on the
+		// preferences page: leaving sets aside a digest still waiting in the outbox, joining
+		// undoes an earlier one-click unsubscribe.
+		var receives bool
+		err := tx.QueryRow(ctx, `SELECT `+weeklyDigestColumn+` FROM people WHERE id = $1 FOR UPDATE`, id).Scan(&receives)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound("person")
+		}
+		if err != nil {
+			return fmt.Errorf("update profile: %w", err)
+		}
+		if receives != prof.WeeklyDigest {
+			if err := setListMembership(ctx, tx, id, domain.ListWeeklyDigest, prof.WeeklyDigest, s.now()); err != nil {
+				return err
+			}
+		}
+		p, err = scanPerson(tx.QueryRow(ctx, `
+			UPDATE people SET name = $2, affiliation = $3, country = $4, career_stage = $5,
+			       language = $6, time_zone = $7, weekly_digest = $9, updated_at = $8
+			WHERE id = $1 RETURNING `+personColumns,
+			id, prof.Name, prof.Affiliation, prof.Country, string(prof.CareerStage), prof.Language, prof.TimeZone, s.now(),
+			prof.WeeklyDigest))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound("person")
+		}
+		if err != nil {
+			return fmt.Errorf("update profile: %w", err)
+		}
+		return nil
+	})
+	return p, err
 }
 
 // Learned is what Puente learns about a person without asking: the time zone their

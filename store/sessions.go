@@ -66,6 +66,8 @@ func (s *Store) Tidy(ctx context.Context) (int64, error) {
 		// "expired" rather than "not valid"
 		`DELETE FROM list_tokens WHERE expires_at < $1::timestamptz - interval '30 days'`,
 		discardExpiredMail,
+		// The weekly digests' record is only needed for the current week; a quarter is kept.
+		`DELETE FROM weekly_digests WHERE week < ($1::timestamptz - interval '92 days')::date`,
 	} {
 		tag, err := s.pool.Exec(ctx, q, now)
 		if err != nil {
