@@ -72,6 +72,7 @@ type Store interface {
 	EndSession(ctx context.Context, tokenHash []byte) error
 
 	ListStore
+	AnnouncementStore
 }
 
 // Options configure an App.

@@ -146,6 +146,9 @@ func (r *Renderer) Email(n domain.Notice, f domain.NoticeFacts) (Email, error) {
 	if n.Kind == domain.NoticeEventRegistration {
 		return r.eventRegistration(rd, n, f)
 	}
+	if n.Kind == domain.NoticeAnnouncement {
+		return r.announcement(rd, n, f)
+	}
 	return r.registration(rd, n, f)
 }
 

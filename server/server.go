@@ -68,6 +68,14 @@ type Store interface {
 	// live rooms (docs/signaling.md §4)
 	ChatHistory(ctx context.Context, occID int64, limit int) ([]store.ChatMessage, error)
 	LiveQuestions(ctx context.Context, occID int64) ([]store.LiveQuestion, error)
+
+	AnnouncementReader
+}
+
+// AnnouncementReader reads announcements: the archive pages and the API.
+type AnnouncementReader interface {
+	AnnouncementByID(ctx context.Context, id int64) (domain.Announcement, error)
+	Announcements(ctx context.Context, f store.AnnouncementFilter) ([]domain.Announcement, error)
 }
 
 // Options configure a Server.
