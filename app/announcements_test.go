@@ -2,11 +2,19 @@ package app_test
 
 import (
 	"context"
+	"errors"
+	"log/slog"
+	"net/url"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/puente-org/puente/app"
 	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/mail"
+	"github.com/puente-org/puente/mail/smtptest"
+	"github.com/puente-org/puente/notices"
+	"github.com/puente-org/puente/store"
 )
 
 // outboxAnnouncements counts the announcement rows in the outbox, by person.
@@ -128,5 +136,64 @@ func TestScheduledAnnouncementGoesOnTimeAndCancelledNever(t *testing.T) {
 		Audience: ptr("followers"), SendAt: &past})
 	if de, ok := domain.AsError(err); !ok || de.Field != "send_at" {
 		t.Fatalf("past send_at: %v", err)
+	}
+}
+
+// lostMark is the outbox with its first MarkSent lost, as when the process dies between
+// the SMTP server accepting a message and the outbox recording it.
+type lostMark struct {
+	*store.Store
+	lost atomic.Bool
+}
+
+func (o *lostMark) MarkSent(ctx context.Context, m mail.Message) error {
+	if o.lost.CompareAndSwap(false, true) {
+		return errors.New("the process died before marking it sent")
+	}
+	return o.Store.MarkSent(ctx, m)
+}
+
+// The window the outbox cannot close: a message the SMTP server accepted but the outbox
+// did not mark sent is sent again once its lease ends, and carries the same Message-ID,
+// so it is recognisably the same message.
+func TestResendAfterLostMarkKeepsMessageID(t *testing.T) {
+	f := newFixture(t, 0)
+	ctx := context.Background()
+	if err := f.a.TestAnnouncement(ctx, f.as("Olga"), f.event.ID, app.AnnouncementInput{Subject: ptr("Hello"), Body: ptr("Hi."),
+		Audience: ptr("both")}); err != nil {
+		t.Fatal(err)
+	}
+	srv := smtptest.NewServer(t)
+	sender, err := mail.NewSMTPSender(srv.URL(), "Puente <seminarios@example.org>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, _ := url.Parse("http://127.0.0.1:8080")
+	renderer, err := notices.New(notices.Options{Source: f.st, BaseURL: base, LinkKey: f.key, Now: f.clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := mail.NewDeliverer(mail.DelivererOptions{Outbox: &lostMark{Store: f.st}, Sender: sender, Renderer: renderer,
+		Lease: time.Minute, Now: f.clk.Now, Logger: slog.New(slog.DiscardHandler)})
+	if _, _, err := d.DeliverDue(ctx); err == nil {
+		t.Fatal("the lost mark was not reported")
+	}
+	if _, _, err := d.DeliverDue(ctx); err != nil { // still leased: nothing to do
+		t.Fatal(err)
+	}
+	if n := len(srv.Messages()); n != 1 {
+		t.Fatalf("%d messages while leased, want 1", n)
+	}
+	f.clk.Set(f.clk.Now().Add(time.Minute + time.Second))
+	if sent, _, err := d.DeliverDue(ctx); err != nil || sent != 1 {
+		t.Fatalf("after the lease: %d sent (%v)", sent, err)
+	}
+	msgs := srv.Messages()
+	if len(msgs) != 2 {
+		t.Fatalf("%d messages, want the original and its resend", len(msgs))
+	}
+	first, again := msgs[0].Header.Get("Message-Id"), msgs[1].Header.Get("Message-Id")
+	if first == "" || first != again || msgs[0].Subject != "[Test] Hello" {
+		t.Fatalf("Message-IDs %q and %q (subject %q)", first, again, msgs[0].Subject)
 	}
 }

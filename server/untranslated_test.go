@@ -195,6 +195,8 @@ func TestNoEnglishOnPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	regID := jsonID(items(t, p.must(200, "organiser", "GET", "/api/v1/occurrences/"+occ+"/registrations", nil))[0])
+	announcementID := jsonID(p.must(201, "organiser", "POST", "/api/v1/series/"+eventID+"/announcements",
+		map[string]any{"subject": "Aviso", "body": "Sala **B12**.", "audience": "both"}))
 
 	badSeries := url.Values{"title": {"Seminario Litio 2"}, "language": {"es"}, "visibility": {"public"}, "timezone": {"Mars/Olympus"},
 		"start_date": {"2026-01-08"}, "start_time": {"15:00"}, "duration_minutes": {"60"}, "repeat": {"weekly"}, "interval": {"2"},
@@ -205,6 +207,7 @@ func TestNoEnglishOnPages(t *testing.T) {
 		out := map[string]string{}
 		anon := p.browser(lang)
 		for _, path := range []string{"/", "/sign-in", "/programme", "/programme?view=calendar&month=2026-01", "/programme?format=x",
+			"/series/" + slug + "/announcements", "/series/" + slug + "/announcements/" + announcementID,
 			"/programme?q=" + strings.Repeat("x", 201), "/series/" + slug, "/series/" + slug + "/past", "/series/" + slug + "?page=2", "/occurrences/" + occ, "/nowhere"} {
 			out["visitor "+path] = anon.get(path).body
 		}
@@ -228,7 +231,8 @@ func TestNoEnglishOnPages(t *testing.T) {
 		org.get("/lang/" + lang[:2]) // signed in, pages speak the profile's language: the switch sets it
 		for _, path := range []string{"/organise", "/organise/new?kind=series", "/organise/new?kind=conference",
 			"/organise/events/" + eventID, "/organise/occurrences/" + occ, "/organise/events/" + eventID + "/occurrences/new",
-			"/organise/occurrences/" + occ + "/registrations", "/organise/events/" + eventID + "/registrations", "/series/" + slug} {
+			"/organise/occurrences/" + occ + "/registrations", "/organise/events/" + eventID + "/registrations", "/series/" + slug,
+			"/organise/events/" + eventID + "/announcements"} {
 			r := org.get(path)
 			if r.status != 200 {
 				t.Fatalf("%s as organiser: %d", path, r.status)
@@ -241,6 +245,19 @@ func TestNoEnglishOnPages(t *testing.T) {
 			t.Fatalf("refused series form: %d %s", r.status, strings.Join(strings.Fields(visibleText(t, r.body)), " "))
 		}
 		out["organiser refused series form"] = r.body
+		org.get("/organise/events/" + eventID + "/announcements")
+		r = org.post("/organise/events/"+eventID+"/announcements", url.Values{"subject": {"Aviso"}, "body": {"Sala **B12**."},
+			"audience": {"both"}, "do": {"preview"}})
+		if r.status != 200 || !strings.Contains(r.body, `id="announce-preview"`) {
+			t.Fatalf("announcement preview: %d", r.status)
+		}
+		out["organiser announcement preview"] = r.body
+		r = org.post("/organise/events/"+eventID+"/announcements", url.Values{"subject": {"Aviso"}, "body": {""},
+			"audience": {"both"}, "do": {"send"}})
+		if r.status != 400 || !strings.Contains(r.body, `id="form-error"`) {
+			t.Fatalf("refused announcement: %d", r.status)
+		}
+		out["organiser refused announcement"] = r.body
 		org.get("/organise/occurrences/" + occ)
 		r = org.post("/organise/occurrences/"+occ, url.Values{"start_date": {"2026-01-08"}, "start_time": {"12:00"}, "duration_minutes": {"an hour"}})
 		if r.status != 400 || !strings.Contains(r.body, `id="form-error"`) {
