@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -275,6 +276,20 @@ func TestAnnouncementAPIRolesAndErrors(t *testing.T) {
 	sent := items(t, p.must(200, "", "GET", base, nil))[0]
 	if code, _ := p.call("organiser", "PATCH", fmt.Sprintf("/api/v1/announcements/%v", sent["id"]), map[string]any{"subject": "x"}); code != 409 {
 		t.Errorf("changing a sent one: %d", code)
+	}
+	// The organisers' page: theirs alone.
+	for role, want := range map[string]int{"attendee": 403, "other": 403, "organiser": 200} {
+		b := p.browser("en")
+		b.signIn(role + "@example.org")
+		if r := b.get(fmt.Sprintf("/organise/events/%v/announcements", s["id"])); r.status != want {
+			t.Errorf("organisers' page as %s: %d, want %d", role, r.status, want)
+		}
+		b.get(fmt.Sprintf("/organise/events/%v/announcements", s["id"]))
+		r := b.post(fmt.Sprintf("/organise/events/%v/announcements", s["id"]), url.Values{"subject": {"Hi"}, "body": {"b"},
+			"audience": {"followers"}, "do": {"send"}})
+		if want == 403 && r.status != 403 {
+			t.Errorf("sending from the page as %s: %d", role, r.status)
+		}
 	}
 	// The test copy goes to the organiser alone, marked as a test.
 	p.must(202, "organiser", "POST", base+"/test", good)

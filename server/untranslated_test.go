@@ -373,6 +373,16 @@ func TestNoEnglishInEmails(t *testing.T) {
 		p.must(201, role, "POST", fmt.Sprintf("/api/v1/series/%v/registrations", s["id"]), nil)
 		add(role, expect(role, "mail.event.subject"))
 	}
+	// An announcement to the series' registrants, one session's time in it.
+	p.must(201, "organiser", "POST", fmt.Sprintf("/api/v1/series/%v/announcements", s["id"]), map[string]any{"subject": "Aviso",
+		"body": "Sala **B12**.", "audience": "registrants", "occurrence_id": occs[2]["id"]})
+	for _, role := range []string{"pt", "es", "en"} {
+		m, err := smtp.WaitForMessage(wait, func(r smtptest.Received) bool { return slices.Contains(r.To, role+"@example.org") && r.Subject == "Aviso" })
+		if err != nil {
+			t.Fatalf("no announcement for %s: %v", role, err)
+		}
+		add(role, m)
+	}
 	// The sign-in email, asked for from a page in that language.
 	for _, lang := range []string{"pt-BR", "es-AR", "en-GB"} {
 		b := p.browser(lang)
