@@ -377,7 +377,9 @@ func TestNoEnglishInEmails(t *testing.T) {
 	p.must(201, "organiser", "POST", fmt.Sprintf("/api/v1/series/%v/announcements", s["id"]), map[string]any{"subject": "Aviso",
 		"body": "Sala **B12**.", "audience": "registrants", "occurrence_id": occs[2]["id"]})
 	for _, role := range []string{"pt", "es", "en"} {
-		m, err := smtp.WaitForMessage(wait, func(r smtptest.Received) bool { return slices.Contains(r.To, role+"@example.org") && r.Subject == "Aviso" })
+		m, err := smtp.WaitForMessage(wait, func(r smtptest.Received) bool {
+			return slices.Contains(r.To, role+"@example.org") && r.Subject == "Aviso"
+		})
 		if err != nil {
 			t.Fatalf("no announcement for %s: %v", role, err)
 		}
