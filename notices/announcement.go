@@ -25,7 +25,7 @@ type announcementMail struct {
 	Body      template.HTML // the organisers' Markdown, rendered and sanitised
 	PageLabel string
 	PageURL   string
-	Footer    string
+	Footer    string // for one session's registrants: which session
 }
 
 // Announcement is an announcement as the email its reader gets: l is the reader's
@@ -46,7 +46,7 @@ func Announcement(l *i18n.Localizer, zone *time.Location, e domain.Event, o doma
 func announcement(tmpl *template.Template, l *i18n.Localizer, zone *time.Location, e domain.Event, o domain.Occurrence,
 	subject, body string, test bool, archiveURL string) (Email, error) {
 	m := announcementMail{Lang: l.Lang(), From: e.Title, Subject: subject, Body: markdown.Render(body),
-		PageLabel: l.T("mail.announce.archive"), PageURL: archiveURL, Footer: l.T("mail.announce.footer", "Title", e.Title)}
+		PageLabel: l.T("mail.announce.archive"), PageURL: archiveURL}
 	if test {
 		m.Test = l.T("mail.announce.test_note")
 		subject = l.T("mail.announce.test_subject", "Subject", subject)
@@ -66,7 +66,12 @@ func announcement(tmpl *template.Template, l *i18n.Localizer, zone *time.Locatio
 			lines = append(lines, "("+m.Other+")")
 		}
 	}
-	lines = append(lines, "", markdown.Text(body), "", m.PageLabel+": "+m.PageURL, "", m.Footer)
+	// Why the reader receives it, and how to leave, is the list's footer (added to every
+	// list email); a session's registrants are told which session.
+	lines = append(lines, "", markdown.Text(body), "", m.PageLabel+": "+m.PageURL)
+	if m.Footer != "" {
+		lines = append(lines, "", m.Footer)
+	}
 	var html bytes.Buffer
 	if err := tmpl.Execute(&html, m); err != nil {
 		return Email{}, fmt.Errorf("render an announcement: %w", err)
