@@ -122,6 +122,9 @@ func TestAnnouncementOncePerPersonInTheirLanguage(t *testing.T) {
 		if !strings.Contains(m.HTML, "<strong>B12</strong>") || !strings.Contains(m.Text, "Room change: B12.") {
 			t.Errorf("%s: Markdown not rendered:\n%s", to, m.HTML)
 		}
+		if lid := m.Header.Get("List-Id"); !strings.Contains(lid, fmt.Sprintf("<announcements-%d.", eventID)) || m.Header.Get("List-Unsubscribe") == "" {
+			t.Errorf("%s: not sent as list mail: List-Id %q", to, lid)
+		}
 		id := m.Header.Get("Message-Id")
 		if !messageIDForm.MatchString(id) || ids[id] {
 			t.Errorf("%s: Message-ID %q (repeated: %v)", to, id, ids[id])
