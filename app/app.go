@@ -81,6 +81,7 @@ type Store interface {
 	ExportAccount(ctx context.Context, personID int64) (store.AccountExport, error)
 	CheckDeletable(ctx context.Context, personID int64) error
 	DeleteAccount(ctx context.Context, personID int64) error
+	AnnouncementStore
 }
 
 // Options configure an App.

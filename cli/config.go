@@ -31,6 +31,8 @@ type config struct {
 	TrustProxy  bool
 	// MailRetention: sent emails keep their bodies (with personal links) this long.
 	MailRetention time.Duration
+	// MailLease: how long an email being sent is reserved for the process sending it.
+	MailLease time.Duration
 	// LiveGrace: a participant whose connection dropped stays in the room this long.
 	LiveGrace time.Duration
 
@@ -65,6 +67,7 @@ func settings() []setting {
 		{"smtp-url", "SMTP_URL", "", "SMTP server for email, e.g. smtp://user:pass@mail.example.org:587; empty keeps mail in the local mailbox (/dev/mail)", true},
 		{"mail-from", "PUENTE_MAIL_FROM", "", "sender address of emails, e.g. \"Puente <no-reply@example.org>\" (default no-reply@<base URL host>)", true},
 		{"mail-retention", "PUENTE_MAIL_RETENTION", "720h", "how long sent emails keep their bodies (personal join and cancel links) in the outbox before they are blanked, e.g. 720h (30 days); 0 never blanks them", true},
+		{"mail-lease", "PUENTE_MAIL_LEASE", "5m", "how long an email being sent is reserved for the process sending it; after a crash, the emails it was sending wait this long before another start sends them (10s to 1h)", true},
 		{"live-grace", "PUENTE_LIVE_GRACE", "30s", "how long someone whose connection dropped stays in a live room, reconnecting, before the others see them leave (e.g. 30s; 5s to 10m)", true},
 		{"trust-proxy", "PUENTE_TRUST_PROXY", "false", "take client addresses from X-Forwarded-For (only behind a reverse proxy)", true},
 		{"rtc-udp-port", "PUENTE_RTC_UDP_PORT", "7881", "UDP port all live media uses (WebRTC); open it in the firewall", true},
@@ -113,7 +116,8 @@ func parseConfig(name string, args []string, serve bool, extra func(*flag.FlagSe
 		"addr": &cfg.Addr, "base-url": &cfg.BaseURL, "data-dir": &cfg.DataDir, "database-url": &cfg.DatabaseURL,
 		"smtp-url": &cfg.SMTPURL, "mail-from": &cfg.MailFrom, "log-level": &cfg.LogLevel, "log-format": &cfg.LogFormat, "pprof-addr": &cfg.PprofAddr,
 	}
-	var trustProxy, metricsAllow, devMailbox, retention, grace string
+	var trustProxy, metricsAllow, devMailbox, retention, grace, lease string
+	targets["mail-lease"] = &lease
 	targets["trust-proxy"] = &trustProxy
 	targets["live-grace"] = &grace
 	targets["metrics-allow"], targets["metrics-token"], targets["dev-mailbox"] = &metricsAllow, &cfg.MetricsToken, &devMailbox
@@ -159,6 +163,12 @@ func parseConfig(name string, args []string, serve bool, extra func(*flag.FlagSe
 		}
 		if cfg.MailRetention, err = time.ParseDuration(retention); err != nil || cfg.MailRetention < 0 {
 			return cfg, fs, usageError{"PUENTE_MAIL_RETENTION / --mail-retention must be a duration such as 720h (30 days), or 0"}
+		}
+		if lease == "" {
+			lease = "5m"
+		}
+		if cfg.MailLease, err = time.ParseDuration(lease); err != nil || cfg.MailLease < 10*time.Second || cfg.MailLease > time.Hour {
+			return cfg, fs, usageError{"PUENTE_MAIL_LEASE / --mail-lease must be a duration from 10s to 1h, such as 5m"}
 		}
 		if grace == "" {
 			grace = "30s"

@@ -105,7 +105,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	dopts := mail.DelivererOptions{Outbox: st, Sender: sender, Renderer: renderer, Logger: log.With("component", "mail"),
-		Retention: cfg.MailRetention}
+		Retention: cfg.MailRetention, Lease: cfg.MailLease}
 	if cfg.MailRetention == 0 {
 		dopts.Retention = -1 // keep bodies
 	}
@@ -222,8 +222,9 @@ func startTURN(ctx context.Context, cfg config, st *store.Store, baseURL *url.UR
 }
 
 // reminderLoop, every minute, releases the places held by registrations by email that
-// were not confirmed in time (the waitlists move up), queues due reminder emails and the
-// weekly digests due (Monday from 08:00 in each member's zone).
+// were not confirmed in time (the waitlists move up), sends the scheduled announcements
+// whose time has come, and queues due reminder emails and the weekly digests due (Monday
+// from 08:00 in each member's zone).
 func reminderLoop(ctx context.Context, uc *app.App, log *slog.Logger) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -237,6 +238,11 @@ func reminderLoop(ctx context.Context, uc *app.App, log *slog.Logger) {
 			log.Warn("releasing unconfirmed registrations failed", "err", err)
 		} else if n > 0 {
 			log.Info("released registrations not confirmed in time", "registrations", n)
+		}
+		if n, err := uc.SendDueAnnouncements(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("sending scheduled announcements failed", "err", err)
+		} else if n > 0 {
+			log.Info("scheduled announcements sent", "announcements", n)
 		}
 		if n, err := uc.SendReminders(ctx); err != nil && ctx.Err() == nil {
 			log.Warn("reminders failed", "err", err)

@@ -24,6 +24,11 @@ type Message struct {
 	// Notice is set for a typed row: the Renderer makes the email from it when it is
 	// delivered. Nil for mail rendered when it was written (sign-in links).
 	Notice *domain.Notice
+	// Key is the outbox row's random key, written with the row: the Message-ID is made
+	// from the row's id and it, so an email sent twice (the SMTP server accepted it, then
+	// the process died before the outbox marked it sent) carries the same Message-ID both
+	// times and is recognisably one message. Empty: a random Message-ID.
+	Key string
 	// Sensitive: the body holds a secret link; it is blanked once delivered.
 	Sensitive bool
 	Attempts  int // delivery attempts so far, including the current one once claimed

@@ -142,9 +142,7 @@ func (s *SMTPSender) build(m Message) (*gomail.Msg, error) {
 	}
 	msg.Subject(oneLine(m.Subject))
 	msg.SetDate()
-	// The outbox id in the Message-ID lets an operator match a bounce to its
-	// row; the random part keeps it unique across databases and retries.
-	msg.SetMessageIDWithValue(fmt.Sprintf("puente.%d.%s@%s", m.ID, strings.ToLower(rand.Text()), s.fromDomain))
+	msg.SetMessageIDWithValue(s.messageID(m))
 	// RFC 3834: tells auto-responders (vacation replies) not to answer.
 	msg.SetGenHeader(gomail.Header("Auto-Submitted"), "auto-generated")
 	if m.ReplyTo != "" {
@@ -168,6 +166,18 @@ func (s *SMTPSender) build(m Message) (*gomail.Msg, error) {
 		}
 	}
 	return msg, nil
+}
+
+// messageID is the message's Message-ID. The outbox id lets an operator match a bounce to
+// its row; the row's random key keeps it unique across databases and the same every time
+// the row is sent (a resend after a crash is recognisably the same message). A message
+// with no key gets a random one.
+func (s *SMTPSender) messageID(m Message) string {
+	key := m.Key
+	if key == "" {
+		key = strings.ToLower(rand.Text())
+	}
+	return fmt.Sprintf("puente.%d.%s@%s", m.ID, key, s.fromDomain)
 }
 
 // oneLine folds line breaks into spaces: go-mail writes an ASCII subject

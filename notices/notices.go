@@ -171,6 +171,9 @@ func (r *Renderer) Email(n domain.Notice, f domain.NoticeFacts) (Email, error) {
 	if n.Kind == domain.NoticeContact {
 		return r.contact(rd, n, f)
 	}
+	if n.Kind == domain.NoticeAnnouncement {
+		return r.announcement(rd, n, f)
+	}
 	return r.registration(rd, n, f)
 }
 

@@ -71,6 +71,13 @@ type Store interface {
 	LiveQuestions(ctx context.Context, occID int64) ([]store.LiveQuestion, error)
 
 	DirectoryReader // directory.go
+	AnnouncementReader
+}
+
+// AnnouncementReader reads announcements: the archive pages and the API.
+type AnnouncementReader interface {
+	AnnouncementByID(ctx context.Context, id int64) (domain.Announcement, error)
+	Announcements(ctx context.Context, f store.AnnouncementFilter) ([]domain.Announcement, error)
 }
 
 // Options configure a Server.

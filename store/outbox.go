@@ -218,7 +218,7 @@ func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration) ([]ma
 		             ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
 		RETURNING id, kind, to_address, subject, text_body, html_body, attempts, ics, sensitive,
 		          notice_kind, coalesce(person_id, 0), coalesce(registration_id, 0), coalesce(occurrence_id, 0),
-		          coalesce(event_id, 0), payload, list_id`, now, limit, now.Add(lease))
+		          coalesce(event_id, 0), payload, list_id, message_key::text`, now, limit, now.Add(lease))
 	if err != nil {
 		return nil, fmt.Errorf("claim mail: %w", err)
 	}
@@ -229,7 +229,7 @@ func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration) ([]ma
 		var payload []byte
 		var list string
 		err := r.Scan(&m.ID, &m.Kind, &m.To, &m.Subject, &m.Text, &m.HTML, &m.Attempts, &m.ICS, &m.Sensitive,
-			&kind, &n.PersonID, &n.RegistrationID, &n.OccurrenceID, &n.EventID, &payload, &list)
+			&kind, &n.PersonID, &n.RegistrationID, &n.OccurrenceID, &n.EventID, &payload, &list, &m.Key)
 		if err != nil || kind == "" {
 			return m, err
 		}

@@ -51,13 +51,16 @@ type Server struct {
 	failures     []*smtp.SMTPError // next RCPT replies, consumed in order
 	authAttempts int
 	changed      chan struct{} // closed and replaced whenever messages grows
+	holdAfter    int           // messages still to accept before holding one; -1: none
+	held         chan struct{} // closed once a message is held
+	closing      chan struct{} // closed when the server stops: a held message is let go
 }
 
 // NewServer starts a server listening on 127.0.0.1 on a free port. It is
 // stopped by t.Cleanup.
 func NewServer(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	s := &Server{changed: make(chan struct{})}
+	s := &Server{changed: make(chan struct{}), holdAfter: -1, closing: make(chan struct{})}
 	for _, o := range opts {
 		o(&s.cfg)
 	}
@@ -98,6 +101,7 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 		_ = srv.Serve(ln)
 	}()
 	t.Cleanup(func() {
+		close(s.closing)
 		_ = srv.Close() // closes every open connection
 		// Also close the listener here: if Serve has not registered it yet,
 		// srv.Close cannot, and Serve would block in Accept forever.
@@ -216,6 +220,35 @@ func (s *Server) addFailures(n int, e *smtp.SMTPError) {
 	for range n {
 		s.failures = append(s.failures, e)
 	}
+}
+
+// HoldAfter makes the server accept n more messages and then hold the next one at its
+// end of DATA: the message has been received but is neither answered nor recorded, and
+// the client waits for the reply until the server stops (the message is then refused).
+// Later messages are accepted again. The returned channel is closed once a message is
+// held: a test can then kill a client that is in the middle of sending, at a moment when
+// the messages before were accepted and this one is not.
+func (s *Server) HoldAfter(n int) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.holdAfter, s.held = n, make(chan struct{})
+	return s.held
+}
+
+// hold reports whether the message just received is the one to hold.
+func (s *Server) hold() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.holdAfter < 0:
+		return false
+	case s.holdAfter > 0:
+		s.holdAfter--
+		return false
+	}
+	s.holdAfter = -1
+	close(s.held)
+	return true
 }
 
 // AuthAttempts counts AUTH exchanges in which the client sent credentials,

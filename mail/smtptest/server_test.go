@@ -146,3 +146,46 @@ func TestURL(t *testing.T) {
 		t.Errorf("URLWithUser = %q, want %q", got, want)
 	}
 }
+
+// HoldAfter: n messages are accepted, the next is received but neither answered nor
+// recorded while the client waits, and later ones are accepted again.
+func TestServerHoldAfter(t *testing.T) {
+	s := NewServer(t)
+	held := s.HoldAfter(2)
+	for range 2 {
+		if err := send(t, s.Addr(), nil); err != nil {
+			t.Fatalf("send: %v", err)
+		}
+	}
+	c, err := smtp.Dial(s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	third := make(chan error, 1)
+	go func() {
+		defer c.Close()
+		third <- c.SendMail("jose@example.com", []string{"held@example.com"}, strings.NewReader(rawMessage))
+	}()
+	select {
+	case <-held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the third message was not held")
+	}
+	if err := send(t, s.Addr(), nil); err != nil {
+		t.Fatalf("send after the held one: %v", err)
+	}
+	select {
+	case err := <-third:
+		t.Fatalf("the held message was answered: %v", err)
+	default:
+	}
+	msgs := s.Messages()
+	if len(msgs) != 3 {
+		t.Fatalf("%d messages recorded, want 3 (not the held one)", len(msgs))
+	}
+	for _, m := range msgs {
+		if m.To[0] == "held@example.com" {
+			t.Fatal("the held message was recorded")
+		}
+	}
+}

@@ -70,6 +70,10 @@ func (ss *session) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
+	if ss.s.hold() {
+		<-ss.s.closing
+		return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Server stopping"}
+	}
 	_, tlsOn := ss.conn.TLSConnectionState() // may have changed by STARTTLS
 	rec := parse(raw)
 	rec.From = ss.from
