@@ -117,6 +117,13 @@ func TestAccountExportAndDeletionLeaveNoTrace(t *testing.T) {
 	exec(`INSERT INTO outbox (kind, to_address, subject, text_body, status) VALUES ('message', $1, 'Hello ' || $2, 'Dear ' || $2, 'pending')`,
 		leaverEmail, leaverName)
 
+	// Listed in the directory, and a message written through it to another listed member.
+	p.must(200, "leaver", "PATCH", "/api/v1/me", map[string]any{"directory": map[string]any{"listed": true,
+		"visible": []string{"name", "affiliation", "bio"}, "bio": leaverName + " works on brines.", "topics": []string{"dle"}}})
+	p.must(200, others[0], "PATCH", "/api/v1/me", map[string]any{"directory": map[string]any{"listed": true, "visible": []string{"name"}}})
+	p.must(202, "leaver", "POST", fmt.Sprintf("/api/v1/directory/%d/messages", p.ids[others[0]]), map[string]any{
+		"subject": "Exchange visit", "body": "Hello, I am " + leaverName + " from " + leaverAffiliation + "."})
+
 	// A copy kept of an email to someone else that names them.
 	exec(`INSERT INTO outbox (kind, to_address, subject, text_body, html_body, status, sent_at) VALUES ('reminder', 'person000@example.org',
 		'Tomorrow', 'Talk by ' || $1 || ' (' || $2 || ')', '<p>Talk by ' || $1 || '</p>', 'sent', now())`, leaverName, leaverAffiliation)
@@ -192,6 +199,12 @@ func TestAccountExportAndDeletionLeaveNoTrace(t *testing.T) {
 	has("attendance", "occurrence_id", float64(first))
 	has("live_rooms", "role", "attendee")
 	has("list_optouts", "list_id", "follow-updates")
+	if d, ok := x["directory_entry"].(map[string]any); !ok || d["bio"] != leaverName+" works on brines." || d["listed"] != true {
+		t.Errorf("export directory entry: %v", x["directory_entry"])
+	}
+	if n := len(list("directory_messages_sent")); n != 1 {
+		t.Errorf("export: %d directory messages sent, want 1", n)
+	}
 	has("speaker_entries", "bio", leaverName+" studies brines.")
 	has("emails", "subject", "Hello "+leaverName)
 	has("emails", "kind", string(domain.NoticeSpeakerAdded))
@@ -208,7 +221,9 @@ func TestAccountExportAndDeletionLeaveNoTrace(t *testing.T) {
 	if code, _ := p.send("", "GET", "/api/v1/me/export", nil); code != http.StatusUnauthorized {
 		t.Fatalf("anonymous export: %d", code)
 	}
-	if _, other := p.send(others[0], "GET", "/api/v1/me/export", nil); strings.Contains(string(other), leaverEmail) ||
+	// (others[0] received a message through the directory: its subject names the sender,
+	// as the email did; others[1] has nothing to do with them.)
+	if _, other := p.send(others[1], "GET", "/api/v1/me/export", nil); strings.Contains(string(other), leaverEmail) ||
 		strings.Contains(string(other), leaverName) {
 		t.Fatalf("another person's export holds the leaver's data:\n%s", other)
 	}

@@ -103,6 +103,12 @@ var exportSections = []exportSection{
 		FROM attendance a JOIN occurrences o ON o.id = a.occurrence_id JOIN events e ON e.id = o.event_id
 		WHERE a.person_id = $1 ORDER BY a.joined_at, a.id`},
 	{name: "weekly_digest", single: true, query: `SELECT weekly_digest AS opted_in FROM people WHERE id = $1`},
+	{name: "directory_entry", single: true, query: `SELECT listed, visible, topics, looking_for, bio, orcid, website, updated_at
+		FROM directory_entries WHERE person_id = $1`},
+	{name: "directory_messages_sent", query: `SELECT created_at FROM directory_contacts WHERE sender_id = $1 ORDER BY id`},
+	{name: "follow_news_waiting", query: `SELECT n.occurrence_id, coalesce(nullif(o.title, ''), e.title) AS session, n.what, n.created_at
+		FROM follow_news n JOIN occurrences o ON o.id = n.occurrence_id JOIN events e ON e.id = o.event_id
+		WHERE n.person_id = $1 ORDER BY n.created_at, n.occurrence_id`},
 	{name: "list_optouts", query: `SELECT list_id, created_at FROM list_optouts WHERE person_id = $1 ORDER BY list_id`},
 	{name: "personal_feed", single: true, query: `SELECT feed_nonce AS times_renewed,
 		(SELECT count(*) FROM follows WHERE person_id = $1) AS events_followed FROM people WHERE id = $1`},
@@ -267,6 +273,9 @@ func (s *Store) DeleteAccount(ctx context.Context, personID int64) error {
 				UPDATE occurrences SET sequence = sequence + 1, updated_at = $3 WHERE id IN (SELECT occurrence_id FROM gone)`,
 				[]any{personID, email, now}},
 			{"delete emails", `DELETE FROM outbox WHERE person_id = $1 OR lower(to_address) = lower($2)`, []any{personID, email}},
+			// Messages they wrote to other members through the directory: their words, kept in
+			// the recipients' rows.
+			{"delete directory messages", `DELETE FROM outbox WHERE notice_kind = 'contact' AND payload->>'sender_id' = $1::bigint::text`, []any{personID}},
 			// Copies kept of emails to others that name them (a reminder listing them as a
 			// speaker) lose their bodies now, as they would at the end of the retention period.
 			{"blank copies that name them", `UPDATE outbox SET ` + blankBodies + `, bodies_dropped_at = $4
