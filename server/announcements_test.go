@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
@@ -108,7 +109,9 @@ func TestAnnouncementOncePerPersonInTheirLanguage(t *testing.T) {
 		"dan@example.org": "All announcements", "eva@example.org": "Todos os comunicados"}
 	got := map[string]int{}
 	ids := map[string]bool{}
+	unsubscribe := map[string]string{}
 	for _, m := range msgs[len(before):] {
+		unsubscribe[m.To[0]] = strings.Trim(m.Header.Get("List-Unsubscribe"), "<>")
 		if len(m.To) != 1 {
 			t.Fatalf("recipients %v", m.To)
 		}
@@ -192,6 +195,32 @@ func TestAnnouncementOncePerPersonInTheirLanguage(t *testing.T) {
 		t.Fatalf("announcement page: %d", one.status)
 	}
 	noScript(t, "announcement page body", one.body[strings.Index(one.body, `id="announcement-body"`):])
+
+	// Carla's mail program unsubscribes her with one click: a POST to the List-Unsubscribe
+	// URL of her copy (RFC 8058: no cookie, no sign-in). The next announcement reaches the
+	// three others and not her.
+	res, err := http.Post(unsubscribe["carla@example.org"], "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("one-click unsubscribe: %d", res.StatusCode)
+	}
+	third := p.must(201, "organiser", "POST", fmt.Sprintf("/api/v1/series/%d/announcements", eventID),
+		map[string]any{"subject": "Next month", "body": "See you in July.", "audience": "both"})
+	if third["recipients"] != float64(3) {
+		t.Errorf("after Carla left: %v recipients, want 3", third["recipients"])
+	}
+	msgs, err = smtp.WaitForMessages(wait, len(before)+7+3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs[len(before)+7:] {
+		if m.To[0] == "carla@example.org" {
+			t.Errorf("Carla received %q after unsubscribing", m.Subject)
+		}
+	}
 }
 
 // Who may write, and the API's refusals, each naming its field.
