@@ -509,3 +509,47 @@ func TestUnfollowDropsUnsentNews(t *testing.T) {
 		t.Fatal("news went to the wrong people")
 	}
 }
+
+// Talks a new rule adds to a followed series are news to its followers; the talks the rule
+// keeps are not (they were known), and the hourly extension of the horizon is not news.
+func TestFollowNewsOfTalksARuleAdds(t *testing.T) {
+	p := newProgEnv(t)
+	ctx := context.Background()
+	s := p.must(201, "organiser", "POST", "/api/v1/series", map[string]any{"title": "Serie de Salmueras", "timezone": "UTC",
+		"start_date": "2026-02-05", "start_time": "15:00", "rrule": "FREQ=WEEKLY;COUNT=2"})
+	sid := idOf(s)
+	p.must(200, "attendee", "POST", "/api/v1/series/"+sid+"/follow", nil)
+	news := func() []int64 {
+		t.Helper()
+		var ids []int64
+		if err := p.store.Pool().QueryRow(ctx, `SELECT coalesce(array_agg(occurrence_id ORDER BY occurrence_id), '{}') FROM follow_news
+			WHERE person_id = $1 AND what = 'talk'`, p.ids["attendee"]).Scan(&ids); err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+	if got := news(); len(got) != 0 {
+		t.Fatalf("news before any change: %v", got)
+	}
+	before := items(t, p.must(200, "", "GET", "/api/v1/series/"+sid+"/occurrences", nil))
+	p.must(200, "organiser", "PATCH", "/api/v1/series/"+sid, map[string]any{"rrule": "FREQ=WEEKLY;COUNT=3"})
+	after := items(t, p.must(200, "", "GET", "/api/v1/series/"+sid+"/occurrences", nil))
+	if len(before) != 2 || len(after) != 3 {
+		t.Fatalf("talks before %d, after %d", len(before), len(after))
+	}
+	got := news()
+	if len(got) != 1 || float64(got[0]) != after[2]["id"].(float64) {
+		t.Fatalf("news after the rule added a third talk: %v (talks %v)", got, after)
+	}
+	// A change that keeps the same talks (the title) brings no more news.
+	p.must(200, "organiser", "PATCH", "/api/v1/series/"+sid, map[string]any{"title": "Serie de Salmueras (2026)"})
+	if again := news(); len(again) != 1 {
+		t.Fatalf("news after a title change: %v", again)
+	}
+	if _, _, err := p.store.ExtendHorizons(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if again := news(); len(again) != 1 {
+		t.Fatalf("news after extending the horizon: %v", again)
+	}
+}

@@ -236,7 +236,20 @@ func (s *Store) UpdateEvent(ctx context.Context, id int64, organisers []string, 
 			return err
 		}
 		if e.Kind == domain.KindSeries {
-			err = s.regenerate(ctx, tx, e, notify)
+			// Talks the new rule adds are news to the followers (those it keeps are not).
+			var last int64
+			if err := tx.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM occurrences WHERE event_id = $1`, id).Scan(&last); err != nil {
+				return fmt.Errorf("read talks: %w", err)
+			}
+			if err = s.regenerate(ctx, tx, e, notify); err != nil {
+				return err
+			}
+			var added []int64
+			if err := tx.QueryRow(ctx, `SELECT coalesce(array_agg(id), '{}') FROM occurrences WHERE event_id = $1 AND id > $2`,
+				id, last).Scan(&added); err != nil {
+				return fmt.Errorf("read new talks: %w", err)
+			}
+			err = s.recordNews(ctx, tx, newsTalk, added...)
 		} else {
 			err = s.reanchorSessions(ctx, tx, e)
 		}
