@@ -90,3 +90,8 @@ func (a Announcement) Normalize(now time.Time) (Announcement, error) {
 	}
 	return a, nil
 }
+
+// AnnouncementRepeatWindow is how long the same announcement (same subject, body and
+// audience) is refused again for the same event: a double click or a client's retry must
+// not send it twice.
+const AnnouncementRepeatWindow = 10 * time.Minute

@@ -334,3 +334,34 @@ func TestAnnouncementAPIRolesAndErrors(t *testing.T) {
 		t.Errorf("test copy: to %q subject %q", to, subject)
 	}
 }
+
+// A registrant who deleted their account keeps an anonymous place, and is simply not in
+// the audience: the announcement goes to the others. The same announcement posted twice
+// in a row (a double click, a client's retry) is refused the second time, with a reason.
+func TestAnnouncementAfterADeletedAccountAndTwice(t *testing.T) {
+	p := newProgEnv(t)
+	s := p.must(201, "organiser", "POST", "/api/v1/series", map[string]any{"title": "Brine Seminar", "timezone": "UTC",
+		"start_date": "2026-02-05", "start_time": "15:00", "rrule": "FREQ=WEEKLY;COUNT=2", "capacity": 10})
+	sid := idOf(s)
+	occ := items(t, p.must(200, "", "GET", "/api/v1/series/"+sid+"/occurrences", nil))[0]
+	people := p.addPeople(2)
+	for _, role := range people {
+		p.must(201, role, "POST", fmt.Sprintf("/api/v1/occurrences/%v/registrations", occ["id"]), nil)
+	}
+	p.must(201, people[0], "POST", "/api/v1/series/"+sid+"/registrations", nil)
+	if code, body := p.send(people[0], "DELETE", "/api/v1/me", nil); code != http.StatusNoContent {
+		t.Fatalf("delete account: %d %s", code, body)
+	}
+	body := map[string]any{"subject": "Room change", "body": "Room B12.", "audience": "registrants"}
+	a := p.must(201, "organiser", "POST", "/api/v1/series/"+sid+"/announcements", body)
+	if a["status"] != "sent" || a["recipients"] != float64(1) {
+		t.Fatalf("announcement after a registrant deleted their account: %v", a)
+	}
+	code, out := p.call("organiser", "POST", "/api/v1/series/"+sid+"/announcements", body)
+	if e, _ := out["error"].(map[string]any); code != http.StatusConflict || !strings.Contains(fmt.Sprint(e["message"]), "it is not sent twice") {
+		t.Fatalf("the same announcement again: %d %v", code, out)
+	}
+	// A changed text is another announcement.
+	body["subject"] = "Room change (again)"
+	p.must(201, "organiser", "POST", "/api/v1/series/"+sid+"/announcements", body)
+}

@@ -1,15 +1,20 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/puente-org/puente/domain"
+	"github.com/puente-org/puente/server"
 )
 
 // Leaving a list: the link in List-Unsubscribe works as a one-click POST with no cookie
@@ -157,4 +162,44 @@ func TestUnsubscribeAndPreferences(t *testing.T) {
 	if r := b.post("/preferences", url.Values{"_csrf": {"x"}, "shown": {"weekly-digest"}}); r.status != 403 {
 		t.Errorf("preferences without CSRF token: %d", r.status)
 	}
+}
+
+// The request log never holds the secret in a link's path: unsubscribe and personal links
+// are logged by their route.
+func TestLinkSecretsNotLogged(t *testing.T) {
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	p := newProgEnv(t, func(o *server.Options) {
+		o.Logger = slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	token, err := p.store.NewListToken(context.Background(), p.ids["attendee"], domain.ListFollowUpdates)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.browser("en").get("/unsubscribe/" + token)
+	p.browser("en").get("/join/jt_not-a-real-token-but-secret-looking")
+	res, err := http.Post(p.ts.URL+"/unsubscribe/"+token, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Contains(logs.String(), token) || strings.Contains(logs.String(), "secret-looking") {
+		t.Fatalf("a link's secret is in the log:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "/unsubscribe/:token") {
+		t.Fatalf("the requests are not logged by their route:\n%s", logs.String())
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }

@@ -118,7 +118,7 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		attrs := []slog.Attr{
 			slog.String("request_id", requestIDOf(c)),
 			slog.String("method", c.Request().Method),
-			slog.String("path", c.Request().URL.Path),
+			slog.String("path", loggedPath(c)),
 			slog.Int("status", status),
 			slog.Int64("bytes", c.Response().Size),
 			slog.Duration("duration", time.Since(start)),
@@ -403,4 +403,14 @@ func fromLoopback(r *http.Request) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// loggedPath is the request's path as the log shows it: a path that carries a secret (a
+// personal link's or unsubscribe link's token, a personal feed's file name) is logged as
+// its route ("/unsubscribe/:token"), so whoever reads the logs cannot use the links.
+func loggedPath(c echo.Context) string {
+	if c.Param("token") != "" || strings.HasPrefix(c.Path(), "/feeds/personal/") {
+		return c.Path()
+	}
+	return c.Request().URL.Path
 }

@@ -79,6 +79,22 @@ func (s *Store) CreateAnnouncement(ctx context.Context, a domain.Announcement) (
 		if a.SendAt != nil {
 			sendAt = *a.SendAt
 		}
+		// The same announcement twice in a few minutes is a double click or a client's
+		// retry, not a second message: refused, so nobody receives it twice. The lock makes
+		// two such requests at once wait for each other.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('puente.announcements:' || $1::bigint))`, a.EventID); err != nil {
+			return fmt.Errorf("save announcement: %w", err)
+		}
+		var twice bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM announcements WHERE event_id = $1
+			AND occurrence_id IS NOT DISTINCT FROM $2 AND subject = $3 AND body = $4 AND audience = $5
+			AND status <> 'cancelled' AND created_at > $6)`, a.EventID, nullID(a.OccurrenceID), a.Subject, a.Body,
+			string(a.Audience), now.Add(-domain.AnnouncementRepeatWindow)).Scan(&twice); err != nil {
+			return fmt.Errorf("save announcement: %w", err)
+		}
+		if twice {
+			return &domain.Error{Code: domain.CodeConflict, ID: "err.announce.twice", Field: "subject"}
+		}
 		var id int64
 		err := tx.QueryRow(ctx, `INSERT INTO announcements (event_id, occurrence_id, author_id, subject, body, audience,
 			status, send_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'scheduled', $7, $8, $8) RETURNING id`,
@@ -186,9 +202,10 @@ func (s *Store) sendAnnouncementInTx(ctx context.Context, tx pgx.Tx, id int64) (
 		UNION
 		SELECT r.person_id FROM registrations r JOIN occurrences o ON o.id = r.occurrence_id
 		 WHERE $3 AND o.event_id = $1 AND r.status IN `+activeStatuses+` AND ($4::bigint IS NULL OR r.occurrence_id = $4)
+		   AND r.person_id IS NOT NULL -- a deleted account's place counts, but nobody is emailed
 		UNION
 		SELECT er.person_id FROM event_registrations er
-		 WHERE $3 AND $4::bigint IS NULL AND er.event_id = $1 AND er.status = 'active'
+		 WHERE $3 AND $4::bigint IS NULL AND er.event_id = $1 AND er.status = 'active' AND er.person_id IS NOT NULL
 		ORDER BY 1`, a.EventID, a.Audience.Followers(), a.Audience.Registrants(), nullID(a.OccurrenceID))
 	if err != nil {
 		return 0, fmt.Errorf("announcement audience: %w", err)
