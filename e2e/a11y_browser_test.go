@@ -248,6 +248,14 @@ func TestBrowserAccessibility(t *testing.T) {
 	checkPage(t, ctx, base, dir, "edit-session", fmt.Sprintf("/organise/occurrences/%v", occID), has("h1"))
 	checkPage(t, ctx, base, dir, "registrations", fmt.Sprintf("/organise/occurrences/%v/registrations", occID), has("h1"))
 	checkPage(t, ctx, base, dir, "admin-people", "/admin/people", has("h1"))
+	// The community's pages: lists, directory, counts, topics, announcements, the account.
+	checkPage(t, ctx, base, dir, "preferences", "/preferences", has("#preferences-form"))
+	checkPage(t, ctx, base, dir, "directory", "/directory", has("h1"))
+	checkPage(t, ctx, base, dir, "admin-members", "/admin/members", has("h1"))
+	checkPage(t, ctx, base, dir, "topic", "/topics/recycling", has("h1"))
+	checkPage(t, ctx, base, dir, "write-announcement", fmt.Sprintf("/organise/events/%v/announcements", s["id"]), has("h1"))
+	checkPage(t, ctx, base, dir, "announcements-archive", seriesPath+"/announcements", has("h1"))
+	checkPage(t, ctx, base, dir, "delete-account", "/profile/delete", has("h1"))
 	in.stop()
 }
 
