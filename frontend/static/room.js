@@ -76,6 +76,9 @@ function start(root) {
     recordingNotice: $("recording-notice"),
   };
 
+  /** refs of record messages sent, to name a refusal in the page's words */
+  const recordRefs = new Set();
+
   function setStatus(state, text) {
     root.dataset.state = state;
     el.status.dataset.state = state;
@@ -376,6 +379,13 @@ function start(root) {
       if (q) q.votes = Math.max(0, (q.votes || 0) + (vote.up ? -1 : 1));
       schedule("questions");
     }
+    if (d.ref && recordRefs.has(d.ref)) {
+      recordRefs.delete(d.ref);
+      if (d.code === "forbidden") {
+        showMessage(t("error_recording_hosts_only"), true);
+        return;
+      }
+    }
     switch (d.code) {
       case "invalid_token":
       case "token_used":
@@ -441,6 +451,7 @@ function start(root) {
     if (pub.includes("microphone") && p.audio_muted) flags.push(node("span", { class: "flag", text: t("audio_muted") }));
     if (pub.includes("camera") && p.video_muted) flags.push(node("span", { class: "flag", text: t("video_muted") }));
     if (pub.includes("screen") && p.screen_muted) flags.push(node("span", { class: "flag", text: t("screen_muted") }));
+    if (client.recording.on && client.recording.declined.includes(p.id)) flags.push(node("span", { class: "flag", text: t("recording_declined_label") }));
     if (flags.length) li.append(node("span", { class: "p-flags" }, ...flags));
     if (client.isHost() && client.connected && !you) {
       const actions = node("span", { class: "p-actions" });
@@ -1003,14 +1014,16 @@ function start(root) {
     const on = client.recording.on;
     if (on !== wasRecording) announce(on ? t("recording_notice") : t("recording_stopped"));
     wasRecording = on;
-    schedule("controls");
+    schedule("controls", "participants");
   });
 
   if (el.recordButton) {
     el.recordButton.addEventListener("click", () => {
       const on = client.recording.on;
       if (on && !window.confirm(t("recording_stop_confirm"))) return;
-      if (!client.record(!on)) notConnected();
+      const ref = client.record(!on);
+      if (!ref) notConnected();
+      else recordRefs.add(ref);
     });
   }
 
