@@ -240,3 +240,92 @@ func (s *Store) RecordingLog(ctx context.Context, recID int64) ([]RecordingEvent
 	}
 	return out, nil
 }
+
+// RecordingMetadata is what a recording's files say about it (the composed MP4's tags):
+// the session, its series or conference, when, who spoke, who started and stopped the
+// recording and who declined to be recorded.
+type RecordingMetadata struct {
+	Title     string    // the occurrence's title, else its event's
+	Event     string    // the series' or conference's title
+	Date      time.Time // the session's start
+	Speakers  []string  // the programme's speakers, by name
+	StartedBy string    // names ("" when the account is gone or nobody)
+	StoppedBy string
+	Declined  int // how many people were left out at their request (their last word)
+}
+
+// Tags are the metadata as MP4 tags (ffmpeg's -metadata key=value): title, album (the
+// series), artist (the speakers), date, comment (the consent record).
+func (m RecordingMetadata) Tags() map[string]string {
+	comment := "Recorded in Puente"
+	if m.StartedBy != "" {
+		comment += "; started by " + m.StartedBy
+	}
+	if m.StoppedBy != "" {
+		comment += "; stopped by " + m.StoppedBy
+	}
+	if m.Declined > 0 {
+		comment += "; " + strconv.Itoa(m.Declined) + " participant(s) declined to be recorded and were left out"
+	}
+	artist := ""
+	for i, s := range m.Speakers {
+		if i > 0 {
+			artist += ", "
+		}
+		artist += s
+	}
+	tags := map[string]string{"title": m.Title, "album": m.Event, "comment": comment}
+	if artist != "" {
+		tags["artist"] = artist
+	}
+	if !m.Date.IsZero() {
+		tags["date"] = m.Date.UTC().Format("2006-01-02")
+	}
+	return tags
+}
+
+// RecordingMetadata reads what a recording's files should say about it.
+func (s *Store) RecordingMetadata(ctx context.Context, recID int64) (RecordingMetadata, error) {
+	var occID, startedBy, stoppedBy int64
+	if err := s.pool.QueryRow(ctx, `SELECT occurrence_id, COALESCE(started_by, 0), COALESCE(stopped_by, 0) FROM recordings WHERE id = $1`, recID).
+		Scan(&occID, &startedBy, &stoppedBy); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return RecordingMetadata{}, notFound(fmt.Sprintf("recording %d", recID))
+		}
+		return RecordingMetadata{}, fmt.Errorf("recording %d: %w", recID, err)
+	}
+	l, err := s.OccurrenceByID(ctx, occID)
+	if err != nil {
+		return RecordingMetadata{}, err
+	}
+	m := RecordingMetadata{Title: l.Occurrence.Title, Event: l.Event.Title, Date: l.Occurrence.Start}
+	if m.Title == "" {
+		m.Title = l.Event.Title
+	}
+	for _, sp := range l.Occurrence.Speakers {
+		if sp.Name != "" {
+			m.Speakers = append(m.Speakers, sp.Name)
+		}
+	}
+	for _, who := range []struct {
+		id  int64
+		out *string
+	}{{startedBy, &m.StartedBy}, {stoppedBy, &m.StoppedBy}} {
+		if who.id == 0 {
+			continue
+		}
+		if *who.out, err = s.RoomName(ctx, occID, who.id); err != nil {
+			return RecordingMetadata{}, err
+		}
+	}
+	declines, err := s.RecordingDeclines(ctx, recID)
+	if err != nil {
+		return RecordingMetadata{}, err
+	}
+	for _, d := range declines {
+		if d {
+			m.Declined++
+		}
+	}
+	return m, nil
+}

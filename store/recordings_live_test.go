@@ -165,3 +165,42 @@ func TestResumeSegmentAndStopByNobody(t *testing.T) {
 		t.Fatalf("log of a: %+v %v", logA, err)
 	}
 }
+
+// A recording's files carry the session's metadata: its title, series, date, speakers and
+// the consent record.
+func TestRecordingMetadata(t *testing.T) {
+	ctx := context.Background()
+	s, _, occA, _, p := roomFixture(t)
+	rec, err := s.StartRecording(ctx, occA, p.organiser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.LogRecordingEvent(ctx, rec.ID, store.RecordingEventDeclined, p.speaker, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.StopRecording(ctx, occA, p.ana, ""); err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.OccurrenceByID(ctx, occA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.RecordingMetadata(ctx, rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ana, _ := s.RoomName(ctx, occA, p.ana)
+	org, _ := s.RoomName(ctx, occA, p.organiser)
+	if m.Event != l.Event.Title || m.Title == "" || !m.Date.Equal(l.Occurrence.Start) || len(m.Speakers) != 2 || m.Speakers[0] != "Dra Speaker" ||
+		m.StartedBy != org || m.StoppedBy != ana || m.Declined != 1 {
+		t.Fatalf("metadata: %+v", m)
+	}
+	tags := m.Tags()
+	if tags["album"] != l.Event.Title || tags["artist"] != "Dra Speaker, No Account" || tags["date"] != l.Occurrence.Start.UTC().Format("2006-01-02") ||
+		tags["comment"] == "" || tags["title"] != m.Title {
+		t.Fatalf("tags: %v", tags)
+	}
+	if _, err := s.RecordingMetadata(ctx, 99999999); domain.ErrorCode(err) != domain.CodeNotFound {
+		t.Fatalf("metadata of no recording: %v", err)
+	}
+}
