@@ -52,6 +52,11 @@ type Options struct {
 	// NewRecorder gives a room its media side of recording (nil, or a nil result: NoRecorder,
 	// which captures nothing). media is the room's SFU room, whose publications it captures.
 	NewRecorder func(occID int64, media *sfu.Room) Recorder
+	// StopRecordingOnShutdown stops running recordings when the process stops (by nobody,
+	// the reason logged). By default they are only suspended (the capture's files closed)
+	// and go on as a new segment when their rooms come back with the next process, as the
+	// rooms themselves do.
+	StopRecordingOnShutdown bool
 }
 
 // statsEvery is how often hosts who asked get every viewer's estimate and layers.
@@ -245,7 +250,11 @@ func (h *Hub) Close() {
 	}
 	h.wg.Wait()
 	for _, r := range rooms {
-		r.suspendRecording()
+		if h.o.StopRecordingOnShutdown {
+			r.stopRecordingAtEnd(0, "the server shut down")
+		} else {
+			r.suspendRecording()
+		}
 		r.media.Close()
 	}
 }

@@ -356,3 +356,32 @@ func TestRecordingAcrossRestart(t *testing.T) {
 	}
 	waitFor(t, "the recorder records the host again", func() bool { return rec.word(host.id) == "on" })
 }
+
+// With StopRecordingOnShutdown the process's stop ends the recording (by nobody, with why)
+// and queues its composition; the next process does not resume it.
+func TestRecordingStoppedOnShutdown(t *testing.T) {
+	rec := &fakeRecorder{on: map[string]bool{}}
+	e := newEnvWith(t, func(o *live.Options) {
+		o.Recordings = o.Store.(livestore.Rooms)
+		o.NewRecorder = func(int64, *sfu.Room) live.Recorder { return rec }
+		o.StopRecordingOnShutdown = true
+	})
+	host := e.join("host", live.RoleHost)
+	host.send(map[string]any{"type": "record", "action": "start"})
+	host.expectWhere("recording", recordingState("on"))
+	id, _ := e.onlyRecording(e.occ)
+	e.restartHub()
+	if _, s := e.onlyRecording(e.occ); s != "stopped" {
+		t.Fatalf("after shutdown: %s", s)
+	}
+	log := e.recordingLog(id)
+	if last := log[len(log)-1]; last.Kind != "stopped" || last.PersonID != 0 || last.Detail != "the server shut down" {
+		t.Fatalf("stop logged as %+v", last)
+	}
+	if n := e.jobs(id); n != 1 {
+		t.Fatalf("%d composition jobs", n)
+	}
+	if segs, stops := rec.snapshot(); !slices.Equal(segs, []int{1}) || stops != 1 {
+		t.Fatalf("recorder: segments %v, stops %d", segs, stops)
+	}
+}
