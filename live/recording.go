@@ -32,7 +32,7 @@ type RecordingStore interface {
 	// ResumeSegment continues a running recording after a restart; it returns the new
 	// segment's number (2, 3, …).
 	ResumeSegment(ctx context.Context, recordingID int64) (int, error)
-	LogRecordingEvent(ctx context.Context, recordingID int64, kind string, personID int64, detail string) error
+	LogRecordingEvent(ctx context.Context, recordingID int64, kind, detail string, personID int64) error
 	RunningRecording(ctx context.Context, occID int64) (domain.Recording, bool, error)
 	RunningRecordings(ctx context.Context) ([]domain.Recording, error)
 	// RecordingDeclines is each person's last word during the recording: true, declined.
@@ -168,7 +168,7 @@ func (r *Room) startRecording(ctx context.Context, p *participant, name string) 
 	r.mu.Unlock()
 	for _, m := range members {
 		if m.declined {
-			if err := st.LogRecordingEvent(ctx, rec.ID, recordingDeclined, m.personID, "declined before the recording started"); err != nil {
+			if err := st.LogRecordingEvent(ctx, rec.ID, recordingDeclined, "declined before the recording started", m.personID); err != nil {
 				r.log.Error("decline not logged", "recording", rec.ID, "person", m.personID, "err", err)
 			}
 		}
@@ -325,7 +325,7 @@ func (r *Room) consent(ctx context.Context, p *participant, decline bool) error 
 		if decline {
 			kind = recordingDeclined
 		}
-		if err := r.hub.o.Recordings.LogRecordingEvent(ctx, rr.rec.ID, kind, p.personID, ""); err != nil {
+		if err := r.hub.o.Recordings.LogRecordingEvent(ctx, rr.rec.ID, kind, "", p.personID); err != nil {
 			return err
 		}
 	}

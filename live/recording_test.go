@@ -116,7 +116,7 @@ func (e *env) onlyRecording(occ int64) (id int64, status string) {
 
 func (e *env) recordingLog(id int64) []store.RecordingEvent {
 	e.t.Helper()
-	log, err := e.store.RecordingLog(context.Background(), id)
+	log, err := e.store.RecordingEvents(context.Background(), id)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -44,10 +44,10 @@ type RecordingEvent struct {
 	At       time.Time
 }
 
-const recordingColumns = `id, occurrence_id, status, COALESCE(started_by, 0), started_at, COALESCE(stopped_by, 0), stopped_at,
+const liveRecordingColumns = `id, occurrence_id, status, COALESCE(started_by, 0), started_at, COALESCE(stopped_by, 0), stopped_at,
 	track_dir, composed_key, composed_bytes, duration_ms, access, failure`
 
-func scanRecording(row pgx.Row) (domain.Recording, error) {
+func scanLiveRecording(row pgx.Row) (domain.Recording, error) {
 	var r domain.Recording
 	var status, access string
 	var ms int64
@@ -83,9 +83,9 @@ func (s *Store) StartRecording(ctx context.Context, occID, personID int64) (doma
 	var rec domain.Recording
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		rec, err = scanRecording(tx.QueryRow(ctx, `INSERT INTO recordings (occurrence_id, status, started_by, started_at, access, created_at, updated_at)
+		rec, err = scanLiveRecording(tx.QueryRow(ctx, `INSERT INTO recordings (occurrence_id, status, started_by, started_at, access, created_at, updated_at)
 			SELECT o.id, 'recording', $2, $3, e.recording_access, $3, $3 FROM occurrences o JOIN events e ON e.id = o.event_id WHERE o.id = $1
-			RETURNING `+recordingColumns, occID, nullPerson(personID), now))
+			RETURNING `+liveRecordingColumns, occID, nullPerson(personID), now))
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 			return fmt.Errorf("start recording of occurrence %d: %w", occID, domain.ErrNotFound)
@@ -114,8 +114,8 @@ func (s *Store) StopRecording(ctx context.Context, occID, personID int64, detail
 	var rec domain.Recording
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		rec, err = scanRecording(tx.QueryRow(ctx, `UPDATE recordings SET status = 'stopped', stopped_by = $2, stopped_at = $3, updated_at = $3
-			WHERE occurrence_id = $1 AND status = 'recording' RETURNING `+recordingColumns, occID, nullPerson(personID), now))
+		rec, err = scanLiveRecording(tx.QueryRow(ctx, `UPDATE recordings SET status = 'stopped', stopped_by = $2, stopped_at = $3, updated_at = $3
+			WHERE occurrence_id = $1 AND status = 'recording' RETURNING `+liveRecordingColumns, occID, nullPerson(personID), now))
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 			return ErrNotRecording()
@@ -167,9 +167,10 @@ func (s *Store) ResumeSegment(ctx context.Context, recID int64) (int, error) {
 	return segment, err
 }
 
-// LogRecordingEvent adds one entry to a recording's log (kind one of recording_events'
-// kinds; personID 0: nobody).
-func (s *Store) LogRecordingEvent(ctx context.Context, recID int64, kind string, personID int64, detail string) error {
+// AddRecordingEvent adds one entry to a recording's log (kind one of recording_events'
+// kinds; personID 0: nobody). It does what the capture's LogRecordingEvent does; the two
+// may become one.
+func (s *Store) AddRecordingEvent(ctx context.Context, recID int64, kind, detail string, personID int64) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		return logRecordingEvent(ctx, tx, recID, kind, personID, detail, s.now())
 	})
@@ -177,7 +178,7 @@ func (s *Store) LogRecordingEvent(ctx context.Context, recID int64, kind string,
 
 // RunningRecording is the occurrence's running recording, if one runs.
 func (s *Store) RunningRecording(ctx context.Context, occID int64) (domain.Recording, bool, error) {
-	rec, err := scanRecording(s.pool.QueryRow(ctx, `SELECT `+recordingColumns+` FROM recordings WHERE occurrence_id = $1 AND status = 'recording'`, occID))
+	rec, err := scanLiveRecording(s.pool.QueryRow(ctx, `SELECT `+liveRecordingColumns+` FROM recordings WHERE occurrence_id = $1 AND status = 'recording'`, occID))
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return domain.Recording{}, false, nil
@@ -189,11 +190,11 @@ func (s *Store) RunningRecording(ctx context.Context, occID int64) (domain.Recor
 
 // RunningRecordings lists every recording still running (after a crash: to resume or stop).
 func (s *Store) RunningRecordings(ctx context.Context) ([]domain.Recording, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+recordingColumns+` FROM recordings WHERE status = 'recording' ORDER BY id`)
+	rows, err := s.pool.Query(ctx, `SELECT `+liveRecordingColumns+` FROM recordings WHERE status = 'recording' ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("running recordings: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.Recording, error) { return scanRecording(row) })
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.Recording, error) { return scanLiveRecording(row) })
 	if err != nil {
 		return nil, fmt.Errorf("running recordings: %w", err)
 	}
@@ -224,8 +225,8 @@ func (s *Store) RecordingDeclines(ctx context.Context, recID int64) (map[int64]b
 	return out, nil
 }
 
-// RecordingLog is a recording's log, oldest first: the consent record.
-func (s *Store) RecordingLog(ctx context.Context, recID int64) ([]RecordingEvent, error) {
+// RecordingEvents is a recording's log, oldest first: the consent record.
+func (s *Store) RecordingEvents(ctx context.Context, recID int64) ([]RecordingEvent, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, kind, COALESCE(person_id, 0), detail, at FROM recording_events WHERE recording_id = $1 ORDER BY id`, recID)
 	if err != nil {
 		return nil, fmt.Errorf("log of recording %d: %w", recID, err)

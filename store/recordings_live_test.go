@@ -37,16 +37,16 @@ func TestStartStopRecording(t *testing.T) {
 	if err != nil || !ok || got.ID != rec.ID {
 		t.Fatalf("running: %+v %v %v", got, ok, err)
 	}
-	if err := s.LogRecordingEvent(ctx, rec.ID, store.RecordingEventDeclined, p.speaker, ""); err != nil {
+	if err := s.AddRecordingEvent(ctx, rec.ID, store.RecordingEventDeclined, "", p.speaker); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.LogRecordingEvent(ctx, rec.ID, store.RecordingEventConsented, p.speaker, ""); err != nil {
+	if err := s.AddRecordingEvent(ctx, rec.ID, store.RecordingEventConsented, "", p.speaker); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.LogRecordingEvent(ctx, rec.ID, store.RecordingEventDeclined, p.ana, ""); err != nil {
+	if err := s.AddRecordingEvent(ctx, rec.ID, store.RecordingEventDeclined, "", p.ana); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.LogRecordingEvent(ctx, rec.ID, "danced", p.ana, ""); err == nil {
+	if err := s.AddRecordingEvent(ctx, rec.ID, "danced", "", p.ana); err == nil {
 		t.Fatal("an unknown kind was logged")
 	}
 	declines, err := s.RecordingDeclines(ctx, rec.ID)
@@ -67,7 +67,7 @@ func TestStartStopRecording(t *testing.T) {
 	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM recording_jobs WHERE recording_id = $1 AND status = 'queued'`, rec.ID).Scan(&jobs); err != nil || jobs != 1 {
 		t.Fatalf("composition jobs: %d %v", jobs, err)
 	}
-	log, err := s.RecordingLog(ctx, rec.ID)
+	log, err := s.RecordingEvents(ctx, rec.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,11 +156,11 @@ func TestResumeSegmentAndStopByNobody(t *testing.T) {
 	if err != nil || stopped.StoppedBy != 0 {
 		t.Fatalf("stop by nobody: %+v %v", stopped, err)
 	}
-	log, err := s.RecordingLog(ctx, b.ID)
+	log, err := s.RecordingEvents(ctx, b.ID)
 	if err != nil || len(log) != 2 || log[1].Kind != "stopped" || log[1].PersonID != 0 || log[1].Detail == "" {
 		t.Fatalf("log: %+v %v", log, err)
 	}
-	logA, err := s.RecordingLog(ctx, a.ID)
+	logA, err := s.RecordingEvents(ctx, a.ID)
 	if err != nil || len(logA) != 3 || logA[1].Kind != "segment" || logA[2].Kind != "segment" {
 		t.Fatalf("log of a: %+v %v", logA, err)
 	}
@@ -175,7 +175,7 @@ func TestRecordingMetadata(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.LogRecordingEvent(ctx, rec.ID, store.RecordingEventDeclined, p.speaker, ""); err != nil {
+	if err := s.AddRecordingEvent(ctx, rec.ID, store.RecordingEventDeclined, "", p.speaker); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.StopRecording(ctx, occA, p.ana, ""); err != nil {

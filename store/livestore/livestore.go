@@ -200,8 +200,8 @@ func (r Rooms) ResumeSegment(ctx context.Context, recordingID int64) (int, error
 }
 
 // LogRecordingEvent adds an entry to a recording's log.
-func (r Rooms) LogRecordingEvent(ctx context.Context, recordingID int64, kind string, personID int64, detail string) error {
-	return r.st.LogRecordingEvent(ctx, recordingID, kind, personID, detail)
+func (r Rooms) LogRecordingEvent(ctx context.Context, recordingID int64, kind, detail string, personID int64) error {
+	return r.st.AddRecordingEvent(ctx, recordingID, kind, detail, personID)
 }
 
 // RunningRecording is a session's running recording, if any.
