@@ -129,7 +129,8 @@ func (r *Room) tellRecorder(p *participant) {
 	}
 }
 
-// errRecording maps a store's refusal to the client's error.
+// recordingRefusal maps a store's refusal (already recording, not recording) to the
+// client's error code and message; ok false for any other error.
 func recordingRefusal(err error) (code, msg string, ok bool) {
 	e, isDomain := domain.AsError(err)
 	if !isDomain {
@@ -193,9 +194,10 @@ func (r *Room) membersLocked() []memberRecording {
 	return out
 }
 
-// stopRecording stops the room's recording: stored (with who stopped it, 0 for nobody, and
-// why) and the composition queued, then the recorder stopped and everyone told. With no
-// recording running the store's refusal is returned.
+// stopRecording stops the room's recording: the capture first (its files finished, so the
+// composition never meets a file still being written), then stored with who stopped it (0
+// for nobody) and why, the composition queued in the same transaction, and everyone told.
+// With no recording running the store's refusal is returned.
 func (r *Room) stopRecording(ctx context.Context, by int64, detail string) error {
 	r.recMu.Lock()
 	defer r.recMu.Unlock()
@@ -203,45 +205,41 @@ func (r *Room) stopRecording(ctx context.Context, by int64, detail string) error
 }
 
 func (r *Room) stopRecordingLocked(ctx context.Context, by int64, detail string) error {
-	rec, err := r.hub.o.Recordings.StopRecording(ctx, r.occID, by, detail)
 	r.mu.Lock()
-	running := r.recording != nil
-	if err == nil || running && domain.ErrorCode(err) == domain.CodeConflict {
-		// Stopped, or stopped meanwhile elsewhere: either way not recording any more.
-		r.recording = nil
-	}
+	rr := r.recording
+	r.recording = nil
 	r.mu.Unlock()
-	if running && r.recordingGone(err) {
-		if serr := r.recorder.Stop(ctx); serr != nil {
-			r.log.Error("capture not stopped cleanly", "err", serr)
+	if rr != nil {
+		if err := r.recorder.Stop(ctx); err != nil {
+			r.log.Error("capture not stopped cleanly", "recording", rr.rec.ID, "err", err)
 		}
+	}
+	rec, err := r.hub.o.Recordings.StopRecording(ctx, r.occID, by, detail)
+	if rr != nil {
 		r.broadcastRecording()
 	}
 	if err != nil {
+		if _, _, refused := recordingRefusal(err); rr != nil && !refused {
+			// The capture has stopped; the stored recording still says it runs. A later
+			// stop (a host's, the room's close, the next process's start) stores it.
+			r.log.Error("recording's capture stopped but the stop was not stored", "recording", rr.rec.ID, "err", err)
+		}
 		return err
 	}
 	r.log.Info("recording stopped", "recording", rec.ID, "by", by, "detail", detail)
 	return nil
 }
 
-func (r *Room) recordingGone(err error) bool {
-	return err == nil || domain.ErrorCode(err) == domain.CodeConflict
-}
-
 // stopRecordingAtEnd stops a running recording as the session ends (a host ended it, the
-// room closed); not recording is fine.
+// room closed, the server stops when so configured); not recording is fine. The store is
+// asked even when the room thinks nothing runs, so that a stop that could not be stored
+// earlier is stored now.
 func (r *Room) stopRecordingAtEnd(by int64, detail string) {
 	if r.hub.o.Recordings == nil {
 		return
 	}
 	r.recMu.Lock()
 	defer r.recMu.Unlock()
-	r.mu.Lock()
-	running := r.recording != nil
-	r.mu.Unlock()
-	if !running {
-		return
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := r.stopRecordingLocked(ctx, by, detail); err != nil {

@@ -23,6 +23,7 @@ type fakeRecorder struct {
 	on       map[string]bool // participant → last word
 	segments []int
 	stops    int
+	onStop   func() // called at Stop, before it returns
 }
 
 func (f *fakeRecorder) Start(_ context.Context, rec domain.Recording, segment int) error {
@@ -42,9 +43,13 @@ func (f *fakeRecorder) Record(participant string, _ int64, on bool) {
 
 func (f *fakeRecorder) Stop(context.Context) error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.calls = append(f.calls, "stop")
 	f.stops++
+	onStop := f.onStop
+	f.mu.Unlock()
+	if onStop != nil {
+		onStop()
+	}
 	return nil
 }
 
@@ -206,12 +211,21 @@ func TestRecordingInTheRoom(t *testing.T) {
 		t.Fatalf("recorder's word on the host after the speaker's decline: %q", w)
 	}
 
+	// The capture stops before the recording is stored as stopped (and its composition
+	// queued): the composition never meets a file still being written.
+	var statusAtStop string
+	rec.mu.Lock()
+	rec.onStop = func() { _, statusAtStop = e.onlyRecording(e.occ) }
+	rec.mu.Unlock()
 	host.send(map[string]any{"type": "record", "ref": "h3", "action": "stop"})
 	for _, c := range []*client{host, speaker, ana, ben} {
 		c.expectWhere("recording", recordingState("off"))
 	}
 	if _, stops := rec.snapshot(); stops != 1 {
 		t.Fatalf("recorder stopped %d times", stops)
+	}
+	if statusAtStop != "recording" {
+		t.Fatalf("the recording was %q when the capture stopped, want still recording", statusAtStop)
 	}
 	if _, status := e.onlyRecording(e.occ); status != "stopped" {
 		t.Fatalf("stored status after stop: %s", status)
