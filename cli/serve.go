@@ -125,7 +125,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer turn.Close()
-	hub := live.NewHub(live.Options{Store: livestore.New(st), SFU: media, Tokens: live.NewTokens(opts.LinkKey),
+	rooms := livestore.New(st)
+	// Recordings: hosts start and stop them, with the consent log; the capture of tracks is
+	// NewRecorder's (NoRecorder until the capture package is connected).
+	hub := live.NewHub(live.Options{Store: rooms, Recordings: rooms, SFU: media, Tokens: live.NewTokens(opts.LinkKey),
 		Logger: log.With("component", "live"), Metrics: live.NewMetrics(reg), Grace: cfg.LiveGrace,
 		ICEServers: func(personID int64) []signaling.ICEServer {
 			var out []signaling.ICEServer

@@ -93,10 +93,14 @@ func (c *client) handle(m signaling.Incoming) {
 			return
 		}
 		c.log.Info("session ended by host")
-		if err := c.room.end(ctx); err != nil {
+		if err := c.room.end(ctx, c.p.personID); err != nil {
 			c.log.Error("end session", "err", err)
 			c.fail(m.Ref, signaling.CodeInternal, "The session could not be ended. Try again.")
 		}
+	case signaling.TypeRecord:
+		c.record(ctx, m)
+	case signaling.TypeConsent:
+		c.recordConsent(ctx, m)
 	case signaling.TypeLeave:
 		c.bye = true
 		c.conn.Close(nil)
@@ -379,6 +383,7 @@ func (c *client) enterRoom(ctx context.Context, r *Room, q entry) *signaling.Err
 	}
 	c.conn.SendValue(w)
 	r.tellSpeakerLocked(c.conn)
+	c.conn.SendValue(r.recordingMessageLocked())
 	if enc, err := signaling.Encode(signaling.ParticipantMessage(w.You)); err == nil {
 		r.broadcastLocked(enc, p)
 	}
@@ -409,12 +414,14 @@ func (c *client) enterRoom(ctx context.Context, r *Room, q entry) *signaling.Err
 	}
 	if keep {
 		c.restartMedia(p)
+		r.tellRecorder(p)
 		return nil
 	}
 	if err := c.startMedia(r, p); err != nil {
 		c.log.Error("media not set up", "err", err)
 		c.fail("", signaling.CodeInternal, "The server could not set up the media.")
 	}
+	r.tellRecorder(p)
 	return nil
 }
 

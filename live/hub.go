@@ -46,6 +46,17 @@ type Options struct {
 	// TouchEvery is how often open attendance is noted as still open (default 10 s): a crash
 	// loses at most that much of anyone's attendance.
 	TouchEvery time.Duration
+	// Recordings keeps recordings and their consent log (nil: this server does not record;
+	// a host's record gets recording_unavailable).
+	Recordings RecordingStore
+	// NewRecorder gives a room its media side of recording (nil, or a nil result: NoRecorder,
+	// which captures nothing). media is the room's SFU room, whose publications it captures.
+	NewRecorder func(occID int64, media *sfu.Room) Recorder
+	// StopRecordingOnShutdown stops running recordings when the process stops (by nobody,
+	// the reason logged). By default they are only suspended (the capture's files closed)
+	// and go on as a new segment when their rooms come back with the next process, as the
+	// rooms themselves do.
+	StopRecordingOnShutdown bool
 }
 
 // statsEvery is how often hosts who asked get every viewer's estimate and layers.
@@ -117,6 +128,9 @@ func (h *Hub) Start(ctx context.Context) error {
 			continue
 		}
 		h.log.Info("room reopened after a restart", "occurrence", occ)
+	}
+	if err := h.recoverRecordings(ctx); err != nil {
+		h.log.Error("recordings left running by the previous run not recovered", "err", err)
 	}
 	h.loop.Add(1)
 	go h.background()
@@ -236,6 +250,11 @@ func (h *Hub) Close() {
 	}
 	h.wg.Wait()
 	for _, r := range rooms {
+		if h.o.StopRecordingOnShutdown {
+			r.stopRecordingAtEnd(0, "the server shut down")
+		} else {
+			r.suspendRecording()
+		}
 		r.media.Close()
 	}
 }
@@ -295,6 +314,7 @@ func (h *Hub) dropIfEmpty(r *Room) {
 	delete(h.rooms, r.occID)
 	h.mu.Unlock()
 	h.o.Metrics.roomClosed()
+	r.stopRecordingAtEnd(0, "everyone left and the room closed")
 	r.media.Close()
 	r.log.Info("room closed")
 }

@@ -29,12 +29,18 @@ type Room struct {
 
 	textMu  sync.Mutex
 	stateMu sync.Mutex
+	// recMu orders recording changes (start, stop, consent, a newcomer told to the
+	// recorder) with their writes and the recorder's calls; taken alone, before mu.
+	recMu    sync.Mutex
+	recorder Recorder
 
 	mu      sync.Mutex
 	people  map[int64]*participant  // everyone the room knows, present or not, by person
 	members map[string]*participant // present: connected, or within the grace period
 	ended   bool
 	closed  bool
+	// recording is the running recording, nil when none.
+	recording *roomRecording
 }
 
 var errRoomClosed = errors.New("room closed")
@@ -47,6 +53,7 @@ func newRoom(h *Hub, occID int64, title string, rec RoomRecord) *Room {
 	r := &Room{hub: h, occID: occID, title: title, media: h.o.SFU.NewRoom(name),
 		log: h.log.With("room", name), people: map[int64]*participant{}, members: map[string]*participant{},
 		ended: rec.Ended}
+	r.recorder = h.newRecorder(occID, r.media)
 	r.watchSpeaker()
 	now := h.o.Now()
 	for _, m := range rec.Members {
@@ -102,6 +109,7 @@ type participant struct {
 	stats      bool // a host who asked for the debug view (stats messages)
 	peer       *sfu.Peer
 	publishing []string
+	declined   bool // asked not to be recorded (record_consent)
 }
 
 func (p *participant) participantLocked() signaling.Participant {
@@ -397,7 +405,7 @@ func (r *Room) byResumeToken(hash []byte) *participant {
 }
 
 // end ends the session for everyone: stored first, then everyone is let go.
-func (r *Room) end(ctx context.Context) error {
+func (r *Room) end(ctx context.Context, by int64) error {
 	r.stateMu.Lock()
 	if err := r.hub.o.Store.SetEnded(ctx, r.occID, true); err != nil {
 		r.stateMu.Unlock()
@@ -411,6 +419,7 @@ func (r *Room) end(ctx context.Context) error {
 	}
 	r.mu.Unlock()
 	r.stateMu.Unlock()
+	r.stopRecordingAtEnd(by, "the host ended the session")
 	for _, p := range members {
 		r.closeFor(p, signaling.ByeMessage(signaling.ByeEnded, "The host has ended this session. Thank you for coming."))
 	}

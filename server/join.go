@@ -39,6 +39,9 @@ type joinPage struct {
 	// AdmissionURL is where the room's script asks for a join token: the personal link's
 	// own endpoint, or the API's for people signed in (docs/signaling.md §1).
 	AdmissionURL string
+	// Recording: the session is being recorded now; the page says so before the person
+	// enters (docs/signaling.md §8).
+	Recording bool
 }
 
 // join is the page a personal join link opens: a countdown (in the reader's zone) before
@@ -112,6 +115,9 @@ func (s *Server) renderJoin(c echo.Context, l store.Listed, status domain.Regist
 		if ended {
 			jp.State, jp.CanReopen = "ended", host
 		}
+		if jp.Recording, err = s.sessionRecording(c.Request().Context(), l.Occurrence.ID); err != nil {
+			return err
+		}
 	default:
 		jp.State = "over"
 	}
@@ -129,6 +135,18 @@ func (s *Server) sessionEnded(ctx context.Context, occID int64) (bool, error) {
 		return false, fmt.Errorf("is session %d ended: %w", occID, err)
 	}
 	return ended, nil
+}
+
+// sessionRecording tells whether the occurrence's session is being recorded now.
+func (s *Server) sessionRecording(ctx context.Context, occID int64) (bool, error) {
+	if s.o.Live == nil {
+		return false, nil
+	}
+	on, err := s.o.Live.Recording(ctx, occID)
+	if err != nil {
+		return false, fmt.Errorf("is session %d being recorded: %w", occID, err)
+	}
+	return on, nil
 }
 
 // instantWhen describes one instant (when a room opens) for a reader: their day, and the

@@ -20,6 +20,9 @@ type LiveRooms interface {
 	Tokens() *live.Tokens
 	ICEServers(personID int64) []signaling.ICEServer
 	Ended(ctx context.Context, occID int64) (bool, error)
+	// Recording tells whether the session is being recorded now (the join page says so
+	// before the person enters).
+	Recording(ctx context.Context, occID int64) (bool, error)
 	Serve(ctx context.Context, ws *websocket.Conn)
 }
 

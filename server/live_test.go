@@ -130,3 +130,71 @@ func TestLiveWebSocketOriginAndToken(t *testing.T) {
 		t.Fatalf("second use of the token: %v %v", m, err)
 	}
 }
+
+// The join page says the session is being recorded before the person enters, when it is,
+// and not otherwise; in the reader's language; the room's indicator is there for everyone.
+func TestJoinPageRecordingNotice(t *testing.T) {
+	var st *store.Store
+	media, err := sfu.New(sfu.Config{Network: sfu.Network{TCPPort: -1, LoopbackOnly: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hub *live.Hub
+	p := newProgEnv(t, func(o *server.Options) {
+		o.LinkKey = []byte(strings.Repeat("k", 32))
+		st = o.Store.(*store.Store)
+		rooms := livestore.New(st)
+		hub = live.NewHub(live.Options{Store: rooms, Recordings: rooms, SFU: media, Tokens: live.NewTokens(o.LinkKey), Now: o.Now})
+		o.Live = hub
+	})
+	t.Cleanup(func() { hub.Close(); _ = media.Close() })
+	s := p.must(201, "organiser", "POST", "/api/v1/series", map[string]any{"title": "Live Seminar", "timezone": "UTC",
+		"start_date": "2026-01-01", "start_time": "09:20", "join_window_minutes": 30})
+	occs := items(t, p.must(200, "", "GET", fmt.Sprintf("/api/v1/series/%v/occurrences?from=2026-01-01&to=2026-01-31", s["id"]), nil))
+	p.must(201, "attendee", "POST", fmt.Sprintf("/api/v1/occurrences/%v/registrations", occs[0]["id"]), nil)
+	room := fmt.Sprintf("/occurrences/%v/room", occs[0]["id"])
+	occID := int64(occs[0]["id"].(float64))
+
+	notices := map[string]string{"en": "This session is being recorded.", "es": "Esta sesión se está grabando."}
+	look := func(who, lang string) string {
+		t.Helper()
+		b := p.browser(lang)
+		b.signIn(who + "@example.org")
+		r := b.get(room)
+		if r.status != 200 {
+			t.Fatalf("%s: %s %d", who, room, r.status)
+		}
+		if !strings.Contains(r.body, `id="recording-indicator" class="recording-indicator" role="status" hidden`) {
+			t.Errorf("%s's room page lacks the room's recording indicator", who)
+		}
+		return r.body
+	}
+	for _, c := range []struct{ who, lang string }{{"organiser", "en"}, {"attendee", "es"}} {
+		if body := look(c.who, c.lang); strings.Contains(body, `id="recording-notice"`) || strings.Contains(body, notices[c.lang]+" ") {
+			t.Errorf("%s (%s): a recording notice while not recording", c.who, c.lang)
+		}
+	}
+	organiser, err := st.PersonByEmail(t.Context(), "organiser@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.StartRecording(t.Context(), occID, organiser.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ who, lang string }{{"organiser", "en"}, {"attendee", "es"}} {
+		body := look(c.who, c.lang)
+		notice := regexp.MustCompile(`(?s)<p class="notice warn recording-notice" id="recording-notice" role="status">.*?</p>`).FindString(body)
+		if !strings.Contains(notice, notices[c.lang]) {
+			t.Errorf("%s (%s): no recording notice on the pre-join screen: %q", c.who, c.lang, notice)
+		}
+		if strings.Index(body, `id="recording-notice"`) > strings.Index(body, `id="prejoin"`) {
+			t.Errorf("%s (%s): the notice comes after the pre-join screen", c.who, c.lang)
+		}
+	}
+	if _, err := st.StopRecording(t.Context(), occID, organiser.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if body := look("attendee", "es"); strings.Contains(body, `id="recording-notice"`) {
+		t.Error("a recording notice after the recording stopped")
+	}
+}

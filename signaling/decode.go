@@ -79,7 +79,8 @@ func Decode(data []byte) (Incoming, *Error) {
 func knownClientType(t string) bool {
 	switch t {
 	case TypeHello, TypeOffer, TypeAnswer, TypeCandidate, TypeChat, TypeAsk, TypeUpvote,
-		TypeHand, TypeMute, TypeStage, TypeRemove, TypeQuestion, TypeEnd, TypeLeave, TypeRestart, TypeView, TypeStats:
+		TypeHand, TypeMute, TypeStage, TypeRemove, TypeQuestion, TypeEnd, TypeLeave, TypeRestart, TypeView, TypeStats,
+		TypeRecord, TypeConsent:
 		return true
 	}
 	return false
@@ -233,6 +234,16 @@ func decodeFields(d *fields, in Incoming) (Incoming, *Error) {
 
 	case TypeStats:
 		in.On, _ = d.boolean("on", true)
+
+	case TypeRecord:
+		action, _ := d.str("action", true)
+		if d.err == nil && action != RecordStart && action != RecordStop {
+			return in, Errorf(CodeBadMessage, `"action" must be "start" or "stop"`)
+		}
+		in.Action = action
+
+	case TypeConsent:
+		in.Decline, _ = d.boolean("decline", true)
 
 	case TypeEnd, TypeLeave:
 		// no fields

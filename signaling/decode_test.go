@@ -109,6 +109,19 @@ var decodeCases = []decodeCase{
 	{name: "stats", in: `{"type":"stats","on":true}`, want: Incoming{Type: TypeStats, On: true}},
 	{name: "stats no on", in: `{"type":"stats","ref":"s"}`, code: CodeBadMessage, ref: "s"},
 
+	// record, record_consent
+	{name: "record start", in: `{"type":"record","ref":"r","action":"start"}`, want: Incoming{Type: TypeRecord, Ref: "r", Action: RecordStart}},
+	{name: "record stop", in: `{"type":"record","action":"stop"}`, want: Incoming{Type: TypeRecord, Action: RecordStop}},
+	{name: "record no action", in: `{"type":"record","ref":"r"}`, code: CodeBadMessage, ref: "r"},
+	{name: "record other action", in: `{"type":"record","ref":"r","action":"pause"}`, code: CodeBadMessage, ref: "r"},
+	{name: "record upper-case action", in: `{"type":"record","action":"START"}`, code: CodeBadMessage},
+	{name: "record action not a string", in: `{"type":"record","action":true}`, code: CodeBadMessage},
+	{name: "record_consent decline", in: `{"type":"record_consent","ref":"c","decline":true}`, want: Incoming{Type: TypeConsent, Ref: "c", Decline: true}},
+	{name: "record_consent consent", in: `{"type":"record_consent","decline":false}`, want: Incoming{Type: TypeConsent}},
+	{name: "record_consent no decline", in: `{"type":"record_consent","ref":"c"}`, code: CodeBadMessage, ref: "c"},
+	{name: "record_consent decline a string", in: `{"type":"record_consent","decline":"yes"}`, code: CodeBadMessage},
+	{name: "recording is the server's", in: `{"type":"recording","state":"on"}`, code: CodeUnknownType},
+
 	// offer
 	{name: "offer", in: `{"type":"offer","ref":"o","pc":"up","sdp":"v=0\r\n","tracks":{"a":"camera","b":"microphone","c":"screen"}}`,
 		want: Incoming{Type: TypeOffer, Ref: "o", PC: PCUp, SDP: "v=0\r\n", Tracks: map[string]string{"a": SourceCamera, "b": SourceMicrophone, "c": SourceScreen}}},

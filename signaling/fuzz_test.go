@@ -134,7 +134,11 @@ func checkValid(t *testing.T, in Incoming) {
 				fail("bad view size")
 			}
 		}
-	case TypeStats:
+	case TypeRecord:
+		if !oneOf(in.Action, "start", "stop") {
+			fail("bad record action")
+		}
+	case TypeStats, TypeConsent:
 	case TypeHand, TypeEnd, TypeLeave:
 	default:
 		fail("unknown type")

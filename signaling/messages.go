@@ -39,6 +39,8 @@ const (
 	TypeRestart   = "restart"
 	TypeView      = "view"
 	TypeStats     = "stats" // also from the server
+	TypeRecord    = "record"
+	TypeConsent   = "record_consent"
 
 	TypeWelcome     = "welcome"
 	TypeParticipant = "participant"
@@ -50,6 +52,7 @@ const (
 	TypeSpeaker     = "speaker"
 	TypeVideoPaused = "video_paused"
 	TypeLayers      = "layers"
+	TypeRecording   = "recording"
 )
 
 // Error codes (docs/signaling.md, "Errors"). The comment says whether the connection
@@ -69,6 +72,22 @@ const (
 	CodeBadSDP        = "bad_sdp"        // continues
 	CodeInternal      = "internal"       // continues
 	CodeResumeRefused = "resume_refused" // closed: join again with a new join token
+
+	CodeAlreadyRecording     = "already_recording"     // continues: record start while recording
+	CodeNotRecording         = "not_recording"         // continues: record stop while not recording
+	CodeRecordingUnavailable = "recording_unavailable" // continues: this server does not record
+)
+
+// Actions of a record message.
+const (
+	RecordStart = "start"
+	RecordStop  = "stop"
+)
+
+// States of a recording message.
+const (
+	RecordingOn  = "on"
+	RecordingOff = "off"
 )
 
 // The two peer connections of a participant (docs/signaling.md §3).
@@ -156,6 +175,9 @@ type Incoming struct {
 	View map[string]Size // view: received track id → display size (0×0: not shown)
 
 	State string // question: "open" | "answered" | "dismissed"
+
+	Action  string // record: "start" | "stop"
+	Decline bool   // record_consent: true to be left out of the recording, false to be recorded again
 }
 
 // MarshalJSON writes the message as a client would send it: type, ref when set, and the
@@ -212,6 +234,10 @@ func (in Incoming) MarshalJSON() ([]byte, error) {
 		m["tracks"] = view
 	case TypeStats:
 		m["on"] = in.On
+	case TypeRecord:
+		m["action"] = in.Action
+	case TypeConsent:
+		m["decline"] = in.Decline
 	case TypeEnd, TypeLeave:
 	default:
 		return nil, fmt.Errorf("signaling: cannot encode a client message of type %q", in.Type)
@@ -560,6 +586,31 @@ func StatsMessage(v []ViewerStats) any {
 		v = []ViewerStats{}
 	}
 	return StatsMsg{Type: TypeStats, Viewers: v}
+}
+
+// RecordingMsg tells everyone whether the session is being recorded: sent to each
+// newcomer right after its welcome, and to everyone when a recording starts or stops or
+// someone declines (or consents again).
+type RecordingMsg struct {
+	Type      string     `json:"type"`
+	State     string     `json:"state"`           // "on" or "off"
+	StartedBy string     `json:"started_by"`      // the name of who started it ("" when off or unknown)
+	Since     *time.Time `json:"since,omitempty"` // when it started; absent when off
+	Declined  []string   `json:"declined"`        // participant ids left out of the recording
+}
+
+// RecordingMessage is a recording message; on false gives state "off".
+func RecordingMessage(on bool, startedBy string, since time.Time, declined []string) any {
+	m := RecordingMsg{Type: TypeRecording, State: RecordingOff, Declined: declined}
+	if m.Declined == nil {
+		m.Declined = []string{}
+	}
+	if on {
+		m.State, m.StartedBy = RecordingOn, startedBy
+		t := since.UTC()
+		m.Since = &t
+	}
+	return m
 }
 
 // Encoded is a message ready to be written to a websocket. A room encodes a broadcast once

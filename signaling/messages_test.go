@@ -34,6 +34,9 @@ func TestOutgoingJSON(t *testing.T) {
 		{"empty welcome has lists", Welcome{}, `{"type":"welcome","v":1,"you":{"id":"","name":"","role":"","hand":false,"audio_muted":false,"video_muted":false,"screen_muted":false,"reconnecting":false,"publishing":[]},` +
 			`"occurrence":{"id":0,"title":""},"participants":[],"chat":[],"questions":[],"my_votes":[],"ice_servers":[],` +
 			`"resume_token":"","grace_seconds":0,"resumed":false,"media_kept":false}`},
+		{"recording on", RecordingMessage(true, "Ada", at.In(time.FixedZone("X", 3600)), []string{"p2"}),
+			`{"type":"recording","state":"on","started_by":"Ada","since":"2026-01-08T15:00:00Z","declined":["p2"]}`},
+		{"recording off", RecordingMessage(false, "Ada", at, nil), `{"type":"recording","state":"off","started_by":"","declined":[]}`},
 		{"answer", SDPMessage(TypeAnswer, PCUp, "v=0\r\n", nil), `{"type":"answer","pc":"up","sdp":"v=0\r\n"}`},
 		{"offer", SDPMessage(TypeOffer, PCDown, "v=0", map[string]TrackInfo{"t1": {ParticipantID: "p1", Source: SourceScreen}}),
 			`{"type":"offer","pc":"down","sdp":"v=0","tracks":{"t1":{"participant_id":"p1","source":"screen"}}}`},

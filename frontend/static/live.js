@@ -32,6 +32,8 @@
 //   videopaused  {paused}          (my video is paused to keep the audio; also this.videoPaused)
 //   layers       {source, active}  (the layers the server asks me to encode; rid "": the whole video)
 //   stats        {viewers}         (the host's debug view, after stats(true))
+//   recording    {on, startedBy, since, declined}  (the session is being recorded or not;
+//                declined: participant ids left out of it; also this.recording)
 //   message      any other server message (forward compatibility)
 
 export const PROTOCOL_VERSION = 1;
@@ -198,6 +200,8 @@ export class LiveClient extends EventTarget {
     this.speakerId = ""; // who speaks now, from "speaker"
     this.videoPaused = false; // from "video_paused"
     this.statsOn = false; // the host asked for the debug view
+    /** @type {{on: boolean, startedBy: string, since: string, declined: string[]}} */
+    this.recording = { on: false, startedBy: "", since: "", declined: [] }; // from "recording"
 
     this._layers = {}; // source -> {rid: active}, from "layers" (rid "": the whole video)
     this._layersQueue = Promise.resolve();
@@ -531,6 +535,10 @@ export class LiveClient extends EventTarget {
         break;
       case "stats":
         this._emit("stats", { viewers: Array.isArray(msg.viewers) ? msg.viewers : [] });
+        break;
+      case "recording":
+        this.recording = recordingState(msg);
+        this._emit("recording", this.recording);
         break;
       default:
         this._emit("message", msg);
@@ -1333,6 +1341,21 @@ export class LiveClient extends EventTarget {
     return this._send({ type: "end" });
   }
 
+  // record starts (true) or stops (false) recording the session (hosts; docs/signaling.md §8).
+  record(on) {
+    return this._send({ type: "record", action: on ? "start" : "stop" });
+  }
+
+  // declineRecording leaves me out of the recording (true) or puts me back in (false).
+  declineRecording(decline) {
+    return this._send({ type: "record_consent", decline: !!decline });
+  }
+
+  // declinedRecording tells whether I asked not to be recorded.
+  declinedRecording() {
+    return !!(this.you && this.recording.declined.includes(this.you.id));
+  }
+
   // leave says goodbye, stops the camera and microphone and closes everything; connect()
   // joins again.
   leave() {
@@ -1347,4 +1370,17 @@ export class LiveClient extends EventTarget {
     if (ws && ws.readyState <= 1) ws.close(1000, "left"); // sent after the leave message
     this._giveUp("closed", { reason: "left" });
   }
+}
+
+// recordingState reads a "recording" message defensively (docs/signaling.md §8).
+/** @param {any} msg */
+export function recordingState(msg) {
+  const declined = Array.isArray(msg && msg.declined) ? msg.declined.filter((/** @type {any} */ x) => typeof x === "string") : [];
+  const on = !!msg && msg.state === "on";
+  return {
+    on,
+    startedBy: on && typeof msg.started_by === "string" ? msg.started_by : "",
+    since: on && typeof msg.since === "string" ? msg.since : "",
+    declined,
+  };
 }

@@ -68,7 +68,16 @@ function start(root) {
     chatUnread: $("chat-unread"),
     questionsCount: $("questions-count"),
     handsCount: $("hands-count"),
+    recordButton: /** @type {HTMLButtonElement} */ ($("record-button")),
+    declineButton: /** @type {HTMLButtonElement} */ ($("decline-button")),
+    recordingIndicator: $("recording-indicator"),
+    recordingText: $("recording-indicator-text"),
+    declinedNotice: $("declined-notice"),
+    recordingNotice: $("recording-notice"),
   };
+
+  /** refs of record messages sent, to name a refusal in the page's words */
+  const recordRefs = new Set();
 
   function setStatus(state, text) {
     root.dataset.state = state;
@@ -249,6 +258,9 @@ function start(root) {
       case "bad_message":
       case "invalid_token":
       case "token_used":
+      case "already_recording":
+      case "not_recording":
+      case "recording_unavailable":
         return t("error_" + code);
       case "unknown_type":
       case "hello_first":
@@ -367,6 +379,13 @@ function start(root) {
       if (q) q.votes = Math.max(0, (q.votes || 0) + (vote.up ? -1 : 1));
       schedule("questions");
     }
+    if (d.ref && recordRefs.has(d.ref)) {
+      recordRefs.delete(d.ref);
+      if (d.code === "forbidden") {
+        showMessage(t("error_recording_hosts_only"), true);
+        return;
+      }
+    }
     switch (d.code) {
       case "invalid_token":
       case "token_used":
@@ -432,6 +451,7 @@ function start(root) {
     if (pub.includes("microphone") && p.audio_muted) flags.push(node("span", { class: "flag", text: t("audio_muted") }));
     if (pub.includes("camera") && p.video_muted) flags.push(node("span", { class: "flag", text: t("video_muted") }));
     if (pub.includes("screen") && p.screen_muted) flags.push(node("span", { class: "flag", text: t("screen_muted") }));
+    if (client.recording.on && client.recording.declined.includes(p.id)) flags.push(node("span", { class: "flag", text: t("recording_declined_label") }));
     if (flags.length) li.append(node("span", { class: "p-flags" }, ...flags));
     if (client.isHost() && client.connected && !you) {
       const actions = node("span", { class: "p-actions" });
@@ -894,6 +914,7 @@ function start(root) {
     el.screen.setAttribute("aria-pressed", String(!!client.local.screen));
     el.screen.dataset.on = String(!!client.local.screen);
     el.end.hidden = !client.isHost();
+    renderRecordingControls(connected);
     el.statsButton.hidden = !client.isHost();
     if (!client.isHost() && client.statsOn) {
       client.statsOn = false; // no longer a host: the server sends no more
@@ -958,6 +979,59 @@ function start(root) {
     if (client.local.screen) guarded(() => client.unpublish("screen"));
     else guarded(() => client.publish({ screen: true }), true);
   });
+
+  // ---- recording (docs/signaling.md §8) ----
+
+  // The indicator everyone sees (role=status), the host's Start/Stop, the speaker's
+  // "Don't record me" (and its undo).
+  function renderRecordingControls(connected) {
+    const rec = client.recording;
+    if (el.recordingIndicator) {
+      el.recordingIndicator.hidden = !rec.on;
+      el.recordingIndicator.dataset.on = String(rec.on);
+      if (el.recordingText) el.recordingText.textContent = rec.startedBy ? t("recording_started_by", { name: rec.startedBy }) : t("recording_notice");
+    }
+    if (el.recordingNotice && !rec.on && client.connected) el.recordingNotice.hidden = true;
+    if (el.recordButton) {
+      el.recordButton.hidden = !client.isHost();
+      el.recordButton.textContent = rec.on ? t("recording_stop") : t("recording_start");
+      el.recordButton.setAttribute("aria-pressed", String(rec.on));
+      el.recordButton.className = rec.on ? "danger" : "secondary";
+      el.recordButton.disabled = !connected;
+    }
+    const declined = client.declinedRecording();
+    if (el.declineButton) {
+      el.declineButton.hidden = !client.canPublish();
+      el.declineButton.textContent = declined ? t("recording_undo_decline") : t("recording_decline");
+      el.declineButton.setAttribute("aria-pressed", String(declined));
+      el.declineButton.disabled = !connected;
+    }
+    if (el.declinedNotice) el.declinedNotice.hidden = !(rec.on && declined);
+  }
+
+  let wasRecording = false;
+  client.addEventListener("recording", () => {
+    const on = client.recording.on;
+    if (on !== wasRecording) announce(on ? t("recording_notice") : t("recording_stopped"));
+    wasRecording = on;
+    schedule("controls", "participants");
+  });
+
+  if (el.recordButton) {
+    el.recordButton.addEventListener("click", () => {
+      const on = client.recording.on;
+      if (on && !window.confirm(t("recording_stop_confirm"))) return;
+      const ref = client.record(!on);
+      if (!ref) notConnected();
+      else recordRefs.add(ref);
+    });
+  }
+
+  if (el.declineButton) {
+    el.declineButton.addEventListener("click", () => {
+      if (!client.declineRecording(!client.declinedRecording())) notConnected();
+    });
+  }
 
   el.end.addEventListener("click", () => {
     if (window.confirm(t("end_confirm")) && !client.end()) notConnected();

@@ -7,6 +7,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/live"
 	"github.com/puente-org/puente/store"
 )
@@ -179,4 +180,41 @@ func chat(m store.ChatMessage) live.ChatMessage {
 
 func question(q store.LiveQuestion) live.Question {
 	return live.Question{ID: q.ID, AuthorName: q.AuthorName, Text: q.Text, State: q.State, Votes: q.Votes, At: q.At}
+}
+
+var _ live.RecordingStore = Rooms{}
+
+// StartRecording starts recording a session (one at a time) and logs who started it.
+func (r Rooms) StartRecording(ctx context.Context, occID, personID int64) (domain.Recording, error) {
+	return r.st.StartRecording(ctx, occID, personID)
+}
+
+// StopRecording stops it, logs who stopped it and why, and queues its composition.
+func (r Rooms) StopRecording(ctx context.Context, occID, personID int64, detail string) (domain.Recording, error) {
+	return r.st.StopRecording(ctx, occID, personID, detail)
+}
+
+// ResumeSegment continues a running recording as a new segment after a restart.
+func (r Rooms) ResumeSegment(ctx context.Context, recordingID int64) (int, error) {
+	return r.st.ResumeSegment(ctx, recordingID)
+}
+
+// LogRecordingEvent adds an entry to a recording's log.
+func (r Rooms) LogRecordingEvent(ctx context.Context, recordingID int64, kind, detail string, personID int64) error {
+	return r.st.AddRecordingEvent(ctx, recordingID, kind, detail, personID)
+}
+
+// RunningRecording is a session's running recording, if any.
+func (r Rooms) RunningRecording(ctx context.Context, occID int64) (domain.Recording, bool, error) {
+	return r.st.RunningRecording(ctx, occID)
+}
+
+// RunningRecordings lists the recordings still running.
+func (r Rooms) RunningRecordings(ctx context.Context) ([]domain.Recording, error) {
+	return r.st.RunningRecordings(ctx)
+}
+
+// RecordingDeclines is each person's last decline or consent during a recording.
+func (r Rooms) RecordingDeclines(ctx context.Context, recordingID int64) (map[int64]bool, error) {
+	return r.st.RecordingDeclines(ctx, recordingID)
 }

@@ -3,7 +3,7 @@
 // with Node's mocked timers, so reconnections happen at once and in order.
 import { test, mock, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { LiveClient, retryDelay, encodingActive, PROTOCOL_VERSION } from "../../static/live.js";
+import { LiveClient, retryDelay, encodingActive, recordingState, PROTOCOL_VERSION } from "../../static/live.js";
 
 // FakeWebSocket is opened by the client; the test plays the server on it.
 class FakeWebSocket {
@@ -395,4 +395,35 @@ test("encodingActive: a rid's own flag, the whole video's, or nothing said", () 
   assert.equal(encodingActive({ "": true, h: false }, "h"), false);
   assert.equal(encodingActive({ "": true }, undefined), true);
   assert.equal(encodingActive({ l: true }, undefined), undefined);
+});
+
+test("recording: the state from the server, my decline, and the host's record messages", async () => {
+  const { client, ws } = await join();
+  const seen = record(client, "recording");
+  assert.equal(client.recording.on, false);
+  ws.receive({ type: "recording", state: "on", started_by: "Ada", since: "2026-01-08T15:00:00Z", declined: [] });
+  assert.deepEqual(seen, [{ on: true, startedBy: "Ada", since: "2026-01-08T15:00:00Z", declined: [] }]);
+  assert.equal(client.declinedRecording(), false);
+  ws.receive({ type: "recording", state: "on", started_by: "Ada", since: "2026-01-08T15:00:00Z", declined: ["p1", 7] });
+  assert.equal(client.declinedRecording(), true);
+  assert.deepEqual(client.recording.declined, ["p1"]);
+  ws.sent.length = 0;
+  assert.ok(client.declineRecording(false));
+  assert.ok(client.record(false));
+  assert.ok(client.record(true));
+  assert.deepEqual(ws.sent.map(({ ref, ...m }) => m), [
+    { type: "record_consent", decline: false },
+    { type: "record", action: "stop" },
+    { type: "record", action: "start" },
+  ]);
+  ws.receive({ type: "recording", state: "off", started_by: "", declined: [] });
+  assert.equal(client.recording.on, false);
+  assert.equal(seen.length, 3);
+  client.leave();
+});
+
+test("recordingState: defensive reading of a recording message", () => {
+  assert.deepEqual(recordingState(null), { on: false, startedBy: "", since: "", declined: [] });
+  assert.deepEqual(recordingState({ state: "off", started_by: "X", since: "t", declined: "p1" }), { on: false, startedBy: "", since: "", declined: [] });
+  assert.deepEqual(recordingState({ state: "on", started_by: 3, declined: ["a"] }), { on: true, startedBy: "", since: "", declined: ["a"] });
 });
