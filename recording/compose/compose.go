@@ -176,7 +176,7 @@ func (c Composer) Compose(ctx context.Context, in Input, outPath string, progres
 	_ = os.Remove(partial)
 	args := c.args(segs, metaFile, in.Meta, partial)
 	c.logger().DebugContext(ctx, "compose: running ffmpeg", "args", strings.Join(args, " "))
-	if err := c.run(ctx, args, total, progress); err != nil {
+	if err := c.run(ctx, args, total, progress, in.TrackDir); err != nil {
 		_ = os.Remove(partial)
 		return Result{}, err
 	}
@@ -260,7 +260,8 @@ func (c Composer) probeDuration(ctx context.Context, path string) (time.Duration
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
-			return 0, fmt.Errorf("compose: ffprobe cannot read %s: %s: %w", filepath.Base(path), lastLine(string(ee.Stderr)), err)
+			msg := strings.ReplaceAll(lastLine(string(ee.Stderr)), path, filepath.Base(path))
+			return 0, fmt.Errorf("compose: ffprobe cannot read %s: %s: %w", filepath.Base(path), msg, err)
 		}
 		return 0, fmt.Errorf("compose: ffprobe %s: %w", filepath.Base(path), err)
 	}
@@ -388,7 +389,7 @@ func (c Composer) args(segs []segment, metaFile string, meta Meta, out string) [
 }
 
 // run runs ffmpeg, reporting progress from its -progress output.
-func (c Composer) run(ctx context.Context, args []string, total time.Duration, progress func(float64)) error {
+func (c Composer) run(ctx context.Context, args []string, total time.Duration, progress func(float64), trackDir string) error {
 	cmd := exec.CommandContext(ctx, c.ffmpeg(), args...)
 	cmd.WaitDelay = 5 * time.Second
 	stdout, err := cmd.StdoutPipe()
@@ -418,7 +419,12 @@ func (c Composer) run(ctx context.Context, args []string, total time.Duration, p
 		return fmt.Errorf("compose: %w", ctx.Err())
 	}
 	if err != nil {
-		return fmt.Errorf("compose: ffmpeg failed: %s: %w", lastLine(stderr.String()), err)
+		// The reason is shown to organisers: file names, not the server's directories.
+		msg := lastLine(stderr.String())
+		if trackDir != "" {
+			msg = strings.ReplaceAll(msg, filepath.Clean(trackDir)+string(filepath.Separator), "")
+		}
+		return fmt.Errorf("compose: ffmpeg failed: %s: %w", msg, err)
 	}
 	return nil
 }

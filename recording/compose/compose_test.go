@@ -3,6 +3,7 @@ package compose
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"image"
@@ -204,4 +205,226 @@ func TestComposePictureInPicture(t *testing.T) {
 			t.Errorf("(%d,%d) is (%d,%d,%d), want the screen's blue", pt[0], pt[1], r, g, b)
 		}
 	}
+}
+
+// flashAndBeep composes a black video with a white flash at 2.000 s of its own time and a
+// silent audio track with a 1 kHz beep that, by the alignment given, also sounds at 2.000 s;
+// it returns where the flash and the beep are in the output.
+func flashAndBeep(t *testing.T, video, audio func(t0 time.Time) domain.RecordedTrack, audioLead time.Duration) (flash, beep time.Duration) {
+	t.Helper()
+	dir := t.TempDir()
+	vp8(t, dir, "camera.webm", "color=c=black:s=320x240:r=30:d=5,drawbox=c=white:t=fill:enable='between(t,2,2.1)'")
+	// The audio file starts audioLead after the video: its beep is that much earlier in it.
+	at := (2*time.Second - audioLead).Seconds()
+	opus(t, dir, "mic.webm", "sine=f=1000:r=48000:d=4,volume=volume=0:enable='not(between(t,"+
+		strconv.FormatFloat(at, 'f', 3, 64)+","+strconv.FormatFloat(at+0.2, 'f', 3, 64)+"))'")
+	t0 := time.Date(2026, 3, 5, 15, 0, 0, 0, time.UTC)
+	v, a := video(t0), audio(t0)
+	v.File, a.File = "camera.webm", "mic.webm"
+	out := filepath.Join(dir, "out.mp4")
+	if _, err := Compose(context.Background(), Input{TrackDir: dir, Tracks: []domain.RecordedTrack{v, a}}, out, nil); err != nil {
+		t.Fatal(err)
+	}
+	// The flash: the first frame whose mean brightness is high (frames at 30 per second).
+	raw, err := exec.Command("/usr/bin/ffmpeg", "-hide_banner", "-loglevel", "error", "-i", out, "-map", "0:v",
+		"-vf", "scale=32:18,format=gray", "-f", "rawvideo", "pipe:1").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const fsz = 32 * 18
+	flash = -1
+	for i := 0; (i+1)*fsz <= len(raw); i++ {
+		sum := 0
+		for _, px := range raw[i*fsz : (i+1)*fsz] {
+			sum += int(px)
+		}
+		if sum/fsz > 128 {
+			flash = time.Duration(i) * time.Second / frameRate
+			break
+		}
+	}
+	// The beep: the first millisecond whose samples are loud.
+	pcm, err := exec.Command("/usr/bin/ffmpeg", "-hide_banner", "-loglevel", "error", "-i", out, "-map", "0:a",
+		"-ac", "1", "-ar", "48000", "-f", "s16le", "pipe:1").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	beep = -1
+	for ms := 0; (ms+1)*96 <= len(pcm); ms++ {
+		var energy float64
+		for i := ms * 96; i < (ms+1)*96; i += 2 {
+			s := float64(int16(binary.LittleEndian.Uint16(pcm[i:])))
+			energy += s * s
+		}
+		if math.Sqrt(energy/48) > 1000 {
+			beep = time.Duration(ms) * time.Millisecond
+			break
+		}
+	}
+	if flash < 0 || beep < 0 {
+		t.Fatalf("flash at %v, beep at %v: one was not found", flash, beep)
+	}
+	return flash, beep
+}
+
+func u32(v uint32) *uint32 { return &v }
+func at(t time.Time) *time.Time { return &t }
+
+// TestAudioVideoSync measures the offset between a flash and a beep captured together, the
+// audio's first sample arriving 500 ms after the video's: by arrival times alone, and by
+// sender reports when the arrival time of the audio is 300 ms late (network jitter) and must
+// not be trusted.
+func TestAudioVideoSync(t *testing.T) {
+	needFFmpeg(t)
+	const lead = 500 * time.Millisecond
+	for _, tc := range []struct {
+		name         string
+		video, audio func(t0 time.Time) domain.RecordedTrack
+	}{
+		{"arrival", func(t0 time.Time) domain.RecordedTrack {
+			return domain.RecordedTrack{Segment: 1, Source: domain.SourceCamera, Kind: "video", ClockRate: 90000, FirstRTP: 123456, FirstAt: t0}
+		}, func(t0 time.Time) domain.RecordedTrack {
+			return domain.RecordedTrack{Segment: 1, Source: domain.SourceMicrophone, Kind: "audio", ClockRate: 48000, FirstRTP: 999, FirstAt: t0.Add(lead)}
+		}},
+		{"sender reports", func(t0 time.Time) domain.RecordedTrack {
+			// The report came 1 s into the video: RTP first+90000 is t0+1 s on the sender's clock.
+			first := uint32(4294960000)
+			return domain.RecordedTrack{Segment: 1, Source: domain.SourceCamera, Kind: "video", ClockRate: 90000, FirstRTP: first,
+				FirstAt: t0.Add(40 * time.Millisecond), SRRTP: u32(first + 90000), SRNTP: at(t0.Add(time.Second))}
+		}, func(t0 time.Time) domain.RecordedTrack {
+			// RTP time wraps between the first sample and the report.
+			first := uint32(4294967000)
+			return domain.RecordedTrack{Segment: 1, Source: domain.SourceMicrophone, Kind: "audio", ClockRate: 48000, FirstRTP: first,
+				FirstAt: t0.Add(lead + 300*time.Millisecond), SRRTP: u32(first + 2*48000), SRNTP: at(t0.Add(lead + 2*time.Second))}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			flash, beep := flashAndBeep(t, tc.video, tc.audio, lead)
+			offset := beep - flash
+			t.Logf("flash at %v, beep at %v: audio-video offset %v", flash, beep, offset)
+			if offset.Abs() > 100*time.Millisecond {
+				t.Errorf("audio-video offset %v, want within 100 ms", offset)
+			}
+			if (flash - 2*time.Second).Abs() > 100*time.Millisecond {
+				t.Errorf("flash at %v, want 2 s", flash)
+			}
+		})
+	}
+}
+
+// TestComposeSegmentsAndFallbacks: a camera alone fills the frame; a segment with sound only
+// is black; segments follow one another.
+func TestComposeSegmentsAndFallbacks(t *testing.T) {
+	needFFmpeg(t)
+	dir := t.TempDir()
+	vp8(t, dir, "cam1.webm", "color=c=green:s=320x180:r=30:d=2")
+	opus(t, dir, "mic1.webm", "sine=f=440:r=48000:d=2")
+	opus(t, dir, "mic2.webm", "sine=f=660:r=48000:d=2")
+	t0 := time.Date(2026, 3, 5, 15, 0, 0, 0, time.UTC)
+	out := filepath.Join(dir, "out.mp4")
+	res, err := Compose(context.Background(), Input{TrackDir: dir, Tracks: []domain.RecordedTrack{
+		{Segment: 2, Source: domain.SourceMicrophone, Kind: "audio", File: "mic2.webm", ClockRate: 48000, FirstAt: t0.Add(time.Hour)},
+		{Segment: 1, Source: domain.SourceCamera, Kind: "video", File: "cam1.webm", ClockRate: 90000, FirstAt: t0},
+		{Segment: 1, Source: domain.SourceMicrophone, Kind: "audio", File: "mic1.webm", ClockRate: 48000, FirstAt: t0},
+		{Segment: 1, Source: domain.SourceScreen, Kind: "video", File: "gone.webm", ClockRate: 90000, FirstAt: t0},
+	}}, out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Segments != 2 {
+		t.Errorf("segments: %+v", res)
+	}
+	if d := seconds(t, ffprobe(t, out).Format.Duration); math.Abs(d-4) > 1 {
+		t.Errorf("duration %.3f s, want 4 ± 1", d)
+	}
+	img := frameAt(t, out, 1)
+	for _, pt := range [][2]int{{20, 20}, {640, 360}, {1260, 700}} {
+		if r, g, b := rgbAt(img, pt[0], pt[1]); g < 100 || r > 60 || b > 60 {
+			t.Errorf("segment 1 (%d,%d) is (%d,%d,%d), want the camera's green full frame", pt[0], pt[1], r, g, b)
+		}
+	}
+	if r, g, b := rgbAt(frameAt(t, out, 3), 640, 360); r+g+b > 60 {
+		t.Errorf("segment 2 is (%d,%d,%d), want black", r, g, b)
+	}
+}
+
+// TestComposeFaults: a missing ffmpeg names the setting; a corrupt input fails and leaves
+// no file; a cancelled run leaves no file.
+func TestComposeFaults(t *testing.T) {
+	needFFmpeg(t)
+	dir := t.TempDir()
+	opus(t, dir, "mic.webm", "sine=f=440:r=48000:d=30")
+	t0 := time.Date(2026, 3, 5, 15, 0, 0, 0, time.UTC)
+	mic := domain.RecordedTrack{Segment: 1, Source: domain.SourceMicrophone, Kind: "audio", File: "mic.webm", ClockRate: 48000, FirstAt: t0}
+	out := filepath.Join(dir, "out.mp4")
+	noFile := func(t *testing.T) {
+		t.Helper()
+		for _, p := range []string{out, out + ".partial"} {
+			if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s: %v, want no file", p, err)
+			}
+		}
+	}
+
+	t.Run("ffmpeg missing", func(t *testing.T) {
+		c := Composer{FFmpeg: "/nonexistent/ffmpeg", Setting: "PUENTE_FFMPEG"}
+		_, err := c.Compose(context.Background(), Input{TrackDir: dir, Tracks: []domain.RecordedTrack{mic}}, out, nil)
+		if !errors.Is(err, ErrFFmpegMissing) || !strings.Contains(err.Error(), "PUENTE_FFMPEG") || !strings.Contains(err.Error(), "/nonexistent/ffmpeg") {
+			t.Errorf("err = %v", err)
+		}
+		noFile(t)
+	})
+	t.Run("corrupt input", func(t *testing.T) {
+		good, err := os.ReadFile(filepath.Join(dir, "mic.webm"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The header survives, the clusters are noise.
+		bad := append([]byte{}, good[:400]...)
+		for i := range 200000 {
+			bad = append(bad, byte(i*7919>>3))
+		}
+		if err := os.WriteFile(filepath.Join(dir, "bad.webm"), bad, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		badTrack := mic
+		badTrack.File = "bad.webm"
+		_, err = Compose(context.Background(), Input{TrackDir: dir, Tracks: []domain.RecordedTrack{badTrack}}, out, nil)
+		if err == nil {
+			t.Fatal("a corrupt input composed")
+		}
+		t.Logf("corrupt input: %v", err)
+		if strings.Contains(err.Error(), dir) {
+			t.Errorf("the reason shows the server's directories: %v", err)
+		}
+		noFile(t)
+		// A file ffprobe reads but ffmpeg cannot use: sound recorded as the camera.
+		wrong := mic
+		wrong.Kind, wrong.Source = "video", domain.SourceCamera
+		_, err = Compose(context.Background(), Input{TrackDir: dir, Tracks: []domain.RecordedTrack{wrong}}, out, nil)
+		if err == nil || !strings.Contains(err.Error(), "ffmpeg failed") {
+			t.Fatalf("err = %v, want ffmpeg's failure", err)
+		}
+		t.Logf("unusable input: %v", err)
+		noFile(t)
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		_, err := Compose(ctx, Input{TrackDir: dir, Tracks: []domain.RecordedTrack{mic}}, out, func(p float64) {
+			if p > 0 {
+				cancel()
+			}
+		})
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("err = %v, want cancelled", err)
+		}
+		noFile(t)
+	})
+	t.Run("nothing usable", func(t *testing.T) {
+		gone := mic
+		gone.File = "gone.webm"
+		if _, err := Compose(context.Background(), Input{TrackDir: dir, Tracks: []domain.RecordedTrack{gone}}, out, nil); !errors.Is(err, ErrNoTracks) {
+			t.Errorf("err = %v", err)
+		}
+	})
 }
