@@ -267,7 +267,7 @@ func flashAndBeep(t *testing.T, video, audio func(t0 time.Time) domain.RecordedT
 	return flash, beep
 }
 
-func u32(v uint32) *uint32 { return &v }
+func u32(v uint32) *uint32      { return &v }
 func at(t time.Time) *time.Time { return &t }
 
 // TestAudioVideoSync measures the offset between a flash and a beep captured together, the
