@@ -105,7 +105,7 @@ func (s *Store) enqueueCompose(ctx context.Context, tx pgx.Tx, recordingID int64
 		return 0, fmt.Errorf("enqueue composition: %w", err)
 	}
 	if status != string(domain.RecordingStopped) && status != string(domain.RecordingFailed) {
-		return 0, &domain.Error{Code: domain.CodeConflict, ID: "err.conflict",
+		return 0, &domain.Error{Code: domain.CodeConflict, ID: "recording.compose.not_stopped",
 			Err: fmt.Errorf("enqueue composition: recording %d is %s", recordingID, status)}
 	}
 	now := s.now()
@@ -168,8 +168,8 @@ func (s *Store) ClaimComposeJob(ctx context.Context, workers int, lease time.Dur
 			}
 			if attempts >= ComposeAttempts {
 				// Its runner died on the last attempt (the process was killed or crashed).
-				if err := s.failCompose(ctx, tx, job.ID, job.RecordingID,
-					fmt.Sprintf("gave up after %d attempts: the composing process stopped", attempts), now); err != nil {
+				if err := s.failCompose(ctx, tx, job.ID, job.RecordingID, attempts,
+					"interrupted: the composing process stopped (restarted or killed) during every attempt", now); err != nil {
 					return err
 				}
 				continue
@@ -355,7 +355,8 @@ func (s *Store) ComposeDone(ctx context.Context, job ComposeJob, key string, byt
 	return nil
 }
 
-// ComposeFailed records a failed attempt and logs 'compose_failed' with the reason. With
+// ComposeFailed records a failed attempt and logs 'compose_failed' with the reason (which
+// the runner begins with a code, compose.FailureMessageID). With
 // retry and attempts left the job waits and is tried again; otherwise (final is true) the
 // job fails and so does the recording, with the reason.
 func (s *Store) ComposeFailed(ctx context.Context, job ComposeJob, reason string, retry bool) (final bool, err error) {
@@ -381,7 +382,7 @@ func (s *Store) ComposeFailed(ctx context.Context, job ComposeJob, reason string
 			return err
 		}
 		final = true
-		return s.failCompose(ctx, tx, job.ID, job.RecordingID, fmt.Sprintf("attempt %d of %d: %s", job.Attempt, ComposeAttempts, reason), now)
+		return s.failCompose(ctx, tx, job.ID, job.RecordingID, job.Attempt, reason, now)
 	})
 	if err != nil && !errors.Is(err, ErrComposeCancelled) {
 		err = fmt.Errorf("composition failed: %w", err)
@@ -390,7 +391,7 @@ func (s *Store) ComposeFailed(ctx context.Context, job ComposeJob, reason string
 }
 
 // failCompose ends a job and its recording as failed.
-func (s *Store) failCompose(ctx context.Context, tx pgx.Tx, jobID, recordingID int64, reason string, now time.Time) error {
+func (s *Store) failCompose(ctx context.Context, tx pgx.Tx, jobID, recordingID int64, attempts int, reason string, now time.Time) error {
 	if _, err := tx.Exec(ctx, `UPDATE recording_jobs SET status = 'failed', leased_until = NULL, last_error = $2, updated_at = $3
 		WHERE id = $1`, jobID, reason, now); err != nil {
 		return err
@@ -400,7 +401,7 @@ func (s *Store) failCompose(ctx context.Context, tx pgx.Tx, jobID, recordingID i
 		return err
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO recording_events (recording_id, kind, detail, at) VALUES ($1, 'compose_failed', $2, $3)`,
-		recordingID, "gave up: "+reason, now)
+		recordingID, fmt.Sprintf("gave up after %d attempts: %s", attempts, reason), now)
 	return err
 }
 

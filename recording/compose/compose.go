@@ -44,6 +44,9 @@ const (
 // ErrFFmpegMissing means the ffmpeg (or ffprobe) program configured is not there.
 var ErrFFmpegMissing = errors.New("ffmpeg not found")
 
+// errFFmpeg marks ffmpeg or ffprobe refusing the input.
+var errFFmpeg = errors.New("ffmpeg failed")
+
 // ErrNoTracks means the recording has no track file that can be used.
 var ErrNoTracks = errors.New("no recorded tracks to compose")
 
@@ -261,7 +264,7 @@ func (c Composer) probeDuration(ctx context.Context, path string) (time.Duration
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
 			msg := strings.ReplaceAll(lastLine(string(ee.Stderr)), path, filepath.Base(path))
-			return 0, fmt.Errorf("compose: ffprobe cannot read %s: %s: %w", filepath.Base(path), msg, err)
+			return 0, fmt.Errorf("compose: ffprobe cannot read %s: %s: %w: %w", filepath.Base(path), msg, errFFmpeg, err)
 		}
 		return 0, fmt.Errorf("compose: ffprobe %s: %w", filepath.Base(path), err)
 	}
@@ -424,7 +427,7 @@ func (c Composer) run(ctx context.Context, args []string, total time.Duration, p
 		if trackDir != "" {
 			msg = strings.ReplaceAll(msg, filepath.Clean(trackDir)+string(filepath.Separator), "")
 		}
-		return fmt.Errorf("compose: ffmpeg failed: %s: %w", msg, err)
+		return fmt.Errorf("compose: %w: %s: %w", errFFmpeg, msg, err)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -163,7 +164,7 @@ func (r *Runner) run(ctx context.Context, job store.ComposeJob, log *slog.Logger
 		log.InfoContext(bctx, "composition interrupted by shutdown; it will run again")
 		return r.Jobs.ReleaseComposeJob(bctx, job)
 	case err != nil:
-		final, ferr := r.Jobs.ComposeFailed(bctx, job, err.Error(), !errors.Is(err, ErrNoTracks))
+		final, ferr := r.Jobs.ComposeFailed(bctx, job, Failure(err), !errors.Is(err, ErrNoTracks))
 		if errors.Is(ferr, store.ErrComposeCancelled) {
 			return nil
 		}
@@ -216,11 +217,56 @@ func (r *Runner) attempt(ctx context.Context, job store.ComposeJob, progress fun
 	}
 	defer func() { _ = f.Close() }()
 	if err := r.Storage.Put(ctx, key, f, res.Bytes, "video/mp4"); err != nil {
-		return outcome{}, fmt.Errorf("store the composed recording: %w", err)
+		return outcome{}, fmt.Errorf("store the composed recording: %w", errStorage{err})
 	}
 	if ctx.Err() != nil {
 		// Stored just as it was cancelled: the caller removes it.
 		return outcome{key: key}, ctx.Err()
 	}
 	return outcome{key: key, bytes: res.Bytes, duration: res.Duration}, nil
+}
+
+// errStorage marks a failure to store the composed file.
+type errStorage struct{ err error }
+
+func (e errStorage) Error() string { return e.err.Error() }
+func (e errStorage) Unwrap() error { return e.err }
+
+// The failure codes a recording's failure text begins with ("code: detail").
+const (
+	FailFFmpegMissing = "ffmpeg_missing"
+	FailNoTracks      = "no_tracks"
+	FailFFmpeg        = "ffmpeg_failed"
+	FailStorage       = "storage"
+	FailInterrupted   = "interrupted" // written by the store when runners died on every attempt
+	FailOther         = "other"
+)
+
+// Failure is the text stored for a failed composition: a code, then the detail for the
+// organisers and the log.
+func Failure(err error) string {
+	var es errStorage
+	code := FailOther
+	switch {
+	case errors.Is(err, ErrFFmpegMissing):
+		code = FailFFmpegMissing
+	case errors.Is(err, ErrNoTracks):
+		code = FailNoTracks
+	case errors.As(err, &es):
+		code = FailStorage
+	case errors.Is(err, errFFmpeg):
+		code = FailFFmpeg
+	}
+	return code + ": " + err.Error()
+}
+
+// FailureMessageID is the catalogue message that explains a recording's failure text in
+// the reader's language (the detail after the code stays as written, for organisers).
+func FailureMessageID(failure string) string {
+	code, _, _ := strings.Cut(failure, ":")
+	switch code {
+	case FailFFmpegMissing, FailNoTracks, FailFFmpeg, FailStorage, FailInterrupted:
+		return "recording.compose.failed." + code
+	}
+	return "recording.compose.failed.other"
 }

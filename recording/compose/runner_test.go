@@ -331,7 +331,8 @@ func TestRunnerFFmpegMissing(t *testing.T) {
 		}
 	}
 	row := f.row(t)
-	if row.Status != "failed" || !strings.Contains(row.Failure, "PUENTE_FFMPEG") || row.Key != "" {
+	if row.Status != "failed" || !strings.HasPrefix(row.Failure, "ffmpeg_missing: ") || !strings.Contains(row.Failure, "PUENTE_FFMPEG") ||
+		row.Key != "" || compose.FailureMessageID(row.Failure) != "recording.compose.failed.ffmpeg_missing" {
 		t.Errorf("recording: %+v", row)
 	}
 	if j := f.job(t); j.Status != "failed" {
@@ -374,7 +375,7 @@ func TestRunnerCorruptInput(t *testing.T) {
 		f.clock.Add(15 * time.Minute)
 	}
 	row := f.row(t)
-	if row.Status != "failed" || row.Failure == "" || strings.Contains(row.Failure, f.trackDir) {
+	if row.Status != "failed" || !strings.HasPrefix(row.Failure, "ffmpeg_failed: ") || strings.Contains(row.Failure, f.trackDir) {
 		t.Errorf("recording: %+v", row)
 	}
 	t.Logf("failure: %s", row.Failure)
