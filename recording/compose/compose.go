@@ -66,6 +66,10 @@ type Input struct {
 	Tracks   []domain.RecordedTrack
 	Chapters []domain.RecordingChapter
 	Meta     Meta
+	// Start is when the recording started. When set, chapters are placed by the wall
+	// clock: the time lost between segments (a restart) is skipped in the output, and a
+	// question asked then starts the next segment. Zero: chapter times are used as given.
+	Start time.Time
 }
 
 // Result describes the composed file.
@@ -138,6 +142,7 @@ type placed struct {
 // segment is the tracks of one segment, placed.
 type segment struct {
 	number int
+	origin time.Time // when its first track started
 	tracks []placed
 	length time.Duration
 }
@@ -163,7 +168,7 @@ func (c Composer) Compose(ctx context.Context, in Input, outPath string, progres
 	}
 	defer func() { _ = os.RemoveAll(work) }()
 	metaFile := filepath.Join(work, "metadata.txt")
-	chapters := clipChapters(in.Chapters, total)
+	chapters := clipChapters(placeChapters(in.Chapters, in.Start, segs), total)
 	if len(chapters) > 0 && chapters[0].At > 0 {
 		// An MP4 chapter track starts at zero: the time before the first question is the talk.
 		title := in.Meta.Title
@@ -242,7 +247,7 @@ func (c Composer) plan(ctx context.Context, in Input) ([]segment, error) {
 				origin = s
 			}
 		}
-		s := segment{number: n}
+		s := segment{number: n, origin: origin}
 		for _, t := range ts {
 			t.offset = start(t.RecordedTrack).Sub(origin)
 			s.length = max(s.length, t.offset+t.length)
@@ -462,6 +467,37 @@ func (l *limitedWriter) Write(p []byte) (int, error) {
 		_, _ = l.w.Write(q)
 	}
 	return n, nil
+}
+
+// placeChapters moves chapters from the recording's time to the output's, where segments
+// follow one another without the gaps between them.
+func placeChapters(in []domain.RecordingChapter, start time.Time, segs []segment) []domain.RecordingChapter {
+	if start.IsZero() || len(segs) == 0 {
+		return in
+	}
+	out := make([]domain.RecordingChapter, 0, len(in))
+	for _, c := range in {
+		wall := start.Add(c.At)
+		var before time.Duration // output time of the segment's start
+		at := time.Duration(-1)
+		for _, s := range segs {
+			switch {
+			case wall.Before(s.origin):
+				at = before // in the gap before this segment (or before the first)
+			case wall.Before(s.origin.Add(s.length)):
+				at = before + wall.Sub(s.origin)
+			}
+			if at >= 0 {
+				break
+			}
+			before += s.length
+		}
+		if at < 0 {
+			continue // after the last segment
+		}
+		out = append(out, domain.RecordingChapter{At: at, Title: c.Title})
+	}
+	return out
 }
 
 // clipChapters keeps the chapters inside the recording, in order.

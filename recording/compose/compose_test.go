@@ -322,7 +322,12 @@ func TestComposeSegmentsAndFallbacks(t *testing.T) {
 	opus(t, dir, "mic2.webm", "sine=f=660:r=48000:d=2")
 	t0 := time.Date(2026, 3, 5, 15, 0, 0, 0, time.UTC)
 	out := filepath.Join(dir, "out.mp4")
-	res, err := Compose(context.Background(), Input{TrackDir: dir, Tracks: []domain.RecordedTrack{
+	res, err := Compose(context.Background(), Input{TrackDir: dir, Start: t0.Add(-time.Second), Meta: Meta{Title: "T"}, Chapters: []domain.RecordingChapter{
+		{At: 2500 * time.Millisecond, Title: "in segment 1"},
+		{At: 10 * time.Minute, Title: "in the gap: starts segment 2"},
+		{At: time.Hour + 1500*time.Millisecond, Title: "in segment 2"},
+		{At: 2 * time.Hour, Title: "after the end"},
+	}, Tracks: []domain.RecordedTrack{
 		{Segment: 2, Source: domain.SourceMicrophone, Kind: "audio", File: "mic2.webm", ClockRate: 48000, FirstAt: t0.Add(time.Hour)},
 		{Segment: 1, Source: domain.SourceCamera, Kind: "video", File: "cam1.webm", ClockRate: 90000, FirstAt: t0},
 		{Segment: 1, Source: domain.SourceMicrophone, Kind: "audio", File: "mic1.webm", ClockRate: 48000, FirstAt: t0},
@@ -334,8 +339,21 @@ func TestComposeSegmentsAndFallbacks(t *testing.T) {
 	if res.Segments != 2 {
 		t.Errorf("segments: %+v", res)
 	}
-	if d := seconds(t, ffprobe(t, out).Format.Duration); math.Abs(d-4) > 1 {
+	p := ffprobe(t, out)
+	if d := seconds(t, p.Format.Duration); math.Abs(d-4) > 1 {
 		t.Errorf("duration %.3f s, want 4 ± 1", d)
+	}
+	// The recording started 1 s before segment 1's first track; segment 2 starts an hour
+	// after segment 1 in the wall clock and 2 s into the output.
+	var got []string
+	for _, c := range p.Chapters {
+		got = append(got, c.StartTime+" "+c.Tags["title"])
+	}
+	want := "0.000000 T|1.500000 in segment 1|2.000000 in the gap: starts segment 2|2.500000 in segment 2"
+	if g := strings.Join(got, "|"); math.Abs(seconds(t, p.Chapters[2].StartTime)-2) > 0.05 || len(got) != 4 ||
+		!strings.HasPrefix(got[1], "1.500000 in segment 1") || !strings.HasSuffix(got[3], " in segment 2") ||
+		math.Abs(seconds(t, p.Chapters[3].StartTime)-2.5) > 0.05 {
+		t.Errorf("chapters:\n got %s\nwant %s", g, want)
 	}
 	img := frameAt(t, out, 1)
 	for _, pt := range [][2]int{{20, 20}, {640, 360}, {1260, 700}} {

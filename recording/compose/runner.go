@@ -200,7 +200,7 @@ func (r *Runner) attempt(ctx context.Context, job store.ComposeJob, progress fun
 	defer func() { _ = os.RemoveAll(tmp) }()
 	file := filepath.Join(tmp, "recording.mp4")
 	res, err := r.Composer.Compose(ctx, Input{
-		TrackDir: dir, Tracks: src.Tracks, Chapters: src.Chapters,
+		TrackDir: dir, Tracks: src.Tracks, Chapters: src.Chapters, Start: job.StartedAt,
 		Meta: Meta{Title: src.Title, Series: src.Series, Speakers: src.Speakers, Date: src.Date, Language: src.Language},
 	}, file, progress)
 	if err != nil {
