@@ -309,7 +309,7 @@ func (c Composer) args(segs []segment, metaFile string, meta Meta, out string) [
 		threads = 2
 	}
 	args := []string{"-hide_banner", "-nostdin", "-loglevel", "error", "-nostats", "-progress", "pipe:1",
-		"-filter_threads", strconv.Itoa(threads)}
+		"-filter_complex_threads", strconv.Itoa(threads)}
 	var graph []string
 	input := 0
 	for si, s := range segs {
@@ -319,7 +319,8 @@ func (c Composer) args(segs []segment, metaFile string, meta Meta, out string) [
 			hasScreen = hasScreen || (t.Kind == "video" && t.Source == domain.SourceScreen)
 		}
 		for _, t := range s.tracks {
-			args = append(args, "-i", t.path)
+			// One decoding thread per track: the encoder has the threads.
+			args = append(args, "-threads", "1", "-i", t.path)
 			in := strconv.Itoa(input)
 			input++
 			label := fmt.Sprintf("s%dt%d", si, input)
@@ -408,6 +409,10 @@ func (c Composer) run(ctx context.Context, args []string, total time.Duration, p
 	cmd.Stderr = &limitedWriter{w: &stderr, n: 16 << 10}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("compose: start %s: %w", c.ffmpeg(), err)
+	}
+	// Live rooms share the machine: composing yields to forwarding.
+	if err := lowerPriority(cmd.Process.Pid); err != nil {
+		c.logger().DebugContext(ctx, "compose: ffmpeg keeps its priority", "err", err)
 	}
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {

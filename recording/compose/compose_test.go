@@ -446,3 +446,24 @@ func TestComposeFaults(t *testing.T) {
 		}
 	})
 }
+
+// TestComposeVideoWithoutSound: a session recorded with no microphone still gets a sound
+// track (silence), so every player plays it the same way.
+func TestComposeVideoWithoutSound(t *testing.T) {
+	needFFmpeg(t)
+	dir := t.TempDir()
+	vp8(t, dir, "cam.webm", "testsrc2=s=320x240:r=15:d=3")
+	out := filepath.Join(dir, "out.mp4")
+	if _, err := (Composer{Threads: 1}).Compose(context.Background(), Input{TrackDir: dir, Tracks: []domain.RecordedTrack{
+		{Segment: 1, Source: domain.SourceCamera, Kind: "video", File: "cam.webm", ClockRate: 90000, FirstAt: time.Now()},
+	}}, out, nil); err != nil {
+		t.Fatal(err)
+	}
+	p := ffprobe(t, out)
+	if len(p.Streams) != 2 || p.Streams[0].CodecName != "h264" || p.Streams[1].CodecName != "aac" {
+		t.Errorf("streams: %+v", p.Streams)
+	}
+	if d := seconds(t, p.Format.Duration); math.Abs(d-3) > 1 {
+		t.Errorf("duration %.3f s, want 3 ± 1", d)
+	}
+}
