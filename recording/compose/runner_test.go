@@ -495,44 +495,56 @@ func TestRunnersOneAtATime(t *testing.T) {
 	}
 }
 
-// TestRunnerRecordingDeletedWhileComposing: the deletion is noticed at the next progress
-// report; ffmpeg stops, nothing is stored, the job ends cancelled.
+// TestRunnerRecordingDeletedWhileComposing: the deletion (of the recording, or of its whole
+// session) is noticed at the next progress report; ffmpeg stops, nothing is stored, the job
+// ends cancelled.
 func TestRunnerRecordingDeletedWhileComposing(t *testing.T) {
-	ctx := context.Background()
-	f := newFixture(t, pgtest.New(t))
-	f.media(t, 90)
-	st := dirStorage{root: t.TempDir()}
-	tmp := t.TempDir()
-	var deleted atomic.Bool
-	var now, most atomic.Int32
-	jobs := counting{Jobs: f.store, now: &now, most: &most, after: func(j store.ComposeJob, p float64) {
-		if p > 0 && !deleted.Swap(true) {
-			if _, err := f.pool.Exec(ctx, `UPDATE recordings SET status = 'deleted' WHERE id = $1`, j.RecordingID); err != nil {
-				t.Error(err)
+	for _, tc := range []struct{ name, sql string }{
+		{"recording deleted", `UPDATE recordings SET status = 'deleted' WHERE id = $1`},
+		{"session removed", `DELETE FROM occurrences WHERE id = (SELECT occurrence_id FROM recordings WHERE id = $1)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			f := newFixture(t, pgtest.New(t))
+			f.media(t, 60)
+			st := dirStorage{root: t.TempDir()}
+			tmp := t.TempDir()
+			var deleted atomic.Bool
+			var now, most atomic.Int32
+			jobs := counting{Jobs: f.store, now: &now, most: &most, after: func(j store.ComposeJob, p float64) {
+				if p > 0 && !deleted.Swap(true) {
+					if _, err := f.pool.Exec(ctx, tc.sql, j.RecordingID); err != nil {
+						t.Error(err)
+					}
+				}
+			}}
+			r := &compose.Runner{Jobs: jobs, Storage: st, TempDir: tmp, Beat: 50 * time.Millisecond}
+			worked, err := r.RunOnce(ctx)
+			if err != nil || !worked {
+				t.Fatalf("RunOnce: %v %v", worked, err)
 			}
-		}
-	}}
-	r := &compose.Runner{Jobs: jobs, Storage: st, TempDir: tmp, Beat: 50 * time.Millisecond}
-	worked, err := r.RunOnce(ctx)
-	if err != nil || !worked {
-		t.Fatalf("RunOnce: %v %v", worked, err)
-	}
-	if !deleted.Load() {
-		t.Fatal("the composition ended before any progress was reported")
-	}
-	if j := f.job(t); j.Status != "cancelled" || j.Progress >= 1 {
-		t.Errorf("job: %+v", j)
-	}
-	if row := f.row(t); row.Status != "deleted" || row.Key != "" {
-		t.Errorf("recording: %+v", row)
-	}
-	if left := files(t, st.root); len(left) != 0 {
-		t.Errorf("stored: %v", left)
-	}
-	if left := files(t, tmp); len(left) != 0 {
-		t.Errorf("temporary files left: %v", left)
-	}
-	if ev := f.events(t); len(ev) != 0 {
-		t.Errorf("events: %q", ev)
+			if !deleted.Load() {
+				t.Fatal("the composition ended before any progress was reported")
+			}
+			if left := files(t, st.root); len(left) != 0 {
+				t.Errorf("stored: %v", left)
+			}
+			if left := files(t, tmp); len(left) != 0 {
+				t.Errorf("temporary files left: %v", left)
+			}
+			var n int
+			if err := f.pool.QueryRow(ctx, `SELECT count(*) FROM recordings WHERE id = $1`, f.recording).Scan(&n); err != nil || n == 0 {
+				return // gone with its session, and its job with it
+			}
+			if j := f.job(t); j.Status != "cancelled" || j.Progress >= 1 {
+				t.Errorf("job: %+v", j)
+			}
+			if row := f.row(t); row.Status != "deleted" || row.Key != "" {
+				t.Errorf("recording: %+v", row)
+			}
+			if ev := f.events(t); len(ev) != 0 {
+				t.Errorf("events: %q", ev)
+			}
+		})
 	}
 }
