@@ -35,6 +35,9 @@ type config struct {
 	MailLease time.Duration
 	// LiveGrace: a participant whose connection dropped stays in the room this long.
 	LiveGrace time.Duration
+	// Recordings: how many compositions run at once (across all processes), with which ffmpeg.
+	ComposeWorkers int
+	FFmpeg         string
 
 	// Who may read /metrics besides direct loopback connections.
 	MetricsAllow []netip.Prefix
@@ -69,6 +72,8 @@ func settings() []setting {
 		{"mail-retention", "PUENTE_MAIL_RETENTION", "720h", "how long sent emails keep their bodies (personal join and cancel links) in the outbox before they are blanked, e.g. 720h (30 days); 0 never blanks them", true},
 		{"mail-lease", "PUENTE_MAIL_LEASE", "5m", "how long an email being sent is reserved for the process sending it; after a crash, the emails it was sending wait this long before another start sends them (10s to 1h)", true},
 		{"live-grace", "PUENTE_LIVE_GRACE", "30s", "how long someone whose connection dropped stays in a live room, reconnecting, before the others see them leave (e.g. 30s; 5s to 10m)", true},
+		{"compose-workers", "PUENTE_COMPOSE_WORKERS", "1", "how many recordings are composed at once (ffmpeg), across all instances sharing the database; 1 to 8", true},
+		{"ffmpeg", "PUENTE_FFMPEG", "/usr/bin/ffmpeg", "the ffmpeg program that composes recordings (ffprobe is taken from the same directory)", true},
 		{"trust-proxy", "PUENTE_TRUST_PROXY", "false", "take client addresses from X-Forwarded-For (only behind a reverse proxy)", true},
 		{"rtc-udp-port", "PUENTE_RTC_UDP_PORT", "7881", "UDP port all live media uses (WebRTC); open it in the firewall", true},
 		{"rtc-tcp-port", "PUENTE_RTC_TCP_PORT", "7882", "TCP port for live media from networks that block UDP (ICE-TCP); -1 turns it off", true},
@@ -116,7 +121,8 @@ func parseConfig(name string, args []string, serve bool, extra func(*flag.FlagSe
 		"addr": &cfg.Addr, "base-url": &cfg.BaseURL, "data-dir": &cfg.DataDir, "database-url": &cfg.DatabaseURL,
 		"smtp-url": &cfg.SMTPURL, "mail-from": &cfg.MailFrom, "log-level": &cfg.LogLevel, "log-format": &cfg.LogFormat, "pprof-addr": &cfg.PprofAddr,
 	}
-	var trustProxy, metricsAllow, devMailbox, retention, grace, lease string
+	var trustProxy, metricsAllow, devMailbox, retention, grace, lease, workers string
+	targets["compose-workers"], targets["ffmpeg"] = &workers, &cfg.FFmpeg
 	targets["mail-lease"] = &lease
 	targets["trust-proxy"] = &trustProxy
 	targets["live-grace"] = &grace
@@ -175,6 +181,15 @@ func parseConfig(name string, args []string, serve bool, extra func(*flag.FlagSe
 		}
 		if cfg.LiveGrace, err = time.ParseDuration(grace); err != nil || cfg.LiveGrace < 5*time.Second || cfg.LiveGrace > 10*time.Minute {
 			return cfg, fs, usageError{"PUENTE_LIVE_GRACE / --live-grace must be a duration from 5s to 10m, such as 30s"}
+		}
+		if workers == "" {
+			workers = "1"
+		}
+		if cfg.ComposeWorkers, err = strconv.Atoi(strings.TrimSpace(workers)); err != nil || cfg.ComposeWorkers < 1 || cfg.ComposeWorkers > 8 {
+			return cfg, fs, usageError{"PUENTE_COMPOSE_WORKERS / --compose-workers must be a number from 1 to 8"}
+		}
+		if cfg.FFmpeg = strings.TrimSpace(cfg.FFmpeg); cfg.FFmpeg == "" {
+			cfg.FFmpeg = "/usr/bin/ffmpeg"
 		}
 		if err := media.parse(&cfg); err != nil {
 			return cfg, fs, err

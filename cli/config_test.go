@@ -78,3 +78,20 @@ func TestSettingsDocumented(t *testing.T) {
 		}
 	}
 }
+
+func TestComposeSettings(t *testing.T) {
+	cfg, err := serveConfig(t, nil)
+	if err != nil || cfg.ComposeWorkers != 1 || cfg.FFmpeg != "/usr/bin/ffmpeg" {
+		t.Fatalf("defaults: %d %q %v", cfg.ComposeWorkers, cfg.FFmpeg, err)
+	}
+	cfg, err = serveConfig(t, map[string]string{"PUENTE_COMPOSE_WORKERS": "2", "PUENTE_FFMPEG": "/opt/ffmpeg/bin/ffmpeg"})
+	if err != nil || cfg.ComposeWorkers != 2 || cfg.FFmpeg != "/opt/ffmpeg/bin/ffmpeg" {
+		t.Fatalf("set: %d %q %v", cfg.ComposeWorkers, cfg.FFmpeg, err)
+	}
+	for _, bad := range []string{"0", "9", "two"} {
+		if _, err := serveConfig(t, map[string]string{"PUENTE_COMPOSE_WORKERS": bad}); err == nil ||
+			!strings.Contains(err.Error(), "PUENTE_COMPOSE_WORKERS / --compose-workers") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/puente-org/puente/live"
 	"github.com/puente-org/puente/mail"
 	"github.com/puente-org/puente/notices"
+	"github.com/puente-org/puente/recording/storage"
 	"github.com/puente-org/puente/relay"
 	"github.com/puente-org/puente/server"
 	"github.com/puente-org/puente/sfu"
@@ -152,6 +153,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	wg.Go(func() { reminderLoop(workCtx, opts.App, log) })
+	// Recordings: the storage of composed files comes with the storage settings (local
+	// disk or S3); until it is wired here, stopped recordings wait in the queue.
+	var recordings storage.Storage
+	startComposing(workCtx, &wg, cfg, st, recordings, log)
 	wg.Go(func() { followUpdatesLoop(workCtx, opts.App, log) })
 	if cfg.PprofAddr != "" {
 		stopPprof, err := servePprof(cfg.PprofAddr, log)
