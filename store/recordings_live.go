@@ -125,11 +125,10 @@ func (s *Store) StopRecording(ctx context.Context, occID, personID int64, detail
 		if err := logRecordingEvent(ctx, tx, rec.ID, RecordingEventStopped, personID, detail, now); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO recording_jobs (recording_id, next_attempt_at, created_at, updated_at) VALUES ($1, $2, $2, $2)`,
-			rec.ID, now); err != nil {
-			return fmt.Errorf("queue composition of recording %d: %w", rec.ID, err)
-		}
-		return nil
+		// The composition job, in the same transaction as the stop (once: enqueueCompose
+		// finds a job already queued).
+		_, err = s.enqueueCompose(ctx, tx, rec.ID)
+		return err
 	})
 	if err != nil {
 		return domain.Recording{}, err
