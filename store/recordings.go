@@ -74,9 +74,6 @@ func (s *Store) RecordingChapters(ctx context.Context, r domain.Recording) ([]do
 	if r.StoppedAt != nil {
 		end = *r.StoppedAt
 	}
-	if r.Duration > 0 && r.StartedAt.Add(r.Duration).Before(end) {
-		end = r.StartedAt.Add(r.Duration)
-	}
 	rows, err := s.pool.Query(ctx, `SELECT created_at, text FROM live_questions
 		WHERE occurrence_id = $1 AND created_at >= $2 AND created_at <= $3 AND state <> 'dismissed'
 		ORDER BY created_at, id`, r.OccurrenceID, r.StartedAt, end)
@@ -207,13 +204,16 @@ func (s *Store) ExpireRecordings(ctx context.Context) (int, error) {
 			FROM occurrences o JOIN events e ON e.id = o.event_id
 			WHERE o.id = r.occurrence_id AND e.recording_retention_days IS NOT NULL
 			  AND r.status IN ('ready', 'failed')
-			  AND r.started_at < $1 - make_interval(days => e.recording_retention_days)
+			  AND r.started_at < $1::timestamptz - make_interval(days => e.recording_retention_days)
 			RETURNING r.id, e.recording_retention_days`, now)
 		if err != nil {
 			return fmt.Errorf("expire recordings: %w", err)
 		}
 		type expired struct{ id, days int64 }
-		list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[expired])
+		list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (expired, error) {
+			var e expired
+			return e, row.Scan(&e.id, &e.days)
+		})
 		if err != nil {
 			return fmt.Errorf("expire recordings: %w", err)
 		}
