@@ -192,8 +192,9 @@ func recordingFileName(l store.Listed, r domain.Recording) string {
 	return base + "-" + r.StartedAt.UTC().Format("2006-01-02") + ".mp4"
 }
 
-// objectReader reads a stored object as an io.ReadSeeker for http.ServeContent, opening
-// the storage at the position a read starts from (a range is one Open from its start).
+// objectReader reads a stored object as an io.ReadSeeker for http.ServeContent. It opens
+// the storage at the position a read starts from, a window at a time, so a range costs
+// the store at most one window more than was asked (S3 reads are ranged GETs).
 type objectReader struct {
 	ctx  context.Context
 	st   storage.Storage
@@ -201,22 +202,47 @@ type objectReader struct {
 	size int64
 	pos  int64
 	rc   io.ReadCloser
+	// window is how much one storage read covers (objectWindow when 0); windowEnd is
+	// where the open one ends.
+	window, windowEnd int64
 }
 
+// objectWindow is how much one storage read covers.
+const objectWindow = 8 << 20
+
 func (o *objectReader) Read(p []byte) (int, error) {
-	if o.pos >= o.size {
-		return 0, io.EOF
-	}
-	if o.rc == nil {
-		rc, _, err := o.st.Open(o.ctx, o.key, o.pos, -1)
-		if err != nil {
-			return 0, err
+	for {
+		if o.pos >= o.size {
+			return 0, io.EOF
 		}
-		o.rc = rc
+		if o.rc == nil {
+			w := o.window
+			if w <= 0 {
+				w = objectWindow
+			}
+			w = min(w, o.size-o.pos)
+			rc, _, err := o.st.Open(o.ctx, o.key, o.pos, w)
+			if err != nil {
+				return 0, err
+			}
+			o.rc, o.windowEnd = rc, o.pos+w
+		}
+		n, err := o.rc.Read(p)
+		o.pos += int64(n)
+		if err != io.EOF {
+			return n, err
+		}
+		o.Close() // the window is done; the next read opens the next one
+		if o.pos < o.windowEnd {
+			return n, io.ErrUnexpectedEOF // the object is shorter than it said
+		}
+		if n > 0 || o.pos >= o.size {
+			if o.pos >= o.size {
+				return n, io.EOF
+			}
+			return n, nil
+		}
 	}
-	n, err := o.rc.Read(p)
-	o.pos += int64(n)
-	return n, err
 }
 
 func (o *objectReader) Seek(offset int64, whence int) (int64, error) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -15,6 +16,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/puente-org/puente/app"
 	"github.com/puente-org/puente/recording/storage"
@@ -45,7 +49,7 @@ func makeMP4(t *testing.T, seconds string) []byte {
 // recording whose composed file is in a local storage.
 type recordingEnv struct {
 	*progEnv
-	st       *storage.Local
+	st       storage.Storage
 	occID    int64
 	seriesID int64
 	recID    int64
@@ -64,6 +68,11 @@ func newRecordingEnv(t *testing.T) *recordingEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newRecordingEnvOn(t, st)
+}
+
+func newRecordingEnvOn(t *testing.T, st storage.Storage) *recordingEnv {
+	t.Helper()
 	p := newProgEnv(t, func(o *server.Options) { o.Recordings = st })
 	p.addPerson("registrant", store.NewPerson{Name: "Registrant"})
 	p.addPerson("fan", store.NewPerson{Name: "Fan"})
@@ -191,8 +200,25 @@ func TestRecordingAccessPerRole(t *testing.T) {
 
 // What a seeking player and a download need: the whole file, several ranges, a bad
 // range, If-Range, the ETag, and the attachment.
-func TestRecordingFileRanges(t *testing.T) {
-	e := newRecordingEnv(t)
+func TestRecordingFileRanges(t *testing.T) { testRecordingFileRanges(t, newRecordingEnv(t)) }
+
+// The same from an S3-compatible store (gofakes3 on loopback).
+func TestRecordingFileRangesS3(t *testing.T) {
+	backend := s3mem.New()
+	ts := httptest.NewServer(gofakes3.New(backend).Server())
+	t.Cleanup(ts.Close)
+	if err := backend.CreateBucket("puente"); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(ts.URL)
+	st, err := storage.NewS3(storage.S3Config{Endpoint: u.Host, Bucket: "puente", AccessKey: "ak", SecretKey: "sk", Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testRecordingFileRanges(t, newRecordingEnvOn(t, st))
+}
+
+func testRecordingFileRanges(t *testing.T, e *recordingEnv) {
 	e.setAccess("registrants")
 	b := e.browsers["registrant"]
 	file := fmt.Sprintf("/recordings/%d/file", e.recID)
@@ -394,7 +420,7 @@ func TestRecordingReplaceAndDeleteByOrganisersOnly(t *testing.T) {
 	if rec.Status != "deleted" || rec.ComposedKey != "" {
 		t.Errorf("after delete: %+v", rec)
 	}
-	entries, _ := os.ReadDir(filepath.Join(e.st.Root(), "recordings", strconv.FormatInt(e.recID, 10)))
+	entries, _ := os.ReadDir(filepath.Join(e.st.(*storage.Local).Root(), "recordings", strconv.FormatInt(e.recID, 10)))
 	if len(entries) != 0 {
 		t.Errorf("files left after delete: %v", entries)
 	}
