@@ -179,6 +179,9 @@ func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 			return domain.New(domain.CodeTooLarge, "err.body.too_large")
 		}
 		r.Body = http.MaxBytesReader(c.Response(), r.Body, limit)
+		if limit > s.o.MaxBodyBytes && recordingUpload(r.URL.Path) {
+			r.Body = &patientBody{ReadCloser: r.Body, rc: http.NewResponseController(c.Response())}
+		}
 		return next(c)
 	}
 }

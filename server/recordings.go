@@ -164,9 +164,37 @@ func (s *Server) recordingFile(download bool) echo.HandlerFunc {
 		// If-None-Match against the ETag set above.
 		rs := &objectReader{ctx: ctx, st: st, key: r.ComposedKey, size: obj.Size}
 		defer rs.Close()
-		http.ServeContent(c.Response(), c.Request(), "", obj.ModTime, rs)
+		http.ServeContent(&patientWriter{ResponseWriter: c.Response(), rc: http.NewResponseController(c.Response())},
+			c.Request(), "", obj.ModTime, rs)
 		return nil
 	}
+}
+
+// stallLimit is how long a download or an upload may stall before it is cut off: the
+// server's whole-request timeouts (60 s to write, 30 s to read) would cut off any long
+// one, so these requests move their deadline on while bytes keep moving.
+const stallLimit = time.Minute
+
+// patientWriter moves the write deadline on at every write.
+type patientWriter struct {
+	http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (w *patientWriter) Write(p []byte) (int, error) {
+	_ = w.rc.SetWriteDeadline(time.Now().Add(stallLimit)) // not every writer has deadlines (tests)
+	return w.ResponseWriter.Write(p)
+}
+
+// patientBody moves the read deadline on at every read of an upload.
+type patientBody struct {
+	io.ReadCloser
+	rc *http.ResponseController
+}
+
+func (b *patientBody) Read(p []byte) (int, error) {
+	_ = b.rc.SetReadDeadline(time.Now().Add(stallLimit))
+	return b.ReadCloser.Read(p)
 }
 
 // recordingFileName names a download after the session, in letters, digits and dashes.

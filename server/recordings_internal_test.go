@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -59,5 +60,35 @@ func TestObjectReaderWindows(t *testing.T) {
 				t.Errorf("%q: asked the storage for %d bytes at once", rg.header, n)
 			}
 		}
+	}
+}
+
+// A download longer than the server's write timeout goes on while bytes keep moving
+// (without patientWriter this fails: the connection is cut after a second).
+func TestPatientWriterOutlivesWriteTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{WriteTimeout: time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pw := &patientWriter{ResponseWriter: w, rc: http.NewResponseController(w)}
+		for i := range 6 {
+			if _, err := pw.Write(bytes.Repeat([]byte{byte('a' + i)}, 1000)); err != nil {
+				return
+			}
+			_ = http.NewResponseController(w).Flush()
+			time.Sleep(300 * time.Millisecond)
+		}
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	res, err := http.Get("http://" + ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil || len(b) != 6000 {
+		t.Fatalf("read %d bytes of 6000 (%v): cut off by the write timeout", len(b), err)
 	}
 }
