@@ -1,8 +1,18 @@
 package cli
 
 import (
+	"context"
+	"log/slog"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/puente-org/puente/recording/storage"
 )
 
 func TestRecordingsS3URL(t *testing.T) {
@@ -28,5 +38,44 @@ func TestRecordingsS3URL(t *testing.T) {
 		if strings.Contains(err.Error(), "topsecret") {
 			t.Errorf("the error repeats the secret: %v", err)
 		}
+	}
+}
+
+func TestOpenRecordings(t *testing.T) {
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+	dir := t.TempDir()
+	st, err := openRecordings(ctx, config{DataDir: dir}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, ok := st.(*storage.Local); !ok || l.Root() != filepath.Join(dir, "recordings") {
+		t.Fatalf("default storage: %T %+v", st, st)
+	}
+	backend := s3mem.New()
+	ts := httptest.NewServer(gofakes3.New(backend).Server())
+	t.Cleanup(ts.Close)
+	if err := backend.CreateBucket("rec"); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(ts.URL)
+	s3, err := parseS3URL("http://ak:topsecret@" + u.Host + "/rec?region=us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged strings.Builder
+	st, err = openRecordings(ctx, config{DataDir: dir, RecordingsS3: &s3}, slog.New(slog.NewTextHandler(&logged, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := st.(*storage.S3); !ok {
+		t.Fatalf("S3 storage: %T", st)
+	}
+	if strings.Contains(logged.String(), "topsecret") || !strings.Contains(logged.String(), u.Host) {
+		t.Errorf("log: %s", logged.String())
+	}
+	s3.Bucket = "missing"
+	if _, err := openRecordings(ctx, config{DataDir: dir, RecordingsS3: &s3}, log); err == nil || strings.Contains(err.Error(), "topsecret") {
+		t.Errorf("a missing bucket: %v", err)
 	}
 }
