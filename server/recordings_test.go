@@ -486,3 +486,40 @@ func TestRecordingRetention(t *testing.T) {
 		t.Errorf("second run: %d, %d, %v", expired, removed, err)
 	}
 }
+
+// While composing the page shows the job's progress; a failed recording shows its reason
+// to the organisers and nothing to others.
+func TestRecordingProgressAndFailure(t *testing.T) {
+	e := newRecordingEnv(t)
+	ctx := context.Background()
+	pool := e.store.Pool()
+	if _, err := pool.Exec(ctx, `UPDATE recordings SET status = 'deleted' WHERE id = $1`, e.recID); err != nil {
+		t.Fatal(err)
+	}
+	var composing, failed int64
+	if err := pool.QueryRow(ctx, `INSERT INTO recordings (occurrence_id, status, started_at, access, created_at, updated_at)
+		VALUES ($1, 'composing', $2, 'public', $2, $2) RETURNING id`, e.occID, e.now).Scan(&composing); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO recording_jobs (recording_id, status, progress, next_attempt_at, created_at, updated_at)
+		VALUES ($1, 'running', 0.42, $2, $2, $2)`, composing, e.now); err != nil {
+		t.Fatal(err)
+	}
+	if err := pool.QueryRow(ctx, `INSERT INTO recordings (occurrence_id, status, started_at, access, failure, created_at, updated_at)
+		VALUES ($1, 'failed', $2, 'public', 'ffmpeg exited with status 1', $2, $2) RETURNING id`, e.occID, e.now.Add(-time.Hour)).Scan(&failed); err != nil {
+		t.Fatal(err)
+	}
+	page := fmt.Sprintf("/occurrences/%d/recording", e.occID)
+	for _, role := range []string{"", "attendee", "organiser"} {
+		r := e.browsers[role].get(page)
+		if !strings.Contains(r.body, fmt.Sprintf(`id="composing-%d"`, composing)) || !strings.Contains(r.body, `value="42"`) {
+			t.Errorf("%q: no progress shown", role)
+		}
+		if got := strings.Contains(r.body, "ffmpeg exited with status 1"); got != (role == "organiser") {
+			t.Errorf("%q: failure reason shown: %v", role, got)
+		}
+		if r := e.browsers[role].get(fmt.Sprintf("/recordings/%d/file", composing)); r.status != 404 {
+			t.Errorf("%q: file of a recording being composed: %d", role, r.status)
+		}
+	}
+}
