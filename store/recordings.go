@@ -67,10 +67,11 @@ func (s *Store) RecordingProgress(ctx context.Context, recID int64) (float64, bo
 	return p, true, nil
 }
 
-// RecordingChapters are the questions asked in the session's Q&A while the recording ran,
-// at their time from its start (as the composition computes them).
+// RecordingChapters are the questions asked in the session's Q&A while the recording ran
+// (not those dismissed), at their time from its start: the same choice and times as the
+// composition writes into the file.
 func (s *Store) RecordingChapters(ctx context.Context, r domain.Recording) ([]domain.RecordingChapter, error) {
-	end := time.Now().Add(24 * time.Hour) // a recording still running: everything so far
+	end := s.now() // a recording still running: everything so far
 	if r.StoppedAt != nil {
 		end = *r.StoppedAt
 	}
