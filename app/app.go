@@ -22,6 +22,7 @@ import (
 
 	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/links"
+	"github.com/puente-org/puente/recording/storage"
 	"github.com/puente-org/puente/store"
 )
 
@@ -82,6 +83,7 @@ type Store interface {
 	CheckDeletable(ctx context.Context, personID int64) error
 	DeleteAccount(ctx context.Context, personID int64) error
 	AnnouncementStore
+	RecordingStore // recordings.go
 }
 
 // Options configure an App.
@@ -96,6 +98,12 @@ type Options struct {
 	// SignInLinksPerHour bounds the sign-in links one address may ask for in an hour
 	// (default 5).
 	SignInLinksPerHour int
+	// Recordings keeps composed recordings (nil: recordings cannot be replaced, and deleted
+	// ones' files are left for when it is configured).
+	Recordings storage.Storage
+	// FFprobe is the ffprobe binary that checks uploaded recordings ("ffprobe" from PATH
+	// when empty).
+	FFprobe string
 }
 
 // App runs the use cases.
@@ -107,6 +115,8 @@ type App struct {
 	links      *links.Signer
 
 	signInLinksPerHour int
+	recordings         storage.Storage
+	ffprobe            string
 }
 
 // New builds the application layer.
@@ -126,8 +136,11 @@ func New(o Options) (*App, error) {
 	if o.SignInLinksPerHour <= 0 {
 		o.SignInLinksPerHour = 5
 	}
+	if o.FFprobe == "" {
+		o.FFprobe = "ffprobe"
+	}
 	return &App{store: o.Store, now: o.Now, log: o.Logger, mailQueued: o.MailQueued, links: links.New(o.LinkKey),
-		signInLinksPerHour: o.SignInLinksPerHour}, nil
+		signInLinksPerHour: o.SignInLinksPerHour, recordings: o.Recordings, ffprobe: o.FFprobe}, nil
 }
 
 // Actor is who makes a change: a signed-in person (nil for someone not signed in, or the

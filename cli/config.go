@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/puente-org/puente/recording/storage"
 )
 
 // config is every setting, from flags with environment variables as defaults.
@@ -53,6 +55,11 @@ type config struct {
 	RTCAdapt                              bool
 	TURNUDPPort, TURNTCPPort, TURNTLSPort int
 	TURNCert, TURNKey, TURNPublicIP       string
+
+	// Composed recordings (recordings.go): a directory ("" is <data dir>/recordings), or
+	// an S3-compatible store when RecordingsS3 is set.
+	RecordingsDir string
+	RecordingsS3  *storage.S3Config
 }
 
 // setting describes one setting for flags, -h and docs/configuration.md.
@@ -91,6 +98,8 @@ func settings() []setting {
 		{"metrics-allow", "PUENTE_METRICS_ALLOW", "", "client addresses or networks that may read /metrics besides this machine, comma separated (e.g. 10.0.0.5,192.168.1.0/24); behind a proxy needs --trust-proxy", true},
 		{"metrics-token", "PUENTE_METRICS_TOKEN", "", "bearer token that opens /metrics from anywhere (Authorization: Bearer <token>); empty is none", true},
 		{"dev-mailbox", "PUENTE_DEV_MAILBOX", "", "let this machine read the local mailbox (/dev/mail, sign-in links) without signing in; default true when the base URL is on loopback (127.0.0.1, localhost), refused otherwise; site admins can always read it", true},
+		{"recordings-dir", "PUENTE_RECORDINGS_DIR", "", "where composed recordings are kept on disk (default <data dir>/recordings)", true},
+		{"recordings-s3-url", "PUENTE_RECORDINGS_S3_URL", "", "keep composed recordings in an S3-compatible store instead: https://ACCESS_KEY:SECRET_KEY@host[:port]/bucket?region=REGION (http:// without TLS); never logged", true},
 		{"log-level", "PUENTE_LOG_LEVEL", "info", "debug, info, warn or error", false},
 		{"log-format", "PUENTE_LOG_FORMAT", "text", "text or json", false},
 	}
@@ -130,6 +139,8 @@ func parseConfig(name string, args []string, serve bool, extra func(*flag.FlagSe
 	targets["mail-retention"] = &retention
 	var media mediaFlags
 	media.targets(targets)
+	var recordings recordingFlags
+	recordings.targets(targets)
 	for _, s := range settings() {
 		if s.serveOnly && !serve {
 			continue
@@ -192,6 +203,9 @@ func parseConfig(name string, args []string, serve bool, extra func(*flag.FlagSe
 			cfg.FFmpeg = "/usr/bin/ffmpeg"
 		}
 		if err := media.parse(&cfg); err != nil {
+			return cfg, fs, err
+		}
+		if err := recordings.parse(&cfg); err != nil {
 			return cfg, fs, err
 		}
 		if cfg.MetricsAllow, err = parseNetworks(metricsAllow); err != nil {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"syscall"
@@ -23,7 +24,6 @@ import (
 	"github.com/puente-org/puente/live"
 	"github.com/puente-org/puente/mail"
 	"github.com/puente-org/puente/notices"
-	"github.com/puente-org/puente/recording/storage"
 	"github.com/puente-org/puente/relay"
 	"github.com/puente-org/puente/server"
 	"github.com/puente-org/puente/sfu"
@@ -144,8 +144,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer hub.Close()
 	opts.Live = hub
+	recordings, err := openRecordings(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	opts.Recordings = recordings
 	// The use cases (package app): the pages and the API both call them.
-	if opts.App, err = app.New(app.Options{Store: st, Logger: log, MailQueued: d.Wake, LinkKey: opts.LinkKey}); err != nil {
+	if opts.App, err = app.New(app.Options{Store: st, Logger: log, MailQueued: d.Wake, LinkKey: opts.LinkKey,
+		Recordings: recordings, FFprobe: filepath.Join(filepath.Dir(cfg.FFmpeg), "ffprobe")}); err != nil {
 		return err
 	}
 	web, err := server.New(opts)
@@ -153,10 +159,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	wg.Go(func() { reminderLoop(workCtx, opts.App, log) })
-	// Recordings: the storage of composed files comes with the storage settings (local
-	// disk or S3); until it is wired here, stopped recordings wait in the queue.
-	var recordings storage.Storage
+	// Recordings: composed by ffmpeg into the storage of composed files (disk or S3).
 	startComposing(workCtx, &wg, cfg, st, recordings, log)
+	wg.Go(func() { recordingRetentionLoop(workCtx, opts.App, log) })
 	wg.Go(func() { followUpdatesLoop(workCtx, opts.App, log) })
 	if cfg.PprofAddr != "" {
 		stopPprof, err := servePprof(cfg.PprofAddr, log)
@@ -233,6 +238,25 @@ func startTURN(ctx context.Context, cfg config, st *store.Store, baseURL *url.UR
 // were not confirmed in time (the waitlists move up), sends the scheduled announcements
 // whose time has come, and queues due reminder emails and the weekly digests due (Monday
 // from 08:00 in each member's zone).
+// recordingRetentionLoop deletes, every hour, the recordings older than their series'
+// retention period, with their files.
+func recordingRetentionLoop(ctx context.Context, uc *app.App, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if expired, removed, err := uc.ExpireRecordings(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("deleting expired recordings failed", "err", err)
+		} else if expired > 0 || removed > 0 {
+			log.Info("recordings past their retention period deleted", "recordings", expired, "files_removed", removed)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 func reminderLoop(ctx context.Context, uc *app.App, log *slog.Logger) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/i18n"
+	"github.com/puente-org/puente/recording/storage"
 	"github.com/puente-org/puente/store"
 )
 
@@ -96,6 +97,10 @@ func toDomainError(err error) *domain.Error {
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
 		return &domain.Error{Code: domain.CodeTooLarge, ID: "err.body.too_large", Err: err}
+	}
+	if errors.Is(err, storage.ErrNotFound) {
+		// a recording whose file is missing from the storage
+		return &domain.Error{Code: domain.CodeNotFound, ID: "err.recording.not_ready", Err: err}
 	}
 	if store.Unreachable(err) {
 		return &domain.Error{Code: domain.CodeUnavailable, ID: "err.database.unreachable", Err: err}

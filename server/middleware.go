@@ -19,6 +19,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/puente-org/puente/app"
 	"github.com/puente-org/puente/domain"
 	"github.com/puente-org/puente/i18n"
 	"github.com/puente-org/puente/photo"
@@ -164,13 +165,23 @@ func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 			// A photo straight from a camera; package photo bounds the file itself.
 			limit = max(limit, photo.MaxBytes+64<<10)
 		}
+		if r.Method == http.MethodPost && recordingUpload(r.URL.Path) {
+			// An organiser's own recording; the app bounds the file itself.
+			limit = max(limit, app.MaxRecordingUpload+1<<20)
+		}
 		if r.ContentLength > limit {
+			if recordingUpload(r.URL.Path) {
+				return domain.New(domain.CodeTooLarge, "err.recording.too_large")
+			}
 			if limit != s.o.MaxBodyBytes {
 				return photo.TooLarge()
 			}
 			return domain.New(domain.CodeTooLarge, "err.body.too_large")
 		}
 		r.Body = http.MaxBytesReader(c.Response(), r.Body, limit)
+		if limit > s.o.MaxBodyBytes && recordingUpload(r.URL.Path) {
+			r.Body = &patientBody{ReadCloser: r.Body, rc: http.NewResponseController(c.Response())}
+		}
 		return next(c)
 	}
 }

@@ -551,6 +551,7 @@ type occurrencePage struct {
 	CanManage    bool
 	ZoneKnown    bool
 	Waitlist     bool // full: the action offered is joining the waiting list
+	Recordings   int  // recordings the page links to (recording.html)
 }
 
 func (s *Server) occurrencePage(c echo.Context) error {
@@ -588,6 +589,11 @@ func (s *Server) occurrencePage(c echo.Context) error {
 			}
 		}
 	}
+	recs, err := s.app.SessionRecordings(c.Request().Context(), actor(c), l)
+	if err != nil {
+		return err
+	}
+	op.Recordings = len(recs)
 	return s.render(c, http.StatusOK, "occurrence.html", op)
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/puente-org/puente/frontend/assets"
 	"github.com/puente-org/puente/i18n"
 	"github.com/puente-org/puente/links"
+	"github.com/puente-org/puente/recording/storage"
 	"github.com/puente-org/puente/store"
 )
 
@@ -72,6 +73,13 @@ type Store interface {
 
 	DirectoryReader // directory.go
 	AnnouncementReader
+	RecordingReader // recordings.go
+}
+
+// RecordingReader reads what a session's recording page shows beside the recordings.
+type RecordingReader interface {
+	RecordingProgress(ctx context.Context, recID int64) (float64, bool, error)
+	RecordingChapters(ctx context.Context, r domain.Recording) ([]domain.RecordingChapter, error)
 }
 
 // AnnouncementReader reads announcements: the archive pages and the API.
@@ -122,6 +130,9 @@ type Options struct {
 	LinkKey []byte
 	// Live runs the live rooms (nil: rooms are unavailable).
 	Live LiveRooms
+	// Recordings keeps composed recordings (given to the App built here when Options.App
+	// is nil; otherwise the App's own is used).
+	Recordings storage.Storage
 }
 
 // Server is the HTTP application.
@@ -178,7 +189,7 @@ func New(o Options) (*Server, error) {
 			return nil, fmt.Errorf("server: App is required when Store cannot make changes")
 		}
 		a, err := app.New(app.Options{Store: as, Now: o.Now, Logger: o.Logger, MailQueued: o.MailQueued, LinkKey: o.LinkKey,
-			SignInLinksPerHour: o.SignInLinksPerHour})
+			SignInLinksPerHour: o.SignInLinksPerHour, Recordings: o.Recordings})
 		if err != nil {
 			return nil, fmt.Errorf("server: %w", err)
 		}

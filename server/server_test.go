@@ -84,7 +84,7 @@ func wireApp(t testing.TB, opts *server.Options) {
 		if opts.MailQueued != nil {
 			opts.MailQueued()
 		}
-	}, LinkKey: opts.LinkKey, SignInLinksPerHour: opts.SignInLinksPerHour})
+	}, LinkKey: opts.LinkKey, SignInLinksPerHour: opts.SignInLinksPerHour, Recordings: opts.Recordings})
 	if err != nil {
 		t.Fatal(err)
 	}

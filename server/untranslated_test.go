@@ -198,6 +198,19 @@ func TestNoEnglishOnPages(t *testing.T) {
 	if err := p.store.Follow(ctx, p.ids["other"], int64(series["id"].(float64))); err != nil {
 		t.Fatal(err)
 	}
+	// Recordings of the session: one ready (its page: player, chapters, the organisers'
+	// tools), one being prepared (its progress).
+	var recID string
+	if err := p.store.Pool().QueryRow(ctx, `INSERT INTO recordings (occurrence_id, status, started_at, composed_key, duration_ms, access, created_at, updated_at)
+		VALUES ($1, 'ready', $2, 'recordings/x.mp4', 3600000, 'registrants', $2, $2) RETURNING id::text`, occ, p.now).Scan(&recID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.store.Pool().Exec(ctx, `WITH r AS (INSERT INTO recordings (occurrence_id, status, started_at, created_at, updated_at)
+		VALUES ($1, 'composing', $2, $2, $2) RETURNING id)
+		INSERT INTO recording_jobs (recording_id, status, progress, next_attempt_at, created_at, updated_at) SELECT id, 'running', 0.4, $2, $2, $2 FROM r`,
+		occ, p.now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
 	if err := p.store.FollowTopic(ctx, p.ids["other"], "litio"); err != nil { // listed on My seminars
 		t.Fatal(err)
 	}
@@ -225,7 +238,7 @@ func TestNoEnglishOnPages(t *testing.T) {
 		att.signIn("attendee@example.org")
 		att.get("/lang/" + lang[:2]) // signed in, pages speak the profile's language: the switch sets it
 		for _, path := range []string{"/", "/profile", "/occurrences/" + occ, "/series/" + slug, "/programme", "/organise", "/my-seminars",
-			"/topics/litio", "/programme?tag=litio"} {
+			"/topics/litio", "/programme?tag=litio", "/occurrences/" + occ + "/recording"} {
 			out["attendee "+path] = att.get(path).body
 		}
 		oth := p.browser(lang)
@@ -233,6 +246,8 @@ func TestNoEnglishOnPages(t *testing.T) {
 		oth.get("/lang/" + lang[:2]) // signed in, pages speak the profile's language: the switch sets it
 		out["waitlisted /occurrences/"+occ] = oth.get("/occurrences/" + occ).body
 		out["waitlisted /my-seminars"] = oth.get("/my-seminars").body
+		out["waitlisted /occurrences/"+occ+"/recording"] = oth.get("/occurrences/" + occ + "/recording").body
+		out["waitlisted /recordings/"+recID+"/file"] = oth.get("/recordings/" + recID + "/file").body
 
 		org := p.browser(lang)
 		org.signIn("organiser@example.org")
@@ -240,7 +255,7 @@ func TestNoEnglishOnPages(t *testing.T) {
 		for _, path := range []string{"/organise", "/organise/new?kind=series", "/organise/new?kind=conference",
 			"/organise/events/" + eventID, "/organise/occurrences/" + occ, "/organise/events/" + eventID + "/occurrences/new",
 			"/organise/occurrences/" + occ + "/registrations", "/organise/events/" + eventID + "/registrations", "/series/" + slug,
-			"/organise/events/" + eventID + "/announcements"} {
+			"/organise/events/" + eventID + "/announcements", "/occurrences/" + occ + "/recording"} {
 			r := org.get(path)
 			if r.status != 200 {
 				t.Fatalf("%s as organiser: %d", path, r.status)
@@ -279,6 +294,12 @@ func TestNoEnglishOnPages(t *testing.T) {
 		out["organiser cancel confirmation refused"] = org.post("/organise/occurrences/"+occ, url.Values{"do": {"cancel"}, "reason": {"Greve."}, "step": {"confirm"}}).body
 		org.get("/organise/occurrences/" + occ + "/registrations")
 		out["organiser remove confirmation"] = org.post("/organise/registrations/"+regID+"/remove", url.Values{}).body
+		org.get("/occurrences/" + occ + "/recording")
+		out["organiser recording delete confirmation"] = org.post("/organise/recordings/"+recID+"/delete", url.Values{}).body
+		out["organiser recording settings refused"] = org.post("/organise/events/"+eventID+"/recording-settings", url.Values{"default_access": {"public"}, "retention_days": {"-3"}}).body
+		if !strings.Contains(out["organiser recording delete confirmation"], `id="confirm-warning"`) || !strings.Contains(out["organiser recording settings refused"], "3650") {
+			t.Fatalf("recording pages: %s", out["organiser recording delete confirmation"])
+		}
 		if !strings.Contains(out["organiser remove confirmation"], `id="confirm-warning"`) || !strings.Contains(out["organiser cancel confirmation"], `id="confirm-warning"`) {
 			t.Fatalf("confirmation pages: %s", out["organiser remove confirmation"])
 		}
