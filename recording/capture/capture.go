@@ -432,3 +432,6 @@ func (m *Metrics) skippedPackets(n int) {
 		m.skipped.Add(float64(n))
 	}
 }
+
+// DroppedCounter is the counter of dropped tracks (for tests and dashboards).
+func (m *Metrics) DroppedCounter() prometheus.Counter { return m.drops }
