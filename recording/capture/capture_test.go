@@ -21,6 +21,8 @@ import (
 	"github.com/puente-org/puente/store/pgtest"
 )
 
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
 // The store is the capture's Sink.
 var _ capture.Sink = (*store.Store)(nil)
 
