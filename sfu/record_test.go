@@ -5,12 +5,14 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/prometheus/client_golang/prometheus"
@@ -379,5 +381,76 @@ func TestRecordingSlowAndFullDisk(t *testing.T) {
 				t.Fatalf("the viewer received %d packets", viewer.received.Load())
 			}
 		})
+	}
+}
+
+// ssrcRecorder keeps the SSRC of every packet recorded, in order.
+type ssrcRecorder struct {
+	mu    sync.Mutex
+	ssrcs []uint32
+	srs   int
+}
+
+func (r *ssrcRecorder) Packet(pkt *rtp.Packet) {
+	r.mu.Lock()
+	r.ssrcs = append(r.ssrcs, pkt.SSRC)
+	r.mu.Unlock()
+}
+
+func (r *ssrcRecorder) SenderReport(uint32, time.Time) {
+	r.mu.Lock()
+	r.srs++
+	r.mu.Unlock()
+}
+
+func (r *ssrcRecorder) snapshot() []uint32 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]uint32(nil), r.ssrcs...)
+}
+
+// A simulcast camera is recorded from its top layer only, which keeps flowing for the
+// recording while the one viewer watches the low layer; without the recorder the top layer
+// is paused again.
+func TestRecordingSimulcastTopLayer(t *testing.T) {
+	const sfuIP, pubIP, viewerIP = "10.0.0.1", "10.0.0.2", "10.0.0.3"
+	lab, room := simulcastLab(t, "rec-simulcast", sfuIP, pubIP, viewerIP)
+	rec := &ssrcRecorder{}
+	pubs := make(chan *Publication, 1)
+	room.OnPublish(func(p *Publication) {
+		p.SetRecorder(rec)
+		pubs <- p
+	})
+	small := joinClient(t, room, lab.api(viewerIP), "small", false)
+	smallRec := small.record()
+	pubClient := joinClient(t, room, lab.api(pubIP), "pub", true)
+	sp := pubClient.publishSimulcast(t, []string{"l", "m", "h"})
+	pub := <-pubs
+	small.peer.SetView(trackOf(t, small), 320, 180)
+	waitFor(t, "the viewer on l", func() bool { return smallRec.lastLayer(30) == 0 })
+	waitFor(t, "three layers", func() bool { return pub.layer(layerHigh) != nil })
+	high := pub.layer(layerHigh).ssrc
+	from := len(rec.snapshot())
+	time.Sleep(time.Second)
+	sp.waitInactive(t, "m", true) // nobody needs the middle layer
+	sp.waitInactive(t, "h", false)
+	got := rec.snapshot()
+	first := slices.Index(got, high)
+	if first < 0 || len(got)-from < 50 {
+		t.Fatalf("recorded %d packets since the top layer came, first of it at %d", len(got)-from, first)
+	}
+	for i, s := range got[first:] {
+		if s != high {
+			t.Fatalf("packet %d recorded from SSRC %x, not the top layer's %x", first+i, s, high)
+		}
+	}
+	waitFor(t, "a sender report of the top layer", func() bool { rec.mu.Lock(); defer rec.mu.Unlock(); return rec.srs > 0 })
+
+	pub.SetRecorder(nil)
+	sp.waitInactive(t, "h", true)
+	n := len(rec.snapshot())
+	time.Sleep(200 * time.Millisecond)
+	if len(rec.snapshot()) != n {
+		t.Fatal("packets recorded after the recorder was removed")
 	}
 }
