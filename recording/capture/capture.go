@@ -435,3 +435,24 @@ func (m *Metrics) skippedPackets(n int) {
 
 // DroppedCounter is the counter of dropped tracks (for tests and dashboards).
 func (m *Metrics) DroppedCounter() prometheus.Counter { return m.drops }
+
+// ProblemKey is the catalogue key (frontend/locales) of the message that tells organisers
+// what happened to a track, from its entry's Problem; "" when there was none.
+func ProblemKey(t domain.RecordedTrack) string {
+	p := t.Problem
+	switch {
+	case t.Complete && p == "":
+		return ""
+	case strings.HasPrefix(p, "dropped"):
+		return "recording.capture.problem.dropped"
+	case strings.Contains(p, "no space left"):
+		return "recording.capture.problem.disk_full"
+	case strings.Contains(p, "nothing was received"):
+		return "recording.capture.problem.nothing_received"
+	case strings.Contains(p, trackfile.ErrUnsupportedCodec.Error()):
+		return "recording.capture.problem.unsupported_codec"
+	case p == "":
+		return "recording.capture.problem.cut_short" // never closed: the server stopped
+	}
+	return "recording.capture.problem.write_failed"
+}

@@ -129,3 +129,23 @@ func TestCaptureIntoStore(t *testing.T) {
 		t.Fatalf("log: %q %q %v", kind, detail, err)
 	}
 }
+
+// Every way a track ends has its message for the organisers.
+func TestProblemKey(t *testing.T) {
+	for _, tc := range []struct {
+		track domain.RecordedTrack
+		want  string
+	}{
+		{domain.RecordedTrack{Complete: true}, ""},
+		{domain.RecordedTrack{Problem: "dropped: the recording could not write this track as fast as it came (disk too slow)"}, "recording.capture.problem.dropped"},
+		{domain.RecordedTrack{Problem: "write /x.webm.partial: no space left on device"}, "recording.capture.problem.disk_full"},
+		{domain.RecordedTrack{Problem: "nothing was received"}, "recording.capture.problem.nothing_received"},
+		{domain.RecordedTrack{Problem: "trackfile: codec not recorded: video/H264"}, "recording.capture.problem.unsupported_codec"},
+		{domain.RecordedTrack{}, "recording.capture.problem.cut_short"},
+		{domain.RecordedTrack{Problem: "input/output error"}, "recording.capture.problem.write_failed"},
+	} {
+		if got := capture.ProblemKey(tc.track); got != tc.want {
+			t.Errorf("%q: %q, want %q", tc.track.Problem, got, tc.want)
+		}
+	}
+}
