@@ -97,3 +97,14 @@ func (s *Store) LogRecordingEvent(ctx context.Context, recordingID int64, kind, 
 	}
 	return nil
 }
+
+// NextRecordingSegment is the segment a capture of the recording starts now: 1 for the
+// first, and after a server restart the one after the last that has tracks.
+func (s *Store) NextRecordingSegment(ctx context.Context, recordingID int64) (int, error) {
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT COALESCE(MAX(segment), 0) + 1 FROM recording_tracks WHERE recording_id = $1`,
+		recordingID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("next recording segment: %w", err)
+	}
+	return n, nil
+}

@@ -19,6 +19,9 @@ func TestRecordingTracks(t *testing.T) {
 		VALUES ($1, $2, $3, $3, $3) RETURNING id`, occA, ana.ID, clk.Now()).Scan(&recID); err != nil {
 		t.Fatal(err)
 	}
+	if n, err := s.NextRecordingSegment(ctx, recID); err != nil || n != 1 {
+		t.Fatalf("first segment: %d %v", n, err)
+	}
 	cam := domain.RecordedTrack{RecordingID: recID, Segment: 1, PersonID: ana.ID, Participant: "p-ana", Source: domain.SourceCamera,
 		Kind: "video", Codec: "video/VP8", File: "s1-p-ana-camera-1.webm", ClockRate: 90000}
 	id, err := s.AddTrack(ctx, cam)
@@ -30,6 +33,9 @@ func TestRecordingTracks(t *testing.T) {
 	micID, err := s.AddTrack(ctx, mic)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if n, err := s.NextRecordingSegment(ctx, recID); err != nil || n != 3 {
+		t.Fatalf("after segment 2: %d %v", n, err)
 	}
 	list, err := s.RecordingTracks(ctx, recID)
 	if err != nil || len(list) != 2 || list[0].ID != id || list[0].Complete || list[0].PersonID != ana.ID || list[1].PersonID != 0 ||
