@@ -45,9 +45,11 @@ func (p *Publication) record(b *recorderBox, l *layer, pkt *rtp.Packet) {
 	if l.idx != top {
 		return
 	}
-	if prev := p.recLayer.Swap(int32(top) + 1); prev != 0 && prev != int32(top)+1 {
-		// A higher layer appeared: the recording goes on from it, at its next keyframe.
-		l.requestKeyframe(true)
+	if cur := p.recLayer.Load(); cur != int32(top)+1 {
+		if p.recLayer.Swap(int32(top)+1) != 0 {
+			// A higher layer appeared: the recording goes on from it, at its next keyframe.
+			l.requestKeyframe(true)
+		}
 	}
 	b.r.Packet(pkt)
 }

@@ -76,7 +76,7 @@ type Writer struct {
 
 	ssrc     uint32
 	haveSSRC bool
-	arrivals map[uint32]time.Time // first arrival time by RTP timestamp, while reassembling
+	arrivals map[uint32]time.Time // arrival by RTP timestamp, until the first frame is written
 
 	// The timeline: RTP timestamps are unwrapped to 64 bits; base is the unwrapped
 	// timestamp at which the file's time 0 is; a new SSRC (the publisher's stream replaced)
@@ -160,8 +160,10 @@ func (w *Writer) WriteRTP(pkt *rtp.Packet, at time.Time) error {
 	if !w.haveSSRC {
 		w.ssrc, w.haveSSRC, w.lastTS = pkt.SSRC, true, pkt.Timestamp
 	}
-	if _, ok := w.arrivals[pkt.Timestamp]; !ok && len(w.arrivals) < 4096 {
-		w.arrivals[pkt.Timestamp] = at
+	if !w.info.HasFirst { // the first frame's arrival is kept (for alignment), no other
+		if _, ok := w.arrivals[pkt.Timestamp]; !ok && len(w.arrivals) < 4096 {
+			w.arrivals[pkt.Timestamp] = at
+		}
 	}
 	w.info.Packets++
 	w.lastAt = at
@@ -181,12 +183,14 @@ func (w *Writer) drain(flush bool) {
 			return
 		}
 		at, ok := w.arrivals[s.PacketTimestamp]
-		delete(w.arrivals, s.PacketTimestamp)
 		if !ok {
 			at = w.lastAt
 		}
 		if w.err == nil {
 			w.writeFrame(s.Data, s.PacketTimestamp, at)
+		}
+		if w.info.HasFirst && len(w.arrivals) > 0 {
+			clear(w.arrivals)
 		}
 	}
 }
