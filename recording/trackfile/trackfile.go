@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/at-wat/ebml-go/mkvcore"
@@ -240,8 +241,8 @@ func (w *Writer) writeFrame(data []byte, ts uint32, at time.Time) {
 		w.fail(err)
 		return
 	}
-	if w.file.err != nil {
-		w.fail(w.file.err)
+	if err := w.file.failed(); err != nil {
+		w.fail(err)
 		return
 	}
 	w.info.Frames++
@@ -271,8 +272,8 @@ func (w *Writer) open(video *webm.Video, audio *webm.Audio) error {
 	ws, err := webm.NewSimpleBlockWriter(w.file, []webm.TrackEntry{entry},
 		mkvcore.WithSegmentInfo(&info), mkvcore.WithBlockInterceptor(nil),
 		mkvcore.WithSeekHead(true), mkvcore.WithCues(4096))
-	if err == nil && w.file.err != nil {
-		err = w.file.err
+	if err == nil {
+		err = w.file.failed()
 	}
 	if err != nil {
 		_ = f.Close()
@@ -328,11 +329,8 @@ func (w *Writer) Close() Info {
 		return w.info
 	}
 	_ = w.block.Close() // flushes the last cluster, the index and the duration, closes the file
-	if w.err == nil && w.file.err != nil {
-		w.err = w.file.err
-	}
-	if w.err == nil && w.file.closeErr != nil {
-		w.err = w.file.closeErr
+	if w.err == nil {
+		w.err = w.file.failed()
 	}
 	w.info.Duration = time.Duration(w.lastMs) * time.Millisecond
 	if w.err == nil {
@@ -355,29 +353,43 @@ func (w *Writer) Close() Info {
 
 // errFile keeps the first write error and swallows what follows it: the WebM writer's own
 // goroutine stops for good (and blocks its callers) on a write error, so it never sees
-// one; the Writer checks err after every frame instead.
+// one; the Writer checks failed() after every frame instead. The WebM writer writes from
+// its own goroutine, hence the lock.
 type errFile struct {
 	f        File
+	mu       sync.Mutex
 	err      error
 	closeErr error
 }
 
+func (e *errFile) failed() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.err != nil {
+		return e.err
+	}
+	return e.closeErr
+}
+
 func (e *errFile) Write(p []byte) (int, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	if e.err != nil {
 		return len(p), nil
 	}
 	n, err := e.f.Write(p)
-	if err != nil {
+	switch {
+	case err != nil:
 		e.err = err
-		return len(p), nil
-	}
-	if n < len(p) {
+	case n < len(p):
 		e.err = io.ErrShortWrite
 	}
 	return len(p), nil
 }
 
 func (e *errFile) Seek(offset int64, whence int) (int64, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	if e.err != nil {
 		return offset, nil
 	}
@@ -390,8 +402,11 @@ func (e *errFile) Seek(offset int64, whence int) (int64, error) {
 }
 
 func (e *errFile) Close() error {
-	e.closeErr = e.f.Close()
-	return e.closeErr
+	err := e.f.Close()
+	e.mu.Lock()
+	e.closeErr = err
+	e.mu.Unlock()
+	return err
 }
 
 // vp8Frame reads a VP8 frame's tag (RFC 6386 §9.1): whether it is a keyframe, its size
