@@ -199,11 +199,13 @@ func TestRecordingThroughSFU(t *testing.T) {
 	half := video[:45]
 	for i := range 2 {
 		id := "ana-screen-" + string(rune('a'+i))
+		waitFor(t, "the previous answer", func() bool { return ana.up.SignalingState() == webrtc.SignalingStateStable })
 		scr := ana.sampleTrack(t, vp8Cap, id)
 		ana.offerUp(t, false, map[string]string{"ana-cam": SourceCamera, "ana-mic": SourceMicrophone, id: SourceScreen})
 		waitFor(t, "the answer", func() bool { return ana.up.SignalingState() == webrtc.SignalingStateStable })
 		scr.send(half)
 		waitFor(t, "the screen share", func() bool { return strings.Contains(strings.Join(ana.peer.Publishing(), ","), SourceScreen) })
+		waitFor(t, "the answer", func() bool { return ana.up.SignalingState() == webrtc.SignalingStateStable })
 		if err := ana.up.RemoveTrack(scr.sender); err != nil {
 			t.Fatal(err)
 		}
