@@ -35,9 +35,17 @@ type memSink struct {
 	tracks map[int64]domain.RecordedTrack
 	events []string // kind: detail
 	next   int64
+	hang   chan struct{} // when set, AddTrack waits for it to close: a database that hangs
 }
 
-func (s *memSink) AddTrack(_ context.Context, t domain.RecordedTrack) (int64, error) {
+func (s *memSink) AddTrack(ctx context.Context, t domain.RecordedTrack) (int64, error) {
+	if s.hang != nil {
+		select {
+		case <-s.hang:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.next++
@@ -305,12 +313,13 @@ func (f *fullFile) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// A disk that hangs: the track's queue overflows and the track is dropped with an alarm
-// (its log entry, the metric), while the viewer goes on receiving; nothing is presented
-// as complete. A full disk: the file stays partial and its entry says why.
+// A disk that hangs, or a database that hangs when the track is entered: the track's queue
+// overflows and the track is dropped with an alarm (its log entry, the metric), while the
+// viewer goes on receiving; nothing is presented as complete. A full disk: the file stays
+// partial and its entry says why.
 func TestRecordingSlowAndFullDisk(t *testing.T) {
 	video := mediatest.VP8(t, 2)
-	for _, tc := range []string{"stuck", "full"} {
+	for _, tc := range []string{"stuck", "full", "sink"} {
 		t.Run(tc, func(t *testing.T) {
 			lab := newVnetLab(t, "10.0.0.1", "10.0.0.2", "10.0.0.3")
 			room := lab.sfu("10.0.0.1").NewRoom("rec")
@@ -318,6 +327,9 @@ func TestRecordingSlowAndFullDisk(t *testing.T) {
 			dir := t.TempDir()
 			sink := &memSink{}
 			release := make(chan struct{})
+			if tc == "sink" {
+				sink.hang = release
+			}
 			var once sync.Once
 			free := func() { once.Do(func() { close(release) }) }
 			t.Cleanup(free)
@@ -346,7 +358,7 @@ func TestRecordingSlowAndFullDisk(t *testing.T) {
 			done := make(chan struct{})
 			go func() { defer close(done); cam.send(append(video, video...)) }() // 4 s
 
-			if tc == "stuck" {
+			if tc != "full" {
 				waitFor(t, "the track to be dropped", func() bool { return len(sink.eventList()) > 0 })
 				// The disk still hangs: forwarding goes on.
 				viewer.moreReceived(t, 30)

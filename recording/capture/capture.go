@@ -110,10 +110,13 @@ func New(opts Options) (*Capture, error) {
 	return &Capture{opts: opts, log: opts.Logger.With("recording", opts.RecordingID, "segment", opts.Segment)}, nil
 }
 
-// AddTrack starts recording a track: it creates the track's entry (through the Sink) and
-// returns the Tap the SFU feeds (sfu.Publication.SetRecorder). A codec that is not
-// recorded is refused (with trackfile.ErrUnsupportedCodec) and logged in the recording's
-// log, so that the organisers know which track is missing.
+// AddTrack starts recording a track and returns the Tap the SFU feeds
+// (sfu.Publication.SetRecorder). It does not wait for the Sink: the track's entry is made
+// by the track's own goroutine while its first packets queue, so a slow database cannot
+// delay a publication (if the entry takes longer than the queue lasts, the track is
+// dropped with the alarm). A codec that is not recorded is refused (with
+// trackfile.ErrUnsupportedCodec) and logged in the recording's log, so that the organisers
+// know which track is missing.
 func (c *Capture) AddTrack(ctx context.Context, ti TrackInfo) (*Tap, error) {
 	c.mu.Lock()
 	if c.stopped {
@@ -132,22 +135,28 @@ func (c *Capture) AddTrack(ctx context.Context, ti TrackInfo) (*Tap, error) {
 	if err != nil {
 		detail := fmt.Sprintf("%s %s of %s not recorded: %v", ti.Source, ti.Codec.MimeType, ti.Participant, err)
 		c.log.Warn("track not recorded", "participant", ti.Participant, "source", ti.Source, "codec", ti.Codec.MimeType, "err", err)
-		if lerr := c.logEvent(ctx, EventTrackDropped, detail, ti.PersonID); lerr != nil {
-			return nil, errors.Join(err, lerr)
+		// Logged in the background (Stop waits for it): the caller may be a publication's
+		// start, which a slow database must not hold up.
+		c.mu.Lock()
+		if c.stopped {
+			c.mu.Unlock()
+			return nil, ErrStopped
 		}
+		c.wg.Add(1)
+		c.mu.Unlock()
+		go func() {
+			defer c.wg.Done()
+			if lerr := c.logEvent(context.WithoutCancel(ctx), EventTrackDropped, detail, ti.PersonID); lerr != nil {
+				c.log.Error("recording: logging a track not recorded", "err", lerr)
+				c.fail(lerr)
+			}
+		}()
 		return nil, fmt.Errorf("capture: %w", err)
 	}
 	rec := domain.RecordedTrack{RecordingID: c.opts.RecordingID, Segment: c.opts.Segment, PersonID: ti.PersonID,
 		Participant: ti.Participant, Source: ti.Source, Kind: kind, Codec: ti.Codec.MimeType, File: name, ClockRate: ti.Codec.ClockRate}
-	sctx, cancel := context.WithTimeout(ctx, c.opts.SinkTimeout)
-	id, err := c.opts.Sink.AddTrack(sctx, rec)
-	cancel()
-	if err != nil {
-		return nil, fmt.Errorf("capture: enter track %s: %w", name, err)
-	}
-	rec.ID = id
-	t := &Tap{c: c, w: w, rec: rec, now: c.opts.Now, queue: make(chan queued, c.opts.QueuePackets),
-		closing: make(chan struct{}), overflow: make(chan struct{}), done: make(chan struct{})}
+	t := &Tap{c: c, w: w, rec: rec, meta: rec, now: c.opts.Now, queue: make(chan queued, c.opts.QueuePackets),
+		closing: make(chan struct{}), overflow: make(chan struct{}), alarmed: make(chan struct{}), done: make(chan struct{})}
 	c.mu.Lock()
 	if c.stopped {
 		c.mu.Unlock()
@@ -213,14 +222,16 @@ type srMapping struct {
 
 // Tap is one recorded track: what the SFU feeds. Its methods never block.
 type Tap struct {
-	c   *Capture
-	w   *trackfile.Writer
-	rec domain.RecordedTrack
-	now func() time.Time
+	c    *Capture
+	w    *trackfile.Writer
+	rec  domain.RecordedTrack // the entry, the track's goroutine's (and Track's after done)
+	meta domain.RecordedTrack // the entry as first made, never changed: for the alarm
+	now  func() time.Time
 
 	queue    chan queued
 	closing  chan struct{} // closed by Close
 	overflow chan struct{} // closed when the queue overflowed
+	alarmed  chan struct{} // closed when the overflow's alarm was raised
 	done     chan struct{} // closed when the file is finished and entered
 	once     sync.Once
 	dropped  atomic.Bool
@@ -280,12 +291,13 @@ func (t *Tap) Track() domain.RecordedTrack { <-t.done; return t.rec }
 const dropProblem = "dropped: the recording could not write this track as fast as it came (disk too slow)"
 
 func (t *Tap) alarm() {
+	defer close(t.alarmed)
 	c := t.c
-	c.log.Error("recording track dropped: its queue overflowed", "participant", t.rec.Participant, "source", t.rec.Source,
-		"file", t.rec.File, "queue", cap(t.queue))
+	c.log.Error("recording track dropped: its queue overflowed", "participant", t.meta.Participant, "source", t.meta.Source,
+		"file", t.meta.File, "queue", cap(t.queue))
 	c.opts.Metrics.dropped()
-	detail := fmt.Sprintf("%s of %s (%s): %s", t.rec.Source, t.rec.Participant, t.rec.File, dropProblem)
-	if err := c.logEvent(context.Background(), EventTrackDropped, detail, t.rec.PersonID); err != nil {
+	detail := fmt.Sprintf("%s of %s (%s): %s", t.meta.Source, t.meta.Participant, t.meta.File, dropProblem)
+	if err := c.logEvent(context.Background(), EventTrackDropped, detail, t.meta.PersonID); err != nil {
 		c.log.Error("recording: logging a dropped track", "err", err)
 		c.fail(err)
 	}
@@ -295,6 +307,19 @@ func (t *Tap) alarm() {
 func (t *Tap) run() {
 	defer t.c.wg.Done()
 	defer close(t.done)
+	c := t.c
+	ctx, cancel := context.WithTimeout(context.Background(), c.opts.SinkTimeout)
+	id, err := c.opts.Sink.AddTrack(ctx, t.rec)
+	cancel()
+	if err != nil {
+		// Without its entry the file would be found by nobody: give the track up.
+		c.log.Error("recording track dropped: its entry could not be made", "file", t.rec.File, "err", err)
+		c.fail(fmt.Errorf("capture: enter track %s: %w", t.rec.File, err))
+		t.dropped.Store(true)
+		t.info = t.w.Abort("dropped: its entry could not be made")
+		return
+	}
+	t.rec.ID = id
 	var info trackfile.Info
 	broken := false
 loop:
@@ -318,6 +343,7 @@ loop:
 		}
 	}
 	if t.dropped.Load() {
+		<-t.alarmed // its entry in the recording's log comes before the track's end
 		info = t.w.Abort(dropProblem)
 	} else {
 		info = t.w.Close()
@@ -366,7 +392,9 @@ func (t *Tap) finish(info trackfile.Info) {
 	if !info.Complete {
 		c.log.Warn("recording track incomplete", "file", r.File, "problem", info.Problem, "packets", info.Packets, "skipped", info.Skipped)
 	}
-	if err := c.opts.Sink.FinishTrack(context.Background(), r); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), c.opts.SinkTimeout)
+	defer cancel()
+	if err := c.opts.Sink.FinishTrack(ctx, r); err != nil {
 		c.log.Error("recording: entering a track's end", "file", r.File, "err", err)
 		c.fail(fmt.Errorf("capture: finish track %s: %w", r.File, err))
 	}
