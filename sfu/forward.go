@@ -49,6 +49,11 @@ type Publication struct {
 	// keyframe tells whether a payload starts a keyframe (video only).
 	keyframe func([]byte) bool
 	levels   levelMeter // audio only: loudness for the room's active speaker (speaker.go)
+
+	// recorder, when set, gets the top layer's packets (record.go); recLayer is the layer
+	// recorded last, plus one (0: none yet).
+	recorder atomic.Pointer[recorderBox]
+	recLayer atomic.Int32
 }
 
 // cacheSize is how many recent packets a video layer keeps: about 2 s of 720p.
@@ -231,6 +236,9 @@ func (l *layer) forwardPacket(pkt *rtp.Packet, raw []byte, now int64) int {
 	}
 	if l.cache != nil {
 		l.cache.put(pkt.SequenceNumber, raw, now)
+	}
+	if r := p.recorder.Load(); r != nil {
+		p.record(r, l, pkt)
 	}
 	key := p.keyframe != nil && p.keyframe(pkt.Payload)
 	if key {

@@ -316,17 +316,27 @@ func (p *Peer) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) 
 			source = SourceMicrophone
 		}
 	}
+	// The layer this track feeds, once known: its sender reports go to a recorder.
+	var lay atomic.Pointer[layer]
 	go func() { // receiver reports are read so the interceptors see the publisher's SRs
 		rid := track.RID()
 		for {
+			var pkts []rtcp.Packet
 			var err error
 			if rid != "" {
-				_, _, err = receiver.ReadSimulcastRTCP(rid)
+				pkts, _, err = receiver.ReadSimulcastRTCP(rid)
 			} else {
-				_, _, err = receiver.ReadRTCP()
+				pkts, _, err = receiver.ReadRTCP()
 			}
 			if err != nil {
 				return
+			}
+			for _, pkt := range pkts {
+				if sr, ok := pkt.(*rtcp.SenderReport); ok {
+					if l := lay.Load(); l != nil {
+						l.senderReport(sr)
+					}
+				}
 			}
 		}
 	}()
@@ -343,6 +353,7 @@ func (p *Peer) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) 
 				return
 			}
 			l := pub.addLayer(idx, track)
+			lay.Store(l)
 			p.pubsMu.Unlock()
 			p.log.Info("publishing layer", "source", source, "rid", rid, "track", pub.ID)
 			l.forward()
@@ -359,6 +370,7 @@ func (p *Peer) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) 
 		idx = ridSlot(pub, track.RID())
 	}
 	l := pub.addLayer(idx, track)
+	lay.Store(l)
 	old := p.pubs[source]
 	if old != nil && old.Muted() {
 		pub.muted.Store(true) // a replaced track keeps its source's mute

@@ -3,6 +3,7 @@ package sfu
 import (
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -18,6 +19,8 @@ type Room struct {
 	pubs  map[string]*Publication
 
 	speech speakerWatch // active speaker detection (speaker.go)
+
+	onPublish atomic.Pointer[func(*Publication)] // OnPublish's function (record.go)
 }
 
 // NewRoom makes an empty room.
@@ -78,6 +81,9 @@ func (r *Room) publish(pub *Publication) {
 	r.sfu.metrics.trackStarted()
 	for _, v := range viewers {
 		v.subscribe(pub)
+	}
+	if f := r.onPublish.Load(); f != nil {
+		(*f)(pub)
 	}
 }
 

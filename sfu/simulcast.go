@@ -241,6 +241,9 @@ func (p *Publication) announceNeeded(force bool) {
 	for _, d := range *p.downs.Load() {
 		need |= uint8(d.wanted.Load())
 	}
+	if p.recorder.Load() != nil {
+		need |= 1 << p.highestLayer() // the recording takes the top layer
+	}
 	present := uint8(0)
 	for i := range p.layers {
 		if p.layers[i].Load() != nil {
