@@ -29,8 +29,12 @@ func startComposing(ctx context.Context, wg *sync.WaitGroup, cfg config, st *sto
 		return
 	}
 	r := &compose.Runner{
-		Jobs: st, Storage: stor, Workers: cfg.ComposeWorkers, Tracks: cfg.DataDir, TempDir: tmp, Logger: log,
+		Jobs: st, Storage: stor, Workers: cfg.ComposeWorkers, Tracks: recordingTracksDir(cfg), TempDir: tmp, Logger: log,
 		Composer: compose.Composer{FFmpeg: cfg.FFmpeg, Setting: "PUENTE_FFMPEG / --ffmpeg", Logger: log},
 	}
 	wg.Go(func() { r.Run(ctx) })
 }
+
+// recordingTracksDir is where recordings' per-track files are written while a session is
+// recorded, and read by the composition: the data directory's recording-tracks.
+func recordingTracksDir(cfg config) string { return filepath.Join(cfg.DataDir, "recording-tracks") }

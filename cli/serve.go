@@ -5,6 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/puente-org/puente/recording/capture"
+	"github.com/puente-org/puente/recording/roomrec"
 	"io"
 	"log/slog"
 	"net"
@@ -127,10 +129,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer turn.Close()
 	rooms := livestore.New(st)
-	// Recordings: hosts start and stop them, with the consent log; the capture of tracks is
-	// NewRecorder's (NoRecorder until the capture package is connected).
+	// Recordings: hosts start and stop them, with the consent log; each room's tracks are
+	// captured from the forwarding path into the data directory's recording-tracks.
+	recOpts := roomrec.Options{Dir: recordingTracksDir(cfg), Sink: st, Logger: log.With("component", "recording"),
+		Metrics: capture.NewMetrics(reg)}
 	hub := live.NewHub(live.Options{Store: rooms, Recordings: rooms, SFU: media, Tokens: live.NewTokens(opts.LinkKey),
-		Logger: log.With("component", "live"), Metrics: live.NewMetrics(reg), Grace: cfg.LiveGrace,
+		NewRecorder: func(_ int64, room *sfu.Room) live.Recorder { return roomrec.New(room, recOpts) },
+		Logger:      log.With("component", "live"), Metrics: live.NewMetrics(reg), Grace: cfg.LiveGrace,
 		ICEServers: func(personID int64) []signaling.ICEServer {
 			var out []signaling.ICEServer
 			for _, s := range turn.ICEServers(strconv.FormatInt(personID, 10)) {
