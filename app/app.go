@@ -104,6 +104,9 @@ type Options struct {
 	// FFprobe is the ffprobe binary that checks uploaded recordings ("ffprobe" from PATH
 	// when empty).
 	FFprobe string
+	// RecordingTracks is the directory of recordings' per-track files (relative
+	// track_dir's are under it); the files of deleted recordings are removed from it.
+	RecordingTracks string
 }
 
 // App runs the use cases.
@@ -116,6 +119,7 @@ type App struct {
 
 	signInLinksPerHour int
 	recordings         storage.Storage
+	recordingTracks    string
 	ffprobe            string
 }
 
@@ -140,7 +144,8 @@ func New(o Options) (*App, error) {
 		o.FFprobe = "ffprobe"
 	}
 	return &App{store: o.Store, now: o.Now, log: o.Logger, mailQueued: o.MailQueued, links: links.New(o.LinkKey),
-		signInLinksPerHour: o.SignInLinksPerHour, recordings: o.Recordings, ffprobe: o.FFprobe}, nil
+		signInLinksPerHour: o.SignInLinksPerHour, recordings: o.Recordings, ffprobe: o.FFprobe,
+		recordingTracks: o.RecordingTracks}, nil
 }
 
 // Actor is who makes a change: a signed-in person (nil for someone not signed in, or the

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,6 +28,8 @@ type RecordingStore interface {
 	MarkRecordingDeleted(ctx context.Context, recID int64, by int64, detail string) error
 	ExpireRecordings(ctx context.Context) (int, error)
 	PendingRecordingObjects(ctx context.Context, limit int) ([]store.PendingRecordingObject, error)
+	DeletedTrackDirs(ctx context.Context, limit int) (map[int64]string, error)
+	TrackDirRemoved(ctx context.Context, recID int64) error
 	RecordingObjectRemoved(ctx context.Context, recID int64, key string) error
 	EventRecordingSettings(ctx context.Context, eventID int64) (store.RecordingSettings, error)
 	SetEventRecordingSettings(ctx context.Context, eventID int64, rs store.RecordingSettings) error
@@ -202,7 +205,35 @@ func (a *App) DeleteRecording(ctx context.Context, who Actor, recID int64) (stor
 	if r.ComposedKey != "" {
 		a.removeObject(ctx, recID, r.ComposedKey)
 	}
+	if err := a.removeDeletedTracks(ctx); err != nil {
+		a.log.Warn("removing a deleted recording's track files failed; retried later", "recording", recID, "err", err)
+	}
 	return l, nil
+}
+
+// removeDeletedTracks removes the per-track files of deleted recordings (a deleted
+// recording leaves nothing of the session's media on disk), and records each as done.
+func (a *App) removeDeletedTracks(ctx context.Context) error {
+	if a.recordingTracks == "" {
+		return nil
+	}
+	dirs, err := a.store.DeletedTrackDirs(ctx, 1000)
+	if err != nil {
+		return err
+	}
+	for id, dir := range dirs {
+		if !filepath.IsLocal(dir) {
+			a.log.Error("a deleted recording names a track directory outside the recordings", "recording", id)
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(a.recordingTracks, dir)); err != nil {
+			return fmt.Errorf("remove recording %d's track files: %w", id, err)
+		}
+		if err := a.store.TrackDirRemoved(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // removeObject removes a deleted recording's file; a failure is logged and retried by
@@ -350,6 +381,9 @@ func (a *App) SetRecordingSettings(ctx context.Context, who Actor, eventID int64
 func (a *App) ExpireRecordings(ctx context.Context) (expired, removed int, err error) {
 	if expired, err = a.store.ExpireRecordings(ctx); err != nil {
 		return 0, 0, err
+	}
+	if err := a.removeDeletedTracks(ctx); err != nil {
+		return expired, 0, err
 	}
 	if a.recordings == nil {
 		return expired, 0, nil

@@ -156,7 +156,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	opts.Recordings = recordings
 	// The use cases (package app): the pages and the API both call them.
 	if opts.App, err = app.New(app.Options{Store: st, Logger: log, MailQueued: d.Wake, LinkKey: opts.LinkKey,
-		Recordings: recordings, FFprobe: filepath.Join(filepath.Dir(cfg.FFmpeg), "ffprobe")}); err != nil {
+		Recordings: recordings, FFprobe: filepath.Join(filepath.Dir(cfg.FFmpeg), "ffprobe"),
+		RecordingTracks: recordingTracksDir(cfg)}); err != nil {
 		return err
 	}
 	web, err := server.New(opts)

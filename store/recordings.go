@@ -298,3 +298,32 @@ func (s *Store) SetEventRecordingSettings(ctx context.Context, eventID int64, rs
 	}
 	return nil
 }
+
+// DeletedTrackDirs lists deleted recordings whose per-track files may still be on disk
+// (their track_dir is not yet cleared), at most limit.
+func (s *Store) DeletedTrackDirs(ctx context.Context, limit int) (map[int64]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, track_dir FROM recordings WHERE status = 'deleted' AND track_dir <> ''
+		ORDER BY id LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("deleted recordings' tracks: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]string{}
+	for rows.Next() {
+		var id int64
+		var dir string
+		if err := rows.Scan(&id, &dir); err != nil {
+			return nil, fmt.Errorf("deleted recordings' tracks: %w", err)
+		}
+		out[id] = dir
+	}
+	return out, rows.Err()
+}
+
+// TrackDirRemoved records that a deleted recording's track files are gone.
+func (s *Store) TrackDirRemoved(ctx context.Context, recID int64) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE recordings SET track_dir = '' WHERE id = $1 AND status = 'deleted'`, recID); err != nil {
+		return fmt.Errorf("deleted recording's tracks: %w", err)
+	}
+	return nil
+}
