@@ -12,7 +12,6 @@ import (
 	"github.com/puente-org/puente/notices"
 )
 
-
 // The digest speaks the member's language and zone; one whose talks are all gone by
 // delivery is not sent, and one without its window is refused.
 func TestWeeklyDigestInTheReadersLanguageAndZone(t *testing.T) {
